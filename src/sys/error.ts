@@ -1,0 +1,68 @@
+/** Typed errors of the native edge. */
+import { errnoHint, errnoName } from "./errno.js";
+
+/** Base of every error rawbpf throws on purpose. `code` is stable and machine-readable. */
+export class RawbpfError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Bad input caught before the kernel was asked: a wrong size, an unknown name, a number out of range. */
+export class InputError extends RawbpfError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("EINPUT", message, options);
+  }
+}
+
+/** A descriptor-owning object was used after close(). */
+export class ClosedError extends RawbpfError {
+  constructor(what: string) {
+    super("ECLOSED", `${what} is closed: it was used after close() (create or open it again)`);
+  }
+}
+
+/** Details a BpfError may carry. */
+export interface BpfErrorDetails {
+  /** the capability whose absence explains an EPERM, e.g. "CAP_BPF" */
+  capability?: string;
+  /** the complete verifier log, for loads */
+  log?: string;
+  /** a more specific hint than the errno's */
+  hint?: string;
+}
+
+/**
+ * The kernel refused a bpf() command (or a related system call). Carries the command, the errno
+ * and its name, a plain-words hint, and for loads the verifier log.
+ */
+export class BpfError extends RawbpfError {
+  /** the bpf() command or system call, e.g. "BPF_MAP_CREATE" */
+  readonly command: string;
+  /** the errno number */
+  readonly errno: number;
+  /** the errno name, e.g. "EPERM" */
+  readonly errnoName: string;
+  /** what it usually means, in plain words */
+  readonly hint: string;
+  /** the capability that was missing, when that explains the refusal */
+  readonly capability: string | undefined;
+  /** the verifier log, for loads */
+  readonly log: string | undefined;
+
+  constructor(command: string, errno: number, details: BpfErrorDetails = {}, what?: string) {
+    const name = errnoName(errno);
+    const hint = details.hint ?? errnoHint(errno);
+    const cap = details.capability ? ` (needs ${details.capability})` : "";
+    super(name, `${command}${what ? ` ${what}` : ""} failed: ${name}${cap}: ${hint}`);
+    this.command = command;
+    this.errno = errno;
+    this.errnoName = name;
+    this.hint = hint;
+    this.capability = details.capability;
+    this.log = details.log;
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * bpf_attr and bpf_*_info layouts as data.
+ *
+ * Each layout lists its fields in declaration order with their C types; offsets follow the C
+ * rules (natural alignment). `test/sys/layout.test.ts` checks every offset against the running
+ * kernel's BTF (`union bpf_attr`, `struct bpf_prog_info`, ...), so a wrong layout fails a test
+ * instead of corrupting memory. A name like `"value|next_key"` declares an inner union: both
+ * names share one offset.
+ */
+
+/** C field types used in bpf_attr and the info structs. */
+export type FieldType = "u8" | "u32" | "s32" | "u64" | "char16" | "tag8";
+
+const SIZE: Record<FieldType, number> = { u8: 1, u32: 4, s32: 4, u64: 8, char16: 16, tag8: 8 };
+const ALIGN: Record<FieldType, number> = { u8: 1, u32: 4, s32: 4, u64: 8, char16: 1, tag8: 1 };
+
+/** A computed layout: field name to byte offset, field name to type, and the struct's size. */
+export interface Layout<K extends string> {
+  /** the name used by the kernel's BTF to find this struct (a member of union bpf_attr, or a struct) */
+  readonly btfName: string;
+  readonly offset: { readonly [F in K]: number };
+  readonly type: { readonly [F in K]: FieldType };
+  /** size of the struct, padded to its alignment */
+  readonly size: number;
+}
+
+type Names<S extends string> = S extends `${infer A}|${infer B}` ? A | Names<B> : S;
+
+/** Lays out `fields` in order with C alignment. */
+export function layout<const F extends readonly (readonly [string, FieldType])[]>(
+  btfName: string,
+  fields: F,
+): Layout<Names<F[number][0]>> {
+  const offset: Record<string, number> = {};
+  const type: Record<string, FieldType> = {};
+  let at = 0;
+  let maxAlign = 1;
+  for (const [names, t] of fields) {
+    const align = ALIGN[t];
+    maxAlign = Math.max(maxAlign, align);
+    at = Math.ceil(at / align) * align;
+    for (const name of names.split("|")) {
+      offset[name] = at;
+      type[name] = t;
+    }
+    at += SIZE[t];
+  }
+  const size = Math.ceil(at / maxAlign) * maxAlign;
+  return Object.freeze({
+    btfName,
+    offset: Object.freeze(offset),
+    type: Object.freeze(type),
+    size,
+  }) as Layout<Names<F[number][0]>>;
+}
+
+/** sizeof(union bpf_attr) on Linux 6.18; the kernel accepts a larger size if the tail is zero. */
+export const ATTR_SIZE = 168;
+
+export const MAP_CREATE = layout("map_create", [
+  ["map_type", "u32"],
+  ["key_size", "u32"],
+  ["value_size", "u32"],
+  ["max_entries", "u32"],
+  ["map_flags", "u32"],
+  ["inner_map_fd", "u32"],
+  ["numa_node", "u32"],
+  ["map_name", "char16"],
+  ["map_ifindex", "u32"],
+  ["btf_fd", "u32"],
+  ["btf_key_type_id", "u32"],
+  ["btf_value_type_id", "u32"],
+  ["btf_vmlinux_value_type_id", "u32"],
+  ["map_extra", "u64"],
+  ["value_type_btf_obj_fd", "s32"],
+  ["map_token_fd", "s32"],
+]);
+
+export const MAP_ELEM = layout("map_elem", [
+  ["map_fd", "u32"],
+  ["key", "u64"],
+  ["value|next_key", "u64"],
+  ["flags", "u64"],
+]);
+
+export const MAP_BATCH = layout("batch", [
+  ["in_batch", "u64"],
+  ["out_batch", "u64"],
+  ["keys", "u64"],
+  ["values", "u64"],
+  ["count", "u32"],
+  ["map_fd", "u32"],
+  ["elem_flags", "u64"],
+  ["flags", "u64"],
+]);
+
+export const PROG_LOAD = layout("prog_load", [
+  ["prog_type", "u32"],
+  ["insn_cnt", "u32"],
+  ["insns", "u64"],
+  ["license", "u64"],
+  ["log_level", "u32"],
+  ["log_size", "u32"],
+  ["log_buf", "u64"],
+  ["kern_version", "u32"],
+  ["prog_flags", "u32"],
+  ["prog_name", "char16"],
+  ["prog_ifindex", "u32"],
+  ["expected_attach_type", "u32"],
+  ["prog_btf_fd", "u32"],
+  ["func_info_rec_size", "u32"],
+  ["func_info", "u64"],
+  ["func_info_cnt", "u32"],
+  ["line_info_rec_size", "u32"],
+  ["line_info", "u64"],
+  ["line_info_cnt", "u32"],
+  ["attach_btf_id", "u32"],
+  ["attach_prog_fd|attach_btf_obj_fd", "u32"],
+  ["core_relo_cnt", "u32"],
+  ["fd_array", "u64"],
+  ["core_relos", "u64"],
+  ["core_relo_rec_size", "u32"],
+  ["log_true_size", "u32"],
+  ["prog_token_fd", "s32"],
+  ["fd_array_cnt", "u32"],
+]);
+
+export const OBJ = layout("obj", [
+  ["pathname", "u64"],
+  ["bpf_fd", "u32"],
+  ["file_flags", "u32"],
+  ["path_fd", "s32"],
+]);
+
+export const PROG_ATTACH = layout("prog_attach", [
+  ["target_fd|target_ifindex", "u32"],
+  ["attach_bpf_fd", "u32"],
+  ["attach_type", "u32"],
+  ["attach_flags", "u32"],
+  ["replace_bpf_fd", "u32"],
+  ["relative_fd|relative_id", "u32"],
+  ["expected_revision", "u64"],
+]);
+
+export const TEST_RUN = layout("test", [
+  ["prog_fd", "u32"],
+  ["retval", "u32"],
+  ["data_size_in", "u32"],
+  ["data_size_out", "u32"],
+  ["data_in", "u64"],
+  ["data_out", "u64"],
+  ["repeat", "u32"],
+  ["duration", "u32"],
+  ["ctx_size_in", "u32"],
+  ["ctx_size_out", "u32"],
+  ["ctx_in", "u64"],
+  ["ctx_out", "u64"],
+  ["flags", "u32"],
+  ["cpu", "u32"],
+  ["batch_size", "u32"],
+]);
+
+export const GET_ID = layout("get_id", [
+  ["start_id|prog_id|map_id|btf_id|link_id", "u32"],
+  ["next_id", "u32"],
+  ["open_flags", "u32"],
+  ["fd_by_id_token_fd", "s32"],
+]);
+
+export const INFO = layout("info", [
+  ["bpf_fd", "u32"],
+  ["info_len", "u32"],
+  ["info", "u64"],
+]);
+
+export const BTF_LOAD = layout("btf_load", [
+  ["btf", "u64"],
+  ["btf_log_buf", "u64"],
+  ["btf_size", "u32"],
+  ["btf_log_size", "u32"],
+  ["btf_log_level", "u32"],
+  ["btf_log_true_size", "u32"],
+  ["btf_flags", "u32"],
+  ["btf_token_fd", "s32"],
+]);
+
+export const ENABLE_STATS = layout("enable_stats", [["type", "u32"]]);
+
+export const LINK_CREATE = layout("link_create", [
+  ["prog_fd|map_fd", "u32"],
+  ["target_fd|target_ifindex", "u32"],
+  ["attach_type", "u32"],
+  ["flags", "u32"],
+  ["target_btf_id", "u32"],
+]);
+
+export const LINK_DETACH = layout("link_detach", [["link_fd", "u32"]]);
+
+export const RAW_TRACEPOINT = layout("raw_tracepoint", [
+  ["name", "u64"],
+  ["prog_fd", "u32"],
+  ["cookie", "u64"],
+]);
+
+export const PROG_INFO = layout("bpf_prog_info", [
+  ["type", "u32"],
+  ["id", "u32"],
+  ["tag", "tag8"],
+  ["jited_prog_len", "u32"],
+  ["xlated_prog_len", "u32"],
+  ["jited_prog_insns", "u64"],
+  ["xlated_prog_insns", "u64"],
+  ["load_time", "u64"],
+  ["created_by_uid", "u32"],
+  ["nr_map_ids", "u32"],
+  ["map_ids", "u64"],
+  ["name", "char16"],
+  ["ifindex", "u32"],
+  ["gpl_compatible", "u32"],
+  ["netns_dev", "u64"],
+  ["netns_ino", "u64"],
+  ["nr_jited_ksyms", "u32"],
+  ["nr_jited_func_lens", "u32"],
+  ["jited_ksyms", "u64"],
+  ["jited_func_lens", "u64"],
+  ["btf_id", "u32"],
+  ["func_info_rec_size", "u32"],
+  ["func_info", "u64"],
+  ["nr_func_info", "u32"],
+  ["nr_line_info", "u32"],
+  ["line_info", "u64"],
+  ["jited_line_info", "u64"],
+  ["nr_jited_line_info", "u32"],
+  ["line_info_rec_size", "u32"],
+  ["jited_line_info_rec_size", "u32"],
+  ["nr_prog_tags", "u32"],
+  ["prog_tags", "u64"],
+  ["run_time_ns", "u64"],
+  ["run_cnt", "u64"],
+  ["recursion_misses", "u64"],
+  ["verified_insns", "u32"],
+  ["attach_btf_obj_id", "u32"],
+  ["attach_btf_id", "u32"],
+]);
+
+export const MAP_INFO = layout("bpf_map_info", [
+  ["type", "u32"],
+  ["id", "u32"],
+  ["key_size", "u32"],
+  ["value_size", "u32"],
+  ["max_entries", "u32"],
+  ["map_flags", "u32"],
+  ["name", "char16"],
+  ["ifindex", "u32"],
+  ["btf_vmlinux_value_type_id", "u32"],
+  ["netns_dev", "u64"],
+  ["netns_ino", "u64"],
+  ["btf_id", "u32"],
+  ["btf_key_type_id", "u32"],
+  ["btf_value_type_id", "u32"],
+  ["btf_vmlinux_id", "u32"],
+  ["map_extra", "u64"],
+]);
+
+export const BTF_INFO = layout("bpf_btf_info", [
+  ["btf", "u64"],
+  ["btf_size", "u32"],
+  ["id", "u32"],
+  ["name", "u64"],
+  ["name_len", "u32"],
+  ["kernel_btf", "u32"],
+]);
+
+export const LINK_INFO = layout("bpf_link_info", [
+  ["type", "u32"],
+  ["id", "u32"],
+  ["prog_id", "u32"],
+]);
+
+/** Every layout, for the BTF check. */
+export const ALL_LAYOUTS = [
+  MAP_CREATE,
+  MAP_ELEM,
+  MAP_BATCH,
+  PROG_LOAD,
+  OBJ,
+  PROG_ATTACH,
+  TEST_RUN,
+  GET_ID,
+  INFO,
+  BTF_LOAD,
+  ENABLE_STATS,
+  LINK_CREATE,
+  LINK_DETACH,
+  RAW_TRACEPOINT,
+  PROG_INFO,
+  MAP_INFO,
+  BTF_INFO,
+  LINK_INFO,
+] as const;
