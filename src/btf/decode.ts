@@ -1,0 +1,669 @@
+import { BtfError } from "./errors.js";
+import {
+  BTF_HEADER_SIZE,
+  BTF_MAGIC,
+  BTF_VERSION,
+  extraSize,
+  INT_BOOL,
+  INT_CHAR,
+  INT_SIGNED,
+  KIND_MAX,
+  KIND_NAMES,
+  Kind,
+} from "./kinds.js";
+import type { StringSource } from "./strings.js";
+import type { BtfKindName, BtfType, Linkage, Member } from "./types.js";
+import { LINKAGES } from "./types.js";
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+const utf8Encoder = new TextEncoder();
+const VOID: BtfType = Object.freeze({ kind: "void", name: "" });
+/** How deep types may nest (arrays of structs of arrays...) before we call it a loop. */
+export const MAX_DEPTH = 64;
+/** Size of a pointer (and of `long`) on the targets BPF runs on. */
+export const POINTER_SIZE = 8;
+
+/** The parsed BTF header. */
+export interface BtfHeader {
+  readonly magic: number;
+  readonly version: number;
+  readonly flags: number;
+  readonly hdrLen: number;
+  readonly typeOff: number;
+  readonly typeLen: number;
+  readonly strOff: number;
+  readonly strLen: number;
+}
+
+function kindNumber(kind: BtfKindName | number | undefined): number {
+  if (kind === undefined) return -1;
+  if (typeof kind === "number") return kind;
+  const k = KIND_NAMES.indexOf(kind);
+  if (k < 0) throw new BtfError(`unknown kind name ${JSON.stringify(kind)}`);
+  return k;
+}
+
+/**
+ * A parsed BTF blob (vmlinux, a module's split BTF on top of its base, a program's BTF).
+ *
+ * Parsing is lazy: {@link Btf.parse} checks the header and walks the type section once to record
+ * where each type starts (a Uint32Array); nothing else is allocated until asked. Types are
+ * materialised by {@link Btf.type}; names are indexed the first time one is looked up.
+ * Ids of a split BTF continue after its base's; the base answers for ids below {@link Btf.startId}.
+ */
+export class Btf implements StringSource {
+  /** the blob as given (the type section may be a 4-byte aligned copy) */
+  readonly bytes: Uint8Array;
+  readonly header: BtfHeader;
+  /** the base BTF of a split BTF */
+  readonly base: Btf | undefined;
+  /** first type id of this blob (1, or the base's {@link Btf.endId}) */
+  readonly startId: number;
+  /** one past the last type id */
+  readonly endId: number;
+  /** first string offset of this blob's table (0, or the base's {@link Btf.stringsEnd}) */
+  readonly stringsStart: number;
+  /** one past the last string offset */
+  readonly stringsEnd: number;
+
+  private readonly tw: Uint32Array;
+  private readonly offsets: Uint32Array;
+  private readonly str: Uint8Array;
+  private strText: string | undefined;
+  private strAscii = true;
+  private nameTable: Int32Array | undefined;
+  private stringMap: Map<string, number> | undefined;
+
+  private constructor(bytes: Uint8Array, header: BtfHeader, base: Btf | undefined) {
+    this.bytes = bytes;
+    this.header = header;
+    this.base = base;
+    this.startId = base ? base.endId : 1;
+    this.stringsStart = base ? base.stringsEnd : 0;
+    this.stringsEnd = this.stringsStart + header.strLen;
+    const tStart = header.hdrLen + header.typeOff;
+    const abs = bytes.byteOffset + tStart;
+    let tw: Uint32Array;
+    if (abs % 4 === 0) {
+      tw = new Uint32Array(bytes.buffer, abs, header.typeLen >>> 2);
+    } else {
+      tw = new Uint32Array(header.typeLen >>> 2);
+      new Uint8Array(tw.buffer).set(bytes.subarray(tStart, tStart + (header.typeLen & ~3)));
+    }
+    this.tw = tw;
+    const sStart = header.hdrLen + header.strOff;
+    this.str = bytes.subarray(sStart, sStart + header.strLen);
+    this.offsets = Btf.index(tw, this.startId);
+    this.endId = this.startId + this.offsets.length;
+  }
+
+  /**
+   * Parses a BTF blob. For split BTF (a kernel module's, say) pass the base it extends.
+   * @throws BtfError when the blob is not well-formed BTF
+   */
+  static parse(bytes: Uint8Array, options: { base?: Btf } = {}): Btf {
+    return new Btf(bytes, Btf.readHeader(bytes, options.base), options.base);
+  }
+
+  /** Reads and checks the header. */
+  static readHeader(bytes: Uint8Array, base?: Btf): BtfHeader {
+    if (bytes.length < BTF_HEADER_SIZE) {
+      throw new BtfError(`blob of ${bytes.length} bytes is shorter than the 24-byte BTF header`);
+    }
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const magic = v.getUint16(0, true);
+    if (magic !== BTF_MAGIC) {
+      if (magic === 0x9feb) throw new BtfError("big-endian BTF is not supported on this little-endian host");
+      throw new BtfError(`bad magic 0x${magic.toString(16)}, expected 0xeb9f: this is not BTF`, {
+        offset: 0,
+      });
+    }
+    const version = v.getUint8(2);
+    if (version !== BTF_VERSION) throw new BtfError(`unsupported BTF version ${version} (only 1 exists)`);
+    const h: BtfHeader = {
+      magic,
+      version,
+      flags: v.getUint8(3),
+      hdrLen: v.getUint32(4, true),
+      typeOff: v.getUint32(8, true),
+      typeLen: v.getUint32(12, true),
+      strOff: v.getUint32(16, true),
+      strLen: v.getUint32(20, true),
+    };
+    if (h.hdrLen < BTF_HEADER_SIZE || h.hdrLen > bytes.length) {
+      throw new BtfError(`header length ${h.hdrLen} is not between 24 and the blob size ${bytes.length}`);
+    }
+    const body = bytes.length - h.hdrLen;
+    if (h.typeOff > body || h.typeLen > body - h.typeOff) {
+      throw new BtfError(`type section (offset ${h.typeOff}, ${h.typeLen} bytes) runs past the blob's end`);
+    }
+    if (h.strOff > body || h.strLen > body - h.strOff) {
+      throw new BtfError(`string section (offset ${h.strOff}, ${h.strLen} bytes) runs past the blob's end`);
+    }
+    if (h.typeOff % 4 !== 0 || h.typeLen % 4 !== 0) {
+      throw new BtfError(`type section offset ${h.typeOff} or length ${h.typeLen} is not a multiple of 4`);
+    }
+    if (h.typeOff < h.strOff ? h.typeOff + h.typeLen > h.strOff : h.strOff + h.strLen > h.typeOff) {
+      throw new BtfError("type and string sections overlap");
+    }
+    if (h.strLen > 0) {
+      const s = h.hdrLen + h.strOff;
+      if (!base && bytes[s] !== 0) throw new BtfError("string section does not start with a NUL byte");
+      if (bytes[s + h.strLen - 1] !== 0) throw new BtfError("string section does not end with a NUL byte");
+    } else if (!base) {
+      throw new BtfError("string section is empty (it needs at least the empty string)");
+    }
+    return h;
+  }
+
+  private static index(tw: Uint32Array, startId: number): Uint32Array {
+    const end = tw.length;
+    // every type takes at least 3 words: this bound is what the blob warrants
+    const offsets = new Uint32Array(Math.floor(end / 3));
+    let w = 0;
+    let n = 0;
+    while (w < end) {
+      if (w + 3 > end) {
+        throw new BtfError("type section ends in the middle of a type", {
+          typeId: startId + n,
+          offset: w * 4,
+        });
+      }
+      const info = tw[w + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      const extra = extraSize(kind, info & 0xffff);
+      if (extra < 0 || kind === 0) {
+        throw new BtfError(`unknown kind ${kind} (this decoder knows 1..${KIND_MAX})`, {
+          typeId: startId + n,
+          offset: w * 4,
+        });
+      }
+      offsets[n++] = w;
+      w += 3 + (extra >>> 2);
+      if (w > end) {
+        throw new BtfError(`${KIND_NAMES[kind]} record runs past the end of the type section`, {
+          typeId: startId + n - 1,
+          offset: offsets[n - 1]! * 4,
+        });
+      }
+    }
+    return offsets.slice(0, n);
+  }
+
+  /** Number of types in this blob (not counting the base's, nor void). */
+  get typeCount(): number {
+    return this.offsets.length;
+  }
+
+  private word(id: number): number {
+    const i = id - this.startId;
+    if (i < 0 || i >= this.offsets.length || !Number.isInteger(i)) {
+      throw new BtfError(`type id ${id} out of range (ids go up to ${this.endId - 1})`);
+    }
+    return this.offsets[i]!;
+  }
+
+  /** Throws unless `id` is a valid type id (0..endId-1). */
+  checkId(id: number, from?: number): number {
+    if (!(id >= 0 && id < this.endId && Number.isInteger(id))) {
+      throw new BtfError(
+        `reference to type id ${id}, which does not exist (ids go up to ${this.endId - 1})`,
+        from === undefined ? {} : { typeId: from },
+      );
+    }
+    return id;
+  }
+
+  // ---- low-level accessors: no allocation ----
+
+  /** Kind number of a type (0 for void). */
+  kindOf(id: number): number {
+    if (id === 0) return 0;
+    if (id < this.startId && this.base) return this.base.kindOf(id);
+    return (this.tw[this.word(id) + 1]! >>> 24) & 0x1f;
+  }
+
+  /** Kind name of a type ("void" for id 0). */
+  kindName(id: number): BtfType["kind"] {
+    const k = this.kindOf(id);
+    return k === 0 ? "void" : (KIND_NAMES[k] as BtfType["kind"]);
+  }
+
+  /** The name's string offset. */
+  nameOffsetOf(id: number): number {
+    if (id === 0) return 0;
+    if (id < this.startId && this.base) return this.base.nameOffsetOf(id);
+    return this.tw[this.word(id)]!;
+  }
+
+  /** The type's name ("" when anonymous). */
+  nameOf(id: number): string {
+    return this.string(this.nameOffsetOf(id));
+  }
+
+  /** vlen (members, values, params, vars; linkage for func). */
+  vlenOf(id: number): number {
+    if (id === 0) return 0;
+    if (id < this.startId && this.base) return this.base.vlenOf(id);
+    return this.tw[this.word(id) + 1]! & 0xffff;
+  }
+
+  /** The kind_flag bit. */
+  kindFlagOf(id: number): boolean {
+    if (id === 0) return false;
+    if (id < this.startId && this.base) return this.base.kindFlagOf(id);
+    return this.tw[this.word(id) + 1]! >>> 31 === 1;
+  }
+
+  /** The third word of `btf_type`: size for sized kinds, the referenced type otherwise. */
+  sizeOrTypeOf(id: number): number {
+    if (id === 0) return 0;
+    if (id < this.startId && this.base) return this.base.sizeOrTypeOf(id);
+    return this.tw[this.word(id) + 2]!;
+  }
+
+  /** Word `i` after the 12-byte `btf_type` (the kind-specific data), unchecked against vlen. */
+  extraWord(id: number, i: number): number {
+    if (id < this.startId && this.base) return this.base.extraWord(id, i);
+    return this.tw[this.word(id) + 3 + i]!;
+  }
+
+  /** A string by offset. */
+  string(offset: number): string {
+    if (offset < this.stringsStart) {
+      if (this.base) return this.base.string(offset);
+    }
+    const local = offset - this.stringsStart;
+    if (!(local >= 0 && local < this.str.length)) {
+      throw new BtfError(`string offset ${offset} is past the string table (${this.stringsEnd} bytes)`);
+    }
+    if (local === 0 && this.str[0] === 0) return "";
+    let text = this.strText;
+    if (text === undefined) {
+      const s = this.str;
+      text = Buffer.from(s.buffer, s.byteOffset, s.length).toString("latin1");
+      this.strAscii = !/[^\x00-\x7f]/.test(text);
+      this.strText = text;
+    }
+    const end = text.indexOf("\0", local);
+    if (this.strAscii) return text.slice(local, end);
+    return utf8.decode(this.str.subarray(local, end));
+  }
+
+  /** The offset of a string in this table or its base (first occurrence), or undefined. */
+  stringOffset(s: string): number | undefined {
+    if (this.base) {
+      const b = this.base.stringOffset(s);
+      if (b !== undefined) return b;
+    }
+    let m = this.stringMap;
+    if (!m) {
+      m = new Map();
+      const t = this.str;
+      let at = 0;
+      while (at < t.length) {
+        let end = t.indexOf(0, at);
+        if (end < 0) end = t.length;
+        const str = utf8.decode(t.subarray(at, end));
+        if (!m.has(str)) m.set(str, this.stringsStart + at);
+        at = end + 1;
+      }
+      this.stringMap = m;
+    }
+    return m.get(s);
+  }
+
+  /** The bytes of this blob's own string section. */
+  get stringBytes(): Uint8Array {
+    return this.str;
+  }
+
+  // ---- materialised types ----
+
+  /** The type with this id, as plain data (id 0 is `{kind: "void"}`). */
+  type(id: number): BtfType {
+    if (id === 0) return VOID;
+    if (id < this.startId && this.base) return this.base.type(id);
+    const w = this.word(id);
+    const tw = this.tw;
+    const name = this.string(tw[w]!);
+    const info = tw[w + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const flag = info >>> 31 === 1;
+    const st = tw[w + 2]!;
+    const x = w + 3;
+    switch (kind) {
+      case Kind.INT: {
+        const e = tw[x]!;
+        const enc = e >>> 24;
+        return {
+          kind: "int",
+          name,
+          size: st,
+          bits: e & 0xff,
+          bitOffset: (e >>> 16) & 0xff,
+          signed: (enc & INT_SIGNED) !== 0,
+          char: (enc & INT_CHAR) !== 0,
+          bool: (enc & INT_BOOL) !== 0,
+        };
+      }
+      case Kind.PTR:
+        return { kind: "ptr", name, type: st };
+      case Kind.TYPEDEF:
+        return { kind: "typedef", name, type: st };
+      case Kind.VOLATILE:
+        return { kind: "volatile", name, type: st };
+      case Kind.CONST:
+        return { kind: "const", name, type: st };
+      case Kind.RESTRICT:
+        return { kind: "restrict", name, type: st };
+      case Kind.TYPE_TAG:
+        return { kind: "type_tag", name, type: st, attribute: flag };
+      case Kind.ARRAY:
+        return { kind: "array", name, type: tw[x]!, indexType: tw[x + 1]!, length: tw[x + 2]! };
+      case Kind.STRUCT:
+      case Kind.UNION: {
+        const members: Member[] = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          const o = tw[x + 3 * i + 2]!;
+          members[i] = {
+            name: this.string(tw[x + 3 * i]!),
+            type: tw[x + 3 * i + 1]!,
+            bitOffset: flag ? o & 0xffffff : o,
+            bitfieldSize: flag ? o >>> 24 : 0,
+          };
+        }
+        return { kind: kind === Kind.STRUCT ? "struct" : "union", name, size: st, bitfields: flag, members };
+      }
+      case Kind.ENUM: {
+        const values = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          const raw = tw[x + 2 * i + 1]!;
+          values[i] = { name: this.string(tw[x + 2 * i]!), value: flag ? raw | 0 : raw };
+        }
+        return { kind: "enum", name, size: st, signed: flag, values };
+      }
+      case Kind.ENUM64: {
+        const values = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          const u = (BigInt(tw[x + 3 * i + 2]!) << 32n) | BigInt(tw[x + 3 * i + 1]!);
+          values[i] = { name: this.string(tw[x + 3 * i]!), value: flag ? BigInt.asIntN(64, u) : u };
+        }
+        return { kind: "enum64", name, size: st, signed: flag, values };
+      }
+      case Kind.FWD:
+        return { kind: "fwd", name, union: flag };
+      case Kind.FUNC:
+        return { kind: "func", name, type: st, linkage: this.linkage(vlen, id) };
+      case Kind.FUNC_PROTO: {
+        const params = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          params[i] = { name: this.string(tw[x + 2 * i]!), type: tw[x + 2 * i + 1]! };
+        }
+        return { kind: "func_proto", name, returnType: st, params };
+      }
+      case Kind.VAR:
+        return { kind: "var", name, type: st, linkage: this.linkage(tw[x]!, id) };
+      case Kind.DATASEC: {
+        const vars = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          vars[i] = { type: tw[x + 3 * i]!, offset: tw[x + 3 * i + 1]!, size: tw[x + 3 * i + 2]! };
+        }
+        return { kind: "datasec", name, size: st, vars };
+      }
+      case Kind.FLOAT:
+        return { kind: "float", name, size: st };
+      case Kind.DECL_TAG:
+        return { kind: "decl_tag", name, type: st, componentIndex: tw[x]! | 0, attribute: flag };
+      default:
+        throw new BtfError(`unknown kind ${kind}`, { typeId: id });
+    }
+  }
+
+  private linkage(n: number, id: number): Linkage {
+    const l = LINKAGES[n];
+    if (l === undefined) throw new BtfError(`unknown linkage ${n}`, { typeId: id });
+    return l;
+  }
+
+  /** Every type of this blob in id order (materialises them all). */
+  *types(): IterableIterator<[number, BtfType]> {
+    for (let id = this.startId; id < this.endId; id++) yield [id, this.type(id)];
+  }
+
+  /** Ids of the types this type refers to (members, params, element, target...). */
+  references(id: number): number[] {
+    const t = this.type(id);
+    switch (t.kind) {
+      case "void":
+      case "int":
+      case "fwd":
+      case "float":
+        return [];
+      case "array":
+        return [t.type, t.indexType];
+      case "struct":
+      case "union":
+        return t.members.map((m) => m.type);
+      case "enum":
+      case "enum64":
+        return [];
+      case "func_proto":
+        return [t.returnType, ...t.params.map((p) => p.type)];
+      case "datasec":
+        return t.vars.map((v) => v.type);
+      default:
+        return [t.type];
+    }
+  }
+
+  /**
+   * Checks every type of this blob: names readable, referenced ids in range, no unknown linkage.
+   * @throws BtfError on the first problem
+   */
+  validate(): void {
+    for (let id = this.startId; id < this.endId; id++) {
+      for (const r of this.references(id)) this.checkId(r, id);
+    }
+  }
+
+  // ---- names ----
+
+  private static hashBytes(b: Uint8Array, start: number, end: number): number {
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+    return h >>> 0;
+  }
+
+  private buildNameTable(): Int32Array {
+    const n = this.offsets.length;
+    let size = 16;
+    while (size < n * 2) size <<= 1;
+    const table = new Int32Array(size);
+    const mask = size - 1;
+    const s = this.str;
+    const tw = this.tw;
+    const start = this.stringsStart;
+    for (let i = 0; i < n; i++) {
+      const off = tw[this.offsets[i]!]!;
+      if (off === 0 || off < start) continue; // anonymous, or named from the base table
+      const local = off - start;
+      if (local >= s.length) {
+        throw new BtfError(`name offset ${off} is past the string table`, { typeId: this.startId + i });
+      }
+      let end = s.indexOf(0, local);
+      if (end < 0) end = s.length;
+      let h = Btf.hashBytes(s, local, end) & mask;
+      while (table[h] !== 0) h = (h + 1) & mask;
+      table[h] = i + 1;
+    }
+    return table;
+  }
+
+  private readonly query = new Uint8Array(1024);
+
+  /**
+   * Ids of the types named `name`, optionally of one kind, in id order (base first).
+   * The name index is built on the first call.
+   */
+  findIds(name: string, kind?: BtfKindName | number): number[] {
+    const k = kindNumber(kind);
+    const out = this.base ? this.base.findIds(name, kind) : [];
+    if (name === "") return out;
+    let table = this.nameTable;
+    if (!table) table = this.nameTable = this.buildNameTable();
+    let q = this.query;
+    let len: number;
+    const r = utf8Encoder.encodeInto(name, q);
+    if (r.read < name.length) {
+      q = utf8Encoder.encode(name);
+      len = q.length;
+    } else len = r.written;
+    const mask = table.length - 1;
+    let h = Btf.hashBytes(q, 0, len) & mask;
+    const s = this.str;
+    const tw = this.tw;
+    const own: number[] = [];
+    for (let e = table[h]!; e !== 0; h = (h + 1) & mask, e = table[h]!) {
+      const w = this.offsets[e - 1]!;
+      const local = tw[w]! - this.stringsStart;
+      if (s[local + len] !== 0) continue;
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (s[local + i] !== q[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (!same) continue;
+      if (k >= 0 && ((tw[w + 1]! >>> 24) & 0x1f) !== k) continue;
+      own.push(this.startId + e - 1);
+    }
+    // names from the base's table used by split types are found by a scan (rare)
+    if (this.base && this.startId < this.endId) {
+      const inBase = this.base.stringOffset(name);
+      if (inBase !== undefined && inBase !== 0) {
+        for (let i = 0; i < this.offsets.length; i++) {
+          const w = this.offsets[i]!;
+          if (tw[w] === inBase && (k < 0 || ((tw[w + 1]! >>> 24) & 0x1f) === k)) own.push(this.startId + i);
+        }
+      }
+    }
+    own.sort((a, b) => a - b);
+    for (const id of own) out.push(id);
+    return out;
+  }
+
+  /** The first type named `name` (of `kind`, if given), or undefined. */
+  findId(name: string, kind?: BtfKindName | number): number | undefined {
+    return this.findIds(name, kind)[0];
+  }
+
+  // ---- sizes ----
+
+  /** Skips typedefs, const, volatile, restrict and type tags. Detects loops. */
+  resolve(id: number): number {
+    let steps = 0;
+    for (;;) {
+      const k = this.kindOf(id);
+      if (
+        k !== Kind.TYPEDEF &&
+        k !== Kind.CONST &&
+        k !== Kind.VOLATILE &&
+        k !== Kind.RESTRICT &&
+        k !== Kind.TYPE_TAG
+      ) {
+        return id;
+      }
+      if (++steps > this.endId) throw new BtfError("type chain loops back on itself", { typeId: id });
+      id = this.checkId(this.sizeOrTypeOf(id), id);
+    }
+  }
+
+  /**
+   * Size in bytes of a type, through typedefs, modifiers and arrays.
+   * @throws BtfError for types without a size (void, func, fwd), loops, or sizes past 32 bits
+   */
+  sizeOf(id: number): number {
+    let factor = 1;
+    let steps = 0;
+    const start = id;
+    for (;;) {
+      if (++steps > this.endId) throw new BtfError("type chain loops back on itself", { typeId: start });
+      const k = this.kindOf(id);
+      switch (k) {
+        case Kind.INT:
+        case Kind.STRUCT:
+        case Kind.UNION:
+        case Kind.ENUM:
+        case Kind.ENUM64:
+        case Kind.DATASEC:
+        case Kind.FLOAT: {
+          const size = factor * this.sizeOrTypeOf(id);
+          if (size > 0xffffffff) throw new BtfError(`size ${size} overflows 32 bits`, { typeId: start });
+          return size;
+        }
+        case Kind.PTR:
+          return factor * POINTER_SIZE;
+        case Kind.TYPEDEF:
+        case Kind.CONST:
+        case Kind.VOLATILE:
+        case Kind.RESTRICT:
+        case Kind.TYPE_TAG:
+        case Kind.VAR:
+          id = this.checkId(this.sizeOrTypeOf(id), id);
+          break;
+        case Kind.ARRAY:
+          factor *= this.extraWord(id, 2);
+          if (factor > 0xffffffff) throw new BtfError("array size overflows 32 bits", { typeId: start });
+          id = this.checkId(this.extraWord(id, 0), id);
+          break;
+        default:
+          throw new BtfError(`a ${this.kindName(id)} has no size`, { typeId: id });
+      }
+    }
+  }
+
+  /**
+   * Alignment in bytes, as C would align the type (1 for packed structs).
+   * @throws BtfError for types without a size, and for loops
+   */
+  alignOf(id: number, depth = 0): number {
+    if (depth > MAX_DEPTH) {
+      throw new BtfError(`types nest deeper than ${MAX_DEPTH} levels: a loop?`, { typeId: id });
+    }
+    id = this.resolve(id);
+    const k = this.kindOf(id);
+    switch (k) {
+      case Kind.INT:
+      case Kind.ENUM:
+      case Kind.ENUM64:
+      case Kind.FLOAT:
+        return Math.max(1, Math.min(this.sizeOrTypeOf(id), POINTER_SIZE));
+      case Kind.PTR:
+        return POINTER_SIZE;
+      case Kind.ARRAY:
+        return this.alignOf(this.checkId(this.extraWord(id, 0), id), depth + 1);
+      case Kind.STRUCT:
+      case Kind.UNION: {
+        const n = this.vlenOf(id);
+        const flag = this.kindFlagOf(id);
+        let align = 1;
+        for (let i = 0; i < n; i++) {
+          const mt = this.checkId(this.extraWord(id, 3 * i + 1), id);
+          const a = this.alignOf(mt, depth + 1);
+          const o = this.extraWord(id, 3 * i + 2);
+          const bitOffset = flag ? o & 0xffffff : o;
+          const bitfield = flag ? o >>> 24 : 0;
+          if (bitfield === 0 && bitOffset % (8 * a) !== 0) return 1; // packed
+          if (a > align) align = a;
+        }
+        if (this.sizeOrTypeOf(id) % align !== 0) return 1;
+        return align;
+      }
+      default:
+        throw new BtfError(`a ${this.kindName(id)} has no alignment`, { typeId: id });
+    }
+  }
+}
