@@ -1,0 +1,312 @@
+/** `Program`: a loaded eBPF program, made from a spec, owning its descriptor. */
+import type { Instruction } from "../isa/insn.js";
+import { BpfError, InputError } from "../sys/error.js";
+import { Fd } from "../sys/fd.js";
+import { enableStats, getFdById, objGet, objPin } from "../sys/obj.js";
+import { MAX_LOG_SIZE, progLoad, progTestRun } from "../sys/prog.js";
+import { type ProgramInfo, programInfo } from "./info.js";
+import { mapFdOf, type ProgramInstructions, programBytes } from "./instructions.js";
+import { withCapability } from "./reject.js";
+import { parseVerifierStatistics, type VerifierStatistics } from "./stats.js";
+import {
+  type AttachType,
+  attachTypeNumber,
+  loadPrivilege,
+  minTestRunData,
+  type ProgramType,
+  programTypeName,
+  programTypeNumber,
+} from "./types.js";
+
+/** What a program is made from. */
+export interface ProgramSpec {
+  /** the program type as bpftool spells it: `"socket_filter"`, `"xdp"`, `"sched_cls"` ... */
+  type: ProgramType | (string & {});
+  /** the instructions: an Instruction[], a built or assembled program, or raw bytes */
+  instructions: ProgramInstructions;
+  /** the license; GPL-only helpers need a GPL-compatible one (default `"GPL"`) */
+  license?: string;
+  /** a name for `bpftool prog` and for errors: at most 15 characters of [A-Za-z0-9_.] */
+  name?: string;
+  /** the expected attach type, for program types that need one (`"cgroup_inet_ingress"`) */
+  expectedAttachType?: AttachType | (string & {});
+  /** the BTF id of the function or hook to attach to (tracing, lsm, struct_ops, ext) */
+  attachBtfId?: number;
+  /** the BTF object (module BTF fd) or program (for ext / freplace) `attachBtfId` refers to */
+  attachTarget?: number | Fd | { readonly fd: number | Fd };
+  /** BPF_F_* load flags (`prog_flags`) */
+  flags?: number;
+  /** maps the instructions refer to by name (`ld_imm64` with a map reference) */
+  maps?: Readonly<Record<string, unknown>>;
+  /** the program's BTF (a descriptor or an object with `fd`), for func_info and line_info */
+  btf?: number | Fd | { readonly fd: number | Fd };
+  /** bpf_func_info records (8 bytes each: insn offset, type id) */
+  funcInfo?: Uint8Array;
+  /** bpf_line_info records (16 bytes each) */
+  lineInfo?: Uint8Array;
+  /**
+   * Verifier log level: 0 (only the statistics, the default), 1 (the path that failed), 2 (every
+   * instruction and state). The statistics level (4) is always added.
+   */
+  logLevel?: number;
+  /** initial size of the verifier log buffer; grown to what the kernel needs when too small */
+  logSize?: number;
+  /** check each instruction's encoding before the kernel sees it (default true) */
+  check?: boolean;
+}
+
+/** Options of {@link Program.testRun}. */
+export interface TestRunOptions {
+  /** packet data in (for skb and XDP programs at least an Ethernet header, 14 bytes) */
+  data?: Uint8Array;
+  /** room for the data out (default: the size of `data` plus 256) */
+  dataOutSize?: number;
+  /** the context in (`struct __sk_buff`, `struct xdp_md`, or a syscall program's arguments) */
+  ctx?: Uint8Array;
+  /** room for the context out (default: the size of `ctx`) */
+  ctxOutSize?: number;
+  /** how many times to run (duration is the average); 0 or 1 runs once */
+  repeat?: number;
+  /** BPF_F_TEST_* flags */
+  flags?: number;
+  /** the CPU to run on (with BPF_F_TEST_RUN_ON_CPU) */
+  cpu?: number;
+}
+
+/** What a test run returned. */
+export interface TestRunResult {
+  /** the program's return value (r0) */
+  retval: number;
+  /** average run time in nanoseconds */
+  duration: number;
+  /** the data after the run (a packet as the program left it) */
+  dataOut: Buffer;
+  /** the context after the run */
+  ctxOut: Buffer;
+}
+
+/** A handle that keeps the kernel's run-time statistics enabled until it is closed. */
+export interface StatsHandle extends Disposable {
+  close(): void;
+}
+
+const NAME_RE = /^[A-Za-z0-9_.]*$/;
+
+function checkUint(value: number | undefined, what: string, max: number): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new InputError(`${what} must be an integer from 0 to ${max}, got ${value}`);
+  }
+}
+
+function fdOf(x: unknown, what: string): number | undefined {
+  if (x === undefined) return undefined;
+  const fd = mapFdOf(x);
+  if (fd === undefined)
+    throw new InputError(`${what} must be a descriptor or an object with an 'fd', got ${String(x)}`);
+  return fd;
+}
+
+/**
+ * A loaded eBPF program. Create one with {@link Program.load}, {@link Program.open} (a pinned
+ * path) or {@link Program.fromId}. It owns its descriptor: `close()` (or `using`) releases it.
+ */
+export class Program implements Disposable {
+  readonly #fd: Fd;
+  /** the program type name (`"socket_filter"`) */
+  readonly type: string;
+  /** the verifier log of the load (at least the statistics lines; empty for opened programs) */
+  readonly log: string;
+  /** the verifier's statistics, parsed from the log; undefined for opened programs */
+  readonly stats: VerifierStatistics | undefined;
+  /** the instructions as loaded (after references were resolved), when they were given as instructions */
+  readonly instructions: readonly Instruction[] | undefined;
+  /** the number of 8-byte instruction slots loaded (0 for opened programs) */
+  readonly insnCount: number;
+
+  private constructor(
+    fd: Fd,
+    type: string,
+    log: string,
+    insns: readonly Instruction[] | undefined,
+    insnCount: number,
+  ) {
+    this.#fd = fd;
+    this.type = type;
+    this.log = log;
+    this.stats = log ? parseVerifierStatistics(log) : undefined;
+    this.instructions = insns;
+    this.insnCount = insnCount;
+  }
+
+  /**
+   * Loads a program. Bad input (an unknown type, no instructions, a name too long...) throws an
+   * InputError before the kernel is asked; a rejection throws a BpfError carrying the complete
+   * verifier log (asked again with a log when none was requested, grown when too small).
+   */
+  static load(spec: ProgramSpec): Program {
+    if (spec === null || typeof spec !== "object") throw new InputError("Program.load needs a spec object");
+    const progType = programTypeNumber(spec.type);
+    const typeName = programTypeName(progType);
+    const name = spec.name;
+    if (name !== undefined && (typeof name !== "string" || name.length > 15 || !NAME_RE.test(name))) {
+      throw new InputError(
+        `program name '${String(name)}' is not accepted by the kernel: at most 15 characters of letters, digits, '_' and '.'`,
+      );
+    }
+    const logLevel = spec.logLevel ?? 0;
+    if (!Number.isInteger(logLevel) || logLevel < 0 || logLevel > 7) {
+      throw new InputError(`log level must be 0, 1, 2 (or with 4 for statistics), got ${logLevel}`);
+    }
+    checkUint(spec.logSize, "log size", MAX_LOG_SIZE);
+    if (spec.logSize !== undefined && spec.logSize < 1)
+      throw new InputError("log size must be at least 1 byte");
+    checkUint(spec.flags, "program flags", 0xffffffff);
+    checkUint(spec.attachBtfId, "attach BTF id", 0xffffffff);
+    const license = spec.license ?? "GPL";
+    if (typeof license !== "string" || license.includes("\0"))
+      throw new InputError("license must be a string without NUL bytes");
+    const expected =
+      spec.expectedAttachType === undefined ? undefined : attachTypeNumber(spec.expectedAttachType);
+    const { bytes, insns } = programBytes(spec.instructions, {
+      maps: spec.maps,
+      ...(spec.check === undefined ? {} : { check: spec.check }),
+    });
+    const btfFd = fdOf(spec.btf, "btf");
+    const attachFd = fdOf(spec.attachTarget, "attach target");
+    let result: ReturnType<typeof progLoad>;
+    try {
+      result = progLoad(
+        {
+          progType,
+          insns: bytes,
+          license,
+          logLevel,
+          ...(spec.logSize === undefined ? {} : { logSize: spec.logSize }),
+          ...(spec.flags === undefined ? {} : { progFlags: spec.flags }),
+          ...(name === undefined ? {} : { name }),
+          ...(expected === undefined ? {} : { expectedAttachType: expected }),
+          ...(spec.attachBtfId === undefined ? {} : { attachBtfId: spec.attachBtfId }),
+          ...(attachFd === undefined ? {} : { attachProgFd: attachFd }),
+          ...(btfFd === undefined ? {} : { progBtfFd: btfFd }),
+          ...(spec.funcInfo ? { funcInfo: spec.funcInfo } : {}),
+          ...(spec.lineInfo ? { lineInfo: spec.lineInfo } : {}),
+        },
+        { privilege: loadPrivilege(typeName), what: name ? `program '${name}'` : `${typeName} program` },
+      );
+    } catch (e) {
+      if (e instanceof BpfError) throw withCapability(e);
+      throw e;
+    }
+    const what = name ? `program '${name}'` : `${typeName} program`;
+    return new Program(new Fd(result.fd, what), typeName, result.log, insns, bytes.byteLength / 8);
+  }
+
+  /** Opens the program pinned at `path` in a bpffs. */
+  static open(path: string): Program {
+    if (typeof path !== "string" || path.length === 0)
+      throw new InputError("a pin path must be a non-empty string");
+    const fd = objGet(path, 0, { what: `program pinned at ${path}` });
+    return Program.fromFd(fd);
+  }
+
+  /** Opens the loaded program with id `id` (needs CAP_SYS_ADMIN). */
+  static fromId(id: number): Program {
+    checkUint(id, "program id", 0xffffffff);
+    const fd = getFdById("prog", id, 0, { what: `program id ${id}` });
+    return Program.fromFd(fd);
+  }
+
+  /** Takes ownership of a raw program descriptor. */
+  static fromFd(fd: number): Program {
+    const owner = new Fd(fd, "program");
+    let type: string;
+    try {
+      type = programInfo(fd).type;
+    } catch (e) {
+      owner.close();
+      throw e;
+    }
+    return new Program(owner, type, "", undefined, 0);
+  }
+
+  /**
+   * Enables the kernel's run-time statistics (run count and run time in {@link Program.info})
+   * until the returned handle is closed or disposed.
+   */
+  static enableStats(): StatsHandle {
+    const fd = new Fd(enableStats(), "run-time statistics");
+    return {
+      close: () => fd.close(),
+      [Symbol.dispose]: () => fd.close(),
+    };
+  }
+
+  /** The descriptor number (throws ClosedError after close). */
+  get fd(): number {
+    return this.#fd.value;
+  }
+
+  /** Whether close() has been called. */
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /**
+   * Runs the program once (or `repeat` times) on the given data and context with
+   * BPF_PROG_TEST_RUN, and returns what it returned and how it left the data.
+   */
+  testRun(options: TestRunOptions = {}): TestRunResult {
+    const { data, ctx } = options;
+    if (data !== undefined && !(data instanceof Uint8Array))
+      throw new InputError("test run data must be a Uint8Array");
+    if (ctx !== undefined && !(ctx instanceof Uint8Array))
+      throw new InputError("test run ctx must be a Uint8Array");
+    const min = minTestRunData(this.type);
+    if (min > 0 && (data?.byteLength ?? 0) < min) {
+      throw new InputError(
+        `a ${this.type} program needs at least ${min} bytes of test data (an Ethernet header), got ${data?.byteLength ?? 0}`,
+      );
+    }
+    checkUint(options.dataOutSize, "data out size", 0xffffffff);
+    checkUint(options.ctxOutSize, "ctx out size", 0xffffffff);
+    checkUint(options.repeat, "repeat", 0xffffffff);
+    checkUint(options.flags, "test run flags", 0xffffffff);
+    checkUint(options.cpu, "cpu", 0xffffffff);
+    const r = progTestRun(
+      {
+        fd: this.fd,
+        ...(data ? { dataIn: data } : {}),
+        ...(options.dataOutSize === undefined ? {} : { dataSizeOut: options.dataOutSize }),
+        ...(ctx ? { ctxIn: ctx } : {}),
+        ...(options.ctxOutSize === undefined ? {} : { ctxSizeOut: options.ctxOutSize }),
+        ...(options.repeat === undefined ? {} : { repeat: options.repeat }),
+        ...(options.flags === undefined ? {} : { flags: options.flags }),
+        ...(options.cpu === undefined ? {} : { cpu: options.cpu }),
+      },
+      { what: `${this.type} program` },
+    );
+    return { retval: r.retval, duration: r.duration, dataOut: r.dataOut, ctxOut: r.ctxOut };
+  }
+
+  /** What the kernel says about this program: id, name, tag, sizes, maps, run statistics. */
+  info(): ProgramInfo {
+    return programInfo(this.fd);
+  }
+
+  /** Pins the program at `path` in a bpffs (it then outlives this process). */
+  pin(path: string): void {
+    if (typeof path !== "string" || path.length === 0)
+      throw new InputError("a pin path must be a non-empty string");
+    objPin(this.fd, path, { what: `program at ${path}` });
+  }
+
+  /** Closes the descriptor; a second call does nothing. */
+  close(): void {
+    this.#fd.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.#fd.close();
+  }
+}
