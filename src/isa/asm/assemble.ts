@@ -1,0 +1,296 @@
+/**
+ * The assembler driver: reads a source line by line in either dialect, then resolves labels,
+ * local calls, helper names, maps and read-only data, and validates every instruction.
+ * Every problem of the file is collected and thrown at once as {@link AsmErrors}.
+ */
+
+import { closestHelperNames, findHelper } from "../helpers.js";
+import { PseudoCall, PseudoLoad } from "../opcode.js";
+import { instructionProblem } from "../validate.js";
+import { AsmContext, Fix, type Fixup, type LabelDef, LineError } from "./context.js";
+import { BPF_F_RDONLY_PROG, directive, RODATA_MAP } from "./directives.js";
+import { AsmError, AsmErrors } from "./errors.js";
+import { KernelParser } from "./kernel.js";
+import { Lexer, Op, Tok } from "./lexer.js";
+import type { AsmProgram, AssembleOptions, Dialect } from "./program.js";
+import { UbpfParser } from "./ubpf.js";
+
+/** Guesses the dialect: uBPF sources name registers `%rN`. */
+export function detectDialect(source: string): Dialect {
+  const at = source.indexOf("%r");
+  if (at >= 0) {
+    const c = source.charCodeAt(at + 2);
+    if (c >= 48 && c <= 57) return "ubpf";
+  }
+  return "kernel";
+}
+
+/**
+ * Assembles a source into plain data: instructions (labels resolved, helpers by id, maps as
+ * references), functions, maps, read-only data, program type, licence and line info.
+ * @throws AsmErrors listing every problem, each with file:line:column, the line and a caret
+ */
+export function assemble(source: string, options: AssembleOptions = {}): AsmProgram {
+  const file = options.file ?? "<input>";
+  const dialect =
+    options.dialect === undefined || options.dialect === "auto" ? detectDialect(source) : options.dialect;
+  const lx = new Lexer();
+  const ctx = new AsmContext(file, lx, options.externalMaps);
+  const kernel = new KernelParser(ctx);
+  const ubpf = new UbpfParser(ctx);
+  const length = source.length;
+  let lineStart = 0;
+  while (lineStart <= length) {
+    let lineEnd = source.indexOf("\n", lineStart);
+    if (lineEnd < 0) lineEnd = length;
+    ctx.line++;
+    const n = lx.lex(source, lineStart, lineEnd);
+    if (n > 0 || lx.badAt >= 0) {
+      ctx.lineText = source.slice(lineStart, lineEnd).replace(/\r$/, "");
+      if (lx.badAt >= 0) {
+        ctx.fail(
+          lx.unterminated
+            ? "this string has no closing quote"
+            : `unexpected character '${source[lineStart + lx.badAt]}'`,
+          lx.badAt + 1,
+        );
+      } else {
+        try {
+          line(ctx, dialect, kernel, ubpf);
+        } catch (e) {
+          if (!(e instanceof LineError)) throw e;
+          ctx.fail(e.reason, e.column);
+        }
+      }
+    }
+    lineStart = lineEnd + 1;
+  }
+  return finish(ctx, dialect);
+}
+
+function line(ctx: AsmContext, dialect: Dialect, kernel: KernelParser, ubpf: UbpfParser): void {
+  const lx = ctx.lx;
+  let p = 0;
+  let ldImm64 = false;
+  // the verifier log's `12: (bf) ` prefix
+  if (
+    lx.kind[0] === Tok.NUM &&
+    lx.op[1] === Op.COLON &&
+    lx.kind[1] === Tok.PUNCT &&
+    lx.op[2] === Op.LPAREN &&
+    lx.kind[2] === Tok.PUNCT &&
+    lx.op[4] === Op.RPAREN &&
+    lx.kind[4] === Tok.PUNCT
+  ) {
+    ldImm64 = lx.text(3) === "18";
+    p = 5;
+  }
+  while (lx.kind[p] === Tok.IDENT && lx.kind[p + 1] === Tok.PUNCT && lx.op[p + 1] === Op.COLON) {
+    ctx.defineLabel(lx.text(p), lx.column(p));
+    p += 2;
+  }
+  if (lx.kind[p] === Tok.END) return;
+  if (lx.kind[p] === Tok.IDENT && lx.src.charCodeAt(lx.start[p] as number) === 46) {
+    directive(ctx, p);
+    return;
+  }
+  if (dialect === "ubpf") ubpf.parse(p);
+  else kernel.parse(p, ldImm64);
+}
+
+function errorAt(f: Fixup, reason: string): AsmError {
+  return new AsmError(reason, { file: f.file, line: f.line, column: f.column, text: f.text });
+}
+
+function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
+  const { insns, slots } = ctx;
+  // read-only data: one frozen array map, each symbol 8-byte aligned
+  const rodataSymbols: Record<string, { offset: number; size: number }> = {};
+  let rodata: AsmProgram["rodata"];
+  if (ctx.rodataParts.length > 0) {
+    let size = 0;
+    for (const part of ctx.rodataParts) {
+      rodataSymbols[part.name] = { offset: size, size: part.bytes.length };
+      size += (part.bytes.length + 7) & ~7;
+    }
+    const bytes = new Uint8Array(size);
+    for (const part of ctx.rodataParts) bytes.set(part.bytes, rodataSymbols[part.name]?.offset);
+    rodata = { mapName: RODATA_MAP, bytes, symbols: rodataSymbols };
+    const spec = {
+      name: RODATA_MAP,
+      type: "array",
+      keySize: 4,
+      valueSize: size,
+      maxEntries: 1,
+      flags: BPF_F_RDONLY_PROG,
+      initialValue: bytes,
+      freeze: true,
+    };
+    ctx.maps.push(spec);
+    ctx.mapNames.set(RODATA_MAP, spec);
+  }
+  const lookup = (name: string): LabelDef | undefined => {
+    const l = ctx.labels.get(name);
+    if (l !== undefined) return l;
+    if (dialect === "ubpf" && name === "exit" && ctx.firstExit >= 0)
+      return { index: ctx.firstExit, slot: slots[ctx.firstExit] as number, line: 0 };
+    return undefined;
+  };
+  const isMap = (name: string): boolean =>
+    ctx.mapNames.has(name) || (ctx.externalMaps !== undefined && Object.hasOwn(ctx.externalMaps, name));
+  const mapRef = (name: string) => {
+    const external = ctx.externalMaps?.[name];
+    return external === undefined
+      ? { kind: "map" as const, name }
+      : { kind: "map" as const, name, map: external };
+  };
+  for (const f of ctx.fixups) {
+    const i = insns[f.index];
+    if (i === undefined) continue;
+    const here = (slots[f.index] as number) + 1;
+    const target = lookup(f.name);
+    switch (f.kind) {
+      case Fix.JUMP_OFF:
+      case Fix.JUMP_IMM: {
+        if (target === undefined) {
+          ctx.errors.push(errorAt(f, undefinedLabel(ctx, f.name)));
+          break;
+        }
+        const rel = target.slot - here;
+        if (f.kind === Fix.JUMP_OFF) {
+          if (rel < -0x8000 || rel > 0x7fff)
+            ctx.errors.push(
+              errorAt(
+                f,
+                `jump to '${f.name}' spans ${rel} instructions; goto reaches -32768..32767: use gotol`,
+              ),
+            );
+          else i.off = rel;
+        } else i.imm = rel;
+        break;
+      }
+      case Fix.CALL:
+      case Fix.CALL_LOCAL: {
+        if (target !== undefined) {
+          i.src = PseudoCall.CALL;
+          i.imm = target.slot - here;
+          break;
+        }
+        const helper = f.kind === Fix.CALL ? findHelper(f.name) : undefined;
+        if (helper !== undefined) {
+          i.imm = helper.id;
+          i.ref = { kind: "helper", name: helper.name };
+          break;
+        }
+        if (f.kind === Fix.CALL_LOCAL) {
+          ctx.errors.push(errorAt(f, undefinedLabel(ctx, f.name)));
+          break;
+        }
+        const near = closestHelperNames(f.name);
+        ctx.errors.push(
+          errorAt(
+            f,
+            `'${f.name}' is neither a function of this file nor a helper${near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ""}; for a kfunc write 'call kfunc ${f.name}'`,
+          ),
+        );
+        break;
+      }
+      case Fix.NAME_LOAD:
+      case Fix.MAP: {
+        const sym = rodata?.symbols[f.name];
+        if (f.kind === Fix.NAME_LOAD && target !== undefined) {
+          i.src = PseudoLoad.FUNC;
+          i.imm = target.slot - here;
+          i.imm2 = 0;
+        } else if (sym !== undefined) {
+          i.src = PseudoLoad.MAP_VALUE;
+          i.imm2 = sym.offset + f.offset;
+          i.ref = mapRef(RODATA_MAP);
+        } else if (isMap(f.name)) {
+          if (f.kind === Fix.NAME_LOAD) i.src = PseudoLoad.MAP_FD;
+          i.ref = mapRef(f.name);
+        } else {
+          ctx.errors.push(
+            errorAt(
+              f,
+              f.kind === Fix.MAP
+                ? `map '${f.name}' is not declared; declare it with .map ${f.name} type=... key=... value=... entries=...`
+                : `'${f.name}' is not a function, a map or a read-only symbol of this file`,
+            ),
+          );
+        }
+        break;
+      }
+    }
+  }
+  // every instruction must be valid
+  for (let k = 0; k < insns.length; k++) {
+    const problem = instructionProblem(insns[k] as (typeof insns)[number]);
+    if (problem !== undefined) {
+      const li = ctx.lineInfo[k];
+      if (li !== undefined)
+        ctx.errors.push(
+          new AsmError(problem, {
+            file: li.file,
+            line: li.line,
+            column: li.column,
+            text: ctx.insnLines[k] ?? li.text,
+          }),
+        );
+    }
+  }
+  if (insns.length === 0 && ctx.errors.length === 0)
+    ctx.errors.push(
+      new AsmError("the program has no instructions", { file: ctx.file, line: 1, column: 1, text: "" }),
+    );
+  if (ctx.errors.length > 0) throw new AsmErrors(ctx.errors);
+  // the main program, then the declared functions
+  const functions = ctx.functions.slice();
+  if (!functions.some((f) => f.index === 0)) {
+    let mainName = "main";
+    for (const [name, l] of ctx.labels) {
+      if (l.index === 0) {
+        mainName = name;
+        break;
+      }
+    }
+    functions.unshift({ name: mainName, index: 0, slot: 0, kind: "main", line: ctx.lineInfo[0]?.line ?? 1 });
+  } else {
+    const first = functions.find((f) => f.index === 0);
+    if (first !== undefined && first.kind === "func") first.kind = "main";
+  }
+  const program: AsmProgram = { insns, functions, maps: ctx.maps, lineInfo: ctx.lineInfo };
+  if (rodata !== undefined) program.rodata = rodata;
+  if (ctx.programType !== undefined) program.programType = ctx.programType;
+  if (ctx.license !== undefined) program.license = ctx.license;
+  return program;
+}
+
+function undefinedLabel(ctx: AsmContext, name: string): string {
+  let best = "";
+  let bestScore = 3;
+  for (const l of ctx.labels.keys()) {
+    const d = distance(name, l);
+    if (d < bestScore) {
+      best = l;
+      bestScore = d;
+    }
+  }
+  return `label '${name}' is not defined${best ? ` (did you mean '${best}'?)` : ""}`;
+}
+
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(
+        (prev[j] as number) + 1,
+        (cur[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}

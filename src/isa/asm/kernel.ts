@@ -1,0 +1,760 @@
+/**
+ * The kernel dialect: the syntax the verifier log, bpftool and llvm-objdump print
+ * (`r1 = *(u32 *)(r6 + 4)`, `if w1 s< w2 goto +1`, `lock *(u64 *)(r10 - 8) += r1` ...).
+ * One call parses one line's tokens into one instruction.
+ */
+
+import { Class, type Instruction, LD_IMM64 } from "../insn.js";
+import { AluOp, AtomicOp, JmpOp, Mode, Opcode, PseudoCall, PseudoLoad, Size, Source } from "../opcode.js";
+import { type AsmContext, Fix, LineError } from "./context.js";
+import { OP_TEXT, Op, Tok } from "./lexer.js";
+import { fitsImm32, fitsOff16, negate, parseUnsigned, splitImm64 } from "./numbers.js";
+
+/** A register operand: number and width (false for `wN`). */
+interface Reg {
+  n: number;
+  wide: boolean;
+}
+
+const ALU_ASSIGN: Record<number, number> = {
+  [Op.ADD_ASSIGN]: AluOp.ADD,
+  [Op.SUB_ASSIGN]: AluOp.SUB,
+  [Op.MUL_ASSIGN]: AluOp.MUL,
+  [Op.DIV_ASSIGN]: AluOp.DIV,
+  [Op.SDIV_ASSIGN]: AluOp.DIV,
+  [Op.MOD_ASSIGN]: AluOp.MOD,
+  [Op.SMOD_ASSIGN]: AluOp.MOD,
+  [Op.OR_ASSIGN]: AluOp.OR,
+  [Op.AND_ASSIGN]: AluOp.AND,
+  [Op.XOR_ASSIGN]: AluOp.XOR,
+  [Op.LSH_ASSIGN]: AluOp.LSH,
+  [Op.RSH_ASSIGN]: AluOp.RSH,
+  [Op.ARSH_ASSIGN]: AluOp.ARSH,
+};
+
+const JMP_CMP: Record<number, number> = {
+  [Op.EQ]: JmpOp.JEQ,
+  [Op.NE]: JmpOp.JNE,
+  [Op.GT]: JmpOp.JGT,
+  [Op.GE]: JmpOp.JGE,
+  [Op.LT]: JmpOp.JLT,
+  [Op.LE]: JmpOp.JLE,
+  [Op.SGT]: JmpOp.JSGT,
+  [Op.SGE]: JmpOp.JSGE,
+  [Op.SLT]: JmpOp.JSLT,
+  [Op.SLE]: JmpOp.JSLE,
+  [Op.AMP]: JmpOp.JSET,
+};
+
+const ATOMIC_ASSIGN: Record<number, number> = {
+  [Op.ADD_ASSIGN]: AtomicOp.ADD,
+  [Op.OR_ASSIGN]: AtomicOp.OR,
+  [Op.AND_ASSIGN]: AtomicOp.AND,
+  [Op.XOR_ASSIGN]: AtomicOp.XOR,
+};
+
+const ATOMIC_FETCH: Record<string, number> = {
+  add: AtomicOp.ADD | AtomicOp.FETCH,
+  or: AtomicOp.OR | AtomicOp.FETCH,
+  and: AtomicOp.AND | AtomicOp.FETCH,
+  xor: AtomicOp.XOR | AtomicOp.FETCH,
+};
+
+/** Access size spelled `u8`..`u64`/`s8`..`s32`: the size bits and whether it sign-extends. */
+const SIZES: Record<string, [number, boolean, number]> = {
+  u8: [Size.B, false, 8],
+  u16: [Size.H, false, 16],
+  u32: [Size.W, false, 32],
+  u64: [Size.DW, false, 64],
+  s8: [Size.B, true, 8],
+  s16: [Size.H, true, 16],
+  s32: [Size.W, true, 32],
+};
+
+function insn(code: number, dst: number, src: number, off: number, imm: number): Instruction {
+  return { code, dst, src, off, imm };
+}
+
+/** Parses kernel-dialect lines. One instance per assembly run. */
+export class KernelParser {
+  private p = 0;
+
+  constructor(private readonly ctx: AsmContext) {}
+
+  private get lx() {
+    return this.ctx.lx;
+  }
+
+  private col(t = this.p): number {
+    return this.lx.column(t);
+  }
+
+  private fail(reason: string, t = this.p): never {
+    throw new LineError(reason, this.col(t));
+  }
+
+  private describe(t: number): string {
+    const lx = this.lx;
+    const k = lx.kind[t];
+    if (k === Tok.END) return "the end of the line";
+    return `'${lx.text(t)}'`;
+  }
+
+  private isOp(id: number, t = this.p): boolean {
+    return this.lx.op[t] === id && this.lx.kind[t] === Tok.PUNCT;
+  }
+
+  private eatOp(id: number): boolean {
+    if (this.isOp(id)) {
+      this.p++;
+      return true;
+    }
+    return false;
+  }
+
+  private expectOp(id: number, what?: string): void {
+    if (!this.eatOp(id))
+      this.fail(`expected '${OP_TEXT[id]}'${what ? ` ${what}` : ""}, found ${this.describe(this.p)}`);
+  }
+
+  private expectWord(word: string): void {
+    if (!this.lx.is(this.p, word)) this.fail(`expected '${word}', found ${this.describe(this.p)}`);
+    this.p++;
+  }
+
+  private expectEnd(): void {
+    if (this.lx.kind[this.p] !== Tok.END)
+      this.fail(`unexpected ${this.describe(this.p)} after the end of the instruction`);
+  }
+
+  /** A register token at `t`, or undefined when the token is not register-shaped. */
+  private regAt(t: number): Reg | undefined {
+    const lx = this.lx;
+    if (lx.kind[t] !== Tok.IDENT) return undefined;
+    const s = lx.start[t] as number;
+    const e = lx.end[t] as number;
+    const c = lx.src.charCodeAt(s);
+    if ((c !== 114 && c !== 119) || e - s < 2 || e - s > 3) return undefined;
+    let n = 0;
+    for (let i = s + 1; i < e; i++) {
+      const d = lx.src.charCodeAt(i);
+      if (d < 48 || d > 57) return undefined;
+      n = n * 10 + d - 48;
+    }
+    if (n > 10) this.fail(`register ${lx.text(t)} does not exist: eBPF has r0..r10 (w0..w10 for 32 bits)`, t);
+    return { n, wide: c === 114 };
+  }
+
+  private reg(what: string): Reg {
+    const r = this.regAt(this.p);
+    if (r === undefined) this.fail(`expected a register (${what}), found ${this.describe(this.p)}`);
+    this.p++;
+    return r;
+  }
+
+  /** A signed literal: `[+|-] NUM`. */
+  private number(what: string): number | bigint {
+    let neg = false;
+    const t0 = this.p;
+    if (this.eatOp(Op.MINUS)) neg = true;
+    else this.eatOp(Op.PLUS);
+    if (this.lx.kind[this.p] !== Tok.NUM) this.fail(`expected ${what}, found ${this.describe(this.p)}`);
+    const v = parseUnsigned(this.lx.text(this.p));
+    if (v === undefined) this.fail(`'${this.lx.text(this.p)}' is not a number (decimal or 0x hexadecimal)`);
+    this.p++;
+    void t0;
+    return neg ? negate(v) : v;
+  }
+
+  private imm32(what: string): number {
+    const t = this.p;
+    const v = this.number(what);
+    if (!fitsImm32(v)) this.fail(`${what} ${String(v)} does not fit in 32 bits (-2147483648..4294967295)`, t);
+    return (v as number) | 0;
+  }
+
+  private off16(what: string): number {
+    const t = this.p;
+    const v = this.number(what);
+    if (!fitsOff16(v))
+      this.fail(`${what} ${String(v)} does not fit in a signed 16-bit offset (-32768..32767)`, t);
+    return v as number;
+  }
+
+  private isNumberStart(t = this.p): boolean {
+    const lx = this.lx;
+    if (lx.kind[t] === Tok.NUM) return true;
+    return (this.isOp(Op.MINUS, t) || this.isOp(Op.PLUS, t)) && lx.kind[t + 1] === Tok.NUM;
+  }
+
+  /** `(SIZE *)`: returns [size bits, signed, bits]. */
+  private sizeCast(): [number, boolean, number] {
+    this.expectOp(Op.LPAREN);
+    const t = this.p;
+    const sz = this.lx.kind[t] === Tok.IDENT ? SIZES[this.lx.text(t)] : undefined;
+    if (sz === undefined)
+      this.fail(`expected an access size (u8, u16, u32, u64, s8, s16, s32), found ${this.describe(t)}`);
+    this.p++;
+    this.expectOp(Op.STAR);
+    this.expectOp(Op.RPAREN);
+    return sz;
+  }
+
+  /** `REG [(+|-) NUM]` (without the parentheses). */
+  private address(): [number, number] {
+    const r = this.reg("the address register");
+    if (!r.wide) this.fail("an address register is 64-bit: write rN, not wN", this.p - 1);
+    let off = 0;
+    if (this.isOp(Op.PLUS) || this.isOp(Op.MINUS)) off = this.off16("offset");
+    return [r.n, off];
+  }
+
+  /** `(REG [(+|-) NUM])` */
+  private memref(): [number, number] {
+    this.expectOp(Op.LPAREN, "before the address");
+    const a = this.address();
+    this.expectOp(Op.RPAREN, "after the address");
+    return a;
+  }
+
+  /** A jump target: `+N`, `-N`, `pc+N`, `pc-N` or a label; fills `off` (or `imm`). */
+  private target(insnObj: Instruction, inImm: boolean): { label?: string; column: number } {
+    const t = this.p;
+    const lx = this.lx;
+    if (lx.is(t, "pc") && (this.isOp(Op.PLUS, t + 1) || this.isOp(Op.MINUS, t + 1))) this.p++;
+    if (this.isNumberStart()) {
+      if (inImm) insnObj.imm = this.imm32("jump offset");
+      else insnObj.off = this.off16("jump offset");
+      return { column: this.col(t) };
+    }
+    if (lx.kind[t] === Tok.IDENT) {
+      this.p++;
+      return { label: lx.text(t), column: this.col(t) };
+    }
+    this.fail(`expected a jump target (a label, +N or -N), found ${this.describe(t)}`);
+  }
+
+  /**
+   * Parses the tokens `[from, count)` of the current line. `ldImm64` is true when a verifier-log
+   * prefix said the opcode is 0x18. Emits into the context.
+   */
+  parse(from: number, ldImm64: boolean): void {
+    this.p = from;
+    const lx = this.lx;
+    const t = from;
+    const column = this.col(t);
+    if (lx.kind[t] === Tok.PUNCT && lx.op[t] === Op.STAR) {
+      this.store(column);
+      return;
+    }
+    const dst = this.regAt(t);
+    if (dst !== undefined) {
+      this.p++;
+      this.assignment(dst, column, ldImm64);
+      return;
+    }
+    if (lx.kind[t] !== Tok.IDENT) this.fail(`expected an instruction, found ${this.describe(t)}`);
+    const word = lx.text(t);
+    this.p++;
+    const ctx = this.ctx;
+    switch (word) {
+      case "exit":
+        this.expectEnd();
+        ctx.emit(insn(Opcode.EXIT, 0, 0, 0, 0), column);
+        return;
+      case "call":
+        this.call(column);
+        return;
+      case "callx": {
+        const r = this.reg("the function address");
+        this.expectEnd();
+        ctx.emit(insn(Opcode.CALLX, r.n, 0, 0, 0), column);
+        return;
+      }
+      case "goto":
+      case "gotol":
+      case "may_goto": {
+        const i =
+          word === "goto"
+            ? insn(Opcode.JA, 0, 0, 0, 0)
+            : word === "gotol"
+              ? insn(Opcode.GOTOL, 0, 0, 0, 0)
+              : insn(Opcode.MAY_GOTO, 0, 0, 0, 0);
+        const tg = this.target(i, word === "gotol");
+        this.expectEnd();
+        const index = ctx.emit(i, column);
+        if (tg.label !== undefined)
+          ctx.refer(word === "gotol" ? Fix.JUMP_IMM : Fix.JUMP_OFF, index, tg.label, tg.column);
+        return;
+      }
+      case "if":
+        this.conditional(column);
+        return;
+      case "lock":
+        this.lock(column);
+        return;
+      case "store_release":
+        this.storeRelease(column);
+        return;
+      default:
+        this.fail(`unknown instruction '${word}'`, t);
+    }
+  }
+
+  private call(column: number): void {
+    const lx = this.lx;
+    const ctx = this.ctx;
+    const t = this.p;
+    if (lx.kind[t] === Tok.NUM) {
+      const id = this.imm32("helper id");
+      this.expectEnd();
+      ctx.emit(insn(Opcode.CALL, 0, PseudoCall.HELPER, 0, id), column);
+      return;
+    }
+    if (lx.is(t, "pc") && (this.isOp(Op.PLUS, t + 1) || this.isOp(Op.MINUS, t + 1))) {
+      this.p++;
+      const rel = this.imm32("call offset");
+      this.expectEnd();
+      ctx.emit(insn(Opcode.CALL, 0, PseudoCall.CALL, 0, rel), column);
+      return;
+    }
+    if (lx.is(t, "kfunc")) {
+      this.p++;
+      const n = this.p;
+      if (lx.kind[n] === Tok.NUM) {
+        const id = this.imm32("kfunc BTF id");
+        this.expectEnd();
+        ctx.emit(insn(Opcode.CALL, 0, PseudoCall.KFUNC_CALL, 0, id), column);
+        return;
+      }
+      if (lx.kind[n] !== Tok.IDENT) this.fail(`expected a kfunc name or BTF id, found ${this.describe(n)}`);
+      this.p++;
+      this.expectEnd();
+      const i = insn(Opcode.CALL, 0, PseudoCall.KFUNC_CALL, 0, 0);
+      i.ref = { kind: "kfunc", name: lx.text(n) };
+      ctx.emit(i, column);
+      return;
+    }
+    if (lx.kind[t] !== Tok.IDENT)
+      this.fail(`expected a helper, a function or a helper id after 'call', found ${this.describe(t)}`);
+    const name = lx.text(t);
+    this.p++;
+    this.expectEnd();
+    const hash = name.indexOf("#");
+    if (hash > 0) {
+      // the verifier log's `bpf_map_lookup_elem#1`
+      const i = insn(Opcode.CALL, 0, PseudoCall.HELPER, 0, Number(name.slice(hash + 1)) | 0);
+      i.ref = { kind: "helper", name: name.slice(0, hash) };
+      ctx.emit(i, column);
+      return;
+    }
+    const index = ctx.emit(insn(Opcode.CALL, 0, PseudoCall.HELPER, 0, 0), column);
+    ctx.refer(Fix.CALL, index, name, this.col(t));
+  }
+
+  private conditional(column: number): void {
+    const a = this.reg("the left side of the comparison");
+    const opT = this.p;
+    const op = this.lx.kind[opT] === Tok.PUNCT ? JMP_CMP[this.lx.op[opT] as number] : undefined;
+    if (op === undefined)
+      this.fail(
+        `expected a comparison (==, !=, >, >=, <, <=, s>, s>=, s<, s<=, &), found ${this.describe(opT)}`,
+      );
+    this.p++;
+    const cls = a.wide ? Class.JMP : Class.JMP32;
+    let i: Instruction;
+    const bT = this.p;
+    const b = this.regAt(bT);
+    if (b !== undefined) {
+      this.p++;
+      if (b.wide !== a.wide)
+        this.fail("both sides of a comparison must have the same width (rN with rN, wN with wN)", bT);
+      i = insn(op | Source.X | cls, a.n, b.n, 0, 0);
+    } else {
+      i = insn(op | Source.K | cls, a.n, 0, 0, this.imm32("immediate"));
+    }
+    this.expectWord("goto");
+    const tg = this.target(i, false);
+    this.expectEnd();
+    const index = this.ctx.emit(i, column);
+    if (tg.label !== undefined) this.ctx.refer(Fix.JUMP_OFF, index, tg.label, tg.column);
+  }
+
+  private lock(column: number): void {
+    this.expectOp(Op.STAR);
+    const [size] = this.sizeCast();
+    const [dst, off] = this.memref();
+    const opT = this.p;
+    const aop = this.lx.kind[opT] === Tok.PUNCT ? ATOMIC_ASSIGN[this.lx.op[opT] as number] : undefined;
+    if (aop === undefined)
+      this.fail(`expected +=, |=, &= or ^= after the address, found ${this.describe(opT)}`);
+    this.p++;
+    const src = this.reg("the operand");
+    this.expectEnd();
+    this.emitAtomic(size, dst, src.n, off, aop, column);
+  }
+
+  private emitAtomic(size: number, dst: number, src: number, off: number, imm: number, column: number): void {
+    this.ctx.emit(insn(Mode.ATOMIC | size | Class.STX, dst, src, off, imm), column);
+  }
+
+  private storeRelease(column: number): void {
+    this.expectOp(Op.LPAREN);
+    const [size] = this.sizeCast();
+    const [dst, off] = this.memref();
+    this.expectOp(Op.COMMA);
+    const src = this.reg("the value");
+    this.expectOp(Op.RPAREN);
+    this.expectEnd();
+    this.emitAtomic(size, dst, src.n, off, AtomicOp.STORE_REL, column);
+  }
+
+  private store(column: number): void {
+    this.p++;
+    const [size, signed] = this.sizeCast();
+    if (signed) this.fail("a store has no sign: write u8, u16, u32 or u64", this.p - 3);
+    const [dst, off] = this.memref();
+    this.expectOp(Op.ASSIGN);
+    const r = this.regAt(this.p);
+    if (r !== undefined) {
+      this.p++;
+      this.expectEnd();
+      this.ctx.emit(insn(Mode.MEM | size | Class.STX, dst, r.n, off, 0), column);
+      return;
+    }
+    const imm = this.imm32("stored value");
+    this.expectEnd();
+    this.ctx.emit(insn(Mode.MEM | size | Class.ST, dst, 0, off, imm), column);
+  }
+
+  private assignment(dst: Reg, column: number, ldImm64: boolean): void {
+    const lx = this.lx;
+    const t = this.p;
+    if (lx.kind[t] !== Tok.PUNCT)
+      this.fail(`expected '=' or an operator like '+=' after the register, found ${this.describe(t)}`);
+    const id = lx.op[t] as number;
+    this.p++;
+    const cls = dst.wide ? Class.ALU64 : Class.ALU;
+    if (id !== Op.ASSIGN) {
+      const aop = ALU_ASSIGN[id];
+      if (aop === undefined) this.fail(`'${OP_TEXT[id]}' is not an assignment operator`, t);
+      const signed = id === Op.SDIV_ASSIGN || id === Op.SMOD_ASSIGN ? 1 : 0;
+      const sT = this.p;
+      const s = this.regAt(sT);
+      if (s !== undefined) {
+        this.p++;
+        if (s.wide !== dst.wide)
+          this.fail("both registers must have the same width (rN with rN, wN with wN)", sT);
+        this.expectEnd();
+        this.ctx.emit(insn(aop | Source.X | cls, dst.n, s.n, signed, 0), column);
+        return;
+      }
+      const imm = this.imm32("immediate");
+      this.expectEnd();
+      this.ctx.emit(insn(aop | Source.K | cls, dst.n, 0, signed, imm), column);
+      return;
+    }
+    this.rhs(dst, cls, column, ldImm64);
+  }
+
+  private rhs(dst: Reg, cls: number, column: number, ldImm64: boolean): void {
+    const lx = this.lx;
+    const ctx = this.ctx;
+    const t = this.p;
+    // loads: *(SIZE *)(REG + OFF) and *(SIZE *)skb[...]
+    if (this.isOp(Op.STAR)) {
+      this.p++;
+      const [size, signed] = this.sizeCast();
+      if (lx.is(this.p, "skb")) {
+        this.p++;
+        if (signed) this.fail("packet loads (skb[...]) have no sign: write u8, u16 or u32", t);
+        if (dst.n !== 0) this.fail("a packet load (skb[...]) always writes r0", t - 2);
+        this.expectOp(Op.LBRACK);
+        const r = this.regAt(this.p);
+        if (r !== undefined) {
+          this.p++;
+          let off = 0;
+          if (this.isOp(Op.PLUS) || this.isOp(Op.MINUS)) off = this.imm32("offset");
+          this.expectOp(Op.RBRACK);
+          this.expectEnd();
+          ctx.emit(insn(Mode.IND | size | Class.LD, 0, r.n, 0, off), column);
+          return;
+        }
+        const off = this.imm32("packet offset");
+        this.expectOp(Op.RBRACK);
+        this.expectEnd();
+        ctx.emit(insn(Mode.ABS | size | Class.LD, 0, 0, 0, off), column);
+        return;
+      }
+      const [src, off] = this.memref();
+      this.expectEnd();
+      ctx.emit(insn((signed ? Mode.MEMSX : Mode.MEM) | size | Class.LDX, dst.n, src, off, 0), column);
+      return;
+    }
+    // movsx: (s8)REG
+    if (this.isOp(Op.LPAREN)) {
+      this.p++;
+      const sT = this.p;
+      const sz = lx.kind[sT] === Tok.IDENT ? SIZES[lx.text(sT)] : undefined;
+      if (sz === undefined || !sz[1])
+        this.fail(`expected a sign-extension cast (s8), (s16) or (s32), found ${this.describe(sT)}`);
+      this.p++;
+      this.expectOp(Op.RPAREN);
+      const rT = this.p;
+      const s = this.reg("the source");
+      if (s.wide !== dst.wide)
+        this.fail("both registers must have the same width (rN with rN, wN with wN)", rT);
+      this.expectEnd();
+      ctx.emit(insn(AluOp.MOV | Source.X | cls, dst.n, s.n, sz[2], 0), column);
+      return;
+    }
+    // neg: -REG
+    if (this.isOp(Op.MINUS) && this.regAt(t + 1) !== undefined) {
+      this.p++;
+      const s = this.reg("the negated register");
+      if (s.n !== dst.n || s.wide !== dst.wide) this.fail("negation works in place: write rN = -rN", t + 1);
+      this.expectEnd();
+      ctx.emit(insn(AluOp.NEG | Source.K | cls, dst.n, 0, 0, 0), column);
+      return;
+    }
+    if (this.isNumberStart()) {
+      const v = this.number("a value");
+      const wantWide = lx.is(this.p, "ll");
+      if (wantWide) this.p++;
+      this.expectEnd();
+      if (wantWide || ldImm64) {
+        if (!dst.wide) this.fail("a 64-bit load (ll) needs a 64-bit register: write rN", t - 2);
+        const halves = splitImm64(v);
+        if (halves === undefined) this.fail(`${String(v)} does not fit in 64 bits`, t);
+        ctx.emit({ code: LD_IMM64, dst: dst.n, src: 0, off: 0, imm: halves[0], imm2: halves[1] }, column);
+        return;
+      }
+      if (!fitsImm32(v))
+        this.fail(
+          `${String(v)} does not fit in 32 bits; for a 64-bit constant write '${lx.text(t - 2)} = ${lx.src.slice(lx.start[t], lx.end[this.p - 1])} ll'`,
+          t,
+        );
+      ctx.emit(insn(AluOp.MOV | Source.K | cls, dst.n, 0, 0, (v as number) | 0), column);
+      return;
+    }
+    const s = this.regAt(t);
+    if (s !== undefined) {
+      this.p++;
+      if (s.wide !== dst.wide)
+        this.fail("both registers must have the same width (rN with rN, wN with wN)", t);
+      this.expectEnd();
+      ctx.emit(insn(AluOp.MOV | Source.X | cls, dst.n, s.n, 0, 0), column);
+      return;
+    }
+    if (lx.kind[t] !== Tok.IDENT)
+      this.fail(`expected a value, a register, a load or a function after '=', found ${this.describe(t)}`);
+    const word = lx.text(t);
+    this.p++;
+    switch (word) {
+      case "bswap16":
+      case "bswap32":
+      case "bswap64":
+      case "be16":
+      case "be32":
+      case "be64":
+      case "le16":
+      case "le32":
+      case "le64": {
+        const r = this.reg("the register to swap");
+        if (r.n !== dst.n || r.wide !== dst.wide || !dst.wide)
+          this.fail(`byte swaps work in place on a 64-bit register: write r${dst.n} = ${word} r${dst.n}`, t);
+        this.expectEnd();
+        const width = Number(word.slice(-2));
+        const code = word.startsWith("bswap")
+          ? Opcode.BSWAP
+          : AluOp.END | (word.startsWith("be") ? Source.X : Source.K) | Class.ALU;
+        ctx.emit(insn(code, dst.n, 0, 0, width), column);
+        return;
+      }
+      case "load_acquire": {
+        this.expectOp(Op.LPAREN);
+        const [size] = this.sizeCast();
+        const [src, off] = this.memref();
+        this.expectOp(Op.RPAREN);
+        this.expectEnd();
+        this.emitAtomic(size, dst.n, src, off, AtomicOp.LOAD_ACQ, column);
+        return;
+      }
+      case "addr_space_cast": {
+        this.expectOp(Op.LPAREN);
+        const s2 = this.reg("the source");
+        this.expectOp(Op.COMMA);
+        const a = this.imm32("destination address space");
+        this.expectOp(Op.COMMA);
+        const b = this.imm32("source address space");
+        this.expectOp(Op.RPAREN);
+        this.expectEnd();
+        if (a < 0 || a > 0xffff || b < 0 || b > 0xffff) this.fail("address spaces are 0..65535", t);
+        ctx.emit(insn(Opcode.MOV64_REG, dst.n, s2.n, 1, (a << 16) | b | 0), column);
+        return;
+      }
+      case "xchg_64":
+      case "xchg32_32":
+      case "cmpxchg_64":
+      case "cmpxchg32_32": {
+        // llvm's spelling: r2 = xchg_64(r1 + 0, r2), r0 = cmpxchg_64(r1 + 0, r0, r2)
+        const size = word.endsWith("_64") ? Size.DW : Size.W;
+        this.expectOp(Op.LPAREN);
+        const [ptr, off] = this.address();
+        this.expectOp(Op.COMMA);
+        const isCmp = word.startsWith("cmp");
+        if (isCmp) {
+          const r0 = this.reg("r0");
+          if (r0.n !== 0 || dst.n !== 0)
+            this.fail("cmpxchg compares with r0 and writes r0: write r0 = cmpxchg_64(rN + off, r0, rM)", t);
+          this.expectOp(Op.COMMA);
+        }
+        const v = this.reg("the new value");
+        this.expectOp(Op.RPAREN);
+        this.expectEnd();
+        if (!isCmp && v.n !== dst.n)
+          this.fail(
+            `xchg returns the old value in its operand register: write r${v.n} = ${word}(...)`,
+            t - 2,
+          );
+        this.emitAtomic(size, ptr, v.n, off, isCmp ? AtomicOp.CMPXCHG : AtomicOp.XCHG, column);
+        return;
+      }
+      case "map_fd":
+      case "map_value":
+        this.mapByName(dst, word === "map_value", column);
+        return;
+      case "map":
+        this.mapBracket(dst, column);
+        return;
+      case "btf_id": {
+        this.expectOp(Op.LPAREN);
+        const id = this.imm32("BTF id");
+        let fd = 0;
+        if (this.eatOp(Op.COMMA)) fd = this.imm32("BTF object fd");
+        this.expectOp(Op.RPAREN);
+        this.expectEnd();
+        ctx.emit({ code: LD_IMM64, dst: dst.n, src: PseudoLoad.BTF_ID, off: 0, imm: id, imm2: fd }, column);
+        return;
+      }
+      case "func": {
+        this.expectOp(Op.LPAREN);
+        const rel = this.imm32("function offset");
+        this.expectOp(Op.RPAREN);
+        this.expectEnd();
+        ctx.emit({ code: LD_IMM64, dst: dst.n, src: PseudoLoad.FUNC, off: 0, imm: rel, imm2: 0 }, column);
+        return;
+      }
+      default:
+        break;
+    }
+    const fetch = word.startsWith("atomic64_")
+      ? word.slice(9)
+      : word.startsWith("atomic_")
+        ? word.slice(7)
+        : undefined;
+    if (fetch !== undefined) {
+      this.atomicCall(dst, fetch, t, column);
+      return;
+    }
+    // a bare name: function pointer, map or read-only data symbol
+    this.expectEnd();
+    if (!dst.wide) this.fail("loading an address needs a 64-bit register: write rN", t - 2);
+    const index = ctx.emit(
+      { code: LD_IMM64, dst: dst.n, src: PseudoLoad.FUNC, off: 0, imm: 0, imm2: 0 },
+      column,
+    );
+    ctx.refer(Fix.NAME_LOAD, index, word, this.col(t));
+  }
+
+  private atomicCall(dst: Reg, name: string, t: number, column: number): void {
+    // atomic_fetch_add((u64 *)(r10 - 8), r1), atomic64_xchg(...), atomic64_cmpxchg(..., r0, r1)
+    let imm: number | undefined;
+    let isCmp = false;
+    if (name.startsWith("fetch_")) imm = ATOMIC_FETCH[name.slice(6)];
+    else if (name === "xchg") imm = AtomicOp.XCHG;
+    else if (name === "cmpxchg") {
+      imm = AtomicOp.CMPXCHG;
+      isCmp = true;
+    }
+    if (imm === undefined) this.fail(`unknown atomic operation '${this.lx.text(t)}'`, t);
+    this.expectOp(Op.LPAREN);
+    const [size] = this.sizeCast();
+    const [ptr, off] = this.memref();
+    this.expectOp(Op.COMMA);
+    if (isCmp) {
+      const r0 = this.reg("r0");
+      if (r0.n !== 0 || dst.n !== 0)
+        this.fail(
+          "cmpxchg compares with r0 and writes r0: write r0 = atomic64_cmpxchg((u64 *)(rN + off), r0, rM)",
+          t,
+        );
+      this.expectOp(Op.COMMA);
+    }
+    const v = this.reg("the operand");
+    this.expectOp(Op.RPAREN);
+    this.expectEnd();
+    if (!isCmp && v.n !== dst.n)
+      this.fail(
+        `a fetching atomic returns the old value in its operand register: write r${v.n} = ...`,
+        t - 2,
+      );
+    this.emitAtomic(size, ptr, v.n, off, imm, column);
+  }
+
+  private mapByName(dst: Reg, value: boolean, column: number): void {
+    const lx = this.lx;
+    this.expectOp(Op.LPAREN);
+    const nT = this.p;
+    if (lx.kind[nT] !== Tok.IDENT) this.fail(`expected a map name, found ${this.describe(nT)}`);
+    this.p++;
+    this.expectOp(Op.RPAREN);
+    let off = 0;
+    if (value && (this.isOp(Op.PLUS) || this.isOp(Op.MINUS))) off = this.imm32("value offset");
+    this.expectEnd();
+    if (!dst.wide) this.fail("a map reference needs a 64-bit register: write rN", this.p);
+    const index = this.ctx.emit(
+      {
+        code: LD_IMM64,
+        dst: dst.n,
+        src: value ? PseudoLoad.MAP_VALUE : PseudoLoad.MAP_FD,
+        off: 0,
+        imm: 0,
+        imm2: off,
+      },
+      column,
+    );
+    this.ctx.refer(Fix.MAP, index, lx.text(nT), this.col(nT), off);
+  }
+
+  /** bpftool's `map[id:5]`, `map[id:5][0]+8`; also `map[fd:N]` and `map[idx:N]` (raw). */
+  private mapBracket(dst: Reg, column: number): void {
+    const lx = this.lx;
+    this.expectOp(Op.LBRACK);
+    const kT = this.p;
+    const kind = lx.kind[kT] === Tok.IDENT ? lx.text(kT) : "";
+    if (kind !== "id" && kind !== "fd" && kind !== "idx")
+      this.fail(`expected id:, fd: or idx: inside map[...], found ${this.describe(kT)}`);
+    this.p++;
+    this.expectOp(Op.COLON);
+    const n = this.imm32(`map ${kind}`);
+    this.expectOp(Op.RBRACK);
+    let value = false;
+    let off = 0;
+    if (this.eatOp(Op.LBRACK)) {
+      const z = this.imm32("element index");
+      if (z !== 0) this.fail("only element [0] of a map value can be addressed", this.p - 1);
+      this.expectOp(Op.RBRACK);
+      value = true;
+      if (this.isOp(Op.PLUS) || this.isOp(Op.MINUS)) off = this.imm32("value offset");
+    }
+    this.expectEnd();
+    if (!dst.wide) this.fail("a map reference needs a 64-bit register: write rN", kT);
+    let src: number;
+    if (kind === "idx") src = value ? PseudoLoad.MAP_IDX_VALUE : PseudoLoad.MAP_IDX;
+    else src = value ? PseudoLoad.MAP_VALUE : PseudoLoad.MAP_FD;
+    const i: Instruction = { code: LD_IMM64, dst: dst.n, src, off: 0, imm: kind === "id" ? 0 : n, imm2: off };
+    if (kind === "id") i.ref = { kind: "map", name: `id:${n}` };
+    this.ctx.emit(i, column);
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * A single-pass, allocation-light lexer for one source line at a time. Tokens live in reused typed
+ * arrays (kind, start, end, operator id); their text is sliced from the source only when a parser
+ * asks for it. Comments (`#`, `//`, `;`) end the line.
+ */
+
+/** Token kinds. */
+export const Tok = {
+  END: 0,
+  IDENT: 1,
+  NUM: 2,
+  PUNCT: 3,
+  STRING: 4,
+} as const;
+
+/** Operator ids of PUNCT tokens. */
+export const Op = {
+  LPAREN: 1,
+  RPAREN: 2,
+  LBRACK: 3,
+  RBRACK: 4,
+  COMMA: 5,
+  COLON: 6,
+  ASSIGN: 7,
+  PLUS: 8,
+  MINUS: 9,
+  STAR: 10,
+  SLASH: 11,
+  PERCENT: 12,
+  AMP: 13,
+  PIPE: 14,
+  CARET: 15,
+  LT: 16,
+  GT: 17,
+  EQ: 18,
+  NE: 19,
+  LE: 20,
+  GE: 21,
+  SLT: 22,
+  SGT: 23,
+  SLE: 24,
+  SGE: 25,
+  ADD_ASSIGN: 26,
+  SUB_ASSIGN: 27,
+  MUL_ASSIGN: 28,
+  DIV_ASSIGN: 29,
+  MOD_ASSIGN: 30,
+  AND_ASSIGN: 31,
+  OR_ASSIGN: 32,
+  XOR_ASSIGN: 33,
+  LSH_ASSIGN: 34,
+  RSH_ASSIGN: 35,
+  ARSH_ASSIGN: 36,
+  SDIV_ASSIGN: 37,
+  SMOD_ASSIGN: 38,
+  BANG: 39,
+} as const;
+
+const OPS: readonly [string, number][] = (
+  [
+    ["s>>=", Op.ARSH_ASSIGN],
+    ["<<=", Op.LSH_ASSIGN],
+    [">>=", Op.RSH_ASSIGN],
+    ["s/=", Op.SDIV_ASSIGN],
+    ["s%=", Op.SMOD_ASSIGN],
+    ["s<=", Op.SLE],
+    ["s>=", Op.SGE],
+    ["s<", Op.SLT],
+    ["s>", Op.SGT],
+    ["==", Op.EQ],
+    ["!=", Op.NE],
+    ["<=", Op.LE],
+    [">=", Op.GE],
+    ["+=", Op.ADD_ASSIGN],
+    ["-=", Op.SUB_ASSIGN],
+    ["*=", Op.MUL_ASSIGN],
+    ["/=", Op.DIV_ASSIGN],
+    ["%=", Op.MOD_ASSIGN],
+    ["&=", Op.AND_ASSIGN],
+    ["|=", Op.OR_ASSIGN],
+    ["^=", Op.XOR_ASSIGN],
+    ["<", Op.LT],
+    [">", Op.GT],
+    ["=", Op.ASSIGN],
+    ["+", Op.PLUS],
+    ["-", Op.MINUS],
+    ["*", Op.STAR],
+    ["/", Op.SLASH],
+    ["%", Op.PERCENT],
+    ["&", Op.AMP],
+    ["|", Op.PIPE],
+    ["^", Op.CARET],
+    ["(", Op.LPAREN],
+    [")", Op.RPAREN],
+    ["[", Op.LBRACK],
+    ["]", Op.RBRACK],
+    [",", Op.COMMA],
+    [":", Op.COLON],
+    ["!", Op.BANG],
+  ] as [string, number][]
+).sort((a, b) => b[0].length - a[0].length);
+
+/** Operator spelling by id, for messages. */
+export const OP_TEXT: readonly string[] = (() => {
+  const t: string[] = [];
+  for (const [s, id] of OPS) t[id] = s;
+  return t;
+})();
+
+function isIdentStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 46 || c === 36;
+}
+function isIdentPart(c: number): boolean {
+  return (
+    (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 36
+  );
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+const MAX_TOKENS = 256;
+
+/** Lexes one line of a source string into reused token arrays. */
+export class Lexer {
+  src = "";
+  /** number of tokens on the current line (END not counted) */
+  count = 0;
+  readonly kind = new Uint8Array(MAX_TOKENS + 1);
+  readonly start = new Int32Array(MAX_TOKENS + 1);
+  readonly end = new Int32Array(MAX_TOKENS + 1);
+  readonly op = new Uint8Array(MAX_TOKENS + 1);
+  /** offset of the first character of the line */
+  lineStart = 0;
+  /** offset just past the last character of the line (before `\n`) */
+  lineEnd = 0;
+  /** offset where a comment starts, or lineEnd */
+  codeEnd = 0;
+  /** column (0-based) of a character the lexer could not read, or -1 */
+  badAt = -1;
+  /** true when the line has an unterminated string */
+  unterminated = false;
+
+  /** Tokenizes `src[lineStart, lineEnd)`; returns the number of tokens. */
+  lex(src: string, lineStart: number, lineEnd: number): number {
+    this.src = src;
+    this.lineStart = lineStart;
+    this.lineEnd = lineEnd;
+    this.codeEnd = lineEnd;
+    this.badAt = -1;
+    this.unterminated = false;
+    let n = 0;
+    let i = lineStart;
+    const kind = this.kind;
+    const start = this.start;
+    const end = this.end;
+    const op = this.op;
+    while (i < lineEnd) {
+      const c = src.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 13) {
+        i++;
+        continue;
+      }
+      if (n >= MAX_TOKENS) {
+        this.badAt = i - lineStart;
+        break;
+      }
+      if (c === 35 || c === 59 || (c === 47 && src.charCodeAt(i + 1) === 47)) {
+        this.codeEnd = i;
+        break;
+      }
+      // s-prefixed signed operators: s<, s<=, s>, s>=, s>>=, s/=, s%=
+      if (c === 115) {
+        const d = src.charCodeAt(i + 1);
+        if (d === 60 || d === 62 || d === 47 || d === 37) {
+          const next = this.pushOp(src, i, lineEnd, n);
+          if (next !== i) {
+            n++;
+            i = next;
+            continue;
+          }
+        }
+      }
+      if (isIdentStart(c) || (c === 37 && isIdentStart(src.charCodeAt(i + 1)))) {
+        let j = i + 1;
+        while (j < lineEnd && isIdentPart(src.charCodeAt(j))) j++;
+        // helper#id as the verifier log prints calls
+        if (src.charCodeAt(j) === 35 && isDigit(src.charCodeAt(j + 1))) {
+          j += 2;
+          while (j < lineEnd && isDigit(src.charCodeAt(j))) j++;
+        }
+        kind[n] = Tok.IDENT;
+        start[n] = i;
+        end[n] = j;
+        op[n] = 0;
+        n++;
+        i = j;
+        continue;
+      }
+      if (isDigit(c)) {
+        let j = i + 1;
+        while (j < lineEnd && isIdentPart(src.charCodeAt(j))) j++;
+        kind[n] = Tok.NUM;
+        start[n] = i;
+        end[n] = j;
+        op[n] = 0;
+        n++;
+        i = j;
+        continue;
+      }
+      if (c === 34) {
+        let j = i + 1;
+        while (j < lineEnd) {
+          const d = src.charCodeAt(j);
+          if (d === 92) j += 2;
+          else if (d === 34) break;
+          else j++;
+        }
+        if (j >= lineEnd) {
+          this.unterminated = true;
+          this.badAt = i - lineStart;
+          break;
+        }
+        kind[n] = Tok.STRING;
+        start[n] = i;
+        end[n] = j + 1;
+        op[n] = 0;
+        n++;
+        i = j + 1;
+        continue;
+      }
+      const before = i;
+      i = this.pushOp(src, i, lineEnd, n);
+      if (i === before) {
+        this.badAt = i - lineStart;
+        break;
+      }
+      n++;
+    }
+    kind[n] = Tok.END;
+    start[n] = Math.min(i, this.codeEnd);
+    end[n] = start[n];
+    op[n] = 0;
+    this.count = n;
+    return n;
+  }
+
+  private pushOp(src: string, i: number, lineEnd: number, n: number): number {
+    for (const [s, id] of OPS) {
+      if (s.charCodeAt(0) !== src.charCodeAt(i)) continue;
+      if (i + s.length <= lineEnd && src.startsWith(s, i)) {
+        this.kind[n] = Tok.PUNCT;
+        this.start[n] = i;
+        this.end[n] = i + s.length;
+        this.op[n] = id;
+        return i + s.length;
+      }
+    }
+    return i;
+  }
+
+  /** The text of token `t`. */
+  text(t: number): string {
+    return this.src.slice(this.start[t], this.end[t]);
+  }
+
+  /** True when token `t` is the identifier `word`. */
+  is(t: number, word: string): boolean {
+    const s = this.start[t] as number;
+    return (
+      this.kind[t] === Tok.IDENT &&
+      (this.end[t] as number) - s === word.length &&
+      this.src.startsWith(word, s)
+    );
+  }
+
+  /** 1-based column of token `t`. */
+  column(t: number): number {
+    return (this.start[t] as number) - this.lineStart + 1;
+  }
+}
