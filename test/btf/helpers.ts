@@ -34,7 +34,8 @@ export function everyKind(): { builder: BtfBuilder; ids: Record<string, number> 
   const b = new BtfBuilder();
   const int = b.int("int", 4, { signed: true });
   const uint = b.int("unsigned int", 4);
-  const char = b.int("char", 1, { signed: true, char: true });
+  const char = b.int("char", 1, { signed: true });
+  const uchar = b.int("unsigned char", 1, { char: true });
   const bool = b.int("_Bool", 1, { bool: true });
   const long = b.int("long", 8, { signed: true });
   const ptr = b.ptr(int);
@@ -82,6 +83,7 @@ export function everyKind(): { builder: BtfBuilder; ids: Record<string, number> 
       int,
       uint,
       char,
+      uchar,
       bool,
       long,
       ptr,
