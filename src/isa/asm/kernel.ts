@@ -305,7 +305,7 @@ export class KernelParser {
     const lx = this.lx;
     const ctx = this.ctx;
     const t = this.p;
-    if (lx.kind[t] === Tok.NUM) {
+    if (this.isNumberStart(t)) {
       const id = this.imm32("helper id");
       this.expectEnd();
       ctx.emit(insn(Opcode.CALL, 0, PseudoCall.HELPER, 0, id), column);
@@ -321,16 +321,18 @@ export class KernelParser {
     if (lx.is(t, "kfunc")) {
       this.p++;
       const n = this.p;
-      if (lx.kind[n] === Tok.NUM) {
+      if (this.isNumberStart(n)) {
         const id = this.imm32("kfunc BTF id");
+        const module = this.eatOp(Op.COMMA) ? this.off16("module BTF index") : 0;
         this.expectEnd();
-        ctx.emit(insn(Opcode.CALL, 0, PseudoCall.KFUNC_CALL, 0, id), column);
+        ctx.emit(insn(Opcode.CALL, 0, PseudoCall.KFUNC_CALL, module, id), column);
         return;
       }
       if (lx.kind[n] !== Tok.IDENT) this.fail(`expected a kfunc name or BTF id, found ${this.describe(n)}`);
       this.p++;
+      const module = this.eatOp(Op.COMMA) ? this.off16("module BTF index") : 0;
       this.expectEnd();
-      const i = insn(Opcode.CALL, 0, PseudoCall.KFUNC_CALL, 0, 0);
+      const i = insn(Opcode.CALL, 0, PseudoCall.KFUNC_CALL, module, 0);
       i.ref = { kind: "kfunc", name: lx.text(n) };
       ctx.emit(i, column);
       return;
@@ -640,9 +642,10 @@ export class KernelParser {
       case "func": {
         this.expectOp(Op.LPAREN);
         const rel = this.imm32("function offset");
+        const extra = this.eatOp(Op.COMMA) ? this.imm32("second immediate") : 0;
         this.expectOp(Op.RPAREN);
         this.expectEnd();
-        ctx.emit({ code: LD_IMM64, dst: dst.n, src: PseudoLoad.FUNC, off: 0, imm: rel, imm2: 0 }, column);
+        ctx.emit({ code: LD_IMM64, dst: dst.n, src: PseudoLoad.FUNC, off: 0, imm: rel, imm2: extra }, column);
         return;
       }
       default:
