@@ -1,0 +1,705 @@
+/**
+ * The C printer: BTF as a C header that compiles, like `bpftool btf dump file X format c`
+ * (vmlinux.h). Types come out in an order C accepts: a struct embedded by value is defined before
+ * its container, one reached only through a pointer gets a forward declaration, typedefs follow
+ * what they name. Duplicate names get a `___N` suffix, gaps in structs become padding bitfields,
+ * packed structs get `__attribute__((packed))`, and records get `preserve_access_index` (CO-RE).
+ *
+ * The output is built in chunks and every type is visited a bounded number of times, so vmlinux
+ * prints in well under a second.
+ */
+import type { Btf } from "./decode.js";
+import { POINTER_SIZE } from "./decode.js";
+import { BtfError } from "./errors.js";
+import { Kind } from "./kinds.js";
+
+const ORDERING = 1;
+const ORDERED = 2;
+const EMITTING = 1;
+const EMITTED = 2;
+const MAX_NESTING = 1000;
+
+const TABS = "\t".repeat(64);
+const indent = (level: number) => TABS.slice(0, Math.min(level, 64));
+
+const PADS: readonly [string, number][] = [
+  ["long", POINTER_SIZE * 8],
+  ["int", 32],
+  ["short", 16],
+  ["char", 8],
+];
+
+/** Options of {@link formatC}. */
+export interface CFormatOptions {
+  /** include guard name (default `__VMLINUX_H__`) */
+  readonly guard?: string;
+  /** emit the `preserve_access_index` pragma (default true) */
+  readonly preserveAccessIndex?: boolean;
+}
+
+class CPrinter {
+  private readonly order: Uint8Array;
+  private readonly emit: Uint8Array;
+  private readonly fwdEmitted: Uint8Array;
+  private readonly referenced: Uint8Array;
+  private readonly resolved: Uint8Array;
+  private readonly names: (string | undefined)[] = [];
+  private readonly typeNames = new Map<string, number>();
+  private readonly identNames = new Map<string, number>();
+  private readonly queue: number[] = [];
+  private readonly stack: number[] = [];
+  private readonly parts: string[] = [];
+  private out = "";
+  private depth = 0;
+
+  constructor(private readonly btf: Btf) {
+    const n = btf.endId;
+    this.order = new Uint8Array(n);
+    this.emit = new Uint8Array(n);
+    this.fwdEmitted = new Uint8Array(n);
+    this.referenced = new Uint8Array(n);
+    this.resolved = new Uint8Array(n);
+    this.markReferenced();
+  }
+
+  private put(s: string): void {
+    this.out += s;
+    if (this.out.length > 1 << 16) {
+      this.parts.push(this.out);
+      this.out = "";
+    }
+  }
+
+  text(): string {
+    this.parts.push(this.out);
+    this.out = "";
+    return this.parts.join("");
+  }
+
+  private kind(id: number): number {
+    return this.btf.kindOf(id);
+  }
+
+  private ref(id: number, from: number): number {
+    return this.btf.checkId(id, from);
+  }
+
+  private markReferenced(): void {
+    const b = this.btf;
+    const r = this.referenced;
+    for (let id = 1; id < b.endId; id++) {
+      const k = b.kindOf(id);
+      const n = b.vlenOf(id);
+      switch (k) {
+        case Kind.VOLATILE:
+        case Kind.CONST:
+        case Kind.RESTRICT:
+        case Kind.PTR:
+        case Kind.TYPEDEF:
+        case Kind.FUNC:
+        case Kind.VAR:
+        case Kind.DECL_TAG:
+        case Kind.TYPE_TAG:
+          r[this.ref(b.sizeOrTypeOf(id), id)] = 1;
+          break;
+        case Kind.ARRAY:
+          r[this.ref(b.extraWord(id, 0), id)] = 1;
+          r[this.ref(b.extraWord(id, 1), id)] = 1;
+          break;
+        case Kind.STRUCT:
+        case Kind.UNION:
+          for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 3 * i + 1), id)] = 1;
+          break;
+        case Kind.FUNC_PROTO:
+          for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 2 * i + 1), id)] = 1;
+          break;
+        case Kind.DATASEC:
+          for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 3 * i), id)] = 1;
+          break;
+      }
+    }
+  }
+
+  /** Dumps one type (and whatever it needs first). */
+  dumpType(id: number): void {
+    this.queue.length = 0;
+    this.orderType(id, false);
+    for (const q of this.queue) this.emitType(q, 0);
+  }
+
+  private enter(id: number): void {
+    if (++this.depth > MAX_NESTING) {
+      throw new BtfError(`types nest deeper than ${MAX_NESTING} levels: a loop?`, { typeId: id });
+    }
+  }
+
+  /** Returns 1 when the type is "strong" (needs a full definition), 0 when a forward declaration does. */
+  private orderType(id: number, throughPtr: boolean): number {
+    if (this.order[id] === ORDERED) return 1;
+    const b = this.btf;
+    const k = this.kind(id);
+    const named = b.nameOffsetOf(id) !== 0;
+    if (this.order[id] === ORDERING) {
+      if ((k === Kind.STRUCT || k === Kind.UNION) && throughPtr && named) return 0;
+      throw new BtfError("types contain each other by value: no C declaration order exists", { typeId: id });
+    }
+    this.enter(id);
+    try {
+      switch (k) {
+        case Kind.UNKN: // void
+          return 0;
+        case Kind.INT:
+        case Kind.FLOAT:
+          this.order[id] = ORDERED;
+          return 0;
+        case Kind.PTR: {
+          const r = this.orderType(this.ref(b.sizeOrTypeOf(id), id), true);
+          this.order[id] = ORDERED;
+          return r;
+        }
+        case Kind.ARRAY:
+          return this.orderType(this.ref(b.extraWord(id, 0), id), false);
+        case Kind.STRUCT:
+        case Kind.UNION: {
+          if (throughPtr && named) return 0;
+          this.order[id] = ORDERING;
+          const n = b.vlenOf(id);
+          for (let i = 0; i < n; i++) this.orderType(this.ref(b.extraWord(id, 3 * i + 1), id), false);
+          if (named) this.queue.push(id);
+          this.order[id] = ORDERED;
+          return 1;
+        }
+        case Kind.ENUM:
+        case Kind.ENUM64:
+        case Kind.FWD:
+          if (named || !this.referenced[id]) this.queue.push(id);
+          this.order[id] = ORDERED;
+          return 1;
+        case Kind.TYPEDEF: {
+          const strong = this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr);
+          if (throughPtr && !strong) return 0;
+          this.queue.push(id);
+          this.order[id] = ORDERED;
+          return 1;
+        }
+        case Kind.VOLATILE:
+        case Kind.CONST:
+        case Kind.RESTRICT:
+        case Kind.TYPE_TAG:
+          return this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr);
+        case Kind.FUNC_PROTO: {
+          let strong = this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr) > 0;
+          const n = b.vlenOf(id);
+          for (let i = 0; i < n; i++) {
+            if (this.orderType(this.ref(b.extraWord(id, 2 * i + 1), id), throughPtr) > 0) strong = true;
+          }
+          return strong ? 1 : 0;
+        }
+        default:
+          this.order[id] = ORDERED;
+          return 0;
+      }
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private emitType(id: number, container: number): void {
+    if (this.emit[id] === EMITTED) return;
+    const b = this.btf;
+    const k = this.kind(id);
+    const topLevel = container === 0;
+    if (this.emit[id] === EMITTING) {
+      if (this.fwdEmitted[id]) return;
+      if (k === Kind.STRUCT || k === Kind.UNION) {
+        if (id === container) return;
+        if (b.nameOffsetOf(id) === 0) return; // anonymous loop: nothing sensible to print
+        this.structFwd(id);
+        this.put(";\n\n");
+        this.fwdEmitted[id] = 1;
+      } else if (k === Kind.TYPEDEF) {
+        if (!this.blocked(id)) {
+          this.typedefDef(id, 0);
+          this.put(";\n\n");
+        }
+        this.fwdEmitted[id] = 1;
+      }
+      return;
+    }
+    this.enter(id);
+    try {
+      switch (k) {
+        case Kind.INT:
+          this.emit[id] = EMITTED;
+          break;
+        case Kind.ENUM:
+        case Kind.ENUM64:
+          if (topLevel) {
+            this.enumDef(id, 0);
+            this.put(";\n\n");
+          }
+          this.emit[id] = EMITTED;
+          break;
+        case Kind.PTR:
+        case Kind.VOLATILE:
+        case Kind.CONST:
+        case Kind.RESTRICT:
+        case Kind.TYPE_TAG:
+          this.emitType(b.sizeOrTypeOf(id), container);
+          break;
+        case Kind.ARRAY:
+          this.emitType(b.extraWord(id, 0), container);
+          break;
+        case Kind.FWD:
+          this.fwdDef(id);
+          this.put(";\n\n");
+          this.emit[id] = EMITTED;
+          break;
+        case Kind.TYPEDEF:
+          this.emit[id] = EMITTING;
+          this.emitType(b.sizeOrTypeOf(id), id);
+          if (!this.fwdEmitted[id] && !this.blocked(id)) {
+            this.typedefDef(id, 0);
+            this.put(";\n\n");
+          }
+          this.emit[id] = EMITTED;
+          break;
+        case Kind.STRUCT:
+        case Kind.UNION: {
+          this.emit[id] = EMITTING;
+          const named = b.nameOffsetOf(id) !== 0;
+          if (topLevel || !named) {
+            const n = b.vlenOf(id);
+            const inner = named ? id : container;
+            for (let i = 0; i < n; i++) this.emitType(b.extraWord(id, 3 * i + 1), inner);
+          } else if (!this.fwdEmitted[id] && id !== container) {
+            this.structFwd(id);
+            this.put(";\n\n");
+            this.fwdEmitted[id] = 1;
+          }
+          if (topLevel) {
+            this.structDef(id, 0);
+            this.put(";\n\n");
+            this.emit[id] = EMITTED;
+          } else {
+            this.emit[id] = 0;
+          }
+          break;
+        }
+        case Kind.FUNC_PROTO: {
+          this.emitType(b.sizeOrTypeOf(id), container);
+          const n = b.vlenOf(id);
+          for (let i = 0; i < n; i++) this.emitType(b.extraWord(id, 2 * i + 1), container);
+          break;
+        }
+      }
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private blocked(id: number): boolean {
+    return this.btf.nameOf(id) === "__builtin_va_list";
+  }
+
+  private resolveName(id: number, map: Map<string, number>): string {
+    const b = this.btf;
+    if (b.nameOffsetOf(id) === 0) return "";
+    if (this.resolved[id]) return this.names[id] ?? b.nameOf(id);
+    const name = b.nameOf(id);
+    this.resolved[id] = 1;
+    const k = this.kind(id);
+    if (k === Kind.FWD || (k === Kind.ENUM && b.vlenOf(id) === 0)) return name;
+    const dups = (map.get(name) ?? 0) + 1;
+    map.set(name, dups);
+    if (dups > 1) {
+      const renamed = `${name}___${dups}`;
+      this.names[id] = renamed;
+      return renamed;
+    }
+    return name;
+  }
+
+  private typeName(id: number): string {
+    return this.resolveName(id, this.typeNames);
+  }
+
+  private identName(id: number): string {
+    return this.resolveName(id, this.identNames);
+  }
+
+  private structFwd(id: number): void {
+    const name = this.typeName(id);
+    this.put(`${this.kind(id) === Kind.STRUCT ? "struct" : "union"}${name ? " " : ""}${name}`);
+  }
+
+  private fwdDef(id: number): void {
+    this.put(`${this.btf.kindFlagOf(id) ? "union" : "struct"} ${this.typeName(id)}`);
+  }
+
+  private enumFwd(id: number): void {
+    this.put(`enum ${this.typeName(id)}`);
+  }
+
+  private enumDef(id: number, level: number): void {
+    const b = this.btf;
+    const name = this.typeName(id);
+    const n = b.vlenOf(id);
+    this.put(`enum${name ? " " : ""}${name}`);
+    if (n === 0) return;
+    this.put(" {");
+    const signed = b.kindFlagOf(id);
+    const pad = indent(level + 1);
+    const is64 = this.kind(id) === Kind.ENUM64;
+    let high = false;
+    for (let i = 0; i < n; i++) {
+      const stride = is64 ? 3 : 2;
+      const vname = b.string(b.extraWord(id, stride * i));
+      const dups = (this.identNames.get(vname) ?? 0) + 1;
+      this.identNames.set(vname, dups);
+      const shown = dups > 1 ? `${vname}___${dups}` : vname;
+      let value: string;
+      if (is64) {
+        const lo = b.extraWord(id, 3 * i + 1);
+        const hi = b.extraWord(id, 3 * i + 2);
+        if (hi !== 0) high = true;
+        const u = (BigInt(hi) << 32n) | BigInt(lo);
+        value = signed ? `${BigInt.asIntN(64, u)}LL` : `${u}ULL`;
+      } else {
+        const raw = b.extraWord(id, 2 * i + 1);
+        value = String(signed ? raw | 0 : raw);
+      }
+      this.put(`\n${pad}${shown} = ${value},`);
+    }
+    this.put(`\n${indent(level)}}`);
+    const size = b.sizeOrTypeOf(id);
+    if (size === 1) this.put(" __attribute__((mode(byte)))");
+    else if (size === 8 && (!is64 || !high)) this.put(" __attribute__((mode(word)))");
+  }
+
+  private typedefDef(id: number, level: number): void {
+    const b = this.btf;
+    const name = this.identName(id);
+    const target = b.sizeOrTypeOf(id);
+    if (target === 0 && name === "__gnuc_va_list") {
+      this.put("typedef __builtin_va_list __gnuc_va_list");
+      return;
+    }
+    this.put("typedef ");
+    this.typeDecl(target, name, level);
+  }
+
+  private alignOf(id: number): number {
+    try {
+      return this.btf.alignOf(id);
+    } catch (e) {
+      if (e instanceof BtfError && /has no alignment/.test(e.message)) return 0;
+      throw e;
+    }
+  }
+
+  private sizeOf(id: number): number {
+    try {
+      return this.btf.sizeOf(id);
+    } catch (e) {
+      if (e instanceof BtfError && /has no size/.test(e.message)) return 0;
+      throw e;
+    }
+  }
+
+  private packed(id: number): boolean {
+    const b = this.btf;
+    const n = b.vlenOf(id);
+    const flag = b.kindFlagOf(id);
+    let max = 1;
+    for (let i = 0; i < n; i++) {
+      const a = this.alignOf(b.extraWord(id, 3 * i + 1));
+      const o = b.extraWord(id, 3 * i + 2);
+      const bits = flag ? o >>> 24 : 0;
+      const off = flag ? o & 0xffffff : o;
+      if (a && bits === 0 && off % (8 * a) !== 0) return true;
+      if (a > max) max = a;
+    }
+    return b.sizeOrTypeOf(id) % max !== 0;
+  }
+
+  private padding(cur: number, next: number, nextAlign: number, inBitfield: boolean, level: number): void {
+    if (cur >= next) return;
+    let padName = "char";
+    let padBits = 8;
+    let rounded = 0;
+    for (const [name, bits] of PADS) {
+      padName = name;
+      padBits = bits;
+      rounded = Math.ceil(cur / bits) * bits;
+      if (rounded <= next) break;
+    }
+    const pad = indent(level);
+    if (rounded > cur && rounded <= next) {
+      if (
+        inBitfield ||
+        (rounded === next && Math.ceil(cur / (nextAlign * 8)) * nextAlign * 8 !== rounded) ||
+        (rounded !== next && next - rounded <= rounded - cur)
+      ) {
+        this.put(`\n${pad}${padName}: ${inBitfield ? rounded - cur : 0};`);
+      }
+      cur = rounded;
+    }
+    while (cur !== next) {
+      const bits = Math.min(next - cur, padBits);
+      if (bits === padBits) {
+        this.put(`\n${pad}${padName}: ${padBits};`);
+        cur += bits;
+        continue;
+      }
+      for (let i = PADS.length - 1; i >= 0; i--) {
+        const [name, size] = PADS[i]!;
+        if (size < bits) continue;
+        this.put(`\n${pad}${name}: ${bits};`);
+        cur += bits;
+        break;
+      }
+    }
+  }
+
+  private structDef(id: number, level: number): void {
+    const b = this.btf;
+    const isStruct = this.kind(id) === Kind.STRUCT;
+    const n = b.vlenOf(id);
+    const flag = b.kindFlagOf(id);
+    const align = this.alignOf(id);
+    const packed = isStruct ? this.packed(id) : false;
+    const name = this.typeName(id);
+    this.put(`${isStruct ? "struct" : "union"}${name ? " " : ""}${name} {`);
+    let off = 0;
+    let prevBitfield = false;
+    const pad = indent(level + 1);
+    for (let i = 0; i < n; i++) {
+      const mname = b.string(b.extraWord(id, 3 * i));
+      const mtype = b.extraWord(id, 3 * i + 1);
+      const o = b.extraWord(id, 3 * i + 2);
+      const bits = flag ? o >>> 24 : 0;
+      const moff = flag ? o & 0xffffff : o;
+      const malign = packed ? 1 : this.alignOf(mtype);
+      this.padding(off, moff, malign, prevBitfield && bits !== 0, level + 1);
+      this.put(`\n${pad}`);
+      this.typeDecl(mtype, mname, level + 1);
+      if (bits) {
+        this.put(`: ${bits}`);
+        off = moff + bits;
+        prevBitfield = true;
+      } else {
+        off = moff + Math.max(0, this.sizeOf(mtype)) * 8;
+        prevBitfield = false;
+      }
+      this.put(";");
+    }
+    const size = b.sizeOrTypeOf(id);
+    if (isStruct) this.padding(off, size * 8, align, false, level + 1);
+    if (n || size) this.put(`\n${indent(level)}}`);
+    else this.put("}");
+    if (packed) this.put(" __attribute__((packed))");
+  }
+
+  /** Prints a declaration of `name` with type `id` (the C declarator, inside out). */
+  private typeDecl(id: number, name: string, level: number): void {
+    const b = this.btf;
+    const stack = this.stack;
+    const start = stack.length;
+    for (let steps = 0; ; steps++) {
+      if (steps > MAX_NESTING) throw new BtfError("declarator chain loops back on itself", { typeId: id });
+      stack.push(id);
+      if (id === 0) break;
+      const k = this.kind(id);
+      if (
+        k === Kind.PTR ||
+        k === Kind.VOLATILE ||
+        k === Kind.CONST ||
+        k === Kind.RESTRICT ||
+        k === Kind.FUNC_PROTO ||
+        k === Kind.TYPE_TAG
+      ) {
+        id = this.ref(b.sizeOrTypeOf(id), id);
+      } else if (k === Kind.ARRAY) {
+        id = this.ref(b.extraWord(id, 0), id);
+      } else {
+        if (
+          k !== Kind.INT &&
+          k !== Kind.ENUM &&
+          k !== Kind.ENUM64 &&
+          k !== Kind.FWD &&
+          k !== Kind.STRUCT &&
+          k !== Kind.UNION &&
+          k !== Kind.TYPEDEF &&
+          k !== Kind.FLOAT
+        ) {
+          throw new BtfError(`a ${b.kindName(id)} cannot appear in a C declaration`, { typeId: id });
+        }
+        break;
+      }
+    }
+    this.enter(id);
+    try {
+      this.typeChain(start, name, level);
+    } finally {
+      this.depth--;
+      stack.length = start;
+    }
+  }
+
+  private emitMods(start: number): void {
+    const stack = this.stack;
+    while (stack.length > start) {
+      const k = this.kind(stack[stack.length - 1]!);
+      if (k === Kind.VOLATILE) this.put("volatile ");
+      else if (k === Kind.CONST) this.put("const ");
+      else if (k === Kind.RESTRICT) this.put("restrict ");
+      else return;
+      stack.pop();
+    }
+  }
+
+  private dropMods(start: number): void {
+    const stack = this.stack;
+    while (stack.length > start) {
+      const k = this.kind(stack[stack.length - 1]!);
+      if (k !== Kind.VOLATILE && k !== Kind.CONST && k !== Kind.RESTRICT && k !== Kind.TYPE_TAG) return;
+      stack.pop();
+    }
+  }
+
+  private putName(name: string, lastWasPtr: boolean): void {
+    if (name && !lastWasPtr) this.put(" ");
+    this.put(name);
+  }
+
+  private typeChain(start: number, name: string, level: number): void {
+    const b = this.btf;
+    const stack = this.stack;
+    let lastWasPtr = true;
+    while (stack.length > start) {
+      const id = stack.pop()!;
+      if (id === 0) {
+        this.emitMods(start);
+        this.put("void");
+        lastWasPtr = false;
+        continue;
+      }
+      const k = this.kind(id);
+      switch (k) {
+        case Kind.INT:
+        case Kind.FLOAT:
+          this.emitMods(start);
+          this.put(b.nameOf(id));
+          break;
+        case Kind.STRUCT:
+        case Kind.UNION:
+          this.emitMods(start);
+          if (b.nameOffsetOf(id) === 0) this.structDef(id, level);
+          else this.structFwd(id);
+          break;
+        case Kind.ENUM:
+        case Kind.ENUM64:
+          this.emitMods(start);
+          if (b.nameOffsetOf(id) === 0) this.enumDef(id, level);
+          else this.enumFwd(id);
+          break;
+        case Kind.FWD:
+          this.emitMods(start);
+          this.fwdDef(id);
+          break;
+        case Kind.TYPEDEF:
+          this.emitMods(start);
+          this.put(this.identName(id));
+          break;
+        case Kind.PTR:
+          this.put(lastWasPtr ? "*" : " *");
+          break;
+        case Kind.VOLATILE:
+          this.put(" volatile");
+          break;
+        case Kind.CONST:
+          this.put(" const");
+          break;
+        case Kind.RESTRICT:
+          this.put(" restrict");
+          break;
+        case Kind.TYPE_TAG: {
+          this.emitMods(start);
+          const tag = b.nameOf(id);
+          this.put(
+            b.kindFlagOf(id) ? ` __attribute__((${tag}))` : ` __attribute__((btf_type_tag("${tag}")))`,
+          );
+          break;
+        }
+        case Kind.ARRAY: {
+          const length = b.extraWord(id, 2);
+          this.dropMods(start);
+          if (stack.length === start) {
+            this.putName(name, lastWasPtr);
+            this.put(`[${length}]`);
+            return;
+          }
+          const multi = this.kind(stack[stack.length - 1]!) === Kind.ARRAY;
+          if (name && !lastWasPtr) this.put(" ");
+          if (!multi) this.put("(");
+          this.typeChain(start, name, level);
+          if (!multi) this.put(")");
+          this.put(`[${length}]`);
+          return;
+        }
+        case Kind.FUNC_PROTO: {
+          const n = b.vlenOf(id);
+          this.dropMods(start);
+          if (stack.length > start) {
+            this.put(" (");
+            this.typeChain(start, name, level);
+            this.put(")");
+          } else {
+            this.putName(name, lastWasPtr);
+          }
+          this.put("(");
+          if (n === 0 || (n === 1 && b.extraWord(id, 1) === 0)) {
+            this.put("void)");
+            return;
+          }
+          for (let i = 0; i < n; i++) {
+            if (i > 0) this.put(", ");
+            const ptype = b.extraWord(id, 2 * i + 1);
+            if (i === n - 1 && ptype === 0) {
+              this.put("...");
+              break;
+            }
+            this.typeDecl(ptype, b.string(b.extraWord(id, 2 * i)), level);
+          }
+          this.put(")");
+          return;
+        }
+      }
+      lastWasPtr = k === Kind.PTR;
+    }
+    this.putName(name, lastWasPtr);
+  }
+}
+
+/**
+ * The blob (with its base, for split BTF) as a C header, in the shape bpftool prints vmlinux.h.
+ * @throws BtfError when the types cannot be written as C (types that contain each other by value)
+ */
+export function formatC(btf: Btf, options: CFormatOptions = {}): string {
+  const guard = options.guard ?? "__VMLINUX_H__";
+  const pai = options.preserveAccessIndex ?? true;
+  const p = new CPrinter(btf);
+  let head = `#ifndef ${guard}\n#define ${guard}\n\n`;
+  if (pai) {
+    head +=
+      "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
+      "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
+      "#endif\n\n";
+  }
+  for (let id = 1; id < btf.endId; id++) p.dumpType(id);
+  let tail = "";
+  if (pai) tail += "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n";
+  tail += `#endif /* ${guard} */\n`;
+  return head + p.text() + tail;
+}

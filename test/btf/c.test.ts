@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { BtfBuilder } from "../../src/btf/builder.js";
+import { formatC } from "../../src/btf/c.js";
+import { Btf } from "../../src/btf/decode.js";
+import { BtfError } from "../../src/btf/errors.js";
+import { everyKind, kernelBtf, tempDir, VMLINUX } from "./helpers.js";
+
+function clang(dir: string, source: string): void {
+  writeFileSync(join(dir, "prog.c"), source);
+  execFileSync("clang-19", ["-target", "bpf", "-O2", "-g", "-c", "prog.c", "-o", "prog.o"], {
+    cwd: dir,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+test("vmlinux: our header is bpftool's (this bpftool's libbpf predates mode(byte) on 1-byte enums)", () => {
+  const ours = formatC(kernelBtf()).replaceAll(" __attribute__((mode(byte)))", "");
+  const theirs = execFileSync("bpftool", ["btf", "dump", "file", VMLINUX, "format", "c"], {
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+  });
+  assert.equal(ours, theirs);
+});
+
+/** va_list is __builtin_va_list, whose size differs between x86 (where BTF comes from) and BPF. */
+function holdsVaList(btf: Btf, id: number, depth = 0): boolean {
+  if (depth > 20) return false;
+  for (let t = id, i = 0; i < 30; i++) {
+    if (btf.nameOf(t) === "__builtin_va_list") return true;
+    const k = btf.kindName(t);
+    if (k === "typedef" || k === "const" || k === "volatile" || k === "array") {
+      t = k === "array" ? (btf.type(t) as { type: number }).type : btf.sizeOrTypeOf(t);
+      continue;
+    }
+    if (k === "struct" || k === "union") {
+      const ty = btf.type(t);
+      return ty.kind === k && ty.members.some((m) => holdsVaList(btf, m.type, depth + 1));
+    }
+    return false;
+  }
+  return false;
+}
+
+test("vmlinux: our header compiles with clang-19 -target bpf, and every uniquely named struct has BTF's size", () => {
+  const btf = kernelBtf();
+  const dir = tempDir();
+  writeFileSync(join(dir, "vmlinux.h"), formatC(btf));
+  const asserts: string[] = [];
+  for (let id = 1; id < btf.endId; id++) {
+    const k = btf.kindName(id);
+    if (k !== "struct" && k !== "union") continue;
+    const name = btf.nameOf(id);
+    if (!name) continue;
+    const tags = btf
+      .findIds(name)
+      .filter((i) => ["struct", "union", "enum", "enum64"].includes(btf.kindName(i)));
+    if (tags.length !== 1 || holdsVaList(btf, id)) continue;
+    asserts.push(`_Static_assert(sizeof(${k} ${name}) == ${btf.sizeOrTypeOf(id)}, "${name}");`);
+  }
+  assert.ok(asserts.length > 5000);
+  const source = [
+    '#include "vmlinux.h"',
+    ...asserts,
+    '_Static_assert(__builtin_offsetof(struct task_struct, pid) * 8 == PID_OFFSET, "pid");',
+    '__attribute__((section("kprobe/x"), used)) int probe(struct pt_regs *ctx) {',
+    "  struct task_struct *t = (void *)ctx->di;",
+    "  return t->pid;",
+    "}",
+    'char _license[] __attribute__((section("license"), used)) = "GPL";',
+  ].join("\n");
+  const task = btf.type(btf.findId("task_struct", "struct")!);
+  assert.equal(task.kind, "struct");
+  const pid = task.kind === "struct" ? task.members.find((m) => m.name === "pid")! : undefined;
+  clang(dir, source.replace("PID_OFFSET", String(pid!.bitOffset)));
+});
+
+test("a hand-built blob with every kind prints as C that compiles, and its struct sizes match", () => {
+  const { builder, ids } = everyKind();
+  const btf = Btf.parse(builder.build());
+  const header = formatC(btf, { guard: "EVERY_KIND_H" });
+  assert.match(header, /#ifndef EVERY_KIND_H/);
+  assert.match(header, /unsigned int a: 3;/);
+  assert.match(header, /enum color \{\n\tRED = 0,\n\tGREEN = 1,\n\tBLUE = -1,\n\};/);
+  assert.match(header, /HUGE = 1099511627776ULL/);
+  assert.match(header, /typedef struct pair pair_t;/);
+  assert.match(header, /struct opaque;/);
+  const dir = tempDir();
+  writeFileSync(join(dir, "every.h"), header);
+  clang(
+    dir,
+    [
+      '#include "every.h"',
+      `_Static_assert(sizeof(struct pair) == ${btf.sizeOf(ids.pair!)}, "pair");`,
+      `_Static_assert(sizeof(struct flags) == ${btf.sizeOf(ids.flags!)}, "flags");`,
+      `_Static_assert(sizeof(union either) == ${btf.sizeOf(ids.un!)}, "either");`,
+      "int use(pair_t *p, struct flags *f) { return p->left + f->b; }",
+    ].join("\n"),
+  );
+});
+
+test("duplicate names get ___N suffixes; structs that contain each other by value are a BtfError", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  b.struct("dup", [{ name: "a", type: int }]);
+  b.struct("dup", [{ name: "b", type: int }]);
+  assert.match(formatC(Btf.parse(b.build())), /struct dup___2 \{/);
+
+  const loop = new BtfBuilder();
+  const i2 = loop.int("int", 4, { signed: true });
+  // struct a { struct b x; }; struct b { struct a y; }; (ids 2 and 3)
+  loop.add({
+    kind: "struct",
+    name: "a",
+    size: 4,
+    bitfields: false,
+    members: [{ name: "x", type: 3, bitOffset: 0, bitfieldSize: 0 }],
+  });
+  loop.add({
+    kind: "struct",
+    name: "b",
+    size: 4,
+    bitfields: false,
+    members: [{ name: "y", type: 2, bitOffset: 0, bitfieldSize: 0 }],
+  });
+  void i2;
+  assert.throws(() => formatC(Btf.parse(loop.build())), BtfError);
+});
+
+test("the raw bytes of vmlinux are not modified by printing", () => {
+  const bytes = readFileSync(VMLINUX);
+  const btf = Btf.parse(bytes);
+  formatC(btf);
+  assert.equal(Buffer.compare(Buffer.from(btf.bytes), bytes), 0);
+});
