@@ -1,0 +1,99 @@
+/** `rawbpf asm`: assemble kernel-syntax or uBPF text into instruction bytes. */
+import { readFileSync, writeFileSync, writeSync } from "node:fs";
+import { AsmErrors, type AsmProgram, assemble } from "../isa/asm/index.js";
+import { encode } from "../isa/encode.js";
+import { parseArgs } from "./args.js";
+import { type CliIo, UsageError } from "./io.js";
+
+const HELP = `usage: rawbpf asm [FILE|-] [-o OUT] [--format bin|hex|c|json] [--dialect auto|kernel|ubpf]
+
+Assembles eBPF assembly text (the syntax of the verifier log, bpftool and llvm-objdump, or the
+uBPF syntax of the conformance suite) into instructions. Directives (.type, .license, .map,
+.rodata, .func, .callback) are described in docs/assembly.md.
+
+  FILE            source file; '-' or nothing reads standard input
+  -o, --output    write to this file instead of standard output
+  --format        bin: raw little-endian instruction bytes (like llvm-objcopy -O binary of .text)
+                  hex: one 8-byte slot a line;  c: a C array of struct bpf_insn
+                  json: instructions, functions, maps, read-only data and line info
+                  (default: bin with -o or when standard output is not a terminal, else hex)
+  --dialect       auto (default: uBPF when %rN registers appear), kernel or ubpf
+`;
+
+function hexLines(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8)
+    out += `${Buffer.from(bytes.subarray(i, i + 8))
+      .toString("hex")
+      .replace(/(..)(?!$)/g, "$1 ")}\n`;
+  return out;
+}
+
+function cArray(bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const rows: string[] = [];
+  for (let i = 0; i < bytes.length; i += 8) {
+    const regs = bytes[i + 1] as number;
+    rows.push(
+      `\t{ .code = 0x${(bytes[i] as number).toString(16).padStart(2, "0")}, .dst_reg = ${regs & 0xf}, .src_reg = ${regs >> 4}, .off = ${view.getInt16(i + 2, true)}, .imm = ${view.getInt32(i + 4, true)} },`,
+    );
+  }
+  return `#include <linux/bpf.h>\n\nstatic const struct bpf_insn prog[] = {\n${rows.join("\n")}\n};\n`;
+}
+
+function jsonOf(p: AsmProgram, bytes: Uint8Array): string {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  return `${JSON.stringify(
+    {
+      programType: p.programType,
+      license: p.license,
+      bytes: hex(bytes),
+      insns: p.insns,
+      functions: p.functions,
+      maps: p.maps.map((m) => ({ ...m, initialValue: m.initialValue ? hex(m.initialValue) : undefined })),
+      rodata: p.rodata ? { ...p.rodata, bytes: hex(p.rodata.bytes) } : undefined,
+      lineInfo: p.lineInfo,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/** Runs `rawbpf asm`. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, { values: ["output", "format", "dialect"], aliases: { o: "output" } });
+  if (args.bools.has("help")) {
+    io.stdout(HELP);
+    return 0;
+  }
+  if (args.positionals.length > 1) throw new UsageError("give at most one source file");
+  const dialect = args.flags.get("dialect") ?? "auto";
+  if (dialect !== "auto" && dialect !== "kernel" && dialect !== "ubpf")
+    throw new UsageError(`--dialect must be auto, kernel or ubpf, got '${dialect}'`);
+  const output = args.flags.get("output");
+  const format = args.flags.get("format") ?? (output !== undefined || !io.isTTY ? "bin" : "hex");
+  if (!["bin", "hex", "c", "json"].includes(format))
+    throw new UsageError(`--format must be bin, hex, c or json, got '${format}'`);
+  const file = args.positionals[0] ?? "-";
+  const source = file === "-" ? (await io.stdin()).toString("utf8") : readFileSync(file, "utf8");
+  let program: AsmProgram;
+  try {
+    program = assemble(source, { file: file === "-" ? "<stdin>" : file, dialect });
+  } catch (e) {
+    if (!(e instanceof AsmErrors)) throw e;
+    io.stderr(`${e.message}\n`);
+    return 1;
+  }
+  const bytes = encode(program.insns);
+  if (format === "bin") {
+    if (output !== undefined) writeFileSync(output, bytes);
+    else if (io.isTTY)
+      throw new UsageError("refusing to write binary to a terminal: use -o FILE or --format hex");
+    else writeSync(1, bytes);
+    return 0;
+  }
+  const text = format === "hex" ? hexLines(bytes) : format === "c" ? cArray(bytes) : jsonOf(program, bytes);
+  if (output !== undefined) writeFileSync(output, text);
+  else io.stdout(text);
+  return 0;
+}
