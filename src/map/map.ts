@@ -123,7 +123,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     this.key = key;
     this.value = value;
     this.#fd = fd;
-    this.#ctx = { what: shape.name ? `on map '${shape.name}'` : `on a ${shape.type} map` };
+    this.#ctx = { what: shape.name ? `on map '${shape.name}'` : `on ${shape.type} map` };
     this.#ops = new MapElemOps(fd.value, shape.keySize, value.size, this.#ctx);
     this.#keyRaw = (key as { raw?: boolean }).raw === true;
     this.#valueRaw = (value as { raw?: boolean }).raw === true;
@@ -244,7 +244,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
         ownBtfFd = btf.fd;
         btfFd = btf.fd;
       }
-      const ctx: CallContext = { what: spec.name ? `of map '${spec.name}' (${type})` : `of a ${type} map` };
+      const ctx: CallContext = { what: spec.name ? `of map '${spec.name}' (${type})` : `of ${type} map` };
       const raw = mapCreate(
         {
           mapType: typeNumber,
