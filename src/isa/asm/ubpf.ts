@@ -173,9 +173,8 @@ export class UbpfParser {
       }
       out.push(o);
       if (lx.kind[this.p] === Tok.END) break;
-      if (!(lx.kind[this.p] === Tok.PUNCT && lx.op[this.p] === Op.COMMA))
-        this.fail(`expected ',' between operands, found '${lx.text(this.p)}'`, lx.column(this.p));
-      this.p++;
+      // operands are separated by commas or, as upstream allows (`call local f`), by blanks
+      if (lx.kind[this.p] === Tok.PUNCT && lx.op[this.p] === Op.COMMA) this.p++;
     }
     return out;
   }
