@@ -4,6 +4,7 @@ import { BpfError, InputError } from "../sys/error.js";
 import { Fd } from "../sys/fd.js";
 import { enableStats, getFdById, objGet, objPin } from "../sys/obj.js";
 import { MAX_LOG_SIZE, progLoad, progTestRun } from "../sys/prog.js";
+import { emitProgramBtf } from "./btf.js";
 import { type ProgramInfo, programInfo } from "./info.js";
 import { mapFdOf, type ProgramInstructions, programBytes } from "./instructions.js";
 import { withCapability } from "./reject.js";
@@ -53,6 +54,11 @@ export interface ProgramSpec {
   logSize?: number;
   /** check each instruction's encoding before the kernel sees it (default true) */
   check?: boolean;
+  /**
+   * Emit BTF func_info (and line_info) from the program's function list and source lines
+   * (default: when it has more than one function or carries source lines, and no `btf` was given).
+   */
+  emitBtf?: boolean;
 }
 
 /** Options of {@link Program.testRun}. */
@@ -172,8 +178,14 @@ export class Program implements Disposable {
       maps: spec.maps,
       ...(spec.check === undefined ? {} : { check: spec.check }),
     });
-    const btfFd = fdOf(spec.btf, "btf");
     const attachFd = fdOf(spec.attachTarget, "attach target");
+    const emitted =
+      spec.btf === undefined && spec.emitBtf !== false && spec.funcInfo === undefined
+        ? emitProgramBtf(spec.instructions)
+        : undefined;
+    const btfFd = emitted ? emitted.fd.value : fdOf(spec.btf, "btf");
+    const funcInfo = emitted ? emitted.funcInfo : spec.funcInfo;
+    const lineInfo = emitted ? emitted.lineInfo : spec.lineInfo;
     let result: ReturnType<typeof progLoad>;
     try {
       result = progLoad(
@@ -189,14 +201,16 @@ export class Program implements Disposable {
           ...(spec.attachBtfId === undefined ? {} : { attachBtfId: spec.attachBtfId }),
           ...(attachFd === undefined ? {} : { attachProgFd: attachFd }),
           ...(btfFd === undefined ? {} : { progBtfFd: btfFd }),
-          ...(spec.funcInfo ? { funcInfo: spec.funcInfo } : {}),
-          ...(spec.lineInfo ? { lineInfo: spec.lineInfo } : {}),
+          ...(funcInfo ? { funcInfo } : {}),
+          ...(lineInfo ? { lineInfo } : {}),
         },
         { privilege: loadPrivilege(typeName), what: name ? `program '${name}'` : `${typeName} program` },
       );
     } catch (e) {
       if (e instanceof BpfError) throw withCapability(e);
       throw e;
+    } finally {
+      emitted?.fd.close();
     }
     const what = name ? `program '${name}'` : `${typeName} program`;
     return new Program(new Fd(result.fd, what), typeName, result.log, insns, bytes.byteLength / 8);

@@ -59,12 +59,13 @@ export function socketFd(socket: SocketLike): number {
       `expected a socket (a descriptor, a SocketPair, a dgram or net socket), got ${String(socket)}`,
     );
   }
-  if ("_handle" in socket) return handleFd((socket as { _handle: unknown })._handle, "the socket");
+  // dgram first: its `_handle` getter is deprecated (DEP0112) and warns
   const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === "state symbol");
   if (state !== undefined) {
     const handle = (socket as Record<symbol, { handle?: unknown } | undefined>)[state]?.handle;
     return handleFd(handle, "the dgram socket");
   }
+  if ("_handle" in socket) return handleFd((socket as { _handle: unknown })._handle, "the socket");
   throw new NotASocketError(
     "expected a socket (a descriptor, a SocketPair, a dgram.Socket, a net.Socket or a net.Server): this object has no socket handle",
   );

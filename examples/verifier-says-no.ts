@@ -1,0 +1,96 @@
+/**
+ * verifier-says-no: the drop-needle filter with three classic mistakes, and what the kernel says
+ * about each — the message, the instruction it names, and what to change.
+ *
+ * Run alone: `node --import tsx examples/verifier-says-no.ts`
+ */
+
+import { Program } from "../src/program/program.js";
+import { BpfError } from "../src/sys/error.js";
+import { type Log, runIfMain } from "./main.js";
+import { type Mistake, needleFilter, needleMap } from "./needle-filter.js";
+
+/** One rejected load. */
+export interface Rejection {
+  mistake: string;
+  errno: string;
+  /** the verifier's closing message */
+  message: string;
+  /** the instruction the verifier was at, when it names one */
+  insn: number | undefined;
+  /** the instruction's text as the verifier printed it */
+  insnText: string | undefined;
+  fix: string;
+  log: string;
+}
+
+const CASES: { mistake: Mistake; freeze: boolean; title: string; fix: string }[] = [
+  {
+    mistake: "endless-loop",
+    freeze: true,
+    title: "a loop whose counter never moves",
+    fix: "advance the loop counter (r7 += 1) so every pass differs, or bound the loop with may_goto / bpf_loop",
+  },
+  {
+    mistake: "clobbered-register",
+    freeze: true,
+    title: "a register read after a helper call wiped it",
+    fix: "helper calls clobber r1-r5: set r2 again before each call (or keep the value in r6-r9)",
+  },
+  {
+    mistake: "none",
+    freeze: false,
+    title: "the needle map left unfrozen",
+    fix: "bpf_strncmp wants a constant string: create the map with BPF_F_RDONLY_PROG, fill it, then freeze() it before loading",
+  },
+];
+
+/** The verifier's closing message, and the last instruction it printed before it. */
+export function lastWords(log: string): {
+  message: string;
+  insn: number | undefined;
+  insnText: string | undefined;
+} {
+  const lines = log.trimEnd().split("\n");
+  let end = lines.length;
+  while (end > 0 && /^(verification time|stack depth|processed \d+ insns)/.test(lines[end - 1]!)) end--;
+  let at = end - 1;
+  while (at > 0 && /^(cur state|old state|\s)/.test(lines[at]!)) at--;
+  const message = lines[at] ?? "";
+  const m = /infinite loop detected at insn (\d+)/.exec(message);
+  for (let i = at - 1; i >= 0; i--) {
+    const insn = /^(\d+): \(([0-9a-f]{2})\) (.*?)(\s+;.*)?$/.exec(lines[i]!);
+    if (insn) {
+      const n = m ? Number(m[1]) : Number(insn[1]);
+      return { message, insn: n, insnText: m ? undefined : insn[3] };
+    }
+  }
+  return { message, insn: m ? Number(m[1]) : undefined, insnText: undefined };
+}
+
+export async function run(log: Log): Promise<Rejection[]> {
+  const out: Rejection[] = [];
+  for (const c of CASES) {
+    using map = needleMap("needle", { freeze: c.freeze });
+    try {
+      using _p = Program.load({
+        type: "socket_filter",
+        instructions: needleFilter(map, 6, c.mistake),
+        logLevel: 1,
+      });
+      log(`${c.title}: the kernel ACCEPTED it (this kernel is more lenient than expected)`);
+    } catch (e) {
+      if (!(e instanceof BpfError)) throw e;
+      const words = lastWords(e.log ?? "");
+      const r: Rejection = { mistake: c.title, errno: e.errnoName, ...words, fix: c.fix, log: e.log ?? "" };
+      out.push(r);
+      log(`${c.title}:`);
+      log(`  the kernel said ${r.errno}: ${r.message}`);
+      if (r.insn !== undefined) log(`  at instruction ${r.insn}${r.insnText ? `: ${r.insnText}` : ""}`);
+      log(`  what to change: ${r.fix}`);
+    }
+  }
+  return out;
+}
+
+runIfMain(import.meta.url, run);
