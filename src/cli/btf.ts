@@ -1,0 +1,56 @@
+/** `rawbpf btf dump [FILE | id ID] [--format raw|c|json]` */
+import { readFileSync } from "node:fs";
+import { formatC } from "../btf/c.js";
+import { Btf } from "../btf/decode.js";
+import { formatJson } from "../btf/json.js";
+import { parseKernelBtf, readBtfById } from "../btf/kernel.js";
+import { formatRaw } from "../btf/raw.js";
+import { parseArgs } from "./args.js";
+import { type CliIo, UsageError } from "./io.js";
+
+const VMLINUX = "/sys/kernel/btf/vmlinux";
+
+const HELP = `usage: rawbpf btf dump [FILE | id ID] [--format raw|c|json] [--base FILE]
+
+Prints BTF type information.
+  FILE            a BTF blob (default ${VMLINUX}); files under /sys/kernel/btf/
+                  other than vmlinux are split BTF and are read on top of vmlinux
+  id ID           a BTF object loaded in the kernel (needs CAP_SYS_ADMIN)
+  --format raw    one line per type as bpftool prints it (the default)
+  --format c      a C header like vmlinux.h
+  --format json   the types as JSON
+  --base FILE     the base BTF a split FILE extends
+`;
+
+/** Runs `rawbpf btf ...`. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, { values: ["format", "base"], aliases: { f: "format" } });
+  if (args.bools.has("help")) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const [verb, ...rest] = args.positionals;
+  if (verb !== "dump")
+    throw new UsageError(verb ? `unknown verb '${verb}' (only 'dump' exists)` : "missing verb: dump");
+  const format = args.flags.get("format") ?? "raw";
+  if (format !== "raw" && format !== "c" && format !== "json") {
+    throw new UsageError(`--format must be raw, c or json, not '${format}'`);
+  }
+  let btf: Btf;
+  if (rest[0] === "id") {
+    const id = Number(rest[1]);
+    if (!rest[1] || !Number.isSafeInteger(id) || id <= 0)
+      throw new UsageError("'id' needs a positive BTF object id");
+    if (rest.length > 2) throw new UsageError(`unexpected argument '${rest[2]}'`);
+    btf = parseKernelBtf(readBtfById(id));
+  } else {
+    if (rest.length > 1) throw new UsageError(`unexpected argument '${rest[1]}'`);
+    const file = rest[0] ?? VMLINUX;
+    const bytes = readFileSync(file);
+    let basePath = args.flags.get("base");
+    if (!basePath && file.startsWith("/sys/kernel/btf/") && file !== VMLINUX) basePath = VMLINUX;
+    btf = basePath ? Btf.parse(bytes, { base: Btf.parse(readFileSync(basePath)) }) : Btf.parse(bytes);
+  }
+  io.stdout(format === "c" ? formatC(btf) : format === "json" ? formatJson(btf) : formatRaw(btf));
+  return 0;
+}
