@@ -585,7 +585,11 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     });
   }
 
-  /** Deletes many keys (BPF_MAP_DELETE_BATCH, or the visible fallback); `count` is how many were deleted. */
+  /**
+   * Deletes many keys (BPF_MAP_DELETE_BATCH, or the visible fallback); `count` is how many were
+   * deleted. The kernel stops at the first key that is not there (ENOENT), so `count` may be less
+   * than the number of keys given; the fallback skips missing keys and goes on.
+   */
   deleteBatch(keys: Iterable<In<KC> | Uint8Array>): DeleteBatchResult {
     this.#check();
     const list = [...keys];
