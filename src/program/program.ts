@@ -186,6 +186,7 @@ export class Program implements Disposable {
     const btfFd = emitted ? emitted.fd.value : fdOf(spec.btf, "btf");
     const funcInfo = emitted ? emitted.funcInfo : spec.funcInfo;
     const lineInfo = emitted ? emitted.lineInfo : spec.lineInfo;
+    const what = name ? `program '${name}'` : `${typeName} program`;
     let result: ReturnType<typeof progLoad>;
     try {
       result = progLoad(
@@ -204,15 +205,14 @@ export class Program implements Disposable {
           ...(funcInfo ? { funcInfo } : {}),
           ...(lineInfo ? { lineInfo } : {}),
         },
-        { privilege: loadPrivilege(typeName), what: name ? `program '${name}'` : `${typeName} program` },
+        { privilege: loadPrivilege(typeName), what },
       );
     } catch (e) {
-      if (e instanceof BpfError) throw withCapability(e);
+      if (e instanceof BpfError) throw withCapability(e, what);
       throw e;
     } finally {
       emitted?.fd.close();
     }
-    const what = name ? `program '${name}'` : `${typeName} program`;
     return new Program(new Fd(result.fd, what), typeName, result.log, insns, bytes.byteLength / 8);
   }
 

@@ -29,7 +29,7 @@ export function capabilityForLog(
  * Adds to a PROG_LOAD BpfError what the log tells: when the rejection is one that CAP_PERFMON
  * lifts and this process lacks it, a new BpfError naming the capability; otherwise the error as is.
  */
-export function withCapability(e: BpfError): BpfError {
+export function withCapability(e: BpfError, what = "program"): BpfError {
   if (e.errno !== Errno.EACCES || !e.log || e.capability) return e;
   const cap = capabilityForLog(e.log);
   if (!cap) return e;
@@ -41,6 +41,6 @@ export function withCapability(e: BpfError): BpfError {
       log: e.log,
       hint: `the verifier rejected the program; with ${cap} (root has it) it would have allowed this — grant ${cap}, or initialise the memory the program reads`,
     },
-    "program",
+    what,
   );
 }

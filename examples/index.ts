@@ -1,0 +1,34 @@
+/** The article's demos, in reading order, for `rawbpf demo`. */
+import type { Log } from "./main.js";
+
+/** One demo: its name, what it shows, and how to run it. */
+export interface Demo {
+  name: string;
+  summary: string;
+  run: (log: Log) => Promise<unknown>;
+}
+
+export const DEMOS: readonly Demo[] = [
+  {
+    name: "hello",
+    summary: "the socket filter `r0 = 4; exit` truncates every packet to 4 bytes",
+    run: async (log) => (await import("./hello.js")).run(log),
+  },
+  {
+    name: "drop-needle",
+    summary:
+      "drop datagrams containing a needle (bpf_strncmp on a frozen read-only map), on a socket pair and a Node dgram server",
+    run: async (log) => (await import("./drop-needle.js")).run(log),
+  },
+  {
+    name: "verifier-says-no",
+    summary:
+      "an endless loop, a clobbered register, an unfrozen map: what the verifier says and what to change",
+    run: async (log) => (await import("./verifier-says-no.js")).run(log),
+  },
+  {
+    name: "privileges",
+    summary: "what CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON each unlock, measured in child processes",
+    run: async (log) => (await import("./privileges.js")).run(log),
+  },
+];
