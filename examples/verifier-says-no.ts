@@ -6,6 +6,7 @@
  */
 
 import { Program } from "../src/program/program.js";
+import { logVerdict } from "../src/program/reject.js";
 import { BpfError } from "../src/sys/error.js";
 import { type Log, runIfMain } from "./main.js";
 import { type Mistake, needleFilter, needleMap } from "./needle-filter.js";
@@ -45,29 +46,6 @@ const CASES: { mistake: Mistake; freeze: boolean; title: string; fix: string }[]
   },
 ];
 
-/** The verifier's closing message, and the last instruction it printed before it. */
-export function lastWords(log: string): {
-  message: string;
-  insn: number | undefined;
-  insnText: string | undefined;
-} {
-  const lines = log.trimEnd().split("\n");
-  let end = lines.length;
-  while (end > 0 && /^(verification time|stack depth|processed \d+ insns)/.test(lines[end - 1]!)) end--;
-  let at = end - 1;
-  while (at > 0 && /^(cur state|old state|\s)/.test(lines[at]!)) at--;
-  const message = lines[at] ?? "";
-  const m = /infinite loop detected at insn (\d+)/.exec(message);
-  for (let i = at - 1; i >= 0; i--) {
-    const insn = /^(\d+): \(([0-9a-f]{2})\) (.*?)(\s+;.*)?$/.exec(lines[i]!);
-    if (insn) {
-      const n = m ? Number(m[1]) : Number(insn[1]);
-      return { message, insn: n, insnText: m ? undefined : insn[3] };
-    }
-  }
-  return { message, insn: m ? Number(m[1]) : undefined, insnText: undefined };
-}
-
 export async function run(log: Log): Promise<Rejection[]> {
   const out: Rejection[] = [];
   for (const c of CASES) {
@@ -81,7 +59,7 @@ export async function run(log: Log): Promise<Rejection[]> {
       log(`${c.title}: the kernel ACCEPTED it (this kernel is more lenient than expected)`);
     } catch (e) {
       if (!(e instanceof BpfError)) throw e;
-      const words = lastWords(e.log ?? "");
+      const words = logVerdict(e.log ?? "");
       const r: Rejection = { mistake: c.title, errno: e.errnoName, ...words, fix: c.fix, log: e.log ?? "" };
       out.push(r);
       log(`${c.title}:`);

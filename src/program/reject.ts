@@ -44,3 +44,40 @@ export function withCapability(e: BpfError, what = "program"): BpfError {
     what,
   );
 }
+
+/** The verifier's closing message and the instruction it names (or was at), from a log. */
+export interface LogVerdict {
+  /** the closing message, e.g. `R2 !read_ok` */
+  message: string;
+  /** the instruction index the message is about, when the log names one */
+  insn: number | undefined;
+  /** that instruction as the verifier printed it, e.g. `call bpf_strncmp#182` */
+  insnText: string | undefined;
+}
+
+const TRAILER = /^(verification time|stack depth|processed \d+ insns)/;
+const STATE_DUMP = /^(cur state|old state|\s)/;
+const INSN_LINE = /^(\d+): \(([0-9a-f]{2})\) (.*?)(\s+;.*)?$/;
+const NAMED_INSN = /(?:at insn|insn) (\d+)/;
+
+/** Finds the verifier's verdict at the end of a log. */
+export function logVerdict(log: string): LogVerdict {
+  const lines = log.trimEnd().split("\n");
+  let end = lines.length;
+  while (end > 0 && TRAILER.test(lines[end - 1]!)) end--;
+  let at = end - 1;
+  while (at > 0 && STATE_DUMP.test(lines[at]!)) at--;
+  const message = (lines[at] ?? "").trim();
+  const named = NAMED_INSN.exec(message);
+  for (let i = at - 1; i >= 0; i--) {
+    const m = INSN_LINE.exec(lines[i]!);
+    if (!m) continue;
+    if (named) {
+      const n = Number(named[1]);
+      const same = lines.find((l) => l.startsWith(`${n}: (`));
+      return { message, insn: n, insnText: same ? INSN_LINE.exec(same)?.[3] : undefined };
+    }
+    return { message, insn: Number(m[1]), insnText: m[3] };
+  }
+  return { message, insn: named ? Number(named[1]) : undefined, insnText: undefined };
+}

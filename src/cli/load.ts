@@ -1,0 +1,207 @@
+/** `rawbpf load FILE --type TYPE`: load a program and print what the verifier said. */
+import { readFileSync } from "node:fs";
+import { assemble } from "../isa/asm/index.js";
+import type { AsmProgram } from "../isa/asm/program.js";
+import { createAsmMaps } from "../program/assembled.js";
+import { Program, type ProgramSpec } from "../program/program.js";
+import { logVerdict } from "../program/reject.js";
+import { BpfError, InputError } from "../sys/error.js";
+import { intFlag, type ParsedArgs, parseArgs } from "./args.js";
+import { type CliIo, UsageError } from "./io.js";
+
+const HELP = `usage: rawbpf load FILE --type TYPE [options]
+
+Loads a program into the kernel and prints its id, tag, instruction count and the verifier's
+statistics; on rejection prints the verifier's log and the error, and exits with 1.
+
+FILE is raw instruction bytes (8 a slot, e.g. a .bin), '-' for standard input, or assembly text
+(.s, .asm): maps it declares are created, read-only data filled and frozen.
+
+options:
+  --type TYPE        program type as bpftool names it (socket_filter, xdp, sched_cls, ...);
+                     optional for assembly that declares .type
+  --log-level N      verifier log level: 0 (statistics only, default), 1, 2
+  --log-size BYTES   initial verifier log size (grown when the kernel needs more)
+  --name NAME        program name (at most 15 characters)
+  --license TEXT     license (default GPL)
+  --pin PATH         pin the loaded program at PATH in a bpffs
+  --json             print one JSON object
+  -h, --help         this help
+`;
+
+/** Flags shared by `load` and `run`. */
+export const PROGRAM_FLAGS = ["type", "log-level", "log-size", "name", "license"] as const;
+
+/** A program read from a FILE argument: bytes, or assembled source. */
+export interface ProgramSource {
+  instructions: Uint8Array | AsmProgram;
+  asm: AsmProgram | undefined;
+}
+
+function isText(bytes: Buffer): boolean {
+  const n = Math.min(bytes.length, 512);
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i]!;
+    if (b === 0 || (b < 9 && b !== 0) || (b > 13 && b < 32)) return false;
+  }
+  return n > 0;
+}
+
+/** Reads FILE ('-' for stdin): assembly when it is named .s/.asm or looks like text, else raw bytes. */
+export async function readProgram(file: string, io: CliIo): Promise<ProgramSource> {
+  let bytes: Buffer;
+  try {
+    bytes = file === "-" ? await io.stdin() : readFileSync(file);
+  } catch (e) {
+    throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const looksAsm = /\.(s|asm)$/i.test(file) || (!/\.(bin|o|raw)$/i.test(file) && isText(bytes));
+  if (looksAsm) {
+    const asm = assemble(bytes.toString("utf8"), { file: file === "-" ? "<stdin>" : file });
+    return { instructions: asm, asm };
+  }
+  return { instructions: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), asm: undefined };
+}
+
+/** The load spec from the common flags. */
+export function loadSpec(args: ParsedArgs, source: ProgramSource): ProgramSpec {
+  const type = args.flags.get("type") ?? source.asm?.programType;
+  if (!type) throw new UsageError("--type is required (e.g. --type socket_filter)");
+  const name = args.flags.get("name");
+  const license = args.flags.get("license") ?? source.asm?.license;
+  return {
+    type,
+    instructions: source.instructions,
+    logLevel: intFlag(args, "log-level", 0, 0, 7),
+    ...(args.flags.has("log-size") ? { logSize: intFlag(args, "log-size", 0, 1, 0x3fffffff) } : {}),
+    ...(name === undefined ? {} : { name }),
+    ...(license === undefined ? {} : { license }),
+  };
+}
+
+/** A loaded program and what must be closed with it. */
+export interface Loaded extends Disposable {
+  program: Program;
+}
+
+/** Creates the source's maps (if any) and loads the program. */
+export function loadFromSource(spec: ProgramSpec, source: ProgramSource): Loaded {
+  const maps = source.asm ? createAsmMaps(source.asm) : {};
+  const closeMaps = () => {
+    for (const m of Object.values(maps)) m.close();
+  };
+  try {
+    const program = Program.load({ ...spec, maps });
+    return {
+      program,
+      [Symbol.dispose]: () => {
+        program.close();
+        closeMaps();
+      },
+    };
+  } catch (e) {
+    closeMaps();
+    throw e;
+  }
+}
+
+/** Prints a rejection: the log and the error (text), or one JSON object. Returns the exit status. */
+export function reportRejection(e: BpfError, json: boolean, io: CliIo): number {
+  const log = e.log ?? "";
+  const verdict = log ? logVerdict(log) : undefined;
+  if (json) {
+    io.stdout(
+      `${JSON.stringify({
+        error: {
+          message: e.message,
+          errno: e.errnoName,
+          ...(e.capability ? { capability: e.capability } : {}),
+          insn: verdict?.insn ?? null,
+          verifier: verdict?.message ?? null,
+          explanation: e.hint,
+        },
+        log,
+      })}\n`,
+    );
+    return 1;
+  }
+  if (log) io.stderr(`${log.endsWith("\n") ? log : `${log}\n`}\n`);
+  io.stderr(`rawbpf: ${e.message}\n`);
+  if (verdict?.message) {
+    const at =
+      verdict.insn === undefined
+        ? ""
+        : ` at instruction ${verdict.insn}${verdict.insnText ? ` (${verdict.insnText})` : ""}`;
+    io.stderr(`the verifier's last word${at}: ${verdict.message}\n`);
+  }
+  return 1;
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, { values: [...PROGRAM_FLAGS, "pin"], booleans: ["json"] });
+  if (args.bools.has("help")) {
+    io.stdout(HELP);
+    return 0;
+  }
+  if (args.positionals.length !== 1) throw new UsageError("expected one FILE (or '-' for standard input)");
+  const json = args.bools.has("json");
+  const source = await readProgram(args.positionals[0]!, io);
+  const spec = loadSpec(args, source);
+  let loaded: Loaded;
+  try {
+    loaded = loadFromSource(spec, source);
+  } catch (e) {
+    if (e instanceof BpfError && e.command === "BPF_PROG_LOAD") return reportRejection(e, json, io);
+    throw e;
+  }
+  using l = loaded;
+  const p = l.program;
+  const pin = args.flags.get("pin");
+  if (pin !== undefined) p.pin(pin);
+  const info = p.info();
+  const s = p.stats;
+  if (json) {
+    io.stdout(
+      `${JSON.stringify({
+        id: info.id,
+        name: info.name,
+        type: info.type,
+        tag: info.tag,
+        insns: p.insnCount,
+        xlated_bytes: info.xlatedLength,
+        jited_bytes: info.jitedLength,
+        map_ids: info.mapIds,
+        ...(pin === undefined ? {} : { pinned: pin }),
+        stats: s
+          ? {
+              processed_insns: s.processedInsns,
+              total_states: s.totalStates,
+              peak_states: s.peakStates,
+              max_states_per_insn: s.maxStatesPerInsn,
+              verification_time_us: s.verificationTimeUs,
+              stack_depth: s.stackDepth,
+            }
+          : null,
+        log: p.log,
+      })}\n`,
+    );
+    return 0;
+  }
+  if (spec.logLevel) io.stdout(p.log.endsWith("\n") ? p.log : `${p.log}\n`);
+  io.stdout(
+    `loaded ${info.type} program${info.name ? ` '${info.name}'` : ""}: id ${info.id}, tag ${info.tag}\n`,
+  );
+  io.stdout(
+    `  ${p.insnCount} instructions, ${info.xlatedLength} bytes translated, ${info.jitedLength} bytes JIT-compiled\n`,
+  );
+  if (info.mapIds.length > 0) io.stdout(`  maps: ${info.mapIds.join(", ")}\n`);
+  if (s) {
+    io.stdout(
+      `  verifier: ${s.processedInsns} instructions processed, ${s.totalStates} states (peak ${s.peakStates}, ` +
+        `at most ${s.maxStatesPerInsn} per instruction), ${s.verificationTimeUs} µs, stack ${s.stackDepth.join("+")} bytes\n`,
+    );
+  }
+  if (pin !== undefined) io.stdout(`  pinned at ${pin}\n`);
+  else io.stdout("  (unloaded on exit: use --pin PATH to keep it)\n");
+  return 0;
+}
