@@ -224,7 +224,7 @@ export class VerifierLog {
           take(r.after);
           if (r.opcode === 0x85 && !/call pc/.test(r.asm)) {
             for (let reg = 1; reg <= 5; reg++) if (!slots.has(`R${reg}`)) clobbered.set(`R${reg}`, r.index);
-            if (!slots.has("R0")) slots.set("R0", { ...retState(r.index), frame: frame < 0 ? 0 : frame });
+            if (!slots.has("R0")) slots.set("R0", { ...retState(r.index), frame: Math.max(frame, 0) });
           }
         }
       } else if (k === LineKind.state) {
@@ -239,7 +239,7 @@ export class VerifierLog {
         break;
       }
     }
-    return { frame: frame < 0 ? 0 : frame, slots, clobbered };
+    return { frame: Math.max(frame, 0), slots, clobbered };
   }
 }
 
@@ -557,7 +557,7 @@ export function parseVerifierLog(input: string): VerifierLog {
       nums = n2;
     }
     starts[n] = s;
-    ends[n] = e < s ? s : e;
+    ends[n] = Math.max(e, s);
     kinds[n] = kind;
     nums[n] = num;
     n++;
