@@ -94,8 +94,10 @@ function imm64(lo: number, hi: number): string {
 }
 
 interface Targets {
-  jump: Map<number, string>;
-  func: Map<number, string>;
+  /** label of each slot that a jump lands on, by slot */
+  jump: (string | undefined)[];
+  /** name of each slot that a call or function pointer lands on, by slot */
+  func: (string | undefined)[];
 }
 
 function slotsOf(insns: readonly Instruction[]): number[] {
@@ -130,20 +132,26 @@ function findTargets(
   slots: readonly number[],
   options: DisassembleOptions,
 ): Targets {
-  const starts = new Set(slots);
-  const jump = new Map<number, string>();
-  const func = new Map<number, string>();
+  const total =
+    insns.length === 0
+      ? 0
+      : (slots[insns.length - 1] as number) +
+        ((insns[insns.length - 1] as Instruction).code === LD_IMM64 ? 2 : 1);
+  const starts = new Uint8Array(total + 1);
+  for (let k = 0; k < slots.length; k++) starts[slots[k] as number] = 1;
+  const jump: (string | undefined)[] = [];
+  const func: (string | undefined)[] = [];
   for (let k = 0; k < insns.length; k++) {
     const i = insns[k] as Instruction;
     const slot = slots[k] as number;
     const f = funcTarget(i, slot);
-    if (f !== undefined && starts.has(f) && !func.has(f))
-      func.set(f, options.functionNames?.get(f) ?? `fn${f}`);
+    if (f !== undefined && f >= 0 && f < total && starts[f] === 1 && func[f] === undefined)
+      func[f] = options.functionNames?.get(f) ?? `fn${f}`;
     const j = jumpTarget(i, slot);
-    if (j !== undefined && starts.has(j)) jump.set(j, `L${j}`);
+    if (j !== undefined && j >= 0 && j < total && starts[j] === 1 && jump[j] === undefined) jump[j] = `L${j}`;
   }
   // a function entry that is also a jump target keeps the function's name
-  for (const [s, name] of func) jump.set(s, name);
+  for (let s = 0; s < func.length; s++) if (func[s] !== undefined) jump[s] = func[s];
   return { jump, func };
 }
 
@@ -233,7 +241,7 @@ export function formatInstruction(
         case PseudoLoad.FUNC: {
           if (ref?.kind === "func") return `r${dst} = ${ref.name}`;
           if (imm2 !== 0) return `r${dst} = func(${imm}, ${imm2})`;
-          const name = targets?.func.get(slot + 1 + imm);
+          const name = targets?.func[slot + 1 + imm];
           return name !== undefined ? `r${dst} = ${name}` : `r${dst} = func(${imm})`;
         }
         case PseudoLoad.MAP_IDX:
@@ -251,7 +259,7 @@ export function formatInstruction(
         if (code & Source.X) return `callx r${dst}`;
         if (src === PseudoCall.CALL) {
           if (i.ref?.kind === "func") return `call ${i.ref.name}`;
-          const name = targets?.func.get(slot + 1 + imm);
+          const name = targets?.func[slot + 1 + imm];
           return name !== undefined ? `call ${name}` : `call pc${rel(imm)}`;
         }
         if (src === PseudoCall.KFUNC_CALL)
@@ -264,7 +272,7 @@ export function formatInstruction(
         return `call ${imm}`;
       }
       const target = jumpTarget(i, slot) as number;
-      const label = targets?.jump.get(target);
+      const label = targets?.jump[target];
       if (op === JmpOp.JA) {
         if (cls === Class.JMP32) return `gotol ${label ?? rel(imm)}`;
         return `goto ${label ?? rel(off)}`;
@@ -306,7 +314,7 @@ export function disassembleRecords(
       text: formatInstruction(i, slot, targets, options),
     };
     if (i.code === LD_IMM64) rec.imm2 = i.imm2 ?? 0;
-    const label = targets?.func.get(slot) ?? targets?.jump.get(slot);
+    const label = targets?.func[slot] ?? targets?.jump[slot];
     if (label !== undefined) rec.label = label;
     out.push(rec);
   }
@@ -330,10 +338,10 @@ export function disassemble(
     const i = insns[k] as Instruction;
     const slot = slots[k] as number;
     if (targets !== undefined) {
-      const fn = targets.func.get(slot);
+      const fn = targets.func[slot];
       if (fn !== undefined) parts.push(`${k === 0 ? "" : "\n"}.func ${fn}\n`);
       else {
-        const label = targets.jump.get(slot);
+        const label = targets.jump[slot];
         if (label !== undefined) parts.push(`${label}:\n`);
       }
     }

@@ -46,7 +46,8 @@ export function assemble(source: string, options: AssembleOptions = {}): AsmProg
     ctx.line++;
     const n = lx.lex(source, lineStart, lineEnd);
     if (n > 0 || lx.badAt >= 0) {
-      ctx.lineText = source.slice(lineStart, lineEnd).replace(/\r$/, "");
+      ctx.lineStart = lineStart;
+      ctx.lineEnd = lineEnd > lineStart && source.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd;
       if (lx.badAt >= 0) {
         ctx.fail(
           lx.unterminated
@@ -234,7 +235,7 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
             file: li.file,
             line: li.line,
             column: li.column,
-            text: ctx.insnLines[k] ?? li.text,
+            text: ctx.insnLine(k),
           }),
         );
     }
@@ -244,8 +245,31 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
       new AsmError("the program has no instructions", { file: ctx.file, line: 1, column: 1, text: "" }),
     );
   if (ctx.errors.length > 0) throw new AsmErrors(ctx.errors);
-  // the main program, then the declared functions
+  // the main program, the declared functions, and every other target of a call or function pointer
   const functions = ctx.functions.slice();
+  const bySlot = new Map<number, string>();
+  for (const [name, l] of ctx.labels) if (!bySlot.has(l.slot)) bySlot.set(l.slot, name);
+  const declared = new Set(functions.map((f) => f.slot));
+  const indexBySlot = new Map<number, number>();
+  for (let k = 0; k < insns.length; k++) indexBySlot.set(slots[k] as number, k);
+  for (let k = 0; k < insns.length; k++) {
+    const i = insns[k] as (typeof insns)[number];
+    const isCall = i.code === 0x85 && i.src === PseudoCall.CALL;
+    const isPointer = i.code === 0x18 && i.src === PseudoLoad.FUNC;
+    if (!isCall && !isPointer) continue;
+    const slot = (slots[k] as number) + 1 + i.imm;
+    const index = indexBySlot.get(slot);
+    if (index === undefined || slot === 0 || declared.has(slot)) continue;
+    declared.add(slot);
+    functions.push({
+      name: bySlot.get(slot) ?? `fn${slot}`,
+      index,
+      slot,
+      kind: isCall ? "func" : "callback",
+      line: ctx.lineInfo[index]?.line ?? 0,
+    });
+  }
+  functions.sort((a, b) => a.slot - b.slot);
   if (!functions.some((f) => f.index === 0)) {
     let mainName = "main";
     for (const [name, l] of ctx.labels) {

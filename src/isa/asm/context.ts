@@ -58,8 +58,9 @@ export class AsmContext {
   readonly slots: number[] = [];
   slot = 0;
   readonly lineInfo: LineInfo[] = [];
-  /** the untrimmed source line of each instruction, for messages */
-  readonly insnLines: string[] = [];
+  /** where each instruction's source line starts and ends in the source, for messages */
+  readonly insnLineStart: number[] = [];
+  readonly insnLineEnd: number[] = [];
   readonly labels = new Map<string, LabelDef>();
   readonly fixups: Fixup[] = [];
   readonly errors: AsmError[] = [];
@@ -75,7 +76,18 @@ export class AsmContext {
   // the current line
   file: string;
   line = 0;
-  lineText = "";
+  lineStart = 0;
+  lineEnd = 0;
+
+  /** The current source line (without its newline). */
+  get lineText(): string {
+    return this.lx.src.slice(this.lineStart, this.lineEnd);
+  }
+
+  /** The source line of instruction `index`. */
+  insnLine(index: number): string {
+    return this.lx.src.slice(this.insnLineStart[index], this.insnLineEnd[index]);
+  }
 
   constructor(
     file: string,
@@ -90,14 +102,20 @@ export class AsmContext {
     const index = this.insns.length;
     this.insns.push(insn);
     this.slots.push(this.slot);
-    this.insnLines.push(this.lineText);
+    this.insnLineStart.push(this.lineStart);
+    this.insnLineEnd.push(this.lineEnd);
+    const src = this.lx.src;
+    let a = this.lineStart;
+    let b = this.lineEnd;
+    while (a < b && src.charCodeAt(a) <= 32) a++;
+    while (b > a && src.charCodeAt(b - 1) <= 32) b--;
     this.lineInfo.push({
       index,
       slot: this.slot,
       file: this.file,
       line: this.line,
       column,
-      text: this.lineText.trim(),
+      text: src.slice(a, b),
     });
     this.slot += insn.code === 0x18 ? 2 : 1;
     return index;

@@ -121,6 +121,67 @@ function isDigit(c: number): boolean {
 
 const MAX_TOKENS = 256;
 
+/** The operator at `src[i]`: `(id << 3) | length`, or 0. Longest match, no allocation. */
+function matchOp(src: string, i: number, end: number): number {
+  const c = src.charCodeAt(i);
+  const d = i + 1 < end ? src.charCodeAt(i + 1) : 0;
+  const e = i + 2 < end ? src.charCodeAt(i + 2) : 0;
+  const op = (id: number, len: number) => (id << 3) | len;
+  switch (c) {
+    case 40:
+      return op(Op.LPAREN, 1);
+    case 41:
+      return op(Op.RPAREN, 1);
+    case 91:
+      return op(Op.LBRACK, 1);
+    case 93:
+      return op(Op.RBRACK, 1);
+    case 44:
+      return op(Op.COMMA, 1);
+    case 58:
+      return op(Op.COLON, 1);
+    case 61: // =
+      return d === 61 ? op(Op.EQ, 2) : op(Op.ASSIGN, 1);
+    case 33: // !
+      return d === 61 ? op(Op.NE, 2) : op(Op.BANG, 1);
+    case 43: // +
+      return d === 61 ? op(Op.ADD_ASSIGN, 2) : op(Op.PLUS, 1);
+    case 45: // -
+      return d === 61 ? op(Op.SUB_ASSIGN, 2) : op(Op.MINUS, 1);
+    case 42: // *
+      return d === 61 ? op(Op.MUL_ASSIGN, 2) : op(Op.STAR, 1);
+    case 47: // /
+      return d === 61 ? op(Op.DIV_ASSIGN, 2) : op(Op.SLASH, 1);
+    case 37: // %
+      return d === 61 ? op(Op.MOD_ASSIGN, 2) : op(Op.PERCENT, 1);
+    case 38: // &
+      return d === 61 ? op(Op.AND_ASSIGN, 2) : op(Op.AMP, 1);
+    case 124: // |
+      return d === 61 ? op(Op.OR_ASSIGN, 2) : op(Op.PIPE, 1);
+    case 94: // ^
+      return d === 61 ? op(Op.XOR_ASSIGN, 2) : op(Op.CARET, 1);
+    case 60: // <
+      if (d === 60) return e === 61 ? op(Op.LSH_ASSIGN, 3) : 0;
+      return d === 61 ? op(Op.LE, 2) : op(Op.LT, 1);
+    case 62: // >
+      if (d === 62) return e === 61 ? op(Op.RSH_ASSIGN, 3) : 0;
+      return d === 61 ? op(Op.GE, 2) : op(Op.GT, 1);
+    case 115: {
+      // s-prefixed: s< s<= s> s>= s>>= s/= s%=
+      if (d === 60) return e === 61 ? op(Op.SLE, 3) : op(Op.SLT, 2);
+      if (d === 62) {
+        if (e === 62) return i + 3 < end && src.charCodeAt(i + 3) === 61 ? op(Op.ARSH_ASSIGN, 4) : 0;
+        return e === 61 ? op(Op.SGE, 3) : op(Op.SGT, 2);
+      }
+      if (d === 47 && e === 61) return op(Op.SDIV_ASSIGN, 3);
+      if (d === 37 && e === 61) return op(Op.SMOD_ASSIGN, 3);
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
 /** Lexes one line of a source string into reused token arrays. */
 export class Lexer {
   src = "";
@@ -246,17 +307,14 @@ export class Lexer {
   }
 
   private pushOp(src: string, i: number, lineEnd: number, n: number): number {
-    for (const [s, id] of OPS) {
-      if (s.charCodeAt(0) !== src.charCodeAt(i)) continue;
-      if (i + s.length <= lineEnd && src.startsWith(s, i)) {
-        this.kind[n] = Tok.PUNCT;
-        this.start[n] = i;
-        this.end[n] = i + s.length;
-        this.op[n] = id;
-        return i + s.length;
-      }
-    }
-    return i;
+    const packed = matchOp(src, i, lineEnd);
+    if (packed === 0) return i;
+    const len = packed & 7;
+    this.kind[n] = Tok.PUNCT;
+    this.start[n] = i;
+    this.end[n] = i + len;
+    this.op[n] = packed >> 3;
+    return i + len;
   }
 
   /** The text of token `t`. */
