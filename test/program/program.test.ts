@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { add, callLocal, exit as exitInsn, mov, ProgramBuilder, R0 } from "../../src/isa/builder/index.js";
 import { encode } from "../../src/isa/encode.js";
 import { EmptyProgramError, MissingMapError, ProgramTooLargeError } from "../../src/program/errors.js";
 import { Program } from "../../src/program/program.js";
@@ -252,4 +253,19 @@ test("bad input is a typed error before the kernel", (t) => {
   assert.throws(() => xdp.testRun({ data: Buffer.alloc(64), repeat: 2 ** 33 }), InputError);
   assert.throws(() => Program.fromId(-3), InputError);
   assert.throws(() => Program.open(""), InputError);
+});
+
+test("a built program with bpf-to-bpf functions gets BTF func_info automatically", (t) => {
+  if (!needsRoot(t)) return;
+  const b = new ProgramBuilder("main_prog");
+  b.emit(callLocal("five"), add(R0, 1), exitInsn());
+  b.function("five", (f) => f.emit(mov(R0, 5), exitInsn()));
+  const built = b.build();
+  using p = Program.load({ type: "socket_filter", instructions: built });
+  const info = p.info();
+  assert.equal(info.btfId > 0, true, "the program carries BTF");
+  assert.equal(p.testRun({ data: Buffer.alloc(14) }).retval, 6);
+  const funcs = execFileSync("bpftool", ["btf", "dump", "id", String(info.btfId)], { encoding: "utf8" });
+  assert.match(funcs, /FUNC 'main_prog'/);
+  assert.match(funcs, /FUNC 'five'/);
 });
