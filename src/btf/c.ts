@@ -51,6 +51,8 @@ class CPrinter {
   private readonly parts: string[] = [];
   private out = "";
   private depth = 0;
+  private total = 0;
+  private readonly limit: number;
 
   constructor(private readonly btf: Btf) {
     const n = btf.endId;
@@ -59,10 +61,20 @@ class CPrinter {
     this.fwdEmitted = new Uint8Array(n);
     this.referenced = new Uint8Array(n);
     this.resolved = new Uint8Array(n);
+    let bytes = 0;
+    for (let b: Btf | undefined = btf; b; b = b.base) bytes += b.bytes.length;
+    this.limit = 64 * bytes + (1 << 20);
     this.markReferenced();
   }
 
   private put(s: string): void {
+    this.total += s.length;
+    if (this.total > this.limit) {
+      throw new BtfError(
+        `the C header would exceed ${this.limit} characters, far more than this BTF's size warrants: ` +
+          "anonymous types nested many times over, or huge padding gaps (malformed BTF?)",
+      );
+    }
     this.out += s;
     if (this.out.length > 1 << 16) {
       this.parts.push(this.out);

@@ -110,6 +110,9 @@ function value(btf: Btf, id: number, v: DataView, at: number, depth: number): Bt
         }
       }
       const es = btf.sizeOf(elem);
+      if (es === 0 && t.length > 0xffff) {
+        throw new BtfError(`array of ${t.length} zero-sized elements: malformed BTF?`, { typeId: id });
+      }
       const out: BtfValue[] = new Array(t.length);
       for (let i = 0; i < t.length; i++) out[i] = value(btf, elem, v, at + i * es, depth + 1);
       return out;
