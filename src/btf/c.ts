@@ -12,6 +12,29 @@ import type { Btf } from "./decode.js";
 import { POINTER_SIZE } from "./decode.js";
 import { BtfError } from "./errors.js";
 import { Kind } from "./kinds.js";
+import { Output } from "./output.js";
+
+// module-local copies: plain constants, cheaper than property reads in hot loops
+const K_ARRAY = Kind.ARRAY;
+const K_CONST = Kind.CONST;
+const K_DATASEC = Kind.DATASEC;
+const K_DECL_TAG = Kind.DECL_TAG;
+const K_ENUM = Kind.ENUM;
+const K_ENUM64 = Kind.ENUM64;
+const K_FLOAT = Kind.FLOAT;
+const K_FUNC = Kind.FUNC;
+const K_FUNC_PROTO = Kind.FUNC_PROTO;
+const K_FWD = Kind.FWD;
+const K_INT = Kind.INT;
+const K_PTR = Kind.PTR;
+const K_RESTRICT = Kind.RESTRICT;
+const K_STRUCT = Kind.STRUCT;
+const K_TYPEDEF = Kind.TYPEDEF;
+const K_TYPE_TAG = Kind.TYPE_TAG;
+const K_UNION = Kind.UNION;
+const K_UNKN = Kind.UNKN;
+const K_VAR = Kind.VAR;
+const K_VOLATILE = Kind.VOLATILE;
 
 const ORDERING = 1;
 const ORDERED = 2;
@@ -48,11 +71,9 @@ class CPrinter {
   private readonly identNames = new Map<string, number>();
   private readonly queue: number[] = [];
   private readonly stack: number[] = [];
-  private readonly parts: string[] = [];
-  private out = "";
+  private readonly sink: Output;
   private depth = 0;
-  private total = 0;
-  private readonly limit: number;
+  private readonly aligns: Uint8Array;
 
   constructor(private readonly btf: Btf) {
     const n = btf.endId;
@@ -63,29 +84,26 @@ class CPrinter {
     this.resolved = new Uint8Array(n);
     let bytes = 0;
     for (let b: Btf | undefined = btf; b; b = b.base) bytes += b.bytes.length;
-    this.limit = 64 * bytes + (1 << 20);
+    const limit = 64 * bytes + (1 << 20);
+    this.sink = new Output(
+      Math.min(limit, bytes),
+      limit,
+      () =>
+        new BtfError(
+          `the C header would exceed ${limit} bytes, far more than this BTF's size warrants: ` +
+            "anonymous types nested many times over, or huge padding gaps (malformed BTF?)",
+        ),
+    );
+    this.aligns = new Uint8Array(n);
     this.markReferenced();
   }
 
   private put(s: string): void {
-    this.total += s.length;
-    if (this.total > this.limit) {
-      throw new BtfError(
-        `the C header would exceed ${this.limit} characters, far more than this BTF's size warrants: ` +
-          "anonymous types nested many times over, or huge padding gaps (malformed BTF?)",
-      );
-    }
-    this.out += s;
-    if (this.out.length > 1 << 16) {
-      this.parts.push(this.out);
-      this.out = "";
-    }
+    this.sink.put(s);
   }
 
   text(): string {
-    this.parts.push(this.out);
-    this.out = "";
-    return this.parts.join("");
+    return this.sink.text();
   }
 
   private kind(id: number): number {
@@ -103,29 +121,29 @@ class CPrinter {
       const k = b.kindOf(id);
       const n = b.vlenOf(id);
       switch (k) {
-        case Kind.VOLATILE:
-        case Kind.CONST:
-        case Kind.RESTRICT:
-        case Kind.PTR:
-        case Kind.TYPEDEF:
-        case Kind.FUNC:
-        case Kind.VAR:
-        case Kind.DECL_TAG:
-        case Kind.TYPE_TAG:
+        case K_VOLATILE:
+        case K_CONST:
+        case K_RESTRICT:
+        case K_PTR:
+        case K_TYPEDEF:
+        case K_FUNC:
+        case K_VAR:
+        case K_DECL_TAG:
+        case K_TYPE_TAG:
           r[this.ref(b.sizeOrTypeOf(id), id)] = 1;
           break;
-        case Kind.ARRAY:
+        case K_ARRAY:
           r[this.ref(b.extraWord(id, 0), id)] = 1;
           r[this.ref(b.extraWord(id, 1), id)] = 1;
           break;
-        case Kind.STRUCT:
-        case Kind.UNION:
+        case K_STRUCT:
+        case K_UNION:
           for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 3 * i + 1), id)] = 1;
           break;
-        case Kind.FUNC_PROTO:
+        case K_FUNC_PROTO:
           for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 2 * i + 1), id)] = 1;
           break;
-        case Kind.DATASEC:
+        case K_DATASEC:
           for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 3 * i), id)] = 1;
           break;
       }
@@ -152,27 +170,27 @@ class CPrinter {
     const k = this.kind(id);
     const named = b.nameOffsetOf(id) !== 0;
     if (this.order[id] === ORDERING) {
-      if ((k === Kind.STRUCT || k === Kind.UNION) && throughPtr && named) return 0;
+      if ((k === K_STRUCT || k === K_UNION) && throughPtr && named) return 0;
       throw new BtfError("types contain each other by value: no C declaration order exists", { typeId: id });
     }
     this.enter(id);
     try {
       switch (k) {
-        case Kind.UNKN: // void
+        case K_UNKN: // void
           return 0;
-        case Kind.INT:
-        case Kind.FLOAT:
+        case K_INT:
+        case K_FLOAT:
           this.order[id] = ORDERED;
           return 0;
-        case Kind.PTR: {
+        case K_PTR: {
           const r = this.orderType(this.ref(b.sizeOrTypeOf(id), id), true);
           this.order[id] = ORDERED;
           return r;
         }
-        case Kind.ARRAY:
+        case K_ARRAY:
           return this.orderType(this.ref(b.extraWord(id, 0), id), false);
-        case Kind.STRUCT:
-        case Kind.UNION: {
+        case K_STRUCT:
+        case K_UNION: {
           if (throughPtr && named) return 0;
           this.order[id] = ORDERING;
           const n = b.vlenOf(id);
@@ -181,25 +199,25 @@ class CPrinter {
           this.order[id] = ORDERED;
           return 1;
         }
-        case Kind.ENUM:
-        case Kind.ENUM64:
-        case Kind.FWD:
+        case K_ENUM:
+        case K_ENUM64:
+        case K_FWD:
           if (named || !this.referenced[id]) this.queue.push(id);
           this.order[id] = ORDERED;
           return 1;
-        case Kind.TYPEDEF: {
+        case K_TYPEDEF: {
           const strong = this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr);
           if (throughPtr && !strong) return 0;
           this.queue.push(id);
           this.order[id] = ORDERED;
           return 1;
         }
-        case Kind.VOLATILE:
-        case Kind.CONST:
-        case Kind.RESTRICT:
-        case Kind.TYPE_TAG:
+        case K_VOLATILE:
+        case K_CONST:
+        case K_RESTRICT:
+        case K_TYPE_TAG:
           return this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr);
-        case Kind.FUNC_PROTO: {
+        case K_FUNC_PROTO: {
           let strong = this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr) > 0;
           const n = b.vlenOf(id);
           for (let i = 0; i < n; i++) {
@@ -223,13 +241,13 @@ class CPrinter {
     const topLevel = container === 0;
     if (this.emit[id] === EMITTING) {
       if (this.fwdEmitted[id]) return;
-      if (k === Kind.STRUCT || k === Kind.UNION) {
+      if (k === K_STRUCT || k === K_UNION) {
         if (id === container) return;
         if (b.nameOffsetOf(id) === 0) return; // anonymous loop: nothing sensible to print
         this.structFwd(id);
         this.put(";\n\n");
         this.fwdEmitted[id] = 1;
-      } else if (k === Kind.TYPEDEF) {
+      } else if (k === K_TYPEDEF) {
         if (!this.blocked(id)) {
           this.typedefDef(id, 0);
           this.put(";\n\n");
@@ -241,33 +259,33 @@ class CPrinter {
     this.enter(id);
     try {
       switch (k) {
-        case Kind.INT:
+        case K_INT:
           this.emit[id] = EMITTED;
           break;
-        case Kind.ENUM:
-        case Kind.ENUM64:
+        case K_ENUM:
+        case K_ENUM64:
           if (topLevel) {
             this.enumDef(id, 0);
             this.put(";\n\n");
           }
           this.emit[id] = EMITTED;
           break;
-        case Kind.PTR:
-        case Kind.VOLATILE:
-        case Kind.CONST:
-        case Kind.RESTRICT:
-        case Kind.TYPE_TAG:
+        case K_PTR:
+        case K_VOLATILE:
+        case K_CONST:
+        case K_RESTRICT:
+        case K_TYPE_TAG:
           this.emitType(b.sizeOrTypeOf(id), container);
           break;
-        case Kind.ARRAY:
+        case K_ARRAY:
           this.emitType(b.extraWord(id, 0), container);
           break;
-        case Kind.FWD:
+        case K_FWD:
           this.fwdDef(id);
           this.put(";\n\n");
           this.emit[id] = EMITTED;
           break;
-        case Kind.TYPEDEF:
+        case K_TYPEDEF:
           this.emit[id] = EMITTING;
           this.emitType(b.sizeOrTypeOf(id), id);
           if (!this.fwdEmitted[id] && !this.blocked(id)) {
@@ -276,8 +294,8 @@ class CPrinter {
           }
           this.emit[id] = EMITTED;
           break;
-        case Kind.STRUCT:
-        case Kind.UNION: {
+        case K_STRUCT:
+        case K_UNION: {
           this.emit[id] = EMITTING;
           const named = b.nameOffsetOf(id) !== 0;
           if (topLevel || !named) {
@@ -298,7 +316,7 @@ class CPrinter {
           }
           break;
         }
-        case Kind.FUNC_PROTO: {
+        case K_FUNC_PROTO: {
           this.emitType(b.sizeOrTypeOf(id), container);
           const n = b.vlenOf(id);
           for (let i = 0; i < n; i++) this.emitType(b.extraWord(id, 2 * i + 1), container);
@@ -321,7 +339,7 @@ class CPrinter {
     const name = b.nameOf(id);
     this.resolved[id] = 1;
     const k = this.kind(id);
-    if (k === Kind.FWD || (k === Kind.ENUM && b.vlenOf(id) === 0)) return name;
+    if (k === K_FWD || (k === K_ENUM && b.vlenOf(id) === 0)) return name;
     const dups = (map.get(name) ?? 0) + 1;
     map.set(name, dups);
     if (dups > 1) {
@@ -342,7 +360,7 @@ class CPrinter {
 
   private structFwd(id: number): void {
     const name = this.typeName(id);
-    this.put(`${this.kind(id) === Kind.STRUCT ? "struct" : "union"}${name ? " " : ""}${name}`);
+    this.put(`${this.kind(id) === K_STRUCT ? "struct" : "union"}${name ? " " : ""}${name}`);
   }
 
   private fwdDef(id: number): void {
@@ -362,7 +380,7 @@ class CPrinter {
     this.put(" {");
     const signed = b.kindFlagOf(id);
     const pad = indent(level + 1);
-    const is64 = this.kind(id) === Kind.ENUM64;
+    const is64 = this.kind(id) === K_ENUM64;
     let high = false;
     for (let i = 0; i < n; i++) {
       const stride = is64 ? 3 : 2;
@@ -381,7 +399,12 @@ class CPrinter {
         const raw = b.extraWord(id, 2 * i + 1);
         value = String(signed ? raw | 0 : raw);
       }
-      this.put(`\n${pad}${shown} = ${value},`);
+      this.put("\n");
+      this.put(pad);
+      this.put(shown);
+      this.put(" = ");
+      this.put(value);
+      this.put(",");
     }
     this.put(`\n${indent(level)}}`);
     const size = b.sizeOrTypeOf(id);
@@ -402,6 +425,14 @@ class CPrinter {
   }
 
   private alignOf(id: number): number {
+    const cached = this.aligns[id]!;
+    if (cached !== 0) return cached === 255 ? 0 : cached;
+    const a = this.computeAlign(id);
+    this.aligns[id] = a === 0 ? 255 : a;
+    return a;
+  }
+
+  private computeAlign(id: number): number {
     try {
       return this.btf.alignOf(id);
     } catch (e) {
@@ -476,7 +507,7 @@ class CPrinter {
 
   private structDef(id: number, level: number): void {
     const b = this.btf;
-    const isStruct = this.kind(id) === Kind.STRUCT;
+    const isStruct = this.kind(id) === K_STRUCT;
     const n = b.vlenOf(id);
     const flag = b.kindFlagOf(id);
     const align = this.alignOf(id);
@@ -494,10 +525,12 @@ class CPrinter {
       const moff = flag ? o & 0xffffff : o;
       const malign = packed ? 1 : this.alignOf(mtype);
       this.padding(off, moff, malign, prevBitfield && bits !== 0, level + 1);
-      this.put(`\n${pad}`);
+      this.put("\n");
+      this.put(pad);
       this.typeDecl(mtype, mname, level + 1);
       if (bits) {
-        this.put(`: ${bits}`);
+        this.put(": ");
+        this.put(String(bits));
         off = moff + bits;
         prevBitfield = true;
       } else {
@@ -524,26 +557,26 @@ class CPrinter {
       if (id === 0) break;
       const k = this.kind(id);
       if (
-        k === Kind.PTR ||
-        k === Kind.VOLATILE ||
-        k === Kind.CONST ||
-        k === Kind.RESTRICT ||
-        k === Kind.FUNC_PROTO ||
-        k === Kind.TYPE_TAG
+        k === K_PTR ||
+        k === K_VOLATILE ||
+        k === K_CONST ||
+        k === K_RESTRICT ||
+        k === K_FUNC_PROTO ||
+        k === K_TYPE_TAG
       ) {
         id = this.ref(b.sizeOrTypeOf(id), id);
-      } else if (k === Kind.ARRAY) {
+      } else if (k === K_ARRAY) {
         id = this.ref(b.extraWord(id, 0), id);
       } else {
         if (
-          k !== Kind.INT &&
-          k !== Kind.ENUM &&
-          k !== Kind.ENUM64 &&
-          k !== Kind.FWD &&
-          k !== Kind.STRUCT &&
-          k !== Kind.UNION &&
-          k !== Kind.TYPEDEF &&
-          k !== Kind.FLOAT
+          k !== K_INT &&
+          k !== K_ENUM &&
+          k !== K_ENUM64 &&
+          k !== K_FWD &&
+          k !== K_STRUCT &&
+          k !== K_UNION &&
+          k !== K_TYPEDEF &&
+          k !== K_FLOAT
         ) {
           throw new BtfError(`a ${b.kindName(id)} cannot appear in a C declaration`, { typeId: id });
         }
@@ -563,9 +596,9 @@ class CPrinter {
     const stack = this.stack;
     while (stack.length > start) {
       const k = this.kind(stack[stack.length - 1]!);
-      if (k === Kind.VOLATILE) this.put("volatile ");
-      else if (k === Kind.CONST) this.put("const ");
-      else if (k === Kind.RESTRICT) this.put("restrict ");
+      if (k === K_VOLATILE) this.put("volatile ");
+      else if (k === K_CONST) this.put("const ");
+      else if (k === K_RESTRICT) this.put("restrict ");
       else return;
       stack.pop();
     }
@@ -575,7 +608,7 @@ class CPrinter {
     const stack = this.stack;
     while (stack.length > start) {
       const k = this.kind(stack[stack.length - 1]!);
-      if (k !== Kind.VOLATILE && k !== Kind.CONST && k !== Kind.RESTRICT && k !== Kind.TYPE_TAG) return;
+      if (k !== K_VOLATILE && k !== K_CONST && k !== K_RESTRICT && k !== K_TYPE_TAG) return;
       stack.pop();
     }
   }
@@ -599,44 +632,44 @@ class CPrinter {
       }
       const k = this.kind(id);
       switch (k) {
-        case Kind.INT:
-        case Kind.FLOAT:
+        case K_INT:
+        case K_FLOAT:
           this.emitMods(start);
           this.put(b.nameOf(id));
           break;
-        case Kind.STRUCT:
-        case Kind.UNION:
+        case K_STRUCT:
+        case K_UNION:
           this.emitMods(start);
           if (b.nameOffsetOf(id) === 0) this.structDef(id, level);
           else this.structFwd(id);
           break;
-        case Kind.ENUM:
-        case Kind.ENUM64:
+        case K_ENUM:
+        case K_ENUM64:
           this.emitMods(start);
           if (b.nameOffsetOf(id) === 0) this.enumDef(id, level);
           else this.enumFwd(id);
           break;
-        case Kind.FWD:
+        case K_FWD:
           this.emitMods(start);
           this.fwdDef(id);
           break;
-        case Kind.TYPEDEF:
+        case K_TYPEDEF:
           this.emitMods(start);
           this.put(this.identName(id));
           break;
-        case Kind.PTR:
+        case K_PTR:
           this.put(lastWasPtr ? "*" : " *");
           break;
-        case Kind.VOLATILE:
+        case K_VOLATILE:
           this.put(" volatile");
           break;
-        case Kind.CONST:
+        case K_CONST:
           this.put(" const");
           break;
-        case Kind.RESTRICT:
+        case K_RESTRICT:
           this.put(" restrict");
           break;
-        case Kind.TYPE_TAG: {
+        case K_TYPE_TAG: {
           this.emitMods(start);
           const tag = b.nameOf(id);
           this.put(
@@ -644,7 +677,7 @@ class CPrinter {
           );
           break;
         }
-        case Kind.ARRAY: {
+        case K_ARRAY: {
           const length = b.extraWord(id, 2);
           this.dropMods(start);
           if (stack.length === start) {
@@ -652,7 +685,7 @@ class CPrinter {
             this.put(`[${length}]`);
             return;
           }
-          const multi = this.kind(stack[stack.length - 1]!) === Kind.ARRAY;
+          const multi = this.kind(stack[stack.length - 1]!) === K_ARRAY;
           if (name && !lastWasPtr) this.put(" ");
           if (!multi) this.put("(");
           this.typeChain(start, name, level);
@@ -660,7 +693,7 @@ class CPrinter {
           this.put(`[${length}]`);
           return;
         }
-        case Kind.FUNC_PROTO: {
+        case K_FUNC_PROTO: {
           const n = b.vlenOf(id);
           this.dropMods(start);
           if (stack.length > start) {
@@ -688,7 +721,7 @@ class CPrinter {
           return;
         }
       }
-      lastWasPtr = k === Kind.PTR;
+      lastWasPtr = k === K_PTR;
     }
     this.putName(name, lastWasPtr);
   }

@@ -15,6 +15,27 @@ import type { StringSource } from "./strings.js";
 import type { BtfKindName, BtfType, Linkage, Member } from "./types.js";
 import { LINKAGES } from "./types.js";
 
+// module-local copies: plain constants, cheaper than property reads in hot loops
+const K_ARRAY = Kind.ARRAY;
+const K_CONST = Kind.CONST;
+const K_DATASEC = Kind.DATASEC;
+const K_DECL_TAG = Kind.DECL_TAG;
+const K_ENUM = Kind.ENUM;
+const K_ENUM64 = Kind.ENUM64;
+const K_FLOAT = Kind.FLOAT;
+const K_FUNC = Kind.FUNC;
+const K_FUNC_PROTO = Kind.FUNC_PROTO;
+const K_FWD = Kind.FWD;
+const K_INT = Kind.INT;
+const K_PTR = Kind.PTR;
+const K_RESTRICT = Kind.RESTRICT;
+const K_STRUCT = Kind.STRUCT;
+const K_TYPEDEF = Kind.TYPEDEF;
+const K_TYPE_TAG = Kind.TYPE_TAG;
+const K_UNION = Kind.UNION;
+const K_VAR = Kind.VAR;
+const K_VOLATILE = Kind.VOLATILE;
+
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 const utf8Encoder = new TextEncoder();
 const VOID: BtfType = Object.freeze({ kind: "void", name: "" });
@@ -197,7 +218,7 @@ export class Btf implements StringSource {
 
   private word(id: number): number {
     const i = id - this.startId;
-    if (i < 0 || i >= this.offsets.length || !Number.isInteger(i)) {
+    if (i >>> 0 !== i || i >= this.offsets.length) {
       throw new BtfError(`type id ${id} out of range (ids go up to ${this.endId - 1})`);
     }
     return this.offsets[i]!;
@@ -334,7 +355,7 @@ export class Btf implements StringSource {
     const st = tw[w + 2]!;
     const x = w + 3;
     switch (kind) {
-      case Kind.INT: {
+      case K_INT: {
         const e = tw[x]!;
         const enc = e >>> 24;
         return {
@@ -348,22 +369,22 @@ export class Btf implements StringSource {
           bool: (enc & INT_BOOL) !== 0,
         };
       }
-      case Kind.PTR:
+      case K_PTR:
         return { kind: "ptr", name, type: st };
-      case Kind.TYPEDEF:
+      case K_TYPEDEF:
         return { kind: "typedef", name, type: st };
-      case Kind.VOLATILE:
+      case K_VOLATILE:
         return { kind: "volatile", name, type: st };
-      case Kind.CONST:
+      case K_CONST:
         return { kind: "const", name, type: st };
-      case Kind.RESTRICT:
+      case K_RESTRICT:
         return { kind: "restrict", name, type: st };
-      case Kind.TYPE_TAG:
+      case K_TYPE_TAG:
         return { kind: "type_tag", name, type: st, attribute: flag };
-      case Kind.ARRAY:
+      case K_ARRAY:
         return { kind: "array", name, type: tw[x]!, indexType: tw[x + 1]!, length: tw[x + 2]! };
-      case Kind.STRUCT:
-      case Kind.UNION: {
+      case K_STRUCT:
+      case K_UNION: {
         const members: Member[] = new Array(vlen);
         for (let i = 0; i < vlen; i++) {
           const o = tw[x + 3 * i + 2]!;
@@ -374,9 +395,9 @@ export class Btf implements StringSource {
             bitfieldSize: flag ? o >>> 24 : 0,
           };
         }
-        return { kind: kind === Kind.STRUCT ? "struct" : "union", name, size: st, bitfields: flag, members };
+        return { kind: kind === K_STRUCT ? "struct" : "union", name, size: st, bitfields: flag, members };
       }
-      case Kind.ENUM: {
+      case K_ENUM: {
         const values = new Array(vlen);
         for (let i = 0; i < vlen; i++) {
           const raw = tw[x + 2 * i + 1]!;
@@ -384,7 +405,7 @@ export class Btf implements StringSource {
         }
         return { kind: "enum", name, size: st, signed: flag, values };
       }
-      case Kind.ENUM64: {
+      case K_ENUM64: {
         const values = new Array(vlen);
         for (let i = 0; i < vlen; i++) {
           const u = (BigInt(tw[x + 3 * i + 2]!) << 32n) | BigInt(tw[x + 3 * i + 1]!);
@@ -392,29 +413,29 @@ export class Btf implements StringSource {
         }
         return { kind: "enum64", name, size: st, signed: flag, values };
       }
-      case Kind.FWD:
+      case K_FWD:
         return { kind: "fwd", name, union: flag };
-      case Kind.FUNC:
+      case K_FUNC:
         return { kind: "func", name, type: st, linkage: this.linkage(vlen, id) };
-      case Kind.FUNC_PROTO: {
+      case K_FUNC_PROTO: {
         const params = new Array(vlen);
         for (let i = 0; i < vlen; i++) {
           params[i] = { name: this.string(tw[x + 2 * i]!), type: tw[x + 2 * i + 1]! };
         }
         return { kind: "func_proto", name, returnType: st, params };
       }
-      case Kind.VAR:
+      case K_VAR:
         return { kind: "var", name, type: st, linkage: this.linkage(tw[x]!, id) };
-      case Kind.DATASEC: {
+      case K_DATASEC: {
         const vars = new Array(vlen);
         for (let i = 0; i < vlen; i++) {
           vars[i] = { type: tw[x + 3 * i]!, offset: tw[x + 3 * i + 1]!, size: tw[x + 3 * i + 2]! };
         }
         return { kind: "datasec", name, size: st, vars };
       }
-      case Kind.FLOAT:
+      case K_FLOAT:
         return { kind: "float", name, size: st };
-      case Kind.DECL_TAG:
+      case K_DECL_TAG:
         return { kind: "decl_tag", name, type: st, componentIndex: tw[x]! | 0, attribute: flag };
       default:
         throw new BtfError(`unknown kind ${kind}`, { typeId: id });
@@ -567,13 +588,7 @@ export class Btf implements StringSource {
     let steps = 0;
     for (;;) {
       const k = this.kindOf(id);
-      if (
-        k !== Kind.TYPEDEF &&
-        k !== Kind.CONST &&
-        k !== Kind.VOLATILE &&
-        k !== Kind.RESTRICT &&
-        k !== Kind.TYPE_TAG
-      ) {
+      if (k !== K_TYPEDEF && k !== K_CONST && k !== K_VOLATILE && k !== K_RESTRICT && k !== K_TYPE_TAG) {
         return id;
       }
       if (++steps > this.endId) throw new BtfError("type chain loops back on itself", { typeId: id });
@@ -593,28 +608,28 @@ export class Btf implements StringSource {
       if (++steps > this.endId) throw new BtfError("type chain loops back on itself", { typeId: start });
       const k = this.kindOf(id);
       switch (k) {
-        case Kind.INT:
-        case Kind.STRUCT:
-        case Kind.UNION:
-        case Kind.ENUM:
-        case Kind.ENUM64:
-        case Kind.DATASEC:
-        case Kind.FLOAT: {
+        case K_INT:
+        case K_STRUCT:
+        case K_UNION:
+        case K_ENUM:
+        case K_ENUM64:
+        case K_DATASEC:
+        case K_FLOAT: {
           const size = factor * this.sizeOrTypeOf(id);
           if (size > 0xffffffff) throw new BtfError(`size ${size} overflows 32 bits`, { typeId: start });
           return size;
         }
-        case Kind.PTR:
+        case K_PTR:
           return factor * POINTER_SIZE;
-        case Kind.TYPEDEF:
-        case Kind.CONST:
-        case Kind.VOLATILE:
-        case Kind.RESTRICT:
-        case Kind.TYPE_TAG:
-        case Kind.VAR:
+        case K_TYPEDEF:
+        case K_CONST:
+        case K_VOLATILE:
+        case K_RESTRICT:
+        case K_TYPE_TAG:
+        case K_VAR:
           id = this.checkId(this.sizeOrTypeOf(id), id);
           break;
-        case Kind.ARRAY:
+        case K_ARRAY:
           factor *= this.extraWord(id, 2);
           if (factor > 0xffffffff) throw new BtfError("array size overflows 32 bits", { typeId: start });
           id = this.checkId(this.extraWord(id, 0), id);
@@ -636,17 +651,17 @@ export class Btf implements StringSource {
     id = this.resolve(id);
     const k = this.kindOf(id);
     switch (k) {
-      case Kind.INT:
-      case Kind.ENUM:
-      case Kind.ENUM64:
-      case Kind.FLOAT:
+      case K_INT:
+      case K_ENUM:
+      case K_ENUM64:
+      case K_FLOAT:
         return Math.max(1, Math.min(this.sizeOrTypeOf(id), POINTER_SIZE));
-      case Kind.PTR:
+      case K_PTR:
         return POINTER_SIZE;
-      case Kind.ARRAY:
+      case K_ARRAY:
         return this.alignOf(this.checkId(this.extraWord(id, 0), id), depth + 1);
-      case Kind.STRUCT:
-      case Kind.UNION: {
+      case K_STRUCT:
+      case K_UNION: {
         const n = this.vlenOf(id);
         const flag = this.kindFlagOf(id);
         let align = 1;

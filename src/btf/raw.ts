@@ -1,6 +1,27 @@
 import type { Btf } from "./decode.js";
 import { Kind } from "./kinds.js";
 
+// module-local copies: plain constants, cheaper than property reads in hot loops
+const K_ARRAY = Kind.ARRAY;
+const K_CONST = Kind.CONST;
+const K_DATASEC = Kind.DATASEC;
+const K_DECL_TAG = Kind.DECL_TAG;
+const K_ENUM = Kind.ENUM;
+const K_ENUM64 = Kind.ENUM64;
+const K_FLOAT = Kind.FLOAT;
+const K_FUNC = Kind.FUNC;
+const K_FUNC_PROTO = Kind.FUNC_PROTO;
+const K_FWD = Kind.FWD;
+const K_INT = Kind.INT;
+const K_PTR = Kind.PTR;
+const K_RESTRICT = Kind.RESTRICT;
+const K_STRUCT = Kind.STRUCT;
+const K_TYPEDEF = Kind.TYPEDEF;
+const K_TYPE_TAG = Kind.TYPE_TAG;
+const K_UNION = Kind.UNION;
+const K_VAR = Kind.VAR;
+const K_VOLATILE = Kind.VOLATILE;
+
 const KIND_UPPER = [
   "UNKNOWN",
   "INT",
@@ -54,26 +75,26 @@ export function rawType(btf: Btf, id: number): string {
   let s = `[${id}] ${KIND_UPPER[k]} ${quoted(btf, btf.nameOffsetOf(id))}`;
   const x = (i: number) => btf.extraWord(id, i);
   switch (k) {
-    case Kind.INT: {
+    case K_INT: {
       const e = x(0);
       s += ` size=${st} bits_offset=${(e >>> 16) & 0xff} nr_bits=${e & 0xff} encoding=${intEncoding(e >>> 24)}`;
       break;
     }
-    case Kind.PTR:
-    case Kind.CONST:
-    case Kind.VOLATILE:
-    case Kind.RESTRICT:
-    case Kind.TYPEDEF:
+    case K_PTR:
+    case K_CONST:
+    case K_VOLATILE:
+    case K_RESTRICT:
+    case K_TYPEDEF:
       s += ` type_id=${st}`;
       break;
-    case Kind.TYPE_TAG:
+    case K_TYPE_TAG:
       s += ` type_id=${st}`;
       break;
-    case Kind.ARRAY:
+    case K_ARRAY:
       s += ` type_id=${x(0)} index_type_id=${x(1)} nr_elems=${x(2)}`;
       break;
-    case Kind.STRUCT:
-    case Kind.UNION:
+    case K_STRUCT:
+    case K_UNION:
       s += ` size=${st} vlen=${vlen}`;
       for (let i = 0; i < vlen; i++) {
         const o = x(3 * i + 2);
@@ -81,34 +102,34 @@ export function rawType(btf: Btf, id: number): string {
         if (flag && o >>> 24 !== 0) s += ` bitfield_size=${o >>> 24}`;
       }
       break;
-    case Kind.ENUM:
+    case K_ENUM:
       s += ` encoding=${flag ? "SIGNED" : "UNSIGNED"} size=${st} vlen=${vlen}`;
       for (let i = 0; i < vlen; i++) {
         const v = x(2 * i + 1);
         s += `\n\t${quoted(btf, x(2 * i))} val=${flag ? v | 0 : v}`;
       }
       break;
-    case Kind.ENUM64:
+    case K_ENUM64:
       s += ` encoding=${flag ? "SIGNED" : "UNSIGNED"} size=${st} vlen=${vlen}`;
       for (let i = 0; i < vlen; i++) {
         const u = (BigInt(x(3 * i + 2)) << 32n) | BigInt(x(3 * i + 1));
         s += `\n\t${quoted(btf, x(3 * i))} val=${flag ? `${BigInt.asIntN(64, u)}LL` : `${u}ULL`}`;
       }
       break;
-    case Kind.FWD:
+    case K_FWD:
       s += ` fwd_kind=${flag ? "union" : "struct"}`;
       break;
-    case Kind.FUNC:
+    case K_FUNC:
       s += ` type_id=${st} linkage=${LINKAGE[vlen] ?? "UNKN"}`;
       break;
-    case Kind.FUNC_PROTO:
+    case K_FUNC_PROTO:
       s += ` ret_type_id=${st} vlen=${vlen}`;
       for (let i = 0; i < vlen; i++) s += `\n\t${quoted(btf, x(2 * i))} type_id=${x(2 * i + 1)}`;
       break;
-    case Kind.VAR:
+    case K_VAR:
       s += ` type_id=${st}, linkage=${LINKAGE[x(0)] ?? "UNKN"}`;
       break;
-    case Kind.DATASEC:
+    case K_DATASEC:
       s += ` size=${st} vlen=${vlen}`;
       for (let i = 0; i < vlen; i++) {
         const t = x(3 * i);
@@ -116,10 +137,10 @@ export function rawType(btf: Btf, id: number): string {
         s += ` (${KIND_UPPER[btf.kindOf(btf.checkId(t, id))]} ${quoted(btf, btf.nameOffsetOf(t))})`;
       }
       break;
-    case Kind.FLOAT:
+    case K_FLOAT:
       s += ` size=${st}`;
       break;
-    case Kind.DECL_TAG:
+    case K_DECL_TAG:
       s += ` type_id=${st} component_idx=${x(0) | 0}`;
       break;
   }

@@ -8,6 +8,18 @@ import type { Btf } from "./decode.js";
 import { BtfError } from "./errors.js";
 import { Kind } from "./kinds.js";
 
+// module-local copies: plain constants, cheaper than property reads in hot loops
+const K_ARRAY = Kind.ARRAY;
+const K_DATASEC = Kind.DATASEC;
+const K_ENUM = Kind.ENUM;
+const K_ENUM64 = Kind.ENUM64;
+const K_FLOAT = Kind.FLOAT;
+const K_INT = Kind.INT;
+const K_PTR = Kind.PTR;
+const K_STRUCT = Kind.STRUCT;
+const K_UNION = Kind.UNION;
+const K_VAR = Kind.VAR;
+
 const MAX_DEPTH = 64;
 const CHAR_NAMES = new Set(["char", "signed char", "unsigned char"]);
 const latin = new TextDecoder("utf-8", { fatal: false });
@@ -73,30 +85,30 @@ function value(btf: Btf, id: number, v: DataView, at: number, depth: number): Bt
   id = btf.resolve(id);
   const k = btf.kindOf(id);
   switch (k) {
-    case Kind.INT: {
+    case K_INT: {
       const t = btf.type(id);
       if (t.kind !== "int") break;
       if (t.bool) return v.getUint8(at) !== 0;
       if (t.bitOffset !== 0 || t.bits !== t.size * 8) return bitfield(v, at, t.bitOffset, t.bits, t.signed);
       return intValue(v, at, t.size, t.signed);
     }
-    case Kind.PTR:
+    case K_PTR:
       return v.getBigUint64(at, true);
-    case Kind.FLOAT: {
+    case K_FLOAT: {
       const s = btf.sizeOrTypeOf(id);
       if (s === 4) return v.getFloat32(at, true);
       if (s === 8) return v.getFloat64(at, true);
       return readUnsigned(v, at, s);
     }
-    case Kind.ENUM:
-    case Kind.ENUM64: {
+    case K_ENUM:
+    case K_ENUM64: {
       const t = btf.type(id);
       if (t.kind !== "enum" && t.kind !== "enum64") break;
       const raw = intValue(v, at, t.size, t.signed);
       for (const e of t.values) if (BigInt(e.value) === BigInt(raw)) return e.name;
       return typeof raw === "bigint" ? raw : raw;
     }
-    case Kind.ARRAY: {
+    case K_ARRAY: {
       const t = btf.type(id);
       if (t.kind !== "array") break;
       const elem = btf.resolve(t.type);
@@ -117,8 +129,8 @@ function value(btf: Btf, id: number, v: DataView, at: number, depth: number): Bt
       for (let i = 0; i < t.length; i++) out[i] = value(btf, elem, v, at + i * es, depth + 1);
       return out;
     }
-    case Kind.STRUCT:
-    case Kind.UNION: {
+    case K_STRUCT:
+    case K_UNION: {
       const t = btf.type(id);
       if (t.kind !== "struct" && t.kind !== "union") break;
       const out: { [field: string]: BtfValue } = {};
@@ -137,14 +149,14 @@ function value(btf: Btf, id: number, v: DataView, at: number, depth: number): Bt
       }
       return out;
     }
-    case Kind.DATASEC: {
+    case K_DATASEC: {
       const t = btf.type(id);
       if (t.kind !== "datasec") break;
       const out: { [field: string]: BtfValue } = {};
       for (const sv of t.vars) out[btf.nameOf(sv.type)] = value(btf, sv.type, v, at + sv.offset, depth + 1);
       return out;
     }
-    case Kind.VAR:
+    case K_VAR:
       return value(btf, btf.sizeOrTypeOf(id), v, at, depth + 1);
   }
   throw new BtfError(`cannot show a value of a ${btf.kindName(id)}`, { typeId: id });
