@@ -87,8 +87,8 @@ export function describeOpcode(code: number): string {
   return `${CLASS_NAMES[cls]}${SIZE_NAMES[(code & 0x18) >> 3]} ${mode} (opcode ${hex(code)})`;
 }
 
-function unused(what: string, field: string, value: number): string {
-  return `${what}: ${field} is unused by this instruction and must be 0, found ${value}`;
+function unused(code: number, field: string, value: number): string {
+  return `${describeOpcode(code)}: ${field} is unused by this instruction and must be 0, found ${value}`;
 }
 
 function aluProblem(insn: Instruction): string | undefined {
@@ -96,45 +96,45 @@ function aluProblem(insn: Instruction): string | undefined {
   const op = code & 0xf0;
   const isX = (code & Source.X) !== 0;
   const is64 = (code & 0x07) === Class.ALU64;
-  const what = describeOpcode(code);
   if (op > AluOp.END) return `unknown arithmetic operation ${hex(op)} in opcode ${hex(code)}`;
   switch (op) {
     case AluOp.NEG:
-      if (isX) return `${what}: neg has no register form; use opcode ${hex(code & ~Source.X)}`;
-      if (src !== 0) return unused(what, "src", src);
-      if (off !== 0) return unused(what, "off", off);
-      if (imm !== 0) return unused(what, "imm", imm);
+      if (isX)
+        return `${describeOpcode(code)}: neg has no register form; use opcode ${hex(code & ~Source.X)}`;
+      if (src !== 0) return unused(code, "src", src);
+      if (off !== 0) return unused(code, "off", off);
+      if (imm !== 0) return unused(code, "imm", imm);
       return undefined;
     case AluOp.END:
       if (is64 && isX)
-        return `${what}: the 64-bit byte swap (bswap) exists only with the TO_LE bit clear (opcode 0xd7)`;
-      if (src !== 0) return unused(what, "src", src);
-      if (off !== 0) return unused(what, "off", off);
+        return `${describeOpcode(code)}: the 64-bit byte swap (bswap) exists only with the TO_LE bit clear (opcode 0xd7)`;
+      if (src !== 0) return unused(code, "src", src);
+      if (off !== 0) return unused(code, "off", off);
       if (imm !== 16 && imm !== 32 && imm !== 64)
-        return `${what}: the byte swap width (imm) must be 16, 32 or 64, found ${imm}`;
+        return `${describeOpcode(code)}: the byte swap width (imm) must be 16, 32 or 64, found ${imm}`;
       return undefined;
     case AluOp.MOV:
       if (!isX) {
-        if (src !== 0) return unused(what, "src", src);
-        if (off !== 0) return unused(what, "off", off);
+        if (src !== 0) return unused(code, "src", src);
+        if (off !== 0) return unused(code, "off", off);
         return undefined;
       }
       if (is64 && off === 1) {
         if (imm !== 1 && imm !== 0x10000)
-          return `${what}: addr_space_cast (off 1) converts between address spaces 0 and 1 only: imm must be 1 (as(1) to as(0)) or 65536 (as(0) to as(1)), found ${imm}`;
+          return `${describeOpcode(code)}: addr_space_cast (off 1) converts between address spaces 0 and 1 only: imm must be 1 (as(1) to as(0)) or 65536 (as(0) to as(1)), found ${imm}`;
         return undefined;
       }
       if (off !== 0 && off !== 8 && off !== 16 && (!is64 || off !== 32))
-        return `${what}: off of a move selects sign extension and must be 0, 8, 16${is64 ? ", 32 (or 1 for addr_space_cast)" : ""}, found ${off}`;
-      if (imm !== 0) return unused(what, "imm", imm);
+        return `${describeOpcode(code)}: off of a move selects sign extension and must be 0, 8, 16${is64 ? ", 32 (or 1 for addr_space_cast)" : ""}, found ${off}`;
+      if (imm !== 0) return unused(code, "imm", imm);
       return undefined;
     default:
       if (off !== 0 && !(off === 1 && (op === AluOp.DIV || op === AluOp.MOD)))
         return op === AluOp.DIV || op === AluOp.MOD
-          ? `${what}: off of div/mod must be 0 (unsigned) or 1 (signed), found ${off}`
-          : unused(what, "off", off);
-      if (isX && imm !== 0) return unused(what, "imm", imm);
-      if (!isX && src !== 0) return unused(what, "src", src);
+          ? `${describeOpcode(code)}: off of div/mod must be 0 (unsigned) or 1 (signed), found ${off}`
+          : unused(code, "off", off);
+      if (isX && imm !== 0) return unused(code, "imm", imm);
+      if (!isX && src !== 0) return unused(code, "src", src);
       return undefined;
   }
 }
@@ -144,74 +144,74 @@ function jumpProblem(insn: Instruction): string | undefined {
   const op = code & 0xf0;
   const isX = (code & Source.X) !== 0;
   const is32 = (code & 0x07) === Class.JMP32;
-  const what = describeOpcode(code);
   switch (op) {
     case 0xf0:
       return `unknown jump operation 0xf0 in opcode ${hex(code)}`;
     case JmpOp.JA:
-      if (isX) return `${what}: ja has no register form`;
-      if (dst !== 0) return unused(what, "dst", dst);
-      if (src !== 0) return unused(what, "src", src);
-      if (is32 && off !== 0) return `${what}: gotol takes its target in imm; off must be 0, found ${off}`;
+      if (isX) return `${describeOpcode(code)}: ja has no register form`;
+      if (dst !== 0) return unused(code, "dst", dst);
+      if (src !== 0) return unused(code, "src", src);
+      if (is32 && off !== 0)
+        return `${describeOpcode(code)}: gotol takes its target in imm; off must be 0, found ${off}`;
       if (!is32 && imm !== 0)
-        return `${what}: ja takes its target in off; imm must be 0, found ${imm} (for 32-bit targets use gotol, opcode 0x06)`;
+        return `${describeOpcode(code)}: ja takes its target in off; imm must be 0, found ${imm} (for 32-bit targets use gotol, opcode 0x06)`;
       return undefined;
     case JmpOp.CALL:
-      if (is32) return `${what}: call exists only in class JMP (opcode 0x85), not JMP32`;
+      if (is32) return `${describeOpcode(code)}: call exists only in class JMP (opcode 0x85), not JMP32`;
       if (isX) {
-        if (src !== 0) return unused(what, "src", src);
-        if (off !== 0) return unused(what, "off", off);
-        if (imm !== 0) return unused(what, "imm", imm);
+        if (src !== 0) return unused(code, "src", src);
+        if (off !== 0) return unused(code, "off", off);
+        if (imm !== 0) return unused(code, "imm", imm);
         return undefined;
       }
-      if (dst !== 0) return unused(what, "dst", dst);
+      if (dst !== 0) return unused(code, "dst", dst);
       if (src !== PseudoCall.HELPER && src !== PseudoCall.CALL && src !== PseudoCall.KFUNC_CALL)
-        return `${what}: src selects the kind of call and must be 0 (helper), 1 (bpf-to-bpf) or 2 (kfunc), found ${src}`;
-      if (src !== PseudoCall.KFUNC_CALL && off !== 0) return unused(what, "off", off);
+        return `${describeOpcode(code)}: src selects the kind of call and must be 0 (helper), 1 (bpf-to-bpf) or 2 (kfunc), found ${src}`;
+      if (src !== PseudoCall.KFUNC_CALL && off !== 0) return unused(code, "off", off);
       return undefined;
     case JmpOp.EXIT:
-      if (is32) return `${what}: exit exists only in class JMP (opcode 0x95), not JMP32`;
-      if (isX) return `${what}: exit has no register form; use opcode 0x95`;
-      if (dst !== 0) return unused(what, "dst", dst);
-      if (src !== 0) return unused(what, "src", src);
-      if (off !== 0) return unused(what, "off", off);
-      if (imm !== 0) return unused(what, "imm", imm);
+      if (is32) return `${describeOpcode(code)}: exit exists only in class JMP (opcode 0x95), not JMP32`;
+      if (isX) return `${describeOpcode(code)}: exit has no register form; use opcode 0x95`;
+      if (dst !== 0) return unused(code, "dst", dst);
+      if (src !== 0) return unused(code, "src", src);
+      if (off !== 0) return unused(code, "off", off);
+      if (imm !== 0) return unused(code, "imm", imm);
       return undefined;
     case JmpOp.JCOND:
-      if (is32) return `${what}: may_goto exists only in class JMP (opcode 0xe5), not JMP32`;
-      if (isX) return `${what}: may_goto has no register form; use opcode 0xe5`;
+      if (is32) return `${describeOpcode(code)}: may_goto exists only in class JMP (opcode 0xe5), not JMP32`;
+      if (isX) return `${describeOpcode(code)}: may_goto has no register form; use opcode 0xe5`;
       if (src !== 0)
-        return `${what}: src must be 0 (may_goto, the only conditional pseudo jump), found ${src}`;
-      if (dst !== 0) return unused(what, "dst", dst);
-      if (imm !== 0) return unused(what, "imm", imm);
+        return `${describeOpcode(code)}: src must be 0 (may_goto, the only conditional pseudo jump), found ${src}`;
+      if (dst !== 0) return unused(code, "dst", dst);
+      if (imm !== 0) return unused(code, "imm", imm);
       return undefined;
     default:
-      if (isX && imm !== 0) return unused(what, "imm", imm);
-      if (!isX && src !== 0) return unused(what, "src", src);
+      if (isX && imm !== 0) return unused(code, "imm", imm);
+      if (!isX && src !== 0) return unused(code, "src", src);
       return undefined;
   }
 }
 
 function loadProblem(insn: Instruction): string | undefined {
   const { code, dst, src, off } = insn;
-  const what = describeOpcode(code);
   if (code === LD_IMM64) {
-    if (off !== 0) return unused(what, "off", off);
+    if (off !== 0) return unused(code, "off", off);
     if (src > PseudoLoad.MAP_IDX_VALUE)
-      return `${what}: src selects what ld_imm64 loads and must be 0 (constant), 1 (map fd), 2 (map value), 3 (BTF id), 4 (function), 5 (map index) or 6 (map index value), found ${src}`;
+      return `${describeOpcode(code)}: src selects what ld_imm64 loads and must be 0 (constant), 1 (map fd), 2 (map value), 3 (BTF id), 4 (function), 5 (map index) or 6 (map index value), found ${src}`;
     const imm2 = insn.imm2 ?? 0;
     if (!isInt(imm2, INT32_MIN, INT32_MAX))
-      return `${what}: imm2 ${imm2} does not fit in a signed 32-bit immediate`;
+      return `${describeOpcode(code)}: imm2 ${imm2} does not fit in a signed 32-bit immediate`;
     if ((src === PseudoLoad.MAP_FD || src === PseudoLoad.MAP_IDX) && imm2 !== 0)
-      return `${what}: a map reference (src ${src}) leaves the second slot's imm at 0, found ${imm2}`;
+      return `${describeOpcode(code)}: a map reference (src ${src}) leaves the second slot's imm at 0, found ${imm2}`;
     return undefined;
   }
   const mode = code & 0xe0;
   if (mode === Mode.ABS || mode === Mode.IND) {
-    if ((code & 0x18) === Size.DW) return `${what}: the legacy packet loads have no 8-byte (dw) size`;
-    if (dst !== 0) return unused(what, "dst", dst);
-    if (off !== 0) return unused(what, "off", off);
-    if (mode === Mode.ABS && src !== 0) return unused(what, "src", src);
+    if ((code & 0x18) === Size.DW)
+      return `${describeOpcode(code)}: the legacy packet loads have no 8-byte (dw) size`;
+    if (dst !== 0) return unused(code, "dst", dst);
+    if (off !== 0) return unused(code, "off", off);
+    if (mode === Mode.ABS && src !== 0) return unused(code, "src", src);
     return undefined;
   }
   return `unknown opcode ${hex(code)}: class LD holds only ld_imm64 (0x18) and the legacy packet loads (abs, ind)`;
@@ -222,23 +222,22 @@ function memoryProblem(insn: Instruction): string | undefined {
   const cls = code & 0x07;
   const mode = code & 0xe0;
   const size = code & 0x18;
-  const what = describeOpcode(code);
   if (cls === Class.LDX) {
     if (mode === Mode.MEMSX && size === Size.DW)
-      return `${what}: there is no sign-extending 8-byte load; use the plain ldxdw (opcode 0x79)`;
+      return `${describeOpcode(code)}: there is no sign-extending 8-byte load; use the plain ldxdw (opcode 0x79)`;
     if (mode !== Mode.MEM && mode !== Mode.MEMSX)
       return `unknown opcode ${hex(code)}: class LDX has only the mem and memsx modes`;
-    if (imm !== 0) return unused(what, "imm", imm);
+    if (imm !== 0) return unused(code, "imm", imm);
     return undefined;
   }
   if (cls === Class.ST) {
     if (mode !== Mode.MEM) return `unknown opcode ${hex(code)}: class ST has only the mem mode`;
-    if (src !== 0) return unused(what, "src", src);
+    if (src !== 0) return unused(code, "src", src);
     return undefined;
   }
   // STX
   if (mode === Mode.MEM) {
-    if (imm !== 0) return unused(what, "imm", imm);
+    if (imm !== 0) return unused(code, "imm", imm);
     return undefined;
   }
   if (mode !== Mode.ATOMIC) return `unknown opcode ${hex(code)}: class STX has only the mem and atomic modes`;
@@ -257,10 +256,10 @@ function memoryProblem(insn: Instruction): string | undefined {
     case AtomicOp.XCHG:
     case AtomicOp.CMPXCHG:
       if (size !== Size.W && size !== Size.DW)
-        return `${what}: atomic read-modify-write operations exist only for 4 and 8 bytes (w, dw)`;
+        return `${describeOpcode(code)}: atomic read-modify-write operations exist only for 4 and 8 bytes (w, dw)`;
       return undefined;
     default:
-      return `${what}: unknown atomic operation imm=${hex(imm)}; valid: add/or/and/xor (0x00/0x40/0x50/0xa0, |0x01 to fetch), xchg 0xe1, cmpxchg 0xf1, load_acquire 0x100, store_release 0x110`;
+      return `${describeOpcode(code)}: unknown atomic operation imm=${hex(imm)}; valid: add/or/and/xor (0x00/0x40/0x50/0xa0, |0x01 to fetch), xchg 0xe1, cmpxchg 0xf1, load_acquire 0x100, store_release 0x110`;
   }
 }
 
