@@ -4,7 +4,7 @@ import { BpfError, InputError } from "../sys/error.js";
 import { Fd } from "../sys/fd.js";
 import { enableStats, getFdById, objGet, objPin } from "../sys/obj.js";
 import { MAX_LOG_SIZE, progLoad, progTestRun } from "../sys/prog.js";
-import { emitProgramBtf } from "./btf.js";
+import { type ProgramBtfOption, resolveLoadBtf } from "./btf.js";
 import { type ProgramInfo, programInfo } from "./info.js";
 import { mapFdOf, type ProgramInstructions, programBytes } from "./instructions.js";
 import { withCapability } from "./reject.js";
@@ -39,11 +39,18 @@ export interface ProgramSpec {
   flags?: number;
   /** maps the instructions refer to by name (`ld_imm64` with a map reference) */
   maps?: Readonly<Record<string, unknown>>;
-  /** the program's BTF (a descriptor or an object with `fd`), for func_info and line_info */
-  btf?: number | Fd | { readonly fd: number | Fd };
-  /** bpf_func_info records (8 bytes each: insn offset, type id) */
+  /**
+   * The program's BTF, which func_info and line_info point into. Left out, rawbpf emits it from
+   * the program's functions and source lines when the program needs it (bpf-to-bpf functions,
+   * callbacks, assembly lines). `false` loads without any BTF, even when the kernel will refuse
+   * (to see what it says: bpf_loop callbacks need func_info). A descriptor (a number, an `Fd`, an
+   * object with `fd`) or a blob (`Uint8Array`, loaded for this load only) supplies it by hand,
+   * with `funcInfo` and `lineInfo`.
+   */
+  btf?: ProgramBtfOption;
+  /** bpf_func_info records (8 bytes each: insn offset, type id), with a hand-supplied `btf` */
   funcInfo?: Uint8Array;
-  /** bpf_line_info records (16 bytes each) */
+  /** bpf_line_info records (16 bytes each), with a hand-supplied `btf` */
   lineInfo?: Uint8Array;
   /**
    * Verifier log level: 0 (only the statistics, the default), 1 (the path that failed), 2 (every
@@ -56,7 +63,8 @@ export interface ProgramSpec {
   check?: boolean;
   /**
    * Emit BTF func_info (and line_info) from the program's function list and source lines
-   * (default: when it has more than one function or carries source lines, and no `btf` was given).
+   * (default: when it has more than one function or carries source lines, and no `btf` was
+   * given). `emitBtf: false` is the same as `btf: false`.
    */
   emitBtf?: boolean;
 }
@@ -179,13 +187,13 @@ export class Program implements Disposable {
       ...(spec.check === undefined ? {} : { check: spec.check }),
     });
     const attachFd = fdOf(spec.attachTarget, "attach target");
-    const emitted =
-      spec.btf === undefined && spec.emitBtf !== false && spec.funcInfo === undefined
-        ? emitProgramBtf(spec.instructions)
-        : undefined;
-    const btfFd = emitted ? emitted.fd.value : fdOf(spec.btf, "btf");
-    const funcInfo = emitted ? emitted.funcInfo : spec.funcInfo;
-    const lineInfo = emitted ? emitted.lineInfo : spec.lineInfo;
+    const btf = resolveLoadBtf(spec.instructions, spec.btf, {
+      funcInfo: spec.funcInfo,
+      lineInfo: spec.lineInfo,
+      emit: spec.emitBtf,
+    });
+    const btfFd = btf.fd;
+    const { funcInfo, lineInfo } = btf;
     const what = name ? `program '${name}'` : `${typeName} program`;
     let result: ReturnType<typeof progLoad>;
     try {
@@ -211,7 +219,7 @@ export class Program implements Disposable {
       if (e instanceof BpfError) throw withCapability(e, what);
       throw e;
     } finally {
-      emitted?.fd.close();
+      btf.release();
     }
     return new Program(new Fd(result.fd, what), typeName, result.log, insns, bytes.byteLength / 8);
   }
