@@ -23,6 +23,23 @@ export interface BatchTarget {
   valueBytes: number;
   maxEntries: number;
   ctx: CallContext;
+  /** key/value buffers kept by the map between reading batches (entries are decoded copies) */
+  scratch: BatchScratch;
+}
+
+/** Reusable batch buffers. */
+export interface BatchScratch {
+  keys?: Buffer;
+  values?: Buffer;
+}
+
+function scratchBuffers(t: BatchTarget, chunk: number): { keys: Buffer; values: Buffer } {
+  const s = t.scratch;
+  const kb = chunk * t.keySize;
+  const vb = chunk * t.valueBytes;
+  if (!s.keys || s.keys.byteLength < kb) s.keys = Buffer.alloc(kb);
+  if (!s.values || s.values.byteLength < vb) s.values = Buffer.alloc(vb);
+  return { keys: s.keys, values: s.values };
 }
 
 /** Options of the reading batches. */
@@ -63,22 +80,22 @@ function chunkOf(t: BatchTarget, options: BatchOptions): number {
 
 type BatchCall = (a: MapBatchArgs, ctx?: CallContext) => MapBatchResult;
 
-function readAll<K, V>(
+/**
+ * Runs a reading batch command to the end, handing each chunk to `sink`. Returns the kernel's
+ * refusal when the very first call says the map type has no such command (the caller falls back).
+ */
+function readChunks(
   call: BatchCall,
   t: BatchTarget,
-  key: AnyCodec,
-  value: AnyCodec,
   options: BatchOptions,
-  fallback: () => [K, V][],
-): EntriesBatchResult<K, V> {
+  sink: (keys: Buffer, values: Buffer, count: number) => void,
+): BpfError | undefined {
   let chunk = chunkOf(t, options);
   // the resume token: a u32 bucket for hash maps, a key for arrays
   const tokenSize = Math.max(t.keySize, 8);
   let inBatch = Buffer.alloc(tokenSize);
   let outBatch = Buffer.alloc(tokenSize);
-  let keys = Buffer.alloc(chunk * t.keySize);
-  let values = Buffer.alloc(chunk * t.valueBytes);
-  const entries: [K, V][] = [];
+  let { keys, values } = scratchBuffers(t, chunk);
   let first = true;
   for (;;) {
     let r: MapBatchResult;
@@ -88,23 +105,67 @@ function readAll<K, V>(
       if (e instanceof BpfError && e.errno === Errno.ENOSPC && chunk < 1 << 20) {
         // a hash bucket holds more elements than fit: retry from the same place with more room
         chunk *= 4;
-        keys = Buffer.alloc(chunk * t.keySize);
-        values = Buffer.alloc(chunk * t.valueBytes);
+        ({ keys, values } = scratchBuffers(t, chunk));
         continue;
       }
-      if (first && unsupported(e)) return { entries: fallback(), fallback: true, reason: reason(e) };
+      if (first && unsupported(e)) return e;
       throw e;
     }
-    for (let i = 0; i < r.count; i++) {
-      entries.push([key.read(keys, i * t.keySize), value.read(values, i * t.valueBytes)]);
-    }
-    if (r.done) break;
+    sink(keys, values, r.count);
+    if (r.done) return undefined;
     first = false;
     const swap = inBatch;
     inBatch = outBatch;
     outBatch = swap;
   }
+}
+
+function readAll<K, V>(
+  call: BatchCall,
+  t: BatchTarget,
+  key: AnyCodec,
+  value: AnyCodec,
+  options: BatchOptions,
+  fallback: () => [K, V][],
+): EntriesBatchResult<K, V> {
+  const entries: [K, V][] = [];
+  const ks = t.keySize;
+  const vs = t.valueBytes;
+  const refused = readChunks(call, t, options, (keys, values, n) => {
+    for (let i = 0; i < n; i++) entries.push([key.read(keys, i * ks), value.read(values, i * vs)]);
+  });
+  if (refused) return { entries: fallback(), fallback: true, reason: reason(refused) };
   return { entries, fallback: false };
+}
+
+/** Raw bytes of every entry: `count` keys back to back in `keys`, their values in `values`. */
+export type RawBatchResult = { keys: Buffer; values: Buffer; count: number } & Fallback;
+
+/**
+ * Every entry by BPF_MAP_LOOKUP_BATCH as raw bytes, without decoding. The fallback gets the same
+ * bytes element by element from `fallback`.
+ */
+export function lookupBatchRaw(
+  t: BatchTarget,
+  options: BatchOptions,
+  fallback: () => { keys: Buffer; values: Buffer; count: number },
+): RawBatchResult {
+  const keyParts: Buffer[] = [];
+  const valueParts: Buffer[] = [];
+  let count = 0;
+  const refused = readChunks(mapLookupBatch, t, options, (keys, values, n) => {
+    keyParts.push(Buffer.from(keys.subarray(0, n * t.keySize)));
+    valueParts.push(Buffer.from(values.subarray(0, n * t.valueBytes)));
+    count += n;
+  });
+  if (refused) return { ...fallback(), fallback: true, reason: reason(refused) };
+  const one = keyParts.length === 1;
+  return {
+    keys: one ? keyParts[0]! : Buffer.concat(keyParts),
+    values: one ? valueParts[0]! : Buffer.concat(valueParts),
+    count,
+    fallback: false,
+  };
 }
 
 /** Every entry by BPF_MAP_LOOKUP_BATCH. */

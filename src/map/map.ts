@@ -4,16 +4,20 @@ import type { AnyCodec, In, Out } from "../codec/codec.js";
 import type { CallContext } from "../sys/bpf.js";
 import { ClosedError, InputError } from "../sys/error.js";
 import { closeRaw, Fd } from "../sys/fd.js";
-import { MapElemOps, mapCreate, mapDeleteElem, mapFreeze, mapGetNextKey } from "../sys/map.js";
+import { mapCreate, mapFreeze, mapGetNextKey } from "../sys/map.js";
+import { MapElemPath } from "../sys/map-extra.js";
 import { getFdById, objGet, objPin } from "../sys/obj.js";
 import {
   type BatchOptions,
+  type BatchScratch,
   type BatchTarget,
   type DeleteBatchResult,
   deleteBatch,
   type EntriesBatchResult,
   lookupAndDeleteBatch,
   lookupBatch,
+  lookupBatchRaw,
+  type RawBatchResult,
   type SetBatchResult,
   updateBatch,
 } from "./batch.js";
@@ -50,6 +54,16 @@ interface Shape {
   maxEntries: number;
   flags: number;
   name: string;
+}
+
+/** Copies `from` into the start of `to`: a plain loop for small keys and values (cheaper than set()). */
+function copyBytes(from: Uint8Array, to: Uint8Array): void {
+  const n = from.byteLength;
+  if (n > 64) {
+    to.set(from);
+    return;
+  }
+  for (let i = 0; i < n; i++) to[i] = from[i]!;
 }
 
 function checkU32(value: unknown, what: string): number {
@@ -107,11 +121,12 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   readonly value: VC;
 
   readonly #fd: Fd;
-  readonly #ops: MapElemOps;
+  readonly #ops: MapElemPath;
   readonly #ctx: CallContext;
   readonly #keyRaw: boolean;
   readonly #valueRaw: boolean;
   readonly #valueView: Buffer;
+  readonly #batchScratch: BatchScratch = {};
 
   private constructor(fd: Fd, shape: Shape, key: KC, value: VC) {
     this.type = shape.type;
@@ -124,7 +139,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     this.value = value;
     this.#fd = fd;
     this.#ctx = { what: shape.name ? `on map '${shape.name}'` : `on ${shape.type} map` };
-    this.#ops = new MapElemOps(fd.value, shape.keySize, value.size, this.#ctx);
+    this.#ops = new MapElemPath(fd.value, shape.keySize, value.size, this.#ctx);
     this.#keyRaw = (key as { raw?: boolean }).raw === true;
     this.#valueRaw = (value as { raw?: boolean }).raw === true;
     this.#valueView = this.#ops.value.subarray(0, value.size);
@@ -364,7 +379,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
           `the key must be ${this.keySize} bytes (${this.key.description}), got ${key.byteLength} bytes`,
         );
       }
-      this.#ops.key.set(key);
+      copyBytes(key, this.#ops.key);
     } else {
       this.key.write(this.#ops.key, 0, key);
     }
@@ -377,7 +392,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
           `the value must be ${this.value.size} bytes (${this.value.description}), got ${value.byteLength} bytes`,
         );
       }
-      this.#ops.value.set(value);
+      copyBytes(value, this.#ops.value);
     } else {
       this.value.write(this.#ops.value, 0, value);
     }
@@ -408,9 +423,9 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
         `the output buffer must be ${this.#valueView.byteLength} bytes, got ${out.byteLength} bytes`,
       );
     }
-    this.#ops.key.set(key);
+    copyBytes(key, this.#ops.key);
     if (!this.#ops.lookup(0)) return false;
-    out.set(this.#valueView);
+    copyBytes(this.#valueView, out);
     return true;
   }
 
@@ -439,16 +454,14 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   delete(key: In<KC> | Uint8Array): boolean {
     this.#check();
     this.#putKey(key);
-    // not MapElemOps.delete(): its attr carries the value pointer, and the kernel's CHECK_ATTR for
-    // BPF_MAP_DELETE_ELEM (last field: key) refuses any non-zero byte after the key with EINVAL
-    return mapDeleteElem(this.#fd.value, this.#ops.key, this.#ctx);
+    return this.#ops.delete();
   }
 
   /** Reads and deletes `key` in one step (BPF_MAP_LOOKUP_AND_DELETE_ELEM); undefined when absent. */
   lookupAndDelete(key: In<KC> | Uint8Array): Out<VC> | undefined {
     this.#check();
     this.#putKey(key);
-    if (!this.#ops.lookupAndDelete(0)) return undefined;
+    if (!this.#ops.lookupAndDelete()) return undefined;
     return this.value.read(this.#ops.value, 0);
   }
 
@@ -463,7 +476,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   /** queue / stack: removes and returns the next element, undefined when empty. */
   pop(): Out<VC> | undefined {
     this.#check();
-    if (!this.#ops.lookupAndDelete(0)) return undefined;
+    if (!this.#ops.lookupAndDelete()) return undefined;
     return this.value.read(this.#ops.value, 0);
   }
 
@@ -541,6 +554,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
       valueBytes: this.value.size,
       maxEntries: this.maxEntries,
       ctx: this.#ctx,
+      scratch: this.#batchScratch,
     };
   }
 
@@ -552,6 +566,34 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   getBatch(options: BatchOptions = {}): EntriesBatchResult<Out<KC>, Out<VC>> {
     this.#check();
     return lookupBatch(this.#batchTarget(), this.key, this.value, options, () => [...this.entries()]);
+  }
+
+  /**
+   * Every entry as raw bytes (BPF_MAP_LOOKUP_BATCH without decoding): `count` keys back to back in
+   * `keys` (`keySize` each) and their values in `values` (`value.size` each). The cheapest way to
+   * read a whole map; the fallback (see {@link BpfMap.getBatch}) is visible the same way.
+   */
+  getBatchRaw(options: BatchOptions = {}): RawBatchResult {
+    this.#check();
+    return lookupBatchRaw(this.#batchTarget(), options, () => {
+      const ks = this.keySize;
+      const keyParts: Buffer[] = [];
+      const valueParts: Buffer[] = [];
+      let cur = Buffer.alloc(Math.max(ks, 1));
+      let next = Buffer.alloc(Math.max(ks, 1));
+      let first = true;
+      while (mapGetNextKey(this.fd, first ? undefined : cur, next, this.#ctx)) {
+        first = false;
+        const swap = cur;
+        cur = next;
+        next = swap;
+        this.#ops.key.set(cur.subarray(0, ks));
+        if (!this.#ops.lookup(0)) continue;
+        keyParts.push(Buffer.from(cur.subarray(0, ks)));
+        valueParts.push(Buffer.from(this.#valueView));
+      }
+      return { keys: Buffer.concat(keyParts), values: Buffer.concat(valueParts), count: keyParts.length };
+    });
   }
 
   /**

@@ -1,5 +1,6 @@
 /** Batch operations against the kernel, including the visible fallback where a map type has none. */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { array, struct, u8, u32, u64 } from "../../src/codec/index.js";
 import { BpfMap } from "../../src/map/map.js";
@@ -119,4 +120,34 @@ test("a refusal the fallback cannot help is still thrown (queue has no keys)", (
     () => q.getBatch(),
     (e: unknown) => e instanceof BpfError && e.command === "BPF_MAP_GET_NEXT_KEY",
   );
+});
+
+test("getBatchRaw gives the same bytes as bpftool, and a visible fallback", (t) => {
+  if (!needsRoot(t)) return;
+  using m = BpfMap.create({ type: "hash", key: u32, value: u64, maxEntries: 2000 });
+  for (let i = 0; i < 1500; i++) m.set(i, BigInt(i) << 33n);
+  const r = m.getBatchRaw({ chunk: 100 });
+  assert.equal(r.fallback, false);
+  assert.equal(r.count, 1500);
+  assert.equal(r.keys.byteLength, 1500 * 4);
+  assert.equal(r.values.byteLength, 1500 * 8);
+  const ours = new Map<number, bigint>();
+  for (let i = 0; i < r.count; i++) ours.set(r.keys.readUInt32LE(i * 4), r.values.readBigUInt64LE(i * 8));
+  const dump = JSON.parse(
+    execFileSync("bpftool", ["map", "dump", "id", String(m.info().id), "-j"], { encoding: "utf8" }),
+  );
+  const theirs = new Map<number, bigint>();
+  for (const e of dump as { key: string[]; value: string[] }[]) {
+    const k = Buffer.from(e.key.map((h) => Number.parseInt(h, 16)));
+    const v = Buffer.from(e.value.map((h) => Number.parseInt(h, 16)));
+    theirs.set(k.readUInt32LE(0), v.readBigUInt64LE(0));
+  }
+  assert.deepEqual(ours, theirs);
+  using d = BpfMap.create({ type: "devmap", key: u32, value: u32, maxEntries: 2 });
+  d.set(1, 1); // slot 1 -> ifindex 1 (loopback); slot 0 stays empty
+  const dr = d.getBatchRaw();
+  assert.equal(dr.fallback, true);
+  assert.equal(dr.count, 1);
+  assert.deepEqual(dr.keys, Buffer.from([1, 0, 0, 0]));
+  assert.deepEqual(dr.values, Buffer.from([1, 0, 0, 0]));
 });
