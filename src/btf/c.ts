@@ -66,7 +66,7 @@ class CPrinter {
   private readonly fwdEmitted: Uint8Array;
   private readonly referenced: Uint8Array;
   private readonly resolved: Uint8Array;
-  private readonly names: (string | undefined)[] = [];
+  private readonly names: (string | undefined)[];
   private readonly typeNames = new Map<string, number>();
   private readonly identNames = new Map<string, number>();
   private readonly queue: number[] = [];
@@ -82,6 +82,7 @@ class CPrinter {
     this.fwdEmitted = new Uint8Array(n);
     this.referenced = new Uint8Array(n);
     this.resolved = new Uint8Array(n);
+    this.names = new Array(n).fill(undefined);
     let bytes = 0;
     for (let b: Btf | undefined = btf; b; b = b.base) bytes += b.bytes.length;
     const limit = 64 * bytes + (1 << 20);
@@ -333,21 +334,16 @@ class CPrinter {
   }
 
   private resolveName(id: number, map: Map<string, number>): string {
+    if (this.resolved[id]) return this.names[id]!;
     const b = this.btf;
-    if (b.nameOffsetOf(id) === 0) return "";
-    if (this.resolved[id]) return this.names[id] ?? b.nameOf(id);
-    const name = b.nameOf(id);
     this.resolved[id] = 1;
+    if (b.nameOffsetOf(id) === 0) return (this.names[id] = "");
+    const name = b.nameOf(id);
     const k = this.kind(id);
-    if (k === K_FWD || (k === K_ENUM && b.vlenOf(id) === 0)) return name;
+    if (k === K_FWD || (k === K_ENUM && b.vlenOf(id) === 0)) return (this.names[id] = name);
     const dups = (map.get(name) ?? 0) + 1;
     map.set(name, dups);
-    if (dups > 1) {
-      const renamed = `${name}___${dups}`;
-      this.names[id] = renamed;
-      return renamed;
-    }
-    return name;
+    return (this.names[id] = dups > 1 ? `${name}___${dups}` : name);
   }
 
   private typeName(id: number): string {
@@ -432,12 +428,42 @@ class CPrinter {
     return a;
   }
 
+  /** Alignment as libbpf's btf__align_of computes it (0 when the type has none), memoised. */
   private computeAlign(id: number): number {
+    const b = this.btf;
+    this.enter(id);
     try {
-      return this.btf.alignOf(id);
-    } catch (e) {
-      if (e instanceof BtfError && /has no alignment/.test(e.message)) return 0;
-      throw e;
+      const r = b.resolve(id);
+      const k = this.kind(r);
+      switch (k) {
+        case K_INT:
+        case K_ENUM:
+        case K_ENUM64:
+        case K_FLOAT:
+          return Math.max(1, Math.min(b.sizeOrTypeOf(r), POINTER_SIZE));
+        case K_PTR:
+          return POINTER_SIZE;
+        case K_ARRAY:
+          return this.alignOf(this.ref(b.extraWord(r, 0), r));
+        case K_STRUCT:
+        case K_UNION: {
+          const n = b.vlenOf(r);
+          const flag = b.kindFlagOf(r);
+          let max = 1;
+          for (let i = 0; i < n; i++) {
+            const a = this.alignOf(this.ref(b.extraWord(r, 3 * i + 1), r));
+            if (a === 0) return 0;
+            const o = b.extraWord(r, 3 * i + 2);
+            if ((flag ? o >>> 24 : 0) === 0 && (flag ? o & 0xffffff : o) % (8 * a) !== 0) return 1;
+            if (a > max) max = a;
+          }
+          return b.sizeOrTypeOf(r) % max !== 0 ? 1 : max;
+        }
+        default:
+          return 0;
+      }
+    } finally {
+      this.depth--;
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Btf } from "./decode.js";
 import { Kind } from "./kinds.js";
+import { Output } from "./output.js";
 
 // module-local copies: plain constants, cheaper than property reads in hot loops
 const K_ARRAY = Kind.ARRAY;
@@ -62,22 +63,35 @@ function intEncoding(enc: number): string {
   }
 }
 
-function quoted(btf: Btf, off: number): string {
-  return off === 0 ? "'(anon)'" : `'${btf.string(off)}'`;
+function quoted(o: Output, btf: Btf, off: number): void {
+  if (off === 0) o.put("'(anon)'");
+  else {
+    o.put("'");
+    o.put(btf.string(off));
+    o.put("'");
+  }
 }
 
 /** One type as `bpftool btf dump ... format raw` prints it (members on following tab-indented lines). */
-export function rawType(btf: Btf, id: number): string {
+function rawTypeInto(o: Output, btf: Btf, id: number): void {
   const k = btf.kindOf(id);
   const flag = btf.kindFlagOf(id);
   const vlen = btf.vlenOf(id);
   const st = btf.sizeOrTypeOf(id);
-  let s = `[${id}] ${KIND_UPPER[k]} ${quoted(btf, btf.nameOffsetOf(id))}`;
+  o.put("[");
+  o.put(String(id));
+  o.put("] ");
+  o.put(KIND_UPPER[k]!);
+  o.put(" ");
+  quoted(o, btf, btf.nameOffsetOf(id));
   const x = (i: number) => btf.extraWord(id, i);
+  const put = (t: string) => o.put(t);
   switch (k) {
     case K_INT: {
       const e = x(0);
-      s += ` size=${st} bits_offset=${(e >>> 16) & 0xff} nr_bits=${e & 0xff} encoding=${intEncoding(e >>> 24)}`;
+      put(
+        ` size=${st} bits_offset=${(e >>> 16) & 0xff} nr_bits=${e & 0xff} encoding=${intEncoding(e >>> 24)}`,
+      );
       break;
     }
     case K_PTR:
@@ -85,66 +99,84 @@ export function rawType(btf: Btf, id: number): string {
     case K_VOLATILE:
     case K_RESTRICT:
     case K_TYPEDEF:
-      s += ` type_id=${st}`;
+      put(` type_id=${st}`);
       break;
     case K_TYPE_TAG:
-      s += ` type_id=${st}`;
+      put(` type_id=${st}`);
       break;
     case K_ARRAY:
-      s += ` type_id=${x(0)} index_type_id=${x(1)} nr_elems=${x(2)}`;
+      put(` type_id=${x(0)} index_type_id=${x(1)} nr_elems=${x(2)}`);
       break;
     case K_STRUCT:
     case K_UNION:
-      s += ` size=${st} vlen=${vlen}`;
+      put(` size=${st} vlen=${vlen}`);
       for (let i = 0; i < vlen; i++) {
-        const o = x(3 * i + 2);
-        s += `\n\t${quoted(btf, x(3 * i))} type_id=${x(3 * i + 1)} bits_offset=${flag ? o & 0xffffff : o}`;
-        if (flag && o >>> 24 !== 0) s += ` bitfield_size=${o >>> 24}`;
+        const w = x(3 * i + 2);
+        put("\n\t");
+        quoted(o, btf, x(3 * i));
+        put(` type_id=${x(3 * i + 1)} bits_offset=${flag ? w & 0xffffff : w}`);
+        if (flag && w >>> 24 !== 0) put(` bitfield_size=${w >>> 24}`);
       }
       break;
     case K_ENUM:
-      s += ` encoding=${flag ? "SIGNED" : "UNSIGNED"} size=${st} vlen=${vlen}`;
+      put(` encoding=${flag ? "SIGNED" : "UNSIGNED"} size=${st} vlen=${vlen}`);
       for (let i = 0; i < vlen; i++) {
         const v = x(2 * i + 1);
-        s += `\n\t${quoted(btf, x(2 * i))} val=${flag ? v | 0 : v}`;
+        put("\n\t");
+        quoted(o, btf, x(2 * i));
+        put(` val=${flag ? v | 0 : v}`);
       }
       break;
     case K_ENUM64:
-      s += ` encoding=${flag ? "SIGNED" : "UNSIGNED"} size=${st} vlen=${vlen}`;
+      put(` encoding=${flag ? "SIGNED" : "UNSIGNED"} size=${st} vlen=${vlen}`);
       for (let i = 0; i < vlen; i++) {
         const u = (BigInt(x(3 * i + 2)) << 32n) | BigInt(x(3 * i + 1));
-        s += `\n\t${quoted(btf, x(3 * i))} val=${flag ? `${BigInt.asIntN(64, u)}LL` : `${u}ULL`}`;
+        put("\n\t");
+        quoted(o, btf, x(3 * i));
+        put(` val=${flag ? `${BigInt.asIntN(64, u)}LL` : `${u}ULL`}`);
       }
       break;
     case K_FWD:
-      s += ` fwd_kind=${flag ? "union" : "struct"}`;
+      put(` fwd_kind=${flag ? "union" : "struct"}`);
       break;
     case K_FUNC:
-      s += ` type_id=${st} linkage=${LINKAGE[vlen] ?? "UNKN"}`;
+      put(` type_id=${st} linkage=${LINKAGE[vlen] ?? "UNKN"}`);
       break;
     case K_FUNC_PROTO:
-      s += ` ret_type_id=${st} vlen=${vlen}`;
-      for (let i = 0; i < vlen; i++) s += `\n\t${quoted(btf, x(2 * i))} type_id=${x(2 * i + 1)}`;
+      put(` ret_type_id=${st} vlen=${vlen}`);
+      for (let i = 0; i < vlen; i++) {
+        put("\n\t");
+        quoted(o, btf, x(2 * i));
+        put(` type_id=${x(2 * i + 1)}`);
+      }
       break;
     case K_VAR:
-      s += ` type_id=${st}, linkage=${LINKAGE[x(0)] ?? "UNKN"}`;
+      put(` type_id=${st}, linkage=${LINKAGE[x(0)] ?? "UNKN"}`);
       break;
     case K_DATASEC:
-      s += ` size=${st} vlen=${vlen}`;
+      put(` size=${st} vlen=${vlen}`);
       for (let i = 0; i < vlen; i++) {
         const t = x(3 * i);
-        s += `\n\ttype_id=${t} offset=${x(3 * i + 1)} size=${x(3 * i + 2)}`;
-        s += ` (${KIND_UPPER[btf.kindOf(btf.checkId(t, id))]} ${quoted(btf, btf.nameOffsetOf(t))})`;
+        put(`\n\ttype_id=${t} offset=${x(3 * i + 1)} size=${x(3 * i + 2)}`);
+        put(` (${KIND_UPPER[btf.kindOf(btf.checkId(t, id))]} `);
+        quoted(o, btf, btf.nameOffsetOf(t));
+        put(")");
       }
       break;
     case K_FLOAT:
-      s += ` size=${st}`;
+      put(` size=${st}`);
       break;
     case K_DECL_TAG:
-      s += ` type_id=${st} component_idx=${x(0) | 0}`;
+      put(` type_id=${st} component_idx=${x(0) | 0}`);
       break;
   }
-  return s;
+}
+
+/** One type as `bpftool btf dump ... format raw` prints it (members on following tab-indented lines). */
+export function rawType(btf: Btf, id: number): string {
+  const o = new Output(256);
+  rawTypeInto(o, btf, id);
+  return o.text();
 }
 
 /**
@@ -152,15 +184,10 @@ export function rawType(btf: Btf, id: number): string {
  * entry per type (this blob's own types, for split BTF), each ending with a newline.
  */
 export function formatRaw(btf: Btf): string {
-  const parts: string[] = [];
-  let chunk = "";
+  const o = new Output(Math.max(1 << 16, btf.bytes.length));
   for (let id = btf.startId; id < btf.endId; id++) {
-    chunk += `${rawType(btf, id)}\n`;
-    if (chunk.length > 1 << 16) {
-      parts.push(chunk);
-      chunk = "";
-    }
+    rawTypeInto(o, btf, id);
+    o.put("\n");
   }
-  parts.push(chunk);
-  return parts.join("");
+  return o.text();
 }
