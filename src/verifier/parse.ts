@@ -24,6 +24,7 @@ const BRANCH = /from \d+ to \d+: /y;
 const FUNC = /(?:func#\d+ @\d+|Func#\d+ |Validating )/y;
 const STATS = /processed \d+ insns \(limit \d+\)/y;
 const STATE = /(?:frame\d+: )?(?:R\d+|fp-\d+)[_=]/y;
+const NOTE = /\(\d+\) (?:frame \d+ insn \d+|live stack)/y;
 const CILIUM = /(?:^|: )load program: /;
 
 /** The closing error of a log. */
@@ -399,8 +400,8 @@ function buildRecord(text: string, line: number, kind: LineKind, num: number): L
       return { kind: "blank", line, text };
     case LineKind.liveHeader:
       return { kind: "liveHeader", line, text };
-    case LineKind.loop:
-      return { kind: "loop", line, text };
+    case LineKind.note:
+      return { kind: "note", line, text };
     default:
       return { kind: "unknown", line, text };
   }
@@ -514,7 +515,7 @@ export function parseVerifierLog(input: string): VerifierLog {
       } else if (c === 116) {
         if (startsWith(text, s, "to caller at ")) kind = LineKind.call;
       } else if (c === 83) {
-        if (startsWith(text, s, "SCC ")) kind = LineKind.loop;
+        if (startsWith(text, s, "SCC ")) kind = LineKind.note;
       } else if (c === 45) {
         if (
           startsWith(text, s, "-- END PROG LOAD LOG --") ||
@@ -522,6 +523,7 @@ export function parseVerifierLog(input: string): VerifierLog {
         )
           kind = LineKind.wrapper;
       } else if (c === 69 && startsWith(text, s, "Error: ")) kind = LineKind.wrapper;
+      else if (c === 40 && sticky(NOTE, text, s)) kind = LineKind.note;
       if (kind === LineKind.unknown) {
         const lineStr = text.slice(s, e);
         const m = CILIUM.exec(lineStr);

@@ -41,8 +41,8 @@ export const LineKind = {
   wrapper: 16,
   /** an empty line */
   blank: 17,
-  /** `SCC enter (1)`, `SCC exit (1)` and other loop bookkeeping */
-  loop: 18,
+  /** bookkeeping notes: `SCC enter (1)`, `SCC exit (1)`, `(0) frame 0 insn 3 +live -16` */
+  note: 18,
 } as const;
 export type LineKind = (typeof LineKind)[keyof typeof LineKind];
 
@@ -138,7 +138,7 @@ export interface StackDepthRecord extends Base {
   readonly depths: readonly number[];
 }
 export interface PlainRecord extends Base {
-  readonly kind: "unknown" | "error" | "wrapper" | "blank" | "liveHeader" | "loop";
+  readonly kind: "unknown" | "error" | "wrapper" | "blank" | "liveHeader" | "note";
 }
 
 /** One parsed line of a verifier log. */
