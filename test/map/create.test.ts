@@ -8,6 +8,13 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Btf } from "../../src/btf/decode.js";
 import { u32, u64 } from "../../src/codec/index.js";
+import {
+  MAP_FLAGS,
+  mapFlagNames,
+  mapFlagsValue,
+  UPDATE_FLAGS,
+  updateFlagsValue,
+} from "../../src/map/flags.js";
 import { BpfMap } from "../../src/map/map.js";
 import type { MapSpec } from "../../src/map/spec.js";
 import {
@@ -276,3 +283,31 @@ for (const [what, run, message] of bad) {
     assert.throws(run, (e: unknown) => e instanceof InputError && message.test(e.message));
   });
 }
+
+test("flag values match the kernel's (vmlinux BTF through bpftool)", () => {
+  let header: string;
+  try {
+    header = execFileSync("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 30,
+    });
+  } catch {
+    assert.fail("bpftool could not dump vmlinux BTF");
+  }
+  const value = (name: string) => {
+    const m = new RegExp(`\\b${name} = (\\d+),`).exec(header);
+    assert.ok(m, `${name} in vmlinux BTF`);
+    return Number(m[1]);
+  };
+  for (const [name, bit] of Object.entries(MAP_FLAGS)) assert.equal(bit, value(name), name);
+  for (const name of ["BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "BPF_F_LOCK"] as const) {
+    assert.equal(UPDATE_FLAGS[name], value(name), name);
+  }
+  assert.deepEqual(mapFlagNames(1 | 128 | (1 << 30)), [
+    "BPF_F_NO_PREALLOC",
+    "BPF_F_RDONLY_PROG",
+    "0x40000000",
+  ]);
+  assert.equal(mapFlagsValue(["BPF_F_MMAPABLE", "BPF_F_RDONLY_PROG"]), 1024 | 128);
+  assert.equal(updateFlagsValue(["exist", "lock"]), 6);
+});
