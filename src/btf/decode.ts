@@ -89,6 +89,7 @@ export class Btf implements StringSource {
 
   private readonly tw: Uint32Array;
   private readonly offsets: Uint32Array;
+  private readonly count: number;
   private readonly str: Uint8Array;
   private strText: string | undefined;
   private strAscii = true;
@@ -115,7 +116,8 @@ export class Btf implements StringSource {
     const sStart = header.hdrLen + header.strOff;
     this.str = bytes.subarray(sStart, sStart + header.strLen);
     this.offsets = Btf.index(tw, this.startId);
-    this.endId = this.startId + this.offsets.length;
+    this.count = this.offsets.length;
+    this.endId = this.startId + this.count;
   }
 
   /**
@@ -239,9 +241,16 @@ export class Btf implements StringSource {
 
   /** Kind number of a type (0 for void). */
   kindOf(id: number): number {
+    const i = id - this.startId;
+    if (i >>> 0 === i && i < this.count) return (this.tw[this.offsets[i]! + 1]! >>> 24) & 0x1f;
     if (id === 0) return 0;
-    if (id < this.startId && this.base) return this.base.kindOf(id);
-    return (this.tw[this.word(id) + 1]! >>> 24) & 0x1f;
+    return this.outside(id).kindOf(id);
+  }
+
+  /** The Btf that holds `id` when it is not one of ours (the base), or a BtfError. */
+  private outside(id: number): Btf {
+    if (id < this.startId && id > 0 && this.base) return this.base;
+    throw new BtfError(`type id ${id} out of range (ids go up to ${this.endId - 1})`);
   }
 
   /** Kind name of a type ("void" for id 0). */
@@ -252,9 +261,10 @@ export class Btf implements StringSource {
 
   /** The name's string offset. */
   nameOffsetOf(id: number): number {
+    const i = id - this.startId;
+    if (i >>> 0 === i && i < this.count) return this.tw[this.offsets[i]!]!;
     if (id === 0) return 0;
-    if (id < this.startId && this.base) return this.base.nameOffsetOf(id);
-    return this.tw[this.word(id)]!;
+    return this.outside(id).nameOffsetOf(id);
   }
 
   /** The type's name ("" when anonymous). */
@@ -264,29 +274,33 @@ export class Btf implements StringSource {
 
   /** vlen (members, values, params, vars; linkage for func). */
   vlenOf(id: number): number {
+    const i = id - this.startId;
+    if (i >>> 0 === i && i < this.count) return this.tw[this.offsets[i]! + 1]! & 0xffff;
     if (id === 0) return 0;
-    if (id < this.startId && this.base) return this.base.vlenOf(id);
-    return this.tw[this.word(id) + 1]! & 0xffff;
+    return this.outside(id).vlenOf(id);
   }
 
   /** The kind_flag bit. */
   kindFlagOf(id: number): boolean {
+    const i = id - this.startId;
+    if (i >>> 0 === i && i < this.count) return this.tw[this.offsets[i]! + 1]! >>> 31 === 1;
     if (id === 0) return false;
-    if (id < this.startId && this.base) return this.base.kindFlagOf(id);
-    return this.tw[this.word(id) + 1]! >>> 31 === 1;
+    return this.outside(id).kindFlagOf(id);
   }
 
   /** The third word of `btf_type`: size for sized kinds, the referenced type otherwise. */
   sizeOrTypeOf(id: number): number {
+    const i = id - this.startId;
+    if (i >>> 0 === i && i < this.count) return this.tw[this.offsets[i]! + 2]!;
     if (id === 0) return 0;
-    if (id < this.startId && this.base) return this.base.sizeOrTypeOf(id);
-    return this.tw[this.word(id) + 2]!;
+    return this.outside(id).sizeOrTypeOf(id);
   }
 
   /** Word `i` after the 12-byte `btf_type` (the kind-specific data), unchecked against vlen. */
   extraWord(id: number, i: number): number {
-    if (id < this.startId && this.base) return this.base.extraWord(id, i);
-    return this.tw[this.word(id) + 3 + i]!;
+    const j = id - this.startId;
+    if (j >>> 0 === j && j < this.count) return this.tw[this.offsets[j]! + 3 + i]!;
+    return this.outside(id).extraWord(id, i);
   }
 
   /** A string by offset. */
