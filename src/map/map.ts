@@ -4,8 +4,7 @@ import type { AnyCodec, In, Out } from "../codec/codec.js";
 import type { CallContext } from "../sys/bpf.js";
 import { ClosedError, InputError } from "../sys/error.js";
 import { closeRaw, Fd } from "../sys/fd.js";
-import { mapCreate, mapFreeze, mapGetNextKey } from "../sys/map.js";
-import { MapElemPath } from "../sys/map-extra.js";
+import { MapElemOps, mapCreate, mapFreeze, mapGetNextKey } from "../sys/map.js";
 import { getFdById, objGet, objPin } from "../sys/obj.js";
 import {
   type BatchOptions,
@@ -121,7 +120,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   readonly value: VC;
 
   readonly #fd: Fd;
-  readonly #ops: MapElemPath;
+  readonly #ops: MapElemOps;
   readonly #ctx: CallContext;
   readonly #keyRaw: boolean;
   readonly #valueRaw: boolean;
@@ -139,7 +138,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     this.value = value;
     this.#fd = fd;
     this.#ctx = { what: shape.name ? `on map '${shape.name}'` : `on ${shape.type} map` };
-    this.#ops = new MapElemPath(fd.value, shape.keySize, value.size, this.#ctx);
+    this.#ops = new MapElemOps(fd.value, shape.keySize, value.size, this.#ctx);
     this.#keyRaw = (key as { raw?: boolean }).raw === true;
     this.#valueRaw = (value as { raw?: boolean }).raw === true;
     this.#valueView = this.#ops.value.subarray(0, value.size);

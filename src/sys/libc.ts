@@ -28,6 +28,12 @@ export const syscallBuf = libc.func(
   "long syscall(long nr, long cmd, _Inout_ uint8_t *attr, unsigned long size)",
 );
 
+/**
+ * `long syscall(SYS_bpf, cmd, attr, size)` with attr as an address (a plain number: user-space
+ * addresses are below 2^53). The hot paths use this: koffi marshals no Buffer per call.
+ */
+export const syscallAddr = libc.func("long syscall(long nr, long cmd, intptr_t attr, unsigned long size)");
+
 /** `close(2)`. */
 export const close = libc.func("int close(int fd)");
 

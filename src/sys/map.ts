@@ -1,5 +1,6 @@
 /** Map commands of bpf(): one function per command, plus the zero-allocation element path. */
 import {
+  bpfAt,
   bpfCall,
   bpfError,
   bpfRaw,
@@ -71,80 +72,89 @@ export function mapFreeze(fd: number, ctx?: CallContext): void {
   bpfCall(Cmd.MAP_FREEZE, attr, ctx);
 }
 
+// attr slots of MapElemOps inside one buffer, one per command
+const LOOKUP = 0;
+const UPDATE = 1;
+const DELETE = 2;
+const LOOKUP_AND_DELETE = 3;
+const SLOTS = 4;
+
 /**
- * The element commands of one map without allocation per call: one attr buffer per command, the
- * key, value and next-key buffers allocated once with their addresses written in advance. Callers
- * write the key into `key` (and the value into `value`), call, and read `value` / `nextKey`.
+ * The element commands of one map without allocation or Buffer marshalling per call: one attr per
+ * command, built once with the key/value addresses in place and handed to bpf() as an integer
+ * address. Callers write the key into `key` (and the value into `value`), call, and read `value`.
  * Methods return false for ENOENT and throw BpfError for any other refusal.
+ *
+ * The delete attr carries no value pointer: BPF_MAP_DELETE_ELEM's last field is `key`, and the
+ * kernel refuses any non-zero byte after it (EINVAL).
  */
 export class MapElemOps {
   readonly key: Buffer;
   readonly value: Buffer;
-  readonly nextKey: Buffer;
-  readonly #attr: Buffer;
-  readonly #nextAttr: Buffer;
+  readonly #attrs: Buffer;
+  readonly #base: number;
   readonly #ctx: CallContext;
+  #updateFlags = 0;
+  #lookupFlags = 0;
 
   constructor(fd: number, keySize: number, valueSize: number, ctx: CallContext = {}) {
     // size 0 keys (queue/stack) still get one byte so the address is valid; the kernel ignores it
     this.key = Buffer.alloc(Math.max(keySize, 1));
     this.value = Buffer.alloc(Math.max(valueSize, 1));
-    this.nextKey = Buffer.alloc(Math.max(keySize, 1));
     this.#ctx = ctx;
+    this.#attrs = Buffer.alloc(ATTR_SIZE * SLOTS);
     const o = MAP_ELEM.offset;
-    this.#attr = Buffer.alloc(ATTR_SIZE);
-    this.#attr.writeUInt32LE(fd, o.map_fd);
-    this.#attr.writeBigUInt64LE(keySize > 0 ? addressOf(this.key) : 0n, o.key);
-    this.#attr.writeBigUInt64LE(addressOf(this.value), o.value);
-    this.#nextAttr = Buffer.alloc(ATTR_SIZE);
-    this.#nextAttr.writeUInt32LE(fd, o.map_fd);
-    this.#nextAttr.writeBigUInt64LE(addressOf(this.key), o.key);
-    this.#nextAttr.writeBigUInt64LE(addressOf(this.nextKey), o.next_key);
+    const keyAddr = keySize > 0 ? addressOf(this.key) : 0n;
+    const valueAddr = addressOf(this.value);
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const at = slot * ATTR_SIZE;
+      this.#attrs.writeUInt32LE(fd, at + o.map_fd);
+      this.#attrs.writeBigUInt64LE(keyAddr, at + o.key);
+      if (slot !== DELETE) this.#attrs.writeBigUInt64LE(valueAddr, at + o.value);
+    }
+    this.#base = Number(addressOf(this.#attrs));
   }
 
-  #run(cmd: number, flags: number): boolean {
-    const attr = this.#attr;
-    attr.writeUInt32LE(flags >>> 0, MAP_ELEM.offset.flags);
-    const ret = bpfRaw(cmd, attr);
-    if (ret >= 0) return true;
-    if (ret === -Errno.ENOENT) return false;
+  #fail(cmd: number, ret: number): never {
     throw bpfError(cmd, -ret, this.#ctx);
   }
 
   /** BPF_MAP_LOOKUP_ELEM of `key` into `value`; false when there is no such element. */
   lookup(flags = 0): boolean {
-    return this.#run(Cmd.MAP_LOOKUP_ELEM, flags);
+    if (flags !== this.#lookupFlags) {
+      this.#attrs.writeUInt32LE(flags >>> 0, LOOKUP * ATTR_SIZE + MAP_ELEM.offset.flags);
+      this.#lookupFlags = flags;
+    }
+    const ret = bpfAt(Cmd.MAP_LOOKUP_ELEM, this.#base);
+    if (ret >= 0) return true;
+    if (ret === -Errno.ENOENT) return false;
+    return this.#fail(Cmd.MAP_LOOKUP_ELEM, ret);
   }
 
   /** BPF_MAP_UPDATE_ELEM of `key` to `value` with BPF_ANY / NOEXIST / EXIST / F_LOCK. */
   update(flags = 0): void {
-    const attr = this.#attr;
-    attr.writeUInt32LE(flags >>> 0, MAP_ELEM.offset.flags);
-    const ret = bpfRaw(Cmd.MAP_UPDATE_ELEM, attr);
-    if (ret < 0) throw bpfError(Cmd.MAP_UPDATE_ELEM, -ret, this.#ctx);
+    if (flags !== this.#updateFlags) {
+      this.#attrs.writeUInt32LE(flags >>> 0, UPDATE * ATTR_SIZE + MAP_ELEM.offset.flags);
+      this.#updateFlags = flags;
+    }
+    const ret = bpfAt(Cmd.MAP_UPDATE_ELEM, this.#base + UPDATE * ATTR_SIZE);
+    if (ret < 0) this.#fail(Cmd.MAP_UPDATE_ELEM, ret);
   }
 
   /** BPF_MAP_DELETE_ELEM of `key`; false when there was no such element. */
   delete(): boolean {
-    return this.#run(Cmd.MAP_DELETE_ELEM, 0);
+    const ret = bpfAt(Cmd.MAP_DELETE_ELEM, this.#base + DELETE * ATTR_SIZE);
+    if (ret >= 0) return true;
+    if (ret === -Errno.ENOENT) return false;
+    return this.#fail(Cmd.MAP_DELETE_ELEM, ret);
   }
 
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM of `key` into `value` (queue/stack: no key). */
-  lookupAndDelete(flags = 0): boolean {
-    return this.#run(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, flags);
-  }
-
-  /**
-   * BPF_MAP_GET_NEXT_KEY: the key after `key` (or the first key when `first`) into `nextKey`;
-   * false at the end.
-   */
-  getNextKey(first: boolean): boolean {
-    const attr = this.#nextAttr;
-    attr.writeBigUInt64LE(first ? 0n : addressOf(this.key), MAP_ELEM.offset.key);
-    const ret = bpfRaw(Cmd.MAP_GET_NEXT_KEY, attr);
+  lookupAndDelete(): boolean {
+    const ret = bpfAt(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#base + LOOKUP_AND_DELETE * ATTR_SIZE);
     if (ret >= 0) return true;
     if (ret === -Errno.ENOENT) return false;
-    throw bpfError(Cmd.MAP_GET_NEXT_KEY, -ret, this.#ctx);
+    return this.#fail(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, ret);
   }
 }
 
