@@ -1,0 +1,83 @@
+/**
+ * rawbpf: eBPF the hard way, from TypeScript. This module is the public API; nothing else is
+ * promised to users.
+ *
+ * - Instructions: the builder (`mov`, `exit`, `ProgramBuilder`...), `encode`/`decode`, the text
+ *   assembler (`assemble`, the `asm` tagged template) and `disassemble`.
+ * - Kernel objects: `Program`, `BpfMap` (with typed codecs `u32`, `u64`, `struct`...), socket
+ *   filters (`attachFilter`, `socketPair`).
+ * - BTF: `BtfBuilder`, `Btf.parse`, `formatC`, `loadBtf`.
+ * - Verifier logs: `parseVerifierLog`, `explain`, `VerifierError`, the terminal and HTML views.
+ * - Errors: `RawbpfError` (base), `BpfError` (the kernel refused), `InputError` (bad input
+ *   caught before the kernel), `ClosedError` (use after close).
+ */
+
+/** A bpf_line_info record as the kernel takes it. */
+export type { LineInfo as BtfLineInfo } from "./btf/index.js";
+// BTF
+export * from "./btf/index.js";
+// maps and codecs
+export * from "./codec/index.js";
+export { decode as decodeValue, encode as encodeValue } from "./codec/index.js";
+/** A source line of an assembled program (instruction index, file, line, column, text). */
+export type { LineInfo } from "./isa/asm/index.js";
+export * from "./isa/asm/index.js";
+export { disassemble, disassembleRecords, formatInstruction } from "./isa/disasm.js";
+// instructions
+export * from "./isa/index.js";
+/** `encode`/`decode` are the instruction codec's; the value codecs' are these. */
+export { decode, encode } from "./isa/index.js";
+export { asm } from "./isa/template.js";
+export * from "./map/index.js";
+
+// programs and sockets
+export { type LoadedAssembly, loadAssembled } from "./program/assembled.js";
+export {
+  EmptyProgramError,
+  MissingMapError,
+  ProgramTooLargeError,
+  UnknownKfuncError,
+} from "./program/errors.js";
+export type { ProgramInfo } from "./program/info.js";
+export { type DumpedEntry, type DumpMapOptions, dumpMap } from "./program/map-dump.js";
+export {
+  Program,
+  type ProgramSpec,
+  type StatsHandle,
+  type TestRunOptions,
+  type TestRunResult,
+} from "./program/program.js";
+export type { VerifierStatistics } from "./program/stats.js";
+export {
+  type AttachType,
+  attachTypeName,
+  attachTypeNumber,
+  attachTypes,
+  type ProgramType,
+  programTypeName,
+  programTypeNumber,
+  programTypes,
+  UnknownTypeError,
+} from "./program/types.js";
+export {
+  attachFilter,
+  detachFilter,
+  type FilterProgram,
+  NotASocketError,
+  type SocketLike,
+  SocketPair,
+  socketFd,
+  socketPair,
+} from "./socket/socket.js";
+// errors and capabilities from the native edge
+export {
+  effectiveCapabilities,
+  hasCapability,
+  missingCapability,
+  unprivilegedBpfDisabled,
+} from "./sys/caps.js";
+export { errnoName } from "./sys/errno.js";
+export { BpfError, ClosedError, InputError, RawbpfError } from "./sys/error.js";
+export { Fd } from "./sys/fd.js";
+// the verifier's log
+export * from "./verifier/index.js";
