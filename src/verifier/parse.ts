@@ -24,7 +24,7 @@ const BRANCH = /from \d+ to \d+: /y;
 const FUNC = /(?:func#\d+ @\d+|Func#\d+ |Validating )/y;
 const STATS = /processed \d+ insns \(limit \d+\)/y;
 const STATE = /(?:frame\d+: )?(?:R\d+|fp-\d+)[_=]/y;
-const NOTE = /\(\d+\) (?:frame \d+ insn \d+|live stack)/y;
+const NOTE = /\([\d,]+\) (?:frame \d+ insn \d+|live stack)/y;
 const CILIUM = /(?:^|: )load program: /;
 
 /** The closing error of a log. */
@@ -78,6 +78,7 @@ export class VerifierLog {
     nums: Int32Array,
     wrapperError: string | undefined,
     omitted: number,
+    endMarker = -1,
   ) {
     this.text = text;
     this.lineCount = lineCount;
@@ -90,7 +91,8 @@ export class VerifierLog {
     let time: number | undefined;
     let depth: number[] | undefined;
     // the trailer: stats, time, depth and the error block, scanning back from the end
-    let i = lineCount - 1;
+    // with libbpf's markers, the kernel's log ends at "-- END PROG LOAD LOG --"
+    let i = endMarker >= 0 ? endMarker - 1 : lineCount - 1;
     for (; i >= 0; i--) {
       const k = kinds[i]!;
       if (k === LineKind.stats) stats ??= (this.record(i) as StatsRecord).stats;
@@ -431,6 +433,7 @@ export function parseVerifierLog(input: string): VerifierLog {
   let n = 0;
   let wrapperError: string | undefined;
   let omitted = 0;
+  let endMarker = -1;
   let pos = 0;
   while (pos < len) {
     let nl = text.indexOf("\n", pos);
@@ -444,6 +447,8 @@ export function parseVerifierLog(input: string): VerifierLog {
     let num = -1;
     if (startsWith(text, s, "libbpf: ")) {
       const b = text.indexOf("-- BEGIN PROG LOAD LOG --", s);
+      const end = text.indexOf("-- END", s);
+      if (end >= 0 && end < e) endMarker = n;
       if (b >= 0 && b < e) {
         kind = LineKind.wrapper;
         const after = b + 25;
@@ -517,12 +522,12 @@ export function parseVerifierLog(input: string): VerifierLog {
       } else if (c === 83) {
         if (startsWith(text, s, "SCC ")) kind = LineKind.note;
       } else if (c === 45) {
-        if (
-          startsWith(text, s, "-- END PROG LOAD LOG --") ||
-          startsWith(text, s, "-- BEGIN PROG LOAD LOG --")
-        )
+        if (startsWith(text, s, "-- END PROG LOAD LOG --") || startsWith(text, s, "-- END LOG --")) {
           kind = LineKind.wrapper;
+          endMarker = n;
+        } else if (startsWith(text, s, "-- BEGIN ")) kind = LineKind.wrapper;
       } else if (c === 69 && startsWith(text, s, "Error: ")) kind = LineKind.wrapper;
+      else if (c === 87 && startsWith(text, s, "Warning: ")) kind = LineKind.wrapper;
       else if (c === 40 && sticky(NOTE, text, s)) kind = LineKind.note;
       if (kind === LineKind.unknown) {
         const lineStr = text.slice(s, e);
@@ -566,5 +571,5 @@ export function parseVerifierLog(input: string): VerifierLog {
     pos = nl + 1;
     if (nl === len) break;
   }
-  return new VerifierLog(text, n, starts, ends, kinds, nums, wrapperError, omitted);
+  return new VerifierLog(text, n, starts, ends, kinds, nums, wrapperError, omitted, endMarker);
 }
