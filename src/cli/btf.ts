@@ -3,7 +3,6 @@ import { readFileSync } from "node:fs";
 import { formatC } from "../btf/c.js";
 import { Btf } from "../btf/decode.js";
 import { formatJson } from "../btf/json.js";
-import { parseKernelBtf, readBtfById } from "../btf/kernel.js";
 import { formatRaw } from "../btf/raw.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
@@ -42,6 +41,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (!rest[1] || !Number.isSafeInteger(id) || id <= 0)
       throw new UsageError("'id' needs a positive BTF object id");
     if (rest.length > 2) throw new UsageError(`unexpected argument '${rest[2]}'`);
+    // loaded only here: it pulls in the system-call layer (koffi), which dumping a file never needs
+    const { parseKernelBtf, readBtfById } = await import("../btf/kernel.js");
     btf = parseKernelBtf(readBtfById(id));
   } else {
     if (rest.length > 1) throw new UsageError(`unexpected argument '${rest[1]}'`);
