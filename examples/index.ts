@@ -31,4 +31,28 @@ export const DEMOS: readonly Demo[] = [
     summary: "what CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON each unlock, measured in child processes",
     run: async (log) => (await import("./privileges.js")).run(log),
   },
+  {
+    name: "subprogram",
+    summary:
+      "a bpf-to-bpf call to a static function: the BTF rawbpf supplies on its own, and the same program loaded without it",
+    run: async (log) => (await import("./subprogram.js")).run(log),
+  },
+  {
+    name: "bpf-loop",
+    summary:
+      "bpf_loop with a callback passed by pointer: 'missing btf func_info' without BTF, then the sum 1..100 with it",
+    run: async (log) => (await import("./bpf-loop.js")).run(log),
+  },
+  {
+    name: "kfunc",
+    summary:
+      "kernel functions called by name (the bpf_iter_num iterator), their BTF ids found in vmlinux at load",
+    run: async (log) => (await import("./kfunc.js")).run(log),
+  },
+  {
+    name: "spin-lock",
+    summary:
+      "a map value with a bpf_spin_lock described by BTF, counted under the lock and dumped as objects",
+    run: async (log) => (await import("./spin-lock.js")).run(log),
+  },
 ];

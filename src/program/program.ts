@@ -5,6 +5,7 @@ import { Fd } from "../sys/fd.js";
 import { enableStats, getFdById, objGet, objPin } from "../sys/obj.js";
 import { MAX_LOG_SIZE, progLoad, progTestRun } from "../sys/prog.js";
 import { type ProgramBtfOption, resolveLoadBtf } from "./btf.js";
+import { type ProgramFunctions, programFunctions } from "./functions.js";
 import { type ProgramInfo, programInfo } from "./info.js";
 import { mapFdOf, type ProgramInstructions, programBytes } from "./instructions.js";
 import { withCapability } from "./reject.js";
@@ -314,6 +315,14 @@ export class Program implements Disposable {
   /** What the kernel says about this program: id, name, tag, sizes, maps, run statistics. */
   info(): ProgramInfo {
     return programInfo(this.fd);
+  }
+
+  /**
+   * The program's functions as the kernel knows them: names and linkage from its BTF (none when
+   * it was loaded without BTF), where each starts, and the JIT-compiled addresses.
+   */
+  functions(): ProgramFunctions {
+    return programFunctions(this.fd);
   }
 
   /** Pins the program at `path` in a bpffs (it then outlives this process). */
