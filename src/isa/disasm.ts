@@ -2,12 +2,16 @@
  * The disassembler: bytes or instructions to kernel-syntax text that the assembler (and
  * llvm-mc) read back into the same bytes. Jump targets get labels (`L12:`), bpf-to-bpf call
  * targets become `.func` blocks, helper calls are named, and pseudo loads are spelled out.
+ *
+ * The text is written byte by byte into one growing buffer and decoded once at the end, and
+ * bytes are checked and read in place, so disassembling allocates nothing per instruction.
  */
 
 import { decode } from "./decode.js";
 import { findHelper, HELPERS } from "./helpers.js";
-import { Class, type Instruction, LD_IMM64 } from "./insn.js";
+import { Class, type Instruction, LD_IMM64, type Reference } from "./insn.js";
 import { AluOp, AtomicOp, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source } from "./opcode.js";
+import { instructionProblem } from "./validate.js";
 
 /** Options of {@link disassemble}. */
 export interface DisassembleOptions {
@@ -34,6 +38,12 @@ export interface DisassembledInstruction {
   /** the instruction in kernel syntax */
   text: string;
 }
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Bits of each access size, by `size >> 3` (W, H, B, DW). */
+const SIZE_NAMES = ["32", "16", "8", "64"];
 
 const ALU_OPS: Record<number, string> = {
   [AluOp.ADD]: "+=",
@@ -70,223 +80,771 @@ const ATOMIC_NAMES: Record<number, [string, string]> = {
   [AtomicOp.XOR]: ["^=", "xor"],
 };
 
-const SIZE_NAMES: Record<number, string> = { [Size.B]: "8", [Size.H]: "16", [Size.W]: "32", [Size.DW]: "64" };
+/** A slot that a jump lands on. */
+const JUMP_TARGET = 1;
+/** A slot that a call or a function pointer lands on. */
+const FUNC_TARGET = 2;
+/** A slot where an instruction starts. */
+const START = 4;
 
-function num(v: number): string {
-  return v < 0 || v < 10 ? String(v) : `0x${v.toString(16)}`;
-}
+/**
+ * The text being written, as UTF-8 in one growing byte buffer, and what labels it: a mark per
+ * slot (JUMP_TARGET, FUNC_TARGET, START bits; one extra slot past the end), function names, and
+ * whether helpers are named.
+ */
+class Text {
+  buf: Uint8Array;
+  pos = 0;
+  marks: Uint8Array | undefined = undefined;
+  functionNames: ReadonlyMap<number, string> | undefined = undefined;
+  helperNames = true;
 
-function addr(reg: number, off: number): string {
-  return off < 0 ? `(r${reg} - ${-off})` : `(r${reg} + ${off})`;
-}
-
-function rel(v: number): string {
-  return v < 0 ? String(v) : `+${v}`;
-}
-
-function valueOffset(v: number): string {
-  return v === 0 ? "" : v < 0 ? String(v) : `+${v}`;
-}
-
-function imm64(lo: number, hi: number): string {
-  const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-  return `0x${v.toString(16)}`;
-}
-
-interface Targets {
-  /** label of each slot that a jump lands on, by slot */
-  jump: (string | undefined)[];
-  /** name of each slot that a call or function pointer lands on, by slot */
-  func: (string | undefined)[];
-}
-
-function slotsOf(insns: readonly Instruction[]): number[] {
-  const slots = new Array<number>(insns.length);
-  let s = 0;
-  for (let i = 0; i < insns.length; i++) {
-    slots[i] = s;
-    s += (insns[i] as Instruction).code === LD_IMM64 ? 2 : 1;
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(Math.max(capacity, 256));
   }
-  return slots;
+
+  private grow(n: number): void {
+    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    bigger.set(this.buf.subarray(0, this.pos));
+    this.buf = bigger;
+  }
+
+  byte(c: number): void {
+    if (this.pos >= this.buf.length) this.grow(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Any string (names may be any Unicode). */
+  str(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let k = 0; k < n; k++) {
+      const c = s.charCodeAt(k);
+      if (c >= 0x80) {
+        this.pos = pos;
+        this.wide(s.slice(k));
+        return;
+      }
+      buf[pos++] = c;
+    }
+    this.pos = pos;
+  }
+
+  private wide(s: string): void {
+    if (this.pos + s.length * 3 > this.buf.length) this.grow(s.length * 3);
+    this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
+  }
+
+  /** An integer in 0..2**32-1 in decimal. */
+  private digits(v: number): void {
+    if (this.pos + 10 > this.buf.length) this.grow(10);
+    const buf = this.buf;
+    if (v < 10) {
+      buf[this.pos++] = 48 + v;
+      return;
+    }
+    let len = 2;
+    for (let x = v; x >= 100; x = Math.floor(x / 10)) len++;
+    let at = this.pos + len;
+    this.pos = at;
+    do {
+      const q = Math.floor(v / 10);
+      buf[--at] = 48 + v - q * 10;
+      v = q;
+    } while (v > 0);
+  }
+
+  /** A number in decimal, as `String(v)` writes it. */
+  dec(v: number): void {
+    if (v >= 0 && v <= 0xffffffff && Math.floor(v) === v) this.digits(v);
+    else if (v < 0 && v >= -0xffffffff && Math.floor(v) === v) {
+      this.byte(45);
+      this.digits(-v);
+    } else this.str(String(v));
+  }
+
+  /** Lower-case hexadecimal digits of an integer in 0..2**32-1; at least `width` of them. */
+  hexDigits(v: number, width: number): void {
+    let len = 1;
+    for (let x = v; x >= 16; x = Math.floor(x / 16)) len++;
+    if (len < width) len = width;
+    if (this.pos + len > this.buf.length) this.grow(len);
+    const buf = this.buf;
+    let at = this.pos + len;
+    this.pos = at;
+    for (let k = 0; k < len; k++) {
+      const d = v % 16;
+      buf[--at] = d < 10 ? 48 + d : 87 + d;
+      v = Math.floor(v / 16);
+    }
+  }
+
+  /** An immediate as the kernel prints it: negative and small in decimal, else `0x` hexadecimal. */
+  num(v: number): void {
+    if (v < 0 || v < 10) this.dec(v);
+    else if (v <= 0xffffffff && Math.floor(v) === v) {
+      this.str("0x");
+      this.hexDigits(v, 1);
+    } else this.str(`0x${v.toString(16)}`);
+  }
+
+  /** `rN` / `wN` */
+  reg(wide: boolean, n: number): void {
+    this.byte(wide ? 114 : 119);
+    if (n >= 0 && n < 10) this.byte(48 + n);
+    else this.dec(n);
+  }
+
+  /** `+N` or `-N` */
+  rel(v: number): void {
+    if (!(v < 0)) this.byte(43);
+    this.dec(v);
+  }
+
+  /** `(rN + off)` / `(rN - off)` */
+  addr(reg: number, off: number): void {
+    this.byte(40);
+    this.reg(true, reg);
+    this.spaced(off);
+    this.byte(41);
+  }
+
+  /** ` + N` / ` - N` (` + 0` for 0) */
+  spaced(v: number): void {
+    if (v < 0) {
+      this.str(" - ");
+      this.dec(-v);
+    } else {
+      this.str(" + ");
+      this.dec(v);
+    }
+  }
+
+  /** ` + N` / ` - N`, nothing for 0 */
+  spacedOffset(v: number): void {
+    if (v !== 0) this.spaced(v);
+  }
+
+  /** `+N` / `-N`, nothing for 0 */
+  valueOffset(v: number): void {
+    if (v !== 0) this.rel(v);
+  }
+
+  /** The 64-bit value `hi:lo` (both taken as unsigned 32-bit) as `0x` hexadecimal. */
+  imm64(lo: number, hi: number): void {
+    this.str("0x");
+    const h = hi >>> 0;
+    if (h === 0) this.hexDigits(lo >>> 0, 1);
+    else {
+      this.hexDigits(h, 1);
+      this.hexDigits(lo >>> 0, 8);
+    }
+  }
+
+  /** `(u8 *)` .. `(u64 *)`, `(s8 *)` ..: the access size of a load or store opcode. */
+  size(code: number, signed: boolean): void {
+    this.str(signed ? "(s" : "(u");
+    this.str(SIZE_NAMES[(code & 0x18) >> 3] as string);
+    this.str(" *)");
+  }
+
+  /** Mark of a slot (0 outside the program, or without labels). */
+  mark(slot: number): number {
+    const marks = this.marks;
+    if (marks === undefined || !(slot >= 0 && slot < marks.length)) return 0;
+    return (marks[slot] as number) & (JUMP_TARGET | FUNC_TARGET);
+  }
+
+  /** Writes the label of a slot (`fnN` or its given name, or `LN`); false when it has none. */
+  label(slot: number): boolean {
+    const mark = this.mark(slot);
+    if (mark & FUNC_TARGET) {
+      const name = this.functionNames?.get(slot);
+      if (name !== undefined) this.str(name);
+      else {
+        this.str("fn");
+        this.dec(slot);
+      }
+      return true;
+    }
+    if (mark & JUMP_TARGET) {
+      this.byte(76);
+      this.dec(slot);
+      return true;
+    }
+    return false;
+  }
+
+  /** Writes the function name of a slot; false when it is not a function. */
+  functionName(slot: number): boolean {
+    return (this.mark(slot) & FUNC_TARGET) !== 0 && this.label(slot);
+  }
+
+  labelOrRel(slot: number, rel: number): void {
+    if (!this.label(slot)) this.rel(rel);
+  }
+
+  /** Everything written since `from`, as a string. */
+  text(from = 0): string {
+    return decoder.decode(this.buf.subarray(from, this.pos));
+  }
 }
 
-function jumpTarget(i: Instruction, slot: number): number | undefined {
-  const cls = i.code & 7;
-  if (cls !== Class.JMP && cls !== Class.JMP32) return undefined;
-  const op = i.code & 0xf0;
-  if (op === JmpOp.CALL || op === JmpOp.EXIT) return undefined;
-  if (cls === Class.JMP32 && op === JmpOp.JA) return slot + 1 + i.imm;
-  return slot + 1 + i.off;
+function formatAlu(t: Text, code: number, dst: number, src: number, off: number, imm: number): void {
+  const wide = (code & 7) === Class.ALU64;
+  const op = code & 0xf0;
+  const x = (code & Source.X) !== 0;
+  if (op === AluOp.NEG) {
+    t.reg(wide, dst);
+    t.str(" = -");
+    t.reg(wide, dst);
+    return;
+  }
+  if (op === AluOp.END) {
+    t.reg(true, dst);
+    t.str(wide ? " = bswap" : x ? " = be" : " = le");
+    t.dec(imm);
+    t.byte(32);
+    t.reg(true, dst);
+    return;
+  }
+  if (op === AluOp.MOV) {
+    t.reg(wide, dst);
+    t.str(" = ");
+    if (!x) t.num(imm);
+    else if (off === 0) t.reg(wide, src);
+    else if (off === 1 && wide) {
+      t.str("addr_space_cast(");
+      t.reg(true, src);
+      t.str(", ");
+      t.dec(imm >>> 16);
+      t.str(", ");
+      t.dec(imm & 0xffff);
+      t.byte(41);
+    } else {
+      t.str("(s");
+      t.dec(off);
+      t.byte(41);
+      t.reg(wide, src);
+    }
+    return;
+  }
+  t.reg(wide, dst);
+  t.byte(32);
+  if (off === 1 && (op === AluOp.DIV || op === AluOp.MOD)) t.byte(115);
+  t.str(ALU_OPS[op] ?? "?=");
+  t.byte(32);
+  if (x) t.reg(wide, src);
+  else t.num(imm);
 }
 
-function funcTarget(i: Instruction, slot: number): number | undefined {
-  if (i.code === (JmpOp.CALL | Class.JMP) && i.src === PseudoCall.CALL && i.ref === undefined)
-    return slot + 1 + i.imm;
-  if (i.code === LD_IMM64 && i.src === PseudoLoad.FUNC && i.ref === undefined && !i.imm2)
-    return slot + 1 + i.imm;
-  return undefined;
+function formatAtomic(t: Text, code: number, dst: number, src: number, off: number, imm: number): void {
+  const wide = (code & 0x18) === Size.DW;
+  if (imm === AtomicOp.LOAD_ACQ) {
+    t.reg(true, dst);
+    t.str(" = load_acquire(");
+    t.size(code, false);
+    t.addr(src, off);
+    t.byte(41);
+    return;
+  }
+  if (imm === AtomicOp.STORE_REL) {
+    t.str("store_release(");
+    t.size(code, false);
+    t.addr(dst, off);
+    t.str(", ");
+    t.reg(true, src);
+    t.byte(41);
+    return;
+  }
+  if (imm === AtomicOp.XCHG || imm === AtomicOp.CMPXCHG) {
+    const cmp = imm === AtomicOp.CMPXCHG;
+    t.reg(wide, cmp ? 0 : src);
+    t.str(cmp ? (wide ? " = cmpxchg_64(" : " = cmpxchg32_32(") : wide ? " = xchg_64(" : " = xchg32_32(");
+    t.reg(true, dst);
+    t.str(off < 0 ? " - " : " + ");
+    t.dec(Math.abs(off));
+    t.str(", ");
+    if (cmp) {
+      t.reg(wide, 0);
+      t.str(", ");
+    }
+    t.reg(wide, src);
+    t.byte(41);
+    return;
+  }
+  const names = ATOMIC_NAMES[imm & ~AtomicOp.FETCH];
+  if (names === undefined) {
+    t.str(".atomic ");
+    t.dec(imm);
+    return;
+  }
+  if (imm & AtomicOp.FETCH) {
+    t.reg(wide, src);
+    t.str(" = atomic_fetch_");
+    t.str(names[1]);
+    t.byte(40);
+    t.size(code, false);
+    t.addr(dst, off);
+    t.str(", ");
+    t.reg(wide, src);
+    t.byte(41);
+    return;
+  }
+  t.str("lock *");
+  t.size(code, false);
+  t.addr(dst, off);
+  t.byte(32);
+  t.str(names[0]);
+  t.byte(32);
+  t.reg(wide, src);
 }
 
-function findTargets(
-  insns: readonly Instruction[],
-  slots: readonly number[],
-  options: DisassembleOptions,
-): Targets {
-  const total =
-    insns.length === 0
-      ? 0
-      : (slots[insns.length - 1] as number) +
-        ((insns[insns.length - 1] as Instruction).code === LD_IMM64 ? 2 : 1);
-  const starts = new Uint8Array(total + 1);
-  for (let k = 0; k < slots.length; k++) starts[slots[k] as number] = 1;
-  const jump: (string | undefined)[] = [];
-  const func: (string | undefined)[] = [];
+function formatLd(
+  t: Text,
+  code: number,
+  dst: number,
+  src: number,
+  imm: number,
+  imm2: number,
+  ref: Reference | undefined,
+  slot: number,
+): void {
+  const mode = code & 0xe0;
+  if (mode === Mode.ABS || mode === Mode.IND) {
+    t.str("r0 = *");
+    t.size(code, false);
+    t.str("skb[");
+    if (mode === Mode.ABS) t.num(imm);
+    else {
+      t.reg(true, src);
+      t.spacedOffset(imm);
+    }
+    t.byte(93);
+    return;
+  }
+  t.reg(true, dst);
+  t.str(" = ");
+  switch (src) {
+    case PseudoLoad.MAP_FD:
+      if (ref?.kind === "map") {
+        if (ref.name.startsWith("id:")) {
+          t.str("map[");
+          t.str(ref.name);
+          t.byte(93);
+        } else {
+          t.str("map_fd(");
+          t.str(ref.name);
+          t.byte(41);
+        }
+      } else {
+        t.str("map[fd:");
+        t.dec(imm);
+        t.byte(93);
+      }
+      return;
+    case PseudoLoad.MAP_VALUE:
+      if (ref?.kind === "map") {
+        if (ref.name.startsWith("id:")) {
+          t.str("map[");
+          t.str(ref.name);
+          t.str("][0]");
+          t.valueOffset(imm2);
+        } else {
+          t.str("map_value(");
+          t.str(ref.name);
+          t.byte(41);
+          t.spacedOffset(imm2);
+        }
+      } else {
+        t.str("map[fd:");
+        t.dec(imm);
+        t.str("][0]");
+        t.valueOffset(imm2);
+      }
+      return;
+    case PseudoLoad.BTF_ID:
+      t.str("btf_id(");
+      t.dec(imm);
+      if (imm2 !== 0) {
+        t.str(", ");
+        t.dec(imm2);
+      }
+      t.byte(41);
+      return;
+    case PseudoLoad.FUNC:
+      if (ref?.kind === "func") t.str(ref.name);
+      else if (imm2 !== 0) {
+        t.str("func(");
+        t.dec(imm);
+        t.str(", ");
+        t.dec(imm2);
+        t.byte(41);
+      } else if (!t.functionName(slot + 1 + imm)) {
+        t.str("func(");
+        t.dec(imm);
+        t.byte(41);
+      }
+      return;
+    case PseudoLoad.MAP_IDX:
+      t.str("map[idx:");
+      t.dec(imm);
+      t.byte(93);
+      return;
+    case PseudoLoad.MAP_IDX_VALUE:
+      t.str("map[idx:");
+      t.dec(imm);
+      t.str("][0]");
+      t.valueOffset(imm2);
+      return;
+    default:
+      t.imm64(imm, imm2);
+      t.str(" ll");
+  }
+}
+
+function formatCall(
+  t: Text,
+  code: number,
+  dst: number,
+  src: number,
+  off: number,
+  imm: number,
+  ref: Reference | undefined,
+  slot: number,
+): void {
+  if (code & Source.X) {
+    t.str("callx ");
+    t.reg(true, dst);
+    return;
+  }
+  t.str("call ");
+  if (src === PseudoCall.CALL) {
+    if (ref?.kind === "func") t.str(ref.name);
+    else if (!t.functionName(slot + 1 + imm)) {
+      t.str("pc");
+      t.rel(imm);
+    }
+    return;
+  }
+  if (src === PseudoCall.KFUNC_CALL) {
+    t.str("kfunc ");
+    if (ref?.kind === "kfunc") t.str(ref.name);
+    else t.dec(imm);
+    if (off !== 0) {
+      t.str(", ");
+      t.dec(off);
+    }
+    return;
+  }
+  if (t.helperNames) {
+    if (ref?.kind === "helper" && findHelper(ref.name)?.id === imm) {
+      t.str(ref.name);
+      return;
+    }
+    const h = imm > 0 ? HELPERS[imm - 1] : undefined;
+    if (h !== undefined && h.id === imm) {
+      t.str(h.name);
+      return;
+    }
+  }
+  t.dec(imm);
+}
+
+/** Writes one instruction in kernel syntax; `imm2` is 0 when the instruction has none. */
+function format(
+  t: Text,
+  code: number,
+  dst: number,
+  src: number,
+  off: number,
+  imm: number,
+  imm2: number,
+  ref: Reference | undefined,
+  slot: number,
+): void {
+  const cls = code & 7;
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64:
+      formatAlu(t, code, dst, src, off, imm);
+      return;
+    case Class.LDX:
+      t.reg(true, dst);
+      t.str(" = *");
+      t.size(code, (code & 0xe0) === Mode.MEMSX);
+      t.addr(src, off);
+      return;
+    case Class.ST:
+      t.byte(42);
+      t.size(code, false);
+      t.addr(dst, off);
+      t.str(" = ");
+      t.num(imm);
+      return;
+    case Class.STX:
+      if ((code & 0xe0) === Mode.ATOMIC) formatAtomic(t, code, dst, src, off, imm);
+      else {
+        t.byte(42);
+        t.size(code, false);
+        t.addr(dst, off);
+        t.str(" = ");
+        t.reg(true, src);
+      }
+      return;
+    case Class.LD:
+      formatLd(t, code, dst, src, imm, imm2, ref, slot);
+      return;
+  }
+  const op = code & 0xf0;
+  if (op === JmpOp.EXIT) {
+    t.str("exit");
+    return;
+  }
+  if (op === JmpOp.CALL) {
+    formatCall(t, code, dst, src, off, imm, ref, slot);
+    return;
+  }
+  if (op === JmpOp.JA) {
+    if (cls === Class.JMP32) {
+      t.str("gotol ");
+      t.labelOrRel(slot + 1 + imm, imm);
+    } else {
+      t.str("goto ");
+      t.labelOrRel(slot + 1 + off, off);
+    }
+    return;
+  }
+  if (op === JmpOp.JCOND) {
+    t.str("may_goto ");
+    t.labelOrRel(slot + 1 + off, off);
+    return;
+  }
+  const wide = cls === Class.JMP;
+  t.str("if ");
+  t.reg(wide, dst);
+  t.byte(32);
+  t.str(JMP_OPS[op] ?? "?");
+  t.byte(32);
+  if (code & Source.X) t.reg(wide, src);
+  else t.num(imm);
+  t.str(" goto ");
+  t.labelOrRel(slot + 1 + off, off);
+}
+
+function formatListed(t: Text, i: Instruction, slot: number): void {
+  format(t, i.code, i.dst, i.src, i.off, i.imm, i.imm2 ?? 0, i.ref, slot);
+}
+
+/** Reads a little-endian signed 32-bit value. */
+function int32At(b: Uint8Array, at: number): number {
+  return (
+    (b[at] as number) |
+    ((b[at + 1] as number) << 8) |
+    ((b[at + 2] as number) << 16) |
+    ((b[at + 3] as number) << 24)
+  );
+}
+
+/** Reads a little-endian signed 16-bit value. */
+function int16At(b: Uint8Array, at: number): number {
+  return (((b[at] as number) | ((b[at + 1] as number) << 8)) << 16) >> 16;
+}
+
+function formatAt(t: Text, b: Uint8Array, at: number, slot: number): void {
+  const code = b[at] as number;
+  const regs = b[at + 1] as number;
+  format(
+    t,
+    code,
+    regs & 0x0f,
+    regs >> 4,
+    int16At(b, at + 2),
+    int32At(b, at + 4),
+    code === LD_IMM64 ? int32At(b, at + 12) : 0,
+    undefined,
+    slot,
+  );
+}
+
+/** The instruction being checked (one shape without `imm2`, one with), reused. */
+const plain: Instruction = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
+const wide: Instruction = { code: LD_IMM64, dst: 0, src: 0, off: 0, imm: 0, imm2: 0 };
+
+/** Whether bytes at `at` hold a valid instruction (an ld_imm64 with a proper second slot). */
+function validAt(b: Uint8Array, at: number, length: number): boolean {
+  const code = b[at] as number;
+  const regs = b[at + 1] as number;
+  let i = plain;
+  if (code === LD_IMM64) {
+    if (at + 8 >= length || b[at + 8] !== 0 || b[at + 9] !== 0 || b[at + 10] !== 0 || b[at + 11] !== 0)
+      return false;
+    i = wide;
+    i.imm2 = int32At(b, at + 12);
+  }
+  i.code = code;
+  i.dst = regs & 0x0f;
+  i.src = regs >> 4;
+  i.off = int16At(b, at + 2);
+  i.imm = int32At(b, at + 4);
+  return instructionProblem(i) === undefined;
+}
+
+/** Slot a jump lands on, or -1 when the instruction is not a jump. */
+function jumpTarget(code: number, off: number, imm: number, slot: number): number {
+  const cls = code & 7;
+  if (cls !== Class.JMP && cls !== Class.JMP32) return -1;
+  const op = code & 0xf0;
+  if (op === JmpOp.CALL || op === JmpOp.EXIT) return -1;
+  if (cls === Class.JMP32 && op === JmpOp.JA) return slot + 1 + imm;
+  return slot + 1 + off;
+}
+
+/** Slot a call or a function pointer (without a reference) lands on, or -1. */
+function funcTarget(code: number, src: number, imm: number, imm2: number, slot: number): number {
+  if (code === (JmpOp.CALL | Class.JMP) && src === PseudoCall.CALL) return slot + 1 + imm;
+  if (code === LD_IMM64 && src === PseudoLoad.FUNC && imm2 === 0) return slot + 1 + imm;
+  return -1;
+}
+
+/** Marks what instruction `slot` jumps or calls to (in range; starts are checked later). */
+function markTargets(
+  marks: Uint8Array,
+  code: number,
+  src: number,
+  off: number,
+  imm: number,
+  imm2: number,
+  hasRef: boolean,
+  slot: number,
+): void {
+  const total = marks.length - 1;
+  const f = hasRef ? -1 : funcTarget(code, src, imm, imm2, slot);
+  if (f >= 0 && f < total) marks[f] = (marks[f] as number) | FUNC_TARGET;
+  const j = jumpTarget(code, off, imm, slot);
+  if (j >= 0 && j < total) marks[j] = (marks[j] as number) | JUMP_TARGET;
+}
+
+/** Keeps only targets where an instruction starts. */
+function dropMidInstructionTargets(marks: Uint8Array): void {
+  for (let s = 0; s < marks.length; s++) {
+    const m = marks[s] as number;
+    if (m !== 0 && (m & START) === 0) marks[s] = 0;
+  }
+}
+
+/** The program being disassembled: bytes checked in place, or a list of instructions. */
+interface Program {
+  /** the list, or undefined when reading `bytes` */
+  insns: readonly Instruction[] | undefined;
+  bytes: Uint8Array;
+  count: number;
+  /** slot of each instruction */
+  slots: Int32Array;
+  /** JUMP_TARGET | FUNC_TARGET | START bits by slot (one extra slot past the end) */
+  marks: Uint8Array;
+}
+
+/**
+ * Checks the bytes in place, finds each instruction's slot and marks the targets. Any problem is
+ * reported by {@link decode}, so the error is the decoder's own.
+ * @throws DecodeError
+ */
+function programOfBytes(b: Uint8Array): Program {
+  const length = b.length;
+  let ok = length % 8 === 0;
+  const total = ok ? length >> 3 : 0;
+  const slots = new Int32Array(total);
+  const marks = new Uint8Array(total + 1);
+  let count = 0;
+  for (let at = 0; ok && at < length; at += 8) {
+    if (!validAt(b, at, length)) {
+      ok = false;
+      break;
+    }
+    const code = b[at] as number;
+    const slot = at >> 3;
+    slots[count++] = slot;
+    marks[slot] = (marks[slot] as number) | START;
+    const imm2 = code === LD_IMM64 ? int32At(b, at + 12) : 0;
+    markTargets(
+      marks,
+      code,
+      (b[at + 1] as number) >> 4,
+      int16At(b, at + 2),
+      int32At(b, at + 4),
+      imm2,
+      false,
+      slot,
+    );
+    if (code === LD_IMM64) at += 8;
+  }
+  if (!ok) {
+    decode(b);
+    throw new Error("internal error: the disassembler refused bytes the decoder accepts");
+  }
+  dropMidInstructionTargets(marks);
+  return { insns: undefined, bytes: b, count, slots, marks };
+}
+
+function programOfList(insns: readonly Instruction[]): Program {
+  const slots = new Int32Array(insns.length);
+  let total = 0;
+  for (let k = 0; k < insns.length; k++) {
+    slots[k] = total;
+    total += (insns[k] as Instruction).code === LD_IMM64 ? 2 : 1;
+  }
+  const marks = new Uint8Array(total + 1);
   for (let k = 0; k < insns.length; k++) {
     const i = insns[k] as Instruction;
     const slot = slots[k] as number;
-    const f = funcTarget(i, slot);
-    if (f !== undefined && f >= 0 && f < total && starts[f] === 1 && func[f] === undefined)
-      func[f] = options.functionNames?.get(f) ?? `fn${f}`;
-    const j = jumpTarget(i, slot);
-    if (j !== undefined && j >= 0 && j < total && starts[j] === 1 && jump[j] === undefined) jump[j] = `L${j}`;
+    marks[slot] = (marks[slot] as number) | START;
+    markTargets(marks, i.code, i.src, i.off, i.imm, i.imm2 ?? 0, i.ref !== undefined, slot);
   }
-  // a function entry that is also a jump target keeps the function's name
-  for (let s = 0; s < func.length; s++) if (func[s] !== undefined) jump[s] = func[s];
-  return { jump, func };
+  dropMidInstructionTargets(marks);
+  return { insns, bytes: new Uint8Array(0), count: insns.length, slots, marks };
 }
 
-/** Formats one instruction; `slot` and `targets` give labels to jumps and calls. */
+function programOf(input: Uint8Array | readonly Instruction[]): Program {
+  return input instanceof Uint8Array ? programOfBytes(input) : programOfList(input);
+}
+
+function textFor(p: Program, capacity: number, options: DisassembleOptions): Text {
+  const t = new Text(capacity);
+  if (options.labels !== false) t.marks = p.marks;
+  t.functionNames = options.functionNames;
+  t.helperNames = options.helperNames !== false;
+  return t;
+}
+
+function formatNth(t: Text, p: Program, k: number): void {
+  const slot = p.slots[k] as number;
+  if (p.insns !== undefined) formatListed(t, p.insns[k] as Instruction, slot);
+  else formatAt(t, p.bytes, slot * 8, slot);
+}
+
+/** Shared by {@link formatInstruction}. */
+const single = new Text(256);
+
+/**
+ * Formats one instruction in kernel syntax. Jumps and calls print as offsets (`goto +3`); a
+ * whole program gets labels from {@link disassemble}. (`slot` and `labels` are accepted for
+ * compatibility and change nothing.)
+ */
 export function formatInstruction(
   i: Instruction,
   slot = 0,
-  targets?: Targets,
+  labels?: undefined,
   options: DisassembleOptions = {},
 ): string {
-  const { code, dst, src, off, imm } = i;
-  const cls = code & 7;
-  const helperNames = options.helperNames !== false;
-  switch (cls) {
-    case Class.ALU:
-    case Class.ALU64: {
-      const r = cls === Class.ALU64 ? "r" : "w";
-      const op = code & 0xf0;
-      const x = (code & Source.X) !== 0;
-      if (op === AluOp.NEG) return `${r}${dst} = -${r}${dst}`;
-      if (op === AluOp.END) {
-        const name = cls === Class.ALU64 ? "bswap" : x ? "be" : "le";
-        return `r${dst} = ${name}${imm} r${dst}`;
-      }
-      if (op === AluOp.MOV) {
-        if (!x) return `${r}${dst} = ${num(imm)}`;
-        if (off === 0) return `${r}${dst} = ${r}${src}`;
-        if (off === 1 && cls === Class.ALU64)
-          return `r${dst} = addr_space_cast(r${src}, ${imm >>> 16}, ${imm & 0xffff})`;
-        return `${r}${dst} = (s${off})${r}${src}`;
-      }
-      let sym = ALU_OPS[op] ?? "?=";
-      if (off === 1 && (op === AluOp.DIV || op === AluOp.MOD)) sym = `s${sym}`;
-      return `${r}${dst} ${sym} ${x ? `${r}${src}` : num(imm)}`;
-    }
-    case Class.LDX: {
-      const signed = (code & 0xe0) === Mode.MEMSX;
-      return `r${dst} = *(${signed ? "s" : "u"}${SIZE_NAMES[code & 0x18]} *)${addr(src, off)}`;
-    }
-    case Class.ST:
-      return `*(u${SIZE_NAMES[code & 0x18]} *)${addr(dst, off)} = ${num(imm)}`;
-    case Class.STX: {
-      const bits = SIZE_NAMES[code & 0x18];
-      if ((code & 0xe0) !== Mode.ATOMIC) return `*(u${bits} *)${addr(dst, off)} = r${src}`;
-      const r = (code & 0x18) === Size.DW ? "r" : "w";
-      if (imm === AtomicOp.LOAD_ACQ) return `r${dst} = load_acquire((u${bits} *)${addr(src, off)})`;
-      if (imm === AtomicOp.STORE_REL) return `store_release((u${bits} *)${addr(dst, off)}, r${src})`;
-      if (imm === AtomicOp.XCHG)
-        return r === "r"
-          ? `r${src} = xchg_64(r${dst} ${off < 0 ? "-" : "+"} ${Math.abs(off)}, r${src})`
-          : `w${src} = xchg32_32(r${dst} ${off < 0 ? "-" : "+"} ${Math.abs(off)}, w${src})`;
-      if (imm === AtomicOp.CMPXCHG)
-        return r === "r"
-          ? `r0 = cmpxchg_64(r${dst} ${off < 0 ? "-" : "+"} ${Math.abs(off)}, r0, r${src})`
-          : `w0 = cmpxchg32_32(r${dst} ${off < 0 ? "-" : "+"} ${Math.abs(off)}, w0, w${src})`;
-      const names = ATOMIC_NAMES[imm & ~AtomicOp.FETCH];
-      if (names === undefined) return `.atomic ${imm}`;
-      if (imm & AtomicOp.FETCH)
-        return `${r}${src} = atomic_fetch_${names[1]}((u${bits} *)${addr(dst, off)}, ${r}${src})`;
-      return `lock *(u${bits} *)${addr(dst, off)} ${names[0]} ${r}${src}`;
-    }
-    case Class.LD: {
-      const mode = code & 0xe0;
-      const bits = SIZE_NAMES[code & 0x18];
-      if (mode === Mode.ABS) return `r0 = *(u${bits} *)skb[${num(imm)}]`;
-      if (mode === Mode.IND)
-        return `r0 = *(u${bits} *)skb[r${src}${imm === 0 ? "" : imm < 0 ? ` - ${-imm}` : ` + ${imm}`}]`;
-      const imm2 = i.imm2 ?? 0;
-      const ref = i.ref;
-      switch (src) {
-        case PseudoLoad.MAP_FD:
-          if (ref?.kind === "map")
-            return ref.name.startsWith("id:")
-              ? `r${dst} = map[${ref.name}]`
-              : `r${dst} = map_fd(${ref.name})`;
-          return `r${dst} = map[fd:${imm}]`;
-        case PseudoLoad.MAP_VALUE: {
-          const plus = imm2 === 0 ? "" : imm2 < 0 ? ` - ${-imm2}` : ` + ${imm2}`;
-          if (ref?.kind === "map")
-            return ref.name.startsWith("id:")
-              ? `r${dst} = map[${ref.name}][0]${valueOffset(imm2)}`
-              : `r${dst} = map_value(${ref.name})${plus}`;
-          return `r${dst} = map[fd:${imm}][0]${valueOffset(imm2)}`;
-        }
-        case PseudoLoad.BTF_ID:
-          return imm2 === 0 ? `r${dst} = btf_id(${imm})` : `r${dst} = btf_id(${imm}, ${imm2})`;
-        case PseudoLoad.FUNC: {
-          if (ref?.kind === "func") return `r${dst} = ${ref.name}`;
-          if (imm2 !== 0) return `r${dst} = func(${imm}, ${imm2})`;
-          const name = targets?.func[slot + 1 + imm];
-          return name !== undefined ? `r${dst} = ${name}` : `r${dst} = func(${imm})`;
-        }
-        case PseudoLoad.MAP_IDX:
-          return `r${dst} = map[idx:${imm}]`;
-        case PseudoLoad.MAP_IDX_VALUE:
-          return `r${dst} = map[idx:${imm}][0]${valueOffset(imm2)}`;
-        default:
-          return `r${dst} = ${imm64(imm, imm2)} ll`;
-      }
-    }
-    default: {
-      const op = code & 0xf0;
-      if (op === JmpOp.EXIT) return "exit";
-      if (op === JmpOp.CALL) {
-        if (code & Source.X) return `callx r${dst}`;
-        if (src === PseudoCall.CALL) {
-          if (i.ref?.kind === "func") return `call ${i.ref.name}`;
-          const name = targets?.func[slot + 1 + imm];
-          return name !== undefined ? `call ${name}` : `call pc${rel(imm)}`;
-        }
-        if (src === PseudoCall.KFUNC_CALL)
-          return `call kfunc ${i.ref?.kind === "kfunc" ? i.ref.name : imm}${off === 0 ? "" : `, ${off}`}`;
-        if (helperNames) {
-          if (i.ref?.kind === "helper" && findHelper(i.ref.name)?.id === imm) return `call ${i.ref.name}`;
-          const h = imm > 0 ? HELPERS[imm - 1] : undefined;
-          if (h !== undefined && h.id === imm) return `call ${h.name}`;
-        }
-        return `call ${imm}`;
-      }
-      const target = jumpTarget(i, slot) as number;
-      const label = targets?.jump[target];
-      if (op === JmpOp.JA) {
-        if (cls === Class.JMP32) return `gotol ${label ?? rel(imm)}`;
-        return `goto ${label ?? rel(off)}`;
-      }
-      if (op === JmpOp.JCOND) return `may_goto ${label ?? rel(off)}`;
-      const r = cls === Class.JMP ? "r" : "w";
-      const rhs = code & Source.X ? `${r}${src}` : num(imm);
-      return `if ${r}${dst} ${JMP_OPS[op] ?? "?"} ${rhs} goto ${label ?? rel(off)}`;
-    }
-  }
-}
-
-function toInsns(input: Uint8Array | readonly Instruction[]): readonly Instruction[] {
-  return input instanceof Uint8Array ? decode(input) : input;
+  void slot;
+  void labels;
+  single.pos = 0;
+  single.helperNames = options.helperNames !== false;
+  formatListed(single, i, 0);
+  return single.text();
 }
 
 /**
@@ -297,13 +855,22 @@ export function disassembleRecords(
   input: Uint8Array | readonly Instruction[],
   options: DisassembleOptions = {},
 ): DisassembledInstruction[] {
-  const insns = toInsns(input);
-  const slots = slotsOf(insns);
-  const targets = options.labels === false ? undefined : findTargets(insns, slots, options);
+  const p = programOf(input);
+  const t = textFor(p, 256, options);
   const out: DisassembledInstruction[] = [];
-  for (let k = 0; k < insns.length; k++) {
-    const i = insns[k] as Instruction;
-    const slot = slots[k] as number;
+  for (let k = 0; k < p.count; k++) {
+    const slot = p.slots[k] as number;
+    const at = slot * 8;
+    const b = p.bytes;
+    const i: Instruction = p.insns?.[k] ?? {
+      code: b[at] as number,
+      dst: (b[at + 1] as number) & 0x0f,
+      src: (b[at + 1] as number) >> 4,
+      off: int16At(b, at + 2),
+      imm: int32At(b, at + 4),
+    };
+    t.pos = 0;
+    formatNth(t, p, k);
     const rec: DisassembledInstruction = {
       slot,
       code: i.code,
@@ -311,11 +878,11 @@ export function disassembleRecords(
       src: i.src,
       off: i.off,
       imm: i.imm,
-      text: formatInstruction(i, slot, targets, options),
+      text: t.text(),
     };
-    if (i.code === LD_IMM64) rec.imm2 = i.imm2 ?? 0;
-    const label = targets?.func[slot] ?? targets?.jump[slot];
-    if (label !== undefined) rec.label = label;
+    if (i.code === LD_IMM64) rec.imm2 = p.insns !== undefined ? (i.imm2 ?? 0) : int32At(b, at + 12);
+    const start = t.pos;
+    if (t.label(slot)) rec.label = t.text(start);
     out.push(rec);
   }
   return out;
@@ -330,22 +897,23 @@ export function disassemble(
   input: Uint8Array | readonly Instruction[],
   options: DisassembleOptions = {},
 ): string {
-  const insns = toInsns(input);
-  const slots = slotsOf(insns);
-  const targets = options.labels === false ? undefined : findTargets(insns, slots, options);
-  const parts: string[] = [];
-  for (let k = 0; k < insns.length; k++) {
-    const i = insns[k] as Instruction;
-    const slot = slots[k] as number;
-    if (targets !== undefined) {
-      const fn = targets.func[slot];
-      if (fn !== undefined) parts.push(`${k === 0 ? "" : "\n"}.func ${fn}\n`);
-      else {
-        const label = targets.jump[slot];
-        if (label !== undefined) parts.push(`${label}:\n`);
-      }
+  const p = programOf(input);
+  const t = textFor(p, p.count * 28, options);
+  for (let k = 0; k < p.count; k++) {
+    const slot = p.slots[k] as number;
+    const mark = t.mark(slot);
+    if (mark & FUNC_TARGET) {
+      if (k !== 0) t.byte(10);
+      t.str(".func ");
+      t.label(slot);
+      t.byte(10);
+    } else if (mark & JUMP_TARGET) {
+      t.label(slot);
+      t.str(":\n");
     }
-    parts.push(`    ${formatInstruction(i, slot, targets, options)}\n`);
+    t.str("    ");
+    formatNth(t, p, k);
+    t.byte(10);
   }
-  return parts.join("");
+  return t.text();
 }
