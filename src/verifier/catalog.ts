@@ -24,6 +24,8 @@ export interface CatalogEntry {
   readonly insn?: (m: RegExpExecArray) => number;
   /** the problem is the program's shape, found before any instruction is simulated */
   readonly structural?: boolean;
+  /** applies only when this holds for the failing instruction's text (e.g. only at `exit`) */
+  readonly when?: (insnText: string | undefined) => boolean;
 }
 
 const reg =
@@ -158,6 +160,7 @@ export const CATALOG: readonly CatalogEntry[] = [
   {
     id: "return-value-unset",
     pattern: /^R0 !read_ok/,
+    when: (asm) => asm === undefined || asm === "exit",
     summary: () => "the program exits without setting R0, its return value",
     rule: "R0 holds the return value; it must be written before `exit` (and after the last helper call, which sets it).",
     why: "The kernel acts on the return value (drop or pass a packet, allow or deny); an unset register would be garbage.",

@@ -49,11 +49,14 @@ export interface Explanation {
   readonly structural: boolean;
 }
 
-function match(line: string): { entry: CatalogEntry; m: RegExpExecArray } | undefined {
+function match(
+  line: string,
+  asm: string | undefined,
+): { entry: CatalogEntry; m: RegExpExecArray } | undefined {
   const text = line.trim();
   for (const entry of CATALOG) {
     const m = entry.pattern.exec(text);
-    if (m) return { entry, m };
+    if (m && (!entry.when || entry.when(asm))) return { entry, m };
   }
   return undefined;
 }
@@ -67,8 +70,11 @@ export function explain(input: VerifierLog | string): Explanation | undefined {
   if (!error) return undefined;
   let primary: { entry: CatalogEntry; m: RegExpExecArray; line: string } | undefined;
   const related: { id: string; message: string; summary: string }[] = [];
+  const lastLine = log.failingLine;
+  const lastRec = lastLine >= 0 ? log.record(lastLine) : undefined;
+  const lastAsm = lastRec?.kind === "insn" ? lastRec.asm : undefined;
   for (const line of error.lines) {
-    const found = match(line);
+    const found = match(line, lastAsm);
     if (!found) continue;
     if (!primary) primary = { ...found, line };
     else if (found.entry.id !== primary.entry.id)

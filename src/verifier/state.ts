@@ -142,6 +142,13 @@ export function parseStates(text: string, frame = 0): SlotState[] {
   return out;
 }
 
+function variableOffset(f: Readonly<Record<string, string>>): string {
+  const lo = f["umin"] ?? f["smin"];
+  const hi = f["umax"] ?? f["smax"];
+  if (lo === undefined && hi === undefined) return "";
+  return ` plus a variable offset in [${lo ?? "-inf"}, ${hi ?? "+inf"}]`;
+}
+
 /** A short human phrase for a state: `scalar in [0, 255]`, `pointer to map value`, `3`. */
 export function describeSlot(s: SlotState): string {
   const f = s.fields;
@@ -159,13 +166,13 @@ export function describeSlot(s: SlotState): string {
       return `a number in [${lo ?? "-inf"}, ${hi ?? "+inf"}]`;
     }
     case "map_value":
-      return "a pointer to a map value";
+      return `a pointer to a map value${f["vs"] ? ` (${f["vs"]} bytes)` : ""}${variableOffset(f)}`;
     case "map_value_or_null":
       return "a map value pointer that may be NULL (not checked yet)";
     case "map_ptr":
       return "a map";
     case "pkt":
-      return `a packet pointer (verified range ${f["r"] ?? "0"} bytes)`;
+      return `a packet pointer, ${f["r"] ?? "0"} bytes checked against data_end${f["off"] ? `, at offset ${f["off"]}` : ""}${variableOffset(f)}`;
     case "pkt_end":
       return "the packet end pointer";
     case "stack":

@@ -40,6 +40,12 @@ for (const entry of CATALOG) {
     );
     const ex = explain(log);
     assert.ok(ex);
+    if (r.thrown) {
+      // the project's loader threw a VerifierError carrying the same explanation
+      assert.equal(r.thrown.explanation?.id, ex.id);
+      assert.equal(r.thrown.insn, ex.insn);
+      assert.ok(!r.thrown.message.includes("\n"));
+    }
     const ids = [ex.id, ...ex.related.map((x) => x.id)];
     assert.ok(ids.includes(entry.id), `explained as ${ids.join(", ")}`);
     if (ex.id === entry.id) {

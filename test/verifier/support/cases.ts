@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Program } from "../../../src/program/program.js";
 import { BpfError } from "../../../src/sys/error.js";
+import { VerifierError } from "../../../src/verifier/error.js";
 import {
   close,
   createMap,
@@ -29,6 +30,8 @@ export interface CaseResult {
   insns: Uint8Array;
   /** set when the case cannot run here, with the reason */
   skip?: string;
+  /** the VerifierError the project's loader threw, if it threw one */
+  thrown?: VerifierError;
 }
 
 interface Spec {
@@ -63,6 +66,9 @@ export function load(spec: Spec): CaseResult {
     p.close();
     return { errno: 0, log, insns: spec.insns };
   } catch (e) {
+    // the loader throws a VerifierError (ProgramRejectedError) for rejections; older versions a BpfError
+    if (e instanceof VerifierError)
+      return { errno: e.errno ?? -1, log: e.log.text, insns: spec.insns, thrown: e };
     if (e instanceof BpfError) return { errno: e.errno, log: e.log ?? "", insns: spec.insns };
     throw e;
   }
