@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { explain } from "../src/verifier/explain.js";
 import { parseVerifierLog } from "../src/verifier/parse.js";
+import { renderHtml } from "../src/verifier/view-html.js";
+import { renderTerminal } from "../src/verifier/view-terminal.js";
 
 const LINES = Number(process.env["LINES"] ?? 1_000_000);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -84,12 +86,22 @@ split.value.length = 0;
 gc();
 
 const mem = (): number => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+gc();
+gc();
 const heap1 = mem();
-const parse = best(3, () => parseVerifierLog(text));
-const log = parse.value;
+let held: unknown = parseVerifierLog(text);
+gc();
 gc();
 const heapParse = mem() - heap1;
+held = undefined;
+void held;
+gc();
+const parse = best(3, () => parseVerifierLog(text));
+const log = parse.value;
 const ex = time(() => explain(log));
+
+const term = time(() => renderTerminal(log, ex.value));
+const html = time(() => renderHtml(log, ex.value));
 
 console.log(`wc -l (process, on a file)    ${wc.ms.toFixed(1)} ms  (${wc.value.trim().split(" ")[0]} lines)`);
 console.log(
@@ -101,6 +113,8 @@ console.log(
 console.log(
   `explain (error, state walk)     ${ex.ms.toFixed(1)} ms  -> ${ex.value?.id} at ${ex.value?.insn}`,
 );
+console.log(`render terminal                 ${term.ms.toFixed(1)} ms`);
+console.log(`render html                     ${html.ms.toFixed(1)} ms  (${mb(html.value.length)} page)`);
 console.log(`ratio parse / split:            ${(parse.ms / split.ms).toFixed(2)}x`);
 console.log(`ratio parse / wc -l:            ${(parse.ms / wc.ms).toFixed(2)}x`);
 console.log(`memory parse / split:           ${(heapParse / Math.max(1, heapSplit)).toFixed(2)}x`);
