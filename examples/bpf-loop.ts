@@ -27,7 +27,7 @@ import {
 } from "../src/isa/builder/index.js";
 import { Program } from "../src/program/program.js";
 import { logVerdict } from "../src/program/reject.js";
-import { BpfError } from "../src/sys/error.js";
+import { ProgramRejectedError } from "../src/program/rejected.js";
 import { type Log, runIfMain } from "./main.js";
 
 /** How many times the callback runs by default. */
@@ -87,9 +87,13 @@ export async function run(log: Log, loops = LOOPS): Promise<BpfLoopResult> {
   try {
     Program.load({ type: "socket_filter", name: "sum_loop", instructions: built, btf: false, logLevel: 1 });
   } catch (e) {
-    if (!(e instanceof BpfError) || !e.log) throw e;
-    const verdict = logVerdict(e.log);
-    withoutBtf = { errno: e.errnoName, message: verdict.message, insnText: verdict.insnText, log: e.log };
+    if (!(e instanceof ProgramRejectedError) || !e.explanation) throw e;
+    withoutBtf = {
+      errno: e.errnoName,
+      message: e.explanation.message,
+      insnText: e.explanation.insnText ?? logVerdict(e.log ?? "").insnText,
+      log: e.log ?? "",
+    };
   }
   if (!withoutBtf)
     throw new Error("the kernel accepted a callback without BTF: this kernel behaves differently");

@@ -35,7 +35,7 @@ import {
 import { BpfMap } from "../src/map/map.js";
 import { dumpMap } from "../src/program/map-dump.js";
 import { Program } from "../src/program/program.js";
-import { logVerdict } from "../src/program/reject.js";
+import { ProgramRejectedError } from "../src/program/rejected.js";
 import { type Log, runIfMain } from "./main.js";
 
 /** The packet sizes the program is run on. */
@@ -167,9 +167,8 @@ function refusedWithoutBtf(): string {
   try {
     Program.load({ type: "sched_cls", instructions: buildCountHits(plain) }).close();
   } catch (e) {
-    const log = (e as { log?: unknown }).log;
-    if (typeof log !== "string" || !log) throw e;
-    return logVerdict(log).message;
+    if (!(e instanceof ProgramRejectedError) || !e.explanation) throw e;
+    return e.explanation.message;
   }
   throw new Error("the kernel took a bpf_spin_lock in a map without BTF: this kernel behaves differently");
 }

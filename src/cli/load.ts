@@ -5,14 +5,17 @@ import type { AsmProgram } from "../isa/asm/program.js";
 import { createAsmMaps } from "../program/assembled.js";
 import { Program, type ProgramSpec } from "../program/program.js";
 import { logVerdict } from "../program/reject.js";
+import { ProgramRejectedError } from "../program/rejected.js";
 import { BpfError, InputError } from "../sys/error.js";
+import { useColor } from "../verifier/view-terminal.js";
 import { intFlag, type ParsedArgs, parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
 const HELP = `usage: rawbpf load FILE --type TYPE [options]
 
 Loads a program into the kernel and prints its id, tag, instruction count and the verifier's
-statistics; on rejection prints the verifier's log and the error, and exits with 1.
+statistics; on rejection prints the verifier's log, the instruction it stopped at and an
+explanation (the rule, why, what to change), and exits with 1.
 
 FILE is raw instruction bytes (8 a slot, e.g. a .bin), '-' for standard input, or assembly text
 (.s, .asm): maps it declares are created, read-only data filled and frozen.
@@ -105,10 +108,16 @@ export function loadFromSource(spec: ProgramSpec, source: ProgramSource): Loaded
   }
 }
 
-/** Prints a rejection: the log and the error (text), or one JSON object. Returns the exit status. */
+/**
+ * Prints a rejection, or one JSON object. A verifier refusal prints the listing with the failing
+ * instruction marked and the explanation (rule, why, fix); other refusals the log and the error.
+ * Returns the exit status.
+ */
 export function reportRejection(e: BpfError, json: boolean, io: CliIo): number {
+  const verifier = e instanceof ProgramRejectedError ? e : undefined;
   const log = e.log ?? "";
   const verdict = log ? logVerdict(log) : undefined;
+  const ex = verifier?.explanation;
   if (json) {
     io.stdout(
       `${JSON.stringify({
@@ -116,13 +125,20 @@ export function reportRejection(e: BpfError, json: boolean, io: CliIo): number {
           message: e.message,
           errno: e.errnoName,
           ...(e.capability ? { capability: e.capability } : {}),
-          insn: verdict?.insn ?? null,
-          verifier: verdict?.message ?? null,
-          explanation: e.hint,
+          insn: ex?.insn ?? verdict?.insn ?? null,
+          verifier: ex?.message ?? verdict?.message ?? null,
+          explanation: ex ? ex.summary : e.hint,
+          ...(verifier ? { details: verifier.verifier.toJSON().explanation } : {}),
         },
         log,
       })}\n`,
     );
+    return 1;
+  }
+  if (verifier) {
+    if (log) io.stderr(`${log.endsWith("\n") ? log : `${log}\n`}\n`);
+    io.stderr(`${verifier.render("terminal", { color: useColor(io.isTTY) })}\n`);
+    io.stderr(`rawbpf: ${e.message}\n`);
     return 1;
   }
   if (log) io.stderr(`${log.endsWith("\n") ? log : `${log}\n`}\n`);

@@ -9,6 +9,7 @@ import { type ProgramFunctions, programFunctions } from "./functions.js";
 import { type ProgramInfo, programInfo } from "./info.js";
 import { mapFdOf, type ProgramInstructions, programBytes } from "./instructions.js";
 import { withCapability } from "./reject.js";
+import { isVerifierRejection, ProgramRejectedError } from "./rejected.js";
 import { parseVerifierStatistics, type VerifierStatistics } from "./stats.js";
 import {
   type AttachType,
@@ -156,8 +157,11 @@ export class Program implements Disposable {
 
   /**
    * Loads a program. Bad input (an unknown type, no instructions, a name too long...) throws an
-   * InputError before the kernel is asked; a rejection throws a BpfError carrying the complete
-   * verifier log (asked again with a log when none was requested, grown when too small).
+   * InputError before the kernel is asked. When the verifier refuses the program it throws a
+   * {@link ProgramRejectedError} — a `VerifierError` with the parsed log (`log`, `log.text`), the
+   * explanation, the errno name and the `BpfError` as `cause`; the log is asked again when none
+   * was requested and grown when too small. Other refusals (no privilege, a bad attribute) throw
+   * the `BpfError`.
    */
   static load(spec: ProgramSpec): Program {
     if (spec === null || typeof spec !== "object") throw new InputError("Program.load needs a spec object");
@@ -217,8 +221,10 @@ export class Program implements Disposable {
         { privilege: loadPrivilege(typeName), what },
       );
     } catch (e) {
-      if (e instanceof BpfError) throw withCapability(e, what);
-      throw e;
+      if (!(e instanceof BpfError)) throw e;
+      const error = withCapability(e, what);
+      if (isVerifierRejection(error)) throw new ProgramRejectedError(error, what, insns ?? bytes);
+      throw error;
     } finally {
       btf.release();
     }

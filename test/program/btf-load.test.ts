@@ -21,7 +21,8 @@ import {
 import { BpfMap } from "../../src/map/map.js";
 import { dumpMap } from "../../src/program/map-dump.js";
 import { Program } from "../../src/program/program.js";
-import { InputError } from "../../src/sys/error.js";
+import { ProgramRejectedError } from "../../src/program/rejected.js";
+import { BpfError, InputError } from "../../src/sys/error.js";
 import { needsRoot } from "../support/privilege.js";
 
 const data = Buffer.alloc(14);
@@ -226,4 +227,29 @@ test("dumpMap: structured values through the map's BTF; a map without BTF is an 
   using plain = BpfMap.create({ type: "array", keySize: 4, valueSize: 4, maxEntries: 1 });
   assert.throws(() => dumpMap(plain), InputError);
   assert.throws(() => dumpMap({} as unknown as number), InputError);
+});
+
+test("a verifier refusal is a ProgramRejectedError: a BpfError with the log, plus the explanation", (t) => {
+  if (!needsRoot(t)) return;
+  const built = withCallback();
+  assert.throws(
+    () => Program.load({ type: "socket_filter", name: "loops", instructions: built, btf: false }),
+    (e: unknown) => {
+      assert.ok(e instanceof ProgramRejectedError);
+      assert.ok(e instanceof BpfError, "still a BpfError");
+      assert.equal(e.errnoName, "EINVAL");
+      assert.equal(e.command, "BPF_PROG_LOAD");
+      assert.match(e.log ?? "", /missing btf func_info/);
+      assert.equal(e.verifier.log.text, e.log);
+      assert.equal(e.explanation?.message, "missing btf func_info");
+      assert.match(e.message, /^program 'loops' refused by the verifier \(EINVAL\): missing btf func_info/);
+      assert.match(e.render("terminal"), /missing btf func_info/);
+      return true;
+    },
+  );
+  // a refusal before the verifier (an unknown program type number) stays a plain BpfError
+  assert.throws(
+    () => Program.load({ type: "socket_filter", instructions: [mov(R0, 0), exit()], flags: 1 << 30 }),
+    (e: unknown) => e instanceof BpfError && !(e instanceof ProgramRejectedError),
+  );
 });
