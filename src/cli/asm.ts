@@ -84,7 +84,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`${e.message}\n`);
     return 1;
   }
-  const bytes = encode(program.insns);
+  // assemble() has checked every instruction against the encoding rules already
+  const bytes = encode(program.insns, { check: false });
   if (format === "bin") {
     if (output !== undefined) writeFileSync(output, bytes);
     else if (io.isTTY)

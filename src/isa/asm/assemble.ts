@@ -12,7 +12,7 @@ import { BPF_F_RDONLY_PROG, directive, RODATA_MAP } from "./directives.js";
 import { AsmError, AsmErrors } from "./errors.js";
 import { KernelParser } from "./kernel.js";
 import { Lexer, Op, Tok } from "./lexer.js";
-import type { AsmProgram, AssembleOptions, Dialect } from "./program.js";
+import type { AsmProgram, AssembleOptions, Dialect, LineInfo } from "./program.js";
 import { UbpfParser } from "./ubpf.js";
 
 /** Guesses the dialect: uBPF sources name registers `%rN`. */
@@ -228,16 +228,14 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
   for (let k = 0; k < insns.length; k++) {
     const problem = instructionProblem(insns[k] as (typeof insns)[number]);
     if (problem !== undefined) {
-      const li = ctx.lineInfo[k];
-      if (li !== undefined)
-        ctx.errors.push(
-          new AsmError(problem, {
-            file: li.file,
-            line: li.line,
-            column: li.column,
-            text: ctx.insnLine(k),
-          }),
-        );
+      ctx.errors.push(
+        new AsmError(problem, {
+          file: ctx.file,
+          line: ctx.insnLine[k] as number,
+          column: ctx.insnColumn[k] as number,
+          text: ctx.insnText(k),
+        }),
+      );
     }
   }
   if (insns.length === 0 && ctx.errors.length === 0)
@@ -250,23 +248,26 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
   const bySlot = new Map<number, string>();
   for (const [name, l] of ctx.labels) if (!bySlot.has(l.slot)) bySlot.set(l.slot, name);
   const declared = new Set(functions.map((f) => f.slot));
-  const indexBySlot = new Map<number, number>();
-  for (let k = 0; k < insns.length; k++) indexBySlot.set(slots[k] as number, k);
+  let indexBySlot: Int32Array | undefined; // made at the first call or function pointer
   for (let k = 0; k < insns.length; k++) {
     const i = insns[k] as (typeof insns)[number];
     const isCall = i.code === 0x85 && i.src === PseudoCall.CALL;
     const isPointer = i.code === 0x18 && i.src === PseudoLoad.FUNC;
     if (!isCall && !isPointer) continue;
+    if (indexBySlot === undefined) {
+      indexBySlot = new Int32Array(ctx.slot).fill(-1);
+      for (let j = 0; j < insns.length; j++) indexBySlot[slots[j] as number] = j;
+    }
     const slot = (slots[k] as number) + 1 + i.imm;
-    const index = indexBySlot.get(slot);
-    if (index === undefined || slot === 0 || declared.has(slot)) continue;
+    const index = slot >= 0 && slot < indexBySlot.length ? (indexBySlot[slot] as number) : -1;
+    if (index < 0 || slot === 0 || declared.has(slot)) continue;
     declared.add(slot);
     functions.push({
       name: bySlot.get(slot) ?? `fn${slot}`,
       index,
       slot,
       kind: isCall ? "func" : "callback",
-      line: ctx.lineInfo[index]?.line ?? 0,
+      line: index < insns.length ? (ctx.insnLine[index] as number) : 0,
     });
   }
   functions.sort((a, b) => a.slot - b.slot);
@@ -278,12 +279,31 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
         break;
       }
     }
-    functions.unshift({ name: mainName, index: 0, slot: 0, kind: "main", line: ctx.lineInfo[0]?.line ?? 1 });
+    functions.unshift({
+      name: mainName,
+      index: 0,
+      slot: 0,
+      kind: "main",
+      line: insns.length > 0 ? (ctx.insnLine[0] as number) : 1,
+    });
   } else {
     const first = functions.find((f) => f.index === 0);
     if (first !== undefined && first.kind === "func") first.kind = "main";
   }
-  const program: AsmProgram = { insns, functions, maps: ctx.maps, lineInfo: ctx.lineInfo };
+  // line info is made when first read: most callers of a big program never look at it
+  const program = { insns, functions, maps: ctx.maps } as AsmProgram;
+  let lineInfo: LineInfo[] | undefined;
+  Object.defineProperty(program, "lineInfo", {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      lineInfo ??= ctx.lineInfoList();
+      return lineInfo;
+    },
+    set: (value: LineInfo[]) => {
+      lineInfo = value;
+    },
+  });
   if (rodata !== undefined) program.rodata = rodata;
   if (ctx.programType !== undefined) program.programType = ctx.programType;
   if (ctx.license !== undefined) program.license = ctx.license;

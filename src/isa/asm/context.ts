@@ -55,12 +55,14 @@ export class LineError extends Error {
 /** The assembly state. */
 export class AsmContext {
   readonly insns: Instruction[] = [];
-  readonly slots: number[] = [];
+  /** slot of each instruction (only the first `insns.length` entries count) */
+  slots = new Int32Array(1024);
   slot = 0;
-  readonly lineInfo: LineInfo[] = [];
-  /** where each instruction's source line starts and ends in the source, for messages */
-  readonly insnLineStart: number[] = [];
-  readonly insnLineEnd: number[] = [];
+  /** where each instruction's source line starts and ends in the source, its line and column */
+  insnLineStart = new Int32Array(1024);
+  insnLineEnd = new Int32Array(1024);
+  insnLine = new Int32Array(1024);
+  insnColumn = new Int32Array(1024);
   readonly labels = new Map<string, LabelDef>();
   readonly fixups: Fixup[] = [];
   readonly errors: AsmError[] = [];
@@ -85,8 +87,32 @@ export class AsmContext {
   }
 
   /** The source line of instruction `index`. */
-  insnLine(index: number): string {
+  insnText(index: number): string {
     return this.lx.src.slice(this.insnLineStart[index], this.insnLineEnd[index]);
+  }
+
+  /** Where instruction `index` came from (its line without leading and trailing blanks). */
+  lineInfoOf(index: number): LineInfo {
+    const src = this.lx.src;
+    let a = this.insnLineStart[index] as number;
+    let b = this.insnLineEnd[index] as number;
+    while (a < b && src.charCodeAt(a) <= 32) a++;
+    while (b > a && src.charCodeAt(b - 1) <= 32) b--;
+    return {
+      index,
+      slot: this.slots[index] as number,
+      file: this.file,
+      line: this.insnLine[index] as number,
+      column: this.insnColumn[index] as number,
+      text: src.slice(a, b),
+    };
+  }
+
+  /** Where every instruction came from. */
+  lineInfoList(): LineInfo[] {
+    const out = new Array<LineInfo>(this.insns.length);
+    for (let k = 0; k < out.length; k++) out[k] = this.lineInfoOf(k);
+    return out;
   }
 
   constructor(
@@ -100,25 +126,28 @@ export class AsmContext {
   /** Appends an instruction made on the current line. */
   emit(insn: Instruction, column: number): number {
     const index = this.insns.length;
+    if (index === this.slots.length) this.grow();
     this.insns.push(insn);
-    this.slots.push(this.slot);
-    this.insnLineStart.push(this.lineStart);
-    this.insnLineEnd.push(this.lineEnd);
-    const src = this.lx.src;
-    let a = this.lineStart;
-    let b = this.lineEnd;
-    while (a < b && src.charCodeAt(a) <= 32) a++;
-    while (b > a && src.charCodeAt(b - 1) <= 32) b--;
-    this.lineInfo.push({
-      index,
-      slot: this.slot,
-      file: this.file,
-      line: this.line,
-      column,
-      text: src.slice(a, b),
-    });
+    this.slots[index] = this.slot;
+    this.insnLineStart[index] = this.lineStart;
+    this.insnLineEnd[index] = this.lineEnd;
+    this.insnLine[index] = this.line;
+    this.insnColumn[index] = column;
     this.slot += insn.code === 0x18 ? 2 : 1;
     return index;
+  }
+
+  private grow(): void {
+    const twice = (a: Int32Array) => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.slots = twice(this.slots);
+    this.insnLineStart = twice(this.insnLineStart);
+    this.insnLineEnd = twice(this.insnLineEnd);
+    this.insnLine = twice(this.insnLine);
+    this.insnColumn = twice(this.insnColumn);
   }
 
   /** Records that instruction `index` refers to `name`, resolved at the end. */

@@ -8,7 +8,7 @@ import { Class, type Instruction, LD_IMM64 } from "../insn.js";
 import { AluOp, AtomicOp, JmpOp, Mode, Opcode, PseudoCall, PseudoLoad, Size, Source } from "../opcode.js";
 import { type AsmContext, Fix, LineError } from "./context.js";
 import { OP_TEXT, Op, Tok } from "./lexer.js";
-import { fitsImm32, fitsOff16, negate, parseUnsigned, splitImm64 } from "./numbers.js";
+import { fitsImm32, fitsOff16, negate, parseUnsignedAt, splitImm64 } from "./numbers.js";
 
 /** A register operand: number and width (false for `wN`). */
 interface Reg {
@@ -71,6 +71,51 @@ const SIZES: Record<string, [number, boolean, number]> = {
   s32: [Size.W, true, 32],
 };
 
+/** The 22 registers, made once: `REGS[n]` is rN, `REGS[11 + n]` is wN. */
+const REGS: readonly Reg[] = Array.from({ length: 22 }, (_, k) => Object.freeze({ n: k % 11, wide: k < 11 }));
+
+/** The access size spelled by `src[s, e)` (`u8`..`u64`, `s8`..`s32`), without making a string. */
+function sizeAt(src: string, s: number, e: number): [number, boolean, number] | undefined {
+  const c = src.charCodeAt(s);
+  if (c !== 117 && c !== 115) return undefined;
+  const signed = c === 115;
+  const len = e - s;
+  const d0 = src.charCodeAt(s + 1);
+  if (len === 2 && d0 === 56) return signed ? SIZES.s8 : SIZES.u8;
+  if (len !== 3) return undefined;
+  const d1 = src.charCodeAt(s + 2);
+  if (d0 === 49 && d1 === 54) return signed ? SIZES.s16 : SIZES.u16;
+  if (d0 === 51 && d1 === 50) return signed ? SIZES.s32 : SIZES.u32;
+  if (d0 === 54 && d1 === 52 && !signed) return SIZES.u64;
+  return undefined;
+}
+
+/** Instruction words, so that a line's first word is found without making a string. */
+const WORDS = ["if", "goto", "call", "exit", "lock", "callx", "gotol", "may_goto", "store_release"];
+/** Words that may follow `rN =`. */
+const RHS_WORDS = [
+  "bswap16",
+  "bswap32",
+  "bswap64",
+  "be16",
+  "be32",
+  "be64",
+  "le16",
+  "le32",
+  "le64",
+  "load_acquire",
+  "addr_space_cast",
+  "xchg_64",
+  "xchg32_32",
+  "cmpxchg_64",
+  "cmpxchg32_32",
+  "map_fd",
+  "map_value",
+  "map",
+  "btf_id",
+  "func",
+];
+
 function insn(code: number, dst: number, src: number, off: number, imm: number): Instruction {
   return { code, dst, src, off, imm };
 }
@@ -78,6 +123,11 @@ function insn(code: number, dst: number, src: number, off: number, imm: number):
 /** Parses kernel-dialect lines. One instance per assembly run. */
 export class KernelParser {
   private p = 0;
+  /** register and offset of the last address read */
+  private base = 0;
+  private disp = 0;
+  /** column of the last jump target read */
+  private targetColumn = 0;
 
   constructor(private readonly ctx: AsmContext) {}
 
@@ -127,6 +177,16 @@ export class KernelParser {
       this.fail(`unexpected ${this.describe(this.p)} after the end of the instruction`);
   }
 
+  /** The identifier at `t`: one of `words` (no new string) or else its text. */
+  private word(t: number, words: readonly string[]): string {
+    const lx = this.lx;
+    for (let k = 0; k < words.length; k++) {
+      const w = words[k] as string;
+      if (lx.is(t, w)) return w;
+    }
+    return lx.text(t);
+  }
+
   /** A register token at `t`, or undefined when the token is not register-shaped. */
   private regAt(t: number): Reg | undefined {
     const lx = this.lx;
@@ -142,7 +202,7 @@ export class KernelParser {
       n = n * 10 + d - 48;
     }
     if (n > 10) this.fail(`register ${lx.text(t)} does not exist: eBPF has r0..r10 (w0..w10 for 32 bits)`, t);
-    return { n, wide: c === 114 };
+    return REGS[c === 114 ? n : 11 + n] as Reg;
   }
 
   private reg(what: string): Reg {
@@ -159,7 +219,8 @@ export class KernelParser {
     if (this.eatOp(Op.MINUS)) neg = true;
     else this.eatOp(Op.PLUS);
     if (this.lx.kind[this.p] !== Tok.NUM) this.fail(`expected ${what}, found ${this.describe(this.p)}`);
-    const v = parseUnsigned(this.lx.text(this.p));
+    const lx = this.lx;
+    const v = parseUnsignedAt(lx.src, lx.start[this.p] as number, lx.end[this.p] as number);
     if (v === undefined) this.fail(`'${this.lx.text(this.p)}' is not a number (decimal or 0x hexadecimal)`);
     this.p++;
     void t0;
@@ -191,7 +252,9 @@ export class KernelParser {
   private sizeCast(): [number, boolean, number] {
     this.expectOp(Op.LPAREN);
     const t = this.p;
-    const sz = this.lx.kind[t] === Tok.IDENT ? SIZES[this.lx.text(t)] : undefined;
+    const lx = this.lx;
+    const sz =
+      lx.kind[t] === Tok.IDENT ? sizeAt(lx.src, lx.start[t] as number, lx.end[t] as number) : undefined;
     if (sz === undefined)
       this.fail(`expected an access size (u8, u16, u32, u64, s8, s16, s32), found ${this.describe(t)}`);
     this.p++;
@@ -200,36 +263,37 @@ export class KernelParser {
     return sz;
   }
 
-  /** `REG [(+|-) NUM]` (without the parentheses). */
-  private address(): [number, number] {
+  /** `REG [(+|-) NUM]` (without the parentheses): sets `base` and `disp`. */
+  private address(): void {
     const r = this.reg("the address register");
     if (!r.wide) this.fail("an address register is 64-bit: write rN, not wN", this.p - 1);
     let off = 0;
     if (this.isOp(Op.PLUS) || this.isOp(Op.MINUS)) off = this.off16("offset");
-    return [r.n, off];
+    this.base = r.n;
+    this.disp = off;
   }
 
-  /** `(REG [(+|-) NUM])` */
-  private memref(): [number, number] {
+  /** `(REG [(+|-) NUM])`: sets `base` and `disp`. */
+  private memref(): void {
     this.expectOp(Op.LPAREN, "before the address");
-    const a = this.address();
+    this.address();
     this.expectOp(Op.RPAREN, "after the address");
-    return a;
   }
 
   /** A jump target: `+N`, `-N`, `pc+N`, `pc-N` or a label; fills `off` (or `imm`). */
-  private target(insnObj: Instruction, inImm: boolean): { label?: string; column: number } {
+  private target(insnObj: Instruction, inImm: boolean): string | undefined {
     const t = this.p;
     const lx = this.lx;
+    this.targetColumn = this.col(t);
     if (lx.is(t, "pc") && (this.isOp(Op.PLUS, t + 1) || this.isOp(Op.MINUS, t + 1))) this.p++;
     if (this.isNumberStart()) {
       if (inImm) insnObj.imm = this.imm32("jump offset");
       else insnObj.off = this.off16("jump offset");
-      return { column: this.col(t) };
+      return undefined;
     }
     if (lx.kind[t] === Tok.IDENT) {
       this.p++;
-      return { label: lx.text(t), column: this.col(t) };
+      return lx.text(t);
     }
     this.fail(`expected a jump target (a label, +N or -N), found ${this.describe(t)}`);
   }
@@ -254,7 +318,7 @@ export class KernelParser {
       return;
     }
     if (lx.kind[t] !== Tok.IDENT) this.fail(`expected an instruction, found ${this.describe(t)}`);
-    const word = lx.text(t);
+    const word = this.word(t, WORDS);
     this.p++;
     const ctx = this.ctx;
     switch (word) {
@@ -283,8 +347,8 @@ export class KernelParser {
         const tg = this.target(i, word === "gotol");
         this.expectEnd();
         const index = ctx.emit(i, column);
-        if (tg.label !== undefined)
-          ctx.refer(word === "gotol" ? Fix.JUMP_IMM : Fix.JUMP_OFF, index, tg.label, tg.column);
+        if (tg !== undefined)
+          ctx.refer(word === "gotol" ? Fix.JUMP_IMM : Fix.JUMP_OFF, index, tg, this.targetColumn);
         return;
       }
       case "if":
@@ -379,13 +443,15 @@ export class KernelParser {
     const tg = this.target(i, false);
     this.expectEnd();
     const index = this.ctx.emit(i, column);
-    if (tg.label !== undefined) this.ctx.refer(Fix.JUMP_OFF, index, tg.label, tg.column);
+    if (tg !== undefined) this.ctx.refer(Fix.JUMP_OFF, index, tg, this.targetColumn);
   }
 
   private lock(column: number): void {
     this.expectOp(Op.STAR);
     const [size] = this.sizeCast();
-    const [dst, off] = this.memref();
+    this.memref();
+    const dst = this.base;
+    const off = this.disp;
     const opT = this.p;
     const aop = this.lx.kind[opT] === Tok.PUNCT ? ATOMIC_ASSIGN[this.lx.op[opT] as number] : undefined;
     if (aop === undefined)
@@ -403,7 +469,9 @@ export class KernelParser {
   private storeRelease(column: number): void {
     this.expectOp(Op.LPAREN);
     const [size] = this.sizeCast();
-    const [dst, off] = this.memref();
+    this.memref();
+    const dst = this.base;
+    const off = this.disp;
     this.expectOp(Op.COMMA);
     const src = this.reg("the value");
     this.expectOp(Op.RPAREN);
@@ -415,7 +483,9 @@ export class KernelParser {
     this.p++;
     const [size, signed] = this.sizeCast();
     if (signed) this.fail("a store has no sign: write u8, u16, u32 or u64", this.p - 3);
-    const [dst, off] = this.memref();
+    this.memref();
+    const dst = this.base;
+    const off = this.disp;
     this.expectOp(Op.ASSIGN);
     const r = this.regAt(this.p);
     if (r !== undefined) {
@@ -488,7 +558,9 @@ export class KernelParser {
         ctx.emit(insn(Mode.ABS | size | Class.LD, 0, 0, 0, off), column);
         return;
       }
-      const [src, off] = this.memref();
+      this.memref();
+      const src = this.base;
+      const off = this.disp;
       this.expectEnd();
       ctx.emit(insn((signed ? Mode.MEMSX : Mode.MEM) | size | Class.LDX, dst.n, src, off, 0), column);
       return;
@@ -497,7 +569,8 @@ export class KernelParser {
     if (this.isOp(Op.LPAREN)) {
       this.p++;
       const sT = this.p;
-      const sz = lx.kind[sT] === Tok.IDENT ? SIZES[lx.text(sT)] : undefined;
+      const sz =
+        lx.kind[sT] === Tok.IDENT ? sizeAt(lx.src, lx.start[sT] as number, lx.end[sT] as number) : undefined;
       if (sz === undefined || !sz[1])
         this.fail(`expected a sign-extension cast (s8), (s16) or (s32), found ${this.describe(sT)}`);
       this.p++;
@@ -550,7 +623,7 @@ export class KernelParser {
     }
     if (lx.kind[t] !== Tok.IDENT)
       this.fail(`expected a value, a register, a load or a function after '=', found ${this.describe(t)}`);
-    const word = lx.text(t);
+    const word = this.word(t, RHS_WORDS);
     this.p++;
     switch (word) {
       case "bswap16":
@@ -576,7 +649,9 @@ export class KernelParser {
       case "load_acquire": {
         this.expectOp(Op.LPAREN);
         const [size] = this.sizeCast();
-        const [src, off] = this.memref();
+        this.memref();
+        const src = this.base;
+        const off = this.disp;
         this.expectOp(Op.RPAREN);
         this.expectEnd();
         this.emitAtomic(size, dst.n, src, off, AtomicOp.LOAD_ACQ, column);
@@ -602,7 +677,9 @@ export class KernelParser {
         // llvm's spelling: r2 = xchg_64(r1 + 0, r2), r0 = cmpxchg_64(r1 + 0, r0, r2)
         const size = word.endsWith("_64") ? Size.DW : Size.W;
         this.expectOp(Op.LPAREN);
-        const [ptr, off] = this.address();
+        this.address();
+        const ptr = this.base;
+        const off = this.disp;
         this.expectOp(Op.COMMA);
         const isCmp = word.startsWith("cmp");
         if (isCmp) {
@@ -683,7 +760,9 @@ export class KernelParser {
     if (imm === undefined) this.fail(`unknown atomic operation '${this.lx.text(t)}'`, t);
     this.expectOp(Op.LPAREN);
     const [size] = this.sizeCast();
-    const [ptr, off] = this.memref();
+    this.memref();
+    const ptr = this.base;
+    const off = this.disp;
     this.expectOp(Op.COMMA);
     if (isCmp) {
       const r0 = this.reg("r0");

@@ -126,55 +126,54 @@ function matchOp(src: string, i: number, end: number): number {
   const c = src.charCodeAt(i);
   const d = i + 1 < end ? src.charCodeAt(i + 1) : 0;
   const e = i + 2 < end ? src.charCodeAt(i + 2) : 0;
-  const op = (id: number, len: number) => (id << 3) | len;
   switch (c) {
     case 40:
-      return op(Op.LPAREN, 1);
+      return (Op.LPAREN << 3) | 1;
     case 41:
-      return op(Op.RPAREN, 1);
+      return (Op.RPAREN << 3) | 1;
     case 91:
-      return op(Op.LBRACK, 1);
+      return (Op.LBRACK << 3) | 1;
     case 93:
-      return op(Op.RBRACK, 1);
+      return (Op.RBRACK << 3) | 1;
     case 44:
-      return op(Op.COMMA, 1);
+      return (Op.COMMA << 3) | 1;
     case 58:
-      return op(Op.COLON, 1);
+      return (Op.COLON << 3) | 1;
     case 61: // =
-      return d === 61 ? op(Op.EQ, 2) : op(Op.ASSIGN, 1);
+      return d === 61 ? (Op.EQ << 3) | 2 : (Op.ASSIGN << 3) | 1;
     case 33: // !
-      return d === 61 ? op(Op.NE, 2) : op(Op.BANG, 1);
+      return d === 61 ? (Op.NE << 3) | 2 : (Op.BANG << 3) | 1;
     case 43: // +
-      return d === 61 ? op(Op.ADD_ASSIGN, 2) : op(Op.PLUS, 1);
+      return d === 61 ? (Op.ADD_ASSIGN << 3) | 2 : (Op.PLUS << 3) | 1;
     case 45: // -
-      return d === 61 ? op(Op.SUB_ASSIGN, 2) : op(Op.MINUS, 1);
+      return d === 61 ? (Op.SUB_ASSIGN << 3) | 2 : (Op.MINUS << 3) | 1;
     case 42: // *
-      return d === 61 ? op(Op.MUL_ASSIGN, 2) : op(Op.STAR, 1);
+      return d === 61 ? (Op.MUL_ASSIGN << 3) | 2 : (Op.STAR << 3) | 1;
     case 47: // /
-      return d === 61 ? op(Op.DIV_ASSIGN, 2) : op(Op.SLASH, 1);
+      return d === 61 ? (Op.DIV_ASSIGN << 3) | 2 : (Op.SLASH << 3) | 1;
     case 37: // %
-      return d === 61 ? op(Op.MOD_ASSIGN, 2) : op(Op.PERCENT, 1);
+      return d === 61 ? (Op.MOD_ASSIGN << 3) | 2 : (Op.PERCENT << 3) | 1;
     case 38: // &
-      return d === 61 ? op(Op.AND_ASSIGN, 2) : op(Op.AMP, 1);
+      return d === 61 ? (Op.AND_ASSIGN << 3) | 2 : (Op.AMP << 3) | 1;
     case 124: // |
-      return d === 61 ? op(Op.OR_ASSIGN, 2) : op(Op.PIPE, 1);
+      return d === 61 ? (Op.OR_ASSIGN << 3) | 2 : (Op.PIPE << 3) | 1;
     case 94: // ^
-      return d === 61 ? op(Op.XOR_ASSIGN, 2) : op(Op.CARET, 1);
+      return d === 61 ? (Op.XOR_ASSIGN << 3) | 2 : (Op.CARET << 3) | 1;
     case 60: // <
-      if (d === 60) return e === 61 ? op(Op.LSH_ASSIGN, 3) : 0;
-      return d === 61 ? op(Op.LE, 2) : op(Op.LT, 1);
+      if (d === 60) return e === 61 ? (Op.LSH_ASSIGN << 3) | 3 : 0;
+      return d === 61 ? (Op.LE << 3) | 2 : (Op.LT << 3) | 1;
     case 62: // >
-      if (d === 62) return e === 61 ? op(Op.RSH_ASSIGN, 3) : 0;
-      return d === 61 ? op(Op.GE, 2) : op(Op.GT, 1);
+      if (d === 62) return e === 61 ? (Op.RSH_ASSIGN << 3) | 3 : 0;
+      return d === 61 ? (Op.GE << 3) | 2 : (Op.GT << 3) | 1;
     case 115: {
       // s-prefixed: s< s<= s> s>= s>>= s/= s%=
-      if (d === 60) return e === 61 ? op(Op.SLE, 3) : op(Op.SLT, 2);
+      if (d === 60) return e === 61 ? (Op.SLE << 3) | 3 : (Op.SLT << 3) | 2;
       if (d === 62) {
-        if (e === 62) return i + 3 < end && src.charCodeAt(i + 3) === 61 ? op(Op.ARSH_ASSIGN, 4) : 0;
-        return e === 61 ? op(Op.SGE, 3) : op(Op.SGT, 2);
+        if (e === 62) return i + 3 < end && src.charCodeAt(i + 3) === 61 ? (Op.ARSH_ASSIGN << 3) | 4 : 0;
+        return e === 61 ? (Op.SGE << 3) | 3 : (Op.SGT << 3) | 2;
       }
-      if (d === 47 && e === 61) return op(Op.SDIV_ASSIGN, 3);
-      if (d === 37 && e === 61) return op(Op.SMOD_ASSIGN, 3);
+      if (d === 47 && e === 61) return (Op.SDIV_ASSIGN << 3) | 3;
+      if (d === 37 && e === 61) return (Op.SMOD_ASSIGN << 3) | 3;
       return 0;
     }
     default:

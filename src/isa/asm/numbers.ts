@@ -30,6 +30,31 @@ export function parseUnsigned(text: string): number | bigint | undefined {
   return BigInt(text);
 }
 
+/** {@link parseUnsigned} of `src[start, end)`, making no string unless the value needs a bigint. */
+export function parseUnsignedAt(src: string, start: number, end: number): number | bigint | undefined {
+  const n = end - start;
+  if (n <= 0) return undefined;
+  let v = 0;
+  if (n > 2 && src.charCodeAt(start) === 48 && (src.charCodeAt(start + 1) | 0x20) === 120) {
+    for (let i = start + 2; i < end; i++) {
+      const c = src.charCodeAt(i);
+      let d: number;
+      if (c >= 48 && c <= 57) d = c - 48;
+      else if ((c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+      else return undefined;
+      v = v * 16 + d;
+    }
+  } else {
+    for (let i = start; i < end; i++) {
+      const c = src.charCodeAt(i);
+      if (c < 48 || c > 57) return undefined;
+      v = v * 10 + (c - 48);
+    }
+  }
+  if (v <= Number.MAX_SAFE_INTEGER) return v;
+  return BigInt(src.slice(start, end));
+}
+
 const TWO_32 = 0x1_0000_0000;
 
 /** Whether `v` fits a 32-bit immediate, signed or unsigned (it is then stored as int32). */
