@@ -5,52 +5,49 @@
  * what they name. Duplicate names get a `___N` suffix, gaps in structs become padding bitfields,
  * packed structs get `__attribute__((packed))`, and records get `preserve_access_index` (CO-RE).
  *
- * The output is built in chunks and every type is visited a bounded number of times, so vmlinux
- * prints in well under a second.
+ * Built for a cold process (`rawbpf btf dump --format c` runs it once): it reads the blob's type
+ * words and string bytes directly (no type objects, no name strings), keeps its state in typed
+ * arrays indexed by type id, counts duplicate names in a hash table keyed by the name's bytes,
+ * and writes bytes into one buffer. Every reference is checked once up front, so the passes that
+ * follow index without checks.
  */
 import type { Btf } from "./decode.js";
 import { POINTER_SIZE } from "./decode.js";
 import { BtfError } from "./errors.js";
-import { Kind } from "./kinds.js";
-import { Output } from "./output.js";
+import { KIND_NAMES } from "./kinds.js";
 
-// module-local copies: plain constants, cheaper than property reads in hot loops
-const K_ARRAY = Kind.ARRAY;
-const K_CONST = Kind.CONST;
-const K_DATASEC = Kind.DATASEC;
-const K_DECL_TAG = Kind.DECL_TAG;
-const K_ENUM = Kind.ENUM;
-const K_ENUM64 = Kind.ENUM64;
-const K_FLOAT = Kind.FLOAT;
-const K_FUNC = Kind.FUNC;
-const K_FUNC_PROTO = Kind.FUNC_PROTO;
-const K_FWD = Kind.FWD;
-const K_INT = Kind.INT;
-const K_PTR = Kind.PTR;
-const K_RESTRICT = Kind.RESTRICT;
-const K_STRUCT = Kind.STRUCT;
-const K_TYPEDEF = Kind.TYPEDEF;
-const K_TYPE_TAG = Kind.TYPE_TAG;
-const K_UNION = Kind.UNION;
-const K_UNKN = Kind.UNKN;
-const K_VAR = Kind.VAR;
-const K_VOLATILE = Kind.VOLATILE;
+// kind numbers (include/uapi/linux/btf.h)
+const K_INT = 1;
+const K_PTR = 2;
+const K_ARRAY = 3;
+const K_STRUCT = 4;
+const K_UNION = 5;
+const K_ENUM = 6;
+const K_FWD = 7;
+const K_TYPEDEF = 8;
+const K_VOLATILE = 9;
+const K_CONST = 10;
+const K_RESTRICT = 11;
+const K_FUNC_PROTO = 13;
+const K_VAR = 14;
+const K_DATASEC = 15;
+const K_FLOAT = 16;
+const K_TYPE_TAG = 18;
+const K_ENUM64 = 19;
 
 const ORDERING = 1;
 const ORDERED = 2;
 const EMITTING = 1;
 const EMITTED = 2;
 const MAX_NESTING = 1000;
+const MAX_TABS = 64;
 
-const TABS = "\t".repeat(64);
-const indent = (level: number) => TABS.slice(0, Math.min(level, 64));
+// padding units, widest first: name and bits
+const PAD_NAMES = ["long", "int", "short", "char"] as const;
+const PAD_BITS = [POINTER_SIZE * 8, 32, 16, 8] as const;
 
-const PADS: readonly [string, number][] = [
-  ["long", POINTER_SIZE * 8],
-  ["int", 32],
-  ["short", 16],
-  ["char", 8],
-];
+const utf8In = new TextEncoder();
+const utf8Out = new TextDecoder();
 
 /** Options of {@link formatC}. */
 export interface CFormatOptions {
@@ -60,103 +57,372 @@ export interface CFormatOptions {
   readonly preserveAccessIndex?: boolean;
 }
 
+/** The blob and its bases as one id space: words, where each type starts, kinds, strings. */
+interface Flat {
+  readonly words: Uint32Array;
+  /** word index of each type, by id (0 for void) */
+  readonly starts: Uint32Array;
+  readonly kinds: Uint8Array;
+  readonly strings: Uint8Array;
+  /** one past the last id */
+  readonly count: number;
+  /** size of the blobs together */
+  readonly bytes: number;
+}
+
+function flatten(btf: Btf): Flat {
+  const chain: Btf[] = [];
+  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b);
+  const count = btf.endId;
+  const starts = new Uint32Array(count);
+  let words: Uint32Array;
+  let strings: Uint8Array;
+  let bytes = 0;
+  if (chain.length === 1) {
+    const v = btf.typeWords;
+    words = v.words;
+    starts.set(v.starts, 1);
+    strings = btf.stringBytes;
+    bytes = btf.bytes.length;
+  } else {
+    let nWords = 0;
+    let nStrings = 0;
+    for (const b of chain) {
+      nWords += b.typeWords.words.length;
+      nStrings += b.stringBytes.length;
+    }
+    words = new Uint32Array(nWords);
+    strings = new Uint8Array(nStrings);
+    let w = 0;
+    for (const b of chain) {
+      const v = b.typeWords;
+      words.set(v.words, w);
+      for (let i = 0; i < v.starts.length; i++) starts[b.startId + i] = v.starts[i]! + w;
+      w += v.words.length;
+      strings.set(b.stringBytes, b.stringsStart);
+      bytes += b.bytes.length;
+    }
+  }
+  const kinds = new Uint8Array(count);
+  for (let id = 1; id < count; id++) kinds[id] = (words[starts[id]! + 1]! >>> 24) & 0x1f;
+  return { words, starts, kinds, strings, count, bytes };
+}
+
 class CPrinter {
+  private readonly w: Uint32Array;
+  private readonly o: Uint32Array;
+  private readonly k: Uint8Array;
+  private readonly s: Uint8Array;
+  private readonly n: number;
+
   private readonly order: Uint8Array;
-  private readonly emit: Uint8Array;
+  private readonly emitState: Uint8Array;
   private readonly fwdEmitted: Uint8Array;
   private readonly referenced: Uint8Array;
-  private readonly resolved: Uint8Array;
-  private readonly names: (string | undefined)[];
-  private readonly typeNames = new Map<string, number>();
-  private readonly identNames = new Map<string, number>();
-  private readonly queue: number[] = [];
-  private readonly stack: number[] = [];
-  private readonly sink: Output;
-  private depth = 0;
   private readonly aligns: Uint8Array;
+  /** 0: name not resolved yet; 1: resolved, no suffix; N > 1: resolved as `name___N` */
+  private readonly suffix: Int32Array;
+  private readonly queue: Int32Array;
+  private queued = 0;
+  private stack: Int32Array;
+  private sp = 0;
+  private depth = 0;
 
-  constructor(private readonly btf: Btf) {
-    const n = btf.endId;
+  /** name counts: open addressing, 4 words a slot (string offset + 1, type count, ident count, 0) */
+  private names: Int32Array;
+  private namesUsed = 0;
+
+  out: Uint8Array;
+  at = 0;
+  private readonly limit: number;
+  /** bytes of the include guard and pragmas around the types */
+  private readonly frame: number;
+
+  constructor(f: Flat, frame: number) {
+    this.w = f.words;
+    this.o = f.starts;
+    this.k = f.kinds;
+    this.s = f.strings;
+    const n = (this.n = f.count);
     this.order = new Uint8Array(n);
-    this.emit = new Uint8Array(n);
+    this.emitState = new Uint8Array(n);
     this.fwdEmitted = new Uint8Array(n);
     this.referenced = new Uint8Array(n);
-    this.resolved = new Uint8Array(n);
-    this.names = new Array(n).fill(undefined);
-    let bytes = 0;
-    for (let b: Btf | undefined = btf; b; b = b.base) bytes += b.bytes.length;
-    const limit = 64 * bytes + (1 << 20);
-    this.sink = new Output(
-      Math.min(limit, bytes),
-      limit,
-      () =>
-        new BtfError(
-          `the C header would exceed ${limit} bytes, far more than this BTF's size warrants: ` +
-            "anonymous types nested many times over, or huge padding gaps (malformed BTF?)",
-        ),
-    );
     this.aligns = new Uint8Array(n);
-    this.markReferenced();
+    this.suffix = new Int32Array(n);
+    this.queue = new Int32Array(n);
+    this.stack = new Int32Array(256);
+    this.names = new Int32Array(0);
+    this.frame = frame;
+    this.limit = 64 * f.bytes + (1 << 20) + frame;
+    this.out = new Uint8Array(Math.min(this.limit, f.bytes + frame + 4096));
+    // names that can be counted: named records, enums and typedefs, and enum values
+    let slots = 1024;
+    while (slots < 2 * this.markReferenced()) slots *= 2;
+    this.names = new Int32Array(4 * slots);
   }
 
-  private put(s: string): void {
-    this.sink.put(s);
+  // ---- output ----
+
+  private grow(need: number): void {
+    if (this.at + need > this.limit) {
+      throw new BtfError(
+        `the C header would exceed ${this.limit - this.frame} bytes, far more than this BTF's size warrants: ` +
+          "anonymous types nested many times over, or huge padding gaps (malformed BTF?)",
+      );
+    }
+    let size = this.out.length * 2;
+    while (size < this.at + need) size *= 2;
+    const next = new Uint8Array(Math.min(size, this.limit));
+    next.set(this.out.subarray(0, this.at));
+    this.out = next;
   }
 
-  text(): string {
-    return this.sink.text();
+  /** Appends an ASCII string (the printer's own words). */
+  put(t: string): void {
+    const n = t.length;
+    if (this.at + n > this.out.length) this.grow(n);
+    const out = this.out;
+    let at = this.at;
+    for (let i = 0; i < n; i++) out[at++] = t.charCodeAt(i);
+    this.at = at;
   }
 
-  private kind(id: number): number {
-    return this.btf.kindOf(id);
+  /** Appends bytes. */
+  bytes(b: Uint8Array): void {
+    if (this.at + b.length > this.out.length) this.grow(b.length);
+    this.out.set(b, this.at);
+    this.at += b.length;
   }
 
-  private ref(id: number, from: number): number {
-    return this.btf.checkId(id, from);
+  private byte(c: number): void {
+    if (this.at === this.out.length) this.grow(1);
+    this.out[this.at++] = c;
   }
 
-  private markReferenced(): void {
-    const b = this.btf;
-    const r = this.referenced;
-    for (let id = 1; id < b.endId; id++) {
-      const k = b.kindOf(id);
-      const n = b.vlenOf(id);
-      switch (k) {
-        case K_VOLATILE:
-        case K_CONST:
-        case K_RESTRICT:
-        case K_PTR:
-        case K_TYPEDEF:
-        case K_FUNC:
-        case K_VAR:
-        case K_DECL_TAG:
-        case K_TYPE_TAG:
-          r[this.ref(b.sizeOrTypeOf(id), id)] = 1;
-          break;
-        case K_ARRAY:
-          r[this.ref(b.extraWord(id, 0), id)] = 1;
-          r[this.ref(b.extraWord(id, 1), id)] = 1;
-          break;
-        case K_STRUCT:
-        case K_UNION:
-          for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 3 * i + 1), id)] = 1;
-          break;
-        case K_FUNC_PROTO:
-          for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 2 * i + 1), id)] = 1;
-          break;
-        case K_DATASEC:
-          for (let i = 0; i < n; i++) r[this.ref(b.extraWord(id, 3 * i), id)] = 1;
-          break;
-      }
+  /** Appends a newline and `level` tabs. */
+  private line(level: number): void {
+    if (level > MAX_TABS) level = MAX_TABS;
+    if (this.at + level + 1 > this.out.length) this.grow(level + 1);
+    const out = this.out;
+    let at = this.at;
+    out[at++] = 10;
+    for (let i = 0; i < level; i++) out[at++] = 9;
+    this.at = at;
+  }
+
+  /** Appends a non-negative integer below 2^53. */
+  private num(x: number): void {
+    if (this.at + 20 > this.out.length) this.grow(20);
+    const out = this.out;
+    if (x < 10) {
+      out[this.at++] = 48 + x;
+      return;
+    }
+    let digits = 1;
+    for (let t = x; t >= 10; t = Math.floor(t / 10)) digits++;
+    let at = this.at + digits;
+    this.at = at;
+    while (x >= 10) {
+      const q = Math.floor(x / 10);
+      out[--at] = 48 + x - q * 10;
+      x = q;
+    }
+    out[--at] = 48 + x;
+  }
+
+  private checkString(off: number): void {
+    if (off >= this.s.length) {
+      throw new BtfError(`string offset ${off} is past the string table (${this.s.length} bytes)`);
     }
   }
 
-  /** Dumps one type (and whatever it needs first). */
-  dumpType(id: number): void {
-    this.queue.length = 0;
-    this.orderType(id, false);
-    for (const q of this.queue) this.emitType(q, 0);
+  /** Appends the string at `off` (its bytes as they are). */
+  private str(off: number): void {
+    const s = this.s;
+    if (off >= s.length) this.checkString(off);
+    let out = this.out;
+    let at = this.at;
+    for (let c = s[off]!; c !== 0; c = s[++off]!) {
+      if (at === out.length) {
+        this.at = at;
+        this.grow(1);
+        out = this.out;
+      }
+      out[at++] = c;
+    }
+    this.at = at;
   }
+
+  /** Appends a name and its `___N` suffix. */
+  private named(off: number, suffix: number): void {
+    this.str(off);
+    if (suffix > 1) {
+      this.put("___");
+      this.num(suffix);
+    }
+  }
+
+  /** Whether the string at `off` equals ASCII `t`. */
+  private strIs(off: number, t: string): boolean {
+    const s = this.s;
+    if (off >= s.length) this.checkString(off);
+    const n = t.length;
+    if (off + n >= s.length) return false;
+    for (let i = 0; i < n; i++) if (s[off + i] !== t.charCodeAt(i)) return false;
+    return s[off + n] === 0;
+  }
+
+  // ---- names ----
+
+  /** Counts one more use of the name at `off` in a namespace (1: types, 2: identifiers); returns the count. */
+  private count(off: number, ns: number): number {
+    const s = this.s;
+    if (off >= s.length) this.checkString(off);
+    let h = 0x811c9dc5;
+    for (let i = off, c = s[i]!; c !== 0; c = s[++i]!) h = Math.imul(h ^ c, 0x01000193);
+    let names = this.names;
+    const mask = (names.length >> 2) - 1;
+    let slot = h & mask;
+    for (;;) {
+      const key = names[slot << 2]!;
+      if (key === 0) break;
+      if (key - 1 === off || this.sameString(key - 1, off)) return ++names[(slot << 2) + ns]!;
+      slot = (slot + 1) & mask;
+    }
+    if (++this.namesUsed * 2 > mask) {
+      names = this.rehash();
+      const m = (names.length >> 2) - 1;
+      slot = h & m;
+      while (names[slot << 2] !== 0) slot = (slot + 1) & m;
+    }
+    names[slot << 2] = off + 1;
+    names[(slot << 2) + ns] = 1;
+    return 1;
+  }
+
+  private sameString(a: number, b: number): boolean {
+    const s = this.s;
+    for (;;) {
+      const c = s[a++]!;
+      if (c !== s[b++]) return false;
+      if (c === 0) return true;
+    }
+  }
+
+  private hash(off: number): number {
+    const s = this.s;
+    let h = 0x811c9dc5;
+    for (let i = off, c = s[i]!; c !== 0; c = s[++i]!) h = Math.imul(h ^ c, 0x01000193);
+    return h;
+  }
+
+  private rehash(): Int32Array {
+    const old = this.names;
+    const next = new Int32Array(old.length * 2);
+    const mask = (next.length >> 2) - 1;
+    for (let i = 0; i < old.length; i += 4) {
+      const key = old[i]!;
+      if (key === 0) continue;
+      let slot = this.hash(key - 1) & mask;
+      while (next[slot << 2] !== 0) slot = (slot + 1) & mask;
+      next[slot << 2] = key;
+      next[(slot << 2) + 1] = old[i + 1]!;
+      next[(slot << 2) + 2] = old[i + 2]!;
+    }
+    this.names = next;
+    return next;
+  }
+
+  /** Resolves a type's printed name once (counting duplicates in namespace `ns`); returns its suffix. */
+  private resolve(id: number, ns: number): number {
+    const have = this.suffix[id]!;
+    if (have !== 0) return have;
+    const off = this.w[this.o[id]!]!;
+    const k = this.k[id]!;
+    let r = 1;
+    if (off !== 0 && k !== K_FWD && !(k === K_ENUM && (this.w[this.o[id]! + 1]! & 0xffff) === 0)) {
+      r = this.count(off, ns);
+    }
+    this.suffix[id] = r;
+    return r;
+  }
+
+  /** Appends ` name` (or nothing when the resolved name is empty). */
+  private spaceName(id: number, ns: number): void {
+    const sfx = this.resolve(id, ns);
+    const off = this.w[this.o[id]!]!;
+    if (off === 0) return;
+    if (this.s[off] !== 0 || sfx > 1) {
+      this.byte(32);
+      this.named(off, sfx);
+    }
+  }
+
+  // ---- the pass that checks references ----
+
+  private bad(id: number, from: number): never {
+    throw new BtfError(`reference to type id ${id}, which does not exist (ids go up to ${this.n - 1})`, {
+      typeId: from,
+    });
+  }
+
+  /** Marks what is referenced, checking every reference; returns how many names may be counted. */
+  private markReferenced(): number {
+    const w = this.w;
+    const o = this.o;
+    const ks = this.k;
+    const r = this.referenced;
+    const n = this.n;
+    let names = 0;
+    for (let id = 1; id < n; id++) {
+      const at = o[id]!;
+      const k = ks[id]!;
+      if (k === K_ENUM || k === K_ENUM64) {
+        names += (w[at + 1]! & 0xffff) + 1;
+      } else if (k === K_STRUCT || k === K_UNION) {
+        names++;
+        const vlen = w[at + 1]! & 0xffff;
+        for (let i = 0, m = at + 4; i < vlen; i++, m += 3) {
+          const t = w[m]!;
+          if (t >= n) this.bad(t, id);
+          r[t] = 1;
+        }
+      } else if (k === K_FUNC_PROTO) {
+        const vlen = w[at + 1]! & 0xffff;
+        const ret = w[at + 2]!;
+        if (ret >= n) this.bad(ret, id); // checked, not marked: libbpf marks the parameters only
+        for (let i = 0, m = at + 4; i < vlen; i++, m += 2) {
+          const t = w[m]!;
+          if (t >= n) this.bad(t, id);
+          r[t] = 1;
+        }
+      } else if (k === K_ARRAY) {
+        const t = w[at + 3]!;
+        const index = w[at + 4]!;
+        if (t >= n) this.bad(t, id);
+        r[t] = 1;
+        if (index >= n) this.bad(index, id);
+        r[index] = 1;
+      } else if (k === K_DATASEC) {
+        const vlen = w[at + 1]! & 0xffff;
+        for (let i = 0, m = at + 3; i < vlen; i++, m += 3) {
+          const t = w[m]!;
+          if (t >= n) this.bad(t, id);
+          r[t] = 1;
+        }
+      } else if (k !== K_INT && k !== K_FWD && k !== K_FLOAT) {
+        // ptr, typedef, modifiers, func, var, tags: one reference in the third word
+        if (k === K_TYPEDEF) names++;
+        const t = w[at + 2]!;
+        if (t >= n) this.bad(t, id);
+        r[t] = 1;
+      }
+    }
+    return names;
+  }
+
+  // ---- ordering ----
 
   private enter(id: number): void {
     if (++this.depth > MAX_NESTING) {
@@ -164,87 +430,103 @@ class CPrinter {
     }
   }
 
+  /** Dumps one type (and whatever it needs first). */
+  dumpType(id: number): void {
+    if (this.order[id] === ORDERED) return;
+    this.queued = 0;
+    this.orderType(id, false);
+    const q = this.queue;
+    for (let i = 0; i < this.queued; i++) this.emitType(q[i]!, 0);
+  }
+
   /** Returns 1 when the type is "strong" (needs a full definition), 0 when a forward declaration does. */
   private orderType(id: number, throughPtr: boolean): number {
-    if (this.order[id] === ORDERED) return 1;
-    const b = this.btf;
-    const k = this.kind(id);
-    const named = b.nameOffsetOf(id) !== 0;
-    if (this.order[id] === ORDERING) {
+    const state = this.order[id]!;
+    if (state === ORDERED) return 1;
+    const w = this.w;
+    const at = this.o[id]!;
+    const k = this.k[id]!;
+    const named = id !== 0 && w[at]! !== 0;
+    if (state === ORDERING) {
       if ((k === K_STRUCT || k === K_UNION) && throughPtr && named) return 0;
       throw new BtfError("types contain each other by value: no C declaration order exists", { typeId: id });
     }
     this.enter(id);
-    try {
-      switch (k) {
-        case K_UNKN: // void
-          return 0;
-        case K_INT:
-        case K_FLOAT:
-          this.order[id] = ORDERED;
-          return 0;
-        case K_PTR: {
-          const r = this.orderType(this.ref(b.sizeOrTypeOf(id), id), true);
-          this.order[id] = ORDERED;
-          return r;
-        }
-        case K_ARRAY:
-          return this.orderType(this.ref(b.extraWord(id, 0), id), false);
-        case K_STRUCT:
-        case K_UNION: {
-          if (throughPtr && named) return 0;
-          this.order[id] = ORDERING;
-          const n = b.vlenOf(id);
-          for (let i = 0; i < n; i++) this.orderType(this.ref(b.extraWord(id, 3 * i + 1), id), false);
-          if (named) this.queue.push(id);
-          this.order[id] = ORDERED;
-          return 1;
-        }
-        case K_ENUM:
-        case K_ENUM64:
-        case K_FWD:
-          if (named || !this.referenced[id]) this.queue.push(id);
-          this.order[id] = ORDERED;
-          return 1;
-        case K_TYPEDEF: {
-          const strong = this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr);
-          if (throughPtr && !strong) return 0;
-          this.queue.push(id);
-          this.order[id] = ORDERED;
-          return 1;
-        }
-        case K_VOLATILE:
-        case K_CONST:
-        case K_RESTRICT:
-        case K_TYPE_TAG:
-          return this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr);
-        case K_FUNC_PROTO: {
-          let strong = this.orderType(this.ref(b.sizeOrTypeOf(id), id), throughPtr) > 0;
-          const n = b.vlenOf(id);
-          for (let i = 0; i < n; i++) {
-            if (this.orderType(this.ref(b.extraWord(id, 2 * i + 1), id), throughPtr) > 0) strong = true;
-          }
-          return strong ? 1 : 0;
-        }
-        default:
-          this.order[id] = ORDERED;
-          return 0;
+    let r = 0;
+    switch (k) {
+      case 0: // void
+        break;
+      case K_INT:
+      case K_FLOAT:
+        this.order[id] = ORDERED;
+        break;
+      case K_PTR:
+        r = this.orderType(w[at + 2]!, true);
+        this.order[id] = ORDERED;
+        break;
+      case K_ARRAY:
+        r = this.orderType(w[at + 3]!, false);
+        break;
+      case K_STRUCT:
+      case K_UNION: {
+        if (throughPtr && named) break;
+        this.order[id] = ORDERING;
+        const vlen = w[at + 1]! & 0xffff;
+        for (let i = 0, m = at + 4; i < vlen; i++, m += 3) this.orderType(w[m]!, false);
+        if (named) this.queue[this.queued++] = id;
+        this.order[id] = ORDERED;
+        r = 1;
+        break;
       }
-    } finally {
-      this.depth--;
+      case K_ENUM:
+      case K_ENUM64:
+      case K_FWD:
+        if (named || !this.referenced[id]) this.queue[this.queued++] = id;
+        this.order[id] = ORDERED;
+        r = 1;
+        break;
+      case K_TYPEDEF: {
+        const strong = this.orderType(w[at + 2]!, throughPtr);
+        if (throughPtr && !strong) break;
+        this.queue[this.queued++] = id;
+        this.order[id] = ORDERED;
+        r = 1;
+        break;
+      }
+      case K_VOLATILE:
+      case K_CONST:
+      case K_RESTRICT:
+      case K_TYPE_TAG:
+        r = this.orderType(w[at + 2]!, throughPtr);
+        break;
+      case K_FUNC_PROTO: {
+        r = this.orderType(w[at + 2]!, throughPtr) > 0 ? 1 : 0;
+        const vlen = w[at + 1]! & 0xffff;
+        for (let i = 0, m = at + 4; i < vlen; i++, m += 2) {
+          if (this.orderType(w[m]!, throughPtr) > 0) r = 1;
+        }
+        break;
+      }
+      default:
+        this.order[id] = ORDERED;
     }
+    this.depth--;
+    return r;
   }
 
+  // ---- emitting ----
+
   private emitType(id: number, container: number): void {
-    if (this.emit[id] === EMITTED) return;
-    const b = this.btf;
-    const k = this.kind(id);
-    const topLevel = container === 0;
-    if (this.emit[id] === EMITTING) {
+    const state = this.emitState[id]!;
+    if (state === EMITTED) return;
+    const w = this.w;
+    const at = this.o[id]!;
+    const k = this.k[id]!;
+    if (state === EMITTING) {
       if (this.fwdEmitted[id]) return;
       if (k === K_STRUCT || k === K_UNION) {
         if (id === container) return;
-        if (b.nameOffsetOf(id) === 0) return; // anonymous loop: nothing sensible to print
+        if (w[at] === 0) return; // anonymous loop: nothing sensible to print
         this.structFwd(id);
         this.put(";\n\n");
         this.fwdEmitted[id] = 1;
@@ -258,167 +540,168 @@ class CPrinter {
       return;
     }
     this.enter(id);
-    try {
-      switch (k) {
-        case K_INT:
-          this.emit[id] = EMITTED;
-          break;
-        case K_ENUM:
-        case K_ENUM64:
-          if (topLevel) {
-            this.enumDef(id, 0);
-            this.put(";\n\n");
-          }
-          this.emit[id] = EMITTED;
-          break;
-        case K_PTR:
-        case K_VOLATILE:
-        case K_CONST:
-        case K_RESTRICT:
-        case K_TYPE_TAG:
-          this.emitType(b.sizeOrTypeOf(id), container);
-          break;
-        case K_ARRAY:
-          this.emitType(b.extraWord(id, 0), container);
-          break;
-        case K_FWD:
-          this.fwdDef(id);
+    switch (k) {
+      case K_INT:
+        this.emitState[id] = EMITTED;
+        break;
+      case K_ENUM:
+      case K_ENUM64:
+        if (container === 0) {
+          this.enumDef(id, 0);
           this.put(";\n\n");
-          this.emit[id] = EMITTED;
-          break;
-        case K_TYPEDEF:
-          this.emit[id] = EMITTING;
-          this.emitType(b.sizeOrTypeOf(id), id);
-          if (!this.fwdEmitted[id] && !this.blocked(id)) {
-            this.typedefDef(id, 0);
-            this.put(";\n\n");
-          }
-          this.emit[id] = EMITTED;
-          break;
-        case K_STRUCT:
-        case K_UNION: {
-          this.emit[id] = EMITTING;
-          const named = b.nameOffsetOf(id) !== 0;
-          if (topLevel || !named) {
-            const n = b.vlenOf(id);
-            const inner = named ? id : container;
-            for (let i = 0; i < n; i++) this.emitType(b.extraWord(id, 3 * i + 1), inner);
-          } else if (!this.fwdEmitted[id] && id !== container) {
-            this.structFwd(id);
-            this.put(";\n\n");
-            this.fwdEmitted[id] = 1;
-          }
-          if (topLevel) {
-            this.structDef(id, 0);
-            this.put(";\n\n");
-            this.emit[id] = EMITTED;
-          } else {
-            this.emit[id] = 0;
-          }
-          break;
         }
-        case K_FUNC_PROTO: {
-          this.emitType(b.sizeOrTypeOf(id), container);
-          const n = b.vlenOf(id);
-          for (let i = 0; i < n; i++) this.emitType(b.extraWord(id, 2 * i + 1), container);
-          break;
+        this.emitState[id] = EMITTED;
+        break;
+      case K_PTR:
+      case K_VOLATILE:
+      case K_CONST:
+      case K_RESTRICT:
+      case K_TYPE_TAG:
+        this.emitType(w[at + 2]!, container);
+        break;
+      case K_ARRAY:
+        this.emitType(w[at + 3]!, container);
+        break;
+      case K_FWD:
+        this.fwdDef(id);
+        this.put(";\n\n");
+        this.emitState[id] = EMITTED;
+        break;
+      case K_TYPEDEF:
+        this.emitState[id] = EMITTING;
+        this.emitType(w[at + 2]!, id);
+        if (!this.fwdEmitted[id] && !this.blocked(id)) {
+          this.typedefDef(id, 0);
+          this.put(";\n\n");
         }
+        this.emitState[id] = EMITTED;
+        break;
+      case K_STRUCT:
+      case K_UNION:
+        this.emitRecord(id, container);
+        break;
+      case K_FUNC_PROTO: {
+        this.emitType(w[at + 2]!, container);
+        const vlen = w[at + 1]! & 0xffff;
+        for (let i = 0, m = at + 4; i < vlen; i++, m += 2) this.emitType(w[m]!, container);
+        break;
       }
-    } finally {
-      this.depth--;
+    }
+    this.depth--;
+  }
+
+  private emitRecord(id: number, container: number): void {
+    const w = this.w;
+    const at = this.o[id]!;
+    this.emitState[id] = EMITTING;
+    const named = w[at] !== 0;
+    if (container === 0 || !named) {
+      const vlen = w[at + 1]! & 0xffff;
+      const inner = named ? id : container;
+      for (let i = 0, m = at + 4; i < vlen; i++, m += 3) this.emitType(w[m]!, inner);
+    } else if (!this.fwdEmitted[id] && id !== container) {
+      this.structFwd(id);
+      this.put(";\n\n");
+      this.fwdEmitted[id] = 1;
+    }
+    if (container === 0) {
+      this.structDef(id, 0);
+      this.put(";\n\n");
+      this.emitState[id] = EMITTED;
+    } else {
+      this.emitState[id] = 0;
     }
   }
 
   private blocked(id: number): boolean {
-    return this.btf.nameOf(id) === "__builtin_va_list";
-  }
-
-  private resolveName(id: number, map: Map<string, number>): string {
-    if (this.resolved[id]) return this.names[id]!;
-    const b = this.btf;
-    this.resolved[id] = 1;
-    if (b.nameOffsetOf(id) === 0) return (this.names[id] = "");
-    const name = b.nameOf(id);
-    const k = this.kind(id);
-    if (k === K_FWD || (k === K_ENUM && b.vlenOf(id) === 0)) return (this.names[id] = name);
-    const dups = (map.get(name) ?? 0) + 1;
-    map.set(name, dups);
-    return (this.names[id] = dups > 1 ? `${name}___${dups}` : name);
-  }
-
-  private typeName(id: number): string {
-    return this.resolveName(id, this.typeNames);
-  }
-
-  private identName(id: number): string {
-    return this.resolveName(id, this.identNames);
+    const off = this.w[this.o[id]!]!;
+    return off !== 0 && this.strIs(off, "__builtin_va_list");
   }
 
   private structFwd(id: number): void {
-    const name = this.typeName(id);
-    this.put(`${this.kind(id) === K_STRUCT ? "struct" : "union"}${name ? " " : ""}${name}`);
+    this.put(this.k[id] === K_STRUCT ? "struct" : "union");
+    this.spaceName(id, 1);
   }
 
   private fwdDef(id: number): void {
-    this.put(`${this.btf.kindFlagOf(id) ? "union" : "struct"} ${this.typeName(id)}`);
+    this.put(this.w[this.o[id]! + 1]! >>> 31 ? "union " : "struct ");
+    const sfx = this.resolve(id, 1);
+    const off = this.w[this.o[id]!]!;
+    if (off !== 0) this.named(off, sfx);
   }
 
   private enumFwd(id: number): void {
-    this.put(`enum ${this.typeName(id)}`);
+    this.put("enum");
+    this.spaceName(id, 1);
   }
 
   private enumDef(id: number, level: number): void {
-    const b = this.btf;
-    const name = this.typeName(id);
-    const n = b.vlenOf(id);
-    this.put(`enum${name ? " " : ""}${name}`);
-    if (n === 0) return;
+    const w = this.w;
+    const at = this.o[id]!;
+    const info = w[at + 1]!;
+    const vlen = info & 0xffff;
+    this.enumFwd(id);
+    if (vlen === 0) return;
     this.put(" {");
-    const signed = b.kindFlagOf(id);
-    const pad = indent(level + 1);
-    const is64 = this.kind(id) === K_ENUM64;
+    const signed = info >>> 31 === 1;
+    const is64 = this.k[id] === K_ENUM64;
     let high = false;
-    for (let i = 0; i < n; i++) {
-      const stride = is64 ? 3 : 2;
-      const vname = b.string(b.extraWord(id, stride * i));
-      const dups = (this.identNames.get(vname) ?? 0) + 1;
-      this.identNames.set(vname, dups);
-      const shown = dups > 1 ? `${vname}___${dups}` : vname;
-      let value: string;
-      if (is64) {
-        const lo = b.extraWord(id, 3 * i + 1);
-        const hi = b.extraWord(id, 3 * i + 2);
-        if (hi !== 0) high = true;
-        const u = (BigInt(hi) << 32n) | BigInt(lo);
-        value = signed ? `${BigInt.asIntN(64, u)}LL` : `${u}ULL`;
-      } else {
-        const raw = b.extraWord(id, 2 * i + 1);
-        value = String(signed ? raw | 0 : raw);
-      }
-      this.put("\n");
-      this.put(pad);
-      this.put(shown);
+    for (let i = 0, m = at + 3; i < vlen; i++) {
+      const vname = w[m]!;
+      const dups = this.count(vname, 2);
+      this.line(level + 1);
+      this.named(vname, dups);
       this.put(" = ");
-      this.put(value);
-      this.put(",");
+      if (is64) {
+        const lo = w[m + 1]!;
+        const hi = w[m + 2]!;
+        if (hi !== 0) high = true;
+        if (hi === 0 || (signed && hi === 0xffffffff && lo !== 0)) {
+          // fits in 53 bits either way
+          if (hi === 0) this.num(lo);
+          else {
+            this.byte(45);
+            this.num(0x100000000 - lo);
+          }
+        } else {
+          const u = (BigInt(hi) << 32n) | BigInt(lo);
+          this.put(String(signed ? BigInt.asIntN(64, u) : u));
+        }
+        this.put(signed ? "LL," : "ULL,");
+        m += 3;
+      } else {
+        const raw = w[m + 1]!;
+        if (signed && raw >= 0x80000000) {
+          this.byte(45);
+          this.num(0x100000000 - raw);
+        } else {
+          this.num(raw);
+        }
+        this.byte(44);
+        m += 2;
+      }
     }
-    this.put(`\n${indent(level)}}`);
-    const size = b.sizeOrTypeOf(id);
+    this.line(level);
+    this.byte(125);
+    const size = w[at + 2]!;
     if (size === 1) this.put(" __attribute__((mode(byte)))");
     else if (size === 8 && (!is64 || !high)) this.put(" __attribute__((mode(word)))");
   }
 
   private typedefDef(id: number, level: number): void {
-    const b = this.btf;
-    const name = this.identName(id);
-    const target = b.sizeOrTypeOf(id);
-    if (target === 0 && name === "__gnuc_va_list") {
+    const at = this.o[id]!;
+    const sfx = this.resolve(id, 2);
+    const off = this.w[at]!;
+    const target = this.w[at + 2]!;
+    if (target === 0 && sfx < 2 && off !== 0 && this.strIs(off, "__gnuc_va_list")) {
       this.put("typedef __builtin_va_list __gnuc_va_list");
       return;
     }
     this.put("typedef ");
-    this.typeDecl(target, name, level);
+    this.typeDecl(target, off, sfx, level);
   }
+
+  // ---- sizes and alignment ----
 
   private alignOf(id: number): number {
     const cached = this.aligns[id]!;
@@ -428,103 +711,166 @@ class CPrinter {
     return a;
   }
 
-  /** Alignment as libbpf's btf__align_of computes it (0 when the type has none), memoised. */
-  private computeAlign(id: number): number {
-    const b = this.btf;
-    this.enter(id);
-    try {
-      const r = b.resolve(id);
-      const k = this.kind(r);
-      switch (k) {
-        case K_INT:
-        case K_ENUM:
-        case K_ENUM64:
-        case K_FLOAT:
-          return Math.max(1, Math.min(b.sizeOrTypeOf(r), POINTER_SIZE));
-        case K_PTR:
-          return POINTER_SIZE;
-        case K_ARRAY:
-          return this.alignOf(this.ref(b.extraWord(r, 0), r));
-        case K_STRUCT:
-        case K_UNION: {
-          const n = b.vlenOf(r);
-          const flag = b.kindFlagOf(r);
-          let max = 1;
-          for (let i = 0; i < n; i++) {
-            const a = this.alignOf(this.ref(b.extraWord(r, 3 * i + 1), r));
-            if (a === 0) return 0;
-            const o = b.extraWord(r, 3 * i + 2);
-            if ((flag ? o >>> 24 : 0) === 0 && (flag ? o & 0xffffff : o) % (8 * a) !== 0) return 1;
-            if (a > max) max = a;
-          }
-          return b.sizeOrTypeOf(r) % max !== 0 ? 1 : max;
-        }
-        default:
-          return 0;
+  /** Skips typedefs and modifiers; detects loops. */
+  private skipMods(id: number): number {
+    const ks = this.k;
+    for (let steps = 0; ; steps++) {
+      const k = ks[id]!;
+      if (k !== K_TYPEDEF && k !== K_CONST && k !== K_VOLATILE && k !== K_RESTRICT && k !== K_TYPE_TAG) {
+        return id;
       }
-    } finally {
-      this.depth--;
+      if (steps >= this.n) throw new BtfError("type chain loops back on itself", { typeId: id });
+      id = this.w[this.o[id]! + 2]!;
     }
   }
 
+  /** Alignment as libbpf's btf__align_of computes it (0 when the type has none). */
+  private computeAlign(id: number): number {
+    this.enter(id);
+    const r = this.skipMods(id);
+    const w = this.w;
+    const at = this.o[r]!;
+    let a = 0;
+    switch (this.k[r]) {
+      case K_INT:
+      case K_ENUM:
+      case K_ENUM64:
+      case K_FLOAT: {
+        const size = w[at + 2]!;
+        a = Math.max(1, Math.min(size, POINTER_SIZE));
+        break;
+      }
+      case K_PTR:
+        a = POINTER_SIZE;
+        break;
+      case K_ARRAY:
+        a = this.alignOf(w[at + 3]!);
+        break;
+      case K_STRUCT:
+      case K_UNION: {
+        const info = w[at + 1]!;
+        const vlen = info & 0xffff;
+        const flag = info >>> 31 === 1;
+        let max = 1;
+        for (let i = 0, m = at + 4; i < vlen; i++, m += 3) {
+          const ma = this.alignOf(w[m]!);
+          if (ma === 0) {
+            max = 0;
+            break;
+          }
+          const o = w[m + 1]!;
+          if ((flag ? o >>> 24 : 0) === 0 && (flag ? o & 0xffffff : o) % (8 * ma) !== 0) {
+            max = -1;
+            break;
+          }
+          if (ma > max) max = ma;
+        }
+        a = max === 0 ? 0 : max === -1 ? 1 : w[at + 2]! % max !== 0 ? 1 : max;
+        break;
+      }
+    }
+    this.depth--;
+    return a;
+  }
+
+  /** Size in bytes, through typedefs, modifiers and arrays; 0 for types without one. */
   private sizeOf(id: number): number {
-    try {
-      return this.btf.sizeOf(id);
-    } catch (e) {
-      if (e instanceof BtfError && /has no size/.test(e.message)) return 0;
-      throw e;
+    const w = this.w;
+    const ks = this.k;
+    const start = id;
+    let factor = 1;
+    for (let steps = 1; ; steps++) {
+      if (steps > this.n) throw new BtfError("type chain loops back on itself", { typeId: start });
+      const at = this.o[id]!;
+      switch (ks[id]) {
+        case K_INT:
+        case K_STRUCT:
+        case K_UNION:
+        case K_ENUM:
+        case K_ENUM64:
+        case K_DATASEC:
+        case K_FLOAT: {
+          const size = factor * w[at + 2]!;
+          if (size > 0xffffffff) throw new BtfError(`size ${size} overflows 32 bits`, { typeId: start });
+          return size;
+        }
+        case K_PTR:
+          return factor * POINTER_SIZE;
+        case K_TYPEDEF:
+        case K_CONST:
+        case K_VOLATILE:
+        case K_RESTRICT:
+        case K_TYPE_TAG:
+        case K_VAR:
+          id = w[at + 2]!;
+          break;
+        case K_ARRAY:
+          factor *= w[at + 5]!;
+          if (factor > 0xffffffff) throw new BtfError("array size overflows 32 bits", { typeId: start });
+          id = w[at + 3]!;
+          break;
+        default:
+          return 0;
+      }
     }
   }
 
   private packed(id: number): boolean {
-    const b = this.btf;
-    const n = b.vlenOf(id);
-    const flag = b.kindFlagOf(id);
+    const w = this.w;
+    const at = this.o[id]!;
+    const info = w[at + 1]!;
+    const vlen = info & 0xffff;
+    const flag = info >>> 31 === 1;
     let max = 1;
-    for (let i = 0; i < n; i++) {
-      const a = this.alignOf(b.extraWord(id, 3 * i + 1));
-      const o = b.extraWord(id, 3 * i + 2);
+    for (let i = 0, m = at + 4; i < vlen; i++, m += 3) {
+      const a = this.alignOf(w[m]!);
+      const o = w[m + 1]!;
       const bits = flag ? o >>> 24 : 0;
       const off = flag ? o & 0xffffff : o;
       if (a && bits === 0 && off % (8 * a) !== 0) return true;
       if (a > max) max = a;
     }
-    return b.sizeOrTypeOf(id) % max !== 0;
+    return w[at + 2]! % max !== 0;
+  }
+
+  private padLine(level: number, unit: number, bits: number): void {
+    this.line(level);
+    this.put(PAD_NAMES[unit]!);
+    this.put(": ");
+    this.num(bits);
+    this.byte(59);
   }
 
   private padding(cur: number, next: number, nextAlign: number, inBitfield: boolean, level: number): void {
     if (cur >= next) return;
-    let padName = "char";
-    let padBits = 8;
+    let unit = 0;
     let rounded = 0;
-    for (const [name, bits] of PADS) {
-      padName = name;
-      padBits = bits;
-      rounded = Math.ceil(cur / bits) * bits;
+    for (; unit < PAD_BITS.length; unit++) {
+      rounded = Math.ceil(cur / PAD_BITS[unit]!) * PAD_BITS[unit]!;
       if (rounded <= next) break;
     }
-    const pad = indent(level);
+    if (unit === PAD_BITS.length) unit--;
+    const padBits = PAD_BITS[unit]!;
     if (rounded > cur && rounded <= next) {
       if (
         inBitfield ||
         (rounded === next && Math.ceil(cur / (nextAlign * 8)) * nextAlign * 8 !== rounded) ||
         (rounded !== next && next - rounded <= rounded - cur)
       ) {
-        this.put(`\n${pad}${padName}: ${inBitfield ? rounded - cur : 0};`);
+        this.padLine(level, unit, inBitfield ? rounded - cur : 0);
       }
       cur = rounded;
     }
     while (cur !== next) {
       const bits = Math.min(next - cur, padBits);
       if (bits === padBits) {
-        this.put(`\n${pad}${padName}: ${padBits};`);
+        this.padLine(level, unit, padBits);
         cur += bits;
         continue;
       }
-      for (let i = PADS.length - 1; i >= 0; i--) {
-        const [name, size] = PADS[i]!;
-        if (size < bits) continue;
-        this.put(`\n${pad}${name}: ${bits};`);
+      for (let u = PAD_BITS.length - 1; u >= 0; u--) {
+        if (PAD_BITS[u]! < bits) continue;
+        this.padLine(level, u, bits);
         cur += bits;
         break;
       }
@@ -532,56 +878,70 @@ class CPrinter {
   }
 
   private structDef(id: number, level: number): void {
-    const b = this.btf;
-    const isStruct = this.kind(id) === K_STRUCT;
-    const n = b.vlenOf(id);
-    const flag = b.kindFlagOf(id);
+    const w = this.w;
+    const at = this.o[id]!;
+    const isStruct = this.k[id] === K_STRUCT;
+    const info = w[at + 1]!;
+    const vlen = info & 0xffff;
+    const flag = info >>> 31 === 1;
     const align = this.alignOf(id);
     const packed = isStruct ? this.packed(id) : false;
-    const name = this.typeName(id);
-    this.put(`${isStruct ? "struct" : "union"}${name ? " " : ""}${name} {`);
+    this.structFwd(id);
+    this.put(" {");
     let off = 0;
     let prevBitfield = false;
-    const pad = indent(level + 1);
-    for (let i = 0; i < n; i++) {
-      const mname = b.string(b.extraWord(id, 3 * i));
-      const mtype = b.extraWord(id, 3 * i + 1);
-      const o = b.extraWord(id, 3 * i + 2);
+    for (let i = 0, m = at + 3; i < vlen; i++, m += 3) {
+      const mname = w[m]!;
+      const mtype = w[m + 1]!;
+      const o = w[m + 2]!;
       const bits = flag ? o >>> 24 : 0;
       const moff = flag ? o & 0xffffff : o;
       const malign = packed ? 1 : this.alignOf(mtype);
-      this.padding(off, moff, malign, prevBitfield && bits !== 0, level + 1);
-      this.put("\n");
-      this.put(pad);
-      this.typeDecl(mtype, mname, level + 1);
+      if (off < moff) this.padding(off, moff, malign, prevBitfield && bits !== 0, level + 1);
+      this.line(level + 1);
+      this.typeDecl(mtype, mname, 1, level + 1);
       if (bits) {
         this.put(": ");
-        this.put(String(bits));
+        this.num(bits);
         off = moff + bits;
         prevBitfield = true;
       } else {
-        off = moff + Math.max(0, this.sizeOf(mtype)) * 8;
+        off = moff + this.sizeOf(mtype) * 8;
         prevBitfield = false;
       }
-      this.put(";");
+      this.byte(59);
     }
-    const size = b.sizeOrTypeOf(id);
+    const size = w[at + 2]!;
     if (isStruct) this.padding(off, size * 8, align, false, level + 1);
-    if (n || size) this.put(`\n${indent(level)}}`);
-    else this.put("}");
+    if (vlen || size) this.line(level);
+    this.byte(125);
     if (packed) this.put(" __attribute__((packed))");
   }
 
-  /** Prints a declaration of `name` with type `id` (the C declarator, inside out). */
-  private typeDecl(id: number, name: string, level: number): void {
-    const b = this.btf;
-    const stack = this.stack;
-    const start = stack.length;
+  // ---- declarations ----
+
+  private push(id: number): void {
+    if (this.sp === this.stack.length) {
+      const next = new Int32Array(this.stack.length * 2);
+      next.set(this.stack);
+      this.stack = next;
+    }
+    this.stack[this.sp++] = id;
+  }
+
+  /**
+   * Prints a declaration of the name at string offset `name` (with its `___N` suffix) with type
+   * `id`: the C declarator, inside out.
+   */
+  private typeDecl(id: number, name: number, suffix: number, level: number): void {
+    const w = this.w;
+    const ks = this.k;
+    const start = this.sp;
     for (let steps = 0; ; steps++) {
       if (steps > MAX_NESTING) throw new BtfError("declarator chain loops back on itself", { typeId: id });
-      stack.push(id);
+      this.push(id);
       if (id === 0) break;
-      const k = this.kind(id);
+      const k = ks[id]!;
       if (
         k === K_PTR ||
         k === K_VOLATILE ||
@@ -590,9 +950,9 @@ class CPrinter {
         k === K_FUNC_PROTO ||
         k === K_TYPE_TAG
       ) {
-        id = this.ref(b.sizeOrTypeOf(id), id);
+        id = w[this.o[id]! + 2]!;
       } else if (k === K_ARRAY) {
-        id = this.ref(b.extraWord(id, 0), id);
+        id = w[this.o[id]! + 3]!;
       } else {
         if (
           k !== K_INT &&
@@ -604,87 +964,95 @@ class CPrinter {
           k !== K_TYPEDEF &&
           k !== K_FLOAT
         ) {
-          throw new BtfError(`a ${b.kindName(id)} cannot appear in a C declaration`, { typeId: id });
+          throw new BtfError(`a ${KIND_NAMES[k]} cannot appear in a C declaration`, { typeId: id });
         }
         break;
       }
     }
     this.enter(id);
-    try {
-      this.typeChain(start, name, level);
-    } finally {
-      this.depth--;
-      stack.length = start;
-    }
+    this.typeChain(start, name, suffix, level);
+    this.depth--;
+    this.sp = start;
   }
 
   private emitMods(start: number): void {
     const stack = this.stack;
-    while (stack.length > start) {
-      const k = this.kind(stack[stack.length - 1]!);
+    while (this.sp > start) {
+      const k = this.k[stack[this.sp - 1]!];
       if (k === K_VOLATILE) this.put("volatile ");
       else if (k === K_CONST) this.put("const ");
       else if (k === K_RESTRICT) this.put("restrict ");
       else return;
-      stack.pop();
+      this.sp--;
     }
   }
 
   private dropMods(start: number): void {
     const stack = this.stack;
-    while (stack.length > start) {
-      const k = this.kind(stack[stack.length - 1]!);
+    while (this.sp > start) {
+      const k = this.k[stack[this.sp - 1]!];
       if (k !== K_VOLATILE && k !== K_CONST && k !== K_RESTRICT && k !== K_TYPE_TAG) return;
-      stack.pop();
+      this.sp--;
     }
   }
 
-  private putName(name: string, lastWasPtr: boolean): void {
-    if (name && !lastWasPtr) this.put(" ");
-    this.put(name);
+  /** Whether a declarator name is non-empty. */
+  private hasName(name: number, suffix: number): boolean {
+    if (suffix > 1) return true;
+    if (name >= this.s.length) this.checkString(name);
+    return this.s[name] !== 0;
   }
 
-  private typeChain(start: number, name: string, level: number): void {
-    const b = this.btf;
-    const stack = this.stack;
+  private putName(name: number, suffix: number, lastWasPtr: boolean): void {
+    if (!this.hasName(name, suffix)) return;
+    if (!lastWasPtr) this.byte(32);
+    this.named(name, suffix);
+  }
+
+  private typeChain(start: number, name: number, suffix: number, level: number): void {
+    const w = this.w;
     let lastWasPtr = true;
-    while (stack.length > start) {
-      const id = stack.pop()!;
+    while (this.sp > start) {
+      const id = this.stack[--this.sp]!;
       if (id === 0) {
         this.emitMods(start);
         this.put("void");
         lastWasPtr = false;
         continue;
       }
-      const k = this.kind(id);
+      const at = this.o[id]!;
+      const k = this.k[id]!;
       switch (k) {
         case K_INT:
         case K_FLOAT:
           this.emitMods(start);
-          this.put(b.nameOf(id));
+          this.str(w[at]!);
           break;
         case K_STRUCT:
         case K_UNION:
           this.emitMods(start);
-          if (b.nameOffsetOf(id) === 0) this.structDef(id, level);
+          if (w[at] === 0) this.structDef(id, level);
           else this.structFwd(id);
           break;
         case K_ENUM:
         case K_ENUM64:
           this.emitMods(start);
-          if (b.nameOffsetOf(id) === 0) this.enumDef(id, level);
+          if (w[at] === 0) this.enumDef(id, level);
           else this.enumFwd(id);
           break;
         case K_FWD:
           this.emitMods(start);
           this.fwdDef(id);
           break;
-        case K_TYPEDEF:
+        case K_TYPEDEF: {
           this.emitMods(start);
-          this.put(this.identName(id));
+          const sfx = this.resolve(id, 2);
+          if (w[at] !== 0) this.named(w[at]!, sfx);
           break;
+        }
         case K_PTR:
-          this.put(lastWasPtr ? "*" : " *");
+          if (lastWasPtr) this.byte(42);
+          else this.put(" *");
           break;
         case K_VOLATILE:
           this.put(" volatile");
@@ -697,70 +1065,93 @@ class CPrinter {
           break;
         case K_TYPE_TAG: {
           this.emitMods(start);
-          const tag = b.nameOf(id);
-          this.put(
-            b.kindFlagOf(id) ? ` __attribute__((${tag}))` : ` __attribute__((btf_type_tag("${tag}")))`,
-          );
+          if (w[at + 1]! >>> 31) {
+            this.put(" __attribute__((");
+            this.str(w[at]!);
+            this.put("))");
+          } else {
+            this.put(' __attribute__((btf_type_tag("');
+            this.str(w[at]!);
+            this.put('")))');
+          }
           break;
         }
         case K_ARRAY: {
-          const length = b.extraWord(id, 2);
+          const length = w[at + 5]!;
           this.dropMods(start);
-          if (stack.length === start) {
-            this.putName(name, lastWasPtr);
-            this.put(`[${length}]`);
+          if (this.sp === start) {
+            this.putName(name, suffix, lastWasPtr);
+            this.byte(91);
+            this.num(length);
+            this.byte(93);
             return;
           }
-          const multi = this.kind(stack[stack.length - 1]!) === K_ARRAY;
-          if (name && !lastWasPtr) this.put(" ");
-          if (!multi) this.put("(");
-          this.typeChain(start, name, level);
-          if (!multi) this.put(")");
-          this.put(`[${length}]`);
+          const multi = this.k[this.stack[this.sp - 1]!] === K_ARRAY;
+          if (!lastWasPtr && this.hasName(name, suffix)) this.byte(32);
+          if (!multi) this.byte(40);
+          this.typeChain(start, name, suffix, level);
+          if (!multi) this.byte(41);
+          this.byte(91);
+          this.num(length);
+          this.byte(93);
           return;
         }
         case K_FUNC_PROTO: {
-          const n = b.vlenOf(id);
-          this.dropMods(start);
-          if (stack.length > start) {
-            this.put(" (");
-            this.typeChain(start, name, level);
-            this.put(")");
-          } else {
-            this.putName(name, lastWasPtr);
-          }
-          this.put("(");
-          if (n === 0 || (n === 1 && b.extraWord(id, 1) === 0)) {
-            this.put("void)");
-            return;
-          }
-          for (let i = 0; i < n; i++) {
-            if (i > 0) this.put(", ");
-            const ptype = b.extraWord(id, 2 * i + 1);
-            if (i === n - 1 && ptype === 0) {
-              this.put("...");
-              break;
-            }
-            this.typeDecl(ptype, b.string(b.extraWord(id, 2 * i)), level);
-          }
-          this.put(")");
+          this.funcProto(id, start, name, suffix, level, lastWasPtr);
           return;
         }
       }
       lastWasPtr = k === K_PTR;
     }
-    this.putName(name, lastWasPtr);
+    this.putName(name, suffix, lastWasPtr);
+  }
+
+  private funcProto(
+    id: number,
+    start: number,
+    name: number,
+    suffix: number,
+    level: number,
+    lastWasPtr: boolean,
+  ): void {
+    const w = this.w;
+    const at = this.o[id]!;
+    const vlen = w[at + 1]! & 0xffff;
+    this.dropMods(start);
+    if (this.sp > start) {
+      this.put(" (");
+      this.typeChain(start, name, suffix, level);
+      this.byte(41);
+    } else {
+      this.putName(name, suffix, lastWasPtr);
+    }
+    this.byte(40);
+    if (vlen === 0 || (vlen === 1 && w[at + 4] === 0)) {
+      this.put("void)");
+      return;
+    }
+    for (let i = 0, m = at + 3; i < vlen; i++, m += 2) {
+      if (i > 0) this.put(", ");
+      const ptype = w[m + 1]!;
+      if (i === vlen - 1 && ptype === 0) {
+        this.put("...");
+        break;
+      }
+      this.typeDecl(ptype, w[m]!, 1, level);
+    }
+    this.byte(41);
   }
 }
 
 /**
- * The blob (with its base, for split BTF) as a C header, in the shape bpftool prints vmlinux.h.
+ * The blob (with its base, for split BTF) as a C header, in the shape bpftool prints vmlinux.h,
+ * as UTF-8 bytes (names are copied as the blob holds them). This is what `rawbpf btf dump
+ * --format c` writes; {@link formatC} is the same as a string.
  * @throws BtfError when the types cannot be written as C (types that contain each other by value)
  */
-export function formatC(btf: Btf, options: CFormatOptions = {}): string {
+export function formatCBytes(btf: Btf, options: CFormatOptions = {}): Uint8Array {
   const guard = options.guard ?? "__VMLINUX_H__";
   const pai = options.preserveAccessIndex ?? true;
-  const p = new CPrinter(btf);
   let head = `#ifndef ${guard}\n#define ${guard}\n\n`;
   if (pai) {
     head +=
@@ -768,9 +1159,23 @@ export function formatC(btf: Btf, options: CFormatOptions = {}): string {
       "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
       "#endif\n\n";
   }
-  for (let id = 1; id < btf.endId; id++) p.dumpType(id);
   let tail = "";
   if (pai) tail += "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n";
   tail += `#endif /* ${guard} */\n`;
-  return head + p.text() + tail;
+  const headBytes = utf8In.encode(head);
+  const tailBytes = utf8In.encode(tail);
+  const f = flatten(btf);
+  const p = new CPrinter(f, headBytes.length + tailBytes.length);
+  p.bytes(headBytes);
+  for (let id = 1; id < f.count; id++) p.dumpType(id);
+  p.bytes(tailBytes);
+  return p.out.subarray(0, p.at);
+}
+
+/**
+ * The blob (with its base, for split BTF) as a C header, in the shape bpftool prints vmlinux.h.
+ * @throws BtfError when the types cannot be written as C (types that contain each other by value)
+ */
+export function formatC(btf: Btf, options: CFormatOptions = {}): string {
+  return utf8Out.decode(formatCBytes(btf, options));
 }

@@ -353,6 +353,14 @@ export class Btf implements StringSource {
     return this.str;
   }
 
+  /**
+   * @internal The views the printers read directly (no copies): this blob's type section as
+   * 32-bit words, and the word index where each of its own types starts (`id - startId`).
+   */
+  get typeWords(): { readonly words: Uint32Array; readonly starts: Uint32Array } {
+    return { words: this.tw, starts: this.offsets };
+  }
+
   // ---- materialised types ----
 
   /** The type with this id, as plain data (id 0 is `{kind: "void"}`). */
