@@ -5,7 +5,7 @@ import { LINE_KIND_NAMES, LineKind } from "../../src/verifier/records.js";
 import { parseSlot, parseStates } from "../../src/verifier/state.js";
 import { privileged } from "../support/privilege.js";
 import { CASES, closeMaps, load } from "./support/cases.js";
-import { prog, raw } from "./support/kernel.js";
+import { prog, raw } from "./support/insns.js";
 
 after(() => closeMaps());
 

@@ -1,26 +1,20 @@
 /**
  * Programs that make THIS kernel's verifier emit each catalog message. Each case is loaded with the
  * project's own loader (`Program.load`, raw instruction bytes, `check: false` so that deliberately
- * malformed programs reach the kernel) and returns the real log. Cases that need a process without
- * some capability run in a child under `setpriv`.
+ * malformed programs reach the kernel) and returns the real log. Maps come from `BpfMap`, BTF from
+ * `BtfBuilder` and `loadBtf`, vmlinux type ids from `Btf`. Cases that need a process without some
+ * capability run in a child under `setpriv`.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Program } from "../../../src/program/program.js";
+import { Btf, BtfBuilder, encodeFuncInfo, encodeLineInfo, loadBtf } from "../../../src/btf/index.js";
+import { BpfMap, type MapFlags } from "../../../src/map/index.js";
+import { Program, type ProgramSpec } from "../../../src/program/program.js";
 import { BpfError } from "../../../src/sys/error.js";
 import { VerifierError } from "../../../src/verifier/error.js";
-import {
-  close,
-  createMap,
-  freezeMap,
-  funcInfo,
-  lineInfo,
-  loadBtf,
-  prog,
-  raw,
-  TinyBtf,
-  updateMap,
-} from "./kernel.js";
+import { prog, raw } from "./insns.js";
+import { runUnprivileged } from "./unprivileged.js";
 
 export interface CaseResult {
   /** the errno of the rejection (0 if it loaded) */
@@ -41,9 +35,9 @@ interface Spec {
   logLevel?: number;
   expectedAttachType?: string;
   attachBtfId?: number;
-  btf?: number;
-  funcInfo?: Buffer;
-  lineInfo?: Buffer;
+  btf?: ProgramSpec["btf"];
+  funcInfo?: Uint8Array;
+  lineInfo?: Uint8Array;
 }
 
 /** Load with the project's loader; return the verifier's log. */
@@ -59,8 +53,8 @@ export function load(spec: Spec): CaseResult {
       ...(spec.expectedAttachType ? { expectedAttachType: spec.expectedAttachType } : {}),
       ...(spec.attachBtfId ? { attachBtfId: spec.attachBtfId } : {}),
       ...(spec.btf !== undefined ? { btf: spec.btf } : {}),
-      ...(spec.funcInfo ? { funcInfo: new Uint8Array(spec.funcInfo) } : {}),
-      ...(spec.lineInfo ? { lineInfo: new Uint8Array(spec.lineInfo) } : {}),
+      ...(spec.funcInfo ? { funcInfo: spec.funcInfo } : {}),
+      ...(spec.lineInfo ? { lineInfo: spec.lineInfo } : {}),
     });
     const log = p.log;
     p.close();
@@ -84,71 +78,115 @@ const call = (id: number): Buffer => raw(0x85, 0, 0, 0, id);
 /** r2 = fp-8 with 8 zero bytes there */
 const keyOnStack = (): Buffer[] => [raw(0x7a, 10, 0, -8, 0), raw(0xbf, 2, 10), raw(0x07, 2, 0, 0, -8)];
 
-const maps: number[] = [];
-function arrayMap(valueSize = 8, flags = 0): number {
-  const fd = createMap(2, 4, valueSize, 1, flags);
-  maps.push(fd);
-  return fd;
+const maps: BpfMap[] = [];
+/** A one-element array map (4-byte key), closed by {@link closeMaps}. */
+function arrayMap(valueSize = 8, flags?: MapFlags): BpfMap {
+  const map = BpfMap.create({
+    type: "array",
+    keySize: 4,
+    valueSize,
+    maxEntries: 1,
+    ...(flags ? { flags } : {}),
+  });
+  maps.push(map);
+  return map;
 }
+
 /** Close the maps the cases created. */
 export function closeMaps(): void {
-  for (const fd of maps.splice(0)) close(fd);
+  for (const map of maps.splice(0)) map.close();
 }
 
-/** BTF id of a vmlinux function, found with bpftool (an independent reader of the kernel's BTF). */
-function vmlinuxFuncId(name: string): number | undefined {
-  const r = spawnSync("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"], {
-    encoding: "utf8",
-    maxBuffer: 1 << 30,
-  });
-  const m = new RegExp(`^\\[(\\d+)\\] FUNC '${name}' `, "m").exec(r.stdout ?? "");
-  return m ? Number(m[1]) : undefined;
+let vmlinux: Btf | undefined;
+/** The id of a named type of the kind given in the kernel's own BTF. */
+function vmlinuxId(name: string, kind: "func" | "typedef"): number | undefined {
+  vmlinux ??= Btf.parse(readFileSync("/sys/kernel/btf/vmlinux"));
+  return vmlinux.findId(name, kind);
 }
 
-/** Run a case in a child process whose capabilities lack `drop` (e.g. `-perfmon,-sys_admin`). */
+/** Program BTF: one `int NAME(void)` FUNC per function, with its linkage, for func_info / line_info. */
+function programBtf(funcs: Array<{ name: string; linkage: "static" | "global" }>): {
+  builder: BtfBuilder;
+  ids: number[];
+} {
+  const builder = new BtfBuilder();
+  const int = builder.int("int", 4, { signed: true });
+  const proto = builder.funcProto(int, []);
+  const ids = funcs.map((f) => builder.func(f.name, proto, f.linkage));
+  return { builder, ids };
+}
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+/** node arguments that run {@link childCase} for `name` and print its result as JSON. */
+const childArgs = (name: string): string[] => [
+  "--import",
+  "tsx",
+  "-e",
+  `import(${JSON.stringify(SELF)}).then(m => process.stdout.write(JSON.stringify(m.childCase(${JSON.stringify(name)}))))`,
+];
+
+/** Reads what {@link childCase} printed. */
+function childResult(r: {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}): CaseResult {
+  if (r.status !== 0 || !r.stdout)
+    throw new Error(
+      `the child process failed (status ${r.status}${r.signal ? `, ${r.signal}` : ""}): ${r.stderr}`,
+    );
+  const out = JSON.parse(r.stdout) as { errno: number; log: string; insns: string };
+  return { errno: out.errno, log: out.log, insns: new Uint8Array(Buffer.from(out.insns, "base64")) };
+}
+
+/** Run a case in a child process, as root, whose capabilities lack `drop` (e.g. `-perfmon,-sys_admin`). */
 function inChild(caseName: string, drop: string): CaseResult {
-  const self = fileURLToPath(import.meta.url);
   const r = spawnSync(
     "setpriv",
-    [
-      `--bounding-set=${drop}`,
-      `--inh-caps=${drop}`,
-      "--",
-      process.execPath,
-      "--import",
-      "tsx",
-      "-e",
-      `import(${JSON.stringify(self)}).then(m => process.stdout.write(JSON.stringify(m.childCase(${JSON.stringify(caseName)}))))`,
-    ],
-    { encoding: "utf8", cwd: fileURLToPath(new URL("../../..", import.meta.url)) },
+    [`--bounding-set=${drop}`, `--inh-caps=${drop}`, "--", process.execPath, ...childArgs(caseName)],
+    { encoding: "utf8", cwd: ROOT, timeout: 60_000, killSignal: "SIGKILL" },
   );
-  if (r.status !== 0 || !r.stdout)
-    return { errno: -1, log: "", insns: new Uint8Array(), skip: `child failed: ${r.stderr}` };
-  const out = JSON.parse(r.stdout) as { errno: number; log: string };
-  if (out.errno === 1 && !out.log)
-    return {
-      ...out,
-      insns: new Uint8Array(),
-      skip: "the kernel refuses bpf() without CAP_BPF here (kernel.unprivileged_bpf_disabled), and only such a load reports back-edges",
-    };
-  return { ...out, insns: new Uint8Array() };
+  return childResult(r);
 }
 
-/** Entry point for {@link inChild}. */
-export function childCase(name: string): { errno: number; log: string } {
+const unprivileged = new Map<string, CaseResult>();
+/**
+ * Run a case in a child with no privilege at all (nobody, no capabilities), with unprivileged bpf()
+ * allowed for the moment it runs (see `unprivileged.ts`). Its result is kept: one window per process.
+ */
+function asNobody(caseName: string): CaseResult {
+  const known = unprivileged.get(caseName);
+  if (known) return known;
+  const run = runUnprivileged(process.execPath, childArgs(caseName), ROOT);
+  if ("skip" in run) return { errno: -1, log: "", insns: new Uint8Array(), skip: run.skip };
+  const result = childResult(run.child);
+  if (result.errno === 1 && !result.log)
+    throw new Error(
+      "the kernel refused bpf() to the unprivileged child even with unprivileged_bpf_disabled at 0",
+    );
+  unprivileged.set(caseName, result);
+  return result;
+}
+
+/** Entry point for the child processes of {@link inChild} and {@link asNobody}. */
+export function childCase(name: string): { errno: number; log: string; insns: string } {
   const r = CHILD_CASES[name]!();
-  return { errno: r.errno, log: r.log };
+  closeMaps();
+  return { errno: r.errno, log: r.log, insns: Buffer.from(r.insns).toString("base64") };
 }
 
 const CHILD_CASES: Record<string, () => CaseResult> = {
   "uninitialized-stack-read": () => {
-    const fd = arrayMap();
+    const map = arrayMap();
     // key pointer to 8 bytes of stack that were never written
     return load({
       type: "socket_filter",
-      insns: prog(raw(0xbf, 2, 10), raw(0x07, 2, 0, 0, -8), ...lddw(1, 1, fd), call(1), R0_0, EXIT),
+      insns: prog(raw(0xbf, 2, 10), raw(0x07, 2, 0, 0, -8), ...lddw(1, 1, map.fd), call(1), R0_0, EXIT),
     });
   },
+  // r0 = 0; r0 += 1; if r0 < 10 goto -2: a bounded loop, which only CAP_BPF may write
   "back-edge": () =>
     load({ type: "socket_filter", insns: prog(R0_0, raw(0x07, 0, 0, 0, 1), raw(0xa5, 0, 0, -2, 10), EXIT) }),
 };
@@ -157,7 +195,7 @@ const CHILD_CASES: Record<string, () => CaseResult> = {
 export const CASES: Record<string, () => CaseResult> = {
   "invalid-mem-access": () => load({ type: "socket_filter", insns: prog(R0_0, raw(0x79, 0, 0, 0, 0), EXIT) }),
   "null-pointer-dereference": () => {
-    const fd = arrayMap();
+    const { fd } = arrayMap();
     return load({
       type: "socket_filter",
       insns: prog(...keyOnStack(), ...lddw(1, 1, fd), call(1), raw(0x79, 0, 0, 0, 0), EXIT),
@@ -166,7 +204,7 @@ export const CASES: Record<string, () => CaseResult> = {
   "wrong-argument-type": () =>
     load({ type: "socket_filter", insns: prog(...keyOnStack(), call(1), R0_0, EXIT) }),
   "unbounded-memory-access": () => {
-    const fd = arrayMap();
+    const { fd } = arrayMap();
     return load({
       type: "socket_filter",
       insns: prog(
@@ -184,7 +222,7 @@ export const CASES: Record<string, () => CaseResult> = {
     });
   },
   "negative-min-value": () => {
-    const fd = arrayMap();
+    const { fd } = arrayMap();
     return load({
       type: "socket_filter",
       insns: prog(
@@ -203,7 +241,7 @@ export const CASES: Record<string, () => CaseResult> = {
     });
   },
   "map-value-out-of-bounds": () => {
-    const fd = arrayMap();
+    const { fd } = arrayMap();
     return load({
       type: "socket_filter",
       insns: prog(
@@ -225,7 +263,7 @@ export const CASES: Record<string, () => CaseResult> = {
       type: "xdp",
       insns: prog(raw(0xbf, 6, 1), call(5), raw(0x61, 2, 6, 0, 0), raw(0x0f, 2, 0), R0_0, EXIT),
     }),
-  "back-edge": () => inChild("back-edge", "-bpf,-sys_admin,-perfmon,-net_admin"),
+  "back-edge": () => asNobody("back-edge"),
   "infinite-loop": () =>
     load({
       type: "socket_filter",
@@ -246,24 +284,24 @@ export const CASES: Record<string, () => CaseResult> = {
   "missing-func-info": () =>
     load({ type: "socket_filter", insns: prog(...lddw(2, 4, 3), R0_0, EXIT, R0_0, EXIT) }),
   "callback-not-static": () => {
-    const b = new TinyBtf();
-    const int = b.int("int");
-    const main = b.func("main", b.proto(int, []), 1);
-    const cb = b.func("cb", b.proto(int, []), 1);
-    const btf = loadBtf(b.blob());
-    try {
-      return load({
-        type: "socket_filter",
-        insns: prog(...lddw(2, 4, 3), R0_0, EXIT, R0_0, EXIT),
-        btf,
-        funcInfo: funcInfo([0, main], [4, cb]),
-      });
-    } finally {
-      close(btf);
-    }
+    // the callback (bpf_loop's, at insn 4) is global in the BTF, where it must be static
+    const { builder, ids } = programBtf([
+      { name: "main", linkage: "global" },
+      { name: "cb", linkage: "global" },
+    ]);
+    using btf = loadBtf(builder.build()).fd;
+    return load({
+      type: "socket_filter",
+      insns: prog(...lddw(2, 4, 3), R0_0, EXIT, R0_0, EXIT),
+      btf,
+      funcInfo: encodeFuncInfo([
+        { insnOff: 0, typeId: ids[0]! },
+        { insnOff: 4, typeId: ids[1]! },
+      ]),
+    });
   },
   "not-readonly-map": () => {
-    const fd = arrayMap(8);
+    const { fd } = arrayMap(8);
     // bpf_strncmp(s1 = fp-8, 8, s2 = map value of a writable map)
     return load({
       type: "socket_filter",
@@ -280,9 +318,11 @@ export const CASES: Record<string, () => CaseResult> = {
     });
   },
   "string-not-terminated": () => {
-    const fd = arrayMap(8, 1 << 7); // BPF_F_RDONLY_PROG
-    updateMap(fd, Buffer.alloc(4), Buffer.from("abcdefgh"));
-    freezeMap(fd);
+    // a read-only map (for programs), frozen, whose 8-byte value has no NUL
+    const map = arrayMap(8, ["BPF_F_RDONLY_PROG"]);
+    map.set(new Uint8Array(4), new TextEncoder().encode("abcdefgh"));
+    map.freeze();
+    const { fd } = map;
     return load({
       type: "socket_filter",
       insns: prog(
@@ -298,36 +338,41 @@ export const CASES: Record<string, () => CaseResult> = {
     });
   },
   "unreleased-reference": () => {
-    const fd = createMap(27, 0, 0, 4096);
-    maps.push(fd);
+    const ringbuf = BpfMap.create({ type: "ringbuf", maxEntries: 4096 });
+    maps.push(ringbuf);
+    const { fd } = ringbuf;
     return load({
       type: "socket_filter",
       insns: prog(...lddw(1, 1, fd), raw(0xb7, 2, 0, 0, 8), raw(0xb7, 3, 0, 0, 0), call(131), R0_0, EXIT),
     });
   },
   "helper-not-allowed-here": () => {
-    const id = vmlinuxFuncId("d_path");
+    // A tp_btf program (tracing, attach type trace_raw_tp) on the sched_switch tracepoint calls
+    // bpf_d_path. The helper exists for tracing programs, but its `allowed` callback
+    // (bpf_d_path_allowed) admits only iterators, sleepable LSM hooks and an allow list of
+    // functions, so the verifier refuses the call before it looks at the arguments.
+    const id = vmlinuxId("btf_trace_sched_switch", "typedef");
     if (id === undefined)
-      return { errno: -1, log: "", insns: new Uint8Array(), skip: "no d_path in vmlinux BTF" };
-    const r = load({
+      return {
+        errno: -1,
+        log: "",
+        insns: new Uint8Array(),
+        skip: "no btf_trace_sched_switch in vmlinux BTF",
+      };
+    return load({
       type: "tracing",
-      expectedAttachType: "trace_fentry",
+      expectedAttachType: "trace_raw_tp",
       attachBtfId: id,
       insns: prog(
-        raw(0x79, 1, 1, 0, 0),
+        raw(0xb7, 1, 0, 0, 0),
         raw(0xbf, 2, 10),
         raw(0x07, 2, 0, 0, -8),
-        raw(0xb7, 6, 0, 0, 0),
-        raw(0x7b, 2, 6, 0, 0),
         raw(0xb7, 3, 0, 0, 8),
-        call(147),
+        call(147), // bpf_d_path(path, buf, sz)
         R0_0,
         EXIT,
       ),
     });
-    if (r.errno === 1 && !r.log)
-      r.skip = "this kernel refuses fentry programs (EPERM before the verifier runs)";
-    return r;
   },
   "unknown-helper": () => load({ type: "socket_filter", insns: prog(call(100_000), R0_0, EXIT) }),
   "helper-not-for-program-type": () => load({ type: "socket_filter", insns: prog(call(23), R0_0, EXIT) }),
@@ -359,7 +404,7 @@ export const CASES: Record<string, () => CaseResult> = {
   "last-insn-not-exit": () => load({ type: "socket_filter", insns: prog(R0_0) }),
   "invalid-opcode": () => load({ type: "socket_filter", insns: prog(R0_0, raw(0xff, 0, 0, 0, 0), EXIT) }),
   "map-pointer-arithmetic": () => {
-    const fd = arrayMap();
+    const { fd } = arrayMap();
     return load({ type: "socket_filter", insns: prog(...lddw(1, 1, fd), raw(0x07, 1, 0, 0, 8), R0_0, EXIT) });
   },
   "bad-return-value": () =>
@@ -416,7 +461,7 @@ export const CASES: Record<string, () => CaseResult> = {
       ),
     }),
   "kfunc-not-allowed": () => {
-    const id = vmlinuxFuncId("bpf_task_acquire");
+    const id = vmlinuxId("bpf_task_acquire", "func");
     if (id === undefined)
       return { errno: -1, log: "", insns: new Uint8Array(), skip: "no bpf_task_acquire in vmlinux BTF" };
     return load({ type: "socket_filter", insns: prog(raw(0x85, 0, 2, 0, id), R0_0, EXIT) });
@@ -425,23 +470,20 @@ export const CASES: Record<string, () => CaseResult> = {
   "invalid-ld-imm64": () =>
     load({ type: "socket_filter", insns: prog(raw(0x18, 1, 0, 0, 1), raw(0x07, 0, 0, 0, 0), R0_0, EXIT) }),
   "source-annotated": () => {
-    const b = new TinyBtf();
-    const int = b.int("int");
-    const main = b.func("main", b.proto(int, []), 1);
-    const file = b.str("prog.c");
-    const l0 = b.str("int x = 0;");
-    const l1 = b.str("return *(long *)x;");
-    const btf = loadBtf(b.blob());
-    try {
-      return load({
-        type: "socket_filter",
-        insns: prog(R0_0, raw(0x79, 0, 0, 0, 0), EXIT),
-        btf,
-        funcInfo: funcInfo([0, main]),
-        lineInfo: lineInfo([0, file, l0, 3, 5], [1, file, l1, 4, 3]),
-      });
-    } finally {
-      close(btf);
-    }
+    const { builder, ids } = programBtf([{ name: "main", linkage: "global" }]);
+    const file = builder.strings.add("prog.c");
+    const l0 = builder.strings.add("int x = 0;");
+    const l1 = builder.strings.add("return *(long *)x;");
+    using btf = loadBtf(builder.build()).fd;
+    return load({
+      type: "socket_filter",
+      insns: prog(R0_0, raw(0x79, 0, 0, 0, 0), EXIT),
+      btf,
+      funcInfo: encodeFuncInfo([{ insnOff: 0, typeId: ids[0]! }]),
+      lineInfo: encodeLineInfo([
+        { insnOff: 0, fileNameOff: file, lineOff: l0, line: 3, column: 5 },
+        { insnOff: 1, fileNameOff: file, lineOff: l1, line: 4, column: 3 },
+      ]),
+    });
   },
 };
