@@ -1,7 +1,7 @@
 /** `rawbpf asm`: assemble kernel-syntax or uBPF text into instruction bytes. */
 import { readFileSync, writeFileSync, writeSync } from "node:fs";
+import { encodeAssembled } from "../isa/asm/assemble.js";
 import { AsmErrors, type AsmProgram, assemble } from "../isa/asm/index.js";
-import { encode } from "../isa/encode.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
@@ -85,7 +85,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
   // assemble() has checked every instruction against the encoding rules already
-  const bytes = encode(program.insns, { check: false });
+  const bytes = encodeAssembled(program);
   if (format === "bin") {
     if (output !== undefined) writeFileSync(output, bytes);
     else if (io.isTTY)

@@ -4,7 +4,9 @@
  * Every problem of the file is collected and thrown at once as {@link AsmErrors}.
  */
 
+import { encode } from "../encode.js";
 import { closestHelperNames, findHelper } from "../helpers.js";
+import { INSN_SIZE, type Instruction, LD_IMM64 } from "../insn.js";
 import { PseudoCall, PseudoLoad } from "../opcode.js";
 import { instructionProblem } from "../validate.js";
 import { AsmContext, Fix, type Fixup, type LabelDef, LineError } from "./context.js";
@@ -14,6 +16,13 @@ import { KernelParser } from "./kernel.js";
 import { Lexer, Op, Tok } from "./lexer.js";
 import type { AsmProgram, AssembleOptions, Dialect, LineInfo } from "./program.js";
 import { UbpfParser } from "./ubpf.js";
+
+/** Number of lines of a source (an upper bound on its number of instructions, for sizing). */
+function lineCount(source: string): number {
+  let n = 1;
+  for (let at = source.indexOf("\n"); at >= 0; at = source.indexOf("\n", at + 1)) n++;
+  return n;
+}
 
 /** Guesses the dialect: uBPF sources name registers `%rN`. */
 export function detectDialect(source: string): Dialect {
@@ -35,10 +44,11 @@ export function assemble(source: string, options: AssembleOptions = {}): AsmProg
   const dialect =
     options.dialect === undefined || options.dialect === "auto" ? detectDialect(source) : options.dialect;
   const lx = new Lexer();
-  const ctx = new AsmContext(file, lx, options.externalMaps);
+  const ctx = new AsmContext(file, lx, options.externalMaps, lineCount(source));
   const kernel = new KernelParser(ctx);
   const ubpf = new UbpfParser(ctx);
   const length = source.length;
+  lx.src = source;
   let lineStart = 0;
   while (lineStart <= length) {
     let lineEnd = source.indexOf("\n", lineStart);
@@ -99,12 +109,60 @@ function line(ctx: AsmContext, dialect: Dialect, kernel: KernelParser, ubpf: Ubp
   else kernel.parse(p, ldImm64);
 }
 
+/** Where each program's instructions still are in columns (until `insns` is first read). */
+const columns = new WeakMap<AsmProgram, () => AsmContext | undefined>();
+
+function writeSlot(out: Uint8Array, at: number, code: number, regs: number, off: number, imm: number): void {
+  out[at] = code;
+  out[at + 1] = regs;
+  out[at + 2] = off & 0xff;
+  out[at + 3] = (off >> 8) & 0xff;
+  out[at + 4] = imm & 0xff;
+  out[at + 5] = (imm >>> 8) & 0xff;
+  out[at + 6] = (imm >>> 16) & 0xff;
+  out[at + 7] = (imm >>> 24) & 0xff;
+}
+
+/**
+ * The bytes of an assembled program, as `encode(program.insns)` gives them, without making the
+ * instructions into objects when nobody has read `program.insns` yet.
+ */
+export function encodeAssembled(program: AsmProgram): Uint8Array {
+  const ctx = columns.get(program)?.();
+  if (ctx === undefined) return encode(program.insns, { check: false });
+  const out = new Uint8Array(ctx.slot * INSN_SIZE);
+  let at = 0;
+  for (let k = 0; k < ctx.count; k++) {
+    if (ctx.keptFlags[k] === 1) {
+      const kept = ctx.kept.get(k) as Instruction;
+      writeSlot(out, at, kept.code, (kept.src << 4) | kept.dst, kept.off, kept.imm);
+      at += INSN_SIZE;
+      if (kept.code === LD_IMM64) {
+        writeSlot(out, at, 0, 0, 0, kept.imm2 ?? 0);
+        at += INSN_SIZE;
+      }
+      continue;
+    }
+    const code = ctx.codes[k] as number;
+    writeSlot(
+      out,
+      at,
+      code,
+      ((ctx.srcs[k] as number) << 4) | (ctx.dsts[k] as number),
+      ctx.offs[k] as number,
+      ctx.imms[k] as number,
+    );
+    at += code === LD_IMM64 ? 2 * INSN_SIZE : INSN_SIZE;
+  }
+  return out;
+}
+
 function errorAt(f: Fixup, reason: string): AsmError {
   return new AsmError(reason, { file: f.file, line: f.line, column: f.column, text: f.text });
 }
 
 function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
-  const { insns, slots } = ctx;
+  const { slots, count } = ctx;
   // read-only data: one frozen array map, each symbol 8-byte aligned
   const rodataSymbols: Record<string, { offset: number; size: number }> = {};
   let rodata: AsmProgram["rodata"];
@@ -146,7 +204,7 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
       : { kind: "map" as const, name, map: external };
   };
   for (const f of ctx.fixups) {
-    const i = insns[f.index];
+    const i = ctx.kept.get(f.index);
     if (i === undefined) continue;
     const here = (slots[f.index] as number) + 1;
     const target = lookup(f.name);
@@ -225,8 +283,9 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
     }
   }
   // every instruction must be valid
-  for (let k = 0; k < insns.length; k++) {
-    const problem = instructionProblem(insns[k] as (typeof insns)[number]);
+  const scratch: Instruction = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
+  for (let k = 0; k < count; k++) {
+    const problem = instructionProblem(ctx.view(k, scratch));
     if (problem !== undefined) {
       ctx.errors.push(
         new AsmError(problem, {
@@ -238,7 +297,7 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
       );
     }
   }
-  if (insns.length === 0 && ctx.errors.length === 0)
+  if (count === 0 && ctx.errors.length === 0)
     ctx.errors.push(
       new AsmError("the program has no instructions", { file: ctx.file, line: 1, column: 1, text: "" }),
     );
@@ -249,14 +308,14 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
   for (const [name, l] of ctx.labels) if (!bySlot.has(l.slot)) bySlot.set(l.slot, name);
   const declared = new Set(functions.map((f) => f.slot));
   let indexBySlot: Int32Array | undefined; // made at the first call or function pointer
-  for (let k = 0; k < insns.length; k++) {
-    const i = insns[k] as (typeof insns)[number];
+  for (let k = 0; k < count; k++) {
+    const i = ctx.view(k, scratch);
     const isCall = i.code === 0x85 && i.src === PseudoCall.CALL;
     const isPointer = i.code === 0x18 && i.src === PseudoLoad.FUNC;
     if (!isCall && !isPointer) continue;
     if (indexBySlot === undefined) {
       indexBySlot = new Int32Array(ctx.slot).fill(-1);
-      for (let j = 0; j < insns.length; j++) indexBySlot[slots[j] as number] = j;
+      for (let j = 0; j < count; j++) indexBySlot[slots[j] as number] = j;
     }
     const slot = (slots[k] as number) + 1 + i.imm;
     const index = slot >= 0 && slot < indexBySlot.length ? (indexBySlot[slot] as number) : -1;
@@ -267,7 +326,7 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
       index,
       slot,
       kind: isCall ? "func" : "callback",
-      line: index < insns.length ? (ctx.insnLine[index] as number) : 0,
+      line: index < count ? (ctx.insnLine[index] as number) : 0,
     });
   }
   functions.sort((a, b) => a.slot - b.slot);
@@ -284,14 +343,30 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
       index: 0,
       slot: 0,
       kind: "main",
-      line: insns.length > 0 ? (ctx.insnLine[0] as number) : 1,
+      line: count > 0 ? (ctx.insnLine[0] as number) : 1,
     });
   } else {
     const first = functions.find((f) => f.index === 0);
     if (first !== undefined && first.kind === "func") first.kind = "main";
   }
-  // line info is made when first read: most callers of a big program never look at it
-  const program = { insns, functions, maps: ctx.maps } as AsmProgram;
+  // instructions and line info are made into objects when first read: the command line turns a
+  // big program into bytes (encodeAssembled) and never looks at them
+  const program = {} as AsmProgram;
+  let insns: Instruction[] | undefined;
+  Object.defineProperty(program, "insns", {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      insns ??= ctx.instructions();
+      return insns;
+    },
+    set: (value: Instruction[]) => {
+      insns = value;
+    },
+  });
+  program.functions = functions;
+  program.maps = ctx.maps;
+  columns.set(program, () => (insns === undefined ? ctx : undefined));
   let lineInfo: LineInfo[] | undefined;
   Object.defineProperty(program, "lineInfo", {
     enumerable: true,

@@ -54,15 +54,36 @@ export class LineError extends Error {
 
 /** The assembly state. */
 export class AsmContext {
-  readonly insns: Instruction[] = [];
-  /** slot of each instruction (only the first `insns.length` entries count) */
-  slots = new Int32Array(1024);
+  /** number of instructions so far */
+  count = 0;
+  /**
+   * Fields of each instruction (only the first `count` entries count). Instructions are kept as
+   * columns, not objects, so that a big program leaves no long-lived garbage behind; Float64Array
+   * keeps every number as the parser made it, `-0` included.
+   */
+  codes: Float64Array;
+  dsts: Float64Array;
+  srcs: Float64Array;
+  offs: Float64Array;
+  imms: Float64Array;
+  /**
+   * Instructions kept whole, by index: those with more than the five plain fields (`imm2`,
+   * `ref`) and those a pending name will change. Their columns are not used.
+   */
+  readonly kept = new Map<number, Instruction>();
+  /** 1 where an instruction is kept whole */
+  keptFlags: Uint8Array;
+  /** the last instruction emitted as an object */
+  private last: Instruction | undefined;
+  private lastIndex = -1;
+  /** slot of each instruction */
+  slots: Int32Array;
   slot = 0;
   /** where each instruction's source line starts and ends in the source, its line and column */
-  insnLineStart = new Int32Array(1024);
-  insnLineEnd = new Int32Array(1024);
-  insnLine = new Int32Array(1024);
-  insnColumn = new Int32Array(1024);
+  insnLineStart: Int32Array;
+  insnLineEnd: Int32Array;
+  insnLine: Int32Array;
+  insnColumn: Int32Array;
   readonly labels = new Map<string, LabelDef>();
   readonly fixups: Fixup[] = [];
   readonly errors: AsmError[] = [];
@@ -110,7 +131,7 @@ export class AsmContext {
 
   /** Where every instruction came from. */
   lineInfoList(): LineInfo[] {
-    const out = new Array<LineInfo>(this.insns.length);
+    const out = new Array<LineInfo>(this.count);
     for (let k = 0; k < out.length; k++) out[k] = this.lineInfoOf(k);
     return out;
   }
@@ -119,39 +140,112 @@ export class AsmContext {
     file: string,
     readonly lx: Lexer,
     readonly externalMaps: Record<string, unknown> | undefined,
+    capacity = 1024,
   ) {
     this.file = file;
+    const n = Math.max(capacity, 16);
+    this.codes = new Float64Array(n);
+    this.dsts = new Float64Array(n);
+    this.srcs = new Float64Array(n);
+    this.offs = new Float64Array(n);
+    this.imms = new Float64Array(n);
+    this.keptFlags = new Uint8Array(n);
+    this.slots = new Int32Array(n);
+    this.insnLineStart = new Int32Array(n);
+    this.insnLineEnd = new Int32Array(n);
+    this.insnLine = new Int32Array(n);
+    this.insnColumn = new Int32Array(n);
   }
 
-  /** Appends an instruction made on the current line. */
+  /** Appends an instruction made on the current line; returns its index. */
   emit(insn: Instruction, column: number): number {
-    const index = this.insns.length;
+    const index = this.place(insn.code, insn.dst, insn.src, insn.off, insn.imm, column);
+    if ("imm2" in insn || "ref" in insn) this.keep(index, insn);
+    this.last = insn;
+    this.lastIndex = index;
+    return index;
+  }
+
+  private place(code: number, dst: number, src: number, off: number, imm: number, column: number): number {
+    const index = this.count;
     if (index === this.slots.length) this.grow();
-    this.insns.push(insn);
+    this.codes[index] = code;
+    this.dsts[index] = dst;
+    this.srcs[index] = src;
+    this.offs[index] = off;
+    this.imms[index] = imm;
     this.slots[index] = this.slot;
     this.insnLineStart[index] = this.lineStart;
     this.insnLineEnd[index] = this.lineEnd;
     this.insnLine[index] = this.line;
     this.insnColumn[index] = column;
-    this.slot += insn.code === 0x18 ? 2 : 1;
+    this.slot += code === 0x18 ? 2 : 1;
+    this.count = index + 1;
     return index;
   }
 
+  private keep(index: number, insn: Instruction): void {
+    this.kept.set(index, insn);
+    this.keptFlags[index] = 1;
+  }
+
   private grow(): void {
-    const twice = (a: Int32Array) => {
-      const b = new Int32Array(a.length * 2);
+    const n = this.slots.length * 2;
+    const wider = <T extends Float64Array | Int32Array | Uint8Array>(a: T, b: T): T => {
       b.set(a);
       return b;
     };
-    this.slots = twice(this.slots);
-    this.insnLineStart = twice(this.insnLineStart);
-    this.insnLineEnd = twice(this.insnLineEnd);
-    this.insnLine = twice(this.insnLine);
-    this.insnColumn = twice(this.insnColumn);
+    this.codes = wider(this.codes, new Float64Array(n));
+    this.dsts = wider(this.dsts, new Float64Array(n));
+    this.srcs = wider(this.srcs, new Float64Array(n));
+    this.offs = wider(this.offs, new Float64Array(n));
+    this.imms = wider(this.imms, new Float64Array(n));
+    this.keptFlags = wider(this.keptFlags, new Uint8Array(n));
+    this.slots = wider(this.slots, new Int32Array(n));
+    this.insnLineStart = wider(this.insnLineStart, new Int32Array(n));
+    this.insnLineEnd = wider(this.insnLineEnd, new Int32Array(n));
+    this.insnLine = wider(this.insnLine, new Int32Array(n));
+    this.insnColumn = wider(this.insnColumn, new Int32Array(n));
+  }
+
+  /** Instruction `index` as an object: the kept one, or a new one made from the columns. */
+  instruction(index: number): Instruction {
+    if (this.keptFlags[index] === 1) return this.kept.get(index) as Instruction;
+    return {
+      code: this.codes[index] as number,
+      dst: this.dsts[index] as number,
+      src: this.srcs[index] as number,
+      off: this.offs[index] as number,
+      imm: this.imms[index] as number,
+    };
+  }
+
+  /** Every instruction, as objects. */
+  instructions(): Instruction[] {
+    const out = new Array<Instruction>(this.count);
+    for (let k = 0; k < out.length; k++) out[k] = this.instruction(k);
+    return out;
+  }
+
+  /**
+   * Instruction `index` for reading only: the kept one, or `scratch` filled from the columns
+   * (so that reading every instruction allocates nothing).
+   */
+  view(index: number, scratch: Instruction): Instruction {
+    if (this.keptFlags[index] === 1) return this.kept.get(index) as Instruction;
+    scratch.code = this.codes[index] as number;
+    scratch.dst = this.dsts[index] as number;
+    scratch.src = this.srcs[index] as number;
+    scratch.off = this.offs[index] as number;
+    scratch.imm = this.imms[index] as number;
+    return scratch;
   }
 
   /** Records that instruction `index` refers to `name`, resolved at the end. */
   refer(kind: number, index: number, name: string, column: number, offset = 0): void {
+    if (index !== this.lastIndex || this.last === undefined)
+      throw new Error(`internal error: a name refers to instruction ${index}, not the one just made`);
+    this.keep(index, this.last);
     this.fixups.push({
       kind,
       index,
@@ -172,7 +266,7 @@ export class AsmContext {
         `label '${name}' is already defined on line ${prev.line}; pick another name`,
         column,
       );
-    this.labels.set(name, { index: this.insns.length, slot: this.slot, line: this.line });
+    this.labels.set(name, { index: this.count, slot: this.slot, line: this.line });
   }
 
   /** A position on the current line. */

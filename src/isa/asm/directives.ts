@@ -106,7 +106,7 @@ export function directive(ctx: AsmContext, t: number): void {
       ctx.defineLabel(fn, lx.column(t + 1));
       ctx.functions.push({
         name: fn,
-        index: ctx.insns.length,
+        index: ctx.count,
         slot: ctx.slot,
         kind: name === ".func" ? "func" : "callback",
         line: ctx.line,
