@@ -1,4 +1,5 @@
 /** `rawbpf asm`: assemble kernel-syntax or uBPF text into instruction bytes. */
+import { isAscii } from "node:buffer";
 import { readFileSync, writeFileSync, writeSync } from "node:fs";
 import { encodeAssembled } from "../isa/asm/assemble.js";
 import { AsmErrors, type AsmProgram, assemble } from "../isa/asm/index.js";
@@ -75,7 +76,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (!["bin", "hex", "c", "json"].includes(format))
     throw new UsageError(`--format must be bin, hex, c or json, got '${format}'`);
   const file = args.positionals[0] ?? "-";
-  const source = file === "-" ? (await io.stdin()).toString("utf8") : readFileSync(file, "utf8");
+  const raw = file === "-" ? await io.stdin() : readFileSync(file);
+  // ASCII (the usual case) becomes a string fastest as latin1, which reads it the same as UTF-8
+  const source = isAscii(raw) ? raw.toString("latin1") : raw.toString("utf8");
   let program: AsmProgram;
   try {
     program = assemble(source, { file: file === "-" ? "<stdin>" : file, dialect });

@@ -107,13 +107,25 @@ export const OP_TEXT: readonly string[] = (() => {
   return t;
 })();
 
+/** Character classes of ASCII, by code: a table load instead of a chain of comparisons. */
+const IDENT_START = 1;
+const IDENT_PART = 2;
+const DIGIT = 4;
+const CLASSES = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) {
+    const letter = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 46 || c === 36;
+    const digit = c >= 48 && c <= 57;
+    t[c] = (letter ? IDENT_START | IDENT_PART : 0) | (digit ? IDENT_PART | DIGIT : 0);
+  }
+  return t;
+})();
+
 function isIdentStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 46 || c === 36;
+  return c < 128 && ((CLASSES[c] as number) & IDENT_START) !== 0;
 }
 function isIdentPart(c: number): boolean {
-  return (
-    (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 36
-  );
+  return c < 128 && ((CLASSES[c] as number) & IDENT_PART) !== 0;
 }
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
@@ -243,7 +255,11 @@ export class Lexer {
       }
       if (isIdentStart(c) || (c === 37 && isIdentStart(src.charCodeAt(i + 1)))) {
         let j = i + 1;
-        while (j < lineEnd && isIdentPart(src.charCodeAt(j))) j++;
+        while (j < lineEnd) {
+          const d = src.charCodeAt(j);
+          if (d >= 128 || ((CLASSES[d] as number) & IDENT_PART) === 0) break;
+          j++;
+        }
         // helper#id as the verifier log prints calls
         if (src.charCodeAt(j) === 35 && isDigit(src.charCodeAt(j + 1))) {
           j += 2;
