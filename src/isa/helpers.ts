@@ -64,11 +64,12 @@ export const HELPERS: readonly Helper[] = HELPER_ROWS.map(
     }),
 );
 
-const byName = new Map<string, Helper>(HELPERS.map((h) => [h.name, h]));
-const byId = new Map<number, Helper>(HELPERS.map((h) => [h.id, h]));
+/** Helpers by name, made at the first lookup (most programs never look one up). */
+let byName: Map<string, Helper> | undefined;
 
 /** The helper of that name (with or without the `bpf_` prefix), or undefined. */
 export function findHelper(name: string): Helper | undefined {
+  byName ??= new Map<string, Helper>(HELPERS.map((h) => [h.name, h]));
   return byName.get(name) ?? byName.get(`bpf_${name}`);
 }
 
@@ -87,7 +88,9 @@ export function helperByName(name: string): Helper {
  * @throws UnknownHelperIdError
  */
 export function helperById(id: number): Helper {
-  const helper = byId.get(id);
+  // ids are dense from 1 (HELPERS[i].id === i + 1); the search is only a safety net
+  const at = Number.isInteger(id) && id >= 1 ? HELPERS[id - 1] : undefined;
+  const helper = at?.id === id ? at : HELPERS.find((h) => h.id === id);
   if (helper === undefined) throw new UnknownHelperIdError(id);
   return helper;
 }
