@@ -39,6 +39,15 @@ const K_VOLATILE = Kind.VOLATILE;
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 const utf8Encoder = new TextEncoder();
 const VOID: BtfType = Object.freeze({ kind: "void", name: "" });
+/** Words after `btf_type` by kind (-1: no such kind), and words per vlen item (extraSize in words). */
+const EXTRA_FIXED = new Int8Array(32).fill(-1);
+const EXTRA_PER_VLEN = new Int8Array(32);
+for (let k = 1; k <= KIND_MAX; k++) {
+  const one = extraSize(k, 1);
+  const none = extraSize(k, 0);
+  EXTRA_FIXED[k] = none >> 2;
+  EXTRA_PER_VLEN[k] = (one - none) >> 2;
+}
 /** How deep types may nest (arrays of structs of arrays...) before we call it a loop. */
 export const MAX_DEPTH = 64;
 /** Size of a pointer (and of `long`) on the targets BPF runs on. */
@@ -185,32 +194,34 @@ export class Btf implements StringSource {
     const offsets = new Uint32Array(Math.floor(end / 3));
     let w = 0;
     let n = 0;
-    while (w < end) {
-      if (w + 3 > end) {
-        throw new BtfError("type section ends in the middle of a type", {
-          typeId: startId + n,
-          offset: w * 4,
-        });
-      }
+    // one small loop, table-driven, so a cold process optimises it once and early
+    while (w + 3 <= end) {
       const info = tw[w + 1]!;
       const kind = (info >>> 24) & 0x1f;
-      const extra = extraSize(kind, info & 0xffff);
-      if (extra < 0 || kind === 0) {
-        throw new BtfError(`unknown kind ${kind} (this decoder knows 1..${KIND_MAX})`, {
-          typeId: startId + n,
-          offset: w * 4,
-        });
-      }
+      const fixed = EXTRA_FIXED[kind]!;
+      if (fixed < 0) break;
       offsets[n++] = w;
-      w += 3 + (extra >>> 2);
-      if (w > end) {
-        throw new BtfError(`${KIND_NAMES[kind]} record runs past the end of the type section`, {
+      w += 3 + fixed + EXTRA_PER_VLEN[kind]! * (info & 0xffff);
+    }
+    if (w < end) Btf.badRecord(tw, w, startId + n);
+    if (w > end) {
+      throw new BtfError(
+        `${KIND_NAMES[(tw[offsets[n - 1]! + 1]! >>> 24) & 0x1f]} record runs past the end of the type section`,
+        {
           typeId: startId + n - 1,
           offset: offsets[n - 1]! * 4,
-        });
-      }
+        },
+      );
     }
     return offsets.slice(0, n);
+  }
+
+  private static badRecord(tw: Uint32Array, w: number, typeId: number): never {
+    if (w + 3 > tw.length) {
+      throw new BtfError("type section ends in the middle of a type", { typeId, offset: w * 4 });
+    }
+    const kind = (tw[w + 1]! >>> 24) & 0x1f;
+    throw new BtfError(`unknown kind ${kind} (this decoder knows 1..${KIND_MAX})`, { typeId, offset: w * 4 });
   }
 
   /** Number of types in this blob (not counting the base's, nor void). */
