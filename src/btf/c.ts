@@ -28,10 +28,12 @@ const K_TYPEDEF = 8;
 const K_VOLATILE = 9;
 const K_CONST = 10;
 const K_RESTRICT = 11;
+const K_FUNC = 12;
 const K_FUNC_PROTO = 13;
 const K_VAR = 14;
 const K_DATASEC = 15;
 const K_FLOAT = 16;
+const K_DECL_TAG = 17;
 const K_TYPE_TAG = 18;
 const K_ENUM64 = 19;
 
@@ -42,12 +44,76 @@ const EMITTED = 2;
 const MAX_NESTING = 1000;
 const MAX_TABS = 64;
 
+const utf8In = new TextEncoder();
+
 // padding units, widest first: name and bits
-const PAD_NAMES = ["long", "int", "short", "char"] as const;
+const PAD_WORDS = ["long", "int", "short", "char"].map((t) => utf8In.encode(t));
 const PAD_BITS = [POINTER_SIZE * 8, 32, 16, 8] as const;
 
-const utf8In = new TextEncoder();
+// references by kind: word of the first (after name, info), words between, how many (-1: vlen)
+const REF_FIRST = new Int8Array(32);
+const REF_STRIDE = new Int8Array(32).fill(1);
+const REF_COUNT = new Int8Array(32);
+for (const k of [K_PTR, K_TYPEDEF, K_VOLATILE, K_CONST, K_RESTRICT, K_FUNC, K_VAR, K_DECL_TAG, K_TYPE_TAG]) {
+  REF_FIRST[k] = 2;
+  REF_COUNT[k] = 1;
+}
+REF_FIRST[K_ARRAY] = 3;
+REF_COUNT[K_ARRAY] = 2; // element and index types
+for (const [k, first, stride] of [
+  [K_STRUCT, 4, 3],
+  [K_UNION, 4, 3],
+  [K_FUNC_PROTO, 4, 2],
+  [K_DATASEC, 3, 3],
+] as const) {
+  REF_FIRST[k] = first;
+  REF_STRIDE[k] = stride;
+  REF_COUNT[k] = -1;
+}
+// names that may be counted for duplicates, by kind: the type's own, and one per vlen item
+const NAME_FIXED = new Int8Array(32);
+const NAME_PER_VLEN = new Int8Array(32);
+for (const k of [K_STRUCT, K_UNION, K_TYPEDEF, K_ENUM, K_ENUM64]) NAME_FIXED[k] = 1;
+NAME_PER_VLEN[K_ENUM] = 1;
+NAME_PER_VLEN[K_ENUM64] = 1;
+
 const utf8Out = new TextDecoder();
+
+/** The printer's own words, encoded once: copying bytes keeps the hot functions small. */
+const word = (t: string): Uint8Array => utf8In.encode(t);
+const W_SPACE_PAREN = word(" (");
+const W_SPACE_STAR = word(" *");
+const W_EQUALS = word(" = ");
+const W_ATTR_OPEN = word(" __attribute__((");
+const W_MODE_BYTE = word(" __attribute__((mode(byte)))");
+const W_MODE_WORD = word(" __attribute__((mode(word)))");
+const W_PACKED = word(" __attribute__((packed))");
+const W_SPACE_CONST = word(" const");
+const W_SPACE_RESTRICT = word(" restrict");
+const W_SPACE_VOLATILE = word(" volatile");
+const W_OPEN_BRACE = word(" {");
+const W_ATTR_CLOSE = word("))");
+const W_COMMA = word(", ");
+const W_ELLIPSIS = word("...");
+const W_COLON = word(": ");
+const W_END_DECL = word(";\n\n");
+const W_DUP = word("___");
+const W_CONST_SPACE = word("const ");
+const W_ENUM = word("enum");
+const W_RESTRICT_SPACE = word("restrict ");
+const W_TYPEDEF = word("typedef ");
+const W_VA_LIST = word("typedef __builtin_va_list __gnuc_va_list");
+const W_VOID = word("void");
+const W_VOID_PAREN = word("void)");
+const W_VOLATILE_SPACE = word("volatile ");
+const W_TAG_OPEN = word(' __attribute__((btf_type_tag("');
+const W_TAG_CLOSE = word('")))');
+const W_STRUCT = word("struct");
+const W_UNION = word("union");
+const W_STRUCT_SPACE = word("struct ");
+const W_UNION_SPACE = word("union ");
+const W_LL = word("LL,");
+const W_ULL = word("ULL,");
 
 /** Options of {@link formatC}. */
 export interface CFormatOptions {
@@ -57,12 +123,11 @@ export interface CFormatOptions {
   readonly preserveAccessIndex?: boolean;
 }
 
-/** The blob and its bases as one id space: words, where each type starts, kinds, strings. */
+/** The blob and its bases as one id space: words, where each type starts, strings. */
 interface Flat {
   readonly words: Uint32Array;
   /** word index of each type, by id (0 for void) */
   readonly starts: Uint32Array;
-  readonly kinds: Uint8Array;
   readonly strings: Uint8Array;
   /** one past the last id */
   readonly count: number;
@@ -103,9 +168,7 @@ function flatten(btf: Btf): Flat {
       bytes += b.bytes.length;
     }
   }
-  const kinds = new Uint8Array(count);
-  for (let id = 1; id < count; id++) kinds[id] = (words[starts[id]! + 1]! >>> 24) & 0x1f;
-  return { words, starts, kinds, strings, count, bytes };
+  return { words, starts, strings, count, bytes };
 }
 
 class CPrinter {
@@ -141,7 +204,7 @@ class CPrinter {
   constructor(f: Flat, frame: number) {
     this.w = f.words;
     this.o = f.starts;
-    this.k = f.kinds;
+    this.k = new Uint8Array(f.count);
     this.s = f.strings;
     const n = (this.n = f.count);
     this.order = new Uint8Array(n);
@@ -158,7 +221,7 @@ class CPrinter {
     this.out = new Uint8Array(Math.min(this.limit, f.bytes + frame + 4096));
     // names that can be counted: named records, enums and typedefs, and enum values
     let slots = 1024;
-    while (slots < 2 * this.markReferenced()) slots *= 2;
+    while (slots < 2 * this.scan()) slots *= 2;
     this.names = new Int32Array(4 * slots);
   }
 
@@ -258,7 +321,7 @@ class CPrinter {
   private named(off: number, suffix: number): void {
     this.str(off);
     if (suffix > 1) {
-      this.put("___");
+      this.bytes(W_DUP);
       this.num(suffix);
     }
   }
@@ -367,8 +430,11 @@ class CPrinter {
     });
   }
 
-  /** Marks what is referenced, checking every reference; returns how many names may be counted. */
-  private markReferenced(): number {
+  /**
+   * Records each type's kind and marks what is referenced, checking every reference; returns how
+   * many names may be counted. One uniform, table-driven loop: a cold process optimises it once.
+   */
+  private scan(): number {
     const w = this.w;
     const o = this.o;
     const ks = this.k;
@@ -377,47 +443,21 @@ class CPrinter {
     let names = 0;
     for (let id = 1; id < n; id++) {
       const at = o[id]!;
-      const k = ks[id]!;
-      if (k === K_ENUM || k === K_ENUM64) {
-        names += (w[at + 1]! & 0xffff) + 1;
-      } else if (k === K_STRUCT || k === K_UNION) {
-        names++;
-        const vlen = w[at + 1]! & 0xffff;
-        for (let i = 0, m = at + 4; i < vlen; i++, m += 3) {
-          const t = w[m]!;
-          if (t >= n) this.bad(t, id);
-          r[t] = 1;
-        }
-      } else if (k === K_FUNC_PROTO) {
-        const vlen = w[at + 1]! & 0xffff;
-        const ret = w[at + 2]!;
-        if (ret >= n) this.bad(ret, id); // checked, not marked: libbpf marks the parameters only
-        for (let i = 0, m = at + 4; i < vlen; i++, m += 2) {
-          const t = w[m]!;
-          if (t >= n) this.bad(t, id);
-          r[t] = 1;
-        }
-      } else if (k === K_ARRAY) {
-        const t = w[at + 3]!;
-        const index = w[at + 4]!;
-        if (t >= n) this.bad(t, id);
-        r[t] = 1;
-        if (index >= n) this.bad(index, id);
-        r[index] = 1;
-      } else if (k === K_DATASEC) {
-        const vlen = w[at + 1]! & 0xffff;
-        for (let i = 0, m = at + 3; i < vlen; i++, m += 3) {
-          const t = w[m]!;
-          if (t >= n) this.bad(t, id);
-          r[t] = 1;
-        }
-      } else if (k !== K_INT && k !== K_FWD && k !== K_FLOAT) {
-        // ptr, typedef, modifiers, func, var, tags: one reference in the third word
-        if (k === K_TYPEDEF) names++;
-        const t = w[at + 2]!;
+      const info = w[at + 1]!;
+      const k = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      ks[id] = k;
+      names += NAME_FIXED[k]! + NAME_PER_VLEN[k]! * vlen;
+      const count = REF_COUNT[k]!;
+      const stride = REF_STRIDE[k]!;
+      const end = at + REF_FIRST[k]! + (count < 0 ? vlen : count) * stride;
+      for (let m = at + REF_FIRST[k]!; m < end; m += stride) {
+        const t = w[m]!;
         if (t >= n) this.bad(t, id);
         r[t] = 1;
       }
+      // a prototype's return type is checked, not marked: libbpf marks the parameters only
+      if (k === K_FUNC_PROTO && w[at + 2]! >= n) this.bad(w[at + 2]!, id);
     }
     return names;
   }
@@ -528,12 +568,12 @@ class CPrinter {
         if (id === container) return;
         if (w[at] === 0) return; // anonymous loop: nothing sensible to print
         this.structFwd(id);
-        this.put(";\n\n");
+        this.bytes(W_END_DECL);
         this.fwdEmitted[id] = 1;
       } else if (k === K_TYPEDEF) {
         if (!this.blocked(id)) {
           this.typedefDef(id, 0);
-          this.put(";\n\n");
+          this.bytes(W_END_DECL);
         }
         this.fwdEmitted[id] = 1;
       }
@@ -548,7 +588,7 @@ class CPrinter {
       case K_ENUM64:
         if (container === 0) {
           this.enumDef(id, 0);
-          this.put(";\n\n");
+          this.bytes(W_END_DECL);
         }
         this.emitState[id] = EMITTED;
         break;
@@ -564,7 +604,7 @@ class CPrinter {
         break;
       case K_FWD:
         this.fwdDef(id);
-        this.put(";\n\n");
+        this.bytes(W_END_DECL);
         this.emitState[id] = EMITTED;
         break;
       case K_TYPEDEF:
@@ -572,7 +612,7 @@ class CPrinter {
         this.emitType(w[at + 2]!, id);
         if (!this.fwdEmitted[id] && !this.blocked(id)) {
           this.typedefDef(id, 0);
-          this.put(";\n\n");
+          this.bytes(W_END_DECL);
         }
         this.emitState[id] = EMITTED;
         break;
@@ -601,12 +641,12 @@ class CPrinter {
       for (let i = 0, m = at + 4; i < vlen; i++, m += 3) this.emitType(w[m]!, inner);
     } else if (!this.fwdEmitted[id] && id !== container) {
       this.structFwd(id);
-      this.put(";\n\n");
+      this.bytes(W_END_DECL);
       this.fwdEmitted[id] = 1;
     }
     if (container === 0) {
       this.structDef(id, 0);
-      this.put(";\n\n");
+      this.bytes(W_END_DECL);
       this.emitState[id] = EMITTED;
     } else {
       this.emitState[id] = 0;
@@ -619,19 +659,19 @@ class CPrinter {
   }
 
   private structFwd(id: number): void {
-    this.put(this.k[id] === K_STRUCT ? "struct" : "union");
+    this.bytes(this.k[id] === K_STRUCT ? W_STRUCT : W_UNION);
     this.spaceName(id, 1);
   }
 
   private fwdDef(id: number): void {
-    this.put(this.w[this.o[id]! + 1]! >>> 31 ? "union " : "struct ");
+    this.bytes(this.w[this.o[id]! + 1]! >>> 31 ? W_UNION_SPACE : W_STRUCT_SPACE);
     const sfx = this.resolve(id, 1);
     const off = this.w[this.o[id]!]!;
     if (off !== 0) this.named(off, sfx);
   }
 
   private enumFwd(id: number): void {
-    this.put("enum");
+    this.bytes(W_ENUM);
     this.spaceName(id, 1);
   }
 
@@ -642,7 +682,7 @@ class CPrinter {
     const vlen = info & 0xffff;
     this.enumFwd(id);
     if (vlen === 0) return;
-    this.put(" {");
+    this.bytes(W_OPEN_BRACE);
     const signed = info >>> 31 === 1;
     const is64 = this.k[id] === K_ENUM64;
     let high = false;
@@ -651,7 +691,7 @@ class CPrinter {
       const dups = this.count(vname, 2);
       this.line(level + 1);
       this.named(vname, dups);
-      this.put(" = ");
+      this.bytes(W_EQUALS);
       if (is64) {
         const lo = w[m + 1]!;
         const hi = w[m + 2]!;
@@ -667,7 +707,7 @@ class CPrinter {
           const u = (BigInt(hi) << 32n) | BigInt(lo);
           this.put(String(signed ? BigInt.asIntN(64, u) : u));
         }
-        this.put(signed ? "LL," : "ULL,");
+        this.bytes(signed ? W_LL : W_ULL);
         m += 3;
       } else {
         const raw = w[m + 1]!;
@@ -684,8 +724,8 @@ class CPrinter {
     this.line(level);
     this.byte(125);
     const size = w[at + 2]!;
-    if (size === 1) this.put(" __attribute__((mode(byte)))");
-    else if (size === 8 && (!is64 || !high)) this.put(" __attribute__((mode(word)))");
+    if (size === 1) this.bytes(W_MODE_BYTE);
+    else if (size === 8 && (!is64 || !high)) this.bytes(W_MODE_WORD);
   }
 
   private typedefDef(id: number, level: number): void {
@@ -694,10 +734,10 @@ class CPrinter {
     const off = this.w[at]!;
     const target = this.w[at + 2]!;
     if (target === 0 && sfx < 2 && off !== 0 && this.strIs(off, "__gnuc_va_list")) {
-      this.put("typedef __builtin_va_list __gnuc_va_list");
+      this.bytes(W_VA_LIST);
       return;
     }
-    this.put("typedef ");
+    this.bytes(W_TYPEDEF);
     this.typeDecl(target, off, sfx, level);
   }
 
@@ -835,8 +875,8 @@ class CPrinter {
 
   private padLine(level: number, unit: number, bits: number): void {
     this.line(level);
-    this.put(PAD_NAMES[unit]!);
-    this.put(": ");
+    this.bytes(PAD_WORDS[unit]!);
+    this.bytes(W_COLON);
     this.num(bits);
     this.byte(59);
   }
@@ -887,7 +927,7 @@ class CPrinter {
     const align = this.alignOf(id);
     const packed = isStruct ? this.packed(id) : false;
     this.structFwd(id);
-    this.put(" {");
+    this.bytes(W_OPEN_BRACE);
     let off = 0;
     let prevBitfield = false;
     for (let i = 0, m = at + 3; i < vlen; i++, m += 3) {
@@ -901,7 +941,7 @@ class CPrinter {
       this.line(level + 1);
       this.typeDecl(mtype, mname, 1, level + 1);
       if (bits) {
-        this.put(": ");
+        this.bytes(W_COLON);
         this.num(bits);
         off = moff + bits;
         prevBitfield = true;
@@ -915,7 +955,7 @@ class CPrinter {
     if (isStruct) this.padding(off, size * 8, align, false, level + 1);
     if (vlen || size) this.line(level);
     this.byte(125);
-    if (packed) this.put(" __attribute__((packed))");
+    if (packed) this.bytes(W_PACKED);
   }
 
   // ---- declarations ----
@@ -979,9 +1019,9 @@ class CPrinter {
     const stack = this.stack;
     while (this.sp > start) {
       const k = this.k[stack[this.sp - 1]!];
-      if (k === K_VOLATILE) this.put("volatile ");
-      else if (k === K_CONST) this.put("const ");
-      else if (k === K_RESTRICT) this.put("restrict ");
+      if (k === K_VOLATILE) this.bytes(W_VOLATILE_SPACE);
+      else if (k === K_CONST) this.bytes(W_CONST_SPACE);
+      else if (k === K_RESTRICT) this.bytes(W_RESTRICT_SPACE);
       else return;
       this.sp--;
     }
@@ -1016,7 +1056,7 @@ class CPrinter {
       const id = this.stack[--this.sp]!;
       if (id === 0) {
         this.emitMods(start);
-        this.put("void");
+        this.bytes(W_VOID);
         lastWasPtr = false;
         continue;
       }
@@ -1052,27 +1092,27 @@ class CPrinter {
         }
         case K_PTR:
           if (lastWasPtr) this.byte(42);
-          else this.put(" *");
+          else this.bytes(W_SPACE_STAR);
           break;
         case K_VOLATILE:
-          this.put(" volatile");
+          this.bytes(W_SPACE_VOLATILE);
           break;
         case K_CONST:
-          this.put(" const");
+          this.bytes(W_SPACE_CONST);
           break;
         case K_RESTRICT:
-          this.put(" restrict");
+          this.bytes(W_SPACE_RESTRICT);
           break;
         case K_TYPE_TAG: {
           this.emitMods(start);
           if (w[at + 1]! >>> 31) {
-            this.put(" __attribute__((");
+            this.bytes(W_ATTR_OPEN);
             this.str(w[at]!);
-            this.put("))");
+            this.bytes(W_ATTR_CLOSE);
           } else {
-            this.put(' __attribute__((btf_type_tag("');
+            this.bytes(W_TAG_OPEN);
             this.str(w[at]!);
-            this.put('")))');
+            this.bytes(W_TAG_CLOSE);
           }
           break;
         }
@@ -1119,7 +1159,7 @@ class CPrinter {
     const vlen = w[at + 1]! & 0xffff;
     this.dropMods(start);
     if (this.sp > start) {
-      this.put(" (");
+      this.bytes(W_SPACE_PAREN);
       this.typeChain(start, name, suffix, level);
       this.byte(41);
     } else {
@@ -1127,14 +1167,14 @@ class CPrinter {
     }
     this.byte(40);
     if (vlen === 0 || (vlen === 1 && w[at + 4] === 0)) {
-      this.put("void)");
+      this.bytes(W_VOID_PAREN);
       return;
     }
     for (let i = 0, m = at + 3; i < vlen; i++, m += 2) {
-      if (i > 0) this.put(", ");
+      if (i > 0) this.bytes(W_COMMA);
       const ptype = w[m + 1]!;
       if (i === vlen - 1 && ptype === 0) {
-        this.put("...");
+        this.bytes(W_ELLIPSIS);
         break;
       }
       this.typeDecl(ptype, w[m]!, 1, level);
