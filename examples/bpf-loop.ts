@@ -15,7 +15,9 @@ import {
   ldFunc,
   ldx,
   mov,
+  Program,
   ProgramBuilder,
+  ProgramRejectedError,
   R0,
   R1,
   R2,
@@ -24,10 +26,7 @@ import {
   R10,
   st,
   stx,
-} from "../src/isa/builder/index.js";
-import { Program } from "../src/program/program.js";
-import { logVerdict } from "../src/program/reject.js";
-import { ProgramRejectedError } from "../src/program/rejected.js";
+} from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
 
 /** How many times the callback runs by default. */
@@ -91,8 +90,8 @@ export async function run(log: Log, loops = LOOPS): Promise<BpfLoopResult> {
     withoutBtf = {
       errno: e.errnoName,
       message: e.explanation.message,
-      insnText: e.explanation.insnText ?? logVerdict(e.log ?? "").insnText,
-      log: e.log ?? "",
+      insnText: e.explanation.insnText,
+      log: e.log.text,
     };
   }
   if (!withoutBtf)

@@ -5,10 +5,10 @@
  *
  * Run alone: `node --import tsx examples/drop-needle.ts`
  */
+
 import dgram from "node:dgram";
 import { once } from "node:events";
-import { Program } from "../src/program/program.js";
-import { attachFilter, socketPair } from "../src/socket/socket.js";
+import { attachFilter, Program, socketPair } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
 import { needleFilter, needleMap, WINDOW } from "./needle-filter.js";
 

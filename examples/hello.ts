@@ -4,9 +4,7 @@
  *
  * Run alone: `node --import tsx examples/hello.ts`
  */
-import { exit, mov, R0 } from "../src/isa/builder/index.js";
-import { Program } from "../src/program/program.js";
-import { attachFilter, detachFilter, socketPair } from "../src/socket/socket.js";
+import { attachFilter, detachFilter, exit, mov, Program, R0, socketPair } from "../src/index.js";
 import { type Log, runIfMain, show } from "./main.js";
 
 /** What the demo saw. */

@@ -8,16 +8,18 @@
  *
  * Run alone: `node --import tsx examples/kfunc.ts`
  */
+
 import { readFileSync } from "node:fs";
-import { Btf } from "../src/btf/decode.js";
 import {
   add,
+  Btf,
   callKfunc,
   exit,
   ja,
   jeq,
   ldx,
   mov,
+  Program,
   ProgramBuilder,
   R0,
   R1,
@@ -25,9 +27,8 @@ import {
   R3,
   R6,
   R10,
-} from "../src/isa/builder/index.js";
-import { UnknownKfuncError } from "../src/program/errors.js";
-import { Program } from "../src/program/program.js";
+  UnknownKfuncError,
+} from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
 
 /** The kfuncs the program calls. */

@@ -6,11 +6,12 @@
  *
  * `mistake` makes one of the three classic errors the verifier refuses (see verifier-says-no.ts).
  */
-
 import {
   add,
+  BpfMap,
   call,
   exit,
+  type Instruction,
   jeq,
   jle,
   jne,
@@ -27,9 +28,7 @@ import {
   R7,
   R10,
   st,
-} from "../src/isa/builder/index.js";
-import type { Instruction } from "../src/isa/insn.js";
-import { BpfMap } from "../src/map/map.js";
+} from "../src/index.js";
 
 /** How many bytes of each packet the filter looks at. */
 export const WINDOW = 64;

@@ -2,11 +2,18 @@
  * The child of privileges.ts: tries each load with whatever capabilities it was started with and
  * prints one JSON array of outcomes on stdout.
  */
-import { exit, ldxdw, mov, R0, R10 } from "../src/isa/builder/index.js";
-import type { Instruction } from "../src/isa/insn.js";
-import { Program } from "../src/program/program.js";
-import { effectiveCapabilities } from "../src/sys/caps.js";
-import { BpfError } from "../src/sys/error.js";
+import {
+  BpfError,
+  effectiveCapabilities,
+  exit,
+  type Instruction,
+  ldxdw,
+  mov,
+  Program,
+  ProgramRejectedError,
+  R0,
+  R10,
+} from "../src/index.js";
 
 /** One attempted load, as the child reports it. */
 export interface Attempt {
@@ -33,7 +40,7 @@ function attempt(a: (typeof ATTEMPTS)[number]): Attempt {
     using _p = Program.load({ type: a.type, instructions: a.insns });
     return { case: a.case, ok: true };
   } catch (e) {
-    if (e instanceof BpfError) {
+    if (e instanceof BpfError || e instanceof ProgramRejectedError) {
       return {
         case: a.case,
         ok: false,

@@ -5,9 +5,10 @@
  *
  * Run alone (as root): `node --import tsx examples/privileges.ts`
  */
+
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { unprivilegedBpfDisabled } from "../src/sys/caps.js";
+import { unprivilegedBpfDisabled } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
 import type { Attempt } from "./privileges-child.js";
 

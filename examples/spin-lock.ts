@@ -10,18 +10,22 @@
  *
  * Run alone: `node --import tsx examples/spin-lock.ts`
  */
-import { BtfBuilder } from "../src/btf/builder.js";
-import { loadBtf } from "../src/btf/load.js";
-import type { BtfValue } from "../src/btf/value.js";
 import {
   add,
+  BpfMap,
+  BtfBuilder,
+  type BtfValue,
   call,
+  dumpMap,
   exit,
   jeq,
   ldMapFd,
   ldx,
+  loadBtf,
   mov,
+  Program,
   ProgramBuilder,
+  ProgramRejectedError,
   R0,
   R1,
   R2,
@@ -31,11 +35,7 @@ import {
   R10,
   st,
   stx,
-} from "../src/isa/builder/index.js";
-import { BpfMap } from "../src/map/map.js";
-import { dumpMap } from "../src/program/map-dump.js";
-import { Program } from "../src/program/program.js";
-import { ProgramRejectedError } from "../src/program/rejected.js";
+} from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
 
 /** The packet sizes the program is run on. */

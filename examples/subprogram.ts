@@ -8,9 +8,9 @@
  *
  * Run alone: `node --import tsx examples/subprogram.ts`
  */
+
 import { readFileSync } from "node:fs";
-import { add, callLocal, exit, mov, mul, ProgramBuilder, R0, R1, R6 } from "../src/isa/builder/index.js";
-import { Program } from "../src/program/program.js";
+import { add, callLocal, exit, mov, mul, Program, ProgramBuilder, R0, R1, R6 } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
 
 /** One load of the program, as the kernel saw it. */

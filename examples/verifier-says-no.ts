@@ -5,9 +5,7 @@
  * Run alone: `node --import tsx examples/verifier-says-no.ts`
  */
 
-import { Program } from "../src/program/program.js";
-import { logVerdict } from "../src/program/reject.js";
-import { BpfError } from "../src/sys/error.js";
+import { Program, ProgramRejectedError } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
 import { type Mistake, needleFilter, needleMap } from "./needle-filter.js";
 
@@ -58,9 +56,17 @@ export async function run(log: Log): Promise<Rejection[]> {
       });
       log(`${c.title}: the kernel ACCEPTED it (this kernel is more lenient than expected)`);
     } catch (e) {
-      if (!(e instanceof BpfError)) throw e;
-      const words = logVerdict(e.log ?? "");
-      const r: Rejection = { mistake: c.title, errno: e.errnoName, ...words, fix: c.fix, log: e.log ?? "" };
+      if (!(e instanceof ProgramRejectedError)) throw e;
+      const ex = e.explanation;
+      const r: Rejection = {
+        mistake: c.title,
+        errno: e.errnoName,
+        message: ex?.message ?? e.log.error?.message ?? e.message,
+        insn: e.insn,
+        insnText: ex?.insnText,
+        fix: c.fix,
+        log: e.log.text,
+      };
       out.push(r);
       log(`${c.title}:`);
       log(`  the kernel said ${r.errno}: ${r.message}`);

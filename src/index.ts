@@ -32,12 +32,14 @@ export * from "./map/index.js";
 
 // programs and sockets
 export { type LoadedAssembly, loadAssembled } from "./program/assembled.js";
+export type { ProgramBtfOption } from "./program/btf.js";
 export {
   EmptyProgramError,
   MissingMapError,
   ProgramTooLargeError,
   UnknownKfuncError,
 } from "./program/errors.js";
+export type { LoadedFunction, ProgramFunctions } from "./program/functions.js";
 export type { ProgramInfo } from "./program/info.js";
 export { type DumpedEntry, type DumpMapOptions, dumpMap } from "./program/map-dump.js";
 export {
@@ -47,6 +49,7 @@ export {
   type TestRunOptions,
   type TestRunResult,
 } from "./program/program.js";
+export { isVerifierRejection, ProgramRejectedError, refusalLog } from "./program/rejected.js";
 export type { VerifierStatistics } from "./program/stats.js";
 export {
   type AttachType,

@@ -4,7 +4,6 @@ import { assemble } from "../isa/asm/index.js";
 import type { AsmProgram } from "../isa/asm/program.js";
 import { createAsmMaps } from "../program/assembled.js";
 import { Program, type ProgramSpec } from "../program/program.js";
-import { logVerdict } from "../program/reject.js";
 import { ProgramRejectedError } from "../program/rejected.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { useColor } from "../verifier/view-terminal.js";
@@ -113,10 +112,9 @@ export function loadFromSource(spec: ProgramSpec, source: ProgramSource): Loaded
  * instruction marked and the explanation (rule, why, fix); other refusals the log and the error.
  * Returns the exit status.
  */
-export function reportRejection(e: BpfError, json: boolean, io: CliIo): number {
+export function reportRejection(e: BpfError | ProgramRejectedError, json: boolean, io: CliIo): number {
   const verifier = e instanceof ProgramRejectedError ? e : undefined;
-  const log = e.log ?? "";
-  const verdict = log ? logVerdict(log) : undefined;
+  const log = verifier ? verifier.log.text : ((e as BpfError).log ?? "");
   const ex = verifier?.explanation;
   if (json) {
     io.stdout(
@@ -125,32 +123,25 @@ export function reportRejection(e: BpfError, json: boolean, io: CliIo): number {
           message: e.message,
           errno: e.errnoName,
           ...(e.capability ? { capability: e.capability } : {}),
-          insn: ex?.insn ?? verdict?.insn ?? null,
-          verifier: ex?.message ?? verdict?.message ?? null,
+          insn: verifier?.insn ?? null,
+          verifier: ex?.message ?? verifier?.log.error?.message ?? null,
           explanation: ex ? ex.summary : e.hint,
-          ...(verifier ? { details: verifier.verifier.toJSON().explanation } : {}),
+          ...(verifier ? { details: verifier.toJSON().explanation } : {}),
         },
         log,
       })}\n`,
     );
     return 1;
   }
-  if (verifier) {
-    if (log) io.stderr(`${log.endsWith("\n") ? log : `${log}\n`}\n`);
-    io.stderr(`${verifier.render("terminal", { color: useColor(io.isTTY) })}\n`);
-    io.stderr(`rawbpf: ${e.message}\n`);
-    return 1;
-  }
   if (log) io.stderr(`${log.endsWith("\n") ? log : `${log}\n`}\n`);
+  if (verifier) io.stderr(`${verifier.render("terminal", { color: useColor(io.isTTY) })}\n`);
   io.stderr(`rawbpf: ${e.message}\n`);
-  if (verdict?.message) {
-    const at =
-      verdict.insn === undefined
-        ? ""
-        : ` at instruction ${verdict.insn}${verdict.insnText ? ` (${verdict.insnText})` : ""}`;
-    io.stderr(`the verifier's last word${at}: ${verdict.message}\n`);
-  }
   return 1;
+}
+
+/** Whether `e` is the kernel's refusal of a load (the verifier's or an earlier one). */
+export function isLoadRefusal(e: unknown): e is BpfError | ProgramRejectedError {
+  return e instanceof ProgramRejectedError || (e instanceof BpfError && e.command === "BPF_PROG_LOAD");
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -167,7 +158,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     loaded = loadFromSource(spec, source);
   } catch (e) {
-    if (e instanceof BpfError && e.command === "BPF_PROG_LOAD") return reportRejection(e, json, io);
+    if (isLoadRefusal(e)) return reportRejection(e, json, io);
     throw e;
   }
   using l = loaded;

@@ -1,9 +1,16 @@
 /** `rawbpf run FILE --type TYPE`: load a program and run it once with BPF_PROG_TEST_RUN. */
 import { readFileSync } from "node:fs";
-import { BpfError, InputError } from "../sys/error.js";
+import { InputError } from "../sys/error.js";
 import { intFlag, parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
-import { loadFromSource, loadSpec, PROGRAM_FLAGS, readProgram, reportRejection } from "./load.js";
+import {
+  isLoadRefusal,
+  loadFromSource,
+  loadSpec,
+  PROGRAM_FLAGS,
+  readProgram,
+  reportRejection,
+} from "./load.js";
 
 const HELP = `usage: rawbpf run FILE --type TYPE [options]
 
@@ -58,7 +65,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     loaded = loadFromSource(spec, source);
   } catch (e) {
-    if (e instanceof BpfError && e.command === "BPF_PROG_LOAD") return reportRejection(e, json, io);
+    if (isLoadRefusal(e)) return reportRejection(e, json, io);
     throw e;
   }
   using l = loaded;

@@ -1,57 +1,42 @@
 /**
- * A program the verifier refused: the `BpfError` of the load (command, errno name, hint,
- * capability, the complete log as text in `log`) with the verifier layer's reading of that log —
- * the {@link VerifierError} in `verifier` (parsed log, explanation, terminal and HTML views) —
- * and its one-line explanation as the message.
+ * A program the verifier refused: a {@link VerifierError} (one-line message, the parsed log, the
+ * explanation, the terminal and HTML views) that also carries what the kernel's refusal said —
+ * the command, errno and its name, the hint, the missing capability — with the `BpfError` of the
+ * load as its `cause`.
  */
-import { BpfError } from "../sys/error.js";
+import type { BpfError } from "../sys/error.js";
 import { VerifierError } from "../verifier/error.js";
-import type { Explanation } from "../verifier/explain.js";
 import type { ProgramText } from "../verifier/listing.js";
 import { parseVerifierLog } from "../verifier/parse.js";
-import type { HtmlOptions } from "../verifier/view-html.js";
-import type { TerminalOptions } from "../verifier/view-terminal.js";
 
 /**
- * The verifier refused the program. Still a `BpfError` (`errnoName`, `hint`, `capability`, and
- * `log`, the complete log as text); `verifier` is the `VerifierError` made from that log, and
- * `explanation` says what rule was broken, why, and how to fix it.
+ * The verifier refused the program. `log` is the parsed log (`log.text` is the complete text),
+ * `explanation` says what rule was broken, why, and how to fix it; `cause` is the `BpfError` of
+ * the load.
  */
-export class ProgramRejectedError extends BpfError {
-  /** the verifier layer's error: the parsed log (`verifier.log`), the explanation, the views */
-  readonly verifier: VerifierError;
-  /** the explanation of the verifier's closing message, when the catalog knows it */
-  readonly explanation: Explanation | undefined;
-  /** the instruction the verifier stopped at, when known */
-  readonly insn: number | undefined;
+export class ProgramRejectedError extends VerifierError {
+  /** the bpf() command that failed, "BPF_PROG_LOAD" */
+  readonly command: string;
+  /** the errno name, e.g. "EACCES" */
+  readonly errnoName: string;
+  /** what the errno usually means, in plain words */
+  readonly hint: string;
+  /** the capability whose absence explains the refusal, if any */
+  readonly capability: string | undefined;
+  /** the BpfError of the load */
+  override readonly cause: BpfError;
 
   constructor(error: BpfError, what: string, insns?: ProgramText) {
-    const text = error.log ?? "";
-    super(
-      error.command,
-      error.errno,
-      {
-        log: text,
-        hint: error.hint,
-        ...(error.capability ? { capability: error.capability } : {}),
-      },
-      what,
-    );
+    super(parseVerifierLog(error.log ?? ""), { errno: error.errno, ...(insns ? { insns } : {}) });
     this.name = "ProgramRejectedError";
-    this.verifier = new VerifierError(parseVerifierLog(text), {
-      errno: error.errno,
-      ...(insns ? { insns } : {}),
-    });
-    this.explanation = this.verifier.explanation;
-    this.insn = this.verifier.insn;
-    const said = this.verifier.message.replace(/^verifier: /, "");
+    this.cause = error;
+    this.command = error.command;
+    this.errnoName = error.errnoName;
+    this.hint = error.hint;
+    this.capability = error.capability;
+    const said = this.message.replace(/^verifier: /, "");
     const cap = error.capability ? ` — needs ${error.capability}: ${error.hint}` : "";
     this.message = `${what} refused by the verifier (${error.errnoName}): ${said}${cap}`;
-  }
-
-  /** The listing with the failing instruction marked and the explanation, for a terminal or a page. */
-  render(format: "terminal" | "html", options: TerminalOptions & HtmlOptions = {}): string {
-    return this.verifier.render(format, options);
   }
 }
 
@@ -59,4 +44,11 @@ export class ProgramRejectedError extends BpfError {
 export function isVerifierRejection(error: BpfError): boolean {
   if (error.command !== "BPF_PROG_LOAD" || !error.log) return false;
   return parseVerifierLog(error.log).error !== undefined;
+}
+
+/** The complete verifier log of a refused load, whichever error carries it; undefined for other errors. */
+export function refusalLog(e: unknown): string | undefined {
+  if (e instanceof ProgramRejectedError) return e.log.text;
+  const log = (e as { command?: unknown; log?: unknown } | null)?.log;
+  return typeof log === "string" ? log : undefined;
 }

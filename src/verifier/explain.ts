@@ -96,8 +96,11 @@ export function explain(input: VerifierLog | string): Explanation | undefined {
         if (k === LineKind.insn) break;
       }
     }
-  } else if (!entry?.structural) {
+  } else {
     line = log.failingLine;
+    // a structural check names no instruction; it still has one when the verifier printed the
+    // instruction it was at right before the error (e.g. "missing btf func_info" at a ld_imm64)
+    if (entry?.structural && !(line >= 0 && error.line === line + 1)) line = -1;
     if (line >= 0) insn = log.insnIndex(line);
   }
   let insnText: string | undefined;

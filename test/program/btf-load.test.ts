@@ -23,6 +23,7 @@ import { dumpMap } from "../../src/program/map-dump.js";
 import { Program } from "../../src/program/program.js";
 import { ProgramRejectedError } from "../../src/program/rejected.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
+import { VerifierError } from "../../src/verifier/error.js";
 import { needsRoot } from "../support/privilege.js";
 
 const data = Buffer.alloc(14);
@@ -236,11 +237,12 @@ test("a verifier refusal is a ProgramRejectedError: a BpfError with the log, plu
     () => Program.load({ type: "socket_filter", name: "loops", instructions: built, btf: false }),
     (e: unknown) => {
       assert.ok(e instanceof ProgramRejectedError);
-      assert.ok(e instanceof BpfError, "still a BpfError");
+      assert.ok(e instanceof VerifierError, "a VerifierError");
+      assert.ok(e.cause instanceof BpfError, "the BpfError of the load is its cause");
       assert.equal(e.errnoName, "EINVAL");
       assert.equal(e.command, "BPF_PROG_LOAD");
-      assert.match(e.log ?? "", /missing btf func_info/);
-      assert.equal(e.verifier.log.text, e.log);
+      assert.match(e.log.text, /missing btf func_info/);
+      assert.equal(e.cause.log, e.log.text);
       assert.equal(e.explanation?.message, "missing btf func_info");
       assert.match(e.message, /^program 'loops' refused by the verifier \(EINVAL\): missing btf func_info/);
       assert.match(e.render("terminal"), /missing btf func_info/);

@@ -10,6 +10,7 @@ import { runInNewContext } from "node:vm";
 import { add, callLocal, exit as exitInsn, mov, ProgramBuilder, R0 } from "../../src/isa/builder/index.js";
 import { encode } from "../../src/isa/encode.js";
 import { EmptyProgramError, MissingMapError, ProgramTooLargeError } from "../../src/program/errors.js";
+import { ProgramRejectedError } from "../../src/program/rejected.js";
 import { Program } from "../../src/program/program.js";
 import { UnknownTypeError } from "../../src/program/types.js";
 import { BpfError, ClosedError, InputError } from "../../src/sys/error.js";
@@ -98,11 +99,10 @@ test("a rejection carries the complete log, even from a 64-byte log buffer", (t)
     assert.throws(
       () => Program.load({ type: "socket_filter", instructions: bad, ...opts }),
       (e: unknown) => {
-        assert.ok(e instanceof BpfError || (e as Error & { log?: string }).log !== undefined, String(e));
-        const err = e as Error & { log?: string; errno?: number };
-        assert.equal(err.errno, 13);
-        assert.match(err.log ?? "", /R5 !read_ok/);
-        assert.match(err.log ?? "", /processed \d+ insns/);
+        assert.ok(e instanceof ProgramRejectedError, String(e));
+        assert.equal(e.errno, 13);
+        assert.match(e.log.text, /R5 !read_ok/);
+        assert.match(e.log.text, /processed \d+ insns/);
         return true;
       },
     );
