@@ -1,9 +1,9 @@
 /** `rawbpf btf dump [FILE | id ID] [--format raw|c|json]` */
 import { readFileSync } from "node:fs";
-import { formatC } from "../btf/c.js";
+import { formatCBytes } from "../btf/c.js";
 import { Btf } from "../btf/decode.js";
 import { formatJson } from "../btf/json.js";
-import { formatRaw } from "../btf/raw.js";
+import { formatRawBytes } from "../btf/raw.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
@@ -52,6 +52,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (!basePath && file.startsWith("/sys/kernel/btf/") && file !== VMLINUX) basePath = VMLINUX;
     btf = basePath ? Btf.parse(bytes, { base: Btf.parse(readFileSync(basePath)) }) : Btf.parse(bytes);
   }
-  io.stdout(format === "c" ? formatC(btf) : format === "json" ? formatJson(btf) : formatRaw(btf));
+  if (format === "json") io.stdout(formatJson(btf));
+  else writeBytes(io, format === "c" ? formatCBytes(btf) : formatRawBytes(btf));
   return 0;
+}
+
+/**
+ * Writes UTF-8 output as it is when the streams take bytes (a `stdoutBytes` writer), else as text:
+ * a C header or raw list is megabytes, and skipping the round trip through a string saves a pass.
+ */
+function writeBytes(io: CliIo, bytes: Uint8Array): void {
+  const direct = (io as CliIo & { stdoutBytes?: (b: Uint8Array) => void }).stdoutBytes;
+  if (direct) direct(bytes);
+  else io.stdout(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"));
 }
