@@ -1,6 +1,6 @@
 /** `rawbpf disasm`: instruction bytes to kernel-syntax text (or JSON). */
 import { readFileSync } from "node:fs";
-import { disassemble, disassembleRecords } from "../isa/disasm.js";
+import { disassemble, disassembleRecords, disassembleUtf8 } from "../isa/disasm.js";
 import { DecodeError } from "../isa/errors.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
@@ -33,8 +33,11 @@ function isHexText(b: Uint8Array): boolean {
   return true;
 }
 
-/** Runs `rawbpf disasm`. */
-export async function run(argv: string[], io: CliIo): Promise<number> {
+/** Runs `rawbpf disasm`. An `io` that can take bytes (`stdoutBytes`) gets the text as UTF-8. */
+export async function run(
+  argv: string[],
+  io: CliIo & { stdoutBytes?: (b: Uint8Array) => void },
+): Promise<number> {
   const args = parseArgs(argv, { values: ["format"], booleans: ["no-labels", "numeric-calls"] });
   if (args.bools.has("help")) {
     io.stdout(HELP);
@@ -50,6 +53,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const options = { labels: !args.bools.has("no-labels"), helperNames: !args.bools.has("numeric-calls") };
   try {
     if (format === "json") io.stdout(`${JSON.stringify(disassembleRecords(bytes, options), null, 2)}\n`);
+    else if (io.stdoutBytes !== undefined) io.stdoutBytes(disassembleUtf8(bytes, options));
     else io.stdout(disassemble(bytes, options));
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;

@@ -888,15 +888,7 @@ export function disassembleRecords(
   return out;
 }
 
-/**
- * Disassembles to kernel-syntax text, one instruction a line. Assembling the text gives the
- * same instructions back.
- * @throws DecodeError when bytes are given that are not a valid program
- */
-export function disassemble(
-  input: Uint8Array | readonly Instruction[],
-  options: DisassembleOptions = {},
-): string {
+function writeProgram(input: Uint8Array | readonly Instruction[], options: DisassembleOptions): Text {
   const p = programOf(input);
   const t = textFor(p, p.count * 28, options);
   for (let k = 0; k < p.count; k++) {
@@ -915,5 +907,29 @@ export function disassemble(
     formatNth(t, p, k);
     t.byte(10);
   }
-  return t.text();
+  return t;
+}
+
+/**
+ * Disassembles to kernel-syntax text, one instruction a line. Assembling the text gives the
+ * same instructions back.
+ * @throws DecodeError when bytes are given that are not a valid program
+ */
+export function disassemble(
+  input: Uint8Array | readonly Instruction[],
+  options: DisassembleOptions = {},
+): string {
+  return writeProgram(input, options).text();
+}
+
+/**
+ * The text of {@link disassemble} as UTF-8 bytes, for writing out without making a string.
+ * @throws DecodeError when bytes are given that are not a valid program
+ */
+export function disassembleUtf8(
+  input: Uint8Array | readonly Instruction[],
+  options: DisassembleOptions = {},
+): Uint8Array {
+  const t = writeProgram(input, options);
+  return t.buf.subarray(0, t.pos);
 }
