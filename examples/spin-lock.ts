@@ -16,7 +16,6 @@ import {
   BtfBuilder,
   type BtfValue,
   call,
-  dumpMap,
   exit,
   jeq,
   ldMapFd,
@@ -135,7 +134,7 @@ export async function run(log: Log, packets: readonly number[] = PACKETS): Promi
 
   using program = Program.load({ type: "sched_cls", name: "count_hits", instructions: buildCountHits(map) });
   for (const size of packets) program.testRun({ data: Buffer.alloc(size) });
-  const afterRuns = dumpMap(map)[0]!.value;
+  const afterRuns = map.dump()[0]!.value;
   log(`ran 'count_hits' (tc) on packets of ${packets.join(", ")} bytes; rawbpf's dump with the map's BTF:`);
   log(`  ${JSON.stringify(afterRuns, bigints)}`);
 
@@ -146,7 +145,7 @@ export async function run(log: Log, packets: readonly number[] = PACKETS): Promi
   map.set(Buffer.alloc(4), value, "BPF_F_LOCK");
   const extra = 42;
   program.testRun({ data: Buffer.alloc(extra) });
-  const afterStore = dumpMap(map)[0]!.value;
+  const afterStore = map.dump()[0]!.value;
   log(
     `stored {hits: ${stored.hits}, bytes: ${stored.bytes}} from user space with BPF_F_LOCK ` +
       `(under the lock, the lock word left alone), then ran once more on ${extra} bytes:`,

@@ -41,7 +41,6 @@ export {
 } from "./program/errors.js";
 export type { LoadedFunction, ProgramFunctions } from "./program/functions.js";
 export type { ProgramInfo } from "./program/info.js";
-export { type DumpedEntry, type DumpMapOptions, dumpMap } from "./program/map-dump.js";
 export {
   Program,
   type ProgramSpec,

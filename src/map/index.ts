@@ -7,6 +7,7 @@ export type {
   RawBatchResult,
   SetBatchResult,
 } from "./batch.js";
+export { type DumpedEntry, type DumpMapOptions, dumpMap } from "./dump.js";
 export {
   MAP_FLAGS,
   type MapFlagName,

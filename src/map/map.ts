@@ -1,4 +1,5 @@
 /** `BpfMap`: a live kernel map made from a {@link MapSpec}, owning its descriptor. */
+
 import { type BytesCodec, bytes } from "../codec/bytes.js";
 import type { AnyCodec, In, Out } from "../codec/codec.js";
 import type { CallContext } from "../sys/bpf.js";
@@ -21,6 +22,7 @@ import {
   updateBatch,
 } from "./batch.js";
 import { loadStorageBtf } from "./btf.js";
+import { type DumpedEntry, type DumpMapOptions, dumpMap } from "./dump.js";
 import { MAP_FLAGS, mapFlagsValue, type UpdateFlags, updateFlagsValue } from "./flags.js";
 import { type MapInfo, readMapInfo } from "./info.js";
 import { mapRef } from "./mapref.js";
@@ -360,6 +362,16 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   /** The descriptor number; throws {@link ClosedError} after close(). */
   get fd(): number {
     return this.#fd.value;
+  }
+
+  /**
+   * Every entry as structured values, formatted by the map's BTF (structs become objects with
+   * field names), as `bpftool map dump` shows a map with BTF. `lookupFlags: BPF_F_LOCK` reads
+   * values holding a bpf_spin_lock under their lock.
+   * @throws InputError when the map has no BTF for its values
+   */
+  dump(options?: DumpMapOptions): DumpedEntry[] {
+    return dumpMap(this.fd, options);
   }
 
   /** Whether close() was called. */

@@ -2,16 +2,14 @@
  * Dumping a map as structured values, the way `bpftool map dump` does when the map has BTF: the
  * map's BTF is fetched from the kernel by id and each key and value is formatted by its type
  * (structs become objects with field names).
- *
- * (It sits here until the map layer takes it over.)
  */
 import type { Btf } from "../btf/decode.js";
 import { parseKernelBtf, readBtfById } from "../btf/kernel.js";
 import { type BtfValue, formatValue } from "../btf/value.js";
-import { readMapInfo } from "../map/info.js";
 import { InputError } from "../sys/error.js";
+import { Fd } from "../sys/fd.js";
 import { mapGetNextKey, mapLookupElem } from "../sys/map.js";
-import { mapFdOf } from "./instructions.js";
+import { readMapInfo } from "./info.js";
 
 /** One entry of a dump: the key and the value, formatted by their BTF types. */
 export interface DumpedEntry {
@@ -32,11 +30,10 @@ export interface DumpMapOptions {
  * @throws InputError when the map was created without BTF for its key and value
  */
 export function dumpMap(
-  map: number | { readonly fd: number | object },
+  map: number | Fd | { readonly fd: number | Fd },
   options: DumpMapOptions = {},
 ): DumpedEntry[] {
-  const fd = mapFdOf(map);
-  if (fd === undefined) throw new InputError("dumpMap needs a map (a BpfMap, an Fd or a descriptor)");
+  const fd = fdOfMap(map);
   const info = readMapInfo(fd, { what: "map" });
   if (info.btfId === 0 || info.btfValueTypeId === 0) {
     throw new InputError(
@@ -63,4 +60,12 @@ export function dumpMap(
     });
   }
   return out;
+}
+
+function fdOfMap(map: number | Fd | { readonly fd: number | Fd }): number {
+  const x = typeof map === "object" && map !== null && !(map instanceof Fd) ? map.fd : map;
+  const fd = x instanceof Fd ? x.value : x;
+  if (!Number.isInteger(fd) || fd < 0)
+    throw new InputError("dumpMap needs a map (a BpfMap, an Fd or a descriptor)");
+  return fd;
 }
