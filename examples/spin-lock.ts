@@ -60,6 +60,8 @@ export interface SpinLockResult {
   /** the dump after that store and one more run of `extra` bytes */
   afterStore: BtfValue;
   extra: number;
+  /** the raw value read back with BPF_F_LOCK (under the lock) after that */
+  locked: { hits: number; bytes: bigint };
 }
 
 /** The BTF of the map: `int` key, `struct hit_counter` value. */
@@ -145,13 +147,16 @@ export async function run(log: Log, packets: readonly number[] = PACKETS): Promi
   map.set(Buffer.alloc(4), value, "BPF_F_LOCK");
   const extra = 42;
   program.testRun({ data: Buffer.alloc(extra) });
-  const afterStore = map.dump()[0]!.value;
+  const afterStore = map.dump({ lookupFlags: 4 })[0]!.value;
+  const raw = map.get(Buffer.alloc(4), "BPF_F_LOCK")!;
+  const locked = { hits: raw.readUInt32LE(HITS), bytes: raw.readBigUInt64LE(BYTES) };
   log(
     `stored {hits: ${stored.hits}, bytes: ${stored.bytes}} from user space with BPF_F_LOCK ` +
       `(under the lock, the lock word left alone), then ran once more on ${extra} bytes:`,
   );
   log(`  ${JSON.stringify(afterStore, bigints)}`);
-  return { keyTypeId, valueTypeId, withoutBtf, afterRuns, stored, afterStore, extra };
+  log(`read back with BPF_F_LOCK: hits ${locked.hits}, bytes ${locked.bytes}`);
+  return { keyTypeId, valueTypeId, withoutBtf, afterRuns, stored, afterStore, extra, locked };
 }
 
 /** Loads the program against a map of the same shape without BTF: the verdict of the refusal. */

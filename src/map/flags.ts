@@ -121,3 +121,13 @@ function unknownUpdateFlag(name: unknown): InputError {
     `unknown update flag ${JSON.stringify(name)}: expected BPF_ANY, BPF_NOEXIST, BPF_EXIST or BPF_F_LOCK (or any, noexist, exist, lock)`,
   );
 }
+
+/** Lookup flags: `"BPF_F_LOCK"` reads a value holding a bpf_spin_lock under its lock. */
+export type LookupFlags = "BPF_F_LOCK" | 0 | 4;
+
+/** The kernel value of lookup flags; InputError for anything but BPF_F_LOCK. */
+export function lookupFlagsValue(flags: LookupFlags | undefined): number {
+  if (flags === undefined || flags === 0) return 0;
+  if (flags === "BPF_F_LOCK" || flags === 4) return 4;
+  throw new InputError(`lookup flags may only be "BPF_F_LOCK" (4), got ${JSON.stringify(flags)}`);
+}

@@ -23,7 +23,14 @@ import {
 } from "./batch.js";
 import { loadStorageBtf } from "./btf.js";
 import { type DumpedEntry, type DumpMapOptions, dumpMap } from "./dump.js";
-import { MAP_FLAGS, mapFlagsValue, type UpdateFlags, updateFlagsValue } from "./flags.js";
+import {
+  type LookupFlags,
+  lookupFlagsValue,
+  MAP_FLAGS,
+  mapFlagsValue,
+  type UpdateFlags,
+  updateFlagsValue,
+} from "./flags.js";
 import { type MapInfo, readMapInfo } from "./info.js";
 import { mapRef } from "./mapref.js";
 import { perCpu } from "./percpu.js";
@@ -411,12 +418,13 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
 
   /**
    * The value at `key`, or `undefined` when there is none (BPF_MAP_LOOKUP_ELEM). Per-CPU maps give
-   * one value per possible CPU; map-in-map types give the inner map's id.
+   * one value per possible CPU; map-in-map types give the inner map's id. `"BPF_F_LOCK"` reads a
+   * value holding a bpf_spin_lock under its lock.
    */
-  get(key: In<KC> | Uint8Array): Out<VC> | undefined {
+  get(key: In<KC> | Uint8Array, flags?: LookupFlags): Out<VC> | undefined {
     this.#check();
     this.#putKey(key);
-    if (!this.#ops.lookup(0)) return undefined;
+    if (!this.#ops.lookup(flags === undefined ? 0 : lookupFlagsValue(flags))) return undefined;
     return this.value.read(this.#ops.value, 0);
   }
 

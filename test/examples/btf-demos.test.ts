@@ -83,6 +83,7 @@ test("spin-lock: counted under the lock, stored with BPF_F_LOCK, dumped as objec
     hits: r.stored.hits + 1,
     bytes: r.stored.bytes + BigInt(r.extra),
   });
+  assert.deepEqual(r.locked, { hits: r.stored.hits + 1, bytes: r.stored.bytes + BigInt(r.extra) });
 });
 
 test("rawbpf demo lists and runs the BTF demos; each example also runs alone", async (t) => {
