@@ -1,6 +1,6 @@
 /** `rawbpf asm`: assemble kernel-syntax or uBPF text into instruction bytes. */
 import { isAscii } from "node:buffer";
-import { readFileSync, writeFileSync, writeSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { encodeAssembled } from "../isa/asm/assemble.js";
 import { AsmErrors, type AsmProgram, assemble } from "../isa/asm/index.js";
 import { parseArgs } from "./args.js";
@@ -93,7 +93,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (output !== undefined) writeFileSync(output, bytes);
     else if (io.isTTY)
       throw new UsageError("refusing to write binary to a terminal: use -o FILE or --format hex");
-    else writeSync(1, bytes);
+    else io.stdoutBytes(bytes);
     return 0;
   }
   const text = format === "hex" ? hexLines(bytes) : format === "c" ? cArray(bytes) : jsonOf(program, bytes);

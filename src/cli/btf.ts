@@ -53,16 +53,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     btf = basePath ? Btf.parse(bytes, { base: Btf.parse(readFileSync(basePath)) }) : Btf.parse(bytes);
   }
   if (format === "json") io.stdout(formatJson(btf));
-  else writeBytes(io, format === "c" ? formatCBytes(btf) : formatRawBytes(btf));
+  else io.stdoutBytes(format === "c" ? formatCBytes(btf) : formatRawBytes(btf));
   return 0;
-}
-
-/**
- * Writes UTF-8 output as it is when the streams take bytes (a `stdoutBytes` writer), else as text:
- * a C header or raw list is megabytes, and skipping the round trip through a string saves a pass.
- */
-function writeBytes(io: CliIo, bytes: Uint8Array): void {
-  const direct = (io as CliIo & { stdoutBytes?: (b: Uint8Array) => void }).stdoutBytes;
-  if (direct) direct(bytes);
-  else io.stdout(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"));
 }

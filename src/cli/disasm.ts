@@ -1,6 +1,6 @@
 /** `rawbpf disasm`: instruction bytes to kernel-syntax text (or JSON). */
 import { readFileSync } from "node:fs";
-import { disassemble, disassembleRecords, disassembleUtf8 } from "../isa/disasm.js";
+import { disassembleRecords, disassembleUtf8 } from "../isa/disasm.js";
 import { DecodeError } from "../isa/errors.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
@@ -33,11 +33,8 @@ function isHexText(b: Uint8Array): boolean {
   return true;
 }
 
-/** Runs `rawbpf disasm`. An `io` that can take bytes (`stdoutBytes`) gets the text as UTF-8. */
-export async function run(
-  argv: string[],
-  io: CliIo & { stdoutBytes?: (b: Uint8Array) => void },
-): Promise<number> {
+/** Runs `rawbpf disasm`; the text goes out as UTF-8 bytes. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { values: ["format"], booleans: ["no-labels", "numeric-calls"] });
   if (args.bools.has("help")) {
     io.stdout(HELP);
@@ -53,8 +50,7 @@ export async function run(
   const options = { labels: !args.bools.has("no-labels"), helperNames: !args.bools.has("numeric-calls") };
   try {
     if (format === "json") io.stdout(`${JSON.stringify(disassembleRecords(bytes, options), null, 2)}\n`);
-    else if (io.stdoutBytes !== undefined) io.stdoutBytes(disassembleUtf8(bytes, options));
-    else io.stdout(disassemble(bytes, options));
+    else io.stdoutBytes(disassembleUtf8(bytes, options));
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
     io.stderr(`rawbpf disasm: ${file === "-" ? "<stdin>" : file}: ${e.message}\n`);

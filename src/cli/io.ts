@@ -1,6 +1,8 @@
 /** What a command reads and writes, so tests can run commands in process. */
 export interface CliIo {
   stdout: (s: string) => void;
+  /** bytes to standard output as they are (binary output, or text already encoded as UTF-8) */
+  stdoutBytes: (b: Uint8Array) => void;
   stderr: (s: string) => void;
   stdin: () => Promise<Buffer>;
   /** whether stdout is a terminal (colours are only ever used then, and never under NO_COLOR) */
@@ -11,6 +13,8 @@ export interface CliIo {
 export function processIo(): CliIo {
   return {
     stdout: (s) => process.stdout.write(s),
+    // process.stdout.write, not writeSync(1): a pipe in non-blocking mode gives EAGAIN to writeSync
+    stdoutBytes: (b) => process.stdout.write(b),
     stderr: (s) => process.stderr.write(s),
     stdin: async () => {
       const chunks: Buffer[] = [];
@@ -22,12 +26,18 @@ export function processIo(): CliIo {
 }
 
 /** Captured streams, for tests. */
-export function captureIo(stdin: Buffer | string = ""): CliIo & { out: string; err: string } {
+export function captureIo(stdin: Buffer | string = ""): CliIo & { out: string; err: string; bytes: Buffer } {
   const io = {
     out: "",
     err: "",
+    /** everything written with stdoutBytes */
+    bytes: Buffer.alloc(0),
     stdout: (s: string) => {
       io.out += s;
+    },
+    stdoutBytes: (b: Uint8Array) => {
+      io.bytes = Buffer.concat([io.bytes, b]);
+      io.out += Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
     },
     stderr: (s: string) => {
       io.err += s;

@@ -6,6 +6,7 @@
  * reason, in conformance-refused.json; a change either way fails the run
  * (UPDATE_CONFORMANCE=1 rewrites the list). Every negative case must be refused.
  */
+
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { DecodeError } from "../../src/isa/errors.js";
 import type { Instruction } from "../../src/isa/insn.js";
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
+import { refusalLog } from "../../src/program/rejected.js";
 import { needsRoot } from "../support/privilege.js";
 
 const SUITE = join(import.meta.dirname, "../../../shared/conformance/bpf_conformance");
@@ -112,8 +114,8 @@ function runInKernel(
       logLevel: 1,
     });
   } catch (e) {
-    const err = e as Error & { log?: string };
-    return { kind: "refused", reason: lastReason(err.log, err.message.split("\n")[0] ?? "") };
+    const err = e as Error;
+    return { kind: "refused", reason: lastReason(refusalLog(e), err.message.split("\n")[0] ?? "") };
   }
   using _ = prog;
   const data = new Uint8Array(Math.max(14, mem?.length ?? 0));
