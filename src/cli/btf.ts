@@ -1,9 +1,6 @@
 /** `rawbpf btf dump [FILE | id ID] [--format raw|c|json]` */
 import { readFileSync } from "node:fs";
-import { formatCBytes } from "../btf/c.js";
 import { Btf } from "../btf/decode.js";
-import { formatJson } from "../btf/json.js";
-import { formatRawBytes } from "../btf/raw.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
@@ -52,7 +49,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (!basePath && file.startsWith("/sys/kernel/btf/") && file !== VMLINUX) basePath = VMLINUX;
     btf = basePath ? Btf.parse(bytes, { base: Btf.parse(readFileSync(basePath)) }) : Btf.parse(bytes);
   }
-  if (format === "json") io.stdout(formatJson(btf));
-  else io.stdoutBytes(format === "c" ? formatCBytes(btf) : formatRawBytes(btf));
+  // each printer is loaded only when asked for: a cold process pays for what it runs
+  if (format === "c") io.stdoutBytes((await import("../btf/c.js")).formatCBytes(btf));
+  else if (format === "raw") io.stdoutBytes((await import("../btf/raw.js")).formatRawBytes(btf));
+  else io.stdout((await import("../btf/json.js")).formatJson(btf));
   return 0;
 }
