@@ -12,7 +12,7 @@
  *
  * Run: `npm run bench -- btf` (builds dist first) or
  * `npx tsc -p . && node --expose-gc --import tsx bench/btf.bench.ts [--rounds N]`.
- * `--warmup` prints the C printer's warm-up blob (see WARMUP in src/btf/c.ts) as it should be.
+ * `--warmup` prints the C printer's warm-up blob (WARMUP in src/btf/warmup.ts) as it should be.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -217,8 +217,8 @@ function warmupBlob(): Uint8Array {
 }
 
 const warmup = Buffer.from(warmupBlob()).toString("base64");
-const source = readFileSync(join(root, "src", "btf", "c.ts"), "utf8");
-const embedded = /const WARMUP =\s*((?:\s*"[^"]*"\s*\+?)+);/
+const source = readFileSync(join(root, "src", "btf", "warmup.ts"), "utf8");
+const embedded = /export const WARMUP =\s*((?:\s*"[^"]*"\s*\+?)+);/
   .exec(source)?.[1]
   ?.match(/"[^"]*"/g)
   ?.map((q) => q.slice(1, -1))
@@ -229,7 +229,7 @@ if (process.argv.includes("--warmup")) {
   process.exit(0);
 }
 if (embedded !== warmup) {
-  console.log("warning: WARMUP in src/btf/c.ts is not this bench's warm-up blob (run it with --warmup)");
+  console.log("warning: WARMUP in src/btf/warmup.ts is not this bench's warm-up blob (run it with --warmup)");
 }
 
 // ---- the C baseline ----

@@ -6,6 +6,7 @@
  */
 import type { Btf } from "./decode.js";
 import { BtfError } from "./errors.js";
+import { warmupBtf } from "./warmup.js";
 
 const K_INT = 1;
 const K_ARRAY = 3;
@@ -318,12 +319,27 @@ export function rawType(btf: Btf, id: number): string {
   return utf8Out.decode(o.out.subarray(0, o.at));
 }
 
+/** Blobs with fewer types than this are listed without warming up first. */
+const WARMUP_AFTER = 8192;
+let warmedUp = false;
+
+/**
+ * Lists the warm-up blob (every kind, signed and 64-bit enums, values past 2^31) twice, so that V8
+ * has seen every branch when it optimises the lister: none is thrown away and compiled again.
+ */
+function warmUp(): void {
+  warmedUp = true;
+  const btf = warmupBtf();
+  for (let i = 0; i < 2; i++) formatRawBytes(btf);
+}
+
 /**
  * The whole blob as `bpftool btf dump file X format raw` prints it, as UTF-8 bytes: one
  * `[id] KIND 'name' ...` entry per type (this blob's own types, for split BTF), each ending with a
  * newline. {@link formatRaw} is the same as a string.
  */
 export function formatRawBytes(btf: Btf): Uint8Array {
+  if (!warmedUp && btf.endId - btf.startId > WARMUP_AFTER) warmUp();
   const o = new Sink(Math.max(1 << 16, 3 * btf.bytes.length), stringsOf(btf));
   const { words, starts } = btf.typeWords;
   for (let i = 0, id = btf.startId; i < starts.length; i++, id++) {
