@@ -9,6 +9,9 @@
  *   `node -e 0` for Node's own start-up. The commands take turns (so a busy machine slows them
  *   alike); each is timed by bash's `time` (wall, user and system CPU, 1 ms resolution); the
  *   median of ROUNDS runs is printed with the ratios. Goal: no slower than bpftool.
+ *   NODE_EXTRA_CA_CERTS is unset for every command: when set (as in some sandboxes) every Node
+ *   process parses that CA bundle before running anything (tens of ms), which rawbpf never needs;
+ *   `node -e 0` is timed with it too, to show what it costs.
  *
  * Run: `npm run bench -- btf` (builds dist first) or
  * `npx tsc -p . && node --expose-gc --import tsx bench/btf.bench.ts [--rounds N]`.
@@ -328,12 +331,15 @@ interface Run {
   cpu: number;
 }
 /** Runs each command once per round, in turns; bash's `time` measures each run. */
-function timeAll(commands: Record<string, string>): Record<string, Run> {
+function timeAll(commands: Record<string, string>, keepEnv: Record<string, string>): Record<string, Run> {
   const runs: Record<string, Run[]> = {};
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, cmd] of Object.entries(commands)) {
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
       const p = spawnSync("bash", ["-c", `TIMEFORMAT='%3R %3U %3S'; time (${cmd} > /dev/null)`], {
         encoding: "utf8",
+        env: keepEnv[name] === undefined ? env : { ...env, NODE_EXTRA_CA_CERTS: keepEnv[name] },
       });
       const m = /(\d+\.\d+) (\d+\.\d+) (\d+\.\d+)\s*$/.exec(p.stderr);
       if (p.status !== 0 || !m) throw new Error(`${cmd} failed: ${p.stderr}`);
@@ -349,13 +355,18 @@ function timeAll(commands: Record<string, string>): Record<string, Run> {
 const node = JSON.stringify(process.execPath);
 const cli = `${node} ${JSON.stringify(join(root, "bin", "rawbpf.js"))} btf dump`;
 const tool = `bpftool btf dump file ${VMLINUX} format`;
-const t = timeAll({
-  ourC: `${cli} --format c`,
-  toolC: `${tool} c`,
-  ourRaw: `${cli} --format raw`,
-  toolRaw: `${tool} raw`,
-  node: `${node} -e 0`,
-});
+const extraCerts = process.env.NODE_EXTRA_CA_CERTS;
+const t = timeAll(
+  {
+    ourC: `${cli} --format c`,
+    toolC: `${tool} c`,
+    ourRaw: `${cli} --format raw`,
+    toolRaw: `${tool} raw`,
+    node: `${node} -e 0`,
+    ...(extraCerts ? { nodeCerts: `${node} -e 0` } : {}),
+  },
+  extraCerts ? { nodeCerts: extraCerts } : {},
+);
 
 const f = (x: number) => x.toFixed(3).padStart(9);
 const ms = (x: number) => x.toFixed(0).padStart(4);
@@ -381,4 +392,10 @@ proc("raw list", t.ourRaw!, t.toolRaw!);
 console.log(
   `node -e 0                ${ms(t.node!.wall)} ms (CPU ${ms(t.node!.cpu)}): Node's own start-up, part of each rawbpf run`,
 );
+if (t.nodeCerts) {
+  console.log(
+    `node -e 0 with NODE_EXTRA_CA_CERTS ${ms(t.nodeCerts.wall)} ms (CPU ${ms(t.nodeCerts.cpu)}): ` +
+      "set in this environment, unset for all the runs above",
+  );
+}
 void kept;
