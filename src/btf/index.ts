@@ -1,6 +1,6 @@
 /** BTF: the type model, builder, encoder, lazy decoder, printers, func/line info and loading. */
 export { BtfBuilder, type MemberSpec } from "./builder.js";
-export { type CFormatOptions, formatC } from "./c.js";
+export { type CFormatOptions, formatC, formatCBytes } from "./c.js";
 export { Btf, type BtfHeader, POINTER_SIZE } from "./decode.js";
 export { encodeBtf } from "./encode.js";
 export { BtfError } from "./errors.js";
@@ -22,7 +22,7 @@ export { formatJson } from "./json.js";
 export { type KernelBtfObject, parseKernelBtf, readBtfById } from "./kernel.js";
 export { Kind } from "./kinds.js";
 export { BtfLoadError, type LoadedBtf, loadBtf } from "./load.js";
-export { formatRaw, rawType } from "./raw.js";
+export { formatRaw, formatRawBytes, rawType } from "./raw.js";
 export { StringTable } from "./strings.js";
 export type * from "./types.js";
 export { type BtfValue, formatValue } from "./value.js";

@@ -9,8 +9,12 @@ export interface CliIo {
   isTTY: boolean;
 }
 
-/** The process's own streams. */
+/** The process's own streams. A reader that goes away (`rawbpf btf dump | head`) ends the process quietly. */
 export function processIo(): CliIo {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   return {
     stdout: (s) => process.stdout.write(s),
     // process.stdout.write, not writeSync(1): a pipe in non-blocking mode gives EAGAIN to writeSync
