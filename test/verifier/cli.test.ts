@@ -5,17 +5,10 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { explainLoadFailure, run } from "../../src/cli/explain.js";
 import { captureIo } from "../../src/cli/io.js";
-import { privileged } from "../support/privilege.js";
+import { needsRoot } from "../support/privilege.js";
 import { CASES, closeMaps } from "./support/cases.js";
 
 after(() => closeMaps());
-
-function needRoot(t: { skip: (m: string) => void }): boolean {
-  if (privileged()) return true;
-  if (process.env["CI"] === "true") assert.fail("needs root (CAP_BPF, CAP_SYS_ADMIN)");
-  t.skip("needs root");
-  return false;
-}
 
 test("rawbpf explain --help", async () => {
   const io = captureIo();
@@ -24,7 +17,7 @@ test("rawbpf explain --help", async () => {
 });
 
 test("rawbpf explain reads a log from stdin and a file, prints text, --json and --html", async (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   const r = CASES["uninitialized-register"]!();
   const io = captureIo(r.log);
   assert.equal(await run([], io), 0);
@@ -61,7 +54,7 @@ test("rawbpf explain: a missing file is an error on stderr with a non-zero statu
 });
 
 test("explainLoadFailure gives the load command its text and its JSON error object", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   const r = CASES["wrong-argument-type"]!();
   const rep = explainLoadFailure(r.log, { errno: r.errno, insns: r.insns, color: false });
   assert.equal(rep.json.insn, 3);

@@ -3,18 +3,11 @@ import { after, test } from "node:test";
 import { parseVerifierLog } from "../../src/verifier/parse.js";
 import { LINE_KIND_NAMES, LineKind } from "../../src/verifier/records.js";
 import { parseSlot, parseStates } from "../../src/verifier/state.js";
-import { privileged } from "../support/privilege.js";
+import { needsRoot } from "../support/privilege.js";
 import { CASES, closeMaps, load } from "./support/cases.js";
 import { prog, raw } from "./support/insns.js";
 
 after(() => closeMaps());
-
-function needRoot(t: { skip: (m: string) => void }): boolean {
-  if (privileged()) return true;
-  if (process.env["CI"] === "true") assert.fail("needs root (CAP_BPF, CAP_SYS_ADMIN)");
-  t.skip("needs root");
-  return false;
-}
 
 const kinds = (text: string): string[] => {
   const log = parseVerifierLog(text);
@@ -22,7 +15,7 @@ const kinds = (text: string): string[] => {
 };
 
 test("every line of the kernel's level-2 logs is recognised, and instruction lines match the loaded bytes", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   for (const [id, make] of Object.entries(CASES)) {
     const r = make();
     if (r.skip || r.insns.length === 0 || id === "program-too-complex") continue;
@@ -42,7 +35,7 @@ test("every line of the kernel's level-2 logs is recognised, and instruction lin
 });
 
 test("level 2: states, live registers, precision lines, statistics", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   const r = CASES["unbounded-memory-access"]!();
   const log = parseVerifierLog(r.log);
   const recs = [...log.records()];
@@ -77,7 +70,7 @@ test("level 2: states, live registers, precision lines, statistics", (t) => {
 });
 
 test("level 1, level 4 (statistics) and the time and stack depth lines", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   const insns = prog(raw(0xb7, 0, 0, 0, 0), raw(0x7a, 10, 0, -8, 0), raw(0x79, 0, 0, 0, 0), raw(0x95));
   for (const level of [1, 4, 6]) {
     const r = load({ type: "socket_filter", insns, logLevel: level });
@@ -92,7 +85,7 @@ test("level 1, level 4 (statistics) and the time and stack depth lines", (t) => 
 });
 
 test("subprograms: func#, caller/callee frames, returns, branch lines", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   // main: r1 = 3; call sub; r0 = *(u64 *)(r0 + 0); exit.  sub: r0 = r1; r0 += 1; exit
   const insns = prog(
     raw(0xb7, 1, 0, 0, 3),
@@ -125,7 +118,7 @@ test("subprograms: func#, caller/callee frames, returns, branch lines", (t) => {
 });
 
 test("source annotations from line_info", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   const r = CASES["source-annotated"]!();
   const log = parseVerifierLog(r.log);
   const src = log.sourceAt(log.failingLine);

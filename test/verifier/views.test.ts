@@ -6,19 +6,12 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { verifierErrorFromLog } from "../../src/verifier/error.js";
 import { useColor } from "../../src/verifier/view-terminal.js";
-import { privileged } from "../support/privilege.js";
+import { needsRoot } from "../support/privilege.js";
 import { CASES, closeMaps } from "./support/cases.js";
 
 after(() => closeMaps());
 
 const ANSI = /\x1b\[/;
-
-function needRoot(t: { skip: (m: string) => void }): boolean {
-  if (privileged()) return true;
-  if (process.env["CI"] === "true") assert.fail("needs root (CAP_BPF, CAP_SYS_ADMIN)");
-  t.skip("needs root");
-  return false;
-}
 
 test("colours only for a terminal, never under NO_COLOR", () => {
   assert.equal(useColor(true, {}), true);
@@ -28,7 +21,7 @@ test("colours only for a terminal, never under NO_COLOR", () => {
 });
 
 test("terminal view: the listing with the failing instruction marked, the explanation and the registers", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   const r = CASES["null-pointer-dereference"]!();
   const err = verifierErrorFromLog(r.log, { errno: r.errno, insns: r.insns });
   const plain = err.render("terminal", { color: false });
@@ -50,7 +43,7 @@ test("terminal view: the listing with the failing instruction marked, the explan
 });
 
 test("terminal view of a log without listing lists the program from its instructions", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   const r = CASES["invalid-mem-access"]!();
   // keep only the closing lines, as a log level 0/4 load would give
   const short = r.log.slice(r.log.indexOf("R0 invalid mem access"));
@@ -67,7 +60,7 @@ function chromium(): string | undefined {
 }
 
 test("HTML view in headless Chromium: the failing instruction is marked and the explanation present after scripts ran", (t) => {
-  if (!needRoot(t)) return;
+  if (!needsRoot(t)) return;
   const browser = chromium();
   if (!browser) {
     if (process.env["CI"] === "true") assert.fail("chromium is missing");
