@@ -18,8 +18,8 @@ import {
   R3,
   R4,
 } from "../../src/isa/builder/index.js";
-import { BpfMap } from "../../src/map/map.js";
 import { dumpMap } from "../../src/map/dump.js";
+import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import { ProgramRejectedError } from "../../src/program/rejected.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
