@@ -139,6 +139,21 @@ export function reportRejection(e: BpfError | ProgramRejectedError, json: boolea
   return 1;
 }
 
+/**
+ * Reads FILE (the one positional), loads it as the flags say, and returns the loaded program — or,
+ * when the kernel refused it, reports the refusal and returns the exit status.
+ */
+export async function loadOrReport(args: ParsedArgs, json: boolean, io: CliIo): Promise<Loaded | number> {
+  const source = await readProgram(args.positionals[0]!, io);
+  const spec = loadSpec(args, source);
+  try {
+    return loadFromSource(spec, source);
+  } catch (e) {
+    if (isLoadRefusal(e)) return reportRejection(e, json, io);
+    throw e;
+  }
+}
+
 /** Whether `e` is the kernel's refusal of a load (the verifier's or an earlier one). */
 export function isLoadRefusal(e: unknown): e is BpfError | ProgramRejectedError {
   return e instanceof ProgramRejectedError || (e instanceof BpfError && e.command === "BPF_PROG_LOAD");
@@ -152,15 +167,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   if (args.positionals.length !== 1) throw new UsageError("expected one FILE (or '-' for standard input)");
   const json = args.bools.has("json");
-  const source = await readProgram(args.positionals[0]!, io);
-  const spec = loadSpec(args, source);
-  let loaded: Loaded;
-  try {
-    loaded = loadFromSource(spec, source);
-  } catch (e) {
-    if (isLoadRefusal(e)) return reportRejection(e, json, io);
-    throw e;
-  }
+  const loaded = await loadOrReport(args, json, io);
+  if (typeof loaded === "number") return loaded;
   using l = loaded;
   const p = l.program;
   const pin = args.flags.get("pin");
@@ -194,7 +202,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     );
     return 0;
   }
-  if (spec.logLevel) io.stdout(p.log.endsWith("\n") ? p.log : `${p.log}\n`);
+  if (intFlag(args, "log-level", 0, 0, 7) > 0) io.stdout(p.log.endsWith("\n") ? p.log : `${p.log}\n`);
   io.stdout(
     `loaded ${info.type} program${info.name ? ` '${info.name}'` : ""}: id ${info.id}, tag ${info.tag}\n`,
   );

@@ -3,14 +3,7 @@ import { readFileSync } from "node:fs";
 import { InputError } from "../sys/error.js";
 import { intFlag, parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
-import {
-  isLoadRefusal,
-  loadFromSource,
-  loadSpec,
-  PROGRAM_FLAGS,
-  readProgram,
-  reportRejection,
-} from "./load.js";
+import { loadOrReport, PROGRAM_FLAGS } from "./load.js";
 
 const HELP = `usage: rawbpf run FILE --type TYPE [options]
 
@@ -59,15 +52,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const data = args.flags.has("data") ? bytesArg(args.flags.get("data")!, "data") : undefined;
   const ctx = args.flags.has("ctx") ? bytesArg(args.flags.get("ctx")!, "ctx") : undefined;
   const repeat = intFlag(args, "repeat", 1, 1, 0xffffffff);
-  const source = await readProgram(args.positionals[0]!, io);
-  const spec = loadSpec(args, source);
-  let loaded: ReturnType<typeof loadFromSource>;
-  try {
-    loaded = loadFromSource(spec, source);
-  } catch (e) {
-    if (isLoadRefusal(e)) return reportRejection(e, json, io);
-    throw e;
-  }
+  const loaded = await loadOrReport(args, json, io);
+  if (typeof loaded === "number") return loaded;
   using l = loaded;
   const r = l.program.testRun({ ...(data ? { data } : {}), ...(ctx ? { ctx } : {}), repeat });
   if (json) {
