@@ -23,6 +23,7 @@ import {
 } from "./batch.js";
 import { loadStorageBtf } from "./btf.js";
 import { type DumpedEntry, type DumpMapOptions, dumpMap } from "./dump.js";
+import { fastReader, fastWriter, type Reader, type Writer } from "./fast.js";
 import {
   type LookupFlags,
   lookupFlagsValue,
@@ -64,11 +65,10 @@ interface Shape {
   name: string;
 }
 
-/** Copies `from` into the start of `to`: a plain loop for small keys and values (cheaper than set()). */
-function copyBytes(from: Uint8Array, to: Uint8Array): void {
-  const n = from.byteLength;
+/** Copies the first `n` bytes of `from` into `to`: a plain loop for small keys and values (cheaper than set()). */
+function copyBytes(from: Uint8Array, to: Uint8Array, n: number): void {
   if (n > 64) {
-    to.set(from);
+    to.set(n === from.byteLength ? from : from.subarray(0, n));
     return;
   }
   for (let i = 0; i < n; i++) to[i] = from[i]!;
@@ -134,7 +134,17 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   readonly #keyRaw: boolean;
   readonly #valueRaw: boolean;
   readonly #valueView: Buffer;
+  /** value bytes of one element (every CPU's slot for per-CPU maps) */
+  readonly #valueBytes: number;
   readonly #batchScratch: BatchScratch = {};
+  /** set by close(): the hot paths test this plain field */
+  #closed = false;
+  /** the key into the element buffer (typed-array store for integer codecs, else #putKey) */
+  readonly #writeKey: Writer;
+  /** the value into the element buffer (typed-array store for integer codecs, else #putValue) */
+  readonly #writeValue: Writer;
+  /** the value out of the element buffer */
+  readonly #readValue: Reader;
 
   private constructor(fd: Fd, shape: Shape, key: KC, value: VC) {
     this.type = shape.type;
@@ -151,6 +161,10 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     this.#keyRaw = (key as { raw?: boolean }).raw === true;
     this.#valueRaw = (value as { raw?: boolean }).raw === true;
     this.#valueView = this.#ops.value.subarray(0, value.size);
+    this.#valueBytes = value.size;
+    this.#writeKey = fastWriter(key, this.#ops.key, (k) => this.#putKey(k as In<KC> | Uint8Array));
+    this.#writeValue = fastWriter(value, this.#ops.value, (v) => this.#putValue(v as In<VC> | Uint8Array));
+    this.#readValue = fastReader(value, this.#ops.value);
   }
 
   /**
@@ -387,7 +401,11 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   }
 
   #check(): void {
-    if (this.#fd.closed) throw new ClosedError(this.name ? `map '${this.name}'` : `${this.type} map`);
+    if (this.#closed) this.#throwClosed();
+  }
+
+  #throwClosed(): never {
+    throw new ClosedError(this.name ? `map '${this.name}'` : `${this.type} map`);
   }
 
   #putKey(key: In<KC> | Uint8Array): void {
@@ -397,7 +415,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
           `the key must be ${this.keySize} bytes (${this.key.description}), got ${key.byteLength} bytes`,
         );
       }
-      copyBytes(key, this.#ops.key);
+      copyBytes(key, this.#ops.key, key.byteLength);
     } else {
       this.key.write(this.#ops.key, 0, key);
     }
@@ -410,7 +428,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
           `the value must be ${this.value.size} bytes (${this.value.description}), got ${value.byteLength} bytes`,
         );
       }
-      copyBytes(value, this.#ops.value);
+      copyBytes(value, this.#ops.value, value.byteLength);
     } else {
       this.value.write(this.#ops.value, 0, value);
     }
@@ -422,10 +440,10 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
    * value holding a bpf_spin_lock under its lock.
    */
   get(key: In<KC> | Uint8Array, flags?: LookupFlags): Out<VC> | undefined {
-    this.#check();
-    this.#putKey(key);
+    if (this.#closed) this.#throwClosed();
+    this.#writeKey(key);
     if (!this.#ops.lookup(flags === undefined ? 0 : lookupFlagsValue(flags))) return undefined;
-    return this.value.read(this.#ops.value, 0);
+    return this.#readValue() as Out<VC>;
   }
 
   /**
@@ -433,18 +451,19 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
    * size: `value.size`, which for per-CPU maps is every CPU's slot). False when there is no such key.
    */
   getInto(key: Uint8Array, out: Uint8Array): boolean {
-    this.#check();
-    if (key.byteLength !== this.keySize) {
-      throw new InputError(`the key must be ${this.keySize} bytes, got ${key.byteLength} bytes`);
+    if (this.#closed) this.#throwClosed();
+    const ks = this.keySize;
+    const vs = this.#valueBytes;
+    if (key.byteLength !== ks) {
+      throw new InputError(`the key must be ${ks} bytes, got ${key.byteLength} bytes`);
     }
-    if (out.byteLength !== this.#valueView.byteLength) {
-      throw new InputError(
-        `the output buffer must be ${this.#valueView.byteLength} bytes, got ${out.byteLength} bytes`,
-      );
+    if (out.byteLength !== vs) {
+      throw new InputError(`the output buffer must be ${vs} bytes, got ${out.byteLength} bytes`);
     }
-    copyBytes(key, this.#ops.key);
-    if (!this.#ops.lookup(0)) return false;
-    copyBytes(this.#valueView, out);
+    const ops = this.#ops;
+    copyBytes(key, ops.key, ks);
+    if (!ops.lookup(0)) return false;
+    copyBytes(ops.value, out, vs);
     return true;
   }
 
@@ -462,9 +481,9 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
    * for all; map-in-map types take a BpfMap.
    */
   set(key: In<KC> | Uint8Array, value: In<VC> | Uint8Array, flags?: UpdateFlags): this {
-    this.#check();
-    this.#putKey(key);
-    this.#putValue(value);
+    if (this.#closed) this.#throwClosed();
+    this.#writeKey(key);
+    this.#writeValue(value);
     this.#ops.update(flags === undefined ? 0 : updateFlagsValue(flags));
     return this;
   }
@@ -701,6 +720,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
 
   /** Closes the descriptor; the kernel frees the map when nothing else holds it. Idempotent. */
   close(): void {
+    this.#closed = true;
     this.#fd.close();
   }
 

@@ -67,13 +67,16 @@ export function bpfRaw(cmd: number, attr: Buffer, size: number = ATTR_SIZE): num
   return ret < 0 ? -libc.errno() : ret;
 }
 
+const syscallAddr = libc.syscallAddr;
+
 /**
  * bpf(cmd, attr at `address`, size): the result or `-errno`. The caller keeps the memory at
- * `address` alive (it belongs to a Buffer the caller holds).
+ * `address` alive (it belongs to a Buffer the caller holds). The element hot path calls this, so
+ * it is one native call and a sign test.
  */
 export function bpfAt(cmd: number, address: number, size: number = ATTR_SIZE): number {
   if (SYS_BPF === undefined) return -Errno.ENOTSUPP;
-  const ret = libc.syscallAddr(SYS_BPF, cmd, address, size) as number;
+  const ret = syscallAddr(SYS_BPF, cmd, address, size) as number;
   return ret < 0 ? -libc.errno() : ret;
 }
 

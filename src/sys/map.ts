@@ -13,7 +13,7 @@ import {
   scratchAttr,
 } from "./bpf.js";
 import { Errno } from "./errno.js";
-import { ATTR_SIZE, MAP_BATCH, MAP_CREATE, MAP_ELEM } from "./layout.js";
+import { MAP_BATCH, MAP_CREATE, MAP_ELEM } from "./layout.js";
 import { addressOf } from "./libc.js";
 
 /** Attributes of BPF_MAP_CREATE. */
@@ -72,12 +72,20 @@ export function mapFreeze(fd: number, ctx?: CallContext): void {
   bpfCall(Cmd.MAP_FREEZE, attr, ctx);
 }
 
-// attr slots of MapElemOps inside one buffer, one per command
+// attr slots of MapElemOps inside one buffer, one per command, each ELEM_SLOT bytes apart
 const LOOKUP = 0;
 const UPDATE = 1;
 const DELETE = 2;
 const LOOKUP_AND_DELETE = 3;
 const SLOTS = 4;
+const ELEM_SLOT = 64;
+
+/**
+ * The attr size passed for element commands: the end of their last field (`flags`), as libbpf
+ * passes `offsetofend(union bpf_attr, flags)`. The kernel copies that much and zero-fills the
+ * rest, so it reads and checks 32 bytes instead of the whole union.
+ */
+const ELEM_ATTR_SIZE = MAP_ELEM.size;
 
 /**
  * The element commands of one map without allocation or Buffer marshalling per call: one attr per
@@ -92,40 +100,51 @@ export class MapElemOps {
   readonly key: Buffer;
   readonly value: Buffer;
   readonly #attrs: Buffer;
-  readonly #base: number;
+  readonly #lookupAt: number;
+  readonly #updateAt: number;
+  readonly #deleteAt: number;
+  readonly #lookupAndDeleteAt: number;
   readonly #ctx: CallContext;
   #updateFlags = 0;
   #lookupFlags = 0;
 
   constructor(fd: number, keySize: number, valueSize: number, ctx: CallContext = {}) {
-    // size 0 keys (queue/stack) still get one byte so the address is valid; the kernel ignores it
-    this.key = Buffer.alloc(Math.max(keySize, 1));
-    this.value = Buffer.alloc(Math.max(valueSize, 1));
+    // size 0 keys (queue/stack) still get one byte so the address is valid; the kernel ignores it.
+    // Both are at least 8 bytes so that 8-byte typed-array views fit over them.
+    this.key = Buffer.alloc(Math.max(keySize, 8));
+    this.value = Buffer.alloc(Math.max(valueSize, 8));
     this.#ctx = ctx;
-    this.#attrs = Buffer.alloc(ATTR_SIZE * SLOTS);
+    this.#attrs = Buffer.alloc(ELEM_SLOT * SLOTS);
     const o = MAP_ELEM.offset;
     const keyAddr = keySize > 0 ? addressOf(this.key) : 0n;
     const valueAddr = addressOf(this.value);
     for (let slot = 0; slot < SLOTS; slot++) {
-      const at = slot * ATTR_SIZE;
+      const at = slot * ELEM_SLOT;
       this.#attrs.writeUInt32LE(fd, at + o.map_fd);
       this.#attrs.writeBigUInt64LE(keyAddr, at + o.key);
       if (slot !== DELETE) this.#attrs.writeBigUInt64LE(valueAddr, at + o.value);
     }
-    this.#base = Number(addressOf(this.#attrs));
+    const base = Number(addressOf(this.#attrs));
+    this.#lookupAt = base + LOOKUP * ELEM_SLOT;
+    this.#updateAt = base + UPDATE * ELEM_SLOT;
+    this.#deleteAt = base + DELETE * ELEM_SLOT;
+    this.#lookupAndDeleteAt = base + LOOKUP_AND_DELETE * ELEM_SLOT;
   }
 
   #fail(cmd: number, ret: number): never {
     throw bpfError(cmd, -ret, this.#ctx);
   }
 
+  #setFlags(slot: number, flags: number): void {
+    this.#attrs.writeUInt32LE(flags >>> 0, slot * ELEM_SLOT + MAP_ELEM.offset.flags);
+    if (slot === LOOKUP) this.#lookupFlags = flags;
+    else this.#updateFlags = flags;
+  }
+
   /** BPF_MAP_LOOKUP_ELEM of `key` into `value`; false when there is no such element. */
   lookup(flags = 0): boolean {
-    if (flags !== this.#lookupFlags) {
-      this.#attrs.writeUInt32LE(flags >>> 0, LOOKUP * ATTR_SIZE + MAP_ELEM.offset.flags);
-      this.#lookupFlags = flags;
-    }
-    const ret = bpfAt(Cmd.MAP_LOOKUP_ELEM, this.#base);
+    if (flags !== this.#lookupFlags) this.#setFlags(LOOKUP, flags);
+    const ret = bpfAt(Cmd.MAP_LOOKUP_ELEM, this.#lookupAt, ELEM_ATTR_SIZE);
     if (ret >= 0) return true;
     if (ret === -Errno.ENOENT) return false;
     return this.#fail(Cmd.MAP_LOOKUP_ELEM, ret);
@@ -133,17 +152,14 @@ export class MapElemOps {
 
   /** BPF_MAP_UPDATE_ELEM of `key` to `value` with BPF_ANY / NOEXIST / EXIST / F_LOCK. */
   update(flags = 0): void {
-    if (flags !== this.#updateFlags) {
-      this.#attrs.writeUInt32LE(flags >>> 0, UPDATE * ATTR_SIZE + MAP_ELEM.offset.flags);
-      this.#updateFlags = flags;
-    }
-    const ret = bpfAt(Cmd.MAP_UPDATE_ELEM, this.#base + UPDATE * ATTR_SIZE);
+    if (flags !== this.#updateFlags) this.#setFlags(UPDATE, flags);
+    const ret = bpfAt(Cmd.MAP_UPDATE_ELEM, this.#updateAt, ELEM_ATTR_SIZE);
     if (ret < 0) this.#fail(Cmd.MAP_UPDATE_ELEM, ret);
   }
 
   /** BPF_MAP_DELETE_ELEM of `key`; false when there was no such element. */
   delete(): boolean {
-    const ret = bpfAt(Cmd.MAP_DELETE_ELEM, this.#base + DELETE * ATTR_SIZE);
+    const ret = bpfAt(Cmd.MAP_DELETE_ELEM, this.#deleteAt, ELEM_ATTR_SIZE);
     if (ret >= 0) return true;
     if (ret === -Errno.ENOENT) return false;
     return this.#fail(Cmd.MAP_DELETE_ELEM, ret);
@@ -151,7 +167,7 @@ export class MapElemOps {
 
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM of `key` into `value` (queue/stack: no key). */
   lookupAndDelete(): boolean {
-    const ret = bpfAt(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#base + LOOKUP_AND_DELETE * ATTR_SIZE);
+    const ret = bpfAt(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#lookupAndDeleteAt, ELEM_ATTR_SIZE);
     if (ret >= 0) return true;
     if (ret === -Errno.ENOENT) return false;
     return this.#fail(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, ret);
