@@ -3,6 +3,9 @@
  * map's own key and value buffers (allocated by MapElemOps, 8-byte aligned). Anything the fast
  * path does not take (a bigint key for u32, a fraction, a raw Uint8Array, an out-of-range
  * number) goes to the generic path, which writes or throws exactly as the codec does.
+ *
+ * The kind is a small integer tested inline by BpfMap, so its call sites stay monomorphic however
+ * many maps with different codecs a program uses.
  */
 import type { AnyCodec } from "../codec/codec.js";
 import { i32, i64, u32, u64, u64n } from "../codec/int.js";
@@ -13,86 +16,93 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const U64_MAX = 0xffffffffffffffffn;
 const TWO_32 = 0x100000000;
 
-/** Writes a key or value into the map's buffer. */
-export type Writer = (value: unknown) => void;
-/** Reads the value out of the map's buffer. */
-export type Reader = () => unknown;
+/** Codec kinds with a fast path; OTHER goes through the codec. */
+export const Kind = { OTHER: 0, U32: 1, I32: 2, U64: 3, U64N: 4, I64: 5 } as const;
 
-function viewable(buf: Buffer): boolean {
-  return LITTLE_ENDIAN && buf.byteOffset % 8 === 0 && buf.byteLength >= 8;
+/** The fast-path kind of `codec` over `buf` (OTHER unless little-endian and 8-byte aligned). */
+export function kindOf(codec: AnyCodec, buf: Buffer): number {
+  if (!LITTLE_ENDIAN || buf.byteOffset % 8 !== 0 || buf.byteLength < 8) return Kind.OTHER;
+  if (codec === u32) return Kind.U32;
+  if (codec === i32) return Kind.I32;
+  if (codec === u64) return Kind.U64;
+  if (codec === u64n) return Kind.U64N;
+  if (codec === i64) return Kind.I64;
+  return Kind.OTHER;
 }
 
-/**
- * A writer for `codec` into the start of `buf`: a typed-array store for u32 / i32 / u64 / u64n
- * numbers (and u64 bigints), `generic` for everything else.
- */
-export function fastWriter(codec: AnyCodec, buf: Buffer, generic: Writer): Writer {
-  if (!viewable(buf)) return generic;
-  const w32 = new Uint32Array(buf.buffer, buf.byteOffset, 2);
-  if (codec === u32) {
-    return (v) => {
-      if (typeof v === "number" && v >>> 0 === v) w32[0] = v;
-      else generic(v);
-    };
+/** Integer views over the first 8 bytes of a buffer. */
+export class IntViews {
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly u64: BigUint64Array;
+  readonly i64: BigInt64Array;
+
+  constructor(buf: Buffer) {
+    this.u32 = new Uint32Array(buf.buffer, buf.byteOffset, 2);
+    this.i32 = new Int32Array(buf.buffer, buf.byteOffset, 1);
+    this.u64 = new BigUint64Array(buf.buffer, buf.byteOffset, 1);
+    this.i64 = new BigInt64Array(buf.buffer, buf.byteOffset, 1);
   }
-  if (codec === i32) {
-    return (v) => {
-      if (typeof v === "number" && (v | 0) === v) w32[0] = v;
-      else generic(v);
-    };
-  }
-  if (codec === u64 || codec === u64n) {
-    const bigints = codec === u64;
-    const w64 = new BigUint64Array(buf.buffer, buf.byteOffset, 1);
-    return (v) => {
+}
+
+/** Stores `v` through the views when `kind` takes it as it is; false when the codec must do it. */
+export function writeFast(kind: number, views: IntViews, v: unknown): boolean {
+  switch (kind) {
+    case Kind.U32:
       if (typeof v === "number" && v >>> 0 === v) {
-        w32[0] = v;
-        w32[1] = 0;
-      } else if (bigints && typeof v === "bigint" && v >= 0n && v <= U64_MAX) {
-        w64[0] = v;
-      } else generic(v);
-    };
+        views.u32[0] = v;
+        return true;
+      }
+      return false;
+    case Kind.I32:
+      if (typeof v === "number" && (v | 0) === v) {
+        views.i32[0] = v;
+        return true;
+      }
+      return false;
+    case Kind.U64:
+    case Kind.U64N:
+      if (typeof v === "number" && v >>> 0 === v) {
+        views.u32[0] = v;
+        views.u32[1] = 0;
+        return true;
+      }
+      if (kind === Kind.U64 && typeof v === "bigint" && v >= 0n && v <= U64_MAX) {
+        views.u64[0] = v;
+        return true;
+      }
+      return false;
+    case Kind.I64:
+      if (typeof v === "bigint" && v === BigInt.asIntN(64, v)) {
+        views.i64[0] = v;
+        return true;
+      }
+      return false;
+    default:
+      return false;
   }
-  if (codec === i64) {
-    const w64 = new BigInt64Array(buf.buffer, buf.byteOffset, 1);
-    return (v) => {
-      if (typeof v === "bigint" && v === BigInt.asIntN(64, v)) w64[0] = v;
-      else generic(v);
-    };
-  }
-  return generic;
 }
 
-/**
- * A reader of `codec` at the start of `buf`: a typed-array load for u32 / i32 / u64 / i64 / u64n
- * (one bigint at most, where Buffer#readBigUInt64LE makes three), `codec.read` for the rest.
- */
-export function fastReader(codec: AnyCodec, buf: Buffer): Reader {
-  if (viewable(buf)) {
-    if (codec === u32) {
-      const r = new Uint32Array(buf.buffer, buf.byteOffset, 1);
-      return () => r[0];
+/** Sentinel of {@link readFast}: the codec must read this one. */
+export const SLOW: unique symbol = Symbol("slow");
+
+/** Loads the value through the views, or {@link SLOW} (OTHER, or a u64n of 2^53 or more). */
+export function readFast(kind: number, views: IntViews): unknown {
+  switch (kind) {
+    case Kind.U64:
+      return views.u64[0];
+    case Kind.U64N: {
+      const hi = views.u32[1]!;
+      // 2^53 or more: the codec throws its typed error
+      return hi > 0x1fffff ? SLOW : hi * TWO_32 + views.u32[0]!;
     }
-    if (codec === i32) {
-      const r = new Int32Array(buf.buffer, buf.byteOffset, 1);
-      return () => r[0];
-    }
-    if (codec === u64) {
-      const r = new BigUint64Array(buf.buffer, buf.byteOffset, 1);
-      return () => r[0];
-    }
-    if (codec === i64) {
-      const r = new BigInt64Array(buf.buffer, buf.byteOffset, 1);
-      return () => r[0];
-    }
-    if (codec === u64n) {
-      const r = new Uint32Array(buf.buffer, buf.byteOffset, 2);
-      return () => {
-        const hi = r[1]!;
-        // 2^53 or more: the codec throws its typed error
-        return hi > 0x1fffff ? codec.read(buf, 0) : hi * TWO_32 + r[0]!;
-      };
-    }
+    case Kind.U32:
+      return views.u32[0];
+    case Kind.I32:
+      return views.i32[0];
+    case Kind.I64:
+      return views.i64[0];
+    default:
+      return SLOW;
   }
-  return () => codec.read(buf, 0);
 }

@@ -23,7 +23,7 @@ import {
 } from "./batch.js";
 import { loadStorageBtf } from "./btf.js";
 import { type DumpedEntry, type DumpMapOptions, dumpMap } from "./dump.js";
-import { fastReader, fastWriter, type Reader, type Writer } from "./fast.js";
+import { IntViews, Kind, kindOf, readFast, SLOW, writeFast } from "./fast.js";
 import {
   type LookupFlags,
   lookupFlagsValue,
@@ -139,12 +139,12 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   readonly #batchScratch: BatchScratch = {};
   /** set by close(): the hot paths test this plain field */
   #closed = false;
-  /** the key into the element buffer (typed-array store for integer codecs, else #putKey) */
-  readonly #writeKey: Writer;
-  /** the value into the element buffer (typed-array store for integer codecs, else #putValue) */
-  readonly #writeValue: Writer;
-  /** the value out of the element buffer */
-  readonly #readValue: Reader;
+  /** fast-path kinds of the key and value codecs (Kind.OTHER: through the codec) */
+  readonly #keyKind: number;
+  readonly #valueKind: number;
+  /** integer views over the element key and value buffers */
+  readonly #keyViews: IntViews;
+  readonly #valueViews: IntViews;
 
   private constructor(fd: Fd, shape: Shape, key: KC, value: VC) {
     this.type = shape.type;
@@ -162,9 +162,10 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     this.#valueRaw = (value as { raw?: boolean }).raw === true;
     this.#valueView = this.#ops.value.subarray(0, value.size);
     this.#valueBytes = value.size;
-    this.#writeKey = fastWriter(key, this.#ops.key, (k) => this.#putKey(k as In<KC> | Uint8Array));
-    this.#writeValue = fastWriter(value, this.#ops.value, (v) => this.#putValue(v as In<VC> | Uint8Array));
-    this.#readValue = fastReader(value, this.#ops.value);
+    this.#keyKind = kindOf(key, this.#ops.key);
+    this.#valueKind = kindOf(value, this.#ops.value);
+    this.#keyViews = new IntViews(this.#ops.key);
+    this.#valueViews = new IntViews(this.#ops.value);
   }
 
   /**
@@ -408,6 +409,33 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     throw new ClosedError(this.name ? `map '${this.name}'` : `${this.type} map`);
   }
 
+  /** Writes the key into the element buffer: u32 inline, other integer kinds by view, else the codec. */
+  #writeKey(key: In<KC> | Uint8Array): void {
+    const kind = this.#keyKind;
+    if (kind === Kind.U32) {
+      if (typeof key === "number" && key >>> 0 === key) {
+        this.#keyViews.u32[0] = key;
+        return;
+      }
+    } else if (kind !== Kind.OTHER && writeFast(kind, this.#keyViews, key)) return;
+    this.#putKey(key);
+  }
+
+  /** Writes the value into the element buffer: by view for integer kinds, else the codec. */
+  #writeValue(value: In<VC> | Uint8Array): void {
+    const kind = this.#valueKind;
+    if (kind !== Kind.OTHER && writeFast(kind, this.#valueViews, value)) return;
+    this.#putValue(value);
+  }
+
+  /** The value in the element buffer, decoded. */
+  #readValue(): Out<VC> {
+    const kind = this.#valueKind;
+    if (kind === Kind.U64) return this.#valueViews.u64[0] as Out<VC>;
+    const v = kind === Kind.OTHER ? SLOW : readFast(kind, this.#valueViews);
+    return (v === SLOW ? this.value.read(this.#ops.value, 0) : v) as Out<VC>;
+  }
+
   #putKey(key: In<KC> | Uint8Array): void {
     if (!this.#keyRaw && key instanceof Uint8Array) {
       if (key.byteLength !== this.keySize) {
@@ -443,7 +471,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     if (this.#closed) this.#throwClosed();
     this.#writeKey(key);
     if (!this.#ops.lookup(flags === undefined ? 0 : lookupFlagsValue(flags))) return undefined;
-    return this.#readValue() as Out<VC>;
+    return this.#readValue();
   }
 
   /**
