@@ -11,7 +11,7 @@ import { decode } from "./decode.js";
 import { findHelper, HELPERS } from "./helpers.js";
 import { Class, type Instruction, LD_IMM64, type Reference } from "./insn.js";
 import { AluOp, AtomicOp, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source } from "./opcode.js";
-import { instructionProblem } from "./validate.js";
+import { encodingProblem } from "./validate.js";
 
 /** Options of {@link disassemble}. */
 export interface DisassembleOptions {
@@ -669,29 +669,6 @@ function formatAt(t: Text, b: Uint8Array, at: number, slot: number): void {
   );
 }
 
-/** The instruction being checked (one shape without `imm2`, one with), reused. */
-const plain: Instruction = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
-const wide: Instruction = { code: LD_IMM64, dst: 0, src: 0, off: 0, imm: 0, imm2: 0 };
-
-/** Whether bytes at `at` hold a valid instruction (an ld_imm64 with a proper second slot). */
-function validAt(b: Uint8Array, at: number, length: number): boolean {
-  const code = b[at] as number;
-  const regs = b[at + 1] as number;
-  let i = plain;
-  if (code === LD_IMM64) {
-    if (at + 8 >= length || b[at + 8] !== 0 || b[at + 9] !== 0 || b[at + 10] !== 0 || b[at + 11] !== 0)
-      return false;
-    i = wide;
-    i.imm2 = int32At(b, at + 12);
-  }
-  i.code = code;
-  i.dst = regs & 0x0f;
-  i.src = regs >> 4;
-  i.off = int16At(b, at + 2);
-  i.imm = int32At(b, at + 4);
-  return instructionProblem(i) === undefined;
-}
-
 /** Slot a jump lands on, or -1 when the instruction is not a jump. */
 function jumpTarget(code: number, off: number, imm: number, slot: number): number {
   const cls = code & 7;
@@ -748,8 +725,8 @@ interface Program {
 }
 
 /**
- * Checks the bytes in place, finds each instruction's slot and marks the targets. Any problem is
- * reported by {@link decode}, so the error is the decoder's own.
+ * Checks the bytes in place, finds each instruction's slot and marks the targets, in one pass.
+ * Any problem is reported by {@link decode}, so the error is the decoder's own.
  * @throws DecodeError
  */
 function programOfBytes(b: Uint8Array): Program {
@@ -760,26 +737,49 @@ function programOfBytes(b: Uint8Array): Program {
   const marks = new Uint8Array(total + 1);
   let count = 0;
   for (let at = 0; ok && at < length; at += 8) {
-    if (!validAt(b, at, length)) {
+    const code = b[at] as number;
+    const regs = b[at + 1] as number;
+    const src = regs >> 4;
+    const off = ((((b[at + 2] as number) | ((b[at + 3] as number) << 8)) << 16) >> 16) as number;
+    const imm =
+      (b[at + 4] as number) |
+      ((b[at + 5] as number) << 8) |
+      ((b[at + 6] as number) << 16) |
+      ((b[at + 7] as number) << 24);
+    let imm2 = 0;
+    if (code === LD_IMM64) {
+      if (at + 8 >= length || b[at + 8] !== 0 || b[at + 9] !== 0 || b[at + 10] !== 0 || b[at + 11] !== 0) {
+        ok = false;
+        break;
+      }
+      imm2 = int32At(b, at + 12);
+    }
+    if (encodingProblem(code, regs & 0x0f, src, off, imm, imm2) !== undefined) {
       ok = false;
       break;
     }
-    const code = b[at] as number;
     const slot = at >> 3;
     slots[count++] = slot;
     marks[slot] = (marks[slot] as number) | START;
-    const imm2 = code === LD_IMM64 ? int32At(b, at + 12) : 0;
-    markTargets(
-      marks,
-      code,
-      (b[at + 1] as number) >> 4,
-      int16At(b, at + 2),
-      int32At(b, at + 4),
-      imm2,
-      false,
-      slot,
-    );
-    if (code === LD_IMM64) at += 8;
+    const cls = code & 7;
+    if (cls === Class.JMP || cls === Class.JMP32) {
+      const op = code & 0xf0;
+      let target = -1;
+      let mark = JUMP_TARGET;
+      if (op === JmpOp.CALL) {
+        if (code === (JmpOp.CALL | Class.JMP) && src === PseudoCall.CALL) {
+          target = slot + 1 + imm;
+          mark = FUNC_TARGET;
+        }
+      } else if (op !== JmpOp.EXIT) target = slot + 1 + (cls === Class.JMP32 && op === JmpOp.JA ? imm : off);
+      if (target >= 0 && target < total) marks[target] = (marks[target] as number) | mark;
+    } else if (code === LD_IMM64) {
+      if (src === PseudoLoad.FUNC && imm2 === 0) {
+        const target = slot + 1 + imm;
+        if (target >= 0 && target < total) marks[target] = (marks[target] as number) | FUNC_TARGET;
+      }
+      at += 8;
+    }
   }
   if (!ok) {
     decode(b);

@@ -91,8 +91,7 @@ function unused(code: number, field: string, value: number): string {
   return `${describeOpcode(code)}: ${field} is unused by this instruction and must be 0, found ${value}`;
 }
 
-function aluProblem(insn: Instruction): string | undefined {
-  const { code, src, off, imm } = insn;
+function aluProblem(code: number, src: number, off: number, imm: number): string | undefined {
   const op = code & 0xf0;
   const isX = (code & Source.X) !== 0;
   const is64 = (code & 0x07) === Class.ALU64;
@@ -139,8 +138,7 @@ function aluProblem(insn: Instruction): string | undefined {
   }
 }
 
-function jumpProblem(insn: Instruction): string | undefined {
-  const { code, dst, src, off, imm } = insn;
+function jumpProblem(code: number, dst: number, src: number, off: number, imm: number): string | undefined {
   const op = code & 0xf0;
   const isX = (code & Source.X) !== 0;
   const is32 = (code & 0x07) === Class.JMP32;
@@ -192,13 +190,11 @@ function jumpProblem(insn: Instruction): string | undefined {
   }
 }
 
-function loadProblem(insn: Instruction): string | undefined {
-  const { code, dst, src, off } = insn;
+function loadProblem(code: number, dst: number, src: number, off: number, imm2: number): string | undefined {
   if (code === LD_IMM64) {
     if (off !== 0) return unused(code, "off", off);
     if (src > PseudoLoad.MAP_IDX_VALUE)
       return `${describeOpcode(code)}: src selects what ld_imm64 loads and must be 0 (constant), 1 (map fd), 2 (map value), 3 (BTF id), 4 (function), 5 (map index) or 6 (map index value), found ${src}`;
-    const imm2 = insn.imm2 ?? 0;
     if (!isInt(imm2, INT32_MIN, INT32_MAX))
       return `${describeOpcode(code)}: imm2 ${imm2} does not fit in a signed 32-bit immediate`;
     if ((src === PseudoLoad.MAP_FD || src === PseudoLoad.MAP_IDX) && imm2 !== 0)
@@ -217,8 +213,7 @@ function loadProblem(insn: Instruction): string | undefined {
   return `unknown opcode ${hex(code)}: class LD holds only ld_imm64 (0x18) and the legacy packet loads (abs, ind)`;
 }
 
-function memoryProblem(insn: Instruction): string | undefined {
-  const { code, src, imm } = insn;
+function memoryProblem(code: number, src: number, imm: number): string | undefined {
   const cls = code & 0x07;
   const mode = code & 0xe0;
   const size = code & 0x18;
@@ -298,28 +293,43 @@ export function fieldProblem(insn: Instruction): string | undefined {
 export function instructionProblem(insn: Instruction): string | undefined {
   const fields = fieldProblem(insn);
   if (fields !== undefined) return fields;
+  return encodingProblem(insn.code, insn.dst, insn.src, insn.off, insn.imm, insn.imm2 ?? 0);
+}
+
+/**
+ * {@link instructionProblem} of fields already known to fit their widths (as read from bytes):
+ * the same rules, without an instruction object. `imm2` is 0 for instructions without one.
+ */
+export function encodingProblem(
+  code: number,
+  dst: number,
+  src: number,
+  off: number,
+  imm: number,
+  imm2: number,
+): string | undefined {
   let problem: string | undefined;
-  switch (insn.code & 0x07) {
+  switch (code & 0x07) {
     case Class.LD:
-      problem = loadProblem(insn);
+      problem = loadProblem(code, dst, src, off, imm2);
       break;
     case Class.LDX:
     case Class.ST:
     case Class.STX:
-      problem = memoryProblem(insn);
+      problem = memoryProblem(code, src, imm);
       break;
     case Class.ALU:
     case Class.ALU64:
-      problem = aluProblem(insn);
+      problem = aluProblem(code, src, off, imm);
       break;
     default:
-      problem = jumpProblem(insn);
+      problem = jumpProblem(code, dst, src, off, imm);
   }
   if (problem !== undefined) return problem;
-  if (insn.dst > MAX_REGISTER)
-    return `${describeOpcode(insn.code)}: register r${insn.dst} (dst) does not exist; registers are r0..r10`;
-  if (insn.src > MAX_REGISTER)
-    return `${describeOpcode(insn.code)}: register r${insn.src} (src) does not exist; registers are r0..r10`;
+  if (dst > MAX_REGISTER)
+    return `${describeOpcode(code)}: register r${dst} (dst) does not exist; registers are r0..r10`;
+  if (src > MAX_REGISTER)
+    return `${describeOpcode(code)}: register r${src} (src) does not exist; registers are r0..r10`;
   return undefined;
 }
 
