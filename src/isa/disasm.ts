@@ -42,9 +42,6 @@ export interface DisassembledInstruction {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Bits of each access size, by `size >> 3` (W, H, B, DW). */
-const SIZE_NAMES = ["32", "16", "8", "64"];
-
 const ALU_OPS: Record<number, string> = {
   [AluOp.ADD]: "+=",
   [AluOp.SUB]: "-=",
@@ -87,10 +84,26 @@ const FUNC_TARGET = 2;
 /** A slot where an instruction starts. */
 const START = 4;
 
+/** ASCII text as bytes, for writing constant pieces without reading a string. */
+function ascii(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let k = 0; k < s.length; k++) b[k] = s.charCodeAt(k);
+  return b;
+}
+
+/** `(u8 *)` .. `(u64 *)` by `size >> 3`, then `(s8 *)` .. by 4 + `size >> 3`. */
+const SIZES = ["(u32 *)", "(u16 *)", "(u8 *)", "(u64 *)", "(s32 *)", "(s16 *)", "(s8 *)", "(s64 *)"].map(
+  ascii,
+);
+
+/** Room every instruction gets before it is written; names written with `str` check their own. */
+const LINE_ROOM = 256;
+
 /**
  * The text being written, as UTF-8 in one growing byte buffer, and what labels it: a mark per
  * slot (JUMP_TARGET, FUNC_TARGET, START bits; one extra slot past the end), function names, and
- * whether helpers are named.
+ * whether helpers are named. Each instruction first makes LINE_ROOM bytes of room
+ * ({@link Text.room}); the number and register writers then write without checking.
  */
 class Text {
   buf: Uint8Array;
@@ -100,7 +113,7 @@ class Text {
   helperNames = true;
 
   constructor(capacity: number) {
-    this.buf = new Uint8Array(Math.max(capacity, 256));
+    this.buf = new Uint8Array(Math.max(capacity, LINE_ROOM));
   }
 
   private grow(n: number): void {
@@ -109,15 +122,27 @@ class Text {
     this.buf = bigger;
   }
 
+  /** Makes room for one instruction's fixed-size pieces. */
+  room(): void {
+    if (this.pos + LINE_ROOM > this.buf.length) this.grow(LINE_ROOM);
+  }
+
   byte(c: number): void {
-    if (this.pos >= this.buf.length) this.grow(1);
     this.buf[this.pos++] = c;
+  }
+
+  /** Constant ASCII bytes. */
+  put(bytes: Uint8Array): void {
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let k = 0; k < bytes.length; k++) buf[pos++] = bytes[k] as number;
+    this.pos = pos;
   }
 
   /** Any string (names may be any Unicode). */
   str(s: string): void {
     const n = s.length;
-    if (this.pos + n > this.buf.length) this.grow(n);
+    if (this.pos + n + LINE_ROOM > this.buf.length) this.grow(n + LINE_ROOM);
     const buf = this.buf;
     let pos = this.pos;
     for (let k = 0; k < n; k++) {
@@ -133,21 +158,29 @@ class Text {
   }
 
   private wide(s: string): void {
-    if (this.pos + s.length * 3 > this.buf.length) this.grow(s.length * 3);
+    if (this.pos + s.length * 3 + LINE_ROOM > this.buf.length) this.grow(s.length * 3 + LINE_ROOM);
     this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
   }
 
   /** An integer in 0..2**32-1 in decimal. */
   private digits(v: number): void {
-    if (this.pos + 10 > this.buf.length) this.grow(10);
     const buf = this.buf;
+    const pos = this.pos;
     if (v < 10) {
-      buf[this.pos++] = 48 + v;
+      buf[pos] = 48 + v;
+      this.pos = pos + 1;
       return;
     }
-    let len = 2;
-    for (let x = v; x >= 100; x = Math.floor(x / 10)) len++;
-    let at = this.pos + len;
+    if (v < 100) {
+      const q = (v / 10) | 0;
+      buf[pos] = 48 + q;
+      buf[pos + 1] = 48 + v - q * 10;
+      this.pos = pos + 2;
+      return;
+    }
+    const len =
+      v < 1e3 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : v < 1e9 ? 9 : 10;
+    let at = pos + len;
     this.pos = at;
     do {
       const q = Math.floor(v / 10);
@@ -160,66 +193,83 @@ class Text {
   dec(v: number): void {
     if (v >= 0 && v <= 0xffffffff && Math.floor(v) === v) this.digits(v);
     else if (v < 0 && v >= -0xffffffff && Math.floor(v) === v) {
-      this.byte(45);
+      this.buf[this.pos++] = 45;
       this.digits(-v);
     } else this.str(String(v));
   }
 
   /** Lower-case hexadecimal digits of an integer in 0..2**32-1; at least `width` of them. */
   hexDigits(v: number, width: number): void {
-    let len = 1;
-    for (let x = v; x >= 16; x = Math.floor(x / 16)) len++;
+    let len = (35 - Math.clz32(v)) >> 2;
     if (len < width) len = width;
-    if (this.pos + len > this.buf.length) this.grow(len);
     const buf = this.buf;
     let at = this.pos + len;
     this.pos = at;
     for (let k = 0; k < len; k++) {
-      const d = v % 16;
+      const d = v & 15;
       buf[--at] = d < 10 ? 48 + d : 87 + d;
-      v = Math.floor(v / 16);
+      v >>>= 4;
     }
   }
 
   /** An immediate as the kernel prints it: negative and small in decimal, else `0x` hexadecimal. */
   num(v: number): void {
-    if (v < 0 || v < 10) this.dec(v);
+    if (v < 10) this.dec(v);
     else if (v <= 0xffffffff && Math.floor(v) === v) {
-      this.str("0x");
+      const buf = this.buf;
+      buf[this.pos] = 48;
+      buf[this.pos + 1] = 120;
+      this.pos += 2;
       this.hexDigits(v, 1);
     } else this.str(`0x${v.toString(16)}`);
   }
 
   /** `rN` / `wN` */
   reg(wide: boolean, n: number): void {
-    this.byte(wide ? 114 : 119);
-    if (n >= 0 && n < 10) this.byte(48 + n);
-    else this.dec(n);
+    const buf = this.buf;
+    const pos = this.pos;
+    buf[pos] = wide ? 114 : 119;
+    if (n >= 0 && n < 10) {
+      buf[pos + 1] = 48 + n;
+      this.pos = pos + 2;
+    } else {
+      this.pos = pos + 1;
+      this.dec(n);
+    }
   }
 
   /** `+N` or `-N` */
   rel(v: number): void {
-    if (!(v < 0)) this.byte(43);
+    if (!(v < 0)) this.buf[this.pos++] = 43;
     this.dec(v);
   }
 
   /** `(rN + off)` / `(rN - off)` */
   addr(reg: number, off: number): void {
-    this.byte(40);
-    this.reg(true, reg);
+    const buf = this.buf;
+    const pos = this.pos;
+    buf[pos] = 40;
+    buf[pos + 1] = 114;
+    if (reg >= 0 && reg < 10) {
+      buf[pos + 2] = 48 + reg;
+      this.pos = pos + 3;
+    } else {
+      this.pos = pos + 2;
+      this.dec(reg);
+    }
     this.spaced(off);
-    this.byte(41);
+    this.buf[this.pos++] = 41;
   }
 
   /** ` + N` / ` - N` (` + 0` for 0) */
   spaced(v: number): void {
-    if (v < 0) {
-      this.str(" - ");
-      this.dec(-v);
-    } else {
-      this.str(" + ");
-      this.dec(v);
-    }
+    const buf = this.buf;
+    const pos = this.pos;
+    buf[pos] = 32;
+    buf[pos + 1] = v < 0 ? 45 : 43;
+    buf[pos + 2] = 32;
+    this.pos = pos + 3;
+    this.dec(v < 0 ? -v : v);
   }
 
   /** ` + N` / ` - N`, nothing for 0 */
@@ -234,7 +284,8 @@ class Text {
 
   /** The 64-bit value `hi:lo` (both taken as unsigned 32-bit) as `0x` hexadecimal. */
   imm64(lo: number, hi: number): void {
-    this.str("0x");
+    this.byte(48);
+    this.byte(120);
     const h = hi >>> 0;
     if (h === 0) this.hexDigits(lo >>> 0, 1);
     else {
@@ -245,16 +296,15 @@ class Text {
 
   /** `(u8 *)` .. `(u64 *)`, `(s8 *)` ..: the access size of a load or store opcode. */
   size(code: number, signed: boolean): void {
-    this.str(signed ? "(s" : "(u");
-    this.str(SIZE_NAMES[(code & 0x18) >> 3] as string);
-    this.str(" *)");
+    this.put(SIZES[(signed ? 4 : 0) + ((code & 0x18) >> 3)] as Uint8Array);
   }
 
-  /** Mark of a slot (0 outside the program, or without labels). */
+  /** Mark of a slot where an instruction starts (0 elsewhere, outside the program, or without labels). */
   mark(slot: number): number {
     const marks = this.marks;
     if (marks === undefined || !(slot >= 0 && slot < marks.length)) return 0;
-    return (marks[slot] as number) & (JUMP_TARGET | FUNC_TARGET);
+    const m = marks[slot] as number;
+    return m & START ? m & (JUMP_TARGET | FUNC_TARGET) : 0;
   }
 
   /** Writes the label of a slot (`fnN` or its given name, or `LN`); false when it has none. */
@@ -264,14 +314,15 @@ class Text {
       const name = this.functionNames?.get(slot);
       if (name !== undefined) this.str(name);
       else {
-        this.str("fn");
-        this.dec(slot);
+        this.byte(102);
+        this.byte(110);
+        this.digits(slot);
       }
       return true;
     }
     if (mark & JUMP_TARGET) {
-      this.byte(76);
-      this.dec(slot);
+      this.buf[this.pos++] = 76;
+      this.digits(slot);
       return true;
     }
     return false;
@@ -565,6 +616,7 @@ function format(
   ref: Reference | undefined,
   slot: number,
 ): void {
+  t.room();
   const cls = code & 7;
   switch (cls) {
     case Class.ALU:
@@ -656,13 +708,19 @@ function int16At(b: Uint8Array, at: number): number {
 function formatAt(t: Text, b: Uint8Array, at: number, slot: number): void {
   const code = b[at] as number;
   const regs = b[at + 1] as number;
+  const off = (((b[at + 2] as number) | ((b[at + 3] as number) << 8)) << 16) >> 16;
+  const imm =
+    (b[at + 4] as number) |
+    ((b[at + 5] as number) << 8) |
+    ((b[at + 6] as number) << 16) |
+    ((b[at + 7] as number) << 24);
   format(
     t,
     code,
     regs & 0x0f,
     regs >> 4,
-    int16At(b, at + 2),
-    int32At(b, at + 4),
+    off,
+    imm,
     code === LD_IMM64 ? int32At(b, at + 12) : 0,
     undefined,
     slot,
@@ -702,14 +760,6 @@ function markTargets(
   if (f >= 0 && f < total) marks[f] = (marks[f] as number) | FUNC_TARGET;
   const j = jumpTarget(code, off, imm, slot);
   if (j >= 0 && j < total) marks[j] = (marks[j] as number) | JUMP_TARGET;
-}
-
-/** Keeps only targets where an instruction starts. */
-function dropMidInstructionTargets(marks: Uint8Array): void {
-  for (let s = 0; s < marks.length; s++) {
-    const m = marks[s] as number;
-    if (m !== 0 && (m & START) === 0) marks[s] = 0;
-  }
 }
 
 /** The program being disassembled: bytes checked in place, or a list of instructions. */
@@ -785,7 +835,6 @@ function programOfBytes(b: Uint8Array): Program {
     decode(b);
     throw new Error("internal error: the disassembler refused bytes the decoder accepts");
   }
-  dropMidInstructionTargets(marks);
   return { insns: undefined, bytes: b, count, slots, marks };
 }
 
@@ -803,7 +852,6 @@ function programOfList(insns: readonly Instruction[]): Program {
     marks[slot] = (marks[slot] as number) | START;
     markTargets(marks, i.code, i.src, i.off, i.imm, i.imm2 ?? 0, i.ref !== undefined, slot);
   }
-  dropMidInstructionTargets(marks);
   return { insns, bytes: new Uint8Array(0), count: insns.length, slots, marks };
 }
 
@@ -888,23 +936,30 @@ export function disassembleRecords(
   return out;
 }
 
+const FUNC = ascii(".func ");
+const INDENT = ascii("    ");
+
 function writeProgram(input: Uint8Array | readonly Instruction[], options: DisassembleOptions): Text {
   const p = programOf(input);
   const t = textFor(p, p.count * 28, options);
+  const { insns, bytes, slots } = p;
   for (let k = 0; k < p.count; k++) {
-    const slot = p.slots[k] as number;
+    const slot = slots[k] as number;
+    t.room();
     const mark = t.mark(slot);
     if (mark & FUNC_TARGET) {
       if (k !== 0) t.byte(10);
-      t.str(".func ");
+      t.put(FUNC);
       t.label(slot);
       t.byte(10);
     } else if (mark & JUMP_TARGET) {
       t.label(slot);
-      t.str(":\n");
+      t.byte(58);
+      t.byte(10);
     }
-    t.str("    ");
-    formatNth(t, p, k);
+    t.put(INDENT);
+    if (insns !== undefined) formatListed(t, insns[k] as Instruction, slot);
+    else formatAt(t, bytes, slot * 8, slot);
     t.byte(10);
   }
   return t;
