@@ -96,6 +96,47 @@ const SIZES = ["(u32 *)", "(u16 *)", "(u8 *)", "(u64 *)", "(s32 *)", "(s16 *)", 
   ascii,
 );
 
+/** Constant pieces of text. */
+const T_COMMA = ascii(", ");
+const T_ASSIGN = ascii(" = ");
+const T_VALUE0 = ascii("][0]");
+const T_MAP_IDX = ascii("map[idx:");
+const T_MAP_FD = ascii("map[fd:");
+const T_MAP = ascii("map[");
+const T_FUNC_CALL = ascii("func(");
+const T_STORE_RELEASE = ascii("store_release(");
+const T_SKB = ascii("skb[");
+const T_R0_LOAD = ascii("r0 = *");
+const T_PC = ascii("pc");
+const T_MAY_GOTO = ascii("may_goto ");
+const T_MAP_VALUE = ascii("map_value(");
+const T_MAP_FD_CALL = ascii("map_fd(");
+const T_LOCK = ascii("lock *");
+const T_KFUNC = ascii("kfunc ");
+const T_IF = ascii("if ");
+const T_GOTOL = ascii("gotol ");
+const T_GOTO = ascii("goto ");
+const T_EXIT = ascii("exit");
+const T_CALLX = ascii("callx ");
+const T_CALL = ascii("call ");
+const T_BTF_ID = ascii("btf_id(");
+const T_ADDR_SPACE_CAST = ascii("addr_space_cast(");
+const T_ATOMIC = ascii(".atomic ");
+const T_SEXT = ascii("(s");
+const T_LL = ascii(" ll");
+const T_THEN_GOTO = ascii(" goto ");
+const T_LOAD_ACQUIRE = ascii(" = load_acquire(");
+const T_ATOMIC_FETCH = ascii(" = atomic_fetch_");
+const T_NEGATE = ascii(" = -");
+const T_LOAD = ascii(" = *");
+const T_UNKNOWN_ALU = ascii("?=");
+const T_UNKNOWN_JMP = ascii("?");
+/** {@link ALU_OPS} and {@link JMP_OPS} as bytes, by `op >> 4`. */
+const ALU_OP_BYTES: (Uint8Array | undefined)[] = [];
+const JMP_OP_BYTES: (Uint8Array | undefined)[] = [];
+for (const [op, text] of Object.entries(ALU_OPS)) ALU_OP_BYTES[Number(op) >> 4] = ascii(text);
+for (const [op, text] of Object.entries(JMP_OPS)) JMP_OP_BYTES[Number(op) >> 4] = ascii(text);
+
 /** Room every instruction gets before it is written; names written with `str` check their own. */
 const LINE_ROOM = 256;
 
@@ -349,7 +390,7 @@ function formatAlu(t: Text, code: number, dst: number, src: number, off: number,
   const x = (code & Source.X) !== 0;
   if (op === AluOp.NEG) {
     t.reg(wide, dst);
-    t.str(" = -");
+    t.put(T_NEGATE);
     t.reg(wide, dst);
     return;
   }
@@ -363,19 +404,19 @@ function formatAlu(t: Text, code: number, dst: number, src: number, off: number,
   }
   if (op === AluOp.MOV) {
     t.reg(wide, dst);
-    t.str(" = ");
+    t.put(T_ASSIGN);
     if (!x) t.num(imm);
     else if (off === 0) t.reg(wide, src);
     else if (off === 1 && wide) {
-      t.str("addr_space_cast(");
+      t.put(T_ADDR_SPACE_CAST);
       t.reg(true, src);
-      t.str(", ");
+      t.put(T_COMMA);
       t.dec(imm >>> 16);
-      t.str(", ");
+      t.put(T_COMMA);
       t.dec(imm & 0xffff);
       t.byte(41);
     } else {
-      t.str("(s");
+      t.put(T_SEXT);
       t.dec(off);
       t.byte(41);
       t.reg(wide, src);
@@ -385,7 +426,7 @@ function formatAlu(t: Text, code: number, dst: number, src: number, off: number,
   t.reg(wide, dst);
   t.byte(32);
   if (off === 1 && (op === AluOp.DIV || op === AluOp.MOD)) t.byte(115);
-  t.str(ALU_OPS[op] ?? "?=");
+  t.put(ALU_OP_BYTES[op >> 4] ?? T_UNKNOWN_ALU);
   t.byte(32);
   if (x) t.reg(wide, src);
   else t.num(imm);
@@ -395,17 +436,17 @@ function formatAtomic(t: Text, code: number, dst: number, src: number, off: numb
   const wide = (code & 0x18) === Size.DW;
   if (imm === AtomicOp.LOAD_ACQ) {
     t.reg(true, dst);
-    t.str(" = load_acquire(");
+    t.put(T_LOAD_ACQUIRE);
     t.size(code, false);
     t.addr(src, off);
     t.byte(41);
     return;
   }
   if (imm === AtomicOp.STORE_REL) {
-    t.str("store_release(");
+    t.put(T_STORE_RELEASE);
     t.size(code, false);
     t.addr(dst, off);
-    t.str(", ");
+    t.put(T_COMMA);
     t.reg(true, src);
     t.byte(41);
     return;
@@ -417,10 +458,10 @@ function formatAtomic(t: Text, code: number, dst: number, src: number, off: numb
     t.reg(true, dst);
     t.str(off < 0 ? " - " : " + ");
     t.dec(Math.abs(off));
-    t.str(", ");
+    t.put(T_COMMA);
     if (cmp) {
       t.reg(wide, 0);
-      t.str(", ");
+      t.put(T_COMMA);
     }
     t.reg(wide, src);
     t.byte(41);
@@ -428,23 +469,23 @@ function formatAtomic(t: Text, code: number, dst: number, src: number, off: numb
   }
   const names = ATOMIC_NAMES[imm & ~AtomicOp.FETCH];
   if (names === undefined) {
-    t.str(".atomic ");
+    t.put(T_ATOMIC);
     t.dec(imm);
     return;
   }
   if (imm & AtomicOp.FETCH) {
     t.reg(wide, src);
-    t.str(" = atomic_fetch_");
+    t.put(T_ATOMIC_FETCH);
     t.str(names[1]);
     t.byte(40);
     t.size(code, false);
     t.addr(dst, off);
-    t.str(", ");
+    t.put(T_COMMA);
     t.reg(wide, src);
     t.byte(41);
     return;
   }
-  t.str("lock *");
+  t.put(T_LOCK);
   t.size(code, false);
   t.addr(dst, off);
   t.byte(32);
@@ -465,9 +506,9 @@ function formatLd(
 ): void {
   const mode = code & 0xe0;
   if (mode === Mode.ABS || mode === Mode.IND) {
-    t.str("r0 = *");
+    t.put(T_R0_LOAD);
     t.size(code, false);
-    t.str("skb[");
+    t.put(T_SKB);
     if (mode === Mode.ABS) t.num(imm);
     else {
       t.reg(true, src);
@@ -477,21 +518,21 @@ function formatLd(
     return;
   }
   t.reg(true, dst);
-  t.str(" = ");
+  t.put(T_ASSIGN);
   switch (src) {
     case PseudoLoad.MAP_FD:
       if (ref?.kind === "map") {
         if (ref.name.startsWith("id:")) {
-          t.str("map[");
+          t.put(T_MAP);
           t.str(ref.name);
           t.byte(93);
         } else {
-          t.str("map_fd(");
+          t.put(T_MAP_FD_CALL);
           t.str(ref.name);
           t.byte(41);
         }
       } else {
-        t.str("map[fd:");
+        t.put(T_MAP_FD);
         t.dec(imm);
         t.byte(93);
       }
@@ -499,28 +540,28 @@ function formatLd(
     case PseudoLoad.MAP_VALUE:
       if (ref?.kind === "map") {
         if (ref.name.startsWith("id:")) {
-          t.str("map[");
+          t.put(T_MAP);
           t.str(ref.name);
-          t.str("][0]");
+          t.put(T_VALUE0);
           t.valueOffset(imm2);
         } else {
-          t.str("map_value(");
+          t.put(T_MAP_VALUE);
           t.str(ref.name);
           t.byte(41);
           t.spacedOffset(imm2);
         }
       } else {
-        t.str("map[fd:");
+        t.put(T_MAP_FD);
         t.dec(imm);
-        t.str("][0]");
+        t.put(T_VALUE0);
         t.valueOffset(imm2);
       }
       return;
     case PseudoLoad.BTF_ID:
-      t.str("btf_id(");
+      t.put(T_BTF_ID);
       t.dec(imm);
       if (imm2 !== 0) {
-        t.str(", ");
+        t.put(T_COMMA);
         t.dec(imm2);
       }
       t.byte(41);
@@ -528,31 +569,31 @@ function formatLd(
     case PseudoLoad.FUNC:
       if (ref?.kind === "func") t.str(ref.name);
       else if (imm2 !== 0) {
-        t.str("func(");
+        t.put(T_FUNC_CALL);
         t.dec(imm);
-        t.str(", ");
+        t.put(T_COMMA);
         t.dec(imm2);
         t.byte(41);
       } else if (!t.functionName(slot + 1 + imm)) {
-        t.str("func(");
+        t.put(T_FUNC_CALL);
         t.dec(imm);
         t.byte(41);
       }
       return;
     case PseudoLoad.MAP_IDX:
-      t.str("map[idx:");
+      t.put(T_MAP_IDX);
       t.dec(imm);
       t.byte(93);
       return;
     case PseudoLoad.MAP_IDX_VALUE:
-      t.str("map[idx:");
+      t.put(T_MAP_IDX);
       t.dec(imm);
-      t.str("][0]");
+      t.put(T_VALUE0);
       t.valueOffset(imm2);
       return;
     default:
       t.imm64(imm, imm2);
-      t.str(" ll");
+      t.put(T_LL);
   }
 }
 
@@ -567,25 +608,25 @@ function formatCall(
   slot: number,
 ): void {
   if (code & Source.X) {
-    t.str("callx ");
+    t.put(T_CALLX);
     t.reg(true, dst);
     return;
   }
-  t.str("call ");
+  t.put(T_CALL);
   if (src === PseudoCall.CALL) {
     if (ref?.kind === "func") t.str(ref.name);
     else if (!t.functionName(slot + 1 + imm)) {
-      t.str("pc");
+      t.put(T_PC);
       t.rel(imm);
     }
     return;
   }
   if (src === PseudoCall.KFUNC_CALL) {
-    t.str("kfunc ");
+    t.put(T_KFUNC);
     if (ref?.kind === "kfunc") t.str(ref.name);
     else t.dec(imm);
     if (off !== 0) {
-      t.str(", ");
+      t.put(T_COMMA);
       t.dec(off);
     }
     return;
@@ -625,7 +666,7 @@ function format(
       return;
     case Class.LDX:
       t.reg(true, dst);
-      t.str(" = *");
+      t.put(T_LOAD);
       t.size(code, (code & 0xe0) === Mode.MEMSX);
       t.addr(src, off);
       return;
@@ -633,7 +674,7 @@ function format(
       t.byte(42);
       t.size(code, false);
       t.addr(dst, off);
-      t.str(" = ");
+      t.put(T_ASSIGN);
       t.num(imm);
       return;
     case Class.STX:
@@ -642,7 +683,7 @@ function format(
         t.byte(42);
         t.size(code, false);
         t.addr(dst, off);
-        t.str(" = ");
+        t.put(T_ASSIGN);
         t.reg(true, src);
       }
       return;
@@ -652,7 +693,7 @@ function format(
   }
   const op = code & 0xf0;
   if (op === JmpOp.EXIT) {
-    t.str("exit");
+    t.put(T_EXIT);
     return;
   }
   if (op === JmpOp.CALL) {
@@ -661,28 +702,28 @@ function format(
   }
   if (op === JmpOp.JA) {
     if (cls === Class.JMP32) {
-      t.str("gotol ");
+      t.put(T_GOTOL);
       t.labelOrRel(slot + 1 + imm, imm);
     } else {
-      t.str("goto ");
+      t.put(T_GOTO);
       t.labelOrRel(slot + 1 + off, off);
     }
     return;
   }
   if (op === JmpOp.JCOND) {
-    t.str("may_goto ");
+    t.put(T_MAY_GOTO);
     t.labelOrRel(slot + 1 + off, off);
     return;
   }
   const wide = cls === Class.JMP;
-  t.str("if ");
+  t.put(T_IF);
   t.reg(wide, dst);
   t.byte(32);
-  t.str(JMP_OPS[op] ?? "?");
+  t.put(JMP_OP_BYTES[op >> 4] ?? T_UNKNOWN_JMP);
   t.byte(32);
   if (code & Source.X) t.reg(wide, src);
   else t.num(imm);
-  t.str(" goto ");
+  t.put(T_THEN_GOTO);
   t.labelOrRel(slot + 1 + off, off);
 }
 
