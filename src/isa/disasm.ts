@@ -223,8 +223,13 @@ class Text {
       v < 1e3 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : v < 1e9 ? 9 : 10;
     let at = pos + len;
     this.pos = at;
-    do {
+    if (v > 0x7fffffff) {
       const q = Math.floor(v / 10);
+      buf[--at] = 48 + v - q * 10;
+      v = q;
+    }
+    do {
+      const q = (v / 10) | 0;
       buf[--at] = 48 + v - q * 10;
       v = q;
     } while (v > 0);
@@ -597,6 +602,9 @@ function formatLd(
   }
 }
 
+/** Helper names as bytes, by id, made on first use. */
+const HELPER_NAMES: (Uint8Array | undefined)[] = [];
+
 function formatCall(
   t: Text,
   code: number,
@@ -638,7 +646,7 @@ function formatCall(
     }
     const h = imm > 0 ? HELPERS[imm - 1] : undefined;
     if (h !== undefined && h.id === imm) {
-      t.str(h.name);
+      t.put((HELPER_NAMES[imm] ??= ascii(h.name)) as Uint8Array);
       return;
     }
   }
@@ -1001,7 +1009,7 @@ function writeProgram(input: Uint8Array | readonly Instruction[], options: Disas
     t.put(INDENT);
     if (insns !== undefined) formatListed(t, insns[k] as Instruction, slot);
     else formatAt(t, bytes, slot * 8, slot);
-    t.byte(10);
+    t.buf[t.pos++] = 10;
   }
   return t;
 }
