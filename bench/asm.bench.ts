@@ -2,12 +2,12 @@
  * The assembler and disassembler, whole process, against LLVM on the same input in the same run:
  * `node bin/rawbpf.js asm` on a 200,000-line file vs `llvm-mc-19 -filetype=obj`, and
  * `node bin/rawbpf.js disasm` on 200,000 instructions vs `llvm-objdump-19 -d`. Each command runs
- * ROUNDS times, alternating ours and LLVM's so machine load hits both alike; prints the medians
- * and the ratios (goal: at most half of LLVM's time).
+ * ROUNDS times (after a warm-up run), in turns so machine load hits all alike, timed by bash's
+ * `time` with NODE_EXTRA_CA_CERTS unset (bench/support.ts); prints the medians and the ratios
+ * (goal: at most half of LLVM's time), and Node's own start-up.
  *
  * Run: `npm run bench -- asm` (builds dist first) or `npx tsc -p . && node --import tsx bench/asm.bench.ts`.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,7 @@ import { encode } from "../src/isa/encode.js";
 import type { Instruction } from "../src/isa/insn.js";
 import { AtomicOp, Class, JmpOp, LD_IMM64, Mode } from "../src/isa/opcode.js";
 import { arbitraryInstruction } from "../test/isa/arbitrary.js";
+import { nodeStartCommands, printNodeStart, type Run, timeAll } from "./support.js";
 
 const LINES = Number(process.env.ASM_BENCH_LINES ?? 200_000);
 const ROUNDS = Number(process.env.ASM_BENCH_ROUNDS ?? 7);
@@ -36,33 +37,6 @@ function common(i: Instruction): boolean {
   return true;
 }
 
-function once(cmd: string, args: string[]): number {
-  const t0 = process.hrtime.bigint();
-  const p = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"], maxBuffer: 1 << 30 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (p.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${p.stderr}`);
-  return ms;
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-/** Median times of two commands run alternately, after one unmeasured warm-up run of each. */
-function pair(a: [string, string[]], b: [string, string[]]): [number, number] {
-  once(...a);
-  once(...b);
-  const ta: number[] = [];
-  const tb: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    ta.push(once(...a));
-    tb.push(once(...b));
-  }
-  return [median(ta), median(tb)];
-}
-
 const sample = fc.sample(arbitraryInstruction.filter(common), { numRuns: 4096, seed: 7 });
 const insns: Instruction[] = [];
 while (insns.length < LINES) insns.push(sample[insns.length % sample.length] as Instruction);
@@ -72,21 +46,29 @@ const bin = join(build, "asm-bench.bin");
 const obj = join(build, "asm-bench.o");
 writeFileSync(src, source);
 writeFileSync(bin, encode(insns));
-const cli = join(root, "bin", "rawbpf.js");
 
-const [ourAsm, llvmAsm] = pair(
-  [process.execPath, [cli, "asm", src, "-o", join(build, "asm-bench.out")]],
-  ["llvm-mc-19", ["-triple", "bpfel", "-mcpu=v4", "-filetype=obj", src, "-o", obj]],
-);
-const [ourDis, llvmDis] = pair(
-  [process.execPath, [cli, "disasm", bin]],
-  ["llvm-objdump-19", ["-d", "--mcpu=v4", obj]],
+const node = JSON.stringify(process.execPath);
+const cli = `${node} ${JSON.stringify(join(root, "bin", "rawbpf.js"))}`;
+const q = JSON.stringify;
+const start = nodeStartCommands();
+const t = timeAll(
+  {
+    ourAsm: `${cli} asm ${q(src)} -o ${q(join(build, "asm-bench.out"))}`,
+    llvmAsm: `llvm-mc-19 -triple bpfel -mcpu=v4 -filetype=obj ${q(src)} -o ${q(obj)}`,
+    ourDis: `${cli} disasm ${q(bin)}`,
+    llvmDis: `llvm-objdump-19 -d --mcpu=v4 ${q(obj)}`,
+    ...start.commands,
+  },
+  ROUNDS,
+  start.keepEnv,
 );
 
-const row = (name: string, ours: number, theirs: number, tool: string) =>
+const ms = (x: number) => x.toFixed(0).padStart(4);
+const row = (name: string, ours: Run, theirs: Run, tool: string) =>
   console.log(
-    `${name.padEnd(8)} rawbpf ${ours.toFixed(0).padStart(6)} ms   ${tool.padEnd(16)} ${theirs.toFixed(0).padStart(6)} ms   ratio ${(ours / theirs).toFixed(2)} (goal <= 0.50)`,
+    `${name.padEnd(8)} rawbpf ${ms(ours.wall)} ms (CPU ${ms(ours.cpu)})   ${tool.padEnd(16)} ${ms(theirs.wall)} ms (CPU ${ms(theirs.cpu)})   ratio ${(ours.wall / theirs.wall).toFixed(2)} (goal <= 0.50)`,
   );
-console.log(`${LINES} instructions, whole process, median of ${ROUNDS} runs each`);
-row("asm", ourAsm, llvmAsm, "llvm-mc-19");
-row("disasm", ourDis, llvmDis, "llvm-objdump-19");
+console.log(`${LINES} instructions, whole processes, median of ${ROUNDS} runs each, in turns:`);
+row("asm", t.ourAsm as Run, t.llvmAsm as Run, "llvm-mc-19");
+row("disasm", t.ourDis as Run, t.llvmDis as Run, "llvm-objdump-19");
+printNodeStart(t);

@@ -9,9 +9,8 @@
  *   `node -e 0` for Node's own start-up. The commands take turns (so a busy machine slows them
  *   alike); each is timed by bash's `time` (wall, user and system CPU, 1 ms resolution); the
  *   median of ROUNDS runs is printed with the ratios. Goal: no slower than bpftool.
- *   NODE_EXTRA_CA_CERTS is unset for every command: when set (as in some sandboxes) every Node
- *   process parses that CA bundle before running anything (tens of ms), which rawbpf never needs;
- *   `node -e 0` is timed with it too, to show what it costs.
+ *   NODE_EXTRA_CA_CERTS is unset for every command (see bench/support.ts); `node -e 0` is timed
+ *   with it too, to show what it costs.
  *
  * Run: `npm run bench -- btf` (builds dist first) or
  * `npx tsc -p . && node --expose-gc --import tsx bench/btf.bench.ts [--rounds N]`.
@@ -24,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { BtfBuilder } from "../src/btf/builder.js";
 import { formatC } from "../src/btf/c.js";
 import { Btf } from "../src/btf/decode.js";
+import { median, nodeStartCommands, printNodeStart, type Run, timeAll } from "./support.js";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const RUNS = 200;
@@ -32,11 +32,6 @@ const ROUNDS = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 11;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const build = join(root, "bench", ".build");
 mkdirSync(build, { recursive: true });
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-};
 
 // ---- the C printer's warm-up blob ----
 
@@ -326,46 +321,20 @@ kept.findIds("task_struct");
 const afterNames = used();
 
 // ---- whole processes ----
-interface Run {
-  wall: number;
-  cpu: number;
-}
-/** Runs each command once per round, in turns; bash's `time` measures each run. */
-function timeAll(commands: Record<string, string>, keepEnv: Record<string, string>): Record<string, Run> {
-  const runs: Record<string, Run[]> = {};
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, cmd] of Object.entries(commands)) {
-      const env = { ...process.env };
-      delete env.NODE_EXTRA_CA_CERTS;
-      const p = spawnSync("bash", ["-c", `TIMEFORMAT='%3R %3U %3S'; time (${cmd} > /dev/null)`], {
-        encoding: "utf8",
-        env: keepEnv[name] === undefined ? env : { ...env, NODE_EXTRA_CA_CERTS: keepEnv[name] },
-      });
-      const m = /(\d+\.\d+) (\d+\.\d+) (\d+\.\d+)\s*$/.exec(p.stderr);
-      if (p.status !== 0 || !m) throw new Error(`${cmd} failed: ${p.stderr}`);
-      (runs[name] ??= []).push({ wall: Number(m[1]) * 1e3, cpu: (Number(m[2]) + Number(m[3])) * 1e3 });
-    }
-  }
-  const out: Record<string, Run> = {};
-  for (const [name, rs] of Object.entries(runs)) {
-    out[name] = { wall: median(rs.map((x) => x.wall)), cpu: median(rs.map((x) => x.cpu)) };
-  }
-  return out;
-}
 const node = JSON.stringify(process.execPath);
 const cli = `${node} ${JSON.stringify(join(root, "bin", "rawbpf.js"))} btf dump`;
 const tool = `bpftool btf dump file ${VMLINUX} format`;
-const extraCerts = process.env.NODE_EXTRA_CA_CERTS;
+const start = nodeStartCommands();
 const t = timeAll(
   {
     ourC: `${cli} --format c`,
     toolC: `${tool} c`,
     ourRaw: `${cli} --format raw`,
     toolRaw: `${tool} raw`,
-    node: `${node} -e 0`,
-    ...(extraCerts ? { nodeCerts: `${node} -e 0` } : {}),
+    ...start.commands,
   },
-  extraCerts ? { nodeCerts: extraCerts } : {},
+  ROUNDS,
+  start.keepEnv,
 );
 
 const f = (x: number) => x.toFixed(3).padStart(9);
@@ -389,13 +358,5 @@ const proc = (what: string, ours: Run, theirs: Run) =>
 console.log(`whole processes, median of ${ROUNDS} runs each, in turns (goal: ratio <= 1):`);
 proc("C header", t.ourC!, t.toolC!);
 proc("raw list", t.ourRaw!, t.toolRaw!);
-console.log(
-  `node -e 0                ${ms(t.node!.wall)} ms (CPU ${ms(t.node!.cpu)}): Node's own start-up, part of each rawbpf run`,
-);
-if (t.nodeCerts) {
-  console.log(
-    `node -e 0 with NODE_EXTRA_CA_CERTS ${ms(t.nodeCerts.wall)} ms (CPU ${ms(t.nodeCerts.cpu)}): ` +
-      "set in this environment, unset for all the runs above",
-  );
-}
+printNodeStart(t);
 void kept;
