@@ -986,16 +986,17 @@ export function disassembleRecords(
 }
 
 const FUNC = ascii(".func ");
-const INDENT = ascii("    ");
 
 function writeProgram(input: Uint8Array | readonly Instruction[], options: DisassembleOptions): Text {
   const p = programOf(input);
   const t = textFor(p, p.count * 28, options);
   const { insns, bytes, slots } = p;
+  const marks = t.marks;
   for (let k = 0; k < p.count; k++) {
     const slot = slots[k] as number;
     t.room();
-    const mark = t.mark(slot);
+    const m = marks === undefined ? 0 : (marks[slot] as number);
+    const mark = m & START ? m : 0;
     if (mark & FUNC_TARGET) {
       if (k !== 0) t.byte(10);
       t.put(FUNC);
@@ -1006,7 +1007,13 @@ function writeProgram(input: Uint8Array | readonly Instruction[], options: Disas
       t.byte(58);
       t.byte(10);
     }
-    t.put(INDENT);
+    const buf = t.buf;
+    const pos = t.pos;
+    buf[pos] = 32;
+    buf[pos + 1] = 32;
+    buf[pos + 2] = 32;
+    buf[pos + 3] = 32;
+    t.pos = pos + 4;
     if (insns !== undefined) formatListed(t, insns[k] as Instruction, slot);
     else formatAt(t, bytes, slot * 8, slot);
     t.buf[t.pos++] = 10;
