@@ -653,7 +653,10 @@ function formatCall(
   t.dec(imm);
 }
 
-/** Writes one instruction in kernel syntax; `imm2` is 0 when the instruction has none. */
+/**
+ * Writes one instruction in kernel syntax; `imm2` is 0 when the instruction has none. The caller
+ * makes room first ({@link Text.room}).
+ */
 function format(
   t: Text,
   code: number,
@@ -665,7 +668,6 @@ function format(
   ref: Reference | undefined,
   slot: number,
 ): void {
-  t.room();
   const cls = code & 7;
   switch (cls) {
     case Class.ALU:
@@ -940,6 +942,7 @@ export function formatInstruction(
   void labels;
   single.pos = 0;
   single.helperNames = options.helperNames !== false;
+  single.room();
   formatListed(single, i, 0);
   return single.text();
 }
@@ -967,6 +970,7 @@ export function disassembleRecords(
       imm: int32At(b, at + 4),
     };
     t.pos = 0;
+    t.room();
     formatNth(t, p, k);
     const rec: DisassembledInstruction = {
       slot,
