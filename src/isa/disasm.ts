@@ -756,6 +756,10 @@ function int16At(b: Uint8Array, at: number): number {
   return (((b[at] as number) | ((b[at + 1] as number) << 8)) << 16) >> 16;
 }
 
+/**
+ * Checks the instruction at `at` and writes it.
+ * @throws DecodeError when it is not valid
+ */
 function formatAt(t: Text, b: Uint8Array, at: number, slot: number): void {
   const code = b[at] as number;
   const regs = b[at + 1] as number;
@@ -765,17 +769,16 @@ function formatAt(t: Text, b: Uint8Array, at: number, slot: number): void {
     ((b[at + 5] as number) << 8) |
     ((b[at + 6] as number) << 16) |
     ((b[at + 7] as number) << 24);
-  format(
-    t,
-    code,
-    regs & 0x0f,
-    regs >> 4,
-    off,
-    imm,
-    code === LD_IMM64 ? int32At(b, at + 12) : 0,
-    undefined,
-    slot,
-  );
+  let imm2 = 0;
+  if (code === LD_IMM64) {
+    if (at + 8 >= b.length || b[at + 8] !== 0 || b[at + 9] !== 0 || b[at + 10] !== 0 || b[at + 11] !== 0)
+      refuse(b);
+    imm2 = int32At(b, at + 12);
+  }
+  const dst = regs & 0x0f;
+  const src = regs >> 4;
+  if (encodingProblem(code, dst, src, off, imm, imm2) !== undefined) refuse(b);
+  format(t, code, dst, src, off, imm, imm2, undefined, slot);
 }
 
 /** Slot a jump lands on, or -1 when the instruction is not a jump. */
@@ -826,39 +829,20 @@ interface Program {
 }
 
 /**
- * Checks the bytes in place, finds each instruction's slot and marks the targets, in one pass.
- * Any problem is reported by {@link decode}, so the error is the decoder's own.
- * @throws DecodeError
+ * Finds each instruction's slot in the bytes and marks the targets, without checking the
+ * instructions: each is checked as it is formatted ({@link formatAt}), so its fields are read
+ * once for both.
+ * @throws DecodeError when the length is not whole slots
  */
 function programOfBytes(b: Uint8Array): Program {
   const length = b.length;
-  let ok = length % 8 === 0;
-  const total = ok ? length >> 3 : 0;
+  if (length % 8 !== 0) refuse(b);
+  const total = length >> 3;
   const slots = new Int32Array(total);
   const marks = new Uint8Array(total + 1);
   let count = 0;
-  for (let at = 0; ok && at < length; at += 8) {
+  for (let at = 0; at < length; at += 8) {
     const code = b[at] as number;
-    const regs = b[at + 1] as number;
-    const src = regs >> 4;
-    const off = ((((b[at + 2] as number) | ((b[at + 3] as number) << 8)) << 16) >> 16) as number;
-    const imm =
-      (b[at + 4] as number) |
-      ((b[at + 5] as number) << 8) |
-      ((b[at + 6] as number) << 16) |
-      ((b[at + 7] as number) << 24);
-    let imm2 = 0;
-    if (code === LD_IMM64) {
-      if (at + 8 >= length || b[at + 8] !== 0 || b[at + 9] !== 0 || b[at + 10] !== 0 || b[at + 11] !== 0) {
-        ok = false;
-        break;
-      }
-      imm2 = int32At(b, at + 12);
-    }
-    if (encodingProblem(code, regs & 0x0f, src, off, imm, imm2) !== undefined) {
-      ok = false;
-      break;
-    }
     const slot = at >> 3;
     slots[count++] = slot;
     marks[slot] = (marks[slot] as number) | START;
@@ -868,25 +852,33 @@ function programOfBytes(b: Uint8Array): Program {
       let target = -1;
       let mark = JUMP_TARGET;
       if (op === JmpOp.CALL) {
-        if (code === (JmpOp.CALL | Class.JMP) && src === PseudoCall.CALL) {
-          target = slot + 1 + imm;
+        if (code === (JmpOp.CALL | Class.JMP) && (b[at + 1] as number) >> 4 === PseudoCall.CALL) {
+          target = slot + 1 + int32At(b, at + 4);
           mark = FUNC_TARGET;
         }
-      } else if (op !== JmpOp.EXIT) target = slot + 1 + (cls === Class.JMP32 && op === JmpOp.JA ? imm : off);
+      } else if (op !== JmpOp.EXIT)
+        target =
+          slot + 1 + (cls === Class.JMP32 && op === JmpOp.JA ? int32At(b, at + 4) : int16At(b, at + 2));
       if (target >= 0 && target < total) marks[target] = (marks[target] as number) | mark;
     } else if (code === LD_IMM64) {
-      if (src === PseudoLoad.FUNC && imm2 === 0) {
-        const target = slot + 1 + imm;
+      if ((b[at + 1] as number) >> 4 === PseudoLoad.FUNC && at + 16 <= length && int32At(b, at + 12) === 0) {
+        const target = slot + 1 + int32At(b, at + 4);
         if (target >= 0 && target < total) marks[target] = (marks[target] as number) | FUNC_TARGET;
       }
       at += 8;
     }
   }
-  if (!ok) {
-    decode(b);
-    throw new Error("internal error: the disassembler refused bytes the decoder accepts");
-  }
   return { insns: undefined, bytes: b, count, slots, marks };
+}
+
+/**
+ * Reports what is wrong with bytes found not to be a valid program, through {@link decode}, so
+ * the error is the decoder's own.
+ * @throws DecodeError
+ */
+function refuse(b: Uint8Array): never {
+  decode(b);
+  throw new Error("internal error: the disassembler refused bytes the decoder accepts");
 }
 
 function programOfList(insns: readonly Instruction[]): Program {
