@@ -237,7 +237,12 @@ class Text {
 
   /** A number in decimal, as `String(v)` writes it. */
   dec(v: number): void {
-    if (v >= 0 && v <= 0xffffffff && Math.floor(v) === v) this.digits(v);
+    if ((v | 0) === v) {
+      if (v < 0) {
+        this.buf[this.pos++] = 45;
+        this.digits(-v);
+      } else this.digits(v);
+    } else if (v >= 0 && v <= 0xffffffff && Math.floor(v) === v) this.digits(v);
     else if (v < 0 && v >= -0xffffffff && Math.floor(v) === v) {
       this.buf[this.pos++] = 45;
       this.digits(-v);
@@ -261,7 +266,7 @@ class Text {
   /** An immediate as the kernel prints it: negative and small in decimal, else `0x` hexadecimal. */
   num(v: number): void {
     if (v < 10) this.dec(v);
-    else if (v <= 0xffffffff && Math.floor(v) === v) {
+    else if ((v | 0) === v || (v <= 0xffffffff && Math.floor(v) === v)) {
       const buf = this.buf;
       buf[this.pos] = 48;
       buf[this.pos + 1] = 120;
