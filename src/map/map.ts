@@ -567,20 +567,32 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
    * map just continues with the next index). Deleting the key just yielded is the safe pattern.
    */
   *keys(): Generator<Out<KC>, void, undefined> {
+    for (const key of this.#keyWalk()) yield this.key.read(key, 0);
+  }
+
+  /**
+   * The key walk under keys(), entries() and the batch fallback: yields a buffer holding each key
+   * in turn (valid until the next step), asking BPF_MAP_GET_NEXT_KEY for the key after it.
+   */
+  *#keyWalk(): Generator<Buffer, void, undefined> {
     this.#check();
-    const size = this.keySize;
-    let cur = Buffer.alloc(Math.max(size, 1));
-    let next = Buffer.alloc(Math.max(size, 1));
+    const size = Math.max(this.keySize, 1);
+    let cur = Buffer.alloc(size);
+    let next = Buffer.alloc(size);
     let first = true;
-    for (;;) {
-      const fd = this.fd;
-      if (!mapGetNextKey(fd, first ? undefined : cur, next, this.#ctx)) return;
+    while (mapGetNextKey(this.fd, first ? undefined : cur, next, this.#ctx)) {
       first = false;
       const t = cur;
       cur = next;
       next = t;
-      yield this.key.read(cur, 0);
+      yield cur;
     }
+  }
+
+  /** Looks up the key in `key` (from the walk) into the value buffer; false when it went away. */
+  #lookupWalked(key: Buffer): boolean {
+    this.#ops.key.set(key.subarray(0, this.keySize));
+    return this.#ops.lookup(0);
   }
 
   /** The values, key by key (see {@link BpfMap.keys}); keys deleted meanwhile are skipped. */
@@ -590,21 +602,9 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
 
   /** `[key, value]` pairs, key by key (see {@link BpfMap.keys}); keys deleted meanwhile are skipped. */
   *entries(): Generator<[Out<KC>, Out<VC>], void, undefined> {
-    this.#check();
-    const size = this.keySize;
-    let cur = Buffer.alloc(Math.max(size, 1));
-    let next = Buffer.alloc(Math.max(size, 1));
-    let first = true;
-    for (;;) {
-      const fd = this.fd;
-      if (!mapGetNextKey(fd, first ? undefined : cur, next, this.#ctx)) return;
-      first = false;
-      const t = cur;
-      cur = next;
-      next = t;
-      this.#ops.key.set(cur.subarray(0, size));
-      if (!this.#ops.lookup(0)) continue;
-      yield [this.key.read(cur, 0), this.value.read(this.#ops.value, 0)];
+    for (const key of this.#keyWalk()) {
+      if (!this.#lookupWalked(key)) continue;
+      yield [this.key.read(key, 0), this.value.read(this.#ops.value, 0)];
     }
   }
 
@@ -642,20 +642,11 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   getBatchRaw(options: BatchOptions = {}): RawBatchResult {
     this.#check();
     return lookupBatchRaw(this.#batchTarget(), options, () => {
-      const ks = this.keySize;
       const keyParts: Buffer[] = [];
       const valueParts: Buffer[] = [];
-      let cur = Buffer.alloc(Math.max(ks, 1));
-      let next = Buffer.alloc(Math.max(ks, 1));
-      let first = true;
-      while (mapGetNextKey(this.fd, first ? undefined : cur, next, this.#ctx)) {
-        first = false;
-        const swap = cur;
-        cur = next;
-        next = swap;
-        this.#ops.key.set(cur.subarray(0, ks));
-        if (!this.#ops.lookup(0)) continue;
-        keyParts.push(Buffer.from(cur.subarray(0, ks)));
+      for (const key of this.#keyWalk()) {
+        if (!this.#lookupWalked(key)) continue;
+        keyParts.push(Buffer.from(key.subarray(0, this.keySize)));
         valueParts.push(Buffer.from(this.#valueView));
       }
       return { keys: Buffer.concat(keyParts), values: Buffer.concat(valueParts), count: keyParts.length };
