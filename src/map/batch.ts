@@ -5,7 +5,7 @@
 import type { AnyCodec } from "../codec/codec.js";
 import type { CallContext } from "../sys/bpf.js";
 import { Errno } from "../sys/errno.js";
-import { BpfError, InputError } from "../sys/error.js";
+import { BatchError, BpfError, InputError } from "../sys/error.js";
 import {
   type MapBatchArgs,
   type MapBatchResult,
@@ -221,7 +221,9 @@ export function updateBatch(
   } catch (e) {
     // EINVAL is also what a bad element flag gives: the element-by-element path then reports it precisely
     if (!unsupported(e)) throw e;
-    for (const [k, v] of entries) enc.one(k, v);
+    // go on from where the kernel stopped: the elements before that are stored already
+    const done = e instanceof BatchError ? e.count : 0;
+    for (let i = done; i < n; i++) enc.one(entries[i]![0], entries[i]![1]);
     return { count: n, fallback: true, reason: reason(e) };
   }
 }
@@ -242,8 +244,9 @@ export function deleteBatch(
     return { count: r.count, fallback: false };
   } catch (e) {
     if (!unsupported(e)) throw e;
-    let count = 0;
-    for (const k of list) if (one(k)) count++;
+    const done = e instanceof BatchError ? e.count : 0;
+    let count = done;
+    for (let i = done; i < n; i++) if (one(list[i])) count++;
     return { count, fallback: true, reason: reason(e) };
   }
 }

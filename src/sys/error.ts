@@ -66,3 +66,21 @@ export class BpfError extends RawbpfError {
     this.log = details.log;
   }
 }
+
+/**
+ * A batch command the kernel stopped part-way: the first `count` elements were processed before
+ * the error (BPF_MAP_UPDATE_BATCH stores elements in order and stops at the first failure).
+ */
+export class BatchError extends BpfError {
+  /** elements processed before the kernel stopped */
+  readonly count: number;
+
+  constructor(error: BpfError, count: number) {
+    super(error.command, error.errno, {
+      ...(error.capability ? { capability: error.capability } : {}),
+      hint: error.hint,
+    });
+    this.message = `${error.message} (after ${count} element${count === 1 ? "" : "s"})`;
+    this.count = count;
+  }
+}

@@ -13,6 +13,7 @@ import {
   scratchAttr,
 } from "./bpf.js";
 import { Errno } from "./errno.js";
+import { BatchError } from "./error.js";
 import { MAP_BATCH, MAP_CREATE, MAP_ELEM } from "./layout.js";
 import { addressOf } from "./libc.js";
 
@@ -174,7 +175,7 @@ export class MapElemOps {
   }
 }
 
-/** Arguments of the batch commands. */
+/** Arguments of the batch commands. The commands throw {@link BatchError}, which says how many elements were processed. */
 export interface MapBatchArgs {
   fd: number;
   /** opaque position to resume from (lookup/delete batch), or undefined to start */
@@ -213,7 +214,9 @@ function mapBatch(cmd: number, a: MapBatchArgs, ctx?: CallContext): MapBatchResu
   void [inBatch, outBatch, keys, values];
   if (ret >= 0) return { count, done: false };
   if (ret === -Errno.ENOENT) return { count, done: true };
-  throw bpfError(cmd, -ret, ctx);
+  // the kernel writes the count back only once it has started on the elements; a refusal before
+  // that (flags, map type) leaves ours in place, and a failure always stops short of the last one
+  throw new BatchError(bpfError(cmd, -ret, ctx), count === a.count ? 0 : count);
 }
 
 /** BPF_MAP_LOOKUP_BATCH. */
