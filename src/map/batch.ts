@@ -67,7 +67,8 @@ function unsupported(e: unknown): e is BpfError {
 }
 
 function reason(e: BpfError): string {
-  return `${e.command} refused with ${e.errnoName} for this map type; done element by element instead`;
+  const what = e.errno === Errno.EINVAL ? "for this map type or these flags" : "for this map type";
+  return `${e.command} refused with ${e.errnoName} ${what}; done element by element instead`;
 }
 
 function chunkOf(t: BatchTarget, options: BatchOptions): number {
