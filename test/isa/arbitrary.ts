@@ -212,3 +212,16 @@ export const arbitraryInstruction: fc.Arbitrary<Instruction> = fc.oneof(...Objec
 export const arbitraryProgram: fc.Arbitrary<Instruction[]> = fc.array(arbitraryInstruction, {
   maxLength: 64,
 });
+
+/** Whether llvm-19's BPF assembler has syntax for the instruction (the LLVM oracle test and the asm bench use only those). */
+export function llvmKnows(i: Instruction): boolean {
+  const cls = i.code & 7;
+  if (i.code === LD_IMM64) return i.src === 0;
+  if (cls === Class.STX && (i.code & 0xe0) === Mode.ATOMIC)
+    return i.imm !== AtomicOp.LOAD_ACQ && i.imm !== AtomicOp.STORE_REL;
+  if (cls === Class.LD && (i.code & 0xe0) === Mode.IND) return i.imm === 0;
+  if (cls === Class.JMP && (i.code & 0xf0) === JmpOp.CALL) return i.src === 0;
+  // llvm-19 reads gotol's target as a 16-bit number only
+  if (cls === Class.JMP32 && (i.code & 0xf0) === JmpOp.JA) return i.imm >= -0x8000 && i.imm <= 0x7fff;
+  return true;
+}

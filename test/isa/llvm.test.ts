@@ -13,9 +13,7 @@ import fc from "fast-check";
 import { assemble } from "../../src/isa/asm/index.js";
 import { disassemble } from "../../src/isa/disasm.js";
 import { encode } from "../../src/isa/encode.js";
-import type { Instruction } from "../../src/isa/insn.js";
-import { AtomicOp, Class, JmpOp, LD_IMM64, Mode } from "../../src/isa/opcode.js";
-import { arbitraryInstruction } from "./arbitrary.js";
+import { arbitraryInstruction, llvmKnows } from "./arbitrary.js";
 
 function haveLlvm(): boolean {
   try {
@@ -25,19 +23,6 @@ function haveLlvm(): boolean {
     if (process.env.CI === "true") throw new Error("llvm-mc-19 is missing and CI=true");
     return false;
   }
-}
-
-/** What llvm-19's BPF assembler has no syntax for. */
-function llvmKnows(i: Instruction): boolean {
-  const cls = i.code & 7;
-  if (i.code === LD_IMM64) return i.src === 0;
-  if (cls === Class.STX && (i.code & 0xe0) === Mode.ATOMIC)
-    return i.imm !== AtomicOp.LOAD_ACQ && i.imm !== AtomicOp.STORE_REL;
-  if (cls === Class.LD && (i.code & 0xe0) === Mode.IND) return i.imm === 0;
-  if (cls === Class.JMP && (i.code & 0xf0) === JmpOp.CALL) return i.src === 0;
-  // llvm-19 reads gotol's target as a 16-bit number only
-  if (cls === Class.JMP32 && (i.code & 0xf0) === JmpOp.JA) return i.imm >= -0x8000 && i.imm <= 0x7fff;
-  return true;
 }
 
 function llvmAssemble(dir: string, text: string): Uint8Array {
