@@ -272,44 +272,10 @@ export function mapLookupElem(
   return true;
 }
 
-/** BPF_MAP_UPDATE_ELEM with caller buffers. */
-export function mapUpdateElem(
-  fd: number,
-  key: Buffer | undefined,
-  value: Buffer,
-  flags = 0,
-  ctx?: CallContext,
-) {
-  const ret = elem(Cmd.MAP_UPDATE_ELEM, fd, key, value, flags);
-  if (ret < 0) throw bpfError(Cmd.MAP_UPDATE_ELEM, -ret, ctx);
-}
-
-/** BPF_MAP_DELETE_ELEM with a caller buffer; false on ENOENT. */
-export function mapDeleteElem(fd: number, key: Buffer, ctx?: CallContext): boolean {
-  const ret = elem(Cmd.MAP_DELETE_ELEM, fd, key, undefined, 0);
-  if (ret === -Errno.ENOENT) return false;
-  if (ret < 0) throw bpfError(Cmd.MAP_DELETE_ELEM, -ret, ctx);
-  return true;
-}
-
 /** BPF_MAP_GET_NEXT_KEY with caller buffers (key undefined: the first key); false at the end. */
 export function mapGetNextKey(fd: number, key: Buffer | undefined, next: Buffer, ctx?: CallContext): boolean {
   const ret = elem(Cmd.MAP_GET_NEXT_KEY, fd, key, next, 0);
   if (ret === -Errno.ENOENT) return false;
   if (ret < 0) throw bpfError(Cmd.MAP_GET_NEXT_KEY, -ret, ctx);
-  return true;
-}
-
-/** BPF_MAP_LOOKUP_AND_DELETE_ELEM with caller buffers; false on ENOENT. */
-export function mapLookupAndDeleteElem(
-  fd: number,
-  key: Buffer | undefined,
-  value: Buffer,
-  flags = 0,
-  ctx?: CallContext,
-): boolean {
-  const ret = elem(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, fd, key, value, flags);
-  if (ret === -Errno.ENOENT) return false;
-  if (ret < 0) throw bpfError(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, -ret, ctx);
   return true;
 }

@@ -11,7 +11,7 @@ import {
   scratchAttr,
 } from "./bpf.js";
 import { Errno } from "./errno.js";
-import { ENABLE_STATS, GET_ID, INFO, type Layout, OBJ } from "./layout.js";
+import { ENABLE_STATS, GET_ID, INFO, OBJ } from "./layout.js";
 
 /** BPF_OBJ_PIN: pins `fd` at `path` in a bpffs. */
 export function objPin(fd: number, path: string, ctx?: CallContext): void {
@@ -49,11 +49,6 @@ export function objGetInfoByFd(fd: number, info: Buffer, ctx?: CallContext): num
   bpfCall(Cmd.OBJ_GET_INFO_BY_FD, attr, ctx);
   void info;
   return attr.readUInt32LE(INFO.offset.info_len);
-}
-
-/** A zeroed info buffer for a layout. */
-export function infoBuffer(layout: Layout<string>): Buffer {
-  return Buffer.alloc(layout.size);
 }
 
 /** Kinds of object with ids. */
