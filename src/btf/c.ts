@@ -221,8 +221,9 @@ class CPrinter {
     this.limit = 64 * f.bytes + (1 << 20) + frame;
     this.out = new Uint8Array(Math.min(this.limit, f.bytes + frame + 4096));
     // names that can be counted: named records, enums and typedefs, and enum values
+    const names = this.scan();
     let slots = 1024;
-    while (slots < 2 * this.scan()) slots *= 2;
+    while (slots < 2 * names) slots *= 2;
     this.names = new Int32Array(4 * slots);
   }
 
