@@ -1,4 +1,61 @@
 #!/usr/bin/env node
-import { main } from "../dist/src/cli/main.js";
+/*
+ * rawbpf's command line. It runs the bundle that `npm run build` makes (dist/src/cli/main.cjs: one
+ * CommonJS file instead of ~80 ES modules), compiled with the V8 code cache recorded next to it at
+ * build time, so a command starts without parsing and compiling what it runs. The cache is only
+ * ever read here; V8 checks it against the source and its own version and flags, and a cache it
+ * rejects (another Node) costs nothing but the start-up it would have saved.
+ */
+"use strict";
+const { readFileSync, writeFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { join } = require("node:path");
+const { pathToFileURL } = require("node:url");
+const vm = require("node:vm");
 
-process.exitCode = await main(process.argv.slice(2));
+const file = join(__dirname, "..", "dist", "src", "cli", "main.cjs");
+const cacheFile = `${file}.cache`;
+let source;
+try {
+  source = readFileSync(file, "utf8");
+} catch {
+  process.stderr.write(`rawbpf: ${file} is missing: run \`npm run build\` (npm install does it)\n`);
+  process.exit(1);
+}
+// `--write-code-cache COMMANDS`: the build's training run (scripts/bundle.mjs), not for users
+const training = process.argv[2] === "--write-code-cache";
+let cachedData;
+if (!training) {
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {}
+}
+const script = new vm.Script(
+  `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${source}\n})`,
+  { filename: file, cachedData },
+);
+const cli = { exports: {} };
+// the ES modules the bundle leaves out (the demos) are imported from tsc's output beside it
+const importBesideBundle = (path) => import(pathToFileURL(join(file, "..", path)).href);
+script.runInThisContext()(cli.exports, createRequire(file), cli, file, join(file, ".."), importBesideBundle);
+
+if (training) {
+  const quiet = {
+    stdout() {},
+    stdoutBytes() {},
+    stderr: (s) => process.stderr.write(s),
+    stdin: async () => Buffer.alloc(0),
+    isTTY: false,
+  };
+  (async () => {
+    for (const argv of JSON.parse(process.argv[3])) {
+      const status = await cli.exports.main(argv, quiet);
+      if (status !== 0) throw new Error(`rawbpf ${argv.join(" ")}: exit status ${status}`);
+    }
+    writeFileSync(cacheFile, script.createCachedData());
+  })();
+} else {
+  cli.exports.main(process.argv.slice(2)).then((status) => {
+    process.exitCode = status;
+  });
+}

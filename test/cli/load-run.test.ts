@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { Script } from "node:vm";
 import { captureIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { encode } from "../../src/isa/encode.js";
@@ -147,11 +148,29 @@ test("bad command lines: errors on stderr, non-zero exit; --help everywhere", as
   }
 });
 
-test("the real binary: bin/rawbpf.js after tsc loads and runs a program", (t) => {
+test("the real binary: bin/rawbpf.js after the build loads and runs a program", (t) => {
   if (!needsRoot(t)) return;
   const root = new URL("../../", import.meta.url).pathname;
   // tsc emits even when another part of the tree has a type error mid-edit; the binary is what counts here
   spawnSync("npx", ["tsc", "-p", "."], { cwd: root, stdio: "pipe" });
+  const bundle = spawnSync(process.execPath, [join(root, "scripts/bundle.mjs")], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  assert.equal(bundle.status, 0, bundle.stderr);
+  // the code cache recorded by the build is one this Node accepts for the bundle bin/rawbpf.js compiles
+  const cli = join(root, "dist/src/cli/main.cjs");
+  const script = new Script(
+    `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${readFileSync(cli, "utf8")}\n})`,
+    { filename: cli, cachedData: readFileSync(`${cli}.cache`) },
+  );
+  assert.equal(script.cachedDataRejected, false);
+  // the demos stay ES modules beside the bundle, imported through the loader
+  const demo = spawnSync(process.execPath, [join(root, "bin/rawbpf.js"), "demo", "hello"], {
+    encoding: "utf8",
+  });
+  assert.equal(demo.status, 0, demo.stderr);
+  assert.match(demo.stdout, /with the filter, sent "hello, world" and "hi", received "hell", "hi"/);
   const bin = file("real.bin", encode(returnValue(2)));
   const r = spawnSync(
     process.execPath,

@@ -1,0 +1,79 @@
+/**
+ * Build step after tsc: bundles the command line into one CommonJS file and records V8's code cache
+ * for it, so `rawbpf` starts without resolving ~80 ES modules and without compiling the functions
+ * it runs.
+ *
+ *   dist/src/cli/main.cjs        src/cli/main.ts and everything it imports, koffi left external;
+ *                                the demos stay the tsc output (`./demo.js` is loaded from dist/src/cli),
+ *                                because they find their own files by import.meta.url
+ *   dist/src/cli/main.cjs.cache  V8's code cache for it, made by running the commands once on small
+ *                                inputs (bin/rawbpf.js reads it, never writes it; a cache made by
+ *                                another Node or V8 is rejected by V8 and simply not used)
+ *
+ * Run by `npm run build` and `npm install` (prepare). Development only: esbuild is a devDependency.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist", "src", "cli", "main.cjs");
+
+const bundled = await build({
+  entryPoints: [join(root, "src", "cli", "main.ts")],
+  outfile: out,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  external: ["koffi", "./demo.js"],
+  logLevel: "warning",
+  write: false,
+});
+// A dynamic import() inside code compiled by vm.Script needs an experimental Node option, so the
+// one the bundle keeps (the demos, from tsc's output) goes through a function bin/rawbpf.js passes in.
+const text = bundled.outputFiles[0].text;
+const demoImport = 'import("./demo.js")';
+if (text.split(demoImport).length !== 2) throw new Error(`bundle: expected one ${demoImport} in the bundle`);
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, text.replace(demoImport, 'importBesideBundle("./demo.js")'));
+
+// Train: run a few commands in one process through the loader, then save the code cache.
+const work = mkdtempSync(join(tmpdir(), "rawbpf-bundle-"));
+try {
+  const asm = join(work, "t.s");
+  writeFileSync(
+    asm,
+    `${[
+      "r1 = *(u32 *)(r1 + 4)",
+      "if w1 s< w2 goto +1",
+      "lock *(u64 *)(r10 - 8) += r1",
+      "r0 = bswap16 r0",
+      "r2 = 0x1234 ll",
+      "call bpf_map_lookup_elem",
+      "w0 = -1",
+      "exit",
+    ].join("\n")}\n`.repeat(64),
+  );
+  const commands = [
+    ["asm", asm, "-o", join(work, "t.bin")],
+    ["disasm", join(work, "t.bin")],
+  ];
+  if (existsSync("/sys/kernel/btf/vmlinux")) {
+    commands.push(["btf", "dump", "--format", "c"], ["btf", "dump", "--format", "raw"]);
+  }
+  const train = spawnSync(
+    process.execPath,
+    [join(root, "bin", "rawbpf.js"), "--write-code-cache", JSON.stringify(commands)],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  if (train.status !== 0) {
+    // the CLI works without a cache; only its start-up is slower
+    console.error(`bundle: could not record the code cache (status ${train.status}); going on without it`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
