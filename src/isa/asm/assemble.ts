@@ -12,6 +12,7 @@ import { instructionProblem } from "../validate.js";
 import { AsmContext, Fix, type Fixup, type LabelDef, LineError } from "./context.js";
 import { BPF_F_RDONLY_PROG, directive, RODATA_MAP } from "./directives.js";
 import { AsmError, AsmErrors } from "./errors.js";
+import { FastKernel } from "./fast.js";
 import { KernelParser } from "./kernel.js";
 import { Lexer, Op, Tok } from "./lexer.js";
 import type { AsmProgram, AssembleOptions, Dialect, LineInfo } from "./program.js";
@@ -40,6 +41,14 @@ export function detectDialect(source: string): Dialect {
  * @throws AsmErrors listing every problem, each with file:line:column, the line and a caret
  */
 export function assemble(source: string, options: AssembleOptions = {}): AsmProgram {
+  return assembleSource(source, options, true);
+}
+
+/**
+ * {@link assemble}, with the fast path of the kernel dialect (fast.ts) or without it: the tests
+ * compare both.
+ */
+export function assembleSource(source: string, options: AssembleOptions, fastPath: boolean): AsmProgram {
   const file = options.file ?? "<input>";
   const dialect =
     options.dialect === undefined || options.dialect === "auto" ? detectDialect(source) : options.dialect;
@@ -49,11 +58,24 @@ export function assemble(source: string, options: AssembleOptions = {}): AsmProg
   const ubpf = new UbpfParser(ctx);
   const length = source.length;
   lx.src = source;
+  const fast = fastPath && dialect === "kernel" ? new FastKernel() : undefined;
   let lineStart = 0;
   while (lineStart <= length) {
+    ctx.line++;
+    if (fast !== undefined) {
+      const end = fast.line(source, lineStart);
+      if (end >= 0) {
+        if (fast.column > 0) {
+          ctx.lineStart = lineStart;
+          ctx.lineEnd = end > lineStart && source.charCodeAt(end - 1) === 13 ? end - 1 : end;
+          ctx.emitChecked(fast.code, fast.dst, fast.src, fast.off, fast.imm, fast.imm2, fast.column);
+        }
+        lineStart = end + 1;
+        continue;
+      }
+    }
     let lineEnd = source.indexOf("\n", lineStart);
     if (lineEnd < 0) lineEnd = length;
-    ctx.line++;
     const n = lx.lex(source, lineStart, lineEnd);
     if (n > 0 || lx.badAt >= 0) {
       ctx.lineStart = lineStart;
@@ -284,7 +306,9 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
   }
   // every instruction must be valid
   const scratch: Instruction = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
+  const checked = ctx.checked;
   for (let k = 0; k < count; k++) {
+    if (checked[k] === 1) continue;
     const problem = instructionProblem(ctx.view(k, scratch));
     if (problem !== undefined) {
       ctx.errors.push(

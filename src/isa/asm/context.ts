@@ -73,6 +73,8 @@ export class AsmContext {
   readonly kept = new Map<number, Instruction>();
   /** 1 where an instruction is kept whole */
   keptFlags: Uint8Array;
+  /** 1 where the fast path (fast.ts) has checked the instruction already */
+  checked: Uint8Array;
   /** the last instruction emitted as an object */
   private last: Instruction | undefined;
   private lastIndex = -1;
@@ -150,6 +152,7 @@ export class AsmContext {
     this.offs = new Float64Array(n);
     this.imms = new Float64Array(n);
     this.keptFlags = new Uint8Array(n);
+    this.checked = new Uint8Array(n);
     this.slots = new Int32Array(n);
     this.insnLineStart = new Int32Array(n);
     this.insnLineEnd = new Int32Array(n);
@@ -164,6 +167,24 @@ export class AsmContext {
     this.last = insn;
     this.lastIndex = index;
     return index;
+  }
+
+  /**
+   * Appends an instruction that the fast path read and checked on the current line (an ld_imm64
+   * is kept whole, as `emit` keeps it, for its second half).
+   */
+  emitChecked(
+    code: number,
+    dst: number,
+    src: number,
+    off: number,
+    imm: number,
+    imm2: number,
+    column: number,
+  ): void {
+    const index = this.place(code, dst, src, off, imm, column);
+    this.checked[index] = 1;
+    if (code === 0x18) this.keep(index, { code, dst, src, off, imm, imm2 });
   }
 
   private place(code: number, dst: number, src: number, off: number, imm: number, column: number): number {
@@ -201,6 +222,7 @@ export class AsmContext {
     this.offs = wider(this.offs, new Float64Array(n));
     this.imms = wider(this.imms, new Float64Array(n));
     this.keptFlags = wider(this.keptFlags, new Uint8Array(n));
+    this.checked = wider(this.checked, new Uint8Array(n));
     this.slots = wider(this.slots, new Int32Array(n));
     this.insnLineStart = wider(this.insnLineStart, new Int32Array(n));
     this.insnLineEnd = wider(this.insnLineEnd, new Int32Array(n));

@@ -124,7 +124,8 @@ const CLASSES = (() => {
 function isIdentStart(c: number): boolean {
   return c < 128 && ((CLASSES[c] as number) & IDENT_START) !== 0;
 }
-function isIdentPart(c: number): boolean {
+/** Whether `c` may continue an identifier or a number (letters, digits, `_`, `.`, `$`). */
+export function isIdentPart(c: number): boolean {
   return c < 128 && ((CLASSES[c] as number) & IDENT_PART) !== 0;
 }
 function isDigit(c: number): boolean {
