@@ -14,7 +14,9 @@
  * and compiled with `cc -O2` on the spot.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { u32, u64, u64n } from "../src/codec/index.js";
 import { BpfMap } from "../src/map/map.js";
@@ -87,6 +89,55 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * The cheapest native call Node offers an addon: a Node-API function compiled here with cc that
+ * takes (cmd, attr address, size) and makes the same syscall. koffi goes through Node-API too, so
+ * this is the floor for any FFI on this Node, below which no JavaScript binding can go.
+ */
+const NAPI_SOURCE = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static napi_value bpf_at(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  int32_t cmd;
+  int64_t attr;
+  uint32_t size;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_get_value_int32(env, argv[0], &cmd);
+  napi_get_value_int64(env, argv[1], &attr);
+  napi_get_value_uint32(env, argv[2], &size);
+  long r = syscall(SYS_bpf, cmd, (void *)(intptr_t)attr, size);
+  napi_create_int32(env, r < 0 ? -errno : (int32_t)r, &out);
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value f;
+  napi_create_function(env, "bpfAt", NAPI_AUTO_LENGTH, bpf_at, NULL, &f);
+  napi_set_named_property(env, exports, "bpfAt", f);
+  return exports;
+}
+`;
+
+/** Builds and loads the Node-API floor, or undefined where Node's headers are not installed. */
+function buildNapi(): ((cmd: number, attr: number, size: number) => number) | undefined {
+  const include = join(dirname(dirname(process.execPath)), "include", "node");
+  if (!existsSync(join(include, "node_api.h"))) return undefined;
+  const dir = fileURLToPath(new URL("./.build/", import.meta.url));
+  const src = `${dir}napi_floor.c`;
+  const bin = `${dir}napi_floor.node`;
+  writeFileSync(src, NAPI_SOURCE);
+  execFileSync("cc", ["-O2", "-shared", "-fPIC", `-I${include}`, "-o", bin, src]);
+  return (createRequire(import.meta.url)(bin) as { bpfAt: (c: number, a: number, s: number) => number })
+    .bpfAt;
+}
+
 function buildC(): string {
   const dir = fileURLToPath(new URL("./.build/", import.meta.url));
   mkdirSync(dir, { recursive: true });
@@ -105,6 +156,7 @@ function cpuNow(): number {
 
 function main(): void {
   const bin = buildC();
+  const napiAt = buildNapi();
   using map = BpfMap.create({ type: "hash", key: u32, value: u64, maxEntries: ENTRIES, name: "bench" });
   for (let i = 0; i < ENTRIES; i++) map.set(i, i);
 
@@ -134,6 +186,7 @@ function main(): void {
   const bareAt = Number(addressOf(bareAttr));
   const bareKey32 = new Uint32Array(bareKey.buffer, bareKey.byteOffset, 1);
   let bare = Number.POSITIVE_INFINITY;
+  let napi = Number.POSITIVE_INFINITY;
   for (let round = 0; round < ROUNDS; round++) {
     let t0 = cpuNow();
     for (let i = 0; i < OPS; i++) sink += map.get(i % ENTRIES) ?? 0n;
@@ -156,6 +209,14 @@ function main(): void {
       if (bpfAt(Cmd.MAP_LOOKUP_ELEM, bareAt, 32) !== 0) throw new Error("the bare lookup failed");
     }
     bare = Math.min(bare, (cpuNow() - t0) / OPS);
+    if (napiAt) {
+      t0 = cpuNow();
+      for (let i = 0; i < OPS; i++) {
+        bareKey32[0] = i % ENTRIES;
+        if (napiAt(Cmd.MAP_LOOKUP_ELEM, bareAt, 32) !== 0) throw new Error("the Node-API lookup failed");
+      }
+      napi = Math.min(napi, (cpuNow() - t0) / OPS);
+    }
     const c = spawnSync(bin, [String(OPS), String(ENTRIES), "1"], {
       stdio: ["ignore", "pipe", "inherit", map.fd],
       encoding: "utf8",
@@ -221,6 +282,14 @@ function main(): void {
       (bare / base.lookup).toFixed(3),
     ],
   ];
+  if (napiAt) {
+    rows.push([
+      "floor: bare Node-API addon lookup",
+      napi.toFixed(1),
+      base.lookup.toFixed(1),
+      (napi / base.lookup).toFixed(3),
+    ]);
+  }
   console.log(`map.bench: hash map of ${ENTRIES} entries, ${OPS} ops per round, best of ${ROUNDS} rounds`);
   console.log("operation                          ns/op JS   ns/op C   JS/C   (goal <= 1.15)");
   for (const [name, js, cc, ratio] of rows) {
