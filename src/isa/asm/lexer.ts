@@ -121,7 +121,8 @@ const CLASSES = (() => {
   return t;
 })();
 
-function isIdentStart(c: number): boolean {
+/** Whether `c` may start an identifier (letters, `_`, `.`, `$`). */
+export function isIdentStart(c: number): boolean {
   return c < 128 && ((CLASSES[c] as number) & IDENT_START) !== 0;
 }
 /** Whether `c` may continue an identifier or a number (letters, digits, `_`, `.`, `$`). */
@@ -135,7 +136,7 @@ function isDigit(c: number): boolean {
 const MAX_TOKENS = 256;
 
 /** The operator at `src[i]`: `(id << 3) | length`, or 0. Longest match, no allocation. */
-function matchOp(src: string, i: number, end: number): number {
+export function matchOp(src: string, i: number, end: number): number {
   const c = src.charCodeAt(i);
   const d = i + 1 < end ? src.charCodeAt(i + 1) : 0;
   const e = i + 2 < end ? src.charCodeAt(i + 2) : 0;
