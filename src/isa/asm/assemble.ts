@@ -18,11 +18,13 @@ import { Lexer, Op, Tok } from "./lexer.js";
 import type { AsmProgram, AssembleOptions, Dialect, LineInfo } from "./program.js";
 import { UbpfParser } from "./ubpf.js";
 
-/** Number of lines of a source (an upper bound on its number of instructions, for sizing). */
-function lineCount(source: string): number {
-  let n = 1;
-  for (let at = source.indexOf("\n"); at >= 0; at = source.indexOf("\n", at + 1)) n++;
-  return n;
+/**
+ * A first guess of how many instructions a source holds, to size the columns (they grow when it
+ * is short): a line of the kernel dialect is rarely under 16 characters. Counting the lines
+ * exactly costs a pass over the source.
+ */
+function capacityFor(source: string): number {
+  return (source.length >> 4) + 16;
 }
 
 /** Guesses the dialect: uBPF sources name registers `%rN`. */
@@ -53,7 +55,7 @@ export function assembleSource(source: string, options: AssembleOptions, fastPat
   const dialect =
     options.dialect === undefined || options.dialect === "auto" ? detectDialect(source) : options.dialect;
   const lx = new Lexer();
-  const ctx = new AsmContext(file, lx, options.externalMaps, lineCount(source));
+  const ctx = new AsmContext(file, lx, options.externalMaps, capacityFor(source));
   const kernel = new KernelParser(ctx);
   const ubpf = new UbpfParser(ctx);
   const length = source.length;
@@ -131,6 +133,8 @@ function line(ctx: AsmContext, dialect: Dialect, kernel: KernelParser, ubpf: Ubp
   else kernel.parse(p, ldImm64);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Where each program's instructions still are in columns (until `insns` is first read). */
 const columns = new WeakMap<AsmProgram, () => AsmContext | undefined>();
 
@@ -153,6 +157,34 @@ export function encodeAssembled(program: AsmProgram): Uint8Array {
   const ctx = columns.get(program)?.();
   if (ctx === undefined) return encode(program.insns, { check: false });
   const out = new Uint8Array(ctx.slot * INSN_SIZE);
+  if (LITTLE_ENDIAN) {
+    // two 32-bit stores a slot instead of eight bytes: the platform's order is the program's
+    const words = new Int32Array(out.buffer);
+    const { codes, dsts, srcs, offs, imms, keptFlags } = ctx;
+    let w = 0;
+    for (let k = 0; k < ctx.count; k++) {
+      if (keptFlags[k] === 1) {
+        const kept = ctx.kept.get(k) as Instruction;
+        words[w] = kept.code | (kept.dst << 8) | (kept.src << 12) | ((kept.off & 0xffff) << 16);
+        words[w + 1] = kept.imm;
+        w += 2;
+        if (kept.code === LD_IMM64) {
+          words[w + 1] = kept.imm2 ?? 0;
+          w += 2;
+        }
+        continue;
+      }
+      const code = codes[k] as number;
+      words[w] =
+        code |
+        ((dsts[k] as number) << 8) |
+        ((srcs[k] as number) << 12) |
+        (((offs[k] as number) & 0xffff) << 16);
+      words[w + 1] = imms[k] as number;
+      w += code === LD_IMM64 ? 4 : 2;
+    }
+    return out;
+  }
   let at = 0;
   for (let k = 0; k < ctx.count; k++) {
     if (ctx.keptFlags[k] === 1) {
@@ -181,6 +213,44 @@ export function encodeAssembled(program: AsmProgram): Uint8Array {
 
 function errorAt(f: Fixup, reason: string): AsmError {
   return new AsmError(reason, { file: f.file, line: f.line, column: f.column, text: f.text });
+}
+
+/** Records the problem of every instruction that the fast path has not checked. */
+function validate(ctx: AsmContext): void {
+  const scratch: Instruction = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
+  const checked = ctx.checked;
+  for (let k = 0; k < ctx.count; k++) {
+    if (checked[k] === 1) continue;
+    const problem = instructionProblem(ctx.view(k, scratch));
+    if (problem !== undefined) {
+      ctx.errors.push(
+        new AsmError(problem, {
+          file: ctx.file,
+          line: ctx.insnLine[k] as number,
+          column: ctx.insnColumn[k] as number,
+          text: ctx.insnText(k),
+        }),
+      );
+    }
+  }
+}
+
+/** Indexes of the bpf-to-bpf calls and the function pointers (ld_imm64 of a function). */
+function callsAndPointers(ctx: AsmContext): number[] {
+  const out: number[] = [];
+  const { codes, srcs, keptFlags } = ctx;
+  for (let k = 0; k < ctx.count; k++) {
+    let code = codes[k] as number;
+    let src = srcs[k] as number;
+    if (keptFlags[k] === 1) {
+      const i = ctx.kept.get(k) as Instruction;
+      code = i.code;
+      src = i.src;
+    }
+    if ((code === 0x85 && src === PseudoCall.CALL) || (code === LD_IMM64 && src === PseudoLoad.FUNC))
+      out.push(k);
+  }
+  return out;
 }
 
 function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
@@ -304,23 +374,7 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
       }
     }
   }
-  // every instruction must be valid
-  const scratch: Instruction = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
-  const checked = ctx.checked;
-  for (let k = 0; k < count; k++) {
-    if (checked[k] === 1) continue;
-    const problem = instructionProblem(ctx.view(k, scratch));
-    if (problem !== undefined) {
-      ctx.errors.push(
-        new AsmError(problem, {
-          file: ctx.file,
-          line: ctx.insnLine[k] as number,
-          column: ctx.insnColumn[k] as number,
-          text: ctx.insnText(k),
-        }),
-      );
-    }
-  }
+  validate(ctx);
   if (count === 0 && ctx.errors.length === 0)
     ctx.errors.push(
       new AsmError("the program has no instructions", { file: ctx.file, line: 1, column: 1, text: "" }),
@@ -332,11 +386,10 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
   for (const [name, l] of ctx.labels) if (!bySlot.has(l.slot)) bySlot.set(l.slot, name);
   const declared = new Set(functions.map((f) => f.slot));
   let indexBySlot: Int32Array | undefined; // made at the first call or function pointer
-  for (let k = 0; k < count; k++) {
+  const scratch: Instruction = { code: 0, dst: 0, src: 0, off: 0, imm: 0 };
+  for (const k of callsAndPointers(ctx)) {
     const i = ctx.view(k, scratch);
-    const isCall = i.code === 0x85 && i.src === PseudoCall.CALL;
-    const isPointer = i.code === 0x18 && i.src === PseudoLoad.FUNC;
-    if (!isCall && !isPointer) continue;
+    const isCall = i.code === 0x85;
     if (indexBySlot === undefined) {
       indexBySlot = new Int32Array(ctx.slot).fill(-1);
       for (let j = 0; j < count; j++) indexBySlot[slots[j] as number] = j;
