@@ -23,91 +23,101 @@ import { isIdentPart, isIdentStart, matchOp, Op } from "./lexer.js";
 
 // Token classes (at most NCLASS). A token also has a value (`FastKernel.val`): a register
 // (n for rN, 16 + n for wN), a number, or what an operator or a word stands for.
-const BAD = -1;
-const END = 0;
-const REG = 1;
-/** a number without a sign */
-const NUM = 2;
-/** a number with a sign (`-4`, `+ 4`): the lexer's MINUS/PLUS and NUM, as the parsers take them */
-const SNUM = 3;
-const LPAREN = 4;
-const RPAREN = 5;
-const LBRACK = 6;
-const RBRACK = 7;
-const COMMA = 8;
-const ASSIGN = 9;
-const STAR = 10;
-const MINUS = 11;
-/** a comparison; value: the jump operation */
-const CMP = 12;
-/** `+=` and the like; value: the ALU operation, + 256 when signed (`s/=`, `s%=`) */
-const ALU = 13;
-const EXIT = 14;
-const CALL = 15;
-const CALLX = 16;
-const GOTO = 17;
-const GOTOL = 18;
-const MAY_GOTO = 19;
-const IF = 20;
-const LOCK = 21;
-const SKB = 22;
-const LL = 23;
-/** u8..u64, s8..s32; value: index in SIZE_BITS */
-const SIZE = 24;
-/** bswapN, beN, leN; value: opcode + 256 * width */
-const SWAP = 25;
-const ASCAST = 26;
-/** xchg_64 and the like (llvm's spelling); value: size bits + 256 when it is a cmpxchg */
-const XCHG = 27;
-/** atomic_fetch_add and the like; value: the atomic operation */
-const ATOMIC = 28;
-const NCLASS = 32;
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild (a module constant is a context lookup in V8's interpreter, and a switch over literals is a jump table)
+const enum T {
+  BAD = -1,
+  END = 0,
+  REG = 1,
+  /** a number without a sign */
+  NUM = 2,
+  /** a number with a sign (`-4`, `+ 4`): the lexer's MINUS/PLUS and NUM, as the parsers take them */
+  SNUM = 3,
+  LPAREN = 4,
+  RPAREN = 5,
+  LBRACK = 6,
+  RBRACK = 7,
+  COMMA = 8,
+  ASSIGN = 9,
+  STAR = 10,
+  MINUS = 11,
+  /** a comparison; value: the jump operation */
+  CMP = 12,
+  /** `+=` and the like; value: the ALU operation, + 256 when signed (`s/=`, `s%=`) */
+  ALU = 13,
+  EXIT = 14,
+  CALL = 15,
+  CALLX = 16,
+  GOTO = 17,
+  GOTOL = 18,
+  MAY_GOTO = 19,
+  IF = 20,
+  LOCK = 21,
+  SKB = 22,
+  LL = 23,
+  /** u8..u64, s8..s32; value: index in SIZE_BITS */
+  SIZE = 24,
+  /** bswapN, beN, leN; value: opcode + 256 * width */
+  SWAP = 25,
+  ASCAST = 26,
+  /** xchg_64 and the like (llvm's spelling); value: size bits + 256 when it is a cmpxchg */
+  XCHG = 27,
+  /** atomic_fetch_add and the like; value: the atomic operation */
+  ATOMIC = 28,
+}
+/** Fixed numbers, inlined by the compiler (a module constant costs a lookup in V8's interpreter). */
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild (a module constant is a context lookup in V8's interpreter, and a switch over literals is a jump table)
+const enum K {
+  /** number of token classes (room for) */
+  NCLASS = 32,
+  /** access sizes from this index on are signed */
+  SIGNED = 4,
+  /** 4-byte and 8-byte size bits */
+  W = 0x00,
+  DW = 0x18,
+  CMPXCHG = 0xf1,
+}
 
 /** Opcode size bits of the access sizes u8, u16, u32, u64, s8, s16, s32 (by index). */
 const SIZE_BITS = [0x10, 0x08, 0x00, 0x18, 0x10, 0x08, 0x00];
 /** Width in bits of the access sizes, same order. */
 const SIZE_WIDTH = [8, 16, 32, 64, 8, 16, 32];
-const SIGNED = 4;
-const W = 0x00;
-const DW = 0x18;
-const CMPXCHG = 0xf1;
 
 /** Class and value of the lexer's operators (by operator id); BAD for those of no fast form. */
-const OP_CLASS = new Int8Array(64).fill(BAD);
+const OP_CLASS = new Int8Array(64).fill(T.BAD);
 const OP_VALUE = new Int16Array(64);
 for (const [op, cls, value] of [
-  [Op.LPAREN, LPAREN, 0],
-  [Op.RPAREN, RPAREN, 0],
-  [Op.LBRACK, LBRACK, 0],
-  [Op.RBRACK, RBRACK, 0],
-  [Op.COMMA, COMMA, 0],
-  [Op.ASSIGN, ASSIGN, 0],
-  [Op.STAR, STAR, 0],
-  [Op.MINUS, MINUS, 0],
-  [Op.EQ, CMP, 0x10],
-  [Op.GT, CMP, 0x20],
-  [Op.GE, CMP, 0x30],
-  [Op.AMP, CMP, 0x40],
-  [Op.NE, CMP, 0x50],
-  [Op.SGT, CMP, 0x60],
-  [Op.SGE, CMP, 0x70],
-  [Op.LT, CMP, 0xa0],
-  [Op.LE, CMP, 0xb0],
-  [Op.SLT, CMP, 0xc0],
-  [Op.SLE, CMP, 0xd0],
-  [Op.ADD_ASSIGN, ALU, 0x00],
-  [Op.SUB_ASSIGN, ALU, 0x10],
-  [Op.MUL_ASSIGN, ALU, 0x20],
-  [Op.DIV_ASSIGN, ALU, 0x30],
-  [Op.OR_ASSIGN, ALU, 0x40],
-  [Op.AND_ASSIGN, ALU, 0x50],
-  [Op.LSH_ASSIGN, ALU, 0x60],
-  [Op.RSH_ASSIGN, ALU, 0x70],
-  [Op.MOD_ASSIGN, ALU, 0x90],
-  [Op.XOR_ASSIGN, ALU, 0xa0],
-  [Op.ARSH_ASSIGN, ALU, 0xc0],
-  [Op.SDIV_ASSIGN, ALU, 0x130],
-  [Op.SMOD_ASSIGN, ALU, 0x190],
+  [Op.LPAREN, T.LPAREN, 0],
+  [Op.RPAREN, T.RPAREN, 0],
+  [Op.LBRACK, T.LBRACK, 0],
+  [Op.RBRACK, T.RBRACK, 0],
+  [Op.COMMA, T.COMMA, 0],
+  [Op.ASSIGN, T.ASSIGN, 0],
+  [Op.STAR, T.STAR, 0],
+  [Op.MINUS, T.MINUS, 0],
+  [Op.EQ, T.CMP, 0x10],
+  [Op.GT, T.CMP, 0x20],
+  [Op.GE, T.CMP, 0x30],
+  [Op.AMP, T.CMP, 0x40],
+  [Op.NE, T.CMP, 0x50],
+  [Op.SGT, T.CMP, 0x60],
+  [Op.SGE, T.CMP, 0x70],
+  [Op.LT, T.CMP, 0xa0],
+  [Op.LE, T.CMP, 0xb0],
+  [Op.SLT, T.CMP, 0xc0],
+  [Op.SLE, T.CMP, 0xd0],
+  [Op.ADD_ASSIGN, T.ALU, 0x00],
+  [Op.SUB_ASSIGN, T.ALU, 0x10],
+  [Op.MUL_ASSIGN, T.ALU, 0x20],
+  [Op.DIV_ASSIGN, T.ALU, 0x30],
+  [Op.OR_ASSIGN, T.ALU, 0x40],
+  [Op.AND_ASSIGN, T.ALU, 0x50],
+  [Op.LSH_ASSIGN, T.ALU, 0x60],
+  [Op.RSH_ASSIGN, T.ALU, 0x70],
+  [Op.MOD_ASSIGN, T.ALU, 0x90],
+  [Op.XOR_ASSIGN, T.ALU, 0xa0],
+  [Op.ARSH_ASSIGN, T.ALU, 0xc0],
+  [Op.SDIV_ASSIGN, T.ALU, 0x130],
+  [Op.SMOD_ASSIGN, T.ALU, 0x190],
 ] as const) {
   OP_CLASS[op] = cls;
   OP_VALUE[op] = value;
@@ -115,44 +125,44 @@ for (const [op, cls, value] of [
 
 /** The words of the fast forms: class and value. */
 const WORDS: readonly [string, number, number][] = [
-  ["exit", EXIT, 0],
-  ["call", CALL, 0],
-  ["callx", CALLX, 0],
-  ["goto", GOTO, 0],
-  ["gotol", GOTOL, 0],
-  ["may_goto", MAY_GOTO, 0],
-  ["if", IF, 0],
-  ["lock", LOCK, 0],
-  ["skb", SKB, 0],
-  ["ll", LL, 0],
-  ["u8", SIZE, 0],
-  ["u16", SIZE, 1],
-  ["u32", SIZE, 2],
-  ["u64", SIZE, 3],
-  ["s8", SIZE, 4],
-  ["s16", SIZE, 5],
-  ["s32", SIZE, 6],
-  ["bswap16", SWAP, 0xd7 + 256 * 16],
-  ["bswap32", SWAP, 0xd7 + 256 * 32],
-  ["bswap64", SWAP, 0xd7 + 256 * 64],
-  ["be16", SWAP, 0xdc + 256 * 16],
-  ["be32", SWAP, 0xdc + 256 * 32],
-  ["be64", SWAP, 0xdc + 256 * 64],
-  ["le16", SWAP, 0xd4 + 256 * 16],
-  ["le32", SWAP, 0xd4 + 256 * 32],
-  ["le64", SWAP, 0xd4 + 256 * 64],
-  ["addr_space_cast", ASCAST, 0],
-  ["xchg_64", XCHG, DW],
-  ["xchg32_32", XCHG, W],
-  ["cmpxchg_64", XCHG, DW + 256],
-  ["cmpxchg32_32", XCHG, W + 256],
+  ["exit", T.EXIT, 0],
+  ["call", T.CALL, 0],
+  ["callx", T.CALLX, 0],
+  ["goto", T.GOTO, 0],
+  ["gotol", T.GOTOL, 0],
+  ["may_goto", T.MAY_GOTO, 0],
+  ["if", T.IF, 0],
+  ["lock", T.LOCK, 0],
+  ["skb", T.SKB, 0],
+  ["ll", T.LL, 0],
+  ["u8", T.SIZE, 0],
+  ["u16", T.SIZE, 1],
+  ["u32", T.SIZE, 2],
+  ["u64", T.SIZE, 3],
+  ["s8", T.SIZE, 4],
+  ["s16", T.SIZE, 5],
+  ["s32", T.SIZE, 6],
+  ["bswap16", T.SWAP, 0xd7 + 256 * 16],
+  ["bswap32", T.SWAP, 0xd7 + 256 * 32],
+  ["bswap64", T.SWAP, 0xd7 + 256 * 64],
+  ["be16", T.SWAP, 0xdc + 256 * 16],
+  ["be32", T.SWAP, 0xdc + 256 * 32],
+  ["be64", T.SWAP, 0xdc + 256 * 64],
+  ["le16", T.SWAP, 0xd4 + 256 * 16],
+  ["le32", T.SWAP, 0xd4 + 256 * 32],
+  ["le64", T.SWAP, 0xd4 + 256 * 64],
+  ["addr_space_cast", T.ASCAST, 0],
+  ["xchg_64", T.XCHG, K.DW],
+  ["xchg32_32", T.XCHG, K.W],
+  ["cmpxchg_64", T.XCHG, K.DW + 256],
+  ["cmpxchg32_32", T.XCHG, K.W + 256],
   ...["atomic_", "atomic64_"].flatMap((prefix): [string, number, number][] => [
-    [`${prefix}fetch_add`, ATOMIC, 0x01],
-    [`${prefix}fetch_or`, ATOMIC, 0x41],
-    [`${prefix}fetch_and`, ATOMIC, 0x51],
-    [`${prefix}fetch_xor`, ATOMIC, 0xa1],
-    [`${prefix}xchg`, ATOMIC, 0xe1],
-    [`${prefix}cmpxchg`, ATOMIC, CMPXCHG],
+    [`${prefix}fetch_add`, T.ATOMIC, 0x01],
+    [`${prefix}fetch_or`, T.ATOMIC, 0x41],
+    [`${prefix}fetch_and`, T.ATOMIC, 0x51],
+    [`${prefix}fetch_xor`, T.ATOMIC, 0xa1],
+    [`${prefix}xchg`, T.ATOMIC, 0xe1],
+    [`${prefix}cmpxchg`, T.ATOMIC, K.CMPXCHG],
   ]),
 ];
 
@@ -174,47 +184,53 @@ WORDS.forEach(([w], k) => {
 });
 
 // Value slots the forms fill (`FastKernel.v`); NONE takes what is not kept.
-const DST = 0;
-const SRC = 1;
-const SRC2 = 2;
-const BASE = 3;
-const SIZ = 4;
-const OFF = 5;
-const IMM = 6;
-const IMM2 = 7;
-const OPV = 8;
-const KW = 9;
-const NONE = 15;
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild (a module constant is a context lookup in V8's interpreter, and a switch over literals is a jump table)
+const enum S {
+  DST = 0,
+  SRC = 1,
+  SRC2 = 2,
+  BASE = 3,
+  SIZ = 4,
+  OFF = 5,
+  IMM = 6,
+  IMM2 = 7,
+  OPV = 8,
+  KW = 9,
+  NONE = 15,
+}
 
 // The instruction forms.
-const F_BLANK = 0;
-const F_EXIT = 1;
-const F_CALL = 2;
-const F_CALLX = 3;
-const F_GOTO = 4;
-const F_GOTOL = 5;
-const F_MAY_GOTO = 6;
-const F_JMP_X = 7;
-const F_JMP_K = 8;
-const F_STORE_X = 9;
-const F_STORE_K = 10;
-const F_LOAD = 11;
-const F_LD_ABS = 12;
-const F_LD_IND = 13;
-const F_ALU_X = 14;
-const F_ALU_K = 15;
-const F_MOV_X = 16;
-const F_MOV_K = 17;
-const F_LD_IMM64 = 18;
-const F_NEG = 19;
-const F_MOVSX = 20;
-const F_SWAP = 21;
-const F_ASCAST = 22;
-const F_XCHG = 23;
-const F_CMPXCHG = 24;
-const F_ATOMIC = 25;
-const F_ATOMIC_CMP = 26;
-const F_LOCK = 27;
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild (a module constant is a context lookup in V8's interpreter, and a switch over literals is a jump table)
+const enum F {
+  BLANK = 0,
+  EXIT = 1,
+  CALL = 2,
+  CALLX = 3,
+  GOTO = 4,
+  GOTOL = 5,
+  MAY_GOTO = 6,
+  JMP_X = 7,
+  JMP_K = 8,
+  STORE_X = 9,
+  STORE_K = 10,
+  LOAD = 11,
+  LD_ABS = 12,
+  LD_IND = 13,
+  ALU_X = 14,
+  ALU_K = 15,
+  MOV_X = 16,
+  MOV_K = 17,
+  LD_IMM64 = 18,
+  NEG = 19,
+  MOVSX = 20,
+  SWAP = 21,
+  ASCAST = 22,
+  XCHG = 23,
+  CMPXCHG = 24,
+  ATOMIC = 25,
+  ATOMIC_CMP = 26,
+  LOCK = 27,
+}
 
 /**
  * The forms as token patterns: a class name or a literal, `:slot` to keep its value, `?` when it
@@ -222,67 +238,67 @@ const F_LOCK = 27;
  */
 const MEM = "( REG:base SNUM:off? )";
 const FORMS: readonly [number, string][] = [
-  [F_BLANK, ""],
-  [F_EXIT, "exit"],
-  [F_CALL, "call IMM:imm"],
-  [F_CALLX, "callx REG:dst"],
-  [F_GOTO, "goto IMM:off"],
-  [F_GOTOL, "gotol IMM:imm"],
-  [F_MAY_GOTO, "may_goto IMM:off"],
-  [F_JMP_X, "if REG:dst CMP:op REG:src goto IMM:off"],
-  [F_JMP_K, "if REG:dst CMP:op IMM:imm goto IMM:off"],
-  [F_STORE_X, `* ( SIZE:size * ) ${MEM} = REG:src`],
-  [F_STORE_K, `* ( SIZE:size * ) ${MEM} = IMM:imm`],
-  [F_LOAD, `REG:dst = * ( SIZE:size * ) ${MEM}`],
-  [F_LD_ABS, "REG:dst = * ( SIZE:size * ) skb [ IMM:imm ]"],
-  [F_LD_IND, "REG:dst = * ( SIZE:size * ) skb [ REG:src SNUM:imm? ]"],
-  [F_ALU_X, "REG:dst ALU:op REG:src"],
-  [F_ALU_K, "REG:dst ALU:op IMM:imm"],
-  [F_MOV_X, "REG:dst = REG:src"],
-  [F_MOV_K, "REG:dst = IMM:imm"],
-  [F_LD_IMM64, "REG:dst = IMM:imm ll"],
-  [F_NEG, "REG:dst = - REG:src"],
-  [F_MOVSX, "REG:dst = ( SIZE:size ) REG:src"],
-  [F_SWAP, "REG:dst = SWAP:kw REG:src"],
-  [F_ASCAST, "REG:dst = addr_space_cast ( REG:src , IMM:imm , IMM:imm2 )"],
-  [F_XCHG, "REG:dst = XCHG:kw ( REG:base SNUM:off? , REG:src )"],
-  [F_CMPXCHG, "REG:dst = XCHG:kw ( REG:base SNUM:off? , REG:src , REG:src2 )"],
-  [F_ATOMIC, `REG:dst = ATOMIC:kw ( ( SIZE:size * ) ${MEM} , REG:src )`],
-  [F_ATOMIC_CMP, `REG:dst = ATOMIC:kw ( ( SIZE:size * ) ${MEM} , REG:src , REG:src2 )`],
-  [F_LOCK, `lock * ( SIZE:size * ) ${MEM} ALU:op REG:src`],
+  [F.BLANK, ""],
+  [F.EXIT, "exit"],
+  [F.CALL, "call IMM:imm"],
+  [F.CALLX, "callx REG:dst"],
+  [F.GOTO, "goto IMM:off"],
+  [F.GOTOL, "gotol IMM:imm"],
+  [F.MAY_GOTO, "may_goto IMM:off"],
+  [F.JMP_X, "if REG:dst CMP:op REG:src goto IMM:off"],
+  [F.JMP_K, "if REG:dst CMP:op IMM:imm goto IMM:off"],
+  [F.STORE_X, `* ( SIZE:size * ) ${MEM} = REG:src`],
+  [F.STORE_K, `* ( SIZE:size * ) ${MEM} = IMM:imm`],
+  [F.LOAD, `REG:dst = * ( SIZE:size * ) ${MEM}`],
+  [F.LD_ABS, "REG:dst = * ( SIZE:size * ) skb [ IMM:imm ]"],
+  [F.LD_IND, "REG:dst = * ( SIZE:size * ) skb [ REG:src SNUM:imm? ]"],
+  [F.ALU_X, "REG:dst ALU:op REG:src"],
+  [F.ALU_K, "REG:dst ALU:op IMM:imm"],
+  [F.MOV_X, "REG:dst = REG:src"],
+  [F.MOV_K, "REG:dst = IMM:imm"],
+  [F.LD_IMM64, "REG:dst = IMM:imm ll"],
+  [F.NEG, "REG:dst = - REG:src"],
+  [F.MOVSX, "REG:dst = ( SIZE:size ) REG:src"],
+  [F.SWAP, "REG:dst = SWAP:kw REG:src"],
+  [F.ASCAST, "REG:dst = addr_space_cast ( REG:src , IMM:imm , IMM:imm2 )"],
+  [F.XCHG, "REG:dst = XCHG:kw ( REG:base SNUM:off? , REG:src )"],
+  [F.CMPXCHG, "REG:dst = XCHG:kw ( REG:base SNUM:off? , REG:src , REG:src2 )"],
+  [F.ATOMIC, `REG:dst = ATOMIC:kw ( ( SIZE:size * ) ${MEM} , REG:src )`],
+  [F.ATOMIC_CMP, `REG:dst = ATOMIC:kw ( ( SIZE:size * ) ${MEM} , REG:src , REG:src2 )`],
+  [F.LOCK, `lock * ( SIZE:size * ) ${MEM} ALU:op REG:src`],
 ];
 
 const CLASS_NAMES: Record<string, readonly number[]> = {
-  REG: [REG],
-  NUM: [NUM],
-  SNUM: [SNUM],
-  IMM: [NUM, SNUM],
-  CMP: [CMP],
-  ALU: [ALU],
-  SIZE: [SIZE],
-  SWAP: [SWAP],
-  XCHG: [XCHG],
-  ATOMIC: [ATOMIC],
-  "(": [LPAREN],
-  ")": [RPAREN],
-  "[": [LBRACK],
-  "]": [RBRACK],
-  ",": [COMMA],
-  "=": [ASSIGN],
-  "*": [STAR],
-  "-": [MINUS],
+  REG: [T.REG],
+  NUM: [T.NUM],
+  SNUM: [T.SNUM],
+  IMM: [T.NUM, T.SNUM],
+  CMP: [T.CMP],
+  ALU: [T.ALU],
+  SIZE: [T.SIZE],
+  SWAP: [T.SWAP],
+  XCHG: [T.XCHG],
+  ATOMIC: [T.ATOMIC],
+  "(": [T.LPAREN],
+  ")": [T.RPAREN],
+  "[": [T.LBRACK],
+  "]": [T.RBRACK],
+  ",": [T.COMMA],
+  "=": [T.ASSIGN],
+  "*": [T.STAR],
+  "-": [T.MINUS],
 };
 const SLOT_NAMES: Record<string, number> = {
-  dst: DST,
-  src: SRC,
-  src2: SRC2,
-  base: BASE,
-  size: SIZ,
-  off: OFF,
-  imm: IMM,
-  imm2: IMM2,
-  op: OPV,
-  kw: KW,
+  dst: S.DST,
+  src: S.SRC,
+  src2: S.SRC2,
+  base: S.BASE,
+  size: S.SIZ,
+  off: S.OFF,
+  imm: S.IMM,
+  imm2: S.IMM2,
+  op: S.OPV,
+  kw: S.KW,
 };
 
 /**
@@ -291,8 +307,8 @@ const SLOT_NAMES: Record<string, number> = {
  * END is the form read.
  */
 const MAX_STATES = 512;
-const NEXT = new Uint16Array(MAX_STATES * NCLASS);
-const SLOT = new Uint8Array(MAX_STATES * NCLASS).fill(NONE);
+const NEXT = new Uint16Array(MAX_STATES * K.NCLASS);
+const SLOT = new Uint8Array(MAX_STATES * K.NCLASS).fill(S.NONE);
 const FORM = new Int8Array(MAX_STATES).fill(-1);
 {
   let states = 1;
@@ -307,13 +323,13 @@ const FORM = new Int8Array(MAX_STATES).fill(-1);
     let state = 0;
     for (const token of [...tokens, "END"]) {
       const [name = "", slotName] = token.split(":");
-      const classes = name === "END" ? [END] : classesOf(name);
-      const slot = slotName === undefined ? NONE : (SLOT_NAMES[slotName] as number);
+      const classes = name === "END" ? [T.END] : classesOf(name);
+      const slot = slotName === undefined ? S.NONE : (SLOT_NAMES[slotName] as number);
       let to = 0;
-      for (const c of classes) to ||= NEXT[state * NCLASS + c] as number;
+      for (const c of classes) to ||= NEXT[state * K.NCLASS + c] as number;
       if (to === 0) to = states++;
       for (const c of classes) {
-        const at = state * NCLASS + c;
+        const at = state * K.NCLASS + c;
         if ((NEXT[at] !== 0 && NEXT[at] !== to) || (NEXT[at] !== 0 && SLOT[at] !== slot))
           throw new Error(`fast.ts: form ${form} conflicts with another at '${token}'`);
         NEXT[at] = to;
@@ -384,18 +400,18 @@ export class FastKernel {
     this.s = s;
     this.p = start;
     const v = this.v;
-    v[OFF] = 0;
-    v[IMM] = 0;
+    v[S.OFF] = 0;
+    v[S.IMM] = 0;
     let cls = this.next();
     this.column = this.at - start + 1;
     let state = 0;
     for (;;) {
       if (cls < 0) return -1;
-      const at = state * NCLASS + cls;
+      const at = state * K.NCLASS + cls;
       state = NEXT[at] as number;
       if (state === 0) return -1;
       v[SLOT[at] as number] = this.val;
-      if (cls === END) break;
+      if (cls === T.END) break;
       cls = this.next();
     }
     if (!this.build(FORM[state] as number)) return -1;
@@ -432,7 +448,7 @@ export class FastKernel {
         c = s.charCodeAt(++p);
       } while (isIdentPart(c));
       // `name#12` is one token for the lexer (helpers as the verifier log prints them)
-      if (c === 35) return BAD;
+      if (c === 35) return T.BAD;
       this.p = p;
       const first = s.charCodeAt(a);
       const len = p - a;
@@ -441,14 +457,14 @@ export class FastKernel {
         const e = len === 3 ? s.charCodeAt(a + 2) - 48 : 0;
         if (d >= 0 && d <= 9 && e >= 0 && e <= 9) {
           const n = len === 3 ? d * 10 + e : d;
-          if (n > 10) return BAD;
+          if (n > 10) return T.BAD;
           this.val = first === 114 ? n : 16 + n;
-          return REG;
+          return T.REG;
         }
       }
       for (let slot = h & WORD_MASK; ; slot = (slot + 1) & WORD_MASK) {
         const k = (WORD_SLOTS[slot] as number) - 1;
-        if (k < 0) return BAD;
+        if (k < 0) return T.BAD;
         if (WORD_HASH[k] !== h) continue;
         const word = WORDS[k] as [string, number, number];
         const w = word[0];
@@ -467,9 +483,9 @@ export class FastKernel {
       let d = s.charCodeAt(q);
       while (isBlank(d)) d = s.charCodeAt(++q);
       if (!(d >= 48 && d <= 57)) {
-        if (c === 43) return BAD;
+        if (c === 43) return T.BAD;
         this.p = p + 1;
-        return MINUS;
+        return T.MINUS;
       }
       sign = c === 45 ? -1 : 1;
       p = q;
@@ -493,38 +509,38 @@ export class FastKernel {
           hi = hi * 16 + (lo >>> 28);
           lo = ((lo << 4) | x) >>> 0;
         }
-        if (p === digits || hi > 0xffff_ffff) return BAD;
+        if (p === digits || hi > 0xffff_ffff) return T.BAD;
         this.lo = lo;
         this.hi = hi;
         v = hi * 0x1_0000_0000 + lo;
         // beyond 2**53 the general path makes a bigint: only `rN = 0x... ll` takes one here
-        if (v > Number.MAX_SAFE_INTEGER && sign !== 0) return BAD;
+        if (v > Number.MAX_SAFE_INTEGER && sign !== 0) return T.BAD;
       } else {
         do {
           v = v * 10 + c - 48;
           c = s.charCodeAt(++p);
         } while (c >= 48 && c <= 57);
-        if (v > Number.MAX_SAFE_INTEGER) return BAD;
+        if (v > Number.MAX_SAFE_INTEGER) return T.BAD;
       }
-      if (isIdentPart(s.charCodeAt(p))) return BAD;
+      if (isIdentPart(s.charCodeAt(p))) return T.BAD;
       this.p = p;
       this.val = sign < 0 ? -v : v;
-      return sign === 0 ? NUM : SNUM;
+      return sign === 0 ? T.NUM : T.SNUM;
     }
     if (c === 10 || p >= s.length) {
       this.p = p;
       this.lineEnd = p;
-      return END;
+      return T.END;
     }
     if (c === 35 || c === 59 || (c === 47 && s.charCodeAt(p + 1) === 47)) {
       this.p = p;
       this.lineEnd = -1;
-      return END;
+      return T.END;
     }
     // `%r1` is a uBPF register for the lexer
-    if (c === 37 && isIdentStart(s.charCodeAt(p + 1))) return BAD;
+    if (c === 37 && isIdentStart(s.charCodeAt(p + 1))) return T.BAD;
     const m = matchOp(s, p, s.length);
-    if (m === 0) return BAD;
+    if (m === 0) return T.BAD;
     this.p = p + (m & 7);
     this.val = OP_VALUE[m >> 3] as number;
     return OP_CLASS[m >> 3] as number;
@@ -533,126 +549,132 @@ export class FastKernel {
   /** Checks the values of form `form` and makes the instruction; false when the general path must. */
   private build(form: number): boolean {
     const v = this.v;
-    const d = v[DST] as number;
-    const s = v[SRC] as number;
-    const base = v[BASE] as number;
-    const off = v[OFF] as number;
-    const imm = v[IMM] as number;
-    const size = v[SIZ] as number;
+    const d = v[S.DST] as number;
+    const s = v[S.SRC] as number;
+    const base = v[S.BASE] as number;
+    const off = v[S.OFF] as number;
+    const imm = v[S.IMM] as number;
+    const size = v[S.SIZ] as number;
     const bits = SIZE_BITS[size] as number;
     const n = d & 15;
     const wide = d < 16;
     const alu = wide ? 0x07 : 0x04;
     switch (form) {
-      case F_BLANK:
+      case F.BLANK:
         this.column = 0;
         return true;
-      case F_EXIT:
+      case F.EXIT:
         return this.set(0x95);
-      case F_CALL:
+      case F.CALL:
         return fitsImm32(imm) && this.set(0x85, 0, 0, 0, imm | 0);
-      case F_CALLX:
+      case F.CALLX:
         return this.set(0x8d, n);
-      case F_GOTO:
+      case F.GOTO:
         return fitsOff16(off) && this.set(0x05, 0, 0, off);
-      case F_GOTOL:
+      case F.GOTOL:
         return fitsImm32(imm) && this.set(0x06, 0, 0, 0, imm | 0);
-      case F_MAY_GOTO:
+      case F.MAY_GOTO:
         return fitsOff16(off) && this.set(0xe5, 0, 0, off);
-      case F_JMP_X:
+      case F.JMP_X:
         return (
-          s < 16 === wide && fitsOff16(off) && this.set(v[OPV] | 0x08 | (wide ? 0x05 : 0x06), n, s & 15, off)
+          s < 16 === wide &&
+          fitsOff16(off) &&
+          this.set(v[S.OPV] | 0x08 | (wide ? 0x05 : 0x06), n, s & 15, off)
         );
-      case F_JMP_K:
+      case F.JMP_K:
         return (
-          fitsImm32(imm) && fitsOff16(off) && this.set(v[OPV] | (wide ? 0x05 : 0x06), n, 0, off, imm | 0)
+          fitsImm32(imm) && fitsOff16(off) && this.set(v[S.OPV] | (wide ? 0x05 : 0x06), n, 0, off, imm | 0)
         );
-      case F_STORE_X:
-        return size < SIGNED && base < 16 && fitsOff16(off) && this.set(0x63 | bits, base, s & 15, off);
-      case F_STORE_K:
+      case F.STORE_X:
+        return size < K.SIGNED && base < 16 && fitsOff16(off) && this.set(0x63 | bits, base, s & 15, off);
+      case F.STORE_K:
         return (
-          size < SIGNED &&
+          size < K.SIGNED &&
           base < 16 &&
           fitsOff16(off) &&
           fitsImm32(imm) &&
           this.set(0x62 | bits, base, 0, off, imm | 0)
         );
-      case F_LOAD:
-        return base < 16 && fitsOff16(off) && this.set((size < SIGNED ? 0x61 : 0x81) | bits, n, base, off);
-      case F_LD_ABS:
+      case F.LOAD:
+        return base < 16 && fitsOff16(off) && this.set((size < K.SIGNED ? 0x61 : 0x81) | bits, n, base, off);
+      case F.LD_ABS:
         // legacy packet loads: r0 only, no sign, no 8-byte size
         return (
-          n === 0 && size < SIGNED && bits !== DW && fitsImm32(imm) && this.set(0x20 | bits, 0, 0, 0, imm | 0)
+          n === 0 &&
+          size < K.SIGNED &&
+          bits !== K.DW &&
+          fitsImm32(imm) &&
+          this.set(0x20 | bits, 0, 0, 0, imm | 0)
         );
-      case F_LD_IND:
+      case F.LD_IND:
         return (
           n === 0 &&
-          size < SIGNED &&
-          bits !== DW &&
+          size < K.SIGNED &&
+          bits !== K.DW &&
           fitsImm32(imm) &&
           this.set(0x40 | bits, 0, s & 15, 0, imm | 0)
         );
-      case F_ALU_X: {
-        const op = v[OPV] as number;
+      case F.ALU_X: {
+        const op = v[S.OPV] as number;
         return s < 16 === wide && this.set((op & 0xff) | 0x08 | alu, n, s & 15, op >> 8);
       }
-      case F_ALU_K: {
-        const op = v[OPV] as number;
+      case F.ALU_K: {
+        const op = v[S.OPV] as number;
         return fitsImm32(imm) && this.set((op & 0xff) | alu, n, 0, op >> 8, imm | 0);
       }
-      case F_MOV_X:
+      case F.MOV_X:
         return s < 16 === wide && this.set(0xbc | alu, n, s & 15);
-      case F_MOV_K:
+      case F.MOV_K:
         return fitsImm32(imm) && this.set(0xb4 | alu, n, 0, 0, imm | 0);
-      case F_LD_IMM64:
+      case F.LD_IMM64:
         if (!wide) return false;
         // exact halves of a double up to 2**53; beyond, the halves the hexadecimal was read in
         this.imm2 = imm > Number.MAX_SAFE_INTEGER ? this.hi | 0 : Math.floor(imm / 0x1_0000_0000) | 0;
         return this.set(0x18, n, 0, 0, imm > Number.MAX_SAFE_INTEGER ? this.lo | 0 : imm | 0);
-      case F_NEG:
+      case F.NEG:
         return s === d && this.set(0x80 | alu, n);
-      case F_MOVSX: {
-        if (size < SIGNED || s < 16 !== wide || (!wide && size === 6)) return false;
+      case F.MOVSX: {
+        if (size < K.SIGNED || s < 16 !== wide || (!wide && size === 6)) return false;
         return this.set(0xbc | alu, n, s & 15, SIZE_WIDTH[size] as number);
       }
-      case F_SWAP: {
-        const kw = v[KW] as number;
+      case F.SWAP: {
+        const kw = v[S.KW] as number;
         return wide && s === d && this.set(kw & 0xff, n, 0, 0, kw >> 8);
       }
-      case F_ASCAST: {
+      case F.ASCAST: {
         const to = imm | 0;
-        const from = (v[IMM2] as number) | 0;
-        if (!fitsImm32(imm) || !fitsImm32(v[IMM2] as number)) return false;
+        const from = (v[S.IMM2] as number) | 0;
+        if (!fitsImm32(imm) || !fitsImm32(v[S.IMM2] as number)) return false;
         if (!((to === 0 && from === 1) || (to === 1 && from === 0))) return false;
         return this.set(0xbf, n, s & 15, 1, (to << 16) | from);
       }
-      case F_XCHG: {
-        const kw = v[KW] as number;
+      case F.XCHG: {
+        const kw = v[S.KW] as number;
         if (kw >= 256 || (s & 15) !== n) return false;
         return base < 16 && fitsOff16(off) && this.set(0xc3 | kw, base, s & 15, off, 0xe1);
       }
-      case F_CMPXCHG: {
-        const kw = v[KW] as number;
+      case F.CMPXCHG: {
+        const kw = v[S.KW] as number;
         if (kw < 256 || (s & 15) !== 0 || n !== 0) return false;
         return (
           base < 16 &&
           fitsOff16(off) &&
-          this.set(0xc3 | (kw & 0xff), base, (v[SRC2] as number) & 15, off, CMPXCHG)
+          this.set(0xc3 | (kw & 0xff), base, (v[S.SRC2] as number) & 15, off, K.CMPXCHG)
         );
       }
-      case F_ATOMIC:
-      case F_ATOMIC_CMP: {
-        const op = v[KW] as number;
-        const cmp = form === F_ATOMIC_CMP;
-        if ((op === CMPXCHG) !== cmp || (bits !== W && bits !== DW)) return false;
+      case F.ATOMIC:
+      case F.ATOMIC_CMP: {
+        const op = v[S.KW] as number;
+        const cmp = form === F.ATOMIC_CMP;
+        if ((op === K.CMPXCHG) !== cmp || (bits !== K.W && bits !== K.DW)) return false;
         if (cmp ? (s & 15) !== 0 || n !== 0 : (s & 15) !== n) return false;
-        const value = cmp ? (v[SRC2] as number) : s;
+        const value = cmp ? (v[S.SRC2] as number) : s;
         return base < 16 && fitsOff16(off) && this.set(0xc3 | bits, base, value & 15, off, op);
       }
-      case F_LOCK: {
-        const op = v[OPV] as number;
+      case F.LOCK: {
+        const op = v[S.OPV] as number;
         if (op !== 0x00 && op !== 0x40 && op !== 0x50 && op !== 0xa0) return false;
-        if (bits !== W && bits !== DW) return false;
+        if (bits !== K.W && bits !== K.DW) return false;
         return base < 16 && fitsOff16(off) && this.set(0xc3 | bits, base, s & 15, off, op);
       }
       default:
