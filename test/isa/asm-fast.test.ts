@@ -494,6 +494,9 @@ test("hand-picked edges: the same program or the same errors", () => {
     "  ",
     "",
     "# only a comment",
+    "r1 = é",
+    "exit \u00ff",
+    "r1 = (\u0100",
   ])
     same(`${line}\nexit\n`);
 });

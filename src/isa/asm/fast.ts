@@ -123,6 +123,14 @@ for (const [op, cls, value] of [
   OP_VALUE[op] = value;
 }
 
+/** Classes of the characters that are a token by themselves whatever follows: ( ) [ ] , (else 0). */
+const SINGLE = new Int8Array(128);
+SINGLE[40] = T.LPAREN;
+SINGLE[41] = T.RPAREN;
+SINGLE[91] = T.LBRACK;
+SINGLE[93] = T.RBRACK;
+SINGLE[44] = T.COMMA;
+
 /** The words of the fast forms: class and value. */
 const WORDS: readonly [string, number, number][] = [
   ["exit", T.EXIT, 0],
@@ -536,6 +544,12 @@ export class FastKernel {
       this.p = p;
       this.lineEnd = -1;
       return T.END;
+    }
+    // punctuation that starts no longer operator, without the general operator match
+    const single = c < 128 ? (SINGLE[c] as number) : 0;
+    if (single !== 0) {
+      this.p = p + 1;
+      return single;
     }
     // `%r1` is a uBPF register for the lexer
     if (c === 37 && isIdentStart(s.charCodeAt(p + 1))) return T.BAD;
