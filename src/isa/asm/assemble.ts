@@ -156,35 +156,18 @@ function writeSlot(out: Uint8Array, at: number, code: number, regs: number, off:
 export function encodeAssembled(program: AsmProgram): Uint8Array {
   const ctx = columns.get(program)?.();
   if (ctx === undefined) return encode(program.insns, { check: false });
-  const out = new Uint8Array(ctx.slot * INSN_SIZE);
   if (LITTLE_ENDIAN) {
-    // two 32-bit stores a slot instead of eight bytes: the platform's order is the program's
-    const words = new Int32Array(out.buffer);
-    const { codes, dsts, srcs, offs, imms, keptFlags } = ctx;
-    let w = 0;
-    for (let k = 0; k < ctx.count; k++) {
-      if (keptFlags[k] === 1) {
-        const kept = ctx.kept.get(k) as Instruction;
-        words[w] = kept.code | (kept.dst << 8) | (kept.src << 12) | ((kept.off & 0xffff) << 16);
-        words[w + 1] = kept.imm;
-        w += 2;
-        if (kept.code === LD_IMM64) {
-          words[w + 1] = kept.imm2 ?? 0;
-          w += 2;
-        }
-        continue;
-      }
-      const code = codes[k] as number;
-      words[w] =
-        code |
-        ((dsts[k] as number) << 8) |
-        ((srcs[k] as number) << 12) |
-        (((offs[k] as number) & 0xffff) << 16);
-      words[w + 1] = imms[k] as number;
-      w += code === LD_IMM64 ? 4 : 2;
+    // the words were written as the instructions came; only the kept ones can have changed
+    const words = ctx.words;
+    for (const [k, kept] of ctx.kept) {
+      const w = 2 * (ctx.slots[k] as number);
+      words[w] = kept.code | (kept.dst << 8) | (kept.src << 12) | ((kept.off & 0xffff) << 16);
+      words[w + 1] = kept.imm;
+      if (kept.code === LD_IMM64) words[w + 3] = kept.imm2 ?? 0;
     }
-    return out;
+    return new Uint8Array(words.buffer, 0, ctx.slot * INSN_SIZE).slice();
   }
+  const out = new Uint8Array(ctx.slot * INSN_SIZE);
   let at = 0;
   for (let k = 0; k < ctx.count; k++) {
     if (ctx.keptFlags[k] === 1) {
@@ -235,11 +218,11 @@ function validate(ctx: AsmContext): void {
   }
 }
 
-/** Indexes of the bpf-to-bpf calls and the function pointers (ld_imm64 of a function). */
+/** Indexes of the bpf-to-bpf calls and the function pointers (ld_imm64 of a function), in order. */
 function callsAndPointers(ctx: AsmContext): number[] {
   const out: number[] = [];
   const { codes, srcs, keptFlags } = ctx;
-  for (let k = 0; k < ctx.count; k++) {
+  for (const k of ctx.callSites) {
     let code = codes[k] as number;
     let src = srcs[k] as number;
     if (keptFlags[k] === 1) {

@@ -78,6 +78,14 @@ export class AsmContext {
   /** the last instruction emitted as an object */
   private last: Instruction | undefined;
   private lastIndex = -1;
+  /**
+   * The program's bytes as they will be written, two little-endian 32-bit words a slot, filled as
+   * instructions come (the second slot of an ld_imm64 and the kept instructions are written at
+   * the end, by `encodeAssembled`, since names can still change them).
+   */
+  words: Int32Array;
+  /** indexes of the calls and ld_imm64 made by the general path (the only ones a name can turn into a bpf-to-bpf call or a function pointer) */
+  readonly callSites: number[] = [];
   /** slot of each instruction */
   slots: Int32Array;
   slot = 0;
@@ -154,6 +162,7 @@ export class AsmContext {
     this.keptFlags = new Uint8Array(n);
     this.checked = new Uint8Array(n);
     this.slots = new Int32Array(n);
+    this.words = new Int32Array(2 * n + 4);
     this.insnLineStart = new Int32Array(n);
     this.insnLineEnd = new Int32Array(n);
     this.insnLine = new Int32Array(n);
@@ -164,6 +173,7 @@ export class AsmContext {
   emit(insn: Instruction, column: number): number {
     const index = this.place(insn.code, insn.dst, insn.src, insn.off, insn.imm, column);
     if ("imm2" in insn || "ref" in insn) this.keep(index, insn);
+    if (insn.code === 0x85 || insn.code === 0x18) this.callSites.push(index);
     this.last = insn;
     this.lastIndex = index;
     return index;
@@ -200,6 +210,10 @@ export class AsmContext {
     this.insnLineEnd[index] = this.lineEnd;
     this.insnLine[index] = this.line;
     this.insnColumn[index] = column;
+    const w = 2 * this.slot;
+    if (w + 4 > this.words.length) this.growWords();
+    this.words[w] = code | (dst << 8) | (src << 12) | ((off & 0xffff) << 16);
+    this.words[w + 1] = imm;
     this.slot += code === 0x18 ? 2 : 1;
     this.count = index + 1;
     return index;
@@ -208,6 +222,12 @@ export class AsmContext {
   private keep(index: number, insn: Instruction): void {
     this.kept.set(index, insn);
     this.keptFlags[index] = 1;
+  }
+
+  private growWords(): void {
+    const words = new Int32Array(this.words.length * 2);
+    words.set(this.words);
+    this.words = words;
   }
 
   private grow(): void {
