@@ -17,33 +17,40 @@ import { BtfError } from "./errors.js";
 import { KIND_NAMES } from "./kinds.js";
 import { warmupBtf } from "./warmup.js";
 
-// kind numbers (include/uapi/linux/btf.h)
-const K_INT = 1;
-const K_PTR = 2;
-const K_ARRAY = 3;
-const K_STRUCT = 4;
-const K_UNION = 5;
-const K_ENUM = 6;
-const K_FWD = 7;
-const K_TYPEDEF = 8;
-const K_VOLATILE = 9;
-const K_CONST = 10;
-const K_RESTRICT = 11;
-const K_FUNC = 12;
-const K_FUNC_PROTO = 13;
-const K_VAR = 14;
-const K_DATASEC = 15;
-const K_FLOAT = 16;
-const K_DECL_TAG = 17;
-const K_TYPE_TAG = 18;
-const K_ENUM64 = 19;
-
-const ORDERING = 1;
-const ORDERED = 2;
-const EMITTING = 1;
-const EMITTED = 2;
-const MAX_NESTING = 1000;
-const MAX_TABS = 64;
+// Kind numbers (include/uapi/linux/btf.h) and the printer's fixed numbers, as literals after
+// compilation: module constants are variable lookups in V8's interpreter (in the bundle, mutable
+// closure variables even TurboFan cannot fold), and a switch over literals becomes a jump table.
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
+const enum K {
+  INT = 1,
+  PTR = 2,
+  ARRAY = 3,
+  STRUCT = 4,
+  UNION = 5,
+  ENUM = 6,
+  FWD = 7,
+  TYPEDEF = 8,
+  VOLATILE = 9,
+  CONST = 10,
+  RESTRICT = 11,
+  FUNC = 12,
+  FUNC_PROTO = 13,
+  VAR = 14,
+  DATASEC = 15,
+  FLOAT = 16,
+  DECL_TAG = 17,
+  TYPE_TAG = 18,
+  ENUM64 = 19,
+}
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
+const enum N {
+  ORDERING = 1,
+  ORDERED = 2,
+  EMITTING = 1,
+  EMITTED = 2,
+  MAX_NESTING = 1000,
+  MAX_TABS = 64,
+}
 
 const utf8In = new TextEncoder();
 
@@ -55,17 +62,17 @@ const PAD_BITS = [POINTER_SIZE * 8, 32, 16, 8] as const;
 const REF_FIRST = new Int8Array(32);
 const REF_STRIDE = new Int8Array(32).fill(1);
 const REF_COUNT = new Int8Array(32);
-for (const k of [K_PTR, K_TYPEDEF, K_VOLATILE, K_CONST, K_RESTRICT, K_FUNC, K_VAR, K_DECL_TAG, K_TYPE_TAG]) {
+for (const k of [K.PTR, K.TYPEDEF, K.VOLATILE, K.CONST, K.RESTRICT, K.FUNC, K.VAR, K.DECL_TAG, K.TYPE_TAG]) {
   REF_FIRST[k] = 2;
   REF_COUNT[k] = 1;
 }
-REF_FIRST[K_ARRAY] = 3;
-REF_COUNT[K_ARRAY] = 2; // element and index types
+REF_FIRST[K.ARRAY] = 3;
+REF_COUNT[K.ARRAY] = 2; // element and index types
 for (const [k, first, stride] of [
-  [K_STRUCT, 4, 3],
-  [K_UNION, 4, 3],
-  [K_FUNC_PROTO, 4, 2],
-  [K_DATASEC, 3, 3],
+  [K.STRUCT, 4, 3],
+  [K.UNION, 4, 3],
+  [K.FUNC_PROTO, 4, 2],
+  [K.DATASEC, 3, 3],
 ] as const) {
   REF_FIRST[k] = first;
   REF_STRIDE[k] = stride;
@@ -74,9 +81,9 @@ for (const [k, first, stride] of [
 // names that may be counted for duplicates, by kind: the type's own, and one per vlen item
 const NAME_FIXED = new Int8Array(32);
 const NAME_PER_VLEN = new Int8Array(32);
-for (const k of [K_STRUCT, K_UNION, K_TYPEDEF, K_ENUM, K_ENUM64]) NAME_FIXED[k] = 1;
-NAME_PER_VLEN[K_ENUM] = 1;
-NAME_PER_VLEN[K_ENUM64] = 1;
+for (const k of [K.STRUCT, K.UNION, K.TYPEDEF, K.ENUM, K.ENUM64]) NAME_FIXED[k] = 1;
+NAME_PER_VLEN[K.ENUM] = 1;
+NAME_PER_VLEN[K.ENUM64] = 1;
 
 const utf8Out = new TextDecoder();
 
@@ -267,7 +274,7 @@ class CPrinter {
 
   /** Appends a newline and `level` tabs. */
   private line(level: number): void {
-    if (level > MAX_TABS) level = MAX_TABS;
+    if (level > N.MAX_TABS) level = N.MAX_TABS;
     if (this.at + level + 1 > this.out.length) this.grow(level + 1);
     const out = this.out;
     let at = this.at;
@@ -406,7 +413,7 @@ class CPrinter {
     const off = this.w[this.o[id]!]!;
     const k = this.k[id]!;
     let r = 1;
-    if (off !== 0 && k !== K_FWD && !(k === K_ENUM && (this.w[this.o[id]! + 1]! & 0xffff) === 0)) {
+    if (off !== 0 && k !== K.FWD && !(k === K.ENUM && (this.w[this.o[id]! + 1]! & 0xffff) === 0)) {
       r = this.count(off, ns);
     }
     this.suffix[id] = r;
@@ -459,7 +466,7 @@ class CPrinter {
         r[t] = 1;
       }
       // a prototype's return type is checked, not marked: libbpf marks the parameters only
-      if (k === K_FUNC_PROTO && w[at + 2]! >= n) this.bad(w[at + 2]!, id);
+      if (k === K.FUNC_PROTO && w[at + 2]! >= n) this.bad(w[at + 2]!, id);
     }
     return names;
   }
@@ -467,13 +474,13 @@ class CPrinter {
   // ---- ordering ----
 
   private tooDeep(id: number): never {
-    throw new BtfError(`types nest deeper than ${MAX_NESTING} levels: a loop?`, { typeId: id });
+    throw new BtfError(`types nest deeper than ${N.MAX_NESTING} levels: a loop?`, { typeId: id });
   }
 
   /** Dumps every type, each after whatever it needs first. */
   dumpAll(): void {
     const order = this.order;
-    for (let id = 1; id < this.n; id++) if (order[id] !== ORDERED) this.dumpType(id);
+    for (let id = 1; id < this.n; id++) if (order[id] !== N.ORDERED) this.dumpType(id);
   }
 
   /** Dumps one type (and whatever it needs first). */
@@ -488,75 +495,75 @@ class CPrinter {
   private orderType(id: number, throughPtr: boolean): number {
     const order = this.order;
     const state = order[id]!;
-    if (state === ORDERED) return 1;
+    if (state === N.ORDERED) return 1;
     const w = this.w;
     const at = this.o[id]!;
     const k = this.k[id]!;
     const named = id !== 0 && w[at]! !== 0;
-    if (state === ORDERING) {
-      if ((k === K_STRUCT || k === K_UNION) && throughPtr && named) return 0;
+    if (state === N.ORDERING) {
+      if ((k === K.STRUCT || k === K.UNION) && throughPtr && named) return 0;
       throw new BtfError("types contain each other by value: no C declaration order exists", { typeId: id });
     }
-    if (++this.depth > MAX_NESTING) this.tooDeep(id);
+    if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
     let r = 0;
     switch (k) {
       case 0: // void
         break;
-      case K_INT:
-      case K_FLOAT:
-        this.order[id] = ORDERED;
+      case K.INT:
+      case K.FLOAT:
+        this.order[id] = N.ORDERED;
         break;
-      case K_PTR:
-        r = order[w[at + 2]!] === ORDERED ? 1 : this.orderType(w[at + 2]!, true);
-        this.order[id] = ORDERED;
+      case K.PTR:
+        r = order[w[at + 2]!] === N.ORDERED ? 1 : this.orderType(w[at + 2]!, true);
+        this.order[id] = N.ORDERED;
         break;
-      case K_ARRAY:
-        r = order[w[at + 3]!] === ORDERED ? 1 : this.orderType(w[at + 3]!, false);
+      case K.ARRAY:
+        r = order[w[at + 3]!] === N.ORDERED ? 1 : this.orderType(w[at + 3]!, false);
         break;
-      case K_STRUCT:
-      case K_UNION: {
+      case K.STRUCT:
+      case K.UNION: {
         if (throughPtr && named) break;
-        this.order[id] = ORDERING;
+        this.order[id] = N.ORDERING;
         const vlen = w[at + 1]! & 0xffff;
         for (let i = 0, m = at + 4; i < vlen; i++, m += 3) {
-          if (order[w[m]!] !== ORDERED) this.orderType(w[m]!, false);
+          if (order[w[m]!] !== N.ORDERED) this.orderType(w[m]!, false);
         }
         if (named) this.queue[this.queued++] = id;
-        this.order[id] = ORDERED;
+        this.order[id] = N.ORDERED;
         r = 1;
         break;
       }
-      case K_ENUM:
-      case K_ENUM64:
-      case K_FWD:
+      case K.ENUM:
+      case K.ENUM64:
+      case K.FWD:
         if (named || !this.referenced[id]) this.queue[this.queued++] = id;
-        this.order[id] = ORDERED;
+        this.order[id] = N.ORDERED;
         r = 1;
         break;
-      case K_TYPEDEF: {
-        const strong = order[w[at + 2]!] === ORDERED ? 1 : this.orderType(w[at + 2]!, throughPtr);
+      case K.TYPEDEF: {
+        const strong = order[w[at + 2]!] === N.ORDERED ? 1 : this.orderType(w[at + 2]!, throughPtr);
         if (throughPtr && !strong) break;
         this.queue[this.queued++] = id;
-        this.order[id] = ORDERED;
+        this.order[id] = N.ORDERED;
         r = 1;
         break;
       }
-      case K_VOLATILE:
-      case K_CONST:
-      case K_RESTRICT:
-      case K_TYPE_TAG:
-        r = order[w[at + 2]!] === ORDERED ? 1 : this.orderType(w[at + 2]!, throughPtr);
+      case K.VOLATILE:
+      case K.CONST:
+      case K.RESTRICT:
+      case K.TYPE_TAG:
+        r = order[w[at + 2]!] === N.ORDERED ? 1 : this.orderType(w[at + 2]!, throughPtr);
         break;
-      case K_FUNC_PROTO: {
-        r = order[w[at + 2]!] === ORDERED || this.orderType(w[at + 2]!, throughPtr) > 0 ? 1 : 0;
+      case K.FUNC_PROTO: {
+        r = order[w[at + 2]!] === N.ORDERED || this.orderType(w[at + 2]!, throughPtr) > 0 ? 1 : 0;
         const vlen = w[at + 1]! & 0xffff;
         for (let i = 0, m = at + 4; i < vlen; i++, m += 2) {
-          if (order[w[m]!] === ORDERED || this.orderType(w[m]!, throughPtr) > 0) r = 1;
+          if (order[w[m]!] === N.ORDERED || this.orderType(w[m]!, throughPtr) > 0) r = 1;
         }
         break;
       }
       default:
-        this.order[id] = ORDERED;
+        this.order[id] = N.ORDERED;
     }
     this.depth--;
     return r;
@@ -566,19 +573,19 @@ class CPrinter {
 
   private emitType(id: number, container: number): void {
     const state = this.emitState[id]!;
-    if (state === EMITTED) return;
+    if (state === N.EMITTED) return;
     const w = this.w;
     const at = this.o[id]!;
     const k = this.k[id]!;
-    if (state === EMITTING) {
+    if (state === N.EMITTING) {
       if (this.fwdEmitted[id]) return;
-      if (k === K_STRUCT || k === K_UNION) {
+      if (k === K.STRUCT || k === K.UNION) {
         if (id === container) return;
         if (w[at] === 0) return; // anonymous loop: nothing sensible to print
         this.structFwd(id);
         this.bytes(W_END_DECL);
         this.fwdEmitted[id] = 1;
-      } else if (k === K_TYPEDEF) {
+      } else if (k === K.TYPEDEF) {
         if (!this.blocked(id)) {
           this.typedefDef(id, 0);
           this.bytes(W_END_DECL);
@@ -587,48 +594,48 @@ class CPrinter {
       }
       return;
     }
-    if (++this.depth > MAX_NESTING) this.tooDeep(id);
+    if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
     switch (k) {
-      case K_INT:
-        this.emitState[id] = EMITTED;
+      case K.INT:
+        this.emitState[id] = N.EMITTED;
         break;
-      case K_ENUM:
-      case K_ENUM64:
+      case K.ENUM:
+      case K.ENUM64:
         if (container === 0) {
           this.enumDef(id, 0);
           this.bytes(W_END_DECL);
         }
-        this.emitState[id] = EMITTED;
+        this.emitState[id] = N.EMITTED;
         break;
-      case K_PTR:
-      case K_VOLATILE:
-      case K_CONST:
-      case K_RESTRICT:
-      case K_TYPE_TAG:
+      case K.PTR:
+      case K.VOLATILE:
+      case K.CONST:
+      case K.RESTRICT:
+      case K.TYPE_TAG:
         this.emitType(w[at + 2]!, container);
         break;
-      case K_ARRAY:
+      case K.ARRAY:
         this.emitType(w[at + 3]!, container);
         break;
-      case K_FWD:
+      case K.FWD:
         this.fwdDef(id);
         this.bytes(W_END_DECL);
-        this.emitState[id] = EMITTED;
+        this.emitState[id] = N.EMITTED;
         break;
-      case K_TYPEDEF:
-        this.emitState[id] = EMITTING;
+      case K.TYPEDEF:
+        this.emitState[id] = N.EMITTING;
         this.emitType(w[at + 2]!, id);
         if (!this.fwdEmitted[id] && !this.blocked(id)) {
           this.typedefDef(id, 0);
           this.bytes(W_END_DECL);
         }
-        this.emitState[id] = EMITTED;
+        this.emitState[id] = N.EMITTED;
         break;
-      case K_STRUCT:
-      case K_UNION:
+      case K.STRUCT:
+      case K.UNION:
         this.emitRecord(id, container);
         break;
-      case K_FUNC_PROTO: {
+      case K.FUNC_PROTO: {
         this.emitType(w[at + 2]!, container);
         const vlen = w[at + 1]! & 0xffff;
         for (let i = 0, m = at + 4; i < vlen; i++, m += 2) this.emitType(w[m]!, container);
@@ -641,7 +648,7 @@ class CPrinter {
   private emitRecord(id: number, container: number): void {
     const w = this.w;
     const at = this.o[id]!;
-    this.emitState[id] = EMITTING;
+    this.emitState[id] = N.EMITTING;
     const named = w[at] !== 0;
     if (container === 0 || !named) {
       const vlen = w[at + 1]! & 0xffff;
@@ -655,7 +662,7 @@ class CPrinter {
     if (container === 0) {
       this.structDef(id, 0);
       this.bytes(W_END_DECL);
-      this.emitState[id] = EMITTED;
+      this.emitState[id] = N.EMITTED;
     } else {
       this.emitState[id] = 0;
     }
@@ -667,7 +674,7 @@ class CPrinter {
   }
 
   private structFwd(id: number): void {
-    this.bytes(this.k[id] === K_STRUCT ? W_STRUCT : W_UNION);
+    this.bytes(this.k[id] === K.STRUCT ? W_STRUCT : W_UNION);
     this.spaceName(id, 1);
   }
 
@@ -692,7 +699,7 @@ class CPrinter {
     if (vlen === 0) return;
     this.bytes(W_OPEN_BRACE);
     const signed = info >>> 31 === 1;
-    const is64 = this.k[id] === K_ENUM64;
+    const is64 = this.k[id] === K.ENUM64;
     let high = false;
     for (let i = 0, m = at + 3; i < vlen; i++) {
       const vname = w[m]!;
@@ -764,7 +771,7 @@ class CPrinter {
     const ks = this.k;
     for (let steps = 0; ; steps++) {
       const k = ks[id]!;
-      if (k !== K_TYPEDEF && k !== K_CONST && k !== K_VOLATILE && k !== K_RESTRICT && k !== K_TYPE_TAG) {
+      if (k !== K.TYPEDEF && k !== K.CONST && k !== K.VOLATILE && k !== K.RESTRICT && k !== K.TYPE_TAG) {
         return id;
       }
       if (steps >= this.n) throw new BtfError("type chain loops back on itself", { typeId: id });
@@ -774,28 +781,28 @@ class CPrinter {
 
   /** Alignment as libbpf's btf__align_of computes it (0 when the type has none). */
   private computeAlign(id: number): number {
-    if (++this.depth > MAX_NESTING) this.tooDeep(id);
+    if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
     const r = this.skipMods(id);
     const w = this.w;
     const at = this.o[r]!;
     let a = 0;
     switch (this.k[r]) {
-      case K_INT:
-      case K_ENUM:
-      case K_ENUM64:
-      case K_FLOAT: {
+      case K.INT:
+      case K.ENUM:
+      case K.ENUM64:
+      case K.FLOAT: {
         const size = w[at + 2]!;
         a = Math.max(1, Math.min(size, POINTER_SIZE));
         break;
       }
-      case K_PTR:
+      case K.PTR:
         a = POINTER_SIZE;
         break;
-      case K_ARRAY:
+      case K.ARRAY:
         a = this.alignOf(w[at + 3]!);
         break;
-      case K_STRUCT:
-      case K_UNION: {
+      case K.STRUCT:
+      case K.UNION: {
         const info = w[at + 1]!;
         const vlen = info & 0xffff;
         const flag = info >>> 31 === 1;
@@ -831,28 +838,28 @@ class CPrinter {
       if (steps > this.n) throw new BtfError("type chain loops back on itself", { typeId: start });
       const at = this.o[id]!;
       switch (ks[id]) {
-        case K_INT:
-        case K_STRUCT:
-        case K_UNION:
-        case K_ENUM:
-        case K_ENUM64:
-        case K_DATASEC:
-        case K_FLOAT: {
+        case K.INT:
+        case K.STRUCT:
+        case K.UNION:
+        case K.ENUM:
+        case K.ENUM64:
+        case K.DATASEC:
+        case K.FLOAT: {
           const size = factor * w[at + 2]!;
           if (size > 0xffffffff) throw new BtfError(`size ${size} overflows 32 bits`, { typeId: start });
           return size;
         }
-        case K_PTR:
+        case K.PTR:
           return factor * POINTER_SIZE;
-        case K_TYPEDEF:
-        case K_CONST:
-        case K_VOLATILE:
-        case K_RESTRICT:
-        case K_TYPE_TAG:
-        case K_VAR:
+        case K.TYPEDEF:
+        case K.CONST:
+        case K.VOLATILE:
+        case K.RESTRICT:
+        case K.TYPE_TAG:
+        case K.VAR:
           id = w[at + 2]!;
           break;
-        case K_ARRAY:
+        case K.ARRAY:
           factor *= w[at + 5]!;
           if (factor > 0xffffffff) throw new BtfError("array size overflows 32 bits", { typeId: start });
           id = w[at + 3]!;
@@ -928,7 +935,7 @@ class CPrinter {
   private structDef(id: number, level: number): void {
     const w = this.w;
     const at = this.o[id]!;
-    const isStruct = this.k[id] === K_STRUCT;
+    const isStruct = this.k[id] === K.STRUCT;
     const info = w[at + 1]!;
     const vlen = info & 0xffff;
     const flag = info >>> 31 === 1;
@@ -983,39 +990,39 @@ class CPrinter {
     const ks = this.k;
     const start = this.sp;
     for (let steps = 0; ; steps++) {
-      if (steps > MAX_NESTING) throw new BtfError("declarator chain loops back on itself", { typeId: id });
+      if (steps > N.MAX_NESTING) throw new BtfError("declarator chain loops back on itself", { typeId: id });
       if (this.sp === this.stack.length) this.growStack();
       this.stack[this.sp++] = id;
       if (id === 0) break;
       const k = ks[id]!;
       if (
-        k === K_PTR ||
-        k === K_VOLATILE ||
-        k === K_CONST ||
-        k === K_RESTRICT ||
-        k === K_FUNC_PROTO ||
-        k === K_TYPE_TAG
+        k === K.PTR ||
+        k === K.VOLATILE ||
+        k === K.CONST ||
+        k === K.RESTRICT ||
+        k === K.FUNC_PROTO ||
+        k === K.TYPE_TAG
       ) {
         id = w[this.o[id]! + 2]!;
-      } else if (k === K_ARRAY) {
+      } else if (k === K.ARRAY) {
         id = w[this.o[id]! + 3]!;
       } else {
         if (
-          k !== K_INT &&
-          k !== K_ENUM &&
-          k !== K_ENUM64 &&
-          k !== K_FWD &&
-          k !== K_STRUCT &&
-          k !== K_UNION &&
-          k !== K_TYPEDEF &&
-          k !== K_FLOAT
+          k !== K.INT &&
+          k !== K.ENUM &&
+          k !== K.ENUM64 &&
+          k !== K.FWD &&
+          k !== K.STRUCT &&
+          k !== K.UNION &&
+          k !== K.TYPEDEF &&
+          k !== K.FLOAT
         ) {
           throw new BtfError(`a ${KIND_NAMES[k]} cannot appear in a C declaration`, { typeId: id });
         }
         break;
       }
     }
-    if (++this.depth > MAX_NESTING) this.tooDeep(id);
+    if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
     this.typeChain(start, name, suffix, level);
     this.depth--;
     this.sp = start;
@@ -1025,9 +1032,9 @@ class CPrinter {
     const stack = this.stack;
     while (this.sp > start) {
       const k = this.k[stack[this.sp - 1]!];
-      if (k === K_VOLATILE) this.bytes(W_VOLATILE_SPACE);
-      else if (k === K_CONST) this.bytes(W_CONST_SPACE);
-      else if (k === K_RESTRICT) this.bytes(W_RESTRICT_SPACE);
+      if (k === K.VOLATILE) this.bytes(W_VOLATILE_SPACE);
+      else if (k === K.CONST) this.bytes(W_CONST_SPACE);
+      else if (k === K.RESTRICT) this.bytes(W_RESTRICT_SPACE);
       else return;
       this.sp--;
     }
@@ -1037,7 +1044,7 @@ class CPrinter {
     const stack = this.stack;
     while (this.sp > start) {
       const k = this.k[stack[this.sp - 1]!];
-      if (k !== K_VOLATILE && k !== K_CONST && k !== K_RESTRICT && k !== K_TYPE_TAG) return;
+      if (k !== K.VOLATILE && k !== K.CONST && k !== K.RESTRICT && k !== K.TYPE_TAG) return;
       this.sp--;
     }
   }
@@ -1069,47 +1076,47 @@ class CPrinter {
       const at = this.o[id]!;
       const k = this.k[id]!;
       switch (k) {
-        case K_INT:
-        case K_FLOAT:
+        case K.INT:
+        case K.FLOAT:
           this.emitMods(start);
           this.str(w[at]!);
           break;
-        case K_STRUCT:
-        case K_UNION:
+        case K.STRUCT:
+        case K.UNION:
           this.emitMods(start);
           if (w[at] === 0) this.structDef(id, level);
           else this.structFwd(id);
           break;
-        case K_ENUM:
-        case K_ENUM64:
+        case K.ENUM:
+        case K.ENUM64:
           this.emitMods(start);
           if (w[at] === 0) this.enumDef(id, level);
           else this.enumFwd(id);
           break;
-        case K_FWD:
+        case K.FWD:
           this.emitMods(start);
           this.fwdDef(id);
           break;
-        case K_TYPEDEF: {
+        case K.TYPEDEF: {
           this.emitMods(start);
           const sfx = this.resolve(id, 2);
           if (w[at] !== 0) this.named(w[at]!, sfx);
           break;
         }
-        case K_PTR:
+        case K.PTR:
           if (lastWasPtr) this.byte(42);
           else this.bytes(W_SPACE_STAR);
           break;
-        case K_VOLATILE:
+        case K.VOLATILE:
           this.bytes(W_SPACE_VOLATILE);
           break;
-        case K_CONST:
+        case K.CONST:
           this.bytes(W_SPACE_CONST);
           break;
-        case K_RESTRICT:
+        case K.RESTRICT:
           this.bytes(W_SPACE_RESTRICT);
           break;
-        case K_TYPE_TAG: {
+        case K.TYPE_TAG: {
           this.emitMods(start);
           if (w[at + 1]! >>> 31) {
             this.bytes(W_ATTR_OPEN);
@@ -1122,7 +1129,7 @@ class CPrinter {
           }
           break;
         }
-        case K_ARRAY: {
+        case K.ARRAY: {
           const length = w[at + 5]!;
           this.dropMods(start);
           if (this.sp === start) {
@@ -1132,7 +1139,7 @@ class CPrinter {
             this.byte(93);
             return;
           }
-          const multi = this.k[this.stack[this.sp - 1]!] === K_ARRAY;
+          const multi = this.k[this.stack[this.sp - 1]!] === K.ARRAY;
           if (!lastWasPtr && this.hasName(name, suffix)) this.byte(32);
           if (!multi) this.byte(40);
           this.typeChain(start, name, suffix, level);
@@ -1142,12 +1149,12 @@ class CPrinter {
           this.byte(93);
           return;
         }
-        case K_FUNC_PROTO: {
+        case K.FUNC_PROTO: {
           this.funcProto(id, start, name, suffix, level, lastWasPtr);
           return;
         }
       }
-      lastWasPtr = k === K_PTR;
+      lastWasPtr = k === K.PTR;
     }
     this.putName(name, suffix, lastWasPtr);
   }
