@@ -54,8 +54,7 @@ const enum N {
 
 const utf8In = new TextEncoder();
 
-// padding units, widest first: name and bits
-const PAD_WORDS = ["long", "int", "short", "char"].map((t) => utf8In.encode(t));
+// padding units, widest first (their words: W.LONG - unit): bits
 const PAD_BITS = [POINTER_SIZE * 8, 32, 16, 8] as const;
 
 // references by kind: word of the first (after name, info), words between, how many (-1: vlen)
@@ -87,41 +86,145 @@ NAME_PER_VLEN[K.ENUM64] = 1;
 
 const utf8Out = new TextDecoder();
 
-/** The printer's own words, encoded once: copying bytes keeps the hot functions small. */
-const word = (t: string): Uint8Array => utf8In.encode(t);
-const W_SPACE_PAREN = word(" (");
-const W_SPACE_STAR = word(" *");
-const W_EQUALS = word(" = ");
-const W_ATTR_OPEN = word(" __attribute__((");
-const W_MODE_BYTE = word(" __attribute__((mode(byte)))");
-const W_MODE_WORD = word(" __attribute__((mode(word)))");
-const W_PACKED = word(" __attribute__((packed))");
-const W_SPACE_CONST = word(" const");
-const W_SPACE_RESTRICT = word(" restrict");
-const W_SPACE_VOLATILE = word(" volatile");
-const W_OPEN_BRACE = word(" {");
-const W_ATTR_CLOSE = word("))");
-const W_COMMA = word(", ");
-const W_ELLIPSIS = word("...");
-const W_COLON = word(": ");
-const W_END_DECL = word(";\n\n");
-const W_DUP = word("___");
-const W_CONST_SPACE = word("const ");
-const W_ENUM = word("enum");
-const W_RESTRICT_SPACE = word("restrict ");
-const W_TYPEDEF = word("typedef ");
-const W_VA_LIST = word("typedef __builtin_va_list __gnuc_va_list");
-const W_VOID = word("void");
-const W_VOID_PAREN = word("void)");
-const W_VOLATILE_SPACE = word("volatile ");
-const W_TAG_OPEN = word(' __attribute__((btf_type_tag("');
-const W_TAG_CLOSE = word('")))');
-const W_STRUCT = word("struct");
-const W_UNION = word("union");
-const W_STRUCT_SPACE = word("struct ");
-const W_UNION_SPACE = word("union ");
-const W_LL = word("LL,");
-const W_ULL = word("ULL,");
+/**
+ * The printer's own words. The printing functions do not write bytes: they append small numbers
+ * to a queue of operations (a name's string offset, a word, a number, a new line) that one
+ * function, `render`, turns into bytes. Why: in a fresh process V8's optimising compiler spent
+ * much of its time on the writing helpers (grow checks, copy and digit loops), inlined again at
+ * every one of their many call sites; appending to the queue is a few instructions, and the
+ * loops are compiled once, in `render`.
+ */
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
+const enum W {
+  SPACE_PAREN = -1,
+  SPACE_STAR = -2,
+  EQUALS = -3,
+  ATTR_OPEN = -4,
+  MODE_BYTE = -5,
+  MODE_WORD = -6,
+  PACKED = -7,
+  SPACE_CONST = -8,
+  SPACE_RESTRICT = -9,
+  SPACE_VOLATILE = -10,
+  OPEN_BRACE = -11,
+  ATTR_CLOSE = -12,
+  COMMA = -13,
+  ELLIPSIS = -14,
+  COLON = -15,
+  END_DECL = -16,
+  DUP = -17,
+  CONST_SPACE = -18,
+  ENUM = -19,
+  RESTRICT_SPACE = -20,
+  TYPEDEF = -21,
+  VA_LIST = -22,
+  VOID = -23,
+  VOID_PAREN = -24,
+  VOLATILE_SPACE = -25,
+  TAG_OPEN = -26,
+  TAG_CLOSE = -27,
+  STRUCT = -28,
+  UNION = -29,
+  STRUCT_SPACE = -30,
+  UNION_SPACE = -31,
+  LL = -32,
+  ULL = -33,
+  LONG = -34,
+  INT = -35,
+  SHORT = -36,
+  CHAR = -37,
+  SEMI = -38,
+  RBRACE = -39,
+  STAR = -40,
+  LPAREN = -41,
+  RPAREN = -42,
+  LBRACK = -43,
+  RBRACK = -44,
+  COMMA1 = -45,
+  MINUS = -46,
+  SPACE = -47,
+}
+/** The words' texts, in the order of {@link W} (word w is WORD_TEXTS[-1 - w]). */
+const WORD_TEXTS = [
+  " (",
+  " *",
+  " = ",
+  " __attribute__((",
+  " __attribute__((mode(byte)))",
+  " __attribute__((mode(word)))",
+  " __attribute__((packed))",
+  " const",
+  " restrict",
+  " volatile",
+  " {",
+  "))",
+  ", ",
+  "...",
+  ": ",
+  ";\n\n",
+  "___",
+  "const ",
+  "enum",
+  "restrict ",
+  "typedef ",
+  "typedef __builtin_va_list __gnuc_va_list",
+  "void",
+  "void)",
+  "volatile ",
+  ' __attribute__((btf_type_tag("',
+  '")))',
+  "struct",
+  "union",
+  "struct ",
+  "union ",
+  "LL,",
+  "ULL,",
+  "long",
+  "int",
+  "short",
+  "char",
+  ";",
+  "}",
+  "*",
+  "(",
+  ")",
+  "[",
+  "]",
+  ",",
+  "-",
+  " ",
+];
+/** The words as bytes, one after another, and where each starts (WORD_AT[i + 1] is where it ends). */
+const WORD_BYTES = utf8In.encode(WORD_TEXTS.join(""));
+const WORD_AT = new Int32Array(WORD_TEXTS.length + 1);
+for (let i = 0; i < WORD_TEXTS.length; i++) WORD_AT[i + 1] = WORD_AT[i]! + WORD_TEXTS[i]!.length;
+
+/** Operations of the queue besides names (>= 0) and words (-1 down to -WORD_TEXTS.length). */
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
+const enum Op {
+  /** next slot: a number below 2^32 (as int32) */
+  NUM = -100,
+  /** next slot: `___` and a number */
+  DUP = -101,
+  /** next slot: a new line and that many tabs */
+  LINE = -102,
+  /** next slot: index of a string in `texts` */
+  TEXT = -103,
+  /** smallest word */
+  LAST_WORD = -47,
+}
+/** What {@link CPrinter.name} does. */
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
+const enum Name {
+  QUIET = 0,
+  TYPE = 1,
+  VALUE = 2,
+}
+
+/** Slots in the operation queue: rendered when full and at the end. */
+const QUEUE_SLOTS = 1 << 10;
+/** The warm-up's queue: small, so that it fills (V8 sees `render` called from every queueing site). */
+const WARMUP_QUEUE_SLOTS = 16;
 
 /** Options of {@link formatC}. */
 export interface CFormatOptions {
@@ -203,13 +306,23 @@ class CPrinter {
   private names: Int32Array;
   private namesUsed = 0;
 
+  /** the operation queue (see {@link W}) */
+  private readonly ops: Int32Array;
+  /** size of the queue (a field: the warm-up's is small) */
+  private readonly slots: number;
+  private nops = 0;
+  /** strings of TEXT operations */
+  private texts: string[] = [];
   out: Uint8Array;
   at = 0;
   private readonly limit: number;
   /** bytes of the include guard and pragmas around the types */
   private readonly frame: number;
 
-  constructor(f: Flat, frame: number) {
+  constructor(f: Flat, frame: number, queue: number) {
+    this.slots = queue;
+    // one slot more: an operation with a value is queued while one slot is free
+    this.ops = new Int32Array(queue + 1);
     this.w = f.words;
     this.o = f.starts;
     this.k = new Uint8Array(f.count);
@@ -250,88 +363,134 @@ class CPrinter {
     this.out = next;
   }
 
-  /** Appends an ASCII string (the printer's own words). */
-  put(t: string): void {
-    const n = t.length;
-    if (this.at + n > this.out.length) this.grow(n);
-    const out = this.out;
-    let at = this.at;
-    for (let i = 0; i < n; i++) out[at++] = t.charCodeAt(i);
-    this.at = at;
-  }
-
-  /** Appends bytes. */
+  /** Appends bytes (outside the queue: render it first). */
   bytes(b: Uint8Array): void {
     if (this.at + b.length > this.out.length) this.grow(b.length);
     this.out.set(b, this.at);
     this.at += b.length;
   }
 
-  private byte(c: number): void {
-    if (this.at === this.out.length) this.grow(1);
-    this.out[this.at++] = c;
+  /** Queues a word ({@link W}) or the string at an offset already checked. */
+  private op(v: number): void {
+    if (this.nops >= this.slots) this.render();
+    this.ops[this.nops++] = v;
   }
 
-  /** Appends a newline and `level` tabs. */
+  /** Queues an operation that takes a value ({@link Op}). */
+  private op2(code: number, v: number): void {
+    if (this.nops >= this.slots) this.render();
+    const ops = this.ops;
+    ops[this.nops] = code;
+    ops[this.nops + 1] = v;
+    this.nops += 2;
+  }
+
+  /** Queues a new line and `level` tabs. */
   private line(level: number): void {
-    if (level > N.MAX_TABS) level = N.MAX_TABS;
-    if (this.at + level + 1 > this.out.length) this.grow(level + 1);
-    const out = this.out;
-    let at = this.at;
-    out[at++] = 10;
-    for (let i = 0; i < level; i++) out[at++] = 9;
-    this.at = at;
+    this.op2(Op.LINE, level);
   }
 
-  /** Appends a non-negative integer below 2^53. */
+  /** Queues a non-negative integer below 2^32. */
   private num(x: number): void {
-    if (this.at + 20 > this.out.length) this.grow(20);
-    const out = this.out;
-    if (x < 10) {
-      out[this.at++] = 48 + x;
-      return;
+    this.op2(Op.NUM, x | 0);
+  }
+
+  /** Queues the string at `off` (its bytes as they are). */
+  private str(off: number): void {
+    if (off >= this.s.length) this.checkString(off);
+    this.op(off);
+  }
+
+  /** Queues a name and its `___N` suffix. */
+  private named(off: number, suffix: number): void {
+    this.str(off);
+    if (suffix > 1) this.op2(Op.DUP, suffix);
+  }
+
+  /** Queues a string of the printer's own (rare: a 64-bit enum value past 2^53). */
+  private put(t: string): void {
+    this.op2(Op.TEXT, this.texts.length);
+    this.texts.push(t);
+  }
+
+  /** Writes the queued operations as bytes and empties the queue. */
+  render(): void {
+    const ops = this.ops;
+    const n = this.nops;
+    const s = this.s;
+    let out = this.out;
+    let at = this.at;
+    for (let i = 0; i < n; i++) {
+      let v = ops[i]!;
+      if (v >= 0) {
+        // a name: copy up to its NUL (offsets were checked when queued)
+        for (let c = s[v]!; c !== 0; c = s[++v]!) {
+          if (at === out.length) {
+            this.at = at;
+            this.grow(1);
+            out = this.out;
+          }
+          out[at++] = c;
+        }
+        continue;
+      }
+      if (v >= Op.LAST_WORD) {
+        const from = WORD_AT[-1 - v]!;
+        const to = WORD_AT[-v]!;
+        if (at + (to - from) > out.length) {
+          this.at = at;
+          this.grow(to - from);
+          out = this.out;
+        }
+        for (let j = from; j < to; j++) out[at++] = WORD_BYTES[j]!;
+        continue;
+      }
+      let x = ops[++i]!;
+      if (at + 24 > out.length) {
+        this.at = at;
+        this.grow(24);
+        out = this.out;
+      }
+      if (v === Op.LINE) {
+        if (x > N.MAX_TABS) x = N.MAX_TABS;
+        out[at++] = 10;
+        for (let t = 0; t < x; t++) out[at++] = 9;
+        continue;
+      }
+      if (v === Op.TEXT) {
+        const t = this.texts[x]!;
+        this.at = at;
+        if (at + t.length > out.length) this.grow(t.length);
+        out = this.out;
+        for (let j = 0; j < t.length; j++) out[at++] = t.charCodeAt(j);
+        continue;
+      }
+      if (v === Op.DUP) {
+        out[at++] = 95;
+        out[at++] = 95;
+        out[at++] = 95;
+      } else {
+        x >>>= 0;
+      }
+      // a number: count its digits, then write them from the last
+      let digits = 1;
+      for (let t = x; t >= 10; t = Math.floor(t / 10)) digits++;
+      at += digits;
+      for (let d = at; x >= 10; ) {
+        const q = Math.floor(x / 10);
+        out[--d] = 48 + x - q * 10;
+        x = q;
+      }
+      out[at - digits] = 48 + x;
     }
-    let digits = 1;
-    for (let t = x; t >= 10; t = Math.floor(t / 10)) digits++;
-    let at = this.at + digits;
     this.at = at;
-    while (x >= 10) {
-      const q = Math.floor(x / 10);
-      out[--at] = 48 + x - q * 10;
-      x = q;
-    }
-    out[--at] = 48 + x;
+    this.nops = 0;
+    if (this.texts.length) this.texts = [];
   }
 
   private checkString(off: number): void {
     if (off >= this.s.length) {
       throw new BtfError(`string offset ${off} is past the string table (${this.s.length} bytes)`);
-    }
-  }
-
-  /** Appends the string at `off` (its bytes as they are). */
-  private str(off: number): void {
-    const s = this.s;
-    if (off >= s.length) this.checkString(off);
-    let out = this.out;
-    let at = this.at;
-    for (let c = s[off]!; c !== 0; c = s[++off]!) {
-      if (at === out.length) {
-        this.at = at;
-        this.grow(1);
-        out = this.out;
-      }
-      out[at++] = c;
-    }
-    this.at = at;
-  }
-
-  /** Appends a name and its `___N` suffix. */
-  private named(off: number, suffix: number): void {
-    this.str(off);
-    if (suffix > 1) {
-      this.bytes(W_DUP);
-      this.num(suffix);
     }
   }
 
@@ -347,30 +506,83 @@ class CPrinter {
 
   // ---- names ----
 
-  /** Counts one more use of the name at `off` in a namespace (1: types, 2: identifiers); returns the count. */
-  private count(off: number, ns: number): number {
+  /**
+   * All of the naming in one function (few functions, each compiled once: see {@link W}):
+   * - `Name.VALUE`: `x` is the string offset of an enum value: counts one more use of it among
+   *   identifiers and queues it with its `___N` suffix;
+   * - `Name.TYPE`: `x` is a type id: queues how the type is referred to (`struct name`,
+   *   `enum name`, a forward declaration's `union name`, a typedef's name);
+   * - `Name.QUIET`: the same without queueing anything.
+   * A type's name is counted among types (records, enums, forward declarations) or identifiers
+   * (typedefs) the first time it is resolved; returns its suffix (1: none, N > 1: `name___N`).
+   */
+  private name(x: number, mode: Name): number {
     const s = this.s;
+    let off = x;
+    let ns = 2;
+    let k = 0;
+    let sfx = 0;
+    if (mode !== Name.VALUE) {
+      const at = this.o[x]!;
+      off = this.w[at]!;
+      k = this.k[x]!;
+      if (k !== K.TYPEDEF) ns = 1;
+      sfx = this.suffix[x]!;
+      if (sfx === 0 && (off === 0 || k === K.FWD || (k === K.ENUM && (this.w[at + 1]! & 0xffff) === 0))) {
+        sfx = 1;
+        this.suffix[x] = 1;
+      }
+    }
+    if (sfx === 0) {
+      // one more use of the name: a hash table keyed by the name's bytes
+      if (off >= s.length) this.checkString(off);
+      let h = 0x811c9dc5;
+      for (let i = off, c = s[i]!; c !== 0; c = s[++i]!) h = Math.imul(h ^ c, 0x01000193);
+      let names = this.names;
+      let mask = (names.length >> 2) - 1;
+      let slot = h & mask;
+      for (;;) {
+        const key = names[slot << 2]!;
+        if (key === 0) {
+          if (++this.namesUsed * 2 > mask) {
+            names = this.rehash();
+            mask = (names.length >> 2) - 1;
+            slot = h & mask;
+            while (names[slot << 2] !== 0) slot = (slot + 1) & mask;
+          }
+          names[slot << 2] = off + 1;
+          names[(slot << 2) + ns] = 1;
+          sfx = 1;
+          break;
+        }
+        if (key - 1 === off || this.sameString(key - 1, off)) {
+          sfx = ++names[(slot << 2) + ns]!;
+          break;
+        }
+        slot = (slot + 1) & mask;
+      }
+      if (mode !== Name.VALUE) this.suffix[x] = sfx;
+    }
+    if (mode === Name.QUIET) return sfx;
+    if (mode === Name.TYPE) {
+      if (k === K.TYPEDEF) {
+        if (off === 0) return sfx;
+      } else if (k === K.FWD) {
+        this.op(this.w[this.o[x]! + 1]! >>> 31 ? W.UNION_SPACE : W.STRUCT_SPACE);
+        if (off === 0) return sfx;
+      } else {
+        this.op(k === K.STRUCT ? W.STRUCT : k === K.UNION ? W.UNION : W.ENUM);
+        if (off === 0) return sfx;
+        // ` name`, or nothing when the name is empty
+        if (off >= s.length) this.checkString(off);
+        if (s[off] === 0 && sfx < 2) return sfx;
+        this.op(W.SPACE);
+      }
+    }
     if (off >= s.length) this.checkString(off);
-    let h = 0x811c9dc5;
-    for (let i = off, c = s[i]!; c !== 0; c = s[++i]!) h = Math.imul(h ^ c, 0x01000193);
-    let names = this.names;
-    const mask = (names.length >> 2) - 1;
-    let slot = h & mask;
-    for (;;) {
-      const key = names[slot << 2]!;
-      if (key === 0) break;
-      if (key - 1 === off || this.sameString(key - 1, off)) return ++names[(slot << 2) + ns]!;
-      slot = (slot + 1) & mask;
-    }
-    if (++this.namesUsed * 2 > mask) {
-      names = this.rehash();
-      const m = (names.length >> 2) - 1;
-      slot = h & m;
-      while (names[slot << 2] !== 0) slot = (slot + 1) & m;
-    }
-    names[slot << 2] = off + 1;
-    names[(slot << 2) + ns] = 1;
-    return 1;
+    this.op(off);
+    if (sfx > 1) this.op2(Op.DUP, sfx);
+    return sfx;
   }
 
   private sameString(a: number, b: number): boolean {
@@ -404,31 +616,6 @@ class CPrinter {
     }
     this.names = next;
     return next;
-  }
-
-  /** Resolves a type's printed name once (counting duplicates in namespace `ns`); returns its suffix. */
-  private resolve(id: number, ns: number): number {
-    const have = this.suffix[id]!;
-    if (have !== 0) return have;
-    const off = this.w[this.o[id]!]!;
-    const k = this.k[id]!;
-    let r = 1;
-    if (off !== 0 && k !== K.FWD && !(k === K.ENUM && (this.w[this.o[id]! + 1]! & 0xffff) === 0)) {
-      r = this.count(off, ns);
-    }
-    this.suffix[id] = r;
-    return r;
-  }
-
-  /** Appends ` name` (or nothing when the resolved name is empty). */
-  private spaceName(id: number, ns: number): void {
-    const sfx = this.resolve(id, ns);
-    const off = this.w[this.o[id]!]!;
-    if (off === 0) return;
-    if (this.s[off] !== 0 || sfx > 1) {
-      this.byte(32);
-      this.named(off, sfx);
-    }
   }
 
   // ---- the pass that checks references ----
@@ -582,13 +769,13 @@ class CPrinter {
       if (k === K.STRUCT || k === K.UNION) {
         if (id === container) return;
         if (w[at] === 0) return; // anonymous loop: nothing sensible to print
-        this.structFwd(id);
-        this.bytes(W_END_DECL);
+        this.name(id, Name.TYPE);
+        this.op(W.END_DECL);
         this.fwdEmitted[id] = 1;
       } else if (k === K.TYPEDEF) {
         if (!this.blocked(id)) {
           this.typedefDef(id, 0);
-          this.bytes(W_END_DECL);
+          this.op(W.END_DECL);
         }
         this.fwdEmitted[id] = 1;
       }
@@ -603,7 +790,7 @@ class CPrinter {
       case K.ENUM64:
         if (container === 0) {
           this.enumDef(id, 0);
-          this.bytes(W_END_DECL);
+          this.op(W.END_DECL);
         }
         this.emitState[id] = N.EMITTED;
         break;
@@ -618,8 +805,8 @@ class CPrinter {
         this.emitType(w[at + 3]!, container);
         break;
       case K.FWD:
-        this.fwdDef(id);
-        this.bytes(W_END_DECL);
+        this.name(id, Name.TYPE);
+        this.op(W.END_DECL);
         this.emitState[id] = N.EMITTED;
         break;
       case K.TYPEDEF:
@@ -627,7 +814,7 @@ class CPrinter {
         this.emitType(w[at + 2]!, id);
         if (!this.fwdEmitted[id] && !this.blocked(id)) {
           this.typedefDef(id, 0);
-          this.bytes(W_END_DECL);
+          this.op(W.END_DECL);
         }
         this.emitState[id] = N.EMITTED;
         break;
@@ -655,13 +842,13 @@ class CPrinter {
       const inner = named ? id : container;
       for (let i = 0, m = at + 4; i < vlen; i++, m += 3) this.emitType(w[m]!, inner);
     } else if (!this.fwdEmitted[id] && id !== container) {
-      this.structFwd(id);
-      this.bytes(W_END_DECL);
+      this.name(id, Name.TYPE);
+      this.op(W.END_DECL);
       this.fwdEmitted[id] = 1;
     }
     if (container === 0) {
       this.structDef(id, 0);
-      this.bytes(W_END_DECL);
+      this.op(W.END_DECL);
       this.emitState[id] = N.EMITTED;
     } else {
       this.emitState[id] = 0;
@@ -673,40 +860,22 @@ class CPrinter {
     return off !== 0 && this.strIs(off, "__builtin_va_list");
   }
 
-  private structFwd(id: number): void {
-    this.bytes(this.k[id] === K.STRUCT ? W_STRUCT : W_UNION);
-    this.spaceName(id, 1);
-  }
-
-  private fwdDef(id: number): void {
-    this.bytes(this.w[this.o[id]! + 1]! >>> 31 ? W_UNION_SPACE : W_STRUCT_SPACE);
-    const sfx = this.resolve(id, 1);
-    const off = this.w[this.o[id]!]!;
-    if (off !== 0) this.named(off, sfx);
-  }
-
-  private enumFwd(id: number): void {
-    this.bytes(W_ENUM);
-    this.spaceName(id, 1);
-  }
-
   private enumDef(id: number, level: number): void {
     const w = this.w;
     const at = this.o[id]!;
     const info = w[at + 1]!;
     const vlen = info & 0xffff;
-    this.enumFwd(id);
+    this.name(id, Name.TYPE);
     if (vlen === 0) return;
-    this.bytes(W_OPEN_BRACE);
+    this.op(W.OPEN_BRACE);
     const signed = info >>> 31 === 1;
     const is64 = this.k[id] === K.ENUM64;
     let high = false;
     for (let i = 0, m = at + 3; i < vlen; i++) {
       const vname = w[m]!;
-      const dups = this.count(vname, 2);
       this.line(level + 1);
-      this.named(vname, dups);
-      this.bytes(W_EQUALS);
+      this.name(vname, Name.VALUE);
+      this.op(W.EQUALS);
       if (is64) {
         const lo = w[m + 1]!;
         const hi = w[m + 2]!;
@@ -715,44 +884,44 @@ class CPrinter {
           // fits in 53 bits either way
           if (hi === 0) this.num(lo);
           else {
-            this.byte(45);
+            this.op(W.MINUS);
             this.num(0x100000000 - lo);
           }
         } else {
           const u = (BigInt(hi) << 32n) | BigInt(lo);
           this.put(String(signed ? BigInt.asIntN(64, u) : u));
         }
-        this.bytes(signed ? W_LL : W_ULL);
+        this.op(signed ? W.LL : W.ULL);
         m += 3;
       } else {
         const raw = w[m + 1]!;
         if (signed && raw >= 0x80000000) {
-          this.byte(45);
+          this.op(W.MINUS);
           this.num(0x100000000 - raw);
         } else {
           this.num(raw);
         }
-        this.byte(44);
+        this.op(W.COMMA1);
         m += 2;
       }
     }
     this.line(level);
-    this.byte(125);
+    this.op(W.RBRACE);
     const size = w[at + 2]!;
-    if (size === 1) this.bytes(W_MODE_BYTE);
-    else if (size === 8 && (!is64 || !high)) this.bytes(W_MODE_WORD);
+    if (size === 1) this.op(W.MODE_BYTE);
+    else if (size === 8 && (!is64 || !high)) this.op(W.MODE_WORD);
   }
 
   private typedefDef(id: number, level: number): void {
     const at = this.o[id]!;
-    const sfx = this.resolve(id, 2);
+    const sfx = this.name(id, Name.QUIET);
     const off = this.w[at]!;
     const target = this.w[at + 2]!;
     if (target === 0 && sfx < 2 && off !== 0 && this.strIs(off, "__gnuc_va_list")) {
-      this.bytes(W_VA_LIST);
+      this.op(W.VA_LIST);
       return;
     }
-    this.bytes(W_TYPEDEF);
+    this.op(W.TYPEDEF);
     this.typeDecl(target, off, sfx, level);
   }
 
@@ -890,10 +1059,10 @@ class CPrinter {
 
   private padLine(level: number, unit: number, bits: number): void {
     this.line(level);
-    this.bytes(PAD_WORDS[unit]!);
-    this.bytes(W_COLON);
+    this.op(W.LONG - unit);
+    this.op(W.COLON);
     this.num(bits);
-    this.byte(59);
+    this.op(W.SEMI);
   }
 
   private padding(cur: number, next: number, nextAlign: number, inBitfield: boolean, level: number): void {
@@ -941,8 +1110,8 @@ class CPrinter {
     const flag = info >>> 31 === 1;
     const align = this.alignOf(id);
     const packed = isStruct ? this.packed(id) : false;
-    this.structFwd(id);
-    this.bytes(W_OPEN_BRACE);
+    this.name(id, Name.TYPE);
+    this.op(W.OPEN_BRACE);
     let off = 0;
     let prevBitfield = false;
     for (let i = 0, m = at + 3; i < vlen; i++, m += 3) {
@@ -956,7 +1125,7 @@ class CPrinter {
       this.line(level + 1);
       this.typeDecl(mtype, mname, 1, level + 1);
       if (bits) {
-        this.bytes(W_COLON);
+        this.op(W.COLON);
         this.num(bits);
         off = moff + bits;
         prevBitfield = true;
@@ -964,13 +1133,13 @@ class CPrinter {
         off = moff + this.sizeOf(mtype) * 8;
         prevBitfield = false;
       }
-      this.byte(59);
+      this.op(W.SEMI);
     }
     const size = w[at + 2]!;
     if (isStruct) this.padding(off, size * 8, align, false, level + 1);
     if (vlen || size) this.line(level);
-    this.byte(125);
-    if (packed) this.bytes(W_PACKED);
+    this.op(W.RBRACE);
+    if (packed) this.op(W.PACKED);
   }
 
   // ---- declarations ----
@@ -1032,9 +1201,9 @@ class CPrinter {
     const stack = this.stack;
     while (this.sp > start) {
       const k = this.k[stack[this.sp - 1]!];
-      if (k === K.VOLATILE) this.bytes(W_VOLATILE_SPACE);
-      else if (k === K.CONST) this.bytes(W_CONST_SPACE);
-      else if (k === K.RESTRICT) this.bytes(W_RESTRICT_SPACE);
+      if (k === K.VOLATILE) this.op(W.VOLATILE_SPACE);
+      else if (k === K.CONST) this.op(W.CONST_SPACE);
+      else if (k === K.RESTRICT) this.op(W.RESTRICT_SPACE);
       else return;
       this.sp--;
     }
@@ -1058,7 +1227,7 @@ class CPrinter {
 
   private putName(name: number, suffix: number, lastWasPtr: boolean): void {
     if (!this.hasName(name, suffix)) return;
-    if (!lastWasPtr) this.byte(32);
+    if (!lastWasPtr) this.op(W.SPACE);
     this.named(name, suffix);
   }
 
@@ -1069,7 +1238,7 @@ class CPrinter {
       const id = this.stack[--this.sp]!;
       if (id === 0) {
         this.emitMods(start);
-        this.bytes(W_VOID);
+        this.op(W.VOID);
         lastWasPtr = false;
         continue;
       }
@@ -1085,47 +1254,42 @@ class CPrinter {
         case K.UNION:
           this.emitMods(start);
           if (w[at] === 0) this.structDef(id, level);
-          else this.structFwd(id);
+          else this.name(id, Name.TYPE);
           break;
         case K.ENUM:
         case K.ENUM64:
           this.emitMods(start);
           if (w[at] === 0) this.enumDef(id, level);
-          else this.enumFwd(id);
+          else this.name(id, Name.TYPE);
           break;
         case K.FWD:
+        case K.TYPEDEF:
           this.emitMods(start);
-          this.fwdDef(id);
+          this.name(id, Name.TYPE);
           break;
-        case K.TYPEDEF: {
-          this.emitMods(start);
-          const sfx = this.resolve(id, 2);
-          if (w[at] !== 0) this.named(w[at]!, sfx);
-          break;
-        }
         case K.PTR:
-          if (lastWasPtr) this.byte(42);
-          else this.bytes(W_SPACE_STAR);
+          if (lastWasPtr) this.op(W.STAR);
+          else this.op(W.SPACE_STAR);
           break;
         case K.VOLATILE:
-          this.bytes(W_SPACE_VOLATILE);
+          this.op(W.SPACE_VOLATILE);
           break;
         case K.CONST:
-          this.bytes(W_SPACE_CONST);
+          this.op(W.SPACE_CONST);
           break;
         case K.RESTRICT:
-          this.bytes(W_SPACE_RESTRICT);
+          this.op(W.SPACE_RESTRICT);
           break;
         case K.TYPE_TAG: {
           this.emitMods(start);
           if (w[at + 1]! >>> 31) {
-            this.bytes(W_ATTR_OPEN);
+            this.op(W.ATTR_OPEN);
             this.str(w[at]!);
-            this.bytes(W_ATTR_CLOSE);
+            this.op(W.ATTR_CLOSE);
           } else {
-            this.bytes(W_TAG_OPEN);
+            this.op(W.TAG_OPEN);
             this.str(w[at]!);
-            this.bytes(W_TAG_CLOSE);
+            this.op(W.TAG_CLOSE);
           }
           break;
         }
@@ -1134,19 +1298,19 @@ class CPrinter {
           this.dropMods(start);
           if (this.sp === start) {
             this.putName(name, suffix, lastWasPtr);
-            this.byte(91);
+            this.op(W.LBRACK);
             this.num(length);
-            this.byte(93);
+            this.op(W.RBRACK);
             return;
           }
           const multi = this.k[this.stack[this.sp - 1]!] === K.ARRAY;
-          if (!lastWasPtr && this.hasName(name, suffix)) this.byte(32);
-          if (!multi) this.byte(40);
+          if (!lastWasPtr && this.hasName(name, suffix)) this.op(W.SPACE);
+          if (!multi) this.op(W.LPAREN);
           this.typeChain(start, name, suffix, level);
-          if (!multi) this.byte(41);
-          this.byte(91);
+          if (!multi) this.op(W.RPAREN);
+          this.op(W.LBRACK);
           this.num(length);
-          this.byte(93);
+          this.op(W.RBRACK);
           return;
         }
         case K.FUNC_PROTO: {
@@ -1172,27 +1336,27 @@ class CPrinter {
     const vlen = w[at + 1]! & 0xffff;
     this.dropMods(start);
     if (this.sp > start) {
-      this.bytes(W_SPACE_PAREN);
+      this.op(W.SPACE_PAREN);
       this.typeChain(start, name, suffix, level);
-      this.byte(41);
+      this.op(W.RPAREN);
     } else {
       this.putName(name, suffix, lastWasPtr);
     }
-    this.byte(40);
+    this.op(W.LPAREN);
     if (vlen === 0 || (vlen === 1 && w[at + 4] === 0)) {
-      this.bytes(W_VOID_PAREN);
+      this.op(W.VOID_PAREN);
       return;
     }
     for (let i = 0, m = at + 3; i < vlen; i++, m += 2) {
-      if (i > 0) this.bytes(W_COMMA);
+      if (i > 0) this.op(W.COMMA);
       const ptype = w[m + 1]!;
       if (i === vlen - 1 && ptype === 0) {
-        this.bytes(W_ELLIPSIS);
+        this.op(W.ELLIPSIS);
         break;
       }
       this.typeDecl(ptype, w[m]!, 1, level);
     }
-    this.byte(41);
+    this.op(W.RPAREN);
   }
 }
 
@@ -1211,7 +1375,7 @@ let warmedUp = false;
 function warmUp(): void {
   warmedUp = true;
   const btf = warmupBtf();
-  for (let i = 0; i < WARMUP_ROUNDS; i++) formatCBytes(btf);
+  for (let i = 0; i < WARMUP_ROUNDS; i++) printC(btf, {}, WARMUP_QUEUE_SLOTS);
 }
 
 /**
@@ -1221,6 +1385,16 @@ function warmUp(): void {
  * @throws BtfError when the types cannot be written as C (types that contain each other by value)
  */
 export function formatCBytes(btf: Btf, options: CFormatOptions = {}): Uint8Array {
+  if (!warmedUp && btf.endId > WARMUP_AFTER) warmUp();
+  return printC(btf, options, QUEUE_SLOTS);
+}
+
+/**
+ * {@link formatCBytes} with a queue of `slots` operations (at least 2): exported for the tests,
+ * which check that where the queue is rendered changes nothing.
+ * @internal
+ */
+export function printC(btf: Btf, options: CFormatOptions, slots: number): Uint8Array {
   const guard = options.guard ?? "__VMLINUX_H__";
   const pai = options.preserveAccessIndex ?? true;
   let head = `#ifndef ${guard}\n#define ${guard}\n\n`;
@@ -1235,11 +1409,11 @@ export function formatCBytes(btf: Btf, options: CFormatOptions = {}): Uint8Array
   tail += `#endif /* ${guard} */\n`;
   const headBytes = utf8In.encode(head);
   const tailBytes = utf8In.encode(tail);
-  if (!warmedUp && btf.endId > WARMUP_AFTER) warmUp();
   const f = flatten(btf);
-  const p = new CPrinter(f, headBytes.length + tailBytes.length);
+  const p = new CPrinter(f, headBytes.length + tailBytes.length, Math.max(2, slots));
   p.bytes(headBytes);
   p.dumpAll();
+  p.render();
   p.bytes(tailBytes);
   return p.out.subarray(0, p.at);
 }
