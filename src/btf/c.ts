@@ -44,12 +44,16 @@ const enum K {
 }
 // biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
 const enum N {
+  /** states of a type while ordering */
   ORDERING = 1,
   ORDERED = 2,
-  EMITTING = 1,
-  EMITTED = 2,
   MAX_NESTING = 1000,
   MAX_TABS = 64,
+}
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
+const enum E {
+  EMITTING = 1,
+  EMITTED = 2,
 }
 
 const utf8In = new TextEncoder();
@@ -220,6 +224,9 @@ const enum Name {
   TYPE = 1,
   VALUE = 2,
 }
+
+/** Flag in `aligns`: the record needs `__attribute__((packed))`. */
+const PACKED = 16;
 
 /** Slots in the operation queue: rendered when full and at the end. */
 const QUEUE_SLOTS = 1 << 10;
@@ -760,11 +767,11 @@ class CPrinter {
 
   private emitType(id: number, container: number): void {
     const state = this.emitState[id]!;
-    if (state === N.EMITTED) return;
+    if (state === E.EMITTED) return;
     const w = this.w;
     const at = this.o[id]!;
     const k = this.k[id]!;
-    if (state === N.EMITTING) {
+    if (state === E.EMITTING) {
       if (this.fwdEmitted[id]) return;
       if (k === K.STRUCT || k === K.UNION) {
         if (id === container) return;
@@ -784,7 +791,7 @@ class CPrinter {
     if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
     switch (k) {
       case K.INT:
-        this.emitState[id] = N.EMITTED;
+        this.emitState[id] = E.EMITTED;
         break;
       case K.ENUM:
       case K.ENUM64:
@@ -792,7 +799,7 @@ class CPrinter {
           this.enumDef(id, 0);
           this.op(W.END_DECL);
         }
-        this.emitState[id] = N.EMITTED;
+        this.emitState[id] = E.EMITTED;
         break;
       case K.PTR:
       case K.VOLATILE:
@@ -807,16 +814,16 @@ class CPrinter {
       case K.FWD:
         this.name(id, Name.TYPE);
         this.op(W.END_DECL);
-        this.emitState[id] = N.EMITTED;
+        this.emitState[id] = E.EMITTED;
         break;
       case K.TYPEDEF:
-        this.emitState[id] = N.EMITTING;
+        this.emitState[id] = E.EMITTING;
         this.emitType(w[at + 2]!, id);
         if (!this.fwdEmitted[id] && !this.blocked(id)) {
           this.typedefDef(id, 0);
           this.op(W.END_DECL);
         }
-        this.emitState[id] = N.EMITTED;
+        this.emitState[id] = E.EMITTED;
         break;
       case K.STRUCT:
       case K.UNION:
@@ -835,7 +842,7 @@ class CPrinter {
   private emitRecord(id: number, container: number): void {
     const w = this.w;
     const at = this.o[id]!;
-    this.emitState[id] = N.EMITTING;
+    this.emitState[id] = E.EMITTING;
     const named = w[at] !== 0;
     if (container === 0 || !named) {
       const vlen = w[at + 1]! & 0xffff;
@@ -849,7 +856,7 @@ class CPrinter {
     if (container === 0) {
       this.structDef(id, 0);
       this.op(W.END_DECL);
-      this.emitState[id] = N.EMITTED;
+      this.emitState[id] = E.EMITTED;
     } else {
       this.emitState[id] = 0;
     }
@@ -927,35 +934,30 @@ class CPrinter {
 
   // ---- sizes and alignment ----
 
+  /**
+   * Alignment as libbpf's btf__align_of computes it (0 when the type has none), computed once:
+   * `aligns` holds it plus 1, and PACKED when the type is a record whose layout C cannot give
+   * without `__attribute__((packed))` (a member off its alignment, or a size that is not a
+   * multiple of it); see {@link packed}.
+   */
   private alignOf(id: number): number {
     const cached = this.aligns[id]!;
-    if (cached !== 0) return cached === 255 ? 0 : cached;
-    const a = this.computeAlign(id);
-    this.aligns[id] = a === 0 ? 255 : a;
-    return a;
-  }
-
-  /** Skips typedefs and modifiers; detects loops. */
-  private skipMods(id: number): number {
-    const ks = this.k;
-    for (let steps = 0; ; steps++) {
-      const k = ks[id]!;
-      if (k !== K.TYPEDEF && k !== K.CONST && k !== K.VOLATILE && k !== K.RESTRICT && k !== K.TYPE_TAG) {
-        return id;
-      }
-      if (steps >= this.n) throw new BtfError("type chain loops back on itself", { typeId: id });
-      id = this.w[this.o[id]! + 2]!;
-    }
-  }
-
-  /** Alignment as libbpf's btf__align_of computes it (0 when the type has none). */
-  private computeAlign(id: number): number {
+    if (cached !== 0) return (cached & 15) - 1;
     if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
-    const r = this.skipMods(id);
+    const ks = this.k;
     const w = this.w;
+    // skip typedefs and modifiers
+    let r = id;
+    for (let steps = 0; ; steps++) {
+      const k = ks[r]!;
+      if (k !== K.TYPEDEF && k !== K.CONST && k !== K.VOLATILE && k !== K.RESTRICT && k !== K.TYPE_TAG) break;
+      if (steps >= this.n) throw new BtfError("type chain loops back on itself", { typeId: r });
+      r = w[this.o[r]! + 2]!;
+    }
     const at = this.o[r]!;
     let a = 0;
-    switch (this.k[r]) {
+    let packed = 0;
+    switch (ks[r]) {
       case K.INT:
       case K.ENUM:
       case K.ENUM64:
@@ -972,29 +974,41 @@ class CPrinter {
         break;
       case K.STRUCT:
       case K.UNION: {
+        // libbpf: the first member without alignment makes it 0, the first one off its
+        // alignment (bitfields aside) makes it 1; else the largest, or 1 when the size is
+        // not a multiple of that. Packed (bpftool): a member off its alignment, or such a size.
         const info = w[at + 1]!;
         const vlen = info & 0xffff;
         const flag = info >>> 31 === 1;
+        let first = 1;
         let max = 1;
         for (let i = 0, m = at + 4; i < vlen; i++, m += 3) {
           const ma = this.alignOf(w[m]!);
           if (ma === 0) {
-            max = 0;
-            break;
+            if (first === 1) first = 0;
+            continue;
           }
           const o = w[m + 1]!;
           if ((flag ? o >>> 24 : 0) === 0 && (flag ? o & 0xffffff : o) % (8 * ma) !== 0) {
-            max = -1;
-            break;
+            if (first === 1) first = -1;
+            packed = PACKED;
           }
           if (ma > max) max = ma;
         }
-        a = max === 0 ? 0 : max === -1 ? 1 : w[at + 2]! % max !== 0 ? 1 : max;
+        const odd = w[at + 2]! % max !== 0;
+        if (odd) packed = PACKED;
+        a = first === 0 ? 0 : first === -1 || odd ? 1 : max;
         break;
       }
     }
     this.depth--;
+    this.aligns[id] = a + 1 + (r === id ? packed : 0);
     return a;
+  }
+
+  /** Whether a struct needs `__attribute__((packed))` (after {@link alignOf} of it). */
+  private packed(id: number): boolean {
+    return (this.aligns[id]! & PACKED) !== 0;
   }
 
   /** Size in bytes, through typedefs, modifiers and arrays; 0 for types without one. */
@@ -1037,24 +1051,6 @@ class CPrinter {
           return 0;
       }
     }
-  }
-
-  private packed(id: number): boolean {
-    const w = this.w;
-    const at = this.o[id]!;
-    const info = w[at + 1]!;
-    const vlen = info & 0xffff;
-    const flag = info >>> 31 === 1;
-    let max = 1;
-    for (let i = 0, m = at + 4; i < vlen; i++, m += 3) {
-      const a = this.alignOf(w[m]!);
-      const o = w[m + 1]!;
-      const bits = flag ? o >>> 24 : 0;
-      const off = flag ? o & 0xffffff : o;
-      if (a && bits === 0 && off % (8 * a) !== 0) return true;
-      if (a > max) max = a;
-    }
-    return w[at + 2]! % max !== 0;
   }
 
   private padLine(level: number, unit: number, bits: number): void {
