@@ -15,7 +15,7 @@ import type { Btf } from "./decode.js";
 import { POINTER_SIZE } from "./decode.js";
 import { BtfError } from "./errors.js";
 import { KIND_NAMES } from "./kinds.js";
-import { warmupBtf } from "./warmup.js";
+import { warmupBtf, warmupCExtraBtf } from "./warmup.js";
 
 // Kind numbers (include/uapi/linux/btf.h) and the printer's fixed numbers, as literals after
 // compilation: module constants are variable lookups in V8's interpreter (in the bundle, mutable
@@ -416,8 +416,9 @@ class CPrinter {
 
   /** Queues a string of the printer's own (rare: a 64-bit enum value past 2^53). */
   private put(t: string): void {
-    this.op2(Op.TEXT, this.texts.length);
-    this.texts.push(t);
+    // render first if the queue is full: rendering empties `texts`
+    if (this.nops >= this.slots) this.render();
+    this.op2(Op.TEXT, this.texts.push(t) - 1);
   }
 
   /** Writes the queued operations as bytes and empties the queue. */
@@ -929,7 +930,7 @@ class CPrinter {
       return;
     }
     this.op(W.TYPEDEF);
-    this.typeDecl(target, off, sfx, level);
+    this.decl(target, 0, off, sfx, level);
   }
 
   // ---- sizes and alignment ----
@@ -1119,7 +1120,7 @@ class CPrinter {
       const malign = packed ? 1 : this.alignOf(mtype);
       if (off < moff) this.padding(off, moff, malign, prevBitfield && bits !== 0, level + 1);
       this.line(level + 1);
-      this.typeDecl(mtype, mname, 1, level + 1);
+      this.decl(mtype, 0, mname, 1, level + 1);
       if (bits) {
         this.op(W.COLON);
         this.num(bits);
@@ -1147,70 +1148,171 @@ class CPrinter {
   }
 
   /**
-   * Prints a declaration of the name at string offset `name` (with its `___N` suffix) with type
-   * `id`: the C declarator, inside out.
+   * Prints a declaration of the name at string offset `name` (with its `___N` suffix): the C
+   * declarator, inside out. With `id` >= 0, of type `id`: pushes the chain of types from it to a
+   * named or basic type on the stack, then prints it. With `id` < 0, prints the rest of a chain
+   * already on the stack above `start` (the part inside parentheses or before `[N]`).
+   * One function for the whole declarator, modifiers and prototypes included: a cold process
+   * compiles it once (see {@link W}).
    */
-  private typeDecl(id: number, name: number, suffix: number, level: number): void {
+  private decl(id: number, start: number, name: number, suffix: number, level: number): void {
     const w = this.w;
     const ks = this.k;
-    const start = this.sp;
-    for (let steps = 0; ; steps++) {
-      if (steps > N.MAX_NESTING) throw new BtfError("declarator chain loops back on itself", { typeId: id });
-      if (this.sp === this.stack.length) this.growStack();
-      this.stack[this.sp++] = id;
-      if (id === 0) break;
-      const k = ks[id]!;
-      if (
-        k === K.PTR ||
-        k === K.VOLATILE ||
-        k === K.CONST ||
-        k === K.RESTRICT ||
-        k === K.FUNC_PROTO ||
-        k === K.TYPE_TAG
-      ) {
-        id = w[this.o[id]! + 2]!;
-      } else if (k === K.ARRAY) {
-        id = w[this.o[id]! + 3]!;
-      } else {
+    const fresh = id >= 0;
+    if (fresh) {
+      start = this.sp;
+      for (let steps = 0; ; steps++) {
+        if (steps > N.MAX_NESTING)
+          throw new BtfError("declarator chain loops back on itself", { typeId: id });
+        if (this.sp === this.stack.length) this.growStack();
+        this.stack[this.sp++] = id;
+        if (id === 0) break;
+        const k = ks[id]!;
         if (
-          k !== K.INT &&
-          k !== K.ENUM &&
-          k !== K.ENUM64 &&
-          k !== K.FWD &&
-          k !== K.STRUCT &&
-          k !== K.UNION &&
-          k !== K.TYPEDEF &&
-          k !== K.FLOAT
+          k === K.PTR ||
+          k === K.VOLATILE ||
+          k === K.CONST ||
+          k === K.RESTRICT ||
+          k === K.FUNC_PROTO ||
+          k === K.TYPE_TAG
         ) {
-          throw new BtfError(`a ${KIND_NAMES[k]} cannot appear in a C declaration`, { typeId: id });
+          id = w[this.o[id]! + 2]!;
+        } else if (k === K.ARRAY) {
+          id = w[this.o[id]! + 3]!;
+        } else {
+          if (
+            k !== K.INT &&
+            k !== K.ENUM &&
+            k !== K.ENUM64 &&
+            k !== K.FWD &&
+            k !== K.STRUCT &&
+            k !== K.UNION &&
+            k !== K.TYPEDEF &&
+            k !== K.FLOAT
+          ) {
+            throw new BtfError(`a ${KIND_NAMES[k]} cannot appear in a C declaration`, { typeId: id });
+          }
+          break;
         }
-        break;
       }
+      if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
     }
-    if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
-    this.typeChain(start, name, suffix, level);
-    this.depth--;
-    this.sp = start;
-  }
-
-  private emitMods(start: number): void {
     const stack = this.stack;
-    while (this.sp > start) {
-      const k = this.k[stack[this.sp - 1]!];
-      if (k === K.VOLATILE) this.op(W.VOLATILE_SPACE);
-      else if (k === K.CONST) this.op(W.CONST_SPACE);
-      else if (k === K.RESTRICT) this.op(W.RESTRICT_SPACE);
-      else return;
-      this.sp--;
+    let lastWasPtr = true;
+    let nameLeft = true;
+    chain: while (this.sp > start) {
+      const tid = stack[--this.sp]!;
+      const at = this.o[tid]!;
+      const k = ks[tid]!; // 0 for void
+      if (k === K.ARRAY || k === K.FUNC_PROTO) {
+        // modifiers of an array or a prototype mean nothing in C: dropped
+        while (this.sp > start) {
+          const m = ks[stack[this.sp - 1]!];
+          if (m !== K.VOLATILE && m !== K.CONST && m !== K.RESTRICT && m !== K.TYPE_TAG) break;
+          this.sp--;
+        }
+      } else if (k !== K.PTR && k !== K.VOLATILE && k !== K.CONST && k !== K.RESTRICT) {
+        // a named or basic type (or a type tag): the modifiers that follow go before it
+        while (this.sp > start) {
+          const m = ks[stack[this.sp - 1]!];
+          if (m === K.VOLATILE) this.op(W.VOLATILE_SPACE);
+          else if (m === K.CONST) this.op(W.CONST_SPACE);
+          else if (m === K.RESTRICT) this.op(W.RESTRICT_SPACE);
+          else break;
+          this.sp--;
+        }
+      }
+      switch (k) {
+        case 0:
+          this.op(W.VOID);
+          break;
+        case K.INT:
+        case K.FLOAT:
+          this.str(w[at]!);
+          break;
+        case K.STRUCT:
+        case K.UNION:
+          if (w[at] === 0) this.structDef(tid, level);
+          else this.name(tid, Name.TYPE);
+          break;
+        case K.ENUM:
+        case K.ENUM64:
+          if (w[at] === 0) this.enumDef(tid, level);
+          else this.name(tid, Name.TYPE);
+          break;
+        case K.FWD:
+        case K.TYPEDEF:
+          this.name(tid, Name.TYPE);
+          break;
+        case K.PTR:
+          this.op(lastWasPtr ? W.STAR : W.SPACE_STAR);
+          break;
+        case K.VOLATILE:
+          this.op(W.SPACE_VOLATILE);
+          break;
+        case K.CONST:
+          this.op(W.SPACE_CONST);
+          break;
+        case K.RESTRICT:
+          this.op(W.SPACE_RESTRICT);
+          break;
+        case K.TYPE_TAG: {
+          const attr = w[at + 1]! >>> 31 !== 0;
+          this.op(attr ? W.ATTR_OPEN : W.TAG_OPEN);
+          this.str(w[at]!);
+          this.op(attr ? W.ATTR_CLOSE : W.TAG_CLOSE);
+          break;
+        }
+        case K.ARRAY: {
+          if (this.sp === start) {
+            this.putName(name, suffix, lastWasPtr);
+          } else {
+            const multi = ks[stack[this.sp - 1]!] === K.ARRAY;
+            if (!lastWasPtr && this.hasName(name, suffix)) this.op(W.SPACE);
+            if (!multi) this.op(W.LPAREN);
+            this.decl(-1, start, name, suffix, level);
+            if (!multi) this.op(W.RPAREN);
+          }
+          this.op(W.LBRACK);
+          this.num(w[at + 5]!);
+          this.op(W.RBRACK);
+          nameLeft = false;
+          break chain;
+        }
+        case K.FUNC_PROTO: {
+          const vlen = w[at + 1]! & 0xffff;
+          if (this.sp > start) {
+            this.op(W.SPACE_PAREN);
+            this.decl(-1, start, name, suffix, level);
+            this.op(W.RPAREN);
+          } else {
+            this.putName(name, suffix, lastWasPtr);
+          }
+          this.op(W.LPAREN);
+          if (vlen === 0 || (vlen === 1 && w[at + 4] === 0)) {
+            this.op(W.VOID_PAREN);
+          } else {
+            for (let i = 0, m = at + 3; i < vlen; i++, m += 2) {
+              if (i > 0) this.op(W.COMMA);
+              const ptype = w[m + 1]!;
+              if (i === vlen - 1 && ptype === 0) {
+                this.op(W.ELLIPSIS);
+                break;
+              }
+              this.decl(ptype, 0, w[m]!, 1, level);
+            }
+            this.op(W.RPAREN);
+          }
+          nameLeft = false;
+          break chain;
+        }
+      }
+      lastWasPtr = k === K.PTR;
     }
-  }
-
-  private dropMods(start: number): void {
-    const stack = this.stack;
-    while (this.sp > start) {
-      const k = this.k[stack[this.sp - 1]!];
-      if (k !== K.VOLATILE && k !== K.CONST && k !== K.RESTRICT && k !== K.TYPE_TAG) return;
-      this.sp--;
+    if (nameLeft) this.putName(name, suffix, lastWasPtr);
+    if (fresh) {
+      this.depth--;
+      this.sp = start;
     }
   }
 
@@ -1225,134 +1327,6 @@ class CPrinter {
     if (!this.hasName(name, suffix)) return;
     if (!lastWasPtr) this.op(W.SPACE);
     this.named(name, suffix);
-  }
-
-  private typeChain(start: number, name: number, suffix: number, level: number): void {
-    const w = this.w;
-    let lastWasPtr = true;
-    while (this.sp > start) {
-      const id = this.stack[--this.sp]!;
-      if (id === 0) {
-        this.emitMods(start);
-        this.op(W.VOID);
-        lastWasPtr = false;
-        continue;
-      }
-      const at = this.o[id]!;
-      const k = this.k[id]!;
-      switch (k) {
-        case K.INT:
-        case K.FLOAT:
-          this.emitMods(start);
-          this.str(w[at]!);
-          break;
-        case K.STRUCT:
-        case K.UNION:
-          this.emitMods(start);
-          if (w[at] === 0) this.structDef(id, level);
-          else this.name(id, Name.TYPE);
-          break;
-        case K.ENUM:
-        case K.ENUM64:
-          this.emitMods(start);
-          if (w[at] === 0) this.enumDef(id, level);
-          else this.name(id, Name.TYPE);
-          break;
-        case K.FWD:
-        case K.TYPEDEF:
-          this.emitMods(start);
-          this.name(id, Name.TYPE);
-          break;
-        case K.PTR:
-          if (lastWasPtr) this.op(W.STAR);
-          else this.op(W.SPACE_STAR);
-          break;
-        case K.VOLATILE:
-          this.op(W.SPACE_VOLATILE);
-          break;
-        case K.CONST:
-          this.op(W.SPACE_CONST);
-          break;
-        case K.RESTRICT:
-          this.op(W.SPACE_RESTRICT);
-          break;
-        case K.TYPE_TAG: {
-          this.emitMods(start);
-          if (w[at + 1]! >>> 31) {
-            this.op(W.ATTR_OPEN);
-            this.str(w[at]!);
-            this.op(W.ATTR_CLOSE);
-          } else {
-            this.op(W.TAG_OPEN);
-            this.str(w[at]!);
-            this.op(W.TAG_CLOSE);
-          }
-          break;
-        }
-        case K.ARRAY: {
-          const length = w[at + 5]!;
-          this.dropMods(start);
-          if (this.sp === start) {
-            this.putName(name, suffix, lastWasPtr);
-            this.op(W.LBRACK);
-            this.num(length);
-            this.op(W.RBRACK);
-            return;
-          }
-          const multi = this.k[this.stack[this.sp - 1]!] === K.ARRAY;
-          if (!lastWasPtr && this.hasName(name, suffix)) this.op(W.SPACE);
-          if (!multi) this.op(W.LPAREN);
-          this.typeChain(start, name, suffix, level);
-          if (!multi) this.op(W.RPAREN);
-          this.op(W.LBRACK);
-          this.num(length);
-          this.op(W.RBRACK);
-          return;
-        }
-        case K.FUNC_PROTO: {
-          this.funcProto(id, start, name, suffix, level, lastWasPtr);
-          return;
-        }
-      }
-      lastWasPtr = k === K.PTR;
-    }
-    this.putName(name, suffix, lastWasPtr);
-  }
-
-  private funcProto(
-    id: number,
-    start: number,
-    name: number,
-    suffix: number,
-    level: number,
-    lastWasPtr: boolean,
-  ): void {
-    const w = this.w;
-    const at = this.o[id]!;
-    const vlen = w[at + 1]! & 0xffff;
-    this.dropMods(start);
-    if (this.sp > start) {
-      this.op(W.SPACE_PAREN);
-      this.typeChain(start, name, suffix, level);
-      this.op(W.RPAREN);
-    } else {
-      this.putName(name, suffix, lastWasPtr);
-    }
-    this.op(W.LPAREN);
-    if (vlen === 0 || (vlen === 1 && w[at + 4] === 0)) {
-      this.op(W.VOID_PAREN);
-      return;
-    }
-    for (let i = 0, m = at + 3; i < vlen; i++, m += 2) {
-      if (i > 0) this.op(W.COMMA);
-      const ptype = w[m + 1]!;
-      if (i === vlen - 1 && ptype === 0) {
-        this.op(W.ELLIPSIS);
-        break;
-      }
-      this.typeDecl(ptype, w[m]!, 1, level);
-    }
-    this.op(W.RPAREN);
   }
 }
 
@@ -1371,7 +1345,11 @@ let warmedUp = false;
 function warmUp(): void {
   warmedUp = true;
   const btf = warmupBtf();
-  for (let i = 0; i < WARMUP_ROUNDS; i++) printC(btf, {}, WARMUP_QUEUE_SLOTS);
+  const extra = warmupCExtraBtf();
+  for (let i = 0; i < WARMUP_ROUNDS; i++) {
+    printC(btf, {}, WARMUP_QUEUE_SLOTS);
+    printC(extra, {}, WARMUP_QUEUE_SLOTS);
+  }
 }
 
 /**

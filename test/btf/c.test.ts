@@ -3,10 +3,12 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import fc from "fast-check";
 import { BtfBuilder } from "../../src/btf/builder.js";
-import { formatC } from "../../src/btf/c.js";
+import { formatC, formatCBytes, printC } from "../../src/btf/c.js";
 import { Btf } from "../../src/btf/decode.js";
 import { BtfError } from "../../src/btf/errors.js";
+import { WARMUP, WARMUP_C_EXTRA } from "../../src/btf/warmup.js";
 import { everyKind, kernelBtf, tempDir, VMLINUX } from "./helpers.js";
 
 function clang(dir: string, source: string): void {
@@ -136,4 +138,45 @@ test("the raw bytes of vmlinux are not modified by printing", () => {
   const btf = Btf.parse(bytes);
   formatC(btf);
   assert.equal(Buffer.compare(Buffer.from(btf.bytes), bytes), 0);
+});
+
+test("the C printer's extra warm-up blob is the one its comment describes", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  const fn = b.funcProto(int, [{ name: "x", type: int }]);
+  b.typedef("fn_t", fn);
+  b.typedef("carr_t", b.const(b.array(int, 2)));
+  b.typedef("cfn_t", b.volatile(fn));
+  assert.equal(Buffer.from(b.build()).toString("base64"), WARMUP_C_EXTRA);
+  const header = formatC(Btf.parse(Buffer.from(WARMUP_C_EXTRA, "base64")));
+  assert.match(
+    header,
+    /\ntypedef int fn_t\(int x\);\n\ntypedef int carr_t\[2\];\n\ntypedef int cfn_t\(int x\);\n/,
+  );
+});
+
+test("where the printer's operation queue is rendered changes nothing (vmlinux, warm-up blobs, every kind)", () => {
+  const blobs = [
+    kernelBtf(),
+    Btf.parse(Buffer.from(WARMUP, "base64")),
+    Btf.parse(Buffer.from(WARMUP_C_EXTRA, "base64")),
+    Btf.parse(everyKind().builder.build()),
+  ];
+  const expected = blobs.map((btf) => Buffer.from(formatCBytes(btf)));
+  // every queue size from 2 on the small blobs; a few on vmlinux
+  for (let i = 1; i < blobs.length; i++) {
+    for (let slots = 2; slots < 80; slots++) {
+      assert.equal(
+        Buffer.compare(Buffer.from(printC(blobs[i]!, {}, slots)), expected[i]!),
+        0,
+        `slots ${slots}`,
+      );
+    }
+  }
+  fc.assert(
+    fc.property(fc.integer({ min: 2, max: 5000 }), (slots) => {
+      assert.equal(Buffer.compare(Buffer.from(printC(blobs[0]!, {}, slots)), expected[0]!), 0);
+    }),
+    { numRuns: 4 },
+  );
 });
