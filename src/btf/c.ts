@@ -58,9 +58,6 @@ const enum E {
 
 const utf8In = new TextEncoder();
 
-// padding units, widest first (their words: W.LONG - unit): bits
-const PAD_BITS = [POINTER_SIZE * 8, 32, 16, 8] as const;
-
 // references by kind: word of the first (after name, info), words between, how many (-1: vlen)
 const REF_FIRST = new Int8Array(32);
 const REF_STRIDE = new Int8Array(32).fill(1);
@@ -878,39 +875,28 @@ class CPrinter {
     this.op(W.OPEN_BRACE);
     const signed = info >>> 31 === 1;
     const is64 = this.k[id] === K.ENUM64;
+    const stride = is64 ? 3 : 2;
     let high = false;
-    for (let i = 0, m = at + 3; i < vlen; i++) {
-      const vname = w[m]!;
+    for (let i = 0, m = at + 3; i < vlen; i++, m += stride) {
       this.line(level + 1);
-      this.name(vname, Name.VALUE);
+      this.name(w[m]!, Name.VALUE);
       this.op(W.EQUALS);
-      if (is64) {
-        const lo = w[m + 1]!;
-        const hi = w[m + 2]!;
-        if (hi !== 0) high = true;
-        if (hi === 0 || (signed && hi === 0xffffffff && lo !== 0)) {
-          // fits in 53 bits either way
-          if (hi === 0) this.num(lo);
-          else {
-            this.op(W.MINUS);
-            this.num(0x100000000 - lo);
-          }
-        } else {
-          const u = (BigInt(hi) << 32n) | BigInt(lo);
-          this.put(String(signed ? BigInt.asIntN(64, u) : u));
-        }
-        this.op(signed ? W.LL : W.ULL);
-        m += 3;
+      // one path for both widths: a 32-bit value is its 64-bit sign or zero extension
+      const lo = w[m + 1]!;
+      const hi = is64 ? w[m + 2]! : signed && lo >= 0x80000000 ? 0xffffffff : 0;
+      if (hi === 0) {
+        this.num(lo);
+      } else if (signed && hi === 0xffffffff && lo !== 0) {
+        this.op(W.MINUS);
+        this.num(0x100000000 - lo);
       } else {
-        const raw = w[m + 1]!;
-        if (signed && raw >= 0x80000000) {
-          this.op(W.MINUS);
-          this.num(0x100000000 - raw);
-        } else {
-          this.num(raw);
-        }
+        this.big(lo, hi, signed);
+      }
+      if (is64) {
+        if (hi !== 0) high = true;
+        this.op(signed ? W.LL : W.ULL);
+      } else {
         this.op(W.COMMA1);
-        m += 2;
       }
     }
     this.line(level);
@@ -918,6 +904,12 @@ class CPrinter {
     const size = w[at + 2]!;
     if (size === 1) this.op(W.MODE_BYTE);
     else if (size === 8 && (!is64 || !high)) this.op(W.MODE_WORD);
+  }
+
+  /** Queues a 64-bit enum value past 53 bits (rare: kept out of {@link enumDef}). */
+  private big(lo: number, hi: number, signed: boolean): void {
+    const u = (BigInt(hi) << 32n) | BigInt(lo);
+    this.put(String(signed ? BigInt.asIntN(64, u) : u));
   }
 
   private typedefDef(id: number, level: number): void {
@@ -1054,47 +1046,52 @@ class CPrinter {
     }
   }
 
-  private padLine(level: number, unit: number, bits: number): void {
-    this.line(level);
-    this.op(W.LONG - unit);
-    this.op(W.COLON);
-    this.num(bits);
-    this.op(W.SEMI);
-  }
-
+  /**
+   * Queues the padding bitfields from bit `cur` to bit `next` of a struct, as bpftool places them:
+   * a unit is `long`, `int`, `short` or `char` (64 >> unit bits). Every line is queued at one
+   * place in the loop (one inlined copy of the queueing).
+   */
   private padding(cur: number, next: number, nextAlign: number, inBitfield: boolean, level: number): void {
     if (cur >= next) return;
     let unit = 0;
     let rounded = 0;
-    for (; unit < PAD_BITS.length; unit++) {
-      rounded = Math.ceil(cur / PAD_BITS[unit]!) * PAD_BITS[unit]!;
+    for (; unit < 4; unit++) {
+      rounded = Math.ceil(cur / (64 >> unit)) * (64 >> unit);
       if (rounded <= next) break;
     }
-    if (unit === PAD_BITS.length) unit--;
-    const padBits = PAD_BITS[unit]!;
-    if (rounded > cur && rounded <= next) {
-      if (
-        inBitfield ||
-        (rounded === next && Math.ceil(cur / (nextAlign * 8)) * nextAlign * 8 !== rounded) ||
-        (rounded !== next && next - rounded <= rounded - cur)
-      ) {
-        this.padLine(level, unit, inBitfield ? rounded - cur : 0);
+    if (unit === 4) unit = 3;
+    const padBits = 64 >> unit;
+    // first, maybe, a line up to the unit's boundary; then whole units; then what is left
+    let first = rounded > cur && rounded <= next;
+    for (;;) {
+      let u = unit;
+      let bits: number;
+      let to: number;
+      if (first) {
+        first = false;
+        if (
+          !inBitfield &&
+          (rounded !== next || Math.ceil(cur / (nextAlign * 8)) * nextAlign * 8 === rounded) &&
+          (rounded === next || next - rounded > rounded - cur)
+        ) {
+          cur = rounded;
+          continue;
+        }
+        bits = inBitfield ? rounded - cur : 0;
+        to = rounded;
+      } else {
+        if (cur === next) return;
+        bits = Math.min(next - cur, padBits);
+        // the narrowest unit that holds what is left
+        if (bits !== padBits) for (u = 3; 64 >> u < bits; u--);
+        to = cur + bits;
       }
-      cur = rounded;
-    }
-    while (cur !== next) {
-      const bits = Math.min(next - cur, padBits);
-      if (bits === padBits) {
-        this.padLine(level, unit, padBits);
-        cur += bits;
-        continue;
-      }
-      for (let u = PAD_BITS.length - 1; u >= 0; u--) {
-        if (PAD_BITS[u]! < bits) continue;
-        this.padLine(level, u, bits);
-        cur += bits;
-        break;
-      }
+      this.line(level);
+      this.op(W.LONG - u);
+      this.op(W.COLON);
+      this.num(bits);
+      this.op(W.SEMI);
+      cur = to;
     }
   }
 
