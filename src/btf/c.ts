@@ -42,6 +42,22 @@ const enum K {
   TYPE_TAG = 18,
   ENUM64 = 19,
 }
+/** Sets of kinds as bit masks, tested as `(set >>> kind) & 1`: no loads, no chains of compares. */
+// biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
+const enum KS {
+  /** modifiers C has: volatile (9), const (10), restrict (11); their words follow kind order (see W) */
+  MODS = (1 << 9) | (1 << 10) | (1 << 11),
+  /** what is dropped before an array or a prototype: modifiers and type tags (18) */
+  DROP = MODS | (1 << 18),
+  /** declarator links to the type in word 2: those, pointers (2), prototypes (13); arrays: word 3 */
+  LINK = DROP | (1 << 2) | (1 << 13),
+  /** where a declarator's chain ends: int (1), struct, union, enum, fwd (4-7), typedef (8), float (16), enum64 (19) */
+  BASE = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 16) | (1 << 19),
+  /** skipped to find a type's alignment: typedefs (8), modifiers, type tags */
+  SKIP = DROP | (1 << 8),
+  /** chain entries printed after what follows them: pointers (2) and modifiers */
+  AFTER = MODS | (1 << 2),
+}
 // biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
 const enum N {
   /** states of a type while ordering */
@@ -104,46 +120,46 @@ const enum W {
   MODE_BYTE = -5,
   MODE_WORD = -6,
   PACKED = -7,
-  SPACE_CONST = -8,
-  SPACE_RESTRICT = -9,
-  SPACE_VOLATILE = -10,
-  OPEN_BRACE = -11,
-  ATTR_CLOSE = -12,
-  COMMA = -13,
-  ELLIPSIS = -14,
-  COLON = -15,
-  END_DECL = -16,
-  DUP = -17,
-  CONST_SPACE = -18,
-  ENUM = -19,
-  RESTRICT_SPACE = -20,
-  TYPEDEF = -21,
-  VA_LIST = -22,
-  VOID = -23,
-  VOID_PAREN = -24,
-  VOLATILE_SPACE = -25,
-  TAG_OPEN = -26,
-  TAG_CLOSE = -27,
-  STRUCT = -28,
-  UNION = -29,
-  STRUCT_SPACE = -30,
-  UNION_SPACE = -31,
-  LL = -32,
-  ULL = -33,
-  LONG = -34,
-  INT = -35,
-  SHORT = -36,
-  CHAR = -37,
-  SEMI = -38,
-  RBRACE = -39,
-  STAR = -40,
-  LPAREN = -41,
-  RPAREN = -42,
-  LBRACK = -43,
-  RBRACK = -44,
-  COMMA1 = -45,
-  MINUS = -46,
-  SPACE = -47,
+  OPEN_BRACE = -8,
+  ATTR_CLOSE = -9,
+  COMMA = -10,
+  ELLIPSIS = -11,
+  COLON = -12,
+  END_DECL = -13,
+  DUP = -14,
+  ENUM = -15,
+  TYPEDEF = -16,
+  VA_LIST = -17,
+  VOID = -18,
+  VOID_PAREN = -19,
+  TAG_OPEN = -20,
+  TAG_CLOSE = -21,
+  STRUCT = -22,
+  UNION = -23,
+  STRUCT_SPACE = -24,
+  UNION_SPACE = -25,
+  LL = -26,
+  ULL = -27,
+  LONG = -28,
+  INT = -29,
+  SHORT = -30,
+  CHAR = -31,
+  SEMI = -32,
+  RBRACE = -33,
+  STAR = -34,
+  LPAREN = -35,
+  RPAREN = -36,
+  LBRACK = -37,
+  RBRACK = -38,
+  COMMA1 = -39,
+  MINUS = -40,
+  SPACE = -41,
+  VOLATILE_SPACE = -42,
+  CONST_SPACE = -43,
+  RESTRICT_SPACE = -44,
+  SPACE_VOLATILE = -45,
+  SPACE_CONST = -46,
+  SPACE_RESTRICT = -47,
 }
 /** The words' texts, in the order of {@link W} (word w is WORD_TEXTS[-1 - w]). */
 const WORD_TEXTS = [
@@ -154,9 +170,6 @@ const WORD_TEXTS = [
   " __attribute__((mode(byte)))",
   " __attribute__((mode(word)))",
   " __attribute__((packed))",
-  " const",
-  " restrict",
-  " volatile",
   " {",
   "))",
   ", ",
@@ -164,14 +177,11 @@ const WORD_TEXTS = [
   ": ",
   ";\n\n",
   "___",
-  "const ",
   "enum",
-  "restrict ",
   "typedef ",
   "typedef __builtin_va_list __gnuc_va_list",
   "void",
   "void)",
-  "volatile ",
   ' __attribute__((btf_type_tag("',
   '")))',
   "struct",
@@ -194,6 +204,12 @@ const WORD_TEXTS = [
   ",",
   "-",
   " ",
+  "volatile ",
+  "const ",
+  "restrict ",
+  " volatile",
+  " const",
+  " restrict",
 ];
 /** The words as bytes, one after another, and where each starts (WORD_AT[i + 1] is where it ends). */
 const WORD_BYTES = utf8In.encode(WORD_TEXTS.join(""));
@@ -943,7 +959,7 @@ class CPrinter {
     let r = id;
     for (let steps = 0; ; steps++) {
       const k = ks[r]!;
-      if (k !== K.TYPEDEF && k !== K.CONST && k !== K.VOLATILE && k !== K.RESTRICT && k !== K.TYPE_TAG) break;
+      if (((KS.SKIP >>> k) & 1) === 0) break;
       if (steps >= this.n) throw new BtfError("type chain loops back on itself", { typeId: r });
       r = w[this.o[r]! + 2]!;
     }
@@ -1165,32 +1181,10 @@ class CPrinter {
         this.stack[this.sp++] = id;
         if (id === 0) break;
         const k = ks[id]!;
-        if (
-          k === K.PTR ||
-          k === K.VOLATILE ||
-          k === K.CONST ||
-          k === K.RESTRICT ||
-          k === K.FUNC_PROTO ||
-          k === K.TYPE_TAG
-        ) {
-          id = w[this.o[id]! + 2]!;
-        } else if (k === K.ARRAY) {
-          id = w[this.o[id]! + 3]!;
-        } else {
-          if (
-            k !== K.INT &&
-            k !== K.ENUM &&
-            k !== K.ENUM64 &&
-            k !== K.FWD &&
-            k !== K.STRUCT &&
-            k !== K.UNION &&
-            k !== K.TYPEDEF &&
-            k !== K.FLOAT
-          ) {
-            throw new BtfError(`a ${KIND_NAMES[k]} cannot appear in a C declaration`, { typeId: id });
-          }
-          break;
-        }
+        if ((KS.LINK >>> k) & 1) id = w[this.o[id]! + 2]!;
+        else if (k === K.ARRAY) id = w[this.o[id]! + 3]!;
+        else if ((KS.BASE >>> k) & 1) break;
+        else throw new BtfError(`a ${KIND_NAMES[k]} cannot appear in a C declaration`, { typeId: id });
       }
       if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
     }
@@ -1205,17 +1199,15 @@ class CPrinter {
         // modifiers of an array or a prototype mean nothing in C: dropped
         while (this.sp > start) {
           const m = ks[stack[this.sp - 1]!];
-          if (m !== K.VOLATILE && m !== K.CONST && m !== K.RESTRICT && m !== K.TYPE_TAG) break;
+          if (((KS.DROP >>> m) & 1) === 0) break;
           this.sp--;
         }
-      } else if (k !== K.PTR && k !== K.VOLATILE && k !== K.CONST && k !== K.RESTRICT) {
+      } else if (((KS.AFTER >>> k) & 1) === 0) {
         // a named or basic type (or a type tag): the modifiers that follow go before it
         while (this.sp > start) {
           const m = ks[stack[this.sp - 1]!];
-          if (m === K.VOLATILE) this.op(W.VOLATILE_SPACE);
-          else if (m === K.CONST) this.op(W.CONST_SPACE);
-          else if (m === K.RESTRICT) this.op(W.RESTRICT_SPACE);
-          else break;
+          if (((KS.MODS >>> m) & 1) === 0) break;
+          this.op(W.VOLATILE_SPACE - (m - K.VOLATILE));
           this.sp--;
         }
       }
@@ -1245,13 +1237,9 @@ class CPrinter {
           this.op(lastWasPtr ? W.STAR : W.SPACE_STAR);
           break;
         case K.VOLATILE:
-          this.op(W.SPACE_VOLATILE);
-          break;
         case K.CONST:
-          this.op(W.SPACE_CONST);
-          break;
         case K.RESTRICT:
-          this.op(W.SPACE_RESTRICT);
+          this.op(W.SPACE_VOLATILE - (k - K.VOLATILE));
           break;
         case K.TYPE_TAG: {
           const attr = w[at + 1]! >>> 31 !== 0;
