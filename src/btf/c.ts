@@ -57,6 +57,8 @@ const enum KS {
   SKIP = DROP | (1 << 8),
   /** chain entries printed after what follows them: pointers (2) and modifiers */
   AFTER = MODS | (1 << 2),
+  /** kinds whose names may be counted: struct, union, enum (4-6), typedef (8), enum64 (19) */
+  NAMED = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 19),
 }
 // biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
 const enum N {
@@ -322,9 +324,20 @@ class CPrinter {
   private sp = 0;
   private depth = 0;
 
-  /** name counts: open addressing, 4 words a slot (string offset + 1, type count, ident count, 0) */
+  /**
+   * The names that may be counted, each once (by its bytes): open addressing, 2 words a slot
+   * (string offset + 1, hash), small enough to stay in the cache. Filled up front by
+   * {@link slotNames}; printing only counts, in `uses` through the slots below.
+   */
   private names: Int32Array;
-  private namesUsed = 0;
+  /** uses of each slot's name: among types (at 2 * slot) and identifiers (at 2 * slot + 1) */
+  private uses: Int32Array;
+  /** slot in `names` of each record's, enum's and typedef's name (-1: offset past the strings) */
+  private readonly nameSlot: Int32Array;
+  /** slot in `names` of each enum value's name, enum after enum, value after value */
+  private valueSlot: Int32Array;
+  /** index in `valueSlot` of each enum's first value */
+  private readonly valueBase: Int32Array;
 
   /** the operation queue (see {@link W}) */
   private readonly ops: Int32Array;
@@ -357,14 +370,21 @@ class CPrinter {
     this.queue = new Int32Array(n);
     this.stack = new Int32Array(256);
     this.names = new Int32Array(0);
+    this.uses = new Int32Array(0);
+    this.nameSlot = new Int32Array(n);
+    this.valueSlot = new Int32Array(0);
+    this.valueBase = new Int32Array(n);
     this.frame = frame;
     this.limit = 64 * f.bytes + (1 << 20) + frame;
     this.out = new Uint8Array(Math.min(this.limit, f.bytes + frame + 4096));
     // names that can be counted: named records, enums and typedefs, and enum values
     const names = this.scan();
     let slots = 1024;
-    while (slots < 2 * names) slots *= 2;
-    this.names = new Int32Array(4 * slots);
+    while (slots < 1.5 * names) slots *= 2;
+    this.names = new Int32Array(2 * slots);
+    this.uses = new Int32Array(2 * slots);
+    this.valueSlot = new Int32Array(names);
+    this.slotNames();
   }
 
   // ---- output ----
@@ -528,18 +548,18 @@ class CPrinter {
   // ---- names ----
 
   /**
-   * All of the naming in one function (few functions, each compiled once: see {@link W}):
-   * - `Name.VALUE`: `x` is the string offset of an enum value: counts one more use of it among
-   *   identifiers and queues it with its `___N` suffix;
+   * How types and enum values are named, in one function (few functions: see {@link W}):
+   * - `Name.VALUE`: `x` is an enum value's index in `valueSlot`, `value` its name's string
+   *   offset: counts one more use of it among identifiers and queues it with its `___N` suffix;
    * - `Name.TYPE`: `x` is a type id: queues how the type is referred to (`struct name`,
    *   `enum name`, a forward declaration's `union name`, a typedef's name);
    * - `Name.QUIET`: the same without queueing anything.
    * A type's name is counted among types (records, enums, forward declarations) or identifiers
    * (typedefs) the first time it is resolved; returns its suffix (1: none, N > 1: `name___N`).
    */
-  private name(x: number, mode: Name): number {
+  private name(x: number, mode: Name, value = 0): number {
     const s = this.s;
-    let off = x;
+    let off = value;
     let ns = 2;
     let k = 0;
     let sfx = 0;
@@ -555,33 +575,10 @@ class CPrinter {
       }
     }
     if (sfx === 0) {
-      // one more use of the name: a hash table keyed by the name's bytes
-      if (off >= s.length) this.checkString(off);
-      let h = 0x811c9dc5;
-      for (let i = off, c = s[i]!; c !== 0; c = s[++i]!) h = Math.imul(h ^ c, 0x01000193);
-      let names = this.names;
-      let mask = (names.length >> 2) - 1;
-      let slot = h & mask;
-      for (;;) {
-        const key = names[slot << 2]!;
-        if (key === 0) {
-          if (++this.namesUsed * 2 > mask) {
-            names = this.rehash();
-            mask = (names.length >> 2) - 1;
-            slot = h & mask;
-            while (names[slot << 2] !== 0) slot = (slot + 1) & mask;
-          }
-          names[slot << 2] = off + 1;
-          names[(slot << 2) + ns] = 1;
-          sfx = 1;
-          break;
-        }
-        if (key - 1 === off || this.sameString(key - 1, off)) {
-          sfx = ++names[(slot << 2) + ns]!;
-          break;
-        }
-        slot = (slot + 1) & mask;
-      }
+      // one more use of the name (the slot is -1 when the offset is past the strings: an error)
+      const slot = mode === Name.VALUE ? this.valueSlot[x]! : this.nameSlot[x]!;
+      if (slot < 0) this.checkString(off);
+      sfx = ++this.uses[(slot << 1) + ns - 1]!;
       if (mode !== Name.VALUE) this.suffix[x] = sfx;
     }
     if (mode === Name.QUIET) return sfx;
@@ -606,6 +603,55 @@ class CPrinter {
     return sfx;
   }
 
+  /**
+   * Puts every name that may be counted (records', enums', typedefs' and enum values') in the
+   * name table, each distinct name once, and records its slot. Why up front: looking a name up by
+   * its bytes is the costly part of counting, and done here it is one small loop that V8 compiles
+   * early and once; printing then counts through the slots. Names past the strings get -1 (the
+   * error is thrown when such a name is printed, as before).
+   */
+  private slotNames(): void {
+    const w = this.w;
+    const o = this.o;
+    const ks = this.k;
+    const n = this.n;
+    const nameSlot = this.nameSlot;
+    const valueSlot = this.valueSlot;
+    let v = 0;
+    for (let id = 1; id < n; id++) {
+      const k = ks[id]!;
+      if (((KS.NAMED >>> k) & 1) === 0) continue;
+      const at = o[id]!;
+      nameSlot[id] = this.slotOf(w[at]!);
+      if (k === K.ENUM || k === K.ENUM64) {
+        const vlen = w[at + 1]! & 0xffff;
+        const stride = k === K.ENUM ? 2 : 3;
+        this.valueBase[id] = v;
+        for (let i = 0, m = at + 3; i < vlen; i++, m += stride) valueSlot[v++] = this.slotOf(w[m]!);
+      }
+    }
+  }
+
+  /** The slot of the string at `off` in the name table (added if new); -1 past the strings. */
+  private slotOf(off: number): number {
+    const s = this.s;
+    if (off >= s.length) return -1;
+    let h = 0x811c9dc5;
+    for (let i = off, c = s[i]!; c !== 0; c = s[++i]!) h = Math.imul(h ^ c, 0x01000193);
+    const names = this.names;
+    const mask = (names.length >> 1) - 1;
+    // the table has at least 1.5 times as many slots as there are names: never full
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const key = names[slot << 1]!;
+      if (key === 0) {
+        names[slot << 1] = off + 1;
+        names[(slot << 1) + 1] = h;
+        return slot;
+      }
+      if (key - 1 === off || (names[(slot << 1) + 1] === h && this.sameString(key - 1, off))) return slot;
+    }
+  }
+
   private sameString(a: number, b: number): boolean {
     const s = this.s;
     for (;;) {
@@ -613,30 +659,6 @@ class CPrinter {
       if (c !== s[b++]) return false;
       if (c === 0) return true;
     }
-  }
-
-  private hash(off: number): number {
-    const s = this.s;
-    let h = 0x811c9dc5;
-    for (let i = off, c = s[i]!; c !== 0; c = s[++i]!) h = Math.imul(h ^ c, 0x01000193);
-    return h;
-  }
-
-  private rehash(): Int32Array {
-    const old = this.names;
-    const next = new Int32Array(old.length * 2);
-    const mask = (next.length >> 2) - 1;
-    for (let i = 0; i < old.length; i += 4) {
-      const key = old[i]!;
-      if (key === 0) continue;
-      let slot = this.hash(key - 1) & mask;
-      while (next[slot << 2] !== 0) slot = (slot + 1) & mask;
-      next[slot << 2] = key;
-      next[(slot << 2) + 1] = old[i + 1]!;
-      next[(slot << 2) + 2] = old[i + 2]!;
-    }
-    this.names = next;
-    return next;
   }
 
   // ---- the pass that checks references ----
@@ -893,9 +915,10 @@ class CPrinter {
     const is64 = this.k[id] === K.ENUM64;
     const stride = is64 ? 3 : 2;
     let high = false;
+    const base = this.valueBase[id]!;
     for (let i = 0, m = at + 3; i < vlen; i++, m += stride) {
       this.line(level + 1);
-      this.name(w[m]!, Name.VALUE);
+      this.name(base + i, Name.VALUE, w[m]!);
       this.op(W.EQUALS);
       // one path for both widths: a 32-bit value is its 64-bit sign or zero extension
       const lo = w[m + 1]!;
