@@ -338,6 +338,9 @@ class CPrinter {
   private valueSlot: Int32Array;
   /** index in `valueSlot` of each enum's first value */
   private readonly valueBase: Int32Array;
+  /** slots of the names `__builtin_va_list` and `__gnuc_va_list` (-2 when no type has them) */
+  private readonly vaList: number;
+  private readonly gnucVaList: number;
 
   /** the operation queue (see {@link W}) */
   private readonly ops: Int32Array;
@@ -385,6 +388,8 @@ class CPrinter {
     this.uses = new Int32Array(2 * slots);
     this.valueSlot = new Int32Array(names);
     this.slotNames();
+    this.vaList = this.find("__builtin_va_list");
+    this.gnucVaList = this.find("__gnuc_va_list");
   }
 
   // ---- output ----
@@ -535,16 +540,6 @@ class CPrinter {
     }
   }
 
-  /** Whether the string at `off` equals ASCII `t`. */
-  private strIs(off: number, t: string): boolean {
-    const s = this.s;
-    if (off >= s.length) this.checkString(off);
-    const n = t.length;
-    if (off + n >= s.length) return false;
-    for (let i = 0; i < n; i++) if (s[off + i] !== t.charCodeAt(i)) return false;
-    return s[off + n] === 0;
-  }
-
   // ---- names ----
 
   /**
@@ -650,6 +645,23 @@ class CPrinter {
       }
       if (key - 1 === off || (names[(slot << 1) + 1] === h && this.sameString(key - 1, off))) return slot;
     }
+  }
+
+  /** The slot of ASCII name `t` in the name table, or -2. */
+  private find(t: string): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t.charCodeAt(i), 0x01000193);
+    const names = this.names;
+    const s = this.s;
+    const mask = (names.length >> 1) - 1;
+    for (let slot = h & mask; names[slot << 1] !== 0; slot = (slot + 1) & mask) {
+      if (names[(slot << 1) + 1] !== h) continue;
+      const off = names[slot << 1]! - 1;
+      let i = 0;
+      while (i < t.length && s[off + i] === t.charCodeAt(i)) i++;
+      if (i === t.length && s[off + i] === 0) return slot;
+    }
+    return -2;
   }
 
   private sameString(a: number, b: number): boolean {
@@ -862,9 +874,27 @@ class CPrinter {
         this.emitState[id] = E.EMITTED;
         break;
       case K.STRUCT:
-      case K.UNION:
-        this.emitRecord(id, container);
+      case K.UNION: {
+        this.emitState[id] = E.EMITTING;
+        const named = w[at] !== 0;
+        if (container === 0 || !named) {
+          const vlen = w[at + 1]! & 0xffff;
+          const inner = named ? id : container;
+          for (let i = 0, m = at + 4; i < vlen; i++, m += 3) this.emitType(w[m]!, inner);
+        } else if (!this.fwdEmitted[id] && id !== container) {
+          this.name(id, Name.TYPE);
+          this.op(W.END_DECL);
+          this.fwdEmitted[id] = 1;
+        }
+        if (container === 0) {
+          this.structDef(id, 0);
+          this.op(W.END_DECL);
+          this.emitState[id] = E.EMITTED;
+        } else {
+          this.emitState[id] = 0;
+        }
         break;
+      }
       case K.FUNC_PROTO: {
         this.emitType(w[at + 2]!, container);
         const vlen = w[at + 1]! & 0xffff;
@@ -875,32 +905,13 @@ class CPrinter {
     this.depth--;
   }
 
-  private emitRecord(id: number, container: number): void {
-    const w = this.w;
-    const at = this.o[id]!;
-    this.emitState[id] = E.EMITTING;
-    const named = w[at] !== 0;
-    if (container === 0 || !named) {
-      const vlen = w[at + 1]! & 0xffff;
-      const inner = named ? id : container;
-      for (let i = 0, m = at + 4; i < vlen; i++, m += 3) this.emitType(w[m]!, inner);
-    } else if (!this.fwdEmitted[id] && id !== container) {
-      this.name(id, Name.TYPE);
-      this.op(W.END_DECL);
-      this.fwdEmitted[id] = 1;
-    }
-    if (container === 0) {
-      this.structDef(id, 0);
-      this.op(W.END_DECL);
-      this.emitState[id] = E.EMITTED;
-    } else {
-      this.emitState[id] = 0;
-    }
-  }
-
+  /** Whether a typedef is `__builtin_va_list` (which bpftool leaves out). */
   private blocked(id: number): boolean {
     const off = this.w[this.o[id]!]!;
-    return off !== 0 && this.strIs(off, "__builtin_va_list");
+    if (off === 0) return false;
+    const slot = this.nameSlot[id]!;
+    if (slot < 0) this.checkString(off);
+    return slot === this.vaList;
   }
 
   private enumDef(id: number, level: number): void {
@@ -956,7 +967,7 @@ class CPrinter {
     const sfx = this.name(id, Name.QUIET);
     const off = this.w[at]!;
     const target = this.w[at + 2]!;
-    if (target === 0 && sfx < 2 && off !== 0 && this.strIs(off, "__gnuc_va_list")) {
+    if (target === 0 && sfx < 2 && off !== 0 && this.nameSlot[id] === this.gnucVaList) {
       this.op(W.VA_LIST);
       return;
     }
