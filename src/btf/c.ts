@@ -747,55 +747,57 @@ class CPrinter {
       throw new BtfError("types contain each other by value: no C declaration order exists", { typeId: id });
     }
     if (++this.depth > N.MAX_NESTING) this.tooDeep(id);
+    // r: strong (1) or not (0); done: the type is ordered for good; emit: it goes in the queue
     let r = 0;
+    let done = false;
+    let emit = false;
     switch (k) {
       case 0: // void
         break;
-      case K.INT:
-      case K.FLOAT:
-        this.order[id] = N.ORDERED;
+      case K.PTR: {
+        const t = w[at + 2]!;
+        r = order[t] === N.ORDERED ? 1 : this.orderType(t, true);
+        done = true;
         break;
-      case K.PTR:
-        r = order[w[at + 2]!] === N.ORDERED ? 1 : this.orderType(w[at + 2]!, true);
-        this.order[id] = N.ORDERED;
-        break;
+      }
       case K.ARRAY:
-        r = order[w[at + 3]!] === N.ORDERED ? 1 : this.orderType(w[at + 3]!, false);
+      case K.VOLATILE:
+      case K.CONST:
+      case K.RESTRICT:
+      case K.TYPE_TAG: {
+        const t = w[at + (k === K.ARRAY ? 3 : 2)]!;
+        r = order[t] === N.ORDERED ? 1 : this.orderType(t, k === K.ARRAY ? false : throughPtr);
         break;
+      }
       case K.STRUCT:
       case K.UNION: {
         if (throughPtr && named) break;
-        this.order[id] = N.ORDERING;
+        order[id] = N.ORDERING;
         const vlen = w[at + 1]! & 0xffff;
         for (let i = 0, m = at + 4; i < vlen; i++, m += 3) {
           if (order[w[m]!] !== N.ORDERED) this.orderType(w[m]!, false);
         }
-        if (named) this.queue[this.queued++] = id;
-        this.order[id] = N.ORDERED;
+        emit = named;
+        done = true;
         r = 1;
         break;
       }
       case K.ENUM:
       case K.ENUM64:
       case K.FWD:
-        if (named || !this.referenced[id]) this.queue[this.queued++] = id;
-        this.order[id] = N.ORDERED;
+        emit = named || !this.referenced[id];
+        done = true;
         r = 1;
         break;
       case K.TYPEDEF: {
-        const strong = order[w[at + 2]!] === N.ORDERED ? 1 : this.orderType(w[at + 2]!, throughPtr);
+        const t = w[at + 2]!;
+        const strong = order[t] === N.ORDERED ? 1 : this.orderType(t, throughPtr);
         if (throughPtr && !strong) break;
-        this.queue[this.queued++] = id;
-        this.order[id] = N.ORDERED;
+        emit = true;
+        done = true;
         r = 1;
         break;
       }
-      case K.VOLATILE:
-      case K.CONST:
-      case K.RESTRICT:
-      case K.TYPE_TAG:
-        r = order[w[at + 2]!] === N.ORDERED ? 1 : this.orderType(w[at + 2]!, throughPtr);
-        break;
       case K.FUNC_PROTO: {
         r = order[w[at + 2]!] === N.ORDERED || this.orderType(w[at + 2]!, throughPtr) > 0 ? 1 : 0;
         const vlen = w[at + 1]! & 0xffff;
@@ -804,9 +806,11 @@ class CPrinter {
         }
         break;
       }
-      default:
-        this.order[id] = N.ORDERED;
+      default: // int, float, and what C has no declaration for
+        done = true;
     }
+    if (emit) this.queue[this.queued++] = id;
+    if (done) order[id] = N.ORDERED;
     this.depth--;
     return r;
   }
