@@ -6,10 +6,19 @@
  * packed structs get `__attribute__((packed))`, and records get `preserve_access_index` (CO-RE).
  *
  * Built for a cold process (`rawbpf btf dump --format c` runs it once): it reads the blob's type
- * words and string bytes directly (no type objects, no name strings), keeps its state in typed
- * arrays indexed by type id, counts duplicate names in a hash table keyed by the name's bytes,
- * and writes bytes into one buffer. Every reference is checked once up front, so the passes that
- * follow index without checks.
+ * words and string bytes directly (no type objects, no name strings) and keeps its state in typed
+ * arrays indexed by type id. Every reference is checked once up front, so the passes that follow
+ * index without checks, and every name that may need a `___N` is put in a hash table keyed by its
+ * bytes up front too, so printing counts uses through a slot instead of looking names up.
+ *
+ * In a fresh process most of the time used to go to V8's optimising compiler (TurboFan) and to
+ * the code that ran before it was done: many small helpers, each compiled on its own and again
+ * inlined into every caller. So the work is in a few functions, each compiled once: `decl` (a
+ * declarator, whole), `structDef`, `enumDef`, `padding`, `name` (how a type or an enum value is
+ * named), `orderType`, `emitType`, `alignOf`. They do not write bytes: they append small numbers
+ * to an operation queue (see {@link W}) that `render` turns into bytes. Kinds and fixed numbers
+ * are `const enum`s (literals after compilation), sets of kinds bit masks. Measured (vmlinux,
+ * in process, cold): TurboFan's compile CPU ~68 -> ~50 ms, the call ~78 -> ~64 ms.
  */
 import type { Btf } from "./decode.js";
 import { POINTER_SIZE } from "./decode.js";
