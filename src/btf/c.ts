@@ -473,6 +473,8 @@ class CPrinter {
     const ops = this.ops;
     const n = this.nops;
     const s = this.s;
+    const wordAt = WORD_AT;
+    const wordBytes = WORD_BYTES;
     let out = this.out;
     let at = this.at;
     for (let i = 0; i < n; i++) {
@@ -490,14 +492,14 @@ class CPrinter {
         continue;
       }
       if (v >= Op.LAST_WORD) {
-        const from = WORD_AT[-1 - v]!;
-        const to = WORD_AT[-v]!;
+        const from = wordAt[-1 - v]!;
+        const to = wordAt[-v]!;
         if (at + (to - from) > out.length) {
           this.at = at;
           this.grow(to - from);
           out = this.out;
         }
-        for (let j = from; j < to; j++) out[at++] = WORD_BYTES[j]!;
+        for (let j = from; j < to; j++) out[at++] = wordBytes[j]!;
         continue;
       }
       let x = ops[++i]!;
