@@ -503,9 +503,10 @@ class CPrinter {
         continue;
       }
       let x = ops[++i]!;
-      if (at + 24 > out.length) {
+      // room for a new line and its tabs, or `___` and a number
+      if (at + N.MAX_TABS + 24 > out.length) {
         this.at = at;
-        this.grow(24);
+        this.grow(N.MAX_TABS + 24);
         out = this.out;
       }
       if (v === Op.LINE) {

@@ -242,3 +242,41 @@ test("random struct layouts (gaps, bitfields, packing, enums of any width) print
     { numRuns: 150 },
   );
 });
+
+test("deeply nested anonymous records: growing the output buffer in the middle of lines changes nothing", () => {
+  // the header outgrows the printer's first buffer (sized from the blob) in the middle of long
+  // lines of tabs; the same types in a blob made bigger by a function nobody prints are printed
+  // into a buffer that never grows, and with small operation queues
+  const nested = (unprinted: number) => {
+    const b = new BtfBuilder();
+    const int = b.int("int", 4, { signed: true });
+    let inner = b.struct(`leaf_${"x".repeat(300)}`, [{ name: "v".repeat(200), type: int }]);
+    for (let depth = 0; depth < 120; depth++) {
+      inner = b.add({
+        kind: depth % 2 ? "union" : "struct",
+        name: depth === 119 ? "outer" : "",
+        size: 4,
+        bitfields: false,
+        members: [
+          { name: `m${depth}`, type: inner, bitOffset: 0, bitfieldSize: 0 },
+          { name: "", type: b.array(int, 0), bitOffset: 0, bitfieldSize: 0 },
+        ],
+      });
+    }
+    // a function's name makes the blob (so the first buffer) bigger without printing anything
+    b.add({ kind: "func", name: `f${"z".repeat(unprinted)}`, type: b.funcProto(int, []), linkage: "global" });
+    return b.build();
+  };
+  const ours = formatC(Btf.parse(nested(50000)));
+  // where the first buffer ends moves through the lines, tabs included
+  for (let unprinted = 0; unprinted < 160; unprinted++) {
+    const blob = nested(unprinted);
+    assert.ok(ours.length > 4096 + blob.length, "the first buffer must be outgrown");
+    assert.equal(formatC(Btf.parse(blob)), ours, `unprinted ${unprinted}`);
+  }
+  for (let slots = 2; slots < 40; slots += 7) {
+    assert.equal(Buffer.from(printC(Btf.parse(nested(0)), {}, slots)).toString(), ours);
+  }
+  // indentation stops at 64 tabs (bpftool's stops sooner, at 13: an older difference)
+  assert.match(ours, /\n\t{64}struct \{\n\t{64}union \{\n/);
+});
