@@ -503,14 +503,16 @@ class CPrinter {
         continue;
       }
       let x = ops[++i]!;
-      // room for a new line and its tabs, or `___` and a number
-      if (at + N.MAX_TABS + 24 > out.length) {
+      // room for a new line and its tabs, a number, or `___` and a number (what the writes asked
+      // for one at a time before the queue: the buffer grows, or is found too big, where it did)
+      if (v === Op.LINE && x > N.MAX_TABS) x = N.MAX_TABS;
+      const room = v === Op.LINE ? x + 1 : v === Op.DUP ? 23 : v === Op.NUM ? 20 : 0;
+      if (at + room > out.length) {
         this.at = at;
-        this.grow(N.MAX_TABS + 24);
+        this.grow(room);
         out = this.out;
       }
       if (v === Op.LINE) {
-        if (x > N.MAX_TABS) x = N.MAX_TABS;
         out[at++] = 10;
         for (let t = 0; t < x; t++) out[at++] = 9;
         continue;
