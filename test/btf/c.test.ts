@@ -280,3 +280,45 @@ test("deeply nested anonymous records: growing the output buffer in the middle o
   // indentation stops at 64 tabs (bpftool's stops sooner, at 13: an older difference)
   assert.match(ours, /\n\t{64}struct \{\n\t{64}union \{\n/);
 });
+
+test("split BTF (on a hand-built base, and on vmlinux) prints with its base as bpftool -B prints it", () => {
+  const dir = tempDir();
+  const baseBuilder = everyKind().builder;
+  const baseBlob = baseBuilder.build();
+  const base = Btf.parse(baseBlob);
+  const basePath = join(dir, "base.btf");
+  writeFileSync(basePath, baseBlob);
+  const onBase = (b: BtfBuilder) => {
+    // names reused from the base (a duplicate struct name, a typedef's), new ones, base types used
+    const int = base.findIds("int")[0]!;
+    const pair = base.findIds("pair", "struct")[0] ?? int;
+    const s = b.struct("pair", [
+      { name: "left", type: int },
+      { name: "p", type: b.ptr(pair) },
+    ]);
+    b.typedef("pair_t", s);
+    b.enum("split_enum", { SPLIT_A: 1, SPLIT_B: -2 });
+    b.struct("uses_both", [
+      { name: "mine", type: s },
+      { name: "theirs", type: pair },
+    ]);
+    return b.build();
+  };
+  const cases: [Btf, string][] = [[base, basePath]];
+  cases.push([kernelBtf(), VMLINUX]);
+  for (const [b, path] of cases) {
+    const blob = onBase(new BtfBuilder({ base: b }));
+    const file = join(dir, "split.btf");
+    writeFileSync(file, blob);
+    const theirs = execFileSync("bpftool", ["-B", path, "btf", "dump", "file", file, "format", "c"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 30,
+    });
+    const split = Btf.parse(blob, { base: b });
+    const ours = formatC(split)
+      .replaceAll(" __attribute__((mode(byte)))", "")
+      .replaceAll(" __attribute__((mode(word)))", "");
+    assert.equal(ours, theirs);
+    if (b === base) assert.match(ours, /struct pair___2 \{/);
+  }
+});
