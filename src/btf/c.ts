@@ -705,6 +705,12 @@ class CPrinter {
     const ks = this.k;
     const r = this.referenced;
     const n = this.n;
+    // the tables in locals: module variables are slower to read, interpreted or not
+    const nameFixed = NAME_FIXED;
+    const namePerVlen = NAME_PER_VLEN;
+    const refFirst = REF_FIRST;
+    const refStride = REF_STRIDE;
+    const refCount = REF_COUNT;
     let names = 0;
     for (let id = 1; id < n; id++) {
       const at = o[id]!;
@@ -712,11 +718,12 @@ class CPrinter {
       const k = (info >>> 24) & 0x1f;
       const vlen = info & 0xffff;
       ks[id] = k;
-      names += NAME_FIXED[k]! + NAME_PER_VLEN[k]! * vlen;
-      const count = REF_COUNT[k]!;
-      const stride = REF_STRIDE[k]!;
-      const end = at + REF_FIRST[k]! + (count < 0 ? vlen : count) * stride;
-      for (let m = at + REF_FIRST[k]!; m < end; m += stride) {
+      names += nameFixed[k]! + namePerVlen[k]! * vlen;
+      const count = refCount[k]!;
+      const stride = refStride[k]!;
+      const first = at + refFirst[k]!;
+      const end = first + (count < 0 ? vlen : count) * stride;
+      for (let m = first; m < end; m += stride) {
         const t = w[m]!;
         if (t >= n) this.bad(t, id);
         r[t] = 1;
