@@ -75,7 +75,8 @@ const enum N {
   ORDERING = 1,
   ORDERED = 2,
   MAX_NESTING = 1000,
-  MAX_TABS = 64,
+  /** indentation stops at 13 tabs, as libbpf's btf_dump (bpftool) stops */
+  MAX_TABS = 13,
 }
 // biome-ignore lint/suspicious/noConstEnum: file-private, inlined as literals by tsc and esbuild
 const enum E {
