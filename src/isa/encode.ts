@@ -4,6 +4,7 @@
 
 import { EncodeError } from "./errors.js";
 import { INSN_SIZE, type Instruction, LD_IMM64 } from "./insn.js";
+import { writeSlot } from "./slot.js";
 import { fieldProblem, instructionProblem } from "./validate.js";
 
 /** Options of {@link encode} and {@link encodeInto}. */
@@ -21,17 +22,6 @@ export function encodedLength(insns: readonly Instruction[]): number {
   let slotCount = 0;
   for (let i = 0; i < insns.length; i++) slotCount += insns[i]!.code === LD_IMM64 ? 2 : 1;
   return slotCount * INSN_SIZE;
-}
-
-function writeSlot(buf: Uint8Array, at: number, code: number, regs: number, off: number, imm: number): void {
-  buf[at] = code;
-  buf[at + 1] = regs;
-  buf[at + 2] = off & 0xff;
-  buf[at + 3] = (off >> 8) & 0xff;
-  buf[at + 4] = imm & 0xff;
-  buf[at + 5] = (imm >>> 8) & 0xff;
-  buf[at + 6] = (imm >>> 16) & 0xff;
-  buf[at + 7] = (imm >>> 24) & 0xff;
 }
 
 /**

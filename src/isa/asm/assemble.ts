@@ -8,6 +8,7 @@ import { encode } from "../encode.js";
 import { closestHelperNames, findHelper } from "../helpers.js";
 import { INSN_SIZE, type Instruction, LD_IMM64 } from "../insn.js";
 import { PseudoCall, PseudoLoad } from "../opcode.js";
+import { slotWord, writeSlot } from "../slot.js";
 import { instructionProblem } from "../validate.js";
 import { AsmContext, Fix, type Fixup, type LabelDef, LineError } from "./context.js";
 import { BPF_F_RDONLY_PROG, directive, RODATA_MAP } from "./directives.js";
@@ -138,17 +139,6 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Where each program's instructions still are in columns (until `insns` is first read). */
 const columns = new WeakMap<AsmProgram, () => AsmContext | undefined>();
 
-function writeSlot(out: Uint8Array, at: number, code: number, regs: number, off: number, imm: number): void {
-  out[at] = code;
-  out[at + 1] = regs;
-  out[at + 2] = off & 0xff;
-  out[at + 3] = (off >> 8) & 0xff;
-  out[at + 4] = imm & 0xff;
-  out[at + 5] = (imm >>> 8) & 0xff;
-  out[at + 6] = (imm >>> 16) & 0xff;
-  out[at + 7] = (imm >>> 24) & 0xff;
-}
-
 /**
  * The bytes of an assembled program, as `encode(program.insns)` gives them, without making the
  * instructions into objects when nobody has read `program.insns` yet.
@@ -161,7 +151,7 @@ export function encodeAssembled(program: AsmProgram): Uint8Array {
     const words = ctx.words;
     for (const [k, kept] of ctx.kept) {
       const w = 2 * (ctx.slots[k] as number);
-      words[w] = kept.code | (kept.dst << 8) | (kept.src << 12) | ((kept.off & 0xffff) << 16);
+      words[w] = slotWord(kept.code, kept.dst, kept.src, kept.off);
       words[w + 1] = kept.imm;
       if (kept.code === LD_IMM64) words[w + 3] = kept.imm2 ?? 0;
     }

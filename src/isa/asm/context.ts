@@ -4,6 +4,7 @@
  */
 
 import type { Instruction } from "../insn.js";
+import { slotWord } from "../slot.js";
 import { AsmError, type SourcePosition } from "./errors.js";
 import type { Lexer } from "./lexer.js";
 import type { AsmFunction, AsmMapSpec, LineInfo } from "./program.js";
@@ -212,7 +213,7 @@ export class AsmContext {
     this.insnColumn[index] = column;
     const w = 2 * this.slot;
     if (w + 4 > this.words.length) this.growWords();
-    this.words[w] = code | (dst << 8) | (src << 12) | ((off & 0xffff) << 16);
+    this.words[w] = slotWord(code, dst, src, off);
     this.words[w + 1] = imm;
     this.slot += code === 0x18 ? 2 : 1;
     this.count = index + 1;
