@@ -92,6 +92,9 @@ test("whole disassembled programs (labels, helper names, calls): the same progra
 });
 
 /** Words, numbers and operators of the kernel dialect, and near misses of them. */
+/** The ALU assignment operators of the kernel dialect. */
+const ALU_ASSIGN = ["+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "s>>=", "s/=", "s%="];
+
 const vocabulary = [
   "r0",
   "r1",
@@ -135,19 +138,7 @@ const vocabulary = [
   "=",
   "==",
   "!=",
-  "+=",
-  "-=",
-  "*=",
-  "/=",
-  "%=",
-  "&=",
-  "|=",
-  "^=",
-  "<<=",
-  ">>=",
-  "s>>=",
-  "s/=",
-  "s%=",
+  ...ALU_ASSIGN,
   "<<",
   ">>",
   "<",
@@ -313,26 +304,7 @@ const pieces: Record<string, readonly string[]> = {
     "1x",
   ],
   O: ["", " + 4", " - 4", "+0", "-0", " + 32767", " + 32768", " - 32768", " - 32769", " + -4", " 4", " + r1"],
-  A: [
-    "+=",
-    "-=",
-    "*=",
-    "/=",
-    "%=",
-    "&=",
-    "|=",
-    "^=",
-    "<<=",
-    ">>=",
-    "s>>=",
-    "s/=",
-    "s%=",
-    "=",
-    "==",
-    "<<",
-    "s>>",
-    "+",
-  ],
+  A: [...ALU_ASSIGN, "=", "==", "<<", "s>>", "+"],
   C: ["==", "!=", ">", ">=", "<", "<=", "s>", "s>=", "s<", "s<=", "&", "=", "&=", ">>", "<<", "s>>", "!"],
   W: ["bswap16", "bswap32", "bswap64", "be16", "be32", "be64", "le16", "le32", "le64", "bswap8", "le8", "be"],
   X: ["xchg_64", "xchg32_32", "cmpxchg_64", "cmpxchg32_32", "xchg_32"],
