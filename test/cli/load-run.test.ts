@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -165,6 +165,17 @@ test("the real binary: bin/rawbpf.js after the build loads and runs a program", 
     { filename: cli, cachedData: readFileSync(`${cli}.cache`) },
   );
   assert.equal(script.cachedDataRejected, false);
+  // without a build, the binary says what to run instead of failing somewhere inside Node
+  const bare = mkdtempSync(join(tmpdir(), "rawbpf-unbuilt-"));
+  try {
+    mkdirSync(join(bare, "bin"));
+    for (const f of ["rawbpf.js", "package.json"]) copyFileSync(join(root, "bin", f), join(bare, "bin", f));
+    const unbuilt = spawnSync(process.execPath, [join(bare, "bin/rawbpf.js"), "demo"], { encoding: "utf8" });
+    assert.equal(unbuilt.status, 1);
+    assert.match(unbuilt.stderr, /main\.cjs is missing: run `npm run build`/);
+  } finally {
+    rmSync(bare, { recursive: true, force: true });
+  }
   // the demos stay ES modules beside the bundle, imported through the loader
   const demo = spawnSync(process.execPath, [join(root, "bin/rawbpf.js"), "demo", "hello"], {
     encoding: "utf8",
