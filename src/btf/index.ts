@@ -19,7 +19,7 @@ export {
   type SourceLine,
 } from "./ext.js";
 export { formatJson } from "./json.js";
-export { type KernelBtfObject, parseKernelBtf, readBtfById } from "./kernel.js";
+export { type KernelBtfObject, parseKernelBtf, readBtfById, vmlinuxBtf } from "./kernel.js";
 export { Kind } from "./kinds.js";
 export { BtfLoadError, type LoadedBtf, loadBtf } from "./load.js";
 export { formatRaw, formatRawBytes, rawType } from "./raw.js";

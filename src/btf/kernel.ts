@@ -1,6 +1,5 @@
 /** Reading BTF objects out of the kernel by id (BPF_BTF_GET_FD_BY_ID + BPF_OBJ_GET_INFO_BY_FD). */
-import { readFileSync } from "node:fs";
-import { BTF_INFO, Fd, getFdById, objGetInfoByFd, putPtr, putU32 } from "../sys/index.js";
+import { BTF_INFO, Fd, getFdById, objGetInfoByFd, putPtr, putU32, readKernelBtfFile } from "../sys/index.js";
 import { Btf } from "./decode.js";
 
 /** A BTF object as the kernel holds it. */
@@ -36,13 +35,21 @@ export function readBtfById(id: number): KernelBtfObject {
   };
 }
 
+let vmlinux: Btf | undefined;
+
+/** The running kernel's BTF (/sys/kernel/btf/vmlinux), read and indexed once per process. */
+export function vmlinuxBtf(): Btf {
+  vmlinux ??= Btf.parse(readKernelBtfFile("vmlinux"));
+  return vmlinux;
+}
+
 /**
- * Parses a BTF object read from the kernel: a module's BTF is split on vmlinux (read from
- * /sys/kernel/btf/vmlinux, or `base` when given).
+ * Parses a BTF object read from the kernel: a module's BTF is split on vmlinux ({@link vmlinuxBtf},
+ * or `base` when given).
  */
 export function parseKernelBtf(obj: KernelBtfObject, base?: Btf): Btf {
   if (obj.kernel && obj.name !== "vmlinux") {
-    const b = base ?? Btf.parse(readFileSync("/sys/kernel/btf/vmlinux"));
+    const b = base ?? vmlinuxBtf();
     return Btf.parse(obj.bytes, { base: b });
   }
   return Btf.parse(obj.bytes);

@@ -2,8 +2,7 @@
  * Turning what a user hands to `Program.load` into instruction bytes: Instruction arrays, built
  * or assembled programs, or raw bytes; map references patched with descriptors, kfuncs resolved.
  */
-import { readFileSync } from "node:fs";
-import { Btf } from "../btf/decode.js";
+import { vmlinuxBtf } from "../btf/kernel.js";
 import { encode } from "../isa/encode.js";
 import { type Instruction, LD_IMM64 } from "../isa/insn.js";
 import { InputError } from "../sys/error.js";
@@ -44,12 +43,6 @@ export function instructionList(input: ProgramInstructions): readonly Instructio
   );
 }
 
-let vmlinux: Btf | undefined;
-function kernelBtf(): Btf {
-  vmlinux ??= Btf.parse(readFileSync("/sys/kernel/btf/vmlinux"));
-  return vmlinux;
-}
-
 /** Resolves map and kfunc references in a copy of `insns` (the input is never changed). */
 export function resolveReferences(
   insns: readonly Instruction[],
@@ -64,7 +57,7 @@ export function resolveReferences(
       if (fd === undefined) throw new MissingMapError(ref.name, i);
       out[i] = { ...insn, src: insn.src === 0 ? 1 : insn.src, imm: fd };
     } else if (ref?.kind === "kfunc" && insn.imm === 0) {
-      const id = kernelBtf().findId(ref.name, "func");
+      const id = vmlinuxBtf().findId(ref.name, "func");
       if (id === undefined) throw new UnknownKfuncError(ref.name, i);
       out[i] = { ...insn, src: 2, imm: id };
     } else {

@@ -1,6 +1,8 @@
-/** BTF commands of bpf(): BTF_LOAD with the complete BTF verifier log. */
+/** BTF commands of bpf(): BTF_LOAD with the complete BTF verifier log; the kernel's BTF files. */
+import { readFileSync } from "node:fs";
 import { bpfError, bpfRaw, type CallContext, Cmd, putPtr, putU32, scratchAttr } from "./bpf.js";
 import { Errno } from "./errno.js";
+import { RawbpfError } from "./error.js";
 import { BTF_LOAD } from "./layout.js";
 import { MAX_LOG_SIZE } from "./prog.js";
 
@@ -60,4 +62,25 @@ export function btfLoad(a: BtfLoadAttr, ctx: CallContext = {}): BtfLoadResult {
     throw bpfError(Cmd.BTF_LOAD, errno, { ...ctx, details: { ...ctx.details, log } });
   }
   throw bpfError(Cmd.BTF_LOAD, Errno.ENOSPC, ctx);
+}
+
+/**
+ * The bytes of /sys/kernel/btf/NAME: the kernel's own BTF ("vmlinux") or a module's (split on it).
+ * @throws RawbpfError (code ENOKERNELBTF) when the kernel has no such file
+ */
+export function readKernelBtfFile(name = "vmlinux"): Buffer {
+  const path = `/sys/kernel/btf/${name}`;
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new RawbpfError(
+      "ENOKERNELBTF",
+      `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}): ${
+        name === "vmlinux"
+          ? "this kernel was built without CONFIG_DEBUG_INFO_BTF"
+          : `no module '${name}' with BTF is loaded`
+      }`,
+      { cause: e },
+    );
+  }
 }
