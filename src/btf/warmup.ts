@@ -5,8 +5,8 @@
  * enums, 32-bit values past 2^31, function pointers, arrays of arrays, modifiers and type tags, for
  * structs and for unions alike (V8 keeps type feedback per operand).
  *
- * The C printer and the raw lister print it before a big blob so that V8 has seen every branch
- * when it optimises them: see `warmUp` in c.ts and raw.ts.
+ * The raw lister prints it before a big blob so that V8 has seen every branch when it optimises
+ * it: see `warmUp` in raw.ts. (The C printer is WebAssembly and needs no warm-up.)
  */
 import { Btf } from "./decode.js";
 
@@ -57,25 +57,4 @@ let parsed: Btf | undefined;
 export function warmupBtf(): Btf {
   parsed ??= Btf.parse(Buffer.from(WARMUP, "base64"));
   return parsed;
-}
-
-/**
- * What the C printer needs on top of {@link WARMUP}: a prototype declared by name rather than
- * through a pointer, and modifiers on an array and on a prototype (which C has no place for).
- * vmlinux has these, WARMUP does not: without them the printer's declarator function is
- * optimised without those paths and thrown away at the first one. Made by `BtfBuilder` (see
- * test/btf/c.test.ts, which checks it): int, `int (int x)`, `typedef fn_t` of that prototype,
- * `typedef carr_t` of a const `int[2]`, `typedef cfn_t` of the volatile prototype.
- */
-export const WARMUP_C_EXTRA =
-  "n+sBABgAAAAAAAAAiAAAAIgAAAAtAAAAAQAAAAAAAAEEAAAAIAAAAQAAAAABAAANAQAAAAUAAAABAAAABwAAAAAAAAgCAAAADAAA" +
-  "AAAAAAEEAAAAIAAAAAAAAAAAAAADAAAAAAEAAAAEAAAAAgAAAAAAAAAAAAAKBQAAACAAAAAAAAAIBgAAAAAAAAAAAAAJAgAAACcA" +
-  "AAAAAAAICAAAAABpbnQAeABmbl90AF9fQVJSQVlfU0laRV9UWVBFX18AY2Fycl90AGNmbl90AA==";
-
-let parsedExtra: Btf | undefined;
-
-/** The C printer's extra warm-up blob, parsed (once). */
-export function warmupCExtraBtf(): Btf {
-  parsedExtra ??= Btf.parse(Buffer.from(WARMUP_C_EXTRA, "base64"));
-  return parsedExtra;
 }
