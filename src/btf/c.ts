@@ -14,7 +14,7 @@
  */
 
 import { WASM } from "./c/printer.wasm.js";
-import type { Btf } from "./decode.js";
+import { Btf, EXTRA_FIXED, EXTRA_PER_VLEN } from "./decode.js";
 import { BtfError } from "./errors.js";
 import { KIND_NAMES } from "./kinds.js";
 
@@ -32,10 +32,12 @@ export interface CFormatOptions {
 /** What the printer's module exports (see c/printer.as.ts). */
 interface Printer {
   readonly memory: WebAssembly.Memory;
-  prepare(words: number, count: number, strings: number): void;
-  wordsAt(): number;
+  begin(bytes: number): number;
+  tablesAt(): number;
+  index(at: number, words: number): number;
+  indexStop(): number;
   startsAt(): number;
-  stringsAt(): number;
+  setStrings(at: number, strings: number): void;
   print(head: number, tail: number, blob: number): number;
   outputAt(): number;
   errorCode(): number;
@@ -47,35 +49,29 @@ interface Printer {
 
 let compiled: WebAssembly.Module | undefined;
 
-/** A fresh instance of the printer (its memory starts zeroed, as it expects). */
-function printer(): Printer {
+/**
+ * A fresh instance of the printer (its memory starts zeroed, as it expects) with the kinds' record
+ * sizes in, and `bytes` of its memory taken for the input.
+ * @returns the printer, and where the input goes
+ */
+function printer(bytes: number): { p: Printer; at: number } {
   compiled ??= new WebAssembly.Module(Buffer.from(WASM, "base64"));
-  return new WebAssembly.Instance(compiled, {}).exports as unknown as Printer;
+  const p = new WebAssembly.Instance(compiled, {}).exports as unknown as Printer;
+  const at = p.begin(bytes);
+  const tables = new Int8Array(p.memory.buffer, p.tablesAt(), 64);
+  tables.set(EXTRA_FIXED, 0);
+  tables.set(EXTRA_PER_VLEN, 32);
+  return { p, at };
 }
 
-/** Copies the blob and its bases into the printer's memory, as one id space. */
-function load(p: Printer, btf: Btf): void {
-  const chain: Btf[] = [];
-  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b);
-  let words = 0;
-  let strings = 0;
-  for (const b of chain) {
-    words += b.typeWords.words.length;
-    strings = b.stringsStart + b.stringBytes.length;
-  }
-  p.prepare(words, btf.endId, strings);
-  const buffer = p.memory.buffer;
-  const wordsTo = new Uint32Array(buffer, p.wordsAt(), words);
-  const startsTo = new Uint32Array(buffer, p.startsAt(), btf.endId);
-  const stringsTo = new Uint8Array(buffer, p.stringsAt(), strings);
-  let w = 0;
-  for (const b of chain) {
-    const v = b.typeWords;
-    wordsTo.set(v.words, w);
-    if (w === 0) startsTo.set(v.starts, b.startId);
-    else for (let i = 0; i < v.starts.length; i++) startsTo[b.startId + i] = v.starts[i]! + w;
-    w += v.words.length;
-    stringsTo.set(b.stringBytes, b.stringsStart);
+/** Has the printer find where each of the `words` type words at `at` starts; throws decode.ts's errors. */
+function index(p: Printer, at: number, words: number): void {
+  const n = p.index(at, words);
+  const stop = p.indexStop();
+  if (stop !== words) {
+    // a copy: the words need not be 4-byte aligned in the printer's memory
+    const tw = new Uint32Array(new Uint8Array(p.memory.buffer, at, words * 4).slice().buffer);
+    Btf.badIndex(tw, stop, n, new Uint32Array(p.memory.buffer, p.startsAt(), n + 1)[n]!, 1);
   }
 }
 
@@ -114,6 +110,54 @@ function printerError(p: Printer): BtfError | undefined {
  * @throws BtfError when the types cannot be written as C (types that contain each other by value)
  */
 export function formatCBytes(btf: Btf, options: CFormatOptions = {}): Uint8Array {
+  const chain: Btf[] = [];
+  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b);
+  let words = 0;
+  let bytes = 0;
+  for (const b of chain) {
+    words += b.typeWords.words.length;
+    bytes += b.bytes.length;
+  }
+  const strings = btf.stringsEnd;
+  // the blobs' type words one after another (one id space), then their strings (one offset space)
+  const { p, at } = printer(words * 4 + strings);
+  const wordsTo = new Uint32Array(p.memory.buffer, at, words);
+  const stringsTo = new Uint8Array(p.memory.buffer, at + words * 4, strings);
+  let w = 0;
+  for (const b of chain) {
+    const v = b.typeWords.words;
+    wordsTo.set(v, w);
+    w += v.length;
+    stringsTo.set(b.stringBytes, b.stringsStart);
+  }
+  index(p, at, words);
+  p.setStrings(at + words * 4, strings);
+  return print(p, options, bytes);
+}
+
+/**
+ * {@link formatCBytes} of a whole blob (not split BTF) that `read` writes straight into the
+ * printer's memory: no `Btf` object and no copy, for `rawbpf btf dump --format c`. The blob is
+ * checked as {@link Btf.parse} checks it, with the same errors.
+ * @param size how many bytes `read` may write
+ * @param read writes the blob at the start of `into` and returns how many bytes it wrote
+ * @throws BtfError when the blob is not BTF, or cannot be written as C
+ */
+export function formatCBytesOfBlob(
+  size: number,
+  read: (into: Uint8Array) => number,
+  options: CFormatOptions = {},
+): Uint8Array {
+  const { p, at } = printer(size);
+  const got = read(new Uint8Array(p.memory.buffer, at, size));
+  const h = Btf.readHeader(new Uint8Array(p.memory.buffer, at, got));
+  index(p, at + h.hdrLen + h.typeOff, h.typeLen / 4);
+  p.setStrings(at + h.hdrLen + h.strOff, h.strLen);
+  return print(p, options, got);
+}
+
+/** Prints the header of the types the printer holds, from blobs of `bytes` bytes in all. */
+function print(p: Printer, options: CFormatOptions, bytes: number): Uint8Array {
   const guard = options.guard ?? "__VMLINUX_H__";
   const pai = options.preserveAccessIndex ?? true;
   let head = `#ifndef ${guard}\n#define ${guard}\n\n`;
@@ -128,16 +172,13 @@ export function formatCBytes(btf: Btf, options: CFormatOptions = {}): Uint8Array
   tail += `#endif /* ${guard} */\n`;
   const headBytes = utf8In.encode(head);
   const tailBytes = utf8In.encode(tail);
-  const p = printer();
-  load(p, btf);
-  let bytes = 0;
-  for (let b: Btf | undefined = btf; b; b = b.base) bytes += b.bytes.length;
   let length: number;
   try {
     length = p.print(headBytes.length, tailBytes.length, bytes);
   } catch (e) {
     throw printerError(p) ?? e;
   }
+  // a view of the printer's memory: the header is not copied again
   const out = new Uint8Array(p.memory.buffer, p.outputAt(), length);
   out.set(headBytes, 0);
   out.set(tailBytes, length - tailBytes.length);

@@ -39,9 +39,14 @@ const K_VOLATILE = Kind.VOLATILE;
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 const utf8Encoder = new TextEncoder();
 const VOID: BtfType = Object.freeze({ kind: "void", name: "" });
-/** Words after `btf_type` by kind (-1: no such kind), and words per vlen item (extraSize in words). */
-const EXTRA_FIXED = new Int8Array(32).fill(-1);
-const EXTRA_PER_VLEN = new Int8Array(32);
+/**
+ * @internal Words after `btf_type` by kind (-1: no such kind), and words per vlen item (extraSize
+ * in words): the index below walks the type section with them, and so does the C printer's
+ * WebAssembly (c.ts copies them in).
+ */
+export const EXTRA_FIXED = new Int8Array(32).fill(-1);
+/** @internal See {@link EXTRA_FIXED}. */
+export const EXTRA_PER_VLEN = new Int8Array(32);
 for (let k = 1; k <= KIND_MAX; k++) {
   const one = extraSize(k, 1);
   const none = extraSize(k, 0);
@@ -203,17 +208,23 @@ export class Btf implements StringSource {
       offsets[n++] = w;
       w += 3 + fixed + EXTRA_PER_VLEN[kind]! * (info & 0xffff);
     }
-    if (w < end) Btf.badRecord(tw, w, startId + n);
-    if (w > end) {
-      throw new BtfError(
-        `${KIND_NAMES[(tw[offsets[n - 1]! + 1]! >>> 24) & 0x1f]} record runs past the end of the type section`,
-        {
-          typeId: startId + n - 1,
-          offset: offsets[n - 1]! * 4,
-        },
-      );
-    }
+    if (w !== end) Btf.badIndex(tw, w, n, offsets[n - 1] ?? 0, startId);
     return offsets.slice(0, n);
+  }
+
+  /**
+   * @internal Throws the error of a walk of type section `tw` that stopped at word `w`, short of
+   * its end or past it, after `n` types, the last of which starts at word `last`.
+   */
+  static badIndex(tw: Uint32Array, w: number, n: number, last: number, startId: number): never {
+    if (w < tw.length) Btf.badRecord(tw, w, startId + n);
+    throw new BtfError(
+      `${KIND_NAMES[(tw[last + 1]! >>> 24) & 0x1f]} record runs past the end of the type section`,
+      {
+        typeId: startId + n - 1,
+        offset: last * 4,
+      },
+    );
   }
 
   private static badRecord(tw: Uint32Array, w: number, typeId: number): never {

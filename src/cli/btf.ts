@@ -1,5 +1,5 @@
 /** `rawbpf btf dump [FILE | id ID] [--format raw|c|json]` */
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { Btf } from "../btf/decode.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
@@ -44,9 +44,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } else {
     if (rest.length > 1) throw new UsageError(`unexpected argument '${rest[1]}'`);
     const file = rest[0] ?? VMLINUX;
-    const bytes = readFileSync(file);
     let basePath = args.flags.get("base");
     if (!basePath && file.startsWith("/sys/kernel/btf/") && file !== VMLINUX) basePath = VMLINUX;
+    if (format === "c" && !basePath) {
+      // the common case, vmlinux.h: the file goes straight into the printer's memory
+      const header = await cHeaderOfFile(file);
+      if (header) {
+        io.stdoutBytes(header);
+        return 0;
+      }
+    }
+    const bytes = readFileSync(file);
     btf = basePath ? Btf.parse(bytes, { base: Btf.parse(readFileSync(basePath)) }) : Btf.parse(bytes);
   }
   // each printer is loaded only when asked for: a cold process pays for what it runs
@@ -54,4 +62,26 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   else if (format === "raw") io.stdoutBytes((await import("../btf/raw.js")).formatRawBytes(btf));
   else io.stdout((await import("../btf/json.js")).formatJson(btf));
   return 0;
+}
+
+/**
+ * The C header of a whole BTF file, read straight into the printer's memory (no Buffer, no copy),
+ * or undefined when the file does not say its size (a pipe, say).
+ */
+async function cHeaderOfFile(file: string): Promise<Uint8Array | undefined> {
+  const { formatCBytesOfBlob } = await import("../btf/c.js");
+  const fd = openSync(file, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return undefined;
+    return formatCBytesOfBlob(size, (into) => {
+      // a file in sysfs gives at most 4 KiB a read
+      let got = 0;
+      for (let n = 1; n > 0 && got < into.length; got += n)
+        n = readSync(fd, into, got, into.length - got, null);
+      return got;
+    });
+  } finally {
+    closeSync(fd);
+  }
 }

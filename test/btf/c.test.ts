@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import { BtfBuilder } from "../../src/btf/builder.js";
-import { formatC } from "../../src/btf/c.js";
+import { formatC, formatCBytes, formatCBytesOfBlob } from "../../src/btf/c.js";
 import { Btf } from "../../src/btf/decode.js";
 import { BtfError } from "../../src/btf/errors.js";
 import { everyKind, kernelBtf, tempDir, VMLINUX } from "./helpers.js";
@@ -303,4 +303,47 @@ test("split BTF (on a hand-built base, and on vmlinux) prints with its base as b
     assert.equal(ours, theirs);
     if (b === base) assert.match(ours, /struct pair___2 \{/);
   }
+});
+
+test("a blob read straight into the printer gives what Btf.parse and formatCBytes give: the same header or the same error", () => {
+  const valid = everyKind().builder.build();
+  const outcome = (f: () => Uint8Array): string => {
+    try {
+      return Buffer.from(f()).toString();
+    } catch (e) {
+      if (!(e instanceof BtfError)) throw e;
+      return `${e.message} | ${e.typeId} | ${e.offset}`;
+    }
+  };
+  const straight = (blob: Uint8Array) =>
+    outcome(() =>
+      formatCBytesOfBlob(blob.length + 16, (into) => {
+        into.set(blob);
+        return blob.length;
+      }),
+    );
+  const parsed = (blob: Uint8Array) => outcome(() => formatCBytes(Btf.parse(blob)));
+  assert.equal(straight(valid), parsed(valid));
+  assert.match(straight(valid), /^#ifndef __VMLINUX_H__/);
+  // truncations, and bytes changed anywhere (header, type words, strings)
+  for (let cut = 0; cut < valid.length; cut += 7) {
+    assert.equal(straight(valid.subarray(0, cut)), parsed(valid.subarray(0, cut)), `cut at ${cut}`);
+  }
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      (changes) => {
+        const blob = Uint8Array.from(valid);
+        for (const [at, value] of changes) blob[at] = value;
+        assert.equal(straight(blob), parsed(blob));
+      },
+    ),
+    { numRuns: 400 },
+  );
+  // vmlinux, as the command line reads it
+  const bytes = readFileSync(VMLINUX);
+  assert.equal(straight(bytes), parsed(bytes));
 });

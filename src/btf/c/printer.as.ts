@@ -12,9 +12,10 @@
  * gets a forward declaration, typedefs follow what they name), duplicate names get a `___N`
  * suffix, gaps in structs become padding bitfields, packed structs get `__attribute__((packed))`.
  *
- * Memory (one fresh instance per header, so it starts zeroed): c.ts calls {@link prepare}, copies
- * the type words, each type's start and the strings to where it says, then calls {@link print},
- * which lays out its state after them and writes the header last, growing memory as it goes.
+ * Memory (one fresh instance per header, so it starts zeroed): c.ts calls {@link begin}, puts the
+ * blob (or its type words and strings) where it says, has {@link index} find where each type
+ * starts, says where the strings are ({@link setStrings}), then calls {@link print}, which lays
+ * out its state after them and writes the header last, growing memory as it goes.
  * On bad input it records an error ({@link errorCode} and its values) and traps; c.ts turns that
  * into a BtfError with the message the JavaScript printer gave.
  */
@@ -184,28 +185,63 @@ function reach(end: usize): void {
   if (memory.grow(<i32>((end - have + 0xffff) >> 16)) < 0) fail(ERR_MEMORY, <f64>end, 0, -1);
 }
 
+/** the record sizes by kind, copied in by c.ts from decode.ts: words after btf_type (-1: no
+ * such kind) at TABLES + kind, words per vlen item at TABLES + 32 + kind */
+let TABLES: usize = 0;
+/** the word where {@link index} stopped */
+let STOP: u32 = 0;
+
 /**
- * Lays out the input for `count` ids (void included), `words` type words and `strings` bytes of
- * strings; the caller then copies them to {@link wordsAt}, {@link startsAt}, {@link stringsAt}.
+ * Takes `bytes` of memory for the input (the blob, or its type words and strings), followed by 8
+ * zero bytes (room to read 8 bytes at a time: see text), and returns where it starts.
  */
-export function prepare(words: u32, count: u32, strings: u32): void {
+export function begin(bytes: u32): usize {
   top = (__heap_base + 15) & ~(<usize>15);
-  N = count;
-  SLEN = strings;
-  W = take((<usize>words) << 2);
-  O = take((<usize>count) << 2);
-  // one byte more: a NUL after the strings
-  S = take(<usize>strings + 1);
+  TABLES = take(64);
+  return take(<usize>bytes + 8);
 }
-export function wordsAt(): usize {
-  return W;
+export function tablesAt(): usize {
+  return TABLES;
 }
+
+/**
+ * Finds where each of the `words` type words at `at` starts, as decode.ts's index does (same
+ * tables, same stop); returns how many whole types there are. The walk stopped short of or past
+ * the end when {@link indexStop} is not `words`: c.ts then throws decode.ts's error.
+ */
+export function index(at: usize, words: u32): u32 {
+  W = at;
+  // id 0 (void), and every type takes at least 3 words
+  O = take((<usize>words / 3 + 1) << 2);
+  let w: u32 = 0;
+  let n: u32 = 1;
+  while (w + 3 <= words) {
+    const info = load<u32>(W + ((<usize>w) << 2), 4);
+    const k = (info >>> 24) & 0x1f;
+    const fixed = load<i8>(TABLES + k);
+    if (fixed < 0) break;
+    store<u32>(O + ((<usize>n) << 2), w);
+    n++;
+    w += 3 + <u32>fixed + <u32>load<i8>(TABLES + 32 + k) * (info & 0xffff);
+  }
+  STOP = w;
+  N = n;
+  return n - 1;
+}
+export function indexStop(): u32 {
+  return STOP;
+}
+/** Where each type starts (u32 word index, by id). */
 export function startsAt(): usize {
   return O;
 }
-export function stringsAt(): usize {
-  return S;
+
+/** Sets where the strings are: `strings` bytes at `at`, the last a NUL (decode.ts checks). */
+export function setStrings(at: usize, strings: u32): void {
+  S = at;
+  SLEN = strings;
 }
+
 /** Where the header starts (after {@link print}): `head` bytes left for the caller first. */
 export function outputAt(): usize {
   return OUT;
@@ -241,11 +277,28 @@ function room(need: usize): void {
 
 /** Writes one of the printer's words (ASCII). */
 function word(t: string): void {
-  const p = changetype<usize>(t);
+  let p = changetype<usize>(t);
   const n = <usize>t.length;
-  if (at + n > END) room(n);
-  for (let i: usize = 0; i < n; i++) store<u8>(at + i, load<u16>(p + (i << 1)));
-  at += n;
+  let a = at;
+  const end = a + n;
+  if (end + 3 > END) {
+    room(n);
+    for (let i: usize = 0; i < n; i++) store<u8>(a + i, load<u16>(p + (i << 1)));
+    at = end;
+    return;
+  }
+  // four characters at a time, the low bytes of four UTF-16 units (up to 3 bytes past the word
+  // are written too: what comes next overwrites them)
+  while (a < end) {
+    const x = load<u64>(p);
+    store<u32>(
+      a,
+      <u32>((x & 0xff) | ((x >> 8) & 0xff00) | ((x >> 16) & 0xff0000) | ((x >> 24) & 0xff000000)),
+    );
+    a += 4;
+    p += 8;
+  }
+  at = end;
 }
 
 function checkString(off: u32): void {
@@ -256,11 +309,29 @@ function checkString(off: u32): void {
 function text(off: u32): void {
   if (off >= SLEN) checkString(off);
   let p = S + off;
-  for (let c = load<u8>(p); c !== 0; c = load<u8>(++p)) {
-    if (at === END) room(1);
-    store<u8>(at, c);
-    at++;
+  let a = at;
+  // eight bytes at a time while there is room for them (the strings are followed by 8 zero
+  // bytes): all of them are written, the ones up to the first NUL count
+  while (a + 8 <= END) {
+    const v = load<u64>(p);
+    store<u64>(a, v);
+    const zero = (v - 0x0101010101010101) & ~v & 0x8080808080808080;
+    if (zero !== 0) {
+      at = a + <usize>(ctz(zero) >> 3);
+      return;
+    }
+    a += 8;
+    p += 8;
   }
+  for (let c = load<u8>(p); c !== 0; c = load<u8>(++p)) {
+    if (a === END) {
+      at = a;
+      room(1);
+    }
+    store<u8>(a, c);
+    a++;
+  }
+  at = a;
 }
 
 /** Writes a number below 2^32. */
@@ -300,9 +371,17 @@ function num64(x: u64): void {
 /** A new line and `level` tabs (13 at most). */
 function line(level: i32): void {
   if (level > MAX_TABS) level = MAX_TABS;
-  if (at + 1 + level > END) room(1 + level);
-  store<u8>(at++, 10);
-  for (let t = 0; t < level; t++) store<u8>(at++, 9);
+  const a = at;
+  if (a + 16 > END) {
+    room(1 + level);
+    store<u8>(a, 10);
+    for (let t = 1; t <= level; t++) store<u8>(a + t, 9);
+  } else {
+    // a new line and 15 tabs; the ones past `level` are overwritten by what comes next
+    store<u64>(a, 0x090909090909090a);
+    store<u64>(a, 0x0909090909090909, 8);
+  }
+  at = a + 1 + level;
 }
 
 /** A name and its `___N` suffix. */
