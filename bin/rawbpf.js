@@ -14,7 +14,7 @@ const { pathToFileURL } = require("node:url");
 const vm = require("node:vm");
 
 const file = join(__dirname, "..", "dist", "src", "cli", "main.cjs");
-const cacheFile = `${file}.cache`;
+
 let source;
 try {
   source = readFileSync(file, "utf8");
@@ -22,13 +22,20 @@ try {
   process.stderr.write(`rawbpf: ${file} is missing: run \`npm run build\` (npm install does it)\n`);
   process.exit(1);
 }
-// `--write-code-cache COMMANDS`: the build's training run (scripts/bundle.mjs), not for users
+// `--write-code-cache FILE COMMANDS`: the build's training runs (scripts/bundle.mjs), not for users
 const training = process.argv[2] === "--write-code-cache";
 let cachedData;
 if (!training) {
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {}
+  // the command's own cache (smaller: V8 reads all of a cache first), else the one for every command
+  const name = process.argv[2];
+  for (const cache of /^[a-z]+$/.test(name ?? "")
+    ? [`${file}.${name}.cache`, `${file}.cache`]
+    : [`${file}.cache`]) {
+    try {
+      cachedData = readFileSync(cache);
+      break;
+    } catch {}
+  }
 }
 const script = new vm.Script(
   `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${source}\n})`,
@@ -48,11 +55,11 @@ if (training) {
     isTTY: false,
   };
   (async () => {
-    for (const argv of JSON.parse(process.argv[3])) {
+    for (const argv of JSON.parse(process.argv[4])) {
       const status = await cli.exports.main(argv, quiet);
       if (status !== 0) throw new Error(`rawbpf ${argv.join(" ")}: exit status ${status}`);
     }
-    writeFileSync(cacheFile, script.createCachedData());
+    writeFileSync(process.argv[3], script.createCachedData());
   })();
 } else {
   cli.exports.main(process.argv.slice(2)).then((status) => {

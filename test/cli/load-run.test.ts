@@ -158,13 +158,14 @@ test("the real binary: bin/rawbpf.js after the build loads and runs a program", 
     encoding: "utf8",
   });
   assert.equal(bundle.status, 0, bundle.stderr);
-  // the code cache recorded by the build is one this Node accepts for the bundle bin/rawbpf.js compiles
+  // the code caches recorded by the build (one for every command, one per command) are ones this
+  // Node accepts for the bundle bin/rawbpf.js compiles
   const cli = join(root, "dist/src/cli/main.cjs");
-  const script = new Script(
-    `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${readFileSync(cli, "utf8")}\n})`,
-    { filename: cli, cachedData: readFileSync(`${cli}.cache`) },
-  );
-  assert.equal(script.cachedDataRejected, false);
+  const source = `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${readFileSync(cli, "utf8")}\n})`;
+  for (const cache of ["cache", "asm.cache", "disasm.cache", "btf.cache"]) {
+    const script = new Script(source, { filename: cli, cachedData: readFileSync(`${cli}.${cache}`) });
+    assert.equal(script.cachedDataRejected, false, cache);
+  }
   // without a build, the binary says what to run instead of failing somewhere inside Node
   const bare = mkdtempSync(join(tmpdir(), "rawbpf-unbuilt-"));
   try {
