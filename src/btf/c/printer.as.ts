@@ -334,27 +334,8 @@ function text(off: u32): void {
   at = a;
 }
 
-/** Writes a number below 2^32. */
-function num(x: u32): void {
-  if (at + 10 > END) room(10);
-  let digits: usize = 1;
-  for (let t = x; t >= 10; t /= 10) digits++;
-  at += digits;
-  let d = at;
-  while (x >= 10) {
-    const q = x / 10;
-    store<u8>(--d, 48 + x - q * 10);
-    x = q;
-  }
-  store<u8>(--d, 48 + x);
-}
-
-/** Writes a number below 2^64. */
-function num64(x: u64): void {
-  if (x <= 0xffffffff) {
-    num(<u32>x);
-    return;
-  }
+/** Writes a number. */
+function num(x: u64): void {
   if (at + 20 > END) room(20);
   let digits: usize = 1;
   for (let t = x; t >= 10; t /= 10) digits++;
@@ -829,9 +810,9 @@ function enumDef(id: u32, level: i32): void {
       const v = ((<u64>hi) << 32) | <u64>lo;
       if (signed && <i64>v < 0) {
         word("-");
-        num64(0 - v);
+        num(0 - v);
       } else {
-        num64(v);
+        num(v);
       }
     }
     if (is64) {
