@@ -36,7 +36,7 @@ interface Printer {
   tablesAt(): number;
   index(at: number, words: number): number;
   indexStop(): number;
-  startsAt(): number;
+  startOf(id: number): number;
   setStrings(at: number, strings: number): void;
   print(head: number, tail: number, blob: number): number;
   outputAt(): number;
@@ -71,7 +71,7 @@ function index(p: Printer, at: number, words: number): void {
   if (stop !== words) {
     // a copy: the words need not be 4-byte aligned in the printer's memory
     const tw = new Uint32Array(new Uint8Array(p.memory.buffer, at, words * 4).slice().buffer);
-    Btf.badIndex(tw, stop, n, new Uint32Array(p.memory.buffer, p.startsAt(), n + 1)[n]!, 1);
+    Btf.badIndex(tw, stop, n, p.startOf(n), 1);
   }
 }
 

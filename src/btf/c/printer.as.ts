@@ -125,28 +125,33 @@ function fail(code: i32, a: f64, b: f64, typeId: i32): void {
 // ---- memory ----
 /** words of the types (u32), where each type starts (u32 word index, by id), the strings */
 let W: usize = 0;
-let O: usize = 0;
 let S: usize = 0;
 let SLEN: u32 = 0;
 /** one past the last id */
 let N: u32 = 0;
 
-/** by id: kind, ordering state, emitting state, forward declared, referenced, alignment + 1 | PACKED */
-let KD: usize = 0;
-let ORDER: usize = 0;
-let EMIT: usize = 0;
-let FWDE: usize = 0;
-let REF: usize = 0;
-let ALIGNS: usize = 0;
-/** by id: 0 name not resolved yet, 1 resolved with no suffix, N > 1 resolved as `name___N` */
-let SUFFIX: usize = 0;
+/**
+ * What the printer keeps of each type, REC bytes a type id (in one record rather than an array
+ * each: a type's are read together, and a record is one cache line): where its words start
+ * (u32), its kind, ordering state, emitting state, whether it was forward-declared, whether it is
+ * referenced, its alignment + 1 | PACKED (u8 each), its `___N` suffix (0: name not resolved yet,
+ * 1: no suffix, N > 1: `name___N`), the slot of its name in the name table (-1: offset past the
+ * strings), and for an enum the index in VALUESLOT of its first value.
+ */
+let T: usize = 0;
+const REC: usize = 24;
+const R_KIND = 4;
+const R_ORDER = 5;
+const R_EMIT = 6;
+const R_FWD = 7;
+const R_REF = 8;
+const R_ALIGN = 9;
+const R_SUFFIX = 12;
+const R_SLOT = 16;
+const R_VALUES = 20;
 /** the types one {@link dumpType} emits, in order */
 let QUEUE: usize = 0;
 let queued: u32 = 0;
-/** by id: slot in the name table of its name (-1: offset past the strings) */
-let NAMESLOT: usize = 0;
-/** by id: index in VALUESLOT of an enum's first value */
-let VALUEBASE: usize = 0;
 /** slot of each enum value's name, enum after enum */
 let VALUESLOT: usize = 0;
 /** the name table: open addressing, 2 words a slot (string offset + 1, hash) */
@@ -212,7 +217,7 @@ export function tablesAt(): usize {
 export function index(at: usize, words: u32): u32 {
   W = at;
   // id 0 (void), and every type takes at least 3 words
-  O = take((<usize>words / 3 + 1) << 2);
+  T = take((<usize>words / 3 + 1) * REC);
   let w: u32 = 0;
   let n: u32 = 1;
   while (w + 3 <= words) {
@@ -220,7 +225,7 @@ export function index(at: usize, words: u32): u32 {
     const k = (info >>> 24) & 0x1f;
     const fixed = load<i8>(TABLES + k);
     if (fixed < 0) break;
-    store<u32>(O + ((<usize>n) << 2), w);
+    store<u32>(rec(n), w);
     n++;
     w += 3 + <u32>fixed + <u32>load<i8>(TABLES + 32 + k) * (info & 0xffff);
   }
@@ -231,9 +236,9 @@ export function index(at: usize, words: u32): u32 {
 export function indexStop(): u32 {
   return STOP;
 }
-/** Where each type starts (u32 word index, by id). */
-export function startsAt(): usize {
-  return O;
+/** The word where type `id` starts (after {@link index}). */
+export function startOf(id: u32): u32 {
+  return load<u32>(rec(id));
 }
 
 /** Sets where the strings are: `strings` bytes at `at`, the last a NUL (decode.ts checks). */
@@ -251,11 +256,15 @@ export function outputAt(): usize {
 function w(i: u32): u32 {
   return load<u32>(W + ((<usize>i) << 2));
 }
+/** Type `id`'s record (see T). */
+function rec(id: u32): usize {
+  return T + <usize>id * REC;
+}
 function o(id: u32): u32 {
-  return load<u32>(O + ((<usize>id) << 2));
+  return load<u32>(rec(id));
 }
 function kind(id: u32): u32 {
-  return load<u8>(KD + id);
+  return load<u8>(rec(id), R_KIND);
 }
 function str(off: u32): u8 {
   return load<u8>(S + off);
@@ -400,20 +409,20 @@ function name(x: u32, mode: i32, value: u32): i32 {
     off = w(p);
     k = kind(x);
     if (k !== K_TYPEDEF) ns = 1;
-    sfx = load<i32>(SUFFIX + ((<usize>x) << 2));
+    sfx = load<i32>(rec(x), R_SUFFIX);
     if (sfx === 0 && (off === 0 || k === K_FWD || (k === K_ENUM && (w(p + 1) & 0xffff) === 0))) {
       sfx = 1;
-      store<i32>(SUFFIX + ((<usize>x) << 2), 1);
+      store<i32>(rec(x), 1, R_SUFFIX);
     }
   }
   if (sfx === 0) {
     // one more use of the name (the slot is -1 when the offset is past the strings: an error)
-    const slot = load<i32>((mode === VALUE ? VALUESLOT : NAMESLOT) + ((<usize>x) << 2));
+    const slot = mode === VALUE ? load<i32>(VALUESLOT + ((<usize>x) << 2)) : load<i32>(rec(x), R_SLOT);
     if (slot < 0) checkString(off);
     const u = USES + ((<usize>((slot << 1) + ns - 1)) << 2);
     sfx = load<i32>(u) + 1;
     store<i32>(u, sfx);
-    if (mode !== VALUE) store<i32>(SUFFIX + ((<usize>x) << 2), sfx);
+    if (mode !== VALUE) store<i32>(rec(x), sfx, R_SUFFIX);
   }
   if (mode === QUIET) return sfx;
   if (mode === TYPE) {
@@ -497,11 +506,11 @@ function slotNames(): void {
     const k = kind(id);
     if (((KS_NAMED >>> k) & 1) === 0) continue;
     const p = o(id);
-    store<i32>(NAMESLOT + ((<usize>id) << 2), slotOf(w(p)));
+    store<i32>(rec(id), slotOf(w(p)), R_SLOT);
     if (k === K_ENUM || k === K_ENUM64) {
       const vlen = w(p + 1) & 0xffff;
       const stride: u32 = k === K_ENUM ? 2 : 3;
-      store<u32>(VALUEBASE + ((<usize>id) << 2), v);
+      store<u32>(rec(id), v, R_VALUES);
       for (let i: u32 = 0, m = p + 3; i < vlen; i++, m += stride) {
         store<i32>(VALUESLOT + ((<usize>v) << 2), slotOf(w(m)));
         v++;
@@ -527,7 +536,7 @@ function scan(): u32 {
     const info = w(p + 1);
     const k = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
-    store<u8>(KD + id, k);
+    store<u8>(rec(id), k, R_KIND);
     let first: u32 = 0;
     let stride: u32 = 1;
     let count: u32 = 0;
@@ -574,7 +583,7 @@ function scan(): u32 {
     for (let i: u32 = 0, m = p + first; i < count; i++, m += stride) {
       const t = w(m);
       if (t >= N) bad(t, id);
-      store<u8>(REF + t, 1);
+      store<u8>(rec(t), 1, R_REF);
     }
     // a prototype's return type is checked, not marked: libbpf marks the parameters only
     if (k === K_FUNC_PROTO && w(p + 2) >= N) bad(w(p + 2), id);
@@ -596,12 +605,12 @@ function dumpType(id: u32): void {
 }
 
 function ordered(id: u32): bool {
-  return load<u8>(ORDER + id) === ORDERED;
+  return load<u8>(rec(id), R_ORDER) === ORDERED;
 }
 
 /** Returns 1 when the type is "strong" (needs a full definition), 0 when a forward declaration does. */
 function orderType(id: u32, throughPtr: bool): i32 {
-  const state = load<u8>(ORDER + id);
+  const state = load<u8>(rec(id), R_ORDER);
   if (state === ORDERED) return 1;
   const p = o(id);
   const k = kind(id);
@@ -636,7 +645,7 @@ function orderType(id: u32, throughPtr: bool): i32 {
     case K_STRUCT:
     case K_UNION: {
       if (throughPtr && isNamed) break;
-      store<u8>(ORDER + id, ORDERING);
+      store<u8>(rec(id), ORDERING, R_ORDER);
       const vlen = w(p + 1) & 0xffff;
       for (let i: u32 = 0, m = p + 4; i < vlen; i++, m += 3) {
         if (!ordered(w(m))) orderType(w(m), false);
@@ -649,7 +658,7 @@ function orderType(id: u32, throughPtr: bool): i32 {
     case K_ENUM:
     case K_ENUM64:
     case K_FWD:
-      emit = isNamed || load<u8>(REF + id) === 0;
+      emit = isNamed || load<u8>(rec(id), R_REF) === 0;
       done = true;
       r = 1;
       break;
@@ -678,7 +687,7 @@ function orderType(id: u32, throughPtr: bool): i32 {
     store<u32>(QUEUE + ((<usize>queued) << 2), id);
     queued++;
   }
-  if (done) store<u8>(ORDER + id, ORDERED);
+  if (done) store<u8>(rec(id), ORDERED, R_ORDER);
   depth--;
   return r;
 }
@@ -686,31 +695,31 @@ function orderType(id: u32, throughPtr: bool): i32 {
 // ---- emitting ----
 
 function emitType(id: u32, container: u32): void {
-  const state = load<u8>(EMIT + id);
+  const state = load<u8>(rec(id), R_EMIT);
   if (state === EMITTED) return;
   const p = o(id);
   const k = kind(id);
   if (state === EMITTING) {
-    if (load<u8>(FWDE + id)) return;
+    if (load<u8>(rec(id), R_FWD)) return;
     if (k === K_STRUCT || k === K_UNION) {
       if (id === container) return;
       if (w(p) === 0) return; // anonymous loop: nothing sensible to print
       name(id, TYPE, 0);
       endDecl();
-      store<u8>(FWDE + id, 1);
+      store<u8>(rec(id), 1, R_FWD);
     } else if (k === K_TYPEDEF) {
       if (!blocked(id)) {
         typedefDef(id, 0);
         endDecl();
       }
-      store<u8>(FWDE + id, 1);
+      store<u8>(rec(id), 1, R_FWD);
     }
     return;
   }
   if (++depth > MAX_NESTING) tooDeep(id);
   switch (k) {
     case K_INT:
-      store<u8>(EMIT + id, EMITTED);
+      store<u8>(rec(id), EMITTED, R_EMIT);
       break;
     case K_ENUM:
     case K_ENUM64:
@@ -718,7 +727,7 @@ function emitType(id: u32, container: u32): void {
         enumDef(id, 0);
         endDecl();
       }
-      store<u8>(EMIT + id, EMITTED);
+      store<u8>(rec(id), EMITTED, R_EMIT);
       break;
     case K_PTR:
     case K_VOLATILE:
@@ -733,36 +742,36 @@ function emitType(id: u32, container: u32): void {
     case K_FWD:
       name(id, TYPE, 0);
       endDecl();
-      store<u8>(EMIT + id, EMITTED);
+      store<u8>(rec(id), EMITTED, R_EMIT);
       break;
     case K_TYPEDEF:
-      store<u8>(EMIT + id, EMITTING);
+      store<u8>(rec(id), EMITTING, R_EMIT);
       emitType(w(p + 2), id);
-      if (!load<u8>(FWDE + id) && !blocked(id)) {
+      if (!load<u8>(rec(id), R_FWD) && !blocked(id)) {
         typedefDef(id, 0);
         endDecl();
       }
-      store<u8>(EMIT + id, EMITTED);
+      store<u8>(rec(id), EMITTED, R_EMIT);
       break;
     case K_STRUCT:
     case K_UNION: {
-      store<u8>(EMIT + id, EMITTING);
+      store<u8>(rec(id), EMITTING, R_EMIT);
       const isNamed = w(p) !== 0;
       if (container === 0 || !isNamed) {
         const vlen = w(p + 1) & 0xffff;
         const inner = isNamed ? id : container;
         for (let i: u32 = 0, m = p + 4; i < vlen; i++, m += 3) emitType(w(m), inner);
-      } else if (!load<u8>(FWDE + id) && id !== container) {
+      } else if (!load<u8>(rec(id), R_FWD) && id !== container) {
         name(id, TYPE, 0);
         endDecl();
-        store<u8>(FWDE + id, 1);
+        store<u8>(rec(id), 1, R_FWD);
       }
       if (container === 0) {
         structDef(id, 0);
         endDecl();
-        store<u8>(EMIT + id, EMITTED);
+        store<u8>(rec(id), EMITTED, R_EMIT);
       } else {
-        store<u8>(EMIT + id, 0);
+        store<u8>(rec(id), 0, R_EMIT);
       }
       break;
     }
@@ -780,7 +789,7 @@ function emitType(id: u32, container: u32): void {
 function blocked(id: u32): bool {
   const off = w(o(id));
   if (off === 0) return false;
-  const slot = load<i32>(NAMESLOT + ((<usize>id) << 2));
+  const slot = load<i32>(rec(id), R_SLOT);
   if (slot < 0) checkString(off);
   return slot === vaList;
 }
@@ -796,7 +805,7 @@ function enumDef(id: u32, level: i32): void {
   const is64 = kind(id) === K_ENUM64;
   const stride: u32 = is64 ? 3 : 2;
   let high = false;
-  const base = load<u32>(VALUEBASE + ((<usize>id) << 2));
+  const base = load<u32>(rec(id), R_VALUES);
   for (let i: u32 = 0, m = p + 3; i < vlen; i++, m += stride) {
     line(level + 1);
     name(base + i, VALUE, w(m));
@@ -834,7 +843,7 @@ function typedefDef(id: u32, level: i32): void {
   const sfx = name(id, QUIET, 0);
   const off = w(p);
   const target = w(p + 2);
-  if (target === 0 && sfx < 2 && off !== 0 && load<i32>(NAMESLOT + ((<usize>id) << 2)) === gnucVaList) {
+  if (target === 0 && sfx < 2 && off !== 0 && load<i32>(rec(id), R_SLOT) === gnucVaList) {
     word("typedef __builtin_va_list __gnuc_va_list");
     return;
   }
@@ -851,7 +860,7 @@ function typedefDef(id: u32, level: i32): void {
  * of it).
  */
 function alignOf(id: u32): u32 {
-  const cached = load<u8>(ALIGNS + id);
+  const cached = load<u8>(rec(id), R_ALIGN);
   if (cached !== 0) return (cached & 15) - 1;
   if (++depth > MAX_NESTING) tooDeep(id);
   // skip typedefs and modifiers
@@ -911,7 +920,7 @@ function alignOf(id: u32): u32 {
     }
   }
   depth--;
-  store<u8>(ALIGNS + id, <u8>(a + 1) + (r === id ? packed : 0));
+  store<u8>(rec(id), <u8>(a + 1) + (r === id ? packed : 0), R_ALIGN);
   return a;
 }
 
@@ -1021,7 +1030,7 @@ function structDef(id: u32, level: i32): void {
   const vlen = info & 0xffff;
   const flag = info >>> 31 === 1;
   const align = alignOf(id);
-  const packed = isStruct ? (load<u8>(ALIGNS + id) & PACKED) !== 0 : false;
+  const packed = isStruct ? (load<u8>(rec(id), R_ALIGN) & PACKED) !== 0 : false;
   name(id, TYPE, 0);
   word(" {");
   let off: u64 = 0;
@@ -1217,16 +1226,7 @@ function putName(nameOff: u32, suffix: i32, lastWasPtr: bool): void {
  * Returns the header's length, head and tail included (it starts at {@link outputAt}).
  */
 export function print(head: u32, tail: u32, blob: u32): u32 {
-  KD = take(N);
-  ORDER = take(N);
-  EMIT = take(N);
-  FWDE = take(N);
-  REF = take(N);
-  ALIGNS = take(N);
-  SUFFIX = take((<usize>N) << 2);
   QUEUE = take((<usize>N) << 2);
-  NAMESLOT = take((<usize>N) << 2);
-  VALUEBASE = take((<usize>N) << 2);
   const names = scan();
   let slots: u32 = 1024;
   while (<u64>slots * 2 < <u64>names * 3) slots *= 2;
