@@ -32,6 +32,8 @@ const bundled = await build({
   platform: "node",
   target: "node20",
   external: ["koffi", "./demo.js"],
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: "warning",
   write: false,
 });
