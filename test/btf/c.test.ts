@@ -8,6 +8,7 @@ import { BtfBuilder } from "../../src/btf/builder.js";
 import { formatC, formatCBytes, formatCBytesOfBlob } from "../../src/btf/c.js";
 import { Btf } from "../../src/btf/decode.js";
 import { BtfError } from "../../src/btf/errors.js";
+import type { BtfType } from "../../src/btf/types.js";
 import { everyKind, kernelBtf, tempDir, VMLINUX } from "./helpers.js";
 
 function clang(dir: string, source: string): void {
@@ -346,4 +347,77 @@ test("a blob read straight into the printer gives what Btf.parse and formatCByte
   // vmlinux, as the command line reads it
   const bytes = readFileSync(VMLINUX);
   assert.equal(straight(bytes), parsed(bytes));
+});
+
+test("each way the printer refuses a blob is a BtfError that says what and where", () => {
+  const refused = (blob: Uint8Array, message: RegExp, typeId?: number) => {
+    assert.throws(
+      () => formatC(Btf.parse(blob)),
+      (e) => e instanceof BtfError && message.test(e.message) && e.typeId === typeId,
+    );
+  };
+  const struct = (name: string, members: [string, number][], size = 8): BtfType => ({
+    kind: "struct",
+    name,
+    size,
+    bitfields: false,
+    members: members.map(([n, type]) => ({ name: n, type, bitOffset: 0, bitfieldSize: 0 })),
+  });
+
+  // a member's name past the string table (patched in: the builder writes only real strings)
+  const s = new BtfBuilder();
+  const sId = s.struct("s", [{ name: "a", type: s.int("int", 4, { signed: true }) }]);
+  const sBlob = s.build();
+  const parsed = Btf.parse(sBlob);
+  const { words, starts } = parsed.typeWords;
+  words[starts[sId - 1]! + 3] = 1_000_000;
+  refused(sBlob, /^BTF: string offset 1000000 is past the string table \(\d+ bytes\)$/);
+
+  // a member of a type that does not exist
+  const r = new BtfBuilder();
+  r.int("int", 4, { signed: true });
+  const rId = r.add(struct("r", [["m", 999]]));
+  refused(r.build(), /^BTF: reference to type id 999, which does not exist \(ids go up to 2\)/, rId);
+
+  // 1,100 typedefs, each of the next (ids 2 to 1101; the last of int, id 1)
+  const t = new BtfBuilder();
+  t.int("int", 4, { signed: true });
+  for (let id = 2; id <= 1101; id++)
+    t.add({ kind: "typedef", name: `t${id}`, type: id === 1101 ? 1 : id + 1 });
+  refused(t.build(), /^BTF: types nest deeper than 1000 levels: a loop\?/, 1002);
+
+  // a member 2^32 bytes long, and an array of 2^32 elements
+  const z = new BtfBuilder();
+  const long = z.int("long", 8, { signed: true });
+  const huge = z.array(long, 0x20000000);
+  z.add(struct("z", [["m", huge]]));
+  refused(z.build(), /^BTF: size 4294967296 overflows 32 bits/, huge);
+  const a = new BtfBuilder();
+  const aInt = a.int("int", 4, { signed: true });
+  const aArr = a.array(a.array(aInt, 0x10000), 0x10000);
+  a.add(struct("a", [["m", aArr]]));
+  refused(a.build(), /^BTF: array size overflows 32 bits/, aArr);
+
+  // a function as a member's type
+  const f = new BtfBuilder();
+  const fInt = f.int("int", 4, { signed: true });
+  const fn = f.func("f", f.funcProto(fInt, []));
+  f.add(struct("holds_f", [["m", fn]]));
+  refused(f.build(), /^BTF: a func cannot appear in a C declaration/, fn);
+
+  // anonymous records nested many times over: a header far bigger than the blob warrants
+  const n = new BtfBuilder();
+  let inner = n.int("int", 4, { signed: true });
+  for (let level = 0; level < 4; level++) {
+    const members: [string, number][] = [];
+    for (let i = 0; i < 60; i++) members.push([`m${i}`, inner]);
+    inner = n.add(struct("", members, 4));
+  }
+  n.add(struct("outer", [["x", inner]], 4));
+  const nBlob = n.build();
+  const most = 64 * nBlob.length + (1 << 20);
+  refused(
+    nBlob,
+    new RegExp(`^BTF: the C header would exceed ${most} bytes, far more than this BTF's size warrants`),
+  );
 });
