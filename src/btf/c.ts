@@ -9,8 +9,10 @@
  * `c/printer.wasm.ts` by scripts/build-wasm.mjs): `rawbpf btf dump --format c` prints once per
  * process, and JavaScript spent most of such a process waiting for V8's optimising compiler
  * (vmlinux: ~65 ms cold, ~25 ms warm), where V8 compiles WebAssembly in one quick pass before it
- * runs. This file is the glue: it copies the type words, where each type starts and the strings
- * into a fresh instance's memory, runs it, and turns the errors it records into `BtfError`s.
+ * runs. This file is the glue: it puts the type words and the strings into a fresh instance's
+ * memory (the whole blob, read straight there, for {@link formatCBytesOfBlob}), has it find where
+ * each type starts (with decode.ts's record sizes and errors) and print, and turns the errors it
+ * records into `BtfError`s.
  */
 
 import { WASM } from "./c/printer.wasm.js";
@@ -75,7 +77,7 @@ function index(p: Printer, at: number, words: number): void {
   }
 }
 
-/** The error the printer recorded before it trapped, as a BtfError (with the JavaScript printer's words). */
+/** The error the printer recorded before it trapped, as a BtfError (in the words the JavaScript printer used). */
 function printerError(p: Printer): BtfError | undefined {
   const code = p.errorCode();
   if (code === 0) return undefined;

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { formatC } from "../../src/btf/c.js";
+import { Btf } from "../../src/btf/decode.js";
+import { BtfError } from "../../src/btf/errors.js";
 import { readBtfById } from "../../src/btf/kernel.js";
 import { formatRaw } from "../../src/btf/raw.js";
 import { run } from "../../src/cli/btf.js";
@@ -65,3 +69,38 @@ test("rawbpf btf dump id ID reads the kernel's vmlinux BTF object, byte for byte
   assert.equal(await run(["dump", "id", String(vmlinux.id)], io), 0);
   assert.equal(io.out, formatRaw(kernelBtf()));
 });
+
+test("rawbpf btf dump --format c: a file read straight into the printer, a pipe read whole, a bad file's BtfError", async () => {
+  // vmlinux (the default file) straight into the printer: the header formatC prints from a parsed Btf
+  const io = captureIo();
+  assert.equal(await run(["dump", "--format", "c"], io), 0);
+  assert.equal(io.out, formatC(kernelBtf()));
+  // a file that does not say its size (a pipe) is read whole first
+  const dir = tempDir();
+  const fifo = join(dir, "btf.fifo");
+  execFileSync("mkfifo", [fifo]);
+  const blob = everyKind().builder.build();
+  const writer = spawn("sh", ["-c", `cat > ${fifo}`], { stdio: ["pipe", "ignore", "inherit"] });
+  writer.stdin.end(Buffer.from(blob));
+  const piped = captureIo();
+  assert.equal(await run(["dump", fifo, "--format", "c"], piped), 0);
+  assert.equal(piped.out, formatC(Btf.parse(blob)));
+  // a truncated file: the error Btf.parse gives
+  const cut = join(dir, "cut.btf");
+  writeFileSync(cut, blob.subarray(0, blob.length - 40));
+  await assert.rejects(
+    () => run(["dump", cut, "--format", "c"], captureIo()),
+    (e) =>
+      e instanceof BtfError &&
+      e.message === captureError(() => Btf.parse(blob.subarray(0, blob.length - 40))),
+  );
+});
+
+function captureError(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected an error");
+}
