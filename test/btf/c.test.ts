@@ -418,6 +418,6 @@ test("each way the printer refuses a blob is a BtfError that says what and where
   const most = 64 * nBlob.length + (1 << 20);
   refused(
     nBlob,
-    new RegExp(`^BTF: the C header would exceed ${most} bytes, far more than this BTF's size warrants`),
+    new RegExp(`^BTF: the output would exceed ${most} bytes, far more than this BTF's size warrants`),
   );
 });

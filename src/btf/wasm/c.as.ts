@@ -1,45 +1,60 @@
 /**
- * The C printer's engine, in AssemblyScript, compiled to WebAssembly by scripts/build-wasm.mjs.
- * `src/btf/c.ts` is its only user: read that first (the API, the options, the errors).
- *
- * Why WebAssembly: `rawbpf btf dump --format c` is run once per process. In JavaScript the
- * printer spent most of a fresh process waiting for V8's optimising compiler and running slower
- * code meanwhile (vmlinux: ~65 ms cold against ~25 ms warm); V8 compiles WebAssembly in one fast
- * pass (Liftoff) before it runs, so this code runs at full speed from its first call.
- *
- * What it does is what libbpf's btf_dump (bpftool) does: types come out in an order C accepts (a
- * struct embedded by value is defined before its container, one reached only through a pointer
- * gets a forward declaration, typedefs follow what they name), duplicate names get a `___N`
- * suffix, gaps in structs become padding bitfields, packed structs get `__attribute__((packed))`.
- *
- * Memory (one fresh instance per header, so it starts zeroed): c.ts calls {@link begin}, puts the
- * blob (or its type words and strings) where it says, has {@link index} find where each type
- * starts, says where the strings are ({@link setStrings}), then calls {@link print}, which lays
- * out its state after them and writes the header last, growing memory as it goes.
- * On bad input it records an error ({@link errorCode} and its values) and traps; c.ts turns that
- * into a BtfError with the message the JavaScript printer gave.
+ * The C printer, in AssemblyScript (see btf.as.ts): what libbpf's btf_dump (bpftool) does. Types
+ * come out in an order C accepts (a struct embedded by value is defined before its container, one
+ * reached only through a pointer gets a forward declaration, typedefs follow what they name),
+ * duplicate names get a `___N` suffix, gaps in structs become padding bitfields, packed structs
+ * get `__attribute__((packed))`. src/btf/c.ts is its glue: the API, the options, the frame.
  */
-
-// ---- kinds (include/uapi/linux/btf.h) and fixed numbers ----
-const K_INT: u32 = 1;
-const K_PTR: u32 = 2;
-const K_ARRAY: u32 = 3;
-const K_STRUCT: u32 = 4;
-const K_UNION: u32 = 5;
-const K_ENUM: u32 = 6;
-const K_FWD: u32 = 7;
-const K_TYPEDEF: u32 = 8;
-const K_VOLATILE: u32 = 9;
-const K_CONST: u32 = 10;
-const K_RESTRICT: u32 = 11;
-const K_FUNC: u32 = 12;
-const K_FUNC_PROTO: u32 = 13;
-const K_VAR: u32 = 14;
-const K_DATASEC: u32 = 15;
-const K_FLOAT: u32 = 16;
-const K_DECL_TAG: u32 = 17;
-const K_TYPE_TAG: u32 = 18;
-const K_ENUM64: u32 = 19;
+import {
+  checkString,
+  ERR_ARRAY_SIZE,
+  ERR_BY_VALUE,
+  ERR_CHAIN_LOOP,
+  ERR_DECL_KIND,
+  ERR_DECL_LOOP,
+  ERR_REFERENCE,
+  ERR_SIZE,
+  ERR_TOO_DEEP,
+  fail,
+  K_ARRAY,
+  K_CONST,
+  K_DATASEC,
+  K_DECL_TAG,
+  K_ENUM,
+  K_ENUM64,
+  K_FLOAT,
+  K_FUNC,
+  K_FUNC_PROTO,
+  K_FWD,
+  K_INT,
+  K_PTR,
+  K_RESTRICT,
+  K_STRUCT,
+  K_TYPE_TAG,
+  K_TYPEDEF,
+  K_UNION,
+  K_VAR,
+  K_VOLATILE,
+  kind,
+  N,
+  o,
+  R_ALIGN,
+  R_EMIT,
+  R_FWD,
+  R_KIND,
+  R_ORDER,
+  R_REF,
+  R_SLOT,
+  R_SUFFIX,
+  R_VALUES,
+  rec,
+  S,
+  SLEN,
+  str,
+  take,
+  w,
+} from "./memory.as";
+import { endOutput, line, num, startOutput, text, word } from "./output.as";
 
 /** modifiers C has: volatile, const, restrict */
 const KS_MODS: u32 = (1 << K_VOLATILE) | (1 << K_CONST) | (1 << K_RESTRICT);
@@ -71,8 +86,6 @@ const ORDERED: u8 = 2;
 const EMITTING: u8 = 1;
 const EMITTED: u8 = 2;
 const MAX_NESTING: i32 = 1000;
-/** indentation stops at 13 tabs, as libbpf's btf_dump (bpftool) stops */
-const MAX_TABS: i32 = 13;
 const POINTER_SIZE: u32 = 8;
 /** flag in `aligns`: the record needs `__attribute__((packed))` */
 const PACKED: u8 = 16;
@@ -81,74 +94,6 @@ const QUIET: i32 = 0;
 const TYPE: i32 = 1;
 const VALUE: i32 = 2;
 
-// ---- errors: the code, its values and the type it is about (see c.ts for the messages) ----
-export const ERR_STRING = 1; // a: offset, b: size of the strings
-export const ERR_REFERENCE = 2; // a: the id referred to, b: the last id
-export const ERR_TOO_DEEP = 3;
-export const ERR_BY_VALUE = 4;
-export const ERR_CHAIN_LOOP = 5;
-export const ERR_SIZE = 6; // a * b: the size
-export const ERR_ARRAY_SIZE = 7;
-export const ERR_DECL_KIND = 8; // a: the kind
-export const ERR_DECL_LOOP = 9;
-export const ERR_TOO_BIG = 10; // a: the most the header may take
-export const ERR_MEMORY = 11; // a: bytes asked for
-
-let errCode: i32 = 0;
-let errA: f64 = 0;
-let errB: f64 = 0;
-let errType: i32 = -1;
-
-/** The error recorded before the last trap (0: none). */
-export function errorCode(): i32 {
-  return errCode;
-}
-export function errorA(): f64 {
-  return errA;
-}
-export function errorB(): f64 {
-  return errB;
-}
-/** The type id the error is about, or -1. */
-export function errorType(): i32 {
-  return errType;
-}
-
-function fail(code: i32, a: f64, b: f64, typeId: i32): void {
-  errCode = code;
-  errA = a;
-  errB = b;
-  errType = typeId;
-  unreachable();
-}
-
-// ---- memory ----
-/** words of the types (u32), where each type starts (u32 word index, by id), the strings */
-let W: usize = 0;
-let S: usize = 0;
-let SLEN: u32 = 0;
-/** one past the last id */
-let N: u32 = 0;
-
-/**
- * What the printer keeps of each type, REC bytes a type id (in one record rather than an array
- * each: a type's are read together, and a record is one cache line): where its words start
- * (u32), its kind, ordering state, emitting state, whether it was forward-declared, whether it is
- * referenced, its alignment + 1 | PACKED (u8 each), its `___N` suffix (0: name not resolved yet,
- * 1: no suffix, N > 1: `name___N`), the slot of its name in the name table (-1: offset past the
- * strings), and for an enum the index in VALUESLOT of its first value.
- */
-let T: usize = 0;
-const REC: usize = 24;
-const R_KIND = 4;
-const R_ORDER = 5;
-const R_EMIT = 6;
-const R_FWD = 7;
-const R_REF = 8;
-const R_ALIGN = 9;
-const R_SUFFIX = 12;
-const R_SLOT = 16;
-const R_VALUES = 20;
 /** the types one {@link dumpType} emits, in order */
 let QUEUE: usize = 0;
 let queued: u32 = 0;
@@ -165,214 +110,6 @@ let sp: u32 = 0;
 let depth: i32 = 0;
 let vaList: i32 = -2;
 let gnucVaList: i32 = -2;
-
-/** the header: where it starts, the write position, the end of memory, the most it may reach */
-let OUT: usize = 0;
-let at: usize = 0;
-let END: usize = 0;
-let LIMIT: usize = 0;
-let FRAME: u32 = 0;
-
-let top: usize = 0;
-
-/** Takes `bytes` of memory after what is taken (zeroed: the instance is fresh). */
-function take(bytes: usize): usize {
-  const p = top;
-  top = (p + bytes + 15) & ~(<usize>15);
-  reach(top);
-  return p;
-}
-
-/** Grows memory so that it reaches `end`. */
-function reach(end: usize): void {
-  const have = (<usize>memory.size()) << 16;
-  if (end <= have) return;
-  if (memory.grow(<i32>((end - have + 0xffff) >> 16)) < 0) fail(ERR_MEMORY, <f64>end, 0, -1);
-}
-
-/** the record sizes by kind, copied in by c.ts from decode.ts: words after btf_type (-1: no
- * such kind) at TABLES + kind, words per vlen item at TABLES + 32 + kind */
-let TABLES: usize = 0;
-/** the word where {@link index} stopped */
-let STOP: u32 = 0;
-
-/**
- * Takes `bytes` of memory for the input (the blob, or its type words and strings), followed by 8
- * zero bytes (room to read 8 bytes at a time: see text), and returns where it starts.
- */
-export function begin(bytes: u32): usize {
-  top = (__heap_base + 15) & ~(<usize>15);
-  TABLES = take(64);
-  return take(<usize>bytes + 8);
-}
-export function tablesAt(): usize {
-  return TABLES;
-}
-
-/**
- * Finds where each of the `words` type words at `at` starts, as decode.ts's index does (same
- * tables, same stop); returns how many whole types there are. The walk stopped short of or past
- * the end when {@link indexStop} is not `words`: c.ts then throws decode.ts's error.
- */
-export function index(at: usize, words: u32): u32 {
-  W = at;
-  // id 0 (void), and every type takes at least 3 words
-  T = take((<usize>words / 3 + 1) * REC);
-  let w: u32 = 0;
-  let n: u32 = 1;
-  while (w + 3 <= words) {
-    const info = load<u32>(W + ((<usize>w) << 2), 4);
-    const k = (info >>> 24) & 0x1f;
-    const fixed = load<i8>(TABLES + k);
-    if (fixed < 0) break;
-    store<u32>(rec(n), w);
-    n++;
-    w += 3 + <u32>fixed + <u32>load<i8>(TABLES + 32 + k) * (info & 0xffff);
-  }
-  STOP = w;
-  N = n;
-  return n - 1;
-}
-export function indexStop(): u32 {
-  return STOP;
-}
-/** The word where type `id` starts (after {@link index}). */
-export function startOf(id: u32): u32 {
-  return load<u32>(rec(id));
-}
-
-/** Sets where the strings are: `strings` bytes at `at`, the last a NUL (decode.ts checks). */
-export function setStrings(at: usize, strings: u32): void {
-  S = at;
-  SLEN = strings;
-}
-
-/** Where the header starts (after {@link print}): `head` bytes left for the caller first. */
-export function outputAt(): usize {
-  return OUT;
-}
-
-// ---- reading ----
-function w(i: u32): u32 {
-  return load<u32>(W + ((<usize>i) << 2));
-}
-/** Type `id`'s record (see T). */
-function rec(id: u32): usize {
-  return T + <usize>id * REC;
-}
-function o(id: u32): u32 {
-  return load<u32>(rec(id));
-}
-function kind(id: u32): u32 {
-  return load<u8>(rec(id), R_KIND);
-}
-function str(off: u32): u8 {
-  return load<u8>(S + off);
-}
-
-// ---- writing ----
-/** Makes room for `need` more bytes of output. */
-function room(need: usize): void {
-  if (at + need <= END) return;
-  if (at + need > LIMIT) fail(ERR_TOO_BIG, <f64>(LIMIT - OUT - FRAME), 0, -1);
-  let size = END - OUT;
-  if (size < need) size = need;
-  let end = END + size;
-  if (end > LIMIT) end = LIMIT;
-  reach(end);
-  END = (<usize>memory.size()) << 16;
-  if (END > LIMIT) END = LIMIT;
-}
-
-/** Writes one of the printer's words (ASCII). */
-function word(t: string): void {
-  let p = changetype<usize>(t);
-  const n = <usize>t.length;
-  let a = at;
-  const end = a + n;
-  if (end + 3 > END) {
-    room(n);
-    for (let i: usize = 0; i < n; i++) store<u8>(a + i, load<u16>(p + (i << 1)));
-    at = end;
-    return;
-  }
-  // four characters at a time, the low bytes of four UTF-16 units (up to 3 bytes past the word
-  // are written too: what comes next overwrites them)
-  while (a < end) {
-    const x = load<u64>(p);
-    store<u32>(
-      a,
-      <u32>((x & 0xff) | ((x >> 8) & 0xff00) | ((x >> 16) & 0xff0000) | ((x >> 24) & 0xff000000)),
-    );
-    a += 4;
-    p += 8;
-  }
-  at = end;
-}
-
-function checkString(off: u32): void {
-  if (off >= SLEN) fail(ERR_STRING, <f64>off, <f64>SLEN, -1);
-}
-
-/** Writes the string at `off` (its bytes as they are). */
-function text(off: u32): void {
-  if (off >= SLEN) checkString(off);
-  let p = S + off;
-  let a = at;
-  // eight bytes at a time while there is room for them (the strings are followed by 8 zero
-  // bytes): all of them are written, the ones up to the first NUL count
-  while (a + 8 <= END) {
-    const v = load<u64>(p);
-    store<u64>(a, v);
-    const zero = (v - 0x0101010101010101) & ~v & 0x8080808080808080;
-    if (zero !== 0) {
-      at = a + <usize>(ctz(zero) >> 3);
-      return;
-    }
-    a += 8;
-    p += 8;
-  }
-  for (let c = load<u8>(p); c !== 0; c = load<u8>(++p)) {
-    if (a === END) {
-      at = a;
-      room(1);
-    }
-    store<u8>(a, c);
-    a++;
-  }
-  at = a;
-}
-
-/** Writes a number. */
-function num(x: u64): void {
-  if (at + 20 > END) room(20);
-  let digits: usize = 1;
-  for (let t = x; t >= 10; t /= 10) digits++;
-  at += digits;
-  let d = at;
-  while (x >= 10) {
-    const q = x / 10;
-    store<u8>(--d, <u32>(48 + x - q * 10));
-    x = q;
-  }
-  store<u8>(--d, <u32>(48 + x));
-}
-
-/** A new line and `level` tabs (13 at most). */
-function line(level: i32): void {
-  if (level > MAX_TABS) level = MAX_TABS;
-  const a = at;
-  if (a + 16 > END) {
-    room(1 + level);
-    store<u8>(a, 10);
-    for (let t = 1; t <= level; t++) store<u8>(a + t, 9);
-  } else {
-    // a new line and 15 tabs; the ones past `level` are overwritten by what comes next
-    store<u64>(a, 0x090909090909090a);
-    store<u64>(a, 0x0909090909090909, 8);
-  }
-  at = a + 1 + level;
-}
 
 /** A name and its `___N` suffix. */
 function named(off: u32, suffix: i32): void {
@@ -1220,12 +957,12 @@ function putName(nameOff: u32, suffix: i32, lastWasPtr: bool): void {
 }
 
 /**
- * Prints every type, each after whatever it needs first, after `head` bytes left for the
- * caller's opening lines and with `tail` bytes of room left after it for the closing ones;
- * `blob` is the size of the blobs, which bounds the header (64 times it, and 1 MiB more).
- * Returns the header's length, head and tail included (it starts at {@link outputAt}).
+ * Prints every type as C, each after whatever it needs first, after `head` bytes left for the
+ * caller's opening lines and with `tail` bytes of room after it for the closing ones; `blob` is
+ * the size of the blobs (see startOutput). Returns the header's length, head and tail included
+ * (it starts at outputAt()).
  */
-export function print(head: u32, tail: u32, blob: u32): u32 {
+export function printC(head: u32, tail: u32, blob: u32): u32 {
   QUEUE = take((<usize>N) << 2);
   const names = scan();
   let slots: u32 = 1024;
@@ -1239,14 +976,7 @@ export function print(head: u32, tail: u32, blob: u32): u32 {
   gnucVaList = find("__gnuc_va_list");
   // a declarator's chain has at most MAX_NESTING + 1 types, and nests at most MAX_NESTING deep
   STACK = take((<usize>(MAX_NESTING + 2) * (MAX_NESTING + 2)) << 2);
-  FRAME = head + tail;
-  OUT = top;
-  LIMIT = OUT + <usize>64 * blob + (1 << 20) + FRAME;
-  END = OUT + <usize>blob + FRAME + 4096;
-  if (END > LIMIT) END = LIMIT;
-  reach(END);
-  at = OUT + head;
+  startOutput(head, tail, blob);
   for (let id: u32 = 1; id < N; id++) if (!ordered(id)) dumpType(id);
-  room(tail);
-  return <u32>(at - OUT) + tail;
+  return endOutput(tail);
 }
