@@ -22,7 +22,7 @@ export { formatJson } from "./json.js";
 export { type KernelBtfObject, parseKernelBtf, readBtfById, vmlinuxBtf } from "./kernel.js";
 export { Kind } from "./kinds.js";
 export { BtfLoadError, type LoadedBtf, loadBtf } from "./load.js";
-export { formatRaw, formatRawBytes, rawType } from "./raw.js";
+export { formatRaw, formatRawBytes, formatRawBytesOfBlob, rawType } from "./raw.js";
 export { StringTable } from "./strings.js";
 export type * from "./types.js";
 export { type BtfValue, formatValue } from "./value.js";

@@ -16,9 +16,11 @@ export interface Engine {
   tablesAt(): number;
   index(at: number, words: number): number;
   indexStop(): number;
+  endId(): number;
   startOf(id: number): number;
   setStrings(at: number, strings: number): void;
   printC(head: number, tail: number, blob: number): number;
+  printRaw(from: number, to: number, blob: number): number;
   outputAt(): number;
   errorCode(): number;
   errorA(): number;

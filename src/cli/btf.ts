@@ -46,11 +46,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const file = rest[0] ?? VMLINUX;
     let basePath = args.flags.get("base");
     if (!basePath && file.startsWith("/sys/kernel/btf/") && file !== VMLINUX) basePath = VMLINUX;
-    if (format === "c" && !basePath) {
-      // the common case, vmlinux.h: the file goes straight into the printer's memory
-      const header = await cHeaderOfFile(file);
-      if (header) {
-        io.stdoutBytes(header);
+    if (format !== "json" && !basePath) {
+      // the common case, vmlinux: the file goes straight into the printer's memory
+      const out = await printFile(file, format);
+      if (out) {
+        io.stdoutBytes(out);
         return 0;
       }
     }
@@ -65,16 +65,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 }
 
 /**
- * The C header of a whole BTF file, read straight into the printer's memory (no Buffer, no copy),
- * or undefined when the file does not say its size (a pipe, say).
+ * The C header or the raw listing of a whole BTF file, read straight into the printer's memory
+ * (no Buffer, no copy), or undefined when the file does not say its size (a pipe, say).
  */
-async function cHeaderOfFile(file: string): Promise<Uint8Array | undefined> {
-  const { formatCBytesOfBlob } = await import("../btf/c.js");
+async function printFile(file: string, format: "c" | "raw"): Promise<Uint8Array | undefined> {
+  const print =
+    format === "c"
+      ? (await import("../btf/c.js")).formatCBytesOfBlob
+      : (await import("../btf/raw.js")).formatRawBytesOfBlob;
   const fd = openSync(file, "r");
   try {
     const size = fstatSync(fd).size;
     if (size === 0) return undefined;
-    return formatCBytesOfBlob(size, (into) => {
+    return print(size, (into) => {
       // a file in sysfs gives at most 4 KiB a read
       let got = 0;
       for (let n = 1; n > 0 && got < into.length; got += n)

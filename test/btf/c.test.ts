@@ -8,6 +8,7 @@ import { BtfBuilder } from "../../src/btf/builder.js";
 import { formatC, formatCBytes, formatCBytesOfBlob } from "../../src/btf/c.js";
 import { Btf } from "../../src/btf/decode.js";
 import { BtfError } from "../../src/btf/errors.js";
+import { formatRawBytes, formatRawBytesOfBlob } from "../../src/btf/raw.js";
 import type { BtfType } from "../../src/btf/types.js";
 import { everyKind, kernelBtf, tempDir, VMLINUX } from "./helpers.js";
 
@@ -306,7 +307,7 @@ test("split BTF (on a hand-built base, and on vmlinux) prints with its base as b
   }
 });
 
-test("a blob read straight into the printer gives what Btf.parse and formatCBytes give: the same header or the same error", () => {
+test("a blob read straight into the printer or the lister gives what Btf.parse then formatCBytes or formatRawBytes give: the same output or the same error", () => {
   const valid = everyKind().builder.build();
   const outcome = (f: () => Uint8Array): string => {
     try {
@@ -316,20 +317,33 @@ test("a blob read straight into the printer gives what Btf.parse and formatCByte
       return `${e.message} | ${e.typeId} | ${e.offset}`;
     }
   };
-  const straight = (blob: Uint8Array) =>
-    outcome(() =>
-      formatCBytesOfBlob(blob.length + 16, (into) => {
-        into.set(blob);
-        return blob.length;
-      }),
+  const read = (blob: Uint8Array) => (into: Uint8Array) => {
+    into.set(blob);
+    return blob.length;
+  };
+  const same = (blob: Uint8Array, why = "") => {
+    assert.equal(
+      outcome(() => formatCBytesOfBlob(blob.length + 16, read(blob))),
+      outcome(() => formatCBytes(Btf.parse(blob))),
+      `C ${why}`,
     );
-  const parsed = (blob: Uint8Array) => outcome(() => formatCBytes(Btf.parse(blob)));
-  assert.equal(straight(valid), parsed(valid));
-  assert.match(straight(valid), /^#ifndef __VMLINUX_H__/);
+    assert.equal(
+      outcome(() => formatRawBytesOfBlob(blob.length + 16, read(blob))),
+      outcome(() => formatRawBytes(Btf.parse(blob))),
+      `raw ${why}`,
+    );
+  };
+  same(valid);
+  assert.match(
+    outcome(() => formatCBytesOfBlob(valid.length, read(valid))),
+    /^#ifndef __VMLINUX_H__/,
+  );
+  assert.match(
+    outcome(() => formatRawBytesOfBlob(valid.length, read(valid))),
+    /^\[1\] INT 'int' size=4/,
+  );
   // truncations, and bytes changed anywhere (header, type words, strings)
-  for (let cut = 0; cut < valid.length; cut += 7) {
-    assert.equal(straight(valid.subarray(0, cut)), parsed(valid.subarray(0, cut)), `cut at ${cut}`);
-  }
+  for (let cut = 0; cut < valid.length; cut += 7) same(valid.subarray(0, cut), `cut at ${cut}`);
   fc.assert(
     fc.property(
       fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
@@ -339,14 +353,13 @@ test("a blob read straight into the printer gives what Btf.parse and formatCByte
       (changes) => {
         const blob = Uint8Array.from(valid);
         for (const [at, value] of changes) blob[at] = value;
-        assert.equal(straight(blob), parsed(blob));
+        same(blob);
       },
     ),
     { numRuns: 400 },
   );
   // vmlinux, as the command line reads it
-  const bytes = readFileSync(VMLINUX);
-  assert.equal(straight(bytes), parsed(bytes));
+  same(readFileSync(VMLINUX), "vmlinux");
 });
 
 test("each way the printer refuses a blob is a BtfError that says what and where", () => {

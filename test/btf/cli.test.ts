@@ -70,11 +70,15 @@ test("rawbpf btf dump id ID reads the kernel's vmlinux BTF object, byte for byte
   assert.equal(io.out, formatRaw(kernelBtf()));
 });
 
-test("rawbpf btf dump --format c: a file read straight into the printer, a pipe read whole, a bad file's BtfError", async () => {
-  // vmlinux (the default file) straight into the printer: the header formatC prints from a parsed Btf
+test("rawbpf btf dump (raw and c): a file read straight into the printer, a pipe read whole, a bad file's BtfError", async () => {
+  // vmlinux (the default file) straight into the printer: what formatC and formatRaw print from a
+  // parsed Btf
   const io = captureIo();
   assert.equal(await run(["dump", "--format", "c"], io), 0);
   assert.equal(io.out, formatC(kernelBtf()));
+  const raw = captureIo();
+  assert.equal(await run(["dump"], raw), 0);
+  assert.equal(raw.out, formatRaw(kernelBtf()));
   // a file that does not say its size (a pipe) is read whole first
   const dir = tempDir();
   const fifo = join(dir, "btf.fifo");

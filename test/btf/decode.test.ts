@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { BtfBuilder } from "../../src/btf/builder.js";
 import { Btf } from "../../src/btf/decode.js";
-import { formatRaw } from "../../src/btf/raw.js";
+import { BtfError } from "../../src/btf/errors.js";
+import { formatRaw, rawType } from "../../src/btf/raw.js";
 import { bpftoolRaw, everyKind, kernelBtf, VMLINUX } from "./helpers.js";
 
 test("vmlinux: decoding then encoding gives the same bytes", () => {
@@ -136,4 +137,38 @@ test("an unaligned blob (odd byte offset) parses the same", () => {
   buf.set(blob, 1);
   const odd = Btf.parse(buf.subarray(1));
   assert.deepEqual([...odd.types()], [...Btf.parse(blob).types()]);
+});
+
+test("rawType: one entry of the listing; its errors, and the listing's, say what and where", () => {
+  const btf = kernelBtf();
+  const lines = formatRaw(btf).split(/\n(?=\[)/);
+  for (const id of [1, 2, 100, 4321, btf.endId - 1, 77777, 12345, 1]) {
+    assert.equal(rawType(btf, id), lines[id - 1]!.replace(/\n$/, ""), `id ${id}`);
+  }
+  assert.equal(rawType(btf, 0), "[0] UNKNOWN '(anon)'");
+  assert.throws(() => rawType(btf, btf.endId), BtfError);
+  // a section whose variable is a type that does not exist, and a member named past the strings
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  const sec = b.datasec(".data", [{ type: 99, offset: 0, size: 4 }]);
+  const blob = b.build();
+  assert.throws(
+    () => formatRaw(Btf.parse(blob)),
+    (e) =>
+      e instanceof BtfError &&
+      e.message === `BTF: reference to type id 99, which does not exist (ids go up to 2) (type [${sec}])`,
+  );
+  const s = new BtfBuilder();
+  const sId = s.struct("s", [{ name: "a", type: s.int("int", 4, { signed: true }) }]);
+  const sBlob = s.build();
+  const parsed = Btf.parse(sBlob);
+  parsed.typeWords.words[parsed.typeWords.starts[sId - 1]! + 3] = 1_000_000;
+  assert.throws(
+    () => formatRaw(Btf.parse(sBlob)),
+    (e) => e instanceof BtfError && /^BTF: string offset 1000000 is past the string table/.test(e.message),
+  );
+  assert.equal(rawType(parsed, int), "[1] INT 'int' size=4 bits_offset=0 nr_bits=32 encoding=SIGNED");
+  assert.throws(() => rawType(parsed, sId), /string offset 1000000/);
+  // the engine a blob keeps for rawType lists again after an error
+  assert.equal(rawType(parsed, int), "[1] INT 'int' size=4 bits_offset=0 nr_bits=32 encoding=SIGNED");
 });

@@ -10,7 +10,8 @@
  *
  * - memory.as.ts: the layout, the input, the index of the types, the errors;
  * - output.as.ts: writing the output;
- * - c.as.ts: the C printer.
+ * - c.as.ts: the C printer;
+ * - raw.as.ts: the raw lister.
  */
 
 export { printC } from "./c.as";
@@ -27,6 +28,7 @@ export {
   ERR_STRING,
   ERR_TOO_BIG,
   ERR_TOO_DEEP,
+  endId,
   errorA,
   errorB,
   errorCode,
@@ -38,3 +40,4 @@ export {
   tablesAt,
 } from "./memory.as";
 export { outputAt } from "./output.as";
+export { printRaw } from "./raw.as";

@@ -65,6 +65,14 @@ export function errorType(): i32 {
   return errType;
 }
 
+/** Forgets the error recorded last (before a job on an instance that ran one). */
+export function clearError(): void {
+  errCode = 0;
+  errA = 0;
+  errB = 0;
+  errType = -1;
+}
+
 export function fail(code: i32, a: f64, b: f64, typeId: i32): void {
   errCode = code;
   errA = a;
@@ -159,6 +167,10 @@ export function index(at: usize, words: u32): u32 {
   STOP = w;
   N = n;
   return n - 1;
+}
+/** One past the last type id (after {@link index}). */
+export function endId(): u32 {
+  return N;
 }
 export function indexStop(): u32 {
   return STOP;
