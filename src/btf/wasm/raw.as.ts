@@ -93,6 +93,12 @@ function kindName(k: u32): void {
   }
 }
 
+/** A label (` size=`, say) and a number. */
+function field(label: string, x: u64): void {
+  word(label);
+  num(x);
+}
+
 /** A name in quotes, or '(anon)' for offset 0. */
 function quoted(off: u32): void {
   if (off === 0) {
@@ -110,8 +116,7 @@ function quoted(off: u32): void {
 function signed(x: u32): void {
   if (x >= 0x80000000) {
     const magnitude: u32 = 0 - x;
-    word("-");
-    num(magnitude);
+    field("-", magnitude);
   } else {
     num(x);
   }
@@ -128,21 +133,17 @@ function items(p: u32, k: u32, vlen: u32, flag: bool): void {
       const bits = w(m + 2);
       word("\n\t");
       quoted(w(m));
-      word(" type_id=");
-      num(w(m + 1));
-      word(" bits_offset=");
-      num(flag ? bits & 0xffffff : bits);
+      field(" type_id=", w(m + 1));
+      field(" bits_offset=", flag ? bits & 0xffffff : bits);
       if (flag && bits >>> 24 !== 0) {
-        word(" bitfield_size=");
-        num(bits >>> 24);
+        field(" bitfield_size=", bits >>> 24);
       }
     }
   } else if (k === K_FUNC_PROTO) {
     for (let m = p + 3, end = m + 2 * vlen; m < end; m += 2) {
       word("\n\t");
       quoted(w(m));
-      word(" type_id=");
-      num(w(m + 1));
+      field(" type_id=", w(m + 1));
     }
   } else if (k === K_ENUM) {
     for (let m = p + 3, end = m + 2 * vlen; m < end; m += 2) {
@@ -159,8 +160,7 @@ function items(p: u32, k: u32, vlen: u32, flag: bool): void {
       word(" val=");
       const v = ((<u64>w(m + 2)) << 32) | <u64>w(m + 1);
       if (flag && <i64>v < 0) {
-        word("-");
-        num(0 - v);
+        field("-", 0 - v);
       } else {
         num(v);
       }
@@ -174,12 +174,9 @@ function datasec(p: u32, id: u32, vlen: u32): void {
   for (let m = p + 3, end = m + 3 * vlen; m < end; m += 3) {
     const t = w(m);
     if (t >= N) fail(ERR_REFERENCE, <f64>t, <f64>(N - 1), <i32>id);
-    word("\n\ttype_id=");
-    num(t);
-    word(" offset=");
-    num(w(m + 1));
-    word(" size=");
-    num(w(m + 2));
+    field("\n\ttype_id=", t);
+    field(" offset=", w(m + 1));
+    field(" size=", w(m + 2));
     word(" (");
     // void (id 0) has no words: its kind is 0 and it has no name
     kindName(t === 0 ? 0 : (w(o(t) + 1) >>> 24) & 0x1f);
@@ -196,91 +193,72 @@ function entry(id: u32): void {
   const vlen = info & 0xffff;
   const flag = info >>> 31 === 1;
   const st = w(p + 2);
-  word("[");
-  num(id);
+  field("[", id);
   word("] ");
   kindName(k);
   quoted(w(p));
   switch (k) {
     case K_INT: {
       const e = w(p + 3);
-      word(" size=");
-      num(st);
-      word(" bits_offset=");
-      num((e >>> 16) & 0xff);
-      word(" nr_bits=");
-      num(e & 0xff);
+      field(" size=", st);
+      field(" bits_offset=", (e >>> 16) & 0xff);
+      field(" nr_bits=", e & 0xff);
       word(" encoding=");
       const enc = e >>> 24;
       word(enc === 0 ? "(none)" : enc === 1 ? "SIGNED" : enc === 2 ? "CHAR" : enc === 4 ? "BOOL" : "UNKN");
       break;
     }
     case K_ARRAY:
-      word(" type_id=");
-      num(w(p + 3));
-      word(" index_type_id=");
-      num(w(p + 4));
-      word(" nr_elems=");
-      num(w(p + 5));
+      field(" type_id=", w(p + 3));
+      field(" index_type_id=", w(p + 4));
+      field(" nr_elems=", w(p + 5));
       break;
     case K_STRUCT:
     case K_UNION:
-      word(" size=");
-      num(st);
-      word(" vlen=");
-      num(vlen);
+      field(" size=", st);
+      field(" vlen=", vlen);
       items(p, k, vlen, flag);
       break;
     case K_ENUM:
     case K_ENUM64:
       word(flag ? " encoding=SIGNED size=" : " encoding=UNSIGNED size=");
       num(st);
-      word(" vlen=");
-      num(vlen);
+      field(" vlen=", vlen);
       items(p, k, vlen, flag);
       break;
     case K_FWD:
       word(flag ? " fwd_kind=union" : " fwd_kind=struct");
       break;
     case K_FUNC:
-      word(" type_id=");
-      num(st);
+      field(" type_id=", st);
       word(" linkage=");
       linkage(vlen);
       break;
     case K_FUNC_PROTO:
-      word(" ret_type_id=");
-      num(st);
-      word(" vlen=");
-      num(vlen);
+      field(" ret_type_id=", st);
+      field(" vlen=", vlen);
       items(p, k, vlen, flag);
       break;
     case K_VAR:
-      word(" type_id=");
-      num(st);
+      field(" type_id=", st);
       word(", linkage=");
       linkage(w(p + 3));
       break;
     case K_DATASEC:
-      word(" size=");
-      num(st);
-      word(" vlen=");
-      num(vlen);
+      field(" size=", st);
+      field(" vlen=", vlen);
       datasec(p, id, vlen);
       break;
     case K_FLOAT:
-      word(" size=");
-      num(st);
+      field(" size=", st);
       break;
     case K_DECL_TAG:
-      word(" type_id=");
-      num(st);
+      field(" type_id=", st);
       word(" component_idx=");
       signed(w(p + 3));
       break;
     default: // ptr, typedef, modifiers, type tag
-      word(" type_id=");
-      num(st);
+      field(" type_id=", st);
   }
 }
 
