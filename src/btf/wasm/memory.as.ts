@@ -42,7 +42,7 @@ export const ERR_SIZE = 6; // a * b: the size
 export const ERR_ARRAY_SIZE = 7;
 export const ERR_DECL_KIND = 8; // a: the kind
 export const ERR_DECL_LOOP = 9;
-export const ERR_TOO_BIG = 10; // a: the most the header may take
+export const ERR_TOO_BIG = 10; // a: the most the output may take
 export const ERR_MEMORY = 11; // a: bytes asked for
 
 let errCode: i32 = 0;

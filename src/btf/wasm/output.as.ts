@@ -53,7 +53,7 @@ export function room(need: usize): void {
   if (END > LIMIT) END = LIMIT;
 }
 
-/** Writes one of the printer's words (ASCII). */
+/** Writes a word of the printers' own (ASCII). */
 export function word(t: string): void {
   let p = changetype<usize>(t);
   const n = <usize>t.length;
