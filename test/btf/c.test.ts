@@ -411,6 +411,13 @@ test("each way the printer refuses a blob is a BtfError that says what and where
   a.add(struct("a", [["m", aArr]]));
   refused(a.build(), /^BTF: array size overflows 32 bits/, aArr);
 
+  // a size that loops: __builtin_va_list (a typedef bpftool leaves out) of a variable of it
+  const v = new BtfBuilder();
+  v.add({ kind: "typedef", name: "__builtin_va_list", type: 2 }); // id 1
+  v.add({ kind: "var", name: "v", type: 1, linkage: "global" }); // id 2
+  v.add(struct("holds_va", [["m", 1]]));
+  refused(v.build(), /^BTF: type chain loops back on itself/, 1);
+
   // a function as a member's type
   const f = new BtfBuilder();
   const fInt = f.int("int", 4, { signed: true });
