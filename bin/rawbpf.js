@@ -14,7 +14,6 @@ const { pathToFileURL } = require("node:url");
 const vm = require("node:vm");
 
 const file = join(__dirname, "..", "dist", "src", "cli", "main.cjs");
-
 let source;
 try {
   source = readFileSync(file, "utf8");
