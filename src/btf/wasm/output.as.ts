@@ -27,7 +27,9 @@ export function outputAt(): usize {
 export function startOutput(head: u32, tail: u32, blob: u32): void {
   FRAME = head + tail;
   OUT = taken();
-  LIMIT = OUT + <usize>64 * blob + (1 << 20) + FRAME;
+  // in 64 bits, and at most the 4 GiB a 32-bit memory has (a blob past 64 MiB would wrap)
+  const limit = <u64>OUT + <u64>64 * blob + (1 << 20) + FRAME;
+  LIMIT = limit < 0xffffffff ? <usize>limit : 0xffffffff;
   END = OUT + <usize>blob + FRAME + 4096;
   if (END > LIMIT) END = LIMIT;
   reach(END);
