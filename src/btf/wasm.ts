@@ -31,12 +31,20 @@ export interface Engine {
 
 let compiled: WebAssembly.Module | undefined;
 
+/** The most input an engine takes: a quarter of the 4 GiB it can address, the rest is for its state and output. */
+const MAX_INPUT = 2 ** 30;
+
 /**
  * A fresh instance (its memory starts zeroed, as the module expects) with decode.ts's record
  * sizes in, and `bytes` of its memory taken for the input.
  * @returns the instance's exports, and where the input goes
  */
 function fresh(bytes: number): { e: Engine; at: number } {
+  if (bytes > MAX_INPUT) {
+    throw new BtfError(
+      `${bytes} bytes of BTF do not fit in WebAssembly's 4 GiB memory with the printer's state`,
+    );
+  }
   compiled ??= new WebAssembly.Module(Buffer.from(WASM, "base64"));
   const e = new WebAssembly.Instance(compiled, {}).exports as unknown as Engine;
   const at = e.begin(bytes);
@@ -140,7 +148,7 @@ function engineError(e: Engine): BtfError | undefined {
     message =
       `the output would exceed ${a} bytes, far more than this BTF's size warrants: ` +
       "anonymous types nested many times over, or huge padding gaps (malformed BTF?)";
-  else if (is("MEMORY")) message = `the output needs more memory than WebAssembly has (${a} bytes)`;
+  else if (is("MEMORY")) message = `this BTF needs more memory (${a} bytes) than WebAssembly's 4 GiB`;
   else message = `the WebAssembly for BTF stopped with error code ${code}`;
   return new BtfError(message, where);
 }

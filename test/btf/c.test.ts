@@ -411,6 +411,12 @@ test("each way the printer refuses a blob is a BtfError that says what and where
   a.add(struct("a", [["m", aArr]]));
   refused(a.build(), /^BTF: array size overflows 32 bits/, aArr);
 
+  // a blob bigger than an engine takes: refused before any memory is taken
+  assert.throws(
+    () => formatCBytesOfBlob(2 ** 31, () => 0),
+    (e) => e instanceof BtfError && /2147483648 bytes of BTF do not fit/.test(e.message),
+  );
+
   // a size that loops: __builtin_va_list (a typedef bpftool leaves out) of a variable of it
   const v = new BtfBuilder();
   v.add({ kind: "typedef", name: "__builtin_va_list", type: 2 }); // id 1

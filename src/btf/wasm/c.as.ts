@@ -963,19 +963,19 @@ function putName(nameOff: u32, suffix: i32, lastWasPtr: bool): void {
  * (it starts at outputAt()).
  */
 export function printC(head: u32, tail: u32, blob: u32): u32 {
-  QUEUE = take((<usize>N) << 2);
+  QUEUE = take((<u64>N) << 2);
   const names = scan();
   let slots: u32 = 1024;
   while (<u64>slots * 2 < <u64>names * 3) slots *= 2;
-  NAMES = take((<usize>slots) << 3);
+  NAMES = take((<u64>slots) << 3);
   NAMES_MASK = slots - 1;
-  USES = take((<usize>slots) << 3);
-  VALUESLOT = take((<usize>names) << 2);
+  USES = take((<u64>slots) << 3);
+  VALUESLOT = take((<u64>names) << 2);
   slotNames();
   vaList = find("__builtin_va_list");
   gnucVaList = find("__gnuc_va_list");
   // a declarator's chain has at most MAX_NESTING + 1 types, and nests at most MAX_NESTING deep
-  STACK = take((<usize>(MAX_NESTING + 2) * (MAX_NESTING + 2)) << 2);
+  STACK = take((<u64>(MAX_NESTING + 2) * (MAX_NESTING + 2)) << 2);
   startOutput(head, tail, blob);
   for (let id: u32 = 1; id < N; id++) if (!ordered(id)) dumpType(id);
   return endOutput(tail);

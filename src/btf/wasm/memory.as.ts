@@ -111,9 +111,11 @@ export const R_VALUES = 20;
 let top: usize = 0;
 
 /** Takes `bytes` of memory after what is taken (zeroed: the instance is fresh). */
-export function take(bytes: usize): usize {
+export function take(bytes: u64): usize {
   const p = top;
-  top = (p + bytes + 15) & ~(<usize>15);
+  // past the 4 GiB a 32-bit memory has, the sum would wrap
+  if (<u64>p + bytes + 15 > 0xffffffff) fail(ERR_MEMORY, <f64>p + <f64>bytes, 0, -1);
+  top = (p + <usize>bytes + 15) & ~(<usize>15);
   reach(top);
   return p;
 }
@@ -138,7 +140,7 @@ let STOP: u32 = 0;
 export function begin(bytes: u32): usize {
   top = (__heap_base + 15) & ~(<usize>15);
   TABLES = take(64);
-  return take(<usize>bytes + 8);
+  return take(<u64>bytes + 8);
 }
 export function tablesAt(): usize {
   return TABLES;
@@ -152,7 +154,7 @@ export function tablesAt(): usize {
 export function index(at: usize, words: u32): u32 {
   W = at;
   // id 0 (void), and every type takes at least 3 words
-  T = take((<usize>words / 3 + 1) * REC);
+  T = take((<u64>words / 3 + 1) * REC);
   let w: u32 = 0;
   let n: u32 = 1;
   while (w + 3 <= words) {
