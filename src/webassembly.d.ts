@@ -17,5 +17,4 @@ declare namespace WebAssembly {
   class Global {
     readonly value: number;
   }
-  class RuntimeError extends Error {}
 }

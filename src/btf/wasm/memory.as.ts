@@ -83,7 +83,7 @@ export function fail(code: i32, a: f64, b: f64, typeId: i32): void {
 
 // ---- memory ----
 /** the type words (u32), the strings */
-export let W: usize = 0;
+let W: usize = 0;
 export let S: usize = 0;
 export let SLEN: u32 = 0;
 /** one past the last id */
@@ -97,8 +97,8 @@ export let N: u32 = 0;
  * 1: no suffix, N > 1: `name___N`), the slot of its name in the name table (-1: offset past the
  * strings), and for an enum the index in VALUESLOT of its first value.
  */
-export let T: usize = 0;
-export const REC: usize = 24;
+let T: usize = 0;
+const REC: usize = 24;
 export const R_KIND = 4;
 export const R_ORDER = 5;
 export const R_EMIT = 6;
