@@ -46,15 +46,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const file = rest[0] ?? VMLINUX;
     let basePath = args.flags.get("base");
     if (!basePath && file.startsWith("/sys/kernel/btf/") && file !== VMLINUX) basePath = VMLINUX;
-    if (format !== "json" && !basePath) {
-      // the common case, vmlinux: the file goes straight into the printer's memory
-      const out = await printFile(file, format);
-      if (out) {
-        io.stdoutBytes(out);
-        return 0;
-      }
+    const read = await readOrPrint(file, format !== "json" && !basePath ? format : undefined);
+    if ("printed" in read) {
+      io.stdoutBytes(read.printed);
+      return 0;
     }
-    const bytes = readFileSync(file);
+    const bytes = read.bytes;
     btf = basePath ? Btf.parse(bytes, { base: Btf.parse(readFileSync(basePath)) }) : Btf.parse(bytes);
   }
   // each printer is loaded only when asked for: a cold process pays for what it runs
@@ -65,25 +62,32 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 }
 
 /**
- * The C header or the raw listing of a whole BTF file, read straight into the printer's memory
- * (no Buffer, no copy), or undefined when the file does not say its size (a pipe, say).
+ * A BTF file, opened once (a pipe can be read only once). With a format, and when the file says its
+ * size (vmlinux, the common case), it goes straight into the printer's memory (no Buffer, no copy)
+ * and the output comes back; otherwise it is read whole.
  */
-async function printFile(file: string, format: "c" | "raw"): Promise<Uint8Array | undefined> {
+async function readOrPrint(
+  file: string,
+  format: "c" | "raw" | undefined,
+): Promise<{ printed: Uint8Array } | { bytes: Buffer }> {
   const print =
     format === "c"
       ? (await import("../btf/c.js")).formatCBytesOfBlob
-      : (await import("../btf/raw.js")).formatRawBytesOfBlob;
+      : format === "raw"
+        ? (await import("../btf/raw.js")).formatRawBytesOfBlob
+        : undefined;
   const fd = openSync(file, "r");
   try {
     const size = fstatSync(fd).size;
-    if (size === 0) return undefined;
-    return print(size, (into) => {
+    if (!print || size === 0) return { bytes: readFileSync(fd) };
+    const printed = print(size, (into) => {
       // a file in sysfs gives at most 4 KiB a read
       let got = 0;
       for (let n = 1; n > 0 && got < into.length; got += n)
         n = readSync(fd, into, got, into.length - got, null);
       return got;
     });
+    return { printed };
   } finally {
     closeSync(fd);
   }

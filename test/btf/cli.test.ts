@@ -79,16 +79,23 @@ test("rawbpf btf dump (raw and c): a file read straight into the printer, a pipe
   const raw = captureIo();
   assert.equal(await run(["dump"], raw), 0);
   assert.equal(raw.out, formatRaw(kernelBtf()));
-  // a file that does not say its size (a pipe) is read whole first
+  // a file that does not say its size (a pipe) is opened once and read whole. The writer is a
+  // process of its own (the read blocks this one), and it writes all and then holds the pipe
+  // open a little: a reader that closed and reopened the pipe would lose the blob.
   const dir = tempDir();
   const fifo = join(dir, "btf.fifo");
   execFileSync("mkfifo", [fifo]);
   const blob = everyKind().builder.build();
-  const writer = spawn("sh", ["-c", `cat > ${fifo}`], { stdio: ["pipe", "ignore", "inherit"] });
-  writer.stdin.end(Buffer.from(blob));
+  const whole = join(dir, "whole.btf");
+  writeFileSync(whole, blob);
+  const writer = spawn("sh", ["-c", '{ cat "$1"; sleep 0.2; } > "$2"', "sh", whole, fifo], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const exited = new Promise((done) => writer.on("exit", done));
   const piped = captureIo();
   assert.equal(await run(["dump", fifo, "--format", "c"], piped), 0);
   assert.equal(piped.out, formatC(Btf.parse(blob)));
+  assert.equal(await exited, 0);
   // a truncated file: the error Btf.parse gives
   const cut = join(dir, "cut.btf");
   writeFileSync(cut, blob.subarray(0, blob.length - 40));
