@@ -54,6 +54,48 @@ export const recv = libc.func("long recv(int fd, _Out_ uint8_t *buf, unsigned lo
 /** `fcntl(2)` with an int argument. */
 export const fcntl = libc.func("int fcntl(int fd, int cmd, int arg)");
 
+/** System call numbers of perf_event_open(2) by architecture. */
+const SYS_PERF_EVENT_OPEN: Partial<Record<NodeJS.Architecture, number>> = {
+  x64: 298,
+  arm64: 241,
+  riscv64: 241,
+  ia32: 336,
+  arm: 364,
+};
+
+/** The perf_event_open(2) system call number on this architecture, or undefined where we do not know it. */
+export const SYS_perf_event_open = SYS_PERF_EVENT_OPEN[process.arch];
+
+/** `long syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags)`. */
+export const syscallPerfEventOpen = libc.func(
+  "long syscall(long nr, uint8_t *attr, long pid, long cpu, long group_fd, unsigned long flags)",
+);
+
+/** `ioctl(2)` with an integer argument. */
+export const ioctl = libc.func("int ioctl(int fd, unsigned long request, long arg)");
+
+/** `mmap(2)`; returns the address as a number, or -1 (MAP_FAILED) with errno set. */
+export const mmap = libc.func(
+  "intptr_t mmap(intptr_t addr, unsigned long length, int prot, int flags, int fd, long offset)",
+);
+
+/** `munmap(2)`. */
+export const munmap = libc.func("int munmap(intptr_t addr, unsigned long length)");
+
+/** `if_nametoindex(3)`: 0 when there is no such interface. */
+export const ifNameToIndex = libc.func("unsigned int if_nametoindex(const char *name)");
+
+/** `sysconf(_SC_PAGESIZE)`. */
+export const pageSize = Number(libc.func("long sysconf(int name)")(30));
+
+/**
+ * A view of `length` bytes of native memory at `address` (an mmap'd region, say), without a copy.
+ * The caller keeps the mapping alive as long as the view is used.
+ */
+export function viewOf(address: number, length: number): ArrayBuffer {
+  return koffi.view(address, length);
+}
+
 /** errno of the last native call on this thread, read straight after the call. */
 export function errno(): number {
   return koffi.errno();
