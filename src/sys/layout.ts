@@ -24,34 +24,88 @@ export interface Layout<K extends string> {
   readonly size: number;
 }
 
-type Names<S extends string> = S extends `${infer A}|${infer B}` ? A | Names<B> : S;
+/** One field: its name (or `"a|b"` for names sharing the offset) and its C type. */
+type Field = readonly [string, FieldType];
 
-/** Lays out `fields` in order with C alignment. */
-export function layout<const F extends readonly (readonly [string, FieldType])[]>(
-  btfName: string,
-  fields: F,
-): Layout<Names<F[number][0]>> {
-  const offset: Record<string, number> = {};
-  const type: Record<string, FieldType> = {};
-  let at = 0;
-  let maxAlign = 1;
-  for (const [names, t] of fields) {
-    const align = ALIGN[t];
-    maxAlign = Math.max(maxAlign, align);
+/**
+ * An inner union of structs: each variant is a list of entries laid out from the union's start.
+ * Made by {@link union}; field names inside a named member are written `"member.field"`, as the
+ * layout test finds them in the kernel's BTF.
+ */
+export interface UnionEntry<V extends readonly (readonly Entry[])[] = readonly (readonly Entry[])[]> {
+  readonly union: V;
+}
+
+/** A field or an inner union. */
+export type Entry = Field | UnionEntry;
+
+type Names<S extends string> = S extends `${infer A}|${infer B}` ? A | Names<B> : S;
+/** Field names of an entry, through at most three levels of inner unions. */
+type EntryNames<E, Depth extends unknown[] = []> = E extends readonly [infer N extends string, FieldType]
+  ? Names<N>
+  : Depth["length"] extends 3
+    ? never
+    : E extends UnionEntry<infer V>
+      ? EntryNames<V[number][number], [...Depth, 0]>
+      : never;
+
+/** An inner union whose variants are laid out at the same offset (C's `union { struct {...} a; ... }`). */
+export function union<const V extends readonly (readonly Entry[])[]>(...variants: V): UnionEntry<V> {
+  return { union: variants };
+}
+
+function alignOf(entry: Entry): number {
+  if ("union" in entry) {
+    let a = 1;
+    for (const v of entry.union) for (const e of v) a = Math.max(a, alignOf(e));
+    return a;
+  }
+  return ALIGN[entry[1]];
+}
+
+/** Lays out `entries` from `at`; returns the end offset. */
+function place(
+  entries: readonly Entry[],
+  at: number,
+  offset: Record<string, number>,
+  type: Record<string, FieldType>,
+): number {
+  for (const entry of entries) {
+    const align = alignOf(entry);
     at = Math.ceil(at / align) * align;
+    if ("union" in entry) {
+      let end = at;
+      for (const v of entry.union) end = Math.max(end, place(v, at, offset, type));
+      at = Math.ceil(end / align) * align;
+      continue;
+    }
+    const [names, t] = entry;
     for (const name of names.split("|")) {
       offset[name] = at;
       type[name] = t;
     }
     at += SIZE[t];
   }
-  const size = Math.ceil(at / maxAlign) * maxAlign;
+  return at;
+}
+
+/** Lays out `fields` in order with C alignment; {@link union} entries hold inner unions. */
+export function layout<const F extends readonly Entry[]>(
+  btfName: string,
+  fields: F,
+): Layout<EntryNames<F[number]>> {
+  const offset: Record<string, number> = {};
+  const type: Record<string, FieldType> = {};
+  let maxAlign = 1;
+  for (const e of fields) maxAlign = Math.max(maxAlign, alignOf(e));
+  const end = place(fields, 0, offset, type);
+  const size = Math.ceil(end / maxAlign) * maxAlign;
   return Object.freeze({
     btfName,
     offset: Object.freeze(offset),
     type: Object.freeze(type),
     size,
-  }) as Layout<Names<F[number][0]>>;
+  }) as Layout<EntryNames<F[number]>>;
 }
 
 /** sizeof(union bpf_attr) on Linux 6.18; the kernel accepts a larger size if the tail is zero. */
@@ -191,7 +245,29 @@ export const LINK_CREATE = layout("link_create", [
   ["target_fd|target_ifindex", "u32"],
   ["attach_type", "u32"],
   ["flags", "u32"],
-  ["target_btf_id", "u32"],
+  union(
+    [["target_btf_id", "u32"]],
+    [["perf_event.bpf_cookie", "u64"]],
+    [
+      ["tracing.target_btf_id", "u32"],
+      ["tracing.cookie", "u64"],
+    ],
+    [
+      ["tcx.relative_fd|tcx.relative_id", "u32"],
+      ["tcx.expected_revision", "u64"],
+    ],
+    [
+      ["cgroup.relative_fd|cgroup.relative_id", "u32"],
+      ["cgroup.expected_revision", "u64"],
+    ],
+  ),
+]);
+
+export const LINK_UPDATE = layout("link_update", [
+  ["link_fd", "u32"],
+  ["new_prog_fd|new_map_fd", "u32"],
+  ["flags", "u32"],
+  ["old_prog_fd|old_map_fd", "u32"],
 ]);
 
 export const LINK_DETACH = layout("link_detach", [["link_fd", "u32"]]);
@@ -275,6 +351,77 @@ export const LINK_INFO = layout("bpf_link_info", [
   ["type", "u32"],
   ["id", "u32"],
   ["prog_id", "u32"],
+  union(
+    [
+      ["raw_tracepoint.tp_name", "u64"],
+      ["raw_tracepoint.tp_name_len", "u32"],
+      ["raw_tracepoint.cookie", "u64"],
+    ],
+    [
+      ["tracing.attach_type", "u32"],
+      ["tracing.target_obj_id", "u32"],
+      ["tracing.target_btf_id", "u32"],
+      ["tracing.cookie", "u64"],
+    ],
+    [
+      ["cgroup.cgroup_id", "u64"],
+      ["cgroup.attach_type", "u32"],
+    ],
+    [
+      ["netns.netns_ino", "u32"],
+      ["netns.attach_type", "u32"],
+    ],
+    [["xdp.ifindex", "u32"]],
+    [["struct_ops.map_id", "u32"]],
+    [
+      ["netfilter.pf", "u32"],
+      ["netfilter.hooknum", "u32"],
+      ["netfilter.priority", "s32"],
+      ["netfilter.flags", "u32"],
+    ],
+    [
+      ["perf_event.type", "u32"],
+      union(
+        [
+          ["perf_event.uprobe.file_name", "u64"],
+          ["perf_event.uprobe.name_len", "u32"],
+          ["perf_event.uprobe.offset", "u32"],
+          ["perf_event.uprobe.cookie", "u64"],
+          ["perf_event.uprobe.ref_ctr_offset", "u64"],
+        ],
+        [
+          ["perf_event.kprobe.func_name", "u64"],
+          ["perf_event.kprobe.name_len", "u32"],
+          ["perf_event.kprobe.offset", "u32"],
+          ["perf_event.kprobe.addr", "u64"],
+          ["perf_event.kprobe.missed", "u64"],
+          ["perf_event.kprobe.cookie", "u64"],
+        ],
+        [
+          ["perf_event.tracepoint.tp_name", "u64"],
+          ["perf_event.tracepoint.name_len", "u32"],
+          ["perf_event.tracepoint.cookie", "u64"],
+        ],
+        [
+          ["perf_event.event.config", "u64"],
+          ["perf_event.event.type", "u32"],
+          ["perf_event.event.cookie", "u64"],
+        ],
+      ),
+    ],
+    [
+      ["tcx.ifindex", "u32"],
+      ["tcx.attach_type", "u32"],
+    ],
+    [
+      ["netkit.ifindex", "u32"],
+      ["netkit.attach_type", "u32"],
+    ],
+    [
+      ["sockmap.map_id", "u32"],
+      ["sockmap.attach_type", "u32"],
+    ],
+  ),
 ]);
 
 /** Every layout, for the BTF check. */
@@ -291,6 +438,7 @@ export const ALL_LAYOUTS = [
   BTF_LOAD,
   ENABLE_STATS,
   LINK_CREATE,
+  LINK_UPDATE,
   LINK_DETACH,
   RAW_TRACEPOINT,
   PROG_INFO,

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { ALL_LAYOUTS, ATTR_SIZE } from "../../src/sys/layout.js";
+import { PERF_ATTR_SIZE, PERF_EVENT_ATTR } from "../../src/sys/link.js";
 
 interface RawType {
   id: number;
@@ -40,14 +41,32 @@ function loadRaw(): Map<number, RawType> | undefined {
   return types;
 }
 
-/** All named fields reachable from a struct/union, flattening anonymous members, with byte offsets. */
-function fields(types: Map<number, RawType>, id: number, base: number, out: Map<string, number>): void {
+/**
+ * All named fields reachable from a struct/union, flattening anonymous members, with byte offsets.
+ * A field inside a named struct or union member is also recorded by its path, `member.field`
+ * (`tcx.relative_fd`, `perf_event.tracepoint.tp_name`), for layouts of inner unions.
+ */
+function fields(
+  types: Map<number, RawType>,
+  id: number,
+  base: number,
+  out: Map<string, number>,
+  prefix = "",
+): void {
   const t = types.get(id);
   if (!t) return;
   for (const m of t.members) {
     const off = base + m.bitsOffset / 8;
-    if (m.name === "(anon)") fields(types, m.type, off, out);
-    else if (!out.has(m.name)) out.set(m.name, Math.floor(off));
+    if (m.name === "(anon)") {
+      fields(types, m.type, off, out, prefix);
+      continue;
+    }
+    const name = prefix + m.name;
+    if (!out.has(name)) out.set(name, Math.floor(off));
+    const inner = types.get(m.type);
+    if (inner && (inner.kind === "STRUCT" || inner.kind === "UNION")) {
+      fields(types, m.type, off, out, `${name}.`);
+    }
   }
 }
 
@@ -69,6 +88,7 @@ test("bpf_attr and info layouts match the running kernel's BTF", (t) => {
       assert.ok(s, `struct ${layout.btfName} exists`);
       found = new Map();
       fields(types, s.id, 0, found);
+      assert.ok(layout.size <= s.size, `sizeof(struct ${layout.btfName}) is at least ours (${layout.size})`);
     } else {
       // the member of union bpf_attr (named or anonymous) that holds every field of ours
       for (const m of attr.members) {
@@ -93,5 +113,22 @@ test("bpf_attr and info layouts match the running kernel's BTF", (t) => {
         `${layout.btfName}.${n} offset`,
       );
     }
+  }
+});
+
+test("the perf_event_attr head built for tracepoint links matches the running kernel's BTF", (t) => {
+  const types = loadRaw();
+  if (!types) {
+    if (process.env.CI === "true") assert.fail("bpftool is needed to read the kernel's BTF");
+    t.skip("bpftool not installed");
+    return;
+  }
+  const s = [...types.values()].find((x) => x.kind === "STRUCT" && x.name === "perf_event_attr");
+  assert.ok(s, "struct perf_event_attr exists");
+  assert.equal(PERF_ATTR_SIZE, s.size, "sizeof(struct perf_event_attr)");
+  const found = new Map<string, number>();
+  fields(types, s.id, 0, found);
+  for (const [n, off] of Object.entries(PERF_EVENT_ATTR.offset)) {
+    assert.equal(off, found.get(n), `perf_event_attr.${n} offset`);
   }
 });

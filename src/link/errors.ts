@@ -1,0 +1,63 @@
+/** Typed errors of attaching: what was wrong, caught before the kernel was asked, and what to do. */
+import { InputError, RawbpfError } from "../sys/error.js";
+
+/** The program's type does not fit the hook (a `socket_filter` given to `attachXdp`, say). */
+export class WrongProgramTypeError extends InputError {
+  /** the program's type */
+  readonly programType: string;
+  /** the types the hook takes */
+  readonly expected: readonly string[];
+  constructor(attach: string, programType: string, expected: readonly string[], extra = "") {
+    const list = expected.map((t) => `'${t}'`).join(" or ");
+    super(
+      `${attach} needs a ${list} program, got a '${programType}' program: load it with type ${list}${extra}`,
+    );
+    this.programType = programType;
+    this.expected = expected;
+  }
+}
+
+/** No network interface by that name or index in this network namespace. */
+export class UnknownInterfaceError extends InputError {
+  constructor(iface: string | number, known: readonly string[]) {
+    super(
+      `there is no network interface ${typeof iface === "number" ? `with index ${iface}` : `'${iface}'`} ` +
+        `in this network namespace (interfaces: ${known.length ? known.join(", ") : "none found"}): ` +
+        "pick one of these (`ip link` lists them)",
+    );
+  }
+}
+
+/** The tracepoint does not exist: tracefs has no `events/CATEGORY/NAME/id`. */
+export class UnknownTracepointError extends InputError {
+  /** the path that was looked for */
+  readonly path: string;
+  constructor(category: string, name: string, path: string, suggestion: string | undefined) {
+    super(
+      `there is no tracepoint ${category}/${name}: ${path} does not exist` +
+        (suggestion ? ` — did you mean ${suggestion}?` : "") +
+        ` (${path.slice(0, path.indexOf("/events/") + 8)} lists the categories and their tracepoints)`,
+    );
+    this.path = path;
+  }
+}
+
+/** tracefs is not mounted where we look, so tracepoint ids cannot be read. */
+export class TracefsNotMountedError extends RawbpfError {
+  /** the paths that were tried */
+  readonly paths: readonly string[];
+  constructor(paths: readonly string[]) {
+    super(
+      "ENOTRACEFS",
+      `tracefs is not mounted (no events directory under ${paths.join(" or ")}), so tracepoint ids cannot be read: ` +
+        "mount it as root with `mount -t tracefs nodev /sys/kernel/tracing`",
+    );
+    this.paths = paths;
+  }
+}
+
+/** The cgroup path is not a cgroup v2 directory. */
+export class NotACgroupError extends InputError {}
+
+/** An operation this kind of link does not have (updating a tracepoint link, say). */
+export class UnsupportedLinkOperationError extends InputError {}

@@ -1,0 +1,32 @@
+/** Links: programs attached to kernel hooks, each a {@link Link} owning its descriptor. */
+export { attachCgroup, type Cgroup, type CgroupAttachType } from "./cgroup.js";
+export type { CookieOptions } from "./cookie.js";
+export {
+  NotACgroupError,
+  TracefsNotMountedError,
+  UnknownInterfaceError,
+  UnknownTracepointError,
+  UnsupportedLinkOperationError,
+  WrongProgramTypeError,
+} from "./errors.js";
+export type { Interface } from "./iface.js";
+export type { LinkInfo } from "./info.js";
+export { Link, type LinkUpdateOptions } from "./link.js";
+export {
+  attachTcx,
+  attachXdp,
+  type TcxDirection,
+  type TcxOptions,
+  type XdpMode,
+  type XdpOptions,
+} from "./net.js";
+export { attachTracepoint, tracepointId } from "./tracepoint.js";
+export {
+  attachRawTracepoint,
+  attachTracing,
+  kernelFunctionBtfId,
+  rawTracepointBtfId,
+  type TracingAttachType,
+  type TracingOptions,
+} from "./tracing.js";
+export { type LinkType, linkTypeName, linkTypes } from "./types.js";

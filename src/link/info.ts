@@ -1,0 +1,159 @@
+/** What the kernel says about a link: BPF_OBJ_GET_INFO_BY_FD into struct bpf_link_info. */
+import { attachTypeName } from "../program/types.js";
+import { putPtr, putU32 } from "../sys/bpf.js";
+import { LINK_INFO } from "../sys/layout.js";
+import { objGetInfoByFd } from "../sys/obj.js";
+import { type LinkType, linkTypeName, perfEventTypeName } from "./types.js";
+
+/** What every link reports. */
+interface LinkInfoBase {
+  /** the link's id (stable while it exists; `bpftool link show id N`) */
+  id: number;
+  /** the id of the program it runs (0 once detached, for the kinds that clear it) */
+  programId: number;
+}
+
+/** A link as the kernel describes it; `type` says which details come with it. */
+export type LinkInfo = LinkInfoBase &
+  (
+    | { type: "raw_tracepoint" /** the tracepoint's name */; tracepoint: string; cookie: bigint }
+    | {
+        type: "tracing";
+        /** `"trace_fentry"`, `"trace_fexit"`, `"modify_return"`, `"lsm_mac"`... */
+        attachType: string;
+        /** id of the BTF object (vmlinux or a module) or program holding the target */
+        targetObjectId: number;
+        /** BTF id of the target function */
+        targetBtfId: number;
+        cookie: bigint;
+      }
+    | {
+        type: "cgroup" /** the cgroup's id (its inode number in cgroupfs) */;
+        cgroupId: bigint;
+        attachType: string;
+      }
+    | { type: "netns"; netnsInode: number; attachType: string }
+    | { type: "xdp" /** the interface index (0 once detached) */; ifindex: number }
+    | { type: "tcx" | "netkit"; ifindex: number; attachType: string }
+    | {
+        type: "perf_event";
+        /** `"tracepoint"`, `"kprobe"`, `"uprobe"`, `"event"`... */
+        eventType: string;
+        /** the tracepoint's name, for tracepoint events */
+        tracepoint?: string;
+        /** the BPF cookie, for tracepoint events */
+        cookie?: bigint;
+      }
+    | { type: "struct_ops"; mapId: number }
+    | { type: "sockmap"; mapId: number; attachType: string }
+    | { type: Exclude<LinkType, DetailedType> | `type ${number}` }
+  );
+
+type DetailedType =
+  | "raw_tracepoint"
+  | "tracing"
+  | "cgroup"
+  | "netns"
+  | "xdp"
+  | "tcx"
+  | "netkit"
+  | "perf_event"
+  | "struct_ops"
+  | "sockmap";
+
+const PERF_TYPE_TRACEPOINT = 5;
+
+/** Reads a name whose length the first call reported (`lenField`), into `nameField`. */
+function readName(fd: number, first: Buffer, nameField: number, lenField: number): string {
+  const len = first.readUInt32LE(lenField);
+  if (len <= 1) return "";
+  const name = Buffer.alloc(len);
+  const info = Buffer.alloc(LINK_INFO.size);
+  putPtr(info, nameField, name);
+  putU32(info, lenField, len, "name length");
+  objGetInfoByFd(fd, info, { what: "link" });
+  const end = name.indexOf(0);
+  return name.toString("utf8", 0, end < 0 ? len : end);
+}
+
+/** Reads the kernel's info about the link behind `fd`. */
+export function linkInfo(fd: number): LinkInfo {
+  const o = LINK_INFO.offset;
+  const info = Buffer.alloc(LINK_INFO.size);
+  objGetInfoByFd(fd, info, { what: "link" });
+  const base = { id: info.readUInt32LE(o.id), programId: info.readUInt32LE(o.prog_id) };
+  const type = linkTypeName(info.readUInt32LE(o.type));
+  const u32 = (at: number) => info.readUInt32LE(at);
+  const u64 = (at: number) => info.readBigUInt64LE(at);
+  switch (type) {
+    case "raw_tracepoint":
+      return {
+        ...base,
+        type,
+        tracepoint: readName(fd, info, o["raw_tracepoint.tp_name"], o["raw_tracepoint.tp_name_len"]),
+        cookie: u64(o["raw_tracepoint.cookie"]),
+      };
+    case "tracing":
+      return {
+        ...base,
+        type,
+        attachType: attachTypeName(u32(o["tracing.attach_type"])),
+        targetObjectId: u32(o["tracing.target_obj_id"]),
+        targetBtfId: u32(o["tracing.target_btf_id"]),
+        cookie: u64(o["tracing.cookie"]),
+      };
+    case "cgroup":
+      return {
+        ...base,
+        type,
+        cgroupId: u64(o["cgroup.cgroup_id"]),
+        attachType: attachTypeName(u32(o["cgroup.attach_type"])),
+      };
+    case "netns":
+      return {
+        ...base,
+        type,
+        netnsInode: u32(o["netns.netns_ino"]),
+        attachType: attachTypeName(u32(o["netns.attach_type"])),
+      };
+    case "xdp":
+      return { ...base, type, ifindex: u32(o["xdp.ifindex"]) };
+    case "tcx":
+    case "netkit":
+      return {
+        ...base,
+        type,
+        ifindex: u32(o["tcx.ifindex"]),
+        attachType: attachTypeName(u32(o["tcx.attach_type"])),
+      };
+    case "perf_event": {
+      const eventType = u32(o["perf_event.type"]);
+      if (eventType !== PERF_TYPE_TRACEPOINT) {
+        return { ...base, type, eventType: perfEventTypeName(eventType) };
+      }
+      return {
+        ...base,
+        type,
+        eventType: "tracepoint",
+        tracepoint: readName(
+          fd,
+          info,
+          o["perf_event.tracepoint.tp_name"],
+          o["perf_event.tracepoint.name_len"],
+        ),
+        cookie: u64(o["perf_event.tracepoint.cookie"]),
+      };
+    }
+    case "struct_ops":
+      return { ...base, type, mapId: u32(o["struct_ops.map_id"]) };
+    case "sockmap":
+      return {
+        ...base,
+        type,
+        mapId: u32(o["sockmap.map_id"]),
+        attachType: attachTypeName(u32(o["sockmap.attach_type"])),
+      };
+    default:
+      return { ...base, type };
+  }
+}

@@ -1,0 +1,107 @@
+/** Tracepoints through perf events: the id from tracefs, perf_event_open, then BPF_LINK_CREATE. */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import type { Program } from "../program/program.js";
+import { attachTypeNumber, closestName } from "../program/types.js";
+import { InputError } from "../sys/error.js";
+import { closeRaw } from "../sys/fd.js";
+import { linkCreate, perfEventOpenTracepoint } from "../sys/link.js";
+import { type CookieOptions, cookieOf } from "./cookie.js";
+import { TracefsNotMountedError, UnknownTracepointError } from "./errors.js";
+import { Link } from "./link.js";
+import { programFd } from "./program.js";
+
+/** Where tracefs is mounted: its own mount point first, then the old place under debugfs. */
+const TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/** The tracefs mount holding `events/`, or a {@link TracefsNotMountedError}. */
+function tracefsRoot(): string {
+  for (const root of TRACEFS) if (existsSync(`${root}/events`)) return root;
+  throw new TracefsNotMountedError(TRACEFS);
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+const PART = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * The id of a tracepoint (`syscalls`, `sys_enter_getppid`), read from tracefs
+ * (`/sys/kernel/tracing/events/CATEGORY/NAME/id`).
+ */
+export function tracepointId(category: string, name: string): number {
+  for (const [part, what] of [
+    [category, "category"],
+    [name, "name"],
+  ] as const) {
+    if (typeof part !== "string" || !PART.test(part) || part === "." || part === "..") {
+      throw new InputError(
+        `a tracepoint ${what} is a directory name under /sys/kernel/tracing/events ('syscalls', 'sys_enter_getppid'), got ${JSON.stringify(part)}`,
+      );
+    }
+  }
+  const root = tracefsRoot();
+  const path = `${root}/events/${category}/${name}/id`;
+  let text: string;
+  try {
+    text = readFileSync(path, "latin1");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    const names = list(`${root}/events/${category}`);
+    let suggestion: string | undefined;
+    if (names.length > 0) {
+      const n = closestName(name, names);
+      suggestion = n ? `${category}/${n}` : undefined;
+    } else {
+      const c = closestName(category, list(`${root}/events`));
+      suggestion = c ? `${c}/${name}` : undefined;
+    }
+    throw new UnknownTracepointError(category, name, path, suggestion);
+  }
+  const id = Number(text.trim());
+  if (!Number.isInteger(id) || id < 0) throw new InputError(`${path} does not hold a tracepoint id: ${text}`);
+  return id;
+}
+
+/**
+ * Attaches a `tracepoint` program to the tracepoint `category`/`name` (`"syscalls"`,
+ * `"sys_enter_getppid"`): the tracepoint's id from tracefs, a perf event for it
+ * (perf_event_open), and a link from the program to that event. The program's context is the
+ * tracepoint's record (its `format` file in tracefs). Close the link to detach.
+ */
+export function attachTracepoint(
+  program: Program,
+  category: string,
+  name: string,
+  options?: CookieOptions,
+): Link {
+  const fd = programFd(
+    program,
+    ["tracepoint"],
+    "attachTracepoint",
+    " (raw_tracepoint programs attach with attachRawTracepoint)",
+  );
+  const cookie = cookieOf(options);
+  const id = tracepointId(category, name);
+  const what = `on tracepoint ${category}/${name}`;
+  const perf = perfEventOpenTracepoint(id, what);
+  try {
+    // the link holds the perf event from now on: ours is closed either way
+    const link = linkCreate(
+      {
+        progFd: fd,
+        target: perf,
+        attachType: attachTypeNumber("perf_event"),
+        extra: { kind: "perf_event", cookie },
+      },
+      { what, privilege: "perfmon" },
+    );
+    return Link.fromFd(link);
+  } finally {
+    closeRaw(perf);
+  }
+}

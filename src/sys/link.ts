@@ -1,0 +1,182 @@
+/**
+ * Link commands of bpf() (LINK_CREATE, RAW_TRACEPOINT_OPEN, LINK_UPDATE, LINK_DETACH), and the two
+ * other system calls attaching needs: perf_event_open(2) for tracepoints, if_nametoindex(3).
+ */
+import { bpfCall, type CallContext, Cmd, cString, putPtr, putU32, putU64, scratchAttr } from "./bpf.js";
+import { Errno } from "./errno.js";
+import { BpfError } from "./error.js";
+import { LINK_CREATE, LINK_DETACH, LINK_UPDATE, layout, RAW_TRACEPOINT } from "./layout.js";
+import * as libc from "./libc.js";
+
+/** The union member of link_create a command fills beyond the common fields. */
+export type LinkCreateExtra =
+  | { kind: "none" }
+  | { kind: "target_btf_id"; targetBtfId: number }
+  | { kind: "tracing"; targetBtfId: number; cookie: bigint }
+  | { kind: "perf_event"; cookie: bigint }
+  | { kind: "tcx"; relative: number; expectedRevision: bigint };
+
+/** Attributes of BPF_LINK_CREATE. */
+export interface LinkCreateAttr {
+  progFd: number;
+  /** a descriptor (cgroup, perf event) or an interface index, by attach type */
+  target: number;
+  attachType: number;
+  flags?: number;
+  extra?: LinkCreateExtra;
+}
+
+/** BPF_LINK_CREATE: a link descriptor the caller owns. */
+export function linkCreate(a: LinkCreateAttr, ctx?: CallContext): number {
+  const attr = scratchAttr();
+  const o = LINK_CREATE.offset;
+  putU32(attr, o.prog_fd, a.progFd, "program fd");
+  putU32(attr, o.target_fd, a.target, "attach target");
+  putU32(attr, o.attach_type, a.attachType, "attach type");
+  putU32(attr, o.flags, a.flags ?? 0, "link flags");
+  const x = a.extra;
+  switch (x?.kind) {
+    case "target_btf_id":
+      putU32(attr, o.target_btf_id, x.targetBtfId, "target BTF id");
+      break;
+    case "tracing":
+      putU32(attr, o["tracing.target_btf_id"], x.targetBtfId, "target BTF id");
+      putU64(attr, o["tracing.cookie"], x.cookie, "cookie");
+      break;
+    case "perf_event":
+      putU64(attr, o["perf_event.bpf_cookie"], x.cookie, "cookie");
+      break;
+    case "tcx":
+      putU32(attr, o["tcx.relative_fd"], x.relative, "relative fd or id");
+      putU64(attr, o["tcx.expected_revision"], x.expectedRevision, "expected revision");
+      break;
+    default:
+      break;
+  }
+  return bpfCall(Cmd.LINK_CREATE, attr, ctx);
+}
+
+/**
+ * BPF_RAW_TRACEPOINT_OPEN: attaches a raw_tracepoint program to the tracepoint `name` (or, with no
+ * name, a tracing program to the target it was loaded for). Returns a link descriptor.
+ */
+export function rawTracepointOpen(
+  progFd: number,
+  name: string | undefined,
+  cookie: bigint = 0n,
+  ctx?: CallContext,
+): number {
+  const attr = scratchAttr();
+  const n = name === undefined ? undefined : cString(name);
+  putPtr(attr, RAW_TRACEPOINT.offset.name, n);
+  putU32(attr, RAW_TRACEPOINT.offset.prog_fd, progFd, "program fd");
+  putU64(attr, RAW_TRACEPOINT.offset.cookie, cookie, "cookie");
+  const fd = bpfCall(Cmd.RAW_TRACEPOINT_OPEN, attr, ctx);
+  void n;
+  return fd;
+}
+
+/** BPF_F_REPLACE: LINK_UPDATE replaces only when the link still runs `old_prog_fd`. */
+export const LINK_F_REPLACE = 1 << 2;
+
+/** BPF_LINK_UPDATE: the link runs `newProgFd` from now on (only if it ran `oldProgFd`, when given). */
+export function linkUpdate(linkFd: number, newProgFd: number, oldProgFd?: number, ctx?: CallContext): void {
+  const attr = scratchAttr();
+  const o = LINK_UPDATE.offset;
+  putU32(attr, o.link_fd, linkFd, "link fd");
+  putU32(attr, o.new_prog_fd, newProgFd, "program fd");
+  if (oldProgFd !== undefined) {
+    putU32(attr, o.flags, LINK_F_REPLACE, "flags");
+    putU32(attr, o.old_prog_fd, oldProgFd, "old program fd");
+  }
+  bpfCall(Cmd.LINK_UPDATE, attr, ctx);
+}
+
+/** BPF_LINK_DETACH: the link stops running its program; the descriptor stays open. */
+export function linkDetach(linkFd: number, ctx?: CallContext): void {
+  const attr = scratchAttr();
+  putU32(attr, LINK_DETACH.offset.link_fd, linkFd, "link fd");
+  bpfCall(Cmd.LINK_DETACH, attr, ctx);
+}
+
+// ---- XDP ----------------------------------------------------------------------------------------
+
+/** XDP_FLAGS_*: the attach mode of an XDP link (link_create.flags). */
+export const XdpFlags = { SKB_MODE: 1 << 1, DRV_MODE: 1 << 2, HW_MODE: 1 << 3 } as const;
+
+// ---- perf_event_open ----------------------------------------------------------------------------
+
+/**
+ * The head of struct perf_event_attr that a tracepoint event needs (`disabled` stands for the
+ * 64-bit word of flag bits that starts with it). Checked against the kernel's BTF by
+ * test/sys/layout.test.ts, like the bpf_attr layouts.
+ */
+export const PERF_EVENT_ATTR = layout("perf_event_attr", [
+  ["type", "u32"],
+  ["size", "u32"],
+  ["config", "u64"],
+  ["sample_period|sample_freq", "u64"],
+  ["sample_type", "u64"],
+  ["read_format", "u64"],
+  ["disabled", "u64"],
+  ["wakeup_events|wakeup_watermark", "u32"],
+]);
+
+/** sizeof(struct perf_event_attr) with config3 (PERF_ATTR_SIZE_VER8), as Linux 6.18 has it. */
+export const PERF_ATTR_SIZE = 136;
+/** PERF_TYPE_TRACEPOINT */
+const PERF_TYPE_TRACEPOINT = 2;
+/** PERF_FLAG_FD_CLOEXEC */
+const PERF_FLAG_FD_CLOEXEC = 1 << 3;
+/** PERF_EVENT_IOC_ENABLE: _IO('$', 0) */
+const PERF_EVENT_IOC_ENABLE = 0x2400;
+
+const PERF_ATTR = PERF_EVENT_ATTR.offset;
+
+/**
+ * perf_event_open(2) of the tracepoint with id `tracepointId` (from tracefs) on all threads of
+ * CPU 0 (a BPF program on a tracepoint event runs on every CPU), enabled. Returns a descriptor the
+ * caller owns.
+ */
+export function perfEventOpenTracepoint(tracepointId: number, what: string): number {
+  const nr = libc.SYS_perf_event_open;
+  if (nr === undefined) {
+    throw new BpfError("perf_event_open", 38, {
+      hint: `rawbpf does not know perf_event_open's system call number on ${process.arch}`,
+    });
+  }
+  const attr = Buffer.alloc(PERF_ATTR_SIZE);
+  attr.writeUInt32LE(PERF_TYPE_TRACEPOINT, PERF_ATTR.type);
+  attr.writeUInt32LE(PERF_ATTR_SIZE, PERF_ATTR.size);
+  putU64(attr, PERF_ATTR.config, tracepointId, "tracepoint id");
+  attr.writeBigUInt64LE(1n, PERF_ATTR.sample_period);
+  attr.writeUInt32LE(1, PERF_ATTR.wakeup_events);
+  const fd = Number(libc.syscallPerfEventOpen(nr, attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
+  if (fd < 0) {
+    const errno = libc.errno();
+    throw new BpfError(
+      "perf_event_open",
+      errno,
+      errno === Errno.EACCES || errno === Errno.EPERM
+        ? {
+            capability: "CAP_PERFMON",
+            hint: "opening a tracepoint event needs CAP_PERFMON (or CAP_SYS_ADMIN), or a lower kernel.perf_event_paranoid",
+          }
+        : {},
+      what,
+    );
+  }
+  if (libc.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+    const errno = libc.errno();
+    libc.close(fd);
+    throw new BpfError("ioctl(PERF_EVENT_IOC_ENABLE)", errno, {}, what);
+  }
+  return fd;
+}
+
+// ---- interfaces ---------------------------------------------------------------------------------
+
+/** if_nametoindex(3): the interface's index, or 0 when there is no interface by that name. */
+export function interfaceIndex(name: string): number {
+  return Number(libc.ifNameToIndex(name));
+}
