@@ -5,7 +5,9 @@
  * - Instructions: the builder (`mov`, `exit`, `ProgramBuilder`...), `encode`/`decode`, the text
  *   assembler (`assemble`, the `asm` tagged template) and `disassemble`.
  * - Kernel objects: `Program`, `BpfMap` (with typed codecs `u32`, `u64`, `struct`...), socket
- *   filters (`attachFilter`, `socketPair`).
+ *   filters (`attachFilter`, `socketPair`), links to kernel hooks (`attachTracepoint`,
+ *   `attachRawTracepoint`, `attachTracing`, `attachXdp`, `attachTcx`, `attachCgroup`: a `Link`),
+ *   and the ring buffer reader (`RingBuffer`).
  * - BTF: `BtfBuilder`, `Btf.parse`, `formatC`, `loadBtf`.
  * - Verifier logs: `parseVerifierLog`, `explain`, `VerifierError`, the terminal and HTML views.
  * - Errors: `RawbpfError` (base), `BpfError` (the kernel refused), `InputError` (bad input
@@ -28,6 +30,8 @@ export * from "./isa/index.js";
 /** `encode`/`decode` are the instruction codec's; the value codecs' are these. */
 export { decode, encode } from "./isa/index.js";
 export { asm } from "./isa/template.js";
+// links: programs attached to kernel hooks
+export * from "./link/index.js";
 export * from "./map/index.js";
 
 // programs and sockets
@@ -61,6 +65,8 @@ export {
   programTypes,
   UnknownTypeError,
 } from "./program/types.js";
+// ring buffers
+export * from "./ringbuf/index.js";
 export {
   attachFilter,
   detachFilter,
