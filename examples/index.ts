@@ -55,4 +55,10 @@ export const DEMOS: readonly Demo[] = [
       "a map value with a bpf_spin_lock described by BTF, counted under the lock and dumped as objects",
     run: async (log) => (await import("./spin-lock.js")).run(log),
   },
+  {
+    name: "trace-opens",
+    summary:
+      "a tracepoint program on openat sends this process's file names through a ring buffer, read from shared memory",
+    run: async (log) => (await import("./trace-opens.js")).run(log),
+  },
 ];
