@@ -56,7 +56,8 @@ export function errnoName(errno: number): string {
 }
 
 const HINTS: Record<string, string> = {
-  EPERM: "the kernel refused for lack of privilege: run as root or grant the capability named",
+  EPERM:
+    "the kernel refused for lack of privilege: run as root, or grant the missing capability (CAP_BPF, plus CAP_PERFMON, CAP_NET_ADMIN or CAP_SYS_ADMIN by program type); with every capability, a security policy refused (kernel lockdown, an LSM)",
   EACCES: "the verifier or a permission check refused the request",
   EINVAL:
     "the kernel found an argument it does not accept (a size, a flag, a type, or a field this kernel does not know)",
