@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, openSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, rmdirSync } from "node:fs";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { asm } from "../../src/isa/template.js";
@@ -13,7 +13,12 @@ import { Program } from "../../src/program/program.js";
 import { closeRaw } from "../../src/sys/fd.js";
 import { needsRoot } from "../support/privilege.js";
 
-const CGROUP2 = "/sys/fs/cgroup/unified";
+/** Where cgroup v2 is mounted here (/sys/fs/cgroup/unified on this VM, /sys/fs/cgroup on most systems). */
+const CGROUP2 =
+  readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .map((line) => line.split(" "))
+    .find((f) => f[2] === "cgroup2")?.[1] ?? "/sys/fs/cgroup/unified";
 
 /**
  * A child Node process that joins `cgroup` (or stays in ours), then opens a UDP socket; prints
@@ -104,7 +109,7 @@ test("attachCgroup: wrong attach types, program types and paths are refused befo
   );
   assert.throws(() => attachCgroup(program, CGROUP2, "xdp" as never), /not a cgroup attach type/);
   assert.throws(
-    () => attachCgroup(program, "/sys/fs/cgroup/unified/no-such-cgroup", "cgroup_inet_sock_create"),
+    () => attachCgroup(program, `${CGROUP2}/no-such-cgroup`, "cgroup_inet_sock_create"),
     (e: unknown) => e instanceof NotACgroupError && /ENOENT/.test(e.message),
   );
   assert.throws(
