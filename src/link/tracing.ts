@@ -90,9 +90,10 @@ const TRACING_ATTACH: readonly TracingAttachType[] = [
 /** Options of {@link attachTracing}. */
 export interface TracingOptions extends CookieOptions {
   /**
-   * The attach type the program was loaded with (its `expectedAttachType`). Needed for programs
-   * loaded for a kernel function (fentry, fexit and fmod_ret look alike to the kernel's program
-   * info); found by itself for tp_btf (`trace_raw_tp`) and lsm (`lsm_mac`) programs.
+   * The attach type the program was loaded with (its `expectedAttachType`). By default the one
+   * `Program.load` was given; for an opened program (`Program.open`, `fromId`: the kernel's program
+   * info does not tell fentry, fexit and fmod_ret apart) found by itself for tp_btf
+   * (`trace_raw_tp`) and lsm (`lsm_mac`) only, and needed for the others.
    */
   attachType?: TracingAttachType;
 }
@@ -144,6 +145,13 @@ export function attachTracing(program: Program, options: TracingOptions = {}): L
   if (program.type === "lsm" && attachType !== undefined && attachType !== "lsm_mac") {
     throw new InputError(`an lsm program attaches as 'lsm_mac', not '${attachType}'`);
   }
+  const loadedAs = program.expectedAttachType;
+  if (
+    attachType === undefined &&
+    loadedAs !== undefined &&
+    TRACING_ATTACH.includes(loadedAs as TracingAttachType)
+  )
+    attachType = loadedAs as TracingAttachType;
   attachType ??= inferAttachType(program, fd);
   const link = linkCreate(
     {

@@ -13,6 +13,7 @@ import { isVerifierRejection, ProgramRejectedError } from "./rejected.js";
 import { parseVerifierStatistics, type VerifierStatistics } from "./stats.js";
 import {
   type AttachType,
+  attachTypeName,
   attachTypeNumber,
   loadPrivilege,
   minTestRunData,
@@ -139,6 +140,11 @@ export class Program implements Disposable {
   readonly instructions: readonly Instruction[] | undefined;
   /** the number of 8-byte instruction slots loaded (0 for opened programs) */
   readonly insnCount: number;
+  /**
+   * the attach type the program was loaded with (`"trace_fentry"`), as bpftool names it; undefined
+   * when none was given, and for opened programs (the kernel's program info does not report it)
+   */
+  readonly expectedAttachType: string | undefined;
 
   private constructor(
     fd: Fd,
@@ -146,9 +152,11 @@ export class Program implements Disposable {
     log: string,
     insns: readonly Instruction[] | undefined,
     insnCount: number,
+    expectedAttachType?: string,
   ) {
     this.#fd = fd;
     this.type = type;
+    this.expectedAttachType = expectedAttachType;
     this.log = log;
     this.stats = log ? parseVerifierStatistics(log) : undefined;
     this.instructions = insns;
@@ -228,7 +236,14 @@ export class Program implements Disposable {
     } finally {
       btf.release();
     }
-    return new Program(new Fd(result.fd, what), typeName, result.log, insns, bytes.byteLength / 8);
+    return new Program(
+      new Fd(result.fd, what),
+      typeName,
+      result.log,
+      insns,
+      bytes.byteLength / 8,
+      expected === undefined ? undefined : attachTypeName(expected),
+    );
   }
 
   /** Opens the program pinned at `path` in a bpffs. */

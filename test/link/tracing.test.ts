@@ -17,6 +17,7 @@ import {
   UnsupportedLinkOperationError,
   WrongProgramTypeError,
 } from "../../src/link/index.js";
+import { Program } from "../../src/program/program.js";
 import { BpfError, ClosedError, InputError } from "../../src/sys/error.js";
 import { needsRoot } from "../support/privilege.js";
 import { count, counter, loadCounter } from "./programs.js";
@@ -81,6 +82,11 @@ test("attachTracing: a tp_btf program on sys_enter (BPF_LINK_CREATE, trace_raw_t
     expectedAttachType: "trace_raw_tp",
     attachBtfId: rawTracepointBtfId("sys_enter"),
   });
+  assert.equal(program.expectedAttachType, "trace_raw_tp", "attachTracing takes the load's attach type");
+  // an opened program does not know how it was loaded: a tp_btf one is told apart by its target
+  using opened = Program.fromId(program.info().id);
+  assert.equal(opened.expectedAttachType, undefined);
+  attachTracing(opened).close();
   const link = attachTracing(program, { cookie: 9 });
   try {
     const info = link.info();
