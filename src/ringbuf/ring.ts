@@ -44,6 +44,9 @@ export interface RingBufferSource {
   readonly name?: string;
 }
 
+/** What a records() queue slot holds once read (so the copy can be collected). */
+const EMPTY = new Uint8Array(0);
+
 /** Options of {@link RingBuffer.start}. */
 export interface StartOptions {
   /**
@@ -117,6 +120,8 @@ export class RingBuffer implements Disposable {
   #listener: RecordCallback | undefined;
   #onError: ((error: unknown) => void) | undefined;
   readonly #onReady: (status: number) => void;
+  /** records() loops waiting for a record, woken by close() to end */
+  readonly #closeWaiters = new Set<() => void>();
 
   /**
    * Maps the ring of `map` into this process. The map must be of type "ringbuf" ({@link InputError}
@@ -312,6 +317,91 @@ export class RingBuffer implements Disposable {
     this.#watch = undefined;
   }
 
+  /**
+   * The records as they come, as an async iterable of copies (each a Uint8Array of its own, so
+   * this path allocates per record; {@link RingBuffer.consume} and {@link RingBuffer.start} do not):
+   *
+   * ```ts
+   * for await (const record of ring.records({ signal })) console.log(record.length);
+   * ```
+   *
+   * It listens as {@link RingBuffer.start} does (so it cannot run beside a listener). When
+   * `highWaterMark` copies (default 1024) wait unread, it stops draining: later records stay in the
+   * ring, where the program sees it fill up, until the loop has read half of them. The iteration
+   * ends when the ring is closed (after the copies already taken), throws the signal's reason when
+   * `signal` aborts, and throws
+   * what the event loop reported on the descriptor. Leaving the loop stops listening.
+   */
+  async *records(
+    options: { signal?: AbortSignal; highWaterMark?: number } = {},
+  ): AsyncGenerator<Uint8Array, void, undefined> {
+    this.#check();
+    if (this.#listener !== undefined)
+      throw new InputError(`${this.#what}: records() cannot run while start() is delivering records`);
+    const { signal } = options;
+    const high = options.highWaterMark ?? 1024;
+    if (!Number.isInteger(high) || high < 1)
+      throw new InputError(`highWaterMark must be a positive integer, got ${String(high)}`);
+    signal?.throwIfAborted();
+    const queue: Uint8Array[] = [];
+    let head = 0;
+    let failure: { error: unknown } | undefined;
+    let wake: (() => void) | undefined;
+    const rouse = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const listen = () =>
+      this.start(
+        (record) => {
+          queue.push(record.copy());
+          if (queue.length - head >= high) this.stop();
+          rouse();
+        },
+        {
+          onError: (error) => {
+            failure = { error };
+            rouse();
+          },
+        },
+      );
+    this.#closeWaiters.add(rouse);
+    signal?.addEventListener("abort", rouse);
+    try {
+      listen();
+      for (;;) {
+        while (head < queue.length) {
+          const record = queue[head]!;
+          queue[head++] = EMPTY;
+          if (head === queue.length) {
+            queue.length = 0;
+            head = 0;
+          }
+          yield record;
+          signal?.throwIfAborted();
+          if (
+            this.#listener === undefined &&
+            !this.#closed &&
+            failure === undefined &&
+            queue.length - head <= high / 2
+          )
+            listen();
+        }
+        if (failure !== undefined) throw failure.error;
+        signal?.throwIfAborted();
+        if (this.#closed) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    } finally {
+      signal?.removeEventListener("abort", rouse);
+      this.#closeWaiters.delete(rouse);
+      if (!this.#closed) this.stop();
+    }
+  }
+
   #ready(status: number): void {
     const listener = this.#listener;
     if (listener === undefined || this.#closed) return;
@@ -352,6 +442,7 @@ export class RingBuffer implements Disposable {
     if (this.#mapping !== undefined) retireRing(this.#mapping);
     this.#mapping = undefined;
     this.#fd.close();
+    for (const wake of this.#closeWaiters) wake();
   }
 
   [Symbol.dispose](): void {
