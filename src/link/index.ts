@@ -2,11 +2,16 @@
 export { attachCgroup, type Cgroup, type CgroupAttachType } from "./cgroup.js";
 export type { CookieOptions } from "./cookie.js";
 export {
+  AmbiguousSymbolError,
+  ElfFormatError,
   NotACgroupError,
+  SymbolNotFoundError,
   TracefsNotMountedError,
   UnknownInterfaceError,
   UnknownTracepointError,
+  UnreadableBinaryError,
   UnsupportedLinkOperationError,
+  UprobeUnsupportedError,
   WrongProgramTypeError,
 } from "./errors.js";
 export type { Interface } from "./iface.js";
@@ -30,3 +35,4 @@ export {
   type TracingOptions,
 } from "./tracing.js";
 export { type LinkType, linkTypeName, linkTypes } from "./types.js";
+export { attachUprobe, type UprobeOptions, uprobeOffset } from "./uprobe.js";

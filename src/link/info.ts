@@ -41,7 +41,11 @@ export type LinkInfo = LinkInfoBase &
         eventType: string;
         /** the tracepoint's name, for tracepoint events */
         tracepoint?: string;
-        /** the BPF cookie, for tracepoint events */
+        /** the probed binary's path as it was given to the kernel (absolute, from rawbpf), for uprobe and uretprobe events */
+        file?: string;
+        /** the probed file offset, for uprobe and uretprobe events */
+        offset?: number;
+        /** the BPF cookie, for tracepoint, uprobe and uretprobe events */
         cookie?: bigint;
       }
     | { type: "struct_ops"; mapId: number }
@@ -61,6 +65,8 @@ type DetailedType =
   | "struct_ops"
   | "sockmap";
 
+const PERF_TYPE_UPROBE = 1;
+const PERF_TYPE_URETPROBE = 2;
 const PERF_TYPE_TRACEPOINT = 5;
 
 /** Reads a name whose length the first call reported (`lenField`), into `nameField`. */
@@ -128,6 +134,16 @@ export function linkInfo(fd: number): LinkInfo {
       };
     case "perf_event": {
       const eventType = u32(o["perf_event.type"]);
+      if (eventType === PERF_TYPE_UPROBE || eventType === PERF_TYPE_URETPROBE) {
+        return {
+          ...base,
+          type,
+          eventType: perfEventTypeName(eventType),
+          file: readName(fd, info, o["perf_event.uprobe.file_name"], o["perf_event.uprobe.name_len"]),
+          offset: u32(o["perf_event.uprobe.offset"]),
+          cookie: u64(o["perf_event.uprobe.cookie"]),
+        };
+      }
       if (eventType !== PERF_TYPE_TRACEPOINT) {
         return { ...base, type, eventType: perfEventTypeName(eventType) };
       }

@@ -88,12 +88,19 @@ export function attachTracepoint(
   const cookie = cookieOf(options);
   const id = tracepointId(category, name);
   const what = `on tracepoint ${category}/${name}`;
-  const perf = perfEventOpenTracepoint(id, what);
+  return linkPerfEvent(fd, perfEventOpenTracepoint(id, what), cookie, what);
+}
+
+/**
+ * Links the program `progFd` to the perf event `perf` (BPF_LINK_CREATE, attach type perf_event)
+ * and returns the {@link Link}. Takes `perf` over: the link holds the event from then on, and our
+ * descriptor of it is closed whether the link was made or not. Tracepoints and uprobes share it.
+ */
+export function linkPerfEvent(progFd: number, perf: number, cookie: bigint, what: string): Link {
   try {
-    // the link holds the perf event from now on: ours is closed either way
     const link = linkCreate(
       {
-        progFd: fd,
+        progFd,
         target: perf,
         attachType: attachTypeNumber("perf_event"),
         extra: { kind: "perf_event", cookie },

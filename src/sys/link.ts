@@ -1,6 +1,6 @@
 /**
  * Link commands of bpf() (LINK_CREATE, RAW_TRACEPOINT_OPEN, LINK_UPDATE, LINK_DETACH), and the two
- * other system calls attaching needs: perf_event_open(2) for tracepoints, if_nametoindex(3).
+ * other system calls attaching needs: perf_event_open(2) for tracepoints and uprobes, if_nametoindex(3).
  */
 import { bpfCall, type CallContext, Cmd, cString, putPtr, putU32, putU64, scratchAttr } from "./bpf.js";
 import { Errno } from "./errno.js";
@@ -107,8 +107,8 @@ export const XdpFlags = { SKB_MODE: 1 << 1, DRV_MODE: 1 << 2, HW_MODE: 1 << 3 } 
 // ---- perf_event_open ----------------------------------------------------------------------------
 
 /**
- * The head of struct perf_event_attr that a tracepoint event needs (`disabled` stands for the
- * 64-bit word of flag bits that starts with it). Checked against the kernel's BTF by
+ * The head of struct perf_event_attr that tracepoint and probe events need (`disabled` stands for
+ * the 64-bit word of flag bits that starts with it). Checked against the kernel's BTF by
  * test/sys/layout.test.ts, like the bpf_attr layouts.
  */
 export const PERF_EVENT_ATTR = layout("perf_event_attr", [
@@ -120,6 +120,9 @@ export const PERF_EVENT_ATTR = layout("perf_event_attr", [
   ["read_format", "u64"],
   ["disabled", "u64"],
   ["wakeup_events|wakeup_watermark", "u32"],
+  ["bp_type", "u32"],
+  ["bp_addr|kprobe_func|uprobe_path|config1", "u64"],
+  ["bp_len|kprobe_addr|probe_offset|config2", "u64"],
 ]);
 
 /** sizeof(struct perf_event_attr) with config3 (PERF_ATTR_SIZE_VER8), as Linux 6.18 has it. */
@@ -128,17 +131,32 @@ export const PERF_ATTR_SIZE = 136;
 const PERF_TYPE_TRACEPOINT = 2;
 /** PERF_FLAG_FD_CLOEXEC */
 const PERF_FLAG_FD_CLOEXEC = 1 << 3;
+/** ESRCH: no such process */
+const ESRCH = 3;
 /** PERF_EVENT_IOC_ENABLE: _IO('$', 0) */
 const PERF_EVENT_IOC_ENABLE = 0x2400;
 
 const PERF_ATTR = PERF_EVENT_ATTR.offset;
 
+/** What {@link perfEventOpen} puts in struct perf_event_attr, and where the event counts. */
+interface PerfEventSpec {
+  /** attr.type: PERF_TYPE_TRACEPOINT or a dynamic PMU's number */
+  type: number;
+  config: bigint | number;
+  /** attr.config1; a Buffer stands for its address (and stays referenced until the call returns) */
+  config1?: Buffer;
+  config2?: bigint | number;
+  /** a process id, or -1 for every process (then on CPU 0: the kernel needs a CPU or a task) */
+  pid: number;
+  /** how the hint of EACCES/EPERM names the event */
+  kind: string;
+}
+
 /**
- * perf_event_open(2) of the tracepoint with id `tracepointId` (from tracefs) on all threads of
- * CPU 0 (a BPF program on a tracepoint event runs on every CPU), enabled. Returns a descriptor the
- * caller owns.
+ * perf_event_open(2) of one event, enabled, counting every sample (a BPF program on the event runs
+ * on every CPU, whatever CPU the event was opened on). Returns a descriptor the caller owns.
  */
-export function perfEventOpenTracepoint(tracepointId: number, what: string): number {
+function perfEventOpen(spec: PerfEventSpec, what: string): number {
   const nr = libc.SYS_perf_event_open;
   if (nr === undefined) {
     throw new BpfError("perf_event_open", 38, {
@@ -146,12 +164,15 @@ export function perfEventOpenTracepoint(tracepointId: number, what: string): num
     });
   }
   const attr = Buffer.alloc(PERF_ATTR_SIZE);
-  attr.writeUInt32LE(PERF_TYPE_TRACEPOINT, PERF_ATTR.type);
+  attr.writeUInt32LE(spec.type, PERF_ATTR.type);
   attr.writeUInt32LE(PERF_ATTR_SIZE, PERF_ATTR.size);
-  putU64(attr, PERF_ATTR.config, tracepointId, "tracepoint id");
+  putU64(attr, PERF_ATTR.config, spec.config, "perf event config");
   attr.writeBigUInt64LE(1n, PERF_ATTR.sample_period);
   attr.writeUInt32LE(1, PERF_ATTR.wakeup_events);
-  const fd = Number(libc.syscallPerfEventOpen(nr, attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
+  if (spec.config1 !== undefined) putPtr(attr, PERF_ATTR.config1, spec.config1);
+  if (spec.config2 !== undefined) putU64(attr, PERF_ATTR.config2, spec.config2, "perf event config2");
+  const cpu = spec.pid === -1 ? 0 : -1;
+  const fd = Number(libc.syscallPerfEventOpen(nr, attr, spec.pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
   if (fd < 0) {
     const errno = libc.errno();
     throw new BpfError(
@@ -160,17 +181,70 @@ export function perfEventOpenTracepoint(tracepointId: number, what: string): num
       errno === Errno.EACCES || errno === Errno.EPERM
         ? {
             capability: "CAP_PERFMON",
-            hint: "opening a tracepoint event needs CAP_PERFMON (or CAP_SYS_ADMIN), or a lower kernel.perf_event_paranoid",
+            hint: `opening ${spec.kind} needs CAP_PERFMON (or CAP_SYS_ADMIN), or a lower kernel.perf_event_paranoid`,
           }
-        : {},
+        : errno === ESRCH
+          ? {
+              hint: `process ${spec.pid} has exited (a zombie keeps its /proc entry until it is reaped) or does not exist: give the pid of a running process`,
+            }
+          : {},
       what,
     );
   }
+  void spec.config1;
   if (libc.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
     const errno = libc.errno();
     libc.close(fd);
     throw new BpfError("ioctl(PERF_EVENT_IOC_ENABLE)", errno, {}, what);
   }
+  return fd;
+}
+
+/**
+ * perf_event_open(2) of the tracepoint with id `tracepointId` (from tracefs) on all threads of
+ * CPU 0 (a BPF program on a tracepoint event runs on every CPU), enabled. Returns a descriptor the
+ * caller owns.
+ */
+export function perfEventOpenTracepoint(tracepointId: number, what: string): number {
+  return perfEventOpen(
+    { type: PERF_TYPE_TRACEPOINT, config: tracepointId, pid: -1, kind: "a tracepoint event" },
+    what,
+  );
+}
+
+/** Where a uprobe goes: the uprobe PMU's numbers (from sysfs) and the probed place. */
+export interface UprobeEvent {
+  /** the uprobe PMU's type (/sys/bus/event_source/devices/uprobe/type) */
+  pmuType: number;
+  /** for a uretprobe, the config bit of `format/retprobe` (`config:0`); undefined for a uprobe */
+  retprobeBit?: number;
+  /** the binary's path (absolute) */
+  path: string;
+  /** the file offset of the probed instruction */
+  offset: number;
+  /** a process id, or -1 for every process that runs the binary */
+  pid: number;
+}
+
+/**
+ * perf_event_open(2) of a uprobe or uretprobe through the uprobe PMU (config1 = the path's
+ * address, config2 = the file offset), enabled. Returns a descriptor the caller owns.
+ */
+export function perfEventOpenUprobe(e: UprobeEvent, what: string): number {
+  const path = cString(e.path);
+  const config = e.retprobeBit === undefined ? 0n : 1n << BigInt(e.retprobeBit);
+  const fd = perfEventOpen(
+    {
+      type: e.pmuType,
+      config,
+      config1: path,
+      config2: e.offset,
+      pid: e.pid,
+      kind: e.retprobeBit === undefined ? "a uprobe" : "a uretprobe",
+    },
+    what,
+  );
+  void path;
   return fd;
 }
 

@@ -116,7 +116,7 @@ test("bpf_attr and info layouts match the running kernel's BTF", (t) => {
   }
 });
 
-test("the perf_event_attr head built for tracepoint links matches the running kernel's BTF", (t) => {
+test("the perf_event_attr head built for tracepoint and uprobe links matches the running kernel's BTF", (t) => {
   const types = loadRaw();
   if (!types) {
     if (process.env.CI === "true") assert.fail("bpftool is needed to read the kernel's BTF");
