@@ -6,8 +6,8 @@
  *   assembler (`assemble`, the `asm` tagged template) and `disassemble`.
  * - Kernel objects: `Program`, `BpfMap` (with typed codecs `u32`, `u64`, `struct`...), socket
  *   filters (`attachFilter`, `socketPair`), links to kernel hooks (`attachTracepoint`,
- *   `attachRawTracepoint`, `attachTracing`, `attachXdp`, `attachTcx`, `attachCgroup`: a `Link`),
- *   and the ring buffer reader (`RingBuffer`).
+ *   `attachRawTracepoint`, `attachTracing`, `attachUprobe`, `attachXdp`, `attachTcx`,
+ *   `attachCgroup`: a `Link`), and the ring buffer reader (`RingBuffer`).
  * - BTF: `BtfBuilder`, `Btf.parse`, `formatC`, `loadBtf`.
  * - Verifier logs: `parseVerifierLog`, `explain`, `VerifierError`, the terminal and HTML views.
  * - Errors: `RawbpfError` (base), `BpfError` (the kernel refused), `InputError` (bad input
