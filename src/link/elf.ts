@@ -244,6 +244,49 @@ export function elfFunctionOffset(bytes: Uint8Array, symbol: string, file: strin
   return offsets[0] as number;
 }
 
+/**
+ * The bytes of an ELF file of `size` bytes that {@link elfFunctionOffset} reads, and only those:
+ * a zero-filled array of the file's size (pages never written cost no memory) into which
+ * `readAt(into, offset)` copies, from the file at `offset`, the ELF header, the program and
+ * section headers, and the symbol tables with their string and version tables. For a binary
+ * like `node` (about 100 MB) that is a few MB. Damaged fields are clipped to the file, never
+ * trusted for a size: the reader then finds the same damage it would in the whole file.
+ */
+export function readElfParts(size: number, readAt: (into: Uint8Array, offset: number) => void): Uint8Array {
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  const fetch = (offset: number, length: number) => {
+    if (!(offset >= 0 && offset < size) || !(length > 0)) return;
+    readAt(bytes.subarray(offset, offset + Math.min(length, size - offset)), offset);
+  };
+  const clip = (v: bigint) => (v > BigInt(size) ? size : Number(v));
+  fetch(0, EHDR_SIZE);
+  if (size < EHDR_SIZE || bytes[4] !== 2 || bytes[5] !== 1) return bytes;
+  const phoff = clip(view.getBigUint64(32, true));
+  const shoff = clip(view.getBigUint64(40, true));
+  let phnum = view.getUint16(56, true);
+  let shnum = view.getUint16(60, true);
+  fetch(shoff, SHDR_SIZE);
+  if (shoff + SHDR_SIZE <= size) {
+    if (shnum === 0) shnum = clip(view.getBigUint64(shoff + 32, true));
+    if (phnum === PN_XNUM) phnum = view.getUint32(shoff + 44, true);
+  }
+  fetch(phoff, phnum * PHDR_SIZE);
+  fetch(shoff, shnum * SHDR_SIZE);
+  const wanted = new Set<number>();
+  for (let i = 0, at = shoff; i < shnum && at + SHDR_SIZE <= size; i++, at += SHDR_SIZE) {
+    const type = view.getUint32(at + 4, true);
+    if (type === SHT_SYMTAB || type === SHT_DYNSYM) wanted.add(i).add(view.getUint32(at + 40, true));
+    else if (type === SHT_GNU_VERSYM) wanted.add(i);
+  }
+  for (const i of wanted) {
+    const at = shoff + i * SHDR_SIZE;
+    if (i >= shnum || at + SHDR_SIZE > size || view.getUint32(at + 4, true) === SHT_NOBITS) continue;
+    fetch(clip(view.getBigUint64(at + 24, true)), clip(view.getBigUint64(at + 32, true)));
+  }
+  return bytes;
+}
+
 /** The names of the functions defined in the image (for suggestions). */
 function functionNames(img: Image): string[] {
   const names = new Set<string>();

@@ -2,13 +2,13 @@
  * Uprobes and uretprobes: a kprobe program on an instruction of a binary (a function's entry, or
  * its return), through a perf event of the uprobe PMU, then BPF_LINK_CREATE.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Program } from "../program/program.js";
 import { InputError } from "../sys/error.js";
 import { perfEventOpenUprobe } from "../sys/link.js";
 import { type CookieOptions, cookieOf } from "./cookie.js";
-import { elfFunctionOffset } from "./elf.js";
+import { elfFunctionOffset, readElfParts } from "./elf.js";
 import { UnreadableBinaryError, UprobeUnsupportedError } from "./errors.js";
 import type { Link } from "./link.js";
 import { programFd } from "./program.js";
@@ -75,11 +75,21 @@ function checkBinary(binary: string): { path: string; size: number } {
   return { path, size: Number(stat.size) };
 }
 
-function readBinary(path: string): Buffer {
+/** The parts of the ELF file at `path` that a symbol lookup reads (see {@link readElfParts}). */
+function readBinary(path: string, size: number): Uint8Array {
+  if (size > 2 ** 32) throw new UnreadableBinaryError(path, "it is larger than 4 GiB");
+  let fd: number | undefined;
   try {
-    return readFileSync(path);
+    fd = openSync(path, "r");
+    const from = fd;
+    return readElfParts(size, (into, offset) => {
+      for (let got = 0, n = 1; got < into.length && n > 0; got += n)
+        n = readSync(from, into, got, into.length - got, offset + got);
+    });
   } catch (e) {
     throw new UnreadableBinaryError(path, `it cannot be read (${(e as NodeJS.ErrnoException).code})`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -90,11 +100,11 @@ function readBinary(path: string): Buffer {
  * name) or {@link AmbiguousSymbolError}.
  */
 export function uprobeOffset(binary: string, symbol: string): number {
-  const { path } = checkBinary(binary);
+  const { path, size } = checkBinary(binary);
   if (typeof symbol !== "string" || symbol.length === 0) {
     throw new InputError(`a function name must be a non-empty string, got ${JSON.stringify(symbol)}`);
   }
-  return elfFunctionOffset(readBinary(path), symbol, path);
+  return elfFunctionOffset(readBinary(path, size), symbol, path);
 }
 
 function checkPid(pid: unknown): number {
@@ -147,7 +157,7 @@ export function attachUprobe(
     }
     offset = symbolOrOffset;
   } else if (typeof symbolOrOffset === "string" && symbolOrOffset.length > 0) {
-    offset = elfFunctionOffset(readBinary(path), symbolOrOffset, path);
+    offset = elfFunctionOffset(readBinary(path, size), symbolOrOffset, path);
   } else {
     throw new InputError(
       `a uprobe goes on a function's name or a file offset, got ${JSON.stringify(symbolOrOffset)}`,

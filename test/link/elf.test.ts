@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
-import { elfFunctionOffset } from "../../src/link/elf.js";
+import { elfFunctionOffset, readElfParts } from "../../src/link/elf.js";
 import {
   AmbiguousSymbolError,
   ElfFormatError,
@@ -145,6 +145,19 @@ test("function offsets of compiled binaries (PIE and fixed-address) agree with r
   );
 });
 
+test("reading only the headers and symbol tables of libc finds what reading all of it finds, for every function", () => {
+  const file = libc();
+  const whole = readFileSync(file);
+  const parts = partsOf(whole);
+  const names = [...new Set(readelfSymbols(file).map((s) => s.name))];
+  assert.ok(names.length > 1000, `readelf lists ${names.length} names`);
+  for (const name of names) assert.equal(outcome(parts, name), outcome(whole, name), name);
+  // and most of the file was never read
+  let read = 0;
+  for (const b of parts) if (b !== 0) read++;
+  assert.ok(read < whole.length / 2, `${read} of ${whole.length} bytes are non-zero in the parts`);
+});
+
 test("libc.so.6's exported functions agree with readelf and nm; IFUNCs and old versions are not taken", () => {
   const file = libc();
   agrees(file, ["a64l", "malloc", "printf", "getpid", "free", "fopen"], true);
@@ -223,8 +236,30 @@ test("files that are not ELF64 little-endian executables are typed errors naming
   assert.throws(() => uprobeOffset(dir, "main"), UnreadableBinaryError);
 });
 
-/** Only our typed errors (or an offset inside the file) may come out of damaged bytes. */
+/** What a lookup in `bytes` gives: the offset, or the error's class and message. */
+function outcome(bytes: Uint8Array, name: string): string {
+  try {
+    return String(elfFunctionOffset(bytes, name, "fuzzed"));
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
+
+/** The parts of `bytes` readElfParts reads (the rest zero), read from `bytes` as from a file. */
+function partsOf(bytes: Uint8Array): Uint8Array {
+  return readElfParts(bytes.length, (into, offset) => into.set(bytes.subarray(offset, offset + into.length)));
+}
+
+/**
+ * Only our typed errors (or an offset inside the file) may come out of damaged bytes, and reading
+ * only the parts a lookup needs gives the same outcome as reading the whole file.
+ */
 function typedOnly(bytes: Uint8Array, name: string): void {
+  assert.equal(
+    outcome(partsOf(bytes), name),
+    outcome(bytes, name),
+    "the parts read give what the whole file gives",
+  );
   try {
     const offset = elfFunctionOffset(bytes, name, "fuzzed");
     assert.ok(Number.isSafeInteger(offset) && offset >= 0 && offset < bytes.length, `offset ${offset}`);
