@@ -61,4 +61,10 @@ export const DEMOS: readonly Demo[] = [
       "a tracepoint program on openat sends this process's file names through a ring buffer, read from shared memory",
     run: async (log) => (await import("./trace-opens.js")).run(log),
   },
+  {
+    name: "node-probes",
+    summary:
+      "a uprobe on libuv's uv_fs_open inside the running node: each fs.promises.open's path, read with for await",
+    run: async (log) => (await import("./node-probes.js")).run(log),
+  },
 ];
