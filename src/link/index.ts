@@ -35,4 +35,10 @@ export {
   type TracingOptions,
 } from "./tracing.js";
 export { type LinkType, linkTypeName, linkTypes } from "./types.js";
-export { attachUprobe, type UprobeOptions, uprobeOffset } from "./uprobe.js";
+export {
+  attachUprobe,
+  attachUprobeMulti,
+  type UprobeMultiOptions,
+  type UprobeOptions,
+  uprobeOffset,
+} from "./uprobe.js";

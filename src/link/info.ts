@@ -48,12 +48,26 @@ export type LinkInfo = LinkInfoBase &
         /** the BPF cookie, for tracepoint, uprobe and uretprobe events */
         cookie?: bigint;
       }
+    | {
+        type: "uprobe_multi";
+        /** the binary, as the kernel resolved it */
+        file: string;
+        /** the file offset of each probe */
+        offsets: number[];
+        /** each probe's BPF cookie */
+        cookies: bigint[];
+        /** uretprobes (BPF_F_UPROBE_MULTI_RETURN) */
+        retprobe: boolean;
+        /** the process the probes are for, or 0 for every process */
+        pid: number;
+      }
     | { type: "struct_ops"; mapId: number }
     | { type: "sockmap"; mapId: number; attachType: string }
     | { type: Exclude<LinkType, DetailedType> | `type ${number}` }
   );
 
 type DetailedType =
+  | "uprobe_multi"
   | "raw_tracepoint"
   | "tracing"
   | "cgroup"
@@ -80,6 +94,34 @@ function readName(fd: number, first: Buffer, nameField: number, lenField: number
   objGetInfoByFd(fd, info, { what: "link" });
   const end = name.indexOf(0);
   return name.toString("utf8", 0, end < 0 ? len : end);
+}
+
+/**
+ * A uprobe_multi link's details: a second call with room for the path, offsets and cookies that
+ * the first call counted.
+ */
+function uprobeMultiInfo(fd: number, first: Buffer) {
+  const o = LINK_INFO.offset;
+  const count = first.readUInt32LE(o["uprobe_multi.count"]);
+  const pathSize = first.readUInt32LE(o["uprobe_multi.path_size"]);
+  const path = Buffer.alloc(Math.max(pathSize, 1));
+  const offsets = Buffer.alloc(count * 8);
+  const cookies = Buffer.alloc(count * 8);
+  const info = Buffer.alloc(LINK_INFO.size);
+  putPtr(info, o["uprobe_multi.path"], path);
+  putU32(info, o["uprobe_multi.path_size"], path.length, "path size");
+  putPtr(info, o["uprobe_multi.offsets"], offsets);
+  putPtr(info, o["uprobe_multi.cookies"], cookies);
+  putU32(info, o["uprobe_multi.count"], count, "count");
+  objGetInfoByFd(fd, info, { what: "link" });
+  const end = path.indexOf(0);
+  return {
+    file: path.toString("utf8", 0, end < 0 ? path.length : end),
+    offsets: Array.from({ length: count }, (_, i) => Number(offsets.readBigUInt64LE(i * 8))),
+    cookies: Array.from({ length: count }, (_, i) => cookies.readBigUInt64LE(i * 8)),
+    retprobe: (info.readUInt32LE(o["uprobe_multi.flags"]) & 1) !== 0,
+    pid: info.readUInt32LE(o["uprobe_multi.pid"]),
+  };
 }
 
 /** Reads the kernel's info about the link behind `fd`. */
@@ -160,6 +202,8 @@ export function linkInfo(fd: number): LinkInfo {
         cookie: u64(o["perf_event.tracepoint.cookie"]),
       };
     }
+    case "uprobe_multi":
+      return { ...base, type, ...uprobeMultiInfo(fd, info) };
     case "struct_ops":
       return { ...base, type, mapId: u32(o["struct_ops.map_id"]) };
     case "sockmap":

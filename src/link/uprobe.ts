@@ -5,12 +5,13 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Program } from "../program/program.js";
+import { attachTypeNumber } from "../program/types.js";
 import { InputError } from "../sys/error.js";
-import { perfEventOpenUprobe } from "../sys/link.js";
+import { linkCreate, perfEventOpenUprobe, UPROBE_MULTI_RETURN } from "../sys/link.js";
 import { type CookieOptions, cookieOf } from "./cookie.js";
 import { elfFunctionOffset, readElfParts } from "./elf.js";
 import { UnreadableBinaryError, UprobeUnsupportedError } from "./errors.js";
-import type { Link } from "./link.js";
+import { Link } from "./link.js";
 import { programFd } from "./program.js";
 import { linkPerfEvent } from "./tracepoint.js";
 
@@ -174,4 +175,112 @@ export function attachUprobe(
     what,
   );
   return linkPerfEvent(fd, perf, cookie, what);
+}
+
+/** Options of {@link attachUprobeMulti}. */
+export interface UprobeMultiOptions {
+  /** uretprobes: run when each function returns */
+  retprobe?: boolean;
+  /** only for this process (all its threads); by default every process that runs the binary */
+  pid?: number;
+  /** one BPF cookie per place (bpf_get_attach_cookie tells the program which place it runs for) */
+  cookies?: readonly (bigint | number)[];
+}
+
+/** The most places one uprobe_multi link takes (the kernel's MAX_UPROBE_MULTI_CNT). */
+const MAX_UPROBE_MULTI = 1 << 20;
+
+/**
+ * Attaches a `kprobe` program loaded with `expectedAttachType: "trace_uprobe_multi"` to many
+ * functions (names or file offsets) of one ELF binary with a single uprobe_multi link
+ * (BPF_LINK_CREATE, no perf event per place): one system call and one descriptor however many
+ * places. `cookies` gives each place its own BPF cookie. Close the link to detach them all.
+ *
+ * @example
+ * ```ts
+ * const program = Program.load({ type: "kprobe", expectedAttachType: "trace_uprobe_multi", instructions });
+ * using link = attachUprobeMulti(program, "/usr/lib/x86_64-linux-gnu/libc.so.6", ["malloc", "free"], { cookies: [1, 2] });
+ * ```
+ */
+export function attachUprobeMulti(
+  program: Program,
+  binary: string,
+  places: readonly (string | number)[],
+  options: UprobeMultiOptions = {},
+): Link {
+  const fd = programFd(program, ["kprobe"], "attachUprobeMulti", " (uprobes run kprobe programs)");
+  // a program loaded here says how it was loaded (its statistics are there too); one opened by
+  // path or id does not, and the kernel decides
+  const loadedAs = program.expectedAttachType;
+  if (loadedAs !== "trace_uprobe_multi" && (loadedAs !== undefined || program.stats !== undefined)) {
+    throw new InputError(
+      `attachUprobeMulti needs a kprobe program loaded with expectedAttachType: "trace_uprobe_multi", this one was loaded with ${loadedAs === undefined ? "none" : `'${loadedAs}'`}`,
+    );
+  }
+  if (!Array.isArray(places) || places.length === 0 || places.length > MAX_UPROBE_MULTI) {
+    throw new InputError(
+      `attachUprobeMulti takes from 1 to ${MAX_UPROBE_MULTI} function names or offsets, got ${Array.isArray(places) ? places.length : String(places)}`,
+    );
+  }
+  const retprobe = options.retprobe ?? false;
+  if (typeof retprobe !== "boolean")
+    throw new InputError(`retprobe must be true or false, got ${String(retprobe)}`);
+  const pid = checkPid(options.pid);
+  const cookies = options.cookies;
+  if (cookies !== undefined && (!Array.isArray(cookies) || cookies.length !== places.length)) {
+    throw new InputError(
+      `cookies, when given, are one per place: ${places.length} places, ${Array.isArray(cookies) ? cookies.length : String(cookies)} cookies`,
+    );
+  }
+  const { path, size } = checkBinary(binary);
+  let image: Uint8Array | undefined;
+  const offsets = Buffer.alloc(places.length * 8);
+  places.forEach((place, i) => {
+    let offset: number;
+    if (typeof place === "number") {
+      if (!Number.isSafeInteger(place) || place < 0 || place >= size) {
+        throw new InputError(
+          `place ${i}: a uprobe offset is an integer file offset inside ${path} (0 to ${size - 1}), got ${place}`,
+        );
+      }
+      offset = place;
+    } else if (typeof place === "string" && place.length > 0) {
+      image ??= readBinary(path, size);
+      offset = elfFunctionOffset(image, place, path);
+    } else {
+      throw new InputError(`place ${i}: a function's name or a file offset, got ${JSON.stringify(place)}`);
+    }
+    offsets.writeBigUInt64LE(BigInt(offset), i * 8);
+  });
+  let cookieBytes: Buffer | undefined;
+  if (cookies !== undefined) {
+    const bytes = Buffer.alloc(cookies.length * 8);
+    for (let i = 0; i < cookies.length; i++) bytes.writeBigUInt64LE(cookieOf({ cookie: cookies[i] }), i * 8);
+    cookieBytes = bytes;
+  }
+  const what = `on ${places.length} ${retprobe ? "uretprobes" : "uprobes"} of ${path}${pid === -1 ? "" : ` for pid ${pid}`}`;
+  const link = linkCreate(
+    {
+      progFd: fd,
+      target: 0,
+      attachType: attachTypeNumber("trace_uprobe_multi"),
+      extra: {
+        kind: "uprobe_multi",
+        path: Buffer.from(`${path}\0`),
+        offsets,
+        cookies: cookieBytes,
+        count: places.length,
+        flags: retprobe ? UPROBE_MULTI_RETURN : 0,
+        pid: pid === -1 ? 0 : pid,
+      },
+    },
+    {
+      what,
+      privilege: "perfmon",
+      details: {
+        hint: 'the kernel refused the uprobe_multi link: was the program loaded with expectedAttachType: "trace_uprobe_multi", and is each offset the start of an instruction?',
+      },
+    },
+  );
+  return Link.fromFd(link);
 }

@@ -260,6 +260,15 @@ export const LINK_CREATE = layout("link_create", [
       ["cgroup.relative_fd|cgroup.relative_id", "u32"],
       ["cgroup.expected_revision", "u64"],
     ],
+    [
+      ["uprobe_multi.path", "u64"],
+      ["uprobe_multi.offsets", "u64"],
+      ["uprobe_multi.ref_ctr_offsets", "u64"],
+      ["uprobe_multi.cookies", "u64"],
+      ["uprobe_multi.cnt", "u32"],
+      ["uprobe_multi.flags", "u32"],
+      ["uprobe_multi.pid", "u32"],
+    ],
   ),
 ]);
 
@@ -408,6 +417,16 @@ export const LINK_INFO = layout("bpf_link_info", [
           ["perf_event.event.cookie", "u64"],
         ],
       ),
+    ],
+    [
+      ["uprobe_multi.path", "u64"],
+      ["uprobe_multi.offsets", "u64"],
+      ["uprobe_multi.ref_ctr_offsets", "u64"],
+      ["uprobe_multi.cookies", "u64"],
+      ["uprobe_multi.path_size", "u32"],
+      ["uprobe_multi.count", "u32"],
+      ["uprobe_multi.flags", "u32"],
+      ["uprobe_multi.pid", "u32"],
     ],
     [
       ["tcx.ifindex", "u32"],

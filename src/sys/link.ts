@@ -14,7 +14,24 @@ export type LinkCreateExtra =
   | { kind: "target_btf_id"; targetBtfId: number }
   | { kind: "tracing"; targetBtfId: number; cookie: bigint }
   | { kind: "perf_event"; cookie: bigint }
-  | { kind: "tcx"; relative: number; expectedRevision: bigint };
+  | { kind: "tcx"; relative: number; expectedRevision: bigint }
+  | {
+      kind: "uprobe_multi";
+      /** the binary's path, NUL-terminated */
+      path: Buffer;
+      /** `count` u64 file offsets */
+      offsets: Buffer;
+      /** `count` u64 cookies, or none */
+      cookies: Buffer | undefined;
+      count: number;
+      /** BPF_F_UPROBE_MULTI_RETURN for uretprobes */
+      flags: number;
+      /** a process id, or 0 for every process */
+      pid: number;
+    };
+
+/** BPF_F_UPROBE_MULTI_RETURN: the uprobe_multi link's probes are uretprobes. */
+export const UPROBE_MULTI_RETURN = 1;
 
 /** Attributes of BPF_LINK_CREATE. */
 export interface LinkCreateAttr {
@@ -49,6 +66,15 @@ export function linkCreate(a: LinkCreateAttr, ctx?: CallContext): number {
     case "tcx":
       putU32(attr, o["tcx.relative_fd"], x.relative, "relative fd or id");
       putU64(attr, o["tcx.expected_revision"], x.expectedRevision, "expected revision");
+      break;
+    case "uprobe_multi":
+      // the Buffers stay referenced by `a` until the call returns
+      putPtr(attr, o["uprobe_multi.path"], x.path);
+      putPtr(attr, o["uprobe_multi.offsets"], x.offsets);
+      putPtr(attr, o["uprobe_multi.cookies"], x.cookies);
+      putU32(attr, o["uprobe_multi.cnt"], x.count, "probe count");
+      putU32(attr, o["uprobe_multi.flags"], x.flags, "uprobe_multi flags");
+      putU32(attr, o["uprobe_multi.pid"], x.pid, "pid");
       break;
     default:
       break;

@@ -15,6 +15,7 @@ import { u32, u64 } from "../../src/codec/index.js";
 import { asm } from "../../src/isa/template.js";
 import {
   attachUprobe,
+  attachUprobeMulti,
   ElfFormatError,
   type Link,
   SymbolNotFoundError,
@@ -46,6 +47,22 @@ int main(int argc, char **argv) {
   volatile long s = 0;
   for (int i = 1; i <= n; i++) s += rawbpf_target(i);
   for (int i = 0; i < n; i++) s += a64l("./");
+  return 0;
+}
+`;
+
+/** Forks a child that exits at once, prints its pid, and sleeps without reaping it. */
+const ZOMBIE = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(void) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  printf("%d\\n", (int)pid);
+  fflush(stdout);
+  alarm(60);
+  pause();
   return 0;
 }
 `;
@@ -274,8 +291,12 @@ test("attachUprobe: a pid that has exited is the kernel's ESRCH, with a hint", a
   if (!needsRoot(t)) return;
   using map = stats();
   using program = load(map, ptRegs("di"));
-  // sh starts `true` and execs sleep, which never reaps it: `true` stays a zombie, with a /proc entry
-  const sh = spawn("sh", ["-c", "true & echo $!; exec sleep 60"], { stdio: ["ignore", "pipe", "ignore"] });
+  // a parent that never reaps its child: the child stays a zombie, with a /proc entry (a shell
+  // may reap its background jobs, so the parent is C)
+  const maker = join(dir, "zombie");
+  writeFileSync(`${maker}.c`, ZOMBIE);
+  execFileSync("cc", ["-o", maker, `${maker}.c`]);
+  const sh = spawn(maker, [], { stdio: ["ignore", "pipe", "ignore"] });
   const exited = once(sh, "exit");
   try {
     const [line] = await once(sh.stdout, "data");
@@ -297,4 +318,81 @@ test("attachUprobe: a pid that has exited is the kernel's ESRCH, with a hint", a
     sh.kill();
     await exited;
   }
+});
+
+/** A trace_uprobe_multi program that adds 1 to map[cookie]: each place of the link counts in its own slot. */
+function loadMulti(map: BpfMap<typeof u32, typeof u64>): Program {
+  return Program.load({
+    type: "kprobe",
+    expectedAttachType: "trace_uprobe_multi",
+    instructions: asm`
+      call bpf_get_attach_cookie
+      *(u32 *)(r10 - 4) = r0
+      r2 = r10
+      r2 += -4
+      r1 = ${map}
+      call bpf_map_lookup_elem
+      if r0 == 0 goto out
+      r1 = 1
+      lock *(u64 *)(r0 + 0) += r1
+    out:
+      r0 = 0
+      exit
+    `,
+  });
+}
+
+test("attachUprobeMulti: one link on rawbpf_target and main, each place its cookie; uretprobes; info; close", (t) => {
+  if (!needsRoot(t)) return;
+  using map = stats();
+  using program = loadMulti(map);
+  const offsets = [uprobeOffset(binary, "rawbpf_target"), uprobeOffset(binary, "main")];
+  const link = attachUprobeMulti(program, binary, ["rawbpf_target", offsets[1]!], { cookies: [0, 1n] });
+  try {
+    const info = link.info();
+    assert.ok(info.type === "uprobe_multi");
+    assert.equal(info.programId, program.info().id);
+    assert.equal(info.file, binary);
+    assert.deepEqual(info.offsets, offsets);
+    assert.deepEqual(info.cookies, [0n, 1n]);
+    assert.equal(info.retprobe, false);
+    assert.equal(info.pid, 0, "every process");
+    run();
+    assert.deepEqual(read(map), [BigInt(N), 1n], "N calls of rawbpf_target, one of main");
+    using returns = attachUprobeMulti(program, binary, ["rawbpf_target"], {
+      retprobe: true,
+      pid: process.pid,
+    });
+    const r = returns.info();
+    assert.ok(r.type === "uprobe_multi" && r.retprobe && r.pid === process.pid);
+    returns.close();
+    stopsWhenClosed(link, map);
+  } finally {
+    link.close();
+  }
+  // a second run after close: nothing counts (checked by stopsWhenClosed); the uretprobe link of
+  // another pid never ran the program
+  assert.deepEqual(read(map), [BigInt(N), 1n]);
+});
+
+test("attachUprobeMulti: wrong input is a typed error before the kernel", (t) => {
+  if (!needsRoot(t)) return;
+  using map = stats();
+  using multi = loadMulti(map);
+  using single = load(map, ptRegs("di"));
+  using tracepoint = Program.load({ type: "tracepoint", instructions: asm`r0 = 0\nexit` });
+  const fds = openFdCount();
+  assert.throws(
+    () => attachUprobeMulti(single, binary, ["rawbpf_target"]),
+    (e: unknown) => e instanceof InputError && /trace_uprobe_multi/.test(e.message),
+  );
+  assert.throws(() => attachUprobeMulti(multi, binary, []), InputError);
+  assert.throws(() => attachUprobeMulti(multi, binary, ["rawbpf_target"], { cookies: [1, 2] }), InputError);
+  assert.throws(() => attachUprobeMulti(multi, binary, ["rawbpf_target", ""]), InputError);
+  assert.throws(() => attachUprobeMulti(multi, binary, [-1]), InputError);
+  assert.throws(() => attachUprobeMulti(multi, binary, ["rawbpf_targt"]), SymbolNotFoundError);
+  assert.throws(() => attachUprobeMulti(multi, binary, ["rawbpf_target"], { cookies: [-1] }), InputError);
+  assert.throws(() => attachUprobeMulti(multi, join(dir, "missing"), ["main"]), UnreadableBinaryError);
+  assert.throws(() => attachUprobeMulti(tracepoint, binary, ["main"]), WrongProgramTypeError);
+  assert.equal(openFdCount(), fds);
 });
