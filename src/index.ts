@@ -21,6 +21,8 @@ export * from "./btf/index.js";
 // maps and codecs
 export * from "./codec/index.js";
 export { decode as decodeValue, encode as encodeValue } from "./codec/index.js";
+// what this kernel supports
+export * from "./feature/index.js";
 /** A source line of an assembled program (instruction index, file, line, column, text). */
 export type { LineInfo } from "./isa/asm/index.js";
 export * from "./isa/asm/index.js";

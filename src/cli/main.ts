@@ -12,6 +12,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   disasm: { summary: "disassemble instruction bytes into text", load: () => import("./disasm.js") },
   btf: { summary: "dump BTF (the kernel's, a file's, or a loaded object's)", load: () => import("./btf.js") },
   explain: { summary: "explain a verifier log", load: () => import("./explain.js") },
+  feature: {
+    summary: "what this kernel supports (program types, map types, helpers)",
+    load: () => import("./feature.js"),
+  },
   link: {
     summary: "list the links in the kernel (programs attached to hooks)",
     load: () => import("./link.js"),

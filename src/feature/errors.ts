@@ -1,0 +1,21 @@
+/** The typed error of a probe whose answer the kernel did not give. */
+import { RawbpfError } from "../sys/error.js";
+
+/**
+ * A probe that could not tell: the kernel refused it for a reason that says nothing about the
+ * feature (EPERM before the verifier ran, say), or the feature cannot be probed by a plain load
+ * (helpers of `tracing`, `lsm`, `ext` and `struct_ops` programs need an attach target). `cause`
+ * is the kernel's `BpfError` when there was one. {@link probeAll} reports these as `"unknown"`.
+ */
+export class InconclusiveProbeError extends RawbpfError {
+  /** what was probed, e.g. `program type lsm` */
+  readonly feature: string;
+  /** why the answer is unknown, in plain words */
+  readonly reason: string;
+
+  constructor(feature: string, reason: string, options?: ErrorOptions) {
+    super("EPROBE", `cannot tell whether this kernel supports ${feature}: ${reason}`, options);
+    this.feature = feature;
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,58 @@
+/** `rawbpf feature`: plain output like bpftool's, --json matching the API, --help, usage errors. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { run } from "../../src/cli/feature.js";
+import { captureIo, UsageError } from "../../src/cli/io.js";
+import { probeAll } from "../../src/feature/all.js";
+import { needsRoot } from "../support/privilege.js";
+
+test("rawbpf feature --json: the report of probeAll, as JSON", async (t) => {
+  if (!needsRoot(t)) return;
+  const io = captureIo();
+  assert.equal(await run(["--json"], io), 0);
+  assert.equal(io.err, "");
+  assert.deepEqual(JSON.parse(io.out), probeAll());
+});
+
+test("rawbpf feature: one line per program and map type, then the helpers per program type", async (t) => {
+  if (!needsRoot(t)) return;
+  const io = captureIo();
+  assert.equal(await run([], io), 0);
+  const report = probeAll();
+  const out = io.out;
+  for (const [name, a] of Object.entries(report.programTypes)) {
+    const word = a === true ? "is available" : a === false ? "is NOT available" : "is UNKNOWN: ";
+    assert.ok(out.includes(`eBPF program_type ${name} ${word}`), `program type ${name}`);
+  }
+  for (const [name, a] of Object.entries(report.mapTypes)) {
+    assert.equal(typeof a, "boolean", `map type ${name} is known either way here`);
+    assert.ok(
+      out.includes(`eBPF map_type ${name} ${a ? "is available" : "is NOT available"}\n`),
+      `map ${name}`,
+    );
+  }
+  // each helper list, in order, under its header
+  for (const [name, list] of Object.entries(report.helpers)) {
+    const header = `eBPF helpers supported for program type ${name}:\n`;
+    const at = out.indexOf(header);
+    assert.ok(at >= 0, `helpers header of ${name}`);
+    const section = out.slice(at + header.length).split(/\n(?!\t)/)[0]!;
+    if (list === "unknown") assert.match(section, /^\tUnknown: /, name);
+    else if (list.length === 0) assert.equal(section, "\tProgram type not supported", name);
+    else assert.equal(section, list.map((h) => `\t- ${h}`).join("\n"), name);
+  }
+  assert.match(out, /^Scanning eBPF program types\.\.\.$/m);
+  assert.match(
+    out,
+    /^Not probed \(.*--full.*\): bpf_trace_printk, bpf_probe_write_user, bpf_trace_vprintk$/m,
+  );
+});
+
+test("rawbpf feature --help, and usage errors", async () => {
+  const help = captureIo();
+  assert.equal(await run(["--help"], help), 0);
+  assert.match(help.out, /^usage: rawbpf feature \[--json\] \[--full\]/);
+  await assert.rejects(run(["probe"], captureIo()), UsageError);
+  await assert.rejects(run(["--frob"], captureIo()), UsageError);
+  await assert.rejects(run(["--json=yes"], captureIo()), UsageError);
+});
