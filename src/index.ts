@@ -7,7 +7,8 @@
  * - Kernel objects: `Program`, `BpfMap` (with typed codecs `u32`, `u64`, `struct`...), socket
  *   filters (`attachFilter`, `socketPair`), links to kernel hooks (`attachTracepoint`,
  *   `attachRawTracepoint`, `attachTracing`, `attachUprobe`, `attachXdp`, `attachTcx`,
- *   `attachCgroup`: a `Link`), and the ring buffer reader (`RingBuffer`).
+ *   `attachCgroup`: a `Link`), the ring buffer reader (`RingBuffer`), the perf event array reader
+ *   (`PerfBuffer`) and feature probes (`probeAll`...).
  * - BTF: `BtfBuilder`, `Btf.parse`, `formatC`, `loadBtf`.
  * - Verifier logs: `parseVerifierLog`, `explain`, `VerifierError`, the terminal and HTML views.
  * - Errors: `RawbpfError` (base), `BpfError` (the kernel refused), `InputError` (bad input
@@ -35,7 +36,8 @@ export { asm } from "./isa/template.js";
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export * from "./map/index.js";
-
+// perf event arrays (bpf_perf_event_output)
+export * from "./perf/index.js";
 // programs and sockets
 export { type LoadedAssembly, loadAssembled } from "./program/assembled.js";
 export type { ProgramBtfOption } from "./program/btf.js";

@@ -9,6 +9,7 @@ export * from "./layout.js";
 export * from "./link.js";
 export * from "./map.js";
 export * from "./obj.js";
+export * from "./perf.js";
 export * from "./prog.js";
 export * from "./ringbuf.js";
 export * from "./socket.js";

@@ -108,6 +108,21 @@ export function layout<const F extends readonly Entry[]>(
   }) as Layout<EntryNames<F[number]>>;
 }
 
+/**
+ * The fields of struct perf_event_mmap_page (the first page of a perf event's mapping) that a
+ * reader of the data ring uses: `data_head` (the kernel's write position), `data_tail` (the
+ * reader's position, written by user space), and where the data area starts and how long it is.
+ * They follow 1 KiB of fields and padding the reader does not use, so the offsets are written
+ * out; test/sys/layout.test.ts checks them against the kernel's BTF.
+ */
+export const PERF_EVENT_MMAP_PAGE: Layout<"data_head" | "data_tail" | "data_offset" | "data_size"> =
+  Object.freeze({
+    btfName: "perf_event_mmap_page",
+    offset: Object.freeze({ data_head: 1024, data_tail: 1032, data_offset: 1040, data_size: 1048 }),
+    type: Object.freeze({ data_head: "u64", data_tail: "u64", data_offset: "u64", data_size: "u64" }),
+    size: 1088,
+  } as const);
+
 /** sizeof(union bpf_attr) on Linux 6.18; the kernel accepts a larger size if the tail is zero. */
 export const ATTR_SIZE = 168;
 

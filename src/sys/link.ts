@@ -165,24 +165,38 @@ const PERF_EVENT_IOC_ENABLE = 0x2400;
 const PERF_ATTR = PERF_EVENT_ATTR.offset;
 
 /** What {@link perfEventOpen} puts in struct perf_event_attr, and where the event counts. */
-interface PerfEventSpec {
+export interface PerfEventSpec {
   /** attr.type: PERF_TYPE_TRACEPOINT or a dynamic PMU's number */
   type: number;
   config: bigint | number;
   /** attr.config1; a Buffer stands for its address (and stays referenced until the call returns) */
   config1?: Buffer;
   config2?: bigint | number;
-  /** a process id, or -1 for every process (then on CPU 0: the kernel needs a CPU or a task) */
+  /** attr.sample_type (PERF_SAMPLE_* bits); 0 when not given */
+  sampleType?: number;
+  /**
+   * attr.wakeup_events (default 1: wake a poller at every sample), or with `watermark: true`
+   * attr.wakeup_watermark (bytes)
+   */
+  wakeup?: number;
+  /** set the `watermark` flag bit: `wakeup` counts bytes instead of events */
+  watermark?: boolean;
+  /** a process id, or -1 for every process (then on `cpu`, default CPU 0: the kernel needs a CPU or a task) */
   pid: number;
+  /** the CPU to count on (default: 0 for pid -1, every CPU otherwise) */
+  cpu?: number;
   /** how the hint of EACCES/EPERM names the event */
   kind: string;
 }
+
+/** The `watermark` bit of perf_event_attr's flag word (after disabled ... task). */
+const PERF_ATTR_FLAG_WATERMARK = 1n << 14n;
 
 /**
  * perf_event_open(2) of one event, enabled, counting every sample (a BPF program on the event runs
  * on every CPU, whatever CPU the event was opened on). Returns a descriptor the caller owns.
  */
-function perfEventOpen(spec: PerfEventSpec, what: string): number {
+export function perfEventOpen(spec: PerfEventSpec, what: string): number {
   const nr = libc.SYS_perf_event_open;
   if (nr === undefined) {
     throw new BpfError("perf_event_open", 38, {
@@ -194,10 +208,12 @@ function perfEventOpen(spec: PerfEventSpec, what: string): number {
   attr.writeUInt32LE(PERF_ATTR_SIZE, PERF_ATTR.size);
   putU64(attr, PERF_ATTR.config, spec.config, "perf event config");
   attr.writeBigUInt64LE(1n, PERF_ATTR.sample_period);
-  attr.writeUInt32LE(1, PERF_ATTR.wakeup_events);
+  if (spec.sampleType !== undefined) putU64(attr, PERF_ATTR.sample_type, spec.sampleType, "sample type");
+  if (spec.watermark === true) attr.writeBigUInt64LE(PERF_ATTR_FLAG_WATERMARK, PERF_ATTR.disabled);
+  putU32(attr, PERF_ATTR.wakeup_events, spec.wakeup ?? 1, "wakeup events or watermark");
   if (spec.config1 !== undefined) putPtr(attr, PERF_ATTR.config1, spec.config1);
   if (spec.config2 !== undefined) putU64(attr, PERF_ATTR.config2, spec.config2, "perf event config2");
-  const cpu = spec.pid === -1 ? 0 : -1;
+  const cpu = spec.cpu ?? (spec.pid === -1 ? 0 : -1);
   const fd = Number(libc.syscallPerfEventOpen(nr, attr, spec.pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
   if (fd < 0) {
     const errno = libc.errno();

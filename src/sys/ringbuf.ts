@@ -33,7 +33,7 @@ const MAP_ANONYMOUS = 0x20;
 const F_DUPFD_CLOEXEC = 1030;
 
 /** One region of memory this module mapped. */
-interface Region {
+export interface Region {
   address: number;
   length: number;
   /** set when the range was given back already (it may belong to someone else since) */
@@ -108,13 +108,37 @@ export function mapRing(fd: number, size: number, what = "of a ring buffer"): Ri
 }
 
 /**
- * Unmaps the ring's pages now, leaving zero pages at the same addresses (see the module comment)
- * until the ArrayBuffers over them are garbage; a second call does nothing.
+ * Maps `length` bytes of `fd` from `offset` with `prot` (MAP_SHARED), as a zero-copy ArrayBuffer
+ * whose region is unmapped once the buffer is garbage (unless {@link retireRegions} gave it back).
+ * @throws BpfError ("mmap") when the kernel refuses
  */
-export function retireRing(m: RingMapping): void {
-  if (m.retired) return;
-  m.retired = true;
-  for (const r of m.regions) {
+export function mapShared(
+  fd: number,
+  length: number,
+  offset: number,
+  writable: boolean,
+  what: string,
+): { memory: ArrayBuffer; region: Region } {
+  const address = mmapOrThrow(
+    length,
+    writable ? PROT_READ | PROT_WRITE : PROT_READ,
+    MAP_SHARED,
+    fd,
+    offset,
+    what,
+  );
+  const memory = libc.viewOf(address, length);
+  const region: Region = { address, length, gone: false };
+  unmapper.register(memory, region);
+  return { memory, region };
+}
+
+/**
+ * Replaces each region in place with read-only zero pages (see the module comment); the
+ * placeholders are unmapped when the ArrayBuffers over them are garbage.
+ */
+export function retireRegions(regions: readonly Region[]): void {
+  for (const r of regions) {
     const at = Number(
       libc.mmap(r.address, r.length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
     );
@@ -124,6 +148,16 @@ export function retireRing(m: RingMapping): void {
       r.gone = true;
     }
   }
+}
+
+/**
+ * Unmaps the ring's pages now, leaving zero pages at the same addresses (see the module comment)
+ * until the ArrayBuffers over them are garbage; a second call does nothing.
+ */
+export function retireRing(m: RingMapping): void {
+  if (m.retired) return;
+  m.retired = true;
+  retireRegions(m.regions);
 }
 
 /** A duplicate of `fd` (close-on-exec) that the caller owns. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
-import { ALL_LAYOUTS, ATTR_SIZE } from "../../src/sys/layout.js";
+import { ALL_LAYOUTS, ATTR_SIZE, PERF_EVENT_MMAP_PAGE } from "../../src/sys/layout.js";
 import { PERF_ATTR_SIZE, PERF_EVENT_ATTR } from "../../src/sys/link.js";
 
 interface RawType {
@@ -130,5 +130,22 @@ test("the perf_event_attr head built for tracepoint and uprobe links matches the
   fields(types, s.id, 0, found);
   for (const [n, off] of Object.entries(PERF_EVENT_ATTR.offset)) {
     assert.equal(off, found.get(n), `perf_event_attr.${n} offset`);
+  }
+});
+
+test("the perf_event_mmap_page fields a perf buffer reader uses match the running kernel's BTF", (t) => {
+  const types = loadRaw();
+  if (!types) {
+    if (process.env.CI === "true") assert.fail("bpftool is needed to read the kernel's BTF");
+    t.skip("bpftool not installed");
+    return;
+  }
+  const s = [...types.values()].find((x) => x.kind === "STRUCT" && x.name === "perf_event_mmap_page");
+  assert.ok(s, "struct perf_event_mmap_page exists");
+  assert.equal(PERF_EVENT_MMAP_PAGE.size, s.size, "sizeof(struct perf_event_mmap_page)");
+  const found = new Map<string, number>();
+  fields(types, s.id, 0, found);
+  for (const [n, off] of Object.entries(PERF_EVENT_MMAP_PAGE.offset)) {
+    assert.equal(off, found.get(n), `perf_event_mmap_page.${n} offset`);
   }
 });

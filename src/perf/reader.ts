@@ -1,0 +1,553 @@
+/** `PerfBuffer`: the user-space reader of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map. */
+import { endianness } from "node:os";
+import { BpfError, ClosedError, InputError, RawbpfError } from "../sys/error.js";
+import { Fd } from "../sys/fd.js";
+import { MapElemOps } from "../sys/map.js";
+import {
+  mapPerfRing,
+  onlineCpus,
+  openBpfOutputEvent,
+  type PerfMapping,
+  retirePerfRing,
+} from "../sys/perf.js";
+import { dupFd, type ReadableWatch, watchReadable } from "../sys/ringbuf.js";
+import { type PerfLostCallback, type PerfRecordCallback, ReusedPerfRecord } from "./record.js";
+
+/** PERF_RECORD_LOST: `u64 id, u64 lost` after the header */
+const RECORD_LOST = 2;
+/** PERF_RECORD_SAMPLE: with PERF_SAMPLE_RAW only, `u32 size` then the bytes after the header */
+const RECORD_SAMPLE = 9;
+/** sizeof(struct perf_event_header): u32 type, u16 misc, u16 size */
+const HEADER_SIZE = 8;
+/** Index of the low and high u32 halves of a u64 in a Uint32Array. */
+const LO = endianness() === "LE" ? 0 : 1;
+const HI = 1 - LO;
+/** Where the header's u16 size is in its second u32 word (after misc) */
+const SIZE_SHIFT = endianness() === "LE" ? 16 : 0;
+const TWO_32 = 2 ** 32;
+/** The largest record: a header's size is a u16. */
+const MAX_RECORD = 0xffff;
+
+/** What a perf buffer reads: a {@link BpfMap} of type "perf_event_array" (or anything shaped like one). */
+export interface PerfBufferSource {
+  /** the map type; must be "perf_event_array" */
+  readonly type: string;
+  /** the map's number of slots: more than the highest online CPU number */
+  readonly maxEntries: number;
+  /** the map's descriptor (a closed BpfMap throws ClosedError here) */
+  readonly fd: number;
+  /** the map's name, for messages */
+  readonly name?: string;
+}
+
+/** Options of {@link PerfBuffer.open}. */
+export interface PerfBufferOptions {
+  /** data pages of each CPU's ring, a power of 2 (default 8); the ring also takes one control page */
+  pageCount?: number;
+  /**
+   * Wake the event loop's reader after this many samples on a CPU (attr.wakeup_events, default 1).
+   * More saves wake-ups; samples wait in the ring until the count is reached (consume() sees them anyway).
+   */
+  wakeupEvents?: number;
+  /**
+   * Wake after this many bytes are waiting instead (attr.wakeup_watermark); exclusive with
+   * `wakeupEvents`. Must be less than the data size of a ring.
+   */
+  wakeupWatermark?: number;
+  /** called (during a drain, in ring order) with each PERF_RECORD_LOST: how many samples a full ring dropped */
+  onLost?: PerfLostCallback;
+}
+
+/** Options of {@link PerfBuffer.start}. */
+export interface PerfStartOptions {
+  /**
+   * Called when a record callback throws or the event loop reports an error on a descriptor.
+   * Listening stops first. Without it (or when it throws), the error is thrown from a task of its
+   * own: an uncaught exception, like an EventEmitter's unhandled 'error'.
+   */
+  onError?: (error: unknown) => void;
+  /** whether listening keeps the process alive, like a server does (default true) */
+  keepAlive?: boolean;
+}
+
+/** One CPU's event and ring. */
+class CpuRing {
+  readonly cpu: number;
+  readonly fd: Fd;
+  readonly mapping: PerfMapping;
+  readonly mask: number;
+  /** data_head as two u32 halves (the kernel writes it) */
+  readonly head32: Uint32Array;
+  /** data_tail as two u32 halves (the reader writes it) */
+  readonly tail32: Uint32Array;
+  readonly tail64: BigUint64Array;
+  readonly words: Uint32Array;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  lost = 0;
+  watch: ReadableWatch | undefined;
+  readonly onReady: (status: number) => void;
+
+  constructor(cpu: number, fd: Fd, mapping: PerfMapping, onReady: (ring: CpuRing, status: number) => void) {
+    this.cpu = cpu;
+    this.fd = fd;
+    this.mapping = mapping;
+    const m = mapping;
+    this.mask = m.dataSize - 1;
+    this.head32 = new Uint32Array(m.memory, m.headOffset, 2);
+    this.tail32 = new Uint32Array(m.memory, m.tailOffset, 2);
+    this.tail64 = new BigUint64Array(m.memory, m.tailOffset, 1);
+    this.words = new Uint32Array(m.memory, m.dataOffset, m.dataSize / 4);
+    this.bytes = new Uint8Array(m.memory, m.dataOffset, m.dataSize);
+    this.view = new DataView(m.memory, m.dataOffset, m.dataSize);
+    this.onReady = (status) => onReady(this, status);
+  }
+}
+
+/**
+ * The reader of a BPF perf event array (BPF_MAP_TYPE_PERF_EVENT_ARRAY): the samples programs
+ * write with `bpf_perf_event_output(ctx, &map, BPF_F_CURRENT_CPU, data, size)`.
+ *
+ * Opening it opens, on every online CPU, a PERF_COUNT_SW_BPF_OUTPUT event sampling raw data,
+ * maps its ring (one control page and `pageCount` data pages) and stores the event's descriptor
+ * at the CPU's key of the map, which is what the helper looks up. Samples are read through
+ * shared memory, with no system call and no allocation per sample:
+ *
+ * - {@link PerfBuffer.consume} synchronously hands every waiting sample of every CPU to a
+ *   callback, in order per CPU (CPU by CPU), and frees their room;
+ * - {@link PerfBuffer.start} does the same, CPU by CPU, whenever the kernel wakes that CPU's
+ *   event, driven by the Node event loop (libuv polls the event descriptors): no thread, no timer.
+ *
+ * Nothing is dropped silently: when a CPU's ring is full the helper fails (-ENOSPC) and the
+ * kernel counts the sample; the next sample that fits is preceded by a PERF_RECORD_LOST saying
+ * how many were dropped, which the reader adds to {@link PerfBuffer.lost} (and to
+ * {@link PerfBuffer.lostOn} that CPU) and passes to the `onLost` option. A count still inside
+ * the kernel (nothing has fitted since) shows up with the next sample.
+ *
+ * One reader per map: opening a second one replaces the first one's events in the map.
+ * The reader owns a duplicate of the map's descriptor, so it outlives the BpfMap it came from;
+ * close() removes its entries from the map.
+ *
+ * @example
+ * ```ts
+ * using events = BpfMap.create({ type: "perf_event_array", keySize: 4, valueSize: 4, maxEntries: 64 });
+ * using perf = PerfBuffer.open(events, { pageCount: 16 });
+ * // ... load and run a program that calls bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, ...)
+ * perf.consume((r) => console.log(r.cpu, r.view.getUint32(r.offset, true)));
+ * ```
+ */
+export class PerfBuffer implements Disposable {
+  /** the CPUs read, in order (the online CPUs when opened) */
+  readonly cpus: readonly number[];
+  /** data pages of each CPU's ring */
+  readonly pageCount: number;
+  /** data bytes of each CPU's ring */
+  readonly size: number;
+  readonly #what: string;
+  readonly #mapFd: Fd;
+  readonly #ops: MapElemOps;
+  readonly #rings: CpuRing[];
+  readonly #record: ReusedPerfRecord;
+  /** a wrapping record is copied here (as u32 words and as bytes) */
+  readonly #scratchWords: Uint32Array;
+  readonly #scratchBytes: Uint8Array;
+  readonly #scratchView: DataView;
+  readonly #onLost: PerfLostCallback | undefined;
+  #lost = 0;
+  #delivered = 0;
+  #closed = false;
+  #draining = false;
+  #halt = false;
+  #fromEvent = false;
+  #listener: PerfRecordCallback | undefined;
+  #onError: ((error: unknown) => void) | undefined;
+  #kick: NodeJS.Immediate | undefined;
+
+  /**
+   * Opens an event and maps a ring on every online CPU and stores the events in `map`. The map
+   * must be of type "perf_event_array" and `pageCount` a power of 2 ({@link InputError} otherwise,
+   * before anything is opened), the map open ({@link ClosedError}), with more slots than the
+   * highest online CPU number (InputError). A refusal of the kernel is a {@link BpfError}; every
+   * CPU opened so far is then closed again.
+   */
+  constructor(map: PerfBufferSource, options: PerfBufferOptions = {}) {
+    if (map === null || typeof map !== "object")
+      throw new InputError("PerfBuffer needs a BpfMap of type perf_event_array");
+    if (map.type !== "perf_event_array") {
+      const hint =
+        map.type === "ringbuf" ? " (a ringbuf, written with bpf_ringbuf_output, is read by RingBuffer)" : "";
+      throw new InputError(
+        `a PerfBuffer reads maps of type perf_event_array, not ${String(map.type)}${hint}`,
+      );
+    }
+    const name = map.name ? `perf buffer of map '${map.name}'` : "perf buffer";
+    const pages = options.pageCount ?? 8;
+    if (!Number.isInteger(pages) || pages < 1 || pages > 2 ** 20 || (pages & (pages - 1)) !== 0)
+      throw new InputError(`pageCount must be a power of 2 (1, 2, 4 ... 2^20), got ${String(pages)}`);
+    const { wakeupEvents, wakeupWatermark } = options;
+    if (wakeupEvents !== undefined && wakeupWatermark !== undefined)
+      throw new InputError("give wakeupEvents or wakeupWatermark, not both");
+    const wakeup = wakeupWatermark ?? wakeupEvents ?? 1;
+    if (!Number.isInteger(wakeup) || wakeup < 1 || wakeup >= TWO_32)
+      throw new InputError(
+        `wakeupEvents and wakeupWatermark must be positive integers, got ${String(wakeup)}`,
+      );
+    if (options.onLost !== undefined && typeof options.onLost !== "function")
+      throw new InputError("onLost must be a function");
+    const cpus = onlineCpus();
+    const highest = cpus[cpus.length - 1] ?? 0;
+    if (!(map.maxEntries > highest)) {
+      throw new InputError(
+        `${name}: the map has ${String(map.maxEntries)} slots but CPU ${highest} is online; a perf_event_array needs a slot per CPU: create it with maxEntries of at least ${highest + 1}`,
+      );
+    }
+    const mapFd = new Fd(dupFd(map.fd, `of ${name}`), name);
+    const rings: CpuRing[] = [];
+    const ops = new MapElemOps(mapFd.value, 4, 4, { what: `on the map of ${name}` });
+    const stored: number[] = [];
+    const onReady = (ring: CpuRing, status: number) => this.#ready(ring, status);
+    try {
+      for (const cpu of cpus) {
+        const what = `of ${name} on CPU ${cpu}`;
+        const fd = new Fd(
+          openBpfOutputEvent(cpu, { wakeup, watermark: wakeupWatermark !== undefined }, what),
+          `perf event ${what}`,
+        );
+        let mapping: PerfMapping;
+        try {
+          mapping = mapPerfRing(fd.value, pages, what);
+        } catch (e) {
+          fd.close();
+          throw e;
+        }
+        rings.push(new CpuRing(cpu, fd, mapping, onReady));
+      }
+      for (const ring of rings) {
+        ops.key.writeUInt32LE(ring.cpu, 0);
+        ops.value.writeUInt32LE(ring.fd.value, 0);
+        ops.update(0);
+        stored.push(ring.cpu);
+      }
+    } catch (e) {
+      for (const cpu of stored) {
+        ops.key.writeUInt32LE(cpu, 0);
+        try {
+          ops.delete();
+        } catch {
+          // the entry goes when the map does
+        }
+      }
+      for (const ring of rings) {
+        retirePerfRing(ring.mapping);
+        ring.fd.close();
+      }
+      mapFd.close();
+      throw e;
+    }
+    this.cpus = cpus;
+    this.pageCount = pages;
+    this.size = rings[0]?.mapping.dataSize ?? 0;
+    this.#what = name;
+    this.#mapFd = mapFd;
+    this.#ops = ops;
+    this.#rings = rings;
+    this.#onLost = options.onLost;
+    const scratch = new ArrayBuffer(Math.min(MAX_RECORD + 1, this.size));
+    this.#scratchWords = new Uint32Array(scratch);
+    this.#scratchBytes = new Uint8Array(scratch);
+    this.#scratchView = new DataView(scratch);
+    const first = rings[0]!;
+    this.#record = new ReusedPerfRecord(first.bytes, first.view);
+  }
+
+  /** Same as `new PerfBuffer(map, options)`. */
+  static open(map: PerfBufferSource, options?: PerfBufferOptions): PerfBuffer {
+    return new PerfBuffer(map, options);
+  }
+
+  /** Whether close() has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Samples handed to callbacks since open. */
+  get delivered(): number {
+    return this.#delivered;
+  }
+
+  /** Samples the kernel dropped because a ring was full, as PERF_RECORD_LOST records reported them, since open. */
+  get lost(): number {
+    return this.#lost;
+  }
+
+  /** Samples dropped on `cpu`'s ring, as {@link PerfBuffer.lost} (0 for a CPU not read). */
+  lostOn(cpu: number): number {
+    for (const r of this.#rings) if (r.cpu === cpu) return r.lost;
+    return 0;
+  }
+
+  /** Bytes waiting in `cpu`'s ring (records with their headers), from 0 to {@link PerfBuffer.size}. */
+  pending(cpu: number): number {
+    this.#check();
+    for (const r of this.#rings) if (r.cpu === cpu) return (Atomics.load(r.head32, LO) - r.tail32[LO]!) >>> 0;
+    throw new InputError(`${this.#what} does not read CPU ${cpu} (it reads ${this.cpus.join(", ")})`);
+  }
+
+  /** Whether {@link PerfBuffer.start} is delivering samples. */
+  get listening(): boolean {
+    return this.#listener !== undefined;
+  }
+
+  /**
+   * Hands every sample waiting in every CPU's ring to `onRecord`, CPU by CPU, in order within a
+   * CPU, and returns how many it handed over; PERF_RECORD_LOST records on the way are counted
+   * ({@link PerfBuffer.lost}, `onLost`). Never waits. A record is valid only during its callback.
+   *
+   * If `onRecord` throws, the drain stops, the samples handed over so far (that one included)
+   * count as consumed, and the error propagates. Calling consume from inside a callback is an
+   * {@link InputError}.
+   */
+  consume(onRecord: PerfRecordCallback): number {
+    this.#check();
+    if (this.#draining)
+      throw new InputError(`${this.#what}: consume() was called from inside a record callback`);
+    let delivered = 0;
+    this.#halt = false;
+    for (const ring of this.#rings) {
+      delivered += this.#drain(ring, onRecord);
+      if (this.#halt) break;
+    }
+    return delivered;
+  }
+
+  /**
+   * Drains one CPU's ring. Ordering with the kernel (kernel/events/ring_buffer.c): it writes the
+   * records, then stores data_head after a write barrier; the reader loads data_head (an acquire:
+   * Atomics.load), reads the records up to it, then stores data_tail (Atomics.store: after every
+   * read), which gives the room back. The kernel masks positions with the ring's size (at most
+   * 2^31 bytes here), so the low 32 bits of each give exact offsets and distances.
+   */
+  #drain(ring: CpuRing, onRecord: PerfRecordCallback): number {
+    const tailLo = ring.tail32[LO]!;
+    const avail = (Atomics.load(ring.head32, LO) - tailLo) >>> 0;
+    if (avail === 0) return 0;
+    const words = ring.words;
+    const mask = ring.mask;
+    const size = mask + 1;
+    const record = this.#record;
+    record.cpu = ring.cpu;
+    let done = 0;
+    let delivered = 0;
+    this.#draining = true;
+    try {
+      while (done < avail) {
+        const at = (tailLo + done) & mask;
+        // headers are 8-byte aligned and 8 bytes long: never split by the end of the ring
+        const w = at >>> 2;
+        const type = words[w]!;
+        const length = (words[w + 1]! >>> SIZE_SHIFT) & 0xffff;
+        if (length < HEADER_SIZE || length > avail - done) {
+          done = avail;
+          throw new RawbpfError(
+            "EPERFRING",
+            `${this.#what}: a record on CPU ${ring.cpu} has an impossible size (${length}); the ring was reset to its head`,
+          );
+        }
+        done += length;
+        if (type === RECORD_SAMPLE && at + length <= size) {
+          // the common case: a sample in one piece, read in place
+          const rawSize = words[w + 2]!;
+          if (rawSize + 12 > length) this.#badSample(ring, rawSize, length);
+          if (record.bytes !== ring.bytes) {
+            record.bytes = ring.bytes;
+            record.view = ring.view;
+          }
+          record.offset = at + 12;
+          record.length = rawSize;
+          delivered++;
+          onRecord(record);
+        } else if (this.#other(ring, at, type, length)) {
+          delivered++;
+          onRecord(record);
+        }
+        if (this.#halt) break; // closed (the memory is gone) or stopped by the callback
+      }
+    } finally {
+      this.#draining = false;
+      this.#delivered += delivered;
+      if (!this.#closed && done > 0) this.#advance(ring, tailLo, done);
+    }
+    return delivered;
+  }
+
+  /**
+   * A record off the fast path: a sample crossing the end of the ring (copied into the scratch
+   * buffer, whole u32 words: sizes are multiples of 8, and pointed at by the record; returns true),
+   * or a PERF_RECORD_LOST (counted; returns false), or another type (skipped; none come with this
+   * event's attributes).
+   */
+  #other(ring: CpuRing, at: number, type: number, length: number): boolean {
+    const words = ring.words;
+    const w = at >>> 2;
+    let src = words;
+    let base = w;
+    if (at + length > ring.mask + 1) {
+      const scratch = this.#scratchWords;
+      const n = length >>> 2;
+      const first = (ring.mask + 1 - at) >>> 2;
+      for (let i = 0; i < first; i++) scratch[i] = words[w + i]!;
+      for (let i = first; i < n; i++) scratch[i] = words[i - first]!;
+      src = scratch;
+      base = 0;
+    }
+    if (type === RECORD_SAMPLE) {
+      const rawSize = src[base + 2]!;
+      if (rawSize + 12 > length) this.#badSample(ring, rawSize, length);
+      const record = this.#record;
+      if (src === words) {
+        record.bytes = ring.bytes;
+        record.view = ring.view;
+      } else {
+        record.bytes = this.#scratchBytes;
+        record.view = this.#scratchView;
+      }
+      record.offset = (base << 2) + 12;
+      record.length = rawSize;
+      return true;
+    }
+    if (type === RECORD_LOST) {
+      const count = src[base + 4 + LO]! + src[base + 4 + HI]! * TWO_32;
+      ring.lost += count;
+      this.#lost += count;
+      this.#onLost?.(count, ring.cpu);
+    }
+    return false;
+  }
+
+  #badSample(ring: CpuRing, rawSize: number, length: number): never {
+    throw new RawbpfError(
+      "EPERFRING",
+      `${this.#what}: a sample on CPU ${ring.cpu} says ${rawSize} bytes in a record of ${length}`,
+    );
+  }
+
+  /** Stores data_tail = tail + done: the low half while the high half stays, else the whole u64 at once. */
+  #advance(ring: CpuRing, tailLo: number, done: number): void {
+    const lo = tailLo + done;
+    if (lo < TWO_32) {
+      Atomics.store(ring.tail32, LO, lo);
+      return;
+    }
+    const hi = (ring.tail32[HI]! + 1) >>> 0;
+    Atomics.store(ring.tail64, 0, (BigInt(hi) << 32n) | BigInt(lo - TWO_32));
+  }
+
+  /**
+   * Delivers samples as they come, on the Node event loop: whenever a CPU's event is readable
+   * (the kernel wakes it after `wakeupEvents` samples), that CPU's ring is drained into
+   * `onRecord` as by {@link PerfBuffer.consume}. Samples already waiting are delivered on the next
+   * turn of the loop. Nothing blocks and nothing polls on a timer.
+   *
+   * Listening keeps the process alive (like a server) until {@link PerfBuffer.stop} or
+   * {@link PerfBuffer.close}, unless `keepAlive: false`. Calling start again replaces the callback.
+   */
+  start(onRecord: PerfRecordCallback, options: PerfStartOptions = {}): void {
+    this.#check();
+    if (typeof onRecord !== "function") throw new InputError("PerfBuffer.start needs a record callback");
+    this.#listener = onRecord;
+    this.#onError = options.onError;
+    for (const ring of this.#rings) {
+      if (ring.watch === undefined) ring.watch = watchReadable(ring.fd.value, ring.onReady);
+      ring.watch.ref(options.keepAlive !== false);
+      ring.watch.start();
+    }
+    // The kernel's readiness of a perf event is a flag that each poll of it clears, so samples
+    // written around the time the loop registers the descriptor may never make it readable. The
+    // rings are therefore looked at once more after a whole turn of the loop (two check phases:
+    // the poll phase between them has registered the descriptors); anything written later wakes it.
+    if (this.#kick === undefined) {
+      this.#kick = setImmediate(() => {
+        this.#kick = setImmediate(() => {
+          this.#kick = undefined;
+          for (const ring of this.#rings) {
+            if (this.#listener === undefined || this.#closed) break;
+            this.#ready(ring, 0);
+          }
+        });
+      });
+    }
+  }
+
+  /**
+   * Stops delivering samples (they wait in the rings for the next consume or start); idempotent.
+   * Called from the listener, no sample after the current one is delivered.
+   */
+  stop(): void {
+    if (this.#fromEvent) this.#halt = true;
+    this.#listener = undefined;
+    this.#onError = undefined;
+    if (this.#kick !== undefined) clearImmediate(this.#kick);
+    this.#kick = undefined;
+    // the poll handles go too: while one exists, libuv holds our callback and so this reader
+    for (const ring of this.#rings) {
+      ring.watch?.close();
+      ring.watch = undefined;
+    }
+  }
+
+  #ready(ring: CpuRing, status: number): void {
+    const listener = this.#listener;
+    if (listener === undefined || this.#closed) return;
+    const onError = this.#onError;
+    try {
+      if (status < 0) throw new BpfError("poll", -status, {}, `of ${this.#what} on CPU ${ring.cpu}`);
+      this.#fromEvent = true;
+      this.#halt = false;
+      this.#drain(ring, listener);
+    } catch (e) {
+      this.stop();
+      try {
+        if (onError === undefined) throw e;
+        onError(e);
+      } catch (unhandled) {
+        // thrown back into koffi's poll callback, an exception would be lost
+        setImmediate(() => {
+          throw unhandled;
+        });
+      }
+    } finally {
+      this.#fromEvent = false;
+    }
+  }
+
+  /**
+   * Stops listening, removes the reader's events from the map, unmaps the rings and closes the
+   * descriptors; a second call does nothing. Views handed out earlier read zeros from then on.
+   * Any later use is a {@link ClosedError}.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.stop();
+    this.#closed = true;
+    this.#halt = true;
+    for (const ring of this.#rings) {
+      this.#ops.key.writeUInt32LE(ring.cpu, 0);
+      try {
+        this.#ops.delete();
+      } catch {
+        // nothing more to do: the entry goes when the map does
+      }
+      retirePerfRing(ring.mapping);
+      ring.fd.close();
+    }
+    this.#mapFd.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError(this.#what);
+  }
+}
