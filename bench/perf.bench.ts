@@ -15,14 +15,13 @@
  *
  * Run: `node --expose-gc --import tsx bench/perf.bench.ts` (as root).
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import type { BpfMap } from "../src/map/map.js";
 import { BpfMap as Maps } from "../src/map/map.js";
 import { PerfBuffer, type PerfRecord } from "../src/perf/index.js";
 import type { Program } from "../src/program/program.js";
 import { perfOutputProgram, readState, resetState, runTimes, stateMap } from "../test/perf/programs.js";
+import { buildBaseline, compareDrains, printDrain } from "./drain.js";
 
 const SAMPLES = Number(process.env.PERF_BENCH_SAMPLES ?? 100_000);
 const ROUNDS = Number(process.env.PERF_BENCH_ROUNDS ?? 30);
@@ -88,16 +87,6 @@ int main(int argc, char **argv) {
 }
 `;
 
-function buildC(): string {
-  const dir = fileURLToPath(new URL("./.build/", import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const src = `${dir}perf_baseline.c`;
-  const bin = `${dir}perf_baseline`;
-  writeFileSync(src, C_SOURCE);
-  execFileSync("cc", ["-O2", "-o", bin, src, "-lbpf"]);
-  return bin;
-}
-
 /** One side: its map, program and state. */
 interface Side {
   events: BpfMap;
@@ -120,73 +109,37 @@ function fill(s: Side): void {
 }
 
 function main(): void {
-  const bin = buildC();
+  const bin = buildBaseline("perf_baseline", C_SOURCE);
   const js = side("bench_js");
   const c = side("bench_c");
-  using reader = PerfBuffer.open(js.events, { pageCount: PAGES });
-  // the sum of one drain stays a small integer (a Smi): adding to it allocates nothing
-  let sum = 0;
-  let drainSum = 0;
-  const onRecord = (r: PerfRecord): void => {
-    sum += r.bytes[r.offset]! + r.length;
-  };
-  const drain = (): number => {
-    fill(js);
-    sum = 0;
-    const t0 = process.hrtime.bigint();
-    const n = reader.consume(onRecord);
-    const t = Number(process.hrtime.bigint() - t0);
-    if (n !== SAMPLES || reader.lost !== 0) throw new Error(`consumed ${n} samples, not ${SAMPLES}`);
-    drainSum = sum;
-    return t / SAMPLES;
-  };
-  // warm up the JIT (and fault in the mappings)
-  for (let i = 0; i < 5; i++) drain();
-
-  let ours = Number.POSITIVE_INFINITY;
-  let base = Number.POSITIVE_INFINITY;
-  let cSum = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    ours = Math.min(ours, drain());
-    const r = spawnSync(bin, [String(SAMPLES), "3", String(PAGES)], {
-      stdio: ["ignore", "pipe", "inherit", c.events.fd, c.program.fd, c.state.fd],
-      encoding: "utf8",
-    });
-    if (r.status !== 0) throw new Error(`the C baseline failed (status ${r.status})`);
-    const out = JSON.parse(r.stdout) as { perSample: number; sum: number };
-    base = Math.min(base, out.perSample);
-    cSum = out.sum;
-  }
-
-  // allocation: heap growth over one drain of SAMPLES samples (garbage collected first), the least of 5
-  const gc = (globalThis as { gc?: () => void }).gc;
-  let allocated = "n/a (run with --expose-gc)";
-  if (gc) {
-    let least = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 5; i++) {
-      fill(js);
-      sum = 0;
-      gc();
-      const before = process.memoryUsage().heapUsed;
-      reader.consume(onRecord);
-      least = Math.min(least, process.memoryUsage().heapUsed - before);
-    }
-    allocated = `${Math.max(0, least)} bytes of heap over ${SAMPLES} samples`;
-  }
-
-  // both sides summed the same samples (C over its 3 rounds): a mismatch would mean unequal work
-  if (drainSum * 3 !== cSum) throw new Error(`sums differ: JS ${drainSum} a drain, C ${cSum} over 3`);
-
-  console.log(
+  const reader = PerfBuffer.open(js.events, { pageCount: PAGES });
+  const result = compareDrains<PerfRecord>({
+    unit: "samples",
+    count: SAMPLES,
+    rounds: ROUNDS,
+    fill: () => fill(js),
+    drain: (onRecord) => {
+      const n = reader.consume(onRecord);
+      if (reader.lost !== 0) throw new Error(`the kernel lost ${reader.lost} samples`);
+      return n;
+    },
+    cDrains: 3,
+    runC: () => {
+      const r = spawnSync(bin, [String(SAMPLES), "3", String(PAGES)], {
+        stdio: ["ignore", "pipe", "inherit", c.events.fd, c.program.fd, c.state.fd],
+        encoding: "utf8",
+      });
+      if (r.status !== 0) throw new Error(`the C baseline failed (status ${r.status})`);
+      const out = JSON.parse(r.stdout) as { perSample: number; sum: number };
+      return { perItem: out.perSample, sum: out.sum };
+    },
+  });
+  printDrain(
     `perf.bench: ${SAMPLES} samples of 1-31 bytes into ${(PAGES * 4096) >> 20} MiB rings per CPU, drained; best of ${ROUNDS} rounds`,
+    "drain (consume vs perf_buffer__consume)",
+    "sample",
+    result,
   );
-  console.log(
-    "operation                                  ns/sample JS   ns/sample C   JS/C   (goal: none set)",
-  );
-  console.log(
-    `${"drain (consume vs perf_buffer__consume)".padEnd(42)} ${ours.toFixed(2).padStart(12)} ${base.toFixed(2).padStart(13)} ${(ours / base).toFixed(3).padStart(6)}`,
-  );
-  console.log(`allocation in consume: ${allocated}`);
   reader.close();
   for (const s of [js, c]) {
     s.program.close();

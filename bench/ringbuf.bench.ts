@@ -16,14 +16,13 @@
  *
  * Run: `node --expose-gc --import tsx bench/ringbuf.bench.ts` (as root).
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import type { BpfMap } from "../src/map/map.js";
 import { BpfMap as Maps } from "../src/map/map.js";
 import type { Program } from "../src/program/program.js";
 import { RingBuffer, type RingRecord } from "../src/ringbuf/index.js";
 import { outputProgram, readState, resetState, runTimes, stateMap } from "../test/ringbuf/programs.js";
+import { buildBaseline, compareDrains, printDrain } from "./drain.js";
 
 const RECORDS = Number(process.env.RINGBUF_BENCH_RECORDS ?? 200_000);
 const ROUNDS = Number(process.env.RINGBUF_BENCH_ROUNDS ?? 30);
@@ -79,16 +78,6 @@ int main(int argc, char **argv) {
 }
 `;
 
-function buildC(): string {
-  const dir = fileURLToPath(new URL("./.build/", import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const src = `${dir}ringbuf_baseline.c`;
-  const bin = `${dir}ringbuf_baseline`;
-  writeFileSync(src, C_SOURCE);
-  execFileSync("cc", ["-O2", "-o", bin, src, "-lbpf"]);
-  return bin;
-}
-
 /** One side: its ring, program and state. */
 interface Side {
   ring: BpfMap;
@@ -111,71 +100,33 @@ function fill(s: Side): void {
 }
 
 function main(): void {
-  const bin = buildC();
+  const bin = buildBaseline("ringbuf_baseline", C_SOURCE);
   const js = side("bench_js");
   const c = side("bench_c");
   using reader = RingBuffer.open(js.ring);
-  // the sum of one drain stays a small integer (a Smi): adding to it allocates nothing
-  let sum = 0;
-  let drainSum = 0;
-  const onRecord = (r: RingRecord): void => {
-    sum += r.bytes[r.offset]! + r.length;
-  };
-  const drain = (): number => {
-    fill(js);
-    sum = 0;
-    const t0 = process.hrtime.bigint();
-    const n = reader.consume(onRecord);
-    const t = Number(process.hrtime.bigint() - t0);
-    if (n !== RECORDS) throw new Error(`consumed ${n} records, not ${RECORDS}`);
-    drainSum = sum;
-    return t / RECORDS;
-  };
-  // warm up the JIT (and fault in the mapping)
-  for (let i = 0; i < 5; i++) drain();
-
-  let ours = Number.POSITIVE_INFINITY;
-  let base = Number.POSITIVE_INFINITY;
-  let cSum = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    ours = Math.min(ours, drain());
-    const r = spawnSync(bin, [String(RECORDS), "3"], {
-      stdio: ["ignore", "pipe", "inherit", c.ring.fd, c.program.fd, c.state.fd],
-      encoding: "utf8",
-    });
-    if (r.status !== 0) throw new Error(`the C baseline failed (status ${r.status})`);
-    const out = JSON.parse(r.stdout) as { perRecord: number; sum: number };
-    base = Math.min(base, out.perRecord);
-    cSum = out.sum;
-  }
-
-  // allocation: heap growth over one drain of RECORDS records (garbage collected first), the least of 5
-  const gc = (globalThis as { gc?: () => void }).gc;
-  let allocated = "n/a (run with --expose-gc)";
-  if (gc) {
-    let least = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 5; i++) {
-      fill(js);
-      sum = 0;
-      gc();
-      const before = process.memoryUsage().heapUsed;
-      reader.consume(onRecord);
-      least = Math.min(least, process.memoryUsage().heapUsed - before);
-    }
-    allocated = `${Math.max(0, least)} bytes of heap over ${RECORDS} records`;
-  }
-
-  // both sides summed the same records (C over its 3 rounds): a mismatch would mean unequal work
-  if (drainSum * 3 !== cSum) throw new Error(`sums differ: JS ${drainSum} a drain, C ${cSum} over 3`);
-
-  console.log(
+  const result = compareDrains<RingRecord>({
+    unit: "records",
+    count: RECORDS,
+    rounds: ROUNDS,
+    fill: () => fill(js),
+    drain: (onRecord) => reader.consume(onRecord),
+    cDrains: 3,
+    runC: () => {
+      const r = spawnSync(bin, [String(RECORDS), "3"], {
+        stdio: ["ignore", "pipe", "inherit", c.ring.fd, c.program.fd, c.state.fd],
+        encoding: "utf8",
+      });
+      if (r.status !== 0) throw new Error(`the C baseline failed (status ${r.status})`);
+      const out = JSON.parse(r.stdout) as { perRecord: number; sum: number };
+      return { perItem: out.perRecord, sum: out.sum };
+    },
+  });
+  printDrain(
     `ringbuf.bench: ${RECORDS} records of 1-31 bytes in a ${RING_SIZE >> 20} MiB ring, drained; best of ${ROUNDS} rounds`,
+    "drain (consume vs ring_buffer__consume)",
+    "record",
+    result,
   );
-  console.log("operation                              ns/record JS   ns/record C   JS/C   (goal: none set)");
-  console.log(
-    `${"drain (consume vs ring_buffer__consume)".padEnd(38)} ${ours.toFixed(2).padStart(12)} ${base.toFixed(2).padStart(13)} ${(ours / base).toFixed(3).padStart(6)}`,
-  );
-  console.log(`allocation in consume: ${allocated}`);
   for (const s of [js, c]) {
     s.program.close();
     s.state.close();
