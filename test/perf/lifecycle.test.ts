@@ -4,52 +4,17 @@
  * (stale views read zeros), and open/close cycles leave no descriptor or mapping behind.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { u32 } from "../../src/codec/index.js";
 import { BpfMap } from "../../src/map/map.js";
 import { PerfBuffer } from "../../src/perf/index.js";
 import { BpfError, ClosedError, InputError } from "../../src/sys/error.js";
 import { onlineCpus } from "../../src/sys/perf.js";
 import { openFdCount } from "../support/fds.js";
+import { gc, mappingsOf, placeholderBytes, settle } from "../support/mappings.js";
 import { needsRoot } from "../support/privilege.js";
 import { onCpu } from "./pin.js";
 import { expectedRecord, perfOutputProgram, readState, runTimes, stateMap } from "./programs.js";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-function mapsLines(): string[] {
-  return readFileSync("/proc/self/maps", "utf8").trimEnd().split("\n");
-}
-
-/** Lines of /proc/self/maps that map a perf event's ring (the kernel names them anon_inode:[perf_event]). */
-function perfMappings(): number {
-  return mapsLines().filter((l) => l.includes("perf_event")).length;
-}
-
-/** Bytes of read-only private anonymous memory: where closed readers' placeholders live (see test/ringbuf/lifecycle.test.ts). */
-function placeholderBytes(): number {
-  let bytes = 0;
-  for (const line of mapsLines()) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) r--p 00000000 00:00 0\s*$/.exec(line);
-    if (m) bytes += Number.parseInt(m[2]!, 16) - Number.parseInt(m[1]!, 16);
-  }
-  return bytes;
-}
-
-/** Collects garbage until the placeholder bytes are back to `bytes` (finalizers run after a GC, in a later task). */
-async function settle(bytes: number): Promise<number> {
-  let now = placeholderBytes();
-  for (let i = 0; i < 50 && now !== bytes; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-    now = placeholderBytes();
-  }
-  return now;
-}
 
 function eventsMap(maxEntries = 64): BpfMap {
   return BpfMap.create({ type: "perf_event_array", keySize: 4, valueSize: 4, maxEntries });
@@ -61,7 +26,7 @@ test("bad input is an InputError before anything is opened; a closed map is a Cl
   using ring = BpfMap.create({ type: "ringbuf", maxEntries: 4096 });
   using events = eventsMap();
   const fds = openFdCount();
-  const maps = perfMappings();
+  const maps = mappingsOf("perf_event");
   assert.throws(() => PerfBuffer.open(array), InputError);
   assert.throws(() => PerfBuffer.open(ring), /perf_event_array, not ringbuf.*RingBuffer/);
   assert.throws(() => PerfBuffer.open(null as never), InputError);
@@ -89,7 +54,7 @@ test("bad input is an InputError before anything is opened; a closed map is a Cl
   closed.close();
   assert.throws(() => PerfBuffer.open(closed), ClosedError);
   assert.equal(openFdCount(), fds, "no descriptor was left open");
-  assert.equal(perfMappings(), maps, "nothing was mapped");
+  assert.equal(mappingsOf("perf_event"), maps, "nothing was mapped");
 });
 
 test("a refusal half-way (the map's descriptor is read-only) unwinds every CPU opened and mapped so far", (t) => {
@@ -97,13 +62,13 @@ test("a refusal half-way (the map's descriptor is read-only) unwinds every CPU o
   using events = eventsMap();
   using readOnly = BpfMap.fromId(events.info().id, { flags: ["BPF_F_RDONLY"] });
   const fds = openFdCount();
-  const maps = perfMappings();
+  const maps = mappingsOf("perf_event");
   assert.throws(
     () => PerfBuffer.open(readOnly),
     (e: Error) => e instanceof BpfError && /MAP_UPDATE_ELEM|EPERM/.test(e.message),
   );
   assert.equal(openFdCount(), fds, "every event descriptor and the map's duplicate were closed");
-  assert.equal(perfMappings(), 0 + maps, "every ring was unmapped");
+  assert.equal(mappingsOf("perf_event"), 0 + maps, "every ring was unmapped");
 });
 
 test("close(): use after it is a ClosedError, it is idempotent, stale views read zeros, and the map's entries are gone", (t) => {
@@ -173,7 +138,7 @@ test("100 open/close cycles leave no descriptor and no mapping behind", async (t
     placeholders = now;
   }
   const fds = openFdCount();
-  const maps = perfMappings();
+  const maps = mappingsOf("perf_event");
   // in a function of its own: a suspended async function may keep its last reader alive
   const cycles = () => {
     for (let i = 0; i < 100; i++) {
@@ -191,7 +156,7 @@ test("100 open/close cycles leave no descriptor and no mapping behind", async (t
   };
   cycles();
   assert.equal(openFdCount(), fds, "descriptors");
-  assert.equal(perfMappings(), maps, "rings mapped");
+  assert.equal(mappingsOf("perf_event"), maps, "rings mapped");
   assert.equal(
     await settle(placeholders),
     placeholders,

@@ -3,68 +3,29 @@
  * ClosedError, and open/close cycles leave no descriptor or mapping behind.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { u32 } from "../../src/codec/index.js";
 import { BpfMap } from "../../src/map/map.js";
 import type { Program } from "../../src/program/program.js";
 import { RingBuffer } from "../../src/ringbuf/index.js";
 import { ClosedError, InputError } from "../../src/sys/error.js";
 import { openFdCount } from "../support/fds.js";
+import { gc, mappingsOf, placeholderBytes, settle } from "../support/mappings.js";
 import { needsRoot } from "../support/privilege.js";
 import { outputProgram, runTimes, stateMap } from "./programs.js";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-function mapsLines(): string[] {
-  return readFileSync("/proc/self/maps", "utf8").trimEnd().split("\n");
-}
-
-/** Lines of /proc/self/maps that map a BPF map (the kernel names them anon_inode:bpf-map). */
-function bpfMapMappings(): number {
-  return mapsLines().filter((l) => l.includes("bpf-map")).length;
-}
-
-/**
- * Bytes of read-only private anonymous memory: where a closed reader's placeholders live (the
- * kernel merges neighbouring ones into one line, so bytes are counted, not lines). Node itself
- * keeps a constant amount of it (V8's read-only space).
- */
-function placeholderBytes(): number {
-  let bytes = 0;
-  for (const line of mapsLines()) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) r--p 00000000 00:00 0\s*$/.exec(line);
-    if (m) bytes += Number.parseInt(m[2]!, 16) - Number.parseInt(m[1]!, 16);
-  }
-  return bytes;
-}
-
-/** Collects garbage until the placeholder bytes are back to `bytes` (finalizers run after a GC, in a later task). */
-async function settle(bytes: number): Promise<number> {
-  let now = placeholderBytes();
-  for (let i = 0; i < 50 && now !== bytes; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-    now = placeholderBytes();
-  }
-  return now;
-}
 
 test("a map that is not a ringbuf is an InputError before anything is mapped", (t) => {
   if (!needsRoot(t)) return;
   using array = BpfMap.create({ type: "array", key: u32, value: u32, maxEntries: 4 });
   using user = BpfMap.create({ type: "user_ringbuf", maxEntries: 4096 });
   const fds = openFdCount();
-  const mapped = bpfMapMappings();
+  const mapped = mappingsOf("bpf-map");
   assert.throws(() => RingBuffer.open(array), InputError);
   assert.throws(() => new RingBuffer(user), /user_ringbuf is written by user space/);
   assert.throws(() => RingBuffer.open(null as never), InputError);
   assert.throws(() => RingBuffer.open({ type: "ringbuf", maxEntries: 3000, fd: 0 }), /power of 2/);
   assert.equal(openFdCount(), fds);
-  assert.equal(bpfMapMappings(), mapped);
+  assert.equal(mappingsOf("bpf-map"), mapped);
 });
 
 test("a closed map, and any use of a closed reader, is a ClosedError; close is idempotent", (t) => {
@@ -91,7 +52,7 @@ test("a closed map, and any use of a closed reader, is a ClosedError; close is i
 function cycles(map: BpfMap, program: Program, mapped: number, held: RingBuffer[]): void {
   for (let i = 0; i < 200; i++) {
     using ring = RingBuffer.open(map);
-    assert.equal(bpfMapMappings(), mapped + 2, "the consumer page and the producer pages");
+    assert.equal(mappingsOf("bpf-map"), mapped + 2, "the consumer page and the producer pages");
     runTimes(program, 2);
     assert.equal(
       ring.consume(() => {}),
@@ -122,13 +83,13 @@ test("open/close cycles leave no descriptor and no mapping behind", async (t) =>
   RingBuffer.open(map).close();
   await collect();
   const fds = openFdCount();
-  const mapped = bpfMapMappings();
+  const mapped = mappingsOf("bpf-map");
   const bytes = placeholderBytes();
   const held: RingBuffer[] = [];
   cycles(map, program, mapped, held);
   // the ring's pages are unmapped by close() itself, the descriptors closed
   assert.equal(openFdCount(), fds);
-  assert.equal(bpfMapMappings(), mapped);
+  assert.equal(mappingsOf("bpf-map"), mapped);
   // zero pages stand in for them while a closed reader (and views of it) can still be reached
   const page = 4096;
   assert.ok(placeholderBytes() >= bytes + 3 * (page + page + 2 * (1 << 16)));
@@ -154,14 +115,14 @@ test("a reader dropped without close (listened to and stopped, or not) is unmapp
   RingBuffer.open(map).close();
   await collect();
   const fds = openFdCount();
-  const mapped = bpfMapMappings();
+  const mapped = mappingsOf("bpf-map");
   dropReaders(map, 20);
-  assert.equal(bpfMapMappings(), mapped + 40);
-  for (let i = 0; i < 50 && bpfMapMappings() !== mapped; i++) {
+  assert.equal(mappingsOf("bpf-map"), mapped + 40);
+  for (let i = 0; i < 50 && mappingsOf("bpf-map") !== mapped; i++) {
     gc();
     await new Promise((resolve) => setImmediate(resolve));
   }
-  assert.equal(bpfMapMappings(), mapped);
+  assert.equal(mappingsOf("bpf-map"), mapped);
   for (let i = 0; i < 10 && openFdCount() !== fds; i++) {
     gc();
     await new Promise((resolve) => setImmediate(resolve));
