@@ -5,11 +5,12 @@
  * is checked in child processes, which must exit by themselves.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { BpfMap } from "../../src/map/map.js";
 import { RingBuffer } from "../../src/ringbuf/index.js";
+import { type ChildResult, runModule } from "../support/child.js";
 import { needsRoot } from "../support/privilege.js";
 import { expectedRecord, HOLD_MARK, holdProgram, outputProgram, runTimes, stateMap } from "./programs.js";
 
@@ -123,12 +124,7 @@ test("a callback that throws stops listening and goes to onError", async (t) => 
 });
 
 /** Runs `body` (module code with RingBuffer, BpfMap and the programs imported) in a child that must exit by itself. */
-function child(body: string): {
-  status: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-} {
+function child(body: string): ChildResult {
   const at = (p: string) => JSON.stringify(fileURLToPath(new URL(p, import.meta.url)));
   const code = `
 import { BpfMap } from ${at("../../src/map/map.ts")};
@@ -140,12 +136,7 @@ const program = outputProgram(map, state);
 const ring = RingBuffer.open(map);
 ${body}
 `;
-  // the timeout only turns a regression (a handle that keeps the child alive) into a failure instead of a hang
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  return runModule(code);
 }
 
 test("stop() or close() while waiting lets the process exit: no poll handle is left behind; errors are not lost", (t) => {
