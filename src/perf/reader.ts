@@ -1,5 +1,7 @@
 /** `PerfBuffer`: the user-space reader of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map. */
+
 import { endianness } from "node:os";
+import { reportListenerError } from "../ringbuf/report.js";
 import { BpfError, ClosedError, InputError, RawbpfError } from "../sys/error.js";
 import { Fd } from "../sys/fd.js";
 import { MapElemOps } from "../sys/map.js";
@@ -506,15 +508,7 @@ export class PerfBuffer implements Disposable {
       this.#drain(ring, listener);
     } catch (e) {
       this.stop();
-      try {
-        if (onError === undefined) throw e;
-        onError(e);
-      } catch (unhandled) {
-        // thrown back into koffi's poll callback, an exception would be lost
-        setImmediate(() => {
-          throw unhandled;
-        });
-      }
+      reportListenerError(e, onError);
     } finally {
       this.#fromEvent = false;
     }

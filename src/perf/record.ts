@@ -1,4 +1,5 @@
 /** The sample a {@link PerfBuffer} hands to its callback: a zero-copy window on a CPU's ring. */
+import { ReusedRecord } from "../ringbuf/record.js";
 
 /**
  * One sample written by bpf_perf_event_output, as a window: its bytes are
@@ -32,26 +33,9 @@ export interface PerfRecord {
   copy(): Uint8Array;
 }
 
-/** The reader's reusable record: fields rewritten for each sample. */
-export class ReusedPerfRecord implements PerfRecord {
+/** The reader's reusable record: the ring buffer reader's, plus the CPU. */
+export class ReusedPerfRecord extends ReusedRecord implements PerfRecord {
   cpu = 0;
-  bytes: Uint8Array;
-  view: DataView;
-  offset = 0;
-  length = 0;
-
-  constructor(bytes: Uint8Array, view: DataView) {
-    this.bytes = bytes;
-    this.view = view;
-  }
-
-  subarray(): Uint8Array {
-    return this.bytes.subarray(this.offset, this.offset + this.length);
-  }
-
-  copy(): Uint8Array {
-    return this.bytes.slice(this.offset, this.offset + this.length);
-  }
 }
 
 /** A callback that receives each sample, in order per CPU. */

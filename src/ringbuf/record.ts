@@ -25,10 +25,13 @@ export interface RingRecord {
   copy(): Uint8Array;
 }
 
-/** The reader's reusable record: fields rewritten for each record. */
+/**
+ * The readers' reusable record: fields rewritten for each record (and `bytes`/`view` switched by
+ * the perf reader between a CPU's ring and its scratch buffer).
+ */
 export class ReusedRecord implements RingRecord {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
+  bytes: Uint8Array;
+  view: DataView;
   offset = 0;
   length = 0;
 

@@ -1,4 +1,5 @@
 /** `RingBuffer`: the user-space consumer of a BPF_MAP_TYPE_RINGBUF map. */
+
 import { endianness } from "node:os";
 import { BpfError, ClosedError, InputError } from "../sys/error.js";
 import { Fd } from "../sys/fd.js";
@@ -11,6 +12,7 @@ import {
   watchReadable,
 } from "../sys/ringbuf.js";
 import { type RecordCallback, ReusedRecord } from "./record.js";
+import { reportListenerError } from "./report.js";
 
 // BPF_RINGBUF_BUSY_BIT (1 << 31: reserved, not yet submitted or discarded) is the sign bit of the
 // header's len read as an int32.
@@ -412,16 +414,7 @@ export class RingBuffer implements Disposable {
       this.consume(listener);
     } catch (e) {
       this.stop();
-      try {
-        if (onError === undefined) throw e;
-        onError(e);
-      } catch (unhandled) {
-        // thrown back into koffi's poll callback, an exception would be lost: it is thrown from a
-        // task of its own, where Node makes it an uncaught exception (as an unhandled 'error' event)
-        setImmediate(() => {
-          throw unhandled;
-        });
-      }
+      reportListenerError(e, onError);
     } finally {
       this.#fromEvent = false;
     }
