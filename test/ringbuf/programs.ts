@@ -75,13 +75,14 @@ export function runTimes(program: Program, runs: number): void {
   program.testRun({ data: Buffer.alloc(14), repeat: runs });
 }
 
-interface Named {
+/** A map as the builder refers to it. */
+export interface Named {
   readonly name: string;
   readonly fd: number;
 }
 
 /** Emits: r7 = the state value (or exit), r8 = the next sequence number. */
-function takeSequence(b: ProgramBuilder, state: Named): void {
+export function takeSequence(b: ProgramBuilder, state: Named): void {
   b.emit(
     st("w", R10, -52, 0),
     mov(R2, R10),
@@ -96,7 +97,7 @@ function takeSequence(b: ProgramBuilder, state: Named): void {
 }
 
 /** Emits the failure count and the exit. */
-function countFailureAndExit(b: ProgramBuilder): void {
+export function countFailureAndExit(b: ProgramBuilder): void {
   b.label("failed").emit(mov(R1, 1), atomic.add("dw", R7, FAILED, R1));
   b.label("out").emit(mov(R0, 0), exit());
 }
@@ -109,14 +110,8 @@ function countFailureAndExit(b: ProgramBuilder): void {
 export function outputProgram(ring: Named, state: Named): Program {
   const b = new ProgramBuilder("rb_output");
   takeSequence(b, state);
-  b.emit(mov(R1, R8), lsh(R1, 4));
-  for (let k = 0; k < 5; k++) b.emit(stx("dw", R10, -48 + 8 * k, R1), add(R1, 1));
+  writeRecord(b);
   b.emit(
-    mov(R9, R8),
-    mod(R9, 7),
-    mul(R9, 5),
-    add(R9, 1),
-    jgt(R9, 40, "out"), // never taken: it tells the verifier the size is at most 40 (it does not follow %)
     ldMapFd(R1, ring),
     mov(R2, R10),
     add(R2, -48),
@@ -128,6 +123,22 @@ export function outputProgram(ring: Named, state: Named): Program {
   );
   countFailureAndExit(b);
   return Program.load({ type: "socket_filter", name: "rb_output", instructions: b.build() });
+}
+
+/**
+ * Emits the record of sequence number r8 on the stack: five u64 words `(seq << 4) + k` at
+ * r10 - 48, and its size `1 + (seq % 7) * 5` in r9 (see {@link expectedRecord}).
+ */
+export function writeRecord(b: ProgramBuilder): void {
+  b.emit(mov(R1, R8), lsh(R1, 4));
+  for (let k = 0; k < 5; k++) b.emit(stx("dw", R10, -48 + 8 * k, R1), add(R1, 1));
+  b.emit(
+    mov(R9, R8),
+    mod(R9, 7),
+    mul(R9, 5),
+    add(R9, 1),
+    jgt(R9, 40, "out"), // never taken: it tells the verifier the size is at most 40 (it does not follow %)
+  );
 }
 
 /** The bytes `outputProgram` writes for sequence number `seq`. */
