@@ -63,24 +63,43 @@ function kindsCompat(a: number, b: number): boolean {
   return a === b || (isAnyEnum(a) && isAnyEnum(b));
 }
 
-/** Essential name → type ids of one blob (its own ids, not its base's), built once per blob. */
-const indexes = new WeakMap<Btf, Map<string, number[]>>();
+/**
+ * Types of one blob (its own ids) whose names carry a flavour, by essential name. Names without a
+ * flavour are found through the blob's own name index (`findIds`); flavoured names are rare, so
+ * they are found once by a scan of the string table for `X___Y`, and only those types indexed.
+ */
+const flavoured = new WeakMap<Btf, Map<string, number[]>>();
 
-function nameIndex(btf: Btf): Map<string, number[]> {
-  let index = indexes.get(btf);
+function flavouredIndex(btf: Btf): Map<string, number[]> {
+  let index = flavoured.get(btf);
   if (index) return index;
   index = new Map();
-  for (let id = btf.startId; id < btf.endId; id++) {
-    const off = btf.nameOffsetOf(id);
-    if (off === 0) continue;
-    const name = essentialName(btf.string(off));
-    if (name === "") continue;
-    const list = index.get(name);
-    if (list) list.push(id);
-    else index.set(name, [id]);
+  const str = btf.stringBytes;
+  const text = Buffer.from(str.buffer, str.byteOffset, str.length).toString("latin1");
+  const offsets = new Set<number>();
+  for (const m of text.matchAll(/[^_\0]___[^_\0]/g)) {
+    offsets.add(btf.stringsStart + text.lastIndexOf("\0", m.index) + 1);
   }
-  indexes.set(btf, index);
+  if (offsets.size > 0) {
+    for (let id = btf.startId; id < btf.endId; id++) {
+      const off = btf.nameOffsetOf(id);
+      if (!offsets.has(off)) continue;
+      const name = essentialName(btf.string(off));
+      const list = index.get(name);
+      if (list) list.push(id);
+      else index.set(name, [id]);
+    }
+  }
+  flavoured.set(btf, index);
   return index;
+}
+
+/** Ids of blob `b`'s own types named `name`, or named `name___flavour`, in id order. */
+function namedIn(b: Btf, name: string): number[] {
+  const exact = b.findIds(name).filter((id) => id >= b.startId);
+  const more = flavouredIndex(b).get(name);
+  if (!more) return exact;
+  return [...exact, ...more].sort((x, y) => x - y);
 }
 
 /**
@@ -94,8 +113,7 @@ export function findCandidates(local: Btf, localId: number, target: Btf): number
   const chain: Btf[] = [];
   for (let b: Btf | undefined = target; b; b = b.base) chain.unshift(b);
   for (const b of chain) {
-    const ids = nameIndex(b).get(name);
-    if (!ids) continue;
+    const ids = namedIn(b, name);
     const out = ids.filter((id) => kindsCompat(target.kindOf(id), kind));
     if (out.length > 0) return out;
   }
@@ -335,6 +353,22 @@ export function typesMatch(
   }
 }
 
+/** Member names of target composites, read once per type (a struct is searched by every relocation into it). */
+const memberNames = new WeakMap<Btf, Map<number, string[]>>();
+
+function membersOf(btf: Btf, id: number): string[] {
+  let byId = memberNames.get(btf);
+  if (!byId) memberNames.set(btf, (byId = new Map()));
+  let names = byId.get(id);
+  if (!names) {
+    const n = btf.vlenOf(id);
+    names = new Array<string>(n);
+    for (let i = 0; i < n; i++) names[i] = memberName(btf, id, i);
+    byId.set(id, names);
+  }
+  return names;
+}
+
 /** Finds the local named member `acc` in target composite `targetId` (searching anonymous members). */
 function matchMember(
   local: Btf,
@@ -346,13 +380,14 @@ function matchMember(
   targetId = skipMods(target, targetId);
   if (!isComposite(target.kindOf(targetId))) return undefined;
   const localName = memberName(local, acc.typeId, acc.index);
-  const n = target.vlenOf(targetId);
+  const names = membersOf(target, targetId);
+  const n = names.length;
   for (let i = 0; i < n; i++) {
     const bit = memberBitOffset(target, targetId, i);
     if (spec.raw.length === SPEC_MAX_LEN) throw new MatchError(`access deeper than ${SPEC_MAX_LEN} levels`);
     spec.bitOffset += bit;
     spec.raw.push(i);
-    const name = memberName(target, targetId, i);
+    const name = names[i]!;
     if (name === "") {
       const next = matchMember(local, acc, target, memberType(target, targetId, i), spec);
       if (next !== undefined) return next;
