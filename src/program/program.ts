@@ -56,6 +56,15 @@ export interface ProgramSpec {
   /** bpf_line_info records (16 bytes each), with a hand-supplied `btf` */
   lineInfo?: Uint8Array;
   /**
+   * CO-RE relocations for the KERNEL to apply at load (`struct bpf_core_relo` records, 16 bytes
+   * each: instruction byte offset, local type id, access string offset, kind; see
+   * `encodeCoreRelocations`), against vmlinux and module BTF. Needs a hand-supplied `btf` (the
+   * program's, holding the local types and access strings) with `funcInfo`: the kernel reads
+   * core_relos only when func_info is given. rawbpf relocates in TypeScript itself
+   * (`applyCoreRelocations`); this path is the kernel's, an oracle for it.
+   */
+  coreRelocations?: Uint8Array;
+  /**
    * Verifier log level: 0 (only the statistics, the default), 1 (the path that failed), 2 (every
    * instruction and state). The statistics level (4) is always added.
    */
@@ -206,6 +215,19 @@ export class Program implements Disposable {
       emit: spec.emitBtf,
     });
     const btfFd = btf.fd;
+    const core = spec.coreRelocations;
+    if (core !== undefined) {
+      if (!(core instanceof Uint8Array) || core.byteLength % 16 !== 0) {
+        btf.release();
+        throw new InputError("coreRelocations must be a Uint8Array of whole 16-byte bpf_core_relo records");
+      }
+      if (core.byteLength > 0 && (btfFd === undefined || !btf.funcInfo)) {
+        btf.release();
+        throw new InputError(
+          "coreRelocations need the program's BTF ('btf', holding the local types and access strings) and 'funcInfo': the kernel ignores core_relos without func_info",
+        );
+      }
+    }
     const { funcInfo, lineInfo } = btf;
     const what = name ? `program '${name}'` : `${typeName} program`;
     let result: ReturnType<typeof progLoad>;
@@ -225,6 +247,7 @@ export class Program implements Disposable {
           ...(btfFd === undefined ? {} : { progBtfFd: btfFd }),
           ...(funcInfo ? { funcInfo } : {}),
           ...(lineInfo ? { lineInfo } : {}),
+          ...(core && core.byteLength > 0 ? { coreRelos: core } : {}),
         },
         { privilege: loadPrivilege(typeName), what },
       );

@@ -48,6 +48,10 @@ export interface ProgLoadAttr {
   attachBtfObjFd?: number;
   /** descriptors the program refers to by index (ld_imm64 src=5/6, kfunc module BTFs) */
   fdArray?: Int32Array;
+  /** CO-RE relocations for the kernel to apply (`struct bpf_core_relo` records, 16 bytes each); needs `progBtfFd` and func_info */
+  coreRelos?: Uint8Array;
+  /** size of one `coreRelos` record (default 16) */
+  coreReloRecSize?: number;
 }
 
 /** What a successful load returns. */
@@ -71,7 +75,7 @@ function attempt(a: ProgLoadAttr, logLevel: number, logSize: number): Attempt {
   const insns = a.insns;
   const license = cString(a.license);
   const logBuf = logLevel > 0 ? Buffer.alloc(logSize) : undefined;
-  const { funcInfo, lineInfo, fdArray } = a;
+  const { funcInfo, lineInfo, fdArray, coreRelos } = a;
   putU32(attr, o.prog_type, a.progType, "program type");
   putU32(attr, o.insn_cnt, insns.byteLength / 8, "instruction count");
   putPtr(attr, o.insns, insns);
@@ -106,6 +110,12 @@ function attempt(a: ProgLoadAttr, logLevel: number, logSize: number): Attempt {
     putPtr(attr, o.fd_array, fdArray);
     putU32(attr, o.fd_array_cnt, fdArray.length, "fd_array count");
   }
+  if (coreRelos && coreRelos.byteLength > 0) {
+    const rec = a.coreReloRecSize ?? 16;
+    putU32(attr, o.core_relo_rec_size, rec, "core_relo record size");
+    putPtr(attr, o.core_relos, coreRelos);
+    putU32(attr, o.core_relo_cnt, coreRelos.byteLength / rec, "core_relo count");
+  }
   const ret = bpfRaw(Cmd.PROG_LOAD, attr);
   const trueSize = attr.readUInt32LE(o.log_true_size);
   let log = "";
@@ -113,7 +123,7 @@ function attempt(a: ProgLoadAttr, logLevel: number, logSize: number): Attempt {
     const end = logBuf.indexOf(0);
     log = logBuf.toString("utf8", 0, end < 0 ? logBuf.length : end);
   }
-  void [insns, license, funcInfo, lineInfo, fdArray];
+  void [insns, license, funcInfo, lineInfo, fdArray, coreRelos];
   return { ret, log, trueSize };
 }
 

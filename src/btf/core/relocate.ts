@@ -1,0 +1,459 @@
+/**
+ * Computing a relocation's value for the local and the target spec, and patching the instruction
+ * (libbpf's bpf_core_calc_relo and bpf_core_patch_insn, rewritten). A relocation that finds no
+ * target poisons its instruction as libbpf does: `call 0xbad2310`, which the verifier reports as
+ * "invalid func unknown#195896080" if (and only if) the program can reach it.
+ */
+import type { Btf } from "../decode.js";
+import { Kind } from "../kinds.js";
+import { CoreRelocationError, type CoreWhere } from "./errors.js";
+import type { CoreRelocation } from "./ext.js";
+import { CoreKind, coreKindName, isEnumvalKind, isFieldKind, isTypeKind } from "./kinds.js";
+import { findCandidates, MatchError, matchSpec } from "./match.js";
+import {
+  type AccessSpec,
+  enumeratorValue,
+  formatAccessSpec,
+  memberBitfieldSize,
+  memberType,
+  parseAccessSpec,
+  skipMods,
+  typeName,
+} from "./spec.js";
+
+/** The immediate of the call a poisoned instruction becomes: 0xbad2310, "bad relo". */
+export const POISON_IMM = 195896080;
+
+/** What one relocation did. */
+export interface CoreRelocationResult {
+  readonly relocation: CoreRelocation;
+  /** index of the relocation in the list it was given in */
+  readonly index: number;
+  /** instruction index (8-byte slot) in the section's code */
+  readonly insnIndex: number;
+  /** the kind as libbpf names it: "byte_off", "field_exists", "enumval_value" ... */
+  readonly kindName: string;
+  /** the local access as C: "struct task_struct: real_parent", "enum pid_type::PIDTYPE_TGID" */
+  readonly local: string;
+  /** the target access found, as C with the type id (undefined when none was found) */
+  readonly target: string | undefined;
+  /** the target root type id (undefined when none was found) */
+  readonly targetTypeId: number | undefined;
+  /** number of target candidates (same essential name and kind) and of those that matched */
+  readonly candidates: number;
+  readonly matched: number;
+  /** why no target was found or why the instruction was poisoned; undefined when relocated */
+  readonly reason: string | undefined;
+  /** the value the compiler assumed (the local one) and the value patched in */
+  readonly oldValue: bigint;
+  readonly newValue: bigint;
+  /** the instruction was turned into the invalid call */
+  readonly poisoned: boolean;
+  /** the patch in words: "off 8 -> 16", "imm 1 -> 0", "off 4 -> 8, size 4 -> 8", "poisoned" */
+  readonly patch: string;
+}
+
+/** Candidate lists by local type id, pruned as relocations are applied (as libbpf does). */
+export type CoreCandidateCache = Map<number, number[]>;
+
+interface Res {
+  orig: bigint;
+  next: bigint;
+  poison: boolean;
+  validate: boolean;
+  failMemsz: boolean;
+  origSize: number;
+  newSize: number;
+  reason: string | undefined;
+}
+
+class Unsatisfiable extends Error {}
+
+interface FieldValue {
+  value: bigint;
+  size: number;
+  typeId: number;
+  validate: boolean;
+}
+
+function fieldValue(spec: AccessSpec, kind: number): FieldValue {
+  const btf = spec.btf;
+  const acc = spec.accessors[spec.accessors.length - 1]!;
+  if (acc.name === undefined) {
+    // an array element (or the root itself)
+    const size = btf.sizeOf(acc.typeId);
+    if (kind === CoreKind.FIELD_BYTE_OFFSET) {
+      return { value: BigInt(spec.bitOffset >>> 3), size, typeId: acc.typeId, validate: true };
+    }
+    if (kind === CoreKind.FIELD_BYTE_SIZE) return { value: BigInt(size), size: 0, typeId: 0, validate: true };
+    throw new Unsatisfiable(`a ${coreKindName(kind)} relocation cannot apply to an array element`);
+  }
+  const fieldTypeId = skipMods(btf, memberType(btf, acc.typeId, acc.index));
+  const mk = btf.kindOf(fieldTypeId);
+  const bitOff = spec.bitOffset;
+  let bitSize = memberBitfieldSize(btf, acc.typeId, acc.index);
+  const bitfield = bitSize > 0;
+  let byteSize: number;
+  let byteOff: number;
+  if (bitfield) {
+    byteSize = btf.sizeOrTypeOf(fieldTypeId);
+    if (byteSize === 0) throw new Unsatisfiable("a bitfield of a type without a size");
+    byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
+    while (bitOff + bitSize - byteOff * 8 > byteSize * 8) {
+      if (byteSize >= 8) throw new Unsatisfiable("the bitfield cannot be read with one 64-bit load");
+      byteSize *= 2;
+      byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
+    }
+  } else {
+    byteSize = btf.sizeOf(fieldTypeId);
+    byteOff = bitOff >>> 3;
+    bitSize = byteSize * 8;
+  }
+  switch (kind) {
+    case CoreKind.FIELD_BYTE_OFFSET:
+      return bitfield
+        ? { value: BigInt(byteOff), size: 0, typeId: 0, validate: false }
+        : { value: BigInt(byteOff), size: byteSize, typeId: fieldTypeId, validate: true };
+    case CoreKind.FIELD_BYTE_SIZE:
+      return { value: BigInt(byteSize), size: 0, typeId: 0, validate: !bitfield };
+    case CoreKind.FIELD_SIGNED: {
+      const signed =
+        ((mk === Kind.ENUM || mk === Kind.ENUM64) && btf.kindFlagOf(fieldTypeId)) ||
+        (mk === Kind.INT && ((btf.extraWord(fieldTypeId, 0) >>> 24) & 1) !== 0);
+      return { value: signed ? 1n : 0n, size: 0, typeId: 0, validate: true };
+    }
+    case CoreKind.FIELD_LSHIFT_U64:
+      return {
+        value: BigInt(64 - (bitOff + bitSize - byteOff * 8)),
+        size: 0,
+        typeId: 0,
+        validate: !bitfield,
+      };
+    case CoreKind.FIELD_RSHIFT_U64:
+      return { value: BigInt(64 - bitSize), size: 0, typeId: 0, validate: true };
+    default:
+      throw new Unsatisfiable(`unknown field relocation kind ${kind}`);
+  }
+}
+
+function isUnsignedInt(btf: Btf, id: number): boolean {
+  return btf.kindOf(id) === Kind.INT && ((btf.extraWord(id, 0) >>> 24) & 1) === 0;
+}
+
+/** libbpf's bpf_core_calc_relo: the local (expected) and target values, or a poison decision. */
+function calc(local: AccessSpec, target: AccessSpec | undefined, kind: number, noTarget: string): Res {
+  const res: Res = {
+    orig: 0n,
+    next: 0n,
+    poison: false,
+    validate: true,
+    failMemsz: false,
+    origSize: 0,
+    newSize: 0,
+    reason: undefined,
+  };
+  if (isFieldKind(kind)) {
+    if (kind === CoreKind.FIELD_EXISTS) {
+      res.orig = 1n;
+      res.next = target ? 1n : 0n;
+      if (!target) res.reason = noTarget;
+      return res;
+    }
+    const o = fieldValue(local, kind);
+    res.orig = o.value;
+    res.origSize = o.size;
+    res.validate = o.validate;
+    if (!target) {
+      res.poison = true;
+      res.reason = noTarget;
+      return res;
+    }
+    const n = fieldValue(target, kind);
+    res.next = n.value;
+    res.newSize = n.size;
+    if (res.origSize !== res.newSize) {
+      const bothPtr = local.btf.kindOf(o.typeId) === Kind.PTR && target.btf.kindOf(n.typeId) === Kind.PTR;
+      const bothUnsigned = isUnsignedInt(local.btf, o.typeId) && isUnsignedInt(target.btf, n.typeId);
+      if (!bothPtr && !bothUnsigned) res.failMemsz = true;
+    }
+    return res;
+  }
+  if (isTypeKind(kind)) {
+    const value = (spec: AccessSpec | undefined): bigint => {
+      if (!spec) return 0n;
+      if (kind === CoreKind.TYPE_ID_TARGET) return BigInt(spec.rootId);
+      if (kind === CoreKind.TYPE_SIZE) return BigInt(spec.btf.sizeOf(spec.rootId));
+      return 1n;
+    };
+    res.orig = value(local);
+    res.next = value(target);
+    if (kind === CoreKind.TYPE_ID_TARGET) res.validate = false;
+    if (!target) res.reason = noTarget;
+    return res;
+  }
+  if (isEnumvalKind(kind)) {
+    const value = (spec: AccessSpec): bigint =>
+      kind === CoreKind.ENUMVAL_EXISTS
+        ? 1n
+        : enumeratorValue(spec.btf, spec.accessors[0]!.typeId, spec.accessors[0]!.index);
+    res.orig = value(local);
+    if (!target) {
+      res.reason = noTarget;
+      if (kind === CoreKind.ENUMVAL_EXISTS) res.next = 0n;
+      else res.poison = true;
+      return res;
+    }
+    res.next = value(target);
+    return res;
+  }
+  throw new Unsatisfiable(`unknown relocation kind ${kind}`);
+}
+
+const SIZE_BYTES = [4, 2, 1, 8];
+
+function sizeCode(bytes: number): number {
+  return bytes === 4 ? 0x00 : bytes === 2 ? 0x08 : bytes === 1 ? 0x10 : bytes === 8 ? 0x18 : -1;
+}
+
+function poison(code: Uint8Array, v: DataView, at: number): void {
+  const ldImm64 = code[at] === 0x18;
+  const slots = ldImm64 && at + 16 <= code.length ? [at, at + 8] : [at];
+  for (const s of slots) {
+    code[s] = 0x85;
+    code[s + 1] = 0;
+    v.setInt16(s + 2, 0, true);
+    v.setInt32(s + 4, POISON_IMM, true);
+  }
+}
+
+/** libbpf's bpf_core_patch_insn. Returns the patch in words. */
+function patch(code: Uint8Array, v: DataView, at: number, res: Res, where: CoreWhere): string {
+  const fail = (why: string): never => {
+    throw new CoreRelocationError(why, where);
+  };
+  if (res.poison) {
+    poison(code, v, at);
+    return "poisoned";
+  }
+  const op = code[at]!;
+  const cls = op & 7;
+  switch (cls) {
+    case 4: // ALU
+    case 7: {
+      // ALU64
+      if ((op & 0x08) !== 0)
+        fail(`the instruction (opcode 0x${op.toString(16)}) takes a register, not an immediate to relocate`);
+      const imm = v.getInt32(at + 4, true);
+      if (res.validate && BigInt.asUintN(64, BigInt(imm)) !== res.orig) {
+        fail(
+          `the instruction's immediate is ${imm}, but the compiler's value for this relocation is ${res.orig}: the object and its BTF disagree`,
+        );
+      }
+      v.setInt32(at + 4, Number(BigInt.asIntN(32, res.next)), true);
+      return `imm ${imm} -> ${BigInt.asIntN(32, res.next)}`;
+    }
+    case 1: // LDX
+    case 2: // ST
+    case 3: {
+      // STX
+      const off = v.getInt16(at + 2, true);
+      if (res.validate && BigInt.asUintN(64, BigInt(off)) !== res.orig) {
+        fail(
+          `the instruction's offset is ${off}, but the compiler's value for this relocation is ${res.orig}: the object and its BTF disagree`,
+        );
+      }
+      if (res.next > 32767n) fail(`the new offset ${res.next} does not fit the instruction's 16-bit offset`);
+      if (res.failMemsz) {
+        poison(code, v, at);
+        return "poisoned";
+      }
+      v.setInt16(at + 2, Number(res.next), true);
+      let text = `off ${off} -> ${res.next}`;
+      if (res.newSize !== res.origSize) {
+        const bytes = SIZE_BYTES[(op >> 3) & 3]!;
+        if (bytes !== res.origSize)
+          fail(`the instruction accesses ${bytes} bytes, but the field has ${res.origSize}`);
+        const sc = sizeCode(res.newSize);
+        if (sc < 0) fail(`the target field's size ${res.newSize} is not one a load or store can have`);
+        code[at] = (op & 0xe0) | sc | cls;
+        text += `, size ${res.origSize} -> ${res.newSize}`;
+      }
+      return text;
+    }
+    case 0: {
+      // LD: only ld_imm64
+      if (
+        op !== 0x18 ||
+        at + 16 > code.length ||
+        code[at + 1]! >> 4 !== 0 ||
+        v.getInt16(at + 2, true) !== 0 ||
+        code[at + 8] !== 0 ||
+        code[at + 9] !== 0 ||
+        v.getInt16(at + 10, true) !== 0
+      ) {
+        fail(
+          "the ld_imm64 instruction has an unexpected form (a map or BTF reference, or a broken second slot)",
+        );
+      }
+      const imm = (BigInt(v.getUint32(at + 12, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
+      if (res.validate && imm !== res.orig) {
+        fail(
+          `the instruction's 64-bit immediate is ${imm}, but the compiler's value for this relocation is ${res.orig}`,
+        );
+      }
+      const n = BigInt.asUintN(64, res.next);
+      v.setUint32(at + 4, Number(n & 0xffffffffn), true);
+      v.setUint32(at + 12, Number(n >> 32n), true);
+      return `imm64 ${imm} -> ${n}`;
+    }
+    default:
+      return fail(`opcode 0x${op.toString(16)} is not an instruction a CO-RE relocation can patch`);
+  }
+}
+
+function targetText(spec: AccessSpec): string {
+  return `[${spec.rootId}] ${formatAccessSpec(spec)}`;
+}
+
+/**
+ * Applies CO-RE relocations to one section's instructions, in place, against `target` (vmlinux
+ * through {@link vmlinuxBtf}, a module's split BTF, a btfhub file, a hand-built BTF).
+ * Returns what each relocation did; an instruction whose relocation found no target is poisoned
+ * (and `reason` says why). Candidate lists are cached in `options.cache` (give one cache to all
+ * sections of an object: lists are pruned as libbpf prunes them).
+ * @throws CoreRelocationError for a malformed relocation, ambiguous candidates, or an instruction
+ * that does not hold the value the compiler recorded
+ */
+export function applyCoreRelocations(
+  code: Uint8Array,
+  relocations: readonly CoreRelocation[],
+  local: Btf,
+  target: Btf,
+  options: { cache?: CoreCandidateCache; section?: string } = {},
+): CoreRelocationResult[] {
+  const cache = options.cache ?? new Map<number, number[]>();
+  const v = new DataView(code.buffer, code.byteOffset, code.byteLength);
+  const out: CoreRelocationResult[] = [];
+  for (let index = 0; index < relocations.length; index++) {
+    const relo = relocations[index]!;
+    const insnIndex = relo.insnOffset / 8;
+    const where: CoreWhere = {
+      relocation: index,
+      insn: insnIndex,
+      typeId: relo.typeId,
+      ...(options.section === undefined ? {} : { section: options.section }),
+    };
+    if (!Number.isInteger(insnIndex) || insnIndex < 0 || relo.insnOffset + 8 > code.length) {
+      throw new CoreRelocationError(
+        `instruction offset ${relo.insnOffset} is not an instruction of this ${code.length}-byte code`,
+        where,
+      );
+    }
+    const localSpec = parseAccessSpec(local, relo, where);
+    const localText = formatAccessSpec(localSpec);
+    const kindName = coreKindName(relo.kind);
+    const failWith = (why: string): never => {
+      throw new CoreRelocationError(`${kindName} of ${localText}: ${why}`, where);
+    };
+    let targetSpec: AccessSpec | undefined;
+    let res: Res;
+    let candidateCount = 0;
+    let matched = 0;
+    try {
+      if (relo.kind === CoreKind.TYPE_ID_LOCAL) {
+        const id = BigInt(relo.typeId);
+        res = {
+          orig: id,
+          next: id,
+          poison: false,
+          validate: false,
+          failMemsz: false,
+          origSize: 0,
+          newSize: 0,
+          reason: undefined,
+        };
+      } else {
+        const localName = local.nameOf(relo.typeId);
+        if (localName === "") failWith("CO-RE cannot relocate an anonymous type (give it a name)");
+        let cands = cache.get(relo.typeId);
+        if (!cands) {
+          cands = findCandidates(local, relo.typeId, target);
+          cache.set(relo.typeId, cands);
+        }
+        candidateCount = cands.length;
+        const kept: number[] = [];
+        let first: Res | undefined;
+        for (const id of cands) {
+          const spec = matchSpec(localSpec, target, id);
+          if (!spec) continue;
+          const r = calc(localSpec, spec, relo.kind, "");
+          if (!first || !targetSpec) {
+            first = r;
+            targetSpec = spec;
+          } else if (spec.bitOffset !== targetSpec.bitOffset) {
+            failWith(
+              `target candidates disagree on the field's offset: ${targetText(targetSpec)} at bit ${targetSpec.bitOffset}, ${targetText(spec)} at bit ${spec.bitOffset}`,
+            );
+          } else if (r.poison !== first.poison || r.next !== first.next) {
+            failWith(
+              `target candidates disagree on the value: ${targetText(targetSpec)} gives ${first.next}, ${targetText(spec)} gives ${r.next}`,
+            );
+          }
+          kept.push(id);
+        }
+        matched = kept.length;
+        if (kept.length > 0) {
+          cache.set(relo.typeId, kept);
+          res = first!;
+        } else {
+          const essential = localName.replace(/___[^_].*$/, "");
+          const why =
+            cands.length === 0
+              ? `the target BTF has no ${local.kindName(relo.typeId)} named ${essential}`
+              : `none of the ${cands.length} target candidate${cands.length > 1 ? "s" : ""} (${cands
+                  .slice(0, 4)
+                  .map((id) => `[${id}] ${typeName(target, id)}`)
+                  .join(", ")}${cands.length > 4 ? ", ..." : ""}) has ${
+                  isFieldKind(relo.kind)
+                    ? "this field with a compatible type"
+                    : isEnumvalKind(relo.kind)
+                      ? "this enumerator"
+                      : "a compatible shape"
+                }`;
+          res = calc(localSpec, undefined, relo.kind, why);
+        }
+      }
+    } catch (e) {
+      if (e instanceof CoreRelocationError) throw e;
+      if (e instanceof MatchError || e instanceof Unsatisfiable || (e as Error).name === "BtfError") {
+        return failWith((e as Error).message);
+      }
+      throw e;
+    }
+    if (res.failMemsz && !res.poison) {
+      const cls = code[relo.insnOffset]! & 7;
+      if (cls >= 1 && cls <= 3) {
+        res.reason = `the field is ${res.origSize} bytes here and ${res.newSize} in the target, and it is neither a pointer nor an unsigned integer, so a load of another size would read a wrong value`;
+      }
+    }
+    const patchText = patch(code, v, relo.insnOffset, res, where);
+    const poisoned = patchText === "poisoned";
+    out.push({
+      relocation: relo,
+      index,
+      insnIndex,
+      kindName,
+      local: localText,
+      target: targetSpec ? targetText(targetSpec) : undefined,
+      targetTypeId: targetSpec?.rootId,
+      candidates: candidateCount,
+      matched,
+      reason: poisoned || !targetSpec ? res.reason : undefined,
+      oldValue: res.orig,
+      newValue: poisoned ? res.orig : res.next,
+      poisoned,
+      patch: patchText,
+    });
+  }
+  return out;
+}
