@@ -92,6 +92,8 @@ interface CpuHandle {
 
 /** What a reader owns in the kernel and in libuv (never the reader itself, nor its mappings). */
 interface Resources {
+  /** the map's id (0 until known) */
+  mapId: number;
   readonly mapFd: Fd;
   readonly ops: MapElemOps;
   readonly cpus: CpuHandle[];
@@ -106,8 +108,11 @@ function releaseResources(res: Resources): void {
     h.watch?.close();
     h.watch = undefined;
   }
+  // a reader opened on the map since has replaced the entries: they are not ours to delete
+  const latest = owners.get(res.mapId) === res;
+  if (latest) owners.delete(res.mapId);
   for (const h of res.cpus) {
-    if (h.stored) {
+    if (h.stored && latest) {
       h.stored = false;
       res.ops.key.writeUInt32LE(h.cpu, 0);
       try {
@@ -120,6 +125,9 @@ function releaseResources(res: Resources): void {
   }
   res.mapFd.close();
 }
+
+/** The resources of the reader that stored its events in each map last (by map id), in this process. */
+const owners = new Map<number, Resources>();
 
 /** Closes what a reader dropped without close() held. */
 const collected = new FinalizationRegistry<Resources>(releaseResources);
@@ -181,7 +189,8 @@ class CpuRing {
  * {@link PerfBuffer.lostOn} that CPU) and passes to the `onLost` option. A count still inside
  * the kernel (nothing has fitted since) shows up with the next sample.
  *
- * One reader per map: opening a second one replaces the first one's events in the map.
+ * One reader per map: opening a second one replaces the first one's events in the map (and
+ * closing the first one then leaves the second one's in place).
  * The reader owns a duplicate of the map's descriptor, so it outlives the BpfMap it came from;
  * close() removes its entries from the map.
  *
@@ -258,6 +267,7 @@ export class PerfBuffer implements Disposable {
     const mapFd = new Fd(dupFd(map.fd, `of ${name}`), name);
     const rings: CpuRing[] = [];
     const res: Resources = {
+      mapId: 0,
       mapFd,
       ops: new MapElemOps(mapFd.value, 4, 4, { what: `on the map of ${name}` }),
       cpus: [],
@@ -273,6 +283,7 @@ export class PerfBuffer implements Disposable {
           `a PerfBuffer reads maps of type perf_event_array, but descriptor ${map.fd} is a map of type ${info.type}`,
         );
       if (!(info.maxEntries > highest)) throw tooFew(info.maxEntries, " (as the kernel reports it)");
+      res.mapId = info.id;
       for (const cpu of cpus) {
         const what = `of ${name} on CPU ${cpu}`;
         const fd = new Fd(
@@ -288,6 +299,7 @@ export class PerfBuffer implements Disposable {
         res.ops.value.writeUInt32LE(ring.handle.fd.value, 0);
         res.ops.update(0);
         ring.handle.stored = true;
+        owners.set(res.mapId, res);
       }
     } catch (e) {
       for (const ring of rings) retirePerfRing(ring.mapping);

@@ -168,3 +168,27 @@ test("100 open/close cycles leave no descriptor and no mapping behind", async (t
     "zero-page placeholders are given back once garbage",
   );
 });
+
+test("the map's slots are the kernel's, whatever the spec says; a descriptor of another map type is an InputError", (t) => {
+  if (!needsRoot(t)) return;
+  const highest = onlineCpus().at(-1)!;
+  using array = BpfMap.create({ type: "array", keySize: 4, valueSize: 4, maxEntries: 4 });
+  const fds = openFdCount();
+  assert.throws(
+    () => PerfBuffer.open({ type: "perf_event_array", maxEntries: 64, fd: array.fd }),
+    (e: Error) => e instanceof InputError && /is a map of type array/.test(e.message),
+  );
+  assert.equal(openFdCount(), fds, "the duplicate descriptor was closed");
+  if (highest === 0) {
+    t.diagnostic("one CPU online: a map with too few slots for it cannot be made");
+    return;
+  }
+  // a spec that says 64 slots for a map of 1: the kernel's count is the one checked
+  using small = eventsMap(1);
+  const before = openFdCount();
+  assert.throws(
+    () => PerfBuffer.open({ type: "perf_event_array", maxEntries: 64, fd: small.fd }),
+    (e: Error) => e instanceof InputError && /1 slots \(as the kernel reports it\)/.test(e.message),
+  );
+  assert.equal(openFdCount(), before, "nothing was left open");
+});
