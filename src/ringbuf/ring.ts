@@ -293,6 +293,7 @@ export class RingBuffer implements Disposable {
     if (avail === 0) return 0;
     const words = this.#words;
     const record = this.#record;
+    let to = record.words;
     const mask = this.#mask;
     let done = 0;
     let delivered = 0;
@@ -315,13 +316,13 @@ export class RingBuffer implements Disposable {
         // run even across the end) into the reader's own buffer, the only memory user code sees
         const body = at + HDR_SIZE;
         if (length <= SMALL_COPY) {
-          const to = record.words;
           const from = body >>> 2;
-          const n = (length + 3) >>> 2;
-          for (let i = 0; i < n; i++) to[i] = words[from + i]!;
+          const end = from + ((length + 3) >>> 2);
+          for (let i = from, j = 0; i < end; i++, j++) to[j] = words[i]!;
         } else {
           record.reserve(length);
           record.bytes.set(this.#data.subarray(body, body + length));
+          to = record.words;
         }
         record.length = length;
         delivered++;
