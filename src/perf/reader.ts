@@ -1,6 +1,7 @@
 /** `PerfBuffer`: the user-space reader of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map. */
 
 import { endianness } from "node:os";
+import { readMapInfo } from "../map/info.js";
 import { reportListenerError } from "../ringbuf/report.js";
 import { BpfError, ClosedError, InputError, RawbpfError } from "../sys/error.js";
 import { Fd } from "../sys/fd.js";
@@ -27,15 +28,18 @@ const HI = 1 - LO;
 /** Where the header's u16 size is in its second u32 word (after misc) */
 const SIZE_SHIFT = endianness() === "LE" ? 16 : 0;
 const TWO_32 = 2 ** 32;
-/** The largest record: a header's size is a u16. */
-const MAX_RECORD = 0xffff;
+/** Samples up to this many bytes are copied word by word; longer ones with one TypedArray.set. */
+const SMALL_COPY = 256;
 
 /** What a perf buffer reads: a {@link BpfMap} of type "perf_event_array" (or anything shaped like one). */
 export interface PerfBufferSource {
   /** the map type; must be "perf_event_array" */
   readonly type: string;
-  /** the map's number of slots: more than the highest online CPU number */
-  readonly maxEntries: number;
+  /**
+   * the map's number of slots, as its spec says (the reader checks the number the kernel reports
+   * for the descriptor: more than the highest online CPU number)
+   */
+  readonly maxEntries?: number;
   /** the map's descriptor (a closed BpfMap throws ClosedError here) */
   readonly fd: number;
   /** the map's name, for messages */
@@ -68,14 +72,73 @@ export interface PerfStartOptions {
    * own: an uncaught exception, like an EventEmitter's unhandled 'error'.
    */
   onError?: (error: unknown) => void;
-  /** whether listening keeps the process alive, like a server does (default true) */
+  /**
+   * Whether listening keeps the process alive, like a server does (default true). A listening
+   * reader that keeps the process alive is also kept alive by it until stop() or close(); with
+   * `keepAlive: false`, keep a reference to the reader: dropped, it is closed by the garbage
+   * collector and delivers nothing more.
+   */
   keepAlive?: boolean;
 }
 
-/** One CPU's event and ring. */
-class CpuRing {
+/** One CPU's event descriptor and its poll handle: what the garbage collector closes for a dropped reader. */
+interface CpuHandle {
   readonly cpu: number;
   readonly fd: Fd;
+  watch: ReadableWatch | undefined;
+  /** whether the event was stored at the CPU's key of the map (and is to be deleted from it) */
+  stored: boolean;
+}
+
+/** What a reader owns in the kernel and in libuv (never the reader itself, nor its mappings). */
+interface Resources {
+  /** the map's id (0 until known) */
+  mapId: number;
+  readonly mapFd: Fd;
+  readonly ops: MapElemOps;
+  readonly cpus: CpuHandle[];
+}
+
+/**
+ * Releases what a reader holds: the poll handles first (libuv must not poll a closed descriptor),
+ * the map's entries, then the descriptors. The mappings go with the ArrayBuffers over them.
+ */
+function releaseResources(res: Resources): void {
+  for (const h of res.cpus) {
+    h.watch?.close();
+    h.watch = undefined;
+  }
+  // a reader opened on the map since has replaced the entries: they are not ours to delete
+  const latest = owners.get(res.mapId) === res;
+  if (latest) owners.delete(res.mapId);
+  for (const h of res.cpus) {
+    if (h.stored && latest) {
+      h.stored = false;
+      res.ops.key.writeUInt32LE(h.cpu, 0);
+      try {
+        res.ops.delete();
+      } catch {
+        // nothing more to do: the entry goes when the map does
+      }
+    }
+    h.fd.close();
+  }
+  res.mapFd.close();
+}
+
+/** The resources of the reader that stored its events in each map last (by map id), in this process. */
+const owners = new Map<number, Resources>();
+
+/** Closes what a reader dropped without close() held. */
+const collected = new FinalizationRegistry<Resources>(releaseResources);
+
+/** Readers listening with keepAlive: libuv holds their callbacks, which hold them only weakly; this keeps them. */
+const active = new Set<PerfBuffer>();
+
+/** One CPU's ring (internal: never handed to user code). */
+class CpuRing {
+  readonly handle: CpuHandle;
+  readonly cpu: number;
   readonly mapping: PerfMapping;
   readonly mask: number;
   /** data_head as two u32 halves (the kernel writes it) */
@@ -83,16 +146,15 @@ class CpuRing {
   /** data_tail as two u32 halves (the reader writes it) */
   readonly tail32: Uint32Array;
   readonly tail64: BigUint64Array;
+  /** the data area as u32 words (headers), as int32 words (copies) and as bytes (long copies) */
   readonly words: Uint32Array;
+  readonly ints: Int32Array;
   readonly bytes: Uint8Array;
-  readonly view: DataView;
   lost = 0;
-  watch: ReadableWatch | undefined;
-  readonly onReady: (status: number) => void;
 
-  constructor(cpu: number, fd: Fd, mapping: PerfMapping, onReady: (ring: CpuRing, status: number) => void) {
-    this.cpu = cpu;
-    this.fd = fd;
+  constructor(handle: CpuHandle, mapping: PerfMapping) {
+    this.handle = handle;
+    this.cpu = handle.cpu;
     this.mapping = mapping;
     const m = mapping;
     this.mask = m.dataSize - 1;
@@ -100,9 +162,8 @@ class CpuRing {
     this.tail32 = new Uint32Array(m.memory, m.tailOffset, 2);
     this.tail64 = new BigUint64Array(m.memory, m.tailOffset, 1);
     this.words = new Uint32Array(m.memory, m.dataOffset, m.dataSize / 4);
+    this.ints = new Int32Array(m.memory, m.dataOffset, m.dataSize / 4);
     this.bytes = new Uint8Array(m.memory, m.dataOffset, m.dataSize);
-    this.view = new DataView(m.memory, m.dataOffset, m.dataSize);
-    this.onReady = (status) => onReady(this, status);
   }
 }
 
@@ -113,7 +174,9 @@ class CpuRing {
  * Opening it opens, on every online CPU, a PERF_COUNT_SW_BPF_OUTPUT event sampling raw data,
  * maps its ring (one control page and `pageCount` data pages) and stores the event's descriptor
  * at the CPU's key of the map, which is what the helper looks up. Samples are read through
- * shared memory, with no system call and no allocation per sample:
+ * shared memory, with no system call and no allocation per sample; each is copied out of the
+ * ring into a buffer the reader reuses ({@link PerfRecord}), so user code never holds a view of
+ * the kernel's memory:
  *
  * - {@link PerfBuffer.consume} synchronously hands every waiting sample of every CPU to a
  *   callback, in order per CPU (CPU by CPU), and frees their room;
@@ -126,7 +189,8 @@ class CpuRing {
  * {@link PerfBuffer.lostOn} that CPU) and passes to the `onLost` option. A count still inside
  * the kernel (nothing has fitted since) shows up with the next sample.
  *
- * One reader per map: opening a second one replaces the first one's events in the map.
+ * One reader per map: opening a second one replaces the first one's events in the map (and
+ * closing the first one then leaves the second one's in place).
  * The reader owns a duplicate of the map's descriptor, so it outlives the BpfMap it came from;
  * close() removes its entries from the map.
  *
@@ -146,14 +210,9 @@ export class PerfBuffer implements Disposable {
   /** data bytes of each CPU's ring */
   readonly size: number;
   readonly #what: string;
-  readonly #mapFd: Fd;
-  readonly #ops: MapElemOps;
+  readonly #res: Resources;
   readonly #rings: CpuRing[];
-  readonly #record: ReusedPerfRecord;
-  /** a wrapping record is copied here (as u32 words and as bytes) */
-  readonly #scratchWords: Uint32Array;
-  readonly #scratchBytes: Uint8Array;
-  readonly #scratchView: DataView;
+  readonly #record = new ReusedPerfRecord();
   readonly #onLost: PerfLostCallback | undefined;
   #lost = 0;
   #delivered = 0;
@@ -164,6 +223,8 @@ export class PerfBuffer implements Disposable {
   #listener: PerfRecordCallback | undefined;
   #onError: ((error: unknown) => void) | undefined;
   #kick: NodeJS.Immediate | undefined;
+  /** each ring's poll callback, by index (they hold the reader weakly) */
+  readonly #onReady: ((status: number) => void)[];
 
   /**
    * Opens an event and maps a ring on every online CPU and stores the events in `map`. The map
@@ -198,68 +259,65 @@ export class PerfBuffer implements Disposable {
       throw new InputError("onLost must be a function");
     const cpus = onlineCpus();
     const highest = cpus[cpus.length - 1] ?? 0;
-    if (!(map.maxEntries > highest)) {
-      throw new InputError(
-        `${name}: the map has ${String(map.maxEntries)} slots but CPU ${highest} is online; a perf_event_array needs a slot per CPU: create it with maxEntries of at least ${highest + 1}`,
+    const tooFew = (slots: number, says: string) =>
+      new InputError(
+        `${name}: the map has ${String(slots)} slots${says} but CPU ${highest} is online; a perf_event_array needs a slot per CPU: create it with maxEntries of at least ${highest + 1}`,
       );
-    }
+    if (map.maxEntries !== undefined && !(map.maxEntries > highest)) throw tooFew(map.maxEntries, "");
     const mapFd = new Fd(dupFd(map.fd, `of ${name}`), name);
     const rings: CpuRing[] = [];
-    const ops = new MapElemOps(mapFd.value, 4, 4, { what: `on the map of ${name}` });
-    const stored: number[] = [];
-    const onReady = (ring: CpuRing, status: number) => this.#ready(ring, status);
+    const res: Resources = {
+      mapId: 0,
+      mapFd,
+      ops: new MapElemOps(mapFd.value, 4, 4, { what: `on the map of ${name}` }),
+      cpus: [],
+    };
+    // libuv holds the poll callbacks (and koffi holds them for libuv) for as long as the handles
+    // live: they must not hold the reader, or one dropped without close() is never collected
+    const weak = new WeakRef(this);
     try {
+      // the kernel's word on the type and the slots: a spec can disagree with the map it names
+      const info = readMapInfo(mapFd.value, { what: `of ${name}` });
+      if (info.type !== "perf_event_array")
+        throw new InputError(
+          `a PerfBuffer reads maps of type perf_event_array, but descriptor ${map.fd} is a map of type ${info.type}`,
+        );
+      if (!(info.maxEntries > highest)) throw tooFew(info.maxEntries, " (as the kernel reports it)");
+      res.mapId = info.id;
       for (const cpu of cpus) {
         const what = `of ${name} on CPU ${cpu}`;
         const fd = new Fd(
           openBpfOutputEvent(cpu, { wakeup, watermark: wakeupWatermark !== undefined }, what),
           `perf event ${what}`,
         );
-        let mapping: PerfMapping;
-        try {
-          mapping = mapPerfRing(fd.value, pages, what);
-        } catch (e) {
-          fd.close();
-          throw e;
-        }
-        rings.push(new CpuRing(cpu, fd, mapping, onReady));
+        const handle: CpuHandle = { cpu, fd, watch: undefined, stored: false };
+        res.cpus.push(handle);
+        rings.push(new CpuRing(handle, mapPerfRing(fd.value, pages, what)));
       }
       for (const ring of rings) {
-        ops.key.writeUInt32LE(ring.cpu, 0);
-        ops.value.writeUInt32LE(ring.fd.value, 0);
-        ops.update(0);
-        stored.push(ring.cpu);
+        res.ops.key.writeUInt32LE(ring.cpu, 0);
+        res.ops.value.writeUInt32LE(ring.handle.fd.value, 0);
+        res.ops.update(0);
+        ring.handle.stored = true;
+        owners.set(res.mapId, res);
       }
     } catch (e) {
-      for (const cpu of stored) {
-        ops.key.writeUInt32LE(cpu, 0);
-        try {
-          ops.delete();
-        } catch {
-          // the entry goes when the map does
-        }
-      }
-      for (const ring of rings) {
-        retirePerfRing(ring.mapping);
-        ring.fd.close();
-      }
-      mapFd.close();
+      for (const ring of rings) retirePerfRing(ring.mapping);
+      releaseResources(res);
       throw e;
     }
     this.cpus = cpus;
     this.pageCount = pages;
     this.size = rings[0]?.mapping.dataSize ?? 0;
     this.#what = name;
-    this.#mapFd = mapFd;
-    this.#ops = ops;
+    this.#res = res;
     this.#rings = rings;
     this.#onLost = options.onLost;
-    const scratch = new ArrayBuffer(Math.min(MAX_RECORD + 1, this.size));
-    this.#scratchWords = new Uint32Array(scratch);
-    this.#scratchBytes = new Uint8Array(scratch);
-    this.#scratchView = new DataView(scratch);
-    const first = rings[0]!;
-    this.#record = new ReusedPerfRecord(first.bytes, first.view);
+    this.#onReady = rings.map((_, index) => (status: number) => {
+      const reader = weak.deref();
+      if (reader !== undefined) reader.#readyAt(index, status);
+    });
+    collected.register(this, res, this);
   }
 
   /** Same as `new PerfBuffer(map, options)`. */
@@ -303,11 +361,13 @@ export class PerfBuffer implements Disposable {
   /**
    * Hands every sample waiting in every CPU's ring to `onRecord`, CPU by CPU, in order within a
    * CPU, and returns how many it handed over; PERF_RECORD_LOST records on the way are counted
-   * ({@link PerfBuffer.lost}, `onLost`). Never waits. A record is valid only during its callback.
+   * ({@link PerfBuffer.lost}, `onLost`). Never waits. A sample's bytes are the sample's only during
+   * its callback.
    *
    * If `onRecord` throws, the drain stops, the samples handed over so far (that one included)
    * count as consumed, and the error propagates. Calling consume from inside a callback is an
-   * {@link InputError}.
+   * {@link InputError}. Calling close() from inside one ends the drain after that sample, which
+   * counts as consumed.
    */
   consume(onRecord: PerfRecordCallback): number {
     this.#check();
@@ -328,13 +388,19 @@ export class PerfBuffer implements Disposable {
    * Atomics.load), reads the records up to it, then stores data_tail (Atomics.store: after every
    * read), which gives the room back. The kernel masks positions with the ring's size (at most
    * 2^31 bytes here), so the low 32 bits of each give exact offsets and distances.
+   *
+   * Each sample's bytes are copied into the reader's record buffer: word by word (a sample's data
+   * starts 4 bytes past an 8-byte boundary and its raw size is 4 short of a multiple of 8), with
+   * the word index masked when the sample crosses the end of the ring (mapped once).
    */
   #drain(ring: CpuRing, onRecord: PerfRecordCallback): number {
     const tailLo = ring.tail32[LO]!;
     const avail = (Atomics.load(ring.head32, LO) - tailLo) >>> 0;
     if (avail === 0) return 0;
     const words = ring.words;
+    const ints = ring.ints;
     const mask = ring.mask;
+    const wordMask = mask >>> 2;
     const size = mask + 1;
     const record = this.#record;
     record.cpu = ring.cpu;
@@ -356,74 +422,43 @@ export class PerfBuffer implements Disposable {
           );
         }
         done += length;
-        if (type === RECORD_SAMPLE && at + length <= size) {
-          // the common case: a sample in one piece, read in place
-          const rawSize = words[w + 2]!;
+        if (type === RECORD_SAMPLE) {
+          const rawSize = words[(w + 2) & wordMask]!;
           if (rawSize + 12 > length) this.#badSample(ring, rawSize, length);
-          if (record.bytes !== ring.bytes) {
-            record.bytes = ring.bytes;
-            record.view = ring.view;
+          const n = (rawSize + 3) >>> 2;
+          if (at + length <= size && rawSize <= SMALL_COPY) {
+            // the common case: a short sample in one piece
+            const to = record.words;
+            const from = w + 3;
+            for (let i = 0; i < n; i++) to[i] = ints[from + i]!;
+          } else if (at + length <= size) {
+            record.reserve(rawSize);
+            record.bytes.set(ring.bytes.subarray(at + 12, at + 12 + rawSize));
+          } else {
+            record.reserve(rawSize);
+            const to = record.words;
+            for (let i = 0; i < n; i++) to[i] = ints[(w + 3 + i) & wordMask]!;
           }
-          record.offset = at + 12;
           record.length = rawSize;
           delivered++;
           onRecord(record);
-        } else if (this.#other(ring, at, type, length)) {
-          delivered++;
-          onRecord(record);
+        } else if (type === RECORD_LOST) {
+          const count = words[(w + 4 + LO) & wordMask]! + words[(w + 4 + HI) & wordMask]! * TWO_32;
+          ring.lost += count;
+          this.#lost += count;
+          this.#onLost?.(count, ring.cpu);
         }
-        if (this.#halt) break; // closed (the memory is gone) or stopped by the callback
+        // other types are skipped: none come with this event's attributes
+        if (this.#halt) break; // closed or stopped by the callback
       }
     } finally {
       this.#draining = false;
       this.#delivered += delivered;
-      if (!this.#closed && done > 0) this.#advance(ring, tailLo, done);
+      // published even when the callback closed the reader: close() waits for the drain to end
+      if (done > 0) this.#advance(ring, tailLo, done);
+      if (this.#closed) this.#release();
     }
     return delivered;
-  }
-
-  /**
-   * A record off the fast path: a sample crossing the end of the ring (copied into the scratch
-   * buffer, whole u32 words: sizes are multiples of 8, and pointed at by the record; returns true),
-   * or a PERF_RECORD_LOST (counted; returns false), or another type (skipped; none come with this
-   * event's attributes).
-   */
-  #other(ring: CpuRing, at: number, type: number, length: number): boolean {
-    const words = ring.words;
-    const w = at >>> 2;
-    let src = words;
-    let base = w;
-    if (at + length > ring.mask + 1) {
-      const scratch = this.#scratchWords;
-      const n = length >>> 2;
-      const first = (ring.mask + 1 - at) >>> 2;
-      for (let i = 0; i < first; i++) scratch[i] = words[w + i]!;
-      for (let i = first; i < n; i++) scratch[i] = words[i - first]!;
-      src = scratch;
-      base = 0;
-    }
-    if (type === RECORD_SAMPLE) {
-      const rawSize = src[base + 2]!;
-      if (rawSize + 12 > length) this.#badSample(ring, rawSize, length);
-      const record = this.#record;
-      if (src === words) {
-        record.bytes = ring.bytes;
-        record.view = ring.view;
-      } else {
-        record.bytes = this.#scratchBytes;
-        record.view = this.#scratchView;
-      }
-      record.offset = (base << 2) + 12;
-      record.length = rawSize;
-      return true;
-    }
-    if (type === RECORD_LOST) {
-      const count = src[base + 4 + LO]! + src[base + 4 + HI]! * TWO_32;
-      ring.lost += count;
-      this.#lost += count;
-      this.#onLost?.(count, ring.cpu);
-    }
-    return false;
   }
 
   #badSample(ring: CpuRing, rawSize: number, length: number): never {
@@ -456,28 +491,41 @@ export class PerfBuffer implements Disposable {
   start(onRecord: PerfRecordCallback, options: PerfStartOptions = {}): void {
     this.#check();
     if (typeof onRecord !== "function") throw new InputError("PerfBuffer.start needs a record callback");
+    const keep = options.keepAlive !== false;
     this.#listener = onRecord;
     this.#onError = options.onError;
-    for (const ring of this.#rings) {
-      if (ring.watch === undefined) ring.watch = watchReadable(ring.fd.value, ring.onReady);
-      ring.watch.ref(options.keepAlive !== false);
-      ring.watch.start();
-    }
+    this.#rings.forEach((ring, index) => {
+      const h = ring.handle;
+      if (h.watch === undefined) h.watch = watchReadable(h.fd.value, this.#onReady[index]!);
+      h.watch.ref(keep);
+      h.watch.start();
+    });
+    if (keep) active.add(this);
+    else active.delete(this);
     // The kernel's readiness of a perf event is a flag that each poll of it clears, so samples
     // written around the time the loop registers the descriptor may never make it readable. The
     // rings are therefore looked at once more after a whole turn of the loop (two check phases:
-    // the poll phase between them has registered the descriptors); anything written later wakes it.
+    // the poll phase between them has registered the descriptors); anything written later wakes
+    // it. The immediates hold the reader weakly, like the poll callbacks.
     if (this.#kick === undefined) {
+      const weak = new WeakRef(this);
       this.#kick = setImmediate(() => {
-        this.#kick = setImmediate(() => {
-          this.#kick = undefined;
-          for (const ring of this.#rings) {
-            if (this.#listener === undefined || this.#closed) break;
-            this.#ready(ring, 0);
-          }
-        });
+        const reader = weak.deref();
+        if (reader !== undefined) reader.#kickAgain(weak);
       });
     }
+  }
+
+  #kickAgain(weak: WeakRef<PerfBuffer>): void {
+    this.#kick = setImmediate(() => {
+      const reader = weak.deref();
+      if (reader === undefined) return;
+      reader.#kick = undefined;
+      for (let index = 0; index < reader.#rings.length; index++) {
+        if (reader.#listener === undefined || reader.#closed) break;
+        reader.#readyAt(index, 0);
+      }
+    });
   }
 
   /**
@@ -488,18 +536,20 @@ export class PerfBuffer implements Disposable {
     if (this.#fromEvent) this.#halt = true;
     this.#listener = undefined;
     this.#onError = undefined;
+    active.delete(this);
     if (this.#kick !== undefined) clearImmediate(this.#kick);
     this.#kick = undefined;
-    // the poll handles go too: while one exists, libuv holds our callback and so this reader
-    for (const ring of this.#rings) {
-      ring.watch?.close();
-      ring.watch = undefined;
+    // the poll handles go too: a stopped reader dropped without close() must be collectable
+    for (const h of this.#res.cpus) {
+      h.watch?.close();
+      h.watch = undefined;
     }
   }
 
-  #ready(ring: CpuRing, status: number): void {
+  #readyAt(index: number, status: number): void {
     const listener = this.#listener;
     if (listener === undefined || this.#closed) return;
+    const ring = this.#rings[index]!;
     const onError = this.#onError;
     try {
       if (status < 0) throw new BpfError("poll", -status, {}, `of ${this.#what} on CPU ${ring.cpu}`);
@@ -516,25 +566,23 @@ export class PerfBuffer implements Disposable {
 
   /**
    * Stops listening, removes the reader's events from the map, unmaps the rings and closes the
-   * descriptors; a second call does nothing. Views handed out earlier read zeros from then on.
-   * Any later use is a {@link ClosedError}.
+   * descriptors; a second call does nothing. Called from a record callback, it takes effect when
+   * the callback returns (that sample counts as consumed, the ones after it stay in the ring). Any
+   * later use is a {@link ClosedError}.
    */
   close(): void {
     if (this.#closed) return;
     this.stop();
     this.#closed = true;
     this.#halt = true;
-    for (const ring of this.#rings) {
-      this.#ops.key.writeUInt32LE(ring.cpu, 0);
-      try {
-        this.#ops.delete();
-      } catch {
-        // nothing more to do: the entry goes when the map does
-      }
-      retirePerfRing(ring.mapping);
-      ring.fd.close();
-    }
-    this.#mapFd.close();
+    if (!this.#draining) this.#release();
+  }
+
+  /** Gives back everything the reader holds (after the drain in progress, if any). */
+  #release(): void {
+    collected.unregister(this);
+    releaseResources(this.#res);
+    for (const ring of this.#rings) retirePerfRing(ring.mapping);
   }
 
   [Symbol.dispose](): void {

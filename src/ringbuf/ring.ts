@@ -1,6 +1,7 @@
 /** `RingBuffer`: the user-space consumer of a BPF_MAP_TYPE_RINGBUF map. */
 
 import { endianness } from "node:os";
+import { readMapInfo } from "../map/info.js";
 import { BpfError, ClosedError, InputError } from "../sys/error.js";
 import { Fd } from "../sys/fd.js";
 import {
@@ -26,6 +27,8 @@ const HDR_SIZE = 8;
 const LO = endianness() === "LE" ? 0 : 1;
 const HI = 1 - LO;
 const TWO_32 = 2 ** 32;
+/** Records up to this many bytes are copied word by word; longer ones with one TypedArray.set. */
+const SMALL_COPY = 256;
 /**
  * Whether a plain load is an acquire on this processor (x86 orders loads after loads: TSO). There
  * a record header is read with an ordinary load, which V8 keeps in program order with the other
@@ -38,16 +41,16 @@ const PLAIN_LOAD_ACQUIRES = process.arch === "x64" || process.arch === "ia32";
 export interface RingBufferSource {
   /** the map type; must be "ringbuf" */
   readonly type: string;
-  /** the ring's data size in bytes */
-  readonly maxEntries: number;
+  /**
+   * the ring's data size in bytes, as the map's spec says; checked (a power of 2) when given,
+   * but the reader maps the size the kernel reports for the descriptor
+   */
+  readonly maxEntries?: number;
   /** the map's descriptor (a closed BpfMap throws ClosedError here) */
   readonly fd: number;
   /** the map's name, for messages */
   readonly name?: string;
 }
-
-/** What a records() queue slot holds once read (so the copy can be collected). */
-const EMPTY = new Uint8Array(0);
 
 /** Options of {@link RingBuffer.start}. */
 export interface StartOptions {
@@ -57,9 +60,45 @@ export interface StartOptions {
    * own: an uncaught exception, like an EventEmitter's unhandled 'error'.
    */
   onError?: (error: unknown) => void;
-  /** whether listening keeps the process alive, like a server does (default true) */
+  /**
+   * Whether listening keeps the process alive, like a server does (default true). A listening
+   * reader that keeps the process alive is also kept alive by it until stop() or close(); with
+   * `keepAlive: false`, keep a reference to the reader: dropped, it is closed by the garbage
+   * collector and delivers nothing more.
+   */
   keepAlive?: boolean;
 }
+
+/** Options of {@link RingBuffer.records}. */
+export interface RecordsOptions {
+  /** ends the iteration: the loop throws the signal's reason */
+  signal?: AbortSignal;
+  /**
+   * @deprecated Has no effect: the loop takes one record from the ring at a time, when it asks
+   * for the next one, so records wait in the ring (and the program sees it fill up) until the
+   * loop reads them. Still checked: a positive integer when given.
+   */
+  highWaterMark?: number;
+}
+
+/** What a reader owns in the kernel and in libuv, closed by the garbage collector if the reader is dropped unclosed. */
+interface Resources {
+  readonly fd: Fd;
+  watch: ReadableWatch | undefined;
+}
+
+/** Closes what a reader dropped without close() held: the poll handle first, then the descriptor it polls. */
+const collected = new FinalizationRegistry<Resources>((res) => {
+  res.watch?.close();
+  res.fd.close();
+});
+
+/**
+ * Readers that the event loop keeps alive: listening with keepAlive, or in a records() loop
+ * waiting for a record. libuv holds their poll handles, whose callbacks hold the readers only
+ * weakly; this set is what keeps such a reader (and the code waiting on it) from being collected.
+ */
+const active = new Set<RingBuffer>();
 
 /**
  * The consumer side of a BPF ring buffer map (BPF_MAP_TYPE_RINGBUF), read through shared memory
@@ -69,18 +108,21 @@ export interface StartOptions {
  *   order, and frees their room in the ring.
  * - {@link RingBuffer.start} does the same whenever the kernel says there is data, driven by the
  *   Node event loop (the map's descriptor polled by libuv): no thread, no timer, no blocking call.
+ * - {@link RingBuffer.records} gives them to a `for await` loop, one copy at a time.
  *
- * Records are zero-copy windows valid only during the callback ({@link RingRecord}). Records the
- * program discarded (bpf_ringbuf_discard) are skipped and counted in {@link RingBuffer.discarded}.
- * A record reserved but not yet submitted (the BUSY bit) stops the drain there: the records after
- * it wait until it is submitted or discarded, because the ring is consumed strictly in order.
+ * Each record is copied out of the ring into a buffer the reader reuses ({@link RingRecord}), so
+ * user code never holds a view of the kernel's memory: records are safe to write, and a record
+ * kept past its callback or past close() is ordinary memory. Records the program discarded
+ * (bpf_ringbuf_discard) are skipped and counted in {@link RingBuffer.discarded}. A record reserved
+ * but not yet submitted (the BUSY bit) stops the drain there: the records after it wait until it
+ * is submitted or discarded, because the ring is consumed strictly in order.
  *
- * Nothing is dropped silently on this side, but a full ring drops on the program's side: when
- * the program produces faster than the reader drains, `bpf_ringbuf_output` returns -EAGAIN and
- * `bpf_ringbuf_reserve` returns NULL, and the kernel keeps no count of those failures. A program
- * that must not lose events unnoticed counts its failures itself (an array map incremented
- * when the helper fails) and user space reads that count; {@link RingBuffer.pending} shows how
- * full the ring is.
+ * Every record the program committed is either delivered (once: {@link RingBuffer.delivered}),
+ * still in the ring ({@link RingBuffer.pending}), or discarded by the program. A full ring drops
+ * on the program's side: when the program produces faster than the reader drains,
+ * `bpf_ringbuf_output` returns -EAGAIN and `bpf_ringbuf_reserve` returns NULL, and the kernel keeps
+ * no count of those failures. A program that must not lose events unnoticed counts its failures
+ * itself (an array map incremented when the helper fails) and user space reads that count.
  *
  * A ring has one consumer position, shared by every reader of the map: read each ring with one
  * RingBuffer at a time (a reader opened later starts where the last one stopped). The reader owns
@@ -95,11 +137,11 @@ export interface StartOptions {
  * ```
  */
 export class RingBuffer implements Disposable {
-  /** the ring's data size in bytes */
+  /** the ring's data size in bytes (the map's max_entries, as the kernel reports it) */
   readonly size: number;
   readonly #mask: number;
   readonly #what: string;
-  readonly #fd: Fd;
+  readonly #res: Resources;
   #mapping: RingMapping | undefined;
   /** consumer_pos as two u32 halves (only consumers write it: the kernel reads it) */
   readonly #cons32: Uint32Array;
@@ -107,9 +149,11 @@ export class RingBuffer implements Disposable {
   readonly #cons64: BigUint64Array;
   /** producer_pos as two u32 halves (the kernel writes it) */
   readonly #prod32: Uint32Array;
-  /** the data area as int32 words: record headers are 8-byte aligned */
+  /** the data area as int32 words: record headers are 8-byte aligned (never handed out) */
   readonly #words: Int32Array;
-  readonly #record: ReusedRecord;
+  /** the data area as bytes (never handed out) */
+  readonly #data: Uint8Array;
+  readonly #record = new ReusedRecord();
   #discarded = 0;
   #delivered = 0;
   #closed = false;
@@ -118,17 +162,19 @@ export class RingBuffer implements Disposable {
   #halt = false;
   /** whether the drain in progress was started by the event loop for the listener */
   #fromEvent = false;
-  #watch: ReadableWatch | undefined;
   #listener: RecordCallback | undefined;
   #onError: ((error: unknown) => void) | undefined;
+  /** whether a records() loop is running */
+  #iterating = false;
+  /** the records() loop waiting for the descriptor to be readable (or for close or abort) */
+  #waiter: ((status: number) => void) | undefined;
   readonly #onReady: (status: number) => void;
-  /** records() loops waiting for a record, woken by close() to end */
-  readonly #closeWaiters = new Set<() => void>();
 
   /**
    * Maps the ring of `map` into this process. The map must be of type "ringbuf" ({@link InputError}
-   * otherwise, before anything is mapped) and open ({@link ClosedError}); the kernel's refusal to
-   * map it is a {@link BpfError} naming mmap.
+   * otherwise, before anything is mapped) and open ({@link ClosedError}); the size mapped is the
+   * one the kernel reports for the descriptor, whatever the spec says. The kernel's refusal to map
+   * it is a {@link BpfError} naming mmap.
    */
   constructor(map: RingBufferSource) {
     if (map === null || typeof map !== "object")
@@ -141,13 +187,19 @@ export class RingBuffer implements Disposable {
           : "";
       throw new InputError(`a RingBuffer reads maps of type ringbuf, not ${String(map.type)}${hint}`);
     }
-    const size = map.maxEntries;
-    if (!Number.isInteger(size) || size < 8 || size > 2 ** 31 || (size & (size - 1)) !== 0) {
-      throw new InputError(`a ringbuf's size must be a power of 2 up to 2 GiB, got ${String(size)}`);
-    }
+    if (map.maxEntries !== undefined) checkSize(map.maxEntries, "");
     const fd = new Fd(dupFd(map.fd, `of ${name}`), name);
     let mapping: RingMapping;
+    let size: number;
     try {
+      // the kernel's word on the type and size: a spec can disagree with the map it names
+      const info = readMapInfo(fd.value, { what: `of ${name}` });
+      if (info.type !== "ringbuf")
+        throw new InputError(
+          `a RingBuffer reads maps of type ringbuf, but descriptor ${map.fd} is a map of type ${info.type}`,
+        );
+      size = info.maxEntries;
+      checkSize(size, " (as the kernel reports it)");
       mapping = mapRing(fd.value, size, `of ${name}`);
     } catch (e) {
       fd.close();
@@ -156,16 +208,21 @@ export class RingBuffer implements Disposable {
     this.size = size;
     this.#mask = size - 1;
     this.#what = name;
-    this.#fd = fd;
+    this.#res = { fd, watch: undefined };
     this.#mapping = mapping;
     this.#cons32 = new Uint32Array(mapping.consumer, 0, 2);
     this.#cons64 = new BigUint64Array(mapping.consumer, 0, 1);
     this.#prod32 = new Uint32Array(mapping.producer, 0, 2);
     this.#words = new Int32Array(mapping.producer, mapping.pageSize, (2 * size) / 4);
-    const bytes = new Uint8Array(mapping.producer, mapping.pageSize, 2 * size);
-    const view = new DataView(mapping.producer, mapping.pageSize, 2 * size);
-    this.#record = new ReusedRecord(bytes, view);
-    this.#onReady = (status) => this.#ready(status);
+    this.#data = new Uint8Array(mapping.producer, mapping.pageSize, 2 * size);
+    // libuv holds the poll callback (and koffi holds it for libuv) for as long as the handle
+    // lives: it must not hold the reader, or a reader dropped without close() is never collected
+    const weak = new WeakRef(this);
+    this.#onReady = (status) => {
+      const reader = weak.deref();
+      if (reader !== undefined) reader.#ready(status);
+    };
+    collected.register(this, this.#res, this);
   }
 
   /** Same as `new RingBuffer(map)`. */
@@ -183,7 +240,7 @@ export class RingBuffer implements Disposable {
     return this.#discarded;
   }
 
-  /** Records handed to callbacks since open. */
+  /** Records handed over (to callbacks, or yielded by records()) since open; each is handed over once. */
   get delivered(): number {
     return this.#delivered;
   }
@@ -205,11 +262,13 @@ export class RingBuffer implements Disposable {
   /**
    * Hands every record committed so far to `onRecord`, in order, and returns how many it handed
    * over (discarded records are skipped and counted in {@link RingBuffer.discarded}). Never waits:
-   * with nothing committed it returns 0. The record is valid only during its callback.
+   * with nothing committed it returns 0. The record's bytes are the record's only during its
+   * callback.
    *
    * If `onRecord` throws, the drain stops, the records handed over so far (that one included)
    * count as consumed, and the error propagates. Calling consume from inside a record callback
-   * is an {@link InputError}.
+   * is an {@link InputError}. Calling close() from inside one ends the drain after that record,
+   * which counts as consumed (the next reader of the map starts after it).
    */
   consume(onRecord: RecordCallback): number {
     if (this.#closed) throw new ClosedError(this.#what);
@@ -234,6 +293,7 @@ export class RingBuffer implements Disposable {
     if (avail === 0) return 0;
     const words = this.#words;
     const record = this.#record;
+    let to = record.words;
     const mask = this.#mask;
     let done = 0;
     let delivered = 0;
@@ -252,19 +312,61 @@ export class RingBuffer implements Disposable {
           discarded++;
           continue;
         }
-        record.offset = at + HDR_SIZE;
+        // the record is copied out of the ring (the data area is mapped twice: one contiguous
+        // run even across the end) into the reader's own buffer, the only memory user code sees
+        const body = at + HDR_SIZE;
+        if (length <= SMALL_COPY) {
+          const from = body >>> 2;
+          const end = from + ((length + 3) >>> 2);
+          for (let i = from, j = 0; i < end; i++, j++) to[j] = words[i]!;
+        } else {
+          record.reserve(length);
+          record.bytes.set(this.#data.subarray(body, body + length));
+          to = record.words;
+        }
         record.length = length;
         delivered++;
         onRecord(record);
-        if (this.#halt) break; // closed (the memory is gone) or stopped by the callback
+        if (this.#halt) break; // closed or stopped by the callback
       }
     } finally {
       this.#draining = false;
       this.#delivered += delivered;
       this.#discarded += discarded;
-      if (!this.#closed && done > 0) this.#advance(consLo, done);
+      // published even when the callback closed the reader: close() waits for the drain to end
+      if (done > 0) this.#advance(consLo, done);
+      if (this.#closed) this.#release();
     }
     return delivered;
+  }
+
+  /**
+   * Takes the next committed record out of the ring, as a copy of its own, and publishes the
+   * consumer position past it (and past the discarded records before it); undefined when no
+   * committed record waits. The records() loop's one step: it never takes more than it hands over.
+   */
+  #takeOne(): Uint8Array | undefined {
+    const consLo = this.#cons32[LO]!;
+    const avail = (Atomics.load(this.#prod32, LO) - consLo) >>> 0;
+    const words = this.#words;
+    let done = 0;
+    let taken: Uint8Array | undefined;
+    while (done < avail) {
+      const at = (consLo + done) & this.#mask;
+      const len = Atomics.load(words, at >>> 2);
+      if (len < 0) break;
+      const length = len & LEN_MASK;
+      done += (length + HDR_SIZE + 7) & ~7;
+      if ((len & DISCARD_BIT) !== 0) {
+        this.#discarded++;
+        continue;
+      }
+      taken = this.#data.slice(at + HDR_SIZE, at + HDR_SIZE + length);
+      this.#delivered++;
+      break;
+    }
+    if (done > 0) this.#advance(consLo, done);
+    return taken;
   }
 
   /**
@@ -286,6 +388,22 @@ export class RingBuffer implements Disposable {
     Atomics.store(this.#cons64, 0, (BigInt(hi) << 32n) | BigInt(lo - TWO_32));
   }
 
+  /** The poll handle on the reader's descriptor (created on first use, stopped). */
+  #watch(): ReadableWatch {
+    let watch = this.#res.watch;
+    if (watch === undefined) {
+      watch = watchReadable(this.#res.fd.value, this.#onReady);
+      this.#res.watch = watch;
+    }
+    return watch;
+  }
+
+  /** Frees the poll handle: while it exists, libuv holds its callback. */
+  #unwatch(): void {
+    this.#res.watch?.close();
+    this.#res.watch = undefined;
+  }
+
   /**
    * Delivers records as they come, on the Node event loop: whenever the map's descriptor is
    * readable (the kernel wakes it when a record is committed and the reader has caught up), the
@@ -294,29 +412,38 @@ export class RingBuffer implements Disposable {
    *
    * Listening keeps the process alive (like a server) until {@link RingBuffer.stop} or
    * {@link RingBuffer.close}, unless `keepAlive: false`. Calling start again replaces the callback.
+   * While a {@link RingBuffer.records} loop runs, start is an {@link InputError}.
    */
   start(onRecord: RecordCallback, options: StartOptions = {}): void {
     this.#check();
     if (typeof onRecord !== "function") throw new InputError("RingBuffer.start needs a record callback");
+    if (this.#iterating)
+      throw new InputError(
+        `${this.#what}: start() cannot deliver records while a records() loop reads them (leave the loop first)`,
+      );
+    const keep = options.keepAlive !== false;
+    const watch = this.#watch();
     this.#listener = onRecord;
     this.#onError = options.onError;
-    if (this.#watch === undefined) this.#watch = watchReadable(this.#fd.value, this.#onReady);
-    this.#watch.ref(options.keepAlive !== false);
-    this.#watch.start();
+    watch.ref(keep);
+    watch.start();
+    if (keep) active.add(this);
+    else active.delete(this);
   }
 
   /**
    * Stops delivering records (they wait in the ring for the next consume or start); idempotent.
-   * Called from the listener, no record after the current one is delivered.
+   * Called from the listener, no record after the current one is delivered. A records() loop is
+   * not affected: leave it (break, or its signal) to end it.
    */
   stop(): void {
+    if (this.#listener === undefined) return;
     if (this.#fromEvent) this.#halt = true;
     this.#listener = undefined;
     this.#onError = undefined;
-    // the poll handle goes too: while it exists, libuv holds our callback and so this reader,
-    // which the garbage collector could then never free if it were dropped without close()
-    this.#watch?.close();
-    this.#watch = undefined;
+    active.delete(this);
+    // the poll handle goes too: a stopped reader dropped without close() must be collectable
+    this.#unwatch();
   }
 
   /**
@@ -327,84 +454,82 @@ export class RingBuffer implements Disposable {
    * for await (const record of ring.records({ signal })) console.log(record.length);
    * ```
    *
-   * It listens as {@link RingBuffer.start} does (so it cannot run beside a listener). When
-   * `highWaterMark` copies (default 1024) wait unread, it stops draining: later records stay in the
-   * ring, where the program sees it fill up, until the loop has read half of them. The iteration
-   * ends when the ring is closed (after the copies already taken), throws the signal's reason when
-   * `signal` aborts, and throws
-   * what the event loop reported on the descriptor. Leaving the loop stops listening.
+   * Each step takes one record out of the ring, when the loop asks for it: records the loop has
+   * not asked for stay in the ring (where the program sees it fill up), so leaving the loop (break,
+   * return, a throw, the signal) loses nothing and counts nothing that was not yielded. With no
+   * record waiting, the loop waits for the descriptor on the event loop (keeping the process
+   * alive, like {@link RingBuffer.start}). The iteration ends when the ring is closed, throws the
+   * signal's reason when `signal` aborts, and throws what the event loop reported on the
+   * descriptor. It cannot run beside {@link RingBuffer.start} or another records() loop
+   * ({@link InputError}), and a bad option is an InputError naming it.
    */
-  async *records(
-    options: { signal?: AbortSignal; highWaterMark?: number } = {},
-  ): AsyncGenerator<Uint8Array, void, undefined> {
+  async *records(options: RecordsOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    if (options === null || typeof options !== "object")
+      throw new InputError(`records() takes an options object, got ${describe(options)}`);
+    const { signal, highWaterMark } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw new InputError(
+        `records(): the signal option must be an AbortSignal (from an AbortController, or AbortSignal.timeout()), got ${describe(signal)}`,
+      );
+    if (highWaterMark !== undefined && (!Number.isInteger(highWaterMark) || highWaterMark < 1))
+      throw new InputError(
+        `records(): the highWaterMark option must be a positive integer, got ${describe(highWaterMark)}`,
+      );
     this.#check();
     if (this.#listener !== undefined)
       throw new InputError(`${this.#what}: records() cannot run while start() is delivering records`);
-    const { signal } = options;
-    const high = options.highWaterMark ?? 1024;
-    if (!Number.isInteger(high) || high < 1)
-      throw new InputError(`highWaterMark must be a positive integer, got ${String(high)}`);
-    signal?.throwIfAborted();
-    const queue: Uint8Array[] = [];
-    let head = 0;
-    let failure: { error: unknown } | undefined;
-    let wake: (() => void) | undefined;
-    const rouse = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const listen = () =>
-      this.start(
-        (record) => {
-          queue.push(record.copy());
-          if (queue.length - head >= high) this.stop();
-          rouse();
-        },
-        {
-          onError: (error) => {
-            failure = { error };
-            rouse();
-          },
-        },
+    if (this.#iterating)
+      throw new InputError(
+        `${this.#what}: records() cannot run beside another records() loop on the same reader`,
       );
-    this.#closeWaiters.add(rouse);
+    signal?.throwIfAborted();
+    this.#iterating = true;
+    const rouse = () => this.#wake(0);
     signal?.addEventListener("abort", rouse);
     try {
-      listen();
       for (;;) {
-        while (head < queue.length) {
-          const record = queue[head]!;
-          queue[head++] = EMPTY;
-          if (head === queue.length) {
-            queue.length = 0;
-            head = 0;
-          }
-          yield record;
-          signal?.throwIfAborted();
-          if (
-            this.#listener === undefined &&
-            !this.#closed &&
-            failure === undefined &&
-            queue.length - head <= high / 2
-          )
-            listen();
-        }
-        if (failure !== undefined) throw failure.error;
         signal?.throwIfAborted();
         if (this.#closed) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
+        const record = this.#takeOne();
+        if (record !== undefined) {
+          yield record;
+          continue;
+        }
+        const status = await new Promise<number>((resolve) => {
+          this.#waiter = resolve;
+          const watch = this.#watch();
+          watch.ref(true);
+          watch.start();
+          active.add(this);
         });
+        if (status < 0) throw new BpfError("poll", -status, {}, `of ${this.#what}`);
       }
     } finally {
       signal?.removeEventListener("abort", rouse);
-      this.#closeWaiters.delete(rouse);
-      if (!this.#closed) this.stop();
+      this.#iterating = false;
+      this.#waiter = undefined;
+      active.delete(this);
+      if (!this.#closed) this.#unwatch();
     }
   }
 
+  /** Ends the records() loop's wait with `status` (0: look again; -errno: the event loop's error). */
+  #wake(status: number): void {
+    const waiter = this.#waiter;
+    if (waiter === undefined) return;
+    this.#waiter = undefined;
+    // stopped until the loop waits again: level-triggered, a ready descriptor would otherwise
+    // call back on every turn while the loop body runs
+    this.#res.watch?.stop();
+    active.delete(this);
+    waiter(status);
+  }
+
   #ready(status: number): void {
+    if (this.#waiter !== undefined) {
+      this.#wake(status);
+      return;
+    }
     const listener = this.#listener;
     if (listener === undefined || this.#closed) return;
     const onError = this.#onError;
@@ -421,8 +546,10 @@ export class RingBuffer implements Disposable {
   }
 
   /**
-   * Stops listening, unmaps the ring and closes the reader's descriptor; a second call does
-   * nothing. Views handed out earlier read zeros from then on. Any later use is a {@link ClosedError}.
+   * Stops listening, ends a records() loop, unmaps the ring and closes the reader's descriptor; a
+   * second call does nothing. Called from a record callback, it takes effect when the callback
+   * returns (that record counts as consumed, the ones after it stay in the ring). Any later use
+   * is a {@link ClosedError}.
    */
   close(): void {
     if (this.#closed) return;
@@ -430,12 +557,18 @@ export class RingBuffer implements Disposable {
     this.#halt = true;
     this.#listener = undefined;
     this.#onError = undefined;
-    this.#watch?.close();
-    this.#watch = undefined;
+    active.delete(this);
+    this.#wake(0);
+    if (!this.#draining) this.#release();
+  }
+
+  /** Gives back the poll handle, the mappings and the descriptor (after the drain in progress, if any). */
+  #release(): void {
+    collected.unregister(this);
+    this.#unwatch();
     if (this.#mapping !== undefined) retireRing(this.#mapping);
     this.#mapping = undefined;
-    this.#fd.close();
-    for (const wake of this.#closeWaiters) wake();
+    this.#res.fd.close();
   }
 
   [Symbol.dispose](): void {
@@ -444,5 +577,27 @@ export class RingBuffer implements Disposable {
 
   #check(): void {
     if (this.#closed) throw new ClosedError(this.#what);
+  }
+}
+
+/** Checks a ring's size: a power of 2 from 8 bytes to 2 GiB. */
+function checkSize(size: number, says: string): void {
+  if (!Number.isInteger(size) || size < 8 || size > 2 ** 31 || (size & (size - 1)) !== 0)
+    throw new InputError(`a ringbuf's size must be a power of 2 up to 2 GiB, got ${String(size)}${says}`);
+}
+
+/** A value named for a message: its type, and the value itself when it is short. */
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return `${value.constructor?.name ?? "an object"} ${safeJson(value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function safeJson(value: object): string {
+  try {
+    const text = JSON.stringify(value);
+    return text !== undefined && text.length <= 40 ? text : "";
+  } catch {
+    return "";
   }
 }

@@ -1,7 +1,7 @@
 /**
  * PerfBuffer's edges: bad input is refused before anything is opened, a kernel refusal half-way
- * unwinds every CPU opened so far, close() removes the map's entries and retires the mappings
- * (stale views read zeros), and open/close cycles leave no descriptor or mapping behind.
+ * unwinds every CPU opened so far, close() removes the map's entries and retires the mappings,
+ * and open/close cycles leave no descriptor or mapping behind.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -71,7 +71,7 @@ test("a refusal half-way (the map's descriptor is read-only) unwinds every CPU o
   assert.equal(mappingsOf("perf_event"), 0 + maps, "every ring was unmapped");
 });
 
-test("close(): use after it is a ClosedError, it is idempotent, stale views read zeros, and the map's entries are gone", (t) => {
+test("close(): use after it is a ClosedError, it is idempotent, kept views are ordinary memory, and the map's entries are gone", (t) => {
   if (!needsRoot(t)) return;
   using events = eventsMap();
   using state = stateMap();
@@ -80,18 +80,23 @@ test("close(): use after it is a ClosedError, it is idempotent, stale views read
   const cpu = perf.cpus[0]!;
   onCpu(cpu, () => runTimes(program, 3));
   let kept: Uint8Array | undefined;
+  let first: Uint8Array | undefined;
   perf.consume((r) => {
-    kept ??= r.subarray();
+    first ??= r.copy();
+    kept = r.subarray();
   });
-  assert.deepEqual(kept!.subarray(0, 1), expectedRecord(0));
+  assert.deepEqual(first!.subarray(0, 1), expectedRecord(0));
   assert.equal(readState(state).failed, 0);
   perf.close();
   assert.equal(perf.closed, true);
   perf.close();
   perf[Symbol.dispose]();
+  // a view kept past close is of the reader's own buffer: the last sample's bytes, writable
+  assert.deepEqual(kept!.subarray(0, expectedRecord(2).length), expectedRecord(2));
+  kept!.fill(0xff);
   assert.ok(
-    kept!.every((b) => b === 0),
-    "a view kept past close reads zeros",
+    kept!.every((b) => b === 0xff),
+    "a view kept past close is writable memory",
   );
   assert.throws(() => perf.consume(() => {}), ClosedError);
   assert.throws(() => perf.start(() => {}), ClosedError);
@@ -162,4 +167,28 @@ test("100 open/close cycles leave no descriptor and no mapping behind", async (t
     placeholders,
     "zero-page placeholders are given back once garbage",
   );
+});
+
+test("the map's slots are the kernel's, whatever the spec says; a descriptor of another map type is an InputError", (t) => {
+  if (!needsRoot(t)) return;
+  const highest = onlineCpus().at(-1)!;
+  using array = BpfMap.create({ type: "array", keySize: 4, valueSize: 4, maxEntries: 4 });
+  const fds = openFdCount();
+  assert.throws(
+    () => PerfBuffer.open({ type: "perf_event_array", maxEntries: 64, fd: array.fd }),
+    (e: Error) => e instanceof InputError && /is a map of type array/.test(e.message),
+  );
+  assert.equal(openFdCount(), fds, "the duplicate descriptor was closed");
+  if (highest === 0) {
+    t.diagnostic("one CPU online: a map with too few slots for it cannot be made");
+    return;
+  }
+  // a spec that says 64 slots for a map of 1: the kernel's count is the one checked
+  using small = eventsMap(1);
+  const before = openFdCount();
+  assert.throws(
+    () => PerfBuffer.open({ type: "perf_event_array", maxEntries: 64, fd: small.fd }),
+    (e: Error) => e instanceof InputError && /1 slots \(as the kernel reports it\)/.test(e.message),
+  );
+  assert.equal(openFdCount(), before, "nothing was left open");
 });

@@ -12,7 +12,8 @@ import { PerfBuffer } from "../../src/perf/index.js";
 import { ClosedError } from "../../src/sys/error.js";
 import { type ChildResult, runModule } from "../support/child.js";
 import { needsRoot } from "../support/privilege.js";
-import { expectedRecord, perfOutputProgram, runTimes, stateMap } from "./programs.js";
+import { hasTaskset, onCpu } from "./pin.js";
+import { expectedRecord, paddedSize, perfOutputProgram, readState, runTimes, stateMap } from "./programs.js";
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -214,4 +215,84 @@ test("stop() or close() lets the process exit: no poll handle is left behind; er
     assert.equal(r.status, 0, `${name}: ${r.stderr}`);
     assert.equal(r.stdout, expected, name);
   }
+});
+
+/** The bytes the record of sample `seq` takes in a ring: header, u32 size, raw bytes. */
+const recordBytes = (seq: number) => 12 + paddedSize(expectedRecord(seq).length);
+
+/** A few turns of the event loop and a timer: long enough for a wakeup the kernel made to be seen. */
+async function settleLoop(): Promise<void> {
+  for (let i = 0; i < 10; i++) await turn();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  for (let i = 0; i < 10; i++) await turn();
+}
+
+/**
+ * Listens with `options`, writes `quiet` samples (which must not wake the reader), then `more`,
+ * which must; returns what was delivered. The kernel's wakeups are what is tested: the options
+ * reach it only through perf_event_attr (the watermark flag bit, the wakeup_events|wakeup_watermark
+ * word), so an option on the wrong bit or field wakes too early or never.
+ */
+async function wakeups(
+  options: { wakeupEvents?: number; wakeupWatermark?: number },
+  quiet: number,
+  more: number,
+): Promise<{ early: number; got: number }> {
+  using events = eventsMap();
+  using state = stateMap();
+  using program = perfOutputProgram(events, state);
+  using perf = PerfBuffer.open(events, options);
+  const cpu = perf.cpus[0]!;
+  let got = 0;
+  let woke: () => void = () => {};
+  const wakeup = new Promise<void>((resolve) => {
+    woke = resolve;
+  });
+  perf.start(() => {
+    got++;
+    woke();
+  });
+  await settleLoop(); // start()'s own look at the rings is over
+  onCpu(cpu, () => runTimes(program, quiet));
+  await settleLoop();
+  const early = got;
+  onCpu(cpu, () => runTimes(program, more));
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no wakeup after ${quiet + more} samples with ${JSON.stringify(options)}`)),
+      10_000,
+    );
+  });
+  try {
+    await Promise.race([wakeup, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.equal(readState(state).failed, 0);
+  return { early, got };
+}
+
+test("wakeupEvents: N samples wake the listener, N - 1 do not", async (t) => {
+  if (!needsRoot(t)) return;
+  if (!hasTaskset && process.env.CI !== "true") return t.skip("needs taskset to write to one CPU's ring");
+  const { early, got } = await wakeups({ wakeupEvents: 8 }, 7, 1);
+  assert.equal(early, 0, "7 samples woke a reader that asked for 8");
+  assert.equal(got, 8, "the wakeup delivered all 8");
+});
+
+test("wakeupWatermark: bytes, not samples, wake the listener: below the watermark nothing, past it a wakeup", async (t) => {
+  if (!needsRoot(t)) return;
+  if (!hasTaskset && process.env.CI !== "true") return t.skip("needs taskset to write to one CPU's ring");
+  const watermark = 512;
+  // fewer bytes than half the watermark, then enough to pass it: far fewer samples than 512 (the
+  // same number read as a sample count) and than half the ring (the kernel's default watermark)
+  let quiet = 0;
+  let bytes = 0;
+  while (bytes + recordBytes(quiet) <= watermark / 2) bytes += recordBytes(quiet++);
+  let more = 0;
+  while (bytes <= watermark + 64) bytes += recordBytes(quiet + more++);
+  const { early, got } = await wakeups({ wakeupWatermark: watermark }, quiet, more);
+  assert.equal(early, 0, `${quiet} samples below the watermark woke the reader`);
+  assert.equal(got, quiet + more);
 });

@@ -12,7 +12,7 @@ import { ClosedError, InputError } from "../../src/sys/error.js";
 import { openFdCount } from "../support/fds.js";
 import { gc, mappingsOf, placeholderBytes, settle } from "../support/mappings.js";
 import { needsRoot } from "../support/privilege.js";
-import { outputProgram, runTimes, stateMap } from "./programs.js";
+import { expectedRecord, outputProgram, runTimes, stateMap } from "./programs.js";
 
 test("a map that is not a ringbuf is an InputError before anything is mapped", (t) => {
   if (!needsRoot(t)) return;
@@ -128,4 +128,26 @@ test("a reader dropped without close (listened to and stopped, or not) is unmapp
     await new Promise((resolve) => setImmediate(resolve));
   }
   assert.equal(openFdCount(), fds);
+});
+
+test("the ring's size is the kernel's, whatever the spec says; a descriptor of another map type is an InputError", (t) => {
+  if (!needsRoot(t)) return;
+  using map = BpfMap.create({ type: "ringbuf", maxEntries: 1 << 14, name: "rb_real" });
+  using state = stateMap();
+  using program = outputProgram(map, state);
+  // a spec that disagrees with the map it names (an old copy of the spec, a hand-made source)
+  using ring = RingBuffer.open({ type: "ringbuf", maxEntries: 4096, fd: map.fd, name: "rb_real" });
+  assert.equal(ring.size, 1 << 14, "the size the kernel reports");
+  runTimes(program, 400); // about 10 KiB: past where a 4 KiB ring would wrap
+  const got: Uint8Array[] = [];
+  ring.consume((r) => got.push(r.copy()));
+  assert.equal(got.length, 400);
+  for (let seq = 0; seq < got.length; seq++) assert.deepEqual(got[seq], expectedRecord(seq), `record ${seq}`);
+  using array = BpfMap.create({ type: "array", keySize: 4, valueSize: 4, maxEntries: 4 });
+  const fds = openFdCount();
+  assert.throws(
+    () => RingBuffer.open({ type: "ringbuf", maxEntries: 4096, fd: array.fd }),
+    (e: Error) => e instanceof InputError && /is a map of type array/.test(e.message),
+  );
+  assert.equal(openFdCount(), fds, "the duplicate descriptor was closed");
 });

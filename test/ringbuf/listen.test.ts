@@ -246,3 +246,31 @@ console.log("retval", p.testRun({ data: new Uint8Array(14) }).retval);
   assert.equal(await exit, 0, stderr);
   assert.match(stdout, /retval 0/);
 });
+
+test("close() from the listener publishes the consumer position: the next reader starts after the records handed over", async (t) => {
+  if (!needsRoot(t)) return;
+  using map = BpfMap.create({ type: "ringbuf", maxEntries: 1 << 14 });
+  using state = stateMap();
+  using program = outputProgram(map, state);
+  const ring = RingBuffer.open(map);
+  using next = RingBuffer.open(map);
+  runTimes(program, 10);
+  const first: Uint8Array[] = [];
+  await new Promise<void>((resolve) =>
+    ring.start((r) => {
+      first.push(r.copy());
+      if (first.length === 3) {
+        ring.close();
+        resolve();
+      }
+    }),
+  );
+  assert.equal(ring.closed, true);
+  const rest: Uint8Array[] = [];
+  next.consume((r) => rest.push(r.copy()));
+  assert.deepEqual(
+    [...first, ...rest],
+    Array.from({ length: 10 }, (_, s) => expectedRecord(s)),
+    "each record delivered once, none lost",
+  );
+});
