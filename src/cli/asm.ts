@@ -1,10 +1,16 @@
 /** `rawbpf asm`: assemble kernel-syntax or uBPF text into instruction bytes. */
-import { isAscii } from "node:buffer";
-import { readFileSync, writeFileSync } from "node:fs";
+import { isAscii, isUtf8 } from "node:buffer";
+import { writeFileSync } from "node:fs";
 import { encodeAssembled } from "../isa/asm/assemble.js";
 import { AsmErrors, type AsmProgram, assemble } from "../isa/asm/index.js";
+import { MAP_TYPE_NAMES } from "../map/types.js";
+import { programTypes } from "../program/types.js";
+import { InputError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
-import { type CliIo, UsageError } from "./io.js";
+import { type CliIo, isElf, readInput, TEXT_LIMIT, UsageError } from "./io.js";
+
+/** At most this many diagnostics are printed; the rest are counted. */
+export const MAX_DIAGNOSTICS = 20;
 
 const HELP = `usage: rawbpf asm [FILE|-] [-o OUT] [--format bin|hex|c|json] [--dialect auto|kernel|ubpf]
 
@@ -19,6 +25,10 @@ uBPF syntax of the conformance suite) into instructions. Directives (.type, .lic
                   json: instructions, functions, maps, read-only data and line info
                   (default: bin with -o or when standard output is not a terminal, else hex)
   --dialect       auto (default: uBPF when %rN registers appear), kernel or ubpf
+
+The source is read up to 64 MiB; it must be UTF-8 text (an ELF object or instruction bytes is
+refused: 'rawbpf disasm' reads those). .type and .map type= names are checked as 'rawbpf load'
+checks them. At most ${MAX_DIAGNOSTICS} errors are printed, then how many more there are.
 `;
 
 function hexLines(bytes: Uint8Array): string {
@@ -60,6 +70,14 @@ function jsonOf(p: AsmProgram, bytes: Uint8Array): string {
   )}\n`;
 }
 
+/** The errors of a source, the first {@link MAX_DIAGNOSTICS} of them in full and the rest counted. */
+export function diagnostics(e: AsmErrors): string {
+  if (e.errors.length <= MAX_DIAGNOSTICS) return `${e.message}\n`;
+  const shown = e.errors.slice(0, MAX_DIAGNOSTICS).map((x) => x.message);
+  const rest = e.errors.length - MAX_DIAGNOSTICS;
+  return `${e.errors.length} errors in ${e.errors[0]!.file}\n${shown.join("\n")}\n... and ${rest} more error${rest === 1 ? "" : "s"}\n`;
+}
+
 /** Runs `rawbpf asm`. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { values: ["output", "format", "dialect"], aliases: { o: "output" } });
@@ -76,15 +94,32 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (!["bin", "hex", "c", "json"].includes(format))
     throw new UsageError(`--format must be bin, hex, c or json, got '${format}'`);
   const file = args.positionals[0] ?? "-";
-  const raw = file === "-" ? await io.stdin() : readFileSync(file);
+  const name = file === "-" ? "<stdin>" : file;
+  const notText = (b: Uint8Array, whole: boolean) => {
+    if (isElf(b)) return new InputError(`${name} is an ELF object, not assembly text`);
+    // a head may end inside a UTF-8 character
+    if (b.includes(0) || !isUtf8(whole ? b : b.subarray(0, Math.max(0, b.length - 3))))
+      return new InputError(
+        `${name} is not text (it is not UTF-8, or holds NUL bytes): rawbpf asm reads assembly text; ` +
+          "for instruction bytes use rawbpf disasm",
+      );
+    return undefined;
+  };
+  const raw = await readInput(file, io, (head) => {
+    const refused = notText(head, false);
+    if (refused) throw refused;
+    return TEXT_LIMIT;
+  });
+  const refused = notText(raw, true);
+  if (refused) throw refused;
   // ASCII (the usual case) becomes a string fastest as latin1, which reads it the same as UTF-8
   const source = isAscii(raw) ? raw.toString("latin1") : raw.toString("utf8");
   let program: AsmProgram;
   try {
-    program = assemble(source, { file: file === "-" ? "<stdin>" : file, dialect });
+    program = assemble(source, { file: name, dialect, programTypes, mapTypes: MAP_TYPE_NAMES });
   } catch (e) {
     if (!(e instanceof AsmErrors)) throw e;
-    io.stderr(`${e.message}\n`);
+    io.stderr(diagnostics(e));
     return 1;
   }
   // assemble() has checked every instruction against the encoding rules already

@@ -1,16 +1,30 @@
 /** `rawbpf btf dump [FILE | id ID] [--format raw|c|json]` */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { Btf } from "../btf/decode.js";
+import { InputError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
-import { type CliIo, UsageError } from "./io.js";
+import { elfSection } from "./elf-section.js";
+import {
+  BTF_LIMIT,
+  type CliIo,
+  InputTooLargeError,
+  isElf,
+  OBJECT_LIMIT,
+  type ReadLimit,
+  readInput,
+  readOpenFile,
+  UsageError,
+} from "./io.js";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 
 const HELP = `usage: rawbpf btf dump [FILE | id ID] [--format raw|c|json] [--base FILE]
 
 Prints BTF type information.
-  FILE            a BTF blob (default ${VMLINUX}); files under /sys/kernel/btf/
-                  other than vmlinux are split BTF and are read on top of vmlinux
+  FILE            a BTF blob (default ${VMLINUX}), '-' for standard input, or an ELF
+                  object (clang -g -target bpf), whose .BTF section is read; files under
+                  /sys/kernel/btf/ other than vmlinux are split BTF, read on top of vmlinux.
+                  A blob is read up to 16 MiB (the kernel's BTF_MAX_SIZE), an object up to 256 MiB
   id ID           a BTF object loaded in the kernel (needs CAP_SYS_ADMIN)
   --format raw    one line per type as bpftool prints it (the default)
   --format c      a C header like vmlinux.h
@@ -46,19 +60,45 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const file = rest[0] ?? VMLINUX;
     let basePath = args.flags.get("base");
     if (!basePath && file.startsWith("/sys/kernel/btf/") && file !== VMLINUX) basePath = VMLINUX;
-    const read = await readOrPrint(file, format !== "json" && !basePath ? format : undefined);
+    const read =
+      file === "-"
+        ? { bytes: btfOf(await readInput("-", io, btfLimit("-")), "<stdin>") }
+        : await readOrPrint(file, format !== "json" && !basePath ? format : undefined);
     if ("printed" in read) {
       io.stdoutBytes(read.printed);
       return 0;
     }
     const bytes = read.bytes;
-    btf = basePath ? Btf.parse(bytes, { base: Btf.parse(readFileSync(basePath)) }) : Btf.parse(bytes);
+    btf = basePath
+      ? Btf.parse(bytes, {
+          base: Btf.parse(btfOf(await readInput(basePath, io, btfLimit(basePath)), basePath)),
+        })
+      : Btf.parse(bytes);
   }
   // each printer is loaded only when asked for: a cold process pays for what it runs
   if (format === "c") io.stdoutBytes((await import("../btf/c.js")).formatCBytes(btf));
   else if (format === "raw") io.stdoutBytes((await import("../btf/raw.js")).formatRawBytes(btf));
   else io.stdout((await import("../btf/json.js")).formatJson(btf));
   return 0;
+}
+
+/** The limit for a BTF input: the kernel's own files are trusted, an ELF object's is larger. */
+function btfLimit(file: string): (head: Uint8Array) => ReadLimit {
+  return (head) =>
+    isElf(head)
+      ? OBJECT_LIMIT
+      : file.startsWith("/sys/kernel/btf/")
+        ? { ...BTF_LIMIT, bytes: 2 ** 31 - 1 }
+        : BTF_LIMIT;
+}
+
+/** The BTF of an input: the input itself, or an ELF object's .BTF section. */
+function btfOf(bytes: Uint8Array, file: string): Uint8Array {
+  if (!isElf(bytes)) return bytes;
+  const btf = elfSection(bytes, ".BTF", file);
+  if (btf === undefined || btf.length === 0)
+    throw new InputError(`${file} is an ELF object with no .BTF section (compile with clang -g to get one)`);
+  return btf;
 }
 
 /**
@@ -69,17 +109,31 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 async function readOrPrint(
   file: string,
   format: "c" | "raw" | undefined,
-): Promise<{ printed: Uint8Array } | { bytes: Buffer }> {
+): Promise<{ printed: Uint8Array } | { bytes: Uint8Array }> {
   const print =
     format === "c"
       ? (await import("../btf/c.js")).formatCBytesOfBlob
       : format === "raw"
         ? (await import("../btf/raw.js")).formatRawBytesOfBlob
         : undefined;
-  const fd = openSync(file, "r");
+  let fd: number;
   try {
-    const size = fstatSync(fd).size;
-    if (!print || size === 0) return { bytes: readFileSync(fd) };
+    fd = openSync(file, "r");
+  } catch (e) {
+    throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    const size = st.isFile() ? st.size : 0;
+    if (size > 0) {
+      // a regular file: its first bytes say whether it is an object, then its size is checked unread
+      const head = new Uint8Array(4);
+      readSync(fd, head, 0, 4, 0);
+      const limit = btfLimit(file)(head);
+      if (size > limit.bytes) throw new InputTooLargeError(file, limit);
+      if (isElf(head)) return { bytes: btfOf(readOpenFile(fd, file, limit), file) };
+    }
+    if (!print || size === 0) return { bytes: btfOf(readOpenFile(fd, file, btfLimit(file)), file) };
     const printed = print(size, (into) => {
       // a file in sysfs gives at most 4 KiB a read
       let got = 0;

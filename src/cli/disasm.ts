@@ -1,9 +1,18 @@
 /** `rawbpf disasm`: instruction bytes to kernel-syntax text (or JSON). */
-import { readFileSync } from "node:fs";
 import { disassembleRecords, disassembleUtf8 } from "../isa/disasm.js";
 import { DecodeError } from "../isa/errors.js";
+import { InputError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
-import { type CliIo, UsageError } from "./io.js";
+import {
+  type CliIo,
+  elfRefusal,
+  InputTooLargeError,
+  isElf,
+  PROGRAM_LIMIT,
+  readInput,
+  TEXT_LIMIT,
+  UsageError,
+} from "./io.js";
 
 const HELP = `usage: rawbpf disasm [FILE|-] [--format text|json] [--no-labels] [--numeric-calls]
 
@@ -15,6 +24,9 @@ or 'llvm-objcopy -O binary' write them) or the same bytes as hexadecimal text.
   --format         text (default) or json (one record per instruction)
   --no-labels      print jump and call targets as +N/-N instead of labels
   --numeric-calls  print helper calls by id (call 1) instead of by name
+
+Instruction bytes are read up to 8,000,000 (the kernel's 1,000,000 instructions), hexadecimal
+text up to 64 MiB. Empty input and ELF objects are errors.
 `;
 
 function isHexText(b: Uint8Array): boolean {
@@ -45,16 +57,21 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (format !== "text" && format !== "json")
     throw new UsageError(`--format must be text or json, got '${format}'`);
   const file = args.positionals[0] ?? "-";
-  let bytes: Uint8Array = file === "-" ? await io.stdin() : readFileSync(file);
+  const name = file === "-" ? "<stdin>" : file;
+  let bytes: Uint8Array = await readInput(file, io, (head) => {
+    if (isElf(head)) throw elfRefusal(name, "disasm");
+    return isHexText(head) ? TEXT_LIMIT : PROGRAM_LIMIT;
+  });
   if (isHexText(bytes)) bytes = Buffer.from(Buffer.from(bytes).toString("latin1").replace(/\s+/g, ""), "hex");
+  if (bytes.length === 0) throw new InputError(`${name} is empty: there are no instructions to disassemble`);
+  if (bytes.length > PROGRAM_LIMIT.bytes) throw new InputTooLargeError(name, PROGRAM_LIMIT);
   const options = { labels: !args.bools.has("no-labels"), helperNames: !args.bools.has("numeric-calls") };
   try {
     if (format === "json") io.stdout(`${JSON.stringify(disassembleRecords(bytes, options), null, 2)}\n`);
     else io.stdoutBytes(disassembleUtf8(bytes, options));
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
-    io.stderr(`rawbpf disasm: ${file === "-" ? "<stdin>" : file}: ${e.message}\n`);
-    return 1;
+    throw new InputError(`${name}: ${e.message}`, { cause: e });
   }
   return 0;
 }

@@ -1,14 +1,27 @@
 /** `rawbpf load FILE --type TYPE`: load a program and print what the verifier said. */
-import { readFileSync } from "node:fs";
 import { assemble } from "../isa/asm/index.js";
 import type { AsmProgram } from "../isa/asm/program.js";
+import { decode } from "../isa/decode.js";
+import { DecodeError } from "../isa/errors.js";
+import { MAP_TYPE_NAMES } from "../map/types.js";
 import { createAsmMaps } from "../program/assembled.js";
 import { Program, type ProgramSpec } from "../program/program.js";
 import { ProgramRejectedError } from "../program/rejected.js";
+import { programTypes } from "../program/types.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { useColor } from "../verifier/view-terminal.js";
 import { intFlag, type ParsedArgs, parseArgs } from "./args.js";
-import { type CliIo, UsageError } from "./io.js";
+import {
+  type CliIo,
+  elfRefusal,
+  InputTooLargeError,
+  isElf,
+  PROGRAM_LIMIT,
+  readInput,
+  TEXT_LIMIT,
+  UsageError,
+} from "./io.js";
+import { checkPinPath } from "./pin.js";
 
 const HELP = `usage: rawbpf load FILE --type TYPE [options]
 
@@ -17,7 +30,9 @@ statistics; on rejection prints the verifier's log, the instruction it stopped a
 explanation (the rule, why, what to change), and exits with 1.
 
 FILE is raw instruction bytes (8 a slot, e.g. a .bin), '-' for standard input, or assembly text
-(.s, .asm): maps it declares are created, read-only data filled and frozen.
+(.s, .asm): maps it declares are created, read-only data filled and frozen. Instruction bytes
+are read up to 8,000,000 (the kernel's 1,000,000 instructions) and decoded as 'rawbpf disasm'
+decodes them before the kernel is asked; text up to 64 MiB. ELF objects are refused.
 
 options:
   --type TYPE        program type as bpftool names it (socket_filter, xdp, sched_cls, ...);
@@ -26,7 +41,7 @@ options:
   --log-size BYTES   initial verifier log size (grown when the kernel needs more)
   --name NAME        program name (at most 15 characters)
   --license TEXT     license (default GPL)
-  --pin PATH         pin the loaded program at PATH in a bpffs
+  --pin PATH         pin the loaded program at PATH, a new name in a bpffs directory (/sys/fs/bpf)
   --json             print one JSON object
   -h, --help         this help
 `;
@@ -49,18 +64,32 @@ function isText(bytes: Buffer): boolean {
   return n > 0;
 }
 
-/** Reads FILE ('-' for stdin): assembly when it is named .s/.asm or looks like text, else raw bytes. */
-export async function readProgram(file: string, io: CliIo): Promise<ProgramSource> {
-  let bytes: Buffer;
-  try {
-    bytes = file === "-" ? await io.stdin() : readFileSync(file);
-  } catch (e) {
-    throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
-  }
-  const looksAsm = /\.(s|asm)$/i.test(file) || (!/\.(bin|o|raw)$/i.test(file) && isText(bytes));
+/**
+ * Reads FILE ('-' for stdin): assembly when it is named .s/.asm or looks like text, else raw bytes,
+ * which are decoded (as `rawbpf disasm` decodes them) before anything reaches the kernel. ELF
+ * objects are refused as soon as their first bytes are read. `command` names the command in messages.
+ */
+export async function readProgram(file: string, io: CliIo, command = "load"): Promise<ProgramSource> {
+  const name = file === "-" ? "<stdin>" : file;
+  const named = /\.(s|asm)$/i.test(file);
+  const bytes = await readInput(file, io, (head) => {
+    if (isElf(head)) throw elfRefusal(name, command);
+    return named || (!/\.(bin|o|raw)$/i.test(file) && isText(Buffer.from(head))) ? TEXT_LIMIT : PROGRAM_LIMIT;
+  });
+  if (bytes.length === 0) throw new InputError(`${name} is empty: there is no program to ${command}`);
+  const looksAsm = named || (!/\.(bin|o|raw)$/i.test(file) && isText(bytes));
   if (looksAsm) {
-    const asm = assemble(bytes.toString("utf8"), { file: file === "-" ? "<stdin>" : file });
+    const asm = assemble(bytes.toString("utf8"), { file: name, programTypes, mapTypes: MAP_TYPE_NAMES });
     return { instructions: asm, asm };
+  }
+  if (bytes.length > PROGRAM_LIMIT.bytes) throw new InputTooLargeError(name, PROGRAM_LIMIT);
+  try {
+    decode(bytes);
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    throw new InputError(`${name} is not a valid program: ${e.message} (rawbpf disasm ${name} shows it)`, {
+      cause: e,
+    });
   }
   return { instructions: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), asm: undefined };
 }
@@ -143,8 +172,13 @@ export function reportRejection(e: BpfError | ProgramRejectedError, json: boolea
  * Reads FILE (the one positional), loads it as the flags say, and returns the loaded program — or,
  * when the kernel refused it, reports the refusal and returns the exit status.
  */
-export async function loadOrReport(args: ParsedArgs, json: boolean, io: CliIo): Promise<Loaded | number> {
-  const source = await readProgram(args.positionals[0]!, io);
+export async function loadOrReport(
+  args: ParsedArgs,
+  json: boolean,
+  io: CliIo,
+  command = "load",
+): Promise<Loaded | number> {
+  const source = await readProgram(args.positionals[0]!, io, command);
   const spec = loadSpec(args, source);
   try {
     return loadFromSource(spec, source);
@@ -167,11 +201,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   if (args.positionals.length !== 1) throw new UsageError("expected one FILE (or '-' for standard input)");
   const json = args.bools.has("json");
+  const pin = args.flags.get("pin");
+  if (pin !== undefined) checkPinPath(pin);
   const loaded = await loadOrReport(args, json, io);
   if (typeof loaded === "number") return loaded;
   using l = loaded;
   const p = l.program;
-  const pin = args.flags.get("pin");
   if (pin !== undefined) p.pin(pin);
   const info = p.info();
   const s = p.stats;

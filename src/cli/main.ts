@@ -3,53 +3,133 @@ import { type CliIo, processIo, UsageError } from "./io.js";
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
-/** Each command's module, loaded on demand so start-up stays fast. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command }> }> = {
-  demo: { summary: "run the article's demos against this kernel", load: () => import("./demo.js") },
-  load: { summary: "load a program and print what the verifier said", load: () => import("./load.js") },
-  run: { summary: "load a program and run it with BPF_PROG_TEST_RUN", load: () => import("./run.js") },
-  asm: { summary: "assemble text into instruction bytes", load: () => import("./asm.js") },
-  disasm: { summary: "disassemble instruction bytes into text", load: () => import("./disasm.js") },
-  btf: { summary: "dump BTF (the kernel's, a file's, or a loaded object's)", load: () => import("./btf.js") },
-  explain: { summary: "explain a verifier log", load: () => import("./explain.js") },
-  feature: {
-    summary: "what this kernel supports (program types, map types, helpers)",
-    load: () => import("./feature.js"),
-  },
-  link: {
-    summary: "list the links in the kernel (programs attached to hooks)",
-    load: () => import("./link.js"),
-  },
-};
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<{ run: Command }>;
+}
+
+/** Each command's module, loaded on demand so start-up stays fast. A Map: `rawbpf constructor` is no command. */
+const COMMANDS = new Map<string, CommandEntry>([
+  ["demo", { summary: "run the article's demos against this kernel", load: () => import("./demo.js") }],
+  ["load", { summary: "load a program and print what the verifier said", load: () => import("./load.js") }],
+  ["run", { summary: "load a program and run it with BPF_PROG_TEST_RUN", load: () => import("./run.js") }],
+  ["asm", { summary: "assemble text into instruction bytes", load: () => import("./asm.js") }],
+  ["disasm", { summary: "disassemble instruction bytes into text", load: () => import("./disasm.js") }],
+  [
+    "btf",
+    { summary: "dump BTF (the kernel's, a file's, or a loaded object's)", load: () => import("./btf.js") },
+  ],
+  ["explain", { summary: "explain a verifier log", load: () => import("./explain.js") }],
+  [
+    "feature",
+    {
+      summary: "what this kernel supports (program types, map types, helpers)",
+      load: () => import("./feature.js"),
+    },
+  ],
+  [
+    "link",
+    { summary: "list the links in the kernel (programs attached to hooks)", load: () => import("./link.js") },
+  ],
+]);
 
 function usage(): string {
-  const lines = ["usage: rawbpf COMMAND [ARGS] (rawbpf COMMAND --help for more)", "", "commands:"];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${c.summary}`);
+  const lines = [
+    "usage: rawbpf COMMAND [ARGS]   (rawbpf help COMMAND, or rawbpf COMMAND --help, for more)",
+    "",
+    "commands:",
+  ];
+  for (const [name, c] of COMMANDS) lines.push(`  ${name.padEnd(9)} ${c.summary}`);
+  lines.push(
+    "",
+    "Inputs are read up to a limit (instruction bytes: 8,000,000, the kernel's 1,000,000 instructions;",
+    "BTF: 16 MiB; text: 64 MiB); with --json, failures are one JSON object on standard output.",
+  );
   return `${lines.join("\n")}\n`;
+}
+
+/** The command named `name`, or a usage error that names the nearest one. */
+async function unknownCommand(name: string): Promise<UsageError> {
+  const { closestName } = await import("../program/types.js");
+  const near = name === "" ? undefined : closestName(name, [...COMMANDS.keys()]);
+  return new UsageError(
+    name === ""
+      ? "the command is an empty string"
+      : `unknown command '${name}'${near ? ` — did you mean '${near}'?` : ""}`,
+  );
+}
+
+/** Whether the command line asks for JSON (`--json` before any `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === "--") return false;
+    if (a === "--json" || a === "-j") return true;
+  }
+  return false;
 }
 
 /** Runs the command line `argv` (without node and the script) and returns the exit status. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    io.stdout(usage());
-    return name ? 0 : 2;
-  }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
-    io.stderr(`rawbpf: unknown command '${name}'\n${usage()}`);
+  let [name, ...rest] = argv;
+  if (name === undefined) {
+    io.stderr(usage());
     return 2;
   }
+  if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
+    io.stdout(usage());
+    return 0;
+  }
+  if (name === "help") {
+    if (rest.length > 1) {
+      io.stderr(`rawbpf help: give one command (rawbpf help COMMAND)\n${usage()}`);
+      return 2;
+    }
+    [name, rest] = [rest[0]!, ["--help"]];
+  }
+  const json = wantsJson(rest);
   try {
+    const cmd = COMMANDS.get(name);
+    if (!cmd) throw await unknownCommand(name);
     const mod = await cmd.load();
     return await mod.run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr(`rawbpf ${name}: ${e.message} (rawbpf ${name} --help)\n`);
-      return 2;
+    const usageError = e instanceof UsageError;
+    const status = usageError ? 2 : 1;
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (json) {
+      io.stdout(`${JSON.stringify(failureJson(err, usageError))}\n`);
+      return status;
     }
-    const err = e as Error;
-    io.stderr(`rawbpf ${name}: ${err.message ?? String(e)}\n`);
-    return 1;
+    if (usageError && !COMMANDS.has(name)) io.stderr(`rawbpf: ${err.message}\n${usage()}`);
+    else if (usageError) io.stderr(`rawbpf ${name}: ${err.message} (rawbpf ${name} --help)\n`);
+    else io.stderr(`rawbpf ${name}: ${err.message}\n`);
+    return status;
   }
+}
+
+/**
+ * A failure as `--json` prints it: the shape of `rawbpf load`'s rejection
+ * (`{ error: { message, errno, insn, verifier, explanation }, log }`) with the error's kind.
+ */
+function failureJson(e: Error, usage: boolean): unknown {
+  const x = e as Error & {
+    errnoName?: string;
+    hint?: string;
+    log?: string;
+    code?: string;
+    capability?: string;
+  };
+  return {
+    error: {
+      message: e.message,
+      kind: usage ? "usage" : e.name,
+      ...(typeof x.code === "string" ? { code: x.code } : {}),
+      errno: x.errnoName ?? null,
+      ...(x.capability ? { capability: x.capability } : {}),
+      insn: null,
+      verifier: null,
+      explanation: x.hint ?? null,
+    },
+    log: typeof x.log === "string" ? x.log : "",
+  };
 }

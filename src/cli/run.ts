@@ -1,8 +1,7 @@
 /** `rawbpf run FILE --type TYPE`: load a program and run it once with BPF_PROG_TEST_RUN. */
-import { readFileSync } from "node:fs";
 import { InputError } from "../sys/error.js";
 import { intFlag, parseArgs } from "./args.js";
-import { type CliIo, UsageError } from "./io.js";
+import { type CliIo, readInput, TEST_RUN_LIMIT, UsageError } from "./io.js";
 import { loadOrReport, PROGRAM_FLAGS } from "./load.js";
 
 const HELP = `usage: rawbpf run FILE --type TYPE [options]
@@ -11,6 +10,10 @@ Loads a program and runs it with BPF_PROG_TEST_RUN on the given packet data and 
 its return value, the average duration, and the data as the program left it.
 
 FILE is as for 'rawbpf load': raw instruction bytes, '-' for standard input, or assembly text.
+
+Programs that see a packet from its network header (socket_filter, cgroup_skb, lwt_*) get the
+data's first 14 bytes taken as the Ethernet header: the program starts after them, and the
+kernel gives them back zeroed in the data out (a note says so). @FILE inputs are read up to 1 MiB.
 
 options:
   --type TYPE        program type (socket_filter, xdp, sched_cls, syscall, ...)
@@ -25,13 +28,32 @@ options:
   -h, --help         this help
 `;
 
-/** Bytes from `HEX` (spaces, colons and 0x allowed) or `@FILE`. */
-export function bytesArg(value: string, flag: string): Buffer {
+/**
+ * Program types whose test run starts the program at the network header: the kernel's
+ * bpf_prog_test_run_skb pulls the Ethernet header off first (only tc's types see layer 2), and
+ * pushes it back zeroed after.
+ */
+const FROM_NETWORK_HEADER = ["socket_filter", "cgroup_skb", "lwt_in", "lwt_out", "lwt_xmit", "lwt_seg6local"];
+
+/** What happened to the Ethernet header in a test run of `type`, or undefined when nothing did. */
+export function ethernetNote(type: string, dataIn: Uint8Array | undefined): string | undefined {
+  if (!FROM_NETWORK_HEADER.includes(type) || !dataIn || dataIn.length < 14) return undefined;
+  return (
+    `the kernel's test run took the first 14 bytes of the data as the Ethernet header: the ${type} ` +
+    `program saw the ${dataIn.length - 14} bytes after it (its packet starts at the network header), ` +
+    "and the 14 bytes come back zeroed in the data out" +
+    (type === "socket_filter" ? "; a socket filter's return value is how many bytes to keep (0 drops)" : "")
+  );
+}
+
+/** Bytes from `HEX` (spaces, colons and 0x allowed) or `@FILE` (read up to 1 MiB). */
+export async function bytesArg(value: string, flag: string, io: CliIo): Promise<Buffer> {
   if (value.startsWith("@")) {
     try {
-      return readFileSync(value.slice(1));
+      return await readInput(value.slice(1), io, TEST_RUN_LIMIT);
     } catch (e) {
-      throw new InputError(`--${flag}: cannot read ${value.slice(1)}: ${(e as Error).message}`);
+      if (e instanceof InputError) throw new InputError(`--${flag}: ${e.message}`);
+      throw e;
     }
   }
   const hex = value.replace(/0x/gi, "").replace(/[\s:_-]/g, "");
@@ -49,13 +71,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   if (args.positionals.length !== 1) throw new UsageError("expected one FILE (or '-' for standard input)");
   const json = args.bools.has("json");
-  const data = args.flags.has("data") ? bytesArg(args.flags.get("data")!, "data") : undefined;
-  const ctx = args.flags.has("ctx") ? bytesArg(args.flags.get("ctx")!, "ctx") : undefined;
+  const data = args.flags.has("data") ? await bytesArg(args.flags.get("data")!, "data", io) : undefined;
+  const ctx = args.flags.has("ctx") ? await bytesArg(args.flags.get("ctx")!, "ctx", io) : undefined;
   const repeat = intFlag(args, "repeat", 1, 1, 0xffffffff);
-  const loaded = await loadOrReport(args, json, io);
+  const loaded = await loadOrReport(args, json, io, "run");
   if (typeof loaded === "number") return loaded;
   using l = loaded;
   const r = l.program.testRun({ ...(data ? { data } : {}), ...(ctx ? { ctx } : {}), repeat });
+  const note = ethernetNote(l.program.type, data);
   if (json) {
     io.stdout(
       `${JSON.stringify({
@@ -64,6 +87,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         data_out: r.dataOut.toString("hex"),
         ctx_out: r.ctxOut.toString("hex"),
         repeat,
+        ...(note ? { note } : {}),
       })}\n`,
     );
     return 0;
@@ -72,5 +96,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   io.stdout(`duration: ${r.duration} ns${repeat > 1 ? ` (average of ${repeat} runs)` : ""}\n`);
   if (r.dataOut.length > 0) io.stdout(`data out (${r.dataOut.length} bytes): ${r.dataOut.toString("hex")}\n`);
   if (r.ctxOut.length > 0) io.stdout(`ctx out (${r.ctxOut.length} bytes): ${r.ctxOut.toString("hex")}\n`);
+  if (note) io.stdout(`note: ${note}\n`);
   return 0;
 }

@@ -8,15 +8,17 @@
  * `;
  * ```
  * `;` separates statements on one line; `//` and `#` start comments. `${number}` (or bigint)
- * is written in as a literal; `${object with a name}` becomes a reference to that map, carried in
- * the instruction's `ref.map`; `${string}` is pasted as text (a label or a helper name).
+ * is written in as a literal; `${map}` (any object, a `BpfMap` say) becomes a reference to that
+ * map, carried in the instruction's `ref.map`, under the map's name or, for an unnamed map, a
+ * generated one; `${string}` is pasted as text (a label or a helper name).
  */
 
 import { assemble } from "./asm/assemble.js";
 import type { AsmProgram } from "./asm/program.js";
 
-/** Something with a name that the template can refer to as a map. */
+/** A map the template can refer to: a `BpfMap`, named or not. */
 export interface NamedMap {
+  /** the map's name; empty for an unnamed map, which gets a generated reference */
   readonly name: string;
 }
 
@@ -29,7 +31,8 @@ export type AsmValue = number | bigint | string | NamedMap;
  */
 export function asm(strings: TemplateStringsArray, ...values: AsmValue[]): AsmProgram {
   let text = "";
-  const externalMaps: Record<string, unknown> = {};
+  const externalMaps: Record<string, unknown> = Object.create(null);
+  const unnamed = new Map<object, string>();
   for (let k = 0; k < strings.length; k++) {
     text += strings[k];
     if (k >= values.length) break;
@@ -39,17 +42,27 @@ export function asm(strings: TemplateStringsArray, ...values: AsmValue[]): AsmPr
       text += String(v);
     } else if (typeof v === "bigint") text += v.toString();
     else if (typeof v === "string") text += v;
-    else if (
-      v !== null &&
-      typeof v === "object" &&
-      typeof v.name === "string" &&
-      /^[A-Za-z_.$][\w.$]*$/.test(v.name)
-    ) {
-      externalMaps[v.name] = v;
-      text += v.name;
+    else if (v !== null && typeof v === "object") {
+      const named = typeof v.name === "string" && v.name !== "";
+      if (named && !/^[A-Za-z_.$][\w.$]*$/.test(v.name))
+        throw new TypeError(
+          `asm: \${...} number ${k + 1} is a map named ${JSON.stringify(v.name)}, which is not a name the ` +
+            "assembler can refer to (letters, digits, '_', '.', '$'): give the map such a name, or none",
+        );
+      // an unnamed map gets a reference of its own, unique in this template
+      let ref = named ? v.name : (unnamed.get(v) ?? `__map${k}`);
+      while (!named && !unnamed.has(v) && ref in externalMaps) ref += "_";
+      if (!named) unnamed.set(v, ref);
+      if (named && ref in externalMaps && externalMaps[ref] !== v)
+        throw new TypeError(
+          `asm: two different maps are both named '${ref}' in one template: give them different names`,
+        );
+      externalMaps[ref] = v;
+      text += ref;
     } else
       throw new TypeError(
-        `asm: \${...} must be a number, a bigint, a string or a map with a name, got ${String(v)}`,
+        `asm: \${...} number ${k + 1} must be a number, a bigint, a string (pasted as text) or a map ` +
+          `(BpfMap), got ${v === null ? "null" : typeof v === "function" ? "a function" : typeof v}`,
       );
   }
   return assemble(splitStatements(text), { file: "asm`...`", dialect: "kernel", externalMaps });

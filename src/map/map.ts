@@ -39,6 +39,7 @@ import {
   KEYLESS_TYPES,
   LOCAL_STORAGE_TYPES,
   type MapSpec,
+  shapeProblem,
   VALUELESS_TYPES,
   type ValueCodecFor,
   ZERO_ENTRY_TYPES,
@@ -210,6 +211,8 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     if (valueless && valueSize !== 0) {
       throw new InputError(`${type} maps have no value: valueSize must be 0, got ${valueSize}`);
     }
+    const problem = shapeProblem(type, keySize, ofMaps ? 4 : valueSize, maxEntries);
+    if (problem !== undefined) throw new InputError(problem);
     if (type === "ringbuf" || type === "user_ringbuf") {
       if (maxEntries < 4096 || (maxEntries & (maxEntries - 1)) !== 0) {
         throw new InputError(

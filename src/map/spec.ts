@@ -88,3 +88,87 @@ export const LOCAL_STORAGE_TYPES: readonly string[] = [
   "task_storage",
   "cgrp_storage",
 ];
+
+/** Shape rules of one map type, as its kernel `map_alloc_check` enforces them (EINVAL or E2BIG otherwise). */
+interface ShapeRule {
+  /** the only key size the kernel takes */
+  key?: number;
+  /** key sizes from..to */
+  keyRange?: readonly [number, number];
+  /** value sizes the kernel takes (any positive size when absent and `valueRange` is absent) */
+  value?: readonly number[];
+  valueRange?: readonly [number, number];
+  /** value size must be a multiple of this */
+  valueMultiple?: number;
+  /** why, in the kernel's terms */
+  why: string;
+}
+
+const ARRAY: ShapeRule = { key: 4, why: "array keys are a u32 index" };
+const FD_ARRAY: ShapeRule = {
+  key: 4,
+  value: [4],
+  why: "its keys are a u32 index and its values descriptors (u32)",
+};
+const FD_OR_FD_AND_ID: ShapeRule = {
+  key: 4,
+  value: [4, 8],
+  why: "its keys are a u32 index and its values a u32 (descriptor or id), optionally with a u32 more",
+};
+
+/** The per-type shape rules (kernel/bpf/arraymap.c, hashtab.c, lpm_trie.c, devmap.c, cpumap.c, ...). */
+const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
+  array: ARRAY,
+  percpu_array: ARRAY,
+  prog_array: FD_ARRAY,
+  perf_event_array: FD_ARRAY,
+  cgroup_array: FD_ARRAY,
+  array_of_maps: FD_ARRAY,
+  lpm_trie: {
+    keyRange: [5, 260],
+    why: "an lpm_trie key is a u32 prefix length and 1 to 256 bytes of data",
+  },
+  stack_trace: { key: 4, valueMultiple: 8, why: "its keys are a u32 stack id and its values u64 addresses" },
+  devmap: FD_OR_FD_AND_ID,
+  devmap_hash: FD_OR_FD_AND_ID,
+  cpumap: FD_OR_FD_AND_ID,
+  sockmap: FD_OR_FD_AND_ID,
+  reuseport_sockarray: FD_OR_FD_AND_ID,
+  xskmap: { key: 4, value: [4], why: "its keys are a u32 index and its values socket descriptors (u32)" },
+  sockhash: { value: [4, 8], why: "its values are a socket descriptor (u32), optionally with a u32 more" },
+};
+
+/**
+ * The sizes and counts a map type refuses, found before the kernel is asked (it would answer a
+ * bare EINVAL or E2BIG): no entries, a key or value size its kernel code does not take.
+ * Returns the problem in words, or undefined when the kernel's own checks are all that is left.
+ */
+export function shapeProblem(
+  type: string,
+  keySize: number,
+  valueSize: number,
+  maxEntries: number,
+): string | undefined {
+  if (ZERO_ENTRY_TYPES.includes(type)) {
+    if (maxEntries !== 0)
+      return `a ${type} map takes maxEntries 0 (its size follows the objects it hangs off), got ${maxEntries}`;
+  } else if (maxEntries === 0) {
+    return `a ${type} map needs maxEntries of at least 1 (the kernel refuses 0 entries with EINVAL)`;
+  }
+  const keyed = !KEYLESS_TYPES.includes(type);
+  const valued = !VALUELESS_TYPES.includes(type);
+  if (keyed && keySize === 0 && type !== "struct_ops" && type !== "arena")
+    return `a ${type} map needs a key: keySize 0 is refused`;
+  if (valued && valueSize === 0) return `a ${type} map needs a value: valueSize 0 is refused`;
+  const rule = SHAPE_RULES[type];
+  if (rule === undefined) return undefined;
+  if (rule.key !== undefined && keySize !== rule.key)
+    return `a ${type} map's keySize must be ${rule.key} (${rule.why}), got ${keySize}`;
+  if (rule.keyRange && (keySize < rule.keyRange[0] || keySize > rule.keyRange[1]))
+    return `a ${type} map's keySize must be ${rule.keyRange[0]} to ${rule.keyRange[1]} (${rule.why}), got ${keySize}`;
+  if (rule.value && !rule.value.includes(valueSize))
+    return `a ${type} map's valueSize must be ${rule.value.join(" or ")} (${rule.why}), got ${valueSize}`;
+  if (rule.valueMultiple && valueSize % rule.valueMultiple !== 0)
+    return `a ${type} map's valueSize must be a multiple of ${rule.valueMultiple} (${rule.why}), got ${valueSize}`;
+  return undefined;
+}

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { run as asmRun } from "../../src/cli/asm.js";
 import { run as disasmRun } from "../../src/cli/disasm.js";
 import { captureIo } from "../../src/cli/io.js";
+import { main } from "../../src/cli/main.js";
 
 const SOURCE = "r1 = 0x1122334455667788 ll\nif r1 > 3 goto out\ncall bpf_ktime_get_ns\nout:\nr0 = 0\nexit\n";
 
@@ -49,8 +50,8 @@ test("errors go to stderr with a non-zero status; --help works", async () => {
   assert.equal(await asmRun(["--format", "hex"], bad), 1);
   assert.match(bad.err, /<stdin>:2:1: error: unknown instruction 'foo'/);
   const trunc = captureIo("18 01 00 00 00 00 00 00");
-  assert.equal(await disasmRun([], trunc), 1);
-  assert.match(trunc.err, /ld_imm64/);
+  assert.equal(await main(["disasm"], trunc), 1);
+  assert.match(trunc.err, /^rawbpf disasm: <stdin>: .*ld_imm64/);
   for (const r of [asmRun, disasmRun]) {
     const h = captureIo();
     assert.equal(await r(["--help"], h), 0);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { test } from "node:test";
 import { Btf } from "../../src/btf/decode.js";
 import { u32, u64 } from "../../src/codec/index.js";
@@ -143,16 +143,82 @@ test("flags, numaNode and mapExtra reach the kernel", (t) => {
 
 test("the kernel's refusals are BpfErrors naming the command", (t) => {
   if (!needsRoot(t)) return;
-  // a 3-byte stack_trace value is not a multiple of 8
+  // read-only and write-only at once: a refusal rawbpf leaves to the kernel
   assert.throws(
-    () => BpfMap.create({ type: "stack_trace", keySize: 4, valueSize: 3, maxEntries: 4 }),
-    (e: unknown) => e instanceof BpfError && e.command === "BPF_MAP_CREATE" && e.errnoName === "EINVAL",
+    () =>
+      BpfMap.create({
+        type: "array",
+        key: u32,
+        value: u32,
+        maxEntries: 1,
+        flags: ["BPF_F_RDONLY", "BPF_F_WRONLY"],
+      }),
+    (e: unknown) =>
+      e instanceof BpfError &&
+      e.command === "BPF_MAP_CREATE" &&
+      e.errnoName === "EINVAL" &&
+      /array map/.test(e.message),
   );
-  // an array with 0 entries
-  assert.throws(
-    () => BpfMap.create({ type: "array", key: u32, value: u32, maxEntries: 0 }),
-    (e: unknown) => e instanceof BpfError && e.errnoName === "EINVAL" && /array map/.test(e.message),
-  );
+});
+
+test("sizes and counts a map type refuses are InputErrors before the kernel; bpftool's create is refused too", (t) => {
+  if (!needsRoot(t)) return;
+  type Case = [MapTypeName, key: number, value: number, entries: number, flags: number, RegExp];
+  const refused: Case[] = [
+    ["array", 4, 4, 0, 0, /needs maxEntries of at least 1/],
+    ["hash", 4, 4, 0, 0, /needs maxEntries of at least 1/],
+    ["array", 8, 4, 1, 0, /array map's keySize must be 4 .*got 8/],
+    ["percpu_array", 2, 4, 1, 0, /keySize must be 4/],
+    ["array", 4, 0, 1, 0, /valueSize 0 is refused/],
+    ["hash", 0, 4, 1, 0, /keySize 0 is refused/],
+    ["lru_hash", 4, 0, 1, 0, /valueSize 0 is refused/],
+    ["prog_array", 4, 8, 1, 0, /valueSize must be 4 /],
+    ["perf_event_array", 4, 2, 1, 0, /valueSize must be 4 /],
+    ["lpm_trie", 4, 4, 1, 1, /keySize must be 5 to 260/],
+    ["stack_trace", 4, 12, 1, 0, /multiple of 8/],
+    ["devmap", 4, 12, 1, 0, /valueSize must be 4 or 8/],
+    ["cpumap", 8, 4, 1, 0, /keySize must be 4/],
+    ["xskmap", 4, 8, 1, 0, /valueSize must be 4 /],
+    ["sockhash", 4, 2, 1, 0, /valueSize must be 4 or 8/],
+    ["queue", 0, 0, 1, 0, /valueSize 0 is refused/],
+    ["bloom_filter", 0, 4, 0, 0, /maxEntries of at least 1/],
+  ];
+  // their nearest neighbours are created: the checks are not stricter than the kernel
+  const accepted: Case[] = [
+    ["array", 4, 4, 1, 0, /./],
+    ["hash", 513, 4, 1, 0, /./], // no stack-size bound on hash keys (6.18)
+    ["lpm_trie", 5, 4, 1, 1, /./],
+    ["stack_trace", 4, 16, 1, 0, /./],
+    ["devmap", 4, 8, 1, 0, /./],
+    ["sockhash", 4, 8, 1, 0, /./],
+  ];
+  const pin = `/sys/fs/bpf/rawbpf-create-${process.pid}`;
+  const bpftool = ([type, key, value, entries, flags]: Case) => {
+    const args = ["map", "create", pin, "type", type, "key", String(key), "value", String(value)];
+    args.push("entries", String(entries), "name", "t", "flags", String(flags));
+    try {
+      execFileSync("bpftool", args, { stdio: "pipe" });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      rmSync(pin, { force: true });
+    }
+  };
+  for (const c of refused) {
+    const [type, keySize, valueSize, maxEntries, flags, re] = c;
+    assert.throws(
+      () => BpfMap.create({ type, keySize, valueSize, maxEntries, flags }),
+      (e: unknown) => e instanceof InputError && re.test(e.message),
+      `${type} ${keySize}/${valueSize}/${maxEntries}`,
+    );
+    assert.equal(bpftool(c), false, `the kernel refuses ${c.slice(0, 4).join(" ")} too (through bpftool)`);
+  }
+  for (const c of accepted) {
+    const [type, keySize, valueSize, maxEntries, flags] = c;
+    BpfMap.create({ type, keySize, valueSize, maxEntries, flags }).close();
+    assert.equal(bpftool(c), true, `bpftool creates ${c.slice(0, 4).join(" ")}`);
+  }
 });
 
 const bad: [string, () => unknown, RegExp][] = [

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { explainLoadFailure, run } from "../../src/cli/explain.js";
 import { captureIo } from "../../src/cli/io.js";
+import { main } from "../../src/cli/main.js";
 import { needsRoot } from "../support/privilege.js";
 import { CASES, closeMaps } from "./support/cases.js";
 
@@ -49,8 +50,8 @@ test("rawbpf explain reads a log from stdin and a file, prints text, --json and 
 
 test("rawbpf explain: a missing file is an error on stderr with a non-zero status", async () => {
   const io = captureIo();
-  assert.equal(await run(["/nonexistent/verifier.log"], io), 1);
-  assert.match(io.err, /cannot read \/nonexistent\/verifier.log/);
+  assert.equal(await main(["explain", "/nonexistent/verifier.log"], io), 1);
+  assert.match(io.err, /^rawbpf explain: cannot read \/nonexistent\/verifier.log/);
 });
 
 test("explainLoadFailure gives the load command its text and its JSON error object", (t) => {

@@ -57,6 +57,7 @@ export function assembleSource(source: string, options: AssembleOptions, fastPat
     options.dialect === undefined || options.dialect === "auto" ? detectDialect(source) : options.dialect;
   const lx = new Lexer();
   const ctx = new AsmContext(file, lx, options.externalMaps, capacityFor(source));
+  ctx.knownTypes = options;
   const kernel = new KernelParser(ctx);
   const ubpf = new UbpfParser(ctx);
   const length = source.length;

@@ -103,6 +103,8 @@ export class AsmContext {
   readonly mapNames = new Map<string, AsmMapSpec>();
   readonly rodataParts: { name: string; bytes: Uint8Array; line: number }[] = [];
   programType: string | undefined;
+  /** the names `.type` and `.map type=` are checked against, when the caller gave them */
+  knownTypes: { programTypes?: readonly string[]; mapTypes?: readonly string[] } = {};
   license: string | undefined;
   /** uBPF: name of the implicit `exit` label (the first exit instruction) once seen */
   firstExit = -1;

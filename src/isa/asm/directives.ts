@@ -73,6 +73,45 @@ export function unquote(raw: string, column: number): number[] {
   return out;
 }
 
+/** The known name nearest to `input` (edit distance, or one containing the other), if any is near. */
+function nearest(input: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(3, input.length / 2) + 0.5;
+  for (const n of names) {
+    let d: number;
+    if (n.includes(input) || input.includes(n)) d = Math.abs(n.length - input.length) * 0.5;
+    else {
+      let prev = Array.from({ length: n.length + 1 }, (_, j) => j);
+      for (let i = 1; i <= input.length; i++) {
+        const cur = [i];
+        for (let j = 1; j <= n.length; j++)
+          cur[j] = Math.min(
+            prev[j]! + 1,
+            cur[j - 1]! + 1,
+            prev[j - 1]! + (input[i - 1] === n[j - 1] ? 0 : 1),
+          );
+        prev = cur;
+      }
+      d = prev[n.length]!;
+    }
+    if (d < bestD) {
+      bestD = d;
+      best = n;
+    }
+  }
+  return best;
+}
+
+/** Checks a type name against the caller's list (when given): unknown is an error at its column. */
+function checkName(what: string, name: string, names: readonly string[] | undefined, column: number): void {
+  if (names === undefined || names.includes(name)) return;
+  const near = nearest(name, names);
+  throw new LineError(
+    `unknown ${what} '${name}'${near ? ` (did you mean '${near}'?)` : ""}; known: ${names.join(", ")}`,
+    column,
+  );
+}
+
 /** Parses a directive line starting at token `t`. */
 export function directive(ctx: AsmContext, t: number): void {
   const lx = ctx.lx;
@@ -89,6 +128,7 @@ export function directive(ctx: AsmContext, t: number): void {
     case ".type":
     case ".prog_type": {
       ctx.programType = word(t + 1, "a program type, like xdp or socket_filter");
+      checkName("program type", ctx.programType, ctx.knownTypes.programTypes, lx.column(t + 1));
       end(t + 2);
       return;
     }
@@ -174,6 +214,7 @@ function mapDirective(ctx: AsmContext, t: number): void {
       if (lx.kind[v] !== Tok.IDENT)
         throw new LineError("type= needs a map type, like hash or array", lx.column(v));
       spec.type = lx.text(v);
+      checkName("map type", spec.type, ctx.knownTypes.mapTypes, lx.column(v));
     } else {
       const n = lx.kind[v] === Tok.NUM ? parseUnsigned(lx.text(v)) : undefined;
       if (typeof n !== "number" || n > 0xffffffff)

@@ -83,4 +83,11 @@ export interface AssembleOptions {
    * to them like maps declared with `.map`. The value travels in the reference's `map` field.
    */
   externalMaps?: Record<string, unknown>;
+  /**
+   * The program type names `.type` may give (`programTypes` of the public API): with it, an
+   * unknown name is an error at its line, with the nearest known name. Without it, any word.
+   */
+  programTypes?: readonly string[];
+  /** The map type names `.map type=` may give (`MAP_TYPE_NAMES`), checked the same way. */
+  mapTypes?: readonly string[];
 }
