@@ -7,7 +7,7 @@ import { closeRaw } from "../sys/fd.js";
 import { linkCreate, perfEventOpenTracepoint } from "../sys/link.js";
 import { type CookieOptions, cookieOf } from "./cookie.js";
 import { TracefsNotMountedError, UnknownTracepointError } from "./errors.js";
-import { Link } from "./link.js";
+import { adoptLink, type Link } from "./link.js";
 import { programFd } from "./program.js";
 
 /** Where tracefs is mounted: its own mount point first, then the old place under debugfs. */
@@ -107,7 +107,7 @@ export function linkPerfEvent(progFd: number, perf: number, cookie: bigint, what
       },
       { what, privilege: "perfmon" },
     );
-    return Link.fromFd(link);
+    return adoptLink(link);
   } finally {
     closeRaw(perf);
   }
