@@ -2,7 +2,7 @@
  * The owner of one kernel descriptor, what a descriptor number refers to, and what to do when the
  * process runs out of descriptors.
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Errno } from "./errno.js";
@@ -236,14 +236,15 @@ export function openDescriptorCount(): number {
   return open;
 }
 
-/** RLIMIT_NOFILE's soft limit, read from /proc/self/limits. */
+const RLIMIT_NOFILE = 7;
+const RLIM_INFINITY = 0xffffffffffffffffn;
+
+/** RLIMIT_NOFILE's soft limit (what `ulimit -n` says); read without opening a file. */
 function descriptorLimit(): string | undefined {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync("/proc/self/limits", "latin1"));
-    return m?.[1];
-  } catch {
-    return undefined;
-  }
+  const limits = new BigUint64Array(2);
+  if (libc.getrlimit(RLIMIT_NOFILE, limits) !== 0) return undefined;
+  const soft = limits[0]!;
+  return soft === RLIM_INFINITY ? "unlimited" : String(soft);
 }
 
 /**
@@ -257,21 +258,12 @@ export function descriptorPressureDetails(errno: number): { hint?: string } {
       ? `; rawbpf objects hold ${open} of them (objects dropped without close() keep theirs until the garbage collector runs: call close() or declare them with \`using\`)`
       : "";
   if (errno === Errno.ENFILE) {
-    return {
-      hint: `the system ran out of file descriptors (the limit is /proc/sys/fs/file-max)${held}`,
-    };
-  }
-  let count: number | undefined;
-  try {
-    count = readdirSync("/proc/self/fd").length;
-  } catch {
-    count = undefined;
+    return { hint: `the system ran out of file descriptors (the limit is /proc/sys/fs/file-max)${held}` };
   }
   const limit = descriptorLimit();
   return {
     hint:
-      `this process ran out of file descriptors${count === undefined ? "" : ` (${count} open`}` +
-      `${limit === undefined ? (count === undefined ? "" : ")") : `${count === undefined ? " (" : ", "}limit ${limit}: ulimit -n)`}` +
+      `this process ran out of file descriptors${limit === undefined ? "" : ` (limit ${limit}: ulimit -n)`}` +
       `${held}; close what you no longer need, or raise the limit (ulimit -n)`,
   };
 }
