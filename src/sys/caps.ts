@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 
 /** Capability bit numbers (linux/capability.h). */
 export const Capability = {
+  CAP_SETPCAP: 8,
   CAP_NET_ADMIN: 12,
   CAP_SYS_ADMIN: 21,
   CAP_PERFMON: 38,
