@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { Program } from "../program/program.js";
 import { attachTypeNumber, closestName } from "../program/types.js";
-import { InputError } from "../sys/error.js";
+import { BpfError, InputError } from "../sys/error.js";
 import { closeRaw } from "../sys/fd.js";
 import { linkCreate, perfEventOpenTracepoint } from "../sys/link.js";
 import { type CookieOptions, cookieOf } from "./cookie.js";
@@ -98,15 +98,33 @@ export function attachTracepoint(
  */
 export function linkPerfEvent(progFd: number, perf: number, cookie: bigint, what: string): Link {
   try {
-    const link = linkCreate(
-      {
-        progFd,
-        target: perf,
-        attachType: attachTypeNumber("perf_event"),
-        extra: { kind: "perf_event", cookie },
-      },
-      { what, privilege: "perfmon" },
-    );
+    let link: number;
+    try {
+      link = linkCreate(
+        {
+          progFd,
+          target: perf,
+          attachType: attachTypeNumber("perf_event"),
+          extra: { kind: "perf_event", cookie },
+        },
+        { what, privilege: "perfmon" },
+      );
+    } catch (e) {
+      // the kernel keeps one list of programs per tracepoint (or probe), and a program at most once in it
+      if (e instanceof BpfError && e.errnoName === "EEXIST") {
+        throw new BpfError(
+          e.command,
+          e.errno,
+          {
+            hint:
+              "this program is already attached there (the kernel runs a program at most once per tracepoint or probe): " +
+              "close the link you have, or load a second copy of the program to run it twice",
+          },
+          what,
+        );
+      }
+      throw e;
+    }
     return adoptLink(link);
   } finally {
     closeRaw(perf);

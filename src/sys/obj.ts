@@ -1,4 +1,5 @@
 /** Object commands of bpf(): pin, get, info by fd, ids, fds by id, statistics. */
+import { lstatSync } from "node:fs";
 import {
   bpfCall,
   bpfError,
@@ -19,8 +20,23 @@ export function objPin(fd: number, path: string, ctx?: CallContext): void {
   const p = cString(path);
   putPtr(attr, OBJ.offset.pathname, p);
   putU32(attr, OBJ.offset.bpf_fd, fd, "fd");
-  bpfCall(Cmd.OBJ_PIN, attr, ctx);
+  const ret = bpfRaw(Cmd.OBJ_PIN, attr);
   void p;
+  if (ret < 0) throw bpfError(Cmd.OBJ_PIN, -ret, -ret === Errno.EEXIST ? pinExists(path, ctx) : ctx);
+}
+
+/** The context of a pin refused with EEXIST: the path is taken (and what by). */
+function pinExists(path: string, ctx: CallContext = {}): CallContext {
+  let what = "something is pinned there, or it is a file";
+  try {
+    if (lstatSync(path).isDirectory()) what = "it is a directory";
+  } catch {
+    // gone since: keep the general words
+  }
+  const hint = what.startsWith("it is a directory")
+    ? `${path} already exists and is a directory: pin at a new name inside it (${path.replace(/\/+$/, "")}/NAME)`
+    : `${path} already exists (${what}): remove it first (rm ${path}) or pin at another name`;
+  return { ...ctx, details: { hint, ...ctx.details } };
 }
 
 /** BPF_F_RDONLY / BPF_F_WRONLY for OBJ_GET and GET_FD_BY_ID. */
