@@ -98,7 +98,9 @@ export async function run(log: Log): Promise<TraceOpensResult> {
   });
   log(`loaded tracepoint program 'trace_opens' (id ${program.info().id})`);
   using ring = RingBuffer.open(events);
+  watchSignals();
   const dir = mkdtempSync(join(tmpdir(), "rawbpf-trace-"));
+  temporary.add(dir);
   const opened: string[] = [];
   let after: string;
   try {
@@ -118,6 +120,7 @@ export async function run(log: Log): Promise<TraceOpensResult> {
     writeFileSync(after, "");
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    temporary.delete(dir);
   }
   const traced: string[] = [];
   const count = ring.consume((r) => {
@@ -130,6 +133,31 @@ export async function run(log: Log): Promise<TraceOpensResult> {
   const missed = lost.get(0) ?? 0n;
   log(`records the ring had no room for: ${missed}`);
   return { opened, traced, lost: missed, after };
+}
+
+/** The temporary directories that exist now (removed on SIGTERM or SIGINT). */
+const temporary = new Set<string>();
+let watching = false;
+
+/**
+ * Removes the temporary directories on SIGTERM and SIGINT, then dies of the signal as the process
+ * would have without a handler. Node runs a handler on the event loop's next turn, so the handler
+ * stays for the process's life: one removed as soon as `run` returns could lose a signal that came
+ * while it ran.
+ */
+function watchSignals(): void {
+  if (watching) return;
+  watching = true;
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
+    temporary.clear();
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    watching = false;
+    process.kill(process.pid, signal);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
 }
 
 runIfMain(import.meta.url, run);

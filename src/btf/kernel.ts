@@ -14,7 +14,7 @@ export interface KernelBtfObject {
 
 /** Reads the BTF object with this id from the kernel. */
 export function readBtfById(id: number): KernelBtfObject {
-  using fd = new Fd(getFdById("btf", id), `BTF object ${id}`);
+  using fd = new Fd(getFdById("btf", id, 0, { what: `for BTF id ${id}` }), `BTF object ${id}`);
   const info = Buffer.alloc(BTF_INFO.size);
   objGetInfoByFd(fd.value, info);
   const size = info.readUInt32LE(BTF_INFO.offset.btf_size);

@@ -1,5 +1,6 @@
 /** `rawbpf feature [--json] [--full]`: what this kernel supports, like `bpftool feature probe kernel`. */
 import { type Availability, type FeatureReport, probeAll } from "../feature/all.js";
+import { missingCapability } from "../sys/caps.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
@@ -60,6 +61,21 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+  // as bpftool does, refuse to print a report of nothing but unknowns: without CAP_BPF every probe is EPERM
+  if (missingCapability("bpf") !== undefined) {
+    io.stderr(
+      "rawbpf feature: probing needs CAP_BPF (and CAP_PERFMON, CAP_NET_ADMIN for some program types), " +
+        "which this process lacks, so every answer would be unknown: run as root, or grant CAP_BPF\n",
+    );
+    return 1;
+  }
+  const lacking = [missingCapability("perfmon"), missingCapability("net")].filter((c) => c !== undefined);
+  if (lacking.length > 0) {
+    io.stderr(
+      `rawbpf feature: this process lacks ${lacking.join(" and ")}: the program types that need ` +
+        `${lacking.length > 1 ? "them" : "it"} read UNKNOWN (run as root for a full report)\n`,
+    );
+  }
   const report = probeAll({ full: args.bools.has("full") });
   io.stdout(args.bools.has("json") ? `${JSON.stringify(report)}\n` : plain(report));
   return 0;

@@ -1,5 +1,16 @@
 /** The typed error of a probe whose answer the kernel did not give. */
-import { RawbpfError } from "../sys/error.js";
+import { type BpfError, RawbpfError } from "../sys/error.js";
+
+/**
+ * What to add to a probe's reason when the kernel's refusal was EPERM: the capability this process
+ * lacks (the likely cause), or that it has them all (then a policy or this kernel withholds it).
+ */
+export function epermNote(error: BpfError): string {
+  if (error.errnoName !== "EPERM") return "";
+  return error.capability
+    ? `; this process lacks ${error.capability}: run as root, or grant ${error.capability}`
+    : "; this process has the capabilities it needs, so a security policy or this kernel's build withholds it";
+}
 
 /**
  * A probe that could not tell: the kernel refused it for a reason that says nothing about the

@@ -5,7 +5,7 @@ import { helperById, helperByName } from "../isa/helpers.js";
 import { type ProgramType, programTypeName, programTypeNumber } from "../program/types.js";
 import { InputError } from "../sys/error.js";
 import { cached } from "./cache.js";
-import { InconclusiveProbeError } from "./errors.js";
+import { epermNote, InconclusiveProbeError } from "./errors.js";
 import { probeLoad, probeSetup } from "./load.js";
 import { probeProgramType } from "./program.js";
 
@@ -69,7 +69,7 @@ export function probeHelper(programType: ProgramType | (string & {}), helper: st
     if (log.trim() === "") {
       throw new InconclusiveProbeError(
         `helper ${name} in ${type} programs`,
-        `the probe load was refused with ${outcome.error.errnoName} before the verifier ran`,
+        `the probe load was refused with ${outcome.error.errnoName} before the verifier ran${epermNote(outcome.error)}`,
         { cause: outcome.error },
       );
     }

@@ -3,7 +3,7 @@
  * (an expected attach type, a flag, an attach BTF id), as libbpf's `probe_prog_load` sets them.
  */
 import { release } from "node:os";
-import { attachTypeNumber } from "../program/types.js";
+import { attachTypeNumber, loadPrivilege, programTypeName } from "../program/types.js";
 import { BpfError } from "../sys/error.js";
 import { closeRaw } from "../sys/fd.js";
 import { type ProgLoadAttr, progLoad } from "../sys/prog.js";
@@ -89,7 +89,10 @@ export type LoadOutcome = { readonly ok: true } | { readonly ok: false; readonly
 export function probeLoad(progType: number, setup: ProbeSetup, insns: Uint8Array): LoadOutcome {
   let fd = -1;
   try {
-    fd = progLoad({ ...setup.attr, progType, insns, license: "GPL", logLevel: 1, logSize: LOG_SIZE }).fd;
+    fd = progLoad(
+      { ...setup.attr, progType, insns, license: "GPL", logLevel: 1, logSize: LOG_SIZE },
+      { privilege: loadPrivilege(programTypeName(progType)) },
+    ).fd;
     return { ok: true };
   } catch (e) {
     if (e instanceof BpfError) return { ok: false, error: e };

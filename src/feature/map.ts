@@ -5,7 +5,7 @@ import { closeRaw } from "../sys/fd.js";
 import { pageSize } from "../sys/libc.js";
 import { type MapCreateAttr, mapCreate } from "../sys/map.js";
 import { cached } from "./cache.js";
-import { InconclusiveProbeError } from "./errors.js";
+import { epermNote, InconclusiveProbeError } from "./errors.js";
 import { loadStorageBtf, STORAGE_KEY_TYPE_ID, STORAGE_VALUE_TYPE_ID } from "./storage-btf.js";
 import { meansUnknownType } from "./unknown-type.js";
 
@@ -96,7 +96,7 @@ function probe(type: MapTypeName): boolean {
     throw new InconclusiveProbeError(
       `map type ${type}`,
       `${e.command} was refused with ${e.errnoName}, which does not say whether the type is known ` +
-        "(an unknown type is refused with EINVAL)",
+        `(an unknown type is refused with EINVAL)${epermNote(e)}`,
       { cause: e },
     );
   } finally {

@@ -5,7 +5,7 @@ import { R0 } from "../isa/builder/operand.js";
 import { encode } from "../isa/encode.js";
 import { type ProgramType, programTypeName, programTypeNumber } from "../program/types.js";
 import { cached } from "./cache.js";
-import { InconclusiveProbeError } from "./errors.js";
+import { epermNote, InconclusiveProbeError } from "./errors.js";
 import { type LoadOutcome, probeLoad, probeSetup } from "./load.js";
 import { meansUnknownType } from "./unknown-type.js";
 
@@ -23,7 +23,7 @@ function judge(type: string, outcome: LoadOutcome): boolean {
   throw new InconclusiveProbeError(
     `program type ${type}`,
     `the probe load was refused with ${error.errnoName}${error.log?.trim() ? "" : " before the verifier ran"}, ` +
-      "which does not say whether the type is known (an unknown type is refused with EINVAL)",
+      `which does not say whether the type is known (an unknown type is refused with EINVAL)${epermNote(error)}`,
     { cause: error },
   );
 }

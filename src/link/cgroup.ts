@@ -6,7 +6,7 @@ import { InputError } from "../sys/error.js";
 import { closeRaw } from "../sys/fd.js";
 import { linkCreate } from "../sys/link.js";
 import { NotACgroupError } from "./errors.js";
-import { Link } from "./link.js";
+import { adoptLink, type Link } from "./link.js";
 import { programFd } from "./program.js";
 
 /** The program type each cgroup attach type runs. */
@@ -114,7 +114,7 @@ export function attachCgroup(program: Program, cgroup: Cgroup, attachType: Cgrou
         privilege: "net",
       },
     );
-    return Link.fromFd(link);
+    return adoptLink(link);
   } finally {
     if (owned) closeRaw(target);
   }

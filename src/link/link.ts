@@ -2,7 +2,7 @@
 import { unlinkSync } from "node:fs";
 import type { Program } from "../program/program.js";
 import { BpfError, InputError } from "../sys/error.js";
-import { closeRaw, Fd } from "../sys/fd.js";
+import { closeRaw, duplicateFd, expectFdKind, Fd } from "../sys/fd.js";
 import { linkDetach, linkUpdate } from "../sys/link.js";
 import { getFdById, objGet, objPin } from "../sys/obj.js";
 import { UnsupportedLinkOperationError } from "./errors.js";
@@ -33,6 +33,12 @@ export interface LinkUpdateOptions {
 }
 
 /**
+ * Wraps a link descriptor rawbpf just made (an attach function's, or an opened pin's) and owns it;
+ * it is closed again when it turns out not to be a link. Not public: users call {@link Link.fromFd}.
+ */
+export let adoptLink: (fd: number) => Link;
+
+/**
  * A program attached to a hook. While the link is open (or pinned) the program runs at the hook;
  * `close()` (or `using`) detaches it when this was the last reference. Made by the `attach*`
  * functions, {@link Link.open} (a pinned path) or {@link Link.fromId}.
@@ -54,24 +60,38 @@ export class Link implements Disposable {
     this.type = type;
   }
 
-  /** Takes ownership of a raw link descriptor (closed again if the kernel says it is not a link). */
+  /**
+   * A Link for the link that descriptor `fd` of this process refers to. `fd` stays the caller's:
+   * the Link owns a duplicate of it, so closing the Link never closes `fd`; the program stays
+   * attached while either is open (or the link is pinned).
+   * @throws InputError when `fd` is not open or refers to something else than a BPF link
+   *   ("fd 18 is /etc/hostname, not a BPF link"); `fd` is left as it was
+   */
   static fromFd(fd: number): Link {
     if (!Number.isInteger(fd) || fd < 0)
       throw new InputError(`a link descriptor must be a non-negative integer, got ${fd}`);
-    let type: LinkType | `type ${number}`;
-    try {
-      type = linkInfo(fd).type;
-    } catch (e) {
-      closeRaw(fd);
-      throw e;
-    }
-    return new Link(new Fd(fd, `${type} link`), type);
+    expectFdKind(fd, "link");
+    return adoptLink(duplicateFd(fd, `link fd ${fd}`));
+  }
+
+  static {
+    adoptLink = (fd: number): Link => {
+      let type: LinkType | `type ${number}`;
+      try {
+        expectFdKind(fd, "link");
+        type = linkInfo(fd).type;
+      } catch (e) {
+        closeRaw(fd);
+        throw e;
+      }
+      return new Link(new Fd(fd, `${type} link`), type);
+    };
   }
 
   /** Opens the link pinned at `path` in a bpffs. */
   static open(path: string): Link {
     checkPath(path);
-    return Link.fromFd(objGet(path, 0, { what: `link pinned at ${path}` }));
+    return adoptLink(objGet(path, 0, { what: `link pinned at ${path}` }));
   }
 
   /** Opens the link with id `id` (needs CAP_SYS_ADMIN). */
@@ -79,7 +99,7 @@ export class Link implements Disposable {
     if (!Number.isInteger(id) || id < 1 || id > 0xffffffff) {
       throw new InputError(`a link id must be an integer from 1 to 4294967295, got ${id}`);
     }
-    return Link.fromFd(getFdById("link", id, 0, { what: `link id ${id}` }));
+    return adoptLink(getFdById("link", id, 0, { what: `link id ${id}` }));
   }
 
   /** The descriptor number (throws ClosedError after close). */

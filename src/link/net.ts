@@ -4,7 +4,7 @@ import { attachTypeNumber } from "../program/types.js";
 import { InputError } from "../sys/error.js";
 import { linkCreate, XdpFlags } from "../sys/link.js";
 import { type Interface, resolveInterface } from "./iface.js";
-import { Link } from "./link.js";
+import { adoptLink, type Link } from "./link.js";
 import { programFd } from "./program.js";
 
 /**
@@ -48,7 +48,7 @@ export function attachXdp(program: Program, iface: Interface, options: XdpOption
     { progFd: fd, target: ifindex, attachType: attachTypeNumber("xdp"), flags },
     { what: `of XDP program on interface ${String(iface)}`, privilege: "net" },
   );
-  return Link.fromFd(link);
+  return adoptLink(link);
 }
 
 /** The direction of a tcx link: packets the interface receives, or packets it sends. */
@@ -98,5 +98,5 @@ export function attachTcx(
     },
     { what: `of tcx program on ${String(iface)} ${direction}`, privilege: "net" },
   );
-  return Link.fromFd(link);
+  return adoptLink(link);
 }

@@ -2,12 +2,12 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { Program } from "../program/program.js";
 import { attachTypeNumber, closestName } from "../program/types.js";
-import { InputError } from "../sys/error.js";
+import { BpfError, InputError } from "../sys/error.js";
 import { closeRaw } from "../sys/fd.js";
 import { linkCreate, perfEventOpenTracepoint } from "../sys/link.js";
 import { type CookieOptions, cookieOf } from "./cookie.js";
 import { TracefsNotMountedError, UnknownTracepointError } from "./errors.js";
-import { Link } from "./link.js";
+import { adoptLink, type Link } from "./link.js";
 import { programFd } from "./program.js";
 
 /** Where tracefs is mounted: its own mount point first, then the old place under debugfs. */
@@ -98,16 +98,34 @@ export function attachTracepoint(
  */
 export function linkPerfEvent(progFd: number, perf: number, cookie: bigint, what: string): Link {
   try {
-    const link = linkCreate(
-      {
-        progFd,
-        target: perf,
-        attachType: attachTypeNumber("perf_event"),
-        extra: { kind: "perf_event", cookie },
-      },
-      { what, privilege: "perfmon" },
-    );
-    return Link.fromFd(link);
+    let link: number;
+    try {
+      link = linkCreate(
+        {
+          progFd,
+          target: perf,
+          attachType: attachTypeNumber("perf_event"),
+          extra: { kind: "perf_event", cookie },
+        },
+        { what, privilege: "perfmon" },
+      );
+    } catch (e) {
+      // the kernel keeps one list of programs per tracepoint (or probe), and a program at most once in it
+      if (e instanceof BpfError && e.errnoName === "EEXIST") {
+        throw new BpfError(
+          e.command,
+          e.errno,
+          {
+            hint:
+              "this program is already attached there (the kernel runs a program at most once per tracepoint or probe): " +
+              "close the link you have, or load a second copy of the program to run it twice",
+          },
+          what,
+        );
+      }
+      throw e;
+    }
+    return adoptLink(link);
   } finally {
     closeRaw(perf);
   }

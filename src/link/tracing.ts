@@ -10,7 +10,7 @@ import { PROG_INFO } from "../sys/layout.js";
 import { linkCreate, rawTracepointOpen } from "../sys/link.js";
 import { objGetInfoByFd } from "../sys/obj.js";
 import { type CookieOptions, cookieOf } from "./cookie.js";
-import { Link } from "./link.js";
+import { adoptLink, type Link } from "./link.js";
 import { programFd } from "./program.js";
 
 const TRACEPOINT_NAME = /^[A-Za-z0-9_.-]+$/;
@@ -53,7 +53,7 @@ export function attachRawTracepoint(program: Program, name: string, options?: Co
     }
     throw e;
   }
-  return Link.fromFd(link);
+  return adoptLink(link);
 }
 
 let typedefNames: string[] | undefined;
@@ -172,7 +172,7 @@ export function attachTracing(program: Program, options: TracingOptions = {}): L
           }),
     },
   );
-  return Link.fromFd(link);
+  return adoptLink(link);
 }
 
 function findBtfId(name: string, kind: "func" | "typedef", what: string, candidates: () => string[]): number {

@@ -11,7 +11,7 @@ import { linkCreate, perfEventOpenUprobe, UPROBE_MULTI_RETURN } from "../sys/lin
 import { type CookieOptions, cookieOf } from "./cookie.js";
 import { elfFunctionOffset, readElfParts } from "./elf.js";
 import { UnreadableBinaryError, UprobeUnsupportedError } from "./errors.js";
-import { Link } from "./link.js";
+import { adoptLink, type Link } from "./link.js";
 import { programFd } from "./program.js";
 import { linkPerfEvent } from "./tracepoint.js";
 
@@ -282,5 +282,5 @@ export function attachUprobeMulti(
       },
     },
   );
-  return Link.fromFd(link);
+  return adoptLink(link);
 }

@@ -4,7 +4,7 @@ import { type BytesCodec, bytes } from "../codec/bytes.js";
 import type { AnyCodec, In, Out } from "../codec/codec.js";
 import type { CallContext } from "../sys/bpf.js";
 import { ClosedError, InputError } from "../sys/error.js";
-import { closeRaw, Fd } from "../sys/fd.js";
+import { closeRaw, duplicateFd, expectFdKind, Fd } from "../sys/fd.js";
 import { MapElemOps, mapCreate, mapFreeze, mapGetNextKey } from "../sys/map.js";
 import { getFdById, objGet, objPin } from "../sys/obj.js";
 import {
@@ -341,15 +341,19 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   }
 
   /**
-   * Wraps a map descriptor this process already owns (it is closed with the BpfMap), reading its
-   * shape from the kernel.
+   * A BpfMap for the map that descriptor `fd` of this process refers to, its shape read from the
+   * kernel. `fd` stays the caller's: the BpfMap owns a duplicate of it, so closing the BpfMap never
+   * closes `fd` (or a number something else reuses), and closing `fd` leaves the BpfMap working.
+   * @throws InputError when `fd` is not open or refers to something else than a BPF map
+   *   ("fd 18 is /etc/hostname, not a BPF map"); `fd` is left as it was
    */
   static fromFd<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = BytesCodec>(
     fd: number,
     options: OpenOptions<KC, VC> = {},
   ): BpfMap<KC, VC> {
     checkU32(fd, "map descriptor");
-    return BpfMap.#adopt(fd, `map fd ${fd}`, options);
+    expectFdKind(fd, "map");
+    return BpfMap.#adopt(duplicateFd(fd, `map fd ${fd}`), `map fd ${fd}`, options);
   }
 
   static #adopt<KC extends AnyCodec, VC extends AnyCodec>(
@@ -359,6 +363,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   ): BpfMap<KC, VC> {
     const fd = new Fd(raw, what);
     try {
+      expectFdKind(raw, "map");
       const info = readMapInfo(raw);
       const type = mapTypeName(info.typeNumber);
       if (type === undefined)

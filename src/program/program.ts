@@ -1,7 +1,7 @@
 /** `Program`: a loaded eBPF program, made from a spec, owning its descriptor. */
 import type { Instruction } from "../isa/insn.js";
 import { BpfError, InputError } from "../sys/error.js";
-import { Fd } from "../sys/fd.js";
+import { duplicateFd, expectFdKind, Fd } from "../sys/fd.js";
 import { enableStats, getFdById, objGet, objPin } from "../sys/obj.js";
 import { MAX_LOG_SIZE, progLoad, progTestRun } from "../sys/prog.js";
 import { type ProgramBtfOption, resolveLoadBtf } from "./btf.js";
@@ -274,21 +274,34 @@ export class Program implements Disposable {
     if (typeof path !== "string" || path.length === 0)
       throw new InputError("a pin path must be a non-empty string");
     const fd = objGet(path, 0, { what: `program pinned at ${path}` });
-    return Program.fromFd(fd);
+    return Program.#adopt(fd, `program pinned at ${path}`);
   }
 
   /** Opens the loaded program with id `id` (needs CAP_SYS_ADMIN). */
   static fromId(id: number): Program {
     checkUint(id, "program id", 0xffffffff);
     const fd = getFdById("prog", id, 0, { what: `program id ${id}` });
-    return Program.fromFd(fd);
+    return Program.#adopt(fd, `program id ${id}`);
   }
 
-  /** Takes ownership of a raw program descriptor. */
+  /**
+   * A Program for the program that descriptor `fd` of this process refers to (one passed by a
+   * parent process, say). `fd` stays the caller's: the Program owns a duplicate of it, so closing
+   * the Program never closes `fd`, and closing `fd` never pulls the program from under the Program.
+   * @throws InputError when `fd` is not open or refers to something else than a BPF program
+   *   ("fd 18 is /etc/hostname, not a BPF program"); `fd` is left as it was
+   */
   static fromFd(fd: number): Program {
-    const owner = new Fd(fd, "program");
+    expectFdKind(fd, "prog");
+    return Program.#adopt(duplicateFd(fd, `program fd ${fd}`), `program fd ${fd}`);
+  }
+
+  /** Takes ownership of a program descriptor we made (closed again if it is not a program). */
+  static #adopt(fd: number, what: string): Program {
+    const owner = new Fd(fd, what);
     let type: string;
     try {
+      expectFdKind(fd, "prog");
       type = programInfo(fd).type;
     } catch (e) {
       owner.close();

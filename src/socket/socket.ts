@@ -3,8 +3,10 @@
  * `net.Socket` or `net.Server` — so a Node server can drop packets in the kernel before its
  * JavaScript ever sees them.
  */
+
+import { WrongProgramTypeError } from "../link/errors.js";
 import { BpfError, InputError } from "../sys/error.js";
-import { Fd } from "../sys/fd.js";
+import { expectFdKind, Fd } from "../sys/fd.js";
 import {
   attachBpf,
   detachBpf,
@@ -63,8 +65,12 @@ export function socketFd(socket: SocketLike): number {
   const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === "state symbol");
   if (state !== undefined) {
     const handle = (socket as Record<symbol, { handle?: unknown } | undefined>)[state]?.handle;
+    // Node drops the handle when the socket is closed (it has one from creation until then)
+    if (handle === null) throw new NotASocketError("the dgram socket is closed: create and bind a new one");
     return handleFd(handle, "the dgram socket");
   }
+  if ((socket as { destroyed?: unknown }).destroyed === true)
+    throw new NotASocketError("the socket is closed (destroyed): a filter goes on an open socket");
   if ("_handle" in socket) return handleFd((socket as { _handle: unknown })._handle, "the socket");
   throw new NotASocketError(
     "expected a socket (a descriptor, a SocketPair, a dgram.Socket, a net.Socket or a net.Server): this object has no socket handle",
@@ -72,8 +78,17 @@ export function socketFd(socket: SocketLike): number {
 }
 
 function programFd(program: FilterProgram): number {
-  if (typeof program === "number") return program;
-  if (program !== null && typeof program === "object" && typeof program.fd === "number") return program.fd;
+  if (typeof program === "number") {
+    expectFdKind(program, "prog");
+    return program;
+  }
+  if (program !== null && typeof program === "object" && typeof program.fd === "number") {
+    const type = (program as { type?: unknown }).type;
+    // SO_ATTACH_BPF takes socket_filter programs only; the kernel's answer to others is a bare EINVAL
+    if (typeof type === "string" && type !== "socket_filter")
+      throw new WrongProgramTypeError("attachFilter", type, ["socket_filter"]);
+    return program.fd;
+  }
   throw new InputError("the filter must be a Program or a program descriptor");
 }
 

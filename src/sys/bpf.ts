@@ -2,6 +2,7 @@
 import { missingCapability, type PrivilegeKind } from "./caps.js";
 import { Errno } from "./errno.js";
 import { BpfError, type BpfErrorDetails, InputError } from "./error.js";
+import { descriptorPressureDetails, isDescriptorPressure, reclaimDescriptors } from "./fd.js";
 import { ATTR_SIZE } from "./layout.js";
 import * as libc from "./libc.js";
 
@@ -59,11 +60,16 @@ const SYS_BPF = libc.SYS_bpf;
 /**
  * Calls bpf(cmd, attr, size) and returns the result, or `-errno` on failure. Never throws for a
  * kernel refusal: the hot paths use this and decide what an errno means (ENOENT is not an error
- * for a lookup).
+ * for a lookup). When the process is out of descriptors (EMFILE, ENFILE) and a collection closes
+ * some that rawbpf objects dropped without close() still held, the call is made once more.
  */
 export function bpfRaw(cmd: number, attr: Buffer, size: number = ATTR_SIZE): number {
   if (SYS_BPF === undefined) return -Errno.ENOTSUPP;
-  const ret = Number(libc.syscallBuf(SYS_BPF, cmd, attr, size));
+  let ret = Number(libc.syscallBuf(SYS_BPF, cmd, attr, size));
+  if (ret >= 0) return ret;
+  const errno = libc.errno();
+  if (!isDescriptorPressure(errno) || reclaimDescriptors() === 0) return -errno;
+  ret = Number(libc.syscallBuf(SYS_BPF, cmd, attr, size));
   return ret < 0 ? -libc.errno() : ret;
 }
 
@@ -91,7 +97,7 @@ export interface CallContext {
 
 /** Builds the BpfError for a failed command, naming the missing capability on EPERM. */
 export function bpfError(cmd: number, errno: number, ctx: CallContext = {}): BpfError {
-  const details: BpfErrorDetails = { ...ctx.details };
+  const details: BpfErrorDetails = { ...descriptorPressureDetails(errno), ...ctx.details };
   if (errno === Errno.EPERM && details.capability === undefined) {
     const cap = missingCapability(ctx.privilege ?? "bpf");
     if (cap) details.capability = cap;

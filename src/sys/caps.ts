@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 
 /** Capability bit numbers (linux/capability.h). */
 export const Capability = {
+  CAP_SETPCAP: 8,
   CAP_NET_ADMIN: 12,
   CAP_SYS_ADMIN: 21,
   CAP_PERFMON: 38,
@@ -35,8 +36,11 @@ export function unprivilegedBpfDisabled(): number | undefined {
   }
 }
 
-/** What an operation may need beyond plain bpf() access. */
-export type PrivilegeKind = "bpf" | "net" | "perfmon";
+/**
+ * What an operation may need beyond plain bpf() access: `"admin"` is CAP_SYS_ADMIN itself, which
+ * walking and opening objects by id (BPF_*_GET_NEXT_ID, BPF_*_GET_FD_BY_ID) need; CAP_BPF is not enough.
+ */
+export type PrivilegeKind = "bpf" | "net" | "perfmon" | "admin";
 
 /**
  * The capability whose absence explains an EPERM for an operation of `kind`, or undefined when
@@ -48,6 +52,7 @@ export function missingCapability(
   eff: bigint = effectiveCapabilities(),
 ): string | undefined {
   const admin = hasCapability("CAP_SYS_ADMIN", eff);
+  if (kind === "admin") return admin ? undefined : "CAP_SYS_ADMIN";
   const bpf = admin || hasCapability("CAP_BPF", eff);
   if (!bpf) return "CAP_BPF";
   if (kind === "net" && !hasCapability("CAP_NET_ADMIN", eff)) return "CAP_NET_ADMIN";

@@ -17,6 +17,7 @@ const NAMES: Record<number, string> = {
   19: "ENODEV",
   20: "ENOTDIR",
   22: "EINVAL",
+  23: "ENFILE",
   24: "EMFILE",
   28: "ENOSPC",
   34: "ERANGE",
@@ -45,6 +46,8 @@ export const Errno = {
   EBUSY: 16,
   EEXIST: 17,
   EINVAL: 22,
+  ENFILE: 23,
+  EMFILE: 24,
   ENOSPC: 28,
   ENOTSUPP: 524,
   EOPNOTSUPP: 95,
@@ -74,6 +77,9 @@ const HINTS: Record<string, string> = {
   EOPNOTSUPP: "this kernel or this map/program type does not support the operation",
   ENOTSOCK: "the descriptor is not a socket",
   ENOPROTOOPT: "the socket option is not supported on this socket",
+  EMFILE:
+    "this process ran out of file descriptors (its limit is `ulimit -n`): close objects you no longer need (close() or `using`), or raise the limit",
+  ENFILE: "the system ran out of file descriptors (its limit is /proc/sys/fs/file-max)",
 };
 
 /** A plain-words hint for an errno, for a person reading the error at 2 a.m. */

@@ -85,6 +85,9 @@ export const munmap = libc.func("int munmap(intptr_t addr, unsigned long length)
 /** `if_nametoindex(3)`: 0 when there is no such interface. */
 export const ifNameToIndex = libc.func("unsigned int if_nametoindex(const char *name)");
 
+/** `getrlimit(2)`; `limits` receives the soft and the hard limit. */
+export const getrlimit = libc.func("int getrlimit(int resource, _Out_ uint64_t *limits)");
+
 /** `sysconf(_SC_PAGESIZE)`. */
 export const pageSize = Number(libc.func("long sysconf(int name)")(30));
 

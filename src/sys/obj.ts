@@ -1,4 +1,5 @@
 /** Object commands of bpf(): pin, get, info by fd, ids, fds by id, statistics. */
+import { lstatSync } from "node:fs";
 import {
   bpfCall,
   bpfError,
@@ -19,8 +20,23 @@ export function objPin(fd: number, path: string, ctx?: CallContext): void {
   const p = cString(path);
   putPtr(attr, OBJ.offset.pathname, p);
   putU32(attr, OBJ.offset.bpf_fd, fd, "fd");
-  bpfCall(Cmd.OBJ_PIN, attr, ctx);
+  const ret = bpfRaw(Cmd.OBJ_PIN, attr);
   void p;
+  if (ret < 0) throw bpfError(Cmd.OBJ_PIN, -ret, -ret === Errno.EEXIST ? pinExists(path, ctx) : ctx);
+}
+
+/** The context of a pin refused with EEXIST: the path is taken (and what by). */
+function pinExists(path: string, ctx: CallContext = {}): CallContext {
+  let what = "something is pinned there, or it is a file";
+  try {
+    if (lstatSync(path).isDirectory()) what = "it is a directory";
+  } catch {
+    // gone since: keep the general words
+  }
+  const hint = what.startsWith("it is a directory")
+    ? `${path} already exists and is a directory: pin at a new name inside it (${path.replace(/\/+$/, "")}/NAME)`
+    : `${path} already exists (${what}): remove it first (rm ${path}) or pin at another name`;
+  return { ...ctx, details: { hint, ...ctx.details } };
 }
 
 /** BPF_F_RDONLY / BPF_F_WRONLY for OBJ_GET and GET_FD_BY_ID. */
@@ -51,6 +67,16 @@ export function objGetInfoByFd(fd: number, info: Buffer, ctx?: CallContext): num
   return attr.readUInt32LE(INFO.offset.info_len);
 }
 
+/** The hint of an EPERM from a by-id command: CAP_SYS_ADMIN, which CAP_BPF does not stand in for. */
+const BY_ID_HINT =
+  "walking or opening BPF objects by id needs CAP_SYS_ADMIN, and CAP_BPF is not enough: run as root or grant CAP_SYS_ADMIN " +
+  "(or open the object from a pin path or a descriptor instead)";
+
+/** The context of a by-id command: CAP_SYS_ADMIN named on EPERM, with its own hint. */
+function byId(ctx: CallContext | undefined): CallContext {
+  return { privilege: "admin", ...ctx, details: { hint: BY_ID_HINT, ...ctx?.details } };
+}
+
 /** Kinds of object with ids. */
 export type ObjectKind = "prog" | "map" | "btf" | "link";
 
@@ -67,14 +93,17 @@ const FD_BY_ID: Record<ObjectKind, number> = {
   link: Cmd.LINK_GET_FD_BY_ID,
 };
 
-/** BPF_{PROG,MAP,BTF,LINK}_GET_NEXT_ID: the next id after `start`, or undefined at the end. */
+/**
+ * BPF_{PROG,MAP,BTF,LINK}_GET_NEXT_ID: the next id after `start`, or undefined at the end. Needs
+ * CAP_SYS_ADMIN (CAP_BPF is not enough).
+ */
 export function getNextId(kind: ObjectKind, start: number, ctx?: CallContext): number | undefined {
   const attr = scratchAttr();
   putU32(attr, GET_ID.offset.start_id, start, "start id");
   const cmd = NEXT_ID[kind];
   const ret = bpfRaw(cmd, attr);
   if (ret === -Errno.ENOENT) return undefined;
-  if (ret < 0) throw bpfError(cmd, -ret, ctx);
+  if (ret < 0) throw bpfError(cmd, -ret, -ret === Errno.EPERM ? byId(ctx) : ctx);
   return attr.readUInt32LE(GET_ID.offset.next_id);
 }
 
@@ -85,12 +114,14 @@ export function allIds(kind: ObjectKind): number[] {
   return ids;
 }
 
-/** BPF_{PROG,MAP,BTF,LINK}_GET_FD_BY_ID: a descriptor the caller owns. */
+/** BPF_{PROG,MAP,BTF,LINK}_GET_FD_BY_ID: a descriptor the caller owns. Needs CAP_SYS_ADMIN. */
 export function getFdById(kind: ObjectKind, id: number, openFlags = 0, ctx?: CallContext): number {
   const attr = scratchAttr();
   putU32(attr, GET_ID.offset.start_id, id, "id");
   putU32(attr, GET_ID.offset.open_flags, openFlags, "open flags");
-  return bpfCall(FD_BY_ID[kind], attr, ctx);
+  const ret = bpfRaw(FD_BY_ID[kind], attr);
+  if (ret < 0) throw bpfError(FD_BY_ID[kind], -ret, -ret === Errno.EPERM ? byId(ctx) : ctx);
+  return ret;
 }
 
 /** BPF_STATS_RUN_TIME. */

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { run as dropNeedle, MESSAGES, NEEDLE } from "../../examples/drop-needle.js";
@@ -9,6 +12,7 @@ import { run as verifierSaysNo } from "../../examples/verifier-says-no.js";
 import { captureIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { needsRoot } from "../support/privilege.js";
+import { needsSetpriv } from "../support/setpriv.js";
 
 const quiet = () => {};
 
@@ -53,18 +57,55 @@ test("privileges: CAP_BPF loads a socket filter; XDP needs CAP_NET_ADMIN; uninit
   const xdp = "XDP program";
   const stack = "socket filter reading uninitialised stack";
   for (const c of [sf, xdp, stack]) {
-    const none = at("nobody, no capabilities", c);
+    const none = at("no capabilities", c);
     assert.equal(none.ok, false);
     assert.equal(none.errno, "EPERM");
     assert.equal(none.capability, "CAP_BPF");
     assert.equal(at("root (every capability)", c).ok, true);
   }
-  assert.equal(at("nobody + CAP_BPF", sf).ok, true);
-  assert.equal(at("nobody + CAP_BPF", xdp).capability, "CAP_NET_ADMIN");
-  assert.equal(at("nobody + CAP_BPF", stack).errno, "EACCES");
-  assert.equal(at("nobody + CAP_BPF", stack).capability, "CAP_PERFMON");
-  assert.equal(at("nobody + CAP_BPF + CAP_NET_ADMIN", xdp).ok, true);
-  assert.equal(at("nobody + CAP_BPF + CAP_PERFMON", stack).ok, true);
+  assert.equal(at("CAP_BPF", sf).ok, true);
+  assert.equal(at("CAP_BPF", xdp).capability, "CAP_NET_ADMIN");
+  assert.equal(at("CAP_BPF", stack).errno, "EACCES");
+  assert.equal(at("CAP_BPF", stack).capability, "CAP_PERFMON");
+  assert.equal(at("CAP_BPF + CAP_NET_ADMIN", xdp).ok, true);
+  assert.equal(at("CAP_BPF + CAP_PERFMON", stack).ok, true);
+});
+
+test("privileges runs from a private (mode 700) copy of the project, and says what it lacks under fewer capabilities", (t) => {
+  if (!needsRoot(t) || !needsSetpriv(t)) return;
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const copy = mkdtempSync(join(tmpdir(), "rawbpf-private-"));
+  try {
+    chmodSync(copy, 0o700);
+    for (const dir of ["src", "examples"]) cpSync(join(root, dir), join(copy, dir), { recursive: true });
+    cpSync(join(root, "package.json"), join(copy, "package.json"));
+    symlinkSync(join(root, "node_modules"), join(copy, "node_modules"));
+    const run = (argv: string[]) =>
+      spawnSync(argv[0]!, argv.slice(1), { cwd: copy, encoding: "utf8", timeout: 120_000 });
+    const full = run([process.execPath, "--import", "tsx", "examples/privileges.ts"]);
+    assert.equal(full.status, 0, full.stderr);
+    assert.match(full.stdout, /^CAP_BPF:\n {2}socket filter: loaded$/m, full.stdout);
+    assert.match(full.stdout, /^no capabilities:\n {2}socket filter: refused, EPERM — needs CAP_BPF$/m);
+    // under fewer capabilities it cannot start its children: it says which it lacks, no "Command failed"
+    const reduced = run([
+      "setpriv",
+      "--inh-caps=-all",
+      "--ambient-caps=-all",
+      "--bounding-set=-all,+bpf,+perfmon,+net_admin",
+      process.execPath,
+      "--import",
+      "tsx",
+      "examples/privileges.ts",
+    ]);
+    assert.equal(reduced.status, 0, reduced.stderr);
+    assert.match(
+      reduced.stdout,
+      /^privileges: needs root with every capability .*lacks CAP_SETPCAP, CAP_SYS_ADMIN; skipped$/m,
+    );
+    assert.doesNotMatch(reduced.stdout + reduced.stderr, /Command failed/);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 });
 
 test("rawbpf demo NAME runs one demo; an example also runs alone", async (t) => {

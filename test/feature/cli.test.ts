@@ -5,6 +5,7 @@ import { run } from "../../src/cli/feature.js";
 import { captureIo, UsageError } from "../../src/cli/io.js";
 import { probeAll } from "../../src/feature/all.js";
 import { needsRoot } from "../support/privilege.js";
+import { needsSetpriv, srcModule, withCapabilities } from "../support/setpriv.js";
 
 test("rawbpf feature --json: the report of probeAll, as JSON", async (t) => {
   if (!needsRoot(t)) return;
@@ -25,11 +26,12 @@ test("rawbpf feature: one line per program and map type, then the helpers per pr
     assert.ok(out.includes(`eBPF program_type ${name} ${word}`), `program type ${name}`);
   }
   for (const [name, a] of Object.entries(report.mapTypes)) {
-    assert.equal(typeof a, "boolean", `map type ${name} is known either way here`);
-    assert.ok(
-      out.includes(`eBPF map_type ${name} ${a ? "is available" : "is NOT available"}\n`),
-      `map ${name}`,
-    );
+    // "unknown" where the kernel's answer does not tell (arena refused with EPERM, say): the reason is printed
+    const line =
+      a === "unknown"
+        ? `eBPF map_type ${name} is UNKNOWN: ${report.unknown[`map_type ${name}`]}\n`
+        : `eBPF map_type ${name} ${a ? "is available" : "is NOT available"}\n`;
+    assert.ok(out.includes(line), `map ${name}: ${line}`);
   }
   // each helper list, in order, under its header
   for (const [name, list] of Object.entries(report.helpers)) {
@@ -55,4 +57,25 @@ test("rawbpf feature --help, and usage errors", async () => {
   await assert.rejects(run(["probe"], captureIo()), UsageError);
   await assert.rejects(run(["--frob"], captureIo()), UsageError);
   await assert.rejects(run(["--json=yes"], captureIo()), UsageError);
+});
+
+test("rawbpf feature with too few capabilities: without CAP_BPF it refuses (exit 1); without CAP_PERFMON and CAP_NET_ADMIN it says so and names them in each UNKNOWN", (t) => {
+  if (!needsRoot(t) || !needsSetpriv(t)) return;
+  const code = `
+import { main } from ${srcModule("cli/main.ts")};
+process.exitCode = await main(["feature"]);
+`;
+  const none = withCapabilities([], code);
+  assert.equal(none.status, 1, none.stderr);
+  assert.equal(none.stdout, "", "no report of unknowns");
+  assert.match(none.stderr, /^rawbpf feature: probing needs CAP_BPF .*run as root, or grant CAP_BPF\n$/);
+
+  const bpf = withCapabilities(["bpf"], code);
+  assert.equal(bpf.status, 0, bpf.stderr);
+  assert.match(bpf.stderr, /^rawbpf feature: this process lacks CAP_PERFMON and CAP_NET_ADMIN/);
+  assert.match(bpf.stdout, /^eBPF program_type kprobe is UNKNOWN: .*this process lacks CAP_PERFMON/m);
+  assert.match(bpf.stdout, /^eBPF program_type xdp is UNKNOWN: .*this process lacks CAP_NET_ADMIN/m);
+  assert.match(bpf.stdout, /^eBPF program_type socket_filter is available$/m);
+  for (const line of bpf.stdout.split("\n").filter((l) => /EPERM/.test(l)))
+    assert.match(line, /lacks CAP_|has the capabilities it needs/, `each EPERM says why: ${line}`);
 });

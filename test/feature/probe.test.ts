@@ -3,6 +3,7 @@
  * both of us know, with each known difference asserted with its reason.
  */
 import assert from "node:assert/strict";
+import { release as osRelease } from "node:os";
 import { test } from "node:test";
 import { probeAll } from "../../src/feature/all.js";
 import { InconclusiveProbeError } from "../../src/feature/errors.js";
@@ -19,6 +20,18 @@ import { MAP_TYPE_NAMES } from "../../src/map/types.js";
 import { attachTypeNumber, programTypeNumber, programTypes } from "../../src/program/types.js";
 import { needsRoot } from "../support/privilege.js";
 import { bpftoolFeatures, bpftoolKnownHelpers, bpftoolKnowsNewHelperMessage } from "./bpftool.js";
+import { kernelConfig } from "./kconfig.js";
+
+/** The running kernel's release (`uname -r`). */
+const release = () => osRelease();
+
+/** Whether the running kernel is at least major.minor. */
+function kernelAtLeast(major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release());
+  if (!m) return true;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
 
 // bpftool names program and map types with libbpf's libbpf_bpf_prog_type_str / _map_type_str:
 // the kernel's enum names in lower case without the prefix, the same names rawbpf uses. So the
@@ -107,16 +120,32 @@ test("map types: ours and bpftool's agree for every type both know", (t) => {
     );
   let compared = 0;
   for (const type of MAP_TYPE_NAMES) {
-    const ours = probeMapType(type);
     const bpftool = theirs[mapKey(type)];
     if (bpftool === undefined) continue; // cgrp_storage and arena are newer than bpftool 7.1's libbpf
+    const ours = probeMapType(type);
     compared++;
     assert.equal(ours, bpftool, `map type ${type}`);
   }
   assert.ok(compared >= 31, `compared ${compared} map types`);
-  // the two bpftool 7.1 does not know, on a 6.18 kernel that has both
-  assert.equal(probeMapType("cgrp_storage"), true);
-  assert.equal(probeMapType("arena"), true);
+  // the two bpftool 7.1 does not know; both came before 6.9
+  if (kernelAtLeast(6, 9)) assert.equal(probeMapType("cgrp_storage"), true);
+});
+
+test("map type arena: known on kernels from 6.9; a refusal with EPERM is a skip naming the kernel's answer", (t) => {
+  if (!needsRoot(t)) return;
+  if (!kernelAtLeast(6, 9)) {
+    t.skip(`arena maps came with Linux 6.9; this kernel is ${release()}`);
+    return;
+  }
+  let answer: boolean;
+  try {
+    answer = probeMapType("arena");
+  } catch (e) {
+    if (!(e instanceof InconclusiveProbeError) || !/EPERM/.test(e.reason)) throw e;
+    t.skip(`this kernel refuses arena maps with EPERM even to root (${e.reason})`);
+    return;
+  }
+  assert.equal(answer, true, "an arena map is known to a 6.9+ kernel");
 });
 
 test("helpers: helper by helper as bpftool finds them, for every program type", (t) => {
@@ -174,7 +203,13 @@ test("helpers a few program types certainly have or lack (the kernel's proto tab
   assert.equal(probeHelper("kprobe", "get_current_pid_tgid"), true, "without the bpf_ prefix");
   assert.equal(probeHelper("tracepoint", 14), true, "by id: bpf_get_current_pid_tgid");
   assert.equal(probeHelper("sched_cls", "bpf_skb_vlan_push"), true);
-  assert.equal(probeHelper("lirc_mode2", "bpf_map_lookup_elem"), false, "the type itself is not built in");
+  const lirc = kernelConfig("CONFIG_BPF_LIRC_MODE2");
+  if (lirc !== undefined)
+    assert.equal(
+      probeHelper("lirc_mode2", "bpf_map_lookup_elem"),
+      lirc === "y",
+      `CONFIG_BPF_LIRC_MODE2=${lirc}: lirc_mode2 programs ${lirc === "y" ? "may" : "cannot"} call it`,
+    );
   assert.throws(() => probeHelper("tracing", "bpf_ktime_get_ns"), InconclusiveProbeError);
 });
 

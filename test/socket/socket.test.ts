@@ -4,6 +4,8 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { test } from "node:test";
+import { WrongProgramTypeError } from "../../src/link/errors.js";
+import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import {
   attachFilter,
@@ -126,4 +128,39 @@ test("bad sockets are typed errors", (t) => {
   );
   using pair = socketPair();
   assert.throws(() => attachFilter(pair, { fd: -5 }), BpfError);
+});
+
+test("attachFilter on a closed socket says it is closed; with a program of another type it names the type before the kernel", async (t) => {
+  if (!needsRoot(t)) return;
+  using filter = Program.load({ type: "socket_filter", instructions: returnValue(0) });
+  const udp = dgram.createSocket("udp4");
+  udp.bind(0, "127.0.0.1");
+  await once(udp, "listening");
+  udp.close();
+  assert.throws(() => attachFilter(udp, filter), {
+    name: "NotASocketError",
+    message: "the dgram socket is closed: create and bind a new one",
+  });
+  const server = net.createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const client = net.connect((server.address() as AddressInfo).port, "127.0.0.1");
+  await once(client, "connect");
+  client.destroy();
+  server.close();
+  assert.throws(() => attachFilter(client, filter), /the socket is closed/);
+
+  using xdp = Program.load({ type: "xdp", instructions: returnValue(2) });
+  using pair = socketPair();
+  assert.throws(
+    () => attachFilter(pair, xdp),
+    (e: unknown) =>
+      e instanceof WrongProgramTypeError &&
+      e.message.startsWith("attachFilter needs a 'socket_filter' program, got a 'xdp' program"),
+  );
+  // a raw descriptor of something that is not a program: what it is, before the kernel
+  using map = BpfMap.create({ type: "array", keySize: 4, valueSize: 4, maxEntries: 1 });
+  assert.throws(() => attachFilter(pair, map.fd), {
+    message: `fd ${map.fd} is a BPF map, not a BPF program`,
+  });
 });

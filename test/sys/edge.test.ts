@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   BpfError,
   ClosedError,
@@ -78,32 +75,4 @@ test("missingCapability reads the effective set the way the kernel checks it", (
   assert.equal(missingCapability("perfmon", bit(21)), undefined, "CAP_SYS_ADMIN stands in");
 });
 
-test("EPERM without CAP_BPF names the capability (a child without capabilities)", (t) => {
-  if (!needsRoot(t)) return;
-  if (!existsSync("/usr/bin/setpriv")) {
-    if (process.env.CI === "true") assert.fail("setpriv (util-linux) is needed");
-    t.skip("no setpriv");
-    return;
-  }
-  const script = fileURLToPath(new URL("./fixtures/create-map.ts", import.meta.url));
-  const r = spawnSync(
-    "setpriv",
-    [
-      "--reuid=65534",
-      "--regid=65534",
-      "--clear-groups",
-      "--inh-caps=-all",
-      "--bounding-set=-all",
-      process.execPath,
-      "--import",
-      "tsx",
-      script,
-    ],
-    { encoding: "utf8", cwd: fileURLToPath(new URL("../..", import.meta.url)) },
-  );
-  assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout.trim());
-  assert.equal(out.errnoName, "EPERM");
-  assert.equal(out.capability, "CAP_BPF");
-  assert.match(out.message, /needs CAP_BPF/);
-});
+// EPERM naming the capability, in children with reduced capabilities: caps.test.ts
