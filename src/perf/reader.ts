@@ -537,6 +537,7 @@ export class PerfBuffer implements Disposable {
     this.#mapFd.close();
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -104,6 +104,7 @@ export interface TestRunResult {
 
 /** A handle that keeps the kernel's run-time statistics enabled until it is closed. */
 export interface StatsHandle extends Disposable {
+  /** Turns the statistics off again (when no other handle keeps them on). */
   close(): void;
 }
 
@@ -358,6 +359,7 @@ export class Program implements Disposable {
     this.#fd.close();
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.#fd.close();
   }

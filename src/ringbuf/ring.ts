@@ -438,6 +438,7 @@ export class RingBuffer implements Disposable {
     for (const wake of this.#closeWaiters) wake();
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.close();
   }
