@@ -158,6 +158,9 @@ test("console.error of a verifier rejection on a terminal shows its terminal ren
   const env: NodeJS.ProcessEnv = { ...process.env, TERM: "xterm-256color" };
   delete env["NO_COLOR"];
   delete env["FORCE_COLOR"];
+  // a user's terminal: Node's console turns colours off under CI (as under NO_COLOR), and with
+  // them the terminal rendering, which is what the test is about
+  delete env["CI"];
   const p = spawnSync("script", ["-qec", command, "/dev/null"], { cwd: root, encoding: "utf8", env });
   assert.equal(p.status, 0, p.stderr);
   const out = p.stdout.replace(/\r/g, "");

@@ -100,7 +100,8 @@ export class VerifierError extends Error {
 
   /**
    * `console.error(err)`: on a colour terminal, the terminal rendering (the listing around the
-   * failing instruction and the explanation); elsewhere the short form, as when uncaught.
+   * failing instruction and the explanation); elsewhere the short form, as when uncaught. Node's
+   * console decides (`options.colors`): a terminal, and neither NO_COLOR nor CI set.
    */
   [INSPECT](_depth?: number, options?: { colors?: boolean }): string {
     if (options?.colors !== true) return shortText(this, this.shortForm());
