@@ -5,7 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -189,5 +199,29 @@ export { program, insn, wrong };
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test("in a clone without dist/, bin/rawbpf.js runs the command line from src/ through tsx", () => {
+  // a clone as `git clone && npm install` leaves it: the sources, no dist/ (nothing is built on install)
+  const clone = mkdtempSync(join(tmpdir(), "rawbpf-clone-"));
+  try {
+    mkdirSync(join(clone, "bin"));
+    for (const f of ["rawbpf.js", "package.json"]) copyFileSync(join(root, "bin", f), join(clone, "bin", f));
+    for (const f of ["src", "examples", "scripts", "node_modules", "tsconfig.json", "package.json"])
+      symlinkSync(join(root, f), join(clone, f));
+    const asm = spawnSync(
+      process.execPath,
+      [join(clone, "bin", "rawbpf.js"), "asm", "-", "--format", "hex"],
+      {
+        input: "r0 = 4\nexit\n",
+        encoding: "utf8",
+      },
+    );
+    assert.equal(asm.status, 0, asm.stderr);
+    // the kernel's encoding of r0 = 4; exit, as llvm-mc writes it
+    assert.match(asm.stdout.replace(/\s+/g, ""), /^b7000000040000009500000000000000$/, asm.stdout);
+  } finally {
+    rmSync(clone, { recursive: true, force: true });
   }
 });
