@@ -5,9 +5,13 @@
  * build time, so a command starts without parsing and compiling what it runs. The cache is only
  * ever read here; V8 checks it against the source and its own version and flags, and a cache it
  * rejects (another Node) costs nothing but the start-up it would have saved.
+ *
+ * The published package ships dist/ (built by `prepack`). A clone has no dist/ until
+ * `npm run build`: there the command runs from src/ through tsx (a devDependency), slower to
+ * start but with nothing to build first, so `npm install && npx rawbpf demo` works on a fresh clone.
  */
 "use strict";
-const { readFileSync, writeFileSync } = require("node:fs");
+const { existsSync, readFileSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
 const { join } = require("node:path");
 const { pathToFileURL } = require("node:url");
@@ -18,50 +22,92 @@ let source;
 try {
   source = readFileSync(file, "utf8");
 } catch {
-  process.stderr.write(`rawbpf: ${file} is missing: run \`npm run build\` (npm install does it)\n`);
-  process.exit(1);
+  fromSource();
 }
-// `--write-code-cache FILE COMMANDS`: the build's training runs (scripts/bundle.mjs), not for users
-const training = process.argv[2] === "--write-code-cache";
-let cachedData;
-if (!training) {
-  // the command's own cache (smaller: V8 reads all of a cache first), else the one for every command
-  const name = process.argv[2];
-  for (const cache of /^[a-z]+$/.test(name ?? "")
-    ? [`${file}.${name}.cache`, `${file}.cache`]
-    : [`${file}.cache`]) {
-    try {
-      cachedData = readFileSync(cache);
-      break;
-    } catch {}
+if (source !== undefined) {
+  // `--write-code-cache FILE COMMANDS`: the build's training runs (scripts/bundle.mjs), not for users
+  const training = process.argv[2] === "--write-code-cache";
+  let cachedData;
+  if (!training) {
+    // the command's own cache (smaller: V8 reads all of a cache first), else the one for every command
+    const name = process.argv[2];
+    for (const cache of /^[a-z]+$/.test(name ?? "")
+      ? [`${file}.${name}.cache`, `${file}.cache`]
+      : [`${file}.cache`]) {
+      try {
+        cachedData = readFileSync(cache);
+        break;
+      } catch {}
+    }
+  }
+  const script = new vm.Script(
+    `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${source}\n})`,
+    { filename: file, cachedData },
+  );
+  const cli = { exports: {} };
+  // the ES modules the bundle leaves out (the demos) are imported from tsc's output beside it
+  const importBesideBundle = (path) => import(pathToFileURL(join(file, "..", path)).href);
+  script.runInThisContext()(
+    cli.exports,
+    createRequire(file),
+    cli,
+    file,
+    join(file, ".."),
+    importBesideBundle,
+  );
+
+  if (training) {
+    const quiet = {
+      stdout() {},
+      stdoutBytes() {},
+      stderr: (s) => process.stderr.write(s),
+      stdin: async () => Buffer.alloc(0),
+      isTTY: false,
+    };
+    (async () => {
+      for (const argv of JSON.parse(process.argv[4])) {
+        const status = await cli.exports.main(argv, quiet);
+        if (status !== 0) throw new Error(`rawbpf ${argv.join(" ")}: exit status ${status}`);
+      }
+      writeFileSync(process.argv[3], script.createCachedData());
+    })();
+  } else {
+    cli.exports.main(process.argv.slice(2)).then((status) => {
+      process.exitCode = status;
+    });
   }
 }
-const script = new vm.Script(
-  `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${source}\n})`,
-  { filename: file, cachedData },
-);
-const cli = { exports: {} };
-// the ES modules the bundle leaves out (the demos) are imported from tsc's output beside it
-const importBesideBundle = (path) => import(pathToFileURL(join(file, "..", path)).href);
-script.runInThisContext()(cli.exports, createRequire(file), cli, file, join(file, ".."), importBesideBundle);
 
-if (training) {
-  const quiet = {
-    stdout() {},
-    stdoutBytes() {},
-    stderr: (s) => process.stderr.write(s),
-    stdin: async () => Buffer.alloc(0),
-    isTTY: false,
-  };
-  (async () => {
-    for (const argv of JSON.parse(process.argv[4])) {
-      const status = await cli.exports.main(argv, quiet);
-      if (status !== 0) throw new Error(`rawbpf ${argv.join(" ")}: exit status ${status}`);
-    }
-    writeFileSync(process.argv[3], script.createCachedData());
-  })();
-} else {
-  cli.exports.main(process.argv.slice(2)).then((status) => {
-    process.exitCode = status;
-  });
+/** A clone without dist/: src/cli/main.ts through tsx, after the WebAssembly modules are generated. */
+function fromSource() {
+  const root = join(__dirname, "..");
+  const main = join(root, "src", "cli", "main.ts");
+  try {
+    if (!existsSync(main)) throw new Error("no sources");
+    require.resolve("tsx/esm/api");
+  } catch {
+    process.stderr.write(`rawbpf: ${file} is missing: run \`npm run build\` in ${root}\n`);
+    process.exit(1);
+  }
+  // the generated *.wasm.ts modules are git-ignored; the script is quick when they are up to date
+  const wasm = require("node:child_process").spawnSync(
+    process.execPath,
+    [join(root, "scripts", "build-wasm.mjs")],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  if (wasm.status !== 0) {
+    process.stderr.write("rawbpf: scripts/build-wasm.mjs failed (above); `npm run build` shows the same\n");
+    process.exit(1);
+  }
+  import("tsx/esm/api")
+    .then((tsx) =>
+      tsx.tsImport(pathToFileURL(main).href, {
+        parentURL: pathToFileURL(__filename).href,
+        tsconfig: join(root, "tsconfig.json"),
+      }),
+    )
+    .then((cli) => cli.main(process.argv.slice(2)))
+    .then((status) => {
+      process.exitCode = status;
+    });
 }

@@ -19,7 +19,8 @@
  *   node scripts/build-wasm.mjs --force         all of them, whatever the hashes say
  *   node scripts/build-wasm.mjs a.as.ts ...     these files instead (paths from the current folder)
  *
- * Run first by `npm run build`, `npm install` (prepare), `npm test` and `npm run typecheck`.
+ * Run first by `npm run build` (and so `npm pack`), `npm test`, `npm run typecheck` and, in a clone
+ * without dist/, by bin/rawbpf.js.
  * Development only: assemblyscript is a devDependency, and the package ships the generated modules'
  * tsc output in dist/.
  */

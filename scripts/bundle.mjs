@@ -12,7 +12,7 @@
  *   dist/src/cli/main.cjs.NAME.cache  the same, trained on command NAME alone (asm, disasm, btf):
  *                                the loader prefers it when it runs that command
  *
- * Run by `npm run build` and `npm install` (prepare). Development only: esbuild is a devDependency.
+ * Run by `npm run build` (and so by `npm pack`, through prepack). Development only: esbuild is a devDependency.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";

@@ -1,3 +1,5 @@
+import { INSPECT, shortText } from "../isa/print.js";
+
 /** The error every BTF codec, lookup and printer throws for bad input. */
 export class BtfError extends Error {
   /** the type id the problem is about, when there is one */
@@ -13,5 +15,10 @@ export class BtfError extends Error {
     this.name = "BtfError";
     this.typeId = where.typeId;
     this.offset = where.offset;
+  }
+
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
   }
 }

@@ -1,4 +1,6 @@
 /** Loading a BTF blob into the kernel (BPF_BTF_LOAD). */
+
+import { INSPECT, printShort, type ShortForm, shortText } from "../isa/print.js";
 import { BpfError, btfLoad, Fd } from "../sys/index.js";
 import { BtfError } from "./errors.js";
 
@@ -19,7 +21,22 @@ export class BtfLoadError extends BtfError {
     this.log = log;
     this.errnoName = cause.errnoName;
     this.cause = cause;
+    printShort(this, btfLoadForm(log));
+    printShort(cause, { frames: false, bulky: Object.keys(cause) });
   }
+
+  override [INSPECT](): string {
+    return shortText(this, btfLoadForm(this.log));
+  }
+}
+
+/** The BTF verifier's log is not printed: only where it is. */
+function btfLoadForm(log: string): ShortForm {
+  const n = log.trimEnd() === "" ? 0 : log.trimEnd().split("\n").length;
+  return {
+    more: [`err.log (the BTF verifier's log, ${n} line${n === 1 ? "" : "s"})`],
+    bulky: ["log", "errnoName"],
+  };
 }
 
 /** A BTF object loaded into the kernel; owns its descriptor. */

@@ -3,6 +3,8 @@
  * valid instruction would look like.
  */
 
+import { INSPECT, shortText } from "./print.js";
+
 /** An {@link Instruction} that breaks the encoding rules of RFC 9669 or the kernel's verifier. */
 export class InvalidInstructionError extends Error {
   override readonly name = "InvalidInstructionError";
@@ -11,6 +13,10 @@ export class InvalidInstructionError extends Error {
   constructor(reason: string) {
     super(`invalid instruction: ${reason}`);
     this.reason = reason;
+  }
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
   }
 }
 
@@ -26,6 +32,10 @@ export class DecodeError extends Error {
     this.offset = offset;
     this.reason = reason;
   }
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
+  }
 }
 
 /** An instruction that cannot be encoded. */
@@ -39,5 +49,9 @@ export class EncodeError extends Error {
     super(`cannot encode instruction #${index}: ${reason}`);
     this.index = index;
     this.reason = reason;
+  }
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import { HELPER_ROWS } from "./helper-table.js";
+import { INSPECT, shortText } from "./print.js";
 
 /** One helper function. */
 export interface Helper {
@@ -38,6 +39,11 @@ export class UnknownHelperError extends Error {
     this.helper = helper;
     this.suggestions = suggestions;
   }
+
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
+  }
 }
 
 /** No helper has the given id. */
@@ -48,6 +54,11 @@ export class UnknownHelperIdError extends Error {
   constructor(id: number) {
     super(`unknown helper id ${id}: Linux 6.18 defines helpers 1..${HELPERS.length} (enum bpf_func_id)`);
     this.id = id;
+  }
+
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
   }
 }
 

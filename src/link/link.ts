@@ -185,6 +185,7 @@ export class Link implements Disposable {
     this.#fd.close();
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.#fd.close();
   }

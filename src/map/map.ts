@@ -751,6 +751,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     this.#fd.close();
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -585,6 +585,7 @@ export class PerfBuffer implements Disposable {
     for (const ring of this.#rings) retirePerfRing(ring.mapping);
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -11,6 +11,7 @@ import { Program, type ProgramSpec } from "./program.js";
 export interface LoadedAssembly extends Disposable {
   program: Program;
   maps: Record<string, BpfMap>;
+  /** Closes the program and every map made for it. */
   close(): void;
 }
 

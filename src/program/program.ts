@@ -113,6 +113,7 @@ export interface TestRunResult {
 
 /** A handle that keeps the kernel's run-time statistics enabled until it is closed. */
 export interface StatsHandle extends Disposable {
+  /** Turns the statistics off again (when no other handle keeps them on). */
   close(): void;
 }
 
@@ -394,6 +395,7 @@ export class Program implements Disposable {
     this.#fd.close();
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.#fd.close();
   }

@@ -4,6 +4,7 @@
  * the command, errno and its name, the hint, the missing capability — with the `BpfError` of the
  * load as its `cause`.
  */
+import { printShort, type ShortForm } from "../isa/print.js";
 import type { BpfError } from "../sys/error.js";
 import { VerifierError } from "../verifier/error.js";
 import type { ProgramText } from "../verifier/listing.js";
@@ -37,6 +38,14 @@ export class ProgramRejectedError extends VerifierError {
     const said = this.message.replace(/^verifier: /, "");
     const cap = error.capability ? ` — needs ${error.capability}: ${error.hint}` : "";
     this.message = `${what} refused by the verifier (${error.errnoName}): ${said}${cap}`;
+    printShort(this, this.shortForm());
+    // printed under this error as its [cause]: one line, the frames and the log are this error's
+    printShort(error, { frames: false, bulky: Object.keys(error) });
+  }
+
+  protected override shortForm(): ShortForm {
+    const form = super.shortForm();
+    return { ...form, bulky: [...(form.bulky ?? []), "command", "errnoName", "hint", "capability"] };
   }
 }
 

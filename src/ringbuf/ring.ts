@@ -571,6 +571,7 @@ export class RingBuffer implements Disposable {
     this.#res.fd.close();
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.close();
   }

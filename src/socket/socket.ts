@@ -166,6 +166,7 @@ export class SocketPair implements Disposable {
     this.#receiver.close();
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -1,5 +1,6 @@
 /** Typed errors of the native edge. */
 import { errnoHint, errnoName } from "./errno.js";
+import { INSPECT, printShort, shortText } from "./print.js";
 
 /** Base of every error rawbpf throws on purpose. `code` is stable and machine-readable. */
 export class RawbpfError extends Error {
@@ -8,6 +9,11 @@ export class RawbpfError extends Error {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+  }
+
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
   }
 }
 
@@ -64,6 +70,11 @@ export class BpfError extends RawbpfError {
     this.hint = hint;
     this.capability = details.capability;
     this.log = details.log;
+    if (this.log) printShort(this, bpfErrorForm(this.log));
+  }
+
+  override [INSPECT](): string {
+    return shortText(this, this.log ? bpfErrorForm(this.log) : {});
   }
 }
 
@@ -82,5 +93,12 @@ export class BatchError extends BpfError {
     });
     this.message = `${error.message} (after ${count} element${count === 1 ? "" : "s"})`;
     this.count = count;
+    printShort(this, {});
   }
+}
+
+/** A BpfError's log is not printed (it can be megabytes): only where it is. */
+function bpfErrorForm(log: string) {
+  const lines = log.trimEnd().split("\n").length;
+  return { more: [`err.log (the kernel's log, ${lines} line${lines === 1 ? "" : "s"})`], bulky: ["log"] };
 }

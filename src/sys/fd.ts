@@ -68,6 +68,7 @@ export class Fd {
     return fd;
   }
 
+  /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -2,6 +2,7 @@
  * `VerifierError`: a rejected load, with a one-line message (the kernel's error, the instruction,
  * the short explanation), the parsed log, the explanation and renderings for a terminal or a page.
  */
+import { INSPECT, printShort, type ShortForm, shortText } from "../isa/print.js";
 import { type Explanation, explain } from "./explain.js";
 import type { ProgramText } from "./listing.js";
 import { parseVerifierLog, type VerifierLog } from "./parse.js";
@@ -67,6 +68,46 @@ export class VerifierError extends Error {
     this.errno = opts.errno;
     this.insn = ex?.insn;
     this.insns = opts.insns;
+    printShort(this, this.shortForm());
+  }
+
+  /**
+   * What an uncaught or `console.error`ed rejection prints: the summary, the instruction and source
+   * line, why and how to fix, and where the rest is (the log, the two renderings), never the
+   * parsed log's arrays. (@internal: for subclasses that change the message.)
+   */
+  protected shortForm(): ShortForm {
+    const ex = this.explanation;
+    const lines: string[] = [];
+    if (ex?.insn !== undefined)
+      lines.push(`at instruction ${ex.insn}${ex.insnText ? `: ${ex.insnText}` : ""}`);
+    if (ex?.source)
+      lines.push(
+        `source: ${ex.source.file ? `${ex.source.file}${ex.source.line ? `:${ex.source.line}` : ""}: ` : ""}${ex.source.code}`,
+      );
+    if (ex) lines.push(`why: ${ex.why}`, `fix: ${ex.fix}`);
+    const n = this.log.lineCount;
+    return {
+      lines,
+      more: [
+        `err.log.text (the verifier's log, ${n} line${n === 1 ? "" : "s"})`,
+        'err.render("terminal")',
+        'err.render("html")',
+      ],
+      bulky: ["log", "explanation", "insns", "errno", "insn"],
+    };
+  }
+
+  /**
+   * `console.error(err)`: on a colour terminal, the terminal rendering (the listing around the
+   * failing instruction and the explanation); elsewhere the short form, as when uncaught. Node's
+   * console decides (`options.colors`): a terminal, and neither NO_COLOR nor CI set.
+   */
+  [INSPECT](_depth?: number, options?: { colors?: boolean }): string {
+    if (options?.colors !== true) return shortText(this, this.shortForm());
+    const form = this.shortForm();
+    const more = form.more ? `\n  more: ${form.more.join(", ")}` : "";
+    return `${this.name}: ${this.message}\n${this.render("terminal", { color: true }).trimEnd()}${more}`;
   }
 
   /** Render for a terminal (with the listing and the explanation) or as a self-contained HTML page. */

@@ -56,6 +56,7 @@ interface Base {
   readonly text: string;
 }
 
+/** An instruction the verifier simulated: `12: (bf) r1 = r6 ; R1_w=ctx()`. */
 export interface InsnRecord extends Base {
   readonly kind: "insn";
   /** instruction index */
@@ -67,11 +68,13 @@ export interface InsnRecord extends Base {
   /** the states printed after `;`, if any */
   readonly after: readonly SlotState[];
 }
+/** The register and stack state before an instruction: `12: R1=ctx() R10=fp0`. */
 export interface StateRecord extends Base {
   readonly kind: "state";
   readonly index: number;
   readonly states: readonly SlotState[];
 }
+/** A branch the verifier goes back to: `from 3 to 5: R0=... ` (or `from 3 to 5: safe`). */
 export interface BranchRecord extends Base {
   readonly kind: "branch";
   readonly from: number;
@@ -80,16 +83,19 @@ export interface BranchRecord extends Base {
   readonly safe: boolean;
   readonly states: readonly SlotState[];
 }
+/** A state already proven safe, so the path stops there: `12: safe`. */
 export interface SafeRecord extends Base {
   readonly kind: "safe";
   readonly index: number;
 }
+/** A precision backtracking line: `mark_precise: frame0: ...`. */
 export interface PreciseRecord extends Base {
   readonly kind: "precise";
   readonly frame: number;
   /** the text after `mark_precise: frameN: ` */
   readonly detail: string;
 }
+/** The start of a subprogram: `func#1 @4`. */
 export interface FuncRecord extends Base {
   readonly kind: "func";
   /** the subprogram number (`func#1`) */
@@ -99,16 +105,19 @@ export interface FuncRecord extends Base {
   /** the function's name, when printed */
   readonly name?: string;
 }
+/** A bpf-to-bpf call or return: `caller:`, `callee:`, `returning from callee:`, `to caller at 7:`. */
 export interface CallRecord extends Base {
   readonly kind: "call";
   readonly role: "caller" | "callee" | "return" | "to-caller";
   /** for `to caller at N:` the instruction index */
   readonly index?: number;
 }
+/** The state of one frame under a `caller:` or `callee:` line. */
 export interface FrameStateRecord extends Base {
   readonly kind: "frameState";
   readonly states: readonly SlotState[];
 }
+/** A line of the live-registers listing: `12: .12....... (bf) r1 = r6`. */
 export interface LiveRecord extends Base {
   readonly kind: "live";
   readonly index: number;
@@ -117,6 +126,7 @@ export interface LiveRecord extends Base {
   readonly opcode: number;
   readonly asm: string;
 }
+/** A source line from the program's line info: `; if (x) return 0; @ prog.c:12`. */
 export interface SourceRecord extends Base {
   readonly kind: "source";
   /** the source line's text */
@@ -124,19 +134,23 @@ export interface SourceRecord extends Base {
   readonly file?: string;
   readonly lineNumber?: number;
 }
+/** The closing statistics: `processed 12 insns (limit 1000000) ...`. */
 export interface StatsRecord extends Base {
   readonly kind: "stats";
   readonly stats: VerifierStats;
 }
+/** `verification time N usec`. */
 export interface TimeRecord extends Base {
   readonly kind: "time";
   readonly microseconds: number;
 }
+/** `stack depth 8+0`: the stack used by each subprogram. */
 export interface StackDepthRecord extends Base {
   readonly kind: "stackDepth";
   /** one depth per subprogram */
   readonly depths: readonly number[];
 }
+/** Any other line: the error, wrapper and note lines, blank lines, lines the parser does not know. */
 export interface PlainRecord extends Base {
   readonly kind: "unknown" | "error" | "wrapper" | "blank" | "liveHeader" | "note";
 }

@@ -3,6 +3,8 @@
  * column with the source line and a caret; {@link AsmErrors} carries every problem of one file.
  */
 
+import { capLines, INSPECT, printShort, type ShortForm, shortText } from "../print.js";
+
 /** Where a problem is, and the source line it is on. */
 export interface SourcePosition {
   /** file name as given to the assembler (`<input>` when there is none) */
@@ -34,6 +36,10 @@ export class AsmError extends Error {
     this.column = at.column;
     this.sourceLine = at.text;
   }
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
+  }
 }
 
 /** Every problem found in one source, in line order. `message` lists them all. */
@@ -46,6 +52,29 @@ export class AsmErrors extends Error {
     const head = `${sorted.length} error${sorted.length === 1 ? "" : "s"} in ${sorted[0]?.file ?? "<input>"}`;
     super(`${head}\n${sorted.map((e) => e.message).join("\n")}`);
     this.errors = sorted;
+    // Uncaught, Node prints `err.stack` and then every array named `errors` (as for an
+    // AggregateError), enumerable or not: so the stack holds no listing, and each AsmError prints
+    // as its one diagnostic line (their frames are the assembler's, not the caller's).
+    for (const e of sorted)
+      printShort(e, { summary: e.message.split("\n")[0] ?? "", frames: false, bulky: Object.keys(e) });
+    printShort(this, this.#shortForm(false));
+  }
+
+  /** The first line, the first diagnostics when `listing` (not every one), and where the rest are. */
+  #shortForm(listing: boolean): ShortForm {
+    const [summary = "", ...rest] = this.message.split("\n");
+    const n = this.errors.length;
+    return {
+      summary,
+      lines: listing ? capLines(rest.join("\n"), 30, "err.message has them all") : [],
+      more: [`err.errors (${n} AsmError${n === 1 ? "" : "s"}: file, line, column, reason)`],
+      bulky: ["errors"],
+    };
+  }
+
+  /** `console.log`/`util.inspect`: the summary, the first diagnostics and where the rest are. */
+  [INSPECT](): string {
+    return shortText(this, this.#shortForm(true));
   }
 }
 

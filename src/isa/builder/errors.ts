@@ -1,8 +1,13 @@
 /** Errors of {@link ProgramBuilder.build}, each naming the label or function at fault. */
+import { INSPECT, shortText } from "../print.js";
 
 /** Base class of the errors raised while building a program. */
 export class BuildError extends Error {
   override readonly name: string = "BuildError";
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
+  }
 }
 
 /** The same label defined twice in one function, or the same function name twice. */

@@ -3,9 +3,15 @@
  * the instruction is written rather than when the program is loaded.
  */
 
+import { INSPECT, shortText } from "../print.js";
+
 /** An operand that does not fit the instruction: a register, immediate or offset out of range. */
 export class OperandError extends Error {
   override readonly name = "OperandError";
+  /** `console.log`/`util.inspect` print the message and the stack frames, not every field. */
+  [INSPECT](): string {
+    return shortText(this, {});
+  }
 }
 
 /** One of the eleven registers r0..r10. Compare by identity or by `index`. */
