@@ -113,6 +113,28 @@ test("fallback: getBatch on devmap_hash and prog_array says fallback: true", (t)
   assert.equal(dd.count, 2);
 });
 
+test("fallback: deleteBatch counts only the keys that were there", (t) => {
+  if (!needsRoot(t)) return;
+  using d = BpfMap.create({ type: "devmap_hash", key: u32, value: u32, maxEntries: 8 });
+  for (const k of [1, 2, 3, 5]) d.set(k, 1); // ifindex 1: the loopback device
+  // 4, 6 and 7 were never there; 2 is named twice (the second time it is gone)
+  const r = d.deleteBatch([1, 4, 2, 6, 2, 7, 5]);
+  assert.equal(r.fallback, true, "devmap_hash has no delete batch here");
+  // bpftool's dump is the independent reading of what is left
+  const left = (
+    JSON.parse(
+      execFileSync("bpftool", ["map", "dump", "id", String(d.info().id), "-j"], { encoding: "utf8" }),
+    ) as { key: string[] }[]
+  ).map((e) => Buffer.from(e.key.map((h) => Number.parseInt(h, 16))).readUInt32LE(0));
+  assert.deepEqual(left, [3], "only key 3 is left");
+  assert.equal(r.count, 4 - left.length, `count ${r.count}: keys deleted, not keys named (7)`);
+  assert.deepEqual(d.deleteBatch([1, 2, 4]), {
+    count: 0,
+    fallback: true,
+    reason: r.fallback ? r.reason : "",
+  });
+});
+
 test("a refusal the fallback cannot help is still thrown (queue has no keys)", (t) => {
   if (!needsRoot(t)) return;
   using q = BpfMap.create({ type: "queue", value: u32, maxEntries: 2 });
