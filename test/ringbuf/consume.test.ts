@@ -228,11 +228,17 @@ test("past 4 GiB: the consumer position's high half is published whole, and the 
   let seq = 0;
   const records = 2 ** 32 / 2 ** 20 + 10;
   while (seq < records) {
+    const before = seq;
     runTimes(program, 3);
     ring.consume((r) => {
       assert.equal(r.length, record);
       assert.equal(Number(r.view.getBigUint64(r.offset, true)), seq++);
     });
+    // progress check: a ring that stops delivering fails here, not at the 5-minute watchdog
+    assert.ok(
+      seq > before,
+      `no record arrived after ${seq} of ${records} (${seq} MiB read): the ring is stuck`,
+    );
   }
   const { failed } = readState(state);
   assert.equal(failed, 0, "the producer always found room: it never saw a torn consumer position");
