@@ -107,7 +107,8 @@ test("the tests that read fixtures pass from a copy of the repository with no si
         const rel = relative(root, src);
         const top = rel.split(sep)[0]!;
         return (
-          !["node_modules", ".git", "dist", "tmp"].includes(top) && !rel.startsWith(join("bench", ".build"))
+          !["node_modules", ".git", "dist", "tmp", ".stryker-tmp", "reports"].includes(top) &&
+          !rel.startsWith(join("bench", ".build"))
         );
       },
     });
