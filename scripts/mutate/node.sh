@@ -12,7 +12,7 @@ set -u
 # a test that starts `node` by name gets the real one (this process holds the lock already)
 [ -n "${RAWBPF_MUTATE_LOCKED:-}" ] && exec "$RAWBPF_REAL_NODE" "$@"
 export RAWBPF_MUTATE_LOCKED=1
-exec 9>>/tmp/rawbpf-kernel.lock
+exec 9>>"${RAWBPF_KERNEL_LOCK:-/tmp/rawbpf-kernel.lock}"
 flock 9
 rm -f stryker-output-*.json
 "$RAWBPF_REAL_NODE" "$@" 9>&- &
