@@ -157,6 +157,8 @@ const stryker = new Stryker({
   // a test file's baseline is seconds; a mutant that makes a wait endless is a timeout (killed)
   timeoutMS: 10_000,
   timeoutFactor: 2,
+  // the initial run waits for the kernel lock between files: on a shared machine that takes a while
+  dryRunTimeoutMinutes: 60,
   // only `Kind` and the like: no mutants in type-only code
   ignoreStatic: true,
   reporters: ["json", "clear-text", "progress-append-only"],
