@@ -17,7 +17,9 @@ flock 9
 rm -f stryker-output-*.json
 "$RAWBPF_REAL_NODE" "$@" 9>&- &
 child=$!
-trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP
+# a mutant can make the test spin where no JavaScript handler runs: TERM, then KILL after 2 s
+# (this script holds the kernel lock until the child is gone)
+trap 'kill -TERM "$child" 2>/dev/null; (sleep 2; kill -KILL "$child" 2>/dev/null) &' TERM INT HUP
 wait "$child"
 rc=$?
 # wait returns early (>128) when a trapped signal arrived: wait for the child to end
