@@ -81,7 +81,7 @@ function conformanceRaw(file: string): Uint8Array | undefined {
 }
 
 test("the conformance suite's negative raw programs are refused by decode", () => {
-  const dir = new URL("../../../shared/conformance/bpf_conformance/negative/", import.meta.url);
+  const dir = new URL("../fixtures/bpf_conformance/negative/", import.meta.url);
   const files = readdirSync(dir).filter((f) => f.endsWith(".data"));
   let refused = 0;
   for (const file of files) {

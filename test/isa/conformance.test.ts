@@ -21,7 +21,8 @@ import { Program } from "../../src/program/program.js";
 import { refusalLog } from "../../src/program/rejected.js";
 import { needsRoot } from "../support/privilege.js";
 
-const SUITE = join(import.meta.dirname, "../../../shared/conformance/bpf_conformance");
+/** The suite's data, copied into the repository (licence and source: test/fixtures/bpf_conformance). */
+const SUITE = join(import.meta.dirname, "../fixtures/bpf_conformance");
 const REFUSED_FILE = join(import.meta.dirname, "conformance-refused.json");
 const KNOWN_SECTIONS = new Set(["asm", "raw", "mem", "result", "error", "c", "no register offset"]);
 

@@ -113,6 +113,72 @@ test("fallback: getBatch on devmap_hash and prog_array says fallback: true", (t)
   assert.equal(dd.count, 2);
 });
 
+test("fallback: deleteBatch counts only the keys that were there", (t) => {
+  if (!needsRoot(t)) return;
+  using d = BpfMap.create({ type: "devmap_hash", key: u32, value: u32, maxEntries: 8 });
+  for (const k of [1, 2, 3, 5]) d.set(k, 1); // ifindex 1: the loopback device
+  // 4, 6 and 7 were never there; 2 is named twice (the second time it is gone)
+  const r = d.deleteBatch([1, 4, 2, 6, 2, 7, 5]);
+  assert.equal(r.fallback, true, "devmap_hash has no delete batch here");
+  // bpftool's dump is the independent reading of what is left
+  const left = (
+    JSON.parse(
+      execFileSync("bpftool", ["map", "dump", "id", String(d.info().id), "-j"], { encoding: "utf8" }),
+    ) as { key: string[] }[]
+  ).map((e) => Buffer.from(e.key.map((h) => Number.parseInt(h, 16))).readUInt32LE(0));
+  assert.deepEqual(left, [3], "only key 3 is left");
+  assert.equal(r.count, 4 - left.length, `count ${r.count}: keys deleted, not keys named (7)`);
+  assert.deepEqual(d.deleteBatch([1, 2, 4]), {
+    count: 0,
+    fallback: true,
+    reason: r.fallback ? r.reason : "",
+  });
+});
+
+test("batch chunks: integers from 1 to 2^20, capped at the map's size, each named when refused", (t) => {
+  if (!needsRoot(t)) return;
+  using m = BpfMap.create({ type: "hash", key: u32, value: u32, maxEntries: 4 });
+  m.set(1, 10).set(2, 20).set(3, 30);
+  for (const chunk of [0, -1, 1.5, 2 ** 20 + 1, Number.NaN])
+    assert.throws(
+      () => m.getBatch({ chunk }),
+      (e: unknown) => e instanceof InputError && e.message.includes(`got ${chunk}`),
+      `chunk ${chunk} is refused`,
+    );
+  // the largest chunk is accepted, and capped at max_entries (the kernel refuses nothing)
+  for (const chunk of [1, 2 ** 20]) {
+    const r = m.getBatch({ chunk });
+    assert.deepEqual(
+      r.entries.sort(byKey),
+      [
+        [1, 10],
+        [2, 20],
+        [3, 30],
+      ],
+      `chunk ${chunk}`,
+    );
+  }
+  const raw = m.getBatchRaw({ chunk: 1 });
+  assert.equal(raw.count, 3, "three chunks of one are joined");
+  assert.equal(raw.keys.byteLength, 12);
+  assert.equal(raw.values.byteLength, 12);
+});
+
+test("fallback reasons name the command and the errno; EINVAL names the flags too", (t) => {
+  if (!needsRoot(t)) return;
+  using d = BpfMap.create({ type: "devmap_hash", key: u32, value: u32, maxEntries: 4 });
+  const r = d.setBatch([[1, 1]]);
+  assert.ok(r.fallback, "devmap_hash has no update batch here");
+  assert.match(
+    r.reason,
+    /^BPF_MAP_UPDATE_BATCH refused with (\S+) for this map type.*; done element by element instead$/,
+  );
+  const errno = /refused with (\S+)/.exec(r.reason)![1];
+  if (errno === "EINVAL") assert.match(r.reason, /for this map type or these flags/);
+  else assert.doesNotMatch(r.reason, /these flags/);
+  assert.equal(d.get(1), 1, "the fallback stored it");
+});
+
 test("a refusal the fallback cannot help is still thrown (queue has no keys)", (t) => {
   if (!needsRoot(t)) return;
   using q = BpfMap.create({ type: "queue", value: u32, maxEntries: 2 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -16,7 +16,7 @@ import { UnknownTypeError } from "../../src/program/types.js";
 import { BpfError, ClosedError, InputError } from "../../src/sys/error.js";
 import { openFdCount } from "../support/fds.js";
 import { needsRoot } from "../support/privilege.js";
-import { exit, ja, ldMap, ldxW, movImm, movReg, returnValue } from "./insns.js";
+import { addImm, exit, ja, ldMap, ldxW, movImm, movReg, returnValue } from "./insns.js";
 
 /** A bpffs to pin in: /sys/fs/bpf when mounted, else a private one mounted for the test. */
 function bpffs(): { dir: string } & Disposable {
@@ -129,6 +129,59 @@ test("test runs: data, ctx in and out, repeat", (t) => {
   const x = xdp.testRun({ data: pkt });
   assert.equal(x.retval, 2);
   assert.deepEqual(x.dataOut, pkt);
+});
+
+test("test runs: retval and duration are the kernel's two fields, checked against bpftool and the run statistics", (t) => {
+  if (!needsRoot(t)) return;
+  // r1 counts to 20000 (a run takes microseconds), then r0 = -16: a retval of 0xfffffff0, which
+  // as an average duration would be 4.3 s for one run of five instructions
+  const loop = [
+    movImm(1, 0),
+    addImm(1, 1),
+    { code: 0xa5, dst: 1, src: 0, off: -2, imm: 20000 }, // if r1 < 20000 goto -2
+    movImm(0, -16),
+    exit(),
+  ];
+  using p = Program.load({ type: "socket_filter", instructions: loop, name: "spin" });
+  const dir = mkdtempSync(join(tmpdir(), "rawbpf-run-"));
+  try {
+    const data = join(dir, "data");
+    writeFileSync(data, Buffer.alloc(14));
+    // bpftool runs the same program: the same retval, and a duration of the same kind
+    const out = execFileSync(
+      "bpftool",
+      ["prog", "run", "id", String(p.info().id), "data_in", data, "repeat", "10"],
+      { encoding: "utf8" },
+    );
+    const m = /Return value: (\d+), duration \(average\): (\d+)ns/.exec(out);
+    assert.ok(m, `bpftool prog run printed: ${out}`);
+    const theirs = { retval: Number(m[1]), duration: Number(m[2]) };
+    for (const repeat of [1, 7, 50]) {
+      using _stats = Program.enableStats();
+      const before = p.info();
+      const r = p.testRun({ data: Buffer.alloc(14), repeat });
+      const after = p.info();
+      assert.equal(r.retval, 0xfffffff0, "retval is r0 as a u32");
+      assert.equal(r.retval, theirs.retval, "bpftool reads the same retval");
+      assert.equal(
+        after.runCount - before.runCount,
+        BigInt(repeat),
+        `repeat ${repeat} runs it ${repeat} times`,
+      );
+      // the kernel times the same runs twice: the test run's average, and the statistics' sum
+      const perRun = Number(after.runTimeNs - before.runTimeNs) / repeat;
+      assert.ok(
+        r.duration > 0 && r.duration < 0x10000000 && r.duration !== r.retval,
+        `duration ${r.duration} is not an average run time (retval ${r.retval}, bpftool ${theirs.duration} ns)`,
+      );
+      assert.ok(
+        perRun > r.duration / 4 && perRun < r.duration * 4 + 10_000,
+        `duration ${r.duration} ns does not match the statistics' ${perRun} ns a run (repeat ${repeat})`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("info: run count and run time with statistics enabled", (t) => {

@@ -1,0 +1,11 @@
+/** Skips that become failures under CI=true (the convention of privilege.ts, for tools and kernel answers). */
+import type { TestContext } from "node:test";
+
+/**
+ * Skip the test with `reason` — unless CI=true, where the reason is a failure: CI installs every
+ * tool the tests use (.ci/run) and must run every test.
+ */
+export function skipUnlessCI(t: TestContext, reason: string): void {
+  if (process.env.CI === "true") throw new Error(`${reason} (a skip is a failure under CI=true)`);
+  t.skip(reason);
+}
