@@ -1,6 +1,7 @@
 /** `rawbpf asm`: assemble kernel-syntax or uBPF text into instruction bytes. */
 import { isAscii } from "node:buffer";
 import { readFileSync, writeFileSync } from "node:fs";
+import { vmlinuxBtf } from "../btf/kernel.js";
 import { encodeAssembled } from "../isa/asm/assemble.js";
 import { AsmErrors, type AsmProgram, assemble } from "../isa/asm/index.js";
 import { parseArgs } from "./args.js";
@@ -81,7 +82,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const source = isAscii(raw) ? raw.toString("latin1") : raw.toString("utf8");
   let program: AsmProgram;
   try {
-    program = assemble(source, { file: file === "-" ? "<stdin>" : file, dialect });
+    program = assemble(source, { file: file === "-" ? "<stdin>" : file, dialect, btf: vmlinuxBtf });
   } catch (e) {
     if (!(e instanceof AsmErrors)) throw e;
     io.stderr(`${e.message}\n`);

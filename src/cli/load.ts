@@ -1,5 +1,6 @@
 /** `rawbpf load FILE --type TYPE`: load a program and print what the verifier said. */
 import { readFileSync } from "node:fs";
+import { vmlinuxBtf } from "../btf/kernel.js";
 import { assemble } from "../isa/asm/index.js";
 import type { AsmProgram } from "../isa/asm/program.js";
 import { createAsmMaps } from "../program/assembled.js";
@@ -59,7 +60,7 @@ export async function readProgram(file: string, io: CliIo): Promise<ProgramSourc
   }
   const looksAsm = /\.(s|asm)$/i.test(file) || (!/\.(bin|o|raw)$/i.test(file) && isText(bytes));
   if (looksAsm) {
-    const asm = assemble(bytes.toString("utf8"), { file: file === "-" ? "<stdin>" : file });
+    const asm = assemble(bytes.toString("utf8"), { file: file === "-" ? "<stdin>" : file, btf: vmlinuxBtf });
     return { instructions: asm, asm };
   }
   return { instructions: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), asm: undefined };

@@ -3,6 +3,7 @@
  */
 
 import type { Instruction } from "../insn.js";
+import type { AsmBtfOption } from "./names.js";
 
 /** A map declared with `.map` (or the read-only data map made from `.rodata`). */
 export interface AsmMapSpec {
@@ -83,4 +84,11 @@ export interface AssembleOptions {
    * to them like maps declared with `.map`. The value travels in the reference's `map` field.
    */
   externalMaps?: Record<string, unknown>;
+  /**
+   * The BTF that `offsetof(...)`, `sizeof(...)` and enumerators by name are read from: a `Btf`
+   * (from `rawbpf`), or a function giving one, called only when the text first needs it. Default:
+   * the one set with `setDefaultAsmBtf` (the public API and the command line set the running
+   * kernel's /sys/kernel/btf/vmlinux).
+   */
+  btf?: AsmBtfOption;
 }
