@@ -117,18 +117,21 @@ const RHS_WORDS = [
   "func",
 ];
 
-/** Binary operators of constant expressions, by lexer operator id: C's precedence (higher binds tighter). */
+/**
+ * Binary operators of constant expressions, by lexer operator id, with llvm-mc's (GNU as's)
+ * precedence, higher binding tighter: `* / % << >>`, then `| & ^`, then `+ -`.
+ */
 const BINARY_PRECEDENCE: Record<number, number> = {
-  [Op.PIPE]: 1,
+  [Op.PLUS]: 1,
+  [Op.MINUS]: 1,
+  [Op.PIPE]: 2,
   [Op.CARET]: 2,
-  [Op.AMP]: 3,
-  [Op.SHL]: 4,
-  [Op.SHR]: 4,
-  [Op.PLUS]: 5,
-  [Op.MINUS]: 5,
-  [Op.STAR]: 6,
-  [Op.SLASH]: 6,
-  [Op.PERCENT]: 6,
+  [Op.AMP]: 2,
+  [Op.STAR]: 3,
+  [Op.SLASH]: 3,
+  [Op.PERCENT]: 3,
+  [Op.SHL]: 3,
+  [Op.SHR]: 3,
 };
 
 /** `1f` / `1b` (a numeric local label, forward or backward): [digits, forward], else undefined. */
@@ -242,7 +245,8 @@ export class KernelParser {
   }
 
   /**
-   * A constant: a literal (`-8`, `0x10`, `017`, `5ULL`), or a C constant expression of literals,
+   * A constant: a literal (`-8`, `0x10`, `017`, `5ULL`), or a constant expression (llvm-mc's
+   * operators and precedence) of literals,
    * kernel names (`XDP_PASS`, `ETH_P_IP`), `sizeof(...)` and `offsetof(...)`.
    */
   private number(what: string): number | bigint {
@@ -327,6 +331,7 @@ export class KernelParser {
         return BigInt.asIntN(64, a << b);
       case Op.SHR:
         if (b < 0n || b > 63n) this.fail(`shift by ${b}: shifts take 0..63`, t);
+        // arithmetic, as llvm-mc shifts
         return BigInt.asIntN(64, a) >> b;
       case Op.AMP:
         return BigInt.asIntN(64, a) & BigInt.asIntN(64, b);
@@ -545,7 +550,9 @@ export class KernelParser {
       this.p++;
       return this.ctx.localLabel(local[0], local[1], this.col(t));
     }
-    if (this.isNumberStart()) {
+    // `+ -3`, as the template writes `goto +${-3}`
+    const signed = (this.isOp(Op.PLUS) || this.isOp(Op.MINUS)) && this.isNumberStart(this.p + 1);
+    if (this.isNumberStart() || signed) {
       if (inImm) insnObj.imm = this.imm32("jump offset");
       else insnObj.off = this.off16("jump offset");
       return undefined;

@@ -223,7 +223,7 @@ export class KernelNames {
       const found = findMember(btf, at, step, 0);
       if (found === undefined) {
         const names = (t.members ?? []).map((m) => m.name).filter((n) => n !== "");
-        const near = names.filter((n) => n.includes(step) || step.includes(n)).slice(0, 4);
+        const near = names.filter((n) => close(n, step)).slice(0, 4);
         throw new NameError(
           `${where} has no member '${step}'${near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ""}`,
         );
@@ -259,4 +259,21 @@ function findMember(btf: AsmBtf, id: number, name: string, depth: number): Found
       return { type: f.type, bitOffset: m.bitOffset + f.bitOffset, bitfieldSize: f.bitfieldSize };
   }
   return undefined;
+}
+
+/** Whether two names are one or two edits apart (a typo). */
+function close(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 2) return false;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(
+        (prev[j] as number) + 1,
+        (cur[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    prev = cur;
+  }
+  return (prev[b.length] as number) <= 2;
 }
