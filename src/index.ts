@@ -93,3 +93,10 @@ export { BpfError, ClosedError, InputError, RawbpfError } from "./sys/error.js";
 export { Fd } from "./sys/fd.js";
 // the verifier's log
 export * from "./verifier/index.js";
+
+import { vmlinuxBtf as kernelBtfForAsm } from "./btf/kernel.js";
+import { setDefaultAsmBtf as setAsmBtf } from "./isa/asm/names.js";
+
+// the assembler and the `asm` template read offsetof/sizeof/enumerators from the running
+// kernel's BTF unless given another (read only when a text first uses such a name)
+setAsmBtf(kernelBtfForAsm);

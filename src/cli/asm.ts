@@ -8,6 +8,7 @@ import { programTypes } from "../program/types.js";
 import { InputError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, isElf, readInput, TEXT_LIMIT, UsageError } from "./io.js";
+import { vmlinuxFromFile } from "./vmlinux.js";
 
 /** At most this many diagnostics are printed; the rest are counted. */
 export const MAX_DIAGNOSTICS = 20;
@@ -116,7 +117,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const source = isAscii(raw) ? raw.toString("latin1") : raw.toString("utf8");
   let program: AsmProgram;
   try {
-    program = assemble(source, { file: name, dialect, programTypes, mapTypes: MAP_TYPE_NAMES });
+    program = assemble(source, {
+      file: name,
+      dialect,
+      programTypes,
+      mapTypes: MAP_TYPE_NAMES,
+      btf: vmlinuxFromFile,
+    });
   } catch (e) {
     if (!(e instanceof AsmErrors)) throw e;
     io.stderr(diagnostics(e));

@@ -1,4 +1,5 @@
 /** `rawbpf load FILE --type TYPE`: load a program and print what the verifier said. */
+
 import { assemble } from "../isa/asm/index.js";
 import type { AsmProgram } from "../isa/asm/program.js";
 import { decode } from "../isa/decode.js";
@@ -22,6 +23,7 @@ import {
   UsageError,
 } from "./io.js";
 import { checkPinPath } from "./pin.js";
+import { vmlinuxFromFile } from "./vmlinux.js";
 
 const HELP = `usage: rawbpf load FILE --type TYPE [options]
 
@@ -79,7 +81,12 @@ export async function readProgram(file: string, io: CliIo, command = "load"): Pr
   if (bytes.length === 0) throw new InputError(`${name} is empty: there is no program to ${command}`);
   const looksAsm = named || (!/\.(bin|o|raw)$/i.test(file) && isText(bytes));
   if (looksAsm) {
-    const asm = assemble(bytes.toString("utf8"), { file: name, programTypes, mapTypes: MAP_TYPE_NAMES });
+    const asm = assemble(bytes.toString("utf8"), {
+      file: name,
+      programTypes,
+      mapTypes: MAP_TYPE_NAMES,
+      btf: vmlinuxFromFile,
+    });
     return { instructions: asm, asm };
   }
   if (bytes.length > PROGRAM_LIMIT.bytes) throw new InputTooLargeError(name, PROGRAM_LIMIT);

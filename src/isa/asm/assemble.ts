@@ -11,11 +11,13 @@ import { PseudoCall, PseudoLoad } from "../opcode.js";
 import { slotWord, writeSlot } from "../slot.js";
 import { instructionProblem } from "../validate.js";
 import { AsmContext, Fix, type Fixup, type LabelDef, LineError } from "./context.js";
+import { DATA_DIRECTIVES, dataDirective } from "./data.js";
 import { BPF_F_RDONLY_PROG, directive, RODATA_MAP } from "./directives.js";
 import { AsmError, AsmErrors } from "./errors.js";
 import { FastKernel } from "./fast.js";
 import { KernelParser } from "./kernel.js";
 import { Lexer, Op, Tok } from "./lexer.js";
+import { KernelNames } from "./names.js";
 import type { AsmProgram, AssembleOptions, Dialect, LineInfo } from "./program.js";
 import { UbpfParser } from "./ubpf.js";
 
@@ -58,29 +60,40 @@ export function assembleSource(source: string, options: AssembleOptions, fastPat
   const lx = new Lexer();
   const ctx = new AsmContext(file, lx, options.externalMaps, capacityFor(source));
   ctx.knownTypes = options;
-  const kernel = new KernelParser(ctx);
+  const kernel = new KernelParser(ctx, new KernelNames(options.btf));
   const ubpf = new UbpfParser(ctx);
   const length = source.length;
   lx.src = source;
   const fast = fastPath && dialect === "kernel" ? new FastKernel() : undefined;
+  lx.semicolonSeparates = dialect === "kernel";
   let lineStart = 0;
+  let from = 0;
   while (lineStart <= length) {
-    ctx.line++;
-    if (fast !== undefined) {
-      const end = fast.line(source, lineStart);
+    if (from === lineStart) ctx.line++;
+    if (fast !== undefined && !lx.inBlockComment) {
+      const end = fast.line(source, from, from === lineStart);
       if (end >= 0) {
         if (fast.column > 0) {
           ctx.lineStart = lineStart;
-          ctx.lineEnd = end > lineStart && source.charCodeAt(end - 1) === 13 ? end - 1 : end;
-          ctx.emitChecked(fast.code, fast.dst, fast.src, fast.off, fast.imm, fast.imm2, fast.column);
+          const eol = end < length && source.charCodeAt(end) === 59 ? lineEndAt(source, end) : end;
+          ctx.lineEnd = eol > lineStart && source.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+          ctx.emitChecked(
+            fast.code,
+            fast.dst,
+            fast.src,
+            fast.off,
+            fast.imm,
+            fast.imm2,
+            fast.column + from - lineStart,
+          );
         }
-        lineStart = end + 1;
+        if (end < length && source.charCodeAt(end) === 59) from = end + 1;
+        else lineStart = from = end + 1;
         continue;
       }
     }
-    let lineEnd = source.indexOf("\n", lineStart);
-    if (lineEnd < 0) lineEnd = length;
-    const n = lx.lex(source, lineStart, lineEnd);
+    const lineEnd = lineEndAt(source, from);
+    const n = lx.lex(source, lineStart, lineEnd, from);
     if (n > 0 || lx.badAt >= 0) {
       ctx.lineStart = lineStart;
       ctx.lineEnd = lineEnd > lineStart && source.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd;
@@ -100,9 +113,42 @@ export function assembleSource(source: string, options: AssembleOptions, fastPat
         }
       }
     }
-    lineStart = lineEnd + 1;
+    if (lx.more >= 0 && lx.badAt < 0) from = lx.more;
+    else lineStart = from = lineEnd + 1;
+  }
+  if (ctx.raw.length !== 0) {
+    ctx.errors.push(
+      new AsmError(
+        `the file ends ${ctx.raw.length} byte${ctx.raw.length === 1 ? "" : "s"} into an instruction slot: data directives must fill whole 8-byte slots (16 for an ld_imm64)`,
+        { file: ctx.file, line: ctx.rawLine, column: ctx.rawColumn, text: ctx.rawText },
+      ),
+    );
+  }
+  if (lx.inBlockComment) {
+    const at = lx.blockCommentAt;
+    const start = source.lastIndexOf("\n", at - 1) + 1;
+    let line = 1;
+    for (let i = source.indexOf("\n"); i >= 0 && i < at; i = source.indexOf("\n", i + 1)) line++;
+    ctx.errors.push(
+      new AsmError("this /* comment is never closed (no */ before the end of the file)", {
+        file: ctx.file,
+        line,
+        column: at - start + 1,
+        text: source.slice(start, lineEndAt(source, at)).replace(/\r$/, ""),
+      }),
+    );
   }
   return finish(ctx, dialect);
+}
+
+function isDigits(text: string): boolean {
+  return /^[0-9]+$/.test(text);
+}
+
+/** Where the line holding `at` ends (its `\n`, or the source's length). */
+function lineEndAt(source: string, at: number): number {
+  const nl = source.indexOf("\n", at);
+  return nl < 0 ? source.length : nl;
 }
 
 function line(ctx: AsmContext, dialect: Dialect, kernel: KernelParser, ubpf: UbpfParser): void {
@@ -122,13 +168,18 @@ function line(ctx: AsmContext, dialect: Dialect, kernel: KernelParser, ubpf: Ubp
     ldImm64 = lx.text(3) === "18";
     p = 5;
   }
-  while (lx.kind[p] === Tok.IDENT && lx.kind[p + 1] === Tok.PUNCT && lx.op[p + 1] === Op.COLON) {
-    ctx.defineLabel(lx.text(p), lx.column(p));
+  for (;;) {
+    if (lx.kind[p + 1] !== Tok.PUNCT || lx.op[p + 1] !== Op.COLON) break;
+    if (lx.kind[p] === Tok.IDENT) ctx.defineLabel(lx.text(p), lx.column(p));
+    else if (lx.kind[p] === Tok.NUM && isDigits(lx.text(p))) ctx.defineLocal(lx.text(p), lx.column(p));
+    else break;
     p += 2;
   }
   if (lx.kind[p] === Tok.END) return;
   if (lx.kind[p] === Tok.IDENT && lx.src.charCodeAt(lx.start[p] as number) === 46) {
-    directive(ctx, p);
+    const size = dialect === "kernel" ? DATA_DIRECTIVES[lx.text(p)] : undefined;
+    if (size !== undefined && Object.hasOwn(DATA_DIRECTIVES, lx.text(p))) dataDirective(ctx, kernel, p, size);
+    else directive(ctx, p);
     return;
   }
   if (dialect === "ubpf") ubpf.parse(p);
@@ -348,6 +399,22 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
       }
     }
   }
+  for (const c of ctx.constantNames) {
+    const kind = ctx.labels.has(c.name)
+      ? "a label"
+      : ctx.mapNames.has(c.name)
+        ? "a map"
+        : rodata?.symbols[c.name] !== undefined
+          ? "a read-only symbol"
+          : undefined;
+    if (kind !== undefined)
+      ctx.errors.push(
+        new AsmError(
+          `'${c.name}' is both a kernel constant and ${kind} of this file; rename the ${kind.slice(kind.indexOf(" ") + 1)}`,
+          { file: ctx.file, line: c.line, column: c.column, text: c.text },
+        ),
+      );
+  }
   validate(ctx);
   if (count === 0 && ctx.errors.length === 0)
     ctx.errors.push(
@@ -437,6 +504,11 @@ function finish(ctx: AsmContext, dialect: Dialect): AsmProgram {
 }
 
 function undefinedLabel(ctx: AsmContext, name: string): string {
+  const colon = name.indexOf(":");
+  if (colon > 0) {
+    const digits = name.slice(0, colon);
+    return `'${digits}f' refers forward to a label '${digits}:', and there is none after`;
+  }
   let best = "";
   let bestScore = 3;
   for (const l of ctx.labels.keys()) {

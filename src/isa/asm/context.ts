@@ -200,7 +200,41 @@ export class AsmContext {
     if (code === 0x18) this.keep(index, { code, dst, src, off, imm, imm2 });
   }
 
+  /** bytes of data directives not yet making a whole instruction slot */
+  readonly raw: number[] = [];
+  /** column of the data directive that started the pending bytes */
+  rawColumn = 0;
+  /** line of the data directive that started the pending bytes */
+  rawLine = 0;
+  rawText = "";
+  private rawEmitting = false;
+
+  /** Appends an instruction made of raw data words, taken as it is (never checked). */
+  emitRaw(
+    code: number,
+    dst: number,
+    src: number,
+    off: number,
+    imm: number,
+    imm2: number,
+    column: number,
+  ): void {
+    this.rawEmitting = true;
+    this.emitChecked(code, dst, src, off, imm, imm2, column);
+    this.rawEmitting = false;
+  }
+
+  /** Records that an instruction came while data bytes did not fill a slot. */
+  private rawCut(column: number): void {
+    this.fail(
+      `an instruction after ${this.raw.length} byte${this.raw.length === 1 ? "" : "s"} of data: data directives (.byte, .2byte, .4byte, .8byte) must fill whole 8-byte instruction slots`,
+      column,
+    );
+    this.raw.length = 0;
+  }
+
   private place(code: number, dst: number, src: number, off: number, imm: number, column: number): number {
+    if (this.raw.length !== 0 && !this.rawEmitting) this.rawCut(column);
     const index = this.count;
     if (index === this.slots.length) this.grow();
     this.codes[index] = code;
@@ -301,6 +335,33 @@ export class AsmContext {
       column,
       text: this.lineText,
     });
+  }
+
+  /** kernel constants used by name, to refuse a label or map of the same name */
+  readonly constantNames: { name: string; line: number; column: number; text: string }[] = [];
+  /** how many times each numeric local label (`1:`) has been defined so far */
+  private readonly localCounts = new Map<string, number>();
+
+  /** Defines the numeric local label `digits:` at the next instruction (it may repeat). */
+  defineLocal(digits: string, column: number): void {
+    const k = this.localCounts.get(digits) ?? 0;
+    this.localCounts.set(digits, k + 1);
+    this.defineLabel(`${digits}:${k}`, column);
+  }
+
+  /**
+   * The label a `1f` / `1b` reference names: the next definition of `1:` after this line, or the
+   * last one before it (on this line included, as llvm-mc reads it).
+   */
+  localLabel(digits: string, forward: boolean, column: number): string {
+    const k = this.localCounts.get(digits) ?? 0;
+    if (forward) return `${digits}:${k}`;
+    if (k === 0)
+      throw new LineError(
+        `'${digits}b' refers back to a label '${digits}:', and there is none before`,
+        column,
+      );
+    return `${digits}:${k - 1}`;
   }
 
   /** Defines a label at the next instruction. */

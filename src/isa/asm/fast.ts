@@ -382,6 +382,8 @@ export class FastKernel {
   private at = 0;
   /** where the line ends (its `\n` or the source's length); -1 after a comment: not looked for yet */
   private lineEnd = 0;
+  /** true while reading the first token of a line (where `;` starts a comment, not a statement) */
+  private head = true;
   /** the value of the last token */
   private val = 0;
   /** the halves of the last hexadecimal number */
@@ -400,17 +402,20 @@ export class FastKernel {
   column = 0;
 
   /**
-   * Reads the line starting at `start`. Returns where it ends (its `\n`, or the source's length)
-   * when this path has read it whole, with the instruction in the fields (or `column` 0 for a
-   * line without one); -1 when the general path must read it.
+   * Reads the statement starting at `start` (`head`: at the start of its line). Returns where it
+   * ends (its line's `\n`, the source's length, or a `;` that separates it from the next statement
+   * of the line) when this path has read it whole, with the instruction in the fields (or
+   * `column` 0 for a statement without one); -1 when the general path must read it.
    */
-  line(s: string, start: number): number {
+  line(s: string, start: number, head = true): number {
     this.s = s;
     this.p = start;
     const v = this.v;
     v[S.OFF] = 0;
     v[S.IMM] = 0;
+    this.head = head;
     let cls = this.next();
+    this.head = false;
     this.column = this.at - start + 1;
     let state = 0;
     for (;;) {
@@ -524,6 +529,8 @@ export class FastKernel {
         // beyond 2**53 the general path makes a bigint: only `rN = 0x... ll` takes one here
         if (v > Number.MAX_SAFE_INTEGER && sign !== 0) return T.BAD;
       } else {
+        // `017` is octal (C, llvm-mc): the general path reads it
+        if (c === 48 && s.charCodeAt(p + 1) >= 48 && s.charCodeAt(p + 1) <= 57) return T.BAD;
         do {
           v = v * 10 + c - 48;
           c = s.charCodeAt(++p);
@@ -536,6 +543,12 @@ export class FastKernel {
       return sign === 0 ? T.NUM : T.SNUM;
     }
     if (c === 10 || p >= s.length) {
+      this.p = p;
+      this.lineEnd = p;
+      return T.END;
+    }
+    if (c === 59 && !this.head) {
+      // `;` ends the statement: the driver reads the rest of the line as another
       this.p = p;
       this.lineEnd = p;
       return T.END;

@@ -8,7 +8,8 @@ import { Class, type Instruction, LD_IMM64 } from "../insn.js";
 import { AluOp, AtomicOp, JmpOp, Mode, Opcode, PseudoCall, PseudoLoad, Size, Source } from "../opcode.js";
 import { type AsmContext, Fix, LineError } from "./context.js";
 import { OP_TEXT, Op, Tok } from "./lexer.js";
-import { fitsImm32, fitsOff16, negate, parseUnsignedAt, splitImm64 } from "./numbers.js";
+import { type KernelNames, NameError, UAPI_CONSTANTS } from "./names.js";
+import { fitsImm32, fitsOff16, negate, parseCIntegerAt, splitImm64 } from "./numbers.js";
 
 /** A register operand: number and width (false for `wN`). */
 interface Reg {
@@ -116,6 +117,34 @@ const RHS_WORDS = [
   "func",
 ];
 
+/**
+ * Binary operators of constant expressions, by lexer operator id, with llvm-mc's (GNU as's)
+ * precedence, higher binding tighter: `* / % << >>`, then `| & ^`, then `+ -`.
+ */
+const BINARY_PRECEDENCE: Record<number, number> = {
+  [Op.PLUS]: 1,
+  [Op.MINUS]: 1,
+  [Op.PIPE]: 2,
+  [Op.CARET]: 2,
+  [Op.AMP]: 2,
+  [Op.STAR]: 3,
+  [Op.SLASH]: 3,
+  [Op.PERCENT]: 3,
+  [Op.SHL]: 3,
+  [Op.SHR]: 3,
+};
+
+/** `1f` / `1b` (a numeric local label, forward or backward): [digits, forward], else undefined. */
+export function localLabelRef(text: string): [string, boolean] | undefined {
+  const last = text.charCodeAt(text.length - 1);
+  if (text.length < 2 || (last !== 102 && last !== 98)) return undefined;
+  for (let i = 0; i < text.length - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return [text.slice(0, -1), last === 102];
+}
+
 function insn(code: number, dst: number, src: number, off: number, imm: number): Instruction {
   return { code, dst, src, off, imm };
 }
@@ -129,7 +158,10 @@ export class KernelParser {
   /** column of the last jump target read */
   private targetColumn = 0;
 
-  constructor(private readonly ctx: AsmContext) {}
+  constructor(
+    private readonly ctx: AsmContext,
+    private readonly names: KernelNames,
+  ) {}
 
   private get lx() {
     return this.ctx.lx;
@@ -212,19 +244,213 @@ export class KernelParser {
     return r;
   }
 
-  /** A signed literal: `[+|-] NUM`. */
+  /**
+   * A constant: a literal (`-8`, `0x10`, `017`, `5ULL`), or a constant expression (llvm-mc's
+   * operators and precedence) of literals,
+   * kernel names (`XDP_PASS`, `ETH_P_IP`), `sizeof(...)` and `offsetof(...)`.
+   */
   private number(what: string): number | bigint {
-    let neg = false;
-    const t0 = this.p;
-    if (this.eatOp(Op.MINUS)) neg = true;
-    else this.eatOp(Op.PLUS);
-    if (this.lx.kind[this.p] !== Tok.NUM) this.fail(`expected ${what}, found ${this.describe(this.p)}`);
     const lx = this.lx;
-    const v = parseUnsignedAt(lx.src, lx.start[this.p] as number, lx.end[this.p] as number);
-    if (v === undefined) this.fail(`'${this.lx.text(this.p)}' is not a number (decimal or 0x hexadecimal)`);
+    const t = this.p;
+    // the common case, a literal with an optional sign that no operator follows
+    let n = t;
+    if (this.isOp(Op.MINUS, n) || this.isOp(Op.PLUS, n)) n++;
+    if (lx.kind[n] === Tok.NUM && !this.isBinary(n + 1)) {
+      const v = parseCIntegerAt(lx.src, lx.start[n] as number, lx.end[n] as number);
+      if (v === undefined)
+        this.fail(`'${lx.text(n)}' is not a number (decimal, 0x hexadecimal, 0b binary or 0 octal)`, n);
+      this.p = n + 1;
+      return this.isOp(Op.MINUS, t) ? negate(v) : v;
+    }
+    if (!this.isExprStart(t)) this.fail(`expected ${what}, found ${this.describe(t)}`);
+    const v = this.expr(0);
+    if (v >= -0x20000000000000n && v <= 0x20000000000000n) return Number(v);
+    return v;
+  }
+
+  /** Comma-separated constant expressions from token `from` to the end of the line, with their columns. */
+  constants(from: number, what: string): { value: bigint; column: number }[] {
+    this.p = from;
+    const out: { value: bigint; column: number }[] = [];
+    if (this.lx.kind[from] === Tok.END) this.fail(`expected ${what}, found the end of the line`);
+    for (;;) {
+      const column = this.col();
+      out.push({ value: BigInt(this.number(what)), column });
+      if (this.lx.kind[this.p] === Tok.END) return out;
+      this.expectOp(Op.COMMA, `between ${what}s`);
+    }
+  }
+
+  /** Whether token `t` is an operator that continues a constant expression. */
+  private isBinary(t: number): boolean {
+    if (this.lx.kind[t] !== Tok.PUNCT) return false;
+    return BINARY_PRECEDENCE[this.lx.op[t] as number] !== undefined;
+  }
+
+  /** Whether a constant expression can start at token `t` (not a register, not a label's place). */
+  private isExprStart(t: number): boolean {
+    const lx = this.lx;
+    const k = lx.kind[t];
+    if (k === Tok.NUM) return true;
+    if (k === Tok.IDENT) return this.regAt(t) === undefined;
+    if (k !== Tok.PUNCT) return false;
+    const op = lx.op[t];
+    if (op === Op.LPAREN) return true;
+    return (op === Op.MINUS || op === Op.PLUS || op === Op.TILDE) && this.isExprStart(t + 1);
+  }
+
+  /** A binary expression whose operators bind tighter than `min` (C's precedence). */
+  private expr(min: number): bigint {
+    let left = this.unary();
+    for (;;) {
+      const t = this.p;
+      if (this.lx.kind[t] !== Tok.PUNCT) return left;
+      const op = this.lx.op[t] as number;
+      const prec = BINARY_PRECEDENCE[op];
+      if (prec === undefined || prec <= min) return left;
+      this.p++;
+      const right = this.expr(prec);
+      left = this.binary(op, left, right, t);
+    }
+  }
+
+  private binary(op: number, a: bigint, b: bigint, t: number): bigint {
+    switch (op) {
+      case Op.STAR:
+        return BigInt.asIntN(64, a * b);
+      case Op.SLASH:
+      case Op.PERCENT:
+        if (b === 0n) this.fail("division by zero in a constant expression", t);
+        return BigInt.asIntN(64, op === Op.SLASH ? a / b : a % b);
+      case Op.PLUS:
+        return a + b;
+      case Op.MINUS:
+        return a - b;
+      case Op.SHL:
+        if (b < 0n || b > 63n) this.fail(`shift by ${b}: shifts take 0..63`, t);
+        return BigInt.asIntN(64, a << b);
+      case Op.SHR:
+        if (b < 0n || b > 63n) this.fail(`shift by ${b}: shifts take 0..63`, t);
+        // arithmetic, as llvm-mc shifts
+        return BigInt.asIntN(64, a) >> b;
+      case Op.AMP:
+        return BigInt.asIntN(64, a) & BigInt.asIntN(64, b);
+      case Op.CARET:
+        return BigInt.asIntN(64, a) ^ BigInt.asIntN(64, b);
+      default:
+        return BigInt.asIntN(64, a) | BigInt.asIntN(64, b);
+    }
+  }
+
+  private unary(): bigint {
+    const lx = this.lx;
+    const t = this.p;
+    const k = lx.kind[t];
+    if (k === Tok.PUNCT) {
+      const op = lx.op[t];
+      if (op === Op.MINUS || op === Op.PLUS || op === Op.TILDE) {
+        this.p++;
+        const v = this.unary();
+        return op === Op.MINUS ? -v : op === Op.TILDE ? ~BigInt.asIntN(64, v) : v;
+      }
+      if (op === Op.LPAREN) {
+        this.p++;
+        const v = this.expr(0);
+        this.expectOp(Op.RPAREN, "to close the expression");
+        return v;
+      }
+    }
+    if (k === Tok.NUM) {
+      const v = parseCIntegerAt(lx.src, lx.start[t] as number, lx.end[t] as number);
+      if (v === undefined)
+        this.fail(`'${lx.text(t)}' is not a number (decimal, 0x hexadecimal, 0b binary or 0 octal)`, t);
+      this.p++;
+      return BigInt(v);
+    }
+    if (k === Tok.IDENT && this.regAt(t) === undefined) {
+      this.p++;
+      if (lx.is(t, "sizeof") || lx.is(t, "offsetof")) return BigInt(this.layout(lx.is(t, "offsetof"), t));
+      const name = lx.text(t);
+      let v: number | bigint | undefined;
+      try {
+        v = this.names.constant(name);
+      } catch (e) {
+        if (e instanceof NameError) this.fail(e.message, t);
+        throw e;
+      }
+      if (v === undefined)
+        this.fail(
+          `'${name}' is not a constant: neither a uapi constant rawbpf knows nor an enumerator of the kernel's BTF`,
+          t,
+        );
+      this.ctx.constantNames.push({
+        name,
+        line: this.ctx.line,
+        column: this.col(t),
+        text: this.ctx.lineText,
+      });
+      return BigInt(v);
+    }
+    this.fail(`expected a constant, found ${this.describe(t)}`);
+  }
+
+  /** `sizeof(TYPE)` or `offsetof(TYPE, a.b[2].c)` after the word at `t`. */
+  private layout(offset: boolean, t: number): number {
+    const lx = this.lx;
+    const word = offset ? "offsetof" : "sizeof";
+    this.expectOp(Op.LPAREN, `after ${word}`);
+    const typeT = this.p;
+    let keyword = "";
+    if (lx.is(typeT, "struct") || lx.is(typeT, "union") || lx.is(typeT, "enum")) {
+      keyword = lx.text(typeT);
+      this.p++;
+    }
+    const nameT = this.p;
+    if (lx.kind[nameT] !== Tok.IDENT)
+      this.fail(`expected a type name in ${word}(...), found ${this.describe(nameT)}`);
+    const name = lx.text(nameT);
     this.p++;
-    void t0;
-    return neg ? negate(v) : v;
+    const spelled = keyword === "" ? name : `${keyword} ${name}`;
+    try {
+      const id = this.names.typeId(keyword, name, `${word}(${spelled})`);
+      if (!offset) {
+        this.expectOp(Op.RPAREN, `to close ${word}(...)`);
+        return this.names.sizeOf(id);
+      }
+      this.expectOp(Op.COMMA, `between the type and the field in offsetof(...)`);
+      const path: (string | number)[] = [];
+      for (;;) {
+        const f = this.p;
+        if (lx.kind[f] !== Tok.IDENT) this.fail(`expected a field name, found ${this.describe(f)}`);
+        // the lexer reads `a.b.c` as one identifier
+        for (const part of lx.text(f).split(".")) {
+          if (part === "") this.fail("an empty field name in the path", f);
+          path.push(part);
+        }
+        this.p++;
+        while (this.eatOp(Op.LBRACK)) {
+          const i = this.expr(0);
+          this.expectOp(Op.RBRACK, "after the index");
+          path.push(Number(i));
+        }
+        // `[2].x`: the lexer reads `.x` as an identifier of its own
+        if (lx.kind[this.p] === Tok.IDENT && lx.src.charCodeAt(lx.start[this.p] as number) === 46) {
+          const rest = this.p;
+          for (const part of lx.text(rest).slice(1).split(".")) {
+            if (part === "") this.fail("an empty field name in the path", rest);
+            path.push(part);
+          }
+          this.p++;
+          continue;
+        }
+        break;
+      }
+      this.expectOp(Op.RPAREN, "to close offsetof(...)");
+      return this.names.offsetOf(id, path, spelled);
+    } catch (e) {
+      if (e instanceof NameError) this.fail(e.message, t);
+      throw e;
+    }
   }
 
   private imm32(what: string): number {
@@ -246,6 +472,39 @@ export class KernelParser {
     const lx = this.lx;
     if (lx.kind[t] === Tok.NUM) return true;
     return (this.isOp(Op.MINUS, t) || this.isOp(Op.PLUS, t)) && lx.kind[t + 1] === Tok.NUM;
+  }
+
+  /**
+   * Whether `rN = ...` at token `t` is a constant expression rather than a name to load (a map,
+   * a function, read-only data): a bare name is a constant when the file has not defined it
+   * (yet) and it is a uapi constant or, written without lower-case letters, an enumerator of the
+   * kernel's BTF.
+   */
+  private isValue(t: number): boolean {
+    const lx = this.lx;
+    const k = lx.kind[t];
+    if (k === Tok.PUNCT) return this.isExprStart(t);
+    if (k !== Tok.IDENT || this.regAt(t) !== undefined) return false;
+    if ((lx.is(t, "sizeof") || lx.is(t, "offsetof")) && this.isOp(Op.LPAREN, t + 1)) return true;
+    if (this.isOp(Op.LPAREN, t + 1) || this.isOp(Op.LBRACK, t + 1)) return false;
+    if (this.isBinary(t + 1) || lx.is(t + 1, "ll")) return true;
+    if (lx.kind[t + 1] !== Tok.END) return false;
+    const name = lx.text(t);
+    const ctx = this.ctx;
+    if (
+      ctx.labels.has(name) ||
+      ctx.mapNames.has(name) ||
+      ctx.rodataParts.some((r) => r.name === name) ||
+      (ctx.externalMaps !== undefined && Object.hasOwn(ctx.externalMaps, name))
+    )
+      return false;
+    if (name.toUpperCase() !== name) return Object.hasOwn(UAPI_CONSTANTS, name);
+    try {
+      return this.names.constant(name) !== undefined;
+    } catch (e) {
+      if (e instanceof NameError) return false;
+      throw e;
+    }
   }
 
   /** `(SIZE *)`: returns [size bits, signed, bits]. */
@@ -286,7 +545,14 @@ export class KernelParser {
     const lx = this.lx;
     this.targetColumn = this.col(t);
     if (lx.is(t, "pc") && (this.isOp(Op.PLUS, t + 1) || this.isOp(Op.MINUS, t + 1))) this.p++;
-    if (this.isNumberStart()) {
+    const local = lx.kind[t] === Tok.NUM ? localLabelRef(lx.text(t)) : undefined;
+    if (local !== undefined) {
+      this.p++;
+      return this.ctx.localLabel(local[0], local[1], this.col(t));
+    }
+    // `+ -3`, as the template writes `goto +${-3}`
+    const signed = (this.isOp(Op.PLUS) || this.isOp(Op.MINUS)) && this.isNumberStart(this.p + 1);
+    if (this.isNumberStart() || signed) {
       if (inImm) insnObj.imm = this.imm32("jump offset");
       else insnObj.off = this.off16("jump offset");
       return undefined;
@@ -566,7 +832,11 @@ export class KernelParser {
       return;
     }
     // movsx: (s8)REG
-    if (this.isOp(Op.LPAREN)) {
+    const castT = t + 1;
+    const cast =
+      lx.kind[castT] === Tok.IDENT &&
+      sizeAt(lx.src, lx.start[castT] as number, lx.end[castT] as number) !== undefined;
+    if (this.isOp(Op.LPAREN) && (cast || !this.isExprStart(castT))) {
       this.p++;
       const sT = this.p;
       const sz =
@@ -592,7 +862,7 @@ export class KernelParser {
       ctx.emit(insn(AluOp.NEG | Source.K | cls, dst.n, 0, 0, 0), column);
       return;
     }
-    if (this.isNumberStart()) {
+    if (this.isNumberStart() || this.isValue(t)) {
       const v = this.number("a value");
       const wantWide = lx.is(this.p, "ll");
       if (wantWide) this.p++;

@@ -1,7 +1,11 @@
 /**
  * A single-pass, allocation-light lexer for one source line at a time. Tokens live in reused typed
  * arrays (kind, start, end, operator id); their text is sliced from the source only when a parser
- * asks for it. Comments (`#`, `//`, `;`) end the line.
+ * asks for it. Comments (`#`, `//`) end the line; C block comments (`/* ... *\/`) may sit between
+ * tokens or span lines. `;` ends a statement in the kernel dialect (as in llvm-mc and the template):
+ * the rest of the line is another statement, except on a verifier-log line (`12: (bf) ...`) or at
+ * the start of a line, where `;` starts a comment as in the verifier's log. In the uBPF dialect `;`
+ * starts a comment.
  */
 
 /** Token kinds. */
@@ -54,6 +58,9 @@ export const Op = {
   SDIV_ASSIGN: 37,
   SMOD_ASSIGN: 38,
   BANG: 39,
+  SHL: 40,
+  SHR: 41,
+  TILDE: 42,
 } as const;
 
 const OPS: readonly [string, number][] = (
@@ -97,6 +104,9 @@ const OPS: readonly [string, number][] = (
     [",", Op.COMMA],
     [":", Op.COLON],
     ["!", Op.BANG],
+    ["<<", Op.SHL],
+    [">>", Op.SHR],
+    ["~", Op.TILDE],
   ] as [string, number][]
 ).sort((a, b) => b[0].length - a[0].length);
 
@@ -173,11 +183,13 @@ export function matchOp(src: string, i: number, end: number): number {
       return d === 61 ? (Op.OR_ASSIGN << 3) | 2 : (Op.PIPE << 3) | 1;
     case 94: // ^
       return d === 61 ? (Op.XOR_ASSIGN << 3) | 2 : (Op.CARET << 3) | 1;
+    case 126: // ~
+      return (Op.TILDE << 3) | 1;
     case 60: // <
-      if (d === 60) return e === 61 ? (Op.LSH_ASSIGN << 3) | 3 : 0;
+      if (d === 60) return e === 61 ? (Op.LSH_ASSIGN << 3) | 3 : (Op.SHL << 3) | 2;
       return d === 61 ? (Op.LE << 3) | 2 : (Op.LT << 3) | 1;
     case 62: // >
-      if (d === 62) return e === 61 ? (Op.RSH_ASSIGN << 3) | 3 : 0;
+      if (d === 62) return e === 61 ? (Op.RSH_ASSIGN << 3) | 3 : (Op.SHR << 3) | 2;
       return d === 61 ? (Op.GE << 3) | 2 : (Op.GT << 3) | 1;
     case 115: {
       // s-prefixed: s< s<= s> s>= s>>= s/= s%=
@@ -214,17 +226,40 @@ export class Lexer {
   badAt = -1;
   /** true when the line has an unterminated string */
   unterminated = false;
+  /** whether `;` separates statements (the kernel dialect) rather than starting a comment */
+  semicolonSeparates = false;
+  /** where the next statement of the line starts (just after a separating `;`), or -1 */
+  more = -1;
+  /** true while inside a `/* ... *\/` comment that a previous line opened */
+  inBlockComment = false;
+  /** where the open block comment started in the source */
+  blockCommentAt = -1;
 
-  /** Tokenizes `src[lineStart, lineEnd)`; returns the number of tokens. */
-  lex(src: string, lineStart: number, lineEnd: number): number {
+  /**
+   * Tokenizes one statement: `src[from, lineEnd)` of the line starting at `lineStart` (`from` is
+   * past a `;` when the line holds more than one). Returns the number of tokens; `more` tells
+   * where the next statement starts.
+   */
+  lex(src: string, lineStart: number, lineEnd: number, from = lineStart): number {
     this.src = src;
     this.lineStart = lineStart;
     this.lineEnd = lineEnd;
     this.codeEnd = lineEnd;
     this.badAt = -1;
     this.unterminated = false;
+    this.more = -1;
     let n = 0;
-    let i = lineStart;
+    let i = from;
+    if (this.inBlockComment) {
+      const close = src.indexOf("*/", i);
+      if (close < 0 || close + 2 > lineEnd) {
+        this.codeEnd = i;
+        i = lineEnd;
+      } else {
+        this.inBlockComment = false;
+        i = close + 2;
+      }
+    }
     const kind = this.kind;
     const start = this.start;
     const end = this.end;
@@ -237,6 +272,28 @@ export class Lexer {
       }
       if (n >= MAX_TOKENS) {
         this.badAt = i - lineStart;
+        break;
+      }
+      if (c === 47 && src.charCodeAt(i + 1) === 42) {
+        // a C block comment, perhaps over several lines
+        const close = src.indexOf("*/", i + 2);
+        if (close >= 0 && close + 2 <= lineEnd) {
+          i = close + 2;
+          continue;
+        }
+        this.inBlockComment = true;
+        this.blockCommentAt = i;
+        this.codeEnd = i;
+        break;
+      }
+      if (
+        c === 59 &&
+        this.semicolonSeparates &&
+        !(n === 0 && i === this.firstCode(lineStart)) &&
+        !this.logPrefix(n)
+      ) {
+        this.more = i + 1;
+        this.codeEnd = i;
         break;
       }
       if (c === 35 || c === 59 || (c === 47 && src.charCodeAt(i + 1) === 47)) {
@@ -321,6 +378,31 @@ export class Lexer {
     op[n] = 0;
     this.count = n;
     return n;
+  }
+
+  /** Where the line's first non-blank character is. */
+  private firstCode(lineStart: number): number {
+    let i = lineStart;
+    for (;;) {
+      const c = this.src.charCodeAt(i);
+      if (c !== 32 && c !== 9 && c !== 13) return i;
+      i++;
+    }
+  }
+
+  /** Whether the `n` tokens so far are a verifier-log line's `12: (bf) ...` and more. */
+  private logPrefix(n: number): boolean {
+    const { kind, op } = this;
+    return (
+      n >= 5 &&
+      kind[0] === Tok.NUM &&
+      kind[1] === Tok.PUNCT &&
+      op[1] === Op.COLON &&
+      kind[2] === Tok.PUNCT &&
+      op[2] === Op.LPAREN &&
+      kind[4] === Tok.PUNCT &&
+      op[4] === Op.RPAREN
+    );
   }
 
   private pushOp(src: string, i: number, lineEnd: number, n: number): number {

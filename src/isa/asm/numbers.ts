@@ -79,3 +79,63 @@ export function splitImm64(v: number | bigint): [number, number] | undefined {
 export function negate(v: number | bigint): number | bigint {
   return typeof v === "bigint" ? -v : -v;
 }
+
+const C_SUFFIXES = new Set(["u", "l", "ul", "lu", "ll", "ull", "llu"]);
+
+/**
+ * Parses a C integer literal of `src[start, end)` as llvm-mc reads it: decimal, `0x` hexadecimal,
+ * `0b` binary or `0` octal, with an optional `u`/`l`/`ul`/`ll`/`ull` suffix in either case.
+ * Returns a number when exact as a double, a bigint when larger, undefined when not a literal.
+ */
+export function parseCIntegerAt(src: string, start: number, end: number): number | bigint | undefined {
+  // the suffix: at most one u and one l or ll, in either order
+  let e = end;
+  let us = 0;
+  let ls = 0;
+  while (e > start + 1) {
+    const c = src.charCodeAt(e - 1) | 0x20;
+    if (c === 117) us++;
+    else if (c === 108) ls++;
+    else break;
+    e--;
+  }
+  if (us > 1 || ls > 2) return undefined;
+  if (e < end) {
+    const suffix = src.slice(e, end);
+    if (!C_SUFFIXES.has(suffix.toLowerCase()) || /lL|Ll/.test(suffix)) return undefined;
+  }
+  const n = e - start;
+  if (n <= 0) return undefined;
+  const c0 = src.charCodeAt(start);
+  const c1 = n > 1 ? src.charCodeAt(start + 1) | 0x20 : 0;
+  let radix = 10;
+  let from = start;
+  if (c0 === 48 && c1 === 120) {
+    radix = 16;
+    from += 2;
+  } else if (c0 === 48 && c1 === 98) {
+    radix = 2;
+    from += 2;
+  } else if (c0 === 48 && n > 1) {
+    radix = 8;
+    from += 1;
+  }
+  if (from >= e) return undefined;
+  let v = 0;
+  for (let i = from; i < e; i++) {
+    const c = src.charCodeAt(i);
+    const l = c | 0x20;
+    const d = c >= 48 && c <= 57 ? c - 48 : l >= 97 && l <= 102 ? l - 87 : 99;
+    if (d >= radix) return undefined;
+    v = v * radix + d;
+  }
+  if (v <= Number.MAX_SAFE_INTEGER) return v;
+  let b = 0n;
+  const r = BigInt(radix);
+  for (let i = from; i < e; i++) {
+    const c = src.charCodeAt(i);
+    const l = c | 0x20;
+    b = b * r + BigInt(c >= 48 && c <= 57 ? c - 48 : l - 87);
+  }
+  return b;
+}

@@ -3,6 +3,7 @@
  */
 
 import type { Instruction } from "../insn.js";
+import type { AsmBtfOption } from "./names.js";
 
 /** A map declared with `.map` (or the read-only data map made from `.rodata`). */
 export interface AsmMapSpec {
@@ -90,4 +91,11 @@ export interface AssembleOptions {
   programTypes?: readonly string[];
   /** The map type names `.map type=` may give (`MAP_TYPE_NAMES`), checked the same way. */
   mapTypes?: readonly string[];
+  /**
+   * The BTF that `offsetof(...)`, `sizeof(...)` and enumerators by name are read from: a `Btf`
+   * (from `rawbpf`), or a function giving one, called only when the text first needs it. Default:
+   * the one set with `setDefaultAsmBtf` (the public API and the command line set the running
+   * kernel's /sys/kernel/btf/vmlinux).
+   */
+  btf?: AsmBtfOption;
 }
