@@ -30,10 +30,15 @@ export interface AsmBtfType {
 export interface AsmBtf {
   readonly startId: number;
   readonly endId: number;
+  /** the BTF kind number (BTF_KIND_*) of type `id` */
   kindOf(id: number): number;
+  /** type `id`, decoded */
   type(id: number): AsmBtfType;
+  /** every type id with this name */
   findIds(name: string): number[];
+  /** the size in bytes of type `id`, through typedefs, modifiers and arrays */
   sizeOf(id: number): number;
+  /** type `id` with typedefs and modifiers (const, volatile, restrict, type tags) skipped */
   resolve(id: number): number;
 }
 
