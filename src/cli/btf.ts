@@ -1,5 +1,5 @@
 /** `rawbpf btf dump [FILE | id ID] [--format raw|c|json]` */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
 import { Btf } from "../btf/decode.js";
 import { InputError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
@@ -10,6 +10,7 @@ import {
   InputTooLargeError,
   isElf,
   OBJECT_LIMIT,
+  openInput,
   type ReadLimit,
   readInput,
   readOpenFile,
@@ -116,12 +117,7 @@ async function readOrPrint(
       : format === "raw"
         ? (await import("../btf/raw.js")).formatRawBytesOfBlob
         : undefined;
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (e) {
-    throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
-  }
+  const fd = openInput(file);
   try {
     const st = fstatSync(fd);
     const size = st.isFile() ? st.size : 0;

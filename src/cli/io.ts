@@ -183,12 +183,7 @@ export async function readInput(file: string, io: CliIo, limit: LimitFor): Promi
     into.add(new Uint8Array(0));
     return into.result();
   }
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (e) {
-    throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
-  }
+  const fd = openInput(file);
   try {
     readFd(fd, file, into);
     return into.result();
@@ -227,4 +222,13 @@ export function readOpenFile(fd: number, file: string, limit: LimitFor): Buffer 
   const into = new Bounded(file, limit);
   readFd(fd, file, into);
   return into.result();
+}
+
+/** Opens a file for reading once (a pipe must not be opened twice); a failure is an InputError. */
+export function openInput(file: string): number {
+  try {
+    return openSync(file, "r");
+  } catch (e) {
+    throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
+  }
 }
