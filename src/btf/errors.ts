@@ -1,4 +1,4 @@
-import { INSPECT, shortText } from "../isa/print.js";
+import { INSPECT, shortText } from "../util/print.js";
 
 /** The error every BTF codec, lookup and printer throws for bad input. */
 export class BtfError extends Error {

@@ -1,6 +1,6 @@
 /** Loading a BTF blob into the kernel (BPF_BTF_LOAD). */
 
-import { INSPECT, printShort, type ShortForm, shortText } from "../isa/print.js";
+import { INSPECT, printShort, type ShortForm, shortText } from "../util/print.js";
 import { BpfError, btfLoad, Fd } from "../sys/index.js";
 import { BtfError } from "./errors.js";
 

@@ -3,7 +3,7 @@
  * valid instruction would look like.
  */
 
-import { INSPECT, shortText } from "./print.js";
+import { INSPECT, shortText } from "../util/print.js";
 
 /** An {@link Instruction} that breaks the encoding rules of RFC 9669 or the kernel's verifier. */
 export class InvalidInstructionError extends Error {

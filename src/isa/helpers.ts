@@ -5,7 +5,7 @@
  */
 
 import { HELPER_ROWS } from "./helper-table.js";
-import { INSPECT, shortText } from "./print.js";
+import { INSPECT, shortText } from "../util/print.js";
 
 /** One helper function. */
 export interface Helper {

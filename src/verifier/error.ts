@@ -2,7 +2,7 @@
  * `VerifierError`: a rejected load, with a one-line message (the kernel's error, the instruction,
  * the short explanation), the parsed log, the explanation and renderings for a terminal or a page.
  */
-import { INSPECT, printShort, type ShortForm, shortText } from "../isa/print.js";
+import { INSPECT, printShort, type ShortForm, shortText } from "../util/print.js";
 import { type Explanation, explain } from "./explain.js";
 import type { ProgramText } from "./listing.js";
 import { parseVerifierLog, type VerifierLog } from "./parse.js";

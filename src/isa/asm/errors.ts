@@ -3,7 +3,7 @@
  * column with the source line and a caret; {@link AsmErrors} carries every problem of one file.
  */
 
-import { capLines, INSPECT, printShort, type ShortForm, shortText } from "../print.js";
+import { capLines, INSPECT, printShort, type ShortForm, shortText } from "../../util/print.js";
 
 /** Where a problem is, and the source line it is on. */
 export interface SourcePosition {

@@ -1,5 +1,5 @@
 /** Errors of {@link ProgramBuilder.build}, each naming the label or function at fault. */
-import { INSPECT, shortText } from "../print.js";
+import { INSPECT, shortText } from "../../util/print.js";
 
 /** Base class of the errors raised while building a program. */
 export class BuildError extends Error {

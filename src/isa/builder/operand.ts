@@ -3,7 +3,7 @@
  * the instruction is written rather than when the program is loaded.
  */
 
-import { INSPECT, shortText } from "../print.js";
+import { INSPECT, shortText } from "../../util/print.js";
 
 /** An operand that does not fit the instruction: a register, immediate or offset out of range. */
 export class OperandError extends Error {

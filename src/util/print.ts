@@ -10,7 +10,7 @@
  *   bulky fields non-enumerable (still there, still typed: `err.log`, `err.errors`...).
  *
  * Pure: `Symbol.for` names the same symbol as `util.inspect.custom` without importing node:util.
- * (`src/isa/print.ts` is the same for the pure layers: the native edge imports nothing of ours.)
+ * A leaf module (`src/util/`): it imports nothing, so every layer may import it, `src/sys` included.
  */
 
 /** `util.inspect.custom`, the method `console.log` and `util.inspect` call to print an object. */
