@@ -1,7 +1,7 @@
 /** Loading a BTF blob into the kernel (BPF_BTF_LOAD). */
 
-import { INSPECT, printShort, type ShortForm, shortText } from "../util/print.js";
 import { BpfError, btfLoad, Fd } from "../sys/index.js";
+import { INSPECT, printShort, type ShortForm, shortText } from "../util/print.js";
 import { BtfError } from "./errors.js";
 
 /** The kernel's BTF verifier rejected a blob; `log` is its complete log. */

@@ -4,8 +4,8 @@
  * (scripts/gen-helpers.ts) into helper-table.ts.
  */
 
-import { HELPER_ROWS } from "./helper-table.js";
 import { INSPECT, shortText } from "../util/print.js";
+import { HELPER_ROWS } from "./helper-table.js";
 
 /** One helper function. */
 export interface Helper {

@@ -4,8 +4,9 @@
  * the command, errno and its name, the hint, the missing capability — with the `BpfError` of the
  * load as its `cause`.
  */
-import { printShort, type ShortForm } from "../util/print.js";
+
 import type { BpfError } from "../sys/error.js";
+import { printShort, type ShortForm } from "../util/print.js";
 import { VerifierError } from "../verifier/error.js";
 import type { ProgramText } from "../verifier/listing.js";
 import { parseVerifierLog } from "../verifier/parse.js";

@@ -1,6 +1,7 @@
 /** Typed errors of the native edge. */
-import { errnoHint, errnoName } from "./errno.js";
+
 import { INSPECT, printShort, shortText } from "../util/print.js";
+import { errnoHint, errnoName } from "./errno.js";
 
 /** Base of every error rawbpf throws on purpose. `code` is stable and machine-readable. */
 export class RawbpfError extends Error {
