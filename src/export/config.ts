@@ -98,6 +98,18 @@ export interface ExportConfig {
 
 type Positions = Map<string, string>;
 
+/** Edit distance (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 function positionsOf(file: string, text: string): { value: unknown; positions: Positions } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -197,9 +209,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
     const o = v as Record<string, unknown>;
     for (const k of Object.keys(o)) {
       if (!keys.includes(k)) {
-        const near = keys.find(
-          (c) => c.toLowerCase().replace(/_/g, "") === k.toLowerCase().replace(/_/g, ""),
-        );
+        const near = keys.find((c) => distance(c.toLowerCase(), k.toLowerCase().replace(/_/g, "")) <= 2);
         throw error(
           path ? `${path}.${k}` : k,
           `unknown key '${k}'${near ? ` (did you mean '${near}'?)` : ""}; known here: ${keys.join(", ")}`,
