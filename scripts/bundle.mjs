@@ -3,7 +3,8 @@
  * for it, so `rawbpf` starts without resolving ~80 ES modules and without compiling the functions
  * it runs.
  *
- *   dist/src/cli/main.cjs        src/cli/main.ts and everything it imports, koffi left external;
+ *   dist/src/cli/main.cjs        src/cli/main.ts and everything it imports, the runtime dependencies
+ *                                (koffi, and the exporter's prom-client, yaml, OpenTelemetry) left external;
  *                                the demos stay the tsc output (`./demo.js` is loaded from dist/src/cli),
  *                                because they find their own files by import.meta.url
  *   dist/src/cli/main.cjs.cache  V8's code cache for it, made by running the commands once on small
@@ -31,7 +32,8 @@ const bundled = await build({
   format: "cjs",
   platform: "node",
   target: "node20",
-  external: ["koffi", "./demo.js"],
+  // runtime dependencies stay outside the bundle: required only when `rawbpf export` runs
+  external: ["koffi", "./demo.js", "prom-client", "yaml", "@opentelemetry/*"],
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: "warning",

@@ -28,6 +28,10 @@ const COMMANDS = new Map<string, CommandEntry>([
     },
   ],
   [
+    "export",
+    { summary: "serve eBPF maps as Prometheus / OpenTelemetry metrics", load: () => import("./export.js") },
+  ],
+  [
     "link",
     { summary: "list the links in the kernel (programs attached to hooks)", load: () => import("./link.js") },
   ],
