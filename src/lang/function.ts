@@ -1074,8 +1074,6 @@ export class FunctionCompiler {
         if (e.operator === "**") return this.m.fail(e, "`**` is not supported: BPF has no power instruction");
         if (e.operator === "in" || e.operator === "instanceof")
           return this.m.fail(e, `'${e.operator}' is not supported`);
-        const folded = this.fold(e);
-        if (folded !== undefined) return folded;
         const a = this.expr(e.left, hint);
         const b = this.expr(e.right, a.k === "imm" ? hint : this.intOf(a, e.left));
         return this.arith(e.operator, a, b, e);
@@ -1125,15 +1123,6 @@ export class FunctionCompiler {
     return found;
   }
 
-  /** Folds arithmetic on two constants. */
-  private fold(e: B.BinaryExpression): Val | undefined {
-    const a = this.constantValue(e.left);
-    const b = this.constantValue(e.right);
-    if (a === undefined || b === undefined) return undefined;
-    const r = this.arith(e.operator, { k: "imm", v: a, t: undefined }, { k: "imm", v: b, t: undefined }, e);
-    return r.k === "imm" ? { k: "imm", v: r.v, t: undefined } : r;
-  }
-
   private unary(e: B.UnaryExpression, hint: IntType | undefined): Val {
     switch (e.operator) {
       case "!":
@@ -1174,9 +1163,9 @@ export class FunctionCompiler {
     return { k: "reg", r, t: BOOL, temp: true };
   }
 
+  /** `c ? a : b`: both arms into one register; the type is the arms' common type. */
   private conditional(e: B.ConditionalExpression, hint: IntType | undefined): Val {
-    const constant = this.constantCondition(e.test);
-    if (constant !== undefined) return this.expr(constant ? e.consequent : e.alternate, hint);
+    // a constant test still types both arms; the dead one emits nothing (it is unreachable)
     const r = this.temp(e);
     const elseL = this.newLabel("else");
     const endL = this.newLabel("endc");
@@ -1184,21 +1173,26 @@ export class FunctionCompiler {
     const saved = this.narrowed;
     this.cond(e.test, elseL, false);
     this.narrowed = new Set([...saved, ...f.whenTrue]);
-    const a = this.expr(e.consequent, hint);
-    const ta = a.k === "imm" ? (a.t ?? hint) : this.intOf(a, e.consequent);
-    // the type is known only after both arms: compute the other arm's type without code first
-    const t = ta ?? hint ?? I64;
-    const ca = this.convert(a, t, e.consequent);
-    this.moveTo(r, ca);
-    this.release(ca);
+    const arm = (x: B.Expression): Val => {
+      const v = this.expr(x, hint);
+      if (v.k !== "imm") this.intOf(v, x);
+      this.moveTo(r, v);
+      this.release(v);
+      return v;
+    };
+    const a = arm(e.consequent);
     this.jump(ja(endL), endL, true);
     this.place(elseL);
     this.narrowed = new Set([...saved, ...f.whenFalse]);
-    const b = this.convert(this.expr(e.alternate, t), t, e.alternate);
-    this.moveTo(r, b);
-    this.release(b);
+    const b = arm(e.alternate);
     this.place(endL);
     this.narrowed = saved;
+    const ta = a.k === "imm" ? a.t : this.intOf(a, e.consequent);
+    const tb = b.k === "imm" ? b.t : this.intOf(b, e.alternate);
+    const t = ta && tb ? commonType(ta, tb) : (ta ?? tb ?? I64);
+    const free = (v: Val, vt: IntType | undefined) =>
+      v.k === "imm" ? wrapTo(v.v, t) === v.v : vt !== undefined && conversionIsFree(vt, t);
+    if (!free(a, ta) || !free(b, tb)) this.normalize(r, t);
     return { k: "reg", r, t, temp: true };
   }
 
@@ -1227,6 +1221,11 @@ export class FunctionCompiler {
         // a logical shift of the value's own bits
         this.normalize(r, { ...t, signed: false, name: "" } as IntType);
       }
+    }
+    if ((op === "/" || op === "%") && cb.k === "imm" && cb.v === 0n) {
+      // the verifier refuses a division by the constant 0; BPF defines x / 0 = 0 and x % 0 = x
+      if (op === "/") this.emit(mov(dst, 0));
+      return { k: "reg", r, t, temp: true };
     }
     const imm = cb.k === "imm" && (small || fitsS32(cb.v)) ? Number(BigInt.asIntN(32, cb.v)) : undefined;
     let src: Register | number;
