@@ -117,9 +117,9 @@ const SK_BUFF_FIELDS = new Map([
   ["remote_port", f(132)],
   ["local_port", f(136)],
   ["data_meta", f(140)],
-  ["wire_len", f(176)],
-  ["gso_segs", f(180)],
-  ["gso_size", f(188)],
+  ["wire_len", f(160)],
+  ["gso_segs", f(164)],
+  ["gso_size", f(176)],
 ]);
 
 function skb(packet: PacketAccess): ContextSpec {
