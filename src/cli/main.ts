@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   load: { summary: "load a program and print what the verifier said", load: () => import("./load.js") },
   run: { summary: "load a program and run it with BPF_PROG_TEST_RUN", load: () => import("./run.js") },
   asm: { summary: "assemble text into instruction bytes", load: () => import("./asm.js") },
+  compile: { summary: "compile a TypeScript program file to bytecode", load: () => import("./compile.js") },
   disasm: { summary: "disassemble instruction bytes into text", load: () => import("./disasm.js") },
   btf: { summary: "dump BTF (the kernel's, a file's, or a loaded object's)", load: () => import("./btf.js") },
   explain: { summary: "explain a verifier log", load: () => import("./explain.js") },
