@@ -31,6 +31,7 @@ function assembly(m: CompiledModule, name: string | undefined): string {
     for (const r of disassembleRecords(p.insns)) {
       const fn = starts.get(r.slot);
       if (fn !== undefined) out.push(`${fn}:`);
+      else if (r.label !== undefined) out.push(`${r.label}:`);
       const line = lines.get(r.slot);
       if (line !== undefined) out.push(`  ; ${line.file}:${line.line}: ${line.text}`);
       out.push(`  ${r.text}`);
