@@ -67,4 +67,10 @@ export const DEMOS: readonly Demo[] = [
       "a uprobe on libuv's uv_fs_open inside the running node: each fs.promises.open's path, read with for await",
     run: async (log) => (await import("./node-probes.js")).run(log),
   },
+  {
+    name: "ts-protocols",
+    summary:
+      "packets per IP protocol from XDP into a per-CPU array, the program written in TypeScript and compiled in process",
+    run: async (log) => (await import("./ts-protocols.js")).run(log),
+  },
 ];

@@ -33,6 +33,36 @@ export * from "./isa/index.js";
 /** `encode`/`decode` are the instruction codec's; the value codecs' are these. */
 export { decode, encode } from "./isa/index.js";
 export { asm } from "./isa/template.js";
+// eBPF programs written in TypeScript (docs/language.md): the compiler and what programs import
+export * from "./lang/index.js";
+
+import {
+  i8 as i8Codec,
+  i16 as i16Codec,
+  i32 as i32Codec,
+  i64 as i64Codec,
+  u8 as u8Codec,
+  u16 as u16Codec,
+  u32 as u32Codec,
+  u64 as u64Codec,
+} from "./codec/index.js";
+/* Each integer name is both a codec (a value: maps' keys and values) and, in programs, a type. */
+export const u8 = u8Codec;
+export type u8 = number;
+export const u16 = u16Codec;
+export type u16 = number;
+export const u32 = u32Codec;
+export type u32 = number;
+export const u64 = u64Codec;
+export type u64 = number;
+export const i8 = i8Codec;
+export type i8 = number;
+export const i16 = i16Codec;
+export type i16 = number;
+export const i32 = i32Codec;
+export type i32 = number;
+export const i64 = i64Codec;
+export type i64 = number;
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export * from "./map/index.js";

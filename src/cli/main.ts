@@ -14,6 +14,10 @@ const COMMANDS = new Map<string, CommandEntry>([
   ["load", { summary: "load a program and print what the verifier said", load: () => import("./load.js") }],
   ["run", { summary: "load a program and run it with BPF_PROG_TEST_RUN", load: () => import("./run.js") }],
   ["asm", { summary: "assemble text into instruction bytes", load: () => import("./asm.js") }],
+  [
+    "compile",
+    { summary: "compile a TypeScript program file to bytecode", load: () => import("./compile.js") },
+  ],
   ["disasm", { summary: "disassemble instruction bytes into text", load: () => import("./disasm.js") }],
   [
     "btf",

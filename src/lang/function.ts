@@ -1,0 +1,1741 @@
+/**
+ * One function's code generation: statements to instructions, in a single pass over Babel's
+ * tree. Locals live in r6..r9 and then on the stack; expression temporaries in r1..r5, saved to
+ * the stack around calls. Conditions compile to jumps. Code after a jump nobody reaches is not
+ * emitted (the verifier refuses unreachable instructions).
+ */
+import type * as B from "@babel/types";
+import type { AccessSize } from "../isa/builder/size.js";
+import { findHelper } from "../isa/helpers.js";
+import {
+  add,
+  add32,
+  and,
+  and32,
+  arsh,
+  arsh32,
+  atomic,
+  be16,
+  be32,
+  call,
+  callLocal,
+  div,
+  div32,
+  exit,
+  type Instruction,
+  ja,
+  jeq,
+  jeq32,
+  jge,
+  jge32,
+  jgt,
+  jgt32,
+  jle,
+  jle32,
+  jlt,
+  jlt32,
+  jne,
+  jne32,
+  jsge,
+  jsge32,
+  jsgt,
+  jsgt32,
+  jsle,
+  jsle32,
+  jslt,
+  jslt32,
+  ldImm64,
+  ldMapFd,
+  ldx,
+  lsh,
+  lsh32,
+  mod,
+  mod32,
+  mov,
+  mov32,
+  movsx,
+  mul,
+  mul32,
+  neg,
+  or,
+  or32,
+  R10,
+  type Register,
+  register,
+  rsh,
+  rsh32,
+  sdiv,
+  sdiv32,
+  smod,
+  smod32,
+  st,
+  stx,
+  sub,
+  sub32,
+  xor,
+  xor32,
+} from "../isa/index.js";
+import { type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
+import {
+  BOOL,
+  commonType,
+  conversionIsFree,
+  I32,
+  I64,
+  INT_TYPES,
+  type IntType,
+  type Layout,
+  type PointerType,
+  type Type,
+  typeName,
+  U8,
+  U16,
+  U32,
+  U64,
+  wrapTo,
+} from "./types.js";
+
+/** A map the program may use, as the module declares it. */
+export interface MapDecl {
+  readonly name: string;
+  readonly type: string;
+  readonly key: Layout;
+  readonly value: Layout;
+  readonly maxEntries: number;
+  readonly flags: readonly string[];
+  /** what ld_imm64 refers to: `{ name }`, bound to a live map at load */
+  readonly ref: { readonly name: string };
+}
+
+/** A top-level function a program may call. */
+export interface FunctionDecl {
+  readonly name: string;
+  readonly node: B.FunctionDeclaration;
+  readonly params: readonly { name: string; type: IntType }[];
+  readonly returns: IntType;
+}
+
+/** What a function compiler needs from the module around it. */
+export interface ModuleScope {
+  readonly maps: ReadonlyMap<string, MapDecl>;
+  readonly functions: ReadonlyMap<string, FunctionDecl>;
+  readonly constants: ReadonlyMap<string, bigint>;
+  /** throws a CompileError at `node` */
+  fail(node: B.Node | null | undefined, reason: string): never;
+  /** records a call from the function being compiled (for recursion and stack checks) */
+  called(name: string, node: B.Node): void;
+}
+
+/** An emitted item: an instruction, a label, or a source line mark. */
+export type Item =
+  | { readonly kind: "insn"; readonly insn: Instruction }
+  | { readonly kind: "label"; readonly name: string }
+  | { readonly kind: "line"; readonly node: B.Node };
+
+interface Local {
+  readonly name: string;
+  type: Type;
+  readonly reg: number | undefined;
+  readonly off: number | undefined;
+  readonly mutable: boolean;
+}
+
+type Val =
+  | { readonly k: "imm"; readonly v: bigint; readonly t: IntType | undefined }
+  | { readonly k: "reg"; readonly r: number; readonly t: Type; readonly temp: boolean }
+  | { readonly k: "stk"; readonly off: number; readonly t: Type }
+  | { readonly k: "addr"; readonly off: number }
+  | { readonly k: "null" };
+
+type Place =
+  | { readonly k: "local"; readonly local: Local }
+  | {
+      readonly k: "mem";
+      readonly base: Val;
+      readonly off: number;
+      readonly type: IntType;
+      readonly writable: boolean;
+    };
+
+const TEMPS = [1, 2, 3, 4, 5];
+const LOCAL_REGS = [6, 7, 8, 9];
+/** The kernel's limit on a function's stack (and on a call chain's). */
+export const STACK_LIMIT = 512;
+/** all ones: a packet read past the end */
+const MISSING = -1n;
+
+const SIZE: Record<number, AccessSize> = { 8: "b", 16: "h", 32: "w", 64: "dw" };
+
+function isIntType(t: Type | undefined): t is IntType {
+  return t?.kind === "int";
+}
+
+function fitsS32(v: bigint): boolean {
+  return v >= -0x80000000n && v <= 0x7fffffffn;
+}
+
+/** 64-bit conditional jumps by operator: [unsigned, signed]. */
+const JUMPS64: Record<string, readonly [typeof jeq, typeof jeq]> = {
+  "==": [jeq, jeq],
+  "!=": [jne, jne],
+  "<": [jlt, jslt],
+  "<=": [jle, jsle],
+  ">": [jgt, jsgt],
+  ">=": [jge, jsge],
+};
+const JUMPS32: Record<string, readonly [typeof jeq, typeof jeq]> = {
+  "==": [jeq32, jeq32],
+  "!=": [jne32, jne32],
+  "<": [jlt32, jslt32],
+  "<=": [jle32, jsle32],
+  ">": [jgt32, jsgt32],
+  ">=": [jge32, jsge32],
+};
+const NEGATE: Record<string, string> = { "==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">" };
+const MIRROR: Record<string, string> = { "==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<=" };
+const COMPARISONS: Record<string, string> = {
+  "===": "==",
+  "==": "==",
+  "!==": "!=",
+  "!=": "!=",
+  "<": "<",
+  "<=": "<=",
+  ">": ">",
+  ">=": ">=",
+};
+
+const PACKET_READS: Record<string, { type: IntType; swap: boolean }> = {
+  u8: { type: U8, swap: false },
+  u16: { type: U16, swap: false },
+  u32: { type: U32, swap: false },
+  be16: { type: U16, swap: true },
+  be32: { type: U32, swap: true },
+};
+
+/** Compiles one function (a program's body or a subprogram) to items. */
+export class FunctionCompiler {
+  readonly items: Item[] = [];
+  /** the deepest stack use, in bytes */
+  maxStack = 0;
+  private stackTop = 0;
+  private readonly scopes: Map<string, Local>[] = [new Map()];
+  private readonly freeTemps = new Set<number>(TEMPS);
+  private readonly freeLocalRegs: number[] = [...LOCAL_REGS];
+  private readonly loops: { brk: string; cont: string | undefined }[] = [];
+  private narrowed = new Set<Local>();
+  private reachable = true;
+  private readonly usedLabels = new Set<string>();
+  private labelCount = 0;
+  private returnType: IntType = I64;
+
+  constructor(
+    private readonly m: ModuleScope,
+    private readonly ctx: ContextSpec | undefined,
+  ) {}
+
+  // ---------------------------------------------------------------- emission
+
+  private emit(insn: Instruction): void {
+    if (this.reachable) this.items.push({ kind: "insn", insn });
+  }
+
+  private jump(insn: Instruction, label: string, unconditional = false): void {
+    if (!this.reachable) return;
+    this.items.push({ kind: "insn", insn });
+    this.usedLabels.add(label);
+    if (unconditional) this.reachable = false;
+  }
+
+  private newLabel(hint: string): string {
+    return `${hint}_${this.labelCount++}`;
+  }
+
+  private place(label: string): void {
+    if (this.usedLabels.has(label)) this.reachable = true;
+    if (this.reachable) this.items.push({ kind: "label", name: label });
+  }
+
+  private mark(node: B.Node): void {
+    if (this.reachable) this.items.push({ kind: "line", node });
+  }
+
+  // ---------------------------------------------------------------- registers and stack
+
+  private temp(node: B.Node): number {
+    for (const r of TEMPS) {
+      if (this.freeTemps.has(r)) {
+        this.freeTemps.delete(r);
+        return r;
+      }
+    }
+    return this.m.fail(
+      node,
+      "expression too deep: it needs more than 5 registers at once; split it with a few `const` locals",
+    );
+  }
+
+  private release(v: Val): void {
+    if (v.k === "reg" && v.temp) this.freeTemps.add(v.r);
+  }
+
+  private alloc(size: number, node: B.Node): number {
+    this.stackTop += Math.ceil(size / 8) * 8;
+    if (this.stackTop > this.maxStack) this.maxStack = this.stackTop;
+    if (this.stackTop > STACK_LIMIT)
+      this.m.fail(
+        node,
+        `the stack would grow to ${this.stackTop} bytes here; BPF allows ${STACK_LIMIT} per function`,
+      );
+    return -this.stackTop;
+  }
+
+  /** Compiles a function: parameters are bound, then the body; a reachable end returns 0. */
+  compileFunction(
+    params: readonly { name: string; type: Type; node: B.Node }[],
+    body: B.BlockStatement | B.Expression,
+    returns: IntType,
+    node: B.Node,
+  ): void {
+    this.returnType = returns;
+    params.forEach((p, i) => {
+      const local = this.declare(p.name, p.type, false, p.node);
+      this.storeLocal(local, { k: "reg", r: i + 1, t: p.type, temp: false });
+    });
+    if (body.type === "BlockStatement") this.statements(body.body);
+    else {
+      this.mark(body);
+      this.returnValue(body, body);
+    }
+    if (this.reachable) {
+      if (params.length > 0 || body.type === "BlockStatement") {
+        this.mark(node);
+        this.emit(mov(register(0), 0));
+        this.emit(exit());
+        this.reachable = false;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- locals
+
+  private lookupLocal(name: string): Local | undefined {
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const l = this.scopes[i]!.get(name);
+      if (l !== undefined) return l;
+    }
+    return undefined;
+  }
+
+  private declare(name: string, type: Type, mutable: boolean, node: B.Node): Local {
+    const scope = this.scopes[this.scopes.length - 1]!;
+    if (scope.has(name)) this.m.fail(node, `'${name}' is already declared in this block`);
+    const reg = this.freeLocalRegs.shift();
+    const local: Local = {
+      name,
+      type,
+      reg,
+      off: reg === undefined ? this.alloc(8, node) : undefined,
+      mutable,
+    };
+    scope.set(name, local);
+    return local;
+  }
+
+  private withScope(f: () => void): void {
+    const savedTop = this.stackTop;
+    const scope = new Map<string, Local>();
+    this.scopes.push(scope);
+    try {
+      f();
+    } finally {
+      this.scopes.pop();
+      for (const l of scope.values()) if (l.reg !== undefined) this.freeLocalRegs.unshift(l.reg);
+      this.freeLocalRegs.sort((a, b) => a - b);
+      this.stackTop = savedTop;
+    }
+  }
+
+  private storeLocal(local: Local, v: Val): void {
+    if (local.reg !== undefined) this.moveTo(local.reg, v);
+    else {
+      const { r, temp } = this.inReg(v, undefined);
+      this.emit(stx("dw", R10, local.off!, register(r)));
+      if (temp) this.freeTemps.add(r);
+    }
+    this.release(v);
+  }
+
+  // ---------------------------------------------------------------- values
+
+  /** Puts `v` in register `dst` (not releasing it). */
+  private moveTo(dst: number, v: Val): void {
+    const d = register(dst);
+    switch (v.k) {
+      case "imm":
+        this.loadImm(dst, v.v);
+        return;
+      case "reg":
+        if (v.r !== dst) this.emit(mov(d, register(v.r)));
+        return;
+      case "stk":
+        this.emit(ldx("dw", d, R10, v.off));
+        return;
+      case "addr":
+        this.emit(mov(d, R10));
+        this.emit(add(d, v.off));
+        return;
+      case "null":
+        this.emit(mov(d, 0));
+        return;
+    }
+  }
+
+  private loadImm(dst: number, v: bigint): void {
+    const d = register(dst);
+    if (fitsS32(v)) this.emit(mov(d, Number(v)));
+    else if (v >= 0n && v <= 0xffffffffn) this.emit(mov32(d, Number(BigInt.asIntN(32, v))));
+    else this.emit(ldImm64(d, BigInt.asIntN(64, v)));
+  }
+
+  /** A register holding `v` (a local's own register is returned as is: read-only). */
+  private inReg(v: Val, node: B.Node | undefined): { r: number; temp: boolean } {
+    if (v.k === "reg") return { r: v.r, temp: v.temp };
+    const r = this.temp(node ?? ({} as B.Node));
+    this.moveTo(r, v);
+    return { r, temp: true };
+  }
+
+  /** A temp register holding `v`, which the caller may change. */
+  private owned(v: Val, node: B.Node): number {
+    if (v.k === "reg" && v.temp) return v.r;
+    const r = this.temp(node);
+    this.moveTo(r, v);
+    return r;
+  }
+
+  private valType(v: Val): Type | undefined {
+    return v.k === "imm" ? v.t : v.k === "reg" || v.k === "stk" ? v.t : undefined;
+  }
+
+  /** Normalizes register `r` (a value computed in 64 bits) to `t`. */
+  private normalize(r: number, t: IntType): void {
+    const reg = register(r);
+    if (t.bits === 64) return;
+    if (t.bits === 32) this.emit(t.signed ? movsx(reg, reg, 32) : mov32(reg, reg));
+    else if (t.signed) this.emit(movsx(reg, reg, t.bits as 8 | 16));
+    else this.emit(and(reg, t.bits === 8 ? 0xff : 0xffff));
+  }
+
+  /** `v` as an integer of type `t` (wrapping). */
+  private convert(v: Val, t: IntType, node: B.Node): Val {
+    if (v.k === "imm") return { k: "imm", v: wrapTo(v.v, t), t };
+    const from = this.intOf(v, node);
+    if (conversionIsFree(from, t)) {
+      if (v.k === "reg") return { ...v, t };
+      if (v.k === "stk") return { ...v, t };
+      return v;
+    }
+    const r = this.owned(v, node);
+    this.normalize(r, t);
+    return { k: "reg", r, t, temp: true };
+  }
+
+  /** The integer type of `v`, or a compile error saying why it is not one. */
+  private intOf(v: Val, node: B.Node): IntType {
+    if (v.k === "imm") return v.t ?? I64;
+    const t = this.valType(v);
+    if (isIntType(t)) return t;
+    if (t?.kind === "maybe")
+      this.m.fail(
+        node,
+        `this ${t.type.name} may be null (the packet may be too short): check it first, e.g. \`if (x === null) return XDP_PASS;\``,
+      );
+    if (t?.kind === "ptr" && t.nullable)
+      this.m.fail(
+        node,
+        `this map value may be null (the key may be absent): check it first, e.g. \`if (v === null) return 0;\``,
+      );
+    return this.m.fail(node, `expected an integer here, got ${t === undefined ? v.k : typeName(t)}`);
+  }
+
+  // ---------------------------------------------------------------- statements
+
+  statements(list: readonly B.Statement[]): void {
+    for (const s of list) this.statement(s);
+  }
+
+  private statement(s: B.Statement): void {
+    switch (s.type) {
+      case "BlockStatement":
+        this.withScope(() => this.statements(s.body));
+        return;
+      case "EmptyStatement":
+        return;
+      case "VariableDeclaration":
+        this.variables(s);
+        return;
+      case "ExpressionStatement":
+        this.mark(s);
+        this.effect(s.expression);
+        return;
+      case "ReturnStatement":
+        this.mark(s);
+        if (s.argument === null || s.argument === undefined)
+          this.m.fail(s, "a BPF function returns a number: write `return 0;` (or the verdict you mean)");
+        this.returnValue(s.argument, s);
+        return;
+      case "IfStatement":
+        this.mark(s);
+        this.ifStatement(s);
+        return;
+      case "ForStatement":
+        this.mark(s);
+        this.forStatement(s);
+        return;
+      case "BreakStatement":
+      case "ContinueStatement": {
+        this.mark(s);
+        if (s.label) this.m.fail(s, "labelled break/continue is not supported");
+        const loop = this.loops[this.loops.length - 1];
+        if (loop === undefined)
+          this.m.fail(s, `'${s.type === "BreakStatement" ? "break" : "continue"}' outside a loop`);
+        const to = s.type === "BreakStatement" ? loop.brk : loop.cont;
+        if (to === undefined) this.m.fail(s, "'continue' inside a switch is not supported");
+        this.jump(ja(to), to, true);
+        return;
+      }
+      case "SwitchStatement":
+        this.mark(s);
+        this.switchStatement(s);
+        return;
+      case "WhileStatement":
+      case "DoWhileStatement": {
+        this.m.fail(
+          s,
+          "unbounded loop: BPF programs must end, so loops are `for (let i = A; i < B; i++)` with constant bounds",
+        );
+        return;
+      }
+      case "ForInStatement":
+      case "ForOfStatement": {
+        this.m.fail(s, "for-in/for-of loops are not supported: write `for (let i = 0; i < N; i++)`");
+        return;
+      }
+      case "FunctionDeclaration": {
+        this.m.fail(
+          s,
+          "functions inside a program are closures, which BPF does not have: declare the function at the top level of the module",
+        );
+        return;
+      }
+      case "ThrowStatement":
+      case "TryStatement": {
+        this.m.fail(s, "exceptions do not exist in BPF: return an error value instead");
+        return;
+      }
+      default: {
+        this.m.fail(s, `'${s.type}' is not part of the compiled subset`);
+        return;
+      }
+    }
+  }
+
+  private variables(s: B.VariableDeclaration): void {
+    if (s.kind === "var") this.m.fail(s, "use `let` or `const` (var is not supported)");
+    for (const d of s.declarations) {
+      this.mark(d);
+      if (d.id.type !== "Identifier") this.m.fail(d.id, "destructuring is not supported: declare one name");
+      const annotated = this.annotation(d.id);
+      if (d.init === null || d.init === undefined) {
+        if (annotated === undefined) this.m.fail(d, `'${d.id.name}' needs a type or an initial value`);
+        const local = this.declare(d.id.name, annotated, true, d);
+        this.storeLocal(local, { k: "imm", v: 0n, t: annotated });
+        continue;
+      }
+      let v = this.expr(d.init, annotated);
+      let type: Type;
+      if (annotated !== undefined) {
+        v = this.convert(v, annotated, d.init);
+        type = annotated;
+      } else if (v.k === "imm") type = v.t ?? I64;
+      else if (v.k === "null") {
+        this.m.fail(d.init, "a local cannot start as a bare null");
+        return;
+      } else if (v.k === "addr") {
+        this.m.fail(d.init, "this value cannot be stored in a local");
+        return;
+      } else type = v.t;
+      if (v.k === "imm") v = { ...v, t: type as IntType };
+      const local = this.declare(d.id.name, type, s.kind === "let", d);
+      this.narrowed.delete(local);
+      this.storeLocal(local, v);
+    }
+  }
+
+  private annotation(id: B.Identifier): IntType | undefined {
+    const a = id.typeAnnotation;
+    if (a === null || a === undefined || a.type !== "TSTypeAnnotation") return undefined;
+    return this.typeOf(a.typeAnnotation);
+  }
+
+  /** An integer type written in the source. */
+  typeOf(t: B.TSType): IntType {
+    if (t.type === "TSNumberKeyword") return I64;
+    if (t.type === "TSBooleanKeyword") return BOOL;
+    if (t.type === "TSTypeReference" && t.typeName.type === "Identifier") {
+      const found = INT_TYPES.get(t.typeName.name);
+      if (found !== undefined) return found;
+    }
+    if (t.type === "TSBigIntKeyword")
+      return this.m.fail(t, "write integers as numbers with a width type (u64, i64), not bigint");
+    return this.m.fail(
+      t,
+      "expected an integer type: u8, u16, u32, u64, i8, i16, i32, i64, number or boolean",
+    );
+  }
+
+  private returnValue(e: B.Expression, node: B.Node): void {
+    const v = this.convert(this.expr(e, this.returnType), this.returnType, e);
+    this.moveTo(0, v);
+    this.release(v);
+    void node;
+    this.emit(exit());
+    this.reachable = false;
+  }
+
+  private ifStatement(s: B.IfStatement): void {
+    const constant = this.constantCondition(s.test);
+    if (constant !== undefined) {
+      const branch = constant ? s.consequent : s.alternate;
+      if (branch) this.withScope(() => this.statement(branch));
+      return;
+    }
+    const { whenTrue, whenFalse } = this.facts(s.test);
+    const elseL = this.newLabel("else");
+    const endL = this.newLabel("endif");
+    const before = new Set(this.narrowed);
+    this.cond(s.test, elseL, false);
+    this.narrowed = new Set([...before, ...whenTrue]);
+    this.withScope(() => this.statement(s.consequent));
+    const thenEnd = this.reachable;
+    const thenNarrowed = this.narrowed;
+    if (s.alternate) this.jump(ja(endL), endL, true);
+    this.place(elseL);
+    this.narrowed = new Set([...before, ...whenFalse]);
+    if (s.alternate) {
+      const alt = s.alternate;
+      this.withScope(() => this.statement(alt));
+    }
+    const elseEnd = this.reachable;
+    const elseNarrowed = this.narrowed;
+    this.place(endL);
+    if (thenEnd && !elseEnd) this.narrowed = thenNarrowed;
+    else if (!thenEnd && elseEnd) this.narrowed = elseNarrowed;
+    else this.narrowed = new Set([...thenNarrowed].filter((l) => elseNarrowed.has(l)));
+  }
+
+  private forStatement(s: B.ForStatement): void {
+    const bad = (why: string): never =>
+      this.m.fail(
+        s,
+        `unbounded loop: ${why}. BPF programs must end: write \`for (let i = A; i < B; i++)\` with constant A and B and no other change to i`,
+      );
+    const init = s.init;
+    if (init?.type !== "VariableDeclaration" || init.declarations.length !== 1 || init.kind !== "let") {
+      bad("the loop must declare one counter with `let`");
+      return;
+    }
+    const decl = init.declarations[0]!;
+    if (decl.id.type !== "Identifier" || !decl.init) {
+      bad("the counter needs a start value");
+      return;
+    }
+    const name = decl.id.name;
+    const start = this.constantValue(decl.init);
+    if (start === undefined) bad("the start value is not a constant");
+    const test = s.test;
+    if (test?.type !== "BinaryExpression" || !["<", "<=", ">", ">=", "!=", "!=="].includes(test.operator)) {
+      bad("the condition must compare the counter with a constant");
+      return;
+    }
+    if (test.left.type !== "Identifier" || test.left.name !== name)
+      bad(`the condition must start with the counter '${name}'`);
+    if (this.constantValue(test.right as B.Expression) === undefined) bad("the bound is not a constant");
+    const u = s.update;
+    const updatesCounter =
+      (u?.type === "UpdateExpression" && u.argument.type === "Identifier" && u.argument.name === name) ||
+      (u?.type === "AssignmentExpression" &&
+        (u.operator === "+=" || u.operator === "-=") &&
+        u.left.type === "Identifier" &&
+        u.left.name === name &&
+        this.constantValue(u.right) !== undefined);
+    if (!updatesCounter) bad(`the update must be ${name}++, ${name}--, ${name} += C or ${name} -= C`);
+    if (assigns(s.body, name)) bad(`the body changes the counter '${name}'`);
+    this.withScope(() => {
+      this.statement(s.init as B.VariableDeclaration);
+      const head = this.newLabel("loop");
+      const cont = this.newLabel("next");
+      const brk = this.newLabel("done");
+      for (const l of this.narrowed) if (assigns(s.body, l.name)) this.narrowed.delete(l);
+      const before = new Set(this.narrowed);
+      this.place(head);
+      this.usedLabels.add(head);
+      this.cond(test, brk, false);
+      this.loops.push({ brk, cont });
+      this.withScope(() => this.statement(s.body));
+      this.loops.pop();
+      this.place(cont);
+      this.mark(u!);
+      this.effect(u!);
+      this.jump(ja(head), head, true);
+      this.place(brk);
+      this.narrowed = before;
+    });
+  }
+
+  private switchStatement(s: B.SwitchStatement): void {
+    const disc = this.expr(s.discriminant, undefined);
+    const t = this.intOf(disc, s.discriminant);
+    const { r, temp } = this.inReg(disc, s.discriminant);
+    const brk = this.newLabel("switch_end");
+    const labels = s.cases.map(() => this.newLabel("case"));
+    let defaultLabel: string | undefined;
+    s.cases.forEach((c, i) => {
+      if (c.test === null || c.test === undefined) {
+        defaultLabel = labels[i];
+        return;
+      }
+      const value = this.constantValue(c.test);
+      if (value === undefined) this.m.fail(c.test, "a case must be a constant");
+      this.compareJump(
+        "==",
+        { k: "reg", r, t, temp: false },
+        { k: "imm", v: wrapTo(value, t), t },
+        labels[i]!,
+        c.test,
+      );
+    });
+    if (temp) this.freeTemps.add(r);
+    const fallback = defaultLabel ?? brk;
+    this.jump(ja(fallback), fallback, true);
+    const enclosing = this.loops[this.loops.length - 1];
+    this.loops.push({ brk, cont: enclosing?.cont });
+    this.withScope(() => {
+      s.cases.forEach((c, i) => {
+        this.place(labels[i]!);
+        this.statements(c.consequent);
+      });
+    });
+    this.loops.pop();
+    this.place(brk);
+  }
+
+  // ---------------------------------------------------------------- conditions
+
+  /** A compile-time truth value of a condition, when it has one. */
+  private constantCondition(e: B.Expression): boolean | undefined {
+    const v = this.constantValue(e);
+    return v === undefined ? undefined : v !== 0n;
+  }
+
+  /** The value of a constant expression (literals, module constants, kernel constants, arithmetic). */
+  constantValue(e: B.Expression | B.Node): bigint | undefined {
+    switch (e.type) {
+      case "NumericLiteral":
+        return Number.isInteger(e.value) ? BigInt(e.value) : undefined;
+      case "BooleanLiteral":
+        return e.value ? 1n : 0n;
+      case "Identifier": {
+        if (this.lookupLocal(e.name)) return undefined;
+        const c = this.m.constants.get(e.name);
+        if (c !== undefined) return c;
+        const k = KERNEL_CONSTANTS[e.name];
+        return k === undefined ? undefined : BigInt(k);
+      }
+      case "UnaryExpression": {
+        const v = this.constantValue(e.argument);
+        if (v === undefined) return undefined;
+        if (e.operator === "-") return -v;
+        if (e.operator === "~") return ~v;
+        if (e.operator === "!") return v === 0n ? 1n : 0n;
+        return e.operator === "+" ? v : undefined;
+      }
+      case "ParenthesizedExpression":
+        return this.constantValue(e.expression);
+      case "TSAsExpression": {
+        const v = this.constantValue(e.expression);
+        const a = e.typeAnnotation;
+        const t =
+          a.type === "TSTypeReference" && a.typeName.type === "Identifier"
+            ? INT_TYPES.get(a.typeName.name)
+            : a.type === "TSNumberKeyword"
+              ? I64
+              : undefined;
+        return v === undefined || t === undefined ? undefined : wrapTo(v, t);
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Locals known non-null when `e` is true, and when it is false. */
+  private facts(e: B.Expression): { whenTrue: Local[]; whenFalse: Local[] } {
+    const none = { whenTrue: [], whenFalse: [] };
+    if (e.type === "ParenthesizedExpression") return this.facts(e.expression);
+    if (e.type === "UnaryExpression" && e.operator === "!") {
+      const f = this.facts(e.argument);
+      return { whenTrue: f.whenFalse, whenFalse: f.whenTrue };
+    }
+    if (e.type === "LogicalExpression") {
+      const a = this.facts(e.left);
+      const b = this.facts(e.right);
+      if (e.operator === "&&") return { whenTrue: [...a.whenTrue, ...b.whenTrue], whenFalse: [] };
+      if (e.operator === "||") return { whenTrue: [], whenFalse: [...a.whenFalse, ...b.whenFalse] };
+      return none;
+    }
+    if (e.type === "Identifier") {
+      const l = this.lookupLocal(e.name);
+      return l && (l.type.kind === "ptr" || l.type.kind === "maybe")
+        ? { whenTrue: [l], whenFalse: [] }
+        : none;
+    }
+    if (e.type === "BinaryExpression" && ["===", "==", "!==", "!="].includes(e.operator)) {
+      const [x, y] = e.right.type === "NullLiteral" ? [e.left, e.right] : [e.right, e.left];
+      if (y.type !== "NullLiteral" || x.type !== "Identifier") return none;
+      const l = this.lookupLocal(x.name);
+      if (!l) return none;
+      return e.operator.startsWith("=") ? { whenTrue: [], whenFalse: [l] } : { whenTrue: [l], whenFalse: [] };
+    }
+    return none;
+  }
+
+  /** Emits a jump to `target` taken when `e`'s truth is `when`; falls through otherwise. */
+  private cond(e: B.Expression, target: string, when: boolean): void {
+    const constant = this.constantCondition(e);
+    if (constant !== undefined) {
+      if (constant === when) this.jump(ja(target), target, true);
+      return;
+    }
+    switch (e.type) {
+      case "ParenthesizedExpression": {
+        this.cond(e.expression, target, when);
+        return;
+      }
+      case "UnaryExpression":
+        if (e.operator === "!") {
+          this.cond(e.argument, target, !when);
+          return;
+        }
+        break;
+      case "LogicalExpression": {
+        if (e.operator === "??") break;
+        const saved = this.narrowed;
+        const f = this.facts(e.left);
+        const narrowRight = e.operator === "&&" ? f.whenTrue : f.whenFalse;
+        if ((e.operator === "&&") === when) {
+          const skip = this.newLabel("skip");
+          this.cond(e.left, skip, !when);
+          this.narrowed = new Set([...saved, ...narrowRight]);
+          this.cond(e.right, target, when);
+          this.narrowed = saved;
+          this.place(skip);
+        } else {
+          this.cond(e.left, target, when);
+          this.narrowed = new Set([...saved, ...narrowRight]);
+          this.cond(e.right, target, when);
+          this.narrowed = saved;
+        }
+        return;
+      }
+      case "BinaryExpression": {
+        const op = COMPARISONS[e.operator];
+        if (op === undefined) break;
+        if (e.left.type === "PrivateName") break;
+        const isNull = (x: B.Node) =>
+          x.type === "NullLiteral" || (x.type === "Identifier" && x.name === "undefined");
+        if (isNull(e.right) || isNull(e.left)) {
+          const other = (isNull(e.right) ? e.left : e.right) as B.Expression;
+          if (op !== "==" && op !== "!=") this.m.fail(e, "null can only be compared with === or !==");
+          const v = this.expr(other, undefined);
+          const t = this.valType(v);
+          const sentinel = t?.kind === "maybe" ? MISSING : t?.kind === "ptr" ? 0n : undefined;
+          if (sentinel === undefined) this.m.fail(other, `this ${t ? typeName(t) : "value"} is never null`);
+          const { r, temp } = this.inReg(v, other);
+          const jumpOp = (op === "==") === when ? jeq : jne;
+          this.jump(jumpOp(register(r), Number(sentinel), target), target);
+          if (temp) this.freeTemps.add(r);
+          return;
+        }
+        const a = this.expr(e.left, undefined);
+        const b = this.expr(e.right, a.k === "imm" ? undefined : this.intOf(a, e.left));
+        this.compareJump(when ? op : NEGATE[op]!, a, b, target, e);
+        return;
+      }
+    }
+    const v = this.expr(e, undefined);
+    const t = this.valType(v);
+    if (t?.kind === "maybe")
+      this.m.fail(
+        e,
+        "a packet read is a number or null: compare it (`x === null`, `x === 0`), do not test its truth",
+      );
+    const { r, temp } = this.inReg(v, e);
+    this.jump((when ? jne : jeq)(register(r), 0, target), target);
+    if (temp) this.freeTemps.add(r);
+  }
+
+  /** Jumps to `target` when `a op b`, with the operands brought to their common type. */
+  private compareJump(op: string, a: Val, b: Val, target: string, node: B.Node): void {
+    if (a.k === "imm" && b.k !== "imm") {
+      this.compareJump(MIRROR[op]!, b, a, target, node);
+      return;
+    }
+    const ta = a.k === "imm" ? a.t : this.intOf(a, node);
+    const tb = b.k === "imm" ? b.t : this.intOf(b, node);
+    const t = ta && tb ? commonType(ta, tb) : (ta ?? tb ?? I64);
+    const ca = this.convert(a, t, node);
+    const cb = this.convert(b, t, node);
+    const { r, temp } = this.inReg(ca, node);
+    const small = t.bits <= 32;
+    const table = small ? JUMPS32 : JUMPS64;
+    const jump = table[op]![t.signed ? 1 : 0]!;
+    if (cb.k === "imm" && (small || fitsS32(cb.v))) {
+      this.jump(jump(register(r), Number(BigInt.asIntN(32, cb.v)), target), target);
+    } else {
+      const rb = this.inReg(cb, node);
+      this.jump(jump(register(r), register(rb.r), target), target);
+      if (rb.temp) this.freeTemps.add(rb.r);
+    }
+    if (temp) this.freeTemps.add(r);
+    this.release(cb);
+  }
+
+  // ---------------------------------------------------------------- expressions for effect
+
+  private effect(e: B.Expression): void {
+    if (e.type === "AssignmentExpression") {
+      this.assign(e);
+      return;
+    }
+    if (e.type === "UpdateExpression") {
+      const place = this.place_(e.argument);
+      const t = this.placeType(place, e.argument);
+      this.store(
+        place,
+        this.arith(e.operator === "++" ? "+" : "-", this.load(place, e), { k: "imm", v: 1n, t }, e),
+        e,
+      );
+      return;
+    }
+    const v = this.expr(e, undefined);
+    this.release(v);
+  }
+
+  private assign(e: B.AssignmentExpression): void {
+    if (e.left.type !== "Identifier" && e.left.type !== "MemberExpression")
+      this.m.fail(e.left, "assign to a local or a field");
+    const place = this.place_(e.left as B.Expression);
+    if (place.k === "local" && !place.local.mutable)
+      this.m.fail(e.left, `'${place.local.name}' is a const: declare it with let to change it`);
+    if (e.operator === "=") {
+      if (place.k === "local") {
+        const v = this.expr(e.right, isIntType(place.local.type) ? place.local.type : undefined);
+        const t = place.local.type;
+        this.narrowed.delete(place.local);
+        const vt = this.valType(v);
+        if (isIntType(t)) this.storeLocal(place.local, this.convert(v, t, e.right));
+        else if (v.k === "null" || (vt?.kind === t.kind && typeName(vt) === typeName(t))) {
+          this.storeLocal(place.local, v);
+        } else this.m.fail(e.right, `cannot assign ${vt ? typeName(vt) : v.k} to ${typeName(t)}`);
+        return;
+      }
+      this.store(place, this.expr(e.right, place.type), e.right);
+      return;
+    }
+    const op = e.operator.slice(0, -1);
+    const t = this.placeType(place, e.left);
+    const current = this.load(place, e.left);
+    const right = this.expr(e.right, t);
+    this.store(place, this.arith(op, current, right, e), e);
+  }
+
+  private placeType(place: Place, node: B.Node): IntType {
+    if (place.k === "mem") return place.type;
+    const t = place.local.type;
+    if (isIntType(t)) return t;
+    return this.m.fail(node, `'${place.local.name}' is ${typeName(t)}, not an integer`);
+  }
+
+  /** Resolves an assignable expression. */
+  private place_(e: B.Expression | B.LVal): Place {
+    if (e.type === "Identifier") {
+      const local = this.lookupLocal(e.name);
+      if (local === undefined) return this.m.fail(e, this.unknownName(e.name));
+      return { k: "local", local };
+    }
+    if (e.type === "MemberExpression") return this.member(e);
+    return this.m.fail(e, "assign to a local or a field");
+  }
+
+  private load(place: Place, node: B.Node): Val {
+    if (place.k === "local") return this.readLocal(place.local, node);
+    const base = this.inReg(place.base, node);
+    const r = base.temp ? base.r : this.temp(node);
+    this.emit(ldx(SIZE[place.type.bits]!, register(r), register(base.r), place.off));
+    let v: Val = { k: "reg", r, t: place.type, temp: true };
+    if (place.type.signed && place.type.bits < 64) {
+      this.emit(movsx(register(r), register(r), place.type.bits as 8 | 16 | 32));
+      v = { k: "reg", r, t: place.type, temp: true };
+    }
+    return v;
+  }
+
+  private store(place: Place, v: Val, node: B.Node): void {
+    if (place.k === "local") {
+      const t = place.local.type;
+      this.storeLocal(place.local, isIntType(t) ? this.convert(v, t, node) : v);
+      return;
+    }
+    if (!place.writable) this.m.fail(node, "this field is read-only");
+    const c = this.convert(v, place.type, node);
+    const base = this.inReg(place.base, node);
+    const size = SIZE[place.type.bits]!;
+    if (c.k === "imm" && fitsS32(c.v)) this.emit(st(size, register(base.r), place.off, Number(c.v)));
+    else {
+      const { r, temp } = this.inReg(c, node);
+      this.emit(stx(size, register(base.r), place.off, register(r)));
+      if (temp) this.freeTemps.add(r);
+    }
+    if (base.temp) this.freeTemps.add(base.r);
+    this.release(c);
+  }
+
+  private readLocal(local: Local, node: B.Node): Val {
+    let t = local.type;
+    if (this.narrowed.has(local)) {
+      if (t.kind === "ptr") t = { ...t, nullable: false };
+      else if (t.kind === "maybe") t = t.type;
+    }
+    void node;
+    if (local.reg !== undefined) return { k: "reg", r: local.reg, t, temp: false };
+    return { k: "stk", off: local.off!, t };
+  }
+
+  private unknownName(name: string): string {
+    if (this.m.maps.has(name)) return `'${name}' is a map: call its methods (lookup, update, delete, output)`;
+    return `unknown name '${name}': a program may use its locals, module constants, maps and functions, and rawbpf's constants`;
+  }
+
+  // ---------------------------------------------------------------- expressions
+
+  /** Compiles an expression; `hint` types bare literals. */
+  expr(e: B.Expression | B.Node, hint: IntType | undefined): Val {
+    switch (e.type) {
+      case "NumericLiteral":
+        if (!Number.isInteger(e.value))
+          this.m.fail(e, `${e.value} is not an integer: BPF has no floating point`);
+        if (!Number.isSafeInteger(e.value))
+          this.m.fail(
+            e,
+            `${e.extra?.raw ?? e.value} is beyond 2^53 and not exact as a number: write it in hex with 'as u64', or use a shift`,
+          );
+        return { k: "imm", v: BigInt(e.value), t: undefined };
+      case "BigIntLiteral":
+        return this.m.fail(e, "write integers as numbers with a width type (u64, i64), not bigint");
+      case "BooleanLiteral":
+        return { k: "imm", v: e.value ? 1n : 0n, t: BOOL };
+      case "NullLiteral":
+        return { k: "null" };
+      case "StringLiteral":
+      case "TemplateLiteral":
+        return this.m.fail(e, "strings are only allowed as constants passed to strncmp");
+      case "ParenthesizedExpression":
+        return this.expr(e.expression, hint);
+      case "TSNonNullExpression":
+        return this.m.fail(e, "`!` does not prove a value is there: check it with `if (x === null) ...`");
+      case "TSAsExpression":
+      case "TSTypeAssertion": {
+        const t = this.typeOf(e.typeAnnotation);
+        return this.convert(this.expr(e.expression, t), t, e);
+      }
+      case "Identifier": {
+        const local = this.lookupLocal(e.name);
+        if (local !== undefined) return this.readLocal(local, e);
+        const c = this.constantValue(e);
+        if (c !== undefined) return { k: "imm", v: c, t: undefined };
+        if (e.name === "undefined") return { k: "null" };
+        return this.m.fail(e, this.unknownName(e.name));
+      }
+      case "UnaryExpression":
+        return this.unary(e, hint);
+      case "BinaryExpression": {
+        if (e.operator in COMPARISONS) return this.boolValue(e);
+        if (e.left.type === "PrivateName") return this.m.fail(e, "private names are not supported");
+        if (e.operator === "**") return this.m.fail(e, "`**` is not supported: BPF has no power instruction");
+        if (e.operator === "in" || e.operator === "instanceof")
+          return this.m.fail(e, `'${e.operator}' is not supported`);
+        const a = this.expr(e.left, hint);
+        const b = this.expr(e.right, a.k === "imm" ? hint : this.intOf(a, e.left));
+        return this.arith(e.operator, a, b, e);
+      }
+      case "LogicalExpression":
+        if (e.operator === "??") return this.m.fail(e, "`??` is not supported: check for null with an if");
+        return this.boolValue(e);
+      case "ConditionalExpression":
+        return this.conditional(e, hint);
+      case "MemberExpression": {
+        const place = this.member(e);
+        if (place.k === "local") return this.readLocal(place.local, e);
+        return this.load(place, e);
+      }
+      case "CallExpression":
+        return this.callExpr(e);
+      case "AssignmentExpression":
+      case "UpdateExpression":
+        return this.m.fail(e, "assignments are statements here: write them on a line of their own");
+      case "ArrowFunctionExpression":
+      case "FunctionExpression": {
+        const captured = this.capturedLocal(e);
+        return this.m.fail(
+          e,
+          captured
+            ? `closure over the local '${captured}': BPF functions cannot capture locals; declare the function at the top level and pass '${captured}' as an argument`
+            : "function expressions are not supported inside a program: declare the function at the top level",
+        );
+      }
+      case "ObjectExpression":
+        return this.m.fail(
+          e,
+          "an object literal is only allowed as a map key or value, or a ring buffer record",
+        );
+      case "ArrayExpression":
+        return this.m.fail(e, "array literals are not supported");
+      default:
+        return this.m.fail(e, `'${e.type}' is not part of the compiled subset`);
+    }
+  }
+
+  private capturedLocal(fn: B.Node): string | undefined {
+    let found: string | undefined;
+    walk(fn, (n) => {
+      if (found === undefined && n.type === "Identifier" && this.lookupLocal(n.name)) found = n.name;
+    });
+    return found;
+  }
+
+  private unary(e: B.UnaryExpression, hint: IntType | undefined): Val {
+    switch (e.operator) {
+      case "!":
+        return this.boolValue(e);
+      case "+":
+        return this.expr(e.argument, hint);
+      case "-": {
+        const v = this.expr(e.argument, hint);
+        if (v.k === "imm") return { k: "imm", v: v.t ? wrapTo(-v.v, v.t) : -v.v, t: v.t };
+        const t = this.intOf(v, e.argument);
+        const r = this.owned(v, e);
+        this.emit(neg(register(r)));
+        this.normalize(r, t);
+        return { k: "reg", r, t, temp: true };
+      }
+      case "~": {
+        const v = this.expr(e.argument, hint);
+        if (v.k === "imm") return { k: "imm", v: v.t ? wrapTo(~v.v, v.t) : ~v.v, t: v.t };
+        const t = this.intOf(v, e.argument);
+        const r = this.owned(v, e);
+        this.emit(xor(register(r), t.signed || t.bits === 64 ? -1 : t.bits === 32 ? -1 : (1 << t.bits) - 1));
+        if (!t.signed && t.bits === 32) this.emit(mov32(register(r), register(r)));
+        return { k: "reg", r, t, temp: true };
+      }
+      default:
+        return this.m.fail(e, `'${e.operator}' is not supported`);
+    }
+  }
+
+  /** A condition as a value: 1 or 0. */
+  private boolValue(e: B.Expression): Val {
+    const r = this.temp(e);
+    const done = this.newLabel("bool");
+    this.emit(mov(register(r), 1));
+    this.cond(e, done, true);
+    this.emit(mov(register(r), 0));
+    this.place(done);
+    return { k: "reg", r, t: BOOL, temp: true };
+  }
+
+  /** `c ? a : b`: both arms into one register; the type is the arms' common type. */
+  private conditional(e: B.ConditionalExpression, hint: IntType | undefined): Val {
+    // a constant test still types both arms; the dead one emits nothing (it is unreachable)
+    const r = this.temp(e);
+    const elseL = this.newLabel("else");
+    const endL = this.newLabel("endc");
+    const f = this.facts(e.test);
+    const saved = this.narrowed;
+    this.cond(e.test, elseL, false);
+    this.narrowed = new Set([...saved, ...f.whenTrue]);
+    const arm = (x: B.Expression): Val => {
+      const v = this.expr(x, hint);
+      if (v.k !== "imm") this.intOf(v, x);
+      this.moveTo(r, v);
+      this.release(v);
+      return v;
+    };
+    const a = arm(e.consequent);
+    this.jump(ja(endL), endL, true);
+    this.place(elseL);
+    this.narrowed = new Set([...saved, ...f.whenFalse]);
+    const b = arm(e.alternate);
+    this.place(endL);
+    this.narrowed = saved;
+    const ta = a.k === "imm" ? a.t : this.intOf(a, e.consequent);
+    const tb = b.k === "imm" ? b.t : this.intOf(b, e.alternate);
+    const t = ta && tb ? commonType(ta, tb) : (ta ?? tb ?? I64);
+    const free = (v: Val, vt: IntType | undefined) =>
+      v.k === "imm" ? wrapTo(v.v, t) === v.v : vt !== undefined && conversionIsFree(vt, t);
+    if (!free(a, ta) || !free(b, tb)) this.normalize(r, t);
+    return { k: "reg", r, t, temp: true };
+  }
+
+  /** Integer arithmetic with the documented semantics (common type, wrap-around). */
+  private arith(op: string, a: Val, b: Val, node: B.Node): Val {
+    const ta = a.k === "imm" ? a.t : this.intOf(a, node);
+    const tb = b.k === "imm" ? b.t : this.intOf(b, node);
+    const shift = op === "<<" || op === ">>" || op === ">>>";
+    const t = shift ? (ta ?? I64) : ta && tb ? commonType(ta, tb) : (ta ?? tb ?? I64);
+    if (a.k === "imm" && b.k === "imm")
+      return { k: "imm", v: constantArith(op, a.v, b.v, t, node, this.m), t: ta || tb ? t : undefined };
+    const ca = this.convert(a, t, node);
+    let cb = shift ? b : this.convert(b, t, node);
+    const small = t.bits === 32;
+    const r = this.owned(ca, node);
+    const dst = register(r);
+    if (shift) {
+      if (cb.k === "imm") cb = { k: "imm", v: BigInt.asUintN(6, cb.v) & BigInt(t.bits - 1), t: U8 };
+      else {
+        this.intOf(cb, node);
+        const c = this.owned(cb, node);
+        this.emit(and(register(c), t.bits - 1));
+        cb = { k: "reg", r: c, t: U8, temp: true };
+      }
+      if (op === ">>>" && t.signed && t.bits < 64) {
+        // a logical shift of the value's own bits
+        this.normalize(r, { ...t, signed: false, name: "" } as IntType);
+      }
+    }
+    if ((op === "/" || op === "%") && cb.k === "imm" && cb.v === 0n) {
+      // the verifier refuses a division by the constant 0; BPF defines x / 0 = 0 and x % 0 = x
+      if (op === "/") this.emit(mov(dst, 0));
+      return { k: "reg", r, t, temp: true };
+    }
+    const imm = cb.k === "imm" && (small || fitsS32(cb.v)) ? Number(BigInt.asIntN(32, cb.v)) : undefined;
+    let src: Register | number;
+    let srcTemp: number | undefined;
+    if (imm !== undefined) src = imm;
+    else {
+      const rb = this.inReg(cb, node);
+      src = register(rb.r);
+      if (rb.temp) srcTemp = rb.r;
+    }
+    let needsNormal = true;
+    const pick = (op64: typeof add, op32: typeof add) => (small ? op32 : op64);
+    switch (op) {
+      case "+":
+        this.emit(pick(add, add32)(dst, src));
+        break;
+      case "-":
+        this.emit(pick(sub, sub32)(dst, src));
+        break;
+      case "*":
+        this.emit(pick(mul, mul32)(dst, src));
+        break;
+      case "/":
+        this.emit(t.signed ? pick(sdiv, sdiv32)(dst, src) : pick(div, div32)(dst, src));
+        needsNormal = t.signed;
+        break;
+      case "%":
+        this.emit(t.signed ? pick(smod, smod32)(dst, src) : pick(mod, mod32)(dst, src));
+        needsNormal = t.signed && small;
+        break;
+      case "&":
+        this.emit(pick(and, and32)(dst, src));
+        needsNormal = false;
+        break;
+      case "|":
+        this.emit(pick(or, or32)(dst, src));
+        needsNormal = false;
+        break;
+      case "^":
+        this.emit(pick(xor, xor32)(dst, src));
+        needsNormal = false;
+        break;
+      case "<<":
+        this.emit(pick(lsh, lsh32)(dst, src));
+        break;
+      case ">>":
+        this.emit(t.signed ? pick(arsh, arsh32)(dst, src) : pick(rsh, rsh32)(dst, src));
+        needsNormal = small && t.signed;
+        break;
+      case ">>>":
+        this.emit(pick(rsh, rsh32)(dst, src));
+        needsNormal = t.signed;
+        break;
+      default:
+        this.m.fail(node, `operator '${op}' is not supported on integers`);
+    }
+    if (srcTemp !== undefined) this.freeTemps.add(srcTemp);
+    if (small ? t.signed : t.bits < 64 && needsNormal) this.normalize(r, t);
+    return { k: "reg", r, t, temp: true };
+  }
+
+  // ---------------------------------------------------------------- member access
+
+  private member(e: B.MemberExpression): Place {
+    const path: (string | number)[] = [];
+    let cur: B.Expression = e;
+    while (cur.type === "MemberExpression") {
+      if (cur.computed) {
+        const i = this.constantValue(cur.property);
+        if (i === undefined) this.m.fail(cur.property, "an index must be a constant here");
+        path.unshift(Number(i));
+      } else if (cur.property.type === "Identifier") path.unshift(cur.property.name);
+      else this.m.fail(cur.property, "unsupported property");
+      cur = cur.object;
+    }
+    if (cur.type !== "Identifier") return this.m.fail(cur, "a field access must start at a local or ctx");
+    const local = this.lookupLocal(cur.name);
+    if (local === undefined) return this.m.fail(cur, this.unknownName(cur.name));
+    const base = this.readLocal(local, cur);
+    const t = local.type;
+    if (t.kind === "ctx") {
+      if (path.length !== 1 || typeof path[0] !== "string")
+        this.m.fail(e, "read a context field as ctx.name");
+      const field = this.ctx?.fields.get(path[0] as string);
+      if (field === undefined)
+        return this.m.fail(e.property, `${this.ctx?.struct ?? "the context"} has no field '${path[0]}'`);
+      const writable = path[0] === "mark" || path[0] === "priority";
+      return { k: "mem", base, off: field.offset, type: field.type, writable };
+    }
+    if (t.kind !== "ptr") return this.m.fail(e, `'${cur.name}' is ${typeName(t)}: it has no fields`);
+    const bt = this.valType(base);
+    if (bt?.kind === "ptr" && bt.nullable)
+      this.m.fail(
+        cur,
+        `'${cur.name}' may be null (lookup finds no entry for an absent key): check it first, e.g. \`if (${cur.name} === null) return 0;\``,
+      );
+    let layout: Layout = t.to;
+    let off = 0;
+    for (const p of path) {
+      if (layout.kind === "int") {
+        if (p !== "value") this.m.fail(e, `this map value is a ${layout.type.name}: read it as .value`);
+        continue;
+      }
+      if (layout.kind === "struct") {
+        const f = typeof p === "string" ? layout.fields.get(p) : undefined;
+        if (f === undefined)
+          return this.m.fail(
+            e,
+            `the value has no field '${p}' (fields: ${[...layout.fields.keys()].join(", ")})`,
+          );
+        off += f.offset;
+        layout = f.layout;
+      } else {
+        if (typeof p !== "number" || p < 0 || p >= layout.length)
+          return this.m.fail(e, `index ${p} is outside the array's ${layout.length} elements`);
+        off += p * layout.element.size;
+        layout = layout.element;
+      }
+    }
+    if (layout.kind !== "int")
+      return this.m.fail(e, "read a whole integer field (nested records are read field by field)");
+    return { k: "mem", base: { ...base, t: U64 } as Val, off, type: layout.type, writable: true };
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  private callExpr(e: B.CallExpression): Val {
+    const callee = e.callee;
+    for (const a of e.arguments)
+      if (a.type === "SpreadElement") this.m.fail(a, "spread arguments are not supported");
+    const args = e.arguments as B.Expression[];
+    if (callee.type === "Identifier") {
+      const local = this.lookupLocal(callee.name);
+      if (local) return this.m.fail(callee, `'${callee.name}' is a local, not a function`);
+      if (callee.name === "atomicAdd") return this.atomicAdd(e, args);
+      const fn = this.m.functions.get(callee.name);
+      if (fn === undefined)
+        return this.m.fail(
+          callee,
+          `unknown function '${callee.name}': declare it at the top level of the module`,
+        );
+      if (args.length !== fn.params.length)
+        this.m.fail(e, `${fn.name} takes ${fn.params.length} arguments, got ${args.length}`);
+      this.m.called(fn.name, e);
+      const vals = args.map((a, i) => this.convert(this.expr(a, fn.params[i]!.type), fn.params[i]!.type, a));
+      return this.callWith(vals, callLocal(fn.name), fn.returns, e);
+    }
+    if (callee.type === "MemberExpression" && !callee.computed && callee.property.type === "Identifier") {
+      const method = callee.property.name;
+      const obj = callee.object;
+      if (obj.type === "Identifier") {
+        if (obj.name === "helpers" && !this.lookupLocal("helpers")) return this.helperCall(e, method, args);
+        const map = this.m.maps.get(obj.name);
+        if (map && !this.lookupLocal(obj.name)) return this.mapCall(e, map, method, args);
+        const local = this.lookupLocal(obj.name);
+        if (local?.type.kind === "ctx") return this.packetRead(e, local, method, args);
+      }
+    }
+    return this.m.fail(
+      callee,
+      "unsupported call: call a top-level function, helpers.NAME(...), a map's method or ctx.u8/u16/u32/be16/be32",
+    );
+  }
+
+  /**
+   * Calls with arguments in r1..r5: temps that stay live are saved to the stack around the call,
+   * the result comes back in a fresh temp.
+   */
+  private callWith(args: readonly Val[], insn: Instruction, returns: IntType, node: B.Node): Val {
+    if (args.length > 5) this.m.fail(node, "BPF calls take at most 5 arguments");
+    const argTemps = new Set(args.filter((a) => a.k === "reg" && a.temp).map((a) => (a as { r: number }).r));
+    const live = TEMPS.filter((r) => !this.freeTemps.has(r) && !argTemps.has(r));
+    const savedTop = this.stackTop;
+    const saves = live.map((r) => {
+      const off = this.alloc(8, node);
+      this.emit(stx("dw", R10, off, register(r)));
+      return { r, off };
+    });
+    // parallel move of temps into argument registers, r0 as the scratch for cycles
+    const moves = new Map<number, number>(); // dst -> src
+    args.forEach((a, i) => {
+      if (a.k === "reg" && a.temp && a.r !== i + 1) moves.set(i + 1, a.r);
+    });
+    while (moves.size > 0) {
+      const sources = new Set(moves.values());
+      const ready = [...moves.keys()].find((d) => !sources.has(d));
+      if (ready !== undefined) {
+        this.emit(mov(register(ready), register(moves.get(ready)!)));
+        moves.delete(ready);
+      } else {
+        const [d, s] = moves.entries().next().value as [number, number];
+        this.emit(mov(register(0), register(s)));
+        for (const [k, v] of moves) if (v === s) moves.set(k, 0);
+        void d;
+      }
+    }
+    args.forEach((a, i) => {
+      if (!(a.k === "reg" && a.temp)) this.moveTo(i + 1, a);
+    });
+    this.emit(insn);
+    for (const r of argTemps) this.freeTemps.add(r);
+    for (const s of saves) this.emit(ldx("dw", register(s.r), R10, s.off));
+    this.stackTop = savedTop;
+    const r = this.temp(node);
+    this.emit(mov(register(r), register(0)));
+    return { k: "reg", r, t: returns, temp: true };
+  }
+
+  private helperCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
+    const helper = findHelper(`bpf_${name}`) ?? findHelper(name);
+    if (helper === undefined)
+      return this.m.fail(e.callee, `no helper named bpf_${name} in this kernel's helper table`);
+    if (!helper.variadic && args.length !== helper.args.length)
+      this.m.fail(
+        e,
+        `${helper.name} takes ${helper.args.length} arguments (${helper.args.map((a) => `${a.type} ${a.name}`).join(", ")}), got ${args.length}`,
+      );
+    const vals = args.map((a) => {
+      if (a.type === "Identifier" && a.name === "ctx") {
+        const l = this.lookupLocal("ctx");
+        if (l) return this.readLocal(l, a);
+      }
+      const v = this.expr(a, U64);
+      const t = this.valType(v);
+      if (t?.kind === "ptr" && t.nullable) this.intOf(v, a);
+      return v;
+    });
+    if (helper.returns.includes("*"))
+      this.m.fail(e, `${helper.name} returns a pointer, which the compiler does not type yet`);
+    const ret = /\b(int|__s32)\b/.test(helper.returns)
+      ? I32
+      : /u64|__u64/.test(helper.returns)
+        ? U64
+        : /u32/.test(helper.returns)
+          ? U32
+          : I64;
+    return this.callWith(vals, call(helper.name), ret, e);
+  }
+
+  /** A key or value argument: written to the stack, passed as its address. */
+  private toStack(e: B.Expression, layout: Layout, what: string): Val {
+    const off = this.alloc(layout.size, e);
+    if (layout.kind === "int") {
+      const v = this.convert(this.expr(e, layout.type), layout.type, e);
+      const size = SIZE[layout.type.bits]!;
+      if (v.k === "imm" && fitsS32(v.v)) this.emit(st(size, R10, off, Number(v.v)));
+      else {
+        const { r, temp } = this.inReg(v, e);
+        this.emit(stx(size, R10, off, register(r)));
+        if (temp) this.freeTemps.add(r);
+      }
+      return { k: "addr", off };
+    }
+    if (layout.kind !== "struct" || e.type !== "ObjectExpression")
+      return this.m.fail(
+        e,
+        `write the ${what} as an object literal with the fields ${layout.kind === "struct" ? [...layout.fields.keys()].join(", ") : ""}`,
+      );
+    for (let i = 0; i < layout.size; ) {
+      const rest = layout.size - i;
+      const n = rest >= 8 ? 8 : rest >= 4 ? 4 : rest >= 2 ? 2 : 1;
+      this.emit(st(SIZE[n * 8]!, R10, off + i, 0));
+      i += n;
+    }
+    for (const p of e.properties) {
+      if (p.type !== "ObjectProperty")
+        return this.m.fail(p, "only plain fields `name: value` are allowed here");
+      const key =
+        p.key.type === "Identifier" ? p.key.name : p.key.type === "StringLiteral" ? p.key.value : undefined;
+      const field = key === undefined ? undefined : layout.fields.get(key);
+      if (field === undefined)
+        return this.m.fail(
+          p.key,
+          `the ${what} has no field '${key}' (fields: ${[...layout.fields.keys()].join(", ")})`,
+        );
+      if (field.layout.kind !== "int")
+        return this.m.fail(p, "nested records and arrays are not supported in literals yet");
+      const v = this.convert(
+        this.expr(p.value as B.Expression, field.layout.type),
+        field.layout.type,
+        p.value,
+      );
+      const size = SIZE[field.layout.type.bits]!;
+      if (v.k === "imm" && fitsS32(v.v)) this.emit(st(size, R10, off + field.offset, Number(v.v)));
+      else {
+        const { r, temp } = this.inReg(v, p.value);
+        this.emit(stx(size, R10, off + field.offset, register(r)));
+        if (temp) this.freeTemps.add(r);
+      }
+    }
+    return { k: "addr", off };
+  }
+
+  private mapCall(e: B.CallExpression, map: MapDecl, method: string, args: B.Expression[]): Val {
+    const mapVal = (): Val => {
+      const r = this.temp(e);
+      this.emit(ldMapFd(register(r), map.ref));
+      return { k: "reg", r, t: U64, temp: true };
+    };
+    const arity = (n: number, m = n) => {
+      if (args.length < n || args.length > m)
+        this.m.fail(
+          e,
+          `${map.name}.${method} takes ${n === m ? n : `${n} or ${m}`} arguments, got ${args.length}`,
+        );
+    };
+    const savedTop = this.stackTop;
+    const isRing = map.type === "ringbuf";
+    try {
+      switch (method) {
+        case "lookup": {
+          if (isRing) this.m.fail(e, `${map.name} is a ring buffer: use output()`);
+          arity(1);
+          const key = this.toStack(args[0]!, map.key, "key");
+          const m = mapVal();
+          const v = this.callWith([m, key], call("bpf_map_lookup_elem"), U64, e);
+          const t: PointerType = { kind: "ptr", to: map.value, nullable: true, what: `entry of ${map.name}` };
+          return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+        }
+        case "update": {
+          arity(2, 3);
+          const key = this.toStack(args[0]!, map.key, "key");
+          const value = this.toStack(args[1]!, map.value, "value");
+          const flags = args[2]
+            ? this.convert(this.expr(args[2], U64), U64, args[2])
+            : ({ k: "imm", v: 0n, t: U64 } as Val);
+          const m = mapVal();
+          return this.callWith([m, key, value, flags], call("bpf_map_update_elem"), I64, e);
+        }
+        case "delete": {
+          arity(1);
+          const key = this.toStack(args[0]!, map.key, "key");
+          const m = mapVal();
+          return this.callWith([m, key], call("bpf_map_delete_elem"), I64, e);
+        }
+        case "output": {
+          if (!isRing) this.m.fail(e, `${map.name} is a ${map.type} map; output() is for ring buffers`);
+          arity(1, 2);
+          const value = this.toStack(args[0]!, map.value, "record");
+          const flags = args[1]
+            ? this.convert(this.expr(args[1], U64), U64, args[1])
+            : ({ k: "imm", v: 0n, t: U64 } as Val);
+          const m = mapVal();
+          return this.callWith(
+            [m, value, { k: "imm", v: BigInt(map.value.size), t: U64 }, flags],
+            call("bpf_ringbuf_output"),
+            I64,
+            e,
+          );
+        }
+        default:
+          return this.m.fail(
+            e.callee,
+            `maps have lookup, update, delete and (ring buffers) output; not '${method}'`,
+          );
+      }
+    } finally {
+      this.stackTop = savedTop;
+    }
+  }
+
+  private atomicAdd(e: B.CallExpression, args: B.Expression[]): Val {
+    if (args.length !== 2) this.m.fail(e, "atomicAdd(entry.field, value) takes 2 arguments");
+    const target = args[0]!;
+    if (target.type !== "MemberExpression")
+      return this.m.fail(target, "atomicAdd's first argument is a field of a map entry");
+    const place = this.member(target);
+    if (place.k !== "mem" || !place.writable)
+      return this.m.fail(target, "atomicAdd needs a writable field of a map entry");
+    if (place.type.bits < 32) this.m.fail(target, "atomic add works on 32- and 64-bit fields only");
+    const v = this.convert(this.expr(args[1]!, place.type), place.type, args[1]!);
+    const rv = this.inReg(v, args[1]!);
+    const base = this.inReg(place.base, target);
+    this.emit(atomic.add(place.type.bits === 64 ? "dw" : "w", register(base.r), place.off, register(rv.r)));
+    if (rv.temp) this.freeTemps.add(rv.r);
+    if (base.temp) this.freeTemps.add(base.r);
+    return { k: "imm", v: 0n, t: I64 };
+  }
+
+  /** ctx.u8/u16/u32/be16/be32(offset): the value, or null (all ones) past the packet's end. */
+  private packetRead(e: B.CallExpression, ctxLocal: Local, method: string, args: B.Expression[]): Val {
+    const spec = PACKET_READS[method];
+    if (spec === undefined || this.ctx === undefined)
+      return this.m.fail(
+        e.callee,
+        `the context has no method '${method}' (packet reads: u8, u16, u32, be16, be32)`,
+      );
+    if (args.length !== 1) this.m.fail(e, `ctx.${method}(offset) takes 1 argument`);
+    const bytes = spec.type.bits / 8;
+    const size = SIZE[spec.type.bits]!;
+    const offArg = args[0]!;
+    const constOff = this.constantValue(offArg);
+    const access = this.ctx.packet;
+    const missing = this.newLabel("short");
+    const done = this.newLabel("read");
+    const result: IntType = spec.type;
+    if (access.kind === "none") return this.m.fail(e, "this program type has no packet");
+    if (constOff !== undefined && (constOff < 0n || constOff > 0xffffn))
+      this.m.fail(offArg, "a packet offset is 0..65535");
+    if (access.kind === "direct") {
+      const ctxv = this.readLocal(ctxLocal, e);
+      const c = this.inReg(ctxv, e);
+      const p = this.temp(e);
+      const end = this.temp(e);
+      this.emit(ldx("w", register(p), register(c.r), access.data));
+      this.emit(ldx("w", register(end), register(c.r), access.end));
+      if (c.temp) this.freeTemps.add(c.r);
+      let off = 0;
+      if (constOff !== undefined) off = Number(constOff);
+      else {
+        const ov = this.convert(this.expr(offArg, U32), U64, offArg);
+        const o = this.inReg(ov, offArg);
+        this.jump(jgt(register(o.r), 0xffff, missing), missing);
+        this.emit(add(register(p), register(o.r)));
+        if (o.temp) this.freeTemps.add(o.r);
+      }
+      const probe = this.temp(e);
+      this.emit(mov(register(probe), register(p)));
+      this.emit(add(register(probe), off + bytes));
+      this.jump(jgt(register(probe), register(end), missing), missing);
+      this.freeTemps.add(probe);
+      this.freeTemps.add(end);
+      this.emit(ldx(size, register(p), register(p), off));
+      if (spec.swap) this.emit((spec.type.bits === 16 ? be16 : be32)(register(p)));
+      this.jump(ja(done), done, true);
+      this.place(missing);
+      this.emit(mov(register(p), -1));
+      this.place(done);
+      return { k: "reg", r: p, t: { kind: "maybe", type: result }, temp: true };
+    }
+    // bpf_skb_load_bytes(ctx, offset, buf, len) into a stack slot
+    const savedTop = this.stackTop;
+    const slot = this.alloc(8, e);
+    const ctxv = this.readLocal(ctxLocal, e);
+    const offv = this.convert(this.expr(offArg, U32), U32, offArg);
+    const ret = this.callWith(
+      [ctxv, offv, { k: "addr", off: slot }, { k: "imm", v: BigInt(bytes), t: U32 }],
+      call("bpf_skb_load_bytes"),
+      I64,
+      e,
+    );
+    const r = (ret as { r: number }).r;
+    this.jump(jne(register(r), 0, missing), missing);
+    this.emit(ldx(size, register(r), R10, slot));
+    if (spec.swap) this.emit((spec.type.bits === 16 ? be16 : be32)(register(r)));
+    this.jump(ja(done), done, true);
+    this.place(missing);
+    this.emit(mov(register(r), -1));
+    this.place(done);
+    this.stackTop = savedTop;
+    return { k: "reg", r, t: { kind: "maybe", type: result }, temp: true };
+  }
+}
+
+/** Constant arithmetic with the same semantics as the generated code. */
+function constantArith(op: string, a: bigint, b: bigint, t: IntType, node: B.Node, m: ModuleScope): bigint {
+  const x = wrapTo(a, t);
+  const y = wrapTo(b, t);
+  const bits = BigInt(t.bits);
+  switch (op) {
+    case "+":
+      return wrapTo(x + y, t);
+    case "-":
+      return wrapTo(x - y, t);
+    case "*":
+      return wrapTo(x * y, t);
+    case "/":
+      return y === 0n ? 0n : wrapTo(x / y, t);
+    case "%":
+      return y === 0n ? x : wrapTo(x % y, t);
+    case "&":
+      return wrapTo(x & y, t);
+    case "|":
+      return wrapTo(x | y, t);
+    case "^":
+      return wrapTo(x ^ y, t);
+    case "<<":
+      return wrapTo(x << (BigInt.asUintN(64, b) & (bits - 1n)), t);
+    case ">>":
+      return wrapTo(x >> (BigInt.asUintN(64, b) & (bits - 1n)), t);
+    case ">>>":
+      return wrapTo(BigInt.asUintN(t.bits, x) >> (BigInt.asUintN(64, b) & (bits - 1n)), t);
+    default:
+      return m.fail(node, `operator '${op}' is not supported on integers`);
+  }
+}
+
+/** Visits every node under `node`. */
+export function walk(node: B.Node, visit: (n: B.Node) => void): void {
+  visit(node);
+  for (const key of Object.keys(node)) {
+    if (key === "loc" || key === "start" || key === "end" || key.endsWith("Comments")) continue;
+    const child = (node as unknown as Record<string, unknown>)[key];
+    if (Array.isArray(child)) {
+      for (const c of child)
+        if (c && typeof c === "object" && typeof (c as B.Node).type === "string") walk(c as B.Node, visit);
+    } else if (child && typeof child === "object" && typeof (child as B.Node).type === "string") {
+      walk(child as B.Node, visit);
+    }
+  }
+}
+
+/** Whether `node` assigns to the name `name` anywhere. */
+function assigns(node: B.Node, name: string): boolean {
+  let found = false;
+  walk(node, (n) => {
+    if (n.type === "AssignmentExpression" && n.left.type === "Identifier" && n.left.name === name)
+      found = true;
+    if (n.type === "UpdateExpression" && n.argument.type === "Identifier" && n.argument.name === name)
+      found = true;
+  });
+  return found;
+}

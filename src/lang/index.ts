@@ -1,0 +1,12 @@
+/** The TypeScript-subset compiler: source to programs (instructions, functions, line info). */
+export {
+  type CompiledLine,
+  type CompiledMap,
+  type CompiledModule,
+  type CompiledProgram,
+  type CompileOptions,
+  compile,
+} from "./compile.js";
+export { CompileError } from "./errors.js";
+export { CONTEXTS, type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
+export * from "./prelude.js";

@@ -1,0 +1,139 @@
+/**
+ * What the compiler knows of the kernel without asking it: uapi constants by name and the
+ * context structures of the program types it compiles. These are the kernel's stable ABI
+ * (uapi headers); the tests check every offset against the running kernel's BTF.
+ */
+import { I32, type IntType, U32 } from "./types.js";
+
+/** uapi constants a program may name (`XDP_PASS`, `ETH_P_IP`, `BPF_ANY`...). */
+export const KERNEL_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
+  // enum xdp_action
+  XDP_ABORTED: 0,
+  XDP_DROP: 1,
+  XDP_PASS: 2,
+  XDP_TX: 3,
+  XDP_REDIRECT: 4,
+  // tc actions (linux/pkt_cls.h)
+  TC_ACT_UNSPEC: -1,
+  TC_ACT_OK: 0,
+  TC_ACT_RECLASSIFY: 1,
+  TC_ACT_SHOT: 2,
+  TC_ACT_PIPE: 3,
+  TC_ACT_STOLEN: 4,
+  TC_ACT_QUEUED: 5,
+  TC_ACT_REPEAT: 6,
+  TC_ACT_REDIRECT: 7,
+  // ethernet protocols (linux/if_ether.h), host values: compare with a big-endian read
+  ETH_P_IP: 0x0800,
+  ETH_P_ARP: 0x0806,
+  ETH_P_8021Q: 0x8100,
+  ETH_P_IPV6: 0x86dd,
+  ETH_P_8021AD: 0x88a8,
+  ETH_HLEN: 14,
+  // IP protocols (linux/in.h)
+  IPPROTO_IP: 0,
+  IPPROTO_ICMP: 1,
+  IPPROTO_TCP: 6,
+  IPPROTO_UDP: 17,
+  IPPROTO_IPV6: 41,
+  IPPROTO_GRE: 47,
+  IPPROTO_ICMPV6: 58,
+  IPPROTO_SCTP: 132,
+  // map update flags
+  BPF_ANY: 0,
+  BPF_NOEXIST: 1,
+  BPF_EXIST: 2,
+  BPF_F_LOCK: 4,
+  // perf/ringbuf
+  BPF_F_CURRENT_CPU: 0xffffffff,
+  BPF_RB_NO_WAKEUP: 1,
+  BPF_RB_FORCE_WAKEUP: 2,
+  // socket filter verdicts are byte counts; sk_skb / cgroup
+  SK_DROP: 0,
+  SK_PASS: 1,
+});
+
+/** A field of a context structure. */
+export interface ContextField {
+  readonly offset: number;
+  readonly type: IntType;
+}
+
+/** How a program type reaches its packet, if it has one. */
+export type PacketAccess =
+  /** direct: data and data_end fields, bounds checked against each other */
+  | { readonly kind: "direct"; readonly data: number; readonly end: number }
+  /** through bpf_skb_load_bytes (socket filters: no direct packet access) */
+  | { readonly kind: "load_bytes" }
+  | { readonly kind: "none" };
+
+/** The context of a program type. */
+export interface ContextSpec {
+  /** the kernel's struct name */
+  readonly struct: string;
+  /** the TypeScript type name rawbpf ships for it */
+  readonly typeName: string;
+  readonly fields: ReadonlyMap<string, ContextField>;
+  readonly packet: PacketAccess;
+}
+
+const f = (offset: number, type: IntType = U32): ContextField => ({ offset, type });
+
+const XDP_MD: ContextSpec = {
+  struct: "xdp_md",
+  typeName: "XdpContext",
+  fields: new Map([
+    ["data", f(0)],
+    ["data_end", f(4)],
+    ["data_meta", f(8)],
+    ["ingress_ifindex", f(12)],
+    ["rx_queue_index", f(16)],
+    ["egress_ifindex", f(20)],
+  ]),
+  packet: { kind: "direct", data: 0, end: 4 },
+};
+
+const SK_BUFF_FIELDS = new Map([
+  ["len", f(0)],
+  ["pkt_type", f(4)],
+  ["mark", f(8)],
+  ["queue_mapping", f(12)],
+  ["protocol", f(16)],
+  ["vlan_present", f(20)],
+  ["vlan_tci", f(24)],
+  ["vlan_proto", f(28)],
+  ["priority", f(32)],
+  ["ingress_ifindex", f(36)],
+  ["ifindex", f(40)],
+  ["tc_index", f(44)],
+  ["hash", f(68)],
+  ["tc_classid", f(72)],
+  ["data", f(76)],
+  ["data_end", f(80)],
+  ["napi_id", f(84)],
+  ["family", f(88)],
+  ["remote_ip4", f(92)],
+  ["local_ip4", f(96)],
+  ["remote_port", f(132)],
+  ["local_port", f(136)],
+  ["data_meta", f(140)],
+  ["wire_len", f(160)],
+  ["gso_segs", f(164)],
+  ["gso_size", f(176)],
+]);
+
+function skb(packet: PacketAccess): ContextSpec {
+  return { struct: "__sk_buff", typeName: "SkBuffContext", fields: SK_BUFF_FIELDS, packet };
+}
+
+/** Program types the compiler knows a context for. */
+export const CONTEXTS: ReadonlyMap<string, ContextSpec> = new Map([
+  ["xdp", XDP_MD],
+  ["sched_cls", skb({ kind: "direct", data: 76, end: 80 })],
+  ["sched_act", skb({ kind: "direct", data: 76, end: 80 })],
+  ["socket_filter", skb({ kind: "load_bytes" })],
+  ["cgroup_skb", skb({ kind: "load_bytes" })],
+]);
+
+/** `int` returns of helpers are this; `long` and pointers are i64/u64. */
+export const HELPER_INT = I32;
