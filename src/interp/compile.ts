@@ -107,7 +107,8 @@ export function generate(bySlot: readonly (Instruction | undefined)[], trace: bo
     "let r0l = 0, r0h = 0, r1l = a1l, r1h = a1h, r2l = a2l, r2h = a2h, r3l = a3l, r3h = a3h, r4l = a4l, r4h = a4h, r5l = a5l, r5h = a5h;",
     "let r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0;",
     `const r10h = ${HI_BASE + FRAME_ID} + depth, r10l = ${(LO_BASE + STACK_SIZE) | 0};`,
-    `let mg = ${MAY_GOTO_BUDGET}, pc = slot, t = 0, u = 0;`,
+    `let mg = ${MAY_GOTO_BUDGET}, pc = slot, t = 0, n = B[0];`,
+    "const lim = B[1];",
     "L: for (;;) switch (pc) {",
   );
   for (let s = 0; s < n; s++) {
@@ -116,7 +117,7 @@ export function generate(bySlot: readonly (Instruction | undefined)[], trace: bo
     if (leader[s]) {
       let len = 0;
       for (let k = s; k < n && (k === s || !leader[k]); k++) if (bySlot[k] !== undefined) len++;
-      out.push(`case ${s}: if ((B[0] += ${len}) > B[1]) R.overBudget(${s});`);
+      out.push(`case ${s}: if ((n += ${len}) > lim) R.overBudget(${s});`);
     }
     if (trace)
       out.push(
@@ -180,7 +181,7 @@ function instruction(i: Instruction, s: number, bad: (s: number, why: string) =>
         checkRegs(i, s, bad, false);
         const size = [4, 2, 1][(code & 0x18) >> 3]!;
         const off = mode === Mode.IND ? `(${L(i.src)} + ${i.imm | 0}) | 0` : `${i.imm | 0}`;
-        return `r0l = R.ldAbs(${size}, ${off}, ${s}); if (T[1] === 0) { T[0] = 0; return 0; } r0h = 0; r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;`;
+        return `r0l = R.ldAbs(${size}, ${off}, ${s}); if (T[1] === 0) { B[0] = n; T[0] = 0; return 0; } r0h = 0; r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;`;
       }
       return bad(s, `unknown opcode 0x${code.toString(16).padStart(2, "0")} (class LD)`);
     }
@@ -292,7 +293,7 @@ function alu(i: Instruction, s: number, bad: (s: number, why: string) => never, 
       case AluOp.SUB:
         return `t = (${dl} >>> 0) - (${sl} >>> 0); ${dh} = (${dh} - ${sh} - (t < 0 ? 1 : 0)) | 0; ${dl} = t | 0;`;
       case AluOp.MUL:
-        return `${dl} = R.mul64(${dl}, ${dh}, ${sl}, ${sh}); ${dh} = T[0];`;
+        return `t = Math.imul(${dl}, ${sl}); ${dh} = (mulhu(${dl}, ${sl}) + Math.imul(${dl}, ${sh}) + Math.imul(${dh}, ${sl})) | 0; ${dl} = t;`;
       case AluOp.DIV:
         offOk(off === 0 || off === 1);
         return `${dl} = R.${off ? "sdiv64" : "udiv64"}(${dl}, ${dh}, ${sl}, ${sh}); ${dh} = T[0];`;
@@ -416,24 +417,25 @@ function jump(
   const x = (i.code & 0x08) !== 0;
   if (op === JmpOp.EXIT) {
     if (!wide || x) bad(s, "exit is JMP class with source K");
-    return "T[0] = r0h; return r0l;";
+    return "B[0] = n; T[0] = r0h; return r0l;";
   }
   if (op === JmpOp.CALL) {
     if (!wide) bad(s, "call is JMP class only");
     if (x) {
       // callx: the register is in dst (LLVM)
       if (i.dst > 10) bad(s, `register r${i.dst} does not exist`);
-      return `R.depth = depth; r0l = R.callx(${L(i.dst)}, ${H(i.dst)}, ${s}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h); r0h = T[0];`;
+      return `B[0] = n; R.depth = depth; r0l = R.callx(${L(i.dst)}, ${H(i.dst)}, ${s}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h); r0h = T[0]; n = B[0];`;
     }
     if (i.src === PseudoCall.CALL) {
-      return `r0l = run(${s + i.imm + 1}, depth + 1, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h); r0h = T[0];`;
+      return `B[0] = n; r0l = run(${s + i.imm + 1}, depth + 1, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h); r0h = T[0]; n = B[0];`;
     }
     if (i.src === PseudoCall.HELPER) {
       const tail = i.imm === 12 ? " if (R.tail) { R.tail = false; return r0l; }" : "";
-      return `R.depth = depth; r0l = R.helper(${i.imm | 0}, ${s}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h); r0h = T[0];${tail}`;
+      // the budget count goes through B around anything that may run instructions
+      return `B[0] = n; R.depth = depth; r0l = R.helper(${i.imm | 0}, ${s}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h); r0h = T[0]; n = B[0];${tail}`;
     }
     if (i.src === PseudoCall.KFUNC_CALL)
-      return `R.depth = depth; r0l = R.kfunc(${i.imm | 0}, ${s}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h); r0h = T[0];`;
+      return `B[0] = n; R.depth = depth; r0l = R.kfunc(${i.imm | 0}, ${s}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h); r0h = T[0]; n = B[0];`;
     return bad(s, `call with src ${i.src} (0 helper, 1 bpf-to-bpf, 2 kfunc)`);
   }
   if (op === JmpOp.JA) {

@@ -9,7 +9,7 @@ import { InterpInvalidProgramError } from "./errors.js";
 import "./helpers.js";
 import { registerObject, unregisterObject } from "./maps.js";
 import * as M from "./memory.js";
-import { B, invoke, R, type RunnableProgram, type TraceHook } from "./runtime.js";
+import { B, invoke, mulhu, R, type RunnableProgram, type TraceHook } from "./runtime.js";
 
 /** Options of a run. */
 export interface InterpRunOptions {
@@ -108,9 +108,10 @@ export class InterpProgram implements RunnableProgram {
       "sth",
       "stw",
       "std",
+      "mulhu",
       `return function run(slot, depth, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h) {\n${this.source}\n};`,
     );
-    this.fn = factory(R, M.T, B, M.ldb, M.ldh, M.ldw, M.ldd, M.stb, M.sth, M.stw, M.std) as CompiledFn;
+    this.fn = factory(R, M.T, B, M.ldb, M.ldh, M.ldw, M.ldd, M.stb, M.sth, M.stw, M.std, mulhu) as CompiledFn;
     this.fd = registerObject(this);
   }
 

@@ -59,7 +59,7 @@ function ret(v: bigint): number {
   return Number(u & 0xffffffffn) | 0;
 }
 
-function mulhu(a: number, b: number): number {
+export function mulhu(a: number, b: number): number {
   const a0 = a & 0xffff;
   const a1 = a >>> 16;
   const b0 = b & 0xffff;
@@ -377,6 +377,7 @@ export const R = {
   },
 
   overBudget(pc: number): never {
+    B[0] = B[1];
     throw new BudgetExceededError(pc, R.prog.bySlot[pc], B[1]);
   },
   fellOff(pc: number, n: number): never {
