@@ -754,6 +754,10 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
    * fail with EPERM); programs still can, unless the map was created with BPF_F_RDONLY_PROG.
    */
   freeze(): void {
+    if (this.#ops instanceof MemoryElemOps) {
+      this.#ops.map.frozen = true;
+      return;
+    }
     mapFreeze(this.fd, this.#ctx);
   }
 
