@@ -1,8 +1,11 @@
 /** `rawbpf run FILE --type TYPE`: load a program and run it once with BPF_PROG_TEST_RUN. */
+
+import { createAsmMaps } from "../program/assembled.js";
+import { Program } from "../program/program.js";
 import { InputError } from "../sys/error.js";
 import { intFlag, parseArgs } from "./args.js";
 import { type CliIo, readInput, TEST_RUN_LIMIT, UsageError } from "./io.js";
-import { loadOrReport, PROGRAM_FLAGS } from "./load.js";
+import { type Loaded, loadOrReport, loadSpec, PROGRAM_FLAGS, readProgram } from "./load.js";
 
 const HELP = `usage: rawbpf run FILE --type TYPE [options]
 
@@ -24,6 +27,7 @@ options:
   --log-size BYTES   initial verifier log size
   --name NAME        program name
   --license TEXT     license (default GPL)
+  --interpret        run in rawbpf's interpreter (no bpf() call, no root), maps in memory
   --json             print one JSON object: retval, duration_ns, data_out (hex), ctx_out (hex)
   -h, --help         this help
 `;
@@ -64,7 +68,10 @@ export async function bytesArg(value: string, flag: string, io: CliIo): Promise<
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { values: [...PROGRAM_FLAGS, "data", "ctx", "repeat"], booleans: ["json"] });
+  const args = parseArgs(argv, {
+    values: [...PROGRAM_FLAGS, "data", "ctx", "repeat"],
+    booleans: ["json", "interpret"],
+  });
   if (args.bools.has("help")) {
     io.stdout(HELP);
     return 0;
@@ -74,7 +81,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const data = args.flags.has("data") ? await bytesArg(args.flags.get("data")!, "data", io) : undefined;
   const ctx = args.flags.has("ctx") ? await bytesArg(args.flags.get("ctx")!, "ctx", io) : undefined;
   const repeat = intFlag(args, "repeat", 1, 1, 0xffffffff);
-  const loaded = await loadOrReport(args, json, io, "run");
+  const loaded = args.bools.has("interpret")
+    ? await interpreted(args, io)
+    : await loadOrReport(args, json, io, "run");
   if (typeof loaded === "number") return loaded;
   using l = loaded;
   const r = l.program.testRun({ ...(data ? { data } : {}), ...(ctx ? { ctx } : {}), repeat });
@@ -98,4 +107,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (r.ctxOut.length > 0) io.stdout(`ctx out (${r.ctxOut.length} bytes): ${r.ctxOut.toString("hex")}\n`);
   if (note) io.stdout(`note: ${note}\n`);
   return 0;
+}
+
+/** `--interpret`: the program and its maps on the memory back end. */
+async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Promise<Loaded> {
+  const source = await readProgram(args.positionals[0]!, io, "run");
+  const spec = loadSpec(args, source);
+  const maps = source.asm ? createAsmMaps(source.asm, "memory") : {};
+  const program = Program.load({ ...spec, maps, backend: "memory" });
+  return {
+    program,
+    [Symbol.dispose]: () => {
+      program.close();
+      for (const m of Object.values(maps)) m.close();
+    },
+  };
 }

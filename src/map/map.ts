@@ -2,6 +2,7 @@
 
 import { type BytesCodec, bytes } from "../codec/bytes.js";
 import type { AnyCodec, In, Out } from "../codec/codec.js";
+import { MemoryElemOps, MemoryHandle } from "../interp/elemops.js";
 import type { CallContext } from "../sys/bpf.js";
 import { ClosedError, InputError } from "../sys/error.js";
 import { closeRaw, duplicateFd, expectFdKind, Fd } from "../sys/fd.js";
@@ -129,8 +130,8 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   /** the value codec (for per-CPU maps: the whole per-CPU value; for map-in-map: inner maps) */
   readonly value: VC;
 
-  readonly #fd: Fd;
-  readonly #ops: MapElemOps;
+  readonly #fd: Fd | MemoryHandle;
+  readonly #ops: MapElemOps | MemoryElemOps;
   readonly #ctx: CallContext;
   readonly #keyRaw: boolean;
   readonly #valueRaw: boolean;
@@ -147,7 +148,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
   readonly #keyViews: IntViews;
   readonly #valueViews: IntViews;
 
-  private constructor(fd: Fd, shape: Shape, key: KC, value: VC) {
+  private constructor(fd: Fd | MemoryHandle, shape: Shape, key: KC, value: VC, ops?: MemoryElemOps) {
     this.type = shape.type;
     this.keySize = shape.keySize;
     this.valueSize = shape.valueSize;
@@ -158,7 +159,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     this.value = value;
     this.#fd = fd;
     this.#ctx = { what: shape.name ? `on map '${shape.name}'` : `on ${shape.type} map` };
-    this.#ops = new MapElemOps(fd.value, shape.keySize, value.size, this.#ctx);
+    this.#ops = ops ?? new MapElemOps(fd.value, shape.keySize, value.size, this.#ctx);
     this.#keyRaw = (key as { raw?: boolean }).raw === true;
     this.#valueRaw = (value as { raw?: boolean }).raw === true;
     this.#valueView = this.#ops.value.subarray(0, value.size);
@@ -250,6 +251,29 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     keySize = keyCodec.size;
     valueSize = ofMaps ? 4 : valueSize;
 
+    if (spec.backend === "memory") {
+      // the memory back end (src/interp): no bpf() call
+      const cpus = isPerCpu(type) ? valueCodec.size / (Math.ceil(valueSize / 8) * 8) : 1;
+      const ops = new MemoryElemOps(
+        {
+          type,
+          keySize,
+          valueSize,
+          maxEntries,
+          flags,
+          ...(spec.name === undefined ? {} : { name: spec.name }),
+          cpus,
+        },
+        valueCodec.size,
+      );
+      const shape: Shape = { type, keySize, valueSize, maxEntries, flags, name: spec.name ?? "" };
+      return new BpfMap(new MemoryHandle(ops.map.fd), shape, keyCodec, valueCodec, ops) as unknown as BpfMap<
+        KC,
+        ValueCodecFor<T, VC>
+      >;
+    }
+    if (spec.backend !== undefined && spec.backend !== "kernel")
+      throw new InputError(`backend must be "kernel" or "memory", got ${JSON.stringify(spec.backend)}`);
     // things that must live only for the create call
     let innerFd: number | undefined;
     let innerTemplate: BpfMap<AnyCodec, AnyCodec> | undefined;
@@ -588,7 +612,12 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     let cur = Buffer.alloc(size);
     let next = Buffer.alloc(size);
     let first = true;
-    while (mapGetNextKey(this.fd, first ? undefined : cur, next, this.#ctx)) {
+    const ops = this.#ops;
+    const step =
+      ops instanceof MemoryElemOps
+        ? () => ops.nextKey(first ? undefined : cur, next)
+        : () => mapGetNextKey(this.fd, first ? undefined : cur, next, this.#ctx);
+    while (step()) {
       first = false;
       const t = cur;
       cur = next;
@@ -730,6 +759,10 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
    * fail with EPERM); programs still can, unless the map was created with BPF_F_RDONLY_PROG.
    */
   freeze(): void {
+    if (this.#ops instanceof MemoryElemOps) {
+      this.#ops.map.frozen = true;
+      return;
+    }
     mapFreeze(this.fd, this.#ctx);
   }
 

@@ -52,6 +52,11 @@ export interface MapSpec<
   mapExtra?: bigint | number;
   /** network device to offload the map to */
   ifindex?: number;
+  /**
+   * where the map lives: `"kernel"` (the default, BPF_MAP_CREATE) or `"memory"`, an in-process
+   * map with the kernel's semantics for programs loaded with `backend: "memory"` (no bpf() call)
+   */
+  backend?: "kernel" | "memory";
 }
 
 /** The value codec a map of type `T` ends up with. */

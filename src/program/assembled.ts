@@ -16,7 +16,7 @@ export interface LoadedAssembly extends Disposable {
 }
 
 /** Creates the maps an assembled program declares (filled and frozen as declared). */
-export function createAsmMaps(asm: AsmProgram): Record<string, BpfMap> {
+export function createAsmMaps(asm: AsmProgram, backend?: "kernel" | "memory"): Record<string, BpfMap> {
   const maps: Record<string, BpfMap> = {};
   try {
     for (const m of asm.maps) {
@@ -27,6 +27,7 @@ export function createAsmMaps(asm: AsmProgram): Record<string, BpfMap> {
         maxEntries: m.maxEntries,
         flags: m.flags,
         ...(/^[A-Za-z0-9_.]{1,15}$/.test(m.name) ? { name: m.name } : {}),
+        ...(backend === undefined ? {} : { backend }),
       });
       maps[m.name] = map as BpfMap;
       if (m.initialValue) map.set(Buffer.alloc(m.keySize), Buffer.from(m.initialValue));

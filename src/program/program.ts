@@ -1,6 +1,9 @@
 /** `Program`: a loaded eBPF program, made from a spec, owning its descriptor. */
+import { MemoryHandle } from "../interp/elemops.js";
+import { InterpProgram } from "../interp/program.js";
+import { decode } from "../isa/decode.js";
 import type { Instruction } from "../isa/insn.js";
-import { BpfError, InputError } from "../sys/error.js";
+import { BpfError, ClosedError, InputError } from "../sys/error.js";
 import { duplicateFd, expectFdKind, Fd } from "../sys/fd.js";
 import { enableStats, getFdById, objGet, objPin } from "../sys/obj.js";
 import { MAX_LOG_SIZE, progLoad, progTestRun } from "../sys/prog.js";
@@ -69,6 +72,11 @@ export interface ProgramSpec {
    * instruction and state). The statistics level (4) is always added.
    */
   logLevel?: number;
+  /**
+   * where the program runs: `"kernel"` (the default, BPF_PROG_LOAD) or `"memory"`, the in-process
+   * interpreter (src/interp): no bpf() call, maps must be memory maps too, `testRun` runs it
+   */
+  backend?: "kernel" | "memory";
   /** initial size of the verifier log buffer; grown to what the kernel needs when too small */
   logSize?: number;
   /** check each instruction's encoding before the kernel sees it (default true) */
@@ -139,7 +147,8 @@ function fdOf(x: unknown, what: string): number | undefined {
  * path) or {@link Program.fromId}. It owns its descriptor: `close()` (or `using`) releases it.
  */
 export class Program implements Disposable {
-  readonly #fd: Fd;
+  readonly #fd: Fd | MemoryHandle;
+  readonly #interp: InterpProgram | undefined;
   /** the program type name (`"socket_filter"`) */
   readonly type: string;
   /** the verifier log of the load (at least the statistics lines; empty for opened programs) */
@@ -157,14 +166,16 @@ export class Program implements Disposable {
   readonly expectedAttachType: string | undefined;
 
   private constructor(
-    fd: Fd,
+    fd: Fd | MemoryHandle,
     type: string,
     log: string,
     insns: readonly Instruction[] | undefined,
     insnCount: number,
     expectedAttachType?: string,
+    interp?: InterpProgram,
   ) {
     this.#fd = fd;
+    this.#interp = interp;
     this.type = type;
     this.expectedAttachType = expectedAttachType;
     this.log = log;
@@ -209,6 +220,23 @@ export class Program implements Disposable {
       maps: spec.maps,
       ...(spec.check === undefined ? {} : { check: spec.check }),
     });
+    if (spec.backend === "memory") {
+      const interp = new InterpProgram(insns ?? decode(bytes), {
+        type: typeName,
+        ...(name === undefined ? {} : { name }),
+      });
+      return new Program(
+        new MemoryHandle(interp.fd),
+        typeName,
+        "",
+        insns,
+        bytes.byteLength / 8,
+        undefined,
+        interp,
+      );
+    }
+    if (spec.backend !== undefined && spec.backend !== "kernel")
+      throw new InputError(`backend must be "kernel" or "memory", got ${JSON.stringify(spec.backend)}`);
     const attachFd = fdOf(spec.attachTarget, "attach target");
     const btf = resolveLoadBtf(spec.instructions, spec.btf, {
       funcInfo: spec.funcInfo,
@@ -328,6 +356,11 @@ export class Program implements Disposable {
     return this.#fd.value;
   }
 
+  /** `"memory"` when the interpreter runs this program, else `"kernel"`. */
+  get backend(): "kernel" | "memory" {
+    return this.#interp === undefined ? "kernel" : "memory";
+  }
+
   /** Whether close() has been called. */
   get closed(): boolean {
     return this.#fd.closed;
@@ -354,6 +387,21 @@ export class Program implements Disposable {
     checkUint(options.repeat, "repeat", 0xffffffff);
     checkUint(options.flags, "test run flags", 0xffffffff);
     checkUint(options.cpu, "cpu", 0xffffffff);
+    const interp = this.#interp;
+    if (interp !== undefined) {
+      if (this.#fd.closed) throw new ClosedError(`${this.type} program (memory)`);
+      const times = Math.max(options.repeat ?? 1, 1);
+      const run = {
+        ...(data ? { data } : {}),
+        ...(ctx ? { ctx } : {}),
+        ...(options.cpu === undefined ? {} : { env: { cpu: options.cpu } }),
+      };
+      const t0 = process.hrtime.bigint();
+      let r = interp.run(run);
+      for (let k = 1; k < times; k++) r = interp.run(run);
+      const duration = Number((process.hrtime.bigint() - t0) / BigInt(times));
+      return { retval: r.retval, duration, dataOut: Buffer.from(r.dataOut), ctxOut: Buffer.from(r.ctxOut) };
+    }
     const r = progTestRun(
       {
         fd: this.fd,

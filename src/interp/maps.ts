@@ -1,0 +1,449 @@
+/**
+ * Maps in memory: the kernel's map types with the kernel's flags and errnos, for programs run by
+ * the interpreter and for `BpfMap`'s memory back end. Operations return 0 or a negative errno,
+ * as the kernel's map operations do; the syscall-side wrapper turns those into `BpfError`s.
+ *
+ * Differences from the kernel, on purpose: hash iteration follows insertion order (the kernel's
+ * follows buckets), the LRU evicts exactly the least recently used element (the kernel's lists
+ * are approximate and per CPU), and a value pointer kept after its element is deleted still
+ * reads the old bytes (as RCU lets the kernel's do, until the grace period).
+ */
+
+export const ENOENT = 2;
+export const E2BIG = 7;
+export const ENOMEM = 12;
+export const EBUSY = 16;
+export const EEXIST = 17;
+export const EINVAL = 22;
+export const ENOSPC = 28;
+export const EOPNOTSUPP = 95;
+
+export const BPF_ANY = 0;
+export const BPF_NOEXIST = 1;
+export const BPF_EXIST = 2;
+export const BPF_F_LOCK = 4;
+const BPF_F_RDONLY_PROG = 128;
+const BPF_F_WRONLY_PROG = 256;
+
+/** Descriptor numbers of memory objects start here (never a real descriptor of this process). */
+export const MEMORY_FD_BASE = 0x40000000;
+let nextFd = MEMORY_FD_BASE;
+/** memory objects (maps, programs) by their descriptor number; weakly held */
+const objects = new Map<number, WeakRef<object>>();
+
+/** A descriptor number for a memory object. */
+export function registerObject(o: object): number {
+  const fd = ++nextFd;
+  objects.set(fd, new WeakRef(o));
+  return fd;
+}
+/** Forgets a memory object's descriptor (its close()). */
+export function unregisterObject(fd: number): void {
+  objects.delete(fd);
+}
+/** The memory object a descriptor number names, or undefined. */
+export function objectByFd(fd: number): object | undefined {
+  return objects.get(fd)?.deref();
+}
+
+/** The shape of an in-memory map. */
+export interface MemoryMapSpec {
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+  name?: string;
+  /** number of simulated CPUs for per-CPU maps (default 2) */
+  cpus?: number;
+  /** inner map template for array_of_maps / hash_of_maps */
+  inner?: MemoryMap;
+}
+
+function hexKey(key: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < key.length; i++) s += String.fromCharCode(key[i]!);
+  return s;
+}
+
+/** One in-memory map. */
+export class MemoryMap {
+  readonly fd: number;
+  readonly type: string;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly name: string;
+  readonly cpus: number;
+  readonly perCpu: boolean;
+  /** bytes of one CPU's value in the syscall buffer (round_up(value_size, 8)) */
+  readonly cpuStride: number;
+  readonly inner: MemoryMap | undefined;
+  /** the program may write values (not BPF_F_RDONLY_PROG) */
+  readonly progWritable: boolean;
+  readonly progReadable: boolean;
+  frozen = false;
+
+  // array-like storage: per CPU, one view per element
+  #slots: Uint8Array[][] = [];
+  // hash-like storage: key string → [key bytes, per-CPU values]
+  #hash = new Map<string, { key: Uint8Array; values: Uint8Array[] }>();
+  // queue / stack
+  #items: Uint8Array[] = [];
+  // fd-holding arrays (prog array, array of maps) and hash of maps: key → object fd
+  #fds = new Map<string, number>();
+  // ring buffer
+  ring: RingState | undefined;
+  /** perf event array records, per CPU index */
+  perf: Uint8Array[][] = [];
+
+  constructor(spec: MemoryMapSpec) {
+    this.type = spec.type;
+    this.keySize = spec.keySize;
+    this.valueSize = spec.valueSize;
+    this.maxEntries = spec.maxEntries;
+    this.flags = spec.flags ?? 0;
+    this.name = spec.name ?? "";
+    this.cpus = spec.cpus ?? 2;
+    this.perCpu = spec.type.startsWith("percpu_") || spec.type === "lru_percpu_hash";
+    this.cpuStride = (this.valueSize + 7) & ~7;
+    this.inner = spec.inner;
+    this.progWritable = (this.flags & BPF_F_RDONLY_PROG) === 0;
+    this.progReadable = (this.flags & BPF_F_WRONLY_PROG) === 0;
+    if (this.type === "array" || this.type === "percpu_array") {
+      const n = this.perCpu ? this.cpus : 1;
+      for (let c = 0; c < n; c++) {
+        const buf = new Uint8Array(this.valueSize * this.maxEntries);
+        const row: Uint8Array[] = [];
+        for (let i = 0; i < this.maxEntries; i++)
+          row.push(buf.subarray(i * this.valueSize, (i + 1) * this.valueSize));
+        this.#slots.push(row);
+      }
+    }
+    if (this.type === "ringbuf") this.ring = new RingState(this.maxEntries);
+    this.fd = registerObject(this);
+  }
+
+  /** a name for messages */
+  get label(): string {
+    return this.name ? `map '${this.name}'` : `${this.type} map`;
+  }
+
+  get isArray(): boolean {
+    return this.type === "array" || this.type === "percpu_array";
+  }
+  get isHash(): boolean {
+    return (
+      this.type === "hash" ||
+      this.type === "percpu_hash" ||
+      this.type === "lru_hash" ||
+      this.type === "lru_percpu_hash" ||
+      this.type === "lpm_trie"
+    );
+  }
+  get holdsFds(): boolean {
+    return this.type === "prog_array" || this.type === "array_of_maps" || this.type === "hash_of_maps";
+  }
+  get isQueue(): boolean {
+    return this.type === "queue" || this.type === "stack";
+  }
+
+  #index(key: Uint8Array): number {
+    return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+  }
+
+  /** LPM: the key with the bits past its prefix cleared, as a string; undefined when invalid */
+  #lpmKey(key: Uint8Array, prefix: number): string {
+    const out = key.slice();
+    new DataView(out.buffer).setUint32(0, prefix, true);
+    for (let b = 0; b < (this.keySize - 4) * 8; b++)
+      if (b >= prefix) out[4 + (b >> 3)]! &= ~(0x80 >> (b & 7));
+    return hexKey(out);
+  }
+
+  /**
+   * The value for `key` as a program sees it (the CPU's slot for per-CPU maps), or undefined.
+   * LPM tries match the longest prefix; LRU lookups make the element the most recently used.
+   */
+  lookup(key: Uint8Array, cpu: number): Uint8Array | undefined {
+    if (this.isArray) {
+      const i = this.#index(key);
+      if (i >= this.maxEntries) return undefined;
+      return this.#slots[this.perCpu ? cpu : 0]![i];
+    }
+    if (this.type === "lpm_trie") {
+      const max = Math.min(
+        new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true),
+        (this.keySize - 4) * 8,
+      );
+      for (let p = max; p >= 0; p--) {
+        const e = this.#hash.get(this.#lpmKey(key, p));
+        if (e !== undefined) return e.values[0];
+      }
+      return undefined;
+    }
+    if (this.isHash) {
+      const k = hexKey(key);
+      const e = this.#hash.get(k);
+      if (e === undefined) return undefined;
+      if (this.type.startsWith("lru")) {
+        this.#hash.delete(k);
+        this.#hash.set(k, e);
+      }
+      return e.values[this.perCpu ? cpu : 0];
+    }
+    return undefined;
+  }
+
+  /** The descriptor stored at `key` in a prog array or map-of-maps, or undefined. */
+  lookupFd(key: Uint8Array): number | undefined {
+    return this.#fds.get(hexKey(key));
+  }
+
+  /**
+   * The value of `key` as the syscall side reads it: every CPU's slot (each round_up(size, 8))
+   * for per-CPU maps; the inner map's or program's descriptor for fd maps.
+   */
+  read(key: Uint8Array, out: Uint8Array): number {
+    if (this.holdsFds) {
+      const fd = this.lookupFd(key);
+      if (fd === undefined) return -ENOENT;
+      new DataView(out.buffer, out.byteOffset, 4).setUint32(0, fd, true);
+      return 0;
+    }
+    if (this.isQueue) return this.peek(out);
+    if (this.type === "lpm_trie") {
+      const e = this.#hash.get(hexKey(key));
+      if (e === undefined) return -ENOENT;
+      out.set(e.values[0]!);
+      return 0;
+    }
+    if (this.isArray && this.#index(key) >= this.maxEntries) return -ENOENT;
+    if (!this.isArray && !this.isHash) return -EOPNOTSUPP;
+    if (this.isHash && !this.#hash.has(hexKey(key))) return -ENOENT;
+    for (let c = 0; c < (this.perCpu ? this.cpus : 1); c++) {
+      const v = this.isArray ? this.#slots[c]![this.#index(key)]! : this.#hash.get(hexKey(key))!.values[c]!;
+      out.set(v, c * this.cpuStride);
+    }
+    return 0;
+  }
+
+  /**
+   * Stores a value. `value` holds one value, or (per-CPU maps from the syscall side, `allCpus`)
+   * every CPU's slot; from a program, `cpu` >= 0 sets that CPU's slot and zeroes the others on
+   * insertion, as the kernel does.
+   */
+  update(key: Uint8Array, value: Uint8Array, flags: number, allCpus = false): number {
+    const f = flags & ~BPF_F_LOCK;
+    if (f > BPF_EXIST) return -EINVAL;
+    if (this.holdsFds) return -EINVAL; // descriptors go through updateFd
+    if (this.isQueue) return this.push(value, flags);
+    if (this.isArray) {
+      const i = this.#index(key);
+      if (i >= this.maxEntries) return -E2BIG;
+      if (f === BPF_NOEXIST) return -EEXIST;
+      this.#write(this.isArray ? (c) => this.#slots[c]![i]! : () => value, value, allCpus);
+      return 0;
+    }
+    if (!this.isHash) return -EOPNOTSUPP;
+    let k: string;
+    if (this.type === "lpm_trie") {
+      const prefix = new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+      if (prefix > (this.keySize - 4) * 8) return -EINVAL;
+      k = this.#lpmKey(key, prefix);
+    } else k = hexKey(key);
+    const old = this.#hash.get(k);
+    if (old !== undefined) {
+      if (f === BPF_NOEXIST) return -EEXIST;
+      // the kernel replaces a hash element (a new one, the old value stays readable through RCU)
+      const values = old.values.map(() => new Uint8Array(this.valueSize));
+      const e = { key: old.key, values };
+      this.#fill(e.values, value, allCpus, old.values);
+      if (this.type.startsWith("lru")) this.#hash.delete(k);
+      this.#hash.set(k, e);
+      return 0;
+    }
+    if (f === BPF_EXIST) return -ENOENT;
+    if (this.#hash.size >= this.maxEntries) {
+      if (!this.type.startsWith("lru")) return -E2BIG;
+      const oldest = this.#hash.keys().next().value as string;
+      this.#hash.delete(oldest);
+    }
+    const values: Uint8Array[] = [];
+    for (let c = 0; c < (this.perCpu ? this.cpus : 1); c++) values.push(new Uint8Array(this.valueSize));
+    this.#fill(values, value, allCpus, undefined);
+    this.#hash.set(k, { key: key.slice(), values });
+    return 0;
+  }
+
+  #fill(values: Uint8Array[], value: Uint8Array, allCpus: boolean, _old: Uint8Array[] | undefined): void {
+    for (let c = 0; c < values.length; c++) {
+      if (allCpus) values[c]!.set(value.subarray(c * this.cpuStride, c * this.cpuStride + this.valueSize));
+      else values[c]!.set(value.subarray(0, this.valueSize));
+    }
+  }
+
+  #write(slot: (cpu: number) => Uint8Array, value: Uint8Array, allCpus: boolean): void {
+    for (let c = 0; c < (this.perCpu ? this.cpus : 1); c++) {
+      if (allCpus) slot(c).set(value.subarray(c * this.cpuStride, c * this.cpuStride + this.valueSize));
+      else slot(c).set(value.subarray(0, this.valueSize));
+    }
+  }
+
+  /** A program's update of a per-CPU map touches one CPU's slot (others zeroed when new). */
+  updateFromProgram(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {
+    if (!this.perCpu) return this.update(key, value, flags);
+    if (this.holdsFds) return -EINVAL;
+    const existing = this.lookup(key, cpu);
+    if (existing !== undefined && this.isArray) {
+      if ((flags & 3) === BPF_NOEXIST) return -EEXIST;
+      existing.set(value.subarray(0, this.valueSize));
+      return 0;
+    }
+    const all = new Uint8Array(this.cpuStride * this.cpus);
+    if (existing !== undefined) {
+      this.read(key, all);
+    }
+    all.set(value.subarray(0, this.valueSize), cpu * this.cpuStride);
+    return this.update(key, all, flags, true);
+  }
+
+  /** Stores a descriptor (program or inner map) at `key` of a prog array or map-of-maps. */
+  updateFd(key: Uint8Array, fd: number, flags: number): number {
+    if (!this.holdsFds) return -EINVAL;
+    const f = flags & ~BPF_F_LOCK;
+    if (f > BPF_EXIST) return -EINVAL;
+    const target = objectByFd(fd);
+    if (target === undefined) return -9; // EBADF
+    const k = hexKey(key);
+    if (this.type !== "hash_of_maps") {
+      if (this.#index(key) >= this.maxEntries) return -E2BIG;
+      if (f === BPF_NOEXIST) return -EEXIST;
+    } else {
+      const has = this.#fds.has(k);
+      if (has && f === BPF_NOEXIST) return -EEXIST;
+      if (!has && f === BPF_EXIST) return -ENOENT;
+      if (!has && this.#fds.size >= this.maxEntries) return -E2BIG;
+    }
+    if (this.type === "prog_array" ? target instanceof MemoryMap : !(target instanceof MemoryMap))
+      return -EINVAL;
+    this.#fds.set(k, fd);
+    return 0;
+  }
+
+  delete(key: Uint8Array): number {
+    if (this.isArray) return -EINVAL;
+    if (this.holdsFds) {
+      if (this.type !== "hash_of_maps" && this.#index(key) >= this.maxEntries) return -E2BIG;
+      return this.#fds.delete(hexKey(key)) ? 0 : -ENOENT;
+    }
+    if (!this.isHash) return -EINVAL;
+    if (this.type === "lpm_trie") {
+      const prefix = new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+      if (prefix > (this.keySize - 4) * 8) return -EINVAL;
+      return this.#hash.delete(this.#lpmKey(key, prefix)) ? 0 : -ENOENT;
+    }
+    return this.#hash.delete(hexKey(key)) ? 0 : -ENOENT;
+  }
+
+  /** The key after `key` (the first when `key` is undefined or absent), written into `out`. */
+  nextKey(key: Uint8Array | undefined, out: Uint8Array): number {
+    if (this.isArray || (this.holdsFds && this.type !== "hash_of_maps")) {
+      const i = key === undefined ? -1 : this.#index(key);
+      const next = i >= this.maxEntries ? 0 : i + 1;
+      if (next >= this.maxEntries) return -ENOENT;
+      new DataView(out.buffer, out.byteOffset, 4).setUint32(0, next, true);
+      return 0;
+    }
+    const keys =
+      this.type === "hash_of_maps"
+        ? [...this.#fds.keys()]
+        : [...this.#hash.values()].map((e) => hexKey(e.key));
+    let idx = 0;
+    if (key !== undefined) {
+      const at = keys.indexOf(this.type === "lpm_trie" ? this.#lpmNorm(key) : hexKey(key));
+      idx = at < 0 ? 0 : at + 1;
+    }
+    if (idx >= keys.length) return -ENOENT;
+    const k = keys[idx]!;
+    for (let i = 0; i < k.length; i++) out[i] = k.charCodeAt(i);
+    return 0;
+  }
+
+  #lpmNorm(key: Uint8Array): string {
+    return this.#lpmKey(key, new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true));
+  }
+
+  /** Number of elements present (hash-like and fd maps; max entries for arrays). */
+  get size(): number {
+    if (this.isArray) return this.maxEntries;
+    if (this.isQueue) return this.#items.length;
+    if (this.holdsFds) return this.#fds.size;
+    return this.#hash.size;
+  }
+
+  push(value: Uint8Array, flags: number): number {
+    if (!this.isQueue) return -EINVAL;
+    if ((flags & ~BPF_EXIST) !== 0) return -EINVAL;
+    if (this.#items.length >= this.maxEntries) {
+      if (!(flags & BPF_EXIST)) return -E2BIG;
+      if (this.type === "queue") this.#items.shift();
+      else this.#items.shift();
+    }
+    this.#items.push(value.slice(0, this.valueSize));
+    return 0;
+  }
+
+  peek(out: Uint8Array): number {
+    if (!this.isQueue) return -EINVAL;
+    if (this.#items.length === 0) return -ENOENT;
+    out.set(this.type === "queue" ? this.#items[0]! : this.#items[this.#items.length - 1]!);
+    return 0;
+  }
+
+  pop(out: Uint8Array): number {
+    const r = this.peek(out);
+    if (r === 0) {
+      if (this.type === "queue") this.#items.shift();
+      else this.#items.pop();
+    }
+    return r;
+  }
+}
+
+/** A ring buffer's records, with the kernel's space accounting (8-byte header, 8-byte aligned). */
+export class RingState {
+  readonly size: number;
+  /** records in order; `state` 0 busy, 1 committed, 2 discarded */
+  readonly records: { data: Uint8Array; state: number; length: number }[] = [];
+  producer = 0;
+  consumer = 0;
+  constructor(size: number) {
+    this.size = size;
+  }
+  /** A new busy record, or undefined when the ring has no room. */
+  reserve(length: number): { data: Uint8Array; state: number; length: number } | undefined {
+    const need = 8 + ((length + 7) & ~7);
+    if (length > this.size - 8 || this.producer + need - this.consumer > this.size) return undefined;
+    const r = { data: new Uint8Array(length), state: 0, length: need };
+    this.records.push(r);
+    this.producer += need;
+    return r;
+  }
+  /** The next committed record (skipping discarded ones), undefined when none is ready. */
+  take(): Uint8Array | undefined {
+    while (this.records.length > 0) {
+      const r = this.records[0]!;
+      if (r.state === 0) return undefined;
+      this.records.shift();
+      this.consumer += r.length;
+      if (r.state === 1) return r.data;
+    }
+    return undefined;
+  }
+  /** bytes reserved and not yet consumed */
+  get pending(): number {
+    return this.producer - this.consumer;
+  }
+}
