@@ -4,7 +4,8 @@
  * it runs.
  *
  *   dist/src/cli/main.cjs        src/cli/main.ts and everything it imports, the runtime dependencies
- *                                (koffi, and the exporter's prom-client, yaml, OpenTelemetry) left external;
+ *                                (koffi, @babel/parser, the exporter's prom-client, yaml, OpenTelemetry:
+ *                                every dependency in package.json) left external;
  *                                the demos stay the tsc output (`./demo.js` is loaded from dist/src/cli),
  *                                because they find their own files by import.meta.url
  *   dist/src/cli/main.cjs.cache  V8's code cache for it, made by running the commands once on small
@@ -16,7 +17,7 @@
  * Run by `npm run build` (and so by `npm pack`, through prepack). Development only: esbuild is a devDependency.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +25,7 @@ import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "src", "cli", "main.cjs");
+const deps = Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).dependencies ?? {});
 
 const bundled = await build({
   entryPoints: [join(root, "src", "cli", "main.ts")],
@@ -32,8 +34,8 @@ const bundled = await build({
   format: "cjs",
   platform: "node",
   target: "node20",
-  // runtime dependencies stay outside the bundle: required only when `rawbpf export` runs
-  external: ["koffi", "./demo.js", "prom-client", "yaml", "@opentelemetry/*"],
+  // the dependencies stay outside the bundle (installed beside the package, required when used)
+  external: ["./demo.js", ...deps, ...deps.map((d) => `${d}/*`)],
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: "warning",

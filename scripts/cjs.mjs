@@ -3,7 +3,7 @@
  * on every Node the package supports (Node 20 before 20.19 cannot require an ES module).
  *
  *   dist/cjs/index.cjs     src/index.ts and everything it imports, bundled by esbuild as one
- *                          CommonJS file (koffi left external)
+ *                          CommonJS file (the package's dependencies left external)
  *   dist/cjs/**\/*.d.cts    tsc's declarations (dist/src/**\/*.d.ts) again, as CommonJS
  *                          declarations: the same text, with relative `.js` specifiers as `.cjs`,
  *                          so TypeScript reads them as the types of a CommonJS module
@@ -19,6 +19,8 @@ import { build } from "esbuild";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const src = join(root, "dist", "src");
 const out = join(root, "dist", "cjs");
+// the dependencies are installed beside the package: required, never copied into the bundle
+const deps = Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).dependencies ?? {});
 
 await build({
   entryPoints: [join(root, "src", "index.ts")],
@@ -27,7 +29,7 @@ await build({
   format: "cjs",
   platform: "node",
   target: "node20",
-  external: ["koffi"],
+  external: [...deps, ...deps.map((d) => `${d}/*`)],
   logLevel: "warning",
 });
 

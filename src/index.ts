@@ -47,21 +47,37 @@ import {
   u64 as u64Codec,
 } from "./codec/index.js";
 /* Each integer name is both a codec (a value: maps' keys and values) and, in programs, a type. */
+/** The unsigned 8-bit integer codec (map keys and values), little-endian. */
 export const u8 = u8Codec;
+/** In a program written in TypeScript (docs/language.md): a unsigned 8-bit integer, with BPF's wrap-around. */
 export type u8 = number;
+/** The unsigned 16-bit integer codec (map keys and values), little-endian. */
 export const u16 = u16Codec;
+/** In a program written in TypeScript (docs/language.md): a unsigned 16-bit integer, with BPF's wrap-around. */
 export type u16 = number;
+/** The unsigned 32-bit integer codec (map keys and values), little-endian. */
 export const u32 = u32Codec;
+/** In a program written in TypeScript (docs/language.md): a unsigned 32-bit integer, with BPF's wrap-around. */
 export type u32 = number;
+/** The unsigned 64-bit integer codec (map keys and values), little-endian. */
 export const u64 = u64Codec;
+/** In a program written in TypeScript (docs/language.md): a unsigned 64-bit integer, with BPF's wrap-around. */
 export type u64 = number;
+/** The signed 8-bit integer codec (map keys and values), little-endian. */
 export const i8 = i8Codec;
+/** In a program written in TypeScript (docs/language.md): a signed 8-bit integer, with BPF's wrap-around. */
 export type i8 = number;
+/** The signed 16-bit integer codec (map keys and values), little-endian. */
 export const i16 = i16Codec;
+/** In a program written in TypeScript (docs/language.md): a signed 16-bit integer, with BPF's wrap-around. */
 export type i16 = number;
+/** The signed 32-bit integer codec (map keys and values), little-endian. */
 export const i32 = i32Codec;
+/** In a program written in TypeScript (docs/language.md): a signed 32-bit integer, with BPF's wrap-around. */
 export type i32 = number;
+/** The signed 64-bit integer codec (map keys and values), little-endian. */
 export const i64 = i64Codec;
+/** In a program written in TypeScript (docs/language.md): a signed 64-bit integer, with BPF's wrap-around. */
 export type i64 = number;
 // links: programs attached to kernel hooks
 export * from "./link/index.js";

@@ -97,7 +97,9 @@ export function program<const T extends keyof ContextOf>(
 
 /** A codec as the language sees it: its size, and what it reads. */
 export interface CodecLike<O = unknown> {
+  /** the encoded size in bytes */
   readonly size: number;
+  /** decodes one value at `offset` */
   read(buf: never, offset: number): O;
 }
 
@@ -148,7 +150,10 @@ export function map<KC extends CodecLike = CodecLike<never>, VC extends CodecLik
 }
 
 /** Every helper of the kernel by its name without `bpf_`: `helpers.ktime_get_ns()`. */
-export const helpers: { readonly [name: string]: (...args: unknown[]) => number } = new Proxy(
+export const helpers: {
+  /** the helper `bpf_NAME`, with its signature from the kernel's helper table */
+  readonly [name: string]: (...args: unknown[]) => number;
+} = new Proxy(
   {},
   {
     get: () => () => {
@@ -162,42 +167,78 @@ export function atomicAdd(_field: number, _value: number): void {
   throw new Error("atomicAdd runs only inside an eBPF program: compile the program with rawbpf");
 }
 
-export const {
-  XDP_ABORTED,
-  XDP_DROP,
-  XDP_PASS,
-  XDP_TX,
-  XDP_REDIRECT,
-  TC_ACT_UNSPEC,
-  TC_ACT_OK,
-  TC_ACT_RECLASSIFY,
-  TC_ACT_SHOT,
-  TC_ACT_PIPE,
-  TC_ACT_STOLEN,
-  TC_ACT_QUEUED,
-  TC_ACT_REPEAT,
-  TC_ACT_REDIRECT,
-  ETH_P_IP,
-  ETH_P_ARP,
-  ETH_P_8021Q,
-  ETH_P_IPV6,
-  ETH_P_8021AD,
-  ETH_HLEN,
-  IPPROTO_IP,
-  IPPROTO_ICMP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
-  IPPROTO_IPV6,
-  IPPROTO_GRE,
-  IPPROTO_ICMPV6,
-  IPPROTO_SCTP,
-  BPF_ANY,
-  BPF_NOEXIST,
-  BPF_EXIST,
-  BPF_F_LOCK,
-  BPF_F_CURRENT_CPU,
-  BPF_RB_NO_WAKEUP,
-  BPF_RB_FORCE_WAKEUP,
-  SK_DROP,
-  SK_PASS,
-} = KERNEL_CONSTANTS as Record<string, number>;
+/* The kernel's constants by name, each the value in KERNEL_CONSTANTS (uapi headers, checked in test/lang). */
+/** XDP action `XDP_ABORTED`, a value an XDP program returns */
+export const XDP_ABORTED: number = KERNEL_CONSTANTS.XDP_ABORTED as number;
+/** XDP action `XDP_DROP`, a value an XDP program returns */
+export const XDP_DROP: number = KERNEL_CONSTANTS.XDP_DROP as number;
+/** XDP action `XDP_PASS`, a value an XDP program returns */
+export const XDP_PASS: number = KERNEL_CONSTANTS.XDP_PASS as number;
+/** XDP action `XDP_TX`, a value an XDP program returns */
+export const XDP_TX: number = KERNEL_CONSTANTS.XDP_TX as number;
+/** XDP action `XDP_REDIRECT`, a value an XDP program returns */
+export const XDP_REDIRECT: number = KERNEL_CONSTANTS.XDP_REDIRECT as number;
+/** tc action `TC_ACT_UNSPEC`, a value a tc/tcx program returns */
+export const TC_ACT_UNSPEC: number = KERNEL_CONSTANTS.TC_ACT_UNSPEC as number;
+/** tc action `TC_ACT_OK`, a value a tc/tcx program returns */
+export const TC_ACT_OK: number = KERNEL_CONSTANTS.TC_ACT_OK as number;
+/** tc action `TC_ACT_RECLASSIFY`, a value a tc/tcx program returns */
+export const TC_ACT_RECLASSIFY: number = KERNEL_CONSTANTS.TC_ACT_RECLASSIFY as number;
+/** tc action `TC_ACT_SHOT`, a value a tc/tcx program returns */
+export const TC_ACT_SHOT: number = KERNEL_CONSTANTS.TC_ACT_SHOT as number;
+/** tc action `TC_ACT_PIPE`, a value a tc/tcx program returns */
+export const TC_ACT_PIPE: number = KERNEL_CONSTANTS.TC_ACT_PIPE as number;
+/** tc action `TC_ACT_STOLEN`, a value a tc/tcx program returns */
+export const TC_ACT_STOLEN: number = KERNEL_CONSTANTS.TC_ACT_STOLEN as number;
+/** tc action `TC_ACT_QUEUED`, a value a tc/tcx program returns */
+export const TC_ACT_QUEUED: number = KERNEL_CONSTANTS.TC_ACT_QUEUED as number;
+/** tc action `TC_ACT_REPEAT`, a value a tc/tcx program returns */
+export const TC_ACT_REPEAT: number = KERNEL_CONSTANTS.TC_ACT_REPEAT as number;
+/** tc action `TC_ACT_REDIRECT`, a value a tc/tcx program returns */
+export const TC_ACT_REDIRECT: number = KERNEL_CONSTANTS.TC_ACT_REDIRECT as number;
+/** EtherType `ETH_P_IP` (linux/if_ether.h), as it stands in a packet's protocol field */
+export const ETH_P_IP: number = KERNEL_CONSTANTS.ETH_P_IP as number;
+/** EtherType `ETH_P_ARP` (linux/if_ether.h), as it stands in a packet's protocol field */
+export const ETH_P_ARP: number = KERNEL_CONSTANTS.ETH_P_ARP as number;
+/** EtherType `ETH_P_8021Q` (linux/if_ether.h), as it stands in a packet's protocol field */
+export const ETH_P_8021Q: number = KERNEL_CONSTANTS.ETH_P_8021Q as number;
+/** EtherType `ETH_P_IPV6` (linux/if_ether.h), as it stands in a packet's protocol field */
+export const ETH_P_IPV6: number = KERNEL_CONSTANTS.ETH_P_IPV6 as number;
+/** EtherType `ETH_P_8021AD` (linux/if_ether.h), as it stands in a packet's protocol field */
+export const ETH_P_8021AD: number = KERNEL_CONSTANTS.ETH_P_8021AD as number;
+/** `ETH_HLEN`: the length of an Ethernet header (14 bytes) */
+export const ETH_HLEN: number = KERNEL_CONSTANTS.ETH_HLEN as number;
+/** IP protocol number `IPPROTO_IP` (linux/in.h) */
+export const IPPROTO_IP: number = KERNEL_CONSTANTS.IPPROTO_IP as number;
+/** IP protocol number `IPPROTO_ICMP` (linux/in.h) */
+export const IPPROTO_ICMP: number = KERNEL_CONSTANTS.IPPROTO_ICMP as number;
+/** IP protocol number `IPPROTO_TCP` (linux/in.h) */
+export const IPPROTO_TCP: number = KERNEL_CONSTANTS.IPPROTO_TCP as number;
+/** IP protocol number `IPPROTO_UDP` (linux/in.h) */
+export const IPPROTO_UDP: number = KERNEL_CONSTANTS.IPPROTO_UDP as number;
+/** IP protocol number `IPPROTO_IPV6` (linux/in.h) */
+export const IPPROTO_IPV6: number = KERNEL_CONSTANTS.IPPROTO_IPV6 as number;
+/** IP protocol number `IPPROTO_GRE` (linux/in.h) */
+export const IPPROTO_GRE: number = KERNEL_CONSTANTS.IPPROTO_GRE as number;
+/** IP protocol number `IPPROTO_ICMPV6` (linux/in.h) */
+export const IPPROTO_ICMPV6: number = KERNEL_CONSTANTS.IPPROTO_ICMPV6 as number;
+/** IP protocol number `IPPROTO_SCTP` (linux/in.h) */
+export const IPPROTO_SCTP: number = KERNEL_CONSTANTS.IPPROTO_SCTP as number;
+/** map update flag `BPF_ANY` (bpf_map_update_elem) */
+export const BPF_ANY: number = KERNEL_CONSTANTS.BPF_ANY as number;
+/** map update flag `BPF_NOEXIST` (bpf_map_update_elem) */
+export const BPF_NOEXIST: number = KERNEL_CONSTANTS.BPF_NOEXIST as number;
+/** map update flag `BPF_EXIST` (bpf_map_update_elem) */
+export const BPF_EXIST: number = KERNEL_CONSTANTS.BPF_EXIST as number;
+/** flag `BPF_F_LOCK` of the map helpers and perf event output */
+export const BPF_F_LOCK: number = KERNEL_CONSTANTS.BPF_F_LOCK as number;
+/** flag `BPF_F_CURRENT_CPU` of the map helpers and perf event output */
+export const BPF_F_CURRENT_CPU: number = KERNEL_CONSTANTS.BPF_F_CURRENT_CPU as number;
+/** ring buffer flag `BPF_RB_NO_WAKEUP` (bpf_ringbuf_output/submit) */
+export const BPF_RB_NO_WAKEUP: number = KERNEL_CONSTANTS.BPF_RB_NO_WAKEUP as number;
+/** ring buffer flag `BPF_RB_FORCE_WAKEUP` (bpf_ringbuf_output/submit) */
+export const BPF_RB_FORCE_WAKEUP: number = KERNEL_CONSTANTS.BPF_RB_FORCE_WAKEUP as number;
+/** socket verdict `SK_DROP` (sk_skb, sk_msg, sk_lookup programs) */
+export const SK_DROP: number = KERNEL_CONSTANTS.SK_DROP as number;
+/** socket verdict `SK_PASS` (sk_skb, sk_msg, sk_lookup programs) */
+export const SK_PASS: number = KERNEL_CONSTANTS.SK_PASS as number;
