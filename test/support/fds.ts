@@ -1,6 +1,20 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 
-/** The number of open descriptors of this process (/proc/self/fd). */
-export function openFdCount(): number {
-  return readdirSync("/proc/self/fd").length;
+/**
+ * The number of open descriptors of this process (/proc/self/fd), or only those whose target
+ * starts with `target` (`"anon_inode:bpf-map"`, say): a test about BPF objects counts those, so a
+ * descriptor that Node, tsx or libuv opens or closes meanwhile on a busy machine cannot move it.
+ */
+export function openFdCount(target?: string): number {
+  const fds = readdirSync("/proc/self/fd");
+  if (target === undefined) return fds.length;
+  let n = 0;
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(target)) n++;
+    } catch {
+      // closed between the listing and the look (the listing's own descriptor, say)
+    }
+  }
+  return n;
 }
