@@ -1,0 +1,16 @@
+/** One ELF64 model for everything that reads ELF: uprobes, USDT notes, clang-compiled objects. */
+export * from "./constants.js";
+export { ElfFormatError } from "./errors.js";
+export {
+  type ElfFile,
+  type ElfNote,
+  type ElfRelocation,
+  type ElfSection,
+  type ElfSegment,
+  type ElfSymbol,
+  elfNotes,
+  elfSection,
+  isElf,
+  type ParseElfOptions,
+  parseElf,
+} from "./file.js";
