@@ -1,6 +1,6 @@
 /** Compiles the C fixtures of test/object/fixtures with clang-19, once per process, into a temporary directory. */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,7 +24,9 @@ export function compileFixture(name: string, flags: readonly string[] = []): str
   const key = `${name} ${flags.join(" ")}`;
   const have = built.get(key);
   if (have) return have;
-  const o = join(out, `${name}${built.size}.o`);
+  const dir = join(out, String(built.size));
+  mkdirSync(dir);
+  const o = join(dir, `${name}.o`);
   execFileSync(
     "clang-19",
     ["-target", "bpf", "-O2", "-g", ...multiarch(), ...flags, "-c", join(FIXTURES, `${name}.c`), "-o", o],

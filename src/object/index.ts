@@ -1,0 +1,19 @@
+/** Clang-compiled BPF objects: ELF → specs (pure), and `BpfObject`, the live part. */
+export { ObjectFormatError, ObjectUnsupportedError, UnknownObjectNameError } from "./errors.js";
+export { BpfObject, type ObjectLoadOptions, type ObjectOptions, ObjectVariableHandle } from "./object.js";
+export {
+  KNOWN_SECTIONS,
+  matchSection,
+  type SectionDef,
+  sectionDef,
+  UnknownSectionError,
+} from "./sections.js";
+export {
+  dataMapName,
+  type MapReference,
+  type ObjectMap,
+  type ObjectProgram,
+  type ObjectSpec,
+  type ObjectVariable,
+  parseObject,
+} from "./spec.js";
