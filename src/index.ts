@@ -22,6 +22,8 @@ export * from "./btf/index.js";
 // maps and codecs
 export * from "./codec/index.js";
 export { decode as decodeValue, encode as encodeValue } from "./codec/index.js";
+// ELF files and clang-compiled objects
+export { type ElfFile, ElfFormatError, type ElfSection, type ElfSymbol, parseElf } from "./elf/index.js";
 // what this kernel supports
 export * from "./feature/index.js";
 /** A source line of an assembled program (instruction index, file, line, column, text). */
@@ -36,6 +38,21 @@ export { asm } from "./isa/template.js";
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export * from "./map/index.js";
+export {
+  BpfObject,
+  ObjectFormatError,
+  type ObjectLoadOptions,
+  type ObjectMap,
+  type ObjectOptions,
+  type ObjectProgram,
+  type ObjectSpec,
+  ObjectUnsupportedError,
+  ObjectVariableHandle,
+  parseObject,
+  sectionDef,
+  UnknownObjectNameError,
+  UnknownSectionError,
+} from "./object/index.js";
 // perf event arrays (bpf_perf_event_output)
 export * from "./perf/index.js";
 // programs and sockets

@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: "what this kernel supports (program types, map types, helpers)",
     load: () => import("./feature.js"),
   },
+  object: {
+    summary: "list what a clang-compiled object holds (programs, maps, variables)",
+    load: () => import("./object.js"),
+  },
   link: {
     summary: "list the links in the kernel (programs attached to hooks)",
     load: () => import("./link.js"),
