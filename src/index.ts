@@ -23,7 +23,14 @@ export * from "./btf/index.js";
 export * from "./codec/index.js";
 export { decode as decodeValue, encode as encodeValue } from "./codec/index.js";
 // ELF files and clang-compiled objects
-export { type ElfFile, ElfFormatError, type ElfSection, type ElfSymbol, parseElf } from "./elf/index.js";
+export {
+  ElfError,
+  type ElfFile,
+  ElfFormatError,
+  type ElfSection,
+  type ElfSymbol,
+  parseElf,
+} from "./elf/index.js";
 // what this kernel supports
 export * from "./feature/index.js";
 /** A source line of an assembled program (instruction index, file, line, column, text). */

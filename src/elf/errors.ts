@@ -1,11 +1,24 @@
-/** Typed errors of reading ELF files: which file, which part, at which offset, and why. */
-import { InputError } from "../sys/error.js";
+/**
+ * Typed errors of reading ELF files: which file, which part, at which offset, and why. The ELF
+ * layer is pure and imports nothing of rawbpf's but itself, so its errors have their own base,
+ * {@link ElfError}, with the same stable `code` ("EINPUT") as rawbpf's other bad-input errors.
+ */
+
+/** Base of every error the ELF layer throws: bad input, found before any kernel is asked. */
+export class ElfError extends Error {
+  /** stable, machine-readable: "EINPUT", as rawbpf's InputError */
+  readonly code = "EINPUT";
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
 
 /**
  * The bytes are not an ELF64 little-endian file rawbpf can read, or they are damaged: a header,
  * section, symbol or relocation points outside the file or contradicts another part.
  */
-export class ElfFormatError extends InputError {
+export class ElfFormatError extends ElfError {
   /** the file (or the name it was read as) */
   readonly file: string;
   /** the section the damage is in, when one is known */
@@ -27,7 +40,7 @@ export class ElfFormatError extends InputError {
 }
 
 /** The binary has no function symbol by that name (in .symtab or .dynsym). */
-export class SymbolNotFoundError extends InputError {
+export class SymbolNotFoundError extends ElfError {
   /** the binary */
   readonly file: string;
   /** the name that was looked for */
@@ -48,7 +61,7 @@ export class SymbolNotFoundError extends InputError {
 }
 
 /** Several different functions carry the name (static functions of different source files, say). */
-export class AmbiguousSymbolError extends InputError {
+export class AmbiguousSymbolError extends ElfError {
   /** the binary */
   readonly file: string;
   /** the name that was looked for */

@@ -4,7 +4,6 @@
  * headers — the offset a uprobe is placed at. Every read is bounds-checked, so cut or damaged
  * files give an {@link ElfFormatError}, never another exception.
  */
-import { closestName } from "../program/types.js";
 import {
   EHDR_SIZE,
   ET_DYN,
@@ -23,6 +22,7 @@ import {
   SYM_SIZE,
 } from "./constants.js";
 import { AmbiguousSymbolError, ElfFormatError, SymbolNotFoundError } from "./errors.js";
+import { nearestName } from "./names.js";
 
 /** Bit 15 of a .gnu.version entry: a version a new link does not pick. */
 const VERSYM_HIDDEN = 0x8000;
@@ -239,7 +239,7 @@ export function elfFunctionOffset(bytes: Uint8Array, symbol: string, file: strin
           `__${symbol}_avx2), or probe the function that calls it`,
       );
     }
-    throw new SymbolNotFoundError(file, symbol, closestName(symbol, functionNames(img)));
+    throw new SymbolNotFoundError(file, symbol, nearestName(symbol, functionNames(img)));
   }
   const exported = funcs.filter((s) => s.bind !== STB_LOCAL);
   const chosen = exported.length > 0 ? exported : funcs;

@@ -1,6 +1,6 @@
 /** One ELF64 model for everything that reads ELF: uprobes, USDT notes, clang-compiled objects. */
 export * from "./constants.js";
-export { ElfFormatError } from "./errors.js";
+export { AmbiguousSymbolError, ElfError, ElfFormatError, SymbolNotFoundError } from "./errors.js";
 export {
   type ElfFile,
   type ElfNote,
@@ -14,3 +14,4 @@ export {
   type ParseElfOptions,
   parseElf,
 } from "./file.js";
+export { nearestName } from "./names.js";
