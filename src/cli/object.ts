@@ -35,6 +35,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       target: p.def.target || null,
       sleepable: p.def.sleepable,
       autoload: p.def.autoload,
+      notYet: p.def.notYet ?? null,
       insns: p.insns.length / 8,
       subprograms: p.subprograms,
       mapReferences: p.references.length,
@@ -71,7 +72,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     out.push(
       `  ${p.name}  section ${p.section}  type ${p.type}${p.attachType ? ` attach ${p.attachType}` : ""}` +
         `${p.target ? ` target ${p.target}` : ""}  ${p.insns} insns` +
-        `${p.subprograms.length ? ` (with ${p.subprograms.join(", ")})` : ""}${p.autoload ? "" : "  [not autoloaded]"}\n`,
+        `${p.subprograms.length ? ` (with ${p.subprograms.join(", ")})` : ""}${p.autoload ? "" : "  [not autoloaded]"}` +
+        `${p.notYet ? `  [${p.notYet}: not supported yet]` : ""}\n`,
     );
   }
   out.push("\nmaps:\n");

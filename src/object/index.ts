@@ -7,6 +7,7 @@ export {
   type SectionDef,
   sectionDef,
   UnknownSectionError,
+  UnsupportedSectionError,
 } from "./sections.js";
 export {
   dataMapName,

@@ -16,6 +16,7 @@ import { Program } from "../program/program.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { type MappedValues, mapArrayValues, unmapArrayValues } from "../sys/mmap.js";
 import { ObjectFormatError, UnknownObjectNameError } from "./errors.js";
+import { UnsupportedSectionError } from "./sections.js";
 import {
   type ObjectMap,
   type ObjectProgram,
@@ -169,6 +170,8 @@ export class BpfObject implements Disposable {
       options.programs === undefined
         ? spec.programs.filter((p) => p.def.autoload)
         : options.programs.map((n) => this.#programSpec(n));
+    for (const p of wanted)
+      if (p.def.notYet) throw new UnsupportedSectionError(p.name, p.section, p.def.notYet);
     try {
       if (spec.btf) this.#btf = loadBtf(spec.btf);
       for (const m of spec.maps) this.#createMap(m);

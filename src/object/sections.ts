@@ -25,6 +25,8 @@ export interface SectionDef {
   readonly btfTarget: boolean;
   /** the section's name in libbpf's table that matched (`tracepoint+`) */
   readonly rule: string;
+  /** what rawbpf cannot load yet about this section ("USDT probes"), or undefined */
+  readonly notYet: string | undefined;
 }
 
 const SLEEPABLE = 1;
@@ -164,8 +166,19 @@ export class UnknownSectionError extends InputError {
   }
 }
 
-/** A section whose kind rawbpf recognises but cannot load yet (usdt). */
-export class UnsupportedSectionError extends InputError {}
+/** A program whose section rawbpf recognises but cannot load yet (usdt). */
+export class UnsupportedSectionError extends InputError {
+  /** the program's section */
+  readonly section: string;
+  constructor(program: string, section: string, what: string) {
+    super(
+      `program '${program}' is in section '${section}': ${what} are not supported yet by rawbpf's object ` +
+        "loader (it would load as a plain kprobe program and never fire). Load the object's other programs " +
+        "with obj.load({ programs: [...] }), or mark the section '?' so it is not loaded by default",
+    );
+    this.section = section;
+  }
+}
 
 /**
  * What a program section means, by libbpf's rules; `undefined` for a name no rule matches.
@@ -191,6 +204,7 @@ export function matchSection(section: string): SectionDef | undefined {
       xdpFrags: (flags & FRAGS) !== 0,
       btfTarget: (flags & BTF) !== 0,
       rule,
+      notYet: rule.startsWith("usdt") ? "USDT probes" : undefined,
     };
   }
   return undefined;
