@@ -60,7 +60,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       size: v.size,
       type: spec.btfModel ? describe(spec.btfModel, v.typeId) : null,
     })),
-    externs: spec.externs,
+    externs: spec.externs.map((e) => ({
+      name: e.name,
+      section: e.kind === "kconfig" ? ".kconfig" : ".ksyms",
+      kind: e.func
+        ? "kfunc"
+        : e.kind === "kconfig"
+          ? (e.kconfig?.type ?? "")
+          : e.typeId
+            ? "typed"
+            : "typeless",
+      weak: e.weak,
+      ...(e.kconfig ? { offset: e.kconfig.offset, size: e.kconfig.size } : {}),
+    })),
     coreRelocationBytes: spec.coreRelos.length,
   };
   if (args.bools.has("json")) {
@@ -85,7 +97,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   out.push("\nvariables:\n");
   for (const v of report.variables)
     out.push(`  ${v.name}  ${v.type ?? "?"}  ${v.size}B at ${v.map}+${v.offset}\n`);
-  if (report.externs.length) out.push(`\nexterns: ${report.externs.join(", ")}\n`);
+  if (report.externs.length) {
+    out.push("\nexterns:\n");
+    for (const e of report.externs)
+      out.push(`  ${e.name}  ${e.section} ${e.kind}${e.weak ? " __weak" : ""}\n`);
+  }
   if (report.coreRelocationBytes)
     out.push(`\nCO-RE relocation records: ${report.coreRelocationBytes} bytes\n`);
   out.push("\nsections:\n");

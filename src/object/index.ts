@@ -1,5 +1,16 @@
 /** Clang-compiled BPF objects: ELF → specs (pure), and `BpfObject`, the live part. */
+
 export { ObjectFormatError, ObjectUnsupportedError, UnknownObjectNameError } from "./errors.js";
+export {
+  ExternError,
+  type ExternReference,
+  fillKconfig,
+  type KconfigKind,
+  type KconfigSlot,
+  type ObjectExtern,
+  POISON_CALL_KFUNC_BASE,
+  parseKconfig,
+} from "./externs.js";
 export { BpfObject, type ObjectLoadOptions, type ObjectOptions, ObjectVariableHandle } from "./object.js";
 export {
   KNOWN_SECTIONS,

@@ -16,6 +16,8 @@ import { Program } from "../program/program.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { type MappedValues, mapArrayValues, unmapArrayValues } from "../sys/mmap.js";
 import { ObjectFormatError, UnknownObjectNameError } from "./errors.js";
+import { fillKconfig, type KsymResolution, parseKconfig, patchKsyms } from "./externs.js";
+import { kernelVersionCode, resolveKsyms, systemKconfig } from "./host.js";
 import { UnsupportedSectionError } from "./sections.js";
 import {
   type ObjectMap,
@@ -33,6 +35,12 @@ export interface ObjectOptions {
   pinRoot?: string;
   /** the name errors give the object when bytes are given */
   file?: string;
+  /**
+   * Kconfig values for `.kconfig` externs, winning over the running kernel's config: Kconfig text
+   * (`CONFIG_X=y` lines, as libbpf's `kconfig` option) or name → value (true/false for y/n,
+   * numbers, or the raw text after `=`: `"m"`, `'"a string"'`).
+   */
+  kconfig?: string | Readonly<Record<string, string | number | bigint | boolean>>;
 }
 
 /** Options of {@link BpfObject.load}. */
@@ -124,6 +132,7 @@ export class BpfObject implements Disposable {
   readonly #programs = new Map<string, Program>();
   readonly #mapped = new Map<string, { m: MappedValues; view: DataView }>();
   #btf: LoadedBtf | undefined;
+  #ksyms: Map<string, KsymResolution> = new Map();
   #closed = false;
 
   private constructor(spec: ObjectSpec, options: ObjectOptions) {
@@ -141,14 +150,15 @@ export class BpfObject implements Disposable {
 
   #constant(name: string): ObjectVariable {
     const v = this.spec.variables.find((x) => x.name === name);
-    const m = v && this.spec.maps.find((x) => x.name === v.map);
-    if (!v || !m?.readOnly)
+    const settable = (x: ObjectVariable) => {
+      const map = this.spec.maps.find((y) => y.name === x.map);
+      return map?.readOnly === true && map.section !== ".kconfig";
+    };
+    if (!v || !settable(v))
       throw new UnknownObjectNameError(
-        "read-only variable (a `const volatile` global)",
+        "read-only variable (a `const volatile` global; .kconfig externs are set with the kconfig option)",
         name,
-        this.spec.variables
-          .filter((x) => this.spec.maps.find((y) => y.name === x.map)?.readOnly)
-          .map((x) => x.name),
+        this.spec.variables.filter(settable).map((x) => x.name),
       );
     return v;
   }
@@ -174,6 +184,7 @@ export class BpfObject implements Disposable {
       if (p.def.notYet) throw new UnsupportedSectionError(p.name, p.section, p.def.notYet);
     try {
       if (spec.btf) this.#btf = loadBtf(spec.btf);
+      this.#ksyms = resolveKsyms(spec.externs, spec.btfModel);
       for (const m of spec.maps) this.#createMap(m);
       for (const p of wanted) this.#programs.set(p.name, this.#loadProgram(p, options.logLevel));
       for (const m of spec.maps) {
@@ -243,7 +254,7 @@ export class BpfObject implements Disposable {
     }
     this.#maps.set(m.name, map);
     if (m.data) {
-      const data = Uint8Array.from(m.data);
+      const data = m.section === ".kconfig" ? this.#kconfigData() : Uint8Array.from(m.data);
       if (m.readOnly) {
         for (const [name, value] of Object.entries(this.#options.constants ?? {})) {
           const v = this.#constant(name);
@@ -266,9 +277,30 @@ export class BpfObject implements Disposable {
     if (pinPath) map.pin(pinPath);
   }
 
+  #kconfigData(): Uint8Array {
+    const given = this.#options.kconfig;
+    const extra =
+      given === undefined
+        ? undefined
+        : typeof given === "string"
+          ? parseKconfig(given)
+          : new Map(
+              Object.entries(given).map(([k, x]) => [
+                k,
+                typeof x === "boolean" ? (x ? "y" : "n") : String(x),
+              ]),
+            );
+    return fillKconfig(this.spec.externs, {
+      ...(extra ? { extra } : {}),
+      system: systemKconfig,
+      kernelVersion: kernelVersionCode,
+    });
+  }
+
   #loadProgram(p: ObjectProgram, logLevel: number | undefined): Program {
     const insns = Uint8Array.from(p.insns);
     const v = new DataView(insns.buffer);
+    patchKsyms(insns, p.externReferences, this.spec.externs, this.#ksyms);
     for (const r of p.references) {
       const map = this.#maps.get(r.map);
       if (!map)

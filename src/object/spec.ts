@@ -20,7 +20,15 @@ import {
 } from "../elf/index.js";
 import { mapTypeName } from "../map/types.js";
 import { type BtfExt, parseBtfExt } from "./btfext.js";
-import { ObjectFormatError, ObjectUnsupportedError } from "./errors.js";
+import { ObjectFormatError } from "./errors.js";
+import {
+  collectExterns,
+  type ExternReference,
+  fixupExternBtf,
+  kconfigSize,
+  type ObjectExtern,
+  sortDatasecs,
+} from "./externs.js";
 import { type SectionDef, sectionDef } from "./sections.js";
 
 /** A reference from an instruction to a map: its descriptor (ld_imm64 src 1) or its value at an offset (src 2). */
@@ -46,6 +54,8 @@ export interface ObjectProgram {
   readonly lineInfo: readonly LineInfo[];
   /** the subprograms appended, in order */
   readonly subprograms: readonly string[];
+  /** its calls of kfuncs and addresses of `.ksyms` externs, patched at load */
+  readonly externReferences: readonly ExternReference[];
 }
 
 /** A map of the object. */
@@ -98,8 +108,8 @@ export interface ObjectSpec {
   /** the object's BTF, DATASECs filled in (undefined when the object has none) */
   readonly btf: Uint8Array | undefined;
   readonly btfModel: Btf | undefined;
-  /** names of undefined symbols (externs: .kconfig, .ksyms) */
-  readonly externs: readonly string[];
+  /** the externs (`.kconfig`, `.ksyms`), in libbpf's order */
+  readonly externs: readonly ObjectExtern[];
   /** the CO-RE relocation records of .BTF.ext (empty when none) */
   readonly coreRelos: Uint8Array;
   readonly sections: readonly { name: string; type: number; size: number; flags: number }[];
@@ -162,7 +172,13 @@ export function parseObject(bytes: Uint8Array, options: { file?: string } = {}):
     } catch (e) {
       throw new ObjectFormatError(file, `its .BTF cannot be read: ${(e as Error).message}`);
     }
+  }
+  const externs = collectExterns(elf, model, fail);
+  if (btf && model) {
     fixupDatasecs(elf, btf, model);
+    btf = fixupExternBtf(btf, model, externs, fail);
+    model = Btf.parse(btf);
+    sortDatasecs(btf, model);
     model = Btf.parse(btf);
   }
   let ext: BtfExt | undefined;
@@ -235,19 +251,48 @@ export function parseObject(bytes: Uint8Array, options: { file?: string } = {}):
       }
     }
   }
+  const kconfigMap = dataMapName(name, ".kconfig");
+  const kconfigBytes = kconfigSize(externs);
+  if (kconfigBytes > 0) {
+    maps.push({
+      name: kconfigMap,
+      section: ".kconfig",
+      kind: "data",
+      type: "array",
+      keySize: 4,
+      valueSize: kconfigBytes,
+      maxEntries: 1,
+      flags: BPF_F_MMAPABLE | BPF_F_RDONLY_PROG,
+      numaNode: undefined,
+      keyTypeId: 0,
+      valueTypeId: model?.findId(".kconfig", "datasec") ?? 0,
+      pinning: 0,
+      inner: undefined,
+      initialValues: [],
+      data: new Uint8Array(kconfigBytes),
+      readOnly: true,
+    });
+    for (const e of externs)
+      if (e.kconfig)
+        variables.push({
+          name: e.name,
+          map: kconfigMap,
+          offset: e.kconfig.offset,
+          size: e.kconfig.size,
+          typeId: model ? (model.type(e.btfId) as { type: number }).type : 0,
+        });
+  }
+  const externByName = new Map(externs.map((e) => [e.name, e]));
   const mapNames = new Set(maps.map((m) => m.name));
 
   // programs
-  const externs = elf.symbols
-    .filter((s) => s.section === 0 && s.name !== "" && s.index > 0)
-    .map((s) => s.name);
   const programs: ObjectProgram[] = [];
   const textIndex = byName.get(".text")?.index;
   for (const f of funcs) {
     if (f.section === textIndex) continue;
     const sec = elf.sections[f.section] as ElfSection;
     const def = sectionDef(sec.name);
-    programs.push(linkProgram(elf, f, def, funcs, funcAt, mapBySymbol, ext, fail, file));
+    programs.push(linkProgram(elf, f, def, funcAt, mapBySymbol, ext, fail, { externByName, kconfigMap }));
   }
   for (const p of programs)
     for (const r of p.references)
@@ -441,20 +486,19 @@ function linkProgram(
   elf: ElfFile,
   main: Func,
   def: SectionDef,
-  funcs: readonly Func[],
   funcAt: (section: number, slot: number, from: string) => Func,
   mapBySymbol: ReadonlyMap<string, string>,
   ext: BtfExt | undefined,
   fail: (why: string) => never,
-  file: string,
+  externs: { externByName: ReadonlyMap<string, ObjectExtern>; kconfigMap: string },
 ): ObjectProgram {
-  void funcs;
   const chunks: Uint8Array[] = [];
   const placed = new Map<Func, number>();
   const references: MapReference[] = [];
   const funcInfo: FuncInfo[] = [];
   const lineInfo: LineInfo[] = [];
   const subprograms: string[] = [];
+  const externReferences: ExternReference[] = [];
   let total = 0;
   const append = (fn: Func): number => {
     const start = total;
@@ -481,7 +525,22 @@ function linkProgram(
       const imm = v.getInt32(i * 8 + 4, true);
       const reloc = relocs.get((fn.start + i) * 8);
       const what = `instruction ${fn.start + i} of ${sec.name} (in ${fn.name})`;
-      if (op === 0x85 && src === BPF_PSEUDO_CALL) {
+      const extern = reloc && (elf.symbols[reloc.symbol] as ElfSymbol).section === 0 ? reloc : undefined;
+      if (extern && (op === 0x85 || op === 0x18)) {
+        const sym = elf.symbols[extern.symbol] as ElfSymbol;
+        const e = externs.externByName.get(sym.name);
+        if (!e) fail(`${what} uses '${sym.name}', an undefined symbol that is no .kconfig or .ksyms extern`);
+        if (op === 0x18 && i + 1 >= fn.count)
+          fail(`${what} is an ld_imm64 cut off by the end of its function`);
+        const k = (e as ObjectExtern).kconfig;
+        if (op === 0x85 && !(e as ObjectExtern).func)
+          fail(`${what} calls '${sym.name}', which is declared as a variable, not a function`);
+        if (k) {
+          code[i * 8 + 1] = ((code[i * 8 + 1] as number) & 0x0f) | (BPF_PSEUDO_MAP_VALUE << 4);
+          v.setInt32(i * 8 + 4, 0, true);
+          references.push({ insn: start + i, map: externs.kconfigMap, offset: k.offset });
+        } else externReferences.push({ insn: start + i, extern: sym.name, call: op === 0x85 });
+      } else if (op === 0x85 && src === BPF_PSEUDO_CALL) {
         let tsec = fn.section;
         let tslot = fn.start + i + imm + 1;
         if (reloc) {
@@ -493,11 +552,6 @@ function linkProgram(
       } else if (op === 0x18 && reloc) {
         if (i + 1 >= fn.count) fail(`${what} is an ld_imm64 cut off by the end of its function`);
         const sym = elf.symbols[reloc.symbol] as ElfSymbol;
-        if (sym.section === 0)
-          throw new ObjectUnsupportedError(
-            file,
-            `the extern '${sym.name}' (.kconfig / .ksyms) used by ${fn.name}`,
-          );
         const target = elf.sections[sym.section];
         if (target === undefined) fail(`${what} refers to a symbol in no section`);
         const tsec = target as ElfSection;
@@ -538,5 +592,15 @@ function linkProgram(
   funcInfo.sort((a, b) => a.insnOff - b.insnOff);
   lineInfo.sort((a, b) => a.insnOff - b.insnOff);
   const sec = elf.sections[main.section] as ElfSection;
-  return { name: main.name, section: sec.name, def, insns, references, funcInfo, lineInfo, subprograms };
+  return {
+    name: main.name,
+    section: sec.name,
+    def,
+    insns,
+    references,
+    funcInfo,
+    lineInfo,
+    subprograms,
+    externReferences,
+  };
 }
