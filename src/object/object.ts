@@ -9,12 +9,14 @@ import { encodeFuncInfo, encodeLineInfo } from "../btf/ext.js";
 import { vmlinuxBtf } from "../btf/kernel.js";
 import { type LoadedBtf, loadBtf } from "../btf/load.js";
 import type { AnyCodec } from "../codec/codec.js";
+import type { Link } from "../link/link.js";
 import { BpfMap } from "../map/map.js";
 import type { MapSpec } from "../map/spec.js";
 import type { MapTypeName } from "../map/types.js";
 import { Program } from "../program/program.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { type MappedValues, mapArrayValues, unmapArrayValues } from "../sys/mmap.js";
+import { attachBySection, type ObjectAttachOptions } from "./attach.js";
 import { ObjectFormatError, UnknownObjectNameError } from "./errors.js";
 import { fillKconfig, type KsymResolution, parseKconfig, patchKsyms } from "./externs.js";
 import { kernelVersionCode, resolveKsyms, systemKconfig } from "./host.js";
@@ -133,6 +135,8 @@ export class BpfObject implements Disposable {
   readonly #mapped = new Map<string, { m: MappedValues; view: DataView }>();
   #btf: LoadedBtf | undefined;
   #ksyms: Map<string, KsymResolution> = new Map();
+  readonly #links = new Map<string, Link>();
+  readonly #unattached = new Map<string, string>();
   #closed = false;
 
   private constructor(spec: ObjectSpec, options: ObjectOptions) {
@@ -377,10 +381,54 @@ export class BpfObject implements Disposable {
     return new ObjectVariableHandle(v, mapped.view, this.#intOf(v.typeId));
   }
 
-  /** Closes every program, map and the BTF; a second call does nothing. */
+  /**
+   * Attaches every loaded program whose section says where (tracepoint/CAT/NAME, raw_tp/NAME,
+   * tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, uprobe/BINARY:FUNCTION[+OFFSET], uretprobe/...,
+   * uprobe.multi/BINARY:FUNCTION), and cgroup, xdp and tc programs to the targets `options` give.
+   * Programs it cannot place are left out, each with its reason in {@link unattached}; a program
+   * named in `options.programs` that cannot be placed is an error. The links close with the object.
+   * @returns the links made by this call, by program name
+   */
+  attach(options: ObjectAttachOptions = {}): ReadonlyMap<string, Link> {
+    if (this.#closed) throw new InputError("the object is closed");
+    const named = options.programs !== undefined;
+    const names = options.programs ?? [...this.#programs.keys()];
+    const made = new Map<string, Link>();
+    for (const name of names) {
+      if (this.#links.has(name)) continue;
+      const program = this.program(name);
+      const spec = this.#programSpec(name);
+      const r = attachBySection(program, spec.section, spec.def, options);
+      if (typeof r === "string") {
+        if (named)
+          throw new InputError(`program '${name}' (section ${spec.section}) cannot be attached: ${r}`);
+        this.#unattached.set(name, r);
+        continue;
+      }
+      this.#unattached.delete(name);
+      this.#links.set(name, r);
+      made.set(name, r);
+    }
+    return made;
+  }
+
+  /** The programs {@link attach} left out, with why (no target in the section, or none given). */
+  get unattached(): ReadonlyMap<string, string> {
+    return this.#unattached;
+  }
+
+  /** The link of an attached program. */
+  link(name: string): Link {
+    const l = this.#links.get(name);
+    if (!l) throw new UnknownObjectNameError("attached program", name, [...this.#links.keys()]);
+    return l;
+  }
+
+  /** Closes every link, program, map and the BTF; a second call does nothing. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const l of this.#links.values()) l.close();
     for (const p of this.#programs.values()) p.close();
     for (const { m } of this.#mapped.values()) unmapArrayValues(m);
     for (const m of this.#maps.values()) m.close();
