@@ -12,7 +12,9 @@ static int quiet(enum libbpf_print_level l, const char *f, va_list a) { return g
 int main(int argc, char **argv) {
 	// argv: object dir prog... -- map...
 	libbpf_set_print(quiet);
-	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
+	// PIN_ROOT: where maps pinned by name go (libbpf's default is /sys/fs/bpf)
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = getenv("PIN_ROOT"));
+	struct bpf_object *obj = bpf_object__open_file(argv[1], &opts);
 	if (!obj || bpf_object__load(obj)) { printf("load failed\n"); return 1; }
 	int i = 3;
 	unsigned char data[64] = {0};

@@ -46,15 +46,20 @@ function harness(): string {
 /**
  * Loads `path` with libbpf and test-runs `programs` on 64 zero bytes there and in `obj` (loaded
  * by rawbpf); asserts the same return values and `maps` contents, and the same xlated programs.
+ * `pinRoot` is where libbpf pins maps pinned by name (keep it apart from rawbpf's).
  */
 export function sameAsLibbpf(
   obj: BpfObject,
   path: string,
   programs: readonly string[],
   maps: readonly string[],
+  options: { pinRoot?: string } = {},
 ): void {
   const dir = mkdtempSync(join(BUILD_DIR, "libbpf-"));
-  const theirs = execFileSync(harness(), [path, dir, ...programs, "--", ...maps], { encoding: "utf8" });
+  const theirs = execFileSync(harness(), [path, dir, ...programs, "--", ...maps], {
+    encoding: "utf8",
+    env: { ...process.env, ...(options.pinRoot ? { PIN_ROOT: options.pinRoot } : {}) },
+  });
   const lines: string[] = [];
   const data = new Uint8Array(64);
   for (const name of programs) {
