@@ -23,6 +23,10 @@ export function parseBtfExt(bytes: Uint8Array, name: (offset: number) => string,
     throw new ObjectFormatError(
       file,
       `its .BTF.ext ${why}${at === undefined ? "" : ` (at byte ${at} of .BTF.ext)`}`,
+      {
+        section: ".BTF.ext",
+        ...(at === undefined ? {} : { offset: at }),
+      },
     );
   };
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -5,9 +5,15 @@ import { InputError } from "../sys/error.js";
 export class ObjectFormatError extends InputError {
   /** the object (or the name it was read as) */
   readonly file: string;
-  constructor(file: string, why: string) {
-    super(`${file}: ${why}`);
+  /** the section at fault, when one is known (".BTF", ".BTF.ext", ...) */
+  readonly section: string | undefined;
+  /** the byte offset in that section, when one is known */
+  readonly offset: number | undefined;
+  constructor(file: string, why: string, where: { section?: string; offset?: number; cause?: unknown } = {}) {
+    super(`${file}: ${why}`, where.cause === undefined ? undefined : { cause: where.cause });
     this.file = file;
+    this.section = where.section;
+    this.offset = where.offset;
   }
 }
 

@@ -5,6 +5,7 @@
  * DATASECs filled in as libbpf's btf_fixup_datasec does. Pure: no kernel is asked here.
  */
 import { Btf } from "../btf/decode.js";
+import { BtfError } from "../btf/errors.js";
 import type { FuncInfo, LineInfo } from "../btf/ext.js";
 import {
   type ElfFile,
@@ -148,6 +149,21 @@ function isDataSection(s: ElfSection): boolean {
  */
 export function parseObject(bytes: Uint8Array, options: { file?: string } = {}): ObjectSpec {
   const file = options.file ?? "the object";
+  try {
+    return parseObjectBytes(bytes, file);
+  } catch (e) {
+    // a type or string the rest of the object points at is missing or damaged in .BTF
+    if (e instanceof BtfError)
+      throw new ObjectFormatError(file, `its .BTF cannot be used: ${e.message}`, {
+        section: ".BTF",
+        ...(e.offset === undefined ? {} : { offset: e.offset }),
+        cause: e,
+      });
+    throw e;
+  }
+}
+
+function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
   const elf = parseElf(bytes, { file, as: "a BPF object" });
   const fail = (why: string): never => {
     throw new ObjectFormatError(file, why);
@@ -170,7 +186,11 @@ export function parseObject(bytes: Uint8Array, options: { file?: string } = {}):
     try {
       model = Btf.parse(btf);
     } catch (e) {
-      throw new ObjectFormatError(file, `its .BTF cannot be read: ${(e as Error).message}`);
+      throw new ObjectFormatError(file, `its .BTF cannot be read: ${(e as Error).message}`, {
+        section: ".BTF",
+        ...(e instanceof BtfError && e.offset !== undefined ? { offset: e.offset } : {}),
+        cause: e,
+      });
     }
   }
   const externs = collectExterns(elf, model, fail);
