@@ -47,6 +47,11 @@ export * from "./link/index.js";
 export * from "./map/index.js";
 export {
   BpfObject,
+  ExternError,
+  type GenerateOptions,
+  generateTypes,
+  type ObjectAttachOptions,
+  type ObjectExtern,
   ObjectFormatError,
   type ObjectLoadOptions,
   type ObjectMap,
@@ -59,6 +64,7 @@ export {
   sectionDef,
   UnknownObjectNameError,
   UnknownSectionError,
+  UnsupportedSectionError,
 } from "./object/index.js";
 // perf event arrays (bpf_perf_event_output)
 export * from "./perf/index.js";

@@ -20,6 +20,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: "list what a clang-compiled object holds (programs, maps, variables)",
     load: () => import("./object.js"),
   },
+  gen: {
+    summary: "generate a typed TypeScript module for an object (gen types FILE.o -o FILE.ts)",
+    load: () => import("./gen.js"),
+  },
   link: {
     summary: "list the links in the kernel (programs attached to hooks)",
     load: () => import("./link.js"),

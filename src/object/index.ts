@@ -12,6 +12,7 @@ export {
   POISON_CALL_KFUNC_BASE,
   parseKconfig,
 } from "./externs.js";
+export { codecOf, type GenerateOptions, generateTypes } from "./gen.js";
 export { BpfObject, type ObjectLoadOptions, type ObjectOptions, ObjectVariableHandle } from "./object.js";
 export {
   KNOWN_SECTIONS,

@@ -43,6 +43,8 @@ export interface ObjectOptions {
    * numbers, or the raw text after `=`: `"m"`, `'"a string"'`).
    */
   kconfig?: string | Readonly<Record<string, string | number | bigint | boolean>>;
+  /** key and value codecs of maps, by map name (their sizes must be the map's); default: bytes */
+  codecs?: Readonly<Record<string, { readonly key?: AnyCodec; readonly value?: AnyCodec }>>;
 }
 
 /** Options of {@link BpfObject.load}. */
@@ -221,9 +223,16 @@ export class BpfObject implements Disposable {
     return p;
   }
 
+  #codecsOf(m: ObjectMap): { key?: AnyCodec; value?: AnyCodec } {
+    const c = m.inner === undefined && m.kind !== "data" ? this.#options.codecs?.[m.name] : undefined;
+    return { ...(c?.key ? { key: c.key } : {}), ...(c?.value ? { value: c.value } : {}) };
+  }
+
   #mapSpecOf(m: ObjectMap, withBtf: boolean): MapSpec<MapTypeName> {
     const btfFd = this.#btf?.fd.value;
+    const codecs = this.#codecsOf(m);
     return {
+      ...codecs,
       type: m.type as MapTypeName,
       keySize: m.keySize,
       valueSize: m.valueSize,
@@ -242,7 +251,7 @@ export class BpfObject implements Disposable {
     const pinPath = m.pinning === 1 ? `${this.#options.pinRoot ?? "/sys/fs/bpf"}/${m.name}` : undefined;
     if (pinPath) {
       try {
-        this.#maps.set(m.name, BpfMap.open(pinPath));
+        this.#maps.set(m.name, BpfMap.open(pinPath, this.#codecsOf(m)));
         return;
       } catch (e) {
         if (!(e instanceof BpfError && e.errnoName === "ENOENT")) throw e;
