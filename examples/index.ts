@@ -62,6 +62,12 @@ export const DEMOS: readonly Demo[] = [
     run: async (log) => (await import("./trace-opens.js")).run(log),
   },
   {
+    name: "opensnoop-c",
+    summary:
+      "a C program compiled once by clang (examples/opensnoop.bpf.c), loaded with BpfObject: openat records through a ring buffer",
+    run: async (log) => (await import("./opensnoop-c.js")).run(log),
+  },
+  {
     name: "node-probes",
     summary:
       "a uprobe on libuv's uv_fs_open inside the running node: each fs.promises.open's path, read with for await",

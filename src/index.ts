@@ -22,6 +22,15 @@ export * from "./btf/index.js";
 // maps and codecs
 export * from "./codec/index.js";
 export { decode as decodeValue, encode as encodeValue } from "./codec/index.js";
+// ELF files and clang-compiled objects
+export {
+  ElfError,
+  type ElfFile,
+  ElfFormatError,
+  type ElfSection,
+  type ElfSymbol,
+  parseElf,
+} from "./elf/index.js";
 // what this kernel supports
 export * from "./feature/index.js";
 /** A source line of an assembled program (instruction index, file, line, column, text). */
@@ -82,6 +91,27 @@ export type i64 = number;
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export * from "./map/index.js";
+export {
+  BpfObject,
+  ExternError,
+  type GenerateOptions,
+  generateTypes,
+  type ObjectAttachOptions,
+  type ObjectExtern,
+  ObjectFormatError,
+  type ObjectLoadOptions,
+  type ObjectMap,
+  type ObjectOptions,
+  type ObjectProgram,
+  type ObjectSpec,
+  ObjectUnsupportedError,
+  ObjectVariableHandle,
+  parseObject,
+  sectionDef,
+  UnknownObjectNameError,
+  UnknownSectionError,
+  UnsupportedSectionError,
+} from "./object/index.js";
 // perf event arrays (bpf_perf_event_output)
 export * from "./perf/index.js";
 // programs and sockets

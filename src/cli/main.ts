@@ -32,6 +32,20 @@ const COMMANDS = new Map<string, CommandEntry>([
     },
   ],
   [
+    "object",
+    {
+      summary: "list what a clang-compiled object holds (programs, maps, variables)",
+      load: () => import("./object.js"),
+    },
+  ],
+  [
+    "gen",
+    {
+      summary: "generate a typed TypeScript module for an object (gen types FILE.o -o FILE.ts)",
+      load: () => import("./gen.js"),
+    },
+  ],
+  [
     "export",
     { summary: "serve eBPF maps as Prometheus / OpenTelemetry metrics", load: () => import("./export.js") },
   ],

@@ -75,56 +75,7 @@ export class UnreadableBinaryError extends InputError {
   }
 }
 
-/** The file is not an ELF64 little-endian executable or shared library whose symbols can be read. */
-export class ElfFormatError extends InputError {
-  /** the file (or the name it was read as) */
-  readonly file: string;
-  constructor(file: string, why: string) {
-    super(`${file} cannot be read as an ELF executable or shared library: ${why}`);
-    this.file = file;
-  }
-}
-
-/** The binary has no function symbol by that name (in .symtab or .dynsym). */
-export class SymbolNotFoundError extends InputError {
-  /** the binary */
-  readonly file: string;
-  /** the name that was looked for */
-  readonly symbol: string;
-  /** the closest function name the binary has, when one is close */
-  readonly suggestion: string | undefined;
-  constructor(file: string, symbol: string, suggestion: string | undefined, why?: string) {
-    super(
-      why ??
-        `${file} has no function '${symbol}' in its symbol tables (.symtab, .dynsym)` +
-          (suggestion ? ` — did you mean '${suggestion}'?` : "") +
-          " (`nm -D --defined-only FILE` and `nm FILE` list them; a stripped binary keeps only its exported functions)",
-    );
-    this.file = file;
-    this.symbol = symbol;
-    this.suggestion = suggestion;
-  }
-}
-
-/** Several different functions carry the name (static functions of different source files, say). */
-export class AmbiguousSymbolError extends InputError {
-  /** the binary */
-  readonly file: string;
-  /** the name that was looked for */
-  readonly symbol: string;
-  /** the file offsets of the functions by that name */
-  readonly offsets: readonly number[];
-  constructor(file: string, symbol: string, offsets: readonly number[]) {
-    super(
-      `${file} has ${offsets.length} different local functions named '${symbol}' ` +
-        `(at file offsets ${offsets.map((o) => `0x${o.toString(16)}`).join(", ")}): ` +
-        "give the offset of the one to probe instead of its name",
-    );
-    this.file = file;
-    this.symbol = symbol;
-    this.offsets = offsets;
-  }
-}
+export { AmbiguousSymbolError, ElfFormatError, SymbolNotFoundError } from "../elf/errors.js";
 
 /** The kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe), so uprobes cannot be opened. */
 export class UprobeUnsupportedError extends RawbpfError {

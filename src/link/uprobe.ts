@@ -4,12 +4,12 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { elfFunctionOffset, readElfParts } from "../elf/exec.js";
 import type { Program } from "../program/program.js";
 import { attachTypeNumber } from "../program/types.js";
 import { InputError } from "../sys/error.js";
 import { linkCreate, perfEventOpenUprobe, UPROBE_MULTI_RETURN } from "../sys/link.js";
 import { type CookieOptions, cookieOf } from "./cookie.js";
-import { elfFunctionOffset, readElfParts } from "./elf.js";
 import { UnreadableBinaryError, UprobeUnsupportedError } from "./errors.js";
 import { adoptLink, type Link } from "./link.js";
 import { programFd } from "./program.js";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
-import { elfFunctionOffset, readElfParts } from "../../src/link/elf.js";
+import { elfFunctionOffset, readElfParts } from "../../src/elf/exec.js";
 import {
   AmbiguousSymbolError,
   ElfFormatError,

@@ -1,28 +1,32 @@
 /**
- * A small ELF64 little-endian reader, pure (bytes in, numbers out): finds a function symbol in
+ * The uprobe side of the ELF model: a lazy ELF64 little-endian reader, pure (bytes in, numbers out): finds a function symbol in
  * .symtab and .dynsym and turns its virtual address into a file offset through the PT_LOAD program
  * headers — the offset a uprobe is placed at. Every read is bounds-checked, so cut or damaged
  * files give an {@link ElfFormatError}, never another exception.
  */
-import { closestName } from "../program/types.js";
+import {
+  EHDR_SIZE,
+  ET_DYN,
+  ET_EXEC,
+  PHDR_SIZE,
+  PN_XNUM,
+  PT_LOAD,
+  SHDR_SIZE,
+  SHT_DYNSYM,
+  SHT_GNU_VERSYM,
+  SHT_NOBITS,
+  SHT_SYMTAB,
+  STB_LOCAL,
+  STT_FUNC,
+  STT_GNU_IFUNC,
+  SYM_SIZE,
+} from "./constants.js";
 import { AmbiguousSymbolError, ElfFormatError, SymbolNotFoundError } from "./errors.js";
+import { nearestName } from "./names.js";
 
-const EHDR_SIZE = 64;
-const SHDR_SIZE = 64;
-const PHDR_SIZE = 56;
-const SYM_SIZE = 24;
-const ET_EXEC = 2;
-const ET_DYN = 3;
-const SHT_SYMTAB = 2;
-const SHT_NOBITS = 8;
-const SHT_DYNSYM = 11;
-const SHT_GNU_VERSYM = 0x6fffffff;
+/** Bit 15 of a .gnu.version entry: a version a new link does not pick. */
 const VERSYM_HIDDEN = 0x8000;
-const PT_LOAD = 1;
-const PN_XNUM = 0xffff;
-const STT_FUNC = 2;
-const STT_GNU_IFUNC = 10;
-const STB_LOCAL = 0;
+
 const UTF8 = new TextDecoder();
 
 /** A section of the file: where its bytes are and which section it links to. */
@@ -235,7 +239,7 @@ export function elfFunctionOffset(bytes: Uint8Array, symbol: string, file: strin
           `__${symbol}_avx2), or probe the function that calls it`,
       );
     }
-    throw new SymbolNotFoundError(file, symbol, closestName(symbol, functionNames(img)));
+    throw new SymbolNotFoundError(file, symbol, nearestName(symbol, functionNames(img)));
   }
   const exported = funcs.filter((s) => s.bind !== STB_LOCAL);
   const chosen = exported.length > 0 ? exported : funcs;

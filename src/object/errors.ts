@@ -1,0 +1,32 @@
+/** Typed errors of reading and loading clang-compiled objects. */
+import { InputError } from "../sys/error.js";
+
+/** The object is well-formed ELF but something in it cannot be made into programs and maps. */
+export class ObjectFormatError extends InputError {
+  /** the object (or the name it was read as) */
+  readonly file: string;
+  /** the section at fault, when one is known (".BTF", ".BTF.ext", ...) */
+  readonly section: string | undefined;
+  /** the byte offset in that section, when one is known */
+  readonly offset: number | undefined;
+  constructor(file: string, why: string, where: { section?: string; offset?: number; cause?: unknown } = {}) {
+    super(`${file}: ${why}`, where.cause === undefined ? undefined : { cause: where.cause });
+    this.file = file;
+    this.section = where.section;
+    this.offset = where.offset;
+  }
+}
+
+/** Something the object uses that rawbpf's loader does not do yet (named in the message). */
+export class ObjectUnsupportedError extends InputError {
+  constructor(file: string, what: string) {
+    super(`${file}: ${what} is not supported yet by rawbpf's object loader`);
+  }
+}
+
+/** A program, map or variable name the object does not have. */
+export class UnknownObjectNameError extends InputError {
+  constructor(kind: string, name: string, known: readonly string[]) {
+    super(`the object has no ${kind} '${name}' (it has: ${known.length ? known.join(", ") : "none"})`);
+  }
+}
