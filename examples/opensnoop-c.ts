@@ -13,7 +13,7 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BpfObject, RingBuffer } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
@@ -36,13 +36,20 @@ export interface OpensnoopResult {
   lost: bigint;
 }
 
-/** The compiled object: beside this file, or (run from dist/) in the source tree's examples/. */
+/**
+ * The compiled object: beside this file (examples/), or, run from dist/examples/ in the package, in
+ * the package's own examples/ folder — found by walking up from here, never past the filesystem root.
+ */
 export function objectPath(): string {
-  const here = fileURLToPath(new URL(".", import.meta.url));
-  const candidates = [join(here, "opensnoop.bpf.o"), join(here, "..", "..", "examples", "opensnoop.bpf.o")];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`opensnoop.bpf.o is not at ${candidates.join(" or ")}: run npm run build`);
-  return found;
+  const tried: string[] = [];
+  for (let dir = fileURLToPath(new URL(".", import.meta.url)); ; dir = dirname(dir)) {
+    for (const p of [join(dir, "opensnoop.bpf.o"), join(dir, "examples", "opensnoop.bpf.o")]) {
+      if (existsSync(p)) return p;
+      tried.push(p);
+    }
+    if (dirname(dir) === dir || tried.length >= 8)
+      throw new Error(`opensnoop.bpf.o is not at ${tried.join(", ")}: run npm run build`);
+  }
 }
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b.subarray(0, Math.max(0, b.indexOf(0))));

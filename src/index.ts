@@ -96,6 +96,7 @@ export {
   ExternError,
   type GenerateOptions,
   generateTypes,
+  matchSection,
   type ObjectAttachOptions,
   type ObjectExtern,
   ObjectFormatError,

@@ -444,6 +444,7 @@ export class BpfObject implements Disposable {
     this.#btf?.fd.close();
   }
 
+  /** `using obj = ...`: closes everything at the end of the block, as {@link BpfObject.close}. */
   [Symbol.dispose](): void {
     this.close();
   }
