@@ -40,6 +40,9 @@ const bundled = await build({
   outfile: out,
   bundle: true,
   format: "cjs",
+  // what src/ reads from import.meta (the lazily required parser, src/lang/parse.ts): this file's URL
+  define: { "import.meta.url": "__rawbpf_import_meta_url" },
+  banner: { js: 'const __rawbpf_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   platform: "node",
   target: "node20",
   // the dependencies stay outside the bundle (installed beside the package, required when used)

@@ -27,6 +27,9 @@ await build({
   outfile: join(out, "index.cjs"),
   bundle: true,
   format: "cjs",
+  // what src/ reads from import.meta (the lazily required parser, src/lang/parse.ts): this file's URL
+  define: { "import.meta.url": "__rawbpf_import_meta_url" },
+  banner: { js: 'const __rawbpf_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   platform: "node",
   target: "node20",
   external: [...deps, ...deps.map((d) => `${d}/*`)],

@@ -3,14 +3,27 @@
  * (the compiler needs `u8`, `i32`...), is one package with no native part, and loads in a few
  * milliseconds; TypeScript's own parser would add ~20 MB and ~150 ms to every start.
  */
-import { parse } from "@babel/parser";
+import { createRequire } from "node:module";
+import type * as Babel from "@babel/parser";
 import type { File } from "@babel/types";
 import { CompileError } from "./errors.js";
+
+let babel: typeof Babel | undefined;
+
+/**
+ * Babel, loaded at the first compile rather than at `import "rawbpf"`: it takes ~50 ms to load,
+ * which every user of the library would otherwise pay. (The CommonJS bundles define
+ * `import.meta.url` as their own file's URL.)
+ */
+function parser(): typeof Babel {
+  babel ??= createRequire(import.meta.url)("@babel/parser") as typeof Babel;
+  return babel;
+}
 
 /** Parses a TypeScript module; a syntax error becomes a {@link CompileError}. */
 export function parseModule(source: string, file: string): File {
   try {
-    return parse(source, {
+    return parser().parse(source, {
       sourceType: "module",
       plugins: ["typescript"],
       sourceFilename: file,
