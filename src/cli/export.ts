@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { readConfig } from "../export/config.js";
 import { ConfigError } from "../export/errors.js";
 import { Exporter } from "../export/exporter.js";
-import { OtlpPusher } from "../export/otlp.js";
+import type { OtlpPusher } from "../export/otlp.js";
 import { MetricsServer, parseListen } from "../export/server.js";
 import { ProgramRejectedError } from "../index.js";
 import { type CliIo, UsageError } from "./io.js";
@@ -93,14 +93,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   let server: MetricsServer | undefined;
   let otlp: OtlpPusher | undefined;
   try {
+    // the OpenTelemetry SDK is loaded only when pushing (it adds ~40 MB and start-up time), and
+    // before the server says it serves, so a signal after that line finds the exporter whole
+    const push = v.otlp ? await import("../export/otlp.js") : undefined;
     if (serve) {
       server = new MetricsServer(exporter, log);
       const a = await server.listen(listen.host, listen.port);
       const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
       io.stdout(`rawbpf export: serving http://${host}:${a.port}/metrics\n`);
     }
-    if (v.otlp) {
-      otlp = new OtlpPusher(() => (server ? server.exporter : exporter).collect(), {
+    if (v.otlp && push) {
+      otlp = new push.OtlpPusher(() => (server ? server.exporter : exporter).collect(), {
         url: v.otlp,
         intervalMs: interval,
       });
