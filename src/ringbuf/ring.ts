@@ -309,7 +309,20 @@ export class RingBuffer implements Disposable {
         // the record is copied out of the ring (the data area is mapped twice: one contiguous
         // run even across the end) into the reader's own buffer, the only memory user code sees
         const body = at + HDR_SIZE;
-        if (length <= SMALL_COPY) {
+        if (length <= 32) {
+          // short records, the common case: always 8 words, straight-line (no loop whose exit
+          // the processor mispredicts when sizes vary); the words past the record are leftovers
+          // of the ring's own data (the data area is mapped twice, so they are always there)
+          const from = body >>> 2;
+          to[0] = words[from]!;
+          to[1] = words[from + 1]!;
+          to[2] = words[from + 2]!;
+          to[3] = words[from + 3]!;
+          to[4] = words[from + 4]!;
+          to[5] = words[from + 5]!;
+          to[6] = words[from + 6]!;
+          to[7] = words[from + 7]!;
+        } else if (length <= SMALL_COPY) {
           const from = body >>> 2;
           const end = from + ((length + 3) >>> 2);
           for (let i = from, j = 0; i < end; i++, j++) to[j] = words[i]!;
