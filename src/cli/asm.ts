@@ -7,11 +7,9 @@ import { MAP_TYPE_NAMES } from "../map/types.js";
 import { programTypes } from "../program/types.js";
 import { InputError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
+import { diagnostics, MAX_DIAGNOSTICS } from "./diagnostics.js";
 import { type CliIo, isElf, readInput, TEXT_LIMIT, UsageError } from "./io.js";
 import { vmlinuxFromFile } from "./vmlinux.js";
-
-/** At most this many diagnostics are printed; the rest are counted. */
-export const MAX_DIAGNOSTICS = 20;
 
 const HELP = `usage: rawbpf asm [FILE|-] [-o OUT] [--format bin|hex|c|json] [--dialect auto|kernel|ubpf]
 
@@ -71,14 +69,6 @@ function jsonOf(p: AsmProgram, bytes: Uint8Array): string {
   )}\n`;
 }
 
-/** The errors of a source, the first {@link MAX_DIAGNOSTICS} of them in full and the rest counted. */
-export function diagnostics(e: AsmErrors): string {
-  if (e.errors.length <= MAX_DIAGNOSTICS) return `${e.message}\n`;
-  const shown = e.errors.slice(0, MAX_DIAGNOSTICS).map((x) => x.message);
-  const rest = e.errors.length - MAX_DIAGNOSTICS;
-  return `${e.errors.length} errors in ${e.errors[0]!.file}\n${shown.join("\n")}\n... and ${rest} more error${rest === 1 ? "" : "s"}\n`;
-}
-
 /** Runs `rawbpf asm`. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { values: ["output", "format", "dialect"], aliases: { o: "output" } });
@@ -125,7 +115,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       btf: vmlinuxFromFile,
     });
   } catch (e) {
-    if (!(e instanceof AsmErrors)) throw e;
+    // with --format json, main prints them as one JSON object (diagnostics capped the same way)
+    if (!(e instanceof AsmErrors) || format === "json") throw e;
     io.stderr(diagnostics(e));
     return 1;
   }

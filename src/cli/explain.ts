@@ -105,8 +105,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     try {
       writeFileSync(html, err.render("html", { title: file === "-" ? "verifier log" : file }));
     } catch (e) {
-      io.stderr(`rawbpf explain: cannot write ${html}: ${(e as Error).message}\n`);
-      return 1;
+      throw new InputError(`cannot write ${html}: ${(e as Error).message}`, { cause: e });
     }
   }
   if (args.bools.has("json")) {

@@ -1,6 +1,7 @@
 /** `rawbpf feature [--json] [--full]`: what this kernel supports, like `bpftool feature probe kernel`. */
 import { type Availability, type FeatureReport, probeAll } from "../feature/all.js";
 import { missingCapability } from "../sys/caps.js";
+import { RawbpfError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
@@ -53,6 +54,22 @@ function plain(r: FeatureReport): string {
   return out.join("");
 }
 
+/**
+ * The process lacks the capability that every probe needs, so every answer would be unknown
+ * (bpftool refuses the same way). `capability` names it.
+ */
+export class MissingCapabilityError extends RawbpfError {
+  readonly capability: string;
+  constructor(capability: string) {
+    super(
+      "ECAPABILITY",
+      `probing needs ${capability} (and CAP_PERFMON, CAP_NET_ADMIN for some program types), ` +
+        `which this process lacks, so every answer would be unknown: run as root, or grant ${capability}`,
+    );
+    this.capability = capability;
+  }
+}
+
 /** Runs `rawbpf feature ...`. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { booleans: ["json", "full"], aliases: { j: "json" } });
@@ -62,13 +79,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
   // as bpftool does, refuse to print a report of nothing but unknowns: without CAP_BPF every probe is EPERM
-  if (missingCapability("bpf") !== undefined) {
-    io.stderr(
-      "rawbpf feature: probing needs CAP_BPF (and CAP_PERFMON, CAP_NET_ADMIN for some program types), " +
-        "which this process lacks, so every answer would be unknown: run as root, or grant CAP_BPF\n",
-    );
-    return 1;
-  }
+  // (thrown, so that with --json it is a JSON failure like every other)
+  if (missingCapability("bpf") !== undefined) throw new MissingCapabilityError("CAP_BPF");
   const lacking = [missingCapability("perfmon"), missingCapability("net")].filter((c) => c !== undefined);
   if (lacking.length > 0) {
     io.stderr(

@@ -1,6 +1,6 @@
 /** `rawbpf link list | show ID [--json]`: the links the kernel has, as bpftool link show lists them. */
 import { Link, type LinkInfo } from "../link/index.js";
-import { BpfError } from "../sys/error.js";
+import { BpfError, InputError } from "../sys/error.js";
 import { allIds } from "../sys/obj.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
@@ -67,10 +67,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (!Number.isInteger(id) || id < 1 || id > 0xffffffff)
       throw new UsageError(`a link id is an integer from 1 to 4294967295, not '${rest[0]}'`);
     const info = infoOf(id);
-    if (!info) {
-      io.stderr(`rawbpf link: no link with id ${id}\n`);
-      return 1;
-    }
+    // thrown, so that with --json it is a JSON failure like every other
+    if (!info) throw new InputError(`no link with id ${id}`);
     io.stdout(asJson ? `${json(info)}\n` : `${line(info)}\n`);
     return 0;
   }

@@ -157,6 +157,7 @@ export function reportRejection(e: BpfError | ProgramRejectedError, json: boolea
       `${JSON.stringify({
         error: {
           message: e.message,
+          kind: e.name,
           errno: e.errnoName,
           ...(e.capability ? { capability: e.capability } : {}),
           insn: verifier?.insn ?? null,

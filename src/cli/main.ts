@@ -1,4 +1,6 @@
 /** `rawbpf COMMAND ...`: dispatches to one module per command. */
+import { AsmErrors } from "../isa/asm/errors.js";
+import { diagnostics, diagnosticsJson } from "./diagnostics.js";
 import { type CliIo, processIo, UsageError } from "./io.js";
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
@@ -81,11 +83,22 @@ async function unknownCommand(name: string): Promise<UsageError> {
   );
 }
 
-/** Whether the command line asks for JSON (`--json` before any `--`). */
-function wantsJson(argv: readonly string[]): boolean {
-  for (const a of argv) {
+/** Commands whose `--format json` asks for JSON output (and so for JSON failures). */
+const FORMAT_COMMANDS = new Set(["asm", "disasm", "btf"]);
+
+/**
+ * Whether the command line asks for JSON, before any `--`: `--json` (or `-j`), or for `asm`,
+ * `disasm` and `btf`, `--format json` (`--format=json`, `-f json`).
+ */
+function wantsJson(name: string, argv: readonly string[]): boolean {
+  const format = FORMAT_COMMANDS.has(name);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
     if (a === "--") return false;
     if (a === "--json" || a === "-j") return true;
+    if (!format) continue;
+    if (a === "--format=json" || a === "-fjson" || a === "-f=json") return true;
+    if ((a === "--format" || a === "-f") && argv[i + 1] === "json") return true;
   }
   return false;
 }
@@ -108,7 +121,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     [name, rest] = [rest[0]!, ["--help"]];
   }
-  const json = wantsJson(rest);
+  const json = wantsJson(name, rest);
   try {
     const cmd = COMMANDS.get(name);
     if (!cmd) throw await unknownCommand(name);
@@ -124,6 +137,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     if (usageError && !COMMANDS.has(name)) io.stderr(`rawbpf: ${err.message}\n${usage()}`);
     else if (usageError) io.stderr(`rawbpf ${name}: ${err.message} (rawbpf ${name} --help)\n`);
+    else if (err instanceof AsmErrors) io.stderr(`rawbpf ${name}: ${diagnostics(err)}`);
     else io.stderr(`rawbpf ${name}: ${err.message}\n`);
     return status;
   }
@@ -141,9 +155,10 @@ function failureJson(e: Error, usage: boolean): unknown {
     code?: string;
     capability?: string;
   };
+  const asm = e instanceof AsmErrors ? diagnosticsJson(e) : undefined;
   return {
     error: {
-      message: e.message,
+      message: asm ? asm.message : e.message,
       kind: usage ? "usage" : e.name,
       ...(typeof x.code === "string" ? { code: x.code } : {}),
       errno: x.errnoName ?? null,
@@ -151,6 +166,7 @@ function failureJson(e: Error, usage: boolean): unknown {
       insn: null,
       verifier: null,
       explanation: x.hint ?? null,
+      ...(asm ? { diagnostics: asm.diagnostics, more: asm.more } : {}),
     },
     log: typeof x.log === "string" ? x.log : "",
   };

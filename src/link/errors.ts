@@ -42,6 +42,46 @@ export class UnknownTracepointError extends InputError {
   }
 }
 
+/**
+ * A tracepoint program reads past the end of the tracepoint's record: the kernel refuses the attach
+ * (EACCES) when the furthest context byte the verifier saw the program read lies beyond the
+ * record's last field (the tracepoint's `format` file in tracefs).
+ */
+export class TracepointRecordError extends InputError {
+  /** the tracepoint, `category/name` */
+  readonly tracepoint: string;
+  /** where the read starts in the record, and its width in bytes */
+  readonly offset: number;
+  readonly size: number;
+  /** the record's size in bytes: the largest offset + size of its fields */
+  readonly recordSize: number;
+  /** the instruction that reads it (its slot), or undefined when it is not known */
+  readonly insn: number | undefined;
+  constructor(
+    tracepoint: string,
+    read: { offset: number; size: number; insn?: number; text?: string; translated?: boolean },
+    recordSize: number,
+    formatPath: string,
+  ) {
+    const where =
+      read.insn === undefined
+        ? ""
+        : ` at instruction ${read.insn}${read.translated ? " of the program as the kernel translated it" : ""}` +
+          (read.text ? ` (${read.text})` : "");
+    super(
+      `the program reads ${read.size} byte${read.size === 1 ? "" : "s"} at offset ${read.offset} of tracepoint ` +
+        `${tracepoint}'s record${where}, but the record is ${recordSize} bytes (${formatPath} lists its fields): ` +
+        "the kernel refuses such an attach with EACCES. Read only the fields the format file lists, " +
+        "or attach to a tracepoint whose record has them",
+    );
+    this.tracepoint = tracepoint;
+    this.offset = read.offset;
+    this.size = read.size;
+    this.recordSize = recordSize;
+    this.insn = read.insn;
+  }
+}
+
 /** tracefs is not mounted where we look, so tracepoint ids cannot be read. */
 export class TracefsNotMountedError extends RawbpfError {
   /** the paths that were tried */

@@ -7,6 +7,7 @@ export {
   NotACgroupError,
   SymbolNotFoundError,
   TracefsNotMountedError,
+  TracepointRecordError,
   UnknownInterfaceError,
   UnknownTracepointError,
   UnreadableBinaryError,

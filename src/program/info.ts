@@ -72,3 +72,24 @@ export function programInfo(fd: number): ProgramInfo {
     verifiedInsns: info.readUInt32LE(o.verified_insns),
   };
 }
+
+/**
+ * The program behind `fd` as the kernel runs it before JIT: its instructions after the verifier
+ * rewrote them (BPF_OBJ_GET_INFO_BY_FD's xlated_prog_insns), dead code removed. Empty when the
+ * kernel withholds them (it shows them only to a process that may see kernel addresses).
+ */
+export function programXlated(fd: number): Uint8Array {
+  const o = PROG_INFO.offset;
+  const info = Buffer.alloc(PROG_INFO.size);
+  objGetInfoByFd(fd, info, { what: "program" });
+  const length = info.readUInt32LE(o.xlated_prog_len);
+  if (length === 0) return new Uint8Array(0);
+  const insns = Buffer.alloc(length);
+  const again = Buffer.alloc(PROG_INFO.size);
+  putU32(again, o.xlated_prog_len, length, "translated length");
+  putPtr(again, o.xlated_prog_insns, insns);
+  objGetInfoByFd(fd, again, { what: "program" });
+  // the kernel zeroes the pointer when it withholds the instructions
+  if (again.readBigUInt64LE(o.xlated_prog_insns) === 0n) return new Uint8Array(0);
+  return insns.subarray(0, Math.min(length, again.readUInt32LE(o.xlated_prog_len)));
+}

@@ -3,7 +3,7 @@
 import { endianness } from "node:os";
 import { readMapInfo } from "../map/info.js";
 import { BpfError, ClosedError, InputError } from "../sys/error.js";
-import { Fd } from "../sys/fd.js";
+import { Fd, reclaimThrough } from "../sys/fd.js";
 import {
   dupFd,
   mapRing,
@@ -92,6 +92,8 @@ const collected = new FinalizationRegistry<Resources>((res) => {
   res.watch?.close();
   res.fd.close();
 });
+// under descriptor pressure, a collection runs these callbacks at once (they close the Fds they hold)
+reclaimThrough(collected);
 
 /**
  * Readers that the event loop keeps alive: listening with keepAlive, or in a records() loop
@@ -168,7 +170,6 @@ export class RingBuffer implements Disposable {
   #iterating = false;
   /** the records() loop waiting for the descriptor to be readable (or for close or abort) */
   #waiter: ((status: number) => void) | undefined;
-  readonly #onReady: (status: number) => void;
 
   /**
    * Maps the ring of `map` into this process. The map must be of type "ringbuf" ({@link InputError}
@@ -188,7 +189,7 @@ export class RingBuffer implements Disposable {
       throw new InputError(`a RingBuffer reads maps of type ringbuf, not ${String(map.type)}${hint}`);
     }
     if (map.maxEntries !== undefined) checkSize(map.maxEntries, "");
-    const fd = new Fd(dupFd(map.fd, `of ${name}`), name);
+    const fd = new Fd(dupFd(map.fd, name), name);
     let mapping: RingMapping;
     let size: number;
     try {
@@ -215,13 +216,6 @@ export class RingBuffer implements Disposable {
     this.#prod32 = new Uint32Array(mapping.producer, 0, 2);
     this.#words = new Int32Array(mapping.producer, mapping.pageSize, (2 * size) / 4);
     this.#data = new Uint8Array(mapping.producer, mapping.pageSize, 2 * size);
-    // libuv holds the poll callback (and koffi holds it for libuv) for as long as the handle
-    // lives: it must not hold the reader, or a reader dropped without close() is never collected
-    const weak = new WeakRef(this);
-    this.#onReady = (status) => {
-      const reader = weak.deref();
-      if (reader !== undefined) reader.#ready(status);
-    };
     collected.register(this, this.#res, this);
   }
 
@@ -315,7 +309,20 @@ export class RingBuffer implements Disposable {
         // the record is copied out of the ring (the data area is mapped twice: one contiguous
         // run even across the end) into the reader's own buffer, the only memory user code sees
         const body = at + HDR_SIZE;
-        if (length <= SMALL_COPY) {
+        if (length <= 32) {
+          // short records, the common case: always 8 words, straight-line (no loop whose exit
+          // the processor mispredicts when sizes vary); the words past the record are leftovers
+          // of the ring's own data (the data area is mapped twice, so they are always there)
+          const from = body >>> 2;
+          to[0] = words[from]!;
+          to[1] = words[from + 1]!;
+          to[2] = words[from + 2]!;
+          to[3] = words[from + 3]!;
+          to[4] = words[from + 4]!;
+          to[5] = words[from + 5]!;
+          to[6] = words[from + 6]!;
+          to[7] = words[from + 7]!;
+        } else if (length <= SMALL_COPY) {
           const from = body >>> 2;
           const end = from + ((length + 3) >>> 2);
           for (let i = from, j = 0; i < end; i++, j++) to[j] = words[i]!;
@@ -388,11 +395,27 @@ export class RingBuffer implements Disposable {
     Atomics.store(this.#cons64, 0, (BigInt(hi) << 32n) | BigInt(lo - TWO_32));
   }
 
+  /**
+   * A poll callback that reaches the reader through `weak` only (made in a static method, so that
+   * its closure holds no context of an instance method, whose `this` would hold the reader).
+   */
+  static #readyCallback(weak: WeakRef<RingBuffer>): (status: number) => void {
+    return (status) => {
+      const reader = weak.deref();
+      if (reader !== undefined) reader.#ready(status);
+    };
+  }
+
   /** The poll handle on the reader's descriptor (created on first use, stopped). */
   #watch(): ReadableWatch {
     let watch = this.#res.watch;
     if (watch === undefined) {
-      watch = watchReadable(this.#res.fd.value, this.#onReady);
+      // libuv holds the poll callback (and koffi holds it for libuv) for as long as the handle
+      // lives: it must not hold the reader, or a reader dropped without close() is never
+      // collected. The WeakRef is made here, not in the constructor: a WeakRef keeps its target
+      // alive until the current job ends, so readers opened and dropped in one synchronous loop
+      // could not be collected under descriptor pressure.
+      watch = watchReadable(this.#res.fd.value, RingBuffer.#readyCallback(new WeakRef(this)));
       this.#res.watch = watch;
     }
     return watch;

@@ -11,12 +11,9 @@ import * as libc from "./libc.js";
 
 /** Descriptors owned by an {@link Fd} that is not closed yet (the garbage collector may hold some). */
 let open = 0;
-/** Descriptors the FinalizationRegistry closed because their owner was garbage, not closed. */
-let collected = 0;
 
 const registry = new FinalizationRegistry<number>((fd) => {
   open--;
-  collected++;
   libc.close(fd);
 });
 
@@ -226,10 +223,25 @@ export function reclaimDescriptors(): number {
   if (open === 0) return 0;
   const { gc, cleanupSome } = tools();
   if (!gc || !cleanupSome) return 0;
-  const before = collected;
+  const before = open;
   gc();
+  // owners first: their callbacks close the Fds they hold, which no collection could reach before
+  for (const owner of owners) cleanupSome.call(owner as FinalizationRegistry<number>);
   cleanupSome.call(registry);
-  return collected - before;
+  return before - open;
+}
+
+/** FinalizationRegistries of objects that hold {@link Fd}s (readers): swept by {@link reclaimDescriptors}. */
+const owners = new Set<FinalizationRegistry<never>>();
+
+/**
+ * Lets {@link reclaimDescriptors} run `owner`'s pending callbacks too. An object that holds its
+ * {@link Fd}s in the held value of a registry of its own (a reader closing a poll handle before
+ * its descriptor) keeps those Fds reachable until that registry's callback runs, so a collection
+ * alone frees none of them.
+ */
+export function reclaimThrough<T>(owner: FinalizationRegistry<T>): void {
+  owners.add(owner as unknown as FinalizationRegistry<never>);
 }
 
 /** How many descriptors rawbpf objects hold that were not closed (some may be garbage). */

@@ -5,6 +5,7 @@
 import { bpfCall, type CallContext, Cmd, cString, putPtr, putU32, putU64, scratchAttr } from "./bpf.js";
 import { Errno } from "./errno.js";
 import { BpfError } from "./error.js";
+import { descriptorPressureDetails, isDescriptorPressure, reclaimDescriptors } from "./fd.js";
 import { LINK_CREATE, LINK_DETACH, LINK_UPDATE, layout, RAW_TRACEPOINT } from "./layout.js";
 import * as libc from "./libc.js";
 
@@ -214,22 +215,29 @@ export function perfEventOpen(spec: PerfEventSpec, what: string): number {
   if (spec.config1 !== undefined) putPtr(attr, PERF_ATTR.config1, spec.config1);
   if (spec.config2 !== undefined) putU64(attr, PERF_ATTR.config2, spec.config2, "perf event config2");
   const cpu = spec.cpu ?? (spec.pid === -1 ? 0 : -1);
-  const fd = Number(libc.syscallPerfEventOpen(nr, attr, spec.pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+  let fd = Number(libc.syscallPerfEventOpen(nr, attr, spec.pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+  let errno = fd < 0 ? libc.errno() : 0;
+  // out of descriptors: a collection may close some that objects dropped without close() held
+  if (fd < 0 && isDescriptorPressure(errno) && reclaimDescriptors() > 0) {
+    fd = Number(libc.syscallPerfEventOpen(nr, attr, spec.pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) errno = libc.errno();
+  }
   if (fd < 0) {
-    const errno = libc.errno();
     throw new BpfError(
       "perf_event_open",
       errno,
-      errno === Errno.EACCES || errno === Errno.EPERM
-        ? {
-            capability: "CAP_PERFMON",
-            hint: `opening ${spec.kind} needs CAP_PERFMON (or CAP_SYS_ADMIN), or a lower kernel.perf_event_paranoid`,
-          }
-        : errno === ESRCH
+      isDescriptorPressure(errno)
+        ? descriptorPressureDetails(errno)
+        : errno === Errno.EACCES || errno === Errno.EPERM
           ? {
-              hint: `process ${spec.pid} has exited (a zombie keeps its /proc entry until it is reaped) or does not exist: give the pid of a running process`,
+              capability: "CAP_PERFMON",
+              hint: `opening ${spec.kind} needs CAP_PERFMON (or CAP_SYS_ADMIN), or a lower kernel.perf_event_paranoid`,
             }
-          : {},
+          : errno === ESRCH
+            ? {
+                hint: `process ${spec.pid} has exited (a zombie keeps its /proc entry until it is reaped) or does not exist: give the pid of a running process`,
+              }
+            : {},
       what,
     );
   }

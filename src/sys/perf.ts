@@ -14,6 +14,7 @@
  */
 import { readFileSync } from "node:fs";
 import { InputError } from "./error.js";
+import { reclaimDescriptors } from "./fd.js";
 import { PERF_EVENT_MMAP_PAGE } from "./layout.js";
 import * as libc from "./libc.js";
 import { perfEventOpen } from "./link.js";
@@ -26,6 +27,18 @@ const PERF_COUNT_SW_BPF_OUTPUT = 10;
 /** PERF_SAMPLE_RAW: a sample carries the program's bytes (u32 size, then the bytes) */
 const PERF_SAMPLE_RAW = 1 << 10;
 
+/** Reads `path`; out of descriptors, runs a collection (see reclaimDescriptors) and tries once more. */
+function readOnce(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === "EMFILE" || code === "ENFILE") && reclaimDescriptors() > 0)
+      return readFileSync(path, "utf8").trim();
+    throw e;
+  }
+}
+
 /**
  * The CPUs that are online now, from /sys/devices/system/cpu/online ("0-3,5,7-8"), in order.
  * @throws InputError when the file cannot be read or parsed
@@ -33,7 +46,7 @@ const PERF_SAMPLE_RAW = 1 << 10;
 export function onlineCpus(path = "/sys/devices/system/cpu/online"): number[] {
   let text: string;
   try {
-    text = readFileSync(path, "utf8").trim();
+    text = readOnce(path);
   } catch (e) {
     throw new InputError(`cannot read the online CPUs from ${path}`, { cause: e });
   }

@@ -21,6 +21,7 @@
  */
 import koffi from "koffi";
 import { BpfError } from "./error.js";
+import { duplicateFd } from "./fd.js";
 import * as libc from "./libc.js";
 
 const PROT_READ = 1;
@@ -30,7 +31,6 @@ const MAP_PRIVATE = 0x02;
 const MAP_FIXED = 0x10;
 /** MAP_ANONYMOUS on x86, arm, arm64, riscv (mips, parisc and alpha differ; Node runs on none of them here). */
 const MAP_ANONYMOUS = 0x20;
-const F_DUPFD_CLOEXEC = 1030;
 
 /** One region of memory this module mapped. */
 export interface Region {
@@ -160,11 +160,13 @@ export function retireRing(m: RingMapping): void {
   retireRegions(m.regions);
 }
 
-/** A duplicate of `fd` (close-on-exec) that the caller owns. */
-export function dupFd(fd: number, what?: string): number {
-  const dup = libc.fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) throw new BpfError("fcntl(F_DUPFD_CLOEXEC)", libc.errno(), {}, what);
-  return dup;
+/**
+ * A duplicate of `fd` (close-on-exec) that the caller owns; `what` names the reader ("ring buffer
+ * 'events'"). Under descriptor pressure (EMFILE, ENFILE) runs a collection and tries once more,
+ * as {@link duplicateFd} does.
+ */
+export function dupFd(fd: number, what: string): number {
+  return duplicateFd(fd, what);
 }
 
 /** A readiness watch on one descriptor, driven by the Node event loop (a libuv poll handle). */
