@@ -8,14 +8,14 @@ import { programTypes } from "../program/types.js";
 import { InputError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
 import { diagnostics, MAX_DIAGNOSTICS } from "./diagnostics.js";
-import { type CliIo, isElf, readInput, TEXT_LIMIT, UsageError } from "./io.js";
+import { type CliIo, docPath, isElf, readInput, TEXT_LIMIT, UsageError } from "./io.js";
 import { vmlinuxFromFile } from "./vmlinux.js";
 
 const HELP = `usage: rawbpf asm [FILE|-] [-o OUT] [--format bin|hex|c|json] [--dialect auto|kernel|ubpf]
 
 Assembles eBPF assembly text (the syntax of the verifier log, bpftool and llvm-objdump, or the
 uBPF syntax of the conformance suite) into instructions. Directives (.type, .license, .map,
-.rodata, .func, .callback) are described in docs/assembly.md.
+.rodata, .func, .callback) are described in ${docPath("assembly.md")}.
 
   FILE            source file; '-' or nothing reads standard input
   -o, --output    write to this file instead of standard output

@@ -5,11 +5,11 @@ import { encode } from "../isa/encode.js";
 import { type CompiledModule, compile } from "../lang/compile.js";
 import { CompileError } from "../lang/errors.js";
 import { parseArgs } from "./args.js";
-import { type CliIo, UsageError } from "./io.js";
+import { type CliIo, docPath, UsageError } from "./io.js";
 
 const HELP = `usage: rawbpf compile FILE.ts [--program NAME] [-o OUT] [--format bin|s|json]
 
-Compiles the eBPF programs of a TypeScript file (the subset in docs/language.md: each
+Compiles the eBPF programs of a TypeScript file (the subset in ${docPath("language.md")}: each
 \`export const NAME = program("xdp", (ctx) => { ... })\`) to bytecode, in process, with no LLVM.
 
   --program NAME  the program to compile (needed for bin and s when the file has several)

@@ -6,13 +6,13 @@ import { Exporter } from "../export/exporter.js";
 import type { OtlpPusher } from "../export/otlp.js";
 import { MetricsServer, parseListen } from "../export/server.js";
 import { ProgramRejectedError } from "../index.js";
-import { type CliIo, UsageError } from "./io.js";
+import { type CliIo, docPath, UsageError } from "./io.js";
 
 const HELP = `usage: rawbpf export CONFIG [--listen HOST:PORT] [--otlp URL]
 
 Loads and attaches the programs CONFIG names (.s assembly or .bin instructions), and serves the
 maps it names as metrics: /metrics (Prometheus text, or OpenMetrics when asked), /healthz.
-CONFIG is YAML (see examples/export.yaml and docs/export.md) or a .js/.ts module whose default
+CONFIG is YAML (see examples/export.yaml and ${docPath("export.md")}) or a .js/.ts module whose default
 export is the same object. SIGTERM or SIGINT detaches everything and exits 0; SIGHUP reloads
 CONFIG (the old programs keep running if the new config fails).
 

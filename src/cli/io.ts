@@ -1,4 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { InputError } from "../sys/error.js";
 
 /** What a command reads and writes, so tests can run commands in process. */
@@ -231,4 +233,21 @@ export function openInput(file: string): number {
   } catch (e) {
     throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Where a guide of docs/ is on this machine: the package's own copy (found by walking up from this
+ * module, in a clone or an installed package alike), so `--help` names a path that opens; the
+ * relative name when none is found.
+ */
+export function docPath(name: string): string {
+  try {
+    for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 6; dir = dirname(dir), i++) {
+      const p = join(dir, "docs", name);
+      if (existsSync(p)) return p;
+    }
+  } catch {
+    // no file URL (an unusual loader): the relative name below
+  }
+  return `docs/${name}`;
 }
