@@ -106,13 +106,33 @@ export class ObjectVariableHandle {
   }
   /** Writes the value (through the shared mapping; programs see it at once). */
   set(value: number | bigint | Uint8Array): void {
-    writeValue(this.#view, value, this.#signed, this.#int, this.name);
+    const d = this.#view;
+    // fast paths (no allocation): an integer of the variable's width, in range
+    if (this.#int) {
+      if (this.size === 8 && typeof value === "bigint") {
+        if (this.#signed ? value >= MIN_I64 && value <= MAX_I64 : value >= 0n && value <= MAX_U64) {
+          if (this.#signed) d.setBigInt64(0, value, true);
+          else d.setBigUint64(0, value, true);
+          return;
+        }
+      } else if (this.size === 4 && typeof value === "number" && Number.isInteger(value)) {
+        if (this.#signed ? value >= -0x80000000 && value <= 0x7fffffff : value >= 0 && value <= 0xffffffff) {
+          d.setUint32(0, value >>> 0, true);
+          return;
+        }
+      }
+    }
+    writeValue(d, value, this.#signed, this.#int, this.name);
   }
   /** A view of the variable's bytes in the shared mapping. */
   get bytes(): Uint8Array {
     return new Uint8Array(this.#view.buffer, this.#view.byteOffset, this.#view.byteLength);
   }
 }
+
+const MIN_I64 = -(1n << 63n);
+const MAX_I64 = (1n << 63n) - 1n;
+const MAX_U64 = (1n << 64n) - 1n;
 
 function writeValue(d: DataView, value: unknown, signed: boolean, int: boolean, name: string): void {
   if (value instanceof Uint8Array) {
@@ -122,6 +142,8 @@ function writeValue(d: DataView, value: unknown, signed: boolean, int: boolean, 
     return;
   }
   if (!int) throw new InputError(`variable '${name}' is not an integer: give its ${d.byteLength} bytes`);
+  if (typeof value === "number" && !Number.isInteger(value))
+    throw new InputError(`variable '${name}' is an integer, got ${value}`);
   const v =
     typeof value === "boolean"
       ? BigInt(value)
