@@ -546,6 +546,7 @@ export class BpfObject implements Disposable {
     this.#btf?.fd.close();
   }
 
+  /** {@link close}, for `using obj = BpfObject.open(...).load()`. */
   [Symbol.dispose](): void {
     this.close();
   }
