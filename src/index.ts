@@ -93,6 +93,7 @@ export * from "./link/index.js";
 export * from "./map/index.js";
 export {
   BpfObject,
+  CorePoisonRejectedError,
   ExternError,
   type GenerateOptions,
   generateTypes,

@@ -197,6 +197,23 @@ export { program, insn, wrong };
     ];
     assert.ok(readmeBlocks("js").length >= 1, "the README has no plain-JavaScript snippet");
     for (const [i, s] of snippets.entries()) {
+      // the "Programs from C" snippet imports the bindings `rawbpf gen types` writes for the shipped object
+      if (s.code.includes('from "./opensnoop.js"'))
+        ok(
+          spawnSync(
+            process.execPath,
+            [
+              join(project, "node_modules", "rawbpf", "bin", "rawbpf.js"),
+              "gen",
+              "types",
+              join(project, "node_modules", "rawbpf", "examples", "opensnoop.bpf.o"),
+              "-o",
+              join(project, "opensnoop.ts"),
+            ],
+            { cwd: project, encoding: "utf8" },
+          ),
+          "rawbpf gen types on the shipped opensnoop.bpf.o",
+        );
       writeFileSync(join(project, s.file), s.code);
       const out = ok(
         spawnSync(process.execPath, [...s.args, s.file], { cwd: project, encoding: "utf8" }),

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { generateTypes, parseObject } from "../src/index.js";
 import { needsRoot } from "./support/privilege.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -22,7 +23,18 @@ for (const [i, code] of snippets.entries()) {
     const dir = mkdtempSync(join(tmpdir(), "rawbpf-readme-"));
     try {
       const file = join(dir, "snippet.ts");
+      // ES modules, as a user's project would have (top-level await)
+      writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
       const api = JSON.stringify(join(root, "src/index.ts"));
+      // the "Programs from C" snippet imports what `rawbpf gen types examples/opensnoop.bpf.o` writes
+      if (code.includes('from "./opensnoop.js"')) {
+        const bytes = readFileSync(join(root, "examples/opensnoop.bpf.o"));
+        const spec = parseObject(bytes, { file: "opensnoop.bpf.o" });
+        writeFileSync(
+          join(dir, "opensnoop.ts"),
+          generateTypes(spec, bytes, { importFrom: join(root, "src/index.ts") }),
+        );
+      }
       writeFileSync(file, `${code.replaceAll('from "rawbpf"', `from ${api}`)}\nexport {};\n`);
       const r = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: root, encoding: "utf8" });
       assert.equal(r.status, 0, `snippet ${i + 1} failed:\n${code}\n${r.stderr}`);

@@ -1,10 +1,17 @@
 /** `rawbpf load FILE --type TYPE`: load a program and print what the verifier said. */
 
+import { readFileSync } from "node:fs";
 import { assemble } from "../isa/asm/index.js";
 import type { AsmProgram } from "../isa/asm/program.js";
 import { decode } from "../isa/decode.js";
 import { DecodeError } from "../isa/errors.js";
-import { MAP_TYPE_NAMES } from "../map/types.js";
+import { compile } from "../lang/compile.js";
+import type { MapFlags } from "../map/flags.js";
+import { BpfMap } from "../map/map.js";
+import type { MapSpec } from "../map/spec.js";
+import { MAP_TYPE_NAMES, type MapTypeName } from "../map/types.js";
+import { CorePoisonRejectedError } from "../object/errors.js";
+import { type AnyMap, BpfObject } from "../object/object.js";
 import { createAsmMaps } from "../program/assembled.js";
 import { Program, type ProgramSpec } from "../program/program.js";
 import { ProgramRejectedError } from "../program/rejected.js";
@@ -25,7 +32,7 @@ import {
 import { checkPinPath } from "./pin.js";
 import { vmlinuxFromFile } from "./vmlinux.js";
 
-const HELP = `usage: rawbpf load FILE --type TYPE [options]
+const HELP = `usage: rawbpf load FILE [--type TYPE | --program NAME] [options]
 
 Loads a program into the kernel and prints its id, tag, instruction count and the verifier's
 statistics; on rejection prints the verifier's log, the instruction it stopped at and an
@@ -34,7 +41,13 @@ explanation (the rule, why, what to change), and exits with 1.
 FILE is raw instruction bytes (8 a slot, e.g. a .bin), '-' for standard input, or assembly text
 (.s, .asm): maps it declares are created, read-only data filled and frozen. Instruction bytes
 are read up to 8,000,000 (the kernel's 1,000,000 instructions) and decoded as 'rawbpf disasm'
-decodes them before the kernel is asked; text up to 64 MiB. ELF objects are refused.
+decodes them before the kernel is asked; text up to 64 MiB.
+
+FILE may also be an object compiled by clang -target bpf (.o: its maps are created, CO-RE
+relocated for this kernel, and its programs loaded as BpfObject loads them, types from their
+sections), or a TypeScript file of programs (.ts: compiled by rawbpf, its maps created; see
+docs/language.md). Every program is loaded unless --program names one; with several, --json
+prints { "programs": [ ... ] }, one object each as for a single program.
 
 options:
   --type TYPE        program type as bpftool names it (socket_filter, xdp, sched_cls, ...);
@@ -43,18 +56,21 @@ options:
   --log-size BYTES   initial verifier log size (grown when the kernel needs more)
   --name NAME        program name (at most 15 characters)
   --license TEXT     license (default GPL)
+  --program NAME     the program of an object or TypeScript file (its function or export name)
   --pin PATH         pin the loaded program at PATH, a new name in a bpffs directory (/sys/fs/bpf)
   --json             print one JSON object
   -h, --help         this help
 `;
 
 /** Flags shared by `load` and `run`. */
-export const PROGRAM_FLAGS = ["type", "log-level", "log-size", "name", "license"] as const;
+export const PROGRAM_FLAGS = ["type", "log-level", "log-size", "name", "license", "program"] as const;
 
-/** A program read from a FILE argument: bytes, or assembled source. */
+/** A program read from a FILE argument: bytes, or assembled source (or, when asked for, an ELF object). */
 export interface ProgramSource {
   instructions: Uint8Array | AsmProgram;
   asm: AsmProgram | undefined;
+  /** the bytes of an ELF object (only when `readProgram` was given `objects`) */
+  object?: Buffer;
 }
 
 function isText(bytes: Buffer): boolean {
@@ -71,14 +87,23 @@ function isText(bytes: Buffer): boolean {
  * which are decoded (as `rawbpf disasm` decodes them) before anything reaches the kernel. ELF
  * objects are refused as soon as their first bytes are read. `command` names the command in messages.
  */
-export async function readProgram(file: string, io: CliIo, command = "load"): Promise<ProgramSource> {
+export async function readProgram(
+  file: string,
+  io: CliIo,
+  command = "load",
+  objects = false,
+): Promise<ProgramSource> {
   const name = file === "-" ? "<stdin>" : file;
   const named = /\.(s|asm)$/i.test(file);
   const bytes = await readInput(file, io, (head) => {
-    if (isElf(head)) throw elfRefusal(name, command);
+    if (isElf(head)) {
+      if (objects) return TEXT_LIMIT;
+      throw elfRefusal(name, command);
+    }
     return named || (!/\.(bin|o|raw)$/i.test(file) && isText(Buffer.from(head))) ? TEXT_LIMIT : PROGRAM_LIMIT;
   });
   if (bytes.length === 0) throw new InputError(`${name} is empty: there is no program to ${command}`);
+  if (objects && isElf(bytes)) return { instructions: new Uint8Array(0), asm: undefined, object: bytes };
   const looksAsm = named || (!/\.(bin|o|raw)$/i.test(file) && isText(bytes));
   if (looksAsm) {
     const asm = assemble(bytes.toString("utf8"), {
@@ -120,6 +145,8 @@ export function loadSpec(args: ParsedArgs, source: ProgramSource): ProgramSpec {
 /** A loaded program and what must be closed with it. */
 export interface Loaded extends Disposable {
   program: Program;
+  /** every program loaded from FILE (an object or a TypeScript file may hold several), `program` first */
+  all?: readonly Program[];
 }
 
 /** Creates the source's maps (if any) and loads the program. */
@@ -151,7 +178,9 @@ export function loadFromSource(spec: ProgramSpec, source: ProgramSource): Loaded
 export function reportRejection(e: BpfError | ProgramRejectedError, json: boolean, io: CliIo): number {
   const verifier = e instanceof ProgramRejectedError ? e : undefined;
   const log = verifier ? verifier.log.text : ((e as BpfError).log ?? "");
-  const ex = verifier?.explanation;
+  // a CO-RE poisoned instruction: the relocation is the explanation, not the verifier's "unknown func"
+  const core = e instanceof CorePoisonRejectedError ? e.core : undefined;
+  const ex = core === undefined ? verifier?.explanation : undefined;
   if (json) {
     io.stdout(
       `${JSON.stringify({
@@ -162,8 +191,8 @@ export function reportRejection(e: BpfError | ProgramRejectedError, json: boolea
           ...(e.capability ? { capability: e.capability } : {}),
           insn: verifier?.insn ?? null,
           verifier: ex?.message ?? verifier?.log.error?.message ?? null,
-          explanation: ex ? ex.summary : e.hint,
-          ...(verifier ? { details: verifier.toJSON().explanation } : {}),
+          explanation: core ?? (ex ? ex.summary : e.hint),
+          ...(verifier && core === undefined ? { details: verifier.toJSON().explanation } : {}),
         },
         log,
       })}\n`,
@@ -171,7 +200,8 @@ export function reportRejection(e: BpfError | ProgramRejectedError, json: boolea
     return 1;
   }
   if (log) io.stderr(`${log.endsWith("\n") ? log : `${log}\n`}\n`);
-  if (verifier) io.stderr(`${verifier.render("terminal", { color: useColor(io.isTTY) })}\n`);
+  if (verifier && core === undefined)
+    io.stderr(`${verifier.render("terminal", { color: useColor(io.isTTY) })}\n`);
   io.stderr(`rawbpf: ${e.message}\n`);
   return 1;
 }
@@ -186,14 +216,128 @@ export async function loadOrReport(
   io: CliIo,
   command = "load",
 ): Promise<Loaded | number> {
-  const source = await readProgram(args.positionals[0]!, io, command);
-  const spec = loadSpec(args, source);
+  const file = args.positionals[0]!;
+  const typescript = /\.[cm]?ts$/i.test(file) && file !== "-";
+  const source = typescript ? undefined : await readProgram(file, io, command, true);
+  const several = source?.object !== undefined || typescript;
+  if (!several && args.flags.has("program"))
+    throw new UsageError("--program picks a program of an object (.o) or a TypeScript file (.ts)");
+  if (several)
+    for (const flag of ["name", "license", "log-size"])
+      if (args.flags.has(flag))
+        throw new UsageError(`--${flag} is for instructions and assembly; ${file} names its programs itself`);
   try {
-    return loadFromSource(spec, source);
+    if (source?.object) return loadObject(args, file, source.object, command);
+    if (typescript) return loadTypeScript(args, file, command);
+    const s = source as ProgramSource;
+    return loadFromSource(loadSpec(args, s), s);
   } catch (e) {
     if (isLoadRefusal(e)) return reportRejection(e, json, io);
     throw e;
   }
+}
+
+/** `run` takes one program: with several in FILE, --program must say which. */
+function pickOne(
+  names: readonly string[],
+  args: ParsedArgs,
+  file: string,
+  command: string,
+): string | undefined {
+  const wanted = args.flags.get("program");
+  if (wanted !== undefined) {
+    if (!names.includes(wanted))
+      throw new UsageError(`${file} has no program '${wanted}' (programs: ${names.join(", ") || "none"})`);
+    return wanted;
+  }
+  if (names.length === 0) throw new InputError(`${file} has no program to ${command}`);
+  if (command === "run" && names.length > 1)
+    throw new UsageError(
+      `${file} has ${names.length} programs: name one with --program (${names.join(", ")})`,
+    );
+  return names.length === 1 ? names[0] : undefined;
+}
+
+function checkType(args: ParsedArgs, types: readonly string[], file: string): void {
+  const t = args.flags.get("type");
+  if (t !== undefined && types.some((x) => x !== t))
+    throw new UsageError(
+      `--type ${t}: ${file} gives its programs' types itself (${[...new Set(types)].join(", ")})`,
+    );
+}
+
+/** An object compiled by clang: BpfObject opens, relocates and loads it. */
+function loadObject(args: ParsedArgs, file: string, bytes: Buffer, command: string): Loaded {
+  const obj = BpfObject.open(bytes, { file });
+  try {
+    const candidates = obj.spec.programs.filter((p) => args.flags.has("program") || p.def.autoload);
+    const one = pickOne(
+      candidates.map((p) => p.name),
+      args,
+      file,
+      command,
+    );
+    const names = one === undefined ? candidates.map((p) => p.name) : [one];
+    checkType(
+      args,
+      obj.spec.programs.filter((p) => names.includes(p.name)).map((p) => p.def.programType),
+      file,
+    );
+    obj.load({ programs: names, logLevel: intFlag(args, "log-level", 0, 0, 7) });
+    const all = names.map((n) => obj.program(n));
+    return { program: all[0]!, all, [Symbol.dispose]: () => obj.close() };
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}
+
+/** A TypeScript file of programs: compiled here, its maps created, its programs loaded. */
+function loadTypeScript(args: ParsedArgs, file: string, command: string): Loaded {
+  const source = readFileSync(file, "utf8");
+  const wanted = args.flags.get("program");
+  const module = compile(source, { file, ...(wanted === undefined ? {} : { program: wanted }) });
+  const one = pickOne(
+    module.programs.map((p) => p.name),
+    args,
+    file,
+    command,
+  );
+  const programs = module.programs.filter((p) => one === undefined || p.name === one);
+  checkType(
+    args,
+    programs.map((p) => p.type),
+    file,
+  );
+  const maps: Record<string, AnyMap> = {};
+  const loaded: Program[] = [];
+  const close = () => {
+    for (const p of loaded) p.close();
+    for (const m of Object.values(maps)) m.close();
+  };
+  try {
+    for (const m of module.maps)
+      maps[m.name] = BpfMap.create({
+        ...m,
+        type: m.type as MapTypeName,
+        flags: [...m.flags] as MapFlags,
+        name: m.name.slice(0, 15),
+      } as MapSpec<MapTypeName>);
+    for (const p of programs)
+      loaded.push(
+        Program.load({
+          type: p.type,
+          name: p.name.slice(0, 15),
+          instructions: p,
+          maps,
+          logLevel: intFlag(args, "log-level", 0, 0, 7),
+        }),
+      );
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { program: loaded[0]!, all: loaded, [Symbol.dispose]: close };
 }
 
 /** Whether `e` is the kernel's refusal of a load (the verifier's or an earlier one). */
@@ -214,37 +358,52 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const loaded = await loadOrReport(args, json, io);
   if (typeof loaded === "number") return loaded;
   using l = loaded;
-  const p = l.program;
+  const all = l.all ?? [l.program];
+  if (pin !== undefined && all.length > 1)
+    throw new UsageError(
+      `--pin takes one program: name it with --program (${all.map((p) => p.info().name).join(", ")})`,
+    );
+  if (json) {
+    const reports = all.map((p) => jsonReport(p, pin));
+    io.stdout(`${JSON.stringify(reports.length === 1 ? reports[0] : { programs: reports })}\n`);
+    return 0;
+  }
+  for (const p of all) textReport(p, args, pin, io);
+  return 0;
+}
+
+function jsonReport(p: Program, pin: string | undefined): object {
   if (pin !== undefined) p.pin(pin);
   const info = p.info();
   const s = p.stats;
-  if (json) {
-    io.stdout(
-      `${JSON.stringify({
-        id: info.id,
-        name: info.name,
-        type: info.type,
-        tag: info.tag,
-        insns: p.insnCount,
-        xlated_bytes: info.xlatedLength,
-        jited_bytes: info.jitedLength,
-        map_ids: info.mapIds,
-        ...(pin === undefined ? {} : { pinned: pin }),
-        stats: s
-          ? {
-              processed_insns: s.processedInsns,
-              total_states: s.totalStates,
-              peak_states: s.peakStates,
-              max_states_per_insn: s.maxStatesPerInsn,
-              verification_time_us: s.verificationTimeUs,
-              stack_depth: s.stackDepth,
-            }
-          : null,
-        log: p.log,
-      })}\n`,
-    );
-    return 0;
-  }
+  return {
+    id: info.id,
+    name: info.name,
+    type: info.type,
+    tag: info.tag,
+    insns: p.insnCount,
+    xlated_bytes: info.xlatedLength,
+    jited_bytes: info.jitedLength,
+    map_ids: info.mapIds,
+    ...(pin === undefined ? {} : { pinned: pin }),
+    stats: s
+      ? {
+          processed_insns: s.processedInsns,
+          total_states: s.totalStates,
+          peak_states: s.peakStates,
+          max_states_per_insn: s.maxStatesPerInsn,
+          verification_time_us: s.verificationTimeUs,
+          stack_depth: s.stackDepth,
+        }
+      : null,
+    log: p.log,
+  };
+}
+
+function textReport(p: Program, args: ParsedArgs, pin: string | undefined, io: CliIo): void {
+  if (pin !== undefined) p.pin(pin);
+  const info = p.info();
+  const s = p.stats;
   if (intFlag(args, "log-level", 0, 0, 7) > 0) io.stdout(p.log.endsWith("\n") ? p.log : `${p.log}\n`);
   io.stdout(
     `loaded ${info.type} program${info.name ? ` '${info.name}'` : ""}: id ${info.id}, tag ${info.tag}\n`,
@@ -261,5 +420,4 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   if (pin !== undefined) io.stdout(`  pinned at ${pin}\n`);
   else io.stdout("  (unloaded on exit: use --pin PATH to keep it)\n");
-  return 0;
 }

@@ -1,20 +1,29 @@
-/** `rawbpf object FILE.o [--json]`: what a clang-compiled object holds (no kernel is asked). */
+/**
+ * `rawbpf object FILE.o [--core [--btf FILE]] [--json]`: what a clang-compiled object holds, and
+ * with --core what its CO-RE relocations do against this kernel's BTF (no program is loaded).
+ */
 import { readFileSync } from "node:fs";
-import { parseObject } from "../object/spec.js";
+import { BpfObject } from "../object/object.js";
+import type { parseObject } from "../object/spec.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
-const HELP = `usage: rawbpf object FILE.o [--json]
+const HELP = `usage: rawbpf object FILE.o [--core [--btf FILE]] [--json]
 
 Reads an object compiled with clang -target bpf and lists its sections, programs (section, type,
 attach type and target, instruction count with the subprograms it calls), maps, global variables,
 externs and the size of its CO-RE relocation records. Nothing is loaded.
-  --json   one JSON object: sections, programs, maps, variables, externs, coreRelocationBytes
+  --core       relocate as a load would, and list every CO-RE relocation of every program: the
+               instruction, the kind, the local access (as C), the target found in the kernel's
+               BTF and the patch (or why the instruction was poisoned)
+  --btf FILE   relocate against this raw BTF file (a btfhub file) instead of the running kernel's
+  --json       one JSON object: sections, programs, maps, variables, externs, coreRelocationBytes
+               (and with --core, core: one entry per relocation)
 `;
 
 /** Runs `rawbpf object ...`. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { booleans: ["json"], aliases: { j: "json" } });
+  const args = parseArgs(argv, { booleans: ["json", "core"], values: ["btf"], aliases: { j: "json" } });
   if (args.bools.has("help")) {
     io.stdout(HELP);
     return 0;
@@ -22,7 +31,29 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const [path, extra] = args.positionals;
   if (path === undefined) throw new UsageError("rawbpf object needs the path of an object file (FILE.o)");
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-  const spec = parseObject(readFileSync(path), { file: path });
+  const btf = args.flags.get("btf");
+  if (btf !== undefined && !args.bools.has("core")) throw new UsageError("--btf goes with --core");
+  const obj = BpfObject.open(readFileSync(path), { file: path, ...(btf === undefined ? {} : { btf }) });
+  const spec = obj.spec;
+  const core = args.bools.has("core")
+    ? [...obj.relocate()].flatMap(([program, results]) =>
+        results.map((r) => ({
+          program,
+          section: spec.programs.find((p) => p.name === program)?.section ?? "",
+          index: r.index,
+          insn: r.insnIndex,
+          kind: r.kindName,
+          local: r.local,
+          target: r.target ?? null,
+          targetTypeId: r.targetTypeId ?? null,
+          candidates: r.candidates,
+          matched: r.matched,
+          patch: r.patch,
+          poisoned: r.poisoned,
+          reason: r.reason ?? null,
+        })),
+      )
+    : undefined;
   const report = {
     file: path,
     license: spec.license,
@@ -74,6 +105,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       ...(e.kconfig ? { offset: e.kconfig.offset, size: e.kconfig.size } : {}),
     })),
     coreRelocationBytes: spec.coreRelos.length,
+    ...(core ? { core } : {}),
   };
   if (args.bools.has("json")) {
     io.stdout(`${JSON.stringify(report)}\n`);
@@ -104,6 +136,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   if (report.coreRelocationBytes)
     out.push(`\nCO-RE relocation records: ${report.coreRelocationBytes} bytes\n`);
+  if (core) {
+    out.push(`\nCO-RE relocations (against ${btf ?? "the running kernel's BTF"}):\n`);
+    if (core.length === 0) out.push("  none\n");
+    let last = "";
+    for (const r of core) {
+      if (r.program !== last) out.push(`  ${r.program} (section ${r.section}):\n`);
+      last = r.program;
+      out.push(
+        `    #${r.index} insn ${r.insn} ${r.kind}  ${r.local}  ->  ${r.target ?? "no target"}  ${r.patch}` +
+          `${r.reason ? `  (${r.reason})` : ""}\n`,
+      );
+    }
+  }
   out.push("\nsections:\n");
   for (const s of report.sections) out.push(`  ${s.name || "(unnamed)"}  type ${s.type}  ${s.size} bytes\n`);
   io.stdout(out.join(""));

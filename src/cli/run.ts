@@ -7,12 +7,14 @@ import { intFlag, parseArgs } from "./args.js";
 import { type CliIo, readInput, TEST_RUN_LIMIT, UsageError } from "./io.js";
 import { type Loaded, loadOrReport, loadSpec, PROGRAM_FLAGS, readProgram } from "./load.js";
 
-const HELP = `usage: rawbpf run FILE --type TYPE [options]
+const HELP = `usage: rawbpf run FILE [--type TYPE | --program NAME] [options]
 
 Loads a program and runs it with BPF_PROG_TEST_RUN on the given packet data and context; prints
 its return value, the average duration, and the data as the program left it.
 
-FILE is as for 'rawbpf load': raw instruction bytes, '-' for standard input, or assembly text.
+FILE is as for 'rawbpf load': raw instruction bytes, '-' for standard input, assembly text, an
+object compiled by clang (.o) or a TypeScript file of programs (.ts); with several programs in
+the file, --program names the one to run.
 
 Programs that see a packet from its network header (socket_filter, cgroup_skb, lwt_*) get the
 data's first 14 bytes taken as the Ethernet header: the program starts after them, and the
@@ -25,6 +27,7 @@ options:
   --repeat N         run N times; the duration is the average (default 1)
   --log-level N      verifier log level on rejection detail (0, 1, 2)
   --log-size BYTES   initial verifier log size
+  --program NAME     the program of an object or TypeScript file to run
   --name NAME        program name
   --license TEXT     license (default GPL)
   --interpret        run in rawbpf's interpreter (no bpf() call, no root), maps in memory
@@ -111,6 +114,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
 /** `--interpret`: the program and its maps on the memory back end. */
 async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Promise<Loaded> {
+  if (/\.[cm]?ts$/i.test(args.positionals[0]!))
+    throw new UsageError(
+      "--interpret runs instructions and assembly; compile a .ts file first (rawbpf compile)",
+    );
   const source = await readProgram(args.positionals[0]!, io, "run");
   const spec = loadSpec(args, source);
   const maps = source.asm ? createAsmMaps(source.asm, "memory") : {};

@@ -1,4 +1,5 @@
 /** Typed errors of reading and loading clang-compiled objects. */
+import { ProgramRejectedError } from "../program/rejected.js";
 import { InputError } from "../sys/error.js";
 
 /** The object is well-formed ELF but something in it cannot be made into programs and maps. */
@@ -28,5 +29,21 @@ export class ObjectUnsupportedError extends InputError {
 export class UnknownObjectNameError extends InputError {
   constructor(kind: string, name: string, known: readonly string[]) {
     super(`the object has no ${kind} '${name}' (it has: ${known.length ? known.join(", ") : "none"})`);
+  }
+}
+
+/**
+ * The verifier stopped at an instruction a CO-RE relocation poisoned (a field, type or enumerator
+ * the target BTF lacks, read without a bpf_core_*_exists() guard): the message names the
+ * relocation, its C access and why it found no target, instead of "invalid func unknown#195896080".
+ */
+export class CorePoisonRejectedError extends ProgramRejectedError {
+  /** the explanation: which relocation, its C access, why it failed and what to do */
+  readonly core: string;
+  constructor(rejected: ProgramRejectedError, what: string, explanation: string) {
+    super(rejected.cause, what);
+    this.name = "CorePoisonRejectedError";
+    this.core = explanation;
+    this.message = `${what} refused by the verifier: ${explanation}`;
   }
 }

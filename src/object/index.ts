@@ -1,7 +1,12 @@
 /** Clang-compiled BPF objects: ELF → specs (pure), and `BpfObject`, the live part. */
 
 export type { ObjectAttachOptions } from "./attach.js";
-export { ObjectFormatError, ObjectUnsupportedError, UnknownObjectNameError } from "./errors.js";
+export {
+  CorePoisonRejectedError,
+  ObjectFormatError,
+  ObjectUnsupportedError,
+  UnknownObjectNameError,
+} from "./errors.js";
 export {
   ExternError,
   type ExternReference,

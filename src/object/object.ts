@@ -5,6 +5,14 @@
  * read and written without a system call. Everything it made closes with it.
  */
 import { readFileSync } from "node:fs";
+import { encodeCoreRelocations } from "../btf/core/ext.js";
+import { explainPoisonedRejection } from "../btf/core/poison.js";
+import {
+  applyCoreRelocations,
+  type CoreCandidateCache,
+  type CoreRelocationResult,
+} from "../btf/core/relocate.js";
+import { Btf } from "../btf/decode.js";
 import { encodeFuncInfo, encodeLineInfo } from "../btf/ext.js";
 import { vmlinuxBtf } from "../btf/kernel.js";
 import { type LoadedBtf, loadBtf } from "../btf/load.js";
@@ -14,10 +22,11 @@ import { BpfMap } from "../map/map.js";
 import type { MapSpec } from "../map/spec.js";
 import type { MapTypeName } from "../map/types.js";
 import { Program } from "../program/program.js";
+import { ProgramRejectedError } from "../program/rejected.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { type MappedValues, mapArrayValues, unmapArrayValues } from "../sys/mmap.js";
 import { attachBySection, type ObjectAttachOptions } from "./attach.js";
-import { ObjectFormatError, UnknownObjectNameError } from "./errors.js";
+import { CorePoisonRejectedError, ObjectFormatError, UnknownObjectNameError } from "./errors.js";
 import { fillKconfig, type KsymResolution, parseKconfig, patchKsyms } from "./externs.js";
 import { kernelVersionCode, resolveKsyms, systemKconfig } from "./host.js";
 import { UnsupportedSectionError } from "./sections.js";
@@ -45,6 +54,12 @@ export interface ObjectOptions {
   kconfig?: string | Readonly<Record<string, string | number | bigint | boolean>>;
   /** key and value codecs of maps, by map name (their sizes must be the map's); default: bytes */
   codecs?: Readonly<Record<string, { readonly key?: AnyCodec; readonly value?: AnyCodec }>>;
+  /**
+   * the BTF CO-RE relocations are made against (default: the running kernel's vmlinux BTF): a
+   * decoded {@link Btf} (a module's split BTF with its base), or the path of a raw BTF file
+   * (a btfhub file, /sys/kernel/btf/vmlinux)
+   */
+  btf?: Btf | string;
 }
 
 /** Options of {@link BpfObject.load}. */
@@ -53,6 +68,11 @@ export interface ObjectLoadOptions {
   programs?: readonly string[];
   /** verifier log level for every program (see ProgramSpec.logLevel) */
   logLevel?: number;
+  /**
+   * who applies the CO-RE relocations: rawbpf, before load (the default, as libbpf does), or the
+   * kernel (BPF_PROG_LOAD's core_relos, relocating against its own BTF; `btf` is then ignored)
+   */
+  core?: "rawbpf" | "kernel";
 }
 
 /** A global variable of a loaded object, read and written through shared memory (no system call). */
@@ -86,13 +106,33 @@ export class ObjectVariableHandle {
   }
   /** Writes the value (through the shared mapping; programs see it at once). */
   set(value: number | bigint | Uint8Array): void {
-    writeValue(this.#view, value, this.#signed, this.#int, this.name);
+    const d = this.#view;
+    // fast paths (no allocation): an integer of the variable's width, in range
+    if (this.#int) {
+      if (this.size === 8 && typeof value === "bigint") {
+        if (this.#signed ? value >= MIN_I64 && value <= MAX_I64 : value >= 0n && value <= MAX_U64) {
+          if (this.#signed) d.setBigInt64(0, value, true);
+          else d.setBigUint64(0, value, true);
+          return;
+        }
+      } else if (this.size === 4 && typeof value === "number" && Number.isInteger(value)) {
+        if (this.#signed ? value >= -0x80000000 && value <= 0x7fffffff : value >= 0 && value <= 0xffffffff) {
+          d.setUint32(0, value >>> 0, true);
+          return;
+        }
+      }
+    }
+    writeValue(d, value, this.#signed, this.#int, this.name);
   }
   /** A view of the variable's bytes in the shared mapping. */
   get bytes(): Uint8Array {
     return new Uint8Array(this.#view.buffer, this.#view.byteOffset, this.#view.byteLength);
   }
 }
+
+const MIN_I64 = -(1n << 63n);
+const MAX_I64 = (1n << 63n) - 1n;
+const MAX_U64 = (1n << 64n) - 1n;
 
 function writeValue(d: DataView, value: unknown, signed: boolean, int: boolean, name: string): void {
   if (value instanceof Uint8Array) {
@@ -102,6 +142,8 @@ function writeValue(d: DataView, value: unknown, signed: boolean, int: boolean, 
     return;
   }
   if (!int) throw new InputError(`variable '${name}' is not an integer: give its ${d.byteLength} bytes`);
+  if (typeof value === "number" && !Number.isInteger(value))
+    throw new InputError(`variable '${name}' is an integer, got ${value}`);
   const v =
     typeof value === "boolean"
       ? BigInt(value)
@@ -140,6 +182,7 @@ export class BpfObject implements Disposable {
   readonly #links = new Map<string, Link>();
   readonly #unattached = new Map<string, string>();
   #closed = false;
+  #core: Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }> | undefined;
 
   private constructor(spec: ObjectSpec, options: ObjectOptions) {
     this.spec = spec;
@@ -192,7 +235,9 @@ export class BpfObject implements Disposable {
       if (spec.btf) this.#btf = loadBtf(spec.btf);
       this.#ksyms = resolveKsyms(spec.externs, spec.btfModel);
       for (const m of spec.maps) this.#createMap(m);
-      for (const p of wanted) this.#programs.set(p.name, this.#loadProgram(p, options.logLevel));
+      const byKernel = options.core === "kernel";
+      if (!byKernel) this.#relocated();
+      for (const p of wanted) this.#programs.set(p.name, this.#loadProgram(p, options.logLevel, byKernel));
       for (const m of spec.maps) {
         m.initialValues.forEach((target, i) => {
           if (target === undefined) return;
@@ -210,6 +255,45 @@ export class BpfObject implements Disposable {
       throw e;
     }
     return this;
+  }
+
+  /**
+   * Applies the CO-RE relocations of every program (its own code and its subprograms') against
+   * the target BTF (`options.btf`, else the running kernel's), as libbpf does before load; done
+   * once, and by {@link load} when not done before. Instructions that find no target are poisoned.
+   * @returns what each relocation did, by program name (programs without relocations are absent)
+   */
+  relocate(): ReadonlyMap<string, readonly CoreRelocationResult[]> {
+    const core = this.#relocated();
+    return new Map([...core].map(([name, c]) => [name, c.results]));
+  }
+
+  #relocated(): Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }> {
+    if (this.#core) return this.#core;
+    const out = new Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }>();
+    const local = this.spec.btfModel;
+    const withCore = this.spec.programs.filter((p) => p.coreRelocations.length > 0);
+    if (withCore.length > 0 && local) {
+      const target = this.#targetBtf();
+      const cache: CoreCandidateCache = new Map();
+      for (const p of withCore) {
+        const insns = Uint8Array.from(p.insns);
+        const results = applyCoreRelocations(insns, p.coreRelocations, local, target, {
+          cache,
+          section: p.section,
+        });
+        out.set(p.name, { insns, results });
+      }
+    }
+    this.#core = out;
+    return out;
+  }
+
+  #targetBtf(): Btf {
+    const given = this.#options.btf;
+    if (given === undefined) return vmlinuxBtf();
+    if (given instanceof Btf) return given;
+    return Btf.parse(readFileSync(given));
   }
 
   #programSpec(name: string): ObjectProgram {
@@ -310,8 +394,9 @@ export class BpfObject implements Disposable {
     });
   }
 
-  #loadProgram(p: ObjectProgram, logLevel: number | undefined): Program {
-    const insns = Uint8Array.from(p.insns);
+  #loadProgram(p: ObjectProgram, logLevel: number | undefined, coreByKernel: boolean): Program {
+    const core = coreByKernel ? undefined : this.#core?.get(p.name);
+    const insns = Uint8Array.from(core?.insns ?? p.insns);
     const v = new DataView(insns.buffer);
     patchKsyms(insns, p.externReferences, this.spec.externs, this.#ksyms);
     for (const r of p.references) {
@@ -344,23 +429,40 @@ export class BpfObject implements Disposable {
     }
     const btfFd = this.#btf?.fd;
     const flags = (def.sleepable ? BPF_F_SLEEPABLE : 0) | (def.xdpFrags ? BPF_F_XDP_HAS_FRAGS : 0);
-    return Program.load({
-      type: def.programType,
-      instructions: insns,
-      license: this.spec.license || "GPL",
-      name: p.name.slice(0, 15),
-      ...(def.attachType === undefined ? {} : { expectedAttachType: def.attachType }),
-      ...(attachBtfId === undefined ? {} : { attachBtfId }),
-      ...(flags ? { flags } : {}),
-      ...(logLevel === undefined ? {} : { logLevel }),
-      ...(btfFd && p.funcInfo.length > 0
-        ? {
-            btf: btfFd,
-            funcInfo: encodeFuncInfo(p.funcInfo),
-            ...(p.lineInfo.length > 0 ? { lineInfo: encodeLineInfo(p.lineInfo) } : {}),
-          }
-        : { btf: false as const }),
-    });
+    const model = this.spec.btfModel;
+    const kernelCore = coreByKernel && p.coreRelocations.length > 0 && model !== undefined;
+    if (kernelCore && !(btfFd && p.funcInfo.length > 0))
+      throw new InputError(
+        `program ${p.name}: the kernel applies CO-RE relocations only with the program's BTF and func_info, which this object does not give it (compile with -g)`,
+      );
+    try {
+      return Program.load({
+        type: def.programType,
+        instructions: insns,
+        license: this.spec.license || "GPL",
+        name: p.name.slice(0, 15),
+        ...(def.attachType === undefined ? {} : { expectedAttachType: def.attachType }),
+        ...(attachBtfId === undefined ? {} : { attachBtfId }),
+        ...(flags ? { flags } : {}),
+        ...(logLevel === undefined ? {} : { logLevel }),
+        ...(btfFd && p.funcInfo.length > 0
+          ? {
+              btf: btfFd,
+              funcInfo: encodeFuncInfo(p.funcInfo),
+              ...(p.lineInfo.length > 0 ? { lineInfo: encodeLineInfo(p.lineInfo) } : {}),
+            }
+          : { btf: false as const }),
+        ...(kernelCore ? { coreRelocations: encodeCoreRelocations(p.coreRelocations, model) } : {}),
+      });
+    } catch (e) {
+      const explained =
+        e instanceof ProgramRejectedError && core
+          ? explainPoisonedRejection(e.log.text, core.results)
+          : undefined;
+      if (explained)
+        throw new CorePoisonRejectedError(e as ProgramRejectedError, `program '${p.name}'`, explained);
+      throw e;
+    }
   }
 
   /** The loaded program called `name` (its C function's name). */

@@ -210,7 +210,10 @@ export function matchSection(section: string): SectionDef | undefined {
   return undefined;
 }
 
-/** Like {@link matchSection}, but an unknown name is an {@link UnknownSectionError}. */
+/**
+ * What a section name means (libbpf's convention: program type, expected attach type, target);
+ * an unknown name is an {@link UnknownSectionError} naming the nearest known ones.
+ */
 export function sectionDef(section: string): SectionDef {
   const def = matchSection(section);
   if (def === undefined) throw new UnknownSectionError(section);

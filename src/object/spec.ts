@@ -4,6 +4,7 @@
  * (BTF-defined `.maps`, legacy `maps`, global data sections) and the object's BTF with its
  * DATASECs filled in as libbpf's btf_fixup_datasec does. Pure: no kernel is asked here.
  */
+import { type CoreRelocation, parseCoreRelocations } from "../btf/core/ext.js";
 import { Btf } from "../btf/decode.js";
 import { BtfError } from "../btf/errors.js";
 import type { FuncInfo, LineInfo } from "../btf/ext.js";
@@ -57,6 +58,11 @@ export interface ObjectProgram {
   readonly subprograms: readonly string[];
   /** its calls of kfuncs and addresses of `.ksyms` externs, patched at load */
   readonly externReferences: readonly ExternReference[];
+  /**
+   * the CO-RE relocations of its own code and of every subprogram appended, in the order of
+   * .BTF.ext, their instruction offsets (bytes) moved to the linked program
+   */
+  readonly coreRelocations: readonly CoreRelocation[];
 }
 
 /** A map of the object. */
@@ -207,6 +213,18 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
     const m = model;
     ext = parseBtfExt(extSec.data, (o) => m.string(o), file);
   }
+  let core: ReadonlyMap<string, readonly CoreRelocation[]> = new Map();
+  if (extSec && model && ext && ext.coreRelos.length > 0) {
+    try {
+      core = parseCoreRelocations(extSec.data, model);
+    } catch (e) {
+      if (!(e instanceof BtfError)) throw e;
+      throw new ObjectFormatError(file, `its .BTF.ext CO-RE relocations: ${e.message}`, {
+        section: ".BTF.ext",
+        cause: e,
+      });
+    }
+  }
 
   // functions of every code section
   const funcs: Func[] = [];
@@ -312,7 +330,9 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
     if (f.section === textIndex) continue;
     const sec = elf.sections[f.section] as ElfSection;
     const def = sectionDef(sec.name);
-    programs.push(linkProgram(elf, f, def, funcAt, mapBySymbol, ext, fail, { externByName, kconfigMap }));
+    programs.push(
+      linkProgram(elf, f, def, funcAt, mapBySymbol, ext, core, fail, { externByName, kconfigMap }),
+    );
   }
   for (const p of programs)
     for (const r of p.references)
@@ -509,6 +529,7 @@ function linkProgram(
   funcAt: (section: number, slot: number, from: string) => Func,
   mapBySymbol: ReadonlyMap<string, string>,
   ext: BtfExt | undefined,
+  core: ReadonlyMap<string, readonly CoreRelocation[]>,
   fail: (why: string) => never,
   externs: { externByName: ReadonlyMap<string, ObjectExtern>; kconfigMap: string },
 ): ObjectProgram {
@@ -519,6 +540,7 @@ function linkProgram(
   const lineInfo: LineInfo[] = [];
   const subprograms: string[] = [];
   const externReferences: ExternReference[] = [];
+  const coreRelocations: CoreRelocation[] = [];
   let total = 0;
   const append = (fn: Func): number => {
     const start = total;
@@ -533,6 +555,11 @@ function linkProgram(
       if (within(r)) funcInfo.push({ ...r, insnOff: r.insnOff - fn.start + start });
     for (const r of ext?.lineInfo.get(sec.name) ?? [])
       if (within(r)) lineInfo.push({ ...r, insnOff: r.insnOff - fn.start + start });
+    for (const r of core.get(sec.name) ?? []) {
+      const slot = r.insnOffset / 8;
+      if (slot >= fn.start && slot < fn.start + fn.count)
+        coreRelocations.push({ ...r, insnOffset: (slot - fn.start + start) * 8 });
+    }
     const relocs = new Map((elf.relocations.get(fn.section) ?? []).map((r) => [r.offset, r]));
     const v = new DataView(code.buffer);
     const placeAt = (target: Func, slot: number, i: number) => {
@@ -622,5 +649,6 @@ function linkProgram(
     lineInfo,
     subprograms,
     externReferences,
+    coreRelocations,
   };
 }

@@ -89,3 +89,13 @@ export function sameAsLibbpf(
     );
   }
 }
+
+/** The return values of `programs` test-run by libbpf (the harness) on 64 zero bytes, by name. */
+export function libbpfRuns(path: string, programs: readonly string[]): Map<string, number> {
+  const dir = mkdtempSync(join(BUILD_DIR, "libbpf-"));
+  const theirs = execFileSync(harness(), [path, dir, ...programs, "--"], { encoding: "utf8" });
+  const out = new Map<string, number>();
+  for (const m of theirs.matchAll(/^prog (\S+) (\d+)$/gm)) out.set(m[1] as string, Number(m[2]));
+  assert.equal(out.size, programs.length, `libbpf ran every program: ${theirs}`);
+  return out;
+}
