@@ -4,15 +4,14 @@
  *
  *   dist/cjs/index.cjs     src/index.ts and everything it imports, bundled by esbuild as one
  *                          CommonJS file (the package's dependencies left external)
- *   dist/cjs/**\/*.d.cts    tsc's declarations (dist/src/**\/*.d.ts) again, as CommonJS
- *                          declarations: the same text, with relative `.js` specifiers as `.cjs`,
- *                          so TypeScript reads them as the types of a CommonJS module
+ *   dist/cjs/index.d.cts   the CommonJS face's types: a re-export of tsc's declarations in
+ *                          dist/src (TypeScript reads a CommonJS declaration that re-exports ES ones)
  *
  * package.json's "exports" sends `import` to dist/src (tsc's ES modules) and `require` here.
  * Run by `npm run build`. Development only: esbuild is a devDependency.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -32,27 +31,14 @@ await build({
   banner: { js: 'const __rawbpf_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   platform: "node",
   target: "node20",
+  // as the command line's bundle: whitespace and syntax only, names kept (stack traces, err.name)
+  minifyWhitespace: true,
+  minifySyntax: true,
   external: [...deps, ...deps.map((d) => `${d}/*`)],
   logLevel: "warning",
 });
 
-/** Every declaration file under `dir`, the CLI's excepted (it is not part of the API). */
-function* declarations(dir) {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) {
-      if (path !== join(src, "cli")) yield* declarations(path);
-    } else if (e.name.endsWith(".d.ts")) yield path;
-  }
-}
-
-// `from "./x.js"`, `import("./x.js")`, `export * from "../y/index.js"`: relative specifiers only
-const specifier = /((?:from|import)\s*\(?\s*["'])(\.{1,2}\/[^"']*?)\.js(["'])/g;
-let count = 0;
-for (const file of declarations(src)) {
-  const target = join(out, relative(src, file)).replace(/\.d\.ts$/, ".d.cts");
-  mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, readFileSync(file, "utf8").replace(specifier, "$1$2.cjs$3"));
-  count++;
-}
-if (count === 0) throw new Error(`cjs: no declarations under ${src}: run tsc first`);
+// The types of the CommonJS face are the ES modules' own (one copy, not a second tree of
+// .d.cts files): TypeScript reads a CommonJS declaration that re-exports ES declarations.
+if (!existsSync(join(src, "index.d.ts"))) throw new Error(`cjs: no declarations under ${src}: run tsc first`);
+writeFileSync(join(out, "index.d.cts"), 'export * from "../src/index.js";\n');
