@@ -328,6 +328,8 @@ export class MemoryMap {
     }
     if (this.type === "prog_array" ? target instanceof MemoryMap : !(target instanceof MemoryMap))
       return -EINVAL;
+    if (target instanceof MemoryMap && this.inner !== undefined && !innerMatches(this.inner, target))
+      return -EINVAL;
     this.#fds.set(k, fd);
     return 0;
   }
@@ -410,6 +412,23 @@ export class MemoryMap {
     }
     return r;
   }
+}
+
+/** BPF_F_INNER_MAP: inner arrays of any max_entries. */
+const BPF_F_INNER_MAP = 0x1000;
+
+/**
+ * Whether `map` may be stored in a map-of-maps whose template is `meta`, as the kernel's
+ * bpf_map_meta_equal (kernel/bpf/map_in_map.c) answers: same type, key and value sizes and flags;
+ * arrays also the same max_entries unless the template has BPF_F_INNER_MAP.
+ */
+function innerMatches(meta: MemoryMap, map: MemoryMap): boolean {
+  if (meta.type !== map.type || meta.keySize !== map.keySize || meta.valueSize !== map.valueSize)
+    return false;
+  if (meta.flags !== map.flags) return false;
+  if ((meta.type === "array" || meta.type === "percpu_array") && !(meta.flags & BPF_F_INNER_MAP))
+    return meta.maxEntries === map.maxEntries;
+  return true;
 }
 
 /** A ring buffer's records, with the kernel's space accounting (8-byte header, 8-byte aligned). */
