@@ -7,7 +7,7 @@ import type { Instruction } from "../isa/insn.js";
 import { FUNC_HI, MAP_HI } from "./compile.js";
 import { live, nextRandom } from "./env.js";
 import { HelperError } from "./errors.js";
-import { E2BIG, EINVAL, ENOENT, MemoryMap, objectByFd, type RingState } from "./maps.js";
+import { E2BIG, EINVAL, ENOENT, MemoryMap, objectByFd, type RingSlot, type RingState } from "./maps.js";
 import {
   address,
   bytesAt,
@@ -308,7 +308,7 @@ def("bpf_tail_call", (pc, cl, ch, ml, mh, il) => {
 });
 
 // ring buffers
-const records = new Map<Uint8Array, { ring: RingState; rec: { data: Uint8Array; state: number } }>();
+const records = new Map<Uint8Array, { ring: RingState; rec: RingSlot }>();
 def("bpf_ringbuf_output", (pc, ml, mh, dl, dh, sz, _z, flags) => {
   const m = mapArg(pc, "bpf_ringbuf_output", ml!, mh!);
   if (m.ring === undefined) return fail(pc, "bpf_ringbuf_output", `the map is a ${m.type}, not a ringbuf`);

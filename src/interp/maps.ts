@@ -431,38 +431,172 @@ function innerMatches(meta: MemoryMap, map: MemoryMap): boolean {
   return true;
 }
 
-/** A ring buffer's records, with the kernel's space accounting (8-byte header, 8-byte aligned). */
+/** BPF_RINGBUF_BUSY_BIT and BPF_RINGBUF_DISCARD_BIT of a record header's len. */
+const BUSY_BIT = 0x80000000;
+const DISCARD_BIT = 0x40000000;
+
+/** A record reserved in a {@link RingState}: setting `state` commits (1) or discards (2) it. */
+export class RingSlot {
+  readonly data: Uint8Array;
+  readonly #ring: RingState;
+  readonly #at: number;
+  #state = 0;
+  constructor(ring: RingState, at: number, data: Uint8Array) {
+    this.#ring = ring;
+    this.#at = at;
+    this.data = data;
+  }
+  /** 0 busy, 1 committed, 2 discarded */
+  get state(): number {
+    return this.#state;
+  }
+  set state(v: number) {
+    this.#state = v;
+    this.#ring.publish(this.#at, this.data.byteLength | (v === 2 ? DISCARD_BIT : 0));
+  }
+}
+
+/** A readiness watch on a memory ring, shaped like the kernel back end's poll handle. */
+export interface RingWatch {
+  start(): void;
+  stop(): void;
+  close(): void;
+  ref(keep: boolean): void;
+}
+
+/**
+ * A ring buffer in memory, laid out as the kernel lays out the pages a reader maps
+ * (kernel/bpf/ringbuf.c): a consumer page whose first u64 is consumer_pos, written by the reader;
+ * a producer page whose first u64 is producer_pos, followed by the data area, where each record
+ * has an 8-byte header (u32 len with the BUSY and DISCARD bits, u32 pg_off) and is 8-byte
+ * aligned. The kernel maps the data area twice in a row so that a record crossing the end reads
+ * as one run; here the area is twice the ring's size and a record is written (and read) as one
+ * run from its start, which gives the same bytes. So `RingBuffer` reads it with the same code as
+ * a kernel ring.
+ */
 export class RingState {
+  /** the offset of the data area in the producer page, as the kernel's page size is */
+  static readonly PAGE = 4096;
   readonly size: number;
-  /** records in order; `state` 0 busy, 1 committed, 2 discarded */
-  readonly records: { data: Uint8Array; state: number; length: number }[] = [];
-  producer = 0;
-  consumer = 0;
+  readonly consumerPage = new ArrayBuffer(RingState.PAGE);
+  readonly producerPage: ArrayBuffer;
+  readonly #cons: Uint32Array;
+  readonly #prod: Uint32Array;
+  readonly #words: Int32Array;
+  readonly #data: Uint8Array;
+  readonly #watches = new Set<MemoryRingWatch>();
   constructor(size: number) {
     this.size = size;
+    this.producerPage = new ArrayBuffer(RingState.PAGE + 2 * size);
+    this.#cons = new Uint32Array(this.consumerPage, 0, 2);
+    this.#prod = new Uint32Array(this.producerPage, 0, 2);
+    this.#words = new Int32Array(this.producerPage, RingState.PAGE);
+    this.#data = new Uint8Array(this.producerPage, RingState.PAGE);
   }
-  /** A new busy record, or undefined when the ring has no room. */
-  reserve(length: number): { data: Uint8Array; state: number; length: number } | undefined {
-    const need = 8 + ((length + 7) & ~7);
-    if (length > this.size - 8 || this.producer + need - this.consumer > this.size) return undefined;
-    const r = { data: new Uint8Array(length), state: 0, length: need };
-    this.records.push(r);
-    this.producer += need;
-    return r;
+  get consumer(): number {
+    return this.#cons[HI]! * 2 ** 32 + this.#cons[LO]!;
   }
-  /** The next committed record (skipping discarded ones), undefined when none is ready. */
-  take(): Uint8Array | undefined {
-    while (this.records.length > 0) {
-      const r = this.records[0]!;
-      if (r.state === 0) return undefined;
-      this.records.shift();
-      this.consumer += r.length;
-      if (r.state === 1) return r.data;
-    }
-    return undefined;
+  get producer(): number {
+    return this.#prod[HI]! * 2 ** 32 + this.#prod[LO]!;
   }
   /** bytes reserved and not yet consumed */
   get pending(): number {
     return this.producer - this.consumer;
+  }
+  /** A new busy record, or undefined when the ring has no room. */
+  reserve(length: number): RingSlot | undefined {
+    const need = 8 + ((length + 7) & ~7);
+    const prod = this.producer;
+    if (length > this.size - 8 || prod + need - this.consumer > this.size) return undefined;
+    const at = prod & (this.size - 1);
+    this.#words[at >>> 2] = length | BUSY_BIT | 0;
+    this.#words[(at >>> 2) + 1] = 0;
+    const next = prod + need;
+    this.#prod[LO] = next >>> 0;
+    this.#prod[HI] = Math.floor(next / 2 ** 32);
+    return new RingSlot(this, at, this.#data.subarray(at + 8, at + 8 + length));
+  }
+  /** Writes a record's final header (committed or discarded) and wakes the watches. */
+  publish(at: number, len: number): void {
+    this.#words[at >>> 2] = len | 0;
+    for (const w of this.#watches) w.kick();
+  }
+  /** Whether a reader would find a record done (committed or discarded) at the consumer position. */
+  readable(): boolean {
+    return this.pending > 0 && this.#words[(this.consumer & (this.size - 1)) >>> 2]! >= 0;
+  }
+  /**
+   * Calls `onReady(0)` on a later turn of the event loop whenever a record is done and the reader
+   * has not consumed it (level-triggered, as the kernel's poll on a ring's descriptor). Created
+   * stopped; while started (and ref'ed) it keeps the process alive, like a poll handle.
+   */
+  watch(onReady: (status: number) => void): RingWatch {
+    const w = new MemoryRingWatch(this, onReady);
+    this.#watches.add(w);
+    return w;
+  }
+  /** Forgets a closed watch. */
+  unwatch(w: MemoryRingWatch): void {
+    this.#watches.delete(w);
+  }
+}
+
+/** Index of the low and high u32 halves of a u64 in a Uint32Array (little-endian hosts; big-endian ones swap). */
+const LO = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
+const HI = 1 - LO;
+
+class MemoryRingWatch implements RingWatch {
+  readonly #ring: RingState;
+  readonly #onReady: (status: number) => void;
+  #started = false;
+  #closed = false;
+  #keep = true;
+  #scheduled: ReturnType<typeof setImmediate> | undefined;
+  #alive: ReturnType<typeof setInterval> | undefined;
+  constructor(ring: RingState, onReady: (status: number) => void) {
+    this.#ring = ring;
+    this.#onReady = onReady;
+  }
+  start(): void {
+    if (this.#closed) return;
+    this.#started = true;
+    this.#hold();
+    this.kick();
+  }
+  stop(): void {
+    this.#started = false;
+    this.#hold();
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+  }
+  close(): void {
+    if (this.#closed) return;
+    this.stop();
+    this.#closed = true;
+    this.#ring.unwatch(this);
+  }
+  ref(keep: boolean): void {
+    this.#keep = keep;
+    this.#hold();
+  }
+  /** Schedules a call of onReady when started and there is something to read. */
+  kick(): void {
+    if (!this.#started || this.#scheduled !== undefined || !this.#ring.readable()) return;
+    this.#scheduled = setImmediate(() => {
+      this.#scheduled = undefined;
+      if (!this.#started) return;
+      this.#onReady(0);
+      this.kick();
+    });
+    if (!this.#keep) this.#scheduled.unref();
+  }
+  /** A timer that keeps the event loop alive while the watch is started and ref'ed (as a poll handle does). */
+  #hold(): void {
+    const want = this.#started && this.#keep;
+    if (want && this.#alive === undefined) this.#alive = setInterval(() => {}, 2 ** 30);
+    else if (!want && this.#alive !== undefined) {
+      clearInterval(this.#alive);
+      this.#alive = undefined;
+    }
   }
 }
