@@ -367,9 +367,10 @@ def("bpf_perf_event_output", (pc, _cl, _ch, ml, mh, fl, fh, dl, dh, sz) => {
   if ((fh! & ~0) !== 0 && fh !== 0) return ok(-EINVAL);
   const index = fl! >>> 0 === 0xffffffff ? live.env.cpu : fl! >>> 0;
   if (index >= m.maxEntries) return ok(-E2BIG);
-  const data = bytesAt(dh!, dl!, sz! >>> 0, false, pc).slice();
-  (m.perf[index] ??= []).push(data);
-  return ok(0);
+  const data = bytesAt(dh!, dl!, sz! >>> 0, false, pc);
+  const ring = m.perfRings[index];
+  // the kernel: no event stored at the index is -ENOENT; a full ring -ENOSPC (counted as lost)
+  return ok(ring === undefined ? -ENOENT : ring.output(data));
 });
 
 def("bpf_skb_load_bytes", (pc, _cl, _ch, off, _oh, tl, th, len) => {

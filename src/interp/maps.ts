@@ -95,8 +95,8 @@ export class MemoryMap {
   #fds = new Map<string, number>();
   // ring buffer
   ring: RingState | undefined;
-  /** perf event array records, per CPU index */
-  perf: Uint8Array[][] = [];
+  /** a perf event array's rings by CPU index, stored by a PerfBuffer (bpf_perf_event_output: -ENOENT where none) */
+  perfRings: (PerfRingState | undefined)[] = [];
 
   constructor(spec: MemoryMapSpec) {
     this.type = spec.type;
@@ -545,15 +545,109 @@ export class RingState {
 const LO = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
 const HI = 1 - LO;
 
+/** What a {@link MemoryRingWatch} watches. */
+interface Watched {
+  readable(): boolean;
+  unwatch(w: MemoryRingWatch): void;
+}
+
+/**
+ * A perf event's ring in memory, laid out as the kernel's mmap of a PERF_COUNT_SW_BPF_OUTPUT event
+ * (include/uapi/linux/perf_event.h): a control page with data_head (offset 1024), data_tail
+ * (1032), data_offset and data_size, then the data area. Each sample is a PERF_RECORD_SAMPLE
+ * (u32 type, u16 misc, u16 size), a u32 raw size and the raw bytes, padded with zeros so that the
+ * record is 8-byte aligned (the raw size counts the padding, as the kernel's does). A sample that
+ * does not fit is counted (-ENOSPC) and reported by a PERF_RECORD_LOST before the next one that fits.
+ */
+export class PerfRingState {
+  static readonly PAGE = 4096;
+  readonly memory: ArrayBuffer;
+  readonly dataSize: number;
+  readonly #ctl: Uint32Array;
+  readonly #data: Uint8Array;
+  readonly #view: DataView;
+  readonly #watches = new Set<MemoryRingWatch>();
+  #lost = 0;
+  constructor(dataSize: number) {
+    this.dataSize = dataSize;
+    this.memory = new ArrayBuffer(PerfRingState.PAGE + dataSize);
+    this.#ctl = new Uint32Array(this.memory, 0, PerfRingState.PAGE / 4);
+    this.#data = new Uint8Array(this.memory, PerfRingState.PAGE);
+    this.#view = new DataView(this.memory, PerfRingState.PAGE);
+    const ctl = new DataView(this.memory);
+    ctl.setBigUint64(1040, BigInt(PerfRingState.PAGE), true);
+    ctl.setBigUint64(1048, BigInt(dataSize), true);
+  }
+  get head(): number {
+    return this.#ctl[256 + HI]! * 2 ** 32 + this.#ctl[256 + LO]!;
+  }
+  get tail(): number {
+    return this.#ctl[258 + HI]! * 2 ** 32 + this.#ctl[258 + LO]!;
+  }
+  /** Writes one sample (or counts it lost): 0, or -ENOSPC (-28) when the ring has no room. */
+  output(raw: Uint8Array): number {
+    const rawSize = ((raw.byteLength + 4 + 7) & ~7) - 4;
+    const sample = 8 + 4 + rawSize;
+    const lostRecord = this.#lost > 0 ? 24 : 0;
+    let head = this.head;
+    // the kernel keeps one byte free (CIRC_SPACE): a ring is never filled to the last byte
+    if (sample + lostRecord > this.dataSize - 1 - (head - this.tail)) {
+      this.#lost++;
+      return -28;
+    }
+    if (lostRecord > 0) {
+      head = this.#header(head, 2, 24);
+      head = this.#u64(head, 0); // id
+      head = this.#u64(head, this.#lost);
+      this.#lost = 0;
+    }
+    head = this.#header(head, 9, sample);
+    head = this.#u32(head, rawSize);
+    for (let i = 0; i < rawSize; i++)
+      this.#data[(head + i) % this.dataSize] = i < raw.byteLength ? raw[i]! : 0;
+    head += rawSize;
+    this.#ctl[256 + LO] = head >>> 0;
+    this.#ctl[256 + HI] = Math.floor(head / 2 ** 32);
+    for (const w of this.#watches) w.kick();
+    return 0;
+  }
+  #header(at: number, type: number, size: number): number {
+    at = this.#u32(at, type);
+    this.#view.setUint16(at % this.dataSize, 0, true);
+    this.#view.setUint16((at + 2) % this.dataSize, size, true);
+    return at + 4;
+  }
+  #u32(at: number, v: number): number {
+    this.#view.setUint32(at % this.dataSize, v, true);
+    return at + 4;
+  }
+  #u64(at: number, v: number): number {
+    this.#view.setBigUint64(at % this.dataSize, BigInt(v), true);
+    return at + 8;
+  }
+  readable(): boolean {
+    return this.head !== this.tail;
+  }
+  /** Calls `onReady(0)` on a later turn of the event loop while samples wait (as a poll handle on the event would). */
+  watch(onReady: (status: number) => void): RingWatch {
+    const w = new MemoryRingWatch(this, onReady);
+    this.#watches.add(w);
+    return w;
+  }
+  unwatch(w: MemoryRingWatch): void {
+    this.#watches.delete(w);
+  }
+}
+
 class MemoryRingWatch implements RingWatch {
-  readonly #ring: RingState;
+  readonly #ring: Watched;
   readonly #onReady: (status: number) => void;
   #started = false;
   #closed = false;
   #keep = true;
   #scheduled: ReturnType<typeof setImmediate> | undefined;
   #alive: ReturnType<typeof setInterval> | undefined;
-  constructor(ring: RingState, onReady: (status: number) => void) {
+  constructor(ring: Watched, onReady: (status: number) => void) {
     this.#ring = ring;
     this.#onReady = onReady;
   }
