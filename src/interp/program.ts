@@ -203,7 +203,8 @@ export class InterpProgram implements RunnableProgram {
     const r0 = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
     let dataOut = new Uint8Array(0);
     if (packet !== undefined) {
-      if (this.type === "xdp" || L2_TYPES.has(this.type)) dataOut = packet.bytes.slice(packet.start, packet.end);
+      if (this.type === "xdp" || L2_TYPES.has(this.type))
+        dataOut = packet.bytes.slice(packet.start, packet.end);
       else {
         // the kernel's bpf_prog_test_run_skb pushes the Ethernet header back for the types that
         // start at the network header, zeroed (memset(__skb_push(skb, hh_len), 0, hh_len))
