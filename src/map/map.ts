@@ -101,20 +101,6 @@ const EXPLAIN_STRUCT_OPS =
   "struct_ops maps need btfVmlinuxValueTypeId: the id of `struct bpf_struct_ops_<name>` in /sys/kernel/btf/vmlinux (e.g. bpf_struct_ops_tcp_congestion_ops), with valueSize its size";
 
 /**
- * A live BPF map. Keys and values go through codecs (`u32`, `u64`, `struct({...})`, ...) or are
- * raw bytes; a raw `Uint8Array` of the right size is accepted anywhere a key or value is.
- *
- * Element operations reuse one attr buffer and preallocated key/value buffers: with integer keys,
- * `get` and `set` allocate nothing but the value they return.
- *
- * @example
- * ```ts
- * using counts = BpfMap.create({ type: "hash", key: u32, value: u64, maxEntries: 16 });
- * counts.set(42, 1n);
- * counts.get(42); // 1n
- * ```
- */
-/**
  * The inner-map template of a map-of-maps on the memory back end: made from a spec on the memory
  * back end, or a live memory map's (a kernel map cannot be the template of a memory one).
  */
@@ -133,6 +119,20 @@ function memoryInnerMap(
   return found;
 }
 
+/**
+ * A live BPF map. Keys and values go through codecs (`u32`, `u64`, `struct({...})`, ...) or are
+ * raw bytes; a raw `Uint8Array` of the right size is accepted anywhere a key or value is.
+ *
+ * Element operations reuse one attr buffer and preallocated key/value buffers: with integer keys,
+ * `get` and `set` allocate nothing but the value they return.
+ *
+ * @example
+ * ```ts
+ * using counts = BpfMap.create({ type: "hash", key: u32, value: u64, maxEntries: 16 });
+ * counts.set(42, 1n);
+ * counts.get(42); // 1n
+ * ```
+ */
 export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = BytesCodec> {
   /** the map type, as bpftool names it */
   readonly type: MapTypeName;
