@@ -12,7 +12,8 @@
  * - BTF: `BtfBuilder`, `Btf.parse`, `formatC`, `loadBtf`.
  * - Verifier logs: `parseVerifierLog`, `explain`, `VerifierError`, the terminal and HTML views.
  * - Errors: `RawbpfError` (base), `BpfError` (the kernel refused), `InputError` (bad input
- *   caught before the kernel), `ClosedError` (use after close).
+ *   caught before the kernel), `ClosedError` (use after close), `NativeUnavailableError` (koffi
+ *   could not load: the kernel back end is out, the memory one still works).
  */
 
 /** A bpf_line_info record as the kernel takes it. */
@@ -167,7 +168,7 @@ export {
   unprivilegedBpfDisabled,
 } from "./sys/caps.js";
 export { errnoName } from "./sys/errno.js";
-export { BpfError, ClosedError, InputError, RawbpfError } from "./sys/error.js";
+export { BpfError, ClosedError, InputError, NativeUnavailableError, RawbpfError } from "./sys/error.js";
 export { Fd } from "./sys/fd.js";
 // the verifier's log
 export * from "./verifier/index.js";

@@ -1,6 +1,10 @@
 /** `rawbpf run FILE --type TYPE`: load a program and run it once with BPF_PROG_TEST_RUN. */
 
+import { InterpProgram } from "../interp/program.js";
+import { decode } from "../isa/decode.js";
+import { formatInstruction } from "../isa/disasm.js";
 import { createAsmMaps } from "../program/assembled.js";
+import { programBytes } from "../program/instructions.js";
 import { Program } from "../program/program.js";
 import { InputError } from "../sys/error.js";
 import { intFlag, parseArgs } from "./args.js";
@@ -31,6 +35,8 @@ options:
   --name NAME        program name
   --license TEXT     license (default GPL)
   --interpret        run in rawbpf's interpreter (no bpf() call, no root), maps in memory
+  --trace            with --interpret: print each instruction run, with the registers it changed
+                     (with --json: one JSON object per instruction before the result)
   --json             print one JSON object: retval, duration_ns, data_out (hex), ctx_out (hex)
   -h, --help         this help
 `;
@@ -73,7 +79,7 @@ export async function bytesArg(value: string, flag: string, io: CliIo): Promise<
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, {
     values: [...PROGRAM_FLAGS, "data", "ctx", "repeat"],
-    booleans: ["json", "interpret"],
+    booleans: ["json", "interpret", "trace"],
   });
   if (args.bools.has("help")) {
     io.stdout(HELP);
@@ -84,12 +90,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const data = args.flags.has("data") ? await bytesArg(args.flags.get("data")!, "data", io) : undefined;
   const ctx = args.flags.has("ctx") ? await bytesArg(args.flags.get("ctx")!, "ctx", io) : undefined;
   const repeat = intFlag(args, "repeat", 1, 1, 0xffffffff);
+  if (args.bools.has("trace")) {
+    if (!args.bools.has("interpret"))
+      throw new UsageError("--trace needs --interpret (the kernel runs programs untraced)");
+    if (repeat !== 1) throw new UsageError("--trace runs the program once: leave out --repeat");
+  }
   const loaded = args.bools.has("interpret")
     ? await interpreted(args, io)
     : await loadOrReport(args, json, io, "run");
   if (typeof loaded === "number") return loaded;
-  using l = loaded;
-  const r = l.program.testRun({ ...(data ? { data } : {}), ...(ctx ? { ctx } : {}), repeat });
+  using l: Interpreted = loaded;
+  const r = l.trace
+    ? l.trace({ ...(data ? { data } : {}), ...(ctx ? { ctx } : {}) }, json, io)
+    : l.program.testRun({ ...(data ? { data } : {}), ...(ctx ? { ctx } : {}), repeat });
   const note = ethernetNote(l.program.type, data);
   if (json) {
     io.stdout(
@@ -112,8 +125,21 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+/** What a traced run gives back: what testRun gives. */
+interface TracedResult {
+  retval: number;
+  duration: number;
+  dataOut: Buffer;
+  ctxOut: Buffer;
+}
+
+/** An interpreted program; with `--trace`, a traced run of the same instructions beside it. */
+interface Interpreted extends Loaded {
+  trace?: (input: { data?: Uint8Array; ctx?: Uint8Array }, json: boolean, io: CliIo) => TracedResult;
+}
+
 /** `--interpret`: the program and its maps on the memory back end. */
-async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Promise<Loaded> {
+async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Promise<Interpreted> {
   if (/\.[cm]?ts$/i.test(args.positionals[0]!))
     throw new UsageError(
       "--interpret runs instructions and assembly; compile a .ts file first (rawbpf compile)",
@@ -121,12 +147,84 @@ async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Pro
   const source = await readProgram(args.positionals[0]!, io, "run");
   const spec = loadSpec(args, source);
   const maps = source.asm ? createAsmMaps(source.asm, "memory") : {};
-  const program = Program.load({ ...spec, maps, backend: "memory" });
-  return {
-    program,
-    [Symbol.dispose]: () => {
-      program.close();
-      for (const m of Object.values(maps)) m.close();
-    },
+  let traced: InterpProgram | undefined;
+  const dispose = () => {
+    traced?.close();
+    for (const m of Object.values(maps)) m.close();
   };
+  try {
+    const program = Program.load({ ...spec, maps, backend: "memory" });
+    if (args.bools.has("trace")) {
+      // the same linked instructions, compiled with a call to the step hook before each one
+      const { bytes, insns } = programBytes(spec.instructions, { maps });
+      traced = new InterpProgram(insns ?? decode(bytes), { type: program.type, trace: true });
+    }
+    const tracer = traced;
+    return {
+      program,
+      ...(tracer ? { trace: (input, json, out) => traceRun(tracer, input, json, out) } : {}),
+      [Symbol.dispose]: () => {
+        program.close();
+        dispose();
+      },
+    };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+const REGS = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10"];
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+/**
+ * Runs `prog` once with its step hook on, printing each instruction run (slot, text) with the
+ * registers it changed: the hook sees the registers before each instruction, so an instruction's
+ * line is printed when the next one starts (the last one's against r0 at exit).
+ */
+function traceRun(
+  prog: InterpProgram,
+  input: { data?: Uint8Array; ctx?: Uint8Array },
+  json: boolean,
+  io: CliIo,
+): TracedResult {
+  let step = 0;
+  let slot = -1;
+  let before: readonly bigint[] = [];
+  const print = (after: readonly (bigint | undefined)[]) => {
+    const insn = prog.bySlot[slot];
+    const text = insn ? formatInstruction(insn) : "(not an instruction)";
+    const changed: [string, bigint, bigint][] = [];
+    for (let r = 0; r < REGS.length; r++) {
+      const a = after[r];
+      if (a !== undefined && a !== before[r]) changed.push([REGS[r]!, before[r]!, a]);
+    }
+    if (json) {
+      const changes = Object.fromEntries(changed.map(([n, b, a]) => [n, { from: hex(b), to: hex(a) }]));
+      io.stdout(`${JSON.stringify({ step, slot, insn: text, changes })}\n`);
+    } else {
+      const diff = changed.map(([n, b, a]) => `${n} ${hex(b)} -> ${hex(a)}`).join(", ");
+      const head = `${String(step).padStart(6)} ${String(slot).padStart(5)}: ${text}`;
+      io.stdout(`${diff ? `${head.padEnd(46)} ; ${diff}` : head}\n`);
+    }
+    step++;
+  };
+  const t0 = process.hrtime.bigint();
+  let r: ReturnType<InterpProgram["run"]>;
+  try {
+    r = prog.run({
+      ...input,
+      onStep: (next, regs) => {
+        if (slot >= 0) print(regs);
+        slot = next;
+        before = regs;
+      },
+    });
+  } catch (e) {
+    if (slot >= 0) print([]); // the instruction that stopped the run, before its error
+    throw e;
+  }
+  const duration = Number(process.hrtime.bigint() - t0);
+  if (slot >= 0) print([r.r0]);
+  return { retval: r.retval, duration, dataOut: Buffer.from(r.dataOut), ctxOut: Buffer.from(r.ctxOut) };
 }

@@ -53,7 +53,7 @@ function mapSetup(type: MapTypeName): MapSetup {
       };
     case "ringbuf":
     case "user_ringbuf":
-      return { attr: { keySize: 0, valueSize: 0, maxEntries: pageSize } };
+      return { attr: { keySize: 0, valueSize: 0, maxEntries: pageSize() } };
     case "struct_ops":
       // a value type id that names no struct_ops type: a kernel that knows the map type says ENOTSUPP
       return { attr: { ...plain, btfVmlinuxValueTypeId: 1 }, expect: "ENOTSUPP" };

@@ -7,7 +7,7 @@ import type { Instruction } from "../isa/insn.js";
 import { FUNC_HI, MAP_HI } from "./compile.js";
 import { live, nextRandom } from "./env.js";
 import { HelperError } from "./errors.js";
-import { E2BIG, EINVAL, ENOENT, MemoryMap, objectByFd, type RingState } from "./maps.js";
+import { E2BIG, EINVAL, ENOENT, MemoryMap, objectByFd, type RingSlot, type RingState } from "./maps.js";
 import {
   address,
   bytesAt,
@@ -308,7 +308,7 @@ def("bpf_tail_call", (pc, cl, ch, ml, mh, il) => {
 });
 
 // ring buffers
-const records = new Map<Uint8Array, { ring: RingState; rec: { data: Uint8Array; state: number } }>();
+const records = new Map<Uint8Array, { ring: RingState; rec: RingSlot }>();
 def("bpf_ringbuf_output", (pc, ml, mh, dl, dh, sz, _z, flags) => {
   const m = mapArg(pc, "bpf_ringbuf_output", ml!, mh!);
   if (m.ring === undefined) return fail(pc, "bpf_ringbuf_output", `the map is a ${m.type}, not a ringbuf`);
@@ -367,9 +367,10 @@ def("bpf_perf_event_output", (pc, _cl, _ch, ml, mh, fl, fh, dl, dh, sz) => {
   if ((fh! & ~0) !== 0 && fh !== 0) return ok(-EINVAL);
   const index = fl! >>> 0 === 0xffffffff ? live.env.cpu : fl! >>> 0;
   if (index >= m.maxEntries) return ok(-E2BIG);
-  const data = bytesAt(dh!, dl!, sz! >>> 0, false, pc).slice();
-  (m.perf[index] ??= []).push(data);
-  return ok(0);
+  const data = bytesAt(dh!, dl!, sz! >>> 0, false, pc);
+  const ring = m.perfRings[index];
+  // the kernel: no event stored at the index is -ENOENT; a full ring -ENOSPC (counted as lost)
+  return ok(ring === undefined ? -ENOENT : ring.output(data));
 });
 
 def("bpf_skb_load_bytes", (pc, _cl, _ch, off, _oh, tl, th, len) => {

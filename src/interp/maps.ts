@@ -95,8 +95,8 @@ export class MemoryMap {
   #fds = new Map<string, number>();
   // ring buffer
   ring: RingState | undefined;
-  /** perf event array records, per CPU index */
-  perf: Uint8Array[][] = [];
+  /** a perf event array's rings by CPU index, stored by a PerfBuffer (bpf_perf_event_output: -ENOENT where none) */
+  perfRings: (PerfRingState | undefined)[] = [];
 
   constructor(spec: MemoryMapSpec) {
     this.type = spec.type;
@@ -328,6 +328,8 @@ export class MemoryMap {
     }
     if (this.type === "prog_array" ? target instanceof MemoryMap : !(target instanceof MemoryMap))
       return -EINVAL;
+    if (target instanceof MemoryMap && this.inner !== undefined && !innerMatches(this.inner, target))
+      return -EINVAL;
     this.#fds.set(k, fd);
     return 0;
   }
@@ -412,38 +414,283 @@ export class MemoryMap {
   }
 }
 
-/** A ring buffer's records, with the kernel's space accounting (8-byte header, 8-byte aligned). */
+/** BPF_F_INNER_MAP: inner arrays of any max_entries. */
+const BPF_F_INNER_MAP = 0x1000;
+
+/**
+ * Whether `map` may be stored in a map-of-maps whose template is `meta`, as the kernel's
+ * bpf_map_meta_equal (kernel/bpf/map_in_map.c) answers: same type, key and value sizes and flags;
+ * arrays also the same max_entries unless the template has BPF_F_INNER_MAP.
+ */
+function innerMatches(meta: MemoryMap, map: MemoryMap): boolean {
+  if (meta.type !== map.type || meta.keySize !== map.keySize || meta.valueSize !== map.valueSize)
+    return false;
+  if (meta.flags !== map.flags) return false;
+  if ((meta.type === "array" || meta.type === "percpu_array") && !(meta.flags & BPF_F_INNER_MAP))
+    return meta.maxEntries === map.maxEntries;
+  return true;
+}
+
+/** BPF_RINGBUF_BUSY_BIT and BPF_RINGBUF_DISCARD_BIT of a record header's len. */
+const BUSY_BIT = 0x80000000;
+const DISCARD_BIT = 0x40000000;
+
+/** A record reserved in a {@link RingState}: setting `state` commits (1) or discards (2) it. */
+export class RingSlot {
+  readonly data: Uint8Array;
+  readonly #ring: RingState;
+  readonly #at: number;
+  #state = 0;
+  constructor(ring: RingState, at: number, data: Uint8Array) {
+    this.#ring = ring;
+    this.#at = at;
+    this.data = data;
+  }
+  /** 0 busy, 1 committed, 2 discarded */
+  get state(): number {
+    return this.#state;
+  }
+  set state(v: number) {
+    this.#state = v;
+    this.#ring.publish(this.#at, this.data.byteLength | (v === 2 ? DISCARD_BIT : 0));
+  }
+}
+
+/** A readiness watch on a memory ring, shaped like the kernel back end's poll handle. */
+export interface RingWatch {
+  start(): void;
+  stop(): void;
+  close(): void;
+  ref(keep: boolean): void;
+}
+
+/**
+ * A ring buffer in memory, laid out as the kernel lays out the pages a reader maps
+ * (kernel/bpf/ringbuf.c): a consumer page whose first u64 is consumer_pos, written by the reader;
+ * a producer page whose first u64 is producer_pos, followed by the data area, where each record
+ * has an 8-byte header (u32 len with the BUSY and DISCARD bits, u32 pg_off) and is 8-byte
+ * aligned. The kernel maps the data area twice in a row so that a record crossing the end reads
+ * as one run; here the area is twice the ring's size and a record is written (and read) as one
+ * run from its start, which gives the same bytes. So `RingBuffer` reads it with the same code as
+ * a kernel ring.
+ */
 export class RingState {
+  /** the offset of the data area in the producer page, as the kernel's page size is */
+  static readonly PAGE = 4096;
   readonly size: number;
-  /** records in order; `state` 0 busy, 1 committed, 2 discarded */
-  readonly records: { data: Uint8Array; state: number; length: number }[] = [];
-  producer = 0;
-  consumer = 0;
+  readonly consumerPage = new ArrayBuffer(RingState.PAGE);
+  readonly producerPage: ArrayBuffer;
+  readonly #cons: Uint32Array;
+  readonly #prod: Uint32Array;
+  readonly #words: Int32Array;
+  readonly #data: Uint8Array;
+  readonly #watches = new Set<MemoryRingWatch>();
   constructor(size: number) {
     this.size = size;
+    this.producerPage = new ArrayBuffer(RingState.PAGE + 2 * size);
+    this.#cons = new Uint32Array(this.consumerPage, 0, 2);
+    this.#prod = new Uint32Array(this.producerPage, 0, 2);
+    this.#words = new Int32Array(this.producerPage, RingState.PAGE);
+    this.#data = new Uint8Array(this.producerPage, RingState.PAGE);
   }
-  /** A new busy record, or undefined when the ring has no room. */
-  reserve(length: number): { data: Uint8Array; state: number; length: number } | undefined {
-    const need = 8 + ((length + 7) & ~7);
-    if (length > this.size - 8 || this.producer + need - this.consumer > this.size) return undefined;
-    const r = { data: new Uint8Array(length), state: 0, length: need };
-    this.records.push(r);
-    this.producer += need;
-    return r;
+  get consumer(): number {
+    return this.#cons[HI]! * 2 ** 32 + this.#cons[LO]!;
   }
-  /** The next committed record (skipping discarded ones), undefined when none is ready. */
-  take(): Uint8Array | undefined {
-    while (this.records.length > 0) {
-      const r = this.records[0]!;
-      if (r.state === 0) return undefined;
-      this.records.shift();
-      this.consumer += r.length;
-      if (r.state === 1) return r.data;
-    }
-    return undefined;
+  get producer(): number {
+    return this.#prod[HI]! * 2 ** 32 + this.#prod[LO]!;
   }
   /** bytes reserved and not yet consumed */
   get pending(): number {
     return this.producer - this.consumer;
+  }
+  /** A new busy record, or undefined when the ring has no room. */
+  reserve(length: number): RingSlot | undefined {
+    const need = 8 + ((length + 7) & ~7);
+    const prod = this.producer;
+    if (length > this.size - 8 || prod + need - this.consumer > this.size) return undefined;
+    const at = prod & (this.size - 1);
+    this.#words[at >>> 2] = length | BUSY_BIT | 0;
+    this.#words[(at >>> 2) + 1] = 0;
+    const next = prod + need;
+    this.#prod[LO] = next >>> 0;
+    this.#prod[HI] = Math.floor(next / 2 ** 32);
+    return new RingSlot(this, at, this.#data.subarray(at + 8, at + 8 + length));
+  }
+  /** Writes a record's final header (committed or discarded) and wakes the watches. */
+  publish(at: number, len: number): void {
+    this.#words[at >>> 2] = len | 0;
+    for (const w of this.#watches) w.kick();
+  }
+  /** Whether a reader would find a record done (committed or discarded) at the consumer position. */
+  readable(): boolean {
+    return this.pending > 0 && this.#words[(this.consumer & (this.size - 1)) >>> 2]! >= 0;
+  }
+  /**
+   * Calls `onReady(0)` on a later turn of the event loop whenever a record is done and the reader
+   * has not consumed it (level-triggered, as the kernel's poll on a ring's descriptor). Created
+   * stopped; while started (and ref'ed) it keeps the process alive, like a poll handle.
+   */
+  watch(onReady: (status: number) => void): RingWatch {
+    const w = new MemoryRingWatch(this, onReady);
+    this.#watches.add(w);
+    return w;
+  }
+  /** Forgets a closed watch. */
+  unwatch(w: MemoryRingWatch): void {
+    this.#watches.delete(w);
+  }
+}
+
+/** Index of the low and high u32 halves of a u64 in a Uint32Array (little-endian hosts; big-endian ones swap). */
+const LO = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
+const HI = 1 - LO;
+
+/** What a {@link MemoryRingWatch} watches. */
+interface Watched {
+  readable(): boolean;
+  unwatch(w: MemoryRingWatch): void;
+}
+
+/**
+ * A perf event's ring in memory, laid out as the kernel's mmap of a PERF_COUNT_SW_BPF_OUTPUT event
+ * (include/uapi/linux/perf_event.h): a control page with data_head (offset 1024), data_tail
+ * (1032), data_offset and data_size, then the data area. Each sample is a PERF_RECORD_SAMPLE
+ * (u32 type, u16 misc, u16 size), a u32 raw size and the raw bytes, padded with zeros so that the
+ * record is 8-byte aligned (the raw size counts the padding, as the kernel's does). A sample that
+ * does not fit is counted (-ENOSPC) and reported by a PERF_RECORD_LOST before the next one that fits.
+ */
+export class PerfRingState {
+  static readonly PAGE = 4096;
+  readonly memory: ArrayBuffer;
+  readonly dataSize: number;
+  readonly #ctl: Uint32Array;
+  readonly #data: Uint8Array;
+  readonly #view: DataView;
+  readonly #watches = new Set<MemoryRingWatch>();
+  #lost = 0;
+  constructor(dataSize: number) {
+    this.dataSize = dataSize;
+    this.memory = new ArrayBuffer(PerfRingState.PAGE + dataSize);
+    this.#ctl = new Uint32Array(this.memory, 0, PerfRingState.PAGE / 4);
+    this.#data = new Uint8Array(this.memory, PerfRingState.PAGE);
+    this.#view = new DataView(this.memory, PerfRingState.PAGE);
+    const ctl = new DataView(this.memory);
+    ctl.setBigUint64(1040, BigInt(PerfRingState.PAGE), true);
+    ctl.setBigUint64(1048, BigInt(dataSize), true);
+  }
+  get head(): number {
+    return this.#ctl[256 + HI]! * 2 ** 32 + this.#ctl[256 + LO]!;
+  }
+  get tail(): number {
+    return this.#ctl[258 + HI]! * 2 ** 32 + this.#ctl[258 + LO]!;
+  }
+  /** Writes one sample (or counts it lost): 0, or -ENOSPC (-28) when the ring has no room. */
+  output(raw: Uint8Array): number {
+    const rawSize = ((raw.byteLength + 4 + 7) & ~7) - 4;
+    const sample = 8 + 4 + rawSize;
+    const lostRecord = this.#lost > 0 ? 24 : 0;
+    let head = this.head;
+    // the kernel keeps one byte free (CIRC_SPACE): a ring is never filled to the last byte
+    if (sample + lostRecord > this.dataSize - 1 - (head - this.tail)) {
+      this.#lost++;
+      return -28;
+    }
+    if (lostRecord > 0) {
+      head = this.#header(head, 2, 24);
+      head = this.#u64(head, 0); // id
+      head = this.#u64(head, this.#lost);
+      this.#lost = 0;
+    }
+    head = this.#header(head, 9, sample);
+    head = this.#u32(head, rawSize);
+    for (let i = 0; i < rawSize; i++)
+      this.#data[(head + i) % this.dataSize] = i < raw.byteLength ? raw[i]! : 0;
+    head += rawSize;
+    this.#ctl[256 + LO] = head >>> 0;
+    this.#ctl[256 + HI] = Math.floor(head / 2 ** 32);
+    for (const w of this.#watches) w.kick();
+    return 0;
+  }
+  #header(at: number, type: number, size: number): number {
+    at = this.#u32(at, type);
+    this.#view.setUint16(at % this.dataSize, 0, true);
+    this.#view.setUint16((at + 2) % this.dataSize, size, true);
+    return at + 4;
+  }
+  #u32(at: number, v: number): number {
+    this.#view.setUint32(at % this.dataSize, v, true);
+    return at + 4;
+  }
+  #u64(at: number, v: number): number {
+    this.#view.setBigUint64(at % this.dataSize, BigInt(v), true);
+    return at + 8;
+  }
+  readable(): boolean {
+    return this.head !== this.tail;
+  }
+  /** Calls `onReady(0)` on a later turn of the event loop while samples wait (as a poll handle on the event would). */
+  watch(onReady: (status: number) => void): RingWatch {
+    const w = new MemoryRingWatch(this, onReady);
+    this.#watches.add(w);
+    return w;
+  }
+  unwatch(w: MemoryRingWatch): void {
+    this.#watches.delete(w);
+  }
+}
+
+class MemoryRingWatch implements RingWatch {
+  readonly #ring: Watched;
+  readonly #onReady: (status: number) => void;
+  #started = false;
+  #closed = false;
+  #keep = true;
+  #scheduled: ReturnType<typeof setImmediate> | undefined;
+  #alive: ReturnType<typeof setInterval> | undefined;
+  constructor(ring: Watched, onReady: (status: number) => void) {
+    this.#ring = ring;
+    this.#onReady = onReady;
+  }
+  start(): void {
+    if (this.#closed) return;
+    this.#started = true;
+    this.#hold();
+    this.kick();
+  }
+  stop(): void {
+    this.#started = false;
+    this.#hold();
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+  }
+  close(): void {
+    if (this.#closed) return;
+    this.stop();
+    this.#closed = true;
+    this.#ring.unwatch(this);
+  }
+  ref(keep: boolean): void {
+    this.#keep = keep;
+    this.#hold();
+  }
+  /** Schedules a call of onReady when started and there is something to read. */
+  kick(): void {
+    if (!this.#started || this.#scheduled !== undefined || !this.#ring.readable()) return;
+    this.#scheduled = setImmediate(() => {
+      this.#scheduled = undefined;
+      if (!this.#started) return;
+      this.#onReady(0);
+      this.kick();
+    });
+    if (!this.#keep) this.#scheduled.unref();
+  }
+  /** A timer that keeps the event loop alive while the watch is started and ref'ed (as a poll handle does). */
+  #hold(): void {
+    const want = this.#started && this.#keep;
+    if (want && this.#alive === undefined) this.#alive = setInterval(() => {}, 2 ** 30);
+    else if (!want && this.#alive !== undefined) {
+      clearInterval(this.#alive);
+      this.#alive = undefined;
+    }
   }
 }

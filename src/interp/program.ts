@@ -203,8 +203,14 @@ export class InterpProgram implements RunnableProgram {
     const r0 = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
     let dataOut = new Uint8Array(0);
     if (packet !== undefined) {
-      const from = this.type === "socket_filter" ? 0 : packet.start;
-      dataOut = packet.bytes.slice(from, packet.end);
+      if (this.type === "xdp" || L2_TYPES.has(this.type))
+        dataOut = packet.bytes.slice(packet.start, packet.end);
+      else {
+        // the kernel's bpf_prog_test_run_skb pushes the Ethernet header back for the types that
+        // start at the network header, zeroed (memset(__skb_push(skb, hh_len), 0, hh_len))
+        dataOut = packet.bytes.slice(0, packet.end);
+        dataOut.fill(0, 0, packet.start);
+      }
     }
     return {
       r0,

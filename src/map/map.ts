@@ -3,6 +3,7 @@
 import { type BytesCodec, bytes } from "../codec/bytes.js";
 import type { AnyCodec, In, Out } from "../codec/codec.js";
 import { MemoryElemOps, MemoryHandle } from "../interp/elemops.js";
+import { MEMORY_FD_BASE, MemoryMap, objectByFd } from "../interp/maps.js";
 import type { CallContext } from "../sys/bpf.js";
 import { ClosedError, InputError } from "../sys/error.js";
 import { closeRaw, duplicateFd, expectFdKind, Fd } from "../sys/fd.js";
@@ -98,6 +99,25 @@ function codecSize(codec: AnyCodec | undefined, size: number | undefined, what: 
 
 const EXPLAIN_STRUCT_OPS =
   "struct_ops maps need btfVmlinuxValueTypeId: the id of `struct bpf_struct_ops_<name>` in /sys/kernel/btf/vmlinux (e.g. bpf_struct_ops_tcp_congestion_ops), with valueSize its size";
+
+/**
+ * The inner-map template of a map-of-maps on the memory back end: made from a spec on the memory
+ * back end, or a live memory map's (a kernel map cannot be the template of a memory one).
+ */
+function memoryInnerMap(
+  inner: MapSpec<MapTypeName, AnyCodec, AnyCodec> | { readonly fd: number },
+): MemoryMap {
+  if (!(inner instanceof BpfMap) && "type" in inner) {
+    using template = BpfMap.create({ ...inner, backend: "memory" });
+    return objectByFd(template.fd) as MemoryMap;
+  }
+  const found = inner.fd > MEMORY_FD_BASE ? objectByFd(inner.fd) : undefined;
+  if (!(found instanceof MemoryMap))
+    throw new InputError(
+      `innerMap of a memory map must be a map spec or a live memory map, got descriptor ${inner.fd} (a kernel map or closed)`,
+    );
+  return found;
+}
 
 /**
  * A live BPF map. Keys and values go through codecs (`u32`, `u64`, `struct({...})`, ...) or are
@@ -254,6 +274,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
     if (spec.backend === "memory") {
       // the memory back end (src/interp): no bpf() call
       const cpus = isPerCpu(type) ? valueCodec.size / (Math.ceil(valueSize / 8) * 8) : 1;
+      const inner = spec.innerMap === undefined ? undefined : memoryInnerMap(spec.innerMap);
       const ops = new MemoryElemOps(
         {
           type,
@@ -262,6 +283,7 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
           maxEntries,
           flags,
           ...(spec.name === undefined ? {} : { name: spec.name }),
+          ...(inner === undefined ? {} : { inner }),
           cpus,
         },
         valueCodec.size,

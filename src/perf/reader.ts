@@ -1,6 +1,7 @@
 /** `PerfBuffer`: the user-space reader of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map. */
 
-import { endianness } from "node:os";
+import { availableParallelism, endianness } from "node:os";
+import { MEMORY_FD_BASE, MemoryMap, objectByFd, PerfRingState } from "../interp/maps.js";
 import { readMapInfo } from "../map/info.js";
 import { reportListenerError } from "../ringbuf/report.js";
 import { BpfError, ClosedError, InputError, RawbpfError } from "../sys/error.js";
@@ -84,7 +85,9 @@ export interface PerfStartOptions {
 /** One CPU's event descriptor and its poll handle: what the garbage collector closes for a dropped reader. */
 interface CpuHandle {
   readonly cpu: number;
-  readonly fd: Fd;
+  readonly fd: Pick<Fd, "value" | "close">;
+  /** the in-memory ring of a memory map's CPU (backend: "memory") */
+  readonly memory?: PerfRingState;
   watch: ReadableWatch | undefined;
   /** whether the event was stored at the CPU's key of the map (and is to be deleted from it) */
   stored: boolean;
@@ -94,9 +97,50 @@ interface CpuHandle {
 interface Resources {
   /** the map's id (0 until known) */
   mapId: number;
-  readonly mapFd: Fd;
-  readonly ops: MapElemOps;
+  readonly mapFd: Pick<Fd, "value" | "close">;
+  readonly ops: MapElemOps | undefined;
   readonly cpus: CpuHandle[];
+  /** a memory map: the rings this reader put in it (taken out on release, if still there) */
+  readonly memory?: MemoryMap;
+}
+
+/** The memory map behind a descriptor number (backend: "memory"), or undefined for a kernel descriptor. */
+function memoryMap(fd: number): MemoryMap | undefined {
+  if (!(fd > MEMORY_FD_BASE)) return undefined;
+  const m = objectByFd(fd);
+  return m instanceof MemoryMap ? m : undefined;
+}
+
+/**
+ * Rings in memory for a memory perf_event_array, one per CPU the interpreter may run on (as many
+ * as this machine has, up to the map's slots), stored in the map as a reader's events are.
+ */
+function memoryRings(map: MemoryMap, pages: number, res: Resources): CpuRing[] {
+  const rings: CpuRing[] = [];
+  const n = Math.min(availableParallelism(), map.maxEntries);
+  for (let cpu = 0; cpu < n; cpu++) {
+    const state = new PerfRingState(pages * PerfRingState.PAGE);
+    map.perfRings[cpu] = state;
+    const handle: CpuHandle = {
+      cpu,
+      fd: { value: -1, close() {} },
+      memory: state,
+      watch: undefined,
+      stored: false,
+    };
+    res.cpus.push(handle);
+    const mapping: PerfMapping = {
+      memory: state.memory,
+      dataOffset: PerfRingState.PAGE,
+      dataSize: state.dataSize,
+      headOffset: 1024,
+      tailOffset: 1032,
+      retired: false,
+      regions: [],
+    };
+    rings.push(new CpuRing(handle, mapping));
+  }
+  return rings;
 }
 
 /**
@@ -112,7 +156,9 @@ function releaseResources(res: Resources): void {
   const latest = owners.get(res.mapId) === res;
   if (latest) owners.delete(res.mapId);
   for (const h of res.cpus) {
-    if (h.stored && latest) {
+    if (h.memory !== undefined && res.memory?.perfRings[h.cpu] === h.memory)
+      res.memory.perfRings[h.cpu] = undefined;
+    if (h.stored && latest && res.ops) {
       h.stored = false;
       res.ops.key.writeUInt32LE(h.cpu, 0);
       try {
@@ -257,46 +303,54 @@ export class PerfBuffer implements Disposable {
       );
     if (options.onLost !== undefined && typeof options.onLost !== "function")
       throw new InputError("onLost must be a function");
-    const cpus = onlineCpus();
+    const memory = memoryMap(map.fd);
+    const cpus = memory ? [] : onlineCpus();
     const highest = cpus[cpus.length - 1] ?? 0;
     const tooFew = (slots: number, says: string) =>
       new InputError(
         `${name}: the map has ${String(slots)} slots${says} but CPU ${highest} is online; a perf_event_array needs a slot per CPU: create it with maxEntries of at least ${highest + 1}`,
       );
     if (map.maxEntries !== undefined && !(map.maxEntries > highest)) throw tooFew(map.maxEntries, "");
-    const mapFd = new Fd(dupFd(map.fd, name), name);
-    const rings: CpuRing[] = [];
+    const mapFd = memory ? { value: map.fd, close() {} } : new Fd(dupFd(map.fd, name), name);
+    let rings: CpuRing[] = [];
     const res: Resources = {
       mapId: 0,
       mapFd,
-      ops: new MapElemOps(mapFd.value, 4, 4, { what: `on the map of ${name}` }),
+      ops: memory ? undefined : new MapElemOps(mapFd.value, 4, 4, { what: `on the map of ${name}` }),
       cpus: [],
+      ...(memory ? { memory } : {}),
     };
     try {
-      // the kernel's word on the type and the slots: a spec can disagree with the map it names
-      const info = readMapInfo(mapFd.value, { what: `of ${name}` });
-      if (info.type !== "perf_event_array")
-        throw new InputError(
-          `a PerfBuffer reads maps of type perf_event_array, but descriptor ${map.fd} is a map of type ${info.type}`,
-        );
-      if (!(info.maxEntries > highest)) throw tooFew(info.maxEntries, " (as the kernel reports it)");
-      res.mapId = info.id;
-      for (const cpu of cpus) {
-        const what = `of ${name} on CPU ${cpu}`;
-        const fd = new Fd(
-          openBpfOutputEvent(cpu, { wakeup, watermark: wakeupWatermark !== undefined }, what),
-          `perf event ${what}`,
-        );
-        const handle: CpuHandle = { cpu, fd, watch: undefined, stored: false };
-        res.cpus.push(handle);
-        rings.push(new CpuRing(handle, mapPerfRing(fd.value, pages, what)));
-      }
-      for (const ring of rings) {
-        res.ops.key.writeUInt32LE(ring.cpu, 0);
-        res.ops.value.writeUInt32LE(ring.handle.fd.value, 0);
-        res.ops.update(0);
-        ring.handle.stored = true;
-        owners.set(res.mapId, res);
+      if (memory) {
+        rings = memoryRings(memory, pages, res);
+        for (const r of rings) cpus.push(r.cpu);
+      } else {
+        // the kernel's word on the type and the slots: a spec can disagree with the map it names
+        const ops = res.ops!;
+        const info = readMapInfo(mapFd.value, { what: `of ${name}` });
+        if (info.type !== "perf_event_array")
+          throw new InputError(
+            `a PerfBuffer reads maps of type perf_event_array, but descriptor ${map.fd} is a map of type ${info.type}`,
+          );
+        if (!(info.maxEntries > highest)) throw tooFew(info.maxEntries, " (as the kernel reports it)");
+        res.mapId = info.id;
+        for (const cpu of cpus) {
+          const what = `of ${name} on CPU ${cpu}`;
+          const fd = new Fd(
+            openBpfOutputEvent(cpu, { wakeup, watermark: wakeupWatermark !== undefined }, what),
+            `perf event ${what}`,
+          );
+          const handle: CpuHandle = { cpu, fd, watch: undefined, stored: false };
+          res.cpus.push(handle);
+          rings.push(new CpuRing(handle, mapPerfRing(fd.value, pages, what)));
+        }
+        for (const ring of rings) {
+          ops.key.writeUInt32LE(ring.cpu, 0);
+          ops.value.writeUInt32LE(ring.handle.fd.value, 0);
+          ops.update(0);
+          ring.handle.stored = true;
+          owners.set(res.mapId, res);
+        }
       }
     } catch (e) {
       for (const ring of rings) retirePerfRing(ring.mapping);
@@ -511,7 +565,8 @@ export class PerfBuffer implements Disposable {
       const h = ring.handle;
       if (h.watch === undefined) {
         weak ??= new WeakRef(this);
-        h.watch = watchReadable(h.fd.value, PerfBuffer.#readyCallback(weak, index));
+        const onReady = PerfBuffer.#readyCallback(weak, index);
+        h.watch = h.memory ? h.memory.watch(onReady) : watchReadable(h.fd.value, onReady);
       }
       h.watch.ref(keep);
       h.watch.start();

@@ -1,6 +1,7 @@
 /** `RingBuffer`: the user-space consumer of a BPF_MAP_TYPE_RINGBUF map. */
 
 import { endianness } from "node:os";
+import { MEMORY_FD_BASE, MemoryMap, objectByFd, RingState } from "../interp/maps.js";
 import { readMapInfo } from "../map/info.js";
 import { BpfError, ClosedError, InputError } from "../sys/error.js";
 import { Fd, reclaimThrough } from "../sys/fd.js";
@@ -83,8 +84,17 @@ export interface RecordsOptions {
 
 /** What a reader owns in the kernel and in libuv, closed by the garbage collector if the reader is dropped unclosed. */
 interface Resources {
-  readonly fd: Fd;
+  readonly fd: Pick<Fd, "value" | "close">;
   watch: ReadableWatch | undefined;
+  /** the in-memory ring of a memory map (backend: "memory"), read through the same layout */
+  readonly memory: RingState | undefined;
+}
+
+/** The in-memory ring behind a memory map's descriptor number, or undefined for a kernel descriptor. */
+function memoryRing(fd: number): RingState | undefined {
+  if (!(fd > MEMORY_FD_BASE)) return undefined;
+  const m = objectByFd(fd);
+  return m instanceof MemoryMap ? m.ring : undefined;
 }
 
 /** Closes what a reader dropped without close() held: the poll handle first, then the descriptor it polls. */
@@ -189,27 +199,41 @@ export class RingBuffer implements Disposable {
       throw new InputError(`a RingBuffer reads maps of type ringbuf, not ${String(map.type)}${hint}`);
     }
     if (map.maxEntries !== undefined) checkSize(map.maxEntries, "");
-    const fd = new Fd(dupFd(map.fd, name), name);
+    const memory = memoryRing(map.fd);
+    const fd = memory ? { value: map.fd, close() {} } : new Fd(dupFd(map.fd, name), name);
     let mapping: RingMapping;
     let size: number;
-    try {
-      // the kernel's word on the type and size: a spec can disagree with the map it names
-      const info = readMapInfo(fd.value, { what: `of ${name}` });
-      if (info.type !== "ringbuf")
-        throw new InputError(
-          `a RingBuffer reads maps of type ringbuf, but descriptor ${map.fd} is a map of type ${info.type}`,
-        );
-      size = info.maxEntries;
-      checkSize(size, " (as the kernel reports it)");
-      mapping = mapRing(fd.value, size, `of ${name}`);
-    } catch (e) {
-      fd.close();
-      throw e;
+    if (memory) {
+      size = memory.size;
+      const gone = { address: 0, length: 0, gone: true };
+      mapping = {
+        size,
+        pageSize: RingState.PAGE,
+        consumer: memory.consumerPage,
+        producer: memory.producerPage,
+        retired: false,
+        regions: [gone, gone],
+      };
+    } else {
+      try {
+        // the kernel's word on the type and size: a spec can disagree with the map it names
+        const info = readMapInfo(fd.value, { what: `of ${name}` });
+        if (info.type !== "ringbuf")
+          throw new InputError(
+            `a RingBuffer reads maps of type ringbuf, but descriptor ${map.fd} is a map of type ${info.type}`,
+          );
+        size = info.maxEntries;
+        checkSize(size, " (as the kernel reports it)");
+        mapping = mapRing(fd.value, size, `of ${name}`);
+      } catch (e) {
+        fd.close();
+        throw e;
+      }
     }
     this.size = size;
     this.#mask = size - 1;
     this.#what = name;
-    this.#res = { fd, watch: undefined };
+    this.#res = { fd, watch: undefined, memory };
     this.#mapping = mapping;
     this.#cons32 = new Uint32Array(mapping.consumer, 0, 2);
     this.#cons64 = new BigUint64Array(mapping.consumer, 0, 1);
@@ -415,7 +439,9 @@ export class RingBuffer implements Disposable {
       // collected. The WeakRef is made here, not in the constructor: a WeakRef keeps its target
       // alive until the current job ends, so readers opened and dropped in one synchronous loop
       // could not be collected under descriptor pressure.
-      watch = watchReadable(this.#res.fd.value, RingBuffer.#readyCallback(new WeakRef(this)));
+      const onReady = RingBuffer.#readyCallback(new WeakRef(this));
+      const memory = this.#res.memory;
+      watch = memory ? memory.watch(onReady) : watchReadable(this.#res.fd.value, onReady);
       this.#res.watch = watch;
     }
     return watch;
@@ -589,7 +615,8 @@ export class RingBuffer implements Disposable {
   #release(): void {
     collected.unregister(this);
     this.#unwatch();
-    if (this.#mapping !== undefined) retireRing(this.#mapping);
+    // a memory ring's pages are ordinary ArrayBuffers: nothing to unmap
+    if (this.#mapping !== undefined && this.#res.memory === undefined) retireRing(this.#mapping);
     this.#mapping = undefined;
     this.#res.fd.close();
   }

@@ -25,6 +25,22 @@ export class InputError extends RawbpfError {
   }
 }
 
+/**
+ * The native part rawbpf calls the kernel through (koffi and its binary for this platform) could
+ * not be loaded. Only the kernel back end needs it: `backend: "memory"` works without it.
+ */
+export class NativeUnavailableError extends RawbpfError {
+  constructor(cause: unknown) {
+    const why = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
+    super(
+      "ENATIVE",
+      `the native part is missing: koffi could not be loaded (${why}); the kernel back end needs it ` +
+        `(npm install koffi on a platform it ships a binary for), while backend: "memory" works without it`,
+      { cause },
+    );
+  }
+}
+
 /** A descriptor-owning object was used after close(). */
 export class ClosedError extends RawbpfError {
   constructor(what: string) {

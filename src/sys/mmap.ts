@@ -14,7 +14,7 @@ export interface MappedValues {
 
 /** Maps `size` bytes (rounded up to pages) of the mmapable array map `fd`, writable or read-only. */
 export function mapArrayValues(fd: number, size: number, writable: boolean, what: string): MappedValues {
-  const page = libc.pageSize;
+  const page = libc.pageSize();
   const length = Math.max(page, Math.ceil(size / page) * page);
   return mapShared(fd, length, 0, writable, what);
 }

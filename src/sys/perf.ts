@@ -111,7 +111,7 @@ export interface PerfMapping {
  * @throws BpfError ("mmap") when the kernel refuses (EINVAL for a page count that is not a power of 2)
  */
 export function mapPerfRing(fd: number, dataPages: number, what: string): PerfMapping {
-  const page = libc.pageSize;
+  const page = libc.pageSize();
   const length = (1 + dataPages) * page;
   const { memory, region } = mapShared(fd, length, 0, true, what);
   const o = PERF_EVENT_MMAP_PAGE.offset;

@@ -19,7 +19,6 @@
  * freed the ArrayBuffers over it (a FinalizationRegistry). That registry is also the backstop
  * that unmaps a ring whose reader was never closed.
  */
-import koffi from "koffi";
 import { BpfError } from "./error.js";
 import { duplicateFd } from "./fd.js";
 import * as libc from "./libc.js";
@@ -72,7 +71,7 @@ function mmapOrThrow(length: number, prot: number, flags: number, fd: number, of
  * @throws BpfError ("mmap") when the kernel refuses (not a ringbuf, or no address space)
  */
 export function mapRing(fd: number, size: number, what = "of a ring buffer"): RingMapping {
-  const page = libc.pageSize;
+  const page = libc.pageSize();
   const consumerAddress = mmapOrThrow(
     page,
     PROT_READ | PROT_WRITE,
@@ -194,7 +193,7 @@ type PollCallback = (status: number, events: { readable: boolean }) => void;
 export function watchReadable(fd: number, onReady: (status: number) => void): ReadableWatch {
   const cb: PollCallback = (status) => onReady(status);
   // koffi's typings say the callback takes the events only; it is called with (status, events)
-  const handle = koffi.node.poll(fd, { readable: true }, cb as never);
+  const handle = libc.koffi().node.poll(fd, { readable: true }, cb as never);
   handle.stop();
   let closed = false;
   return {
