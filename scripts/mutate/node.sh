@@ -13,7 +13,12 @@ set -u
 [ -n "${RAWBPF_MUTATE_LOCKED:-}" ] && exec "$RAWBPF_REAL_NODE" "$@"
 export RAWBPF_MUTATE_LOCKED=1
 exec 9>>"${RAWBPF_KERNEL_LOCK:-/tmp/rawbpf-kernel.lock}"
+start=$SECONDS
 flock 9
+waited=$((SECONDS - start))
+if [ "$waited" -gt 5 ] && [ -n "${RAWBPF_MUTATE_LOCKLOG:-}" ]; then
+  echo "$waited ${*: -1}" >>"$RAWBPF_MUTATE_LOCKLOG"
+fi
 rm -f stryker-output-*.json
 "$RAWBPF_REAL_NODE" "$@" 9>&- &
 child=$!
