@@ -13,7 +13,7 @@
  * The full JSON report goes to reports/mutation/mutation.json; `node scripts/mutate.mjs --report`
  * prints the score of the last run again.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -240,6 +240,9 @@ process.env.PATH = `${join(root, "scripts/mutate")}:${process.env.PATH}`;
 // scripts/mutate/node appends each long wait for the lock here (seconds, test file)
 process.env.RAWBPF_MUTATE_LOCKLOG = join(root, RUN.replace(/\.json$/, ".lockwait.log"));
 mkdirSync(REPORTS, { recursive: true });
+// the state of the process that holds the kernel lock for a slot of test files (scripts/mutate/node)
+process.env.RAWBPF_MUTATE_KEEPER = join(root, RUN.replace(/\.json$/, ".keeper"));
+rmSync(process.env.RAWBPF_MUTATE_KEEPER, { recursive: true, force: true });
 writeFileSync(process.env.RAWBPF_MUTATE_LOCKLOG, "");
 // each mutant not killed, as soon as it is tested (scripts/mutate/survivors.mjs)
 process.env.RAWBPF_MUTATE_SURVIVORS = join(root, RUN.replace(/\.json$/, ".survivors.log"));
