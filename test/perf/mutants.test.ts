@@ -5,7 +5,8 @@
  * - samples longer than the word-by-word copy (more than 256 bytes), in one piece and across the
  *   end of the ring;
  * - samples longer than the record buffer's first capacity (4 KiB), so that it must grow, both
- *   when the sample is in one piece and when the first such sample crosses the end of the ring.
+ *   when the sample is in one piece and when the first such sample crosses the end of the ring;
+ * - two readers of one map, the first closed after the second replaced its events.
  *
  * The oracle is independent of the reader: the program copies the value of an array map into
  * each sample (bpf_perf_event_output from a map value), and the test wrote random bytes there
@@ -38,7 +39,7 @@ import { PerfBuffer, type PerfRecord } from "../../src/perf/index.js";
 import { Program } from "../../src/program/program.js";
 import { needsRoot } from "../support/privilege.js";
 import { onCpu } from "./pin.js";
-import { paddedSize } from "./programs.js";
+import { paddedSize, perfOutputProgram, readState, runTimes, stateMap } from "./programs.js";
 
 /** The largest sample these tests write. */
 const MAX = 6000;
@@ -182,4 +183,26 @@ test("long samples around the end of a one-page ring, many rounds: each whole an
   });
   assert.ok(crossed > 5, `samples crossed the end of the ring (${crossed} did)`);
   assert.equal(perf.lost, 0);
+});
+
+test("two readers of one map: closing the first leaves the second's events in the map; closing the second removes them", (t) => {
+  if (!needsRoot(t)) return;
+  using events = BpfMap.create({ type: "perf_event_array", keySize: 4, valueSize: 4, maxEntries: 64 });
+  using state = stateMap();
+  using program = perfOutputProgram(events, state);
+  const first = PerfBuffer.open(events);
+  using second = PerfBuffer.open(events); // stores its own events at every CPU's key
+  const cpu = second.cpus[0]!;
+  first.close();
+  // the kernel's answer: bpf_perf_event_output finds the second reader's event (a failure is counted)
+  onCpu(cpu, () => runTimes(program, 3));
+  assert.equal(readState(state).failed, 0, "the outputs after the first reader closed found an event");
+  assert.equal(
+    second.consume(() => {}),
+    3,
+    "the second reader got the samples",
+  );
+  second.close();
+  onCpu(cpu, () => runTimes(program, 2));
+  assert.equal(readState(state).failed, 2, "closing the second reader removed its events (-ENOENT)");
 });
