@@ -30,6 +30,13 @@ const messages = {
     if (parent?.type === "NewExpression" && path.listKey === "arguments" && isErrorClass(parent.callee)) {
       if (isText(path.node)) return "the text of an error message";
     }
+    // { what: ... } as a whole: an options object that only names the thing for messages
+    if (
+      path.node.type === "ObjectExpression" &&
+      path.node.properties.length > 0 &&
+      path.node.properties.every((p) => p.type === "ObjectProperty" && MESSAGE_NAMES.has(p.key?.name))
+    )
+      return "only the words of error messages";
     // { what: `...` } and const what = `...`: the words a message is made of
     if (parent?.type === "ObjectProperty" && path.key === "value" && MESSAGE_NAMES.has(parent.key?.name)) {
       if (isText(path.node)) return "the text of an error message";
