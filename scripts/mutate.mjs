@@ -4,14 +4,16 @@
  * and the live objects that sit closest to it (default: src/sys, src/map, src/ringbuf, src/perf),
  * then the score and every surviving mutant printed.
  *
- * The tests run against the real kernel, so: one test file at a time (concurrency 1), each under
- * the kernel lock, through scripts/mutate/node (which also turns a crashed test process into a
- * failing test: a mutant that crashes the process is killed). Coverage is per test file (the tap
- * runner), so a mutant runs only the test files that reach it, and stops at the first that fails.
- * Only the test folders listed for a source folder below run (the dry run runs each once).
+ * The tests run against the real kernel, so: one test file at a time (concurrency 1), under the
+ * kernel lock held by a keeper for a slot of consecutive files, through scripts/mutate/node
+ * (which also turns a crashed test process into a failing test: a mutant that crashes the
+ * process is killed). Coverage is per test file (the tap runner), so a mutant runs only the test
+ * files that reach it, and stops at the first that fails. Only the test folders listed for a
+ * source folder (or file) below run (the dry run runs each once). DEVELOPERS.md, "Mutation
+ * testing", has the rest: timeouts, what is not mutated, the scores measured.
  *
- * The full JSON report goes to reports/mutation/mutation.json; `node scripts/mutate.mjs --report`
- * prints the score of the last run again.
+ * The JSON report of a run goes to reports/mutation/<targets>.json; `node scripts/mutate.mjs
+ * --report` prints the score of every report there again.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
