@@ -4,16 +4,18 @@
  * and the live objects that sit closest to it (default: src/sys, src/map, src/ringbuf, src/perf),
  * then the score and every surviving mutant printed.
  *
- * The tests run against the real kernel, so: one test file at a time (concurrency 1), each under
- * the kernel lock, through scripts/mutate/node (which also turns a crashed test process into a
- * failing test: a mutant that crashes the process is killed). Coverage is per test file (the tap
- * runner), so a mutant runs only the test files that reach it, and stops at the first that fails.
- * Only the test folders listed for a source folder below run (the dry run runs each once).
+ * The tests run against the real kernel, so: one test file at a time (concurrency 1), under the
+ * kernel lock held by a keeper for a slot of consecutive files, through scripts/mutate/node
+ * (which also turns a crashed test process into a failing test: a mutant that crashes the
+ * process is killed). Coverage is per test file (the tap runner), so a mutant runs only the test
+ * files that reach it, and stops at the first that fails. Only the test folders listed for a
+ * source folder (or file) below run (the dry run runs each once). DEVELOPERS.md, "Mutation
+ * testing", has the rest: timeouts, what is not mutated, the scores measured.
  *
- * The full JSON report goes to reports/mutation/mutation.json; `node scripts/mutate.mjs --report`
- * prints the score of the last run again.
+ * The JSON report of a run goes to reports/mutation/<targets>.json; `node scripts/mutate.mjs
+ * --report` prints the score of every report there again.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -34,18 +36,30 @@ const TESTS = {
   "src/map": ["test/map", "test/codec"],
   "src/ringbuf": ["test/ringbuf"],
   "src/perf": ["test/perf"],
+  // narrower sets for the central files of src/sys: the whole list above takes a long dry run, and
+  // a mutant that survives runs every test file that reaches it
+  "src/sys/fd.ts": ["test/sys", "test/map"],
+  "src/sys/error.ts": ["test/sys", "test/map"],
+  "src/sys/errno.ts": ["test/sys", "test/map"],
+  "src/sys/bpf.ts": ["test/sys", "test/map"],
+  "src/sys/map.ts": ["test/map", "test/sys"],
 };
-const REPORT = "reports/mutation/mutation.json";
+const REPORTS = "reports/mutation";
 const GOAL = 80;
+/** Where the run of a set of targets writes its report: one file per target set, so runs of different folders do not overwrite each other. */
+const reportOf = (targets) => `${REPORTS}/${targets.map((t) => t.name.replace(/[/.]/g, "-")).join("+")}.json`;
 
 function folderOf(target) {
   const t = target.replace(/\/+$/, "");
-  const key = Object.keys(TESTS).find((k) => t === k || t.startsWith(`${k}/`));
+  // the longest key that names the target or a folder holding it
+  const key = Object.keys(TESTS)
+    .filter((k) => t === k || t.startsWith(`${k}/`))
+    .sort((a, b) => b.length - a.length)[0];
   if (!key) {
     console.error(`mutate: ${target} is not under ${Object.keys(TESTS).join(", ")}`);
     process.exit(2);
   }
-  return { key, glob: t.endsWith(".ts") ? t : `${t}/**/*.ts` };
+  return { key, name: t, glob: t.endsWith(".ts") ? t : `${t}/**/*.ts` };
 }
 
 /** Score and survivors from a Stryker JSON report (mutation-testing-report-schema). */
@@ -53,6 +67,7 @@ export function summarise(report) {
   const byFile = [];
   const totals = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, errors: 0, ignored: 0 };
   const survivors = [];
+  const timeouts = [];
   for (const [file, { mutants }] of Object.entries(report.files)) {
     const f = { file, killed: 0, detected: 0, undetected: 0 };
     for (const m of mutants) {
@@ -65,6 +80,7 @@ export function summarise(report) {
         case "Timeout":
           totals.timeout++;
           f.detected++;
+          timeouts.push(`${where} ${m.mutatorName}: ${m.replacement ?? ""}`.trim());
           break;
         case "Survived":
           totals.survived++;
@@ -88,7 +104,10 @@ export function summarise(report) {
   const detected = totals.killed + totals.timeout;
   const valid = detected + totals.survived + totals.noCoverage;
   const score = valid === 0 ? 100 : (100 * detected) / valid;
-  return { score, totals, byFile, survivors, valid, detected };
+  // the strict score counts a timeout as not killed: on a shared machine a timeout may be a wait
+  // for the kernel lock rather than a mutant that made the code loop
+  const strict = valid === 0 ? 100 : (100 * totals.killed) / valid;
+  return { score, strict, totals, byFile, survivors, timeouts, valid, detected };
 }
 
 function print(report) {
@@ -101,9 +120,16 @@ function print(report) {
   }
   console.log(`\nsurvivors (${s.survivors.length}):`);
   for (const line of s.survivors) console.log(`  ${line}`);
+  if (s.timeouts.length > 0) {
+    console.log(`\ntimeouts (${s.timeouts.length}; \`--retry-timeouts\` runs them again):`);
+    for (const line of s.timeouts) console.log(`  ${line}`);
+  }
   const t = s.totals;
   console.log(
     `\nmutation score: ${s.score.toFixed(1)}% (${s.detected} of ${s.valid} killed: ${t.killed} by a failing test, ${t.timeout} by a timeout; ${t.survived} survived, ${t.noCoverage} not reached; ${t.errors} mutants did not run)`,
+  );
+  console.log(
+    `without timeouts: ${s.strict.toFixed(1)}% (${t.killed} of ${s.valid} killed by a failing test; the ${t.timeout} timeouts counted as survivors)`,
   );
   console.log(s.score >= GOAL ? `goal (${GOAL}%) met` : `goal: ${GOAL}%`);
   return s;
@@ -111,19 +137,41 @@ function print(report) {
 
 const args = process.argv.slice(2);
 if (args[0] === "--report") {
-  if (!existsSync(REPORT)) {
-    console.error(`mutate: no report yet (${REPORT}): run npm run mutate first`);
+  const files = existsSync(REPORTS)
+    ? readdirSync(REPORTS).filter(
+        (f) => f.endsWith(".json") && !f.endsWith(".incremental.json") && !f.endsWith(".retry.json"),
+      )
+    : [];
+  if (files.length === 0) {
+    console.error(`mutate: no report yet (${REPORTS}/*.json): run npm run mutate first`);
     process.exit(2);
   }
-  print(JSON.parse(readFileSync(REPORT, "utf8")));
+  for (const f of files.sort()) {
+    console.log(`\n== ${REPORTS}/${f}`);
+    print(JSON.parse(readFileSync(`${REPORTS}/${f}`, "utf8")));
+  }
   process.exit(0);
 }
+const option = (name, fallback) => {
+  const a = args.find((x) => x.startsWith(`--${name}=`));
+  return a === undefined ? fallback : a.slice(name.length + 3);
+};
 
 // --exclude=test/x/y.test.ts leaves a test file out (one that fails here for reasons of its own:
 // the initial run must be green)
 const excluded = new Set(args.filter((a) => a.startsWith("--exclude=")).map((a) => a.slice(10)));
 const folders = args.filter((a) => !a.startsWith("--"));
-const targets = (folders.length > 0 ? folders : Object.keys(TESTS)).map(folderOf);
+const targets = (folders.length > 0 ? folders : Object.keys(TESTS).filter((k) => !k.endsWith(".ts"))).map(
+  folderOf,
+);
+const REPORT = reportOf(targets);
+// a mutant's run may wait for the kernel lock while another session runs its tests (a whole
+// `npm test` holds it for over a minute): the timeout must outlast that wait, or the wait counts
+// as a kill. --timeout=MS changes it.
+const timeoutMS = Number(option("timeout", "90000"));
+// --incremental: reuse the verdicts of the last run of the same targets for mutants whose code and
+// tests did not change (reports/mutation/*.incremental.json)
+const incremental = args.includes("--incremental");
 const testFolders = [...new Set(targets.flatMap((t) => TESTS[t.key]))];
 const testFiles = testFolders
   .flatMap((d) =>
@@ -132,21 +180,87 @@ const testFiles = testFolders
       .map((f) => `${d}/${f}`),
   )
   .filter((f) => !excluded.has(f));
-const mutate = [
-  ...targets.map((t) => t.glob),
-  "!src/**/index.ts", // re-exports only
-  "!src/sys/layout.ts", // attr layouts as data, checked against the kernel's BTF field by field
-];
+// --retry-timeouts: run again only the mutants of the last report that ended in a timeout (on a
+// busy machine a timeout may be a long wait for the kernel lock), and write their new verdicts
+// into that report
+const retry = args.includes("--retry-timeouts");
+const timedOut = retry ? timeoutRanges(JSON.parse(readFileSync(REPORT, "utf8"))) : [];
+if (retry && timedOut.length === 0) {
+  console.log(`mutate: no timeout in ${REPORT} to retry`);
+  process.exit(0);
+}
+const RUN = retry ? REPORT.replace(/\.json$/, ".retry.json") : REPORT;
+const mutate = retry
+  ? timedOut
+  : [
+      ...targets.map((t) => t.glob),
+      "!src/**/index.ts", // re-exports only
+      "!src/sys/layout.ts", // attr layouts as data, checked against the kernel's BTF field by field
+    ];
+
+/**
+ * Stryker mutate ranges (`file:line:column-line:column`, lines from 1, columns from 0) of the
+ * mutants that timed out in a report (whose columns count from 1).
+ */
+function timeoutRanges(report) {
+  const ranges = [];
+  for (const [file, { mutants }] of Object.entries(report.files))
+    for (const { status, location: l } of mutants)
+      if (status === "Timeout")
+        ranges.push(`${file}:${l.start.line}:${l.start.column - 1}-${l.end.line}:${l.end.column - 1}`);
+  return ranges;
+}
+
+/** A mutant's identity across two runs: where it is and what it does (ids are per run). */
+const mutantKey = (file, m) =>
+  `${file}:${m.location.start.line}:${m.location.start.column}:${m.location.end.line}:${m.location.end.column}:${m.mutatorName}:${m.replacement ?? ""}`;
+
+/** Writes the verdicts of the retry run over the timeouts of the report it retried. */
+function mergeRetry() {
+  const main = JSON.parse(readFileSync(REPORT, "utf8"));
+  const again = JSON.parse(readFileSync(RUN, "utf8"));
+  const verdicts = new Map();
+  for (const [file, { mutants }] of Object.entries(again.files))
+    for (const m of mutants) verdicts.set(mutantKey(file, m), m);
+  let changed = 0;
+  for (const [file, { mutants }] of Object.entries(main.files))
+    for (const [i, m] of mutants.entries()) {
+      const v = m.status === "Timeout" ? verdicts.get(mutantKey(file, m)) : undefined;
+      if (v === undefined || v.status === "Ignored" || v.status === "Pending") continue;
+      mutants[i] = { ...m, status: v.status, statusReason: v.statusReason, killedBy: v.killedBy };
+      if (v.status !== "Timeout") changed++;
+    }
+  writeFileSync(REPORT, JSON.stringify(main));
+  console.log(
+    `\nretry: ${changed} of ${timedOut.length} timeouts got another verdict (written into ${REPORT})`,
+  );
+}
 
 // the tap runner starts `node` from PATH: ours takes the kernel lock and reports crashes
 process.env.RAWBPF_REAL_NODE = process.execPath;
 process.env.PATH = `${join(root, "scripts/mutate")}:${process.env.PATH}`;
+// scripts/mutate/node appends each long wait for the lock here (seconds, test file)
+process.env.RAWBPF_MUTATE_LOCKLOG = join(root, RUN.replace(/\.json$/, ".lockwait.log"));
+mkdirSync(REPORTS, { recursive: true });
+// the state of the process that holds the kernel lock for a slot of test files (scripts/mutate/node)
+process.env.RAWBPF_MUTATE_KEEPER = join(root, RUN.replace(/\.json$/, ".keeper"));
+rmSync(process.env.RAWBPF_MUTATE_KEEPER, { recursive: true, force: true });
+writeFileSync(process.env.RAWBPF_MUTATE_LOCKLOG, "");
+// each mutant not killed, as soon as it is tested (scripts/mutate/survivors.mjs)
+process.env.RAWBPF_MUTATE_SURVIVORS = join(root, RUN.replace(/\.json$/, ".survivors.log"));
+writeFileSync(process.env.RAWBPF_MUTATE_SURVIVORS, "");
 
 const { Stryker } = await import("@stryker-mutator/core");
 const stryker = new Stryker({
   mutate,
   testRunner: "tap",
-  plugins: ["@stryker-mutator/tap-runner"],
+  plugins: [
+    "@stryker-mutator/tap-runner",
+    join(root, "scripts/mutate/ignore-messages.mjs"),
+    join(root, "scripts/mutate/survivors.mjs"),
+  ],
+  // no mutants in the words of error messages (see scripts/mutate/ignore-messages.mjs)
+  ignorers: ["messages"],
   tap: {
     testFiles,
     nodeArgs: ["-r", "{{hookFile}}", "--import", "tsx", "--test-reporter=tap", "{{testFile}}"],
@@ -155,23 +269,30 @@ const stryker = new Stryker({
   coverageAnalysis: "perTest",
   concurrency: 1,
   // a test file's baseline is seconds; a mutant that makes a wait endless is a timeout (killed)
-  timeoutMS: 10_000,
+  timeoutMS,
   timeoutFactor: 2,
   // the initial run waits for the kernel lock between files: on a shared machine that takes a while
   dryRunTimeoutMinutes: 60,
   // only `Kind` and the like: no mutants in type-only code
   ignoreStatic: true,
-  reporters: ["json", "clear-text", "progress-append-only"],
-  jsonReporter: { fileName: REPORT },
+  reporters: ["json", "clear-text", "progress-append-only", "survivors"],
+  jsonReporter: { fileName: RUN },
   clearTextReporter: { reportMutants: false, reportTests: false, allowEmojis: false },
   tempDirName: ".stryker-tmp",
   cleanTempDir: "always",
-  incremental: false,
+  incremental: incremental && !retry,
+  incrementalFile: REPORT.replace(/\.json$/, ".incremental.json"),
   thresholds: { high: 90, low: GOAL, break: null },
 });
 console.log(
   `mutate: ${mutate.join(" ")}\ntests: ${testFiles.length} files of ${testFolders.join(" ")} (one at a time, under the kernel lock)${excluded.size ? `; left out: ${[...excluded].join(" ")}` : ""}`,
 );
 await stryker.runMutationTest();
+if (retry) mergeRetry();
 const s = print(JSON.parse(readFileSync(REPORT, "utf8")));
+const waits = readFileSync(process.env.RAWBPF_MUTATE_LOCKLOG, "utf8").trim().split("\n").filter(Boolean);
+const waited = waits.map((l) => Number(l.split(" ")[0]));
+console.log(
+  `kernel lock: ${waits.length} test runs waited over 5 s for it (longest ${Math.max(0, ...waited)} s; the timeout is ${timeoutMS / 1000} s plus twice the file's own time)`,
+);
 process.exitCode = s.score >= GOAL ? 0 : 1;

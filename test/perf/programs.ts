@@ -9,7 +9,9 @@
 import {
   add,
   call,
+  exit,
   ja,
+  jeq,
   jsge,
   ldMapFd,
   mov,
@@ -24,6 +26,7 @@ import {
   R6,
   R9,
   R10,
+  st,
 } from "../../src/isa/builder/index.js";
 import { Program } from "../../src/program/program.js";
 
@@ -60,4 +63,30 @@ export function perfOutputProgram(events: Named, state: Named): Program {
 /** The raw size the kernel gives a sample of `n` bytes: padded so that its u32 size and data end 8-aligned. */
 export function paddedSize(n: number): number {
   return ((n + 4 + 7) & ~7) - 4;
+}
+
+/**
+ * A program that writes the first `size` bytes of the value of `data` (key 0) as one sample,
+ * and returns what bpf_perf_event_output returned (0, or a negative errno).
+ */
+export function valueOutputProgram(events: Named, data: Named, size: number): Program {
+  const b = new ProgramBuilder("perf_value");
+  b.emit(
+    mov(R6, R1),
+    st("w", R10, -4, 0),
+    mov(R2, R10),
+    add(R2, -4),
+    ldMapFd(R1, data),
+    call("bpf_map_lookup_elem"),
+    jeq(R0, 0, "out"),
+    mov(R4, R0),
+    mov(R1, R6),
+    ldMapFd(R2, events),
+    mov32(R3, -1), // BPF_F_CURRENT_CPU
+    mov(R5, size),
+    call("bpf_perf_event_output"),
+    exit(),
+  );
+  b.label("out").emit(mov(R0, 1), exit());
+  return Program.load({ type: "socket_filter", name: "perf_value", instructions: b.build() });
 }
