@@ -58,9 +58,9 @@ test("the kernel's own names are accepted too (BPF_PROG_TYPE_XDP)", (t) => {
 test("a full probe leaves no descriptor open, and its answers are cached until cleared", (t) => {
   if (!needsRoot(t)) return;
   clearProbeCache();
-  const before = openFdCount();
+  const before = openFdCount("anon_inode:bpf");
   const first = probeAll();
-  assert.equal(openFdCount(), before, "descriptors after a full probe");
+  assert.equal(openFdCount("anon_inode:bpf"), before, "BPF descriptors after a full probe");
   assert.equal(probeAll(), first, "the same report from the cache");
   // every kind of path ran: refusals read as false, unknowns, and maps made with BTF or inner maps
   const lirc = kernelConfig("CONFIG_BPF_LIRC_MODE2");
@@ -79,5 +79,5 @@ test("a full probe leaves no descriptor open, and its answers are cached until c
   const again = probeAll();
   assert.notEqual(again, first, "asked again after clearProbeCache");
   assert.deepEqual(again, first, "with the same answers");
-  assert.equal(openFdCount(), before, "descriptors after a second full probe");
+  assert.equal(openFdCount("anon_inode:bpf"), before, "BPF descriptors after a second full probe");
 });

@@ -49,13 +49,13 @@ test("socketpair: r0 = 4 truncates every datagram, r0 = 0 drops it, detach resto
 
 test("a socket pair owns two descriptors and closes them", (t) => {
   if (!needsRoot(t)) return;
-  const before = openFdCount();
+  const before = openFdCount("socket:");
   for (let i = 0; i < 1000; i++) socketPair("stream").close();
   const p = socketPair();
-  assert.equal(openFdCount(), before + 2);
+  assert.equal(openFdCount("socket:"), before + 2);
   p.close();
   p.close();
-  assert.equal(openFdCount(), before);
+  assert.equal(openFdCount("socket:"), before);
   assert.throws(() => p.send("x"), /closed/);
 });
 
