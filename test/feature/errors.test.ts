@@ -10,7 +10,8 @@ import { probeProgramType } from "../../src/feature/program.js";
 import { UnknownHelperError, UnknownHelperIdError } from "../../src/isa/helpers.js";
 import { UnknownTypeError } from "../../src/program/types.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
-import { needsRoot, openFdCount } from "../support/privilege.js";
+import { settledFdCount } from "../support/fds.js";
+import { needsRoot } from "../support/privilege.js";
 import { kernelConfig } from "./kconfig.js";
 
 /** Asserts `fn` throws `type` and no error from the kernel (a BpfError, or a probe's own verdict). */
@@ -58,9 +59,9 @@ test("the kernel's own names are accepted too (BPF_PROG_TYPE_XDP)", (t) => {
 test("a full probe leaves no descriptor open, and its answers are cached until cleared", (t) => {
   if (!needsRoot(t)) return;
   clearProbeCache();
-  const before = openFdCount("anon_inode:bpf");
+  const before = settledFdCount("anon_inode:bpf");
   const first = probeAll();
-  assert.equal(openFdCount("anon_inode:bpf"), before, "BPF descriptors after a full probe");
+  assert.equal(settledFdCount("anon_inode:bpf"), before, "BPF descriptors after a full probe");
   assert.equal(probeAll(), first, "the same report from the cache");
   // every kind of path ran: refusals read as false, unknowns, and maps made with BTF or inner maps
   const lirc = kernelConfig("CONFIG_BPF_LIRC_MODE2");
@@ -79,5 +80,5 @@ test("a full probe leaves no descriptor open, and its answers are cached until c
   const again = probeAll();
   assert.notEqual(again, first, "asked again after clearProbeCache");
   assert.deepEqual(again, first, "with the same answers");
-  assert.equal(openFdCount("anon_inode:bpf"), before, "BPF descriptors after a second full probe");
+  assert.equal(settledFdCount("anon_inode:bpf"), before, "BPF descriptors after a second full probe");
 });

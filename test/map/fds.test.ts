@@ -5,20 +5,20 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { u32, u64 } from "../../src/codec/index.js";
 import { BpfMap } from "../../src/map/map.js";
-import { openFdCount } from "../support/fds.js";
+import { settledFdCount } from "../support/fds.js";
 import { needsRoot } from "../support/privilege.js";
 
 const BPF = "anon_inode:bpf"; // maps and their inner templates, and nothing Node opens
 
 test("10,000 create/close cycles leave the descriptor count where it started", (t) => {
   if (!needsRoot(t)) return;
-  const start = openFdCount(BPF);
+  const start = settledFdCount(BPF);
   for (let i = 0; i < 10_000; i++) {
     const m = BpfMap.create({ type: "hash", key: u32, value: u64, maxEntries: 4 });
     m.set(i, 1n);
     m.close();
   }
-  assert.equal(openFdCount(BPF), start);
+  assert.equal(settledFdCount(BPF), start);
   // with `using`, inner map templates and failed creates
   for (let i = 0; i < 1000; i++) {
     using outer = BpfMap.create({
@@ -37,7 +37,7 @@ test("10,000 create/close cycles leave the descriptor count where it started", (
     });
     void storage;
   }
-  assert.equal(openFdCount(BPF), start);
+  assert.equal(settledFdCount(BPF), start);
 });
 
 test("maps only the garbage collector sees get their descriptors closed", (t) => {

@@ -16,7 +16,7 @@ import {
 } from "../../src/socket/socket.js";
 import { BpfError } from "../../src/sys/error.js";
 import { exit, jeqImm, ldxW, movImm, returnValue } from "../program/insns.js";
-import { openFdCount } from "../support/fds.js";
+import { settledFdCount } from "../support/fds.js";
 import { needsRoot } from "../support/privilege.js";
 
 /** A filter that drops packets whose skb->len is `len` and keeps the rest whole. */
@@ -49,13 +49,13 @@ test("socketpair: r0 = 4 truncates every datagram, r0 = 0 drops it, detach resto
 
 test("a socket pair owns two descriptors and closes them", (t) => {
   if (!needsRoot(t)) return;
-  const before = openFdCount("socket:");
+  const before = settledFdCount("socket:");
   for (let i = 0; i < 1000; i++) socketPair("stream").close();
   const p = socketPair();
-  assert.equal(openFdCount("socket:"), before + 2);
+  assert.equal(settledFdCount("socket:"), before + 2);
   p.close();
   p.close();
-  assert.equal(openFdCount("socket:"), before);
+  assert.equal(settledFdCount("socket:"), before);
   assert.throws(() => p.send("x"), /closed/);
 });
 

@@ -5,11 +5,8 @@ import { reclaimDescriptors } from "../../src/sys/fd.js";
  * The number of open descriptors of this process (/proc/self/fd), or only those whose target
  * starts with `target` (`"anon_inode:bpf-map"`, say): a test about BPF objects counts those, so a
  * descriptor that Node, tsx or libuv opens or closes meanwhile on a busy machine cannot move it.
- * Pending finalizers of rawbpf objects that earlier tests dropped run first (a collection and
- * their callbacks, synchronously), so none of them closes a descriptor in the middle of a count.
  */
 export function openFdCount(target?: string): number {
-  reclaimDescriptors();
   const fds = readdirSync("/proc/self/fd");
   if (target === undefined) return fds.length;
   let n = 0;
@@ -21,4 +18,14 @@ export function openFdCount(target?: string): number {
     }
   }
   return n;
+}
+
+/**
+ * {@link openFdCount} after the pending finalizers of rawbpf objects that earlier tests dropped
+ * have run (a collection and their callbacks, synchronously), so none of them closes a descriptor
+ * in the middle of a test that counts. Not for tests about what the collector does alone.
+ */
+export function settledFdCount(target?: string): number {
+  reclaimDescriptors();
+  return openFdCount(target);
 }
