@@ -3,41 +3,27 @@
  * context structures of the program types it compiles. These are the kernel's stable ABI
  * (uapi headers); the tests check every offset against the running kernel's BTF.
  */
+import { UAPI_CONSTANTS } from "../isa/asm/names.js";
 import { I32, type IntType, U32 } from "./types.js";
 
 /** uapi constants a program may name (`XDP_PASS`, `ETH_P_IP`, `BPF_ANY`...). */
 export const KERNEL_CONSTANTS: Readonly<Record<string, number>> = Object.freeze({
+  // the uapi #defines the assembler knows too (checked against the system headers in test/isa)
+  ...UAPI_CONSTANTS,
+  // and enumerators of the kernel's BTF that the assembler reads from BTF, fixed here
   // enum xdp_action
   XDP_ABORTED: 0,
   XDP_DROP: 1,
   XDP_PASS: 2,
   XDP_TX: 3,
   XDP_REDIRECT: 4,
-  // tc actions (linux/pkt_cls.h)
-  TC_ACT_UNSPEC: -1,
-  TC_ACT_OK: 0,
-  TC_ACT_RECLASSIFY: 1,
-  TC_ACT_SHOT: 2,
-  TC_ACT_PIPE: 3,
-  TC_ACT_STOLEN: 4,
-  TC_ACT_QUEUED: 5,
-  TC_ACT_REPEAT: 6,
-  TC_ACT_REDIRECT: 7,
-  // ethernet protocols (linux/if_ether.h), host values: compare with a big-endian read
-  ETH_P_IP: 0x0800,
-  ETH_P_ARP: 0x0806,
-  ETH_P_8021Q: 0x8100,
-  ETH_P_IPV6: 0x86dd,
-  ETH_P_8021AD: 0x88a8,
-  ETH_HLEN: 14,
-  // IP protocols (linux/in.h)
+  // IP protocols (linux/in.h: an enum)
   IPPROTO_IP: 0,
   IPPROTO_ICMP: 1,
   IPPROTO_TCP: 6,
   IPPROTO_UDP: 17,
   IPPROTO_IPV6: 41,
   IPPROTO_GRE: 47,
-  IPPROTO_ICMPV6: 58,
   IPPROTO_SCTP: 132,
   // map update flags
   BPF_ANY: 0,
