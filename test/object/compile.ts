@@ -19,17 +19,23 @@ function multiarch(): string[] {
   }
 }
 
-/** The path of fixtures/NAME.c compiled with `clang-19 -target bpf -O2 -g -c` (plus `flags`). */
-export function compileFixture(name: string, flags: readonly string[] = []): string {
-  const key = `${name} ${flags.join(" ")}`;
+/** The examples' C programs (examples/NAME.c): the demo's own source, not a copy of it. */
+export const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples");
+
+/**
+ * The path of fixtures/NAME.c (or `dir`/NAME.c) compiled with `clang-19 -target bpf -O2 -g -c`
+ * (plus `flags`).
+ */
+export function compileFixture(name: string, flags: readonly string[] = [], dir = FIXTURES): string {
+  const key = `${dir} ${name} ${flags.join(" ")}`;
   const have = built.get(key);
   if (have) return have;
-  const dir = join(out, String(built.size));
-  mkdirSync(dir);
-  const o = join(dir, `${name}.o`);
+  const into = join(out, String(built.size));
+  mkdirSync(into);
+  const o = join(into, `${name}.o`);
   execFileSync(
     "clang-19",
-    ["-target", "bpf", "-O2", "-g", ...multiarch(), ...flags, "-c", join(FIXTURES, `${name}.c`), "-o", o],
+    ["-target", "bpf", "-O2", "-g", ...multiarch(), ...flags, "-c", join(dir, `${name}.c`), "-o", o],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   built.set(key, o);

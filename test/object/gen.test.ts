@@ -13,7 +13,7 @@ import { main } from "../../src/cli/main.js";
 import { codecOf } from "../../src/object/index.js";
 import { parseObject } from "../../src/object/spec.js";
 import { needsRoot } from "../support/privilege.js";
-import { BUILD_DIR, compileFixture } from "./compile.js";
+import { BUILD_DIR, compileFixture, EXAMPLES } from "./compile.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -114,7 +114,9 @@ test("gen types: the generated module type-checks in a user's file, wrong uses d
 });
 
 test("codecs from BTF: structs laid out as C, arrays, signed and unsigned ints", () => {
-  const spec = parseObject(readFileSync(compileFixture("opensnoop")), { file: "opensnoop.o" });
+  const spec = parseObject(readFileSync(compileFixture("opensnoop.bpf", [], EXAMPLES)), {
+    file: "opensnoop.bpf.o",
+  });
   const btf = spec.btfModel;
   assert.ok(btf, "the fixture has BTF");
   const used = new Set<string>();
