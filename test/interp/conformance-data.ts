@@ -4,8 +4,7 @@ import { join } from "node:path";
 import { assemble } from "../../src/isa/asm/index.js";
 import { decode } from "../../src/isa/decode.js";
 import type { Instruction } from "../../src/isa/insn.js";
-
-export const SUITE = join(import.meta.dirname, "../fixtures/bpf_conformance");
+import { conformanceSections, hexBytes, rawBytes, SUITE } from "../support/conformance.js";
 
 export interface ConformanceCase {
   file: string;
@@ -14,46 +13,13 @@ export interface ConformanceCase {
   expected: bigint | undefined;
 }
 
-function sections(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let current: string | undefined;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("-- ")) {
-      current = line.slice(3).trim();
-      out.set(current, "");
-    } else if (line.startsWith("#") && current !== "asm") {
-    } else if (current !== undefined) out.set(current, `${out.get(current)}${line}\n`);
-  }
-  return out;
-}
-
-function rawBytes(raw: string): Uint8Array {
-  const out: number[] = [];
-  for (const line of raw.split("\n").map((l) => l.trim())) {
-    if (line === "") continue;
-    if (line.startsWith("0x")) {
-      let v = BigInt(line);
-      for (let i = 0; i < 8; i++, v >>= 8n) out.push(Number(v & 0xffn));
-    } else for (const b of line.split(/\s+/)) out.push(Number.parseInt(b, 16));
-  }
-  return Uint8Array.from(out);
-}
-
 export function readCase(dir: string, file: string): ConformanceCase {
-  const s = sections(readFileSync(join(SUITE, dir, file), "utf8"));
+  const s = conformanceSections(readFileSync(join(SUITE, dir, file), "utf8"));
   const raw = s.get("raw");
   const insns =
     raw !== undefined ? decode(rawBytes(raw)) : assemble(s.get("asm") ?? "", { file, dialect: "ubpf" }).insns;
   const memText = s.get("mem");
-  const mem =
-    memText === undefined
-      ? undefined
-      : Uint8Array.from(
-          memText
-            .split(/\s+/)
-            .filter((x) => x !== "")
-            .map((x) => Number.parseInt(x, 16)),
-        );
+  const mem = memText === undefined ? undefined : hexBytes(memText);
   const resultText = s.get("result")?.trim();
   const expected = resultText ? BigInt.asUintN(64, BigInt(resultText)) : undefined;
   return { file, insns, mem, expected };

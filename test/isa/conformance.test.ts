@@ -19,10 +19,9 @@ import type { Instruction } from "../../src/isa/insn.js";
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import { refusalLog } from "../../src/program/rejected.js";
+import { conformanceSections, hexBytes, rawBytes, SUITE } from "../support/conformance.js";
 import { needsRoot } from "../support/privilege.js";
 
-/** The suite's data, copied into the repository (licence and source: test/fixtures/bpf_conformance). */
-const SUITE = join(import.meta.dirname, "../fixtures/bpf_conformance");
 const REFUSED_FILE = join(import.meta.dirname, "conformance-refused.json");
 const KNOWN_SECTIONS = new Set(["asm", "raw", "mem", "result", "error", "c", "no register offset"]);
 
@@ -31,38 +30,7 @@ interface Case {
 }
 
 function parseCase(text: string): Case {
-  const sections = new Map<string, string>();
-  let current: string | undefined;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("-- ")) {
-      current = line.slice(3).trim();
-      sections.set(current, "");
-    } else if (line.startsWith("#") && current !== "asm") {
-    } else if (current !== undefined) sections.set(current, `${sections.get(current)}${line}\n`);
-  }
-  return { sections };
-}
-
-/** `-- raw`: 64-bit words (0x...) or lines of byte pairs, little-endian. */
-function rawBytes(raw: string): Uint8Array {
-  const out: number[] = [];
-  for (const line of raw.split("\n").map((l) => l.trim())) {
-    if (line === "") continue;
-    if (line.startsWith("0x")) {
-      let v = BigInt(line);
-      for (let i = 0; i < 8; i++, v >>= 8n) out.push(Number(v & 0xffn));
-    } else for (const b of line.split(/\s+/)) out.push(Number.parseInt(b, 16));
-  }
-  return Uint8Array.from(out);
-}
-
-function hexBytes(text: string): Uint8Array {
-  return Uint8Array.from(
-    text
-      .split(/\s+/)
-      .filter((s) => s !== "")
-      .map((s) => Number.parseInt(s, 16)),
-  );
+  return { sections: conformanceSections(text) };
 }
 
 /** The test body's instructions, or an exception from our assembler or decoder. */
