@@ -275,7 +275,7 @@ test("a port in use is a ListenError; scrapes during a reload all succeed", asyn
       assert.match(r.body, /^reload_gauge\{i="0"\} 7$/m);
     }
     const view = new PrometheusView();
-    const body = (await view.render(server.exporter.collect(), true)).body;
+    const body = view.render(server.exporter.collect(), true).body.toString("utf8");
     assert.ok(body.endsWith("# EOF\n"), "OpenMetrics");
   } finally {
     other.exporter.close();
