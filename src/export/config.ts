@@ -59,7 +59,8 @@ export type AttachSpec =
   | { kind: "tcx"; interface: string; direction: "ingress" | "egress" }
   | { kind: "cgroup"; path: string; attachType: string }
   | { kind: "uprobe"; binary: string; symbol: string; retprobe: boolean; pid?: number }
-  | { kind: "none" };
+  | { kind: "none" }
+  | { kind: "auto" };
 
 /** A program to load and attach. */
 export interface ProgramConfig {
@@ -68,6 +69,12 @@ export interface ProgramConfig {
   file: string;
   /** program type (needed for `.bin`; `.s` may declare `.type`) */
   type?: string;
+  /** which program of a clang object (`.o`) when it holds several */
+  program?: string;
+  /**
+   * where it attaches; `auto` (no `attach` key): a clang object's program where its section says
+   * (`tracepoint/CAT/NAME`, `raw_tp/NAME`, `uprobe/BINARY:FUNC`, ...), other programs nowhere
+   */
   attach: AttachSpec;
   /** a bpffs folder: the program's maps are reused from it when pinned there, and pinned there when not */
   pin?: string;
@@ -246,7 +253,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
 
   const programs = list(top.programs, "programs").map((p, i): ProgramConfig => {
     const path = `programs[${i}]`;
-    const o = obj(p, path, ["name", "file", "type", "attach", "pin"], ["name", "file"]);
+    const o = obj(p, path, ["name", "file", "type", "program", "attach", "pin"], ["name", "file"]);
     const name = str(o.name, `${path}.name`, /^[A-Za-z0-9_.-]{1,64}$/, "a name of letters, digits, _ . -");
     if (names.has(name)) throw error(`${path}.name`, `a program or map named '${name}' is already declared`);
     names.add(name);
@@ -259,11 +266,17 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
     if (o.type !== undefined)
       cfg.type = str(o.type, `${path}.type`, /^[a-z_]+$/, "a program type (xdp, tracepoint, ...)");
     if (o.pin !== undefined) cfg.pin = str(o.pin, `${path}.pin`, /^\//, "an absolute bpffs folder");
+    if (o.program !== undefined) {
+      if (!/\.o$/.test(cfg.file))
+        throw error(`${path}.program`, `'program' picks a program of a clang object (.o); ${cfg.file} is not one`);
+      cfg.program = str(o.program, `${path}.program`, /^[A-Za-z_][A-Za-z0-9_]*$/, "a C function name");
+    }
     return cfg;
   });
 
   function attachOf(v: unknown, path: string): AttachSpec {
-    if (v === undefined || v === "none") return { kind: "none" };
+    if (v === undefined) return { kind: "auto" };
+    if (v === "none") return { kind: "none" };
     const kinds = ["tracepoint", "rawTracepoint", "xdp", "tcx", "cgroup", "uprobe"];
     const o = obj(v, path, kinds);
     const given = Object.keys(o);

@@ -99,10 +99,16 @@ test("maps that do not exist, keys that do not add up, objects not loadable yet:
     () => Exporter.start(cfg),
     /cfg\.yaml:7:7: .*the labels take 4 bytes of key, but map 'm' has 8-byte keys/,
   );
-  cfg = parseConfig("programs:\n  - name: p\n    file: prog.o\n", "cfg.yaml");
+  cfg = parseConfig("programs:\n  - name: p\n    file: prog.ts\n", "cfg.yaml");
   assert.throws(
     () => Exporter.start(cfg),
-    (e: Error) => e instanceof UnsupportedSourceError && /cfg\.yaml:3:5: .*clang object/.test(e.message),
+    (e: Error) =>
+      e instanceof UnsupportedSourceError && /cfg\.yaml:3:5: .*TypeScript program/.test(e.message),
+  );
+  cfg = parseConfig("programs:\n  - name: p\n    file: missing.o\n", "cfg.yaml");
+  assert.throws(
+    () => Exporter.start(cfg),
+    (e: Error) => e instanceof ConfigError && /cfg\.yaml:3:5: .*cannot open .*missing\.o/.test(e.message),
   );
   cfg = parseConfig("maps:\n  - { name: m, pinned: /sys/fs/bpf/does-not-exist-rawbpf }\n", "cfg.yaml");
   assert.throws(() => Exporter.start(cfg), /cfg\.yaml:2:5: maps\[0\]: cannot open map 'm'/);
