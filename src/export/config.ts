@@ -48,6 +48,12 @@ export interface MetricSpec {
   bucketMax?: number;
   /** histograms: each bucket's upper bound is multiplied by this (units: 1e-6 turns µs into seconds) */
   bucketMultiplier?: number;
+  /**
+   * histograms: where `_sum` comes from: `estimate` (each bucket's count times its upper bound),
+   * or `bucket` (the program adds every value to bucket index `bucketMax + 1`, ebpf_exporter's
+   * optional sum key; times `bucketMultiplier`)
+   */
+  sum?: "estimate" | "bucket";
   path: string;
 }
 
@@ -389,7 +395,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
       const path = `metrics.${group}[${i}]`;
       const histo = kind === "histogram";
       const keys = ["name", "help", "map", "labels", "perCpu", "maxSeries"];
-      if (histo) keys.push("bucketType", "bucketMin", "bucketMax", "bucketMultiplier");
+      if (histo) keys.push("bucketType", "bucketMin", "bucketMax", "bucketMultiplier", "sum");
       const o = obj(x, path, keys, histo ? ["name", "map", "bucketType", "bucketMax"] : ["name", "map"]);
       const name = str(
         o.name,
@@ -468,6 +474,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
         if (typeof mult !== "number" || !(mult > 0) || !Number.isFinite(mult))
           throw error(`${path}.bucketMultiplier`, `expected a positive number, got ${describe(mult)}`);
         spec.bucketMultiplier = mult;
+        spec.sum = o.sum === undefined ? "estimate" : oneOf(o.sum, `${path}.sum`, ["estimate", "bucket"] as const);
       }
       metrics.push(spec);
     });

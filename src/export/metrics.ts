@@ -25,7 +25,10 @@ export interface HistogramSeries {
   /** count above the last bound */
   over: number;
   count: number;
-  /** estimated: each bucket's count times its upper bound */
+  /**
+   * the sum of the values: what the program kept at bucket index `bucketMax + 1` (config
+   * `sum: bucket`), or else an estimate, each bucket's count times its upper bound
+   */
   sum: number;
 }
 
@@ -276,14 +279,19 @@ export class MapMetric {
   #addBucket(h: HistogramSeries, index: number, n: number): void {
     if (n === 0) return;
     const s = this.spec;
+    const estimate = s.sum !== "bucket";
+    if (!estimate && index === s.bucketMax! + 1) {
+      h.sum += n * s.bucketMultiplier!;
+      return;
+    }
     h.count += n;
     if (index > s.bucketMax!) {
       h.over += n;
-      h.sum += n * h.bounds[h.bounds.length - 1]!;
+      if (estimate) h.sum += n * h.bounds[h.bounds.length - 1]!;
       return;
     }
     const i = Math.max(0, index - s.bucketMin!);
     h.counts[i]! += n;
-    h.sum += n * h.bounds[i]!;
+    if (estimate) h.sum += n * h.bounds[i]!;
   }
 }

@@ -289,3 +289,40 @@ test("a port in use is a ListenError; scrapes during a reload all succeed", asyn
     server.exporter.close();
   }
 });
+
+test("histograms: _sum from the program's sum key (bucketMax + 1, as ebpf_exporter), or estimated from the buckets", (t) => {
+  if (!needsRoot(t)) return;
+  using h = pinned(BpfMap.create({ type: "hash", key: u32, value: u64, maxEntries: 16 }), "histo-sum");
+  // values 1, 2, 2, 3, 900 in exp2 buckets 0..3 (900 is above 2^3: +Inf only); their sum, 908, at index 4
+  h.map.set(0, 1n);
+  h.map.set(1, 2n);
+  h.map.set(2, 1n);
+  h.map.set(10, 1n);
+  h.map.set(4, 908n);
+  const family = (sum: string) => {
+    const cfg = parseConfig(
+      `maps:\n  - { name: m, pinned: ${h.path} }\nbuiltin: false\nmetrics:\n  histograms:\n    - { name: v, map: m, bucketType: exp2, bucketMax: 3, bucketMultiplier: 0.5, ${sum}labels: [{ name: bucket, size: 4 }] }\n`,
+      "cfg.yaml",
+    );
+    const ex = Exporter.start(cfg);
+    try {
+      return ex.collect().families[0]!.histograms[0]!;
+    } finally {
+      ex.close();
+    }
+  };
+  const exact = family("sum: bucket, ");
+  assert.deepEqual(exact.counts, [1, 2, 1, 0], "buckets 0..3; the sum key is not a bucket");
+  assert.equal(exact.count, 5, "every value counted once, the sum key not at all");
+  assert.equal(exact.sum, 908 * 0.5, "the program's sum times the multiplier");
+  const estimated = family("");
+  // with no sum key, index 4 is a count above bucketMax like index 10
+  assert.equal(estimated.count, 5 + 908);
+  assert.equal(estimated.sum, 1 * 0.5 + 2 * 1 + 1 * 2 + (1 + 908) * 4, "each bucket's count times its bound");
+  assert.match(
+    configError(
+      `maps:\n  - { name: m, pinned: ${h.path} }\nmetrics:\n  histograms:\n    - { name: v, map: m, bucketType: exp2, bucketMax: 3, sum: exact, labels: [{ name: bucket, size: 4 }] }\n`,
+    ).message,
+    /sum.*(estimate|bucket)/,
+  );
+});
