@@ -13,7 +13,10 @@ import { ConfigError } from "./errors.js";
 /** One decoder of a label: a name, and for `enum` the names of the values. */
 export interface DecoderSpec {
   name: DecoderName;
-  /** `enum`: value → name (values not listed keep their number) */
+  /**
+   * `enum`: value → name (values not listed keep their number); without it, the names come from
+   * the map's BTF (the enum the key has at the label's bytes)
+   */
   values?: Record<string, string>;
 }
 
@@ -274,7 +277,10 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
     if (o.pin !== undefined) cfg.pin = str(o.pin, `${path}.pin`, /^\//, "an absolute bpffs folder");
     if (o.program !== undefined) {
       if (!/\.o$/.test(cfg.file))
-        throw error(`${path}.program`, `'program' picks a program of a clang object (.o); ${cfg.file} is not one`);
+        throw error(
+          `${path}.program`,
+          `'program' picks a program of a clang object (.o); ${cfg.file} is not one`,
+        );
       cfg.program = str(o.program, `${path}.program`, /^[A-Za-z_][A-Za-z0-9_]*$/, "a C function name");
     }
     return cfg;
@@ -370,7 +376,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
     if (!d.sizes(size))
       throw error(path, `the ${name} decoder does not fit a ${size}-byte label: it takes ${d.sizeText}`);
     const spec: DecoderSpec = { name };
-    if (name === "enum") {
+    if (name === "enum" && o.values !== undefined) {
       const vals = obj(o.values, `${path}.values`, Object.keys((o.values as object) ?? {}));
       spec.values = {};
       for (const [k, n] of Object.entries(vals)) {
@@ -474,7 +480,8 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
         if (typeof mult !== "number" || !(mult > 0) || !Number.isFinite(mult))
           throw error(`${path}.bucketMultiplier`, `expected a positive number, got ${describe(mult)}`);
         spec.bucketMultiplier = mult;
-        spec.sum = o.sum === undefined ? "estimate" : oneOf(o.sum, `${path}.sum`, ["estimate", "bucket"] as const);
+        spec.sum =
+          o.sum === undefined ? "estimate" : oneOf(o.sum, `${path}.sum`, ["estimate", "bucket"] as const);
       }
       metrics.push(spec);
     });

@@ -5,6 +5,7 @@
 import { type BpfMap, possibleCpus } from "../index.js";
 import type { ExportConfig, MetricSpec } from "./config.js";
 import { compileChain, type DecoderCache, readUint } from "./decoders.js";
+import { keyEnum } from "./enums.js";
 
 /** Label names and values of one series, in the metric's label order. */
 export type Labels = Record<string, string>;
@@ -148,7 +149,17 @@ export class MapMetric {
       } else if (l.name === "") {
         lossy = true;
       } else {
-        this.#fields.push({ name: l.name, off, decode: compileChain(l.size, l.decoders, cache) });
+        const decoders = l.decoders.map((d, j) => {
+          if (d.name !== "enum" || d.values !== undefined) return d;
+          const e = keyEnum(map, off, l.size);
+          if ("why" in e)
+            throw cfg.error(
+              `${l.path}.decoders[${j}]`,
+              `an enum decoder without 'values' names the numbers from the map's BTF, but for map '${spec.map}' ${e.why}: give 'values'`,
+            );
+          return { ...d, values: e.values };
+        });
+        this.#fields.push({ name: l.name, off, decode: compileChain(l.size, decoders, cache) });
         if (l.decoders.some((d) => !["uint", "int", "hex", "ipv4", "ipv6"].includes(d.name))) lossy = true;
       }
       off += l.size;

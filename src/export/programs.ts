@@ -13,9 +13,9 @@ import {
   attachUprobe,
   attachXdp,
   BpfMap,
+  BpfObject,
   type CgroupAttachType,
   type Link,
-  BpfObject,
   Program,
   ProgramRejectedError,
 } from "../index.js";
@@ -187,7 +187,10 @@ function loadObjectProgram(cfg: ExportConfig, p: ProgramConfig): LoadedProgram {
         );
       name = autoload[0]!;
     } else if (!names.includes(name)) {
-      throw cfg.error(`${p.path}.program`, `${p.file} has no program '${name}' (it has ${names.join(", ") || "none"})`);
+      throw cfg.error(
+        `${p.path}.program`,
+        `${p.file} has no program '${name}' (it has ${names.join(", ") || "none"})`,
+      );
     }
     const section = obj.spec.programs.find((x) => x.name === name)!;
     if (p.type !== undefined && p.type !== section.def.programType)

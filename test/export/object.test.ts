@@ -85,3 +85,40 @@ test("a clang object in a config: which program, and of what type, is checked wi
     (e: Error) => e instanceof ConfigError && /'program' picks a program of a clang object/.test(e.message),
   );
 });
+
+test("an enum decoder without values names the numbers from the map's BTF (a struct key's enum member)", async (t) => {
+  if (!needsRoot(t)) return;
+  if (!haveClang()) return skipUnlessCI(t, "clang-19 is not installed");
+  const obj = compileFixture("ops.bpf", [], FIXTURES);
+  const config = (labels: string) =>
+    parseConfig(
+      `programs:\n  - { name: p, file: ${obj} }\nbuiltin: false\nmetrics:\n  counters:\n    - { name: ops_total, map: p.ops, labels: [${labels}] }\n`,
+      "cfg.yaml",
+    );
+  const dir = tempDir();
+  try {
+    const ex = Exporter.start(config("{ name: op, size: 4, decoders: [enum] }, { name: pid, size: 4 }"));
+    try {
+      const w = spawn(buildWorkload(dir), ["5"], { stdio: ["ignore", "pipe", "inherit"] });
+      try {
+        await waitFor(w, /done/, "workload");
+        const mine = ex.collect().families[0]!.series.find((s) => s.labels.pid === String(w.pid));
+        assert.deepEqual(mine, { labels: { op: "OP_GETPPID", pid: String(w.pid) }, value: 5 });
+      } finally {
+        w.kill("SIGKILL");
+      }
+    } finally {
+      ex.close();
+    }
+    assert.throws(
+      () => Exporter.start(config("{ name: op, size: 4 }, { name: pid, size: 4, decoders: [enum] }")),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /cfg\.yaml:\d+:\d+: .*for map 'p\.ops' the key's bytes 4\.\.7 are 'unsigned int' \(int\) by the map's BTF, not an enum: give 'values'/.test(
+          e.message,
+        ),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
