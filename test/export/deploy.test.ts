@@ -6,7 +6,6 @@
  * the kernel's answers show which are needed, and what the exporter says when one is missing.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +13,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { needsRoot } from "../support/privilege.js";
-import { needsSetpriv } from "../support/setpriv.js";
+import { needsSetpriv, runWithCapabilities } from "../support/setpriv.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -39,21 +38,13 @@ const configMap = docs.find((d) => d.kind === "ConfigMap")!;
 const container = docs.find((d) => d.kind === "DaemonSet")!.spec!.template.spec.containers[0]!;
 
 function run(caps: readonly string[], config: string): { status: number | null; out: string; err: string } {
-  const bounding = ["-all", ...caps.map((c) => `+${c.toLowerCase()}`)].join(",");
-  const r = spawnSync(
-    "setpriv",
-    [
-      "--inh-caps=-all",
-      "--ambient-caps=-all",
-      `--bounding-set=${bounding}`,
-      process.execPath,
-      join(root, "bin/rawbpf.js"),
-      "export",
-      config,
-      "--check",
-    ],
-    { encoding: "utf8", timeout: 120_000 },
-  );
+  const r = runWithCapabilities(caps, [
+    process.execPath,
+    join(root, "bin/rawbpf.js"),
+    "export",
+    config,
+    "--check",
+  ]);
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 

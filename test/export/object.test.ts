@@ -4,30 +4,21 @@
  * a metric. The oracle is a child that makes exactly N getppid calls.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { test } from "node:test";
 import { ConfigError, Exporter, parseConfig } from "../../src/export/index.js";
 import { compileFixture } from "../object/compile.js";
-import { skipUnlessCI } from "../support/ci.js";
+import { haveTools, skipUnlessCI } from "../support/ci.js";
 import { needsRoot } from "../support/privilege.js";
 import { buildWorkload, FIXTURES, tempDir, waitFor } from "./support.js";
-
-function haveClang(): boolean {
-  try {
-    execFileSync("clang-19", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const metrics =
   "metrics:\n  counters:\n    - { name: calls_total, map: p.calls, labels: [{ name: pid, size: 4 }] }\n";
 
 test("a clang object's program counts exactly N getppid calls, attached where its section says", async (t) => {
   if (!needsRoot(t)) return;
-  if (!haveClang()) return skipUnlessCI(t, "clang-19 is not installed");
+  if (!haveTools("clang-19")) return skipUnlessCI(t, "clang-19 is not installed");
   const obj = compileFixture("getppid.bpf", [], FIXTURES);
   const dir = tempDir();
   try {
@@ -56,7 +47,7 @@ test("a clang object's program counts exactly N getppid calls, attached where it
 
 test("a clang object in a config: which program, and of what type, is checked with the config line", (t) => {
   if (!needsRoot(t)) return;
-  if (!haveClang()) return skipUnlessCI(t, "clang-19 is not installed");
+  if (!haveTools("clang-19")) return skipUnlessCI(t, "clang-19 is not installed");
   const obj = compileFixture("getppid.bpf", [], FIXTURES);
   const start = (program: string) =>
     Exporter.start(parseConfig(`programs:\n  - name: p\n    file: ${obj}\n${program}${metrics}`, "cfg.yaml"));
@@ -88,7 +79,7 @@ test("a clang object in a config: which program, and of what type, is checked wi
 
 test("an enum decoder without values names the numbers from the map's BTF (a struct key's enum member)", async (t) => {
   if (!needsRoot(t)) return;
-  if (!haveClang()) return skipUnlessCI(t, "clang-19 is not installed");
+  if (!haveTools("clang-19")) return skipUnlessCI(t, "clang-19 is not installed");
   const obj = compileFixture("ops.bpf", [], FIXTURES);
   const config = (labels: string) =>
     parseConfig(
