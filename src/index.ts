@@ -127,6 +127,16 @@ export {
   UnknownKfuncError,
 } from "./program/errors.js";
 export type { LoadedFunction, ProgramFunctions } from "./program/functions.js";
+/** The memory back end's run-time errors and its settable environment (`testRun({ env })`). */
+export type { InterpEnvironment, ProbeMemory } from "./interp/env.js";
+export {
+  BudgetExceededError,
+  CallDepthError,
+  HelperError,
+  InterpError,
+  InterpInvalidProgramError,
+  MemoryAccessError,
+} from "./interp/errors.js";
 export type { ProgramInfo } from "./program/info.js";
 export {
   Program,

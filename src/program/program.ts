@@ -1,6 +1,7 @@
 /** `Program`: a loaded eBPF program, made from a spec, owning its descriptor. */
 import { MemoryHandle } from "../interp/elemops.js";
 import { InterpProgram } from "../interp/program.js";
+import type { InterpEnvironment } from "../interp/env.js";
 import { decode } from "../isa/decode.js";
 import type { Instruction } from "../isa/insn.js";
 import { BpfError, ClosedError, InputError } from "../sys/error.js";
@@ -105,6 +106,14 @@ export interface TestRunOptions {
   flags?: number;
   /** the CPU to run on (with BPF_F_TEST_RUN_ON_CPU) */
   cpu?: number;
+  /**
+   * memory back end only: what the helpers answer (pid, tgid, uid, gid, comm, the clock, the
+   * CPU, the random seed, memory for `bpf_probe_read_*`); the kernel's helpers answer from the
+   * real process, so a kernel program refuses this option
+   */
+  env?: Partial<InterpEnvironment>;
+  /** memory back end only: the most instructions one run may execute (default 10,000,000) */
+  budget?: number;
 }
 
 /** What a test run returned. */
@@ -117,6 +126,10 @@ export interface TestRunResult {
   dataOut: Buffer;
   /** the context after the run */
   ctxOut: Buffer;
+  /** memory back end only: instructions executed in the last run */
+  steps?: number;
+  /** memory back end only: the lines `bpf_trace_printk` wrote in the last run */
+  printk?: string[];
 }
 
 /** A handle that keeps the kernel's run-time statistics enabled until it is closed. */
@@ -388,19 +401,36 @@ export class Program implements Disposable {
     checkUint(options.flags, "test run flags", 0xffffffff);
     checkUint(options.cpu, "cpu", 0xffffffff);
     const interp = this.#interp;
+    if (interp === undefined && (options.env !== undefined || options.budget !== undefined))
+      throw new InputError(
+        `${options.env !== undefined ? "env" : "budget"} is an option of the memory back end (Program.load({ backend: "memory" })): the kernel's helpers answer from the real process, and the verifier bounds the run`,
+      );
     if (interp !== undefined) {
       if (this.#fd.closed) throw new ClosedError(`${this.type} program (memory)`);
+      checkUint(options.budget, "budget", Number.MAX_SAFE_INTEGER);
+      if (options.env !== undefined && (typeof options.env !== "object" || options.env === null))
+        throw new InputError("test run env must be an object (pid, tgid, comm, timeNs, cpu, seed, memory ...)");
       const times = Math.max(options.repeat ?? 1, 1);
+      const env =
+        options.cpu === undefined ? options.env : { ...options.env, cpu: options.cpu };
       const run = {
         ...(data ? { data } : {}),
         ...(ctx ? { ctx } : {}),
-        ...(options.cpu === undefined ? {} : { env: { cpu: options.cpu } }),
+        ...(env === undefined ? {} : { env }),
+        ...(options.budget === undefined ? {} : { budget: options.budget }),
       };
       const t0 = process.hrtime.bigint();
       let r = interp.run(run);
       for (let k = 1; k < times; k++) r = interp.run(run);
       const duration = Number((process.hrtime.bigint() - t0) / BigInt(times));
-      return { retval: r.retval, duration, dataOut: Buffer.from(r.dataOut), ctxOut: Buffer.from(r.ctxOut) };
+      return {
+        retval: r.retval,
+        duration,
+        dataOut: Buffer.from(r.dataOut),
+        ctxOut: Buffer.from(r.ctxOut),
+        steps: r.steps,
+        printk: r.printk,
+      };
     }
     const r = progTestRun(
       {
