@@ -170,6 +170,8 @@ export {
 export { errnoName } from "./sys/errno.js";
 export { BpfError, ClosedError, InputError, NativeUnavailableError, RawbpfError } from "./sys/error.js";
 export { Fd } from "./sys/fd.js";
+// USDT probes
+export * from "./usdt/index.js";
 // the verifier's log
 export * from "./verifier/index.js";
 

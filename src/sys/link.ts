@@ -274,6 +274,12 @@ export interface UprobeEvent {
   offset: number;
   /** a process id, or -1 for every process that runs the binary */
   pid: number;
+  /**
+   * the file offset of a USDT semaphore (a u16 the kernel adds 1 to in every process that maps the
+   * file while the probe is on, and takes 1 from when it goes), and the config bit its offset starts at
+   * (`format/ref_ctr_offset`, `config:32-63`)
+   */
+  refCtr?: { offset: number; shift: number };
 }
 
 /**
@@ -282,7 +288,8 @@ export interface UprobeEvent {
  */
 export function perfEventOpenUprobe(e: UprobeEvent, what: string): number {
   const path = cString(e.path);
-  const config = e.retprobeBit === undefined ? 0n : 1n << BigInt(e.retprobeBit);
+  let config = e.retprobeBit === undefined ? 0n : 1n << BigInt(e.retprobeBit);
+  if (e.refCtr !== undefined) config |= BigInt(e.refCtr.offset) << BigInt(e.refCtr.shift);
   const fd = perfEventOpen(
     {
       type: e.pmuType,
