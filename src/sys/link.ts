@@ -6,7 +6,7 @@ import { bpfCall, type CallContext, Cmd, cString, putPtr, putU32, putU64, scratc
 import { Errno } from "./errno.js";
 import { BpfError } from "./error.js";
 import { descriptorPressureDetails, isDescriptorPressure, reclaimDescriptors } from "./fd.js";
-import { LINK_CREATE, LINK_DETACH, LINK_UPDATE, layout, RAW_TRACEPOINT } from "./layout.js";
+import { ITER_CREATE, LINK_CREATE, LINK_DETACH, LINK_UPDATE, layout, RAW_TRACEPOINT } from "./layout.js";
 import * as libc from "./libc.js";
 
 /** The union member of link_create a command fills beyond the common fields. */
@@ -16,6 +16,11 @@ export type LinkCreateExtra =
   | { kind: "tracing"; targetBtfId: number; cookie: bigint }
   | { kind: "perf_event"; cookie: bigint }
   | { kind: "tcx"; relative: number; expectedRevision: bigint }
+  | {
+      kind: "iter";
+      /** union bpf_iter_link_info (the map, cgroup or task to walk), or none */
+      info: Buffer | undefined;
+    }
   | {
       kind: "uprobe_multi";
       /** the binary's path, NUL-terminated */
@@ -68,6 +73,11 @@ export function linkCreate(a: LinkCreateAttr, ctx?: CallContext): number {
       putU32(attr, o["tcx.relative_fd"], x.relative, "relative fd or id");
       putU64(attr, o["tcx.expected_revision"], x.expectedRevision, "expected revision");
       break;
+    case "iter":
+      // the Buffer stays referenced by `a` until the call returns
+      putPtr(attr, o.iter_info, x.info);
+      putU32(attr, o.iter_info_len, x.info?.length ?? 0, "iterator info length");
+      break;
     case "uprobe_multi":
       // the Buffers stay referenced by `a` until the call returns
       putPtr(attr, o["uprobe_multi.path"], x.path);
@@ -117,6 +127,13 @@ export function linkUpdate(linkFd: number, newProgFd: number, oldProgFd?: number
     putU32(attr, o.old_prog_fd, oldProgFd, "old program fd");
   }
   bpfCall(Cmd.LINK_UPDATE, attr, ctx);
+}
+
+/** BPF_ITER_CREATE: a new readable descriptor that runs the iterator link's program as it is read. */
+export function iterCreate(linkFd: number, ctx?: CallContext): number {
+  const attr = scratchAttr();
+  putU32(attr, ITER_CREATE.offset.link_fd, linkFd, "link fd");
+  return bpfCall(Cmd.ITER_CREATE, attr, ctx);
 }
 
 /** BPF_LINK_DETACH: the link stops running its program; the descriptor stays open. */
