@@ -172,6 +172,8 @@ export {
 export { errnoName } from "./sys/errno.js";
 export { BpfError, ClosedError, InputError, NativeUnavailableError, RawbpfError } from "./sys/error.js";
 export { Fd } from "./sys/fd.js";
+// tracing conveniences: histograms, count tables, trace_pipe, library paths, stopped children
+export * from "./trace/index.js";
 // USDT probes
 export * from "./usdt/index.js";
 // the verifier's log
