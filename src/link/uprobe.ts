@@ -222,6 +222,11 @@ export interface UprobeMultiOptions {
   pid?: number;
   /** one BPF cookie per place (bpf_get_attach_cookie tells the program which place it runs for) */
   cookies?: readonly (bigint | number)[];
+  /**
+   * one USDT semaphore file offset per place (0 for none): the kernel counts each up while the
+   * link is attached (see {@link UprobeOptions.semaphore})
+   */
+  semaphores?: readonly number[];
 }
 
 /** The most places one uprobe_multi link takes (the kernel's MAX_UPROBE_MULTI_CNT). */
@@ -270,6 +275,17 @@ export function attachUprobeMulti(
     );
   }
   const { path, size } = checkBinary(binary);
+  const semaphores = options.semaphores;
+  if (
+    semaphores !== undefined &&
+    (!Array.isArray(semaphores) ||
+      semaphores.length !== places.length ||
+      !semaphores.every((x) => Number.isSafeInteger(x) && x >= 0 && x < size))
+  ) {
+    throw new InputError(
+      `semaphores, when given, are one file offset inside ${path} (or 0) per place: ${places.length} places`,
+    );
+  }
   let image: Uint8Array | undefined;
   const offsets = Buffer.alloc(places.length * 8);
   places.forEach((place, i) => {
@@ -306,6 +322,10 @@ export function attachUprobeMulti(
         path: Buffer.from(`${path}\0`),
         offsets,
         cookies: cookieBytes,
+        refCtrOffsets:
+          semaphores === undefined
+            ? undefined
+            : Buffer.from(new BigUint64Array(semaphores.map((x) => BigInt(x))).buffer),
         count: places.length,
         flags: retprobe ? UPROBE_MULTI_RETURN : 0,
         pid: pid === -1 ? 0 : pid,

@@ -29,6 +29,8 @@ export type LinkCreateExtra =
       offsets: Buffer;
       /** `count` u64 cookies, or none */
       cookies: Buffer | undefined;
+      /** `count` u64 file offsets of USDT semaphores (0: none), or none */
+      refCtrOffsets?: Buffer | undefined;
       count: number;
       /** BPF_F_UPROBE_MULTI_RETURN for uretprobes */
       flags: number;
@@ -83,6 +85,7 @@ export function linkCreate(a: LinkCreateAttr, ctx?: CallContext): number {
       putPtr(attr, o["uprobe_multi.path"], x.path);
       putPtr(attr, o["uprobe_multi.offsets"], x.offsets);
       putPtr(attr, o["uprobe_multi.cookies"], x.cookies);
+      putPtr(attr, o["uprobe_multi.ref_ctr_offsets"], x.refCtrOffsets);
       putU32(attr, o["uprobe_multi.cnt"], x.count, "probe count");
       putU32(attr, o["uprobe_multi.flags"], x.flags, "uprobe_multi flags");
       putU32(attr, o["uprobe_multi.pid"], x.pid, "pid");

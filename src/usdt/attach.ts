@@ -9,7 +9,7 @@ import { type AnyCodec, bytes } from "../codec/index.js";
 import { nearestName } from "../elf/names.js";
 import { UnreadableBinaryError } from "../link/errors.js";
 import type { Link } from "../link/link.js";
-import { attachUprobe, checkBinary, checkPid } from "../link/uprobe.js";
+import { attachUprobe, attachUprobeMulti, checkBinary, checkPid } from "../link/uprobe.js";
 import { BpfMap } from "../map/map.js";
 import type { Program } from "../program/program.js";
 import { InputError } from "../sys/error.js";
@@ -99,13 +99,14 @@ export interface UsdtOptions {
 const used = new WeakMap<object, Set<number>>();
 
 /**
- * A USDT probe attached: one uprobe link per site, and the spec records they use. `close()`
+ * A USDT probe attached: one uprobe link per site (or one uprobe_multi link for them all, for a
+ * program loaded with `expectedAttachType: "trace_uprobe_multi"`), and the spec records they use. `close()`
  * detaches them all (the kernel takes back the semaphores) and frees the records.
  */
 export class UsdtAttachment implements Disposable {
   /** the sites, as the binary's notes give them */
   readonly probes: readonly UsdtProbe[];
-  /** one uprobe link per site, in the order of `probes` */
+  /** one uprobe link per site, in the order of `probes`; or one uprobe_multi link */
   readonly links: readonly Link[];
   readonly #ids: readonly number[];
   readonly #specs: object | undefined;
@@ -226,6 +227,22 @@ export function attachUsdt(program: Program, options: UsdtOptions): UsdtAttachme
   }
   const links: Link[] = [];
   try {
+    // a program loaded for uprobe_multi (as clang objects' usdt sections are): one link for every site
+    if (program.expectedAttachType === "trace_uprobe_multi") {
+      links.push(
+        attachUprobeMulti(
+          program,
+          path,
+          probes.map((p) => p.offset),
+          {
+            cookies: probes.map((p) => BigInt(idOf.get(p.argString) ?? 0)),
+            semaphores: probes.map((p) => p.semaphoreOffset),
+            ...(options.pid === undefined ? {} : { pid: options.pid }),
+          },
+        ),
+      );
+      return new UsdtAttachment(probes, links, ids, specs);
+    }
     for (const p of probes) {
       links.push(
         attachUprobe(program, path, p.offset, {
