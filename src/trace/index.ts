@@ -19,5 +19,5 @@ export {
   type ResolveLibraryOptions,
   resolveLibrary,
 } from "./libs.js";
-export { parseTraceLine, type TraceLine, type TracePipeOptions, tracePipe } from "./pipe.js";
+export { parseTraceLine, type TraceLine, type TracePipe, type TracePipeOptions, tracePipe } from "./pipe.js";
 export { type StoppedChild, spawnStopped } from "./spawn.js";

@@ -50,6 +50,12 @@ export function parseTraceLine(raw: string): TraceLine | undefined {
 
 const TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 
+/** trace_pipe being read: iterate it with `for await`. */
+export interface TracePipe extends AsyncIterable<TraceLine> {
+  /** Stops reading and closes the pipe (an iteration in progress ends); a second call does nothing. */
+  close(): void;
+}
+
 /** Options of {@link tracePipe}. */
 export interface TracePipeOptions {
   /** the trace_pipe file (default: tracefs's, /sys/kernel/tracing/trace_pipe) */
@@ -67,7 +73,7 @@ export interface TracePipeOptions {
  * The iteration ends when `signal` aborts or the loop is left (`break`); the pipe is then closed.
  * @throws TracefsNotMountedError when there is no tracefs
  */
-export function tracePipe(options: TracePipeOptions = {}): AsyncIterable<TraceLine> & { close(): void } {
+export function tracePipe(options: TracePipeOptions = {}): TracePipe {
   let path = options.path;
   if (path === undefined) {
     const root = TRACEFS.find((r) => existsSync(`${r}/trace_pipe`));
