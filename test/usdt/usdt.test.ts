@@ -172,7 +172,11 @@ test("argument specs: register, memory, constant, sizes and signs; the ones rawb
 });
 
 /** A program that adds usdt arguments 0-4 to counts[cookie + k], the argument count to counts[cookie + 6], 1 to counts[cookie + 7]. */
-function load(counts: BpfMap<typeof u32, typeof u64>, specs: ReturnType<typeof usdtSpecMap>): Program {
+function load(
+  counts: BpfMap<typeof u32, typeof u64>,
+  specs: ReturnType<typeof usdtSpecMap>,
+  extra: { expectedAttachType?: string } = {},
+): Program {
   const add = (k: number, reg: string) => `
     r1 = r9
     r1 += ${k}
@@ -186,6 +190,7 @@ function load(counts: BpfMap<typeof u32, typeof u64>, specs: ReturnType<typeof u
   skip${k}:`;
   return Program.load({
     type: "kprobe",
+    ...extra,
     instructions: usdtAsm(specs)`
       r6 = r1
       r1 = ${counts}
@@ -273,6 +278,29 @@ for (const opt of ["-O0", "-O2"]) {
     );
   });
 }
+
+test("attachUsdt with a uprobe_multi program: one link for every site, semaphores and arguments the same", (t) => {
+  if (!needsRoot(t) || skipWithoutSdt(t)) return;
+  const binary = builds["-O2"] as string;
+  using counts = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 24, name: "usdt_counts" });
+  using specs = usdtSpecMap();
+  using program = load(counts, specs, { expectedAttachType: "trace_uprobe_multi" });
+  using hit = attachUsdt(program, { binary, provider: "rawbpf", name: "hit", specs });
+  using gated = attachUsdt(program, { binary, provider: "rawbpf", name: "gated", specs, cookie: 16 });
+  assert.deepEqual(
+    [hit.links.length, hit.links[0]?.type, gated.links[0]?.type],
+    [1, "uprobe_multi", "uprobe_multi"],
+    "one uprobe_multi link per probe",
+  );
+  const sums = run(binary);
+  assert.equal(sums[5], BigInt(N), "the uprobe_multi link set gated's semaphore");
+  assert.equal(counts.get(7), BigInt(N), "hit fired N times");
+  for (let i = 0; i < 5; i++) assert.equal(counts.get(i), wrap(sums[i] as bigint), `hit's argument ${i}`);
+  assert.equal(counts.get(23), BigInt(N), "gated fired N times");
+  hit.close();
+  gated.close();
+  assert.equal(run(binary)[5], 0n, "closed: the semaphore is back to 0");
+});
 
 test("attachUsdt with pid: only that process counts, and only its semaphore is set", async (t) => {
   if (!needsRoot(t) || skipWithoutSdt(t)) return;
