@@ -6,6 +6,7 @@
  * alive in /proc both before and after the walk must be in it.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -179,6 +180,23 @@ test("iter/bpf_map_elem gives the map's elements back as records", async (t) => 
   const theirs = new Map([...map.entries()].map(([k, v]) => [k as number, v as bigint]));
   assert.deepEqual(got, theirs, "the walk has the map's own entries");
   assert.deepEqual(got, want, "and the values written");
+});
+
+test("a pinned iterator link is a bpffs file that cat runs", (t) => {
+  if (!needsRoot(t)) return;
+  using loaded = taskLister();
+  using iter = attachIter(loaded.program, { task: { pid: process.pid } });
+  const path = `/sys/fs/bpf/rawbpf-iter-test-${process.pid}`;
+  iter.link.pin(path);
+  try {
+    const text = execFileSync("cat", [path], { encoding: "utf8" });
+    const rows = text.trim().split("\n");
+    assert.ok(rows.length > 1, "cat ran the walk: this process's threads");
+    for (const r of rows)
+      assert.equal(r.split(" ")[0], String(process.pid), "each line a thread of this process");
+  } finally {
+    iter.link.unpin();
+  }
 });
 
 test("iter/bpf_map lists the map this test created, by the id the kernel gave it", (t) => {
