@@ -62,7 +62,7 @@ function refusedHere<T>(t: { skip: (why: string) => void }, load: () => T): T | 
   } catch (e) {
     if (e instanceof BpfError && e.errnoName === "EPERM") {
       t.skip(
-        `this kernel refuses the program with EPERM (a policy of this machine, like its fentry refusal): ${e.message.split("\n")[0]}`,
+        `this kernel refuses the program with EPERM (bpftool prog load of a clang-built iter/bpf_map_elem object gets EPERM here too, as fentry loads do): ${e.message.split("\n")[0]}`,
       );
       return undefined;
     }
