@@ -89,6 +89,8 @@ export type i32 = number;
 export const i64 = i64Codec;
 /** In a program written in TypeScript (docs/language.md): a signed 64-bit integer, with BPF's wrap-around. */
 export type i64 = number;
+// BPF iterators
+export * from "./iter/index.js";
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export * from "./map/index.js";
@@ -180,6 +182,10 @@ export {
 export { errnoName } from "./sys/errno.js";
 export { BpfError, ClosedError, InputError, NativeUnavailableError, RawbpfError } from "./sys/error.js";
 export { Fd } from "./sys/fd.js";
+// tracing conveniences: histograms, count tables, trace_pipe, library paths, stopped children
+export * from "./trace/index.js";
+// USDT probes
+export * from "./usdt/index.js";
 // the verifier's log
 export * from "./verifier/index.js";
 

@@ -262,6 +262,10 @@ export const LINK_CREATE = layout("link_create", [
   ["flags", "u32"],
   union(
     [["target_btf_id", "u32"]],
+    [
+      ["iter_info", "u64"],
+      ["iter_info_len", "u32"],
+    ],
     [["perf_event.bpf_cookie", "u64"]],
     [
       ["tracing.target_btf_id", "u32"],
@@ -295,6 +299,11 @@ export const LINK_UPDATE = layout("link_update", [
 ]);
 
 export const LINK_DETACH = layout("link_detach", [["link_fd", "u32"]]);
+
+export const ITER_CREATE = layout("iter_create", [
+  ["link_fd", "u32"],
+  ["flags", "u32"],
+]);
 
 export const RAW_TRACEPOINT = layout("raw_tracepoint", [
   ["name", "u64"],
@@ -474,6 +483,7 @@ export const ALL_LAYOUTS = [
   LINK_CREATE,
   LINK_UPDATE,
   LINK_DETACH,
+  ITER_CREATE,
   RAW_TRACEPOINT,
   PROG_INFO,
   MAP_INFO,
