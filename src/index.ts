@@ -89,6 +89,16 @@ export type i32 = number;
 export const i64 = i64Codec;
 /** In a program written in TypeScript (docs/language.md): a signed 64-bit integer, with BPF's wrap-around. */
 export type i64 = number;
+/** The memory back end's run-time errors and its settable environment (`testRun({ env })`). */
+export type { InterpEnvironment, ProbeMemory } from "./interp/env.js";
+export {
+  BudgetExceededError,
+  CallDepthError,
+  HelperError,
+  InterpError,
+  InterpInvalidProgramError,
+  MemoryAccessError,
+} from "./interp/errors.js";
 // BPF iterators
 export * from "./iter/index.js";
 // links: programs attached to kernel hooks
@@ -129,16 +139,6 @@ export {
   UnknownKfuncError,
 } from "./program/errors.js";
 export type { LoadedFunction, ProgramFunctions } from "./program/functions.js";
-/** The memory back end's run-time errors and its settable environment (`testRun({ env })`). */
-export type { InterpEnvironment, ProbeMemory } from "./interp/env.js";
-export {
-  BudgetExceededError,
-  CallDepthError,
-  HelperError,
-  InterpError,
-  InterpInvalidProgramError,
-  MemoryAccessError,
-} from "./interp/errors.js";
 export type { ProgramInfo } from "./program/info.js";
 export {
   Program,

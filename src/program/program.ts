@@ -1,7 +1,7 @@
 /** `Program`: a loaded eBPF program, made from a spec, owning its descriptor. */
 import { MemoryHandle } from "../interp/elemops.js";
-import { InterpProgram } from "../interp/program.js";
 import type { InterpEnvironment } from "../interp/env.js";
+import { InterpProgram } from "../interp/program.js";
 import { decode } from "../isa/decode.js";
 import type { Instruction } from "../isa/insn.js";
 import { BpfError, ClosedError, InputError } from "../sys/error.js";
@@ -409,10 +409,11 @@ export class Program implements Disposable {
       if (this.#fd.closed) throw new ClosedError(`${this.type} program (memory)`);
       checkUint(options.budget, "budget", Number.MAX_SAFE_INTEGER);
       if (options.env !== undefined && (typeof options.env !== "object" || options.env === null))
-        throw new InputError("test run env must be an object (pid, tgid, comm, timeNs, cpu, seed, memory ...)");
+        throw new InputError(
+          "test run env must be an object (pid, tgid, comm, timeNs, cpu, seed, memory ...)",
+        );
       const times = Math.max(options.repeat ?? 1, 1);
-      const env =
-        options.cpu === undefined ? options.env : { ...options.env, cpu: options.cpu };
+      const env = options.cpu === undefined ? options.env : { ...options.env, cpu: options.cpu };
       const run = {
         ...(data ? { data } : {}),
         ...(ctx ? { ctx } : {}),
