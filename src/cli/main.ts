@@ -55,6 +55,8 @@ const COMMANDS = new Map<string, CommandEntry>([
     "link",
     { summary: "list the links in the kernel (programs attached to hooks)", load: () => import("./link.js") },
   ],
+  ["prog", { summary: "list, show, dump and pin loaded programs", load: () => import("./prog.js") }],
+  ["map", { summary: "list, show, dump and edit the kernel's maps", load: () => import("./map.js") }],
 ]);
 
 function usage(): string {

@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { test } from "node:test";
+import { captureIo } from "../../src/cli/io.js";
+import { main } from "../../src/cli/main.js";
+import { u32, u64 } from "../../src/codec/int.js";
+import { asm } from "../../src/isa/template.js";
+import { NoSuchObjectError } from "../../src/map/list.js";
+import { BpfMap } from "../../src/map/map.js";
+import { programById } from "../../src/program/list.js";
+import { Program } from "../../src/program/program.js";
+import { InputError } from "../../src/sys/error.js";
+import { settledFdCount } from "../support/fds.js";
+import { needsRoot } from "../support/privilege.js";
+
+function bpftool(...args: string[]): unknown {
+  return JSON.parse(execFileSync("bpftool", ["-j", ...args], { encoding: "utf8" }));
+}
+
+async function cli(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
+  const io = captureIo();
+  const status = await main(argv, io);
+  return { status, out: io.out, err: io.err };
+}
+
+/** bpftool's JSON and ours, with loaded_at allowed to differ by a second (both round the wall clock). */
+function sameProgram(ours: Record<string, unknown>, theirs: Record<string, unknown>, what: string): void {
+  const at = Number(ours.loaded_at) - Number(theirs.loaded_at);
+  assert.ok(Math.abs(at) <= 1, `${what}: loaded_at ${ours.loaded_at} vs bpftool's ${theirs.loaded_at}`);
+  assert.deepEqual({ ...ours, loaded_at: 0 }, { ...theirs, loaded_at: 0 }, what);
+}
+
+function loadWithMap() {
+  const map = BpfMap.create({ type: "hash", key: u32, value: u64, maxEntries: 4, name: "insp_cnt" });
+  const prog = Program.load({
+    type: "socket_filter",
+    name: "insp_prog",
+    instructions: asm`
+      r1 = map[fd:${map.fd}]
+      r2 = r10
+      r2 += -8
+      r3 = 0
+      *(u64 *)(r10 - 8) = r3
+      call bpf_map_lookup_elem
+      r0 = 0
+      exit`,
+  });
+  return { map, prog };
+}
+
+test("rawbpf prog show / list --json: bpftool -j's fields, field for field, on the programs we loaded", async (t) => {
+  if (!needsRoot(t)) return;
+  const { map, prog } = loadWithMap();
+  using _m = map;
+  using _p = prog;
+  // a 15-character name is completed from BTF, as bpftool does
+  using long = Program.load({
+    type: "socket_filter",
+    name: "abcdefghijklmno",
+    instructions: asm`r0 = 0; exit`,
+  });
+  for (const p of [prog, long]) {
+    const id = p.info().id;
+    const show = await cli("prog", "show", String(id), "--json");
+    assert.equal(show.status, 0, show.err);
+    const theirs = bpftool("prog", "show", "id", String(id)) as Record<string, unknown>;
+    sameProgram(JSON.parse(show.out), theirs, `prog ${id}`);
+  }
+  const list = await cli("prog", "list", "--json");
+  assert.equal(list.status, 0, list.err);
+  const ours = JSON.parse(list.out) as Record<string, unknown>[];
+  const theirs = bpftool("prog", "list") as Record<string, unknown>[];
+  const id = prog.info().id;
+  const a = ours.find((p) => p.id === id);
+  const b = theirs.find((p) => p.id === id);
+  assert.ok(a && b, `program ${id} is in both listings`);
+  sameProgram(a, b, "the listing's entry");
+  assert.deepEqual(a.map_ids, [map.info().id], "the map the program uses");
+  // the library's listing holds it too
+  const listed = Program.list().find((p) => p.id === id);
+  assert.equal(listed?.name, "insp_prog");
+  assert.equal(listed?.tag, prog.info().tag);
+
+  const text = await cli("prog", "show", "id", String(id));
+  assert.match(
+    text.out,
+    new RegExp(`^${id}: socket_filter  name insp_prog  tag ${prog.info().tag}  gpl$`, "m"),
+  );
+  assert.match(text.out, new RegExp(`map_ids ${map.info().id}$`, "m"));
+});
+
+test("rawbpf prog dump xlated: source lines, prototype and map names as the kernel's BTF and bpftool say", async (t) => {
+  if (!needsRoot(t)) return;
+  const { map, prog } = loadWithMap();
+  using _m = map;
+  using _p = prog;
+  const id = String(prog.info().id);
+  const theirs = bpftool("prog", "dump", "xlated", "id", id) as Record<string, string>[];
+  const dumped = await cli("prog", "dump", "xlated", id, "--json");
+  assert.equal(dumped.status, 0, dumped.err);
+  const ours = JSON.parse(dumped.out) as Record<string, unknown>[];
+  assert.equal(ours.length, theirs.length, "one entry per instruction, as bpftool");
+  for (let k = 0; k < ours.length; k++) {
+    assert.equal(ours[k]!.proto, theirs[k]!.proto, `prototype at ${k}`);
+    assert.equal(ours[k]!.src, theirs[k]!.src, `source line at ${k}`);
+    // the opcode, and for map loads and helper calls the whole text, agree
+    const [op] = String(theirs[k]!.disasm).split(" ");
+    assert.ok(String(ours[k]!.disasm).startsWith(`${op} `), `${ours[k]!.disasm} vs ${theirs[k]!.disasm}`);
+    if (/map\[id:|call /.test(String(theirs[k]!.disasm)))
+      assert.equal(ours[k]!.disasm, theirs[k]!.disasm, `instruction ${k}`);
+  }
+  assert.deepEqual(ours[0]!.map, { id: map.info().id, name: "insp_cnt" });
+  const x = prog.xlated();
+  assert.equal(x.instructions[0]?.source?.text, "r1 = map[fd:" + String(map.fd) + "]");
+  assert.equal(x.instructions[0]?.function, "main");
+
+  const text = await cli("prog", "dump", "xlated", id);
+  assert.match(text.out, /^int main\(void \* ctx\):$/m);
+  assert.match(
+    text.out,
+    new RegExp(`^ {3}0: \\(18\\) r1 = map\\[id:${map.info().id}\\]  # map 'insp_cnt'$`, "m"),
+  );
+});
+
+test("rawbpf prog dump jited: the kernel's machine code, disassembled by llvm-mc where installed", async (t) => {
+  if (!needsRoot(t)) return;
+  using prog = Program.load({ type: "socket_filter", name: "insp_jit", instructions: asm`r0 = 7; exit` });
+  const info = prog.info();
+  const jited = prog.jited();
+  assert.equal(jited.code.byteLength, info.jitedLength, "all the JIT-compiled bytes");
+  const out = await cli("prog", "dump", "jited", String(info.id), "--json");
+  assert.equal(out.status, 0, out.err);
+  const j = JSON.parse(out.out) as { functions: { bytes: string; length: number; disassembly?: string[] }[] };
+  assert.equal(j.functions[0]!.bytes, Buffer.from(jited.code).toString("hex"));
+  if (process.arch === "x64" && j.functions[0]!.disassembly)
+    assert.ok(
+      j.functions[0]!.disassembly.some((l) => /\$7|\$0x7/.test(l)),
+      `r0 = 7 becomes a move of 7: ${j.functions[0]!.disassembly.join("; ")}`,
+    );
+});
+
+test("rawbpf prog pin ID PATH: pins the program by id", async (t) => {
+  if (!needsRoot(t)) return;
+  using prog = Program.load({ type: "socket_filter", instructions: asm`r0 = 0; exit` });
+  const path = `/sys/fs/bpf/rawbpf-inspect-prog-${process.pid}`;
+  rmSync(path, { force: true });
+  try {
+    const r = await cli("prog", "pin", String(prog.info().id), path);
+    assert.equal(r.status, 0, r.err);
+    using again = Program.open(path);
+    assert.equal(again.info().id, prog.info().id);
+    const twice = await cli("prog", "pin", String(prog.info().id), path);
+    assert.equal(twice.status, 1, "a second pin at the same path fails");
+    assert.match(twice.err, /already exists/);
+  } finally {
+    rmSync(path, { force: true });
+  }
+  assert.ok(!existsSync(path));
+});
+
+test("rawbpf prog: gone and wrong ids are one-line typed errors, and leak no descriptor", async (t) => {
+  if (!needsRoot(t)) return;
+  const prog = Program.load({ type: "socket_filter", instructions: asm`r0 = 0; exit` });
+  const id = prog.info().id;
+  prog.close();
+  assert.equal(programById(id), undefined, "a program gone since listing is left out");
+  const before = settledFdCount("anon_inode:bpf-prog");
+  for (const argv of [
+    ["prog", "show", String(id)],
+    ["prog", "dump", "xlated", String(id)],
+    ["prog", "dump", "jited", String(id)],
+    ["prog", "pin", String(id), "/sys/fs/bpf/x"],
+  ]) {
+    const r = await cli(...argv);
+    assert.equal(r.status, 1, argv.join(" "));
+    assert.equal(r.err.trimEnd().split("\n").length, 1, `one line: ${r.err}`);
+    assert.match(r.err, new RegExp(`no program with id ${id}`));
+    const j = await cli(...argv, "--json");
+    assert.equal(JSON.parse(j.out).error.kind, "NoSuchObjectError");
+  }
+  assert.equal(settledFdCount("anon_inode:bpf-prog"), before, "no program descriptor left open");
+  assert.ok(new NoSuchObjectError("prog", 1) instanceof InputError, "a typed input error");
+  for (const argv of [
+    ["prog"],
+    ["prog", "frob"],
+    ["prog", "show", "x"],
+    ["prog", "dump", "raw", "1"],
+    ["prog", "pin", "1"],
+  ]) {
+    const r = await cli(...argv);
+    assert.equal(r.status, 2, argv.join(" "));
+    assert.match(r.err, /rawbpf prog: .*\(rawbpf prog --help\)/);
+  }
+});
