@@ -44,6 +44,9 @@ export interface ProgramInfo {
   /** how many func_info and line_info records the kernel kept (0 without BTF) */
   funcInfoCount: number;
   lineInfoCount: number;
+  /** the BTF object (0: vmlinux) and type id of what a tracing, lsm or ext program attaches to */
+  attachBtfObjId: number;
+  attachBtfId: number;
 }
 
 /** Reads the kernel's info about the program behind `fd`. */
@@ -83,6 +86,8 @@ export function programInfo(fd: number): ProgramInfo {
     netnsIno: info.readBigUInt64LE(o.netns_ino),
     funcInfoCount: info.readUInt32LE(o.nr_func_info),
     lineInfoCount: info.readUInt32LE(o.nr_line_info),
+    attachBtfObjId: info.readUInt32LE(o.attach_btf_obj_id),
+    attachBtfId: info.readUInt32LE(o.attach_btf_id),
   };
 }
 
