@@ -9,7 +9,7 @@ import { type BtfValue, formatValue } from "../btf/value.js";
 import { type ListedMap, listedMap, listMaps, mapById, NoSuchObjectError } from "../map/list.js";
 import { BpfMap } from "../map/map.js";
 import { possibleCpus } from "../map/percpu.js";
-import { isMapOfMaps, isPerCpu } from "../map/types.js";
+import { isPerCpu } from "../map/types.js";
 import { programTypeName } from "../program/types.js";
 import { InputError } from "../sys/error.js";
 import { parseArgs } from "./args.js";
@@ -155,8 +155,6 @@ function entryJson(out: Out, s: Shape, keys: Buffer, ko: number, values: Buffer,
   if (!s.perCpu) {
     out.ascii(',"value":');
     out.hex(values, vo, info.valueSize);
-    if (info.type === "prog_array") out.ascii(`,"prog_id":${values.readUInt32LE(vo)}`);
-    else if (isMapOfMaps(info.type as never)) out.ascii(`,"inner_map_id":${values.readUInt32LE(vo)}`);
     if (s.btf)
       out.ascii(
         `,"formatted":${json({
@@ -218,6 +216,11 @@ function entryText(s: Shape, keys: Buffer, ko: number, values: Buffer, vo: numbe
 
 async function dump(id: number, asJson: boolean, io: CliIo): Promise<void> {
   using map = openMap(id);
+  if (map.keySize === 0)
+    throw new InputError(
+      `map ${id}${map.name ? ` '${map.name}'` : ""} is a ${map.type}: it has no keys to walk, so it cannot be dumped ` +
+        `(its values are read by taking them: ${map.type === "ringbuf" || map.type === "user_ringbuf" ? "RingBuffer in the library" : "pop or peek"})`,
+    );
   const s = await shapeOf(map);
   const r = map.getBatchRaw();
   const ks = s.info.keySize;

@@ -7,8 +7,10 @@ import { loadBtf } from "../../src/btf/load.js";
 import { captureIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { u32, u64 } from "../../src/codec/int.js";
+import { asm } from "../../src/isa/template.js";
 import { mapById } from "../../src/map/list.js";
 import { BpfMap } from "../../src/map/map.js";
+import { Program } from "../../src/program/program.js";
 import { settledFdCount } from "../support/fds.js";
 import { needsRoot } from "../support/privilege.js";
 
@@ -166,4 +168,39 @@ test("rawbpf map: gone ids are one-line typed errors, and leak no descriptor", a
     const r = await cli(...argv);
     assert.equal(r.status, 2, argv.join(" "));
   }
+});
+
+test("rawbpf map dump: program arrays and maps of maps as bpftool dumps them; keyless maps are a typed error", async (t) => {
+  if (!needsRoot(t)) return;
+  using prog = Program.load({ type: "socket_filter", instructions: asm`r0 = 0; exit` });
+  using progs = BpfMap.create({ type: "prog_array", key: u32, value: u32, maxEntries: 2, name: "insp_pa" });
+  progs.set(1, Buffer.from(new Uint32Array([prog.fd]).buffer));
+  using inner = BpfMap.create({ type: "array", key: u32, value: u32, maxEntries: 1 });
+  using outer = BpfMap.create({
+    type: "array_of_maps",
+    key: u32,
+    maxEntries: 2,
+    innerMap: inner,
+    name: "insp_aom",
+  });
+  outer.set(0, inner);
+  for (const m of [progs, outer]) {
+    const id = String(m.info().id);
+    const show = await cli("map", "show", id, "--json");
+    assert.deepEqual(
+      JSON.parse(show.out),
+      bpftool("map", "show", "id", id),
+      "owner_prog_type and owner_jited too",
+    );
+    const dump = await cli("map", "dump", id, "--json");
+    assert.equal(dump.status, 0, dump.err);
+    assert.deepEqual(JSON.parse(dump.out), bpftool("map", "dump", "id", id));
+  }
+  using queue = BpfMap.create({ type: "queue", value: u32, maxEntries: 2, name: "insp_q" });
+  const r = await cli("map", "dump", String(queue.info().id));
+  assert.equal(r.status, 1);
+  assert.match(
+    r.err,
+    /^rawbpf map: map \d+ 'insp_q' is a queue: it has no keys to walk, so it cannot be dumped .*\n$/,
+  );
 });
