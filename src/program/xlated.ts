@@ -181,7 +181,8 @@ export function programXlatedListing(fd: number): XlatedProgram {
   if (bytes.byteLength === 0) return { btfId: r.btfId, instructions: [] };
   const btf =
     r.btfId !== 0 && (r.funcCount > 0 || r.lineCount > 0) ? parseKernelBtf(readBtfById(r.btfId)) : undefined;
-  const insns = decode(bytes);
+  // the kernel's own encodings are shown as they are (a bpf-to-bpf call keeps its subprogram in off)
+  const insns = decode(bytes, { check: false });
   const funcs = functionNames(r, btf);
   // slots of each decoded instruction, and the maps and helpers they refer to
   const slots: number[] = [];
@@ -203,13 +204,17 @@ export function programXlatedListing(fd: number): XlatedProgram {
   );
   const recs = disassembleRecords(withRefs, { functionNames: funcs, helperNames: false, labels: false });
   let helpers = new Map<number, string>();
-  if (helperImms.size > 0) {
+  let subprogs: string[] = [];
+  const pseudoCalls = insns.some((i) => i.code === 0x85 && i.src === 1);
+  if (helperImms.size > 0 || pseudoCalls) {
     const kallsyms = callBase();
     if (kallsyms) {
       const byAddress = new Map<number, bigint>();
       for (const imm of helperImms) byAddress.set(imm, kallsyms.base + BigInt(imm));
-      const syms = kernelSymbols(kallsyms.text, byAddress.values());
+      const ksyms = pseudoCalls ? jitedAddresses(fd) : [];
+      const syms = kernelSymbols(kallsyms.text, [...byAddress.values(), ...ksyms]);
       helpers = new Map([...byAddress].map(([imm, a]) => [imm, syms.get(a) ?? ""]));
+      subprogs = ksyms.map((a) => syms.get(a) ?? "");
     }
   }
   const lines = new Map<number, SourceLine>();
@@ -232,6 +237,9 @@ export function programXlatedListing(fd: number): XlatedProgram {
     let text = recs[k]!.text;
     const helper = i.code === 0x85 && i.src === 0 ? helpers.get(i.imm) : undefined;
     if (helper) text = `call ${helper}#${i.imm}`;
+    // a bpf-to-bpf call after JIT: off is the subprogram, imm the relative offset (as bpftool prints it)
+    if (i.code === 0x85 && i.src === 1)
+      text = `call pc${i.imm >= 0 ? "+" : ""}${i.imm}${subprogs[i.off] ? `#${subprogs[i.off]}` : ""}`;
     const x: XlatedInstruction = { slot: s, insn: insns[k]!, text };
     const f = funcs.get(s);
     if (f !== undefined) x.function = f;
@@ -244,6 +252,14 @@ export function programXlatedListing(fd: number): XlatedProgram {
     out.push(x);
   }
   return { btfId: r.btfId, instructions: out };
+}
+
+/** The kernel addresses of the JIT-compiled functions of `fd` (empty when hidden or not JIT-compiled). */
+function jitedAddresses(fd: number): bigint[] {
+  const r = records(fd, true);
+  const out: bigint[] = [];
+  for (let i = 0; i < r.ksymCount; i++) out.push(r.ksyms.readBigUInt64LE(i * 8));
+  return out;
 }
 
 /** The JIT-compiled code of the program behind `fd` and its functions. */

@@ -123,6 +123,28 @@ test("rawbpf prog dump xlated: source lines, prototype and map names as the kern
   );
 });
 
+test("rawbpf prog dump xlated --json of a program with two functions is bpftool's, entry for entry", async (t) => {
+  if (!needsRoot(t)) return;
+  using prog = Program.load({
+    type: "socket_filter",
+    instructions: asm`
+      call helper
+      exit
+      .func helper
+      r0 = 0
+      exit`,
+  });
+  const id = String(prog.info().id);
+  const ours = await cli("prog", "dump", "xlated", id, "--json");
+  assert.equal(ours.status, 0, ours.err);
+  // the call after JIT: the subprogram's kernel symbol, from /proc/kallsyms
+  assert.deepEqual(JSON.parse(ours.out), bpftool("prog", "dump", "xlated", "id", id));
+  assert.deepEqual(
+    prog.xlated().instructions.map((x) => x.function),
+    ["main", undefined, "helper", undefined],
+  );
+});
+
 test("rawbpf prog dump jited: the kernel's machine code, disassembled by llvm-mc where installed", async (t) => {
   if (!needsRoot(t)) return;
   using prog = Program.load({ type: "socket_filter", name: "insp_jit", instructions: asm`r0 = 7; exit` });
