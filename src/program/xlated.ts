@@ -172,6 +172,25 @@ function callBase(): { base: bigint; text: string } | undefined {
 }
 
 /**
+ * rawbpf's instruction text in the spelling of the kernel's own printer (kernel/bpf/disasm.c,
+ * which bpftool prints): memory offsets as `(r1 +0)`, jumps as `goto pc+1`, jump immediates in
+ * hex, ALU immediates in decimal.
+ */
+export function kernelSpelling(text: string): string {
+  return text
+    .replace(/\((r\d+) ([+-]) (\d+)\)/g, "($1 $2$3)")
+    .replace(/goto ([+-]\d+)$/, "goto pc$1")
+    .replace(/^(if [rw]\d+ \S+ )(-?\d+|0x[0-9a-f]+)( goto)/, (_, a: string, n: string, b: string) => {
+      const v = Number(n) >>> 0;
+      return `${a}0x${v.toString(16)}${b}`;
+    })
+    .replace(
+      /^([rw]\d+ (?:[-+*/%&|^]|<<|>>|s>>)= )(0x[0-9a-f]+)$/,
+      (_, a: string, n: string) => `${a}${Number(n) | 0}`,
+    );
+}
+
+/**
  * The translated instructions of the program behind `fd`, annotated. Empty when the kernel
  * withholds them (a process that may not see kernel addresses).
  */
@@ -234,7 +253,7 @@ export function programXlatedListing(fd: number): XlatedProgram {
   for (let k = 0; k < insns.length; k++) {
     const i = insns[k]!;
     const s = slots[k]!;
-    let text = recs[k]!.text;
+    let text = kernelSpelling(recs[k]!.text);
     const helper = i.code === 0x85 && i.src === 0 ? helpers.get(i.imm) : undefined;
     if (helper) text = `call ${helper}#${i.imm}`;
     // a bpf-to-bpf call after JIT: off is the subprogram, imm the relative offset (as bpftool prints it)
