@@ -19,7 +19,8 @@ const HELP = `usage: rawbpf net list [dev DEV] [--json]
 
 The BPF programs on this namespace's network devices, as bpftool net list shows them (needs
 CAP_NET_ADMIN and CAP_SYS_ADMIN).
-  xdp             XDP programs attached by link, per device (devname, ifindex, id, link_id)
+  xdp             XDP programs attached by link, per device (devname, ifindex, mode when the
+                  link's info knows it, id, link_id)
   tc              tcx programs (kind tcx/ingress, tcx/egress) and netkit (netkit/primary, netkit/peer),
                   in the order they run
   flow_dissector  the namespace's flow dissector program
@@ -149,7 +150,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (l.type !== "xdp") continue;
     const name = byIndex.get(l.ifindex);
     if (name === undefined) continue;
-    xdp.push({ devname: name, ifindex: l.ifindex, id: l.programId, link_id: l.id });
+    // the mode, where the link's info reads it from rtnetlink (IFLA_XDP), in bpftool's place
+    const mode = (l as { mode?: string }).mode;
+    xdp.push({
+      devname: name,
+      ifindex: l.ifindex,
+      ...(mode ? { mode } : {}),
+      id: l.programId,
+      link_id: l.id,
+    });
   }
   xdp.sort((a, b) => Number(a.ifindex) - Number(b.ifindex));
   const tc = devs.flatMap(tcOf);
