@@ -6,7 +6,7 @@ import { captureIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { asm } from "../../src/isa/template.js";
 import { attachCgroup } from "../../src/link/cgroup.js";
-import { attachRawTracepoint, attachTcx, attachXdp } from "../../src/link/index.js";
+import { attachRawTracepoint, attachTcx, attachTracepoint, attachXdp } from "../../src/link/index.js";
 import { Program } from "../../src/program/program.js";
 import { needsRoot } from "../support/privilege.js";
 
@@ -82,6 +82,28 @@ test("rawbpf perf list --json: bpftool -j perf's entries for this process's raw 
       tracepoint: "sys_enter",
     },
   );
+});
+
+test("rawbpf perf list --links: the perf-event links no process holds an event descriptor of", async (t) => {
+  if (!needsRoot(t)) return;
+  using prog = Program.load({ type: "tracepoint", instructions: asm`r0 = 0; exit` });
+  using link = attachTracepoint(prog, "syscalls", "sys_enter_getppid");
+  const plain = JSON.parse((await cli("perf", "list", "--json")).out) as { prog_id: number }[];
+  assert.equal(
+    plain.find((x) => x.prog_id === prog.info().id),
+    undefined,
+    "bpftool's list has no entry: the link holds the event",
+  );
+  const r = await cli("perf", "list", "--links", "--json");
+  assert.equal(r.status, 0, r.err);
+  const mine = (JSON.parse(r.out) as Record<string, unknown>[]).find((x) => x.prog_id === prog.info().id);
+  assert.deepEqual(mine, {
+    link_id: link.info().id,
+    prog_id: prog.info().id,
+    fd_type: "tracepoint",
+    tracepoint: "sys_enter_getppid",
+    cookie: 0,
+  });
 });
 
 test("rawbpf net list dev lo --json: XDP and tcx programs on lo, as bpftool -j net shows them", async (t) => {
