@@ -4,7 +4,9 @@
  * field). Also the helpers the other inspection commands share (ids, JSON, load times).
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Btf } from "../btf/decode.js";
 import { NoSuchObjectError } from "../map/list.js";
 import { type ListedProgram, listPrograms, programById } from "../program/list.js";
@@ -24,8 +26,8 @@ The programs loaded in the kernel, as bpftool prog shows them (needs CAP_SYS_ADM
   show ID         one program ('show id ID' works too, as in bpftool)
   dump xlated ID  its instructions after the verifier's rewrites, with the source lines of its
                   line_info and the names of the maps it refers to
-  dump jited ID   its JIT-compiled machine code: the bytes, and the disassembly when llvm-mc-19
-                  (LLVM) is installed
+  dump jited ID   its JIT-compiled machine code: the bytes, and the disassembly when
+                  llvm-objdump-19 (LLVM) is installed
   pin ID PATH     pins it at PATH in a bpffs
   --json          the output of bpftool -j (list, show, dump xlated); jited as {functions:[...]}
 `;
@@ -208,28 +210,81 @@ async function dumpXlated(id: number, asJson: boolean, io: CliIo): Promise<void>
   io.stdout(`${lines.join("\n")}\n`);
 }
 
-/** The target triple of this machine for llvm-mc, or undefined when there is none to ask for. */
-function triple(): string | undefined {
-  return { x64: "x86_64-unknown-linux-gnu", arm64: "aarch64-unknown-linux-gnu" }[process.arch as "x64"];
+/** The ELF machine of this process's architecture (the JIT writes its code), or undefined. */
+function elfMachine(): number | undefined {
+  return { x64: 62, arm64: 183, riscv64: 243, s390x: 22, ppc64: 21 }[process.arch as "x64"];
 }
 
-/** The disassembly of `code` by llvm-mc-19, or undefined when it is not installed. */
-function llvmDisassembly(code: Uint8Array): string[] | undefined {
-  const t = triple();
-  if (!t || code.byteLength === 0) return undefined;
-  const input = Array.from(code, (b) => `0x${b.toString(16).padStart(2, "0")}`).join(" ");
+/**
+ * `code` as the .text of a minimal ELF64 relocatable object (header, .text, .shstrtab, three
+ * section headers), so llvm-objdump reads it as it reads any object.
+ */
+export function textObject(code: Uint8Array, machine: number): Buffer {
+  const names = Buffer.from("\0.text\0.shstrtab\0", "latin1");
+  const textAt = 64;
+  const namesAt = textAt + code.byteLength;
+  const shAt = (namesAt + names.length + 7) & ~7;
+  const elf = Buffer.alloc(shAt + 3 * 64);
+  elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0); // ELF64, little-endian, version 1
+  elf.writeUInt16LE(1, 16); // ET_REL
+  elf.writeUInt16LE(machine, 18);
+  elf.writeUInt32LE(1, 20);
+  elf.writeBigUInt64LE(BigInt(shAt), 40); // e_shoff
+  elf.writeUInt16LE(64, 52); // e_ehsize
+  elf.writeUInt16LE(64, 58); // e_shentsize
+  elf.writeUInt16LE(3, 60); // e_shnum
+  elf.writeUInt16LE(2, 62); // e_shstrndx
+  elf.set(code, textAt);
+  names.copy(elf, namesAt);
+  const section = (
+    i: number,
+    name: number,
+    type: number,
+    flags: number,
+    at: number,
+    size: number,
+    align: number,
+  ) => {
+    const o = shAt + i * 64;
+    elf.writeUInt32LE(name, o);
+    elf.writeUInt32LE(type, o + 4);
+    elf.writeBigUInt64LE(BigInt(flags), o + 8);
+    elf.writeBigUInt64LE(BigInt(at), o + 24);
+    elf.writeBigUInt64LE(BigInt(size), o + 32);
+    elf.writeBigUInt64LE(BigInt(align), o + 48);
+  };
+  section(1, 1, 1 /* PROGBITS */, 0x6 /* ALLOC|EXECINSTR */, textAt, code.byteLength, 16);
+  section(2, 7, 3 /* STRTAB */, 0, namesAt, names.length, 1);
+  return elf;
+}
+
+/** The disassembly of `code` by llvm-objdump-19 (`offset: bytes  instruction`), or undefined without it. */
+function llvmDisassembly(code: Uint8Array, address: bigint): string[] | undefined {
+  const machine = elfMachine();
+  if (machine === undefined || code.byteLength === 0) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), "rawbpf-jited-"));
   try {
-    const out = execFileSync("llvm-mc-19", ["--disassemble", `-triple=${t}`], {
-      input,
+    const file = join(dir, "jited.o");
+    writeFileSync(file, textObject(code, machine));
+    // at the function's kernel address, where the kernel shows it, so calls and jumps read as addresses
+    const vma = address === 0n ? [] : [`--adjust-vma=0x${address.toString(16)}`];
+    const out = execFileSync("llvm-objdump-19", ["-d", "--no-print-imm-hex", ...vma, file], {
       encoding: "utf8",
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     return out
       .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l !== "" && !l.startsWith(".text"));
+      .filter((l) => /^\s*[0-9a-f]+:\s/.test(l))
+      .map((l) =>
+        l
+          .trim()
+          .replace(/ <\.text[^>]*>/, "")
+          .replace(/\s+/g, " "),
+      );
   } catch {
     return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -240,7 +295,7 @@ function dumpJited(id: number, asJson: boolean, io: CliIo): void {
     throw new UsageError(`program ${id} has no JIT-compiled code to show (not JIT-compiled, or withheld)`);
   const out = functions.map((f) => {
     const bytes = code.subarray(f.offset, f.offset + f.length);
-    const disasm = llvmDisassembly(bytes);
+    const disasm = llvmDisassembly(bytes, f.address);
     return { ...f, bytes: Buffer.from(bytes).toString("hex"), ...(disasm ? { disassembly: disasm } : {}) };
   });
   if (asJson) {
@@ -255,7 +310,7 @@ function dumpJited(id: number, asJson: boolean, io: CliIo): void {
         `  ${(at / 2).toString(16).padStart(4, "0")}: ${f.bytes.slice(at, at + 32).replace(/(..)(?!$)/g, "$1 ")}`,
       );
     if (f.disassembly) for (const l of f.disassembly) lines.push(`\t${l}`);
-    else lines.push("  (install llvm-19 for the disassembly: llvm-mc-19 reads these bytes)");
+    else lines.push("  (install llvm-19 for the disassembly: llvm-objdump-19 reads these bytes)");
   }
   io.stdout(`${lines.join("\n")}\n`);
 }
