@@ -182,7 +182,7 @@ test("prog.xlated(): every instruction's text is the kernel's printer's, as bpft
   );
 });
 
-test("rawbpf prog dump jited: the kernel's machine code, disassembled by llvm-mc where installed", async (t) => {
+test("rawbpf prog dump jited: the kernel's machine code, disassembled by llvm-objdump where installed", async (t) => {
   if (!needsRoot(t)) return;
   using prog = Program.load({ type: "socket_filter", name: "insp_jit", instructions: asm`r0 = 7; exit` });
   const info = prog.info();
