@@ -104,6 +104,7 @@ export * from "./iter/index.js";
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export * from "./map/index.js";
+export { type ListedMap, listMaps, NoSuchObjectError } from "./map/list.js";
 export {
   BpfObject,
   CorePoisonRejectedError,
@@ -140,6 +141,7 @@ export {
 } from "./program/errors.js";
 export type { LoadedFunction, ProgramFunctions } from "./program/functions.js";
 export type { ProgramInfo } from "./program/info.js";
+export { type ListedProgram, listPrograms } from "./program/list.js";
 export {
   Program,
   type ProgramSpec,
@@ -160,6 +162,7 @@ export {
   programTypes,
   UnknownTypeError,
 } from "./program/types.js";
+export type { JitedProgram, SourceLine, XlatedInstruction, XlatedProgram } from "./program/xlated.js";
 // ring buffers
 export * from "./ringbuf/index.js";
 export {

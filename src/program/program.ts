@@ -12,6 +12,7 @@ import { type ProgramBtfOption, resolveLoadBtf } from "./btf.js";
 import { type ProgramFunctions, programFunctions } from "./functions.js";
 import { type ProgramInfo, programInfo } from "./info.js";
 import { mapFdOf, type ProgramInstructions, programBytes } from "./instructions.js";
+import { type ListedProgram, listPrograms } from "./list.js";
 import { withCapability } from "./reject.js";
 import { isVerifierRejection, ProgramRejectedError } from "./rejected.js";
 import { parseVerifierStatistics, type VerifierStatistics } from "./stats.js";
@@ -25,6 +26,7 @@ import {
   programTypeName,
   programTypeNumber,
 } from "./types.js";
+import { type JitedProgram, programJited, programXlatedListing, type XlatedProgram } from "./xlated.js";
 
 /** What a program is made from. */
 export interface ProgramSpec {
@@ -319,6 +321,15 @@ export class Program implements Disposable {
     return Program.#adopt(fd, `program pinned at ${path}`);
   }
 
+  /**
+   * Every program loaded in the kernel (its info, memlock and whole name), in id order, as
+   * `bpftool prog list` shows them; programs unloaded while listing are left out. Needs
+   * CAP_SYS_ADMIN.
+   */
+  static list(): ListedProgram[] {
+    return listPrograms();
+  }
+
   /** Opens the loaded program with id `id` (needs CAP_SYS_ADMIN). */
   static fromId(id: number): Program {
     checkUint(id, "program id", 0xffffffff);
@@ -460,6 +471,21 @@ export class Program implements Disposable {
    */
   functions(): ProgramFunctions {
     return programFunctions(this.fd);
+  }
+
+  /**
+   * The instructions as the kernel runs them after the verifier's rewrites, each with its text
+   * (maps as `map[id:N]`, helpers by kernel symbol), the function and source line that start there
+   * (from the program's BTF func_info and line_info) and the map it refers to, as
+   * `bpftool prog dump xlated` shows them. Empty when the kernel withholds them.
+   */
+  xlated(): XlatedProgram {
+    return programXlatedListing(this.fd);
+  }
+
+  /** The JIT-compiled machine code and its functions (empty when not JIT-compiled or hidden). */
+  jited(): JitedProgram {
+    return programJited(this.fd);
   }
 
   /** Pins the program at `path` in a bpffs (it then outlives this process). */
