@@ -8,6 +8,7 @@ import type * as B from "@babel/types";
 import type { BuiltProgram } from "../isa/builder/program.js";
 import { ProgramBuilder } from "../isa/builder/program.js";
 import { LD_IMM64 } from "../isa/insn.js";
+import { InputError } from "../sys/error.js";
 import { CompileError } from "./errors.js";
 import {
   FunctionCompiler,
@@ -29,6 +30,7 @@ import {
   type IntType,
   intLayout,
   type Layout,
+  type StructLayout,
   structLayout,
   U8,
   U16,
@@ -56,7 +58,21 @@ export interface CompiledLine {
   readonly text: string;
 }
 
-/** A map the compiled programs use; create it with `BpfMap.create(spec)` and pass it by name. */
+/** A field of a configuration map's value (`config({...})`), for {@link configValue}. */
+export interface ConfigField {
+  readonly name: string;
+  readonly offset: number;
+  /** 1, 2, 4 or 8 */
+  readonly size: number;
+  readonly signed: boolean;
+}
+
+/**
+ * A map the compiled programs use; create it with `BpfMap.create(spec)` and pass it by name.
+ * A read-only map (the string constants, a `config({...})`) says what to store under key 0
+ * before loading (`contents`, or {@link configValue} for a config) and that it must then be
+ * frozen (`freeze`).
+ */
 export interface CompiledMap {
   readonly name: string;
   readonly type: string;
@@ -64,6 +80,50 @@ export interface CompiledMap {
   readonly valueSize: number;
   readonly maxEntries: number;
   readonly flags: readonly string[];
+  /** the value to store under key 0 before loading (the string constants' map) */
+  readonly contents?: Uint8Array;
+  /** freeze the map (BPF_MAP_FREEZE) after storing its value, before loading the programs */
+  readonly freeze?: boolean;
+  /** a configuration map: its fields, to encode the value with {@link configValue} */
+  readonly config?: readonly ConfigField[];
+}
+
+/** The name of the map that holds a module's string constants (`strncmp(s, "needle")`). */
+export const STRINGS_MAP = "rodata_str";
+
+/**
+ * Encodes the value of a configuration map (`config({...})`) from the values of its fields;
+ * fields left out are 0. Store it under key 0 and freeze the map before loading the programs.
+ */
+export function configValue(
+  map: CompiledMap,
+  values: Readonly<Record<string, number | bigint | boolean>>,
+): Uint8Array {
+  const fields = map.config;
+  if (fields === undefined) throw new InputError(`map '${map.name}' is not a config({...}) map`);
+  const out = new Uint8Array(map.valueSize);
+  const view = new DataView(out.buffer);
+  for (const [name, value] of Object.entries(values)) {
+    const f = fields.find((x) => x.name === name);
+    if (f === undefined)
+      throw new InputError(
+        `config '${map.name}' has no field '${name}' (fields: ${fields.map((x) => x.name).join(", ")})`,
+      );
+    const v = typeof value === "boolean" ? (value ? 1n : 0n) : BigInt(value);
+    const bits = BigInt(f.size * 8);
+    const min = f.signed ? -(1n << (bits - 1n)) : 0n;
+    const max = f.signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+    if (v < min || v > max)
+      throw new InputError(
+        `config field '${name}' is ${f.size * 8}-bit ${f.signed ? "signed" : "unsigned"}: ${v} does not fit`,
+      );
+    const u = BigInt.asUintN(f.size * 8, v);
+    if (f.size === 8) view.setBigUint64(f.offset, u, true);
+    else if (f.size === 4) view.setUint32(f.offset, Number(u), true);
+    else if (f.size === 2) view.setUint16(f.offset, Number(u), true);
+    else view.setUint8(f.offset, Number(u));
+  }
+  return out;
 }
 
 /** One compiled program: what `Program.load({ instructions })` takes, plus its type and lines. */
@@ -122,6 +182,12 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
   const functions = new Map<string, FunctionDecl>();
   const constants = new Map<string, bigint>();
   const codecs = new Map<string, Layout>();
+  const configs = new Map<string, MapDecl>();
+  const stringConstants = new Map<string, string>();
+  // string constants: NUL-terminated, one after the other in the one value of a read-only map
+  const strings = new Map<string, number>();
+  const stringBytes: number[] = [];
+  const stringsRef = Object.freeze({ name: STRINGS_MAP });
 
   const layoutOf = (e: B.Node): Layout => {
     if (e.type === "Identifier") {
@@ -267,6 +333,10 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       const name = d.id.name;
       let init = d.init;
       while (init.type === "TSAsExpression" || init.type === "TSSatisfiesExpression") init = init.expression;
+      if (init.type === "StringLiteral" && stmt.kind === "const") {
+        stringConstants.set(name, init.value);
+        continue;
+      }
       if (init.type === "NumericLiteral" && stmt.kind === "const") {
         if (Number.isInteger(init.value)) constants.set(name, BigInt(init.value));
         continue;
@@ -296,6 +366,29 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
         });
       } else if (callee === "map") {
         maps.set(name, mapDecl(name, init));
+      } else if (callee === "config") {
+        const arg = init.arguments[0];
+        if (init.arguments.length !== 1 || arg?.type !== "ObjectExpression")
+          fail(init, "config({ name: codec, ... }) takes an object literal of integer codecs");
+        const value = layoutOf({ ...init, callee: { ...init.callee, name: "struct" } } as B.CallExpression);
+        if (value.kind !== "struct") fail(init, "config({...}) is a struct");
+        for (const [fname, f] of (value as StructLayout).fields)
+          if (f.layout.kind !== "int")
+            fail(arg, `config field '${fname}' must be an integer (u8..u64, i8..i64)`);
+        if (name.length > 15)
+          fail(
+            d.id,
+            `a config's name is its map's name: at most 15 characters, '${name}' has ${name.length}`,
+          );
+        configs.set(name, {
+          name,
+          type: "array",
+          key: intLayout(U32),
+          value,
+          maxEntries: 1,
+          flags: ["BPF_F_RDONLY_PROG"],
+          ref: Object.freeze({ name }),
+        });
       } else if (callee === "struct" || callee === "array" || callee === "bytes" || callee === "cstring") {
         codecs.set(name, layoutOf(init));
       }
@@ -323,20 +416,45 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
 
   const compiled = chosen.map((p) => compileProgram(p));
   const usedMaps = new Set(compiled.flatMap((p) => p.maps));
-  return {
-    file,
-    programs: compiled,
-    maps: [...maps.values()]
-      .filter((m) => usedMaps.has(m.name))
-      .map((m) => ({
-        name: m.name,
-        type: m.type,
-        keySize: m.key.size,
-        valueSize: m.value.size,
-        maxEntries: m.maxEntries,
-        flags: m.flags,
-      })),
-  };
+  const specs: CompiledMap[] = [...maps.values()]
+    .filter((m) => usedMaps.has(m.name))
+    .map((m) => ({
+      name: m.name,
+      type: m.type,
+      keySize: m.key.size,
+      valueSize: m.value.size,
+      maxEntries: m.maxEntries,
+      flags: m.flags,
+    }));
+  for (const c of configs.values()) {
+    if (!usedMaps.has(c.name)) continue;
+    const fields = [...(c.value as StructLayout).fields].map(([fname, f]) => {
+      const t = (f.layout as { type: IntType }).type;
+      return { name: fname, offset: f.offset, size: t.bits / 8, signed: t.signed };
+    });
+    specs.push({
+      name: c.name,
+      type: c.type,
+      keySize: 4,
+      valueSize: c.value.size,
+      maxEntries: 1,
+      flags: c.flags,
+      freeze: true,
+      config: fields,
+    });
+  }
+  if (usedMaps.has(STRINGS_MAP))
+    specs.push({
+      name: STRINGS_MAP,
+      type: "array",
+      keySize: 4,
+      valueSize: stringBytes.length,
+      maxEntries: 1,
+      flags: ["BPF_F_RDONLY_PROG"],
+      contents: Uint8Array.from(stringBytes),
+      freeze: true,
+    });
+  return { file, programs: compiled, maps: specs };
 
   function compileProgram(p: ProgramDecl): CompiledProgram {
     const ctx = CONTEXTS.get(p.type);
@@ -354,6 +472,19 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       maps,
       functions,
       constants,
+      codecs,
+      configs,
+      stringConstants,
+      string(value) {
+        let offset = strings.get(value);
+        if (offset === undefined) {
+          offset = stringBytes.length;
+          for (const b of Buffer.from(value, "utf8")) stringBytes.push(b);
+          stringBytes.push(0);
+          strings.set(value, offset);
+        }
+        return { map: stringsRef, offset };
+      },
       fail,
       called(name, node) {
         const list = calls.get(current) ?? [];

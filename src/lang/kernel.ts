@@ -61,6 +61,8 @@ export interface ContextSpec {
   readonly typeName: string;
   readonly fields: ReadonlyMap<string, ContextField>;
   readonly packet: PacketAccess;
+  /** fields a program may assign */
+  readonly writable?: ReadonlySet<string>;
 }
 
 const f = (offset: number, type: IntType = U32): ContextField => ({ offset, type });
@@ -109,7 +111,13 @@ const SK_BUFF_FIELDS = new Map([
 ]);
 
 function skb(packet: PacketAccess): ContextSpec {
-  return { struct: "__sk_buff", typeName: "SkBuffContext", fields: SK_BUFF_FIELDS, packet };
+  return {
+    struct: "__sk_buff",
+    typeName: "SkBuffContext",
+    fields: SK_BUFF_FIELDS,
+    packet,
+    writable: new Set(["mark", "priority"]),
+  };
 }
 
 /** Program types the compiler knows a context for. */

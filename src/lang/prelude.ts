@@ -106,11 +106,13 @@ export interface CodecLike<O = unknown> {
 /** A codec's value inside a program: integers are numbers, structs objects of them. */
 export type LangValue<O> = O extends bigint | number | boolean
   ? number
-  : O extends readonly unknown[]
-    ? LangValue<O[number]>[]
-    : O extends object
-      ? { -readonly [K in keyof O]: LangValue<O[K]> }
-      : number;
+  : O extends Uint8Array | string
+    ? Uint8Array
+    : O extends readonly unknown[]
+      ? LangValue<O[number]>[]
+      : O extends object
+        ? { -readonly [K in keyof O]: LangValue<O[K]> }
+        : number;
 
 /** A map entry as `lookup` gives it: a reference into the map (struct values: their fields). */
 export type EntryRef<O> = O extends bigint | number | boolean ? { value: number } : LangValue<O>;
@@ -161,6 +163,67 @@ export const helpers: {
     },
   },
 );
+
+/** The value of a codec inside a program: `type Event = Struct<typeof Event>`. */
+export type Struct<C> = C extends CodecLike<infer O> ? LangValue<O> : never;
+
+function outside(name: string): never {
+  throw new Error(`${name} runs only inside an eBPF program: compile the program with rawbpf`);
+}
+
+/**
+ * A zeroed local of a codec's type, on the program's stack: `const e = zero(Event)`
+ * (`Event` a top-level `struct({...})`).
+ */
+export function zero<C extends CodecLike>(_codec: C): Struct<C> {
+  return outside("zero");
+}
+
+/**
+ * Compares the first `n` bytes of `s` (default: the constant's length) with a constant string,
+ * as C's strncmp: 0 when equal. Compiled to bpf_strncmp against the constant, which the compiler
+ * places in a frozen read-only map. `s` is a byte array or `arr.subarray(i)`.
+ */
+export function strncmp(_s: Uint8Array, _constant: string, _n?: number): number {
+  return outside("strncmp");
+}
+
+/** bpf_probe_read_user_str(dst, dst's size, src): the length copied (with the NUL) or a negative errno. */
+export function probeReadUserStr(_dst: Uint8Array | object, _src: number): number {
+  return outside("probeReadUserStr");
+}
+
+/** bpf_probe_read_kernel_str(dst, dst's size, src): the length copied (with the NUL) or a negative errno. */
+export function probeReadKernelStr(_dst: Uint8Array | object, _src: number): number {
+  return outside("probeReadKernelStr");
+}
+
+/** bpf_probe_read_user(dst, dst's size, src): 0 or a negative errno. */
+export function probeReadUser(_dst: Uint8Array | object, _src: number): number {
+  return outside("probeReadUser");
+}
+
+/** bpf_probe_read_kernel(dst, dst's size, src): 0 or a negative errno. */
+export function probeReadKernel(_dst: Uint8Array | object, _src: number): number {
+  return outside("probeReadKernel");
+}
+
+/** What `config()` returns at run time: a marker; the compiler reads the source. */
+export interface ConfigDeclaration {
+  readonly kind: "rawbpf.config";
+}
+
+/**
+ * Read-only configuration set at load time: `const cfg = config({ pid: u32, verbose: u8 })`.
+ * Programs read `cfg.pid`; the loader stores the values (`configValue`) in the map the compiler
+ * reports under the same name, and freezes it (BPF_F_RDONLY_PROG: the verifier treats the
+ * values as constants).
+ */
+export function config<const F extends Record<string, CodecLike<number | bigint | boolean>>>(
+  _fields: F,
+): { readonly [K in keyof F]: number } {
+  return Object.freeze({ kind: "rawbpf.config" }) as unknown as { readonly [K in keyof F]: number };
+}
 
 /** `lock *field += value`: an atomic add to a field of a map value. */
 export function atomicAdd(_field: number, _value: number): void {
