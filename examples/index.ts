@@ -79,4 +79,10 @@ export const DEMOS: readonly Demo[] = [
       "packets per IP protocol from XDP into a per-CPU array, the program written in TypeScript and compiled in process",
     run: async (log) => (await import("./ts-protocols.js")).run(log),
   },
+  {
+    name: "ts-drop-needle",
+    summary:
+      "the article's needle filter written in TypeScript: strncmp against a constant the compiler puts in a frozen read-only map",
+    run: async (log) => (await import("./ts-drop-needle.js")).run(log),
+  },
 ];

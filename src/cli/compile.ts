@@ -45,7 +45,10 @@ function json(m: CompiledModule): string {
   return `${JSON.stringify(
     {
       file: m.file,
-      maps: m.maps,
+      // a read-only map's value as hex
+      maps: m.maps.map((x) =>
+        x.contents === undefined ? x : { ...x, contents: Buffer.from(x.contents).toString("hex") },
+      ),
       programs: m.programs.map((p) => ({
         name: p.name,
         type: p.type,

@@ -285,13 +285,31 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     const type = typeArg.value;
     if (maxEntries === undefined) return fail(specArg, "the map needs maxEntries");
     const none = arrayLayout(intLayout(U8), 0);
+    if (type === "perf_event_array") {
+      if (value === undefined)
+        return fail(
+          specArg,
+          "a perf event array here needs `value: <record codec>` (the record output() writes)",
+        );
+      // the kernel's map holds 4-byte descriptors; the codec is the record's
+      return {
+        name,
+        type,
+        key: intLayout(U32),
+        value,
+        maxEntries,
+        flags,
+        ref: Object.freeze({ name }),
+        record: true,
+      };
+    }
     if (type === "ringbuf") {
       if (value === undefined)
         return fail(
           specArg,
           "a ring buffer map here needs `value: <record codec>` (the record output() writes)",
         );
-      return { name, type, key: none, value, maxEntries, flags, ref: Object.freeze({ name }) };
+      return { name, type, key: none, value, maxEntries, flags, ref: Object.freeze({ name }), record: true };
     }
     if (key === undefined || value === undefined) return fail(specArg, "the map needs key and value codecs");
     return { name, type, key, value, maxEntries, flags, ref: Object.freeze({ name }) };
@@ -422,7 +440,7 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       name: m.name,
       type: m.type,
       keySize: m.key.size,
-      valueSize: m.value.size,
+      valueSize: m.record === true ? (m.type === "ringbuf" ? 0 : 4) : m.value.size,
       maxEntries: m.maxEntries,
       flags: m.flags,
     }));

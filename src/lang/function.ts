@@ -113,6 +113,8 @@ export interface MapDecl {
   readonly flags: readonly string[];
   /** what ld_imm64 refers to: `{ name }`, bound to a live map at load */
   readonly ref: { readonly name: string };
+  /** the value codec is the record written by output(), not the map's value (perf event arrays) */
+  readonly record?: boolean;
 }
 
 /** A top-level function a program may call. */
@@ -1240,6 +1242,12 @@ export class FunctionCompiler {
     return { k: "stk", off: local.off!, t };
   }
 
+  /** The program's context parameter, when this function has one. */
+  private contextLocal(): Local | undefined {
+    for (const l of this.scopes[0]!.values()) if (l.type.kind === "ctx") return l;
+    return undefined;
+  }
+
   private unknownName(name: string): string {
     if (this.m.maps.has(name)) return `'${name}' is a map: call its methods (lookup, update, delete, output)`;
     return `unknown name '${name}': a program may use its locals, module constants, maps and functions, and rawbpf's constants`;
@@ -1759,7 +1767,7 @@ export class FunctionCompiler {
    * Calls with arguments in r1..r5: temps that stay live are saved to the stack around the call,
    * the result comes back in a fresh temp.
    */
-  private callWith(args: readonly Val[], insn: Instruction, returns: IntType, node: B.Node): Val {
+  private callWith(args: readonly Val[], insn: Instruction, returns: IntType | undefined, node: B.Node): Val {
     if (args.length > 5) this.m.fail(node, "BPF calls take at most 5 arguments");
     const argTemps = new Set(args.filter((a) => a.k === "reg" && a.temp).map((a) => (a as { r: number }).r));
     const live = TEMPS.filter((r) => !this.freeTemps.has(r) && !argTemps.has(r));
@@ -1794,6 +1802,8 @@ export class FunctionCompiler {
     for (const r of argTemps) this.freeTemps.add(r);
     for (const s of saves) this.emit(ldx("dw", register(s.r), R10, s.off));
     this.stackTop = savedTop;
+    // a void helper leaves r0 unreadable
+    if (returns === undefined) return { k: "imm", v: 0n, t: I64 };
     const r = this.temp(node);
     this.emit(mov(register(r), register(0)));
     return { k: "reg", r, t: returns, temp: true };
@@ -1961,7 +1971,7 @@ export class FunctionCompiler {
         : /u32/.test(helper.returns)
           ? U32
           : I64;
-    return this.callWith(vals, call(helper.name), ret, e);
+    return this.callWith(vals, call(helper.name), /^\s*void\s*$/.test(helper.returns) ? undefined : ret, e);
   }
 
   /** A key or value argument: written to the stack, passed as its address. */
@@ -2030,10 +2040,14 @@ export class FunctionCompiler {
     };
     const savedTop = this.stackTop;
     const isRing = map.type === "ringbuf";
+    if ((isRing || map.type === "perf_event_array") && ["lookup", "update", "delete"].includes(method))
+      this.m.fail(
+        e,
+        `${map.name} is a ${map.type}: use output()${isRing ? ", or reserve() and submit()" : ""}`,
+      );
     try {
       switch (method) {
         case "lookup": {
-          if (isRing) this.m.fail(e, `${map.name} is a ring buffer: use output()`);
           arity(1);
           const key = this.toStack(args[0]!, map.key, "key");
           const m = mapVal();
@@ -2057,8 +2071,69 @@ export class FunctionCompiler {
           const m = mapVal();
           return this.callWith([m, key], call("bpf_map_delete_elem"), I64, e);
         }
+        case "reserve": {
+          if (!isRing) this.m.fail(e, `${map.name} is a ${map.type} map; reserve() is for ring buffers`);
+          arity(0);
+          const m = mapVal();
+          const v = this.callWith(
+            [m, { k: "imm", v: BigInt(map.value.size), t: U64 }, { k: "imm", v: 0n, t: U64 }],
+            call("bpf_ringbuf_reserve"),
+            U64,
+            e,
+          );
+          const t: PointerType = {
+            kind: "ptr",
+            to: map.value,
+            nullable: true,
+            what: `record of ${map.name}`,
+          };
+          return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+        }
+        case "submit":
+        case "discard": {
+          if (!isRing) this.m.fail(e, `${map.name} is a ${map.type} map; ${method}() is for ring buffers`);
+          arity(1, 2);
+          const rec = this.expr(args[0]!, undefined);
+          const rt = this.valType(rec);
+          if (rt?.kind !== "ptr" || !rt.what.startsWith("record of"))
+            this.m.fail(args[0]!, `${method}() takes a record from ${map.name}.reserve()`);
+          if (rt?.kind === "ptr" && rt.nullable)
+            this.m.fail(
+              args[0]!,
+              "this record may be null (the ring buffer may be full): check it first, e.g. `if (r === null) return 0;`",
+            );
+          const flags = args[1]
+            ? this.convert(this.expr(args[1], U64), U64, args[1])
+            : ({ k: "imm", v: 0n, t: U64 } as Val);
+          return this.callWith([rec, flags], call(`bpf_ringbuf_${method}`), undefined, e);
+        }
         case "output": {
-          if (!isRing) this.m.fail(e, `${map.name} is a ${map.type} map; output() is for ring buffers`);
+          if (map.type === "perf_event_array") {
+            arity(1, 2);
+            const ctxLocal = this.contextLocal();
+            if (ctxLocal === undefined)
+              return this.m.fail(
+                e,
+                "perf event output needs the program's context: call it in the program's own body",
+              );
+            const value = this.toStack(args[0]!, map.value, "record");
+            const flags = args[1]
+              ? this.convert(this.expr(args[1], U64), U64, args[1])
+              : ({ k: "imm", v: 0xffffffffn, t: U64 } as Val);
+            const c = this.readLocal(ctxLocal, e);
+            const m = mapVal();
+            return this.callWith(
+              [c, m, flags, value, { k: "imm", v: BigInt(map.value.size), t: U64 }],
+              call("bpf_perf_event_output"),
+              I64,
+              e,
+            );
+          }
+          if (!isRing)
+            this.m.fail(
+              e,
+              `${map.name} is a ${map.type} map; output() is for ring buffers and perf event arrays`,
+            );
           arity(1, 2);
           const value = this.toStack(args[0]!, map.value, "record");
           const flags = args[1]
@@ -2075,7 +2150,7 @@ export class FunctionCompiler {
         default:
           return this.m.fail(
             e.callee,
-            `maps have lookup, update, delete and (ring buffers) output; not '${method}'`,
+            `maps have lookup, update, delete; ring buffers output, reserve, submit and discard; perf event arrays output; not '${method}'`,
           );
       }
     } finally {
