@@ -972,6 +972,16 @@ export class FunctionCompiler {
           const str = this.m.stringConstants.get(e.object.name);
           if (str !== undefined) return BigInt(Buffer.byteLength(str, "utf8"));
         }
+        // the length of a stack array local
+        if (
+          e.object.type === "Identifier" &&
+          !e.computed &&
+          e.property.type === "Identifier" &&
+          e.property.name === "length"
+        ) {
+          const l = this.lookupLocal(e.object.name);
+          if (l?.type.kind === "stack" && l.type.to.kind === "array") return BigInt(l.type.to.length);
+        }
         return undefined;
       }
       case "TSAsExpression": {
@@ -1134,7 +1144,7 @@ export class FunctionCompiler {
       const t = this.placeType(place, e.argument);
       this.store(
         place,
-        this.arith(e.operator === "++" ? "+" : "-", this.load(place, e), { k: "imm", v: 1n, t }, e),
+        this.arith(e.operator === "++" ? "+" : "-", this.load(place, e, true), { k: "imm", v: 1n, t }, e),
         e,
       );
       if (place.k === "mem" && place.guard !== undefined) this.place(place.guard);
@@ -1173,7 +1183,7 @@ export class FunctionCompiler {
     }
     const op = e.operator.slice(0, -1);
     const t = this.placeType(place, e.left);
-    const current = this.load(place, e.left);
+    const current = this.load(place, e.left, true);
     const right = this.expr(e.right, t);
     this.store(place, this.arith(op, current, right, e), e);
     if (place.k === "mem" && place.guard !== undefined) this.place(place.guard);
@@ -1197,10 +1207,11 @@ export class FunctionCompiler {
     return this.m.fail(e, "assign to a local or a field");
   }
 
-  private load(place: Place, node: B.Node): Val {
+  /** Reads a place; `again`: the place is stored to afterwards, so its base register is kept. */
+  private load(place: Place, node: B.Node, again = false): Val {
     if (place.k === "local") return this.readLocal(place.local, node);
     const base = this.inReg(place.base, node);
-    const r = base.temp ? base.r : this.temp(node);
+    const r = base.temp && !again ? base.r : this.temp(node);
     this.emit(ldx(SIZE[place.type.bits]!, register(r), register(base.r), place.off));
     let v: Val = { k: "reg", r, t: place.type, temp: true };
     if (place.type.signed && place.type.bits < 64) {
