@@ -21,6 +21,12 @@ import {
 import { CONTEXTS } from "./kernel.js";
 import { parseModule } from "./parse.js";
 import {
+  ptRegsContext,
+  readTracefsFormat,
+  type TracepointFormatReader,
+  tracepointContext,
+} from "./tracefs.js";
+import {
   arrayLayout,
   I8,
   I16,
@@ -44,6 +50,10 @@ export interface CompileOptions {
   file?: string;
   /** compile only this program (by its exported name) */
   program?: string;
+  /** reads a tracepoint's format file (default: the running kernel's tracefs) */
+  tracepointFormat?: TracepointFormatReader;
+  /** the architecture whose pt_regs kprobe and uprobe programs read (default: this one) */
+  arch?: string;
 }
 
 /** A source line of an instruction, as `Program.load` reads `lineInfo`. */
@@ -130,8 +140,13 @@ export function configValue(
 export interface CompiledProgram extends BuiltProgram {
   /** the exported name */
   readonly name: string;
-  /** the program type, as bpftool spells it */
+  /** the program type, as bpftool spells it (`tracepoint`, `kprobe` for kprobes and uprobes) */
   readonly type: string;
+  /**
+   * where the program attaches, from its declaration: `program("tracepoint/syscalls/sys_enter_openat", ...)`
+   * gives `syscalls/sys_enter_openat`; `program("uprobe/libc.so.6:malloc", ...)` gives `libc.so.6:malloc`
+   */
+  readonly attachTo?: string;
   /** a source line per statement */
   readonly lineInfo: readonly CompiledLine[];
   /** names of the maps it refers to (pass them as `maps` to `Program.load`) */
@@ -475,11 +490,36 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
   return { file, programs: compiled, maps: specs };
 
   function compileProgram(p: ProgramDecl): CompiledProgram {
-    const ctx = CONTEXTS.get(p.type);
+    const slash = p.type.indexOf("/");
+    const kind = slash < 0 ? p.type : p.type.slice(0, slash);
+    const attachTo = slash < 0 ? undefined : p.type.slice(slash + 1);
+    let ctx = CONTEXTS.get(kind);
+    let progType = kind;
+    if (kind === "tracepoint") {
+      const parts = attachTo?.split("/") ?? [];
+      if (parts.length !== 2 || parts.some((x) => !/^[A-Za-z0-9_]+$/.test(x)))
+        fail(
+          p.node,
+          'a tracepoint program names its tracepoint: program("tracepoint/syscalls/sys_enter_openat", (ctx) => ...)',
+        );
+      try {
+        ctx = tracepointContext(parts[0]!, parts[1]!, options.tracepointFormat ?? readTracefsFormat);
+      } catch (e) {
+        fail(p.node, (e as Error).message);
+      }
+    } else if (kind === "kprobe" || kind === "uprobe" || kind === "kretprobe" || kind === "uretprobe") {
+      progType = "kprobe";
+      try {
+        ctx = ptRegsContext(options.arch);
+      } catch (e) {
+        fail(p.node, (e as Error).message);
+      }
+    } else if (attachTo !== undefined)
+      fail(p.node, `'${kind}' programs take no attach point in their type ('${p.type}')`);
     if (ctx === undefined)
       fail(
         p.fn,
-        `the compiler has no context type for '${p.type}' programs yet (it knows ${[...CONTEXTS.keys()].join(", ")})`,
+        `the compiler has no context type for '${p.type}' programs yet (it knows ${[...CONTEXTS.keys(), "tracepoint/CATEGORY/NAME", "kprobe", "uprobe", "kretprobe", "uretprobe"].join(", ")})`,
       );
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name)) fail(p.node, `'${p.name}' is not a C identifier`);
     const calls = new Map<string, { callee: string; node: B.Node }[]>();
@@ -593,7 +633,8 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     return {
       ...built,
       name: p.name,
-      type: p.type,
+      type: progType,
+      ...(attachTo === undefined ? {} : { attachTo }),
       lineInfo,
       maps: [...usedMapNames],
       stackSize: bodies.get(p.name)!.stack,

@@ -1553,15 +1553,34 @@ export class FunctionCompiler {
     const root = rootOf(e);
     const rootLocal = root.type === "Identifier" ? this.lookupLocal(root.name) : undefined;
     if (rootLocal?.type.kind === "ctx") {
-      if (e.object !== root || e.computed || e.property.type !== "Identifier")
-        return this.m.fail(e, "read a context field as ctx.name");
-      const name = e.property.name;
+      // ctx.name, or ctx.name[constant] for an array field
+      const named = e.computed ? e.object : e;
+      if (
+        named.type !== "MemberExpression" ||
+        named.object !== root ||
+        named.computed ||
+        named.property.type !== "Identifier"
+      )
+        return this.m.fail(e, "read a context field as ctx.name (or ctx.name[i] for an array field)");
+      const name = named.property.name;
       const base = this.readLocal(rootLocal, root);
       const field = this.ctx?.fields.get(name);
       if (field === undefined)
-        return this.m.fail(e.property, `${this.ctx?.struct ?? "the context"} has no field '${name}'`);
+        return this.m.fail(
+          named.property,
+          `${this.ctx?.struct ?? "the context"} has no field '${name}' (fields: ${[...(this.ctx?.fields.keys() ?? [])].join(", ")})`,
+        );
+      let off = field.offset;
+      if (e.computed) {
+        const i = this.constantValue(e.property);
+        if (field.length === undefined) return this.m.fail(e, `ctx.${name} is not an array`);
+        if (i === undefined || i < 0n || i >= BigInt(field.length))
+          return this.m.fail(e.property, `ctx.${name} takes a constant index from 0 to ${field.length - 1}`);
+        off += Number(i) * (field.type.bits / 8);
+      } else if (field.length !== undefined)
+        return this.m.fail(e, `ctx.${name} is an array of ${field.length}: read an element, ctx.${name}[i]`);
       const writable = this.ctx?.writable?.has(name) ?? false;
-      return { k: "mem", base, off: field.offset, type: field.type, writable };
+      return { k: "mem", base, off, type: field.type, writable };
     }
     const p = this.path(e, true);
     if (p.length !== undefined) return this.m.fail(e, "an array's length cannot be assigned");

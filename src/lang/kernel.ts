@@ -43,6 +43,8 @@ export const KERNEL_CONSTANTS: Readonly<Record<string, number>> = Object.freeze(
 export interface ContextField {
   readonly offset: number;
   readonly type: IntType;
+  /** a fixed array of `type` (`ctx.args[2]`, a constant index) */
+  readonly length?: number;
 }
 
 /** How a program type reaches its packet, if it has one. */

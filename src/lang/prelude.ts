@@ -78,8 +78,54 @@ export interface ContextOf {
   cgroup_skb: SkBuffContext;
 }
 
+/** A field of a tracepoint's record: a number, or (array fields such as `args`) indexed by a constant. */
+export type TracepointField = number & { readonly [index: number]: number };
+
+/** A tracepoint's record: its fields by the names of its format file in tracefs (pointers are u64). */
+export interface TracepointContext {
+  readonly [field: string]: TracepointField;
+}
+
+/** `struct pt_regs` of kprobes and uprobes, by the calling convention's names. */
+export interface PtRegs {
+  /** the function's first integer argument (x86-64: rdi; arm64: x0), at its entry */
+  readonly arg0: u64;
+  readonly arg1: u64;
+  readonly arg2: u64;
+  readonly arg3: u64;
+  readonly arg4: u64;
+  readonly arg5: u64;
+  /** the return value (x86-64: rax; arm64: x0), at the function's return */
+  readonly ret: u64;
+  /** the instruction pointer */
+  readonly ip: u64;
+  /** the stack pointer */
+  readonly sp: u64;
+}
+
+/** Probe kinds: kprobes and uprobes are kprobe programs whose context is the registers. */
+export type ProbeKind = "kprobe" | "uprobe" | "kretprobe" | "uretprobe";
+
+/**
+ * What `program()` takes as its type: a program type with a fixed context (`"xdp"`), a
+ * tracepoint with its name (`"tracepoint/syscalls/sys_enter_openat"`), or a probe kind, with an
+ * optional attach point the loader reads back (`"uprobe/libc.so.6:malloc"`).
+ */
+export type ProgramKind =
+  | keyof ContextOf
+  | `tracepoint/${string}/${string}`
+  | ProbeKind
+  | `${ProbeKind}/${string}`;
+
+/** The context type of a program kind. */
+export type ContextFor<T extends string> = T extends keyof ContextOf
+  ? ContextOf[T]
+  : T extends `tracepoint/${string}`
+    ? TracepointContext
+    : PtRegs;
+
 /** What `program()` returns at run time: a marker; the compiler reads the source. */
-export interface ProgramDeclaration<T extends keyof ContextOf = keyof ContextOf> {
+export interface ProgramDeclaration<T extends string = ProgramKind> {
   readonly kind: "rawbpf.program";
   readonly type: T;
 }
@@ -88,9 +134,9 @@ export interface ProgramDeclaration<T extends keyof ContextOf = keyof ContextOf>
  * Declares an eBPF program, written as an arrow function of the context. Export it:
  * `export const count = program("xdp", (ctx) => { ... return XDP_PASS; })`.
  */
-export function program<const T extends keyof ContextOf>(
+export function program<const T extends ProgramKind>(
   type: T,
-  _body: (ctx: ContextOf[T]) => number,
+  _body: (ctx: ContextFor<T>) => number,
 ): ProgramDeclaration<T> {
   return Object.freeze({ kind: "rawbpf.program", type });
 }
