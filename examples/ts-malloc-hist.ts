@@ -52,12 +52,12 @@ function power(exp: number): string {
 
 /** Prints a log2 histogram as bpftrace's hist() does: `[lo, hi)  count |@@@@   |`. */
 export function printHist(counts: readonly bigint[], log: Log): void {
-  let first = counts.findIndex((c) => c > 0n);
+  const first = counts.findIndex((c) => c > 0n);
   let last = counts.length - 1;
   while (last >= 0 && counts[last] === 0n) last--;
   if (first < 0) return;
-  first = Math.max(0, first);
-  const max = counts.reduce((a, b) => (b > a ? b : a), 0n);
+  let max = 0n;
+  for (const c of counts) if (c > max) max = c;
   for (let slot = first; slot <= last; slot++) {
     const label = slot === 0 ? "[0]" : slot === 1 ? "[1]" : `[${power(slot - 1)}, ${power(slot)})`;
     const c = counts[slot]!;
