@@ -5,15 +5,19 @@
  * line info pointing at the TypeScript source.
  */
 import type * as B from "@babel/types";
+import type { Btf } from "../btf/decode.js";
+import { vmlinuxBtf } from "../btf/kernel.js";
 import type { BuiltProgram } from "../isa/builder/program.js";
 import { ProgramBuilder } from "../isa/builder/program.js";
 import { LD_IMM64 } from "../isa/insn.js";
 import { InputError } from "../sys/error.js";
 import { CompileError } from "./errors.js";
 import {
+  type CallbackParam,
   FunctionCompiler,
   type FunctionDecl,
   type Item,
+  type KfuncPrototype,
   type MapDecl,
   type ModuleScope,
   STACK_LIMIT,
@@ -54,6 +58,8 @@ export interface CompileOptions {
   tracepointFormat?: TracepointFormatReader;
   /** the architecture whose pt_regs kprobe and uprobe programs read (default: this one) */
   arch?: string;
+  /** the kernel BTF kfuncs are looked up in (default: the running kernel's vmlinux) */
+  btf?: () => Btf;
 }
 
 /** A source line of an instruction, as `Program.load` reads `lineInfo`. */
@@ -523,6 +529,10 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       );
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name)) fail(p.node, `'${p.name}' is not a C identifier`);
     const calls = new Map<string, { callee: string; node: B.Node }[]>();
+    const callbacks = new Map<
+      string,
+      { fn: B.ArrowFunctionExpression | B.FunctionExpression; params: readonly CallbackParam[] }
+    >();
     const order: string[] = [p.name];
     const bodies = new Map<string, { items: Item[]; stack: number }>();
     let current = p.name;
@@ -550,6 +560,16 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
         calls.set(current, list);
         if (!order.includes(name)) order.push(name);
       },
+      callback(fn, params) {
+        const name = `${p.name}_cb${callbacks.size}`;
+        if (functions.has(name)) fail(fn, `the callback's name ${name} is taken by a function`);
+        callbacks.set(name, { fn, params });
+        this.called(name, fn);
+        return name;
+      },
+      kfunc(name) {
+        return kfuncPrototype(options.btf?.() ?? vmlinuxBtf(), name);
+      },
     };
     // main
     if (p.fn.params.length > 1) fail(p.fn.params[1], "a program takes one argument: its context");
@@ -565,6 +585,14 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     bodies.set(p.name, { items: main.items, stack: main.maxStack });
     for (let i = 1; i < order.length; i++) {
       const name = order[i]!;
+      const cb = callbacks.get(name);
+      if (cb !== undefined) {
+        current = name;
+        const fc = new FunctionCompiler(scope, undefined);
+        fc.compileFunction(cb.params, cb.fn.body, I64, cb.fn);
+        bodies.set(name, { items: fc.items, stack: fc.maxStack });
+        continue;
+      }
       const decl = functions.get(name)!;
       const bad = (decl as { bad?: unknown }).bad;
       if (bad !== undefined) throw bad;
@@ -672,4 +700,49 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       );
     }
   }
+}
+
+/** A kfunc's prototype from BTF: its argument count, and what it returns. */
+function kfuncPrototype(btf: Btf, name: string): KfuncPrototype | undefined {
+  const id = btf.findId(name, "func");
+  if (id === undefined) return undefined;
+  const fn = btf.type(id);
+  if (fn.kind !== "func") return undefined;
+  const proto = btf.type(fn.type);
+  if (proto.kind !== "func_proto") return undefined;
+  const skip = (t: number): number => {
+    let cur = t;
+    for (;;) {
+      const x = btf.type(cur);
+      if (
+        x.kind === "typedef" ||
+        x.kind === "const" ||
+        x.kind === "volatile" ||
+        x.kind === "restrict" ||
+        x.kind === "type_tag"
+      )
+        cur = x.type;
+      else return cur;
+    }
+  };
+  const intOf = (t: number): IntType | undefined => {
+    const x = btf.type(skip(t));
+    if (x.kind === "int") {
+      const bits = x.size * 8;
+      if (bits !== 8 && bits !== 16 && bits !== 32 && bits !== 64) return undefined;
+      return INT_TYPES.get(`${x.signed ? "i" : "u"}${bits}`);
+    }
+    if (x.kind === "enum") return U32;
+    return undefined;
+  };
+  let returns: KfuncPrototype["returns"];
+  if (proto.returnType === 0) returns = undefined;
+  else {
+    const r = btf.type(skip(proto.returnType));
+    if (r.kind === "ptr") {
+      const to = intOf(r.type);
+      returns = to === undefined ? U64 : { pointer: intLayout(to) };
+    } else returns = intOf(proto.returnType) ?? I64;
+  }
+  return { args: proto.params.length, returns };
 }

@@ -18,6 +18,7 @@ import {
   be16,
   be32,
   call,
+  callKfunc,
   callLocal,
   div,
   div32,
@@ -44,6 +45,7 @@ import {
   jsle32,
   jslt,
   jslt32,
+  ldFunc,
   ldImm64,
   ldMapFd,
   ldMapValue,
@@ -145,6 +147,28 @@ export interface ModuleScope {
   fail(node: B.Node | null | undefined, reason: string): never;
   /** records a call from the function being compiled (for recursion and stack checks) */
   called(name: string, node: B.Node): void;
+  /**
+   * Makes an arrow function passed to a helper (bpf_loop, bpf_for_each_map_elem) a callback
+   * subprogram with these parameters; returns its name.
+   */
+  callback(fn: B.ArrowFunctionExpression | B.FunctionExpression, params: readonly CallbackParam[]): string;
+  /** a kfunc's prototype from the kernel's BTF, or undefined when the kernel has none by that name */
+  kfunc(name: string): KfuncPrototype | undefined;
+}
+
+/** A parameter of a callback subprogram: its name, type and the register it arrives in. */
+export interface CallbackParam {
+  readonly name: string;
+  readonly type: Type;
+  readonly node: B.Node;
+  readonly reg: number;
+}
+
+/** What the compiler needs of a kfunc's prototype. */
+export interface KfuncPrototype {
+  readonly args: number;
+  /** undefined: void; a layout: a pointer to it that may be null */
+  readonly returns: IntType | { readonly pointer: Layout } | undefined;
 }
 
 /** An emitted item: an instruction, a label, or a source line mark. */
@@ -344,7 +368,7 @@ export class FunctionCompiler {
 
   /** Compiles a function: parameters are bound, then the body; a reachable end returns 0. */
   compileFunction(
-    params: readonly { name: string; type: Type; node: B.Node }[],
+    params: readonly { name: string; type: Type; node: B.Node; reg?: number }[],
     body: B.BlockStatement | B.Expression,
     returns: IntType,
     node: B.Node,
@@ -352,7 +376,7 @@ export class FunctionCompiler {
     this.returnType = returns;
     params.forEach((p, i) => {
       const local = this.declare(p.name, p.type, false, p.node);
-      this.storeLocal(local, { k: "reg", r: i + 1, t: p.type, temp: false });
+      this.storeLocal(local, { k: "reg", r: p.reg ?? i + 1, t: p.type, temp: false });
     });
     if (body.type === "BlockStatement") this.statements(body.body);
     else {
@@ -1760,6 +1784,7 @@ export class FunctionCompiler {
       if (local) return this.m.fail(callee, `'${callee.name}' is a local, not a function`);
       if (callee.name === "atomicAdd") return this.atomicAdd(e, args);
       if (callee.name === "strncmp") return this.strncmp(e, args);
+      if (callee.name === "bpfLoop") return this.bpfLoop(e, args);
       const read = PROBE_READS[callee.name];
       if (read !== undefined) return this.probeRead(e, read, args);
       if (callee.name === "zero")
@@ -1781,6 +1806,7 @@ export class FunctionCompiler {
       const obj = callee.object;
       if (obj.type === "Identifier") {
         if (obj.name === "helpers" && !this.lookupLocal("helpers")) return this.helperCall(e, method, args);
+        if (obj.name === "kfuncs" && !this.lookupLocal("kfuncs")) return this.kfuncCall(e, method, args);
         const map = this.m.maps.get(obj.name);
         if (map && !this.lookupLocal(obj.name)) return this.mapCall(e, map, method, args);
         const local = this.lookupLocal(obj.name);
@@ -1962,6 +1988,89 @@ export class FunctionCompiler {
     );
   }
 
+  /** The type a callback's state parameter has: a pointer to the stack object passed, if one is. */
+  private stateType(e: B.Expression | undefined): Type {
+    if (e?.type === "Identifier") {
+      const l = this.lookupLocal(e.name);
+      if (l?.type.kind === "stack")
+        return { kind: "ptr", to: l.type.to, nullable: false, what: `the state ${l.type.what}` };
+    }
+    return U64;
+  }
+
+  /**
+   * An arrow function passed as a callback: compiled as its own subprogram (it may not capture
+   * locals), passed by address (ld_imm64 src=4). `types` are the callback's parameter types, one
+   * a register from r1.
+   */
+  private callbackArg(
+    fn: B.ArrowFunctionExpression | B.FunctionExpression,
+    types: readonly Type[],
+    first = 0,
+  ): Val {
+    const own = new Set(fn.params.map((p) => (p.type === "Identifier" ? p.name : "")));
+    for (const id of references(fn.body)) {
+      if (!own.has(id.name) && this.lookupLocal(id.name))
+        this.m.fail(
+          id,
+          `closure over the local '${id.name}': a callback cannot capture locals; pass a struct as the callback's state (its last parameter) and read '${id.name}' from it`,
+        );
+    }
+    if (fn.params.length > types.length - first)
+      this.m.fail(fn, `this callback takes at most ${types.length - first} parameters`);
+    const params: CallbackParam[] = fn.params.map((p, j) => {
+      if (p.type !== "Identifier") return this.m.fail(p, "a callback's parameters are plain names");
+      return { name: p.name, type: types[first + j]!, node: p, reg: first + j + 1 };
+    });
+    const name = this.m.callback(fn, params);
+    const r = this.temp(fn);
+    this.emit(ldFunc(register(r), name));
+    return { k: "reg", r, t: U64, temp: true };
+  }
+
+  /** bpfLoop(n, (i, state) => ..., state?): bpf_loop with a callback subprogram. */
+  private bpfLoop(e: B.CallExpression, args: B.Expression[]): Val {
+    if (args.length < 2 || args.length > 3)
+      return this.m.fail(e, "bpfLoop(count, (i, state) => ..., state?) takes 2 or 3 arguments");
+    const n = this.convert(this.expr(args[0]!, U32), U32, args[0]!);
+    const fn = args[1]!;
+    if (fn.type !== "ArrowFunctionExpression" && fn.type !== "FunctionExpression")
+      return this.m.fail(
+        fn,
+        "bpfLoop's second argument is an arrow function: (i, state) => 0 to go on, 1 to stop",
+      );
+    const cb = this.callbackArg(fn, [U64, this.stateType(args[2])]);
+    const state = args[2] === undefined ? ({ k: "imm", v: 0n, t: U64 } as Val) : this.expr(args[2], U64);
+    return this.callWith([n, cb, state, { k: "imm", v: 0n, t: U64 }], call("bpf_loop"), I64, e);
+  }
+
+  /** kfuncs.NAME(args): a kernel function called by name (BTF id resolved at load). */
+  private kfuncCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
+    const proto = this.m.kfunc(name);
+    if (proto === undefined) return this.m.fail(e.callee, `no kfunc named ${name} in the kernel's BTF`);
+    if (args.length !== proto.args)
+      this.m.fail(e, `${name} takes ${proto.args} arguments, got ${args.length}`);
+    const vals = args.map((a) => this.expr(a, U64));
+    for (const [i, v] of vals.entries()) {
+      const t = this.valType(v);
+      if (t?.kind === "ptr" && t.nullable) this.intOf(v, args[i]!);
+    }
+    const r = proto.returns;
+    if (r === undefined) return this.callWith(vals, callKfunc(name), undefined, e);
+    if ("pointer" in r) {
+      const v = this.callWith(vals, callKfunc(name), U64, e);
+      const t: PointerType = {
+        kind: "ptr",
+        to: r.pointer,
+        nullable: true,
+        what: `the result of ${name}`,
+        readonly: true,
+      };
+      return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+    }
+    return this.callWith(vals, callKfunc(name), r, e);
+  }
+
   private helperCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
     const helper = findHelper(`bpf_${name}`) ?? findHelper(name);
     if (helper === undefined)
@@ -1971,7 +2080,14 @@ export class FunctionCompiler {
         e,
         `${helper.name} takes ${helper.args.length} arguments (${helper.args.map((a) => `${a.type} ${a.name}`).join(", ")}), got ${args.length}`,
       );
-    const vals = args.map((a) => {
+    const vals = args.map((a, i) => {
+      if (a.type === "ArrowFunctionExpression" || a.type === "FunctionExpression") {
+        if (helper.name === "bpf_loop" && i === 1) return this.callbackArg(a, [U64, this.stateType(args[2])]);
+        return this.m.fail(
+          a,
+          `${helper.name} takes no callback here: arrow functions are callbacks of bpf_loop (helpers.loop, bpfLoop) and of a map's forEach`,
+        );
+      }
       if (a.type === "Identifier" && a.name === "ctx") {
         const l = this.lookupLocal("ctx");
         if (l) return this.readLocal(l, a);
@@ -2100,6 +2216,27 @@ export class FunctionCompiler {
           const key = this.toStack(args[0]!, map.key, "key");
           const m = mapVal();
           return this.callWith([m, key], call("bpf_map_delete_elem"), I64, e);
+        }
+        case "forEach": {
+          arity(1, 2);
+          const fn = args[0]!;
+          if (fn.type !== "ArrowFunctionExpression" && fn.type !== "FunctionExpression")
+            return this.m.fail(
+              fn,
+              `${map.name}.forEach takes an arrow function (key, value, state) => 0 to go on, 1 to stop`,
+            );
+          const key: Type = { kind: "ptr", to: map.key, nullable: false, what: `key of ${map.name}` };
+          const value: Type = { kind: "ptr", to: map.value, nullable: false, what: `entry of ${map.name}` };
+          const cb = this.callbackArg(fn, [U64, key, value, this.stateType(args[1])], 1);
+          const state =
+            args[1] === undefined ? ({ k: "imm", v: 0n, t: U64 } as Val) : this.expr(args[1], U64);
+          const m = mapVal();
+          return this.callWith(
+            [m, cb, state, { k: "imm", v: 0n, t: U64 }],
+            call("bpf_for_each_map_elem"),
+            I64,
+            e,
+          );
         }
         case "reserve": {
           if (!isRing) this.m.fail(e, `${map.name} is a ${map.type} map; reserve() is for ring buffers`);
@@ -2313,6 +2450,43 @@ function constantArith(op: string, a: bigint, b: bigint, t: IntType, node: B.Nod
     default:
       return m.fail(node, `operator '${op}' is not supported on integers`);
   }
+}
+
+/** The identifiers under `node` that name something (not property names or object keys). */
+function references(node: B.Node): B.Identifier[] {
+  const out: B.Identifier[] = [];
+  const visit = (n: B.Node): void => {
+    if (n.type === "Identifier") {
+      out.push(n);
+      return;
+    }
+    if (n.type === "MemberExpression" && !n.computed) {
+      visit(n.object);
+      return;
+    }
+    if (n.type === "ObjectProperty" && !n.computed) {
+      visit(n.value);
+      return;
+    }
+    for (const key of Object.keys(n)) {
+      if (
+        key === "loc" ||
+        key === "start" ||
+        key === "end" ||
+        key.endsWith("Comments") ||
+        key === "typeAnnotation"
+      )
+        continue;
+      const child = (n as unknown as Record<string, unknown>)[key];
+      if (Array.isArray(child)) {
+        for (const c of child)
+          if (c && typeof c === "object" && typeof (c as B.Node).type === "string") visit(c as B.Node);
+      } else if (child && typeof child === "object" && typeof (child as B.Node).type === "string")
+        visit(child as B.Node);
+    }
+  };
+  visit(node);
+  return out;
 }
 
 /** The object at the start of a chain of member expressions. */

@@ -173,8 +173,19 @@ export interface ProgramMap<K, V> {
   update(key: LangValue<K>, value: LangValue<V>, flags?: number): number;
   /** bpf_map_delete_elem: 0 or a negative errno */
   delete(key: LangValue<K>): number;
-  /** ring buffers: bpf_ringbuf_output of one record */
+  /** ring buffers: bpf_ringbuf_output of one record; perf event arrays: bpf_perf_event_output (this CPU's) */
   output(value: LangValue<V>, flags?: number): number;
+  /** ring buffers: room for one record, or null when the ring is full; submit or discard it */
+  reserve(): LangValue<V> | null;
+  /** ring buffers: hands a reserved record to the reader */
+  submit(record: LangValue<V>, flags?: number): void;
+  /** ring buffers: gives a reserved record back unsent */
+  discard(record: LangValue<V>, flags?: number): void;
+  /**
+   * bpf_for_each_map_elem: calls `callback(key, value, state)` for each entry until it returns 1;
+   * the callback is its own subprogram (no captured locals). Returns the number of calls.
+   */
+  forEach<S>(callback: (key: EntryRef<K>, value: EntryRef<V>, state: S) => number, state?: S): number;
 }
 
 /** The spec of a program map: codecs give the sizes; the compiler reads them from the source. */
@@ -270,6 +281,35 @@ export function config<const F extends Record<string, CodecLike<number | bigint 
 ): { readonly [K in keyof F]: number } {
   return Object.freeze({ kind: "rawbpf.config" }) as unknown as { readonly [K in keyof F]: number };
 }
+
+/**
+ * bpf_loop: calls `callback(i, state)` for i = 0 .. count-1 until it returns 1 (0 goes on); the
+ * callback is compiled as its own subprogram and may not capture locals: pass a stack struct as
+ * `state` and use it through the callback's second parameter. Returns the number of calls.
+ */
+export function bpfLoop<S>(_count: number, _callback: (index: u64, state: S) => number, _state?: S): number {
+  return outside("bpfLoop");
+}
+
+/** What a kfunc returns: a number, or (a kfunc returning a pointer to an integer) a reference to it. */
+export type KfuncResult = number & { readonly value: number };
+
+/**
+ * Kernel functions by name (`kfuncs.bpf_iter_num_new(it, 0, 10)`), their BTF ids resolved at
+ * load. A kfunc returning a pointer to an integer gives a reference or null: check it, then read
+ * `.value`.
+ */
+export const kfuncs: {
+  /** the kfunc NAME, with its prototype from the kernel's BTF */
+  readonly [name: string]: (...args: unknown[]) => KfuncResult | null;
+} = new Proxy(
+  {},
+  {
+    get: () => () => {
+      throw new Error("kfuncs run only inside an eBPF program: compile the program with rawbpf");
+    },
+  },
+);
 
 /** `lock *field += value`: an atomic add to a field of a map value. */
 export function atomicAdd(_field: number, _value: number): void {
