@@ -12,4 +12,5 @@ export {
 } from "./compile.js";
 export { CompileError } from "./errors.js";
 export { CONTEXTS, type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
+export { listing } from "./listing.js";
 export * from "./prelude.js";
