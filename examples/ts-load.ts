@@ -52,7 +52,15 @@ export function loadModule(
       if (spec.freeze === true) map.freeze();
     }
     for (const p of module.programs)
-      programs[p.name] = Program.load({ type: p.type, name: p.name.slice(0, 15), instructions: p, maps });
+      programs[p.name] = Program.load({
+        type: p.type,
+        name: p.name.slice(0, 15),
+        instructions: p,
+        maps,
+        // tp_btf programs: what they attach to, from the kernel's BTF
+        ...(p.expectedAttachType === undefined ? {} : { expectedAttachType: p.expectedAttachType }),
+        ...(p.attachBtfId === undefined ? {} : { attachBtfId: p.attachBtfId }),
+      });
   } catch (e) {
     close();
     throw e;

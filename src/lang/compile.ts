@@ -11,6 +11,7 @@ import type { BuiltProgram } from "../isa/builder/program.js";
 import { ProgramBuilder } from "../isa/builder/program.js";
 import { LD_IMM64 } from "../isa/insn.js";
 import { InputError } from "../sys/error.js";
+import { rawTracepointContext } from "./btfctx.js";
 import { CompileError } from "./errors.js";
 import {
   type CallbackParam,
@@ -153,6 +154,10 @@ export interface CompiledProgram extends BuiltProgram {
    * gives `syscalls/sys_enter_openat`; `program("uprobe/libc.so.6:malloc", ...)` gives `libc.so.6:malloc`
    */
   readonly attachTo?: string;
+  /** tp_btf programs: the attach type the load names (`trace_raw_tp`) */
+  readonly expectedAttachType?: string;
+  /** tp_btf programs: the BTF id (in the kernel's vmlinux) of the tracepoint's `btf_trace_NAME` */
+  readonly attachBtfId?: number;
   /** a source line per statement */
   readonly lineInfo: readonly CompiledLine[];
   /** names of the maps it refers to (pass them as `maps` to `Program.load`) */
@@ -495,12 +500,17 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     });
   return { file, programs: compiled, maps: specs };
 
+  function kernelBtf(): Btf {
+    return options.btf?.() ?? vmlinuxBtf();
+  }
+
   function compileProgram(p: ProgramDecl): CompiledProgram {
     const slash = p.type.indexOf("/");
     const kind = slash < 0 ? p.type : p.type.slice(0, slash);
     const attachTo = slash < 0 ? undefined : p.type.slice(slash + 1);
     let ctx = CONTEXTS.get(kind);
     let progType = kind;
+    let tracing: { expectedAttachType: string; attachBtfId: number } | undefined;
     if (kind === "tracepoint") {
       const parts = attachTo?.split("/") ?? [];
       if (parts.length !== 2 || parts.some((x) => !/^[A-Za-z0-9_]+$/.test(x)))
@@ -510,6 +520,22 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
         );
       try {
         ctx = tracepointContext(parts[0]!, parts[1]!, options.tracepointFormat ?? readTracefsFormat);
+      } catch (e) {
+        fail(p.node, (e as Error).message);
+      }
+    } else if (kind === "raw_tp" || kind === "raw_tracepoint" || kind === "tp_btf") {
+      if (attachTo === undefined || !/^[A-Za-z0-9_]+$/.test(attachTo))
+        fail(
+          p.node,
+          `a ${kind} program names its tracepoint: program("${kind}/sched_process_exec", (ctx) => ...)`,
+        );
+      try {
+        const r = rawTracepointContext(kernelBtf(), attachTo!, kind === "tp_btf");
+        ctx = r.spec;
+        if (kind === "tp_btf") {
+          progType = "tracing";
+          tracing = { expectedAttachType: "trace_raw_tp", attachBtfId: r.btfId };
+        } else progType = "raw_tracepoint";
       } catch (e) {
         fail(p.node, (e as Error).message);
       }
@@ -568,8 +594,9 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
         return name;
       },
       kfunc(name) {
-        return kfuncPrototype(options.btf?.() ?? vmlinuxBtf(), name);
+        return kfuncPrototype(kernelBtf(), name);
       },
+      kernelBtf,
     };
     // main
     if (p.fn.params.length > 1) fail(p.fn.params[1], "a program takes one argument: its context");
@@ -663,6 +690,7 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       name: p.name,
       type: progType,
       ...(attachTo === undefined ? {} : { attachTo }),
+      ...tracing,
       lineInfo,
       maps: [...usedMapNames],
       stackSize: bodies.get(p.name)!.stack,

@@ -5,6 +5,7 @@
  * emitted (the verifier refuses unreachable instructions).
  */
 import type * as B from "@babel/types";
+import type { Btf } from "../btf/decode.js";
 import type { AccessSize } from "../isa/builder/size.js";
 import { findHelper } from "../isa/helpers.js";
 import {
@@ -78,6 +79,7 @@ import {
   xor,
   xor32,
 } from "../isa/index.js";
+import { btfInt, findMember, pointee, resolveType, structName } from "./btfctx.js";
 import { type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
 import {
   arrayLayout,
@@ -154,6 +156,8 @@ export interface ModuleScope {
   callback(fn: B.ArrowFunctionExpression | B.FunctionExpression, params: readonly CallbackParam[]): string;
   /** a kfunc's prototype from the kernel's BTF, or undefined when the kernel has none by that name */
   kfunc(name: string): KfuncPrototype | undefined;
+  /** the kernel's BTF (kernel pointers' structs) */
+  kernelBtf(): Btf;
 }
 
 /** A parameter of a callback subprogram: its name, type and the register it arrives in. */
@@ -1359,6 +1363,8 @@ export class FunctionCompiler {
             }
           }
         }
+        const kernel = this.kernelChain(e);
+        if (kernel !== undefined) return kernel;
         const place = this.member(e);
         if (place.k === "local") return this.readLocal(place.local, e);
         const v = this.load(place, e);
@@ -1621,6 +1627,138 @@ export class FunctionCompiler {
       writable: p.writable,
       ...(p.guard === undefined ? {} : { guard: p.guard }),
     };
+  }
+
+  /**
+   * A chain of fields through kernel pointers (`task.real_parent.tgid`, `ctx.p.comm`): each
+   * step's offset from BTF; integers and pointers are loaded (directly on tp_btf, with
+   * bpf_probe_read_kernel on raw_tp), an array at the end is its address (for probeReadKernelStr).
+   * Undefined when `e` does not start at a kernel pointer.
+   */
+  private kernelChain(e: B.MemberExpression): Val | undefined {
+    const steps: B.MemberExpression[] = [];
+    let cur: B.Expression = e;
+    while (cur.type === "MemberExpression") {
+      steps.unshift(cur);
+      cur = cur.object;
+    }
+    if (cur.type !== "Identifier") return undefined;
+    const local = this.lookupLocal(cur.name);
+    if (local === undefined) return undefined;
+    let base: Val;
+    let struct: number;
+    let direct: boolean;
+    let rest = steps;
+    if (local.type.kind === "kptr") {
+      base = this.readLocal(local, cur);
+      struct = local.type.id;
+      direct = local.type.direct;
+    } else if (local.type.kind === "ctx") {
+      const first = steps[0]!;
+      if (first.computed || first.property.type !== "Identifier") return undefined;
+      const field = this.ctx?.fields.get(first.property.name);
+      if (field?.kernel === undefined) return undefined;
+      direct = this.ctx?.direct === true;
+      const c = this.readLocal(local, cur);
+      const cr = this.inReg(c, cur);
+      const r = this.temp(first);
+      this.emit(ldx("dw", register(r), register(cr.r), field.offset));
+      if (cr.temp) this.freeTemps.add(cr.r);
+      base = { k: "reg", r, t: U64, temp: true };
+      struct = field.kernel;
+      if (steps.length === 1) return { ...base, t: this.kptr(struct, direct) };
+      rest = steps.slice(1);
+    } else return undefined;
+    const btf = this.m.kernelBtf();
+    let off = 0;
+    for (const [i, step] of rest.entries()) {
+      const last = i === rest.length - 1;
+      if (step.computed || step.property.type !== "Identifier")
+        return this.m.fail(step, "kernel structs are read by field name");
+      const name = step.property.name;
+      const m = findMember(btf, struct, name);
+      if (m === undefined)
+        return this.m.fail(step.property, `${structName(btf, struct)} has no member '${name}'`);
+      if (m.bitfield)
+        return this.m.fail(step.property, `'${name}' is a bitfield, which the compiler does not read`);
+      off += m.offset;
+      const tid = resolveType(btf, m.type);
+      const t = btf.type(tid);
+      const int = btfInt(btf, tid);
+      if (int !== undefined) {
+        if (!last) return this.m.fail(rest[i + 1]!, `'${name}' is an integer: it has no fields`);
+        return this.loadKernel(base, off, int, direct, step);
+      }
+      if (t.kind === "ptr") {
+        const to = pointee(btf, tid);
+        const v = this.loadKernel(base, off, U64, direct, step);
+        if (to === undefined) {
+          if (!last) return this.m.fail(rest[i + 1]!, `'${name}' points to no struct the compiler can read`);
+          return v;
+        }
+        base = v;
+        struct = to;
+        off = 0;
+        if (last)
+          return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t: this.kptr(struct, direct) };
+        continue;
+      }
+      if (t.kind === "struct" || t.kind === "union") {
+        if (last) return this.m.fail(step, `'${name}' is a ${structName(btf, tid)}: read its members`);
+        struct = tid;
+        continue;
+      }
+      if (t.kind === "array") {
+        if (!last)
+          return this.m.fail(
+            rest[i + 1]!,
+            `'${name}' is an array: pass it whole (probeReadKernelStr(buf, ${name}))`,
+          );
+        // its address, as a number: what bpf_probe_read_kernel(_str) takes
+        const r = this.owned(base, step);
+        if (off !== 0) this.emit(add(register(r), off));
+        return { k: "reg", r, t: U64, temp: true };
+      }
+      return this.m.fail(step.property, `'${name}' is a ${t.kind}, which the compiler does not read`);
+    }
+    return base;
+  }
+
+  private kptr(id: number, direct: boolean): Type {
+    const btf = this.m.kernelBtf();
+    return { kind: "kptr", id, direct, what: `${structName(btf, id)} *` };
+  }
+
+  /** Reads an integer at `base + off` of kernel memory: directly, or with bpf_probe_read_kernel. */
+  private loadKernel(base: Val, off: number, t: IntType, direct: boolean, node: B.Node): Val {
+    const size = SIZE[t.bits]!;
+    if (direct) {
+      const b = this.inReg(base, node);
+      const r = b.temp ? b.r : this.temp(node);
+      this.emit(ldx(size, register(r), register(b.r), off));
+      if (t.signed && t.bits < 64) this.emit(movsx(register(r), register(r), t.bits as 8 | 16 | 32));
+      return { k: "reg", r, t, temp: true };
+    }
+    const savedTop = this.stackTop;
+    const slot = this.alloc(8, node);
+    const src = this.owned(base, node);
+    if (off !== 0) this.emit(add(register(src), off));
+    this.emit(st("dw", R10, slot, 0));
+    const ret = this.callWith(
+      [
+        { k: "addr", off: slot },
+        { k: "imm", v: BigInt(t.bits / 8), t: U32 },
+        { k: "reg", r: src, t: U64, temp: true },
+      ],
+      call("bpf_probe_read_kernel"),
+      I64,
+      node,
+    );
+    const r = (ret as { r: number }).r;
+    this.emit(ldx(size, register(r), R10, slot));
+    if (t.signed && t.bits < 64) this.emit(movsx(register(r), register(r), t.bits as 8 | 16 | 32));
+    this.stackTop = savedTop;
+    return { k: "reg", r, t, temp: true };
   }
 
   /** Memory named by `e` (a stack object, a map value, a config, or a field of one), as an address. */

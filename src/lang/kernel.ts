@@ -45,6 +45,8 @@ export interface ContextField {
   readonly type: IntType;
   /** a fixed array of `type` (`ctx.args[2]`, a constant index) */
   readonly length?: number;
+  /** a pointer to a kernel struct: its BTF id (tp_btf and raw_tp arguments) */
+  readonly kernel?: number;
 }
 
 /** How a program type reaches its packet, if it has one. */
@@ -65,6 +67,8 @@ export interface ContextSpec {
   readonly packet: PacketAccess;
   /** fields a program may assign */
   readonly writable?: ReadonlySet<string>;
+  /** kernel pointers are read directly (tp_btf) rather than with bpf_probe_read_kernel */
+  readonly direct?: boolean;
 }
 
 const f = (offset: number, type: IntType = U32): ContextField => ({ offset, type });

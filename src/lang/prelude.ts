@@ -103,6 +103,22 @@ export interface PtRegs {
   readonly sp: u64;
 }
 
+/**
+ * A value read from kernel memory typed by BTF: an integer, or a pointer to a struct whose
+ * members are read by name (`task.real_parent.tgid`); an array member is its address.
+ */
+export type KernelValue = number & KernelStruct;
+
+/** A kernel struct's members by name. */
+export interface KernelStruct {
+  readonly [member: string]: KernelValue;
+}
+
+/** A raw tracepoint's arguments (raw_tp, tp_btf) by the names of `btf_trace_NAME`'s prototype. */
+export interface RawTracepointContext {
+  readonly [arg: string]: KernelValue;
+}
+
 /** Probe kinds: kprobes and uprobes are kprobe programs whose context is the registers. */
 export type ProbeKind = "kprobe" | "uprobe" | "kretprobe" | "uretprobe";
 
@@ -114,6 +130,8 @@ export type ProbeKind = "kprobe" | "uprobe" | "kretprobe" | "uretprobe";
 export type ProgramKind =
   | keyof ContextOf
   | `tracepoint/${string}/${string}`
+  | `raw_tp/${string}`
+  | `tp_btf/${string}`
   | ProbeKind
   | `${ProbeKind}/${string}`;
 
@@ -122,7 +140,9 @@ export type ContextFor<T extends string> = T extends keyof ContextOf
   ? ContextOf[T]
   : T extends `tracepoint/${string}`
     ? TracepointContext
-    : PtRegs;
+    : T extends `raw_tp/${string}` | `tp_btf/${string}`
+      ? RawTracepointContext
+      : PtRegs;
 
 /** What `program()` returns at run time: a marker; the compiler reads the source. */
 export interface ProgramDeclaration<T extends string = ProgramKind> {

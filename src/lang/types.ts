@@ -131,7 +131,19 @@ export interface StackType {
   readonly what: string;
 }
 
-export type Type = IntType | PointerType | MaybeIntType | ContextType | StackType;
+/**
+ * A pointer into the kernel, typed by BTF (a `task_struct *`): fields are read directly
+ * (tp_btf, `direct`) or through bpf_probe_read_kernel (raw_tp).
+ */
+export interface KernelPointerType {
+  readonly kind: "kptr";
+  /** BTF id of the struct or union it points to */
+  readonly id: number;
+  readonly direct: boolean;
+  readonly what: string;
+}
+
+export type Type = IntType | PointerType | MaybeIntType | ContextType | StackType | KernelPointerType;
 
 /** A short name for messages. */
 export function typeName(t: Type): string {
@@ -145,6 +157,7 @@ export function typeName(t: Type): string {
     case "ctx":
       return t.name;
     case "stack":
+    case "kptr":
       return t.what;
   }
 }

@@ -6,12 +6,14 @@
  * through a ring buffer.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { loadModule } from "../../examples/ts-load.js";
 import { run as mallocHist } from "../../examples/ts-malloc-hist.js";
 import { run as syscalls } from "../../examples/ts-syscalls.js";
 import { run as traceOpens } from "../../examples/ts-trace-opens.js";
-import { CompileError, compile, vmlinuxBtf } from "../../src/index.js";
+import { attachRawTracepoint, attachTracing, CompileError, compile, vmlinuxBtf } from "../../src/index.js";
 import { ptRegsContext, tracepointFields } from "../../src/lang/tracefs.js";
 import { needsRoot } from "../support/privilege.js";
 
@@ -141,4 +143,73 @@ test("ts-trace-opens: every file the demo opened comes through the ring buffer w
     assert.equal(seen[1]!.flags & 3, 0, "O_RDONLY the second time");
     assert.equal(seen[0]!.flags & 3, 1, "O_WRONLY the first time");
   }
+});
+
+const EXEC = (kind: string) => `
+import { bytes, map, probeReadKernelStr, program, struct, u32, zero } from "rawbpf";
+const Exec = struct({ ppid: u32, tgid: u32, comm: bytes(16) });
+const execs = map("hash", { key: u32, value: Exec, maxEntries: 1024 });
+export const on_exec = program("${kind}/sched_process_exec", (ctx) => {
+  const task = ctx.p;
+  const e = zero(Exec);
+  e.ppid = task.real_parent.tgid;
+  e.tgid = task.tgid;
+  probeReadKernelStr(e.comm, task.comm);
+  execs.update(task.pid, e);
+  return 0;
+});
+`;
+
+for (const kind of ["tp_btf", "raw_tp"] as const) {
+  test(`${kind}: a task_struct pointer from BTF — task.real_parent.tgid, task.comm — for a child this process runs`, (t) => {
+    if (!needsRoot(t)) return;
+    const m = compile(EXEC(kind), { file: "exec.ts" });
+    const p = m.programs[0]!;
+    const probes = p.insns.filter(
+      (i) => i.ref?.kind === "helper" && i.ref.name === "bpf_probe_read_kernel",
+    ).length;
+    if (kind === "tp_btf") {
+      assert.equal(p.type, "tracing");
+      assert.equal(p.expectedAttachType, "trace_raw_tp");
+      assert.equal(p.attachBtfId, vmlinuxBtf().findId("btf_trace_sched_process_exec", "typedef"));
+      assert.equal(probes, 0, "tp_btf reads the task directly");
+    } else {
+      assert.equal(p.type, "raw_tracepoint");
+      assert.ok(probes >= 4, `raw_tp reads through bpf_probe_read_kernel (${probes} calls)`);
+    }
+    using loaded = loadModule(m);
+    let child: number | undefined;
+    {
+      using _link =
+        kind === "tp_btf"
+          ? attachTracing(loaded.programs.on_exec!)
+          : attachRawTracepoint(loaded.programs.on_exec!, p.attachTo!);
+      child = spawnSync("/bin/true").pid;
+    }
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(child!);
+    const value = (loaded.maps.execs as unknown as { get(k: Buffer): Uint8Array | undefined }).get(key);
+    assert.ok(value !== undefined, `the exec of ${child} was recorded`);
+    const b = Buffer.from(value!);
+    assert.equal(b.readUInt32LE(0), process.pid, "its parent is this process");
+    assert.equal(b.readUInt32LE(4), child, "tgid is the child's");
+    assert.equal(b.subarray(8).toString().replace(/\0.*$/s, ""), "true", "comm after exec");
+  });
+}
+
+test("kernel struct errors: a member the struct lacks, reading a struct whole", (t) => {
+  if (!needsRoot(t)) return;
+  const cases: [string, RegExp][] = [
+    ["return ctx.p.no_such_member;", /struct task_struct has no member 'no_such_member'/],
+    ["return ctx.p.se;", /is a struct sched_entity: read its members/],
+  ];
+  for (const [body, why] of cases)
+    assert.throws(
+      () =>
+        compile(
+          `import { program } from "rawbpf";\nexport const p = program("tp_btf/sched_process_exec", (ctx) => {\n${body}\n});\n`,
+        ),
+      (e: unknown) => e instanceof CompileError && why.test(e.reason),
+      body,
+    );
 });
