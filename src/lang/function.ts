@@ -1642,13 +1642,21 @@ export class FunctionCompiler {
       steps.unshift(cur);
       cur = cur.object;
     }
-    if (cur.type !== "Identifier") return undefined;
-    const local = this.lookupLocal(cur.name);
-    if (local === undefined) return undefined;
     let base: Val;
     let struct: number;
     let direct: boolean;
     let rest = steps;
+    if (cur.type === "CallExpression") {
+      // helpers.get_current_task_btf().real_parent.tgid
+      const v = this.expr(cur, undefined);
+      const t = this.valType(v);
+      if (t?.kind !== "kptr")
+        return this.m.fail(cur, "read the fields of a call's result through a local (const v = ...; v.x)");
+      return this.kernelSteps(v, t.id, t.direct, steps);
+    }
+    if (cur.type !== "Identifier") return undefined;
+    const local = this.lookupLocal(cur.name);
+    if (local === undefined) return undefined;
     if (local.type.kind === "kptr") {
       base = this.readLocal(local, cur);
       struct = local.type.id;
@@ -1669,6 +1677,18 @@ export class FunctionCompiler {
       if (steps.length === 1) return { ...base, t: this.kptr(struct, direct) };
       rest = steps.slice(1);
     } else return undefined;
+    return this.kernelSteps(base, struct, direct, rest);
+  }
+
+  /** Follows member steps from a kernel pointer (see kernelChain). */
+  private kernelSteps(
+    start: Val,
+    structId: number,
+    direct: boolean,
+    rest: readonly B.MemberExpression[],
+  ): Val {
+    let base = start;
+    let struct = structId;
     const btf = this.m.kernelBtf();
     let off = 0;
     for (const [i, step] of rest.entries()) {
@@ -2246,6 +2266,18 @@ export class FunctionCompiler {
       if (t?.kind === "ptr" && t.nullable) this.intOf(v, a);
       return v;
     });
+    if (helper.name === "bpf_get_current_task_btf" || helper.name === "bpf_get_current_task") {
+      // the current task as a kernel pointer: read directly (BTF-typed) or through probe reads
+      const btf = this.m.kernelBtf();
+      const task = btf.findId("task_struct", "struct");
+      if (task === undefined) return this.m.fail(e, "the kernel's BTF has no struct task_struct");
+      const v = this.callWith(vals, call(helper.name), U64, e);
+      return {
+        ...(v as { k: "reg"; r: number; temp: boolean }),
+        k: "reg",
+        t: this.kptr(task, helper.name.endsWith("_btf")),
+      };
+    }
     if (helper.returns.includes("*"))
       this.m.fail(e, `${helper.name} returns a pointer, which the compiler does not type yet`);
     const ret = /\b(int|__s32)\b/.test(helper.returns)

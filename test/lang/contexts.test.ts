@@ -13,7 +13,14 @@ import { loadModule } from "../../examples/ts-load.js";
 import { run as mallocHist } from "../../examples/ts-malloc-hist.js";
 import { run as syscalls } from "../../examples/ts-syscalls.js";
 import { run as traceOpens } from "../../examples/ts-trace-opens.js";
-import { attachRawTracepoint, attachTracing, CompileError, compile, vmlinuxBtf } from "../../src/index.js";
+import {
+  attachRawTracepoint,
+  attachTracepoint,
+  attachTracing,
+  CompileError,
+  compile,
+  vmlinuxBtf,
+} from "../../src/index.js";
 import { ptRegsContext, tracepointFields } from "../../src/lang/tracefs.js";
 import { needsRoot } from "../support/privilege.js";
 
@@ -212,4 +219,33 @@ test("kernel struct errors: a member the struct lacks, reading a struct whole", 
       (e: unknown) => e instanceof CompileError && why.test(e.reason),
       body,
     );
+});
+
+test("the current task: helpers.get_current_task_btf() read directly, get_current_task() through probe reads", (t) => {
+  if (!needsRoot(t)) return;
+  const src = `
+import { config, helpers, map, program, struct, u32 } from "rawbpf";
+const target = config({ pid: u32 });
+const Seen = struct({ direct: u32, probed: u32, uid: u32 });
+const seen = map("array", { key: u32, value: Seen, maxEntries: 1 });
+export const who = program("tracepoint/raw_syscalls/sys_enter", (ctx) => {
+  if (helpers.get_current_pid_tgid() >> 32 !== target.pid) return 0;
+  const s = seen.lookup(0);
+  if (s === null) return 0;
+  s.direct = helpers.get_current_task_btf().real_parent.tgid;
+  const task = helpers.get_current_task();
+  s.probed = task.real_parent.tgid;
+  s.uid = task.cred.uid.val;
+  return 0;
+});
+`;
+  using loaded = loadModule(compile(src, { file: "who.ts" }), { target: { pid: process.pid } });
+  {
+    using _link = attachTracepoint(loaded.programs.who!, "raw_syscalls", "sys_enter");
+    readFileSync("/proc/self/comm");
+  }
+  const v = Buffer.from((loaded.maps.seen as unknown as { get(k: Buffer): Uint8Array }).get(Buffer.alloc(4)));
+  assert.equal(v.readUInt32LE(0), process.ppid, "the parent's tgid, read directly");
+  assert.equal(v.readUInt32LE(4), process.ppid, "the parent's tgid, read with bpf_probe_read_kernel");
+  assert.equal(v.readUInt32LE(8), process.getuid?.(), "task->cred->uid.val");
 });
