@@ -344,11 +344,11 @@ test("code size: each TypeScript program against its clang -O2 twin (xlated inst
     const compiled = compile(twin.ts, { file: `${twin.name}.ts` });
     const ts = compiled.programs[0]!;
     const [c] = clangSections(twin.c, [twin.section ?? twin.type]);
-    const tsMaps: Record<string, BpfMap> = {};
-    const cMaps: Record<string, BpfMap> = {};
+    const tsMaps: Record<string, ReturnType<typeof BpfMap.create>> = {};
+    const cMaps: Record<string, ReturnType<typeof BpfMap.create>> = {};
     for (const m of compiled.maps) {
-      tsMaps[m.name] = BpfMap.create({ ...m });
-      cMaps[m.name] = BpfMap.create({ ...m });
+      tsMaps[m.name] = BpfMap.create({ ...m } as Parameters<typeof BpfMap.create>[0]);
+      cMaps[m.name] = BpfMap.create({ ...m } as Parameters<typeof BpfMap.create>[0]);
     }
     try {
       using tsProg = Program.load({ type: twin.type, name: twin.name, instructions: ts, maps: tsMaps });
