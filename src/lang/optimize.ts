@@ -656,6 +656,9 @@ function values(ops: Op[], tail: Item[]): boolean {
   }
   if (changed) return true;
   // 2. threading: a predecessor that decides a small block's test jumps straight to the outcome
+  // (edits are collected, then made from the end so that positions stay right)
+  const splices: { at: number; del: number; ops: Op[] }[] = [];
+  const threaded = new Set<number>();
   for (let n = 1; n < list.length; n++) {
     const b = list[n]!;
     const last = ops[b.end - 1]!.insn;
@@ -669,7 +672,7 @@ function values(ops: Op[], tail: Item[]): boolean {
       const viaJump = pl.code === JA;
       const viaFall = !isJmpClass(pl) || pl.code === CALL;
       if (!viaJump && !viaFall) continue;
-      if (viaFall && p + 1 !== n) continue;
+      if ((viaFall && p + 1 !== n) || threaded.has(p)) continue;
       const s = outs[p]?.slice();
       if (s === undefined) continue;
       for (let k = b.start; k < b.end - 1; k++) step(s, ops[k]!.insn);
@@ -683,18 +686,18 @@ function values(ops: Op[], tail: Item[]): boolean {
         insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: { kind: "label", name: target } },
         pre: [],
       });
-      if (viaJump)
-        ops.splice(
-          pb.end - 1,
-          1,
-          ...copies.map((c, i) => (i === 0 ? { ...c, pre: ops[pb.end - 1]!.pre } : c)),
-        );
+      threaded.add(p);
+      if (viaJump) {
+        copies[0] = { ...copies[0]!, pre: ops[pb.end - 1]!.pre };
+        splices.push({ at: pb.end - 1, del: 1, ops: copies });
+      }
       // the fallthrough: the copies go in front of the block, whose labels stay with it
-      else ops.splice(b.start, 0, ...copies);
-      return true;
+      else splices.push({ at: b.start, del: 0, ops: copies });
     }
   }
-  return false;
+  splices.sort((x, y) => y.at - x.at);
+  for (const sp of splices) ops.splice(sp.at, sp.del, ...sp.ops);
+  return splices.length > 0;
 }
 
 // ------------------------------------------------------------------ liveness
@@ -743,107 +746,75 @@ function deadCode(ops: Op[], tail: Item[]): boolean {
 // ------------------------------------------------------------------ coalescing
 
 /**
- * Renames the web of `rS` in `rD = rS` (where rS dies) to rD, when rD is free over its live
- * range. Webs come from reaching definitions: a definition id per op (index + 1), 0 for the
- * function's entry and call results, whose registers are fixed.
+ * Renames the web of `rS` in `rD = rS` (where rS dies) to rD, or the web of rD to rS, when the
+ * other register is free over that web's live range. Webs (a register's definitions and the uses
+ * they reach) are built by union-find over definition ids: an instruction's definition of a
+ * register, or a block's entry value of it, joined with its predecessors' values where live.
+ * Webs that meet a call's arguments or results, `exit`'s r0, an atomic or the function's
+ * parameters are fixed.
  */
 function coalesce(ops: Op[], tail: Item[]): boolean {
   const at = labelIndex(ops);
   const { list } = blocks(ops, at);
   const after = liveness(ops, list);
-  // reaching definitions per register, as small sets of def ids (op index + 1; 0 = entry)
-  type Defs = number[][];
-  const ins: (Defs | undefined)[] = list.map(() => undefined);
-  const outs: (Defs | undefined)[] = list.map(() => undefined);
-  const union = (a: number[], b: number[]) => {
-    if (a.length === 0) return b.slice();
-    const out = a.slice();
-    for (const x of b) if (!out.includes(x)) out.push(x);
-    return out;
-  };
-  const stepDefs = (d: Defs, k: number) => {
-    const m = defs(ops[k]!.insn);
-    for (let r = 0; r < 10; r++) if (m & (1 << r)) d[r] = [k + 1];
-  };
-  for (let changed = true, rounds = 0; changed && rounds < 50; rounds++) {
-    changed = false;
-    for (let n = 0; n < list.length; n++) {
-      const b = list[n]!;
-      let d: Defs | undefined = n === 0 ? Array.from({ length: 10 }, () => [0]) : undefined;
-      for (const p of b.preds) {
-        const o = outs[p];
-        if (o === undefined) continue;
-        d = d === undefined ? o.map((x) => x.slice()) : d.map((x, r) => union(x, o[r]!));
-      }
-      if (d === undefined) continue;
-      ins[n] = d;
-      const out = d.map((x) => x.slice());
-      for (let k = b.start; k < b.end; k++) stepDefs(out, k);
-      const old = outs[n];
-      if (
-        old === undefined ||
-        out.some((x, r) => x.length !== old[r]!.length || x.some((y) => !old[r]!.includes(y)))
-      ) {
-        outs[n] = out;
-        changed = true;
-      }
+  const n = ops.length;
+  const R = 11;
+  const parent = new Int32Array((n + list.length) * R);
+  for (let i = 0; i < parent.length; i++) parent[i] = i;
+  const find = (x: number): number => {
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]!]!;
+      x = parent[x]!;
     }
+    return x;
+  };
+  const phi = (b: number, r: number) => (n + b) * R + r;
+  const defId = (k: number, r: number) => k * R + r;
+  // definitions current before each op, and at each block's end
+  const before = new Int32Array(n * R);
+  const out = new Int32Array(list.length * R);
+  const cur = new Int32Array(R);
+  for (let b = 0; b < list.length; b++) {
+    const blk = list[b]!;
+    for (let r = 0; r < R; r++) cur[r] = phi(b, r);
+    for (let k = blk.start; k < blk.end; k++) {
+      before.set(cur, k * R);
+      const m = defs(ops[k]!.insn);
+      if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = defId(k, r);
+    }
+    out.set(cur, b * R);
   }
-  // per op: reaching defs before it
-  const before: Defs[] = new Array(ops.length);
-  for (let n = 0; n < list.length; n++) {
-    const b = list[n]!;
-    const d = (ins[n] ?? Array.from({ length: 10 }, () => [])).map((x) => x.slice());
-    for (let k = b.start; k < b.end; k++) {
-      before[k] = d.map((x) => x.slice());
-      stepDefs(d, k);
-    }
-  }
-  // webs: union-find over def ids, per register
-  const parent = new Map<string, string>();
-  const find = (x: string): string => {
-    let p = parent.get(x) ?? x;
-    if (p !== x) {
-      p = find(p);
-      parent.set(x, p);
-    }
-    return p;
-  };
-  const join = (a: string, b: string) => {
-    const x = find(a);
-    const y = find(b);
-    if (x !== y) parent.set(x, y);
-  };
-  const key = (r: number, id: number) => `${r}:${id}`;
-  const fixed = new Set<string>();
-  for (let k = 0; k < ops.length; k++) {
-    const i = ops[k]!.insn;
-    const u = uses(i);
+  for (let b = 0; b < list.length; b++) {
+    const blk = list[b]!;
+    const first = ops[blk.start]!.insn;
+    const liveIn = (after[blk.start]! & ~defs(first)) | uses(first);
     for (let r = 0; r < 10; r++) {
-      if (!(u & (1 << r))) continue;
-      const reaching = before[k]![r]!;
-      for (let j = 1; j < reaching.length; j++) join(key(r, reaching[0]!), key(r, reaching[j]!));
+      if (!(liveIn & (1 << r))) continue;
+      for (const p of blk.preds) {
+        const x = find(phi(b, r));
+        const y = find(out[p * R + r]!);
+        if (x !== y) parent[x] = y;
+      }
     }
   }
-  const webOf = (r: number, id: number) => find(key(r, id));
-  for (let k = 0; k < ops.length; k++) {
+  const fixed = new Uint8Array(parent.length);
+  for (let r = 0; r < 10; r++) fixed[find(phi(0, r))] = 1;
+  for (let k = 0; k < n; k++) {
     const i = ops[k]!.insn;
-    const c = cls(i);
     const implicit =
-      i.code === CALL || i.code === EXIT || (c === CLASS_STX && (i.code & 0xe0) === MODE_ATOMIC);
+      i.code === CALL || i.code === EXIT || (cls(i) === CLASS_STX && (i.code & 0xe0) === MODE_ATOMIC);
     if (!implicit) continue;
-    const m = uses(i) | defs(i);
+    const u = uses(i);
+    const d = defs(i);
     for (let r = 0; r < 10; r++) {
-      if (!(m & (1 << r))) continue;
-      for (const id of before[k]![r]!) fixed.add(webOf(r, id));
-      if (defs(i) & (1 << r)) fixed.add(webOf(r, k + 1));
+      if (u & (1 << r)) fixed[find(before[k * R + r]!)] = 1;
+      if (d & (1 << r)) fixed[find(defId(k, r))] = 1;
     }
   }
-  for (let r = 0; r < 10; r++) fixed.add(webOf(r, 0));
+  const webBefore = (k: number, r: number) => find(before[k * R + r]!);
 
   /** Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there. */
-  const rename = (s: number, web: string, d: number, m: number): boolean => {
-    const inWeb = (ids: readonly number[]) => ids.some((id) => webOf(s, id) === web);
+  const rename = (s: number, web: number, d: number, m: number): boolean => {
     const bitS = 1 << s;
     const bitD = 1 << d;
     const renames: { k: number; dst: boolean; src: boolean }[] = [];
@@ -855,10 +826,11 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       const u = uses(i);
       const liveAfter = after[k]!;
       const liveBefore = (liveAfter & ~df) | u;
-      const isDef = (df & bitS) !== 0 && webOf(s, k + 1) === web;
-      const reads = (u & bitS) !== 0 && inWeb(before[k]![s]!);
-      const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb(before[k]![s]!));
-      const wIn = (liveBefore & bitS) !== 0 && inWeb(before[k]![s]!);
+      const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
+      const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
+      const reads = (u & bitS) !== 0 && inWeb;
+      const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb);
+      const wIn = (liveBefore & bitS) !== 0 && inWeb;
       if (isDef && liveAfter & bitD) ok = false;
       else if (wOut && (df & bitD || liveAfter & bitD)) ok = false;
       else if (wIn && liveBefore & bitD) ok = false;
@@ -886,22 +858,24 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     }
     return true;
   };
+  // renames touching other registers stay valid after one is made: several are made per call
+  let touched = 0;
+  const done: number[] = [];
   for (let m = 0; m < ops.length; m++) {
     const mv = ops[m]!.insn;
     if (mv.code !== MOV64_X || mv.off !== 0 || mv.src === 10 || mv.dst === mv.src) continue;
     const s = mv.src;
     const d = mv.dst;
+    if (touched & ((1 << s) | (1 << d))) continue;
     if (after[m]! & (1 << s)) continue;
-    const ids = before[m]![s]!;
-    if (ids.length === 0) continue;
-    const web = webOf(s, ids[0]!);
-    if (fixed.has(web) && fixed.has(webOf(d, m + 1))) continue;
-    const dWeb = webOf(d, m + 1);
-    if (!(!fixed.has(web) && rename(s, web, d, m)) && (fixed.has(dWeb) || !rename(d, dWeb, s, m))) continue;
-    remove(ops, tail, m);
-    return true;
+    const web = webBefore(m, s);
+    const dWeb = find(defId(m, d));
+    if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
+    touched |= (1 << s) | (1 << d);
+    done.push(m);
   }
-  return false;
+  for (let j = done.length - 1; j >= 0; j--) remove(ops, tail, done[j]!);
+  return done.length > 0;
 }
 
 // ------------------------------------------------------------------ entry
@@ -914,11 +888,14 @@ export function optimize(items: readonly Item[]): Item[] {
   const parts = toOps(items);
   if (parts === undefined || parts.ops.length === 0) return [...items];
   const { ops, tail } = parts;
-  for (let round = 0; round < 200; round++) {
+  for (let round = 0; round < 50; round++) {
     let changed = cleanup(ops, tail);
-    if (values(ops, tail)) changed = true;
-    else if (deadCode(ops, tail)) changed = true;
-    else if (!changed && coalesce(ops, tail)) changed = true;
+    while (values(ops, tail)) {
+      changed = true;
+      cleanup(ops, tail);
+    }
+    while (deadCode(ops, tail)) changed = true;
+    while (coalesce(ops, tail)) changed = true;
     if (!changed) break;
   }
   return toItems(ops, tail);
