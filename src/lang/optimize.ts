@@ -190,7 +190,10 @@ function labelIndex(ops: readonly Op[]): Map<string, number> {
   return at;
 }
 
-function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Block[]; of: Int32Array } {
+function blocks(
+  ops: readonly Op[],
+  at: ReadonlyMap<string, number>,
+): { list: Block[]; of: Int32Array; loops: boolean } {
   const leader = new Uint8Array(ops.length + 1);
   leader[0] = 1;
   ops.forEach((op, i) => {
@@ -199,6 +202,7 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
   });
   const list: Block[] = [];
   const of = new Int32Array(ops.length);
+  let loops = false;
   for (let i = 0; i < ops.length; ) {
     let j = i + 1;
     while (j < ops.length && !leader[j]) j++;
@@ -214,9 +218,12 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
       if (t !== undefined) b.succs.push(of[t]!);
     }
     if (!ends(last) && b.end < ops.length) b.succs.push(n + 1);
-    for (const s of b.succs) list[s]!.preds.push(n);
+    for (const s of b.succs) {
+      list[s]!.preds.push(n);
+      if (s <= n) loops = true;
+    }
   }
-  return { list, of };
+  return { list, of, loops };
 }
 
 /** Removes op `i`, its labels and marks moving to the next op. */
@@ -256,16 +263,25 @@ function cleanupOnce(ops: Op[], tail: Item[]): boolean {
     for (const p of ops[t]!.pre) if (p.kind === "label") n += refs.get(p.name) ?? 0;
     return n;
   };
+  // rewrites in place go on with the scan; those that move instructions start it again
+  let changed = false;
   for (let i = 0; i < ops.length; i++) {
-    const insn = ops[i]!.insn;
-    const to = labelOf(insn);
+    let insn = ops[i]!.insn;
+    let to = labelOf(insn);
     if (to === undefined || insn.code === CALL) continue;
-    const t = at.get(to)!;
+    let t = at.get(to)!;
     // a jump to a jump goes straight there
-    const hop = ops[t]!.insn;
-    if (hop.code === JA && t !== i && labelOf(hop) !== to) {
-      ops[i] = { ...ops[i]!, insn: retarget(insn, labelOf(hop)!) };
-      return true;
+    let hop = ops[t]!.insn;
+    for (let hops = 0; hops < 8 && hop.code === JA && t !== i && labelOf(hop) !== to; hops++) {
+      const next = labelOf(hop)!;
+      refs.set(to, refs.get(to)! - 1);
+      refs.set(next, (refs.get(next) ?? 0) + 1);
+      insn = retarget(insn, next);
+      ops[i] = { ...ops[i]!, insn };
+      to = next;
+      t = at.get(to)!;
+      hop = ops[t]!.insn;
+      changed = true;
     }
     if (insn.code === JA) {
       if (t === i + 1) {
@@ -280,8 +296,10 @@ function cleanupOnce(ops: Op[], tail: Item[]): boolean {
       }
       // a jump to `exit`, or to `r0 = K; exit` reached from here only: copy it
       if (hop.code === EXIT) {
+        refs.set(to, refs.get(to)! - 1);
         ops[i] = { ...ops[i]!, insn: hop };
-        return true;
+        changed = true;
+        continue;
       }
       if (
         (hop.code === MOV64_K || hop.code === MOV32_K) &&
@@ -318,7 +336,7 @@ function cleanupOnce(ops: Op[], tail: Item[]): boolean {
       }
     }
   }
-  return mergeExits(ops);
+  return mergeExits(ops) || changed;
 }
 
 /**
@@ -592,7 +610,11 @@ function cmp(op: number, a: Fact, b: Fact): boolean | undefined {
 }
 
 /** Block entry and exit states; undefined when the analysis did not settle. */
-function analyse(ops: readonly Op[], list: readonly Block[]): { ins: State[]; outs: State[] } | undefined {
+function analyse(
+  ops: readonly Op[],
+  list: readonly Block[],
+  loops: boolean,
+): { ins: State[]; outs: State[] } | undefined {
   const ins: State[] = list.map(() => undefined);
   const outs: State[] = list.map(() => undefined);
   ins[0] = new Array(10).fill(UNKNOWN);
@@ -611,15 +633,16 @@ function analyse(ops: readonly Op[], list: readonly Block[]): { ins: State[]; ou
         changed = true;
       }
     }
-    if (!changed) return { ins, outs };
+    // without back edges, one pass in layout order has seen every predecessor first
+    if (!changed || !loops) return { ins, outs };
   }
   return undefined;
 }
 
 function values(ops: Op[], tail: Item[]): boolean {
   const at = labelIndex(ops);
-  const { list } = blocks(ops, at);
-  const result = analyse(ops, list);
+  const { list, loops } = blocks(ops, at);
+  const result = analyse(ops, list, loops);
   if (result === undefined) return false;
   const { ins, outs } = result;
   // 1. jumps decided by the block's own state, and loads of a word a register still holds
@@ -703,7 +726,7 @@ function values(ops: Op[], tail: Item[]): boolean {
 // ------------------------------------------------------------------ liveness
 
 /** Live registers after each op (bit masks). */
-function liveness(ops: readonly Op[], list: readonly Block[]): Int32Array {
+function liveness(ops: readonly Op[], list: readonly Block[], loops = true): Int32Array {
   const liveIn = new Int32Array(list.length);
   const after = new Int32Array(ops.length);
   for (let changed = true; changed; ) {
@@ -722,14 +745,16 @@ function liveness(ops: readonly Op[], list: readonly Block[]): Int32Array {
         changed = true;
       }
     }
+    // without back edges, one pass backwards has seen every successor first
+    if (!loops) break;
   }
   return after;
 }
 
 function deadCode(ops: Op[], tail: Item[]): boolean {
   const at = labelIndex(ops);
-  const { list } = blocks(ops, at);
-  const after = liveness(ops, list);
+  const { list, loops } = blocks(ops, at);
+  const after = liveness(ops, list, loops);
   let changed = false;
   for (let k = ops.length - 1; k >= 0; k--) {
     const i = ops[k]!.insn;
@@ -755,8 +780,8 @@ function deadCode(ops: Op[], tail: Item[]): boolean {
  */
 function coalesce(ops: Op[], tail: Item[]): boolean {
   const at = labelIndex(ops);
-  const { list } = blocks(ops, at);
-  const after = liveness(ops, list);
+  const { list, loops } = blocks(ops, at);
+  const after = liveness(ops, list, loops);
   const n = ops.length;
   const R = 11;
   const parent = new Int32Array((n + list.length) * R);
