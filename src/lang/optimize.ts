@@ -82,6 +82,14 @@ const NEGATE_OR_SET = (op: number) => op in NEGATE || op === 0x40;
 const ends = (i: Instruction) => i.code === JA || i.code === EXIT;
 const labelOf = (i: Instruction) => (i.ref?.kind === "label" ? i.ref.name : undefined);
 
+/**
+ * A zeroed array of small integers. Plain arrays, not typed arrays: these are many and short-lived,
+ * and each typed array's memory outside the heap makes V8 collect garbage far more often.
+ */
+function zeros(n: number): number[] {
+  return new Array<number>(n).fill(0);
+}
+
 /** Whether every instruction is one the passes model; anything else leaves the function alone. */
 function supported(i: Instruction): boolean {
   const c = cls(i);
@@ -193,15 +201,15 @@ function labelIndex(ops: readonly Op[]): Map<string, number> {
 function blocks(
   ops: readonly Op[],
   at: ReadonlyMap<string, number>,
-): { list: Block[]; of: Int32Array; loops: boolean } {
-  const leader = new Uint8Array(ops.length + 1);
+): { list: Block[]; of: number[]; loops: boolean } {
+  const leader = zeros(ops.length + 1);
   leader[0] = 1;
   ops.forEach((op, i) => {
     if (op.pre.some((p) => p.kind === "label")) leader[i] = 1;
     if (isJmpClass(op.insn) && op.insn.code !== CALL) leader[i + 1] = 1;
   });
   const list: Block[] = [];
-  const of = new Int32Array(ops.length);
+  const of = zeros(ops.length);
   let loops = false;
   for (let i = 0; i < ops.length; ) {
     let j = i + 1;
@@ -399,7 +407,7 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
   {
     const at = labelIndex(ops);
     const { list } = blocks(ops, at);
-    const seen = new Uint8Array(list.length);
+    const seen = zeros(list.length);
     const stack = [0];
     seen[0] = 1;
     while (stack.length > 0) {
@@ -726,9 +734,9 @@ function values(ops: Op[], tail: Item[]): boolean {
 // ------------------------------------------------------------------ liveness
 
 /** Live registers after each op (bit masks). */
-function liveness(ops: readonly Op[], list: readonly Block[], loops = true): Int32Array {
-  const liveIn = new Int32Array(list.length);
-  const after = new Int32Array(ops.length);
+function liveness(ops: readonly Op[], list: readonly Block[], loops = true): number[] {
+  const liveIn = zeros(list.length);
+  const after = zeros(ops.length);
   for (let changed = true; changed; ) {
     changed = false;
     for (let n = list.length - 1; n >= 0; n--) {
@@ -784,7 +792,13 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const after = liveness(ops, list, loops);
   const n = ops.length;
   const R = 11;
-  const parent = new Int32Array((n + list.length) * R);
+  const U = zeros(n);
+  const D = zeros(n);
+  for (let k = 0; k < n; k++) {
+    U[k] = uses(ops[k]!.insn);
+    D[k] = defs(ops[k]!.insn);
+  }
+  const parent = zeros((n + list.length) * R);
   for (let i = 0; i < parent.length; i++) parent[i] = i;
   const find = (x: number): number => {
     while (parent[x] !== x) {
@@ -796,18 +810,18 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const phi = (b: number, r: number) => (n + b) * R + r;
   const defId = (k: number, r: number) => k * R + r;
   // definitions current before each op, and at each block's end
-  const before = new Int32Array(n * R);
-  const out = new Int32Array(list.length * R);
-  const cur = new Int32Array(R);
+  const before = zeros(n * R);
+  const out = zeros(list.length * R);
+  const cur = zeros(R);
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
     for (let r = 0; r < R; r++) cur[r] = phi(b, r);
     for (let k = blk.start; k < blk.end; k++) {
-      before.set(cur, k * R);
-      const m = defs(ops[k]!.insn);
+      for (let r = 0; r < R; r++) before[k * R + r] = cur[r]!;
+      const m = D[k]!;
       if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = defId(k, r);
     }
-    out.set(cur, b * R);
+    for (let r = 0; r < R; r++) out[b * R + r] = cur[r]!;
   }
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
@@ -822,7 +836,7 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       }
     }
   }
-  const fixed = new Uint8Array(parent.length);
+  const fixed = zeros(parent.length);
   for (let r = 0; r < 10; r++) fixed[find(phi(0, r))] = 1;
   for (let k = 0; k < n; k++) {
     const i = ops[k]!.insn;
@@ -846,11 +860,13 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     let ok = true;
     for (let k = 0; k < ops.length && ok; k++) {
       if (k === m) continue;
-      const i = ops[k]!.insn;
-      const df = defs(i);
-      const u = uses(i);
+      const df = D[k]!;
+      const u = U[k]!;
       const liveAfter = after[k]!;
       const liveBefore = (liveAfter & ~df) | u;
+      // most instructions neither name nor carry either register
+      if (((df | liveBefore | liveAfter) & (bitS | bitD)) === 0) continue;
+      const i = ops[k]!.insn;
       const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
       const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
       const reads = (u & bitS) !== 0 && inWeb;
