@@ -24,6 +24,7 @@ import {
   STACK_LIMIT,
 } from "./function.js";
 import { CONTEXTS } from "./kernel.js";
+import { optimize } from "./optimize.js";
 import { parseModule } from "./parse.js";
 import {
   ptRegsContext,
@@ -61,6 +62,8 @@ export interface CompileOptions {
   arch?: string;
   /** the kernel BTF kfuncs are looked up in (default: the running kernel's vmlinux) */
   btf?: () => Btf;
+  /** run the optimizer over each function (default true; see docs/language.md, "Code size") */
+  optimize?: boolean;
 }
 
 /** A source line of an instruction, as `Program.load` reads `lineInfo`. */
@@ -642,7 +645,7 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     const usedMapNames = new Set<string>();
     const feed = (section: number, items: readonly Item[], builder: ProgramBuilder) => {
       let index = 0;
-      for (const item of items) {
+      for (const item of options.optimize === false ? items : optimize(items)) {
         if (item.kind === "insn") {
           builder.emit(item.insn);
           if (item.insn.ref?.kind === "map") usedMapNames.add(item.insn.ref.name);
