@@ -91,6 +91,14 @@ export const i64 = i64Codec;
 export type i64 = number;
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
+export {
+  addSocket,
+  attachSockmap,
+  attachSockmapProgram,
+  ProgramAttachment,
+  type SocketMapLike,
+  type SockmapAttachType,
+} from "./link/sockmap.js";
 export * from "./map/index.js";
 export {
   BpfObject,
