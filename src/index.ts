@@ -92,6 +92,12 @@ export type i64 = number;
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export {
+  attachFlowDissector,
+  attachSkLookup,
+  type Netns,
+  NotANetnsError,
+} from "./link/sklookup.js";
+export {
   addSocket,
   attachSockmap,
   attachSockmapProgram,

@@ -1,4 +1,5 @@
 /** TCP connections through a Node server on 127.0.0.1, and byte collectors for the socket tests. */
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 
@@ -66,3 +67,40 @@ export async function connections(n: number): Promise<Connections> {
     },
   };
 }
+
+/** The repository's src folder, as a file URL, for the code of child processes. */
+export const SRC = new URL("../../src/", import.meta.url).href;
+
+/** What a child process did. */
+export interface NetnsChild {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `code` (an ES module, through tsx) in a child Node process in a network namespace of its
+ * own (`unshare --net --mount`; `setup`, a shell command, runs first: by default `ip` brings lo up):
+ * what it attaches to its namespace or its lo touches no other process. The code imports rawbpf
+ * from `${SRC}...`.
+ */
+export function runInNetns(code: string, setup = "ip link set lo up"): NetnsChild {
+  const r = spawnSync(
+    "unshare",
+    [
+      "--net",
+      "--mount",
+      "sh",
+      "-c",
+      `${setup} && exec "$0" --import tsx --input-type=module -e "$1"`,
+      process.execPath,
+      code,
+    ],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `setup` for {@link runInNetns} that also turns RPS on for lo (so received packets are dissected). */
+export const RPS_SETUP =
+  "mount -t sysfs sysfs /sys && ip link set lo up && echo 1 > /sys/class/net/lo/queues/rx-0/rps_cpus";
