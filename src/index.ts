@@ -92,6 +92,12 @@ export type i64 = number;
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export {
+  attachNetfilter,
+  type NetfilterFamily,
+  type NetfilterHook,
+  type NetfilterOptions,
+} from "./link/netfilter.js";
+export {
   attachFlowDissector,
   attachSkLookup,
   type Netns,

@@ -3,6 +3,7 @@ import { attachTypeName } from "../program/types.js";
 import { putPtr, putU32 } from "../sys/bpf.js";
 import { LINK_INFO } from "../sys/layout.js";
 import { objGetInfoByFd } from "../sys/obj.js";
+import { netfilterFamilyName, netfilterHookName } from "./netfilter.js";
 import { type LinkType, linkTypeName, perfEventTypeName } from "./types.js";
 
 /** What every link reports. */
@@ -62,6 +63,17 @@ export type LinkInfo = LinkInfoBase &
         pid: number;
       }
     | { type: "struct_ops"; mapId: number }
+    | {
+        type: "netfilter";
+        /** `"ipv4"` or `"ipv6"` */
+        family: string;
+        /** `"prerouting"`, `"local_in"`, `"forward"`, `"local_out"` or `"postrouting"` */
+        hook: string;
+        /** the order among the hook's functions (lower first) */
+        priority: number;
+        /** IP fragments are reassembled before the program runs (BPF_F_NETFILTER_IP_DEFRAG) */
+        defrag: boolean;
+      }
     | { type: "sockmap"; mapId: number; attachType: string }
     | { type: Exclude<LinkType, DetailedType> | `type ${number}` }
   );
@@ -77,6 +89,7 @@ type DetailedType =
   | "netkit"
   | "perf_event"
   | "struct_ops"
+  | "netfilter"
   | "sockmap";
 
 const PERF_TYPE_UPROBE = 1;
@@ -206,6 +219,15 @@ export function linkInfo(fd: number): LinkInfo {
       return { ...base, type, ...uprobeMultiInfo(fd, info) };
     case "struct_ops":
       return { ...base, type, mapId: u32(o["struct_ops.map_id"]) };
+    case "netfilter":
+      return {
+        ...base,
+        type,
+        family: netfilterFamilyName(u32(o["netfilter.pf"])),
+        hook: netfilterHookName(u32(o["netfilter.hooknum"])),
+        priority: info.readInt32LE(o["netfilter.priority"]),
+        defrag: (u32(o["netfilter.flags"]) & 1) !== 0,
+      };
     case "sockmap":
       return {
         ...base,
