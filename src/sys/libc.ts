@@ -93,6 +93,11 @@ export let close: NativeFn = lazy("int close(int fd)", (f) => {
   close = f;
 });
 
+/** `socket(2)`. */
+export let socket: NativeFn = lazy("int socket(int domain, int type, int protocol)", (f) => {
+  socket = f;
+});
+
 /** `socketpair(2)`; sv receives two ints. */
 export let socketpair: NativeFn = lazy(
   "int socketpair(int domain, int type, int protocol, _Out_ int *sv)",
