@@ -98,6 +98,16 @@ export {
   type NetfilterOptions,
 } from "./link/netfilter.js";
 export {
+  attachNetkit,
+  createNetkit,
+  type NetkitAttachOptions,
+  type NetkitEnd,
+  type NetkitOptions,
+  NetkitPair,
+  NotANetkitError,
+  setInterfaceUp,
+} from "./link/netkit.js";
+export {
   attachFlowDissector,
   attachSkLookup,
   type Netns,
@@ -111,6 +121,7 @@ export {
   type SocketMapLike,
   type SockmapAttachType,
 } from "./link/sockmap.js";
+export { attachTc, removeClsact, TcFilter, type TcFilterInfo, type TcOptions } from "./link/tc.js";
 export * from "./map/index.js";
 export {
   BpfObject,

@@ -141,20 +141,36 @@ export interface NetkitSpec {
   peerPolicy?: keyof typeof NetkitPolicies;
 }
 
-/** RTM_NEWLINK creating a netkit pair (NLM_F_CREATE | NLM_F_EXCL). */
-export function newNetkitRequest(seq: number, spec: NetkitSpec): Buffer {
+/**
+ * RTM_NEWLINK creating a pair of devices of `kind` (NLM_F_CREATE | NLM_F_EXCL): `name`, and in
+ * IFLA_INFO_DATA what `data` writes, then the peer as attribute 1 (IFLA_NETKIT_PEER_INFO,
+ * VETH_INFO_PEER: an ifinfomsg and the peer's own attributes).
+ */
+export function newPairRequest(
+  seq: number,
+  kind: string,
+  name: string,
+  peerName: string,
+  data?: (w: MessageWriter) => void,
+): Buffer {
   const w = new MessageWriter(Rtm.NEWLINK, REQ_ACK | NlmFlags.CREATE | NlmFlags.EXCL, seq)
     .bytes(ifinfomsg())
-    .string(IFLA_IFNAME, spec.name)
+    .string(IFLA_IFNAME, name)
     .begin(IFLA_LINKINFO)
-    .string(IFLA_INFO_KIND, "netkit")
+    .string(IFLA_INFO_KIND, kind)
     .begin(IFLA_INFO_DATA);
-  if (spec.mode !== undefined) w.u32(IFLA_NETKIT_MODE, NetkitModes[spec.mode]);
-  if (spec.policy !== undefined) w.u32(IFLA_NETKIT_POLICY, NetkitPolicies[spec.policy]);
-  if (spec.peerPolicy !== undefined) w.u32(IFLA_NETKIT_PEER_POLICY, NetkitPolicies[spec.peerPolicy]);
-  // the peer: an ifinfomsg and its own attributes, inside one attribute
-  w.begin(IFLA_NETKIT_PEER_INFO, false).bytes(ifinfomsg()).string(IFLA_IFNAME, spec.peerName).end();
+  data?.(w);
+  w.begin(IFLA_NETKIT_PEER_INFO, false).bytes(ifinfomsg()).string(IFLA_IFNAME, peerName).end();
   return w.end().end().finish();
+}
+
+/** RTM_NEWLINK creating a netkit pair. */
+export function newNetkitRequest(seq: number, spec: NetkitSpec): Buffer {
+  return newPairRequest(seq, "netkit", spec.name, spec.peerName, (w) => {
+    if (spec.mode !== undefined) w.u32(IFLA_NETKIT_MODE, NetkitModes[spec.mode]);
+    if (spec.policy !== undefined) w.u32(IFLA_NETKIT_POLICY, NetkitPolicies[spec.policy]);
+    if (spec.peerPolicy !== undefined) w.u32(IFLA_NETKIT_PEER_POLICY, NetkitPolicies[spec.peerPolicy]);
+  });
 }
 
 /** The XDP program(s) on an interface, as IFLA_XDP reports them. */
