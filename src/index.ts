@@ -121,6 +121,14 @@ export {
   type SocketMapLike,
   type SockmapAttachType,
 } from "./link/sockmap.js";
+export {
+  loadStructOpsProgram,
+  registerStructOps,
+  StructOps,
+  type StructOpsOptions,
+  type StructOpsProgramSpec,
+  UnknownStructOpsError,
+} from "./link/structops.js";
 export { attachTc, removeClsact, TcFilter, type TcFilterInfo, type TcOptions } from "./link/tc.js";
 export * from "./map/index.js";
 export {
