@@ -26,6 +26,9 @@ test("attachXdp: info() says the mode the program got: driver, generic, or the k
     out.driver = { info: driver.info(), ip: ip("xv0") };
     out.generic = { info: generic.info(), ip: ip("xv1") };
     out.chosen = { info: chosen.info(), ip: ip("xv2") };
+    let busy = "";
+    try { attachXdp(b, "xv0", { mode: "generic" }); } catch (e) { busy = e.errnoName + " " + e.message; }
+    out.busy = busy;
     driver.close();
     chosen.close();
     generic.detach();
@@ -47,6 +50,13 @@ test("attachXdp: info() says the mode the program got: driver, generic, or the k
   assert.equal(out.generic.info.mode, "generic");
   assert.equal(out.chosen.ip.mode, 1, "left to choose, the kernel took veth's driver mode");
   assert.equal(out.chosen.info.mode, "driver", "and info() says so");
+  assert.match(
+    out.busy,
+    new RegExp(
+      `^EEXIST .*xv0 already has an XDP program \\(program ${a} in driver mode\\): one per mode, and driver and generic mode cannot be used at once`,
+    ),
+    "a second mode on a busy interface: what is there, and what to do",
+  );
   assert.equal(out.detached.ifindex, 0);
   assert.equal("mode" in out.detached, false, "a detached link has no mode");
 });
