@@ -167,3 +167,50 @@ test("sockmap: bad input is refused before the kernel, saying what to do", async
   assert.equal(a.detached, true);
   a.detach();
 });
+
+test("sockhash (link): an sk_msg verdict with bpf_msg_redirect_hash sends a client's message into another connection", async (t) => {
+  if (!needsRoot(t)) return;
+  using count = counter();
+  using socks = BpfMap.create({ type: "sockhash", keySize: 4, valueSize: 4, maxEntries: 4, name: "sk_hash" });
+  using program = Program.load({
+    type: "sk_msg",
+    name: "redir_hash",
+    instructions: asm`
+      r6 = r1
+      r1 = 0
+      *(u32 *)(r10 - 4) = r1
+      r2 = r10
+      r2 += -4
+      r1 = ${count}
+      call bpf_map_lookup_elem
+      if r0 == 0 goto go
+      r1 = 1
+      lock *(u64 *)(r0 + 0) += r1
+    go:
+      r1 = 77                 // the key of the target socket
+      *(u32 *)(r10 - 8) = r1
+      r1 = r6
+      r2 = ${socks}
+      r3 = r10
+      r3 += -8
+      r4 = ${BPF_F_INGRESS}
+      call bpf_msg_redirect_hash
+      exit
+    `,
+  });
+  const conns = await connections(2);
+  const link = attachSockmap(program, socks, "sk_msg_verdict");
+  try {
+    const info = link.info();
+    assert.equal(info.type === "sockmap" ? info.mapId : -1, socks.info().id, "the link is on the sockhash");
+    addSocket(socks, Buffer.from([5, 0, 0, 0]), conns.clients[0]!.socket);
+    addSocket(socks, 77, conns.accepted[1]!.socket);
+    conns.clients[0]!.socket.write("by hash");
+    assert.equal(await conns.accepted[1]!.until(7), "by hash", "the socket under key 77 received it");
+    assert.equal(conns.accepted[0]!.text, "", "its own server end got nothing");
+    assert.equal(runs(count), 1n);
+  } finally {
+    link.close();
+    conns.close();
+  }
+});
