@@ -122,11 +122,13 @@ export {
   type SockmapAttachType,
 } from "./link/sockmap.js";
 export {
+  congestionControl,
   loadStructOpsProgram,
   registerStructOps,
   StructOps,
   type StructOpsOptions,
   type StructOpsProgramSpec,
+  setCongestionControl,
   UnknownStructOpsError,
 } from "./link/structops.js";
 export { attachTc, removeClsact, TcFilter, type TcFilterInfo, type TcOptions } from "./link/tc.js";

@@ -9,8 +9,10 @@ import type { CompositeType } from "../btf/types.js";
 import { BpfMap } from "../map/map.js";
 import { Program, type ProgramSpec } from "../program/program.js";
 import { attachTypeName, attachTypeNumber } from "../program/types.js";
+import { type SocketLike, socketFd } from "../socket/socket.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { linkCreate } from "../sys/link.js";
+import { getTcpCongestion, setTcpCongestion } from "../sys/socket.js";
 import { WrongProgramTypeError } from "./errors.js";
 import { adoptLink, type Link } from "./link.js";
 
@@ -260,4 +262,35 @@ export function registerStructOps(structName: string, options: StructOpsOptions)
     map.close();
     throw e;
   }
+}
+
+/**
+ * Makes a TCP socket (a descriptor, or a Node `net.Socket` once connected) use congestion control
+ * `name` (setsockopt TCP_CONGESTION, which Node has no API for) — a built-in one (`"cubic"`,
+ * `"reno"`) or one registered with {@link registerStructOps}. A name not in
+ * /proc/sys/net/ipv4/tcp_allowed_congestion_control needs CAP_NET_ADMIN; an unknown one is ENOENT.
+ */
+export function setCongestionControl(socket: SocketLike, name: string): void {
+  if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > 15 || name.includes("\0"))
+    throw new InputError(`a congestion control name is 1 to 15 bytes, got ${JSON.stringify(name)}`);
+  try {
+    setTcpCongestion(socketFd(socket), name);
+  } catch (e) {
+    if (e instanceof BpfError && e.errnoName === "ENOENT") {
+      throw new BpfError(
+        e.command,
+        e.errno,
+        {
+          hint: `there is no congestion control '${name}': /proc/sys/net/ipv4/tcp_available_congestion_control lists them (a struct_ops one is there while registered)`,
+        },
+        `to '${name}'`,
+      );
+    }
+    throw e;
+  }
+}
+
+/** The congestion control a TCP socket (a descriptor or a Node `net.Socket`) uses (getsockopt TCP_CONGESTION). */
+export function congestionControl(socket: SocketLike): string {
+  return getTcpCongestion(socketFd(socket));
 }

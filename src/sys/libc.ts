@@ -114,6 +114,14 @@ export let setsockopt: NativeFn = lazy(
   },
 );
 
+/** `getsockopt(2)`; `len` is a one-element array: the value's room in, its length out. */
+export let getsockopt: NativeFn = lazy(
+  "int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)",
+  (f) => {
+    getsockopt = f;
+  },
+);
+
 /** `send(2)`. */
 export let send: NativeFn = lazy("long send(int fd, uint8_t *buf, unsigned long len, int flags)", (f) => {
   send = f;

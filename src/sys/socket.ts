@@ -98,3 +98,27 @@ export function netlinkReceive(fd: number, buf: Buffer, what: string): number {
   }
   return n;
 }
+
+// ---- TCP congestion control ---------------------------------------------------------------------
+
+const IPPROTO_TCP = 6;
+const TCP_CONGESTION = 13;
+/** TCP_CA_NAME_MAX */
+const CA_NAME_MAX = 16;
+
+/** setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name): the socket's congestion control from now on. */
+export function setTcpCongestion(fd: number, name: string): void {
+  const buf = Buffer.from(name, "utf8");
+  if (libc.setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, buf, buf.length) < 0)
+    fail("setsockopt(TCP_CONGESTION)", `to '${name}'`);
+}
+
+/** getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION): the name of the socket's congestion control. */
+export function getTcpCongestion(fd: number): string {
+  const buf = Buffer.alloc(CA_NAME_MAX);
+  const len = [CA_NAME_MAX];
+  if (libc.getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, buf, len) < 0) fail("getsockopt(TCP_CONGESTION)");
+  const n = Math.min(len[0] ?? 0, CA_NAME_MAX);
+  const end = buf.indexOf(0);
+  return buf.toString("utf8", 0, end < 0 || end > n ? n : end);
+}

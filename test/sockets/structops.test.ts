@@ -6,18 +6,25 @@
  * programs ran. Closing unregisters it.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { u32, u64 } from "../../src/codec/index.js";
 import { asm } from "../../src/isa/template.js";
 import { WrongProgramTypeError } from "../../src/link/errors.js";
-import { loadStructOpsProgram, registerStructOps, UnknownStructOpsError } from "../../src/link/structops.js";
+import {
+  congestionControl,
+  loadStructOpsProgram,
+  registerStructOps,
+  setCongestionControl,
+  UnknownStructOpsError,
+} from "../../src/link/structops.js";
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
 import { skipUnlessCI } from "../support/ci.js";
 import { needsRoot } from "../support/privilege.js";
+import { connections } from "./support.js";
 
 const available = () =>
   readFileSync("/proc/sys/net/ipv4/tcp_available_congestion_control", "utf8").trim().split(/\s+/);
@@ -114,6 +121,53 @@ test("registerStructOps: a tcp_congestion_ops of BPF programs is registered, use
     ops.close();
   }
   assert.ok(!available().includes(name), "closing unregistered it");
+});
+
+test("setCongestionControl: a Node connection uses the registered congestion control (ss -ti is the oracle)", async (t) => {
+  if (!needsRoot(t)) return;
+  const name = `rbpn_${process.pid % 1_000_000}`;
+  using count = counter();
+  using ssthresh = renoMember("ssthresh", count, 0);
+  using undo = renoMember("undo_cwnd", count, 1);
+  using avoid = renoMember("cong_avoid", count, 2);
+  using _ops = registerStructOps("tcp_congestion_ops", {
+    programs: { ssthresh, undo_cwnd: undo, cong_avoid: avoid },
+    data: { name },
+  });
+  const conns = await connections(1);
+  try {
+    const client = conns.clients[0]!.socket;
+    setCongestionControl(client, name);
+    assert.equal(congestionControl(client), name, "getsockopt says so");
+    const ss = execFileSync(
+      "ss",
+      [
+        "-tinH",
+        "state",
+        "established",
+        "src",
+        `127.0.0.1:${client.localPort}`,
+        "dst",
+        `127.0.0.1:${conns.port}`,
+      ],
+      { encoding: "utf8" },
+    );
+    assert.match(ss, new RegExp(`\\b${name}\\b`), `ss shows the connection's algorithm: ${ss}`);
+    client.write(Buffer.alloc(4 << 20, 120));
+    const got = await conns.accepted[0]!.until(4 << 20, 30_000);
+    assert.equal(got.length, 4 << 20, "every byte arrived");
+    assert.ok((count.get(2) ?? 0n) > 0n, `cong_avoid ran (${count.get(2)} runs)`);
+    assert.throws(
+      () => setCongestionControl(client, "rbpf_nonesuch"),
+      (e: unknown) =>
+        e instanceof BpfError &&
+        e.errnoName === "ENOENT" &&
+        /there is no congestion control 'rbpf_nonesuch'/.test(e.message),
+    );
+    assert.throws(() => setCongestionControl(client, "x".repeat(16)), InputError);
+  } finally {
+    conns.close();
+  }
 });
 
 test("registerStructOps / loadStructOpsProgram: bad input is refused before the kernel", (t) => {
