@@ -6,7 +6,7 @@
 import type { Program } from "../program/program.js";
 import { attachTypeNumber } from "../program/types.js";
 import { type SocketLike, socketFd } from "../socket/socket.js";
-import { InputError } from "../sys/error.js";
+import { BpfError, InputError } from "../sys/error.js";
 import { closeRaw, duplicateFd, Fd } from "../sys/fd.js";
 import { linkCreate, progAttach, progDetach } from "../sys/link.js";
 import { adoptLink, type Link } from "./link.js";
@@ -118,7 +118,8 @@ export class ProgramAttachment implements Disposable {
 
   /**
    * Detaches the program (BPF_PROG_DETACH) and lets go of the references; a second call does
-   * nothing. Throws a BpfError when the kernel refuses (ENOENT: something else detached it).
+   * nothing, nor does a program that is no longer there (replaced by a later attach, or detached
+   * by someone else: the kernel's ENOENT). Other refusals throw a BpfError.
    */
   detach(): void {
     if (this.#program.closed) return;
@@ -127,6 +128,8 @@ export class ProgramAttachment implements Disposable {
         { target: this.#target.value, progFd: this.#program.value, attachType: this.#attachType },
         { what: `of ${this.attachType} program`, privilege: "net" },
       );
+    } catch (e) {
+      if (!(e instanceof BpfError && e.errnoName === "ENOENT")) throw e;
     } finally {
       this.#program.close();
       this.#target.close();

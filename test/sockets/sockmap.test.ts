@@ -18,7 +18,9 @@ import {
 } from "../../src/link/sockmap.js";
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
+import { attachTypeNumber } from "../../src/program/types.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
+import { progDetach } from "../../src/sys/link.js";
 import { needsRoot } from "../support/privilege.js";
 import { connections } from "./support.js";
 
@@ -166,6 +168,23 @@ test("sockmap: bad input is refused before the kernel, saying what to do", async
   a.detach();
   assert.equal(a.detached, true);
   a.detach();
+  // a second attach replaces the first: detaching the replaced one is no error, and the second
+  // is still there until its own detach (the kernel's ENOENT after it proves it went)
+  using other = redirector("sk_skb", count, socks, 0);
+  const first = attachSockmapProgram(skb, socks, "sk_skb_stream_verdict");
+  const second = attachSockmapProgram(other, socks, "sk_skb_stream_verdict");
+  first.detach();
+  second.detach();
+  assert.throws(
+    () =>
+      progDetach({
+        target: socks.fd,
+        progFd: other.fd,
+        attachType: attachTypeNumber("sk_skb_stream_verdict"),
+      }),
+    (e: unknown) => e instanceof BpfError && e.errnoName === "ENOENT",
+    "nothing is attached any more",
+  );
 });
 
 test("sockhash (link): an sk_msg verdict with bpf_msg_redirect_hash sends a client's message into another connection", async (t) => {
