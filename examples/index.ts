@@ -79,4 +79,10 @@ export const DEMOS: readonly Demo[] = [
       "packets per IP protocol from XDP into a per-CPU array, the program written in TypeScript and compiled in process",
     run: async (log) => (await import("./ts-protocols.js")).run(log),
   },
+  {
+    name: "processes",
+    summary:
+      "the machine's processes listed by the kernel: an iter/task program's lines read with for await, threads counted per process",
+    run: async (log) => (await import("./processes.js")).run(log),
+  },
 ];

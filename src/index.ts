@@ -89,6 +89,18 @@ export type i32 = number;
 export const i64 = i64Codec;
 /** In a program written in TypeScript (docs/language.md): a signed 64-bit integer, with BPF's wrap-around. */
 export type i64 = number;
+/** The memory back end's run-time errors and its settable environment (`testRun({ env })`). */
+export type { InterpEnvironment, ProbeMemory } from "./interp/env.js";
+export {
+  BudgetExceededError,
+  CallDepthError,
+  HelperError,
+  InterpError,
+  InterpInvalidProgramError,
+  MemoryAccessError,
+} from "./interp/errors.js";
+// BPF iterators
+export * from "./iter/index.js";
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
 export {
@@ -133,6 +145,7 @@ export {
 } from "./link/structops.js";
 export { attachTc, removeClsact, TcFilter, type TcFilterInfo, type TcOptions } from "./link/tc.js";
 export * from "./map/index.js";
+export { type ListedMap, listMaps, NoSuchObjectError } from "./map/list.js";
 export {
   BpfObject,
   CorePoisonRejectedError,
@@ -169,6 +182,7 @@ export {
 } from "./program/errors.js";
 export type { LoadedFunction, ProgramFunctions } from "./program/functions.js";
 export type { ProgramInfo } from "./program/info.js";
+export { type ListedProgram, listPrograms } from "./program/list.js";
 export {
   Program,
   type ProgramSpec,
@@ -189,6 +203,7 @@ export {
   programTypes,
   UnknownTypeError,
 } from "./program/types.js";
+export type { JitedProgram, SourceLine, XlatedInstruction, XlatedProgram } from "./program/xlated.js";
 // ring buffers
 export * from "./ringbuf/index.js";
 export {
@@ -211,6 +226,10 @@ export {
 export { errnoName } from "./sys/errno.js";
 export { BpfError, ClosedError, InputError, NativeUnavailableError, RawbpfError } from "./sys/error.js";
 export { Fd } from "./sys/fd.js";
+// tracing conveniences: histograms, count tables, trace_pipe, library paths, stopped children
+export * from "./trace/index.js";
+// USDT probes
+export * from "./usdt/index.js";
 // the verifier's log
 export * from "./verifier/index.js";
 

@@ -4,6 +4,8 @@
  * section; cgroup programs and xdp / tc programs when a target is given. Sections that name no
  * place (`socket`, `tracepoint` with no target...) are skipped, with the reason.
  */
+
+import type { AnyCodec } from "../codec/index.js";
 import { attachCgroup, type Cgroup, type CgroupAttachType } from "../link/cgroup.js";
 import type { Interface } from "../link/iface.js";
 import type { Link } from "../link/link.js";
@@ -11,8 +13,10 @@ import { attachTcx, attachXdp } from "../link/net.js";
 import { attachTracepoint } from "../link/tracepoint.js";
 import { attachRawTracepoint, attachTracing, type TracingAttachType } from "../link/tracing.js";
 import { attachUprobe, attachUprobeMulti, uprobeOffset } from "../link/uprobe.js";
+import type { BpfMap } from "../map/map.js";
 import type { Program } from "../program/program.js";
 import { InputError } from "../sys/error.js";
+import { attachUsdt } from "../usdt/attach.js";
 import type { SectionDef } from "./sections.js";
 
 /** Targets for programs whose section cannot say where they attach. */
@@ -62,9 +66,24 @@ export function attachBySection(
   section: string,
   def: SectionDef,
   options: ObjectAttachOptions,
+  map: (name: string) => BpfMap<AnyCodec, AnyCodec> | undefined = () => undefined,
 ): Link | SkipReason {
   const rule = def.rule.replace(/\+$/, "");
   const t = def.target;
+  if (rule === "usdt" || rule === "usdt.s") {
+    // usdt/BINARY:PROVIDER:NAME; libbpf's usdt.bpf.h reads its arguments from __bpf_usdt_specs
+    const m = /^(.+):([^:]+):([^:]+)$/.exec(t);
+    if (!m) return "a usdt section names no BINARY:PROVIDER:NAME";
+    const specs = map("__bpf_usdt_specs");
+    const attached = attachUsdt(program, {
+      binary: m[1] as string,
+      provider: m[2] as string,
+      name: m[3] as string,
+      ...(specs === undefined ? {} : { specs }),
+      ...(options.pid === undefined ? {} : { pid: options.pid }),
+    });
+    return attached.links[0] as Link;
+  }
   if (def.programType === "tracepoint") {
     const slash = t.indexOf("/");
     if (slash <= 0) return "a tracepoint section names no CATEGORY/NAME";

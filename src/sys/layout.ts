@@ -211,6 +211,31 @@ export const PROG_ATTACH = layout("prog_attach", [
   ["expected_revision", "u64"],
 ]);
 
+export const QUERY = layout("query", [
+  ["target_fd|target_ifindex", "u32"],
+  ["attach_type", "u32"],
+  ["query_flags", "u32"],
+  ["attach_flags", "u32"],
+  ["prog_ids", "u64"],
+  ["prog_cnt|count", "u32"],
+  ["prog_attach_flags", "u64"],
+  ["link_ids", "u64"],
+  ["link_attach_flags", "u64"],
+  ["revision", "u64"],
+]);
+
+export const TASK_FD_QUERY = layout("task_fd_query", [
+  ["pid", "u32"],
+  ["fd", "u32"],
+  ["flags", "u32"],
+  ["buf_len", "u32"],
+  ["buf", "u64"],
+  ["prog_id", "u32"],
+  ["fd_type", "u32"],
+  ["probe_offset", "u64"],
+  ["probe_addr", "u64"],
+]);
+
 export const TEST_RUN = layout("test", [
   ["prog_fd", "u32"],
   ["retval", "u32"],
@@ -262,6 +287,10 @@ export const LINK_CREATE = layout("link_create", [
   ["flags", "u32"],
   union(
     [["target_btf_id", "u32"]],
+    [
+      ["iter_info", "u64"],
+      ["iter_info_len", "u32"],
+    ],
     [["perf_event.bpf_cookie", "u64"]],
     [
       ["tracing.target_btf_id", "u32"],
@@ -305,6 +334,11 @@ export const LINK_UPDATE = layout("link_update", [
 ]);
 
 export const LINK_DETACH = layout("link_detach", [["link_fd", "u32"]]);
+
+export const ITER_CREATE = layout("iter_create", [
+  ["link_fd", "u32"],
+  ["flags", "u32"],
+]);
 
 export const RAW_TRACEPOINT = layout("raw_tracepoint", [
   ["name", "u64"],
@@ -476,6 +510,8 @@ export const ALL_LAYOUTS = [
   PROG_LOAD,
   OBJ,
   PROG_ATTACH,
+  QUERY,
+  TASK_FD_QUERY,
   TEST_RUN,
   GET_ID,
   INFO,
@@ -484,6 +520,7 @@ export const ALL_LAYOUTS = [
   LINK_CREATE,
   LINK_UPDATE,
   LINK_DETACH,
+  ITER_CREATE,
   RAW_TRACEPOINT,
   PROG_INFO,
   MAP_INFO,

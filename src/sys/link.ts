@@ -16,7 +16,15 @@ import {
 import { Errno } from "./errno.js";
 import { BpfError } from "./error.js";
 import { descriptorPressureDetails, isDescriptorPressure, reclaimDescriptors } from "./fd.js";
-import { LINK_CREATE, LINK_DETACH, LINK_UPDATE, layout, PROG_ATTACH, RAW_TRACEPOINT } from "./layout.js";
+import {
+  ITER_CREATE,
+  LINK_CREATE,
+  LINK_DETACH,
+  LINK_UPDATE,
+  layout,
+  PROG_ATTACH,
+  RAW_TRACEPOINT,
+} from "./layout.js";
 import * as libc from "./libc.js";
 
 /** The union member of link_create a command fills beyond the common fields. */
@@ -29,6 +37,11 @@ export type LinkCreateExtra =
   | { kind: "netkit"; relative: number; expectedRevision: bigint }
   | { kind: "netfilter"; pf: number; hooknum: number; priority: number; flags: number }
   | {
+      kind: "iter";
+      /** union bpf_iter_link_info (the map, cgroup or task to walk), or none */
+      info: Buffer | undefined;
+    }
+  | {
       kind: "uprobe_multi";
       /** the binary's path, NUL-terminated */
       path: Buffer;
@@ -36,6 +49,8 @@ export type LinkCreateExtra =
       offsets: Buffer;
       /** `count` u64 cookies, or none */
       cookies: Buffer | undefined;
+      /** `count` u64 file offsets of USDT semaphores (0: none), or none */
+      refCtrOffsets?: Buffer | undefined;
       count: number;
       /** BPF_F_UPROBE_MULTI_RETURN for uretprobes */
       flags: number;
@@ -90,11 +105,17 @@ export function linkCreate(a: LinkCreateAttr, ctx?: CallContext): number {
       putS32(attr, o["netfilter.priority"], x.priority, "netfilter priority");
       putU32(attr, o["netfilter.flags"], x.flags, "netfilter flags");
       break;
+    case "iter":
+      // the Buffer stays referenced by `a` until the call returns
+      putPtr(attr, o.iter_info, x.info);
+      putU32(attr, o.iter_info_len, x.info?.length ?? 0, "iterator info length");
+      break;
     case "uprobe_multi":
       // the Buffers stay referenced by `a` until the call returns
       putPtr(attr, o["uprobe_multi.path"], x.path);
       putPtr(attr, o["uprobe_multi.offsets"], x.offsets);
       putPtr(attr, o["uprobe_multi.cookies"], x.cookies);
+      putPtr(attr, o["uprobe_multi.ref_ctr_offsets"], x.refCtrOffsets);
       putU32(attr, o["uprobe_multi.cnt"], x.count, "probe count");
       putU32(attr, o["uprobe_multi.flags"], x.flags, "uprobe_multi flags");
       putU32(attr, o["uprobe_multi.pid"], x.pid, "pid");
@@ -139,6 +160,13 @@ export function linkUpdate(linkFd: number, newProgFd: number, oldProgFd?: number
     putU32(attr, o.old_prog_fd, oldProgFd, "old program fd");
   }
   bpfCall(Cmd.LINK_UPDATE, attr, ctx);
+}
+
+/** BPF_ITER_CREATE: a new readable descriptor that runs the iterator link's program as it is read. */
+export function iterCreate(linkFd: number, ctx?: CallContext): number {
+  const attr = scratchAttr();
+  putU32(attr, ITER_CREATE.offset.link_fd, linkFd, "link fd");
+  return bpfCall(Cmd.ITER_CREATE, attr, ctx);
 }
 
 /** BPF_LINK_DETACH: the link stops running its program; the descriptor stays open. */
@@ -330,6 +358,12 @@ export interface UprobeEvent {
   offset: number;
   /** a process id, or -1 for every process that runs the binary */
   pid: number;
+  /**
+   * the file offset of a USDT semaphore (a u16 the kernel adds 1 to in every process that maps the
+   * file while the probe is on, and takes 1 from when it goes), and the config bit its offset starts at
+   * (`format/ref_ctr_offset`, `config:32-63`)
+   */
+  refCtr?: { offset: number; shift: number };
 }
 
 /**
@@ -338,7 +372,8 @@ export interface UprobeEvent {
  */
 export function perfEventOpenUprobe(e: UprobeEvent, what: string): number {
   const path = cString(e.path);
-  const config = e.retprobeBit === undefined ? 0n : 1n << BigInt(e.retprobeBit);
+  let config = e.retprobeBit === undefined ? 0n : 1n << BigInt(e.retprobeBit);
+  if (e.refCtr !== undefined) config |= BigInt(e.refCtr.offset) << BigInt(e.refCtr.shift);
   const fd = perfEventOpen(
     {
       type: e.pmuType,
