@@ -103,6 +103,47 @@ export {
 export * from "./iter/index.js";
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
+export {
+  attachNetfilter,
+  type NetfilterFamily,
+  type NetfilterHook,
+  type NetfilterOptions,
+} from "./link/netfilter.js";
+export {
+  attachNetkit,
+  createNetkit,
+  type NetkitAttachOptions,
+  type NetkitEnd,
+  type NetkitOptions,
+  NetkitPair,
+  NotANetkitError,
+  setInterfaceUp,
+} from "./link/netkit.js";
+export {
+  attachFlowDissector,
+  attachSkLookup,
+  type Netns,
+  NotANetnsError,
+} from "./link/sklookup.js";
+export {
+  addSocket,
+  attachSockmap,
+  attachSockmapProgram,
+  ProgramAttachment,
+  type SocketMapLike,
+  type SockmapAttachType,
+} from "./link/sockmap.js";
+export {
+  congestionControl,
+  loadStructOpsProgram,
+  registerStructOps,
+  StructOps,
+  type StructOpsOptions,
+  type StructOpsProgramSpec,
+  setCongestionControl,
+  UnknownStructOpsError,
+} from "./link/structops.js";
+export { attachTc, removeClsact, TcFilter, type TcFilterInfo, type TcOptions } from "./link/tc.js";
 export * from "./map/index.js";
 export { type ListedMap, listMaps, NoSuchObjectError } from "./map/list.js";
 export {

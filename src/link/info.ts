@@ -1,8 +1,13 @@
 /** What the kernel says about a link: BPF_OBJ_GET_INFO_BY_FD into struct bpf_link_info. */
+
+import type { LinkXdp } from "../netlink/route.js";
 import { attachTypeName } from "../program/types.js";
 import { putPtr, putU32 } from "../sys/bpf.js";
 import { LINK_INFO } from "../sys/layout.js";
 import { objGetInfoByFd } from "../sys/obj.js";
+import type { XdpMode } from "./net.js";
+import { netfilterFamilyName, netfilterHookName } from "./netfilter.js";
+import { withRtnetlink } from "./rtnl.js";
 import { type LinkType, linkTypeName, perfEventTypeName } from "./types.js";
 
 /** What every link reports. */
@@ -33,7 +38,16 @@ export type LinkInfo = LinkInfoBase &
         attachType: string;
       }
     | { type: "netns"; netnsInode: number; attachType: string }
-    | { type: "xdp" /** the interface index (0 once detached) */; ifindex: number }
+    | {
+        type: "xdp";
+        /** the interface index (0 once detached) */
+        ifindex: number;
+        /**
+         * where the program runs, as the interface reports it (IFLA_XDP over rtnetlink): `"driver"`,
+         * `"generic"` or `"offload"`; absent once detached
+         */
+        mode?: XdpMode;
+      }
     | { type: "tcx" | "netkit"; ifindex: number; attachType: string }
     | {
         type: "perf_event";
@@ -62,6 +76,17 @@ export type LinkInfo = LinkInfoBase &
         pid: number;
       }
     | { type: "struct_ops"; mapId: number }
+    | {
+        type: "netfilter";
+        /** `"ipv4"` or `"ipv6"` */
+        family: string;
+        /** `"prerouting"`, `"local_in"`, `"forward"`, `"local_out"` or `"postrouting"` */
+        hook: string;
+        /** the order among the hook's functions (lower first) */
+        priority: number;
+        /** IP fragments are reassembled before the program runs (BPF_F_NETFILTER_IP_DEFRAG) */
+        defrag: boolean;
+      }
     | { type: "sockmap"; mapId: number; attachType: string }
     | { type: Exclude<LinkType, DetailedType> | `type ${number}` }
   );
@@ -77,6 +102,7 @@ type DetailedType =
   | "netkit"
   | "perf_event"
   | "struct_ops"
+  | "netfilter"
   | "sockmap";
 
 const PERF_TYPE_UPROBE = 1;
@@ -124,6 +150,31 @@ function uprobeMultiInfo(fd: number, first: Buffer) {
   };
 }
 
+const XDP_ATTACHED_MODES: readonly (XdpMode | undefined)[] = [undefined, "driver", "generic", "offload"];
+const XDP_ATTACHED_MULTI = 4;
+
+/**
+ * The mode program `programId` has on interface `ifindex`, from the interface's IFLA_XDP (one
+ * mode in use: XDP_ATTACHED_DRV/SKB/HW; several: the program id of each). Undefined when the
+ * interface no longer runs it or cannot be asked.
+ */
+export function xdpMode(ifindex: number, programId: number): XdpMode | undefined {
+  let xdp: LinkXdp | undefined;
+  try {
+    xdp = withRtnetlink((rt) => rt.link(ifindex)).xdp;
+  } catch {
+    return undefined;
+  }
+  if (xdp === undefined) return undefined;
+  if (xdp.attached === XDP_ATTACHED_MULTI) {
+    if (xdp.driverProgId === programId) return "driver";
+    if (xdp.genericProgId === programId) return "generic";
+    if (xdp.offloadProgId === programId) return "offload";
+    return undefined;
+  }
+  return xdp.progId === programId ? XDP_ATTACHED_MODES[xdp.attached] : undefined;
+}
+
 /** Reads the kernel's info about the link behind `fd`. */
 export function linkInfo(fd: number): LinkInfo {
   const o = LINK_INFO.offset;
@@ -164,8 +215,11 @@ export function linkInfo(fd: number): LinkInfo {
         netnsInode: u32(o["netns.netns_ino"]),
         attachType: attachTypeName(u32(o["netns.attach_type"])),
       };
-    case "xdp":
-      return { ...base, type, ifindex: u32(o["xdp.ifindex"]) };
+    case "xdp": {
+      const ifindex = u32(o["xdp.ifindex"]);
+      const mode = ifindex === 0 ? undefined : xdpMode(ifindex, base.programId);
+      return mode === undefined ? { ...base, type, ifindex } : { ...base, type, ifindex, mode };
+    }
     case "tcx":
     case "netkit":
       return {
@@ -206,6 +260,15 @@ export function linkInfo(fd: number): LinkInfo {
       return { ...base, type, ...uprobeMultiInfo(fd, info) };
     case "struct_ops":
       return { ...base, type, mapId: u32(o["struct_ops.map_id"]) };
+    case "netfilter":
+      return {
+        ...base,
+        type,
+        family: netfilterFamilyName(u32(o["netfilter.pf"])),
+        hook: netfilterHookName(u32(o["netfilter.hooknum"])),
+        priority: info.readInt32LE(o["netfilter.priority"]),
+        defrag: (u32(o["netfilter.flags"]) & 1) !== 0,
+      };
     case "sockmap":
       return {
         ...base,

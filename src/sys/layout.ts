@@ -305,6 +305,16 @@ export const LINK_CREATE = layout("link_create", [
       ["cgroup.expected_revision", "u64"],
     ],
     [
+      ["netfilter.pf", "u32"],
+      ["netfilter.hooknum", "u32"],
+      ["netfilter.priority", "s32"],
+      ["netfilter.flags", "u32"],
+    ],
+    [
+      ["netkit.relative_fd|netkit.relative_id", "u32"],
+      ["netkit.expected_revision", "u64"],
+    ],
+    [
       ["uprobe_multi.path", "u64"],
       ["uprobe_multi.offsets", "u64"],
       ["uprobe_multi.ref_ctr_offsets", "u64"],

@@ -2,11 +2,29 @@
  * Link commands of bpf() (LINK_CREATE, RAW_TRACEPOINT_OPEN, LINK_UPDATE, LINK_DETACH), and the two
  * other system calls attaching needs: perf_event_open(2) for tracepoints and uprobes, if_nametoindex(3).
  */
-import { bpfCall, type CallContext, Cmd, cString, putPtr, putU32, putU64, scratchAttr } from "./bpf.js";
+import {
+  bpfCall,
+  type CallContext,
+  Cmd,
+  cString,
+  putPtr,
+  putS32,
+  putU32,
+  putU64,
+  scratchAttr,
+} from "./bpf.js";
 import { Errno } from "./errno.js";
 import { BpfError } from "./error.js";
 import { descriptorPressureDetails, isDescriptorPressure, reclaimDescriptors } from "./fd.js";
-import { ITER_CREATE, LINK_CREATE, LINK_DETACH, LINK_UPDATE, layout, RAW_TRACEPOINT } from "./layout.js";
+import {
+  ITER_CREATE,
+  LINK_CREATE,
+  LINK_DETACH,
+  LINK_UPDATE,
+  layout,
+  PROG_ATTACH,
+  RAW_TRACEPOINT,
+} from "./layout.js";
 import * as libc from "./libc.js";
 
 /** The union member of link_create a command fills beyond the common fields. */
@@ -16,6 +34,8 @@ export type LinkCreateExtra =
   | { kind: "tracing"; targetBtfId: number; cookie: bigint }
   | { kind: "perf_event"; cookie: bigint }
   | { kind: "tcx"; relative: number; expectedRevision: bigint }
+  | { kind: "netkit"; relative: number; expectedRevision: bigint }
+  | { kind: "netfilter"; pf: number; hooknum: number; priority: number; flags: number }
   | {
       kind: "iter";
       /** union bpf_iter_link_info (the map, cgroup or task to walk), or none */
@@ -74,6 +94,16 @@ export function linkCreate(a: LinkCreateAttr, ctx?: CallContext): number {
     case "tcx":
       putU32(attr, o["tcx.relative_fd"], x.relative, "relative fd or id");
       putU64(attr, o["tcx.expected_revision"], x.expectedRevision, "expected revision");
+      break;
+    case "netkit":
+      putU32(attr, o["netkit.relative_fd"], x.relative, "relative fd or id");
+      putU64(attr, o["netkit.expected_revision"], x.expectedRevision, "expected revision");
+      break;
+    case "netfilter":
+      putU32(attr, o["netfilter.pf"], x.pf, "netfilter protocol family");
+      putU32(attr, o["netfilter.hooknum"], x.hooknum, "netfilter hook");
+      putS32(attr, o["netfilter.priority"], x.priority, "netfilter priority");
+      putU32(attr, o["netfilter.flags"], x.flags, "netfilter flags");
       break;
     case "iter":
       // the Buffer stays referenced by `a` until the call returns
@@ -144,6 +174,40 @@ export function linkDetach(linkFd: number, ctx?: CallContext): void {
   const attr = scratchAttr();
   putU32(attr, LINK_DETACH.offset.link_fd, linkFd, "link fd");
   bpfCall(Cmd.LINK_DETACH, attr, ctx);
+}
+
+/** Attributes of BPF_PROG_ATTACH and BPF_PROG_DETACH (the attachments that are not links). */
+export interface ProgAttachAttr {
+  /** a descriptor (map, netns, cgroup) or an interface index, by attach type */
+  target: number;
+  progFd: number;
+  attachType: number;
+  /** BPF_F_ALLOW_MULTI, BPF_F_REPLACE... (attach only) */
+  flags?: number;
+}
+
+/**
+ * BPF_PROG_ATTACH: the program runs at the target's hook until {@link progDetach} (or until the
+ * target goes away); no descriptor owns the attachment.
+ */
+export function progAttach(a: ProgAttachAttr, ctx?: CallContext): void {
+  const attr = scratchAttr();
+  const o = PROG_ATTACH.offset;
+  putU32(attr, o.target_fd, a.target, "attach target");
+  putU32(attr, o.attach_bpf_fd, a.progFd, "program fd");
+  putU32(attr, o.attach_type, a.attachType, "attach type");
+  putU32(attr, o.attach_flags, a.flags ?? 0, "attach flags");
+  bpfCall(Cmd.PROG_ATTACH, attr, ctx);
+}
+
+/** BPF_PROG_DETACH: removes what {@link progAttach} attached (the program must be the one attached). */
+export function progDetach(a: ProgAttachAttr, ctx?: CallContext): void {
+  const attr = scratchAttr();
+  const o = PROG_ATTACH.offset;
+  putU32(attr, o.target_fd, a.target, "attach target");
+  putU32(attr, o.attach_bpf_fd, a.progFd, "program fd");
+  putU32(attr, o.attach_type, a.attachType, "attach type");
+  bpfCall(Cmd.PROG_DETACH, attr, ctx);
 }
 
 // ---- XDP ----------------------------------------------------------------------------------------
