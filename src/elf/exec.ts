@@ -38,14 +38,14 @@ interface Section {
 }
 
 /** A loadable segment: file bytes [offset, offset + fileSize) are mapped at vaddr. */
-interface Segment {
+export interface Segment {
   vaddr: bigint;
   offset: number;
   fileSize: number;
 }
 
 /** The parts of an ELF file a symbol lookup needs, all inside the file's bytes. */
-interface Image {
+export interface Image {
   bytes: Uint8Array;
   view: DataView;
   file: string;
@@ -54,10 +54,12 @@ interface Image {
 }
 
 /** A symbol table entry that matched, or that a suggestion may be drawn from. */
-interface Sym {
+export interface Sym {
   type: number;
   bind: number;
   value: bigint;
+  /** st_size: the symbol's size in bytes (0 when unknown) */
+  size: bigint;
   /** a non-default version of a versioned symbol (`memcpy@GLIBC_2.2.5` beside `memcpy@@GLIBC_2.14`) */
   hidden: boolean;
 }
@@ -85,7 +87,7 @@ function inside(img: { bytes: Uint8Array; file: string }, offset: number, size: 
 }
 
 /** Parses and checks the ELF header, the section headers and the program headers. */
-function readImage(bytes: Uint8Array, file: string): Image {
+export function readImage(bytes: Uint8Array, file: string): Image {
   if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     fail(file, "it is not an ELF file (it does not start with the bytes 7f 45 4c 46, '\\x7fELF')");
   }
@@ -146,7 +148,7 @@ function readImage(bytes: Uint8Array, file: string): Image {
 }
 
 /** Calls `visit` for each defined symbol of .symtab and .dynsym, with its name's place in the file. */
-function eachSymbol(img: Image, visit: (sym: Sym, nameAt: number, nameEnd: number) => void): void {
+export function eachSymbol(img: Image, visit: (sym: Sym, nameAt: number, nameEnd: number) => void): void {
   const { sections, view } = img;
   for (let s = 0; s < sections.length; s++) {
     const sec = sections[s] as Section;
@@ -174,7 +176,8 @@ function eachSymbol(img: Image, visit: (sym: Sym, nameAt: number, nameEnd: numbe
         2 * i + 2 <= versym.size &&
         (view.getUint16(versym.offset + 2 * i, true) & VERSYM_HIDDEN) !== 0;
       const value = view.getBigUint64(at + 8, true);
-      visit({ type: info & 0xf, bind: info >> 4, value, hidden }, strtab.offset + name, strEnd);
+      const size = view.getBigUint64(at + 16, true);
+      visit({ type: info & 0xf, bind: info >> 4, value, size, hidden }, strtab.offset + name, strEnd);
     }
   }
 }
