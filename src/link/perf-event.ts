@@ -165,7 +165,7 @@ function checkInt(v: unknown, what: string, min: number, max: number): number {
 
 /**
  * Attaches a `perf_event` program to a sampling perf event on every online CPU (or one CPU, or
- * one thread): a software event (`"cpu-clock"` works in any VM), a hardware counter (where the
+ * one thread) — a `tracepoint` program for tracepoint events: a software event (`"cpu-clock"` works in any VM), a hardware counter (where the
  * machine exposes a CPU PMU), a tracepoint or a raw PMU event. The program runs at each sample with
  * the sample's registers as its context (struct bpf_perf_event_data), so `bpf_get_stackid` there
  * records the interrupted stack. Close the returned link to detach from every CPU.
@@ -176,15 +176,19 @@ function checkInt(v: unknown, what: string, min: number, max: number): number {
  * ```
  */
 export function attachPerfEvent(program: Program, options: PerfEventOptions): PerfEventLink {
-  const fd = programFd(program, ["perf_event"], "attachPerfEvent");
   if (options === null || typeof options !== "object")
     throw new InputError("attachPerfEvent needs options: { type, config, sampleFreq | samplePeriod }");
   const type = options.type;
-  if (!(type in PERF_TYPE)) {
+  if (typeof type !== "string" || !Object.hasOwn(PERF_TYPE, type)) {
     throw new InputError(
       `a perf event's type is 'software', 'hardware', 'tracepoint' or 'raw', got ${JSON.stringify(type)}`,
     );
   }
+  // the kernel runs tracepoint programs on tracepoint events, perf_event programs on the others
+  const fd =
+    type === "tracepoint"
+      ? programFd(program, ["tracepoint"], "attachPerfEvent on a tracepoint event")
+      : programFd(program, ["perf_event"], "attachPerfEvent");
   const config = configOf(type, options.config);
   if (options.sampleFreq !== undefined && options.samplePeriod !== undefined)
     throw new InputError("give sampleFreq or samplePeriod, not both: a perf event samples by one of them");
