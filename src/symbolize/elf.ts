@@ -3,11 +3,69 @@
  * through the ELF reader uprobes use: sorted start addresses in a Float64Array, names decoded on
  * first use, and the PT_LOAD segments that turn a file offset into a virtual address.
  */
-import { closeSync, openSync, readSync, statSync } from "node:fs";
-import { STB_LOCAL, STT_FUNC, STT_GNU_IFUNC } from "../elf/constants.js";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT } from "../elf/constants.js";
 import { eachSymbol, readElfParts, readImage, type Segment } from "../elf/exec.js";
 
 const UTF8 = new TextDecoder();
+
+/** PT_NOTE: a program header of notes. */
+const PT_NOTE = 4;
+/** NT_GNU_BUILD_ID */
+const NT_GNU_BUILD_ID = 3;
+/** Where distributions install separate debug files, by build id (`xx/yyyy.debug`). */
+const DEBUG_DIR = "/usr/lib/debug/.build-id";
+
+/** Reads `length` bytes at `offset` of the open file `fd`. */
+function readAt(fd: number, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let got = 0, n = 1; got < length && n > 0; got += n)
+    n = readSync(fd, out, got, length - got, offset + got);
+  return out;
+}
+
+/** The GNU build id of an ELF file (hex), from its PT_NOTE segments, or undefined. */
+function buildId(bytes: Uint8Array, fd: number): string | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 64) return undefined;
+  const phoff = Number(view.getBigUint64(32, true));
+  const phnum = view.getUint16(56, true);
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * 56;
+    if (at + 56 > bytes.length || view.getUint32(at, true) !== PT_NOTE) continue;
+    const size = Number(view.getBigUint64(at + 32, true));
+    if (size > 1 << 16) continue;
+    const notes = readAt(fd, Number(view.getBigUint64(at + 8, true)), size);
+    const nv = new DataView(notes.buffer);
+    for (let n = 0; n + 12 <= notes.length; ) {
+      const nameSize = nv.getUint32(n, true);
+      const descSize = nv.getUint32(n + 4, true);
+      const type = nv.getUint32(n + 8, true);
+      const desc = n + 12 + ((nameSize + 3) & ~3);
+      if (desc + descSize > notes.length) break;
+      if (type === NT_GNU_BUILD_ID && nameSize === 4 && notes[n + 12] === 0x47 /* G */) {
+        return Buffer.from(notes.subarray(desc, desc + descSize)).toString("hex");
+      }
+      n = desc + ((descSize + 3) & ~3);
+    }
+  }
+  return undefined;
+}
+
+/** The symbol-table parts of the ELF file at `path` (see readElfParts), and its build id. */
+function readParts(path: string): { bytes: Uint8Array; id: string | undefined } {
+  const size = statSync(path).size;
+  const fd = openSync(path, "r");
+  try {
+    const bytes = readElfParts(size, (into, offset) => {
+      for (let got = 0, n = 1; got < into.length && n > 0; got += n)
+        n = readSync(fd, into, got, into.length - got, offset + got);
+    });
+    return { bytes, id: buildId(bytes, fd) };
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** A function symbol of an ELF file, as {@link ElfSymbols.at} finds it. */
 export interface ElfSymbol {
@@ -29,6 +87,8 @@ export class ElfSymbols {
   readonly path: string;
   /** why the table is empty, when it is */
   readonly error: string | undefined;
+  /** the separate debug file the symbols came from (/usr/lib/debug/.build-id/...), when there is one */
+  readonly debugFile: string | undefined;
   readonly #starts: Float64Array;
   readonly #ends: Float64Array;
   readonly #nameAt: Uint32Array;
@@ -36,8 +96,12 @@ export class ElfSymbols {
   readonly #bytes: Uint8Array;
   readonly #segments: readonly Segment[];
 
-  /** Reads the symbol tables of the ELF file at `path` (only those parts of it). */
-  constructor(path: string) {
+  /**
+   * Reads the symbol tables of the ELF file at `path` (only those parts of it) or, unless
+   * `debugFiles` is false, of its separate debug file (/usr/lib/debug/.build-id/XX/YYYY.debug,
+   * found by the file's GNU build id) when one is installed: a stripped library's full symbol table.
+   */
+  constructor(path: string, debugFiles = true) {
     this.path = path;
     let bytes: Uint8Array = new Uint8Array(0);
     let segments: Segment[] = [];
@@ -46,21 +110,30 @@ export class ElfSymbols {
     const ends: number[] = [];
     const nameAt: number[] = [];
     const globals: boolean[] = [];
+    let debugFile: string | undefined;
     try {
-      const size = statSync(path).size;
-      const fd = openSync(path, "r");
-      try {
-        bytes = readElfParts(size, (into, offset) => {
-          for (let got = 0, n = 1; got < into.length && n > 0; got += n)
-            n = readSync(fd, into, got, into.length - got, offset + got);
-        });
-      } finally {
-        closeSync(fd);
-      }
-      const img = readImage(bytes, path);
+      const own = readParts(path);
+      const img = readImage(own.bytes, path);
       segments = img.segments;
-      eachSymbol(img, (sym, at) => {
-        if ((sym.type !== STT_FUNC && sym.type !== STT_GNU_IFUNC) || sym.value === 0n) return;
+      // a stripped file's full symbol table may be in a separate debug file, found by build id
+      const debug =
+        own.id === undefined ? undefined : `${DEBUG_DIR}/${own.id.slice(0, 2)}/${own.id.slice(2)}.debug`;
+      let symbols = img;
+      if (debugFiles && debug !== undefined && existsSync(debug)) {
+        try {
+          symbols = readImage(readParts(debug).bytes, debug);
+          debugFile = debug;
+        } catch {
+          // the file's own symbols, then
+        }
+      }
+      bytes = symbols.bytes;
+      eachSymbol(symbols, (sym, at) => {
+        if (
+          (sym.type !== STT_FUNC && sym.type !== STT_GNU_IFUNC && sym.type !== STT_OBJECT) ||
+          sym.value === 0n
+        )
+          return;
         const start = Number(sym.value);
         starts.push(start);
         ends.push(start + Number(sym.size));
@@ -71,6 +144,7 @@ export class ElfSymbols {
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
+    this.debugFile = debugFile;
     // sort by address; at one address keep a global symbol over a local one, then the larger
     const order = Array.from(starts.keys()).sort(
       (a, b) =>
@@ -120,14 +194,17 @@ export class ElfSymbols {
     return end > (starts[a] as number) && vaddr >= end ? -1 : a;
   }
 
-  /** The name of the function at index `i` of {@link ElfSymbols.indexOf} (decoded once). */
+  /**
+   * The name of the function at index `i` of {@link ElfSymbols.indexOf} (decoded once), without
+   * a symbol version (`fclose`, not `fclose@@GLIBC_2.2.5`).
+   */
   nameAt(i: number): string {
     let name = this.#names[i];
     if (name === undefined) {
       const bytes = this.#bytes;
       const at = this.#nameAt[i] as number;
       let e = at;
-      while (e < bytes.length && bytes[e] !== 0) e++;
+      while (e < bytes.length && bytes[e] !== 0 && bytes[e] !== 0x40) e++;
       name = UTF8.decode(bytes.subarray(at, e));
       this.#names[i] = name;
     }

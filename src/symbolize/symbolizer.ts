@@ -31,6 +31,11 @@ export interface Frame {
 export interface SymbolizerOptions {
   /** the kernel symbol file (default /proc/kallsyms) */
   kallsyms?: string;
+  /**
+   * read a stripped file's symbols from its separate debug file (/usr/lib/debug/.build-id/...,
+   * by build id) when one is installed (default true)
+   */
+  debugFiles?: boolean;
 }
 
 interface ProcessEntry {
@@ -58,6 +63,7 @@ const TWO32 = 2 ** 32;
  */
 export class Symbolizer {
   readonly #kallsyms: string;
+  readonly #debugFiles: boolean;
   #kernel: KernelSymbols | undefined;
   readonly #files = new Map<string, ElfSymbols>();
   readonly #processes = new Map<number, ProcessEntry | null>();
@@ -65,6 +71,7 @@ export class Symbolizer {
   /** A symbolizer with empty caches. */
   constructor(options: SymbolizerOptions = {}) {
     this.#kallsyms = options.kallsyms ?? "/proc/kallsyms";
+    this.#debugFiles = options.debugFiles ?? true;
   }
 
   /** The kernel's symbols, read on first use. */
@@ -77,7 +84,7 @@ export class Symbolizer {
   file(path: string): ElfSymbols {
     let t = this.#files.get(path);
     if (t === undefined) {
-      t = new ElfSymbols(path);
+      t = new ElfSymbols(path, this.#debugFiles);
       this.#files.set(path, t);
     }
     return t;
