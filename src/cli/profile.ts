@@ -77,14 +77,18 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   void symbolizer.kernel;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(done, seconds * 1000);
+    // the mappings of the processes seen, read while they run (one may exit before the end)
+    const remember = setInterval(() => profiler.remember(symbolizer), 500);
     function done() {
       clearTimeout(timer);
+      clearInterval(remember);
       process.off("SIGINT", done);
       resolve();
     }
     process.once("SIGINT", done);
   });
   profiler.stop();
+  profiler.remember(symbolizer);
   const stacks = profiler.stacks(symbolizer);
   if (format === "json") io.stdout(`${JSON.stringify(stacks)}\n`);
   else if (format === "top") io.stdout(top(stacks, rows));

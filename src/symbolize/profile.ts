@@ -200,6 +200,22 @@ export class Profiler implements Disposable {
     return this.#link;
   }
 
+  /** The processes sampled so far (their tgids; 0 is the idle task). */
+  pids(): Set<number> {
+    const out = new Set<number>();
+    for (const k of this.#counts.keys()) out.add(new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true));
+    return out;
+  }
+
+  /**
+   * Has `symbolizer` read the mappings of every process sampled so far, while they run: call it
+   * now and then during a long profile so that processes that exit before the end still get
+   * their frames named.
+   */
+  remember(symbolizer: Symbolizer): void {
+    for (const pid of this.pids()) if (pid > 0) symbolizer.remember(pid);
+  }
+
   /** Stops sampling (detaches from every CPU); the samples stay readable until close(). */
   stop(): void {
     this.#link?.close();

@@ -96,6 +96,15 @@ export class Symbolizer {
     else this.#processes.delete(pid);
   }
 
+  /**
+   * Reads process `pid`'s mappings now (unless already known), so that its addresses can be named
+   * after it has exited: a profiler calls this for each process it sees while sampling.
+   */
+  remember(pid: number): void {
+    if (!this.#processes.get(pid)) this.#processes.delete(pid);
+    this.#process(pid);
+  }
+
   #process(pid: number): ProcessEntry | null {
     let p = this.#processes.get(pid);
     if (p === undefined) {
