@@ -54,12 +54,10 @@ export interface Image {
 }
 
 /** A symbol table entry that matched, or that a suggestion may be drawn from. */
-export interface Sym {
+interface Sym {
   type: number;
   bind: number;
   value: bigint;
-  /** st_size: the symbol's size in bytes (0 when unknown) */
-  size: bigint;
   /** a non-default version of a versioned symbol (`memcpy@GLIBC_2.2.5` beside `memcpy@@GLIBC_2.14`) */
   hidden: boolean;
 }
@@ -148,7 +146,7 @@ export function readImage(bytes: Uint8Array, file: string): Image {
 }
 
 /** Calls `visit` for each defined symbol of .symtab and .dynsym, with its name's place in the file. */
-export function eachSymbol(img: Image, visit: (sym: Sym, nameAt: number, nameEnd: number) => void): void {
+function eachSymbol(img: Image, visit: (sym: Sym, nameAt: number, nameEnd: number) => void): void {
   const { sections, view } = img;
   for (let s = 0; s < sections.length; s++) {
     const sec = sections[s] as Section;
@@ -176,8 +174,7 @@ export function eachSymbol(img: Image, visit: (sym: Sym, nameAt: number, nameEnd
         2 * i + 2 <= versym.size &&
         (view.getUint16(versym.offset + 2 * i, true) & VERSYM_HIDDEN) !== 0;
       const value = view.getBigUint64(at + 8, true);
-      const size = view.getBigUint64(at + 16, true);
-      visit({ type: info & 0xf, bind: info >> 4, value, size, hidden }, strtab.offset + name, strEnd);
+      visit({ type: info & 0xf, bind: info >> 4, value, hidden }, strtab.offset + name, strEnd);
     }
   }
 }

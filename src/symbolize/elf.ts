@@ -4,10 +4,8 @@
  * first use, and the PT_LOAD segments that turn a file offset into a virtual address.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import { STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT } from "../elf/constants.js";
-import { eachSymbol, readElfParts, readImage, type Segment } from "../elf/exec.js";
-
-const UTF8 = new TextDecoder();
+import { SHT_DYNSYM, SHT_SYMTAB, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT } from "../elf/constants.js";
+import { type Image, readElfParts, readImage, type Segment } from "../elf/exec.js";
 
 /** PT_NOTE: a program header of notes. */
 const PT_NOTE = 4;
@@ -15,6 +13,75 @@ const PT_NOTE = 4;
 const NT_GNU_BUILD_ID = 3;
 /** Where distributions install separate debug files, by build id (`xx/yyyy.debug`). */
 const DEBUG_DIR = "/usr/lib/debug/.build-id";
+
+/** Function and object symbols of one table: address, size, name offset (in the file's bytes). */
+interface Table {
+  starts: Float64Array;
+  sizes: Float64Array;
+  names: Uint32Array;
+  count: number;
+}
+
+/**
+ * The defined function (FUNC, IFUNC) and object symbols with an address, of the symbol table
+ * section of type `type` (SHT_SYMTAB or SHT_DYNSYM): a straight loop over the entries, numbers
+ * read as two 32-bit halves (no bigint). readImage has checked that the tables lie in the file.
+ */
+function readTable(img: Image, type: number): Table {
+  const { view, sections } = img;
+  let total = 0;
+  for (const sec of sections) if (sec.type === type) total += Math.floor(sec.size / 24);
+  const starts = new Float64Array(total);
+  const sizes = new Float64Array(total);
+  const names = new Uint32Array(total);
+  let count = 0;
+  for (const sec of sections) {
+    if (sec.type !== type) continue;
+    const strtab = sections[sec.link];
+    if (strtab === undefined || sec.offset + sec.size > view.byteLength) continue;
+    if (strtab.offset + strtab.size > view.byteLength) continue;
+    const n = Math.floor(sec.size / 24);
+    const func = STT_FUNC;
+    const ifunc = STT_GNU_IFUNC;
+    const object = STT_OBJECT;
+    for (let i = 1; i < n; i++) {
+      const at = sec.offset + i * 24;
+      const kind = view.getUint8(at + 4) & 0xf;
+      if (kind !== func && kind !== ifunc && kind !== object) continue;
+      if (view.getUint16(at + 6, true) === 0) continue; // SHN_UNDEF
+      const value = view.getUint32(at + 8, true) + view.getUint32(at + 12, true) * 2 ** 32;
+      const name = view.getUint32(at, true);
+      if (value === 0 || name === 0 || name >= strtab.size) continue;
+      starts[count] = value;
+      sizes[count] = view.getUint32(at + 16, true) + view.getUint32(at + 20, true) * 2 ** 32;
+      names[count] = strtab.offset + name;
+      count++;
+    }
+  }
+  return { starts, sizes, names, count };
+}
+
+/**
+ * The indices 0..count-1 ordered by `starts` (ties in any order). Where address and index fit in a
+ * double's 53 bits together, by one native sort of packed keys (address * 2^bits + index);
+ * else by a comparator.
+ */
+function sortByAddress(starts: Float64Array, count: number): Uint32Array {
+  const order = new Uint32Array(count);
+  const bits = Math.max(1, Math.ceil(Math.log2(count + 1)));
+  let max = 0;
+  for (let i = 0; i < count; i++) if ((starts[i] as number) > max) max = starts[i] as number;
+  if (max < 2 ** (53 - bits)) {
+    const scale = 2 ** bits;
+    const keys = new Float64Array(count);
+    for (let i = 0; i < count; i++) keys[i] = (starts[i] as number) * scale + i;
+    keys.sort();
+    for (let k = 0; k < count; k++) order[k] = (keys[k] as number) % scale;
+    return order;
+  }
+  for (let i = 0; i < count; i++) order[i] = i;
+  return order.sort((a, b) => (starts[a] as number) - (starts[b] as number));
+}
 
 /** Reads `length` bytes at `offset` of the open file `fd`. */
 function readAt(fd: number, offset: number, length: number): Uint8Array {
@@ -93,7 +160,8 @@ export class ElfSymbols {
   readonly #ends: Float64Array;
   readonly #nameAt: Uint32Array;
   readonly #names: (string | undefined)[];
-  readonly #bytes: Uint8Array;
+  /** the file's bytes (only the symbol tables' parts are read), as a Buffer for native string decoding */
+  readonly #bytes: Buffer;
   readonly #segments: readonly Segment[];
 
   /**
@@ -106,11 +174,13 @@ export class ElfSymbols {
     let bytes: Uint8Array = new Uint8Array(0);
     let segments: Segment[] = [];
     let error: string | undefined;
-    const starts: number[] = [];
-    const ends: number[] = [];
-    const nameAt: number[] = [];
-    const globals: boolean[] = [];
     let debugFile: string | undefined;
+    let table: Table = {
+      starts: new Float64Array(0),
+      sizes: new Float64Array(0),
+      names: new Uint32Array(0),
+      count: 0,
+    };
     try {
       const own = readParts(path);
       const img = readImage(own.bytes, path);
@@ -128,37 +198,44 @@ export class ElfSymbols {
         }
       }
       bytes = symbols.bytes;
-      eachSymbol(symbols, (sym, at) => {
-        if (
-          (sym.type !== STT_FUNC && sym.type !== STT_GNU_IFUNC && sym.type !== STT_OBJECT) ||
-          sym.value === 0n
-        )
-          return;
-        const start = Number(sym.value);
-        starts.push(start);
-        ends.push(start + Number(sym.size));
-        nameAt.push(at);
-        globals.push(sym.bind !== STB_LOCAL);
-      });
-      if (starts.length === 0) error = `${path} has no function symbols (stripped?)`;
+      // .symtab when it names anything (it is the fuller table), else .dynsym: as llvm-symbolizer
+      table = readTable(symbols, SHT_SYMTAB);
+      if (table.count === 0) table = readTable(symbols, SHT_DYNSYM);
+      if (table.count === 0) error = `${path} has no function symbols (stripped?)`;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
     this.debugFile = debugFile;
-    // sort by address; at one address keep a global symbol over a local one, then the larger
-    const order = Array.from(starts.keys()).sort(
-      (a, b) =>
-        (starts[a] as number) - (starts[b] as number) ||
-        Number(globals[b]) - Number(globals[a]) ||
-        (ends[b] as number) - (ends[a] as number) ||
-        a - b,
-    );
-    const keep = order.filter((i, k) => k === 0 || starts[i] !== starts[order[k - 1] as number]);
-    this.#starts = Float64Array.from(keep, (i) => starts[i] as number);
-    this.#ends = Float64Array.from(keep, (i) => ends[i] as number);
-    this.#nameAt = Uint32Array.from(keep, (i) => nameAt[i] as number);
-    this.#names = new Array(keep.length);
-    this.#bytes = bytes;
+    // sort by address, then size, then table order; at one address keep the last (the largest)
+    const { starts, sizes, names, count } = table;
+    const order = sortByAddress(starts, count);
+    // one symbol per address: the largest, the later in the table on a tie
+    let kept = 0;
+    for (let k = 0; k < count; ) {
+      let best = order[k] as number;
+      let j = k + 1;
+      for (; j < count && starts[order[j] as number] === starts[best]; j++) {
+        const i = order[j] as number;
+        if (
+          (sizes[i] as number) > (sizes[best] as number) ||
+          ((sizes[i] as number) === (sizes[best] as number) && i > best)
+        )
+          best = i;
+      }
+      order[kept++] = best;
+      k = j;
+    }
+    this.#starts = new Float64Array(kept);
+    this.#ends = new Float64Array(kept);
+    this.#nameAt = new Uint32Array(kept);
+    for (let k = 0; k < kept; k++) {
+      const i = order[k] as number;
+      this.#starts[k] = starts[i] as number;
+      this.#ends[k] = (starts[i] as number) + (sizes[i] as number);
+      this.#nameAt[k] = names[i] as number;
+    }
+    this.#names = new Array(kept);
+    this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#segments = segments;
     this.error = error;
   }
@@ -203,9 +280,15 @@ export class ElfSymbols {
     if (name === undefined) {
       const bytes = this.#bytes;
       const at = this.#nameAt[i] as number;
-      let e = at;
-      while (e < bytes.length && bytes[e] !== 0 && bytes[e] !== 0x40) e++;
-      name = UTF8.decode(bytes.subarray(at, e));
+      let e = bytes.indexOf(0, at);
+      if (e < 0) e = bytes.length;
+      for (let c = at; c < e; c++) {
+        if (bytes[c] === 0x40) {
+          e = c; // '@': a symbol version follows
+          break;
+        }
+      }
+      name = bytes.toString("utf8", at, e);
       this.#names[i] = name;
     }
     return name;
