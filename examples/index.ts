@@ -79,4 +79,10 @@ export const DEMOS: readonly Demo[] = [
       "packets per IP protocol from XDP into a per-CPU array, the program written in TypeScript and compiled in process",
     run: async (log) => (await import("./ts-protocols.js")).run(log),
   },
+  {
+    name: "profile",
+    summary:
+      "a CPU profile of this process: perf events on every CPU, bpf_get_stackid, frames named from kallsyms and ELF symbols",
+    run: async (log) => (await import("./profile.js")).run(log),
+  },
 ];
