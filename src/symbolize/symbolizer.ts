@@ -7,7 +7,14 @@ import { basename } from "node:path";
 import { InputError } from "../sys/error.js";
 import { ElfSymbols } from "./elf.js";
 import { KernelSymbols } from "./kernel.js";
-import { mappingOf, type ProcessMaps, readProcessMaps } from "./maps.js";
+import {
+  mappingOf,
+  type PerfMap,
+  type ProcessMaps,
+  perfMapIndex,
+  readPerfMap,
+  readProcessMaps,
+} from "./maps.js";
 
 /** One symbolised frame. */
 export interface Frame {
@@ -44,6 +51,8 @@ interface ProcessEntry {
   tables: (ElfSymbols | null | undefined)[];
   /** the name used for an address of each mapping that no symbol holds: `[libc.so.6]` */
   unknown: (string | undefined)[];
+  /** the JIT's symbols (/tmp/perf-PID.map), read on first use; null when there is none */
+  jit: PerfMap | null | undefined;
 }
 
 const TWO32 = 2 ** 32;
@@ -109,7 +118,14 @@ export class Symbolizer {
     let p = this.#processes.get(pid);
     if (p === undefined) {
       const maps = pid > 0 ? readProcessMaps(pid) : undefined;
-      p = maps ? { maps, tables: new Array(maps.paths.length), unknown: new Array(maps.paths.length) } : null;
+      p = maps
+        ? {
+            maps,
+            tables: new Array(maps.paths.length),
+            unknown: new Array(maps.paths.length),
+            jit: undefined,
+          }
+        : null;
       this.#processes.set(pid, p);
     }
     return p;
@@ -118,7 +134,9 @@ export class Symbolizer {
   /**
    * The name of the frame at the address whose high and low 32 bits are `hi` and `lo`, in
    * process `pid` (for user addresses): the function, else `[file]` (the mapped file's base
-   * name), `[kernel]` or `[unknown]`. Strings are cached: no allocation once warm.
+   * name), `[kernel]` or `[unknown]`. Code no file maps (a JIT's) is named from
+   * /tmp/perf-PID.map when the process writes one (`node --perf-basic-prof`). Strings are
+   * cached: no allocation once warm.
    */
   nameOf(hi: number, lo: number, pid: number): string {
     if (hi >= 0xffff8000) {
@@ -129,12 +147,16 @@ export class Symbolizer {
     if (p === null) return "[unknown]";
     const address = hi * TWO32 + lo;
     const m = mappingOf(p.maps, address);
-    if (m < 0) return "[unknown]";
+    if (m < 0) return this.#jitName(p, pid, address) ?? "[unknown]";
     let table = p.tables[m];
     if (table === undefined) {
       const path = p.maps.paths[m] as string;
       table = path.startsWith("/") ? this.file(path) : null;
       p.tables[m] = table;
+    }
+    if (table === null) {
+      const jit = this.#jitName(p, pid, address);
+      if (jit !== undefined) return jit;
     }
     if (table !== null) {
       const vaddr = table.virtualAddress(
@@ -150,6 +172,14 @@ export class Symbolizer {
       p.unknown[m] = unknown;
     }
     return unknown;
+  }
+
+  /** A JIT's name for `address` from /tmp/perf-PID.map (`node --perf-basic-prof` writes one), if any. */
+  #jitName(p: ProcessEntry, pid: number, address: number): string | undefined {
+    if (p.jit === undefined) p.jit = readPerfMap(pid);
+    if (p.jit === null) return undefined;
+    const i = perfMapIndex(p.jit, address);
+    return i < 0 ? undefined : p.jit.names[i];
   }
 
   /** The name of the frame at `address` (see {@link Symbolizer.nameOf}). `pid` defaults to this process. */
@@ -189,7 +219,10 @@ export class Symbolizer {
     const m = mappingOf(p.maps, at);
     if (m < 0) return unknown;
     const path = p.maps.paths[m] as string;
-    if (!path.startsWith("/")) return { ...unknown, module: path };
+    if (!path.startsWith("/")) {
+      const jit = this.#jitName(p, pid, at);
+      return { ...unknown, module: path, ...(jit === undefined ? {} : { symbol: jit }) };
+    }
     const table = this.file(path);
     const vaddr = table.virtualAddress(at - (p.maps.starts[m] as number) + (p.maps.offsets[m] as number));
     const sym = vaddr < 0 ? undefined : table.at(vaddr);

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -142,4 +143,44 @@ test("rawbpf profile --pid: folded (default), top and json", async (t) => {
   const badPid = captureIo();
   assert.notEqual(await main(["profile", "--pid", "x"], badPid), 0);
   assert.match(badPid.err, /--pid must be a positive integer/);
+});
+
+test("JIT frames are named from /tmp/perf-PID.map: a node --perf-basic-prof function by its JavaScript name", async (t) => {
+  if (!needsRoot(t)) return;
+  const js = spawn(
+    process.execPath,
+    [
+      "--perf-basic-prof",
+      "-e",
+      "function rawbpfHot(n) { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); return x }\nfor (;;) rawbpfHot(1e6)",
+    ],
+    { stdio: "ignore" },
+  );
+  const pid = js.pid as number;
+  try {
+    using profiler = Profiler.start({ pid, frequency: 499 });
+    let named: ProfileStack | undefined;
+    for (let waited = 0; waited < 20_000 && !named; waited += 250) {
+      await sleep(250);
+      named = profiler.stacks().find((s) => s.user.some((f) => /rawbpfHot/.test(f)));
+    }
+    // the oracle: the name node itself wrote for that code
+    const map = readFileSync(`/tmp/perf-${pid}.map`, "utf8");
+    assert.ok(
+      named,
+      `a stack with rawbpfHot (node wrote ${map
+        .split("\n")
+        .filter((l) => l.includes("rawbpfHot"))
+        .join(" | ")})`,
+    );
+    const frame = named.user.find((f) => /rawbpfHot/.test(f)) as string;
+    assert.ok(
+      map.split("\n").some((l) => l.endsWith(` ${frame}`)),
+      `${frame} is a line of /tmp/perf-${pid}.map`,
+    );
+  } finally {
+    js.kill("SIGKILL");
+    await once(js, "exit");
+    rmSync(`/tmp/perf-${pid}.map`, { force: true });
+  }
 });
