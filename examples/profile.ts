@@ -5,7 +5,7 @@
  * node's own binary); the stacks are then named — kernel frames from /proc/kallsyms, user frames
  * from the ELF symbols of the files the process maps — and the hottest printed as folded stacks
  * (`frame;frame;frame COUNT`, what flamegraph.pl reads). JavaScript frames are JIT code with no
- * ELF symbol: they show as `[anon]`.
+ * ELF symbol: they show as `[anon]` (start node with --perf-basic-prof to have them named).
  *
  * Run alone: `node --import tsx examples/profile.ts`
  */
