@@ -154,7 +154,8 @@ test("JIT frames are named from /tmp/perf-PID.map: a node --perf-basic-prof func
       "-e",
       "function rawbpfHot(n) { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); return x }\nfor (;;) rawbpfHot(1e6)",
     ],
-    { stdio: "ignore" },
+    // V8 may write an isolate log beside the map: in the temporary directory, not the repository
+    { stdio: "ignore", cwd: dir },
   );
   const pid = js.pid as number;
   try {
