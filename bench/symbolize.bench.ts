@@ -96,7 +96,8 @@ for (let i = 0; i < FRAMES; i++) {
 }
 // the user frames alone, as stacks: what llvm-symbolizer gets too
 const userWords = Buffer.alloc(userFrames.length * 8);
-userFrames.forEach((f, i) => userWords.writeBigUInt64LE(BigInt(f.runtime), i * 8));
+for (let i = 0; i < userFrames.length; i++)
+  userWords.writeBigUInt64LE(BigInt((userFrames[i] as { runtime: number }).runtime), i * 8);
 
 interface Timed {
   wall: number;
