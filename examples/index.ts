@@ -109,4 +109,10 @@ export const DEMOS: readonly Demo[] = [
       "opensnoop in TypeScript: openat's file names through a ring buffer (reserve, probeReadUserStr, submit)",
     run: async (log) => (await import("./ts-trace-opens.js")).run(log),
   },
+  {
+    name: "profile",
+    summary:
+      "a CPU profile of this process: perf events on every CPU, bpf_get_stackid, frames named from kallsyms and ELF symbols",
+    run: async (log) => (await import("./profile.js")).run(log),
+  },
 ];

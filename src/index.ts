@@ -216,6 +216,8 @@ export {
   socketFd,
   socketPair,
 } from "./socket/socket.js";
+// stack symbolisation and the sampling profiler
+export * from "./symbolize/index.js";
 // errors and capabilities from the native edge
 export {
   effectiveCapabilities,

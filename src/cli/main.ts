@@ -52,6 +52,13 @@ const COMMANDS = new Map<string, CommandEntry>([
     { summary: "serve eBPF maps as Prometheus / OpenTelemetry metrics", load: () => import("./export.js") },
   ],
   [
+    "profile",
+    {
+      summary: "sample on-CPU stacks (perf events) and print them folded, as a top table or JSON",
+      load: () => import("./profile.js"),
+    },
+  ],
+  [
     "link",
     { summary: "list the links in the kernel (programs attached to hooks)", load: () => import("./link.js") },
   ],

@@ -59,8 +59,29 @@ export type LinkInfo = LinkInfoBase &
         file?: string;
         /** the probed file offset, for uprobe and uretprobe events */
         offset?: number;
-        /** the BPF cookie, for tracepoint, uprobe and uretprobe events */
+        /** the BPF cookie, for tracepoint, uprobe, uretprobe, kprobe, kretprobe and perf events */
         cookie?: bigint;
+        /** the perf event's type (`attr.type`: 0 hardware, 1 software, 4 raw, or a PMU's number), for `event` links */
+        perfType?: number;
+        /** the perf event's `attr.config`, for `event` links */
+        config?: bigint;
+        /** the probed kernel function, for kprobe and kretprobe events placed by name */
+        function?: string;
+        /** the probed kernel address, for kprobe and kretprobe events */
+        address?: bigint;
+        /** how many times the probe was missed, for kprobe and kretprobe events */
+        missed?: bigint;
+      }
+    | {
+        type: "kprobe_multi";
+        /** the kernel addresses probed (zeros without the privilege to see kernel addresses) */
+        addresses: bigint[];
+        /** each probe's BPF cookie */
+        cookies: bigint[];
+        /** kretprobes (BPF_F_KPROBE_MULTI_RETURN) */
+        retprobe: boolean;
+        /** how many times the probes were missed */
+        missed: bigint;
       }
     | {
         type: "uprobe_multi";
@@ -93,6 +114,7 @@ export type LinkInfo = LinkInfoBase &
 
 type DetailedType =
   | "uprobe_multi"
+  | "kprobe_multi"
   | "raw_tracepoint"
   | "tracing"
   | "cgroup"
@@ -107,7 +129,10 @@ type DetailedType =
 
 const PERF_TYPE_UPROBE = 1;
 const PERF_TYPE_URETPROBE = 2;
+const PERF_TYPE_KPROBE = 3;
+const PERF_TYPE_KRETPROBE = 4;
 const PERF_TYPE_TRACEPOINT = 5;
+const PERF_TYPE_EVENT = 6;
 
 /** Reads a name whose length the first call reported (`lenField`), into `nameField`. */
 function readName(fd: number, first: Buffer, nameField: number, lenField: number): string {
@@ -175,6 +200,25 @@ export function xdpMode(ifindex: number, programId: number): XdpMode | undefined
   return xdp.progId === programId ? XDP_ATTACHED_MODES[xdp.attached] : undefined;
 }
 
+/** A kprobe_multi link's details: a second call with room for the addresses and cookies the first counted. */
+function kprobeMultiInfo(fd: number, first: Buffer) {
+  const o = LINK_INFO.offset;
+  const count = first.readUInt32LE(o["kprobe_multi.count"]);
+  const addrs = Buffer.alloc(count * 8);
+  const cookies = Buffer.alloc(count * 8);
+  const info = Buffer.alloc(LINK_INFO.size);
+  putPtr(info, o["kprobe_multi.addrs"], addrs);
+  putPtr(info, o["kprobe_multi.cookies"], cookies);
+  putU32(info, o["kprobe_multi.count"], count, "count");
+  objGetInfoByFd(fd, info, { what: "link" });
+  return {
+    addresses: Array.from({ length: count }, (_, i) => addrs.readBigUInt64LE(i * 8)),
+    cookies: Array.from({ length: count }, (_, i) => cookies.readBigUInt64LE(i * 8)),
+    retprobe: (info.readUInt32LE(o["kprobe_multi.flags"]) & 1) !== 0,
+    missed: info.readBigUInt64LE(o["kprobe_multi.missed"]),
+  };
+}
+
 /** Reads the kernel's info about the link behind `fd`. */
 export function linkInfo(fd: number): LinkInfo {
   const o = LINK_INFO.offset;
@@ -240,6 +284,29 @@ export function linkInfo(fd: number): LinkInfo {
           cookie: u64(o["perf_event.uprobe.cookie"]),
         };
       }
+      if (eventType === PERF_TYPE_EVENT) {
+        return {
+          ...base,
+          type,
+          eventType: "event",
+          perfType: u32(o["perf_event.event.type"]),
+          config: u64(o["perf_event.event.config"]),
+          cookie: u64(o["perf_event.event.cookie"]),
+        };
+      }
+      if (eventType === PERF_TYPE_KPROBE || eventType === PERF_TYPE_KRETPROBE) {
+        const name = readName(fd, info, o["perf_event.kprobe.func_name"], o["perf_event.kprobe.name_len"]);
+        return {
+          ...base,
+          type,
+          eventType: perfEventTypeName(eventType),
+          ...(name === "" ? {} : { function: name }),
+          offset: u32(o["perf_event.kprobe.offset"]),
+          address: u64(o["perf_event.kprobe.addr"]),
+          missed: u64(o["perf_event.kprobe.missed"]),
+          cookie: u64(o["perf_event.kprobe.cookie"]),
+        };
+      }
       if (eventType !== PERF_TYPE_TRACEPOINT) {
         return { ...base, type, eventType: perfEventTypeName(eventType) };
       }
@@ -258,6 +325,8 @@ export function linkInfo(fd: number): LinkInfo {
     }
     case "uprobe_multi":
       return { ...base, type, ...uprobeMultiInfo(fd, info) };
+    case "kprobe_multi":
+      return { ...base, type, ...kprobeMultiInfo(fd, info) };
     case "struct_ops":
       return { ...base, type, mapId: u32(o["struct_ops.map_id"]) };
     case "netfilter":

@@ -323,6 +323,13 @@ export const LINK_CREATE = layout("link_create", [
       ["uprobe_multi.flags", "u32"],
       ["uprobe_multi.pid", "u32"],
     ],
+    [
+      ["kprobe_multi.flags", "u32"],
+      ["kprobe_multi.cnt", "u32"],
+      ["kprobe_multi.syms", "u64"],
+      ["kprobe_multi.addrs", "u64"],
+      ["kprobe_multi.cookies", "u64"],
+    ],
   ),
 ]);
 
@@ -476,6 +483,13 @@ export const LINK_INFO = layout("bpf_link_info", [
           ["perf_event.event.cookie", "u64"],
         ],
       ),
+    ],
+    [
+      ["kprobe_multi.addrs", "u64"],
+      ["kprobe_multi.count", "u32"],
+      ["kprobe_multi.flags", "u32"],
+      ["kprobe_multi.missed", "u64"],
+      ["kprobe_multi.cookies", "u64"],
     ],
     [
       ["uprobe_multi.path", "u64"],
