@@ -7,9 +7,8 @@
  *
  * Run alone: `node --import tsx examples/ts-drop-needle.ts`
  */
-import { attachFilter, compile, socketPair } from "../src/index.js";
+import { attachFilter, compile, loadCompiled, socketPair } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
-import { loadModule } from "./ts-load.js";
 
 /** The program, as a user writes it in a .ts file (see docs/language.md). */
 export const SOURCE = `
@@ -55,7 +54,7 @@ export async function run(log: Log): Promise<TsDropNeedleResult> {
   log(
     `compiled 'drop_needle' from TypeScript: ${compiled.programs[0]!.insns.length} instructions; the needle went to the read-only map '${strings?.name}' (${strings?.valueSize} bytes, frozen at load)`,
   );
-  using loaded = loadModule(compiled);
+  using loaded = loadCompiled(compiled);
   const program = loaded.programs.drop_needle!;
   log(`loaded: the verifier accepted it (${program.stats?.processedInsns} instructions processed)`);
   using pair = socketPair();

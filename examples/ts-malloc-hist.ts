@@ -10,9 +10,8 @@
  * Run alone: `node --import tsx examples/ts-malloc-hist.ts`
  */
 import { readFileSync } from "node:fs";
-import { attachUprobe, compile } from "../src/index.js";
+import { attachUprobe, compile, loadCompiled } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
-import { loadModule } from "./ts-load.js";
 
 /** The program, as a user writes it in a .ts file (see docs/language.md). */
 export const SOURCE = `
@@ -81,7 +80,7 @@ export async function run(log: Log, bigAllocations = 20): Promise<{ counts: bigi
   log(
     `compiled '${prog.name}' (${prog.type} on ${prog.attachTo}): ${prog.insns.length} instructions, ${prog.functions.length} functions`,
   );
-  using loaded = loadModule(compiled, { target: { pid: process.pid } });
+  using loaded = loadCompiled(compiled, { config: { target: { pid: process.pid } } });
   const symbol = prog.attachTo!.split(":")[1]!;
   const kept: Buffer[] = [];
   {

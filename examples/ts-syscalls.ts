@@ -7,9 +7,8 @@
  * Run alone: `node --import tsx examples/ts-syscalls.ts`
  */
 import { statSync } from "node:fs";
-import { attachTracepoint, compile } from "../src/index.js";
+import { attachTracepoint, compile, loadCompiled } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
-import { loadModule } from "./ts-load.js";
 
 /** The program, as a user writes it in a .ts file (see docs/language.md). */
 export const SOURCE = `
@@ -40,7 +39,7 @@ export async function run(log: Log, calls = 500): Promise<{ rows: SyscallRow[]; 
   const compiled = compile(SOURCE, { file: "ts-syscalls.ts" });
   const prog = compiled.programs[0]!;
   log(`compiled '${prog.name}' for ${prog.type} ${prog.attachTo}: ${prog.insns.length} instructions`);
-  using loaded = loadModule(compiled);
+  using loaded = loadCompiled(compiled);
   const [category, name] = prog.attachTo!.split("/") as [string, string];
   {
     using _link = attachTracepoint(loaded.programs.syscalls!, category, name);

@@ -10,9 +10,8 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { attachTracepoint, compile, RingBuffer } from "../src/index.js";
+import { attachTracepoint, compile, loadCompiled, RingBuffer } from "../src/index.js";
 import { type Log, runIfMain } from "./main.js";
-import { loadModule } from "./ts-load.js";
 
 /** The program, as a user writes it in a .ts file (see docs/language.md). */
 export const SOURCE = `
@@ -46,7 +45,7 @@ export async function run(log: Log): Promise<{ opened: string[]; traced: TracedO
   const compiled = compile(SOURCE, { file: "ts-trace-opens.ts" });
   const prog = compiled.programs[0]!;
   log(`compiled '${prog.name}' for ${prog.type} ${prog.attachTo}: ${prog.insns.length} instructions`);
-  using loaded = loadModule(compiled, { target: { pid: process.pid } });
+  using loaded = loadCompiled(compiled, { config: { target: { pid: process.pid } } });
   using ring = RingBuffer.open(loaded.maps.opens as unknown as Parameters<typeof RingBuffer.open>[0]);
   const dir = mkdtempSync(join(tmpdir(), "rawbpf-ts-opens-"));
   const opened = ["a.txt", "b.txt", "c.txt"].map((f) => join(dir, f));

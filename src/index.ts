@@ -174,6 +174,7 @@ export * from "./perf/index.js";
 // programs and sockets
 export { type LoadedAssembly, loadAssembled } from "./program/assembled.js";
 export type { ProgramBtfOption } from "./program/btf.js";
+export { type LoadCompiledOptions, type LoadedModule, loadCompiled } from "./program/compiled.js";
 export {
   EmptyProgramError,
   MissingMapError,

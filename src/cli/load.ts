@@ -6,13 +6,11 @@ import type { AsmProgram } from "../isa/asm/program.js";
 import { decode } from "../isa/decode.js";
 import { DecodeError } from "../isa/errors.js";
 import { compile } from "../lang/compile.js";
-import type { MapFlags } from "../map/flags.js";
-import { BpfMap } from "../map/map.js";
-import type { MapSpec } from "../map/spec.js";
-import { MAP_TYPE_NAMES, type MapTypeName } from "../map/types.js";
+import { MAP_TYPE_NAMES } from "../map/types.js";
 import { CorePoisonRejectedError } from "../object/errors.js";
-import { type AnyMap, BpfObject } from "../object/object.js";
+import { BpfObject } from "../object/object.js";
 import { createAsmMaps } from "../program/assembled.js";
+import { loadCompiled } from "../program/compiled.js";
 import { Program, type ProgramSpec } from "../program/program.js";
 import { ProgramRejectedError } from "../program/rejected.js";
 import { programTypes } from "../program/types.js";
@@ -309,42 +307,12 @@ function loadTypeScript(args: ParsedArgs, file: string, command: string): Loaded
     programs.map((p) => p.type),
     file,
   );
-  const maps: Record<string, AnyMap> = {};
-  const loaded: Program[] = [];
-  const close = () => {
-    for (const p of loaded) p.close();
-    for (const m of Object.values(maps)) m.close();
-  };
-  try {
-    for (const m of module.maps) {
-      const { contents, freeze, config, ...spec } = m;
-      const map = BpfMap.create({
-        ...spec,
-        type: m.type as MapTypeName,
-        flags: [...m.flags] as MapFlags,
-        name: m.name.slice(0, 15),
-      } as MapSpec<MapTypeName>);
-      maps[m.name] = map;
-      // read-only maps: the string constants, a config({...}) left at zero; then frozen
-      const value = contents ?? (config === undefined ? undefined : new Uint8Array(m.valueSize));
-      if (value !== undefined) map.set(Buffer.alloc(4), Buffer.from(value));
-      if (freeze === true) map.freeze();
-    }
-    for (const p of programs)
-      loaded.push(
-        Program.load({
-          type: p.type,
-          name: p.name.slice(0, 15),
-          instructions: p,
-          maps,
-          logLevel: intFlag(args, "log-level", 0, 0, 7),
-        }),
-      );
-  } catch (e) {
-    close();
-    throw e;
-  }
-  return { program: loaded[0]!, all: loaded, [Symbol.dispose]: close };
+  const loaded = loadCompiled(module, {
+    programs: programs.map((p) => p.name),
+    logLevel: intFlag(args, "log-level", 0, 0, 7),
+  });
+  const all = Object.values(loaded.programs);
+  return { program: all[0]!, all, [Symbol.dispose]: () => loaded.close() };
 }
 
 /** Whether `e` is the kernel's refusal of a load (the verifier's or an earlier one). */

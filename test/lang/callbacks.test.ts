@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { loadModule } from "../../examples/ts-load.js";
 import { CompileError, compile } from "../../src/index.js";
+import { loadCompiled } from "../../src/program/compiled.js";
 import { needsRoot } from "../support/privilege.js";
 
 const SOURCE = `
@@ -74,7 +74,7 @@ test("callbacks become static subprograms passed by address, after the main prog
 
 test("bpf_loop, bpf_for_each_map_elem and the number iterator compute what they should in the kernel", (t) => {
   if (!needsRoot(t)) return;
-  using loaded = loadModule(compile(SOURCE, { file: "cb.ts" }));
+  using loaded = loadCompiled(compile(SOURCE, { file: "cb.ts" }));
   const prog = loaded.programs.loops!;
   const info = prog.functions();
   assert.equal(info.funcInfoCount, 4, "func_info has the main program and three callbacks");

@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { loadModule } from "../../examples/ts-load.js";
 import { run as mallocHist } from "../../examples/ts-malloc-hist.js";
 import { run as syscalls } from "../../examples/ts-syscalls.js";
 import { run as traceOpens } from "../../examples/ts-trace-opens.js";
@@ -22,6 +21,7 @@ import {
   vmlinuxBtf,
 } from "../../src/index.js";
 import { ptRegsContext, tracepointFields } from "../../src/lang/tracefs.js";
+import { loadCompiled } from "../../src/program/compiled.js";
 import { needsRoot } from "../support/privilege.js";
 
 const quiet = () => {};
@@ -184,7 +184,7 @@ for (const kind of ["tp_btf", "raw_tp"] as const) {
       assert.equal(p.type, "raw_tracepoint");
       assert.ok(probes >= 4, `raw_tp reads through bpf_probe_read_kernel (${probes} calls)`);
     }
-    using loaded = loadModule(m);
+    using loaded = loadCompiled(m);
     let child: number | undefined;
     {
       using _link =
@@ -239,7 +239,7 @@ export const who = program("tracepoint/raw_syscalls/sys_enter", (ctx) => {
   return 0;
 });
 `;
-  using loaded = loadModule(compile(src, { file: "who.ts" }), { target: { pid: process.pid } });
+  using loaded = loadCompiled(compile(src, { file: "who.ts" }), { config: { target: { pid: process.pid } } });
   {
     using _link = attachTracepoint(loaded.programs.who!, "raw_syscalls", "sys_enter");
     readFileSync("/proc/self/comm");

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { loadModule } from "../../examples/ts-load.js";
 import { BpfMap, CompileError, compile, PerfBuffer, Program, RingBuffer } from "../../src/index.js";
+import { loadCompiled } from "../../src/program/compiled.js";
 import { needsRoot } from "../support/privilege.js";
 import { clangPresent, clangSection } from "./clang.js";
 
@@ -93,7 +93,7 @@ test("ring buffer reserve/submit and perf event output: the TypeScript program a
       ["samples", "perf_event_array", 4, 4, 128],
     ],
   );
-  using loaded = loadModule(module);
+  using loaded = loadCompiled(module);
   const ts = loaded.programs.rec!;
   using cEvents = BpfMap.create({ type: "ringbuf", maxEntries: 4096, name: "events" });
   using cSamples = BpfMap.create({

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SOURCE } from "../../examples/ts-drop-needle.js";
-import { loadModule } from "../../examples/ts-load.js";
 import { compile, listing } from "../../src/index.js";
+import { loadCompiled } from "../../src/program/compiled.js";
 import { needsRoot } from "../support/privilege.js";
 
 test("listing: each TypeScript line as a comment above its instructions, in source order within a block", () => {
@@ -37,7 +37,7 @@ test("listing: each TypeScript line as a comment above its instructions, in sour
 test("the kernel keeps the compiled program's line info", (t) => {
   if (!needsRoot(t)) return;
   const m = compile(SOURCE, { file: "drop.ts" });
-  using loaded = loadModule(m);
+  using loaded = loadCompiled(m);
   const f = loaded.programs.drop_needle!.functions();
   assert.ok(f.btfId > 0, "loaded with BTF");
   const p = m.programs[0]!;

@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { loadModule } from "../../examples/ts-load.js";
 import { BpfMap, CompileError, compile, configValue, Program } from "../../src/index.js";
+import { loadCompiled } from "../../src/program/compiled.js";
 import { needsRoot } from "../support/privilege.js";
 import { clangPresent, clangSection } from "./clang.js";
 
@@ -115,7 +115,9 @@ test("stack arrays, struct locals and a config: the TypeScript program and its C
       fc.record({ shift: fc.integer({ min: 0, max: 40 }), limit: fc.integer({ min: 0, max: 60 }) }),
       fc.array(fc.uint8Array({ minLength: 14, maxLength: 40 }), { minLength: 1, maxLength: 8 }),
       (config, packets) => {
-        using loaded = loadModule(module, { cfg: { shift: config.shift & 0xff, limit: config.limit } });
+        using loaded = loadCompiled(module, {
+          config: { cfg: { shift: config.shift & 0xff, limit: config.limit } },
+        });
         using cCounts = BpfMap.create({
           type: "hash",
           keySize: 8,

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { loadModule } from "../../examples/ts-load.js";
 import { attachFilter, BpfMap, CompileError, compile, Program, socketPair } from "../../src/index.js";
+import { loadCompiled } from "../../src/program/compiled.js";
 import { needsRoot } from "../support/privilege.js";
 import { clangPresent, clangSection } from "./clang.js";
 
@@ -81,7 +81,7 @@ test("the needle is a constant in a frozen read-only map the compiler reports wi
 
 test("drop-needle in TypeScript drops exactly the datagrams containing the needle on a real socket", (t) => {
   if (!needsRoot(t)) return;
-  using loaded = loadModule(compile(NEEDLE_TS, { file: "needle.ts" }));
+  using loaded = loadCompiled(compile(NEEDLE_TS, { file: "needle.ts" }));
   const program = loaded.programs.drop_needle!;
   fc.assert(
     fc.property(fc.array(message, { minLength: 1, maxLength: 10 }), (messages) => {
@@ -104,7 +104,7 @@ test("drop-needle: the TypeScript program and its C twin agree under BPF_PROG_TE
     return;
   }
   const module = compile(NEEDLE_TS, { file: "needle.ts" });
-  using loaded = loadModule(module);
+  using loaded = loadCompiled(module);
   const ts = loaded.programs.drop_needle!;
   using c = Program.load({
     type: "socket_filter",
