@@ -290,8 +290,16 @@ function loadObject(args: ParsedArgs, file: string, bytes: Buffer, command: stri
   }
 }
 
-/** A TypeScript file of programs: compiled here, its maps created, its programs loaded. */
-function loadTypeScript(args: ParsedArgs, file: string, command: string): Loaded {
+/**
+ * A TypeScript file of programs: compiled here, its maps created, its programs loaded (in the
+ * kernel, or with `backend` "memory" in the interpreter).
+ */
+export function loadTypeScript(
+  args: ParsedArgs,
+  file: string,
+  command: string,
+  backend?: "kernel" | "memory",
+): Loaded {
   const source = readFileSync(file, "utf8");
   const wanted = args.flags.get("program");
   const module = compile(source, { file, ...(wanted === undefined ? {} : { program: wanted }) });
@@ -310,6 +318,7 @@ function loadTypeScript(args: ParsedArgs, file: string, command: string): Loaded
   const loaded = loadCompiled(module, {
     programs: programs.map((p) => p.name),
     logLevel: intFlag(args, "log-level", 0, 0, 7),
+    ...(backend === undefined ? {} : { backend }),
   });
   const all = Object.values(loaded.programs);
   return { program: all[0]!, all, [Symbol.dispose]: () => loaded.close() };

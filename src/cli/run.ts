@@ -9,7 +9,7 @@ import { Program } from "../program/program.js";
 import { InputError } from "../sys/error.js";
 import { intFlag, parseArgs } from "./args.js";
 import { type CliIo, readInput, TEST_RUN_LIMIT, UsageError } from "./io.js";
-import { type Loaded, loadOrReport, loadSpec, PROGRAM_FLAGS, readProgram } from "./load.js";
+import { type Loaded, loadOrReport, loadSpec, loadTypeScript, PROGRAM_FLAGS, readProgram } from "./load.js";
 
 const HELP = `usage: rawbpf run FILE [--type TYPE | --program NAME] [options]
 
@@ -35,6 +35,7 @@ options:
   --name NAME        program name
   --license TEXT     license (default GPL)
   --interpret        run in rawbpf's interpreter (no bpf() call, no root), maps in memory
+                     (.s, .bin and .ts files; not clang objects yet)
   --trace            with --interpret: print each instruction run, with the registers it changed
                      (with --json: one JSON object per instruction before the result)
   --json             print one JSON object: retval, duration_ns, data_out (hex), ctx_out (hex)
@@ -140,10 +141,24 @@ interface Interpreted extends Loaded {
 
 /** `--interpret`: the program and its maps on the memory back end. */
 async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Promise<Interpreted> {
-  if (/\.[cm]?ts$/i.test(args.positionals[0]!))
-    throw new UsageError(
-      "--interpret runs instructions and assembly; compile a .ts file first (rawbpf compile)",
-    );
+  const file = args.positionals[0]!;
+  if (/\.[cm]?ts$/i.test(file)) {
+    // compiled here, its maps and program on the memory back end
+    const l = loadTypeScript(args, file, "run", "memory");
+    const program = l.program;
+    const tracer =
+      args.bools.has("trace") && program.instructions
+        ? new InterpProgram(program.instructions, { type: program.type, trace: true })
+        : undefined;
+    return {
+      program,
+      ...(tracer ? { trace: (input, json, out) => traceRun(tracer, input, json, out) } : {}),
+      [Symbol.dispose]: () => {
+        tracer?.close();
+        l[Symbol.dispose]();
+      },
+    };
+  }
   const source = await readProgram(args.positionals[0]!, io, "run");
   const spec = loadSpec(args, source);
   const maps = source.asm ? createAsmMaps(source.asm, "memory") : {};
