@@ -78,7 +78,7 @@ export interface ProgramConfig {
   file: string;
   /** program type (needed for `.bin`; `.s` may declare `.type`) */
   type?: string;
-  /** which program of a clang object (`.o`) when it holds several */
+  /** which program of a clang object (`.o`) or a TypeScript file (`.ts`) when it holds several */
   program?: string;
   /**
    * where it attaches; `auto` (no `attach` key): a clang object's program where its section says
@@ -281,7 +281,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
           `${path}.program`,
           `'program' picks a program of a clang object (.o); ${cfg.file} is not one`,
         );
-      cfg.program = str(o.program, `${path}.program`, /^[A-Za-z_][A-Za-z0-9_]*$/, "a C function name");
+      cfg.program = str(o.program, `${path}.program`, /^[A-Za-z_$][A-Za-z0-9_$]*$/, "a function or export name");
     }
     return cfg;
   });

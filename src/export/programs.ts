@@ -1,6 +1,7 @@
 /**
  * Loading and attaching the config's programs through the public API: `.s` assembly (its maps
- * created, or reused from a pin folder so counters survive a restart) and `.bin` instruction bytes.
+ * created, or reused from a pin folder so counters survive a restart), `.bin` instruction bytes,
+ * clang objects (`.o`) and TypeScript files (`.ts`, compiled by rawbpf).
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import {
@@ -15,7 +16,11 @@ import {
   BpfMap,
   BpfObject,
   type CgroupAttachType,
+  type CompiledModule,
+  compile,
   type Link,
+  type LoadedModule,
+  loadCompiled,
   Program,
   ProgramRejectedError,
 } from "../index.js";
@@ -64,11 +69,12 @@ function openPinned(
 export function loadProgram(cfg: ExportConfig, p: ProgramConfig): LoadedProgram {
   const file = p.file;
   if (/\.o$/.test(file)) return loadObjectProgram(cfg, p);
-  if (/\.(ts|js)$/.test(file))
+  if (/\.[cm]?ts$/.test(file)) return loadTypeScriptProgram(cfg, p);
+  if (/\.[cm]?js$/.test(file))
     throw new UnsupportedSourceError(
       cfg.where(`${p.path}.file`),
       `${p.path}.file`,
-      `${file} is a TypeScript program: the compiler (src/lang) is not in this build of rawbpf yet; assemble the program (.s) instead`,
+      `${file} is JavaScript: programs are .s (assembly), .bin (instructions), .o (clang) or .ts (TypeScript, compiled by rawbpf)`,
     );
   let bytes: Buffer;
   try {
@@ -214,6 +220,56 @@ function loadObjectProgram(cfg: ExportConfig, p: ProgramConfig): LoadedProgram {
       }
     } else links.push(...attach(cfg, p, program));
     return { config: p, program, maps, links, close };
+  } catch (e) {
+    close();
+    throw atConfigLine(cfg, p, e);
+  }
+}
+
+/**
+ * One program of a TypeScript file, compiled by rawbpf: its maps created (read-only ones filled and
+ * frozen), named as the file names them. A file with several programs needs `program`.
+ */
+function loadTypeScriptProgram(cfg: ExportConfig, p: ProgramConfig): LoadedProgram {
+  let source: string;
+  try {
+    source = readFileSync(p.file, "utf8");
+  } catch (e) {
+    throw cfg.error(`${p.path}.file`, `cannot read ${p.file}: ${(e as Error).message}`, e);
+  }
+  let module: CompiledModule;
+  try {
+    module = compile(source, { file: p.file });
+  } catch (e) {
+    throw cfg.error(`${p.path}.file`, `${p.file} does not compile: ${(e as Error).message}`, e);
+  }
+  const names = module.programs.map((x) => x.name);
+  const name = p.program ?? (names.length === 1 ? names[0] : undefined);
+  if (name === undefined)
+    throw cfg.error(
+      p.path,
+      `${p.file} exports ${names.length === 0 ? "no program" : `${names.length} programs (${names.join(", ")})`}: say which with 'program'`,
+    );
+  if (!names.includes(name))
+    throw cfg.error(`${p.path}.program`, `${p.file} has no program '${name}' (it has ${names.join(", ") || "none"})`);
+  const compiled = module.programs.find((x) => x.name === name)!;
+  if (p.type !== undefined && p.type !== compiled.type)
+    throw cfg.error(`${p.path}.type`, `program '${name}' is a ${compiled.type} program, not ${p.type}`);
+  const links: Link[] = [];
+  let loaded: LoadedModule | undefined;
+  const close = () => {
+    for (const l of links.splice(0)) l.close();
+    loaded?.close();
+  };
+  try {
+    loaded = loadCompiled(module, { programs: [name] });
+    const program = loaded.programs[name]!;
+    // with no `attach`: a tracepoint program where its name says (program("tracepoint/CAT/NAME", ...))
+    const [category, event] = compiled.attachTo?.split("/") ?? [];
+    if (p.attach.kind === "auto" && compiled.type === "tracepoint" && category && event)
+      links.push(attach(cfg, { ...p, attach: { kind: "tracepoint", category, name: event } }, program)[0]!);
+    else links.push(...attach(cfg, p, program));
+    return { config: p, program, maps: { ...loaded.maps }, links, close };
   } catch (e) {
     close();
     throw atConfigLine(cfg, p, e);

@@ -99,11 +99,11 @@ test("maps that do not exist, keys that do not add up, objects not loadable yet:
     () => Exporter.start(cfg),
     /cfg\.yaml:7:7: .*the labels take 4 bytes of key, but map 'm' has 8-byte keys/,
   );
-  cfg = parseConfig("programs:\n  - name: p\n    file: prog.ts\n", "cfg.yaml");
+  cfg = parseConfig("programs:\n  - name: p\n    file: prog.js\n", "cfg.yaml");
   assert.throws(
     () => Exporter.start(cfg),
     (e: Error) =>
-      e instanceof UnsupportedSourceError && /cfg\.yaml:3:5: .*TypeScript program/.test(e.message),
+      e instanceof UnsupportedSourceError && /cfg\.yaml:3:5: .*is JavaScript/.test(e.message),
   );
   cfg = parseConfig("programs:\n  - name: p\n    file: missing.o\n", "cfg.yaml");
   assert.throws(

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, Exporter, parseConfig } from "../../src/export/index.js";
 import { compileFixture } from "../object/compile.js";
@@ -40,6 +41,43 @@ test("a clang object's program counts exactly N getppid calls, attached where it
     } finally {
       ex.close();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a TypeScript program in a config: compiled at start-up, attached where its name says, exactly N calls", async (t) => {
+  if (!needsRoot(t)) return;
+  const dir = tempDir();
+  try {
+    const cfg = parseConfig(
+      `programs:\n  - { name: p, file: ${join(FIXTURES, "getppid.ts")} }\n${metrics}`,
+      "cfg.yaml",
+    );
+    const ex = Exporter.start(cfg);
+    try {
+      const w = spawn(buildWorkload(dir), ["321"], { stdio: ["ignore", "pipe", "inherit"] });
+      try {
+        await waitFor(w, /done/, "workload");
+        const mine = ex
+          .collect()
+          .families.find((f) => f.name === "calls")
+          ?.series.find((s) => s.labels.pid === String(w.pid));
+        assert.equal(mine?.value, 321, "exactly the child's 321 getppid calls");
+      } finally {
+        w.kill("SIGKILL");
+      }
+    } finally {
+      ex.close();
+    }
+    writeFileSync(join(dir, "bad.ts"), 'export const p = program("xdp", () => 1.5);\n');
+    assert.throws(
+      () =>
+        Exporter.start(parseConfig(`programs:\n  - { name: p, file: ${join(dir, "bad.ts")} }\n`, "cfg.yaml")),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /cfg\.yaml:2:\d+: .*bad\.ts does not compile: .*1\.5 is not an integer/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
