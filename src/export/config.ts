@@ -276,12 +276,17 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
       cfg.type = str(o.type, `${path}.type`, /^[a-z_]+$/, "a program type (xdp, tracepoint, ...)");
     if (o.pin !== undefined) cfg.pin = str(o.pin, `${path}.pin`, /^\//, "an absolute bpffs folder");
     if (o.program !== undefined) {
-      if (!/\.o$/.test(cfg.file))
+      if (!/\.(o|[cm]?ts)$/.test(cfg.file))
         throw error(
           `${path}.program`,
-          `'program' picks a program of a clang object (.o); ${cfg.file} is not one`,
+          `'program' picks a program of a clang object (.o) or a TypeScript file (.ts); ${cfg.file} is neither`,
         );
-      cfg.program = str(o.program, `${path}.program`, /^[A-Za-z_$][A-Za-z0-9_$]*$/, "a function or export name");
+      cfg.program = str(
+        o.program,
+        `${path}.program`,
+        /^[A-Za-z_$][A-Za-z0-9_$]*$/,
+        "a function or export name",
+      );
     }
     return cfg;
   });

@@ -251,7 +251,10 @@ function loadTypeScriptProgram(cfg: ExportConfig, p: ProgramConfig): LoadedProgr
       `${p.file} exports ${names.length === 0 ? "no program" : `${names.length} programs (${names.join(", ")})`}: say which with 'program'`,
     );
   if (!names.includes(name))
-    throw cfg.error(`${p.path}.program`, `${p.file} has no program '${name}' (it has ${names.join(", ") || "none"})`);
+    throw cfg.error(
+      `${p.path}.program`,
+      `${p.file} has no program '${name}' (it has ${names.join(", ") || "none"})`,
+    );
   const compiled = module.programs.find((x) => x.name === name)!;
   if (p.type !== undefined && p.type !== compiled.type)
     throw cfg.error(`${p.path}.type`, `program '${name}' is a ${compiled.type} program, not ${p.type}`);

@@ -102,8 +102,7 @@ test("maps that do not exist, keys that do not add up, objects not loadable yet:
   cfg = parseConfig("programs:\n  - name: p\n    file: prog.js\n", "cfg.yaml");
   assert.throws(
     () => Exporter.start(cfg),
-    (e: Error) =>
-      e instanceof UnsupportedSourceError && /cfg\.yaml:3:5: .*is JavaScript/.test(e.message),
+    (e: Error) => e instanceof UnsupportedSourceError && /cfg\.yaml:3:5: .*is JavaScript/.test(e.message),
   );
   cfg = parseConfig("programs:\n  - name: p\n    file: missing.o\n", "cfg.yaml");
   assert.throws(

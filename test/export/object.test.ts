@@ -70,6 +70,20 @@ test("a TypeScript program in a config: compiled at start-up, attached where its
     } finally {
       ex.close();
     }
+    writeFileSync(
+      join(dir, "two.ts"),
+      'export const a = program("xdp", () => XDP_PASS);\nexport const b = program("xdp", () => XDP_DROP);\n',
+    );
+    const two = (extra: string) =>
+      Exporter.start(
+        parseConfig(`programs:\n  - name: p\n    file: ${join(dir, "two.ts")}\n${extra}`, "cfg.yaml"),
+      );
+    assert.throws(
+      () => two(""),
+      /cfg\.yaml:2:5: .*two\.ts exports 2 programs \(a, b\): say which with 'program'/,
+    );
+    assert.throws(() => two("    program: c\n"), /cfg\.yaml:4:5: .*has no program 'c' \(it has a, b\)/);
+    two("    program: b\n").close();
     writeFileSync(join(dir, "bad.ts"), 'export const p = program("xdp", () => 1.5);\n');
     assert.throws(
       () =>
