@@ -53,6 +53,8 @@ for (let k = 1; k <= KIND_MAX; k++) {
   EXTRA_FIXED[k] = none >> 2;
   EXTRA_PER_VLEN[k] = (one - none) >> 2;
 }
+/** How many name lookups search the strings before the name index is built (see {@link Btf.findIds}). */
+export const SCAN_LOOKUPS = 16;
 /** How deep types may nest (arrays of structs of arrays...) before we call it a loop. */
 export const MAX_DEPTH = 64;
 /** Size of a pointer (and of `long`) on the targets BPF runs on. */
@@ -335,13 +337,7 @@ export class Btf implements StringSource {
       throw new BtfError(`string offset ${offset} is past the string table (${this.stringsEnd} bytes)`);
     }
     if (local === 0 && this.str[0] === 0) return "";
-    let text = this.strText;
-    if (text === undefined) {
-      const s = this.str;
-      text = Buffer.from(s.buffer, s.byteOffset, s.length).toString("latin1");
-      this.strAscii = !/[^\x00-\x7f]/.test(text);
-      this.strText = text;
-    }
+    const text = this.strText ?? this.stringText();
     const end = text.indexOf("\0", local);
     if (this.strAscii) return text.slice(local, end);
     return utf8.decode(this.str.subarray(local, end));
@@ -567,17 +563,45 @@ export class Btf implements StringSource {
   }
 
   private readonly query = new Uint8Array(1024);
+  private scans = 0;
 
   /**
    * Ids of the types named `name`, optionally of one kind, in id order (base first).
-   * The name index is built on the first call.
+   * The first few lookups search the string table for the name (one pass, ~1 ms on vmlinux),
+   * which is cheaper than indexing every name for a process that asks for one or two (a CO-RE
+   * load, an attach by name); after {@link SCAN_LOOKUPS} of them the name index is built.
    */
   findIds(name: string, kind?: BtfKindName | number): number[] {
     const k = kindNumber(kind);
     const out = this.base ? this.base.findIds(name, kind) : [];
     if (name === "") return out;
+    let own: number[];
     let table = this.nameTable;
-    if (!table) table = this.nameTable = this.buildNameTable();
+    if (!table && this.scans < SCAN_LOOKUPS) {
+      this.scans++;
+      own = this.scanIds(name, k);
+    } else {
+      if (!table) table = this.nameTable = this.buildNameTable();
+      own = this.tableIds(table, name, k);
+    }
+    // names from the base's table used by split types are found by a scan (rare)
+    if (this.base && this.startId < this.endId) {
+      const tw = this.tw;
+      for (const inBase of this.base.stringOffsets(name)) {
+        if (inBase === 0) continue;
+        for (let i = 0; i < this.offsets.length; i++) {
+          const w = this.offsets[i]!;
+          if (tw[w] === inBase && (k < 0 || ((tw[w + 1]! >>> 24) & 0x1f) === k)) own.push(this.startId + i);
+        }
+      }
+    }
+    own.sort((a, b) => a - b);
+    for (const id of own) out.push(id);
+    return out;
+  }
+
+  /** This blob's own types named `name` (by the name index), unsorted. */
+  private tableIds(table: Int32Array, name: string, k: number): number[] {
     let q = this.query;
     let len: number;
     const r = utf8Encoder.encodeInto(name, q);
@@ -605,19 +629,56 @@ export class Btf implements StringSource {
       if (k >= 0 && ((tw[w + 1]! >>> 24) & 0x1f) !== k) continue;
       own.push(this.startId + e - 1);
     }
-    // names from the base's table used by split types are found by a scan (rare)
-    if (this.base && this.startId < this.endId) {
-      const inBase = this.base.stringOffset(name);
-      if (inBase !== undefined && inBase !== 0) {
-        for (let i = 0; i < this.offsets.length; i++) {
-          const w = this.offsets[i]!;
-          if (tw[w] === inBase && (k < 0 || ((tw[w + 1]! >>> 24) & 0x1f) === k)) own.push(this.startId + i);
-        }
-      }
+    return own;
+  }
+
+  /** @internal This blob's string table as one latin1 string (a character a byte; made once, shared with {@link Btf.string}). */
+  stringText(): string {
+    let text = this.strText;
+    if (text === undefined) {
+      const s = this.str;
+      text = Buffer.from(s.buffer, s.byteOffset, s.length).toString("latin1");
+      this.strAscii = !/[^\x00-\x7f]/.test(text);
+      this.strText = text;
     }
-    own.sort((a, b) => a - b);
-    for (const id of own) out.push(id);
+    return text;
+  }
+
+  /**
+   * @internal Every offset (in this blob's own table, as type records hold them) of a string equal
+   * to `s`, in table order: one pass of a string search, no index built.
+   */
+  stringOffsets(s: string): number[] {
+    const out: number[] = [];
+    if (s.includes("\0")) return out;
+    // the table's bytes read as latin1: a name is found as its UTF-8 bytes read the same way
+    const stored = /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, "utf8").toString("latin1");
+    const text = this.stringText();
+    if (stored === "") return out;
+    if (text.startsWith(stored) && text.charCodeAt(stored.length) === 0) out.push(this.stringsStart);
+    const needle = `\0${stored}\0`;
+    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + stored.length + 1))
+      out.push(this.stringsStart + at + 1);
     return out;
+  }
+
+  /** This blob's own types named `name` found by a pass over the strings and one over the types. */
+  private scanIds(name: string, k: number): number[] {
+    const own: number[] = [];
+    const offs = this.stringOffsets(name);
+    if (offs.length === 0) return own;
+    const tw = this.tw;
+    const starts = this.offsets;
+    const n = starts.length;
+    const one = offs.length === 1 ? offs[0]! : -1;
+    for (let i = 0; i < n; i++) {
+      const w = starts[i]!;
+      const off = tw[w]!;
+      if (one >= 0 ? off !== one : !offs.includes(off)) continue;
+      if (k >= 0 && ((tw[w + 1]! >>> 24) & 0x1f) !== k) continue;
+      own.push(this.startId + i);
+    }
+    return own;
   }
 
   /** The first type named `name` (of `kind`, if given), or undefined. */

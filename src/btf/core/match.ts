@@ -74,8 +74,7 @@ function flavouredIndex(btf: Btf): Map<string, number[]> {
   let index = flavoured.get(btf);
   if (index) return index;
   index = new Map();
-  const str = btf.stringBytes;
-  const text = Buffer.from(str.buffer, str.byteOffset, str.length).toString("latin1");
+  const text = btf.stringText();
   const offsets = new Set<number>();
   for (const m of text.matchAll(/[^_\0]___[^_\0]/g)) {
     offsets.add(btf.stringsStart + text.lastIndexOf("\0", m.index) + 1);

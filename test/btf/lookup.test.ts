@@ -1,0 +1,94 @@
+/**
+ * Name lookups: the first few search the string table (no index), later ones use the name index.
+ * Both must give the same ids, for every kind filter, names that are missing, repeated or not
+ * ASCII, and for split BTF whose types are named from the base's strings.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { BtfBuilder } from "../../src/btf/builder.js";
+import { Btf, SCAN_LOOKUPS } from "../../src/btf/decode.js";
+import { VMLINUX } from "./helpers.js";
+
+/** A fresh blob whose string-search lookups are used up, so the next ones go through the index. */
+function indexed(bytes: Uint8Array, base?: Btf): Btf {
+  const btf = Btf.parse(bytes, base ? { base } : {});
+  for (let i = 0; i < SCAN_LOOKUPS; i++) btf.findIds(`no such name ${i}`);
+  return btf;
+}
+
+/** Every name asked for by a fresh (searching) blob and by an indexed one, in the same order. */
+function compare(
+  bytes: Uint8Array,
+  names: readonly string[],
+  kinds: readonly (string | undefined)[],
+  base?: Btf,
+) {
+  const idx = indexed(bytes, base);
+  let asked = 0;
+  for (const name of names) {
+    for (const kind of kinds) {
+      // a fresh blob for each lookup: every one of them is a search, never the index
+      const fresh = Btf.parse(bytes, base ? { base } : {});
+      const k = kind as Parameters<Btf["findIds"]>[1];
+      assert.deepEqual(
+        fresh.findIds(name, k),
+        idx.findIds(name, k),
+        `findIds(${JSON.stringify(name)}, ${kind})`,
+      );
+      asked++;
+    }
+  }
+  return asked;
+}
+
+test("vmlinux: a name searched in the strings gives the ids the name index gives", () => {
+  const bytes = readFileSync(VMLINUX);
+  const btf = Btf.parse(bytes);
+  // names of types spread over the whole blob, a few that repeat (int, __u32), and some that are not there
+  const names = new Set<string>([
+    "task_struct",
+    "int",
+    "__u32",
+    "pid_type",
+    "no_such_type_42",
+    "task_struct___x",
+  ]);
+  for (let id = 1; id < btf.endId && names.size < 60; id += Math.floor(btf.typeCount / 50)) {
+    const name = btf.nameOf(id);
+    if (name !== "") names.add(name);
+  }
+  const asked = compare(bytes, [...names], [undefined, "struct", "typedef", "func", "int"]);
+  assert.ok(asked >= 150, `only ${asked} lookups compared`);
+  // the search found real types, not only empty lists
+  assert.ok(Btf.parse(bytes).findIds("task_struct", "struct").length === 1, "task_struct is one struct");
+});
+
+test("a hand-built blob: repeated names, a name at offset 1, non-ASCII names and split types named from the base", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  b.typedef("dup", int);
+  b.struct("dup", [{ name: "a", type: int }]);
+  b.typedef("héllo_wörld", int);
+  b.struct("pair", [{ name: "x", type: int }]);
+  const blob = b.build();
+  const one = Btf.parse(blob);
+  assert.deepEqual(one.findIds("dup"), [2, 3]);
+  assert.deepEqual(one.findIds("héllo_wörld"), [4]);
+  compare(
+    blob,
+    ["int", "dup", "héllo_wörld", "pair", "x", "a", "du", "up", "nope", "a\0b"],
+    [undefined, "struct", "typedef"],
+  );
+
+  // split: "int" and "pair" in the split part are named from the base's strings
+  const base = Btf.parse(blob);
+  const s = new BtfBuilder({ base });
+  const i2 = s.int("int", 8, { signed: false });
+  s.struct("pair", [{ name: "x", type: i2 }]);
+  s.struct("only_here", [{ name: "x", type: i2 }]);
+  const split = s.build();
+  const parsed = Btf.parse(split, { base });
+  assert.deepEqual(parsed.findIds("int"), [1, base.endId], "the base's int, then the split one");
+  compare(split, ["int", "pair", "only_here", "dup", "nope"], [undefined, "struct", "int"], base);
+});
