@@ -105,6 +105,7 @@ export {
   type ObjectLoadOptions,
   type ObjectMap,
   type ObjectOptions,
+  type ObjectPhaseTiming,
   type ObjectProgram,
   type ObjectSpec,
   ObjectUnsupportedError,

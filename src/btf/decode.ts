@@ -569,7 +569,7 @@ export class Btf implements StringSource {
    * Ids of the types named `name`, optionally of one kind, in id order (base first).
    * The first few lookups search the string table for the name (one pass, ~1 ms on vmlinux),
    * which is cheaper than indexing every name for a process that asks for one or two (a CO-RE
-   * load, an attach by name); after {@link SCAN_LOOKUPS} of them the name index is built.
+   * load, an attach by name); after SCAN_LOOKUPS (16) of them the name index is built.
    */
   findIds(name: string, kind?: BtfKindName | number): number[] {
     const k = kindNumber(kind);

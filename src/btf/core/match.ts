@@ -64,40 +64,45 @@ function kindsCompat(a: number, b: number): boolean {
 }
 
 /**
- * Types of one blob (its own ids) whose names carry a flavour, by essential name. Names without a
- * flavour are found through the blob's own name index (`findIds`); flavoured names are rare, so
- * they are found once by a scan of the string table for `X___Y`, and only those types indexed.
+ * Types of one blob (its own ids) named `name___flavour`, by essential name `name`. Names without
+ * a flavour are found through the blob's own lookup (`findIds`). Flavoured names are rare: the
+ * strings are searched for `\0name___` (one native string search, no index of every name), and
+ * the types are walked only when such a string exists, to find the types that carry it.
  */
 const flavoured = new WeakMap<Btf, Map<string, number[]>>();
 
-function flavouredIndex(btf: Btf): Map<string, number[]> {
-  let index = flavoured.get(btf);
-  if (index) return index;
-  index = new Map();
+function flavouredIds(btf: Btf, name: string): number[] {
+  let byName = flavoured.get(btf);
+  if (!byName) flavoured.set(btf, (byName = new Map()));
+  const known = byName.get(name);
+  if (known) return known;
+  const out: number[] = [];
+  byName.set(name, out);
+  if (name === "" || name.includes("\0")) return out;
   const text = btf.stringText();
-  const offsets = new Set<number>();
-  for (const m of text.matchAll(/[^_\0]___[^_\0]/g)) {
-    offsets.add(btf.stringsStart + text.lastIndexOf("\0", m.index) + 1);
+  const stored = /^[\x00-\x7f]*$/.test(name) ? name : Buffer.from(name, "utf8").toString("latin1");
+  const offsets: number[] = [];
+  const found = (at: number) => {
+    const end = text.indexOf("\0", at);
+    const s = text.slice(at, end < 0 ? text.length : end);
+    if (essentialName(s) === stored) offsets.push(btf.stringsStart + at);
+  };
+  if (text.startsWith(`${stored}___`)) found(0);
+  const needle = `\0${stored}___`;
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) found(at + 1);
+  if (offsets.length === 0) return out;
+  const { words, starts } = btf.typeWords;
+  for (let i = 0; i < starts.length; i++) {
+    if (offsets.includes(words[starts[i]!]!)) out.push(btf.startId + i);
   }
-  if (offsets.size > 0) {
-    for (let id = btf.startId; id < btf.endId; id++) {
-      const off = btf.nameOffsetOf(id);
-      if (!offsets.has(off)) continue;
-      const name = essentialName(btf.string(off));
-      const list = index.get(name);
-      if (list) list.push(id);
-      else index.set(name, [id]);
-    }
-  }
-  flavoured.set(btf, index);
-  return index;
+  return out;
 }
 
 /** Ids of blob `b`'s own types named `name`, or named `name___flavour`, in id order. */
 function namedIn(b: Btf, name: string): number[] {
   const exact = b.findIds(name).filter((id) => id >= b.startId);
-  const more = flavouredIndex(b).get(name);
-  if (!more) return exact;
+  const more = flavouredIds(b, name);
+  if (more.length === 0) return exact;
   return [...exact, ...more].sort((x, y) => x - y);
 }
 
