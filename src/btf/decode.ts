@@ -53,6 +53,28 @@ for (let k = 1; k <= KIND_MAX; k++) {
   EXTRA_FIXED[k] = none >> 2;
   EXTRA_PER_VLEN[k] = (one - none) >> 2;
 }
+function anyKind(): boolean {
+  return true;
+}
+
+/**
+ * Whether `full` is `name` with a flavour: `name___flavour` whose essential name (up to the last
+ * `X___Y` separator, X and Y not underscores) is `name`, as libbpf's bpf_core_essential_name_len.
+ */
+function flavourOf(full: string, name: string): boolean {
+  for (let i = full.length - 5; i >= 0; i--) {
+    if (
+      full.charCodeAt(i) !== 95 &&
+      full.charCodeAt(i + 1) === 95 &&
+      full.charCodeAt(i + 2) === 95 &&
+      full.charCodeAt(i + 3) === 95 &&
+      full.charCodeAt(i + 4) !== 95
+    )
+      return i + 1 === name.length && full.startsWith(name);
+  }
+  return false;
+}
+
 /** How many name lookups search the strings before the name index is built (see {@link Btf.findIds}). */
 export const SCAN_LOOKUPS = 16;
 /** How deep types may nest (arrays of structs of arrays...) before we call it a loop. */
@@ -567,9 +589,9 @@ export class Btf implements StringSource {
 
   /**
    * Ids of the types named `name`, optionally of one kind, in id order (base first).
-   * The first few lookups search the string table for the name (one pass, ~1 ms on vmlinux),
-   * which is cheaper than indexing every name for a process that asks for one or two (a CO-RE
-   * load, an attach by name); after SCAN_LOOKUPS (16) of them the name index is built.
+   * The first few lookups compare names in one pass over the type records (under a millisecond on
+   * vmlinux), which is cheaper than indexing every name for a process that asks for one or two (a
+   * CO-RE load, an attach by name); after SCAN_LOOKUPS (16) of them the name index is built.
    */
   findIds(name: string, kind?: BtfKindName | number): number[] {
     const k = kindNumber(kind);
@@ -662,23 +684,66 @@ export class Btf implements StringSource {
     return out;
   }
 
-  /** This blob's own types named `name` found by a pass over the strings and one over the types. */
-  private scanIds(name: string, k: number): number[] {
+  /**
+   * @internal This blob's own types whose name is `q` (UTF-8 bytes) — or, with `flavoured`, whose
+   * name is `q` followed by `___` and a flavour whose essential name is `q` — and whose kind passes
+   * `kindOk`, in id order. One pass over the type records comparing name bytes in place: no string
+   * is made but for names that start with `q___` and names a split blob takes from its base's table.
+   */
+  scanNamed(q: Uint8Array, kindOk: (kind: number) => boolean, flavoured: boolean, name: string): number[] {
     const own: number[] = [];
-    const offs = this.stringOffsets(name);
-    if (offs.length === 0) return own;
+    const len = q.length;
+    if (len === 0) return own;
     const tw = this.tw;
     const starts = this.offsets;
+    const s = this.str;
+    const slen = s.length;
+    const start = this.stringsStart;
+    const q0 = q[0]!;
     const n = starts.length;
-    const one = offs.length === 1 ? offs[0]! : -1;
     for (let i = 0; i < n; i++) {
       const w = starts[i]!;
-      const off = tw[w]!;
-      if (one >= 0 ? off !== one : !offs.includes(off)) continue;
-      if (k >= 0 && ((tw[w + 1]! >>> 24) & 0x1f) !== k) continue;
-      own.push(this.startId + i);
+      const nameOff = tw[w]!;
+      const local = nameOff - start;
+      if (local < 0 || local >= slen) {
+        // a split blob's type named from the base's strings (or a bad offset): compared as text
+        // when asked for flavours (findIds finds these through the base's strings instead)
+        if (!flavoured || nameOff === 0 || !this.base || !kindOk((tw[w + 1]! >>> 24) & 0x1f)) continue;
+        let t: string;
+        try {
+          t = this.base.string(nameOff);
+        } catch {
+          continue;
+        }
+        if (t === name || (flavoured && t.startsWith(`${name}___`) && flavourOf(t, name)))
+          own.push(this.startId + i);
+        continue;
+      }
+      if (s[local] !== q0) continue;
+      let j = 1;
+      while (j < len && s[local + j] === q[j]) j++;
+      if (j < len) continue;
+      const next = local + len < slen ? s[local + len]! : 0;
+      if (next === 0) {
+        if (kindOk((tw[w + 1]! >>> 24) & 0x1f)) own.push(this.startId + i);
+      } else if (
+        flavoured &&
+        next === 95 &&
+        s[local + len + 1] === 95 &&
+        s[local + len + 2] === 95 &&
+        kindOk((tw[w + 1]! >>> 24) & 0x1f) &&
+        flavourOf(this.string(nameOff), name)
+      ) {
+        own.push(this.startId + i);
+      }
     }
     return own;
+  }
+
+  /** This blob's own types named `name` (of kind `k`, or any when k < 0), by {@link Btf.scanNamed}. */
+  private scanIds(name: string, k: number): number[] {
+    if (name.includes("\0")) return [];
+    return this.scanNamed(utf8Encoder.encode(name), k < 0 ? anyKind : (x) => x === k, false, name);
   }
 
   /** The first type named `name` (of `kind`, if given), or undefined. */

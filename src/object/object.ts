@@ -565,7 +565,8 @@ export class BpfObject implements Disposable {
   /**
    * Attaches every loaded program whose section says where (tracepoint/CAT/NAME, raw_tp/NAME,
    * tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, uprobe/BINARY:FUNCTION[+OFFSET], uretprobe/...,
-   * uprobe.multi/BINARY:FUNCTION), and cgroup, xdp and tc programs to the targets `options` give.
+   * uprobe.multi/BINARY:FUNCTION), and cgroup, xdp, tc, sk_lookup and flow_dissector programs to
+   * the targets `options` give (a cgroup, an interface, a network namespace).
    * Programs it cannot place are left out, each with its reason in {@link unattached}; a program
    * named in `options.programs` that cannot be placed is an error. The links close with the object.
    * @returns the links made by this call, by program name

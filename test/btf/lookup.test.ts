@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { BtfBuilder } from "../../src/btf/builder.js";
+import { essentialName, findCandidates } from "../../src/btf/core/index.js";
 import { Btf, SCAN_LOOKUPS } from "../../src/btf/decode.js";
 import { VMLINUX } from "./helpers.js";
 
@@ -91,4 +92,49 @@ test("a hand-built blob: repeated names, a name at offset 1, non-ASCII names and
   const parsed = Btf.parse(split, { base });
   assert.deepEqual(parsed.findIds("int"), [1, base.endId], "the base's int, then the split one");
   compare(split, ["int", "pair", "only_here", "dup", "nope"], [undefined, "struct", "int"], base);
+});
+
+test("CO-RE candidates: a walk of the types (the first lookups) and the indexes (later ones) find the same, flavours included", () => {
+  const local = new BtfBuilder();
+  const lint = local.int("int", 4, { signed: true });
+  const names = Array.from({ length: 12 }, (_, i) => `s${i}`);
+  const localIds = names.map((n) => local.struct(n, [{ name: "a", type: lint }]));
+  localIds.push(local.enum("e0", { A: 1 }));
+  const localBtf = Btf.parse(local.build());
+  const target = new BtfBuilder();
+  const tint = target.int("int", 4, { signed: true });
+  for (const [i, n] of names.entries()) {
+    if (i % 3 !== 2) target.struct(n, [{ name: "a", type: tint }]);
+    if (i % 2 === 0) target.struct(`${n}___v2`, [{ name: "a", type: tint }]);
+    if (i % 4 === 0) target.union(`${n}___u`, [{ name: "a", type: tint }]); // a union: another kind
+    target.struct(`${n}___a___b`, [{ name: "a", type: tint }]); // essential name s_i___a, not s_i
+    target.typedef(n, tint);
+  }
+  target.enum("e0___wide", { A: 1n }, { size: 8 });
+  const blob = target.build();
+  const shared = Btf.parse(blob);
+  let nonEmpty = 0;
+  for (const id of localIds) {
+    const alone = findCandidates(localBtf, id, Btf.parse(blob)); // a fresh blob: always the walk
+    const later = findCandidates(localBtf, id, shared); // past the first 8: the indexes
+    assert.deepEqual(later, alone, `candidates of ${localBtf.nameOf(id)}`);
+    for (const c of alone) {
+      assert.equal(
+        essentialName(shared.nameOf(c)),
+        localBtf.nameOf(id),
+        `${shared.nameOf(c)} is a candidate`,
+      );
+      assert.ok(
+        ["struct", "enum", "enum64"].includes(shared.kindName(c)),
+        `${shared.nameOf(c)} is of a compatible kind`,
+      );
+    }
+    if (alone.length > 0) nonEmpty++;
+  }
+  assert.ok(nonEmpty >= 10, `only ${nonEmpty} types had candidates`);
+  assert.deepEqual(
+    findCandidates(localBtf, localIds[12]!, Btf.parse(blob)).map((c) => shared.nameOf(c)),
+    ["e0___wide"],
+    "an enum64 stands for an enum",
+  );
 });

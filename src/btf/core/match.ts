@@ -64,46 +64,55 @@ function kindsCompat(a: number, b: number): boolean {
 }
 
 /**
- * Types of one blob (its own ids) named `name___flavour`, by essential name `name`. Names without
- * a flavour are found through the blob's own lookup (`findIds`). Flavoured names are rare: the
- * strings are searched for `\0name___` (one native string search, no index of every name), and
- * the types are walked only when such a string exists, to find the types that carry it.
+ * Types of one blob (its own ids) whose names carry a flavour, by essential name: built once a
+ * blob has been asked for many names (a scan of the strings for `X___Y`, then of the types that
+ * carry those strings).
  */
 const flavoured = new WeakMap<Btf, Map<string, number[]>>();
 
-function flavouredIds(btf: Btf, name: string): number[] {
-  let byName = flavoured.get(btf);
-  if (!byName) flavoured.set(btf, (byName = new Map()));
-  const known = byName.get(name);
-  if (known) return known;
-  const out: number[] = [];
-  byName.set(name, out);
-  if (name === "" || name.includes("\0")) return out;
+function flavouredIndex(btf: Btf): Map<string, number[]> {
+  let index = flavoured.get(btf);
+  if (index) return index;
+  index = new Map();
   const text = btf.stringText();
-  const stored = /^[\x00-\x7f]*$/.test(name) ? name : Buffer.from(name, "utf8").toString("latin1");
-  const offsets: number[] = [];
-  const found = (at: number) => {
-    const end = text.indexOf("\0", at);
-    const s = text.slice(at, end < 0 ? text.length : end);
-    if (essentialName(s) === stored) offsets.push(btf.stringsStart + at);
-  };
-  if (text.startsWith(`${stored}___`)) found(0);
-  const needle = `\0${stored}___`;
-  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) found(at + 1);
-  if (offsets.length === 0) return out;
-  const { words, starts } = btf.typeWords;
-  for (let i = 0; i < starts.length; i++) {
-    if (offsets.includes(words[starts[i]!]!)) out.push(btf.startId + i);
+  const offsets = new Set<number>();
+  for (const m of text.matchAll(/[^_\0]___[^_\0]/g)) {
+    offsets.add(btf.stringsStart + text.lastIndexOf("\0", m.index) + 1);
   }
-  return out;
+  if (offsets.size > 0) {
+    const { words, starts } = btf.typeWords;
+    for (let i = 0; i < starts.length; i++) {
+      const off = words[starts[i]!]!;
+      if (!offsets.has(off)) continue;
+      const name = essentialName(btf.string(off));
+      const list = index.get(name);
+      if (list) list.push(btf.startId + i);
+      else index.set(name, [btf.startId + i]);
+    }
+  }
+  flavoured.set(btf, index);
+  return index;
 }
 
-/** Ids of blob `b`'s own types named `name`, or named `name___flavour`, in id order. */
-function namedIn(b: Btf, name: string): number[] {
+/** Candidate searches made in each blob: the first few walk its types, later ones use indexes. */
+const scans = new WeakMap<Btf, number>();
+const SCANS = 8;
+const utf8 = new TextEncoder();
+
+/**
+ * Ids of blob `b`'s own types named `name` or `name___flavour`, of a kind compatible with `kind`,
+ * in id order (as libbpf's bpf_core_add_cands, which walks every type comparing essential names).
+ */
+function namedIn(b: Btf, name: string, kind: number): number[] {
+  const n = scans.get(b) ?? 0;
+  if (n < SCANS && !name.includes("\0")) {
+    scans.set(b, n + 1);
+    return b.scanNamed(utf8.encode(name), (k) => kindsCompat(k, kind), true, name);
+  }
   const exact = b.findIds(name).filter((id) => id >= b.startId);
-  const more = flavouredIds(b, name);
-  if (more.length === 0) return exact;
-  return [...exact, ...more].sort((x, y) => x - y);
+  const more = flavouredIndex(b).get(name);
+  const all = more ? [...exact, ...more].sort((x, y) => x - y) : exact;
+  return all.filter((id) => kindsCompat(b.kindOf(id), kind));
 }
 
 /**
@@ -117,8 +126,7 @@ export function findCandidates(local: Btf, localId: number, target: Btf): number
   const chain: Btf[] = [];
   for (let b: Btf | undefined = target; b; b = b.base) chain.unshift(b);
   for (const b of chain) {
-    const ids = namedIn(b, name);
-    const out = ids.filter((id) => kindsCompat(target.kindOf(id), kind));
+    const out = namedIn(b, name, kind);
     if (out.length > 0) return out;
   }
   return [];
