@@ -75,6 +75,9 @@ function flavourOf(full: string, name: string): boolean {
   return false;
 }
 
+/** How many strings {@link Btf.string} decodes one by one before it makes the table one string. */
+const DECODE_ALONE = 2048;
+
 /** How many name lookups search the strings before the name index is built (see {@link Btf.findIds}). */
 export const SCAN_LOOKUPS = 16;
 /** How deep types may nest (arrays of structs of arrays...) before we call it a loop. */
@@ -131,6 +134,7 @@ export class Btf implements StringSource {
   private readonly str: Uint8Array;
   private strText: string | undefined;
   private strAscii = true;
+  private decoded = 0;
   private nameTable: Int32Array | undefined;
   private stringMap: Map<string, number> | undefined;
 
@@ -359,9 +363,18 @@ export class Btf implements StringSource {
       throw new BtfError(`string offset ${offset} is past the string table (${this.stringsEnd} bytes)`);
     }
     if (local === 0 && this.str[0] === 0) return "";
-    const text = this.strText ?? this.stringText();
-    const end = text.indexOf("\0", local);
-    if (this.strAscii) return text.slice(local, end);
+    const text = this.strText;
+    if (text === undefined && this.decoded < DECODE_ALONE) {
+      // the first strings are decoded one by one: a process that reads a few names of vmlinux
+      // (a CO-RE load) does not pay for the whole table as one string (2.3 MB)
+      this.decoded++;
+      let end = this.str.indexOf(0, local);
+      if (end < 0) end = this.str.length;
+      return utf8.decode(this.str.subarray(local, end));
+    }
+    const all = text ?? this.stringText();
+    const end = all.indexOf("\0", local);
+    if (this.strAscii) return all.slice(local, end);
     return utf8.decode(this.str.subarray(local, end));
   }
 

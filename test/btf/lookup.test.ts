@@ -138,3 +138,25 @@ test("CO-RE candidates: a walk of the types (the first lookups) and the indexes 
     "an enum64 stands for an enum",
   );
 });
+
+test("strings read one by one (the first ones) are the strings read from the table as one text (later ones)", () => {
+  const bytes = readFileSync(VMLINUX);
+  const alone = Btf.parse(bytes);
+  const whole = Btf.parse(bytes);
+  whole.stringText(); // the whole table as one string from the start
+  let compared = 0;
+  for (let id = 1; id < alone.endId && compared < 5000; id += 7, compared++) {
+    const off = alone.nameOffsetOf(id);
+    assert.equal(alone.string(off), whole.string(off), `name of [${id}]`);
+  }
+  assert.ok(compared > 2048, "both paths of the first blob compared");
+  // non-ASCII names (UTF-8), both ways
+  const b = new BtfBuilder();
+  b.typedef("héllo_wörld", b.int("int", 4, { signed: true }));
+  const blob = b.build();
+  const one = Btf.parse(blob);
+  const two = Btf.parse(blob);
+  two.stringText();
+  assert.equal(one.nameOf(2), "héllo_wörld");
+  assert.equal(two.nameOf(2), "héllo_wörld");
+});
