@@ -332,8 +332,8 @@ interface Solved {
   readonly matched: number;
 }
 
-/** Resolutions by cache (one per object), then by `typeId kind accessString`. */
-const solvedByCache = new WeakMap<CoreCandidateCache, Map<string, Solved>>();
+/** Resolutions by cache (one per object), then by type id and kind (`typeId * 16 + kind`), then by access string. */
+const solvedByCache = new WeakMap<CoreCandidateCache, Map<number, Map<string, Solved>>>();
 
 /** Resolves one relocation (no instruction is read or patched here). */
 function solve(
@@ -487,15 +487,21 @@ export function applyCoreRelocations(
     }
     // the same target for the same (type, kind, access) while its candidate list is unchanged;
     // an ambiguity or malformed access throws (and so is never kept)
-    const key = `${relo.typeId} ${relo.kind} ${relo.accessString}`;
-    let s = solved.get(key);
+    // (a kind past 15 or a type id that is no integer would share a key: never kept)
+    const typeKind =
+      relo.kind >>> 0 === relo.kind && relo.kind < 16 && relo.typeId >>> 0 === relo.typeId
+        ? relo.typeId * 16 + relo.kind
+        : -1;
+    let byAccess = typeKind < 0 ? undefined : solved.get(typeKind);
+    if (!byAccess && typeKind >= 0) solved.set(typeKind, (byAccess = new Map()));
+    let s = byAccess?.get(relo.accessString);
     let candidates: number;
     if (s && s.cands === cache.get(relo.typeId)) {
       // as a second match would see it: the (pruned) list in the cache
       candidates = s.cands?.length ?? 0;
     } else {
       s = solve(relo, local, target, cache, where);
-      solved.set(key, s);
+      byAccess?.set(relo.accessString, s);
       candidates = s.candidates;
     }
     const res = s.res;
