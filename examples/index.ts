@@ -79,4 +79,40 @@ export const DEMOS: readonly Demo[] = [
       "packets per IP protocol from XDP into a per-CPU array, the program written in TypeScript and compiled in process",
     run: async (log) => (await import("./ts-protocols.js")).run(log),
   },
+  {
+    name: "processes",
+    summary:
+      "the machine's processes listed by the kernel: an iter/task program's lines read with for await, threads counted per process",
+    run: async (log) => (await import("./processes.js")).run(log),
+  },
+  {
+    name: "ts-drop-needle",
+    summary:
+      "the article's needle filter written in TypeScript: strncmp against a constant the compiler puts in a frozen read-only map",
+    run: async (log) => (await import("./ts-drop-needle.js")).run(log),
+  },
+  {
+    name: "ts-syscalls",
+    summary:
+      "system calls counted per process (pid, comm) from a tracepoint, in TypeScript, printed as a table",
+    run: async (log) => (await import("./ts-syscalls.js")).run(log),
+  },
+  {
+    name: "ts-malloc-hist",
+    summary:
+      "a log2 histogram of this process's malloc sizes from a uprobe on libc, in TypeScript, printed like bpftrace's hist()",
+    run: async (log) => (await import("./ts-malloc-hist.js")).run(log),
+  },
+  {
+    name: "ts-trace-opens",
+    summary:
+      "opensnoop in TypeScript: openat's file names through a ring buffer (reserve, probeReadUserStr, submit)",
+    run: async (log) => (await import("./ts-trace-opens.js")).run(log),
+  },
+  {
+    name: "profile",
+    summary:
+      "a CPU profile of this process: perf events on every CPU, bpf_get_stackid, frames named from kallsyms and ELF symbols",
+    run: async (log) => (await import("./profile.js")).run(log),
+  },
 ];

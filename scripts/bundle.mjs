@@ -4,7 +4,7 @@
  * it runs.
  *
  *   dist/src/cli/main.cjs        src/cli/main.ts and everything it imports, the runtime dependencies
- *                                (koffi, @babel/parser, the exporter's prom-client, yaml, OpenTelemetry:
+ *                                (koffi, @babel/parser, yaml, OpenTelemetry:
  *                                every dependency in package.json) left external;
  *                                the demos stay the tsc output (`./demo.js` is loaded from dist/src/cli),
  *                                because they find their own files by import.meta.url

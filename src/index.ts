@@ -89,9 +89,63 @@ export type i32 = number;
 export const i64 = i64Codec;
 /** In a program written in TypeScript (docs/language.md): a signed 64-bit integer, with BPF's wrap-around. */
 export type i64 = number;
+/** The memory back end's run-time errors and its settable environment (`testRun({ env })`). */
+export type { InterpEnvironment, ProbeMemory } from "./interp/env.js";
+export {
+  BudgetExceededError,
+  CallDepthError,
+  HelperError,
+  InterpError,
+  InterpInvalidProgramError,
+  MemoryAccessError,
+} from "./interp/errors.js";
+// BPF iterators
+export * from "./iter/index.js";
 // links: programs attached to kernel hooks
 export * from "./link/index.js";
+export {
+  attachNetfilter,
+  type NetfilterFamily,
+  type NetfilterHook,
+  type NetfilterOptions,
+} from "./link/netfilter.js";
+export {
+  attachNetkit,
+  createNetkit,
+  type NetkitAttachOptions,
+  type NetkitEnd,
+  type NetkitOptions,
+  NetkitPair,
+  NotANetkitError,
+  setInterfaceUp,
+} from "./link/netkit.js";
+export {
+  attachFlowDissector,
+  attachSkLookup,
+  type Netns,
+  NotANetnsError,
+} from "./link/sklookup.js";
+export {
+  addSocket,
+  attachSockmap,
+  attachSockmapProgram,
+  ProgramAttachment,
+  type SocketMapLike,
+  type SockmapAttachType,
+} from "./link/sockmap.js";
+export {
+  congestionControl,
+  loadStructOpsProgram,
+  registerStructOps,
+  StructOps,
+  type StructOpsOptions,
+  type StructOpsProgramSpec,
+  setCongestionControl,
+  UnknownStructOpsError,
+} from "./link/structops.js";
+export { attachTc, removeClsact, TcFilter, type TcFilterInfo, type TcOptions } from "./link/tc.js";
 export * from "./map/index.js";
+export { type ListedMap, listMaps, NoSuchObjectError } from "./map/list.js";
 export {
   BpfObject,
   CorePoisonRejectedError,
@@ -129,6 +183,7 @@ export {
 } from "./program/errors.js";
 export type { LoadedFunction, ProgramFunctions } from "./program/functions.js";
 export type { ProgramInfo } from "./program/info.js";
+export { type ListedProgram, listPrograms } from "./program/list.js";
 export {
   Program,
   type ProgramSpec,
@@ -149,6 +204,7 @@ export {
   programTypes,
   UnknownTypeError,
 } from "./program/types.js";
+export type { JitedProgram, SourceLine, XlatedInstruction, XlatedProgram } from "./program/xlated.js";
 // ring buffers
 export * from "./ringbuf/index.js";
 export {
@@ -161,6 +217,8 @@ export {
   socketFd,
   socketPair,
 } from "./socket/socket.js";
+// stack symbolisation and the sampling profiler
+export * from "./symbolize/index.js";
 // errors and capabilities from the native edge
 export {
   effectiveCapabilities,
@@ -171,6 +229,10 @@ export {
 export { errnoName } from "./sys/errno.js";
 export { BpfError, ClosedError, InputError, NativeUnavailableError, RawbpfError } from "./sys/error.js";
 export { Fd } from "./sys/fd.js";
+// tracing conveniences: histograms, count tables, trace_pipe, library paths, stopped children
+export * from "./trace/index.js";
+// USDT probes
+export * from "./usdt/index.js";
 // the verifier's log
 export * from "./verifier/index.js";
 

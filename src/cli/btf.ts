@@ -19,9 +19,12 @@ import {
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 
-const HELP = `usage: rawbpf btf dump [FILE | id ID] [--format raw|c|json] [--base FILE]
+const HELP = `usage: rawbpf btf dump [FILE | id ID] [--format raw|c|json] [--base FILE] [--type NAME]
+       rawbpf btf list [--json]
+       rawbpf btf show ID [--json]
 
-Prints BTF type information.
+Prints BTF type information; lists the BTF objects loaded in the kernel (list, show: id, size,
+name, the programs and maps that use each, as bpftool btf list; --json as bpftool -j).
   FILE            a BTF blob (default ${VMLINUX}), '-' for standard input, or an ELF
                   object (clang -g -target bpf), whose .BTF section is read; files under
                   /sys/kernel/btf/ other than vmlinux are split BTF, read on top of vmlinux.
@@ -31,18 +34,30 @@ Prints BTF type information.
   --format c      a C header like vmlinux.h
   --format json   the types as JSON
   --base FILE     the base BTF a split FILE extends
+  --type NAME     only the types named NAME and what they hold by value (a struct reached through
+                  a pointer is only declared)
 `;
 
 /** Runs `rawbpf btf ...`. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { values: ["format", "base"], aliases: { f: "format" } });
+  const args = parseArgs(argv, {
+    values: ["format", "base", "type"],
+    booleans: ["json"],
+    aliases: { f: "format", j: "json" },
+  });
   if (args.bools.has("help")) {
     io.stdout(HELP);
     return 0;
   }
   const [verb, ...rest] = args.positionals;
+  if (verb === "list" || verb === "show") {
+    // loaded only here: listing needs the system-call layer, dumping a file never does
+    return (await import("./btf-list.js")).listBtf(verb, rest, args.bools.has("json"), io);
+  }
   if (verb !== "dump")
-    throw new UsageError(verb ? `unknown verb '${verb}' (only 'dump' exists)` : "missing verb: dump");
+    throw new UsageError(
+      verb ? `unknown verb '${verb}' (dump, list or show)` : "missing verb: dump, list or show",
+    );
   const format = args.flags.get("format") ?? "raw";
   if (format !== "raw" && format !== "c" && format !== "json") {
     throw new UsageError(`--format must be raw, c or json, not '${format}'`);
@@ -64,7 +79,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const read =
       file === "-"
         ? { bytes: btfOf(await readInput("-", io, btfLimit("-")), "<stdin>") }
-        : await readOrPrint(file, format !== "json" && !basePath ? format : undefined);
+        : await readOrPrint(
+            file,
+            format !== "json" && !basePath && !args.flags.has("type") ? format : undefined,
+          );
     if ("printed" in read) {
       io.stdoutBytes(read.printed);
       return 0;
@@ -75,6 +93,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
           base: Btf.parse(btfOf(await readInput(basePath, io, btfLimit(basePath)), basePath)),
         })
       : Btf.parse(bytes);
+  }
+  const typeName = args.flags.get("type");
+  if (typeName !== undefined) {
+    const { dumpType } = await import("./btf-list.js");
+    await dumpType(btf, typeName, format, io);
+    return 0;
   }
   // each printer is loaded only when asked for: a cold process pays for what it runs
   if (format === "c") io.stdoutBytes((await import("../btf/c.js")).formatCBytes(btf));

@@ -1,9 +1,9 @@
 /** `rawbpf compile`: a TypeScript program file to instruction bytes, kernel assembly or JSON. */
 import { readFileSync, writeFileSync } from "node:fs";
-import { disassembleRecords } from "../isa/disasm.js";
 import { encode } from "../isa/encode.js";
 import { type CompiledModule, compile } from "../lang/compile.js";
 import { CompileError } from "../lang/errors.js";
+import { listing } from "../lang/listing.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, docPath, UsageError } from "./io.js";
 
@@ -22,30 +22,20 @@ Compiles the eBPF programs of a TypeScript file (the subset in ${docPath("langua
 `;
 
 function assembly(m: CompiledModule, name: string | undefined): string {
-  const out: string[] = [];
-  for (const p of m.programs) {
-    if (name !== undefined && p.name !== name) continue;
-    out.push(`; ${p.type} program ${p.name} (${p.insns.length} instructions, ${p.stackSize} bytes of stack)`);
-    const lines = new Map(p.lineInfo.map((l) => [l.slot, l]));
-    const starts = new Map(p.functions.map((f) => [f.startSlot, f.name]));
-    for (const r of disassembleRecords(p.insns)) {
-      const fn = starts.get(r.slot);
-      if (fn !== undefined) out.push(`${fn}:`);
-      else if (r.label !== undefined) out.push(`${r.label}:`);
-      const line = lines.get(r.slot);
-      if (line !== undefined) out.push(`  ; ${line.file}:${line.line}: ${line.text}`);
-      out.push(`  ${r.text}`);
-    }
-    out.push("");
-  }
-  return out.join("\n");
+  return m.programs
+    .filter((p) => name === undefined || p.name === name)
+    .map((p) => listing(p))
+    .join("\n");
 }
 
 function json(m: CompiledModule): string {
   return `${JSON.stringify(
     {
       file: m.file,
-      maps: m.maps,
+      // a read-only map's value as hex
+      maps: m.maps.map((x) =>
+        x.contents === undefined ? x : { ...x, contents: Buffer.from(x.contents).toString("hex") },
+      ),
       programs: m.programs.map((p) => ({
         name: p.name,
         type: p.type,

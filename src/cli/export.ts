@@ -86,7 +86,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (v.check) {
     using _ = exporter;
     const { PrometheusView } = await import("../export/prometheus.js");
-    io.stdout((await new PrometheusView().render(exporter.collect(), false)).body);
+    io.stdout(new PrometheusView().render(exporter.collect(), false).body.toString("utf8"));
     return 0;
   }
 

@@ -9,9 +9,10 @@ const HELP = `usage: rawbpf feature [--json] [--full]
 
 Asks the running kernel which program types, map types and, per program type, which helpers it
 supports, by loading the smallest program or creating the smallest map of each (as bpftool feature
-probe kernel does). Needs CAP_BPF (and CAP_NET_ADMIN, CAP_PERFMON for some types); as root, all.
+probe kernel does), and where programs attach (kprobe and uprobe PMUs, tracefs, kprobe_multi,
+fentry, the JIT, BTF). Needs CAP_BPF (and CAP_NET_ADMIN, CAP_PERFMON for some types); as root, all.
 "unknown" means the kernel's answer did not tell (the reason is printed).
-  --json   one JSON object: programTypes, mapTypes, helpers, skippedHelpers, unknown
+  --json   one JSON object: programTypes, mapTypes, helpers, skippedHelpers, unknown, attachPoints
   --full   also probe bpf_trace_printk, bpf_trace_vprintk and bpf_probe_write_user, whose probes
            write a notice to the kernel log (skipped by default, as bpftool does)
 `;
@@ -25,8 +26,27 @@ function availability(kind: string, name: string, a: Availability, why: string |
 /** The report as bpftool prints its plain output, section by section. */
 function plain(r: FeatureReport): string {
   const out: string[] = ["Scanning eBPF program types...\n"];
-  for (const [name, a] of Object.entries(r.programTypes))
-    out.push(availability("program_type", name, a, r.unknown[`program_type ${name}`]));
+  for (const [name, a] of Object.entries(r.programTypes)) {
+    let line = availability("program_type", name, a, r.unknown[`program_type ${name}`]);
+    // the type loads, which says nothing of the hooks: kprobes may be missing while uprobes work
+    if (name === "kprobe" && a === true) {
+      const p = r.attachPoints.available;
+      const word = (x: Availability) =>
+        x === true ? "available" : x === false ? "NOT available" : "UNKNOWN";
+      line = `${line.trimEnd()} (the program type; kprobes ${word(p.kprobe_pmu)}, uprobes ${word(p.uprobe_pmu)}: see attach points)\n`;
+    }
+    out.push(line);
+  }
+  out.push("\nScanning attach points...\n");
+  const points = r.attachPoints;
+  for (const [name, a] of Object.entries(points.available)) {
+    const d = points.detail[name as keyof typeof points.detail];
+    out.push(
+      a === "unknown"
+        ? `attach point ${name} is UNKNOWN: ${d}\n`
+        : `attach point ${name} is ${a ? "available" : "NOT available"} (${d})\n`,
+    );
+  }
   out.push("\nScanning eBPF map types...\n");
   for (const [name, a] of Object.entries(r.mapTypes))
     out.push(availability("map_type", name, a, r.unknown[`map_type ${name}`]));

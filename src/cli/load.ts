@@ -326,13 +326,20 @@ function loadTypeScript(
     for (const m of Object.values(maps)) m.close();
   };
   try {
-    for (const m of module.maps)
-      maps[m.name] = BpfMap.create({
-        ...m,
+    for (const m of module.maps) {
+      const { contents, freeze, config, ...spec } = m;
+      const map = BpfMap.create({
+        ...spec,
         type: m.type as MapTypeName,
         flags: [...m.flags] as MapFlags,
         name: m.name.slice(0, 15),
       } as MapSpec<MapTypeName>);
+      maps[m.name] = map;
+      // read-only maps: the string constants, a config({...}) left at zero; then frozen
+      const value = contents ?? (config === undefined ? undefined : new Uint8Array(m.valueSize));
+      if (value !== undefined) map.set(Buffer.alloc(4), Buffer.from(value));
+      if (freeze === true) map.freeze();
+    }
     for (const p of programs)
       loaded.push(
         Program.load({

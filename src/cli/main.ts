@@ -52,8 +52,26 @@ const COMMANDS = new Map<string, CommandEntry>([
     { summary: "serve eBPF maps as Prometheus / OpenTelemetry metrics", load: () => import("./export.js") },
   ],
   [
+    "profile",
+    {
+      summary: "sample on-CPU stacks (perf events) and print them folded, as a top table or JSON",
+      load: () => import("./profile.js"),
+    },
+  ],
+  [
     "link",
     { summary: "list the links in the kernel (programs attached to hooks)", load: () => import("./link.js") },
+  ],
+  ["prog", { summary: "list, show, dump and pin loaded programs", load: () => import("./prog.js") }],
+  ["map", { summary: "list, show, dump and edit the kernel's maps", load: () => import("./map.js") }],
+  [
+    "net",
+    { summary: "the programs on network devices (XDP, tcx, flow dissector)", load: () => import("./net.js") },
+  ],
+  ["perf", { summary: "the programs attached to perf events (perf list)", load: () => import("./perf.js") }],
+  [
+    "cgroup",
+    { summary: "the programs attached to cgroups (cgroup tree)", load: () => import("./cgroup.js") },
   ],
 ]);
 

@@ -38,14 +38,14 @@ interface Section {
 }
 
 /** A loadable segment: file bytes [offset, offset + fileSize) are mapped at vaddr. */
-interface Segment {
+export interface Segment {
   vaddr: bigint;
   offset: number;
   fileSize: number;
 }
 
 /** The parts of an ELF file a symbol lookup needs, all inside the file's bytes. */
-interface Image {
+export interface Image {
   bytes: Uint8Array;
   view: DataView;
   file: string;
@@ -85,7 +85,7 @@ function inside(img: { bytes: Uint8Array; file: string }, offset: number, size: 
 }
 
 /** Parses and checks the ELF header, the section headers and the program headers. */
-function readImage(bytes: Uint8Array, file: string): Image {
+export function readImage(bytes: Uint8Array, file: string): Image {
   if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     fail(file, "it is not an ELF file (it does not start with the bytes 7f 45 4c 46, '\\x7fELF')");
   }

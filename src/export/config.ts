@@ -13,7 +13,10 @@ import { ConfigError } from "./errors.js";
 /** One decoder of a label: a name, and for `enum` the names of the values. */
 export interface DecoderSpec {
   name: DecoderName;
-  /** `enum`: value → name (values not listed keep their number) */
+  /**
+   * `enum`: value → name (values not listed keep their number); without it, the names come from
+   * the map's BTF (the enum the key has at the label's bytes)
+   */
   values?: Record<string, string>;
 }
 
@@ -48,6 +51,12 @@ export interface MetricSpec {
   bucketMax?: number;
   /** histograms: each bucket's upper bound is multiplied by this (units: 1e-6 turns µs into seconds) */
   bucketMultiplier?: number;
+  /**
+   * histograms: where `_sum` comes from: `estimate` (each bucket's count times its upper bound),
+   * or `bucket` (the program adds every value to bucket index `bucketMax + 1`, ebpf_exporter's
+   * optional sum key; times `bucketMultiplier`)
+   */
+  sum?: "estimate" | "bucket";
   path: string;
 }
 
@@ -59,7 +68,8 @@ export type AttachSpec =
   | { kind: "tcx"; interface: string; direction: "ingress" | "egress" }
   | { kind: "cgroup"; path: string; attachType: string }
   | { kind: "uprobe"; binary: string; symbol: string; retprobe: boolean; pid?: number }
-  | { kind: "none" };
+  | { kind: "none" }
+  | { kind: "auto" };
 
 /** A program to load and attach. */
 export interface ProgramConfig {
@@ -68,6 +78,12 @@ export interface ProgramConfig {
   file: string;
   /** program type (needed for `.bin`; `.s` may declare `.type`) */
   type?: string;
+  /** which program of a clang object (`.o`) when it holds several */
+  program?: string;
+  /**
+   * where it attaches; `auto` (no `attach` key): a clang object's program where its section says
+   * (`tracepoint/CAT/NAME`, `raw_tp/NAME`, `uprobe/BINARY:FUNC`, ...), other programs nowhere
+   */
   attach: AttachSpec;
   /** a bpffs folder: the program's maps are reused from it when pinned there, and pinned there when not */
   pin?: string;
@@ -246,7 +262,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
 
   const programs = list(top.programs, "programs").map((p, i): ProgramConfig => {
     const path = `programs[${i}]`;
-    const o = obj(p, path, ["name", "file", "type", "attach", "pin"], ["name", "file"]);
+    const o = obj(p, path, ["name", "file", "type", "program", "attach", "pin"], ["name", "file"]);
     const name = str(o.name, `${path}.name`, /^[A-Za-z0-9_.-]{1,64}$/, "a name of letters, digits, _ . -");
     if (names.has(name)) throw error(`${path}.name`, `a program or map named '${name}' is already declared`);
     names.add(name);
@@ -259,11 +275,20 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
     if (o.type !== undefined)
       cfg.type = str(o.type, `${path}.type`, /^[a-z_]+$/, "a program type (xdp, tracepoint, ...)");
     if (o.pin !== undefined) cfg.pin = str(o.pin, `${path}.pin`, /^\//, "an absolute bpffs folder");
+    if (o.program !== undefined) {
+      if (!/\.o$/.test(cfg.file))
+        throw error(
+          `${path}.program`,
+          `'program' picks a program of a clang object (.o); ${cfg.file} is not one`,
+        );
+      cfg.program = str(o.program, `${path}.program`, /^[A-Za-z_][A-Za-z0-9_]*$/, "a C function name");
+    }
     return cfg;
   });
 
   function attachOf(v: unknown, path: string): AttachSpec {
-    if (v === undefined || v === "none") return { kind: "none" };
+    if (v === undefined) return { kind: "auto" };
+    if (v === "none") return { kind: "none" };
     const kinds = ["tracepoint", "rawTracepoint", "xdp", "tcx", "cgroup", "uprobe"];
     const o = obj(v, path, kinds);
     const given = Object.keys(o);
@@ -351,7 +376,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
     if (!d.sizes(size))
       throw error(path, `the ${name} decoder does not fit a ${size}-byte label: it takes ${d.sizeText}`);
     const spec: DecoderSpec = { name };
-    if (name === "enum") {
+    if (name === "enum" && o.values !== undefined) {
       const vals = obj(o.values, `${path}.values`, Object.keys((o.values as object) ?? {}));
       spec.values = {};
       for (const [k, n] of Object.entries(vals)) {
@@ -376,7 +401,7 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
       const path = `metrics.${group}[${i}]`;
       const histo = kind === "histogram";
       const keys = ["name", "help", "map", "labels", "perCpu", "maxSeries"];
-      if (histo) keys.push("bucketType", "bucketMin", "bucketMax", "bucketMultiplier");
+      if (histo) keys.push("bucketType", "bucketMin", "bucketMax", "bucketMultiplier", "sum");
       const o = obj(x, path, keys, histo ? ["name", "map", "bucketType", "bucketMax"] : ["name", "map"]);
       const name = str(
         o.name,
@@ -455,6 +480,8 @@ export function checkConfig(file: string, raw: unknown, positions: Positions): E
         if (typeof mult !== "number" || !(mult > 0) || !Number.isFinite(mult))
           throw error(`${path}.bucketMultiplier`, `expected a positive number, got ${describe(mult)}`);
         spec.bucketMultiplier = mult;
+        spec.sum =
+          o.sum === undefined ? "estimate" : oneOf(o.sum, `${path}.sum`, ["estimate", "bucket"] as const);
       }
       metrics.push(spec);
     });

@@ -13,6 +13,7 @@ import {
   attachUprobe,
   attachXdp,
   BpfMap,
+  BpfObject,
   type CgroupAttachType,
   type Link,
   Program,
@@ -62,12 +63,7 @@ function openPinned(
 /** Loads one program as its config says and attaches it. Every failure names the config line. */
 export function loadProgram(cfg: ExportConfig, p: ProgramConfig): LoadedProgram {
   const file = p.file;
-  if (/\.o$/.test(file))
-    throw new UnsupportedSourceError(
-      cfg.where(`${p.path}.file`),
-      `${p.path}.file`,
-      `${file} is a clang object: loading objects (src/object) is not in this build of rawbpf yet; assemble the program (.s) or give its instructions (.bin)`,
-    );
+  if (/\.o$/.test(file)) return loadObjectProgram(cfg, p);
   if (/\.(ts|js)$/.test(file))
     throw new UnsupportedSourceError(
       cfg.where(`${p.path}.file`),
@@ -157,12 +153,80 @@ export function loadProgram(cfg: ExportConfig, p: ProgramConfig): LoadedProgram 
     return { config: p, program, maps, links, close };
   } catch (e) {
     close();
-    if (e instanceof ProgramRejectedError)
-      throw cfg.error(p.path, `program '${p.name}' (${file}) was refused by the verifier: ${e.message}`, e);
-    if (e instanceof Error && e.name === "BpfError" && !(e as { location?: string }).location)
-      throw cfg.error(p.path, `program '${p.name}' (${file}): ${e.message}`, e);
-    throw e;
+    throw atConfigLine(cfg, p, e);
   }
+}
+
+/**
+ * One program of a clang object: the object opened, CO-RE relocated and loaded (only that
+ * program), its maps (and `.data`/`.bss`/`.rodata`) by their names, LIBBPF_PIN_BY_NAME maps pinned
+ * under `pin`. With no `attach` key the program attaches where its section says.
+ */
+function loadObjectProgram(cfg: ExportConfig, p: ProgramConfig): LoadedProgram {
+  const where = `${p.path}.file`;
+  let obj: BpfObject;
+  try {
+    obj = BpfObject.open(p.file, p.pin === undefined ? {} : { pinRoot: p.pin });
+  } catch (e) {
+    throw cfg.error(where, `cannot open ${p.file}: ${(e as Error).message}`, e);
+  }
+  const links: Link[] = [];
+  const close = () => {
+    for (const l of links.splice(0)) l.close();
+    obj.close();
+  };
+  try {
+    const names = obj.spec.programs.map((x) => x.name);
+    let name = p.program;
+    if (name === undefined) {
+      const autoload = obj.spec.programs.filter((x) => x.def.autoload).map((x) => x.name);
+      if (autoload.length !== 1)
+        throw cfg.error(
+          p.path,
+          `${p.file} holds ${autoload.length === 0 ? "no program to load" : `${autoload.length} programs (${autoload.join(", ")})`}: say which with 'program'`,
+        );
+      name = autoload[0]!;
+    } else if (!names.includes(name)) {
+      throw cfg.error(
+        `${p.path}.program`,
+        `${p.file} has no program '${name}' (it has ${names.join(", ") || "none"})`,
+      );
+    }
+    const section = obj.spec.programs.find((x) => x.name === name)!;
+    if (p.type !== undefined && p.type !== section.def.programType)
+      throw cfg.error(
+        `${p.path}.type`,
+        `program '${name}' is a ${section.def.programType} program (section ${section.section}), not ${p.type}`,
+      );
+    obj.load({ programs: [name] });
+    const program = obj.program(name);
+    const maps: Record<string, BpfMap> = {};
+    for (const m of obj.spec.maps) maps[m.name] = obj.map(m.name) as BpfMap;
+    if (p.attach.kind === "auto") {
+      try {
+        obj.attach({ programs: [name] });
+      } catch (e) {
+        throw cfg.error(
+          p.path,
+          `cannot attach program '${name}' where its section (${section.section}) says: ${(e as Error).message}; give 'attach'`,
+          e,
+        );
+      }
+    } else links.push(...attach(cfg, p, program));
+    return { config: p, program, maps, links, close };
+  } catch (e) {
+    close();
+    throw atConfigLine(cfg, p, e);
+  }
+}
+
+/** A load failure with the config line it came from (a verifier refusal, a kernel error). */
+function atConfigLine(cfg: ExportConfig, p: ProgramConfig, e: unknown): unknown {
+  if (e instanceof ProgramRejectedError)
+    return cfg.error(p.path, `program '${p.name}' (${p.file}) was refused by the verifier: ${e.message}`, e);
+  if (e instanceof Error && e.name === "BpfError" && !(e as { location?: string }).location)
+    return cfg.error(p.path, `program '${p.name}' (${p.file}): ${e.message}`, e);
+  return e;
 }
 
 /** Creates the maps an assembled program declares, except those given pinned. */
@@ -196,6 +260,7 @@ function attach(cfg: ExportConfig, p: ProgramConfig, program: Program): Link[] {
   try {
     switch (a.kind) {
       case "none":
+      case "auto":
         return [];
       case "tracepoint":
         return [attachTracepoint(program, a.category, a.name)];

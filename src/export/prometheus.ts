@@ -1,15 +1,12 @@
 /**
- * A snapshot in the Prometheus text format or OpenMetrics, through prom-client's registry and
- * formatter: each family is a prom-client metric object whose values come from the snapshot, so the
- * maps are read once a scrape and nothing is copied into prom-client's own label-hashed storage.
+ * A snapshot in the Prometheus text format or OpenMetrics (written by `text.ts`), and the
+ * exporter's own scrape-duration histogram kept across scrapes.
  */
-import { Histogram, Registry } from "prom-client";
 import type { Snapshot } from "./exporter.js";
-import type { Family } from "./metrics.js";
+import type { Family, HistogramSeries } from "./metrics.js";
+import { formatFamiliesTo, OPENMETRICS_TYPE, PROMETHEUS_TYPE, TextSink } from "./text.js";
 
-/** The two content types served. */
-export const PROMETHEUS_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
-export const OPENMETRICS_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
+export { OPENMETRICS_TYPE, PROMETHEUS_TYPE };
 
 /** Whether an Accept header asks for OpenMetrics (Prometheus itself does, first). */
 export function wantsOpenMetrics(accept: string | undefined): boolean {
@@ -23,72 +20,42 @@ export function wantsOpenMetrics(accept: string | undefined): boolean {
   return false;
 }
 
-interface Value {
-  labels: Record<string, string | number>;
-  value: number;
-  metricName?: string;
-}
-
-/** A family as prom-client's registry wants a metric: `name`, `type`, `get()`. */
-class FamilyMetric {
-  readonly type: string;
-  readonly help: string;
-  readonly #family: Family;
-  readonly #openMetrics: boolean;
-  constructor(family: Family, openMetrics: boolean) {
-    this.#family = family;
-    this.#openMetrics = openMetrics;
-    this.type = family.kind;
-    this.help = family.help;
-  }
-  /** the family name; prom-client renames counters in OpenMetrics mode, which this ignores */
-  get name(): string {
-    const f = this.#family;
-    return f.kind === "counter" && !this.#openMetrics ? `${f.name}_total` : f.name;
-  }
-  set name(_: string) {}
-  reset(): void {}
-  get(): { name: string; help: string; type: string; aggregator: string; values: Value[] } {
-    const f = this.#family;
-    let values: Value[];
-    if (f.kind !== "histogram") values = f.series as Value[];
-    else {
-      values = [];
-      for (const h of f.histograms) {
-        let cum = 0;
-        for (let i = 0; i < h.bounds.length; i++) {
-          cum += h.counts[i]!;
-          values.push({
-            metricName: `${f.name}_bucket`,
-            labels: { ...h.labels, le: h.bounds[i]! },
-            value: cum,
-          });
-        }
-        values.push({ metricName: `${f.name}_bucket`, labels: { ...h.labels, le: "+Inf" }, value: h.count });
-        values.push({ metricName: `${f.name}_sum`, labels: h.labels, value: h.sum });
-        values.push({ metricName: `${f.name}_count`, labels: h.labels, value: h.count });
-      }
-    }
-    return { name: this.name, help: f.help, type: f.kind, aggregator: "sum", values };
-  }
-}
+const SCRAPE_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** Renders snapshots; keeps the exporter's own scrape-duration histogram across scrapes. */
 export class PrometheusView {
-  readonly scrapeDuration = new Histogram({
-    name: "rawbpf_export_scrape_duration_seconds",
-    help: "Time to read every map and format the answer, per scrape",
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [],
-  });
+  readonly #sink = new TextSink();
+  readonly #scrapes: HistogramSeries = {
+    labels: {},
+    bounds: SCRAPE_BOUNDS,
+    counts: SCRAPE_BOUNDS.map(() => 0),
+    over: 0,
+    count: 0,
+    sum: 0,
+  };
+
+  /** Counts one scrape's duration (read and format) in `rawbpf_export_scrape_duration_seconds`. */
+  observeScrape(seconds: number): void {
+    const h = this.#scrapes;
+    const i = h.bounds.findIndex((b) => seconds <= b);
+    if (i < 0) h.over++;
+    else h.counts[i]!++;
+    h.count++;
+    h.sum += seconds;
+  }
 
   /** The snapshot as text in one of the two formats. */
-  async render(snapshot: Snapshot, openMetrics: boolean): Promise<{ contentType: string; body: string }> {
-    const contentType = openMetrics ? OPENMETRICS_TYPE : PROMETHEUS_TYPE;
-    const registry = new Registry();
-    registry.setContentType(contentType as typeof PROMETHEUS_TYPE);
-    for (const f of snapshot.families) registry.registerMetric(new FamilyMetric(f, openMetrics) as never);
-    registry.registerMetric(this.scrapeDuration);
-    return { contentType, body: await registry.metrics() };
+  render(snapshot: Snapshot, openMetrics: boolean): { contentType: string; body: Buffer } {
+    const own: Family = {
+      name: "rawbpf_export_scrape_duration_seconds",
+      help: "Time to read every map and format the answer, per scrape",
+      kind: "histogram",
+      series: [],
+      histograms: [this.#scrapes],
+    };
+    return {
+      contentType: openMetrics ? OPENMETRICS_TYPE : PROMETHEUS_TYPE,
+      body: formatFamiliesTo(this.#sink, [...snapshot.families, own], openMetrics),
+    };
   }
 }

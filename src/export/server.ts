@@ -82,10 +82,10 @@ export class MetricsServer {
     const { contentType, body } = await this.exclusive(async () => {
       const t0 = process.hrtime.bigint();
       const snapshot = this.#exporter.collect();
-      this.#view.scrapeDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+      this.#view.observeScrape(Number(process.hrtime.bigint() - t0) / 1e9);
       return this.#view.render(snapshot, om);
     });
-    res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+    res.writeHead(200, { "content-type": contentType, "content-length": body.length });
     res.end(req.method === "HEAD" ? undefined : body);
   }
 

@@ -2,6 +2,7 @@
 import { HELPERS } from "../isa/helpers.js";
 import { MAP_TYPE_NAMES, type MapTypeName } from "../map/types.js";
 import { type ProgramType, programTypes } from "../program/types.js";
+import { type AttachPointReport, probeAttachPoints } from "./attach.js";
 import { memo } from "./cache.js";
 import { InconclusiveProbeError } from "./errors.js";
 import { probeHelper } from "./helper.js";
@@ -43,6 +44,11 @@ export interface FeatureReport {
   skippedHelpers: readonly string[];
   /** why each `"unknown"` is unknown, keyed `program_type NAME`, `map_type NAME` or `helpers NAME` */
   unknown: Record<string, string>;
+  /**
+   * where programs attach here (kprobe and uprobe PMUs, tracefs, kprobe_multi, fentry, the JIT,
+   * BTF...): a program type that loads (`kprobe`) is not a hook that works (kprobes)
+   */
+  attachPoints: AttachPointReport;
 }
 
 /** Runs `probe`, turning an inconclusive answer into `"unknown"` and noting why. */
@@ -93,5 +99,12 @@ function report(full: boolean): FeatureReport {
     }
     helpers[t] = result;
   }
-  return { programTypes: progs, mapTypes: maps, helpers, skippedHelpers: skipped, unknown };
+  return {
+    programTypes: progs,
+    mapTypes: maps,
+    helpers,
+    skippedHelpers: skipped,
+    unknown,
+    attachPoints: probeAttachPoints(),
+  };
 }

@@ -6,6 +6,7 @@ export {
   type ProbeAllOptions,
   probeAll,
 } from "./all.js";
+export { type AttachPoint, type AttachPointReport, probeAttachPoints } from "./attach.js";
 export { clearProbeCache } from "./cache.js";
 export { InconclusiveProbeError } from "./errors.js";
 export { probeHelper } from "./helper.js";

@@ -111,19 +111,38 @@ export function generate(bySlot: readonly (Instruction | undefined)[], trace: bo
     "const lim = B[1];",
     "L: for (;;) switch (pc) {",
   );
+  const traceLine = (s: number) =>
+    trace
+      ? `R.trace(${s}, r0l, r0h, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, r6l, r6h, r7l, r7h, r8l, r8h, r9l, r9h, r10l, r10h);`
+      : "";
   for (let s = 0; s < n; s++) {
     const i = bySlot[s];
     if (i === undefined) continue;
     if (leader[s]) {
       let len = 0;
-      for (let k = s; k < n && (k === s || !leader[k]); k++) if (bySlot[k] !== undefined) len++;
+      let last = s;
+      for (let k = s; k < n && (k === s || !leader[k]); k++)
+        if (bySlot[k] !== undefined) {
+          len++;
+          last = k;
+        }
+      // a block that ends by jumping back to its own start (a counted loop's body) becomes a JavaScript
+      // do-while: V8 optimises it as a loop, where the switch would dispatch every round
+      const end = bySlot[last]!;
+      const cond = last > s ? loopCondition(end, last, s) : undefined;
+      if (cond !== undefined) {
+        out.push(`case ${s}: do { if ((n += ${len}) > lim) R.overBudget(${s});`);
+        for (let k = s; k < last; k++) {
+          const x = bySlot[k];
+          if (x !== undefined) out.push(traceLine(k), instruction(x, k, bad, n));
+        }
+        out.push(traceLine(last), `} while (${cond});`);
+        s = last;
+        continue;
+      }
       out.push(`case ${s}: if ((n += ${len}) > lim) R.overBudget(${s});`);
     }
-    if (trace)
-      out.push(
-        `R.trace(${s}, r0l, r0h, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, r6l, r6h, r7l, r7h, r8l, r8h, r9l, r9h, r10l, r10h);`,
-      );
-    out.push(instruction(i, s, bad, n));
+    out.push(traceLine(s), instruction(i, s, bad, n));
   }
   out.push(`default: R.fellOff(pc, ${n}); }`);
   return out.join("\n");
@@ -448,6 +467,29 @@ function jump(
     return `if (mg === 0) { pc = ${s + i.off + 1}; continue L; } mg--;`;
   }
   checkRegs(i, s, bad, false);
+  const cond = condition(i, wide);
+  if (cond === undefined)
+    return bad(s, `unknown opcode 0x${i.code.toString(16)} (class ${wide ? "JMP" : "JMP32"})`);
+  return `if (${cond}) { pc = ${s + i.off + 1}; continue L; }`;
+}
+
+/**
+ * The condition of a conditional jump that goes back to `start` from `s`, the end of the block
+ * that begins there; undefined for anything else (an unconditional jump, a call, an exit).
+ */
+function loopCondition(i: Instruction, s: number, start: number): string | undefined {
+  const cls = i.code & 7;
+  if (cls !== Class.JMP && cls !== Class.JMP32) return undefined;
+  const op = i.code & 0xf0;
+  if (op === JmpOp.JA || op === JmpOp.CALL || op === JmpOp.EXIT || op === JmpOp.JCOND) return undefined;
+  if (s + i.off + 1 !== start || i.dst > 10 || i.src > 10) return undefined;
+  return condition(i, cls === Class.JMP);
+}
+
+/** The JavaScript condition of a conditional jump, or undefined for an unknown operation. */
+function condition(i: Instruction, wide: boolean): string | undefined {
+  const op = i.code & 0xf0;
+  const x = (i.code & 0x08) !== 0;
   const dl = L(i.dst);
   const dh = H(i.dst);
   const sl = x ? L(i.src) : `${i.imm | 0}`;
@@ -484,7 +526,7 @@ function jump(
         break;
       }
       default:
-        return bad(s, `unknown opcode 0x${i.code.toString(16)} (class JMP)`);
+        return undefined;
     }
   } else {
     switch (op) {
@@ -522,8 +564,8 @@ function jump(
         cond = `${dl} <= ${sl}`;
         break;
       default:
-        return bad(s, `unknown opcode 0x${i.code.toString(16)} (class JMP32)`);
+        return undefined;
     }
   }
-  return `if (${cond}) { pc = ${s + i.off + 1}; continue L; }`;
+  return cond;
 }

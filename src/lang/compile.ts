@@ -5,20 +5,33 @@
  * line info pointing at the TypeScript source.
  */
 import type * as B from "@babel/types";
+import type { Btf } from "../btf/decode.js";
+import { vmlinuxBtf } from "../btf/kernel.js";
 import type { BuiltProgram } from "../isa/builder/program.js";
 import { ProgramBuilder } from "../isa/builder/program.js";
 import { LD_IMM64 } from "../isa/insn.js";
+import { InputError } from "../sys/error.js";
+import { rawTracepointContext } from "./btfctx.js";
 import { CompileError } from "./errors.js";
 import {
+  type CallbackParam,
   FunctionCompiler,
   type FunctionDecl,
   type Item,
+  type KfuncPrototype,
   type MapDecl,
   type ModuleScope,
   STACK_LIMIT,
 } from "./function.js";
 import { CONTEXTS } from "./kernel.js";
+import { optimize } from "./optimize.js";
 import { parseModule } from "./parse.js";
+import {
+  ptRegsContext,
+  readTracefsFormat,
+  type TracepointFormatReader,
+  tracepointContext,
+} from "./tracefs.js";
 import {
   arrayLayout,
   I8,
@@ -29,6 +42,7 @@ import {
   type IntType,
   intLayout,
   type Layout,
+  type StructLayout,
   structLayout,
   U8,
   U16,
@@ -42,6 +56,14 @@ export interface CompileOptions {
   file?: string;
   /** compile only this program (by its exported name) */
   program?: string;
+  /** reads a tracepoint's format file (default: the running kernel's tracefs) */
+  tracepointFormat?: TracepointFormatReader;
+  /** the architecture whose pt_regs kprobe and uprobe programs read (default: this one) */
+  arch?: string;
+  /** the kernel BTF kfuncs are looked up in (default: the running kernel's vmlinux) */
+  btf?: () => Btf;
+  /** run the optimizer over each function (default true; see docs/language.md, "Code size") */
+  optimize?: boolean;
 }
 
 /** A source line of an instruction, as `Program.load` reads `lineInfo`. */
@@ -56,7 +78,21 @@ export interface CompiledLine {
   readonly text: string;
 }
 
-/** A map the compiled programs use; create it with `BpfMap.create(spec)` and pass it by name. */
+/** A field of a configuration map's value (`config({...})`), for {@link configValue}. */
+export interface ConfigField {
+  readonly name: string;
+  readonly offset: number;
+  /** 1, 2, 4 or 8 */
+  readonly size: number;
+  readonly signed: boolean;
+}
+
+/**
+ * A map the compiled programs use; create it with `BpfMap.create(spec)` and pass it by name.
+ * A read-only map (the string constants, a `config({...})`) says what to store under key 0
+ * before loading (`contents`, or {@link configValue} for a config) and that it must then be
+ * frozen (`freeze`).
+ */
 export interface CompiledMap {
   readonly name: string;
   readonly type: string;
@@ -64,14 +100,67 @@ export interface CompiledMap {
   readonly valueSize: number;
   readonly maxEntries: number;
   readonly flags: readonly string[];
+  /** the value to store under key 0 before loading (the string constants' map) */
+  readonly contents?: Uint8Array;
+  /** freeze the map (BPF_MAP_FREEZE) after storing its value, before loading the programs */
+  readonly freeze?: boolean;
+  /** a configuration map: its fields, to encode the value with {@link configValue} */
+  readonly config?: readonly ConfigField[];
+}
+
+/** The name of the map that holds a module's string constants (`strncmp(s, "needle")`). */
+export const STRINGS_MAP = "rodata_str";
+
+/**
+ * Encodes the value of a configuration map (`config({...})`) from the values of its fields;
+ * fields left out are 0. Store it under key 0 and freeze the map before loading the programs.
+ */
+export function configValue(
+  map: CompiledMap,
+  values: Readonly<Record<string, number | bigint | boolean>>,
+): Uint8Array {
+  const fields = map.config;
+  if (fields === undefined) throw new InputError(`map '${map.name}' is not a config({...}) map`);
+  const out = new Uint8Array(map.valueSize);
+  const view = new DataView(out.buffer);
+  for (const [name, value] of Object.entries(values)) {
+    const f = fields.find((x) => x.name === name);
+    if (f === undefined)
+      throw new InputError(
+        `config '${map.name}' has no field '${name}' (fields: ${fields.map((x) => x.name).join(", ")})`,
+      );
+    const v = typeof value === "boolean" ? (value ? 1n : 0n) : BigInt(value);
+    const bits = BigInt(f.size * 8);
+    const min = f.signed ? -(1n << (bits - 1n)) : 0n;
+    const max = f.signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+    if (v < min || v > max)
+      throw new InputError(
+        `config field '${name}' is ${f.size * 8}-bit ${f.signed ? "signed" : "unsigned"}: ${v} does not fit`,
+      );
+    const u = BigInt.asUintN(f.size * 8, v);
+    if (f.size === 8) view.setBigUint64(f.offset, u, true);
+    else if (f.size === 4) view.setUint32(f.offset, Number(u), true);
+    else if (f.size === 2) view.setUint16(f.offset, Number(u), true);
+    else view.setUint8(f.offset, Number(u));
+  }
+  return out;
 }
 
 /** One compiled program: what `Program.load({ instructions })` takes, plus its type and lines. */
 export interface CompiledProgram extends BuiltProgram {
   /** the exported name */
   readonly name: string;
-  /** the program type, as bpftool spells it */
+  /** the program type, as bpftool spells it (`tracepoint`, `kprobe` for kprobes and uprobes) */
   readonly type: string;
+  /**
+   * where the program attaches, from its declaration: `program("tracepoint/syscalls/sys_enter_openat", ...)`
+   * gives `syscalls/sys_enter_openat`; `program("uprobe/libc.so.6:malloc", ...)` gives `libc.so.6:malloc`
+   */
+  readonly attachTo?: string;
+  /** tp_btf programs: the attach type the load names (`trace_raw_tp`) */
+  readonly expectedAttachType?: string;
+  /** tp_btf programs: the BTF id (in the kernel's vmlinux) of the tracepoint's `btf_trace_NAME` */
+  readonly attachBtfId?: number;
   /** a source line per statement */
   readonly lineInfo: readonly CompiledLine[];
   /** names of the maps it refers to (pass them as `maps` to `Program.load`) */
@@ -122,6 +211,12 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
   const functions = new Map<string, FunctionDecl>();
   const constants = new Map<string, bigint>();
   const codecs = new Map<string, Layout>();
+  const configs = new Map<string, MapDecl>();
+  const stringConstants = new Map<string, string>();
+  // string constants: NUL-terminated, one after the other in the one value of a read-only map
+  const strings = new Map<string, number>();
+  const stringBytes: number[] = [];
+  const stringsRef = Object.freeze({ name: STRINGS_MAP });
 
   const layoutOf = (e: B.Node): Layout => {
     if (e.type === "Identifier") {
@@ -219,13 +314,31 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     const type = typeArg.value;
     if (maxEntries === undefined) return fail(specArg, "the map needs maxEntries");
     const none = arrayLayout(intLayout(U8), 0);
+    if (type === "perf_event_array") {
+      if (value === undefined)
+        return fail(
+          specArg,
+          "a perf event array here needs `value: <record codec>` (the record output() writes)",
+        );
+      // the kernel's map holds 4-byte descriptors; the codec is the record's
+      return {
+        name,
+        type,
+        key: intLayout(U32),
+        value,
+        maxEntries,
+        flags,
+        ref: Object.freeze({ name }),
+        record: true,
+      };
+    }
     if (type === "ringbuf") {
       if (value === undefined)
         return fail(
           specArg,
           "a ring buffer map here needs `value: <record codec>` (the record output() writes)",
         );
-      return { name, type, key: none, value, maxEntries, flags, ref: Object.freeze({ name }) };
+      return { name, type, key: none, value, maxEntries, flags, ref: Object.freeze({ name }), record: true };
     }
     if (key === undefined || value === undefined) return fail(specArg, "the map needs key and value codecs");
     return { name, type, key, value, maxEntries, flags, ref: Object.freeze({ name }) };
@@ -267,6 +380,10 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       const name = d.id.name;
       let init = d.init;
       while (init.type === "TSAsExpression" || init.type === "TSSatisfiesExpression") init = init.expression;
+      if (init.type === "StringLiteral" && stmt.kind === "const") {
+        stringConstants.set(name, init.value);
+        continue;
+      }
       if (init.type === "NumericLiteral" && stmt.kind === "const") {
         if (Number.isInteger(init.value)) constants.set(name, BigInt(init.value));
         continue;
@@ -296,6 +413,29 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
         });
       } else if (callee === "map") {
         maps.set(name, mapDecl(name, init));
+      } else if (callee === "config") {
+        const arg = init.arguments[0];
+        if (init.arguments.length !== 1 || arg?.type !== "ObjectExpression")
+          fail(init, "config({ name: codec, ... }) takes an object literal of integer codecs");
+        const value = layoutOf({ ...init, callee: { ...init.callee, name: "struct" } } as B.CallExpression);
+        if (value.kind !== "struct") fail(init, "config({...}) is a struct");
+        for (const [fname, f] of (value as StructLayout).fields)
+          if (f.layout.kind !== "int")
+            fail(arg, `config field '${fname}' must be an integer (u8..u64, i8..i64)`);
+        if (name.length > 15)
+          fail(
+            d.id,
+            `a config's name is its map's name: at most 15 characters, '${name}' has ${name.length}`,
+          );
+        configs.set(name, {
+          name,
+          type: "array",
+          key: intLayout(U32),
+          value,
+          maxEntries: 1,
+          flags: ["BPF_F_RDONLY_PROG"],
+          ref: Object.freeze({ name }),
+        });
       } else if (callee === "struct" || callee === "array" || callee === "bytes" || callee === "cstring") {
         codecs.set(name, layoutOf(init));
       }
@@ -323,30 +463,105 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
 
   const compiled = chosen.map((p) => compileProgram(p));
   const usedMaps = new Set(compiled.flatMap((p) => p.maps));
-  return {
-    file,
-    programs: compiled,
-    maps: [...maps.values()]
-      .filter((m) => usedMaps.has(m.name))
-      .map((m) => ({
-        name: m.name,
-        type: m.type,
-        keySize: m.key.size,
-        valueSize: m.value.size,
-        maxEntries: m.maxEntries,
-        flags: m.flags,
-      })),
-  };
+  const specs: CompiledMap[] = [...maps.values()]
+    .filter((m) => usedMaps.has(m.name))
+    .map((m) => ({
+      name: m.name,
+      type: m.type,
+      keySize: m.key.size,
+      valueSize: m.record === true ? (m.type === "ringbuf" ? 0 : 4) : m.value.size,
+      maxEntries: m.maxEntries,
+      flags: m.flags,
+    }));
+  for (const c of configs.values()) {
+    if (!usedMaps.has(c.name)) continue;
+    const fields = [...(c.value as StructLayout).fields].map(([fname, f]) => {
+      const t = (f.layout as { type: IntType }).type;
+      return { name: fname, offset: f.offset, size: t.bits / 8, signed: t.signed };
+    });
+    specs.push({
+      name: c.name,
+      type: c.type,
+      keySize: 4,
+      valueSize: c.value.size,
+      maxEntries: 1,
+      flags: c.flags,
+      freeze: true,
+      config: fields,
+    });
+  }
+  if (usedMaps.has(STRINGS_MAP))
+    specs.push({
+      name: STRINGS_MAP,
+      type: "array",
+      keySize: 4,
+      valueSize: stringBytes.length,
+      maxEntries: 1,
+      flags: ["BPF_F_RDONLY_PROG"],
+      contents: Uint8Array.from(stringBytes),
+      freeze: true,
+    });
+  return { file, programs: compiled, maps: specs };
+
+  function kernelBtf(): Btf {
+    return options.btf?.() ?? vmlinuxBtf();
+  }
 
   function compileProgram(p: ProgramDecl): CompiledProgram {
-    const ctx = CONTEXTS.get(p.type);
+    const slash = p.type.indexOf("/");
+    const kind = slash < 0 ? p.type : p.type.slice(0, slash);
+    const attachTo = slash < 0 ? undefined : p.type.slice(slash + 1);
+    let ctx = CONTEXTS.get(kind);
+    let progType = kind;
+    let tracing: { expectedAttachType: string; attachBtfId: number } | undefined;
+    if (kind === "tracepoint") {
+      const parts = attachTo?.split("/") ?? [];
+      if (parts.length !== 2 || parts.some((x) => !/^[A-Za-z0-9_]+$/.test(x)))
+        fail(
+          p.node,
+          'a tracepoint program names its tracepoint: program("tracepoint/syscalls/sys_enter_openat", (ctx) => ...)',
+        );
+      try {
+        ctx = tracepointContext(parts[0]!, parts[1]!, options.tracepointFormat ?? readTracefsFormat);
+      } catch (e) {
+        fail(p.node, (e as Error).message);
+      }
+    } else if (kind === "raw_tp" || kind === "raw_tracepoint" || kind === "tp_btf") {
+      if (attachTo === undefined || !/^[A-Za-z0-9_]+$/.test(attachTo))
+        fail(
+          p.node,
+          `a ${kind} program names its tracepoint: program("${kind}/sched_process_exec", (ctx) => ...)`,
+        );
+      try {
+        const r = rawTracepointContext(kernelBtf(), attachTo!, kind === "tp_btf");
+        ctx = r.spec;
+        if (kind === "tp_btf") {
+          progType = "tracing";
+          tracing = { expectedAttachType: "trace_raw_tp", attachBtfId: r.btfId };
+        } else progType = "raw_tracepoint";
+      } catch (e) {
+        fail(p.node, (e as Error).message);
+      }
+    } else if (kind === "kprobe" || kind === "uprobe" || kind === "kretprobe" || kind === "uretprobe") {
+      progType = "kprobe";
+      try {
+        ctx = ptRegsContext(options.arch);
+      } catch (e) {
+        fail(p.node, (e as Error).message);
+      }
+    } else if (attachTo !== undefined)
+      fail(p.node, `'${kind}' programs take no attach point in their type ('${p.type}')`);
     if (ctx === undefined)
       fail(
         p.fn,
-        `the compiler has no context type for '${p.type}' programs yet (it knows ${[...CONTEXTS.keys()].join(", ")})`,
+        `the compiler has no context type for '${p.type}' programs yet (it knows ${[...CONTEXTS.keys(), "tracepoint/CATEGORY/NAME", "kprobe", "uprobe", "kretprobe", "uretprobe"].join(", ")})`,
       );
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name)) fail(p.node, `'${p.name}' is not a C identifier`);
     const calls = new Map<string, { callee: string; node: B.Node }[]>();
+    const callbacks = new Map<
+      string,
+      { fn: B.ArrowFunctionExpression | B.FunctionExpression; params: readonly CallbackParam[] }
+    >();
     const order: string[] = [p.name];
     const bodies = new Map<string, { items: Item[]; stack: number }>();
     let current = p.name;
@@ -354,6 +569,19 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       maps,
       functions,
       constants,
+      codecs,
+      configs,
+      stringConstants,
+      string(value) {
+        let offset = strings.get(value);
+        if (offset === undefined) {
+          offset = stringBytes.length;
+          for (const b of Buffer.from(value, "utf8")) stringBytes.push(b);
+          stringBytes.push(0);
+          strings.set(value, offset);
+        }
+        return { map: stringsRef, offset };
+      },
       fail,
       called(name, node) {
         const list = calls.get(current) ?? [];
@@ -361,6 +589,17 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
         calls.set(current, list);
         if (!order.includes(name)) order.push(name);
       },
+      callback(fn, params) {
+        const name = `${p.name}_cb${callbacks.size}`;
+        if (functions.has(name)) fail(fn, `the callback's name ${name} is taken by a function`);
+        callbacks.set(name, { fn, params });
+        this.called(name, fn);
+        return name;
+      },
+      kfunc(name) {
+        return kfuncPrototype(kernelBtf(), name);
+      },
+      kernelBtf,
     };
     // main
     if (p.fn.params.length > 1) fail(p.fn.params[1], "a program takes one argument: its context");
@@ -376,6 +615,14 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     bodies.set(p.name, { items: main.items, stack: main.maxStack });
     for (let i = 1; i < order.length; i++) {
       const name = order[i]!;
+      const cb = callbacks.get(name);
+      if (cb !== undefined) {
+        current = name;
+        const fc = new FunctionCompiler(scope, undefined);
+        fc.compileFunction(cb.params, cb.fn.body, I64, cb.fn);
+        bodies.set(name, { items: fc.items, stack: fc.maxStack });
+        continue;
+      }
       const decl = functions.get(name)!;
       const bad = (decl as { bad?: unknown }).bad;
       if (bad !== undefined) throw bad;
@@ -398,7 +645,7 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     const usedMapNames = new Set<string>();
     const feed = (section: number, items: readonly Item[], builder: ProgramBuilder) => {
       let index = 0;
-      for (const item of items) {
+      for (const item of options.optimize === false ? items : optimize(items)) {
         if (item.kind === "insn") {
           builder.emit(item.insn);
           if (item.insn.ref?.kind === "map") usedMapNames.add(item.insn.ref.name);
@@ -444,7 +691,9 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     return {
       ...built,
       name: p.name,
-      type: p.type,
+      type: progType,
+      ...(attachTo === undefined ? {} : { attachTo }),
+      ...tracing,
       lineInfo,
       maps: [...usedMapNames],
       stackSize: bodies.get(p.name)!.stack,
@@ -482,4 +731,49 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
       );
     }
   }
+}
+
+/** A kfunc's prototype from BTF: its argument count, and what it returns. */
+function kfuncPrototype(btf: Btf, name: string): KfuncPrototype | undefined {
+  const id = btf.findId(name, "func");
+  if (id === undefined) return undefined;
+  const fn = btf.type(id);
+  if (fn.kind !== "func") return undefined;
+  const proto = btf.type(fn.type);
+  if (proto.kind !== "func_proto") return undefined;
+  const skip = (t: number): number => {
+    let cur = t;
+    for (;;) {
+      const x = btf.type(cur);
+      if (
+        x.kind === "typedef" ||
+        x.kind === "const" ||
+        x.kind === "volatile" ||
+        x.kind === "restrict" ||
+        x.kind === "type_tag"
+      )
+        cur = x.type;
+      else return cur;
+    }
+  };
+  const intOf = (t: number): IntType | undefined => {
+    const x = btf.type(skip(t));
+    if (x.kind === "int") {
+      const bits = x.size * 8;
+      if (bits !== 8 && bits !== 16 && bits !== 32 && bits !== 64) return undefined;
+      return INT_TYPES.get(`${x.signed ? "i" : "u"}${bits}`);
+    }
+    if (x.kind === "enum") return U32;
+    return undefined;
+  };
+  let returns: KfuncPrototype["returns"];
+  if (proto.returnType === 0) returns = undefined;
+  else {
+    const r = btf.type(skip(proto.returnType));
+    if (r.kind === "ptr") {
+      const to = intOf(r.type);
+      returns = to === undefined ? U64 : { pointer: intLayout(to) };
+    } else returns = intOf(proto.returnType) ?? I64;
+  }
+  return { args: proto.params.length, returns };
 }

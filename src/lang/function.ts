@@ -5,6 +5,7 @@
  * emitted (the verifier refuses unreachable instructions).
  */
 import type * as B from "@babel/types";
+import type { Btf } from "../btf/decode.js";
 import type { AccessSize } from "../isa/builder/size.js";
 import { findHelper } from "../isa/helpers.js";
 import {
@@ -18,6 +19,7 @@ import {
   be16,
   be32,
   call,
+  callKfunc,
   callLocal,
   div,
   div32,
@@ -44,8 +46,10 @@ import {
   jsle32,
   jslt,
   jslt32,
+  ldFunc,
   ldImm64,
   ldMapFd,
+  ldMapValue,
   ldx,
   lsh,
   lsh32,
@@ -75,17 +79,25 @@ import {
   xor,
   xor32,
 } from "../isa/index.js";
+import { btfInt, findMember, pointee, resolveType, structName } from "./btfctx.js";
 import { type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
 import {
+  arrayLayout,
   BOOL,
   commonType,
   conversionIsFree,
+  I8,
+  I16,
   I32,
   I64,
   INT_TYPES,
   type IntType,
+  intLayout,
   type Layout,
+  layoutName,
   type PointerType,
+  type StackType,
+  structLayout,
   type Type,
   typeName,
   U8,
@@ -105,6 +117,8 @@ export interface MapDecl {
   readonly flags: readonly string[];
   /** what ld_imm64 refers to: `{ name }`, bound to a live map at load */
   readonly ref: { readonly name: string };
+  /** the value codec is the record written by output(), not the map's value (perf event arrays) */
+  readonly record?: boolean;
 }
 
 /** A top-level function a program may call. */
@@ -120,10 +134,45 @@ export interface ModuleScope {
   readonly maps: ReadonlyMap<string, MapDecl>;
   readonly functions: ReadonlyMap<string, FunctionDecl>;
   readonly constants: ReadonlyMap<string, bigint>;
+  /** the module's codecs by name (`const Event = struct({...})`) */
+  readonly codecs: ReadonlyMap<string, Layout>;
+  /** read-only configuration maps (`const cfg = config({...})`) by name */
+  readonly configs: ReadonlyMap<string, MapDecl>;
+  /** top-level `const NAME = "..."` strings (for strncmp) */
+  readonly stringConstants: ReadonlyMap<string, string>;
+  /**
+   * Places a NUL-terminated string constant in the module's read-only string map: the map and
+   * the string's offset in its one value.
+   */
+  string(value: string): { readonly map: { readonly name: string }; readonly offset: number };
   /** throws a CompileError at `node` */
   fail(node: B.Node | null | undefined, reason: string): never;
   /** records a call from the function being compiled (for recursion and stack checks) */
   called(name: string, node: B.Node): void;
+  /**
+   * Makes an arrow function passed to a helper (bpf_loop, bpf_for_each_map_elem) a callback
+   * subprogram with these parameters; returns its name.
+   */
+  callback(fn: B.ArrowFunctionExpression | B.FunctionExpression, params: readonly CallbackParam[]): string;
+  /** a kfunc's prototype from the kernel's BTF, or undefined when the kernel has none by that name */
+  kfunc(name: string): KfuncPrototype | undefined;
+  /** the kernel's BTF (kernel pointers' structs) */
+  kernelBtf(): Btf;
+}
+
+/** A parameter of a callback subprogram: its name, type and the register it arrives in. */
+export interface CallbackParam {
+  readonly name: string;
+  readonly type: Type;
+  readonly node: B.Node;
+  readonly reg: number;
+}
+
+/** What the compiler needs of a kfunc's prototype. */
+export interface KfuncPrototype {
+  readonly args: number;
+  /** undefined: void; a layout: a pointer to it that may be null */
+  readonly returns: IntType | { readonly pointer: Layout } | undefined;
 }
 
 /** An emitted item: an instruction, a label, or a source line mark. */
@@ -155,7 +204,31 @@ type Place =
       readonly off: number;
       readonly type: IntType;
       readonly writable: boolean;
+      /** a variable index was out of range: the access is skipped by a jump to this label */
+      readonly guard?: string;
     };
+
+/** Memory a program refers to by name: a stack object, or a field of one or of a map value. */
+interface Region {
+  /** the address: a register, or a stack address */
+  readonly addr: Val;
+  readonly layout: Layout;
+  readonly writable: boolean;
+  /** a variable index was out of range: the code using the region is skipped by a jump here */
+  readonly guard?: string;
+}
+
+/** Typed arrays that declare a fixed array on the stack: `new Uint8Array(16)`. */
+const TYPED_ARRAYS: Record<string, IntType> = {
+  Uint8Array: U8,
+  Int8Array: I8,
+  Uint16Array: U16,
+  Int16Array: I16,
+  Uint32Array: U32,
+  Int32Array: I32,
+  BigUint64Array: U64,
+  BigInt64Array: I64,
+};
 
 const TEMPS = [1, 2, 3, 4, 5];
 const LOCAL_REGS = [6, 7, 8, 9];
@@ -202,6 +275,14 @@ const COMPARISONS: Record<string, string> = {
   "<=": "<=",
   ">": ">",
   ">=": ">=",
+};
+
+/** The probe-read functions of the prelude and their helpers. */
+const PROBE_READS: Record<string, string> = {
+  probeReadUserStr: "bpf_probe_read_user_str",
+  probeReadKernelStr: "bpf_probe_read_kernel_str",
+  probeReadUser: "bpf_probe_read_user",
+  probeReadKernel: "bpf_probe_read_kernel",
 };
 
 const PACKET_READS: Record<string, { type: IntType; swap: boolean }> = {
@@ -291,7 +372,7 @@ export class FunctionCompiler {
 
   /** Compiles a function: parameters are bound, then the body; a reachable end returns 0. */
   compileFunction(
-    params: readonly { name: string; type: Type; node: B.Node }[],
+    params: readonly { name: string; type: Type; node: B.Node; reg?: number }[],
     body: B.BlockStatement | B.Expression,
     returns: IntType,
     node: B.Node,
@@ -299,7 +380,7 @@ export class FunctionCompiler {
     this.returnType = returns;
     params.forEach((p, i) => {
       const local = this.declare(p.name, p.type, false, p.node);
-      this.storeLocal(local, { k: "reg", r: i + 1, t: p.type, temp: false });
+      this.storeLocal(local, { k: "reg", r: p.reg ?? i + 1, t: p.type, temp: false });
     });
     if (body.type === "BlockStatement") this.statements(body.body);
     else {
@@ -540,11 +621,150 @@ export class FunctionCompiler {
     }
   }
 
+  /** The layout of a stack object a declaration makes, if it makes one. */
+  private objectLayout(d: B.VariableDeclarator): Layout | undefined {
+    const id = d.id as B.Identifier;
+    const a = id.typeAnnotation;
+    let annotated: Layout | undefined;
+    if (
+      a?.type === "TSTypeAnnotation" &&
+      a.typeAnnotation.type === "TSTypeReference" &&
+      a.typeAnnotation.typeName.type === "Identifier"
+    ) {
+      const name = a.typeAnnotation.typeName.name;
+      annotated = this.m.codecs.get(name);
+      const typed = TYPED_ARRAYS[name];
+      if (annotated === undefined && typed !== undefined && d.init?.type !== "NewExpression")
+        this.m.fail(a, `a ${name} local is made with \`new ${name}(length)\``);
+    }
+    let init = d.init;
+    while (init?.type === "TSAsExpression" || init?.type === "TSSatisfiesExpression") init = init.expression;
+    if (init === null || init === undefined) return annotated;
+    if (init.type === "NewExpression" && init.callee.type === "Identifier") {
+      const element = TYPED_ARRAYS[init.callee.name];
+      if (element === undefined)
+        return this.m.fail(
+          init,
+          `'new ${init.callee.name}' is not supported: fixed arrays are new Uint8Array(n), Int32Array(n)... (all the typed arrays)`,
+        );
+      const n = init.arguments.length === 1 ? this.constantValue(init.arguments[0]!) : undefined;
+      if (n === undefined || n <= 0n || n > BigInt(STACK_LIMIT))
+        return this.m.fail(
+          init,
+          `new ${init.callee.name}(n) takes one constant length from 1 to ${STACK_LIMIT} (the stack is ${STACK_LIMIT} bytes)`,
+        );
+      return arrayLayout(intLayout(element), Number(n));
+    }
+    if (init.type === "CallExpression" && init.callee.type === "Identifier" && init.callee.name === "zero") {
+      const arg = init.arguments[0];
+      const layout = arg?.type === "Identifier" ? this.m.codecs.get(arg.name) : undefined;
+      if (init.arguments.length !== 1 || layout === undefined)
+        return this.m.fail(
+          init,
+          "zero(Codec) takes the name of a codec declared at the top level (`const Event = struct({...})`)",
+        );
+      return layout;
+    }
+    if (init.type === "ObjectExpression") {
+      if (annotated !== undefined) return annotated;
+      const fields: [string, Layout][] = [];
+      for (const p of init.properties) {
+        if (p.type !== "ObjectProperty" || (p.key.type !== "Identifier" && p.key.type !== "StringLiteral"))
+          return this.m.fail(p, "an object literal's fields are `name: value`");
+        const value = p.value as B.Expression;
+        const t = this.literalFieldType(value);
+        fields.push([p.key.type === "Identifier" ? p.key.name : p.key.value, intLayout(t)]);
+      }
+      return structLayout(fields);
+    }
+    return annotated === undefined
+      ? undefined
+      : this.m.fail(init, `initialize a ${layoutName(annotated)} with an object literal or zero(...)`);
+  }
+
+  /** The type of a field of an unannotated object literal: the value's own type (a bare literal is i64). */
+  private literalFieldType(e: B.Expression): IntType {
+    if (e.type === "TSAsExpression") return this.typeOf(e.typeAnnotation);
+    if (e.type === "Identifier") {
+      const l = this.lookupLocal(e.name);
+      if (l !== undefined && isIntType(l.type)) return l.type;
+    }
+    if (e.type === "MemberExpression" || e.type === "CallExpression") {
+      // typed by compiling it in a dry run would emit code twice: ask for an annotation instead
+      return this.m.fail(
+        e,
+        "the type of this field is not obvious: write it `(...) as u32`, or declare the struct with a codec (const T = struct({...}); const x: T = {...})",
+      );
+    }
+    return I64;
+  }
+
+  /** Declares a stack object: zeroed, then the literal's fields written. */
+  private declareObject(
+    name: string,
+    layout: Layout,
+    init: B.Expression | null | undefined,
+    node: B.Node,
+  ): void {
+    const scope = this.scopes[this.scopes.length - 1]!;
+    if (scope.has(name)) this.m.fail(node, `'${name}' is already declared in this block`);
+    const off = this.alloc(layout.size, node);
+    const type: StackType = { kind: "stack", to: layout, off, what: layoutName(layout) };
+    const local: Local = { name, type, reg: undefined, off, mutable: false };
+    for (let i = 0; i < layout.size; i += 8) this.emit(st("dw", R10, off + i, 0));
+    let lit = init;
+    while (lit?.type === "TSAsExpression" || lit?.type === "TSSatisfiesExpression") lit = lit.expression;
+    if (lit?.type === "ObjectExpression") this.writeLiteral(off, layout, lit, "struct");
+    scope.set(name, local);
+  }
+
+  /** Writes an object literal's fields into zeroed stack memory at `off`. */
+  private writeLiteral(off: number, layout: Layout, e: B.ObjectExpression, what: string): void {
+    if (layout.kind !== "struct")
+      return void this.m.fail(e, `a ${layoutName(layout)} is not written as an object literal`);
+    for (const p of e.properties) {
+      if (p.type !== "ObjectProperty")
+        return void this.m.fail(p, "only plain fields `name: value` are allowed here");
+      const key =
+        p.key.type === "Identifier" ? p.key.name : p.key.type === "StringLiteral" ? p.key.value : undefined;
+      const field = key === undefined ? undefined : layout.fields.get(key);
+      if (field === undefined)
+        return void this.m.fail(
+          p.key,
+          `the ${what} has no field '${key}' (fields: ${[...layout.fields.keys()].join(", ")})`,
+        );
+      const value = p.value as B.Expression;
+      if (field.layout.kind === "struct" && value.type === "ObjectExpression") {
+        this.writeLiteral(off + field.offset, field.layout, value, `field '${key}'`);
+        continue;
+      }
+      if (field.layout.kind !== "int")
+        return void this.m.fail(
+          p,
+          `field '${key}' is a ${layoutName(field.layout)}: fill it after the declaration (arrays are not written as literals)`,
+        );
+      const v = this.convert(this.expr(value, field.layout.type), field.layout.type, value);
+      const size = SIZE[field.layout.type.bits]!;
+      if (v.k === "imm" && fitsS32(v.v)) {
+        if (v.v !== 0n) this.emit(st(size, R10, off + field.offset, Number(v.v)));
+      } else {
+        const { r, temp } = this.inReg(v, value);
+        this.emit(stx(size, R10, off + field.offset, register(r)));
+        if (temp) this.freeTemps.add(r);
+      }
+    }
+  }
+
   private variables(s: B.VariableDeclaration): void {
     if (s.kind === "var") this.m.fail(s, "use `let` or `const` (var is not supported)");
     for (const d of s.declarations) {
       this.mark(d);
       if (d.id.type !== "Identifier") this.m.fail(d.id, "destructuring is not supported: declare one name");
+      const object = this.objectLayout(d);
+      if (object !== undefined) {
+        this.declareObject(d.id.name, object, d.init, d);
+        continue;
+      }
       const annotated = this.annotation(d.id);
       if (d.init === null || d.init === undefined) {
         if (annotated === undefined) this.m.fail(d, `'${d.id.name}' needs a type or an initial value`);
@@ -762,6 +982,36 @@ export class FunctionCompiler {
       }
       case "ParenthesizedExpression":
         return this.constantValue(e.expression);
+      case "BinaryExpression": {
+        if (!["+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>"].includes(e.operator)) return undefined;
+        const a = this.constantValue(e.left);
+        const b = a === undefined ? undefined : this.constantValue(e.right);
+        return b === undefined ? undefined : constantArith(e.operator, a!, b, I64, e, this.m);
+      }
+      case "MemberExpression": {
+        // NAME.length of a top-level string constant
+        if (
+          e.object.type === "Identifier" &&
+          !e.computed &&
+          e.property.type === "Identifier" &&
+          e.property.name === "length" &&
+          !this.lookupLocal(e.object.name)
+        ) {
+          const str = this.m.stringConstants.get(e.object.name);
+          if (str !== undefined) return BigInt(Buffer.byteLength(str, "utf8"));
+        }
+        // the length of a stack array local
+        if (
+          e.object.type === "Identifier" &&
+          !e.computed &&
+          e.property.type === "Identifier" &&
+          e.property.name === "length"
+        ) {
+          const l = this.lookupLocal(e.object.name);
+          if (l?.type.kind === "stack" && l.type.to.kind === "array") return BigInt(l.type.to.length);
+        }
+        return undefined;
+      }
       case "TSAsExpression": {
         const v = this.constantValue(e.expression);
         const a = e.typeAnnotation;
@@ -922,9 +1172,10 @@ export class FunctionCompiler {
       const t = this.placeType(place, e.argument);
       this.store(
         place,
-        this.arith(e.operator === "++" ? "+" : "-", this.load(place, e), { k: "imm", v: 1n, t }, e),
+        this.arith(e.operator === "++" ? "+" : "-", this.load(place, e, true), { k: "imm", v: 1n, t }, e),
         e,
       );
+      if (place.k === "mem" && place.guard !== undefined) this.place(place.guard);
       return;
     }
     const v = this.expr(e, undefined);
@@ -935,6 +1186,11 @@ export class FunctionCompiler {
     if (e.left.type !== "Identifier" && e.left.type !== "MemberExpression")
       this.m.fail(e.left, "assign to a local or a field");
     const place = this.place_(e.left as B.Expression);
+    if (place.k === "local" && place.local.type.kind === "stack")
+      this.m.fail(
+        e.left,
+        `'${place.local.name}' is a ${typeName(place.local.type)}: assign its fields or elements`,
+      );
     if (place.k === "local" && !place.local.mutable)
       this.m.fail(e.left, `'${place.local.name}' is a const: declare it with let to change it`);
     if (e.operator === "=") {
@@ -950,13 +1206,15 @@ export class FunctionCompiler {
         return;
       }
       this.store(place, this.expr(e.right, place.type), e.right);
+      if (place.guard !== undefined) this.place(place.guard);
       return;
     }
     const op = e.operator.slice(0, -1);
     const t = this.placeType(place, e.left);
-    const current = this.load(place, e.left);
+    const current = this.load(place, e.left, true);
     const right = this.expr(e.right, t);
     this.store(place, this.arith(op, current, right, e), e);
+    if (place.k === "mem" && place.guard !== undefined) this.place(place.guard);
   }
 
   private placeType(place: Place, node: B.Node): IntType {
@@ -977,10 +1235,11 @@ export class FunctionCompiler {
     return this.m.fail(e, "assign to a local or a field");
   }
 
-  private load(place: Place, node: B.Node): Val {
+  /** Reads a place; `again`: the place is stored to afterwards, so its base register is kept. */
+  private load(place: Place, node: B.Node, again = false): Val {
     if (place.k === "local") return this.readLocal(place.local, node);
     const base = this.inReg(place.base, node);
-    const r = base.temp ? base.r : this.temp(node);
+    const r = base.temp && !again ? base.r : this.temp(node);
     this.emit(ldx(SIZE[place.type.bits]!, register(r), register(base.r), place.off));
     let v: Val = { k: "reg", r, t: place.type, temp: true };
     if (place.type.signed && place.type.bits < 64) {
@@ -1017,8 +1276,15 @@ export class FunctionCompiler {
       else if (t.kind === "maybe") t = t.type;
     }
     void node;
+    if (t.kind === "stack") return { k: "addr", off: t.off };
     if (local.reg !== undefined) return { k: "reg", r: local.reg, t, temp: false };
     return { k: "stk", off: local.off!, t };
+  }
+
+  /** The program's context parameter, when this function has one. */
+  private contextLocal(): Local | undefined {
+    for (const l of this.scopes[0]!.values()) if (l.type.kind === "ctx") return l;
+    return undefined;
   }
 
   private unknownName(name: string): string {
@@ -1084,9 +1350,33 @@ export class FunctionCompiler {
       case "ConditionalExpression":
         return this.conditional(e, hint);
       case "MemberExpression": {
+        const constant = this.constantValue(e);
+        if (constant !== undefined) return { k: "imm", v: constant, t: undefined };
+        if (!e.computed && e.property.type === "Identifier" && e.property.name === "length") {
+          const root = rootOf(e);
+          const l = root.type === "Identifier" ? this.lookupLocal(root.name) : undefined;
+          if (l?.type.kind !== "ctx") {
+            const p = this.path(e, false);
+            if (p.length !== undefined) {
+              this.release(p.base);
+              return { k: "imm", v: BigInt(p.length), t: U32 };
+            }
+          }
+        }
+        const kernel = this.kernelChain(e);
+        if (kernel !== undefined) return kernel;
         const place = this.member(e);
         if (place.k === "local") return this.readLocal(place.local, e);
-        return this.load(place, e);
+        const v = this.load(place, e);
+        if (place.guard === undefined) return v;
+        // a read outside the array is 0
+        const r = (v as { r: number }).r;
+        const done = this.newLabel("inside");
+        this.jump(ja(done), done, true);
+        this.place(place.guard);
+        this.emit(mov(register(r), 0));
+        this.place(done);
+        return v;
       }
       case "CallExpression":
         return this.callExpr(e);
@@ -1290,64 +1580,354 @@ export class FunctionCompiler {
   // ---------------------------------------------------------------- member access
 
   private member(e: B.MemberExpression): Place {
-    const path: (string | number)[] = [];
+    const root = rootOf(e);
+    const rootLocal = root.type === "Identifier" ? this.lookupLocal(root.name) : undefined;
+    if (rootLocal?.type.kind === "ctx") {
+      // ctx.name, or ctx.name[constant] for an array field
+      const named = e.computed ? e.object : e;
+      if (
+        named.type !== "MemberExpression" ||
+        named.object !== root ||
+        named.computed ||
+        named.property.type !== "Identifier"
+      )
+        return this.m.fail(e, "read a context field as ctx.name (or ctx.name[i] for an array field)");
+      const name = named.property.name;
+      const base = this.readLocal(rootLocal, root);
+      const field = this.ctx?.fields.get(name);
+      if (field === undefined)
+        return this.m.fail(
+          named.property,
+          `${this.ctx?.struct ?? "the context"} has no field '${name}' (fields: ${[...(this.ctx?.fields.keys() ?? [])].join(", ")})`,
+        );
+      let off = field.offset;
+      if (e.computed) {
+        const i = this.constantValue(e.property);
+        if (field.length === undefined) return this.m.fail(e, `ctx.${name} is not an array`);
+        if (i === undefined || i < 0n || i >= BigInt(field.length))
+          return this.m.fail(e.property, `ctx.${name} takes a constant index from 0 to ${field.length - 1}`);
+        off += Number(i) * (field.type.bits / 8);
+      } else if (field.length !== undefined)
+        return this.m.fail(e, `ctx.${name} is an array of ${field.length}: read an element, ctx.${name}[i]`);
+      const writable = this.ctx?.writable?.has(name) ?? false;
+      return { k: "mem", base, off, type: field.type, writable };
+    }
+    const p = this.path(e, true);
+    if (p.length !== undefined) return this.m.fail(e, "an array's length cannot be assigned");
+    if (p.layout.kind !== "int")
+      return this.m.fail(
+        e,
+        `this is a ${layoutName(p.layout)}: read and write its integer fields one by one`,
+      );
+    return {
+      k: "mem",
+      base: p.base,
+      off: p.off,
+      type: p.layout.type,
+      writable: p.writable,
+      ...(p.guard === undefined ? {} : { guard: p.guard }),
+    };
+  }
+
+  /**
+   * A chain of fields through kernel pointers (`task.real_parent.tgid`, `ctx.p.comm`): each
+   * step's offset from BTF; integers and pointers are loaded (directly on tp_btf, with
+   * bpf_probe_read_kernel on raw_tp), an array at the end is its address (for probeReadKernelStr).
+   * Undefined when `e` does not start at a kernel pointer.
+   */
+  private kernelChain(e: B.MemberExpression): Val | undefined {
+    const steps: B.MemberExpression[] = [];
     let cur: B.Expression = e;
     while (cur.type === "MemberExpression") {
-      if (cur.computed) {
-        const i = this.constantValue(cur.property);
-        if (i === undefined) this.m.fail(cur.property, "an index must be a constant here");
-        path.unshift(Number(i));
-      } else if (cur.property.type === "Identifier") path.unshift(cur.property.name);
-      else this.m.fail(cur.property, "unsupported property");
+      steps.unshift(cur);
       cur = cur.object;
     }
-    if (cur.type !== "Identifier") return this.m.fail(cur, "a field access must start at a local or ctx");
-    const local = this.lookupLocal(cur.name);
-    if (local === undefined) return this.m.fail(cur, this.unknownName(cur.name));
-    const base = this.readLocal(local, cur);
-    const t = local.type;
-    if (t.kind === "ctx") {
-      if (path.length !== 1 || typeof path[0] !== "string")
-        this.m.fail(e, "read a context field as ctx.name");
-      const field = this.ctx?.fields.get(path[0] as string);
-      if (field === undefined)
-        return this.m.fail(e.property, `${this.ctx?.struct ?? "the context"} has no field '${path[0]}'`);
-      const writable = path[0] === "mark" || path[0] === "priority";
-      return { k: "mem", base, off: field.offset, type: field.type, writable };
+    let base: Val;
+    let struct: number;
+    let direct: boolean;
+    let rest = steps;
+    if (cur.type === "CallExpression") {
+      // helpers.get_current_task_btf().real_parent.tgid
+      const v = this.expr(cur, undefined);
+      const t = this.valType(v);
+      if (t?.kind !== "kptr")
+        return this.m.fail(cur, "read the fields of a call's result through a local (const v = ...; v.x)");
+      return this.kernelSteps(v, t.id, t.direct, steps);
     }
-    if (t.kind !== "ptr") return this.m.fail(e, `'${cur.name}' is ${typeName(t)}: it has no fields`);
-    const bt = this.valType(base);
-    if (bt?.kind === "ptr" && bt.nullable)
-      this.m.fail(
-        cur,
-        `'${cur.name}' may be null (lookup finds no entry for an absent key): check it first, e.g. \`if (${cur.name} === null) return 0;\``,
-      );
-    let layout: Layout = t.to;
+    if (cur.type !== "Identifier") return undefined;
+    const local = this.lookupLocal(cur.name);
+    if (local === undefined) return undefined;
+    if (local.type.kind === "kptr") {
+      base = this.readLocal(local, cur);
+      struct = local.type.id;
+      direct = local.type.direct;
+    } else if (local.type.kind === "ctx") {
+      const first = steps[0]!;
+      if (first.computed || first.property.type !== "Identifier") return undefined;
+      const field = this.ctx?.fields.get(first.property.name);
+      if (field?.kernel === undefined) return undefined;
+      direct = this.ctx?.direct === true;
+      const c = this.readLocal(local, cur);
+      const cr = this.inReg(c, cur);
+      const r = this.temp(first);
+      this.emit(ldx("dw", register(r), register(cr.r), field.offset));
+      if (cr.temp) this.freeTemps.add(cr.r);
+      base = { k: "reg", r, t: U64, temp: true };
+      struct = field.kernel;
+      if (steps.length === 1) return { ...base, t: this.kptr(struct, direct) };
+      rest = steps.slice(1);
+    } else return undefined;
+    return this.kernelSteps(base, struct, direct, rest);
+  }
+
+  /** Follows member steps from a kernel pointer (see kernelChain). */
+  private kernelSteps(
+    start: Val,
+    structId: number,
+    direct: boolean,
+    rest: readonly B.MemberExpression[],
+  ): Val {
+    let base = start;
+    let struct = structId;
+    const btf = this.m.kernelBtf();
     let off = 0;
-    for (const p of path) {
+    for (const [i, step] of rest.entries()) {
+      const last = i === rest.length - 1;
+      if (step.computed || step.property.type !== "Identifier")
+        return this.m.fail(step, "kernel structs are read by field name");
+      const name = step.property.name;
+      const m = findMember(btf, struct, name);
+      if (m === undefined)
+        return this.m.fail(step.property, `${structName(btf, struct)} has no member '${name}'`);
+      if (m.bitfield)
+        return this.m.fail(step.property, `'${name}' is a bitfield, which the compiler does not read`);
+      off += m.offset;
+      const tid = resolveType(btf, m.type);
+      const t = btf.type(tid);
+      const int = btfInt(btf, tid);
+      if (int !== undefined) {
+        if (!last) return this.m.fail(rest[i + 1]!, `'${name}' is an integer: it has no fields`);
+        return this.loadKernel(base, off, int, direct, step);
+      }
+      if (t.kind === "ptr") {
+        const to = pointee(btf, tid);
+        const v = this.loadKernel(base, off, U64, direct, step);
+        if (to === undefined) {
+          if (!last) return this.m.fail(rest[i + 1]!, `'${name}' points to no struct the compiler can read`);
+          return v;
+        }
+        base = v;
+        struct = to;
+        off = 0;
+        if (last)
+          return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t: this.kptr(struct, direct) };
+        continue;
+      }
+      if (t.kind === "struct" || t.kind === "union") {
+        if (last) return this.m.fail(step, `'${name}' is a ${structName(btf, tid)}: read its members`);
+        struct = tid;
+        continue;
+      }
+      if (t.kind === "array") {
+        if (!last)
+          return this.m.fail(
+            rest[i + 1]!,
+            `'${name}' is an array: pass it whole (probeReadKernelStr(buf, ${name}))`,
+          );
+        // its address, as a number: what bpf_probe_read_kernel(_str) takes
+        const r = this.owned(base, step);
+        if (off !== 0) this.emit(add(register(r), off));
+        return { k: "reg", r, t: U64, temp: true };
+      }
+      return this.m.fail(step.property, `'${name}' is a ${t.kind}, which the compiler does not read`);
+    }
+    return base;
+  }
+
+  private kptr(id: number, direct: boolean): Type {
+    const btf = this.m.kernelBtf();
+    return { kind: "kptr", id, direct, what: `${structName(btf, id)} *` };
+  }
+
+  /** Reads an integer at `base + off` of kernel memory: directly, or with bpf_probe_read_kernel. */
+  private loadKernel(base: Val, off: number, t: IntType, direct: boolean, node: B.Node): Val {
+    const size = SIZE[t.bits]!;
+    if (direct) {
+      const b = this.inReg(base, node);
+      const r = b.temp ? b.r : this.temp(node);
+      this.emit(ldx(size, register(r), register(b.r), off));
+      if (t.signed && t.bits < 64) this.emit(movsx(register(r), register(r), t.bits as 8 | 16 | 32));
+      return { k: "reg", r, t, temp: true };
+    }
+    const savedTop = this.stackTop;
+    const slot = this.alloc(8, node);
+    const src = this.owned(base, node);
+    if (off !== 0) this.emit(add(register(src), off));
+    this.emit(st("dw", R10, slot, 0));
+    const ret = this.callWith(
+      [
+        { k: "addr", off: slot },
+        { k: "imm", v: BigInt(t.bits / 8), t: U32 },
+        { k: "reg", r: src, t: U64, temp: true },
+      ],
+      call("bpf_probe_read_kernel"),
+      I64,
+      node,
+    );
+    const r = (ret as { r: number }).r;
+    this.emit(ldx(size, register(r), R10, slot));
+    if (t.signed && t.bits < 64) this.emit(movsx(register(r), register(r), t.bits as 8 | 16 | 32));
+    this.stackTop = savedTop;
+    return { k: "reg", r, t, temp: true };
+  }
+
+  /** Memory named by `e` (a stack object, a map value, a config, or a field of one), as an address. */
+  private regionOf(e: B.Expression, guarded: boolean): Region | undefined {
+    const root = rootOf(e);
+    if (root.type !== "Identifier") return undefined;
+    const local = this.lookupLocal(root.name);
+    if (
+      local === undefined
+        ? !this.m.configs.has(root.name)
+        : local.type.kind !== "stack" && local.type.kind !== "ptr"
+    )
+      return undefined;
+    const p = this.path(e, guarded);
+    if (p.length !== undefined) return undefined;
+    let addr: Val;
+    if (p.base.k === "reg" && p.base.r === 10) addr = { k: "addr", off: p.off };
+    else if (p.off === 0) addr = p.base;
+    else {
+      const r = this.owned(p.base, e);
+      this.emit(add(register(r), p.off));
+      addr = { k: "reg", r, t: U64, temp: true };
+    }
+    return {
+      addr,
+      layout: p.layout,
+      writable: p.writable,
+      ...(p.guard === undefined ? {} : { guard: p.guard }),
+    };
+  }
+
+  /**
+   * Walks fields and indexes from a stack object, a map value or a config to the memory they
+   * name: a base register (r10 for the stack) and a constant offset. A variable index is checked
+   * against the array's length (the access is skipped when it is out of range: `guard`).
+   */
+  private path(
+    e: B.Expression,
+    guarded: boolean,
+  ): {
+    base: Val;
+    off: number;
+    layout: Layout;
+    writable: boolean;
+    guard?: string;
+    length?: number;
+  } {
+    const steps: B.MemberExpression[] = [];
+    let cur: B.Expression = e;
+    while (cur.type === "MemberExpression") {
+      steps.unshift(cur);
+      cur = cur.object;
+    }
+    if (cur.type !== "Identifier")
+      return this.m.fail(cur, "a field access must start at a local, ctx or a config");
+    const local = this.lookupLocal(cur.name);
+    let base: Val;
+    let off = 0;
+    let layout: Layout;
+    let writable = true;
+    if (local === undefined) {
+      const config = this.m.configs.get(cur.name);
+      if (config === undefined) return this.m.fail(cur, this.unknownName(cur.name));
+      const r = this.temp(cur);
+      this.emit(ldMapValue(register(r), config.ref, 0));
+      base = { k: "reg", r, t: U64, temp: true };
+      layout = config.value;
+      writable = false;
+    } else {
+      const t = local.type;
+      if (t.kind === "stack") {
+        base = { k: "reg", r: 10, t: U64, temp: false };
+        off = t.off;
+        layout = t.to;
+      } else if (t.kind === "ptr") {
+        const v = this.readLocal(local, cur);
+        const vt = this.valType(v);
+        if (vt?.kind === "ptr" && vt.nullable)
+          this.m.fail(
+            cur,
+            `'${cur.name}' may be null (${t.what.startsWith("record") ? "the ring buffer may be full" : "lookup finds no entry for an absent key"}): check it first, e.g. \`if (${cur.name} === null) return 0;\``,
+          );
+        base = v.k === "reg" ? { ...v, t: U64 } : { k: "reg", r: this.owned(v, cur), t: U64, temp: true };
+        layout = t.to;
+        writable = t.readonly !== true;
+      } else return this.m.fail(e, `'${cur.name}' is ${typeName(t)}: it has no fields`);
+    }
+    let guard: string | undefined;
+    for (const step of steps) {
+      let key: string | number | B.Expression;
+      if (step.computed) {
+        const i = this.constantValue(step.property);
+        key = i === undefined ? (step.property as B.Expression) : Number(i);
+      } else if (step.property.type === "Identifier") key = step.property.name;
+      else return this.m.fail(step.property, "unsupported property");
       if (layout.kind === "int") {
-        if (p !== "value") this.m.fail(e, `this map value is a ${layout.type.name}: read it as .value`);
+        if (key !== "value") this.m.fail(step, `this value is a ${layout.type.name}: read it as .value`);
         continue;
       }
       if (layout.kind === "struct") {
-        const f = typeof p === "string" ? layout.fields.get(p) : undefined;
+        const f = typeof key === "string" ? layout.fields.get(key) : undefined;
         if (f === undefined)
           return this.m.fail(
-            e,
-            `the value has no field '${p}' (fields: ${[...layout.fields.keys()].join(", ")})`,
+            step,
+            `the ${layoutName(layout)} has no field '${typeof key === "object" ? "[...]" : key}' (fields: ${[...layout.fields.keys()].join(", ")})`,
           );
         off += f.offset;
         layout = f.layout;
-      } else {
-        if (typeof p !== "number" || p < 0 || p >= layout.length)
-          return this.m.fail(e, `index ${p} is outside the array's ${layout.length} elements`);
-        off += p * layout.element.size;
-        layout = layout.element;
+        continue;
       }
+      // an array
+      if (key === "length") {
+        if (step !== steps[steps.length - 1]) this.m.fail(step, "length is a number");
+        return { base, off, layout, writable: false, length: layout.length };
+      }
+      if (typeof key === "string")
+        return this.m.fail(step, `an array has no field '${key}' (it has length and [index])`);
+      if (typeof key === "number") {
+        if (key < 0 || key >= layout.length)
+          return this.m.fail(step, `index ${key} is outside the array's ${layout.length} elements`);
+        off += key * layout.element.size;
+        layout = layout.element;
+        continue;
+      }
+      if (!guarded) return this.m.fail(step.property, "a constant index is needed here");
+      // a variable index: checked against the length, scaled, added to the base
+      const iv = this.expr(key, undefined);
+      this.intOf(iv, key);
+      const ri = this.owned(iv, key);
+      guard ??= this.newLabel("outside");
+      this.jump(jge(register(ri), layout.length, guard), guard);
+      const size = layout.element.size;
+      if (size > 1) {
+        if ((size & (size - 1)) === 0) this.emit(lsh(register(ri), Math.log2(size)));
+        else this.emit(mul(register(ri), size));
+      }
+      if (base.k === "reg" && base.temp) {
+        this.emit(add(register(base.r), register(ri)));
+        this.freeTemps.add(ri);
+      } else {
+        const rb = this.temp(step);
+        this.moveTo(rb, base);
+        this.emit(add(register(rb), register(ri)));
+        this.freeTemps.add(ri);
+        base = { k: "reg", r: rb, t: U64, temp: true };
+      }
+      layout = layout.element;
     }
-    if (layout.kind !== "int")
-      return this.m.fail(e, "read a whole integer field (nested records are read field by field)");
-    return { k: "mem", base: { ...base, t: U64 } as Val, off, type: layout.type, writable: true };
+    return { base, off, layout, writable, ...(guard === undefined ? {} : { guard }) };
   }
 
   // ---------------------------------------------------------------- calls
@@ -1361,6 +1941,12 @@ export class FunctionCompiler {
       const local = this.lookupLocal(callee.name);
       if (local) return this.m.fail(callee, `'${callee.name}' is a local, not a function`);
       if (callee.name === "atomicAdd") return this.atomicAdd(e, args);
+      if (callee.name === "strncmp") return this.strncmp(e, args);
+      if (callee.name === "bpfLoop") return this.bpfLoop(e, args);
+      const read = PROBE_READS[callee.name];
+      if (read !== undefined) return this.probeRead(e, read, args);
+      if (callee.name === "zero")
+        return this.m.fail(e, "zero(Codec) declares a stack local: `const x = zero(Event);`");
       const fn = this.m.functions.get(callee.name);
       if (fn === undefined)
         return this.m.fail(
@@ -1378,6 +1964,7 @@ export class FunctionCompiler {
       const obj = callee.object;
       if (obj.type === "Identifier") {
         if (obj.name === "helpers" && !this.lookupLocal("helpers")) return this.helperCall(e, method, args);
+        if (obj.name === "kfuncs" && !this.lookupLocal("kfuncs")) return this.kfuncCall(e, method, args);
         const map = this.m.maps.get(obj.name);
         if (map && !this.lookupLocal(obj.name)) return this.mapCall(e, map, method, args);
         const local = this.lookupLocal(obj.name);
@@ -1394,7 +1981,7 @@ export class FunctionCompiler {
    * Calls with arguments in r1..r5: temps that stay live are saved to the stack around the call,
    * the result comes back in a fresh temp.
    */
-  private callWith(args: readonly Val[], insn: Instruction, returns: IntType, node: B.Node): Val {
+  private callWith(args: readonly Val[], insn: Instruction, returns: IntType | undefined, node: B.Node): Val {
     if (args.length > 5) this.m.fail(node, "BPF calls take at most 5 arguments");
     const argTemps = new Set(args.filter((a) => a.k === "reg" && a.temp).map((a) => (a as { r: number }).r));
     const live = TEMPS.filter((r) => !this.freeTemps.has(r) && !argTemps.has(r));
@@ -1429,9 +2016,217 @@ export class FunctionCompiler {
     for (const r of argTemps) this.freeTemps.add(r);
     for (const s of saves) this.emit(ldx("dw", register(s.r), R10, s.off));
     this.stackTop = savedTop;
+    // a void helper leaves r0 unreadable
+    if (returns === undefined) return { k: "imm", v: 0n, t: I64 };
     const r = this.temp(node);
     this.emit(mov(register(r), register(0)));
     return { k: "reg", r, t: returns, temp: true };
+  }
+
+  /**
+   * `strncmp(s, "constant", n?)`: bpf_strncmp of the first n bytes of `s` (default: the
+   * constant's length, so 0 means "s starts with it") against the constant, which is placed in
+   * the module's read-only string map. `s` is a byte array (a stack array, an array field) or
+   * `arr.subarray(i)`; a window that would run past the array's end compares unequal (1).
+   */
+  private strncmp(e: B.CallExpression, args: B.Expression[]): Val {
+    if (args.length < 2 || args.length > 3)
+      return this.m.fail(e, 'strncmp(s, "constant", n?) takes 2 or 3 arguments');
+    const lit = args[1]!;
+    const value =
+      lit.type === "StringLiteral"
+        ? lit.value
+        : lit.type === "Identifier" && !this.lookupLocal(lit.name)
+          ? this.m.stringConstants.get(lit.name)
+          : undefined;
+    if (value === undefined)
+      return this.m.fail(
+        lit,
+        'strncmp compares with a constant string: a literal or a top-level `const NAME = "..."` (bpf_strncmp reads it from a read-only map)',
+      );
+    if (value.includes("\0")) this.m.fail(lit, "the constant string must not contain a NUL byte");
+    const length = Buffer.byteLength(value, "utf8");
+    let n = length;
+    if (args[2] !== undefined) {
+      const c = this.constantValue(args[2]);
+      if (c === undefined || c < 1n || c > 0x7fffffffn)
+        return this.m.fail(args[2], "strncmp's n is a constant number of bytes, at least 1");
+      n = Number(c);
+    }
+    if (n === 0)
+      return this.m.fail(lit, "strncmp against an empty string: compare n bytes with n at least 1");
+    let target = args[0]!;
+    let at: B.Expression | undefined;
+    if (
+      target.type === "CallExpression" &&
+      target.callee.type === "MemberExpression" &&
+      !target.callee.computed &&
+      target.callee.property.type === "Identifier" &&
+      target.callee.property.name === "subarray"
+    ) {
+      if (target.arguments.length !== 1)
+        return this.m.fail(target, "s.subarray(start) takes one argument here (the window's start)");
+      at = target.arguments[0] as B.Expression;
+      target = target.callee.object as B.Expression;
+    }
+    const region = this.regionOf(target, true);
+    if (region === undefined || region.layout.kind !== "array" || region.layout.element.size !== 1)
+      return this.m.fail(
+        target,
+        "strncmp's first argument is a byte array: a `new Uint8Array(n)` local, an array field (bytes(n), cstring(n)), or arr.subarray(i)",
+      );
+    const size = region.layout.length;
+    let guard = region.guard;
+    let addr = region.addr;
+    const constAt = at === undefined ? 0n : this.constantValue(at);
+    if (constAt !== undefined) {
+      if (constAt < 0n || constAt + BigInt(n) > BigInt(size))
+        return this.m.fail(
+          at ?? e,
+          `comparing ${n} bytes at ${constAt} runs past the end of the ${size}-byte array`,
+        );
+      if (constAt > 0n) {
+        if (addr.k === "addr") addr = { k: "addr", off: addr.off + Number(constAt) };
+        else {
+          const r = this.owned(addr, e);
+          this.emit(add(register(r), Number(constAt)));
+          addr = { k: "reg", r, t: U64, temp: true };
+        }
+      }
+    } else {
+      if (n > size) return this.m.fail(e, `comparing ${n} bytes of a ${size}-byte array runs past its end`);
+      const iv = this.expr(at!, undefined);
+      this.intOf(iv, at!);
+      const ri = this.owned(iv, at!);
+      guard ??= this.newLabel("outside");
+      this.jump(jgt(register(ri), size - n, guard), guard);
+      const rb = addr.k === "reg" && addr.temp ? addr.r : this.temp(e);
+      if (!(addr.k === "reg" && addr.temp)) this.moveTo(rb, addr);
+      this.emit(add(register(rb), register(ri)));
+      this.freeTemps.add(ri);
+      addr = { k: "reg", r: rb, t: U64, temp: true };
+    }
+    const str = this.m.string(value);
+    const rs = this.temp(lit);
+    this.emit(ldMapValue(register(rs), str.map, str.offset));
+    const result = this.callWith(
+      [addr, { k: "imm", v: BigInt(n), t: U32 }, { k: "reg", r: rs, t: U64, temp: true }],
+      call("bpf_strncmp"),
+      I32,
+      e,
+    );
+    if (guard === undefined) return result;
+    const r = (result as { r: number }).r;
+    const done = this.newLabel("compared");
+    this.jump(ja(done), done, true);
+    this.place(guard);
+    this.emit(mov(register(r), 1));
+    this.place(done);
+    return result;
+  }
+
+  /** probeReadUserStr(dst, src) and friends: bpf_probe_read_*(dst, sizeof dst, src). */
+  private probeRead(e: B.CallExpression, helper: string, args: B.Expression[]): Val {
+    if (args.length !== 2)
+      return this.m.fail(e, `${(e.callee as B.Identifier).name}(dst, src) takes 2 arguments`);
+    const dst = args[0]!;
+    const region = this.regionOf(dst, false);
+    if (region === undefined || region.layout.kind === "int")
+      return this.m.fail(
+        dst,
+        "the destination is an array or a struct: a stack local (new Uint8Array(n)), or a field of a record or map value",
+      );
+    if (!region.writable) this.m.fail(dst, "the destination is read-only");
+    const src = this.convert(this.expr(args[1]!, U64), U64, args[1]!);
+    return this.callWith(
+      [region.addr, { k: "imm", v: BigInt(region.layout.size), t: U32 }, src],
+      call(helper),
+      I64,
+      e,
+    );
+  }
+
+  /** The type a callback's state parameter has: a pointer to the stack object passed, if one is. */
+  private stateType(e: B.Expression | undefined): Type {
+    if (e?.type === "Identifier") {
+      const l = this.lookupLocal(e.name);
+      if (l?.type.kind === "stack")
+        return { kind: "ptr", to: l.type.to, nullable: false, what: `the state ${l.type.what}` };
+    }
+    return U64;
+  }
+
+  /**
+   * An arrow function passed as a callback: compiled as its own subprogram (it may not capture
+   * locals), passed by address (ld_imm64 src=4). `types` are the callback's parameter types, one
+   * a register from r1.
+   */
+  private callbackArg(
+    fn: B.ArrowFunctionExpression | B.FunctionExpression,
+    types: readonly Type[],
+    first = 0,
+  ): Val {
+    const own = new Set(fn.params.map((p) => (p.type === "Identifier" ? p.name : "")));
+    for (const id of references(fn.body)) {
+      if (!own.has(id.name) && this.lookupLocal(id.name))
+        this.m.fail(
+          id,
+          `closure over the local '${id.name}': a callback cannot capture locals; pass a struct as the callback's state (its last parameter) and read '${id.name}' from it`,
+        );
+    }
+    if (fn.params.length > types.length - first)
+      this.m.fail(fn, `this callback takes at most ${types.length - first} parameters`);
+    const params: CallbackParam[] = fn.params.map((p, j) => {
+      if (p.type !== "Identifier") return this.m.fail(p, "a callback's parameters are plain names");
+      return { name: p.name, type: types[first + j]!, node: p, reg: first + j + 1 };
+    });
+    const name = this.m.callback(fn, params);
+    const r = this.temp(fn);
+    this.emit(ldFunc(register(r), name));
+    return { k: "reg", r, t: U64, temp: true };
+  }
+
+  /** bpfLoop(n, (i, state) => ..., state?): bpf_loop with a callback subprogram. */
+  private bpfLoop(e: B.CallExpression, args: B.Expression[]): Val {
+    if (args.length < 2 || args.length > 3)
+      return this.m.fail(e, "bpfLoop(count, (i, state) => ..., state?) takes 2 or 3 arguments");
+    const n = this.convert(this.expr(args[0]!, U32), U32, args[0]!);
+    const fn = args[1]!;
+    if (fn.type !== "ArrowFunctionExpression" && fn.type !== "FunctionExpression")
+      return this.m.fail(
+        fn,
+        "bpfLoop's second argument is an arrow function: (i, state) => 0 to go on, 1 to stop",
+      );
+    const cb = this.callbackArg(fn, [U64, this.stateType(args[2])]);
+    const state = args[2] === undefined ? ({ k: "imm", v: 0n, t: U64 } as Val) : this.expr(args[2], U64);
+    return this.callWith([n, cb, state, { k: "imm", v: 0n, t: U64 }], call("bpf_loop"), I64, e);
+  }
+
+  /** kfuncs.NAME(args): a kernel function called by name (BTF id resolved at load). */
+  private kfuncCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
+    const proto = this.m.kfunc(name);
+    if (proto === undefined) return this.m.fail(e.callee, `no kfunc named ${name} in the kernel's BTF`);
+    if (args.length !== proto.args)
+      this.m.fail(e, `${name} takes ${proto.args} arguments, got ${args.length}`);
+    const vals = args.map((a) => this.expr(a, U64));
+    for (const [i, v] of vals.entries()) {
+      const t = this.valType(v);
+      if (t?.kind === "ptr" && t.nullable) this.intOf(v, args[i]!);
+    }
+    const r = proto.returns;
+    if (r === undefined) return this.callWith(vals, callKfunc(name), undefined, e);
+    if ("pointer" in r) {
+      const v = this.callWith(vals, callKfunc(name), U64, e);
+      const t: PointerType = {
+        kind: "ptr",
+        to: r.pointer,
+        nullable: true,
+        what: `the result of ${name}`,
+        readonly: true,
+      };
+      return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+    }
+    return this.callWith(vals, callKfunc(name), r, e);
   }
 
   private helperCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
@@ -1443,16 +2238,46 @@ export class FunctionCompiler {
         e,
         `${helper.name} takes ${helper.args.length} arguments (${helper.args.map((a) => `${a.type} ${a.name}`).join(", ")}), got ${args.length}`,
       );
-    const vals = args.map((a) => {
+    const vals = args.map((a, i) => {
+      if (a.type === "ArrowFunctionExpression" || a.type === "FunctionExpression") {
+        if (helper.name === "bpf_loop" && i === 1) return this.callbackArg(a, [U64, this.stateType(args[2])]);
+        return this.m.fail(
+          a,
+          `${helper.name} takes no callback here: arrow functions are callbacks of bpf_loop (helpers.loop, bpfLoop) and of a map's forEach`,
+        );
+      }
       if (a.type === "Identifier" && a.name === "ctx") {
         const l = this.lookupLocal("ctx");
         if (l) return this.readLocal(l, a);
+      }
+      if (a.type === "MemberExpression") {
+        // a struct or an array (a field of a record, say) is passed as its address
+        const region = this.regionOf(a, false);
+        if (region !== undefined) {
+          if (region.layout.kind !== "int") return region.addr;
+          const base =
+            region.addr.k === "addr" ? ({ k: "reg", r: 10, t: U64, temp: false } as Val) : region.addr;
+          const off = region.addr.k === "addr" ? region.addr.off : 0;
+          return this.load({ k: "mem", base, off, type: region.layout.type, writable: false }, a);
+        }
       }
       const v = this.expr(a, U64);
       const t = this.valType(v);
       if (t?.kind === "ptr" && t.nullable) this.intOf(v, a);
       return v;
     });
+    if (helper.name === "bpf_get_current_task_btf" || helper.name === "bpf_get_current_task") {
+      // the current task as a kernel pointer: read directly (BTF-typed) or through probe reads
+      const btf = this.m.kernelBtf();
+      const task = btf.findId("task_struct", "struct");
+      if (task === undefined) return this.m.fail(e, "the kernel's BTF has no struct task_struct");
+      const v = this.callWith(vals, call(helper.name), U64, e);
+      return {
+        ...(v as { k: "reg"; r: number; temp: boolean }),
+        k: "reg",
+        t: this.kptr(task, helper.name.endsWith("_btf")),
+      };
+    }
     if (helper.returns.includes("*"))
       this.m.fail(e, `${helper.name} returns a pointer, which the compiler does not type yet`);
     const ret = /\b(int|__s32)\b/.test(helper.returns)
@@ -1462,11 +2287,15 @@ export class FunctionCompiler {
         : /u32/.test(helper.returns)
           ? U32
           : I64;
-    return this.callWith(vals, call(helper.name), ret, e);
+    return this.callWith(vals, call(helper.name), /^\s*void\s*$/.test(helper.returns) ? undefined : ret, e);
   }
 
   /** A key or value argument: written to the stack, passed as its address. */
   private toStack(e: B.Expression, layout: Layout, what: string): Val {
+    if (layout.kind !== "int") {
+      const whole = this.wholeObject(e, layout, what);
+      if (whole !== undefined) return whole;
+    }
     const off = this.alloc(layout.size, e);
     if (layout.kind === "int") {
       const v = this.convert(this.expr(e, layout.type), layout.type, e);
@@ -1482,7 +2311,7 @@ export class FunctionCompiler {
     if (layout.kind !== "struct" || e.type !== "ObjectExpression")
       return this.m.fail(
         e,
-        `write the ${what} as an object literal with the fields ${layout.kind === "struct" ? [...layout.fields.keys()].join(", ") : ""}`,
+        `write the ${what} as an object literal with the fields ${layout.kind === "struct" ? [...layout.fields.keys()].join(", ") : ""}, or pass a local of its type`,
       );
     for (let i = 0; i < layout.size; ) {
       const rest = layout.size - i;
@@ -1490,33 +2319,26 @@ export class FunctionCompiler {
       this.emit(st(SIZE[n * 8]!, R10, off + i, 0));
       i += n;
     }
-    for (const p of e.properties) {
-      if (p.type !== "ObjectProperty")
-        return this.m.fail(p, "only plain fields `name: value` are allowed here");
-      const key =
-        p.key.type === "Identifier" ? p.key.name : p.key.type === "StringLiteral" ? p.key.value : undefined;
-      const field = key === undefined ? undefined : layout.fields.get(key);
-      if (field === undefined)
-        return this.m.fail(
-          p.key,
-          `the ${what} has no field '${key}' (fields: ${[...layout.fields.keys()].join(", ")})`,
-        );
-      if (field.layout.kind !== "int")
-        return this.m.fail(p, "nested records and arrays are not supported in literals yet");
-      const v = this.convert(
-        this.expr(p.value as B.Expression, field.layout.type),
-        field.layout.type,
-        p.value,
-      );
-      const size = SIZE[field.layout.type.bits]!;
-      if (v.k === "imm" && fitsS32(v.v)) this.emit(st(size, R10, off + field.offset, Number(v.v)));
-      else {
-        const { r, temp } = this.inReg(v, p.value);
-        this.emit(stx(size, R10, off + field.offset, register(r)));
-        if (temp) this.freeTemps.add(r);
-      }
-    }
+    this.writeLiteral(off, layout, e, what);
     return { k: "addr", off };
+  }
+
+  /** A stack object or a map value passed whole as a key, value or record: its address, if it is one. */
+  private wholeObject(e: B.Expression, layout: Layout, what: string): Val | undefined {
+    if (e.type !== "Identifier" && e.type !== "MemberExpression") return undefined;
+    if (e.type === "Identifier") {
+      const l = this.lookupLocal(e.name);
+      if (l === undefined || (l.type.kind !== "stack" && l.type.kind !== "ptr")) return undefined;
+    }
+    const region = this.regionOf(e, false);
+    if (region === undefined) return undefined;
+    if (region.guard !== undefined) this.m.fail(e, `pass the ${what} with constant indexes`);
+    if (region.layout.size !== layout.size)
+      this.m.fail(
+        e,
+        `this is ${region.layout.size} bytes (${layoutName(region.layout)}); the ${what} is ${layout.size} (${layoutName(layout)})`,
+      );
+    return region.addr;
   }
 
   private mapCall(e: B.CallExpression, map: MapDecl, method: string, args: B.Expression[]): Val {
@@ -1534,10 +2356,14 @@ export class FunctionCompiler {
     };
     const savedTop = this.stackTop;
     const isRing = map.type === "ringbuf";
+    if ((isRing || map.type === "perf_event_array") && ["lookup", "update", "delete"].includes(method))
+      this.m.fail(
+        e,
+        `${map.name} is a ${map.type}: use output()${isRing ? ", or reserve() and submit()" : ""}`,
+      );
     try {
       switch (method) {
         case "lookup": {
-          if (isRing) this.m.fail(e, `${map.name} is a ring buffer: use output()`);
           arity(1);
           const key = this.toStack(args[0]!, map.key, "key");
           const m = mapVal();
@@ -1561,8 +2387,90 @@ export class FunctionCompiler {
           const m = mapVal();
           return this.callWith([m, key], call("bpf_map_delete_elem"), I64, e);
         }
+        case "forEach": {
+          arity(1, 2);
+          const fn = args[0]!;
+          if (fn.type !== "ArrowFunctionExpression" && fn.type !== "FunctionExpression")
+            return this.m.fail(
+              fn,
+              `${map.name}.forEach takes an arrow function (key, value, state) => 0 to go on, 1 to stop`,
+            );
+          const key: Type = { kind: "ptr", to: map.key, nullable: false, what: `key of ${map.name}` };
+          const value: Type = { kind: "ptr", to: map.value, nullable: false, what: `entry of ${map.name}` };
+          const cb = this.callbackArg(fn, [U64, key, value, this.stateType(args[1])], 1);
+          const state =
+            args[1] === undefined ? ({ k: "imm", v: 0n, t: U64 } as Val) : this.expr(args[1], U64);
+          const m = mapVal();
+          return this.callWith(
+            [m, cb, state, { k: "imm", v: 0n, t: U64 }],
+            call("bpf_for_each_map_elem"),
+            I64,
+            e,
+          );
+        }
+        case "reserve": {
+          if (!isRing) this.m.fail(e, `${map.name} is a ${map.type} map; reserve() is for ring buffers`);
+          arity(0);
+          const m = mapVal();
+          const v = this.callWith(
+            [m, { k: "imm", v: BigInt(map.value.size), t: U64 }, { k: "imm", v: 0n, t: U64 }],
+            call("bpf_ringbuf_reserve"),
+            U64,
+            e,
+          );
+          const t: PointerType = {
+            kind: "ptr",
+            to: map.value,
+            nullable: true,
+            what: `record of ${map.name}`,
+          };
+          return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+        }
+        case "submit":
+        case "discard": {
+          if (!isRing) this.m.fail(e, `${map.name} is a ${map.type} map; ${method}() is for ring buffers`);
+          arity(1, 2);
+          const rec = this.expr(args[0]!, undefined);
+          const rt = this.valType(rec);
+          if (rt?.kind !== "ptr" || !rt.what.startsWith("record of"))
+            this.m.fail(args[0]!, `${method}() takes a record from ${map.name}.reserve()`);
+          if (rt?.kind === "ptr" && rt.nullable)
+            this.m.fail(
+              args[0]!,
+              "this record may be null (the ring buffer may be full): check it first, e.g. `if (r === null) return 0;`",
+            );
+          const flags = args[1]
+            ? this.convert(this.expr(args[1], U64), U64, args[1])
+            : ({ k: "imm", v: 0n, t: U64 } as Val);
+          return this.callWith([rec, flags], call(`bpf_ringbuf_${method}`), undefined, e);
+        }
         case "output": {
-          if (!isRing) this.m.fail(e, `${map.name} is a ${map.type} map; output() is for ring buffers`);
+          if (map.type === "perf_event_array") {
+            arity(1, 2);
+            const ctxLocal = this.contextLocal();
+            if (ctxLocal === undefined)
+              return this.m.fail(
+                e,
+                "perf event output needs the program's context: call it in the program's own body",
+              );
+            const value = this.toStack(args[0]!, map.value, "record");
+            const flags = args[1]
+              ? this.convert(this.expr(args[1], U64), U64, args[1])
+              : ({ k: "imm", v: 0xffffffffn, t: U64 } as Val);
+            const c = this.readLocal(ctxLocal, e);
+            const m = mapVal();
+            return this.callWith(
+              [c, m, flags, value, { k: "imm", v: BigInt(map.value.size), t: U64 }],
+              call("bpf_perf_event_output"),
+              I64,
+              e,
+            );
+          }
+          if (!isRing)
+            this.m.fail(
+              e,
+              `${map.name} is a ${map.type} map; output() is for ring buffers and perf event arrays`,
+            );
           arity(1, 2);
           const value = this.toStack(args[0]!, map.value, "record");
           const flags = args[1]
@@ -1579,7 +2487,7 @@ export class FunctionCompiler {
         default:
           return this.m.fail(
             e.callee,
-            `maps have lookup, update, delete and (ring buffers) output; not '${method}'`,
+            `maps have lookup, update, delete; ring buffers output, reserve, submit and discard; perf event arrays output; not '${method}'`,
           );
       }
     } finally {
@@ -1602,6 +2510,7 @@ export class FunctionCompiler {
     this.emit(atomic.add(place.type.bits === 64 ? "dw" : "w", register(base.r), place.off, register(rv.r)));
     if (rv.temp) this.freeTemps.add(rv.r);
     if (base.temp) this.freeTemps.add(base.r);
+    if (place.guard !== undefined) this.place(place.guard);
     return { k: "imm", v: 0n, t: I64 };
   }
 
@@ -1711,6 +2620,50 @@ function constantArith(op: string, a: bigint, b: bigint, t: IntType, node: B.Nod
     default:
       return m.fail(node, `operator '${op}' is not supported on integers`);
   }
+}
+
+/** The identifiers under `node` that name something (not property names or object keys). */
+function references(node: B.Node): B.Identifier[] {
+  const out: B.Identifier[] = [];
+  const visit = (n: B.Node): void => {
+    if (n.type === "Identifier") {
+      out.push(n);
+      return;
+    }
+    if (n.type === "MemberExpression" && !n.computed) {
+      visit(n.object);
+      return;
+    }
+    if (n.type === "ObjectProperty" && !n.computed) {
+      visit(n.value);
+      return;
+    }
+    for (const key of Object.keys(n)) {
+      if (
+        key === "loc" ||
+        key === "start" ||
+        key === "end" ||
+        key.endsWith("Comments") ||
+        key === "typeAnnotation"
+      )
+        continue;
+      const child = (n as unknown as Record<string, unknown>)[key];
+      if (Array.isArray(child)) {
+        for (const c of child)
+          if (c && typeof c === "object" && typeof (c as B.Node).type === "string") visit(c as B.Node);
+      } else if (child && typeof child === "object" && typeof (child as B.Node).type === "string")
+        visit(child as B.Node);
+    }
+  };
+  visit(node);
+  return out;
+}
+
+/** The object at the start of a chain of member expressions. */
+function rootOf(e: B.Expression): B.Expression {
+  let cur = e;
+  while (cur.type === "MemberExpression") cur = cur.object;
+  return cur;
 }
 
 /** Visits every node under `node`. */

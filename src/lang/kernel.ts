@@ -43,6 +43,10 @@ export const KERNEL_CONSTANTS: Readonly<Record<string, number>> = Object.freeze(
 export interface ContextField {
   readonly offset: number;
   readonly type: IntType;
+  /** a fixed array of `type` (`ctx.args[2]`, a constant index) */
+  readonly length?: number;
+  /** a pointer to a kernel struct: its BTF id (tp_btf and raw_tp arguments) */
+  readonly kernel?: number;
 }
 
 /** How a program type reaches its packet, if it has one. */
@@ -61,6 +65,10 @@ export interface ContextSpec {
   readonly typeName: string;
   readonly fields: ReadonlyMap<string, ContextField>;
   readonly packet: PacketAccess;
+  /** fields a program may assign */
+  readonly writable?: ReadonlySet<string>;
+  /** kernel pointers are read directly (tp_btf) rather than with bpf_probe_read_kernel */
+  readonly direct?: boolean;
 }
 
 const f = (offset: number, type: IntType = U32): ContextField => ({ offset, type });
@@ -109,7 +117,13 @@ const SK_BUFF_FIELDS = new Map([
 ]);
 
 function skb(packet: PacketAccess): ContextSpec {
-  return { struct: "__sk_buff", typeName: "SkBuffContext", fields: SK_BUFF_FIELDS, packet };
+  return {
+    struct: "__sk_buff",
+    typeName: "SkBuffContext",
+    fields: SK_BUFF_FIELDS,
+    packet,
+    writable: new Set(["mark", "priority"]),
+  };
 }
 
 /** Program types the compiler knows a context for. */

@@ -78,8 +78,74 @@ export interface ContextOf {
   cgroup_skb: SkBuffContext;
 }
 
+/** A field of a tracepoint's record: a number, or (array fields such as `args`) indexed by a constant. */
+export type TracepointField = number & { readonly [index: number]: number };
+
+/** A tracepoint's record: its fields by the names of its format file in tracefs (pointers are u64). */
+export interface TracepointContext {
+  readonly [field: string]: TracepointField;
+}
+
+/** `struct pt_regs` of kprobes and uprobes, by the calling convention's names. */
+export interface PtRegs {
+  /** the function's first integer argument (x86-64: rdi; arm64: x0), at its entry */
+  readonly arg0: u64;
+  readonly arg1: u64;
+  readonly arg2: u64;
+  readonly arg3: u64;
+  readonly arg4: u64;
+  readonly arg5: u64;
+  /** the return value (x86-64: rax; arm64: x0), at the function's return */
+  readonly ret: u64;
+  /** the instruction pointer */
+  readonly ip: u64;
+  /** the stack pointer */
+  readonly sp: u64;
+}
+
+/**
+ * A value read from kernel memory typed by BTF: an integer, or a pointer to a struct whose
+ * members are read by name (`task.real_parent.tgid`); an array member is its address.
+ */
+export type KernelValue = number & KernelStruct;
+
+/** A kernel struct's members by name. */
+export interface KernelStruct {
+  readonly [member: string]: KernelValue;
+}
+
+/** A raw tracepoint's arguments (raw_tp, tp_btf) by the names of `btf_trace_NAME`'s prototype. */
+export interface RawTracepointContext {
+  readonly [arg: string]: KernelValue;
+}
+
+/** Probe kinds: kprobes and uprobes are kprobe programs whose context is the registers. */
+export type ProbeKind = "kprobe" | "uprobe" | "kretprobe" | "uretprobe";
+
+/**
+ * What `program()` takes as its type: a program type with a fixed context (`"xdp"`), a
+ * tracepoint with its name (`"tracepoint/syscalls/sys_enter_openat"`), or a probe kind, with an
+ * optional attach point the loader reads back (`"uprobe/libc.so.6:malloc"`).
+ */
+export type ProgramKind =
+  | keyof ContextOf
+  | `tracepoint/${string}/${string}`
+  | `raw_tp/${string}`
+  | `tp_btf/${string}`
+  | ProbeKind
+  | `${ProbeKind}/${string}`;
+
+/** The context type of a program kind. */
+export type ContextFor<T extends string> = T extends keyof ContextOf
+  ? ContextOf[T]
+  : T extends `tracepoint/${string}`
+    ? TracepointContext
+    : T extends `raw_tp/${string}` | `tp_btf/${string}`
+      ? RawTracepointContext
+      : PtRegs;
+
 /** What `program()` returns at run time: a marker; the compiler reads the source. */
-export interface ProgramDeclaration<T extends keyof ContextOf = keyof ContextOf> {
+export interface ProgramDeclaration<T extends string = ProgramKind> {
   readonly kind: "rawbpf.program";
   readonly type: T;
 }
@@ -88,9 +154,9 @@ export interface ProgramDeclaration<T extends keyof ContextOf = keyof ContextOf>
  * Declares an eBPF program, written as an arrow function of the context. Export it:
  * `export const count = program("xdp", (ctx) => { ... return XDP_PASS; })`.
  */
-export function program<const T extends keyof ContextOf>(
+export function program<const T extends ProgramKind>(
   type: T,
-  _body: (ctx: ContextOf[T]) => number,
+  _body: (ctx: ContextFor<T>) => number,
 ): ProgramDeclaration<T> {
   return Object.freeze({ kind: "rawbpf.program", type });
 }
@@ -106,11 +172,13 @@ export interface CodecLike<O = unknown> {
 /** A codec's value inside a program: integers are numbers, structs objects of them. */
 export type LangValue<O> = O extends bigint | number | boolean
   ? number
-  : O extends readonly unknown[]
-    ? LangValue<O[number]>[]
-    : O extends object
-      ? { -readonly [K in keyof O]: LangValue<O[K]> }
-      : number;
+  : O extends Uint8Array | string
+    ? Uint8Array
+    : O extends readonly unknown[]
+      ? LangValue<O[number]>[]
+      : O extends object
+        ? { -readonly [K in keyof O]: LangValue<O[K]> }
+        : number;
 
 /** A map entry as `lookup` gives it: a reference into the map (struct values: their fields). */
 export type EntryRef<O> = O extends bigint | number | boolean ? { value: number } : LangValue<O>;
@@ -125,8 +193,19 @@ export interface ProgramMap<K, V> {
   update(key: LangValue<K>, value: LangValue<V>, flags?: number): number;
   /** bpf_map_delete_elem: 0 or a negative errno */
   delete(key: LangValue<K>): number;
-  /** ring buffers: bpf_ringbuf_output of one record */
+  /** ring buffers: bpf_ringbuf_output of one record; perf event arrays: bpf_perf_event_output (this CPU's) */
   output(value: LangValue<V>, flags?: number): number;
+  /** ring buffers: room for one record, or null when the ring is full; submit or discard it */
+  reserve(): LangValue<V> | null;
+  /** ring buffers: hands a reserved record to the reader */
+  submit(record: LangValue<V>, flags?: number): void;
+  /** ring buffers: gives a reserved record back unsent */
+  discard(record: LangValue<V>, flags?: number): void;
+  /**
+   * bpf_for_each_map_elem: calls `callback(key, value, state)` for each entry until it returns 1;
+   * the callback is its own subprogram (no captured locals). Returns the number of calls.
+   */
+  forEach<S>(callback: (key: EntryRef<K>, value: EntryRef<V>, state: S) => number, state?: S): number;
 }
 
 /** The spec of a program map: codecs give the sizes; the compiler reads them from the source. */
@@ -158,6 +237,96 @@ export const helpers: {
   {
     get: () => () => {
       throw new Error("helpers run only inside an eBPF program: compile the program with rawbpf");
+    },
+  },
+);
+
+/** The value of a codec inside a program: `type Event = Struct<typeof Event>`. */
+export type Struct<C> = C extends CodecLike<infer O> ? LangValue<O> : never;
+
+function outside(name: string): never {
+  throw new Error(`${name} runs only inside an eBPF program: compile the program with rawbpf`);
+}
+
+/**
+ * A zeroed local of a codec's type, on the program's stack: `const e = zero(Event)`
+ * (`Event` a top-level `struct({...})`).
+ */
+export function zero<C extends CodecLike>(_codec: C): Struct<C> {
+  return outside("zero");
+}
+
+/**
+ * Compares the first `n` bytes of `s` (default: the constant's length) with a constant string,
+ * as C's strncmp: 0 when equal. Compiled to bpf_strncmp against the constant, which the compiler
+ * places in a frozen read-only map. `s` is a byte array or `arr.subarray(i)`.
+ */
+export function strncmp(_s: Uint8Array, _constant: string, _n?: number): number {
+  return outside("strncmp");
+}
+
+/** bpf_probe_read_user_str(dst, dst's size, src): the length copied (with the NUL) or a negative errno. */
+export function probeReadUserStr(_dst: Uint8Array | object, _src: number): number {
+  return outside("probeReadUserStr");
+}
+
+/** bpf_probe_read_kernel_str(dst, dst's size, src): the length copied (with the NUL) or a negative errno. */
+export function probeReadKernelStr(_dst: Uint8Array | object, _src: number): number {
+  return outside("probeReadKernelStr");
+}
+
+/** bpf_probe_read_user(dst, dst's size, src): 0 or a negative errno. */
+export function probeReadUser(_dst: Uint8Array | object, _src: number): number {
+  return outside("probeReadUser");
+}
+
+/** bpf_probe_read_kernel(dst, dst's size, src): 0 or a negative errno. */
+export function probeReadKernel(_dst: Uint8Array | object, _src: number): number {
+  return outside("probeReadKernel");
+}
+
+/** What `config()` returns at run time: a marker; the compiler reads the source. */
+export interface ConfigDeclaration {
+  readonly kind: "rawbpf.config";
+}
+
+/**
+ * Read-only configuration set at load time: `const cfg = config({ pid: u32, verbose: u8 })`.
+ * Programs read `cfg.pid`; the loader stores the values (`configValue`) in the map the compiler
+ * reports under the same name, and freezes it (BPF_F_RDONLY_PROG: the verifier treats the
+ * values as constants).
+ */
+export function config<const F extends Record<string, CodecLike<number | bigint | boolean>>>(
+  _fields: F,
+): { readonly [K in keyof F]: number } {
+  return Object.freeze({ kind: "rawbpf.config" }) as unknown as { readonly [K in keyof F]: number };
+}
+
+/**
+ * bpf_loop: calls `callback(i, state)` for i = 0 .. count-1 until it returns 1 (0 goes on); the
+ * callback is compiled as its own subprogram and may not capture locals: pass a stack struct as
+ * `state` and use it through the callback's second parameter. Returns the number of calls.
+ */
+export function bpfLoop<S>(_count: number, _callback: (index: u64, state: S) => number, _state?: S): number {
+  return outside("bpfLoop");
+}
+
+/** What a kfunc returns: a number, or (a kfunc returning a pointer to an integer) a reference to it. */
+export type KfuncResult = number & { readonly value: number };
+
+/**
+ * Kernel functions by name (`kfuncs.bpf_iter_num_new(it, 0, 10)`), their BTF ids resolved at
+ * load. A kfunc returning a pointer to an integer gives a reference or null: check it, then read
+ * `.value`.
+ */
+export const kfuncs: {
+  /** the kfunc NAME, with its prototype from the kernel's BTF */
+  readonly [name: string]: (...args: unknown[]) => KfuncResult | null;
+} = new Proxy(
+  {},
+  {
+    get: () => () => {
+      throw new Error("kfuncs run only inside an eBPF program: compile the program with rawbpf");
     },
   },
 );

@@ -84,6 +84,13 @@ export function structLayout(fields: readonly (readonly [string, Layout])[]): St
   return { kind: "struct", size: Math.ceil(at / align) * align, align, fields: map };
 }
 
+/** A short C-like name of a layout, for messages (`u8[16]`, `struct { pid, comm }`). */
+export function layoutName(l: Layout): string {
+  if (l.kind === "int") return l.type.name;
+  if (l.kind === "array") return `${layoutName(l.element)}[${l.length}]`;
+  return `struct { ${[...l.fields.keys()].join(", ")} }`;
+}
+
 export function arrayLayout(element: Layout, length: number): ArrayLayout {
   return { kind: "array", size: element.size * length, align: element.align, element, length };
 }
@@ -93,6 +100,8 @@ export interface PointerType {
   readonly kind: "ptr";
   readonly to: Layout;
   readonly nullable: boolean;
+  /** programs may not write it (a read-only map) */
+  readonly readonly?: boolean;
   /** what the memory is, for messages */
   readonly what: string;
 }
@@ -109,7 +118,32 @@ export interface ContextType {
   readonly name: string;
 }
 
-export type Type = IntType | PointerType | MaybeIntType | ContextType;
+/**
+ * A struct or fixed array living in the function's stack frame (`new Uint8Array(16)`,
+ * `zero(Event)`, an object literal): its bytes start at `off` from r10.
+ */
+export interface StackType {
+  readonly kind: "stack";
+  readonly to: Layout;
+  /** frame offset of the first byte (negative) */
+  readonly off: number;
+  /** what the memory is, for messages */
+  readonly what: string;
+}
+
+/**
+ * A pointer into the kernel, typed by BTF (a `task_struct *`): fields are read directly
+ * (tp_btf, `direct`) or through bpf_probe_read_kernel (raw_tp).
+ */
+export interface KernelPointerType {
+  readonly kind: "kptr";
+  /** BTF id of the struct or union it points to */
+  readonly id: number;
+  readonly direct: boolean;
+  readonly what: string;
+}
+
+export type Type = IntType | PointerType | MaybeIntType | ContextType | StackType | KernelPointerType;
 
 /** A short name for messages. */
 export function typeName(t: Type): string {
@@ -122,6 +156,9 @@ export function typeName(t: Type): string {
       return `${t.type.name} | null`;
     case "ctx":
       return t.name;
+    case "stack":
+    case "kptr":
+      return t.what;
   }
 }
 

@@ -55,7 +55,7 @@ export type Cgroup = string | number;
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const O_DIRECTORY = 0o200000;
 
-function openCgroup(path: string): number {
+export function openCgroup(path: string): number {
   let magic: number;
   try {
     magic = Number(statfsSync(path).type);

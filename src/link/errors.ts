@@ -127,3 +127,21 @@ export class UprobeUnsupportedError extends RawbpfError {
     );
   }
 }
+
+/**
+ * The kernel cannot make kprobes: there is no kprobe PMU (/sys/bus/event_source/devices/kprobe)
+ * and no kprobe_events in tracefs. Thrown before any system call.
+ */
+export class KprobesUnsupportedError extends RawbpfError {
+  /** whether tracefs has kprobe_events (kprobes through tracefs, which rawbpf does not create) */
+  readonly kprobeEvents: boolean;
+  constructor(kprobeEvents: boolean) {
+    super(
+      "ENOKPROBE",
+      kprobeEvents
+        ? "no kprobe PMU in /sys/bus/event_source/devices (only kprobe_events in tracefs, which rawbpf does not use): this kernel is too old for perf-event kprobes (Linux 4.17 added the PMU)"
+        : "no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs: this kernel was built without CONFIG_KPROBES",
+    );
+    this.kprobeEvents = kprobeEvents;
+  }
+}

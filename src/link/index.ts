@@ -4,6 +4,7 @@ export type { CookieOptions } from "./cookie.js";
 export {
   AmbiguousSymbolError,
   ElfFormatError,
+  KprobesUnsupportedError,
   NotACgroupError,
   SymbolNotFoundError,
   TracefsNotMountedError,
@@ -17,6 +18,14 @@ export {
 } from "./errors.js";
 export type { Interface } from "./iface.js";
 export type { LinkInfo } from "./info.js";
+export {
+  attachKprobe,
+  attachKprobeMulti,
+  type KprobeMultiOptions,
+  type KprobeOptions,
+  type KprobeSupport,
+  kprobeSupport,
+} from "./kprobe.js";
 export { Link, type LinkUpdateOptions } from "./link.js";
 export {
   attachTcx,
@@ -26,6 +35,15 @@ export {
   type XdpMode,
   type XdpOptions,
 } from "./net.js";
+export {
+  attachPerfEvent,
+  HARDWARE_EVENTS,
+  PerfEventLink,
+  type PerfEventLinkInfo,
+  type PerfEventOptions,
+  type PerfEventType,
+  SOFTWARE_EVENTS,
+} from "./perf-event.js";
 export { attachTracepoint, tracepointId } from "./tracepoint.js";
 export {
   attachRawTracepoint,

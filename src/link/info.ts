@@ -1,8 +1,13 @@
 /** What the kernel says about a link: BPF_OBJ_GET_INFO_BY_FD into struct bpf_link_info. */
+
+import type { LinkXdp } from "../netlink/route.js";
 import { attachTypeName } from "../program/types.js";
 import { putPtr, putU32 } from "../sys/bpf.js";
 import { LINK_INFO } from "../sys/layout.js";
 import { objGetInfoByFd } from "../sys/obj.js";
+import type { XdpMode } from "./net.js";
+import { netfilterFamilyName, netfilterHookName } from "./netfilter.js";
+import { withRtnetlink } from "./rtnl.js";
 import { type LinkType, linkTypeName, perfEventTypeName } from "./types.js";
 
 /** What every link reports. */
@@ -33,7 +38,16 @@ export type LinkInfo = LinkInfoBase &
         attachType: string;
       }
     | { type: "netns"; netnsInode: number; attachType: string }
-    | { type: "xdp" /** the interface index (0 once detached) */; ifindex: number }
+    | {
+        type: "xdp";
+        /** the interface index (0 once detached) */
+        ifindex: number;
+        /**
+         * where the program runs, as the interface reports it (IFLA_XDP over rtnetlink): `"driver"`,
+         * `"generic"` or `"offload"`; absent once detached
+         */
+        mode?: XdpMode;
+      }
     | { type: "tcx" | "netkit"; ifindex: number; attachType: string }
     | {
         type: "perf_event";
@@ -45,8 +59,29 @@ export type LinkInfo = LinkInfoBase &
         file?: string;
         /** the probed file offset, for uprobe and uretprobe events */
         offset?: number;
-        /** the BPF cookie, for tracepoint, uprobe and uretprobe events */
+        /** the BPF cookie, for tracepoint, uprobe, uretprobe, kprobe, kretprobe and perf events */
         cookie?: bigint;
+        /** the perf event's type (`attr.type`: 0 hardware, 1 software, 4 raw, or a PMU's number), for `event` links */
+        perfType?: number;
+        /** the perf event's `attr.config`, for `event` links */
+        config?: bigint;
+        /** the probed kernel function, for kprobe and kretprobe events placed by name */
+        function?: string;
+        /** the probed kernel address, for kprobe and kretprobe events */
+        address?: bigint;
+        /** how many times the probe was missed, for kprobe and kretprobe events */
+        missed?: bigint;
+      }
+    | {
+        type: "kprobe_multi";
+        /** the kernel addresses probed (zeros without the privilege to see kernel addresses) */
+        addresses: bigint[];
+        /** each probe's BPF cookie */
+        cookies: bigint[];
+        /** kretprobes (BPF_F_KPROBE_MULTI_RETURN) */
+        retprobe: boolean;
+        /** how many times the probes were missed */
+        missed: bigint;
       }
     | {
         type: "uprobe_multi";
@@ -62,12 +97,24 @@ export type LinkInfo = LinkInfoBase &
         pid: number;
       }
     | { type: "struct_ops"; mapId: number }
+    | {
+        type: "netfilter";
+        /** `"ipv4"` or `"ipv6"` */
+        family: string;
+        /** `"prerouting"`, `"local_in"`, `"forward"`, `"local_out"` or `"postrouting"` */
+        hook: string;
+        /** the order among the hook's functions (lower first) */
+        priority: number;
+        /** IP fragments are reassembled before the program runs (BPF_F_NETFILTER_IP_DEFRAG) */
+        defrag: boolean;
+      }
     | { type: "sockmap"; mapId: number; attachType: string }
     | { type: Exclude<LinkType, DetailedType> | `type ${number}` }
   );
 
 type DetailedType =
   | "uprobe_multi"
+  | "kprobe_multi"
   | "raw_tracepoint"
   | "tracing"
   | "cgroup"
@@ -77,11 +124,15 @@ type DetailedType =
   | "netkit"
   | "perf_event"
   | "struct_ops"
+  | "netfilter"
   | "sockmap";
 
 const PERF_TYPE_UPROBE = 1;
 const PERF_TYPE_URETPROBE = 2;
+const PERF_TYPE_KPROBE = 3;
+const PERF_TYPE_KRETPROBE = 4;
 const PERF_TYPE_TRACEPOINT = 5;
+const PERF_TYPE_EVENT = 6;
 
 /** Reads a name whose length the first call reported (`lenField`), into `nameField`. */
 function readName(fd: number, first: Buffer, nameField: number, lenField: number): string {
@@ -121,6 +172,50 @@ function uprobeMultiInfo(fd: number, first: Buffer) {
     cookies: Array.from({ length: count }, (_, i) => cookies.readBigUInt64LE(i * 8)),
     retprobe: (info.readUInt32LE(o["uprobe_multi.flags"]) & 1) !== 0,
     pid: info.readUInt32LE(o["uprobe_multi.pid"]),
+  };
+}
+
+const XDP_ATTACHED_MODES: readonly (XdpMode | undefined)[] = [undefined, "driver", "generic", "offload"];
+const XDP_ATTACHED_MULTI = 4;
+
+/**
+ * The mode program `programId` has on interface `ifindex`, from the interface's IFLA_XDP (one
+ * mode in use: XDP_ATTACHED_DRV/SKB/HW; several: the program id of each). Undefined when the
+ * interface no longer runs it or cannot be asked.
+ */
+export function xdpMode(ifindex: number, programId: number): XdpMode | undefined {
+  let xdp: LinkXdp | undefined;
+  try {
+    xdp = withRtnetlink((rt) => rt.link(ifindex)).xdp;
+  } catch {
+    return undefined;
+  }
+  if (xdp === undefined) return undefined;
+  if (xdp.attached === XDP_ATTACHED_MULTI) {
+    if (xdp.driverProgId === programId) return "driver";
+    if (xdp.genericProgId === programId) return "generic";
+    if (xdp.offloadProgId === programId) return "offload";
+    return undefined;
+  }
+  return xdp.progId === programId ? XDP_ATTACHED_MODES[xdp.attached] : undefined;
+}
+
+/** A kprobe_multi link's details: a second call with room for the addresses and cookies the first counted. */
+function kprobeMultiInfo(fd: number, first: Buffer) {
+  const o = LINK_INFO.offset;
+  const count = first.readUInt32LE(o["kprobe_multi.count"]);
+  const addrs = Buffer.alloc(count * 8);
+  const cookies = Buffer.alloc(count * 8);
+  const info = Buffer.alloc(LINK_INFO.size);
+  putPtr(info, o["kprobe_multi.addrs"], addrs);
+  putPtr(info, o["kprobe_multi.cookies"], cookies);
+  putU32(info, o["kprobe_multi.count"], count, "count");
+  objGetInfoByFd(fd, info, { what: "link" });
+  return {
+    addresses: Array.from({ length: count }, (_, i) => addrs.readBigUInt64LE(i * 8)),
+    cookies: Array.from({ length: count }, (_, i) => cookies.readBigUInt64LE(i * 8)),
+    retprobe: (info.readUInt32LE(o["kprobe_multi.flags"]) & 1) !== 0,
+    missed: info.readBigUInt64LE(o["kprobe_multi.missed"]),
   };
 }
 
@@ -164,8 +259,11 @@ export function linkInfo(fd: number): LinkInfo {
         netnsInode: u32(o["netns.netns_ino"]),
         attachType: attachTypeName(u32(o["netns.attach_type"])),
       };
-    case "xdp":
-      return { ...base, type, ifindex: u32(o["xdp.ifindex"]) };
+    case "xdp": {
+      const ifindex = u32(o["xdp.ifindex"]);
+      const mode = ifindex === 0 ? undefined : xdpMode(ifindex, base.programId);
+      return mode === undefined ? { ...base, type, ifindex } : { ...base, type, ifindex, mode };
+    }
     case "tcx":
     case "netkit":
       return {
@@ -186,6 +284,29 @@ export function linkInfo(fd: number): LinkInfo {
           cookie: u64(o["perf_event.uprobe.cookie"]),
         };
       }
+      if (eventType === PERF_TYPE_EVENT) {
+        return {
+          ...base,
+          type,
+          eventType: "event",
+          perfType: u32(o["perf_event.event.type"]),
+          config: u64(o["perf_event.event.config"]),
+          cookie: u64(o["perf_event.event.cookie"]),
+        };
+      }
+      if (eventType === PERF_TYPE_KPROBE || eventType === PERF_TYPE_KRETPROBE) {
+        const name = readName(fd, info, o["perf_event.kprobe.func_name"], o["perf_event.kprobe.name_len"]);
+        return {
+          ...base,
+          type,
+          eventType: perfEventTypeName(eventType),
+          ...(name === "" ? {} : { function: name }),
+          offset: u32(o["perf_event.kprobe.offset"]),
+          address: u64(o["perf_event.kprobe.addr"]),
+          missed: u64(o["perf_event.kprobe.missed"]),
+          cookie: u64(o["perf_event.kprobe.cookie"]),
+        };
+      }
       if (eventType !== PERF_TYPE_TRACEPOINT) {
         return { ...base, type, eventType: perfEventTypeName(eventType) };
       }
@@ -204,8 +325,19 @@ export function linkInfo(fd: number): LinkInfo {
     }
     case "uprobe_multi":
       return { ...base, type, ...uprobeMultiInfo(fd, info) };
+    case "kprobe_multi":
+      return { ...base, type, ...kprobeMultiInfo(fd, info) };
     case "struct_ops":
       return { ...base, type, mapId: u32(o["struct_ops.map_id"]) };
+    case "netfilter":
+      return {
+        ...base,
+        type,
+        family: netfilterFamilyName(u32(o["netfilter.pf"])),
+        hook: netfilterHookName(u32(o["netfilter.hooknum"])),
+        priority: info.readInt32LE(o["netfilter.priority"]),
+        defrag: (u32(o["netfilter.flags"]) & 1) !== 0,
+      };
     case "sockmap":
       return {
         ...base,

@@ -1,11 +1,14 @@
 /** Network hooks: XDP and tcx links on an interface (BPF_LINK_CREATE). */
+
+import type { LinkXdp } from "../netlink/route.js";
 import type { Program } from "../program/program.js";
 import { attachTypeNumber } from "../program/types.js";
-import { InputError } from "../sys/error.js";
+import { BpfError, InputError } from "../sys/error.js";
 import { linkCreate, XdpFlags } from "../sys/link.js";
 import { type Interface, resolveInterface } from "./iface.js";
 import { adoptLink, type Link } from "./link.js";
 import { programFd } from "./program.js";
+import { withRtnetlink } from "./rtnl.js";
 
 /**
  * Where an XDP program runs: `"generic"` (in the kernel's receive path, on any interface: XDP_FLAGS_SKB_MODE),
@@ -44,11 +47,47 @@ export function attachXdp(program: Program, iface: Interface, options: XdpOption
     flags = XDP_MODES[mode];
   }
   const ifindex = resolveInterface(iface);
-  const link = linkCreate(
-    { progFd: fd, target: ifindex, attachType: attachTypeNumber("xdp"), flags },
-    { what: `of XDP program on interface ${String(iface)}`, privilege: "net" },
-  );
+  const what = `of XDP program on interface ${String(iface)}`;
+  let link: number;
+  try {
+    link = linkCreate(
+      { progFd: fd, target: ifindex, attachType: attachTypeNumber("xdp"), flags },
+      { what, privilege: "net" },
+    );
+  } catch (e) {
+    if (e instanceof BpfError && (e.errnoName === "EEXIST" || e.errnoName === "EBUSY")) {
+      throw new BpfError(e.command, e.errno, { hint: xdpBusyHint(ifindex, String(iface)) }, what);
+    }
+    throw e;
+  }
   return adoptLink(link);
+}
+
+/** What is already on an interface that refused an XDP attach, from its IFLA_XDP. */
+function xdpBusyHint(ifindex: number, iface: string): string {
+  let xdp: LinkXdp | undefined;
+  try {
+    xdp = withRtnetlink((rt) => rt.link(ifindex)).xdp;
+  } catch {
+    xdp = undefined;
+  }
+  const modes: [string, number | undefined][] =
+    xdp === undefined
+      ? []
+      : xdp.attached === 4
+        ? [
+            ["driver", xdp.driverProgId],
+            ["generic", xdp.genericProgId],
+            ["offload", xdp.offloadProgId],
+          ]
+        : [[["", "driver", "generic", "offload"][xdp.attached] ?? "", xdp.progId]];
+  const there = modes
+    .filter(([m, id]) => m !== "" && id !== undefined && id !== 0)
+    .map(([m, id]) => `program ${id} in ${m} mode`);
+  return (
+    `${iface} already has an XDP program${there.length ? ` (${there.join(", ")})` : ""}: one per mode, and driver and ` +
+    "generic mode cannot be used at once; close its link (`rawbpf link list` or `bpftool net` shows it) or update() it"
+  );
 }
 
 /** The direction of a tcx link: packets the interface receives, or packets it sends. */

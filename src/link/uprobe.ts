@@ -24,14 +24,23 @@ export interface UprobeOptions extends CookieOptions {
    * every process that runs the binary, now or later.
    */
   pid?: number;
+  /**
+   * The file offset of a USDT semaphore guarding the probed place: the kernel adds 1 to that u16
+   * in each process that maps the binary while the probe is attached and takes 1 back when it is
+   * detached (uprobe ref_ctr_offset). {@link attachUsdt} sets it from the probe's note.
+   */
+  semaphore?: number;
 }
 
 const PMU = "/sys/bus/event_source/devices/uprobe";
 
-let pmu: { type: number; retprobeBit: number } | undefined;
+let pmu: { type: number; retprobeBit: number; refCtrShift: number | undefined } | undefined;
 
-/** The uprobe PMU's type number and the config bit that makes a uretprobe, read once from sysfs. */
-function uprobePmu(): { type: number; retprobeBit: number } {
+/**
+ * The uprobe PMU's type number, the config bit that makes a uretprobe and where a semaphore's
+ * offset goes in config (absent before Linux 4.20), read once from sysfs.
+ */
+function uprobePmu(): { type: number; retprobeBit: number; refCtrShift: number | undefined } {
   if (pmu) return pmu;
   const read = (name: string): string => {
     try {
@@ -52,12 +61,19 @@ function uprobePmu(): { type: number; retprobeBit: number } {
       `holds what rawbpf does not understand (type ${type}, retprobe ${format})`,
     );
   }
-  pmu = { type, retprobeBit: Number(bit[1]) };
+  let refCtrShift: number | undefined;
+  try {
+    const ref = /^config:(\d+)-63$/.exec(readFileSync(`${PMU}/format/ref_ctr_offset`, "latin1").trim());
+    if (ref) refCtrShift = Number(ref[1]);
+  } catch {
+    // no ref_ctr_offset: a kernel before 4.20, which cannot set USDT semaphores
+  }
+  pmu = { type, retprobeBit: Number(bit[1]), refCtrShift };
   return pmu;
 }
 
 /** The absolute path of a binary to probe, and its size; a missing or odd file throws {@link UnreadableBinaryError}. */
-function checkBinary(binary: string): { path: string; size: number } {
+export function checkBinary(binary: string): { path: string; size: number } {
   if (typeof binary !== "string" || binary.length === 0 || binary.includes("\0")) {
     throw new InputError(`a binary to probe is a file's path, got ${JSON.stringify(binary)}`);
   }
@@ -108,7 +124,7 @@ export function uprobeOffset(binary: string, symbol: string): number {
   return elfFunctionOffset(readBinary(path, size), symbol, path);
 }
 
-function checkPid(pid: unknown): number {
+export function checkPid(pid: unknown): number {
   if (pid === undefined) return -1;
   if (typeof pid !== "number" || !Number.isInteger(pid) || pid < 1 || pid > 0x3fffffff) {
     throw new InputError(
@@ -164,14 +180,35 @@ export function attachUprobe(
       `a uprobe goes on a function's name or a file offset, got ${JSON.stringify(symbolOrOffset)}`,
     );
   }
-  const { type, retprobeBit } = uprobePmu();
+  const { type, retprobeBit, refCtrShift } = uprobePmu();
+  const semaphore = options.semaphore;
+  if (semaphore !== undefined) {
+    if (!Number.isSafeInteger(semaphore) || semaphore <= 0 || semaphore >= size || semaphore >= 2 ** 32)
+      throw new InputError(
+        `a semaphore is the file offset of a u16 inside ${path} (1 to ${Math.min(size, 2 ** 32) - 1}), got ${String(semaphore)}`,
+      );
+    if (refCtrShift === undefined)
+      throw new UprobeUnsupportedError(
+        `${PMU}/format/ref_ctr_offset`,
+        "does not exist: this kernel cannot set USDT semaphores (Linux 4.20 and later can)",
+      );
+  }
   const place =
     typeof symbolOrOffset === "string"
       ? `${symbolOrOffset} (offset 0x${offset.toString(16)})`
       : `offset 0x${offset.toString(16)}`;
   const what = `on ${retprobe ? "uretprobe" : "uprobe"} ${path}:${place}${pid === -1 ? "" : ` for pid ${pid}`}`;
   const perf = perfEventOpenUprobe(
-    { pmuType: type, ...(retprobe ? { retprobeBit } : {}), path, offset, pid },
+    {
+      pmuType: type,
+      ...(retprobe ? { retprobeBit } : {}),
+      path,
+      offset,
+      pid,
+      ...(semaphore !== undefined && refCtrShift !== undefined
+        ? { refCtr: { offset: semaphore, shift: refCtrShift } }
+        : {}),
+    },
     what,
   );
   return linkPerfEvent(fd, perf, cookie, what);
@@ -185,6 +222,11 @@ export interface UprobeMultiOptions {
   pid?: number;
   /** one BPF cookie per place (bpf_get_attach_cookie tells the program which place it runs for) */
   cookies?: readonly (bigint | number)[];
+  /**
+   * one USDT semaphore file offset per place (0 for none): the kernel counts each up while the
+   * link is attached (see {@link UprobeOptions.semaphore})
+   */
+  semaphores?: readonly number[];
 }
 
 /** The most places one uprobe_multi link takes (the kernel's MAX_UPROBE_MULTI_CNT). */
@@ -233,6 +275,17 @@ export function attachUprobeMulti(
     );
   }
   const { path, size } = checkBinary(binary);
+  const semaphores = options.semaphores;
+  if (
+    semaphores !== undefined &&
+    (!Array.isArray(semaphores) ||
+      semaphores.length !== places.length ||
+      !semaphores.every((x) => Number.isSafeInteger(x) && x >= 0 && x < size))
+  ) {
+    throw new InputError(
+      `semaphores, when given, are one file offset inside ${path} (or 0) per place: ${places.length} places`,
+    );
+  }
   let image: Uint8Array | undefined;
   const offsets = Buffer.alloc(places.length * 8);
   places.forEach((place, i) => {
@@ -269,6 +322,10 @@ export function attachUprobeMulti(
         path: Buffer.from(`${path}\0`),
         offsets,
         cookies: cookieBytes,
+        refCtrOffsets:
+          semaphores === undefined
+            ? undefined
+            : Buffer.from(new BigUint64Array(semaphores.map((x) => BigInt(x))).buffer),
         count: places.length,
         flags: retprobe ? UPROBE_MULTI_RETURN : 0,
         pid: pid === -1 ? 0 : pid,

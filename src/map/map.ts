@@ -35,6 +35,7 @@ import {
   updateFlagsValue,
 } from "./flags.js";
 import { type MapInfo, readMapInfo } from "./info.js";
+import { type ListedMap, listMaps } from "./list.js";
 import { mapRef } from "./mapref.js";
 import { perCpu } from "./percpu.js";
 import {
@@ -374,6 +375,14 @@ export class BpfMap<KC extends AnyCodec = BytesCodec, VC extends AnyCodec = Byte
       throw new InputError("BpfMap.open needs the path of a pinned map");
     const raw = objGet(path, mapFlagsValue(options.flags), { what: `of ${path}` });
     return BpfMap.#adopt(raw, `map pinned at ${path}`, options);
+  }
+
+  /**
+   * Every map in the kernel (its info, memlock, frozen), in id order, as `bpftool map list` shows
+   * them; maps freed while listing are left out. Needs CAP_SYS_ADMIN.
+   */
+  static list(): ListedMap[] {
+    return listMaps();
   }
 
   /** Opens the map with kernel id `id` (BPF_MAP_GET_FD_BY_ID); see {@link BpfMap.open}. */

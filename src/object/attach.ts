@@ -4,19 +4,19 @@
  * section; cgroup programs and xdp / tc programs when a target is given. Sections that name no
  * place (`socket`, `tracepoint` with no target...) are skipped, with the reason.
  */
-import { closeSync, openSync } from "node:fs";
+import type { AnyCodec } from "../codec/index.js";
 import { attachCgroup, type Cgroup, type CgroupAttachType } from "../link/cgroup.js";
 import type { Interface } from "../link/iface.js";
-import { adoptLink, type Link } from "../link/link.js";
+import type { Link } from "../link/link.js";
 import { attachTcx, attachXdp } from "../link/net.js";
-import { programFd } from "../link/program.js";
+import { attachFlowDissector, attachSkLookup, type Netns } from "../link/sklookup.js";
 import { attachTracepoint } from "../link/tracepoint.js";
 import { attachRawTracepoint, attachTracing, type TracingAttachType } from "../link/tracing.js";
 import { attachUprobe, attachUprobeMulti, uprobeOffset } from "../link/uprobe.js";
+import type { BpfMap } from "../map/map.js";
 import type { Program } from "../program/program.js";
-import { attachTypeNumber } from "../program/types.js";
 import { InputError } from "../sys/error.js";
-import { linkCreate } from "../sys/link.js";
+import { attachUsdt } from "../usdt/attach.js";
 import type { SectionDef } from "./sections.js";
 
 /** Targets for programs whose section cannot say where they attach. */
@@ -33,7 +33,7 @@ export interface ObjectAttachOptions {
    * the network namespace for `sk_lookup` and `flow_dissector` programs: a path to its file
    * (`/proc/self/ns/net`, `/proc/PID/ns/net`, `/run/netns/NAME`) or an open descriptor of it
    */
-  netns?: string | number;
+  netns?: Netns;
 }
 
 /** Why a program was not attached. */
@@ -71,9 +71,24 @@ export function attachBySection(
   section: string,
   def: SectionDef,
   options: ObjectAttachOptions,
+  map: (name: string) => BpfMap<AnyCodec, AnyCodec> | undefined = () => undefined,
 ): Link | SkipReason {
   const rule = def.rule.replace(/\+$/, "");
   const t = def.target;
+  if (rule === "usdt" || rule === "usdt.s") {
+    // usdt/BINARY:PROVIDER:NAME; libbpf's usdt.bpf.h reads its arguments from __bpf_usdt_specs
+    const m = /^(.+):([^:]+):([^:]+)$/.exec(t);
+    if (!m) return "a usdt section names no BINARY:PROVIDER:NAME";
+    const specs = map("__bpf_usdt_specs");
+    const attached = attachUsdt(program, {
+      binary: m[1] as string,
+      provider: m[2] as string,
+      name: m[3] as string,
+      ...(specs === undefined ? {} : { specs }),
+      ...(options.pid === undefined ? {} : { pid: options.pid }),
+    });
+    return attached.links[0] as Link;
+  }
   if (def.programType === "tracepoint") {
     const slash = t.indexOf("/");
     if (slash <= 0) return "a tracepoint section names no CATEGORY/NAME";
@@ -123,42 +138,9 @@ export function attachBySection(
   }
   if ((def.programType === "sk_lookup" || def.programType === "flow_dissector") && at === def.programType) {
     if (options.netns === undefined) return `a ${def.programType} program: give attach({ netns })`;
-    return attachNetns(program, options.netns, at);
+    return at === "sk_lookup"
+      ? attachSkLookup(program, options.netns)
+      : attachFlowDissector(program, options.netns);
   }
   return `section '${section}' does not say where to attach`;
-}
-
-/** A BPF_LINK_CREATE on a network namespace (sk_lookup, flow_dissector), by its file or descriptor. */
-function attachNetns(
-  program: Program,
-  netns: string | number,
-  attachType: "sk_lookup" | "flow_dissector",
-): Link {
-  const fd = programFd(program, [attachType], `attach ${attachType}`);
-  let ns: number;
-  let opened = false;
-  if (typeof netns === "number") {
-    if (!Number.isInteger(netns) || netns < 0)
-      throw new InputError(`netns must be a path or an open descriptor, got ${netns}`);
-    ns = netns;
-  } else {
-    try {
-      ns = openSync(netns, "r");
-      opened = true;
-    } catch (e) {
-      throw new InputError(
-        `cannot open the network namespace ${netns} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give /proc/self/ns/net, /proc/PID/ns/net or /run/netns/NAME`,
-        { cause: e },
-      );
-    }
-  }
-  try {
-    const link = linkCreate(
-      { progFd: fd, target: ns, attachType: attachTypeNumber(attachType) },
-      { what: `of ${attachType} program on network namespace ${String(netns)}`, privilege: "net" },
-    );
-    return adoptLink(link);
-  } finally {
-    if (opened) closeSync(ns);
-  }
 }

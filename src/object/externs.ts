@@ -384,6 +384,9 @@ export function fillKconfig(externs: readonly ObjectExtern[], sources: KconfigSo
       }
     } else if (e.name === "LINUX_KERNEL_VERSION") {
       setNumber(BigInt(sources.kernelVersion()), "the kernel version");
+    } else if (e.name === "LINUX_HAS_BPF_COOKIE") {
+      // libbpf's own: whether bpf_get_attach_cookie works (Linux 5.15 and later); usdt.bpf.h reads it
+      setNumber(1n, "BPF cookies (Linux 5.15+)");
     } else if (!e.name.startsWith("LINUX_") || !e.weak) {
       throw new ExternError(
         e.name,

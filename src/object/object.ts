@@ -580,7 +580,7 @@ export class BpfObject implements Disposable {
       if (this.#links.has(name)) continue;
       const program = this.program(name);
       const spec = this.#programSpec(name);
-      const r = attachBySection(program, spec.section, spec.def, options);
+      const r = attachBySection(program, spec.section, spec.def, options, (n) => this.#maps.get(n) as never);
       if (typeof r === "string") {
         if (named)
           throw new InputError(`program '${name}' (section ${spec.section}) cannot be attached: ${r}`);

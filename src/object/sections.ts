@@ -55,8 +55,9 @@ const DEFS: readonly (readonly [string, string, string | undefined, number?])[] 
   ["uprobe.session.s+", "kprobe", "trace_uprobe_session", SLEEPABLE],
   ["ksyscall+", "kprobe", undefined],
   ["kretsyscall+", "kprobe", undefined],
-  ["usdt+", "kprobe", undefined],
-  ["usdt.s+", "kprobe", undefined, SLEEPABLE],
+  // as libbpf does where the kernel has uprobe_multi links: every site of the probe in one link
+  ["usdt+", "kprobe", "trace_uprobe_multi"],
+  ["usdt.s+", "kprobe", "trace_uprobe_multi", SLEEPABLE],
   ["tc/ingress", "sched_cls", "tcx_ingress"],
   ["tc/egress", "sched_cls", "tcx_egress"],
   ["tcx/ingress", "sched_cls", "tcx_ingress"],
@@ -204,7 +205,7 @@ export function matchSection(section: string): SectionDef | undefined {
       xdpFrags: (flags & FRAGS) !== 0,
       btfTarget: (flags & BTF) !== 0,
       rule,
-      notYet: rule.startsWith("usdt") ? "USDT probes" : undefined,
+      notYet: undefined,
     };
   }
   return undefined;

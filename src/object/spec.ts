@@ -18,6 +18,7 @@ import {
   SHF_EXECINSTR,
   SHT_NOBITS,
   SHT_PROGBITS,
+  STB_LOCAL,
   STT_FUNC,
   STT_SECTION,
 } from "../elf/index.js";
@@ -203,6 +204,7 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
   const externs = collectExterns(elf, model, fail);
   if (btf && model) {
     fixupDatasecs(elf, btf, model);
+    hiddenFunctionsStatic(elf, btf, model);
     btf = fixupExternBtf(btf, model, externs, fail);
     model = Btf.parse(btf);
     sortDatasecs(btf, model);
@@ -381,6 +383,31 @@ function fixupDatasecs(elf: ElfFile, btf: Uint8Array, model: Btf): void {
       );
       if (sym) v.setUint32(info + 4, sym.value, true);
     }
+  }
+}
+
+/**
+ * Global functions of hidden (or internal) visibility get BTF linkage static, as libbpf does: the
+ * verifier then checks them with their caller's context (a `long *res` argument known non-NULL)
+ * instead of alone. libbpf's usdt.bpf.h relies on it (`__weak __hidden bpf_usdt_arg`).
+ */
+function hiddenFunctionsStatic(elf: ElfFile, btf: Uint8Array, model: Btf): void {
+  const hidden = new Set(
+    elf.symbols
+      .filter(
+        (s) => s.type === STT_FUNC && s.bind !== STB_LOCAL && (s.visibility === 1 || s.visibility === 2),
+      )
+      .map((s) => s.name),
+  );
+  if (hidden.size === 0) return;
+  const v = new DataView(btf.buffer, btf.byteOffset, btf.byteLength);
+  const typeStart = v.getUint32(4, true) + v.getUint32(8, true);
+  const { starts } = model.typeWords;
+  for (let id = 1; id < model.typeCount + 1; id++) {
+    if (model.kindName(id) !== "func" || !hidden.has(model.nameOf(id))) continue;
+    const at = typeStart + (starts[id - 1] as number) * 4;
+    // the info word's vlen bits hold a FUNC's linkage: 0 static
+    v.setUint32(at + 4, v.getUint32(at + 4, true) & ~0xffff, true);
   }
 }
 

@@ -36,6 +36,17 @@ export interface ProgramInfo {
   recursionMisses: bigint;
   /** instructions the verifier processed */
   verifiedInsns: number;
+  /** the device a program offloaded to a NIC is bound to (0 when not offloaded) */
+  ifindex: number;
+  /** the network namespace of an offloaded program's device (st_dev and inode; 0 when none) */
+  netnsDev: bigint;
+  netnsIno: bigint;
+  /** how many func_info and line_info records the kernel kept (0 without BTF) */
+  funcInfoCount: number;
+  lineInfoCount: number;
+  /** the BTF object (0: vmlinux) and type id of what a tracing, lsm or ext program attaches to */
+  attachBtfObjId: number;
+  attachBtfId: number;
 }
 
 /** Reads the kernel's info about the program behind `fd`. */
@@ -70,6 +81,13 @@ export function programInfo(fd: number): ProgramInfo {
     runTimeNs: info.readBigUInt64LE(o.run_time_ns),
     recursionMisses: info.readBigUInt64LE(o.recursion_misses),
     verifiedInsns: info.readUInt32LE(o.verified_insns),
+    ifindex: info.readUInt32LE(o.ifindex),
+    netnsDev: info.readBigUInt64LE(o.netns_dev),
+    netnsIno: info.readBigUInt64LE(o.netns_ino),
+    funcInfoCount: info.readUInt32LE(o.nr_func_info),
+    lineInfoCount: info.readUInt32LE(o.nr_line_info),
+    attachBtfObjId: info.readUInt32LE(o.attach_btf_obj_id),
+    attachBtfId: info.readUInt32LE(o.attach_btf_id),
   };
 }
 

@@ -1,5 +1,6 @@
 /** `Program`: a loaded eBPF program, made from a spec, owning its descriptor. */
 import { MemoryHandle } from "../interp/elemops.js";
+import type { InterpEnvironment } from "../interp/env.js";
 import { InterpProgram } from "../interp/program.js";
 import { decode } from "../isa/decode.js";
 import type { Instruction } from "../isa/insn.js";
@@ -11,6 +12,7 @@ import { type ProgramBtfOption, resolveLoadBtf } from "./btf.js";
 import { type ProgramFunctions, programFunctions } from "./functions.js";
 import { type ProgramInfo, programInfo } from "./info.js";
 import { mapFdOf, type ProgramInstructions, programBytes } from "./instructions.js";
+import { type ListedProgram, listPrograms } from "./list.js";
 import { withCapability } from "./reject.js";
 import { isVerifierRejection, ProgramRejectedError } from "./rejected.js";
 import { parseVerifierStatistics, type VerifierStatistics } from "./stats.js";
@@ -24,6 +26,7 @@ import {
   programTypeName,
   programTypeNumber,
 } from "./types.js";
+import { type JitedProgram, programJited, programXlatedListing, type XlatedProgram } from "./xlated.js";
 
 /** What a program is made from. */
 export interface ProgramSpec {
@@ -105,6 +108,14 @@ export interface TestRunOptions {
   flags?: number;
   /** the CPU to run on (with BPF_F_TEST_RUN_ON_CPU) */
   cpu?: number;
+  /**
+   * memory back end only: what the helpers answer (pid, tgid, uid, gid, comm, the clock, the
+   * CPU, the random seed, memory for `bpf_probe_read_*`); the kernel's helpers answer from the
+   * real process, so a kernel program refuses this option
+   */
+  env?: Partial<InterpEnvironment>;
+  /** memory back end only: the most instructions one run may execute (default 10,000,000) */
+  budget?: number;
 }
 
 /** What a test run returned. */
@@ -117,6 +128,10 @@ export interface TestRunResult {
   dataOut: Buffer;
   /** the context after the run */
   ctxOut: Buffer;
+  /** memory back end only: instructions executed in the last run */
+  steps?: number;
+  /** memory back end only: the lines `bpf_trace_printk` wrote in the last run */
+  printk?: string[];
 }
 
 /** A handle that keeps the kernel's run-time statistics enabled until it is closed. */
@@ -306,6 +321,15 @@ export class Program implements Disposable {
     return Program.#adopt(fd, `program pinned at ${path}`);
   }
 
+  /**
+   * Every program loaded in the kernel (its info, memlock and whole name), in id order, as
+   * `bpftool prog list` shows them; programs unloaded while listing are left out. Needs
+   * CAP_SYS_ADMIN.
+   */
+  static list(): ListedProgram[] {
+    return listPrograms();
+  }
+
   /** Opens the loaded program with id `id` (needs CAP_SYS_ADMIN). */
   static fromId(id: number): Program {
     checkUint(id, "program id", 0xffffffff);
@@ -388,19 +412,37 @@ export class Program implements Disposable {
     checkUint(options.flags, "test run flags", 0xffffffff);
     checkUint(options.cpu, "cpu", 0xffffffff);
     const interp = this.#interp;
+    if (interp === undefined && (options.env !== undefined || options.budget !== undefined))
+      throw new InputError(
+        `${options.env !== undefined ? "env" : "budget"} is an option of the memory back end (Program.load({ backend: "memory" })): the kernel's helpers answer from the real process, and the verifier bounds the run`,
+      );
     if (interp !== undefined) {
       if (this.#fd.closed) throw new ClosedError(`${this.type} program (memory)`);
+      checkUint(options.budget, "budget", Number.MAX_SAFE_INTEGER);
+      if (options.env !== undefined && (typeof options.env !== "object" || options.env === null))
+        throw new InputError(
+          "test run env must be an object (pid, tgid, comm, timeNs, cpu, seed, memory ...)",
+        );
       const times = Math.max(options.repeat ?? 1, 1);
+      const env = options.cpu === undefined ? options.env : { ...options.env, cpu: options.cpu };
       const run = {
         ...(data ? { data } : {}),
         ...(ctx ? { ctx } : {}),
-        ...(options.cpu === undefined ? {} : { env: { cpu: options.cpu } }),
+        ...(env === undefined ? {} : { env }),
+        ...(options.budget === undefined ? {} : { budget: options.budget }),
       };
       const t0 = process.hrtime.bigint();
       let r = interp.run(run);
       for (let k = 1; k < times; k++) r = interp.run(run);
       const duration = Number((process.hrtime.bigint() - t0) / BigInt(times));
-      return { retval: r.retval, duration, dataOut: Buffer.from(r.dataOut), ctxOut: Buffer.from(r.ctxOut) };
+      return {
+        retval: r.retval,
+        duration,
+        dataOut: Buffer.from(r.dataOut),
+        ctxOut: Buffer.from(r.ctxOut),
+        steps: r.steps,
+        printk: r.printk,
+      };
     }
     const r = progTestRun(
       {
@@ -429,6 +471,21 @@ export class Program implements Disposable {
    */
   functions(): ProgramFunctions {
     return programFunctions(this.fd);
+  }
+
+  /**
+   * The instructions as the kernel runs them after the verifier's rewrites, each with its text
+   * (maps as `map[id:N]`, helpers by kernel symbol), the function and source line that start there
+   * (from the program's BTF func_info and line_info) and the map it refers to, as
+   * `bpftool prog dump xlated` shows them. Empty when the kernel withholds them.
+   */
+  xlated(): XlatedProgram {
+    return programXlatedListing(this.fd);
+  }
+
+  /** The JIT-compiled machine code and its functions (empty when not JIT-compiled or hidden). */
+  jited(): JitedProgram {
+    return programJited(this.fd);
   }
 
   /** Pins the program at `path` in a bpffs (it then outlives this process). */

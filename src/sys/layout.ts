@@ -211,6 +211,31 @@ export const PROG_ATTACH = layout("prog_attach", [
   ["expected_revision", "u64"],
 ]);
 
+export const QUERY = layout("query", [
+  ["target_fd|target_ifindex", "u32"],
+  ["attach_type", "u32"],
+  ["query_flags", "u32"],
+  ["attach_flags", "u32"],
+  ["prog_ids", "u64"],
+  ["prog_cnt|count", "u32"],
+  ["prog_attach_flags", "u64"],
+  ["link_ids", "u64"],
+  ["link_attach_flags", "u64"],
+  ["revision", "u64"],
+]);
+
+export const TASK_FD_QUERY = layout("task_fd_query", [
+  ["pid", "u32"],
+  ["fd", "u32"],
+  ["flags", "u32"],
+  ["buf_len", "u32"],
+  ["buf", "u64"],
+  ["prog_id", "u32"],
+  ["fd_type", "u32"],
+  ["probe_offset", "u64"],
+  ["probe_addr", "u64"],
+]);
+
 export const TEST_RUN = layout("test", [
   ["prog_fd", "u32"],
   ["retval", "u32"],
@@ -262,6 +287,10 @@ export const LINK_CREATE = layout("link_create", [
   ["flags", "u32"],
   union(
     [["target_btf_id", "u32"]],
+    [
+      ["iter_info", "u64"],
+      ["iter_info_len", "u32"],
+    ],
     [["perf_event.bpf_cookie", "u64"]],
     [
       ["tracing.target_btf_id", "u32"],
@@ -276,6 +305,16 @@ export const LINK_CREATE = layout("link_create", [
       ["cgroup.expected_revision", "u64"],
     ],
     [
+      ["netfilter.pf", "u32"],
+      ["netfilter.hooknum", "u32"],
+      ["netfilter.priority", "s32"],
+      ["netfilter.flags", "u32"],
+    ],
+    [
+      ["netkit.relative_fd|netkit.relative_id", "u32"],
+      ["netkit.expected_revision", "u64"],
+    ],
+    [
       ["uprobe_multi.path", "u64"],
       ["uprobe_multi.offsets", "u64"],
       ["uprobe_multi.ref_ctr_offsets", "u64"],
@@ -283,6 +322,13 @@ export const LINK_CREATE = layout("link_create", [
       ["uprobe_multi.cnt", "u32"],
       ["uprobe_multi.flags", "u32"],
       ["uprobe_multi.pid", "u32"],
+    ],
+    [
+      ["kprobe_multi.flags", "u32"],
+      ["kprobe_multi.cnt", "u32"],
+      ["kprobe_multi.syms", "u64"],
+      ["kprobe_multi.addrs", "u64"],
+      ["kprobe_multi.cookies", "u64"],
     ],
   ),
 ]);
@@ -295,6 +341,11 @@ export const LINK_UPDATE = layout("link_update", [
 ]);
 
 export const LINK_DETACH = layout("link_detach", [["link_fd", "u32"]]);
+
+export const ITER_CREATE = layout("iter_create", [
+  ["link_fd", "u32"],
+  ["flags", "u32"],
+]);
 
 export const RAW_TRACEPOINT = layout("raw_tracepoint", [
   ["name", "u64"],
@@ -434,6 +485,13 @@ export const LINK_INFO = layout("bpf_link_info", [
       ),
     ],
     [
+      ["kprobe_multi.addrs", "u64"],
+      ["kprobe_multi.count", "u32"],
+      ["kprobe_multi.flags", "u32"],
+      ["kprobe_multi.missed", "u64"],
+      ["kprobe_multi.cookies", "u64"],
+    ],
+    [
       ["uprobe_multi.path", "u64"],
       ["uprobe_multi.offsets", "u64"],
       ["uprobe_multi.ref_ctr_offsets", "u64"],
@@ -466,6 +524,8 @@ export const ALL_LAYOUTS = [
   PROG_LOAD,
   OBJ,
   PROG_ATTACH,
+  QUERY,
+  TASK_FD_QUERY,
   TEST_RUN,
   GET_ID,
   INFO,
@@ -474,6 +534,7 @@ export const ALL_LAYOUTS = [
   LINK_CREATE,
   LINK_UPDATE,
   LINK_DETACH,
+  ITER_CREATE,
   RAW_TRACEPOINT,
   PROG_INFO,
   MAP_INFO,

@@ -93,6 +93,11 @@ export let close: NativeFn = lazy("int close(int fd)", (f) => {
   close = f;
 });
 
+/** `socket(2)`. */
+export let socket: NativeFn = lazy("int socket(int domain, int type, int protocol)", (f) => {
+  socket = f;
+});
+
 /** `socketpair(2)`; sv receives two ints. */
 export let socketpair: NativeFn = lazy(
   "int socketpair(int domain, int type, int protocol, _Out_ int *sv)",
@@ -106,6 +111,14 @@ export let setsockopt: NativeFn = lazy(
   "int setsockopt(int fd, int level, int name, uint8_t *value, unsigned int len)",
   (f) => {
     setsockopt = f;
+  },
+);
+
+/** `getsockopt(2)`; `len` is a one-element array: the value's room in, its length out. */
+export let getsockopt: NativeFn = lazy(
+  "int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)",
+  (f) => {
+    getsockopt = f;
   },
 );
 

@@ -124,6 +124,11 @@ export function getFdById(kind: ObjectKind, id: number, openFlags = 0, ctx?: Cal
   return ret;
 }
 
+/** The hint of an EPERM from BPF_ENABLE_STATS, which checks CAP_SYS_ADMIN alone. */
+const STATS_HINT =
+  "turning on run-time statistics needs CAP_SYS_ADMIN, and CAP_BPF is not enough: run as root or grant CAP_SYS_ADMIN " +
+  "(or set the sysctl kernel.bpf_stats_enabled=1 instead)";
+
 /** BPF_STATS_RUN_TIME. */
 export const STATS_RUN_TIME = 0;
 
@@ -133,5 +138,9 @@ export const STATS_RUN_TIME = 0;
 export function enableStats(type: number = STATS_RUN_TIME, ctx?: CallContext): number {
   const attr = scratchAttr();
   putU32(attr, ENABLE_STATS.offset.type, type, "stats type");
-  return bpfCall(Cmd.ENABLE_STATS, attr, ctx);
+  return bpfCall(Cmd.ENABLE_STATS, attr, {
+    privilege: "admin",
+    ...ctx,
+    details: { hint: STATS_HINT, ...ctx?.details },
+  });
 }

@@ -18,7 +18,7 @@ test("rawbpf btf --help, and usage errors", async () => {
   const io = captureIo();
   assert.equal(await run(["--help"], io), 0);
   assert.match(io.out, /usage: rawbpf btf dump/);
-  await assert.rejects(() => run(["list"], captureIo()), /unknown verb/);
+  await assert.rejects(() => run(["frob"], captureIo()), /unknown verb/);
   await assert.rejects(() => run(["dump", "--format", "yaml"], captureIo()), /raw, c or json/);
 });
 

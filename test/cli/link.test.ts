@@ -35,7 +35,7 @@ test("rawbpf link list / show: the kernel's links with their programs and hooks,
 
   const text = captureIo();
   assert.equal(await main(["link", "list"], text), 0);
-  assert.match(text.out, new RegExp(`^${ids[0]}: xdp  prog ${xdp.info().id}  ifindex 1$`, "m"));
+  assert.match(text.out, new RegExp(`^${ids[0]}: xdp  prog ${xdp.info().id}  ifindex 1  mode generic$`, "m"));
   assert.match(
     text.out,
     new RegExp(`^${ids[1]}: raw_tracepoint  prog ${rawtp.info().id}  tracepoint sys_enter  cookie 5$`, "m"),
@@ -43,7 +43,13 @@ test("rawbpf link list / show: the kernel's links with their programs and hooks,
 
   const show = captureIo();
   assert.equal(await main(["link", "show", String(ids[0]), "--json"], show), 0);
-  assert.deepEqual(JSON.parse(show.out), { id: ids[0], programId: xdp.info().id, type: "xdp", ifindex: 1 });
+  assert.deepEqual(JSON.parse(show.out), {
+    id: ids[0],
+    programId: xdp.info().id,
+    type: "xdp",
+    ifindex: 1,
+    mode: "generic",
+  });
 
   onLo.close();
   const gone = captureIo();

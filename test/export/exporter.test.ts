@@ -99,10 +99,16 @@ test("maps that do not exist, keys that do not add up, objects not loadable yet:
     () => Exporter.start(cfg),
     /cfg\.yaml:7:7: .*the labels take 4 bytes of key, but map 'm' has 8-byte keys/,
   );
-  cfg = parseConfig("programs:\n  - name: p\n    file: prog.o\n", "cfg.yaml");
+  cfg = parseConfig("programs:\n  - name: p\n    file: prog.ts\n", "cfg.yaml");
   assert.throws(
     () => Exporter.start(cfg),
-    (e: Error) => e instanceof UnsupportedSourceError && /cfg\.yaml:3:5: .*clang object/.test(e.message),
+    (e: Error) =>
+      e instanceof UnsupportedSourceError && /cfg\.yaml:3:5: .*TypeScript program/.test(e.message),
+  );
+  cfg = parseConfig("programs:\n  - name: p\n    file: missing.o\n", "cfg.yaml");
+  assert.throws(
+    () => Exporter.start(cfg),
+    (e: Error) => e instanceof ConfigError && /cfg\.yaml:3:5: .*cannot open .*missing\.o/.test(e.message),
   );
   cfg = parseConfig("maps:\n  - { name: m, pinned: /sys/fs/bpf/does-not-exist-rawbpf }\n", "cfg.yaml");
   assert.throws(() => Exporter.start(cfg), /cfg\.yaml:2:5: maps\[0\]: cannot open map 'm'/);
@@ -275,11 +281,48 @@ test("a port in use is a ListenError; scrapes during a reload all succeed", asyn
       assert.match(r.body, /^reload_gauge\{i="0"\} 7$/m);
     }
     const view = new PrometheusView();
-    const body = (await view.render(server.exporter.collect(), true)).body;
+    const body = view.render(server.exporter.collect(), true).body.toString("utf8");
     assert.ok(body.endsWith("# EOF\n"), "OpenMetrics");
   } finally {
     other.exporter.close();
     await server.close();
     server.exporter.close();
   }
+});
+
+test("histograms: _sum from the program's sum key (bucketMax + 1, as ebpf_exporter), or estimated from the buckets", (t) => {
+  if (!needsRoot(t)) return;
+  using h = pinned(BpfMap.create({ type: "hash", key: u32, value: u64, maxEntries: 16 }), "histo-sum");
+  // values 1, 2, 2, 3, 900 in exp2 buckets 0..3 (900 is above 2^3: +Inf only); their sum, 908, at index 4
+  h.map.set(0, 1n);
+  h.map.set(1, 2n);
+  h.map.set(2, 1n);
+  h.map.set(10, 1n);
+  h.map.set(4, 908n);
+  const family = (sum: string) => {
+    const cfg = parseConfig(
+      `maps:\n  - { name: m, pinned: ${h.path} }\nbuiltin: false\nmetrics:\n  histograms:\n    - { name: v, map: m, bucketType: exp2, bucketMax: 3, bucketMultiplier: 0.5, ${sum}labels: [{ name: bucket, size: 4 }] }\n`,
+      "cfg.yaml",
+    );
+    const ex = Exporter.start(cfg);
+    try {
+      return ex.collect().families[0]!.histograms[0]!;
+    } finally {
+      ex.close();
+    }
+  };
+  const exact = family("sum: bucket, ");
+  assert.deepEqual(exact.counts, [1, 2, 1, 0], "buckets 0..3; the sum key is not a bucket");
+  assert.equal(exact.count, 5, "every value counted once, the sum key not at all");
+  assert.equal(exact.sum, 908 * 0.5, "the program's sum times the multiplier");
+  const estimated = family("");
+  // with no sum key, index 4 is a count above bucketMax like index 10
+  assert.equal(estimated.count, 5 + 908);
+  assert.equal(estimated.sum, 1 * 0.5 + 2 * 1 + 1 * 2 + (1 + 908) * 4, "each bucket's count times its bound");
+  assert.match(
+    configError(
+      `maps:\n  - { name: m, pinned: ${h.path} }\nmetrics:\n  histograms:\n    - { name: v, map: m, bucketType: exp2, bucketMax: 3, sum: exact, labels: [{ name: bucket, size: 4 }] }\n`,
+    ).message,
+    /sum.*(estimate|bucket)/,
+  );
 });

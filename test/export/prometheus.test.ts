@@ -10,12 +10,9 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { haveTools } from "../support/ci.js";
 import { needsRoot } from "../support/privilege.js";
 import { buildWorkload, FIXTURES, freePort, get, startExporter, tempDir, waitFor } from "./support.js";
-
-function have(tool: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
-}
 
 interface PromResult {
   metric: Record<string, string>;
@@ -44,7 +41,7 @@ const N = 1234;
 
 test("Prometheus scrapes rawbpf export: exact getppid count, histogram buckets of known sizes, promtool accepts", async (t) => {
   if (!needsRoot(t)) return;
-  if (!have("prometheus") || !have("promtool")) {
+  if (!haveTools("prometheus", "promtool")) {
     if (process.env.CI === "true") throw new Error("prometheus is not installed (.ci/run installs it)");
     t.skip("prometheus is not installed (apt-get install prometheus)");
     return;

@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { u32, u64 } from "../../src/codec/index.js";
+import { BudgetExceededError } from "../../src/interp/errors.js";
 import { assemble } from "../../src/isa/asm/index.js";
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
-import { BpfError } from "../../src/sys/error.js";
+import { BpfError, InputError } from "../../src/sys/error.js";
 import { needsRoot } from "../support/privilege.js";
 
 const SOURCE = `.map counts type=hash key=4 value=8 entries=3
@@ -98,4 +99,32 @@ test("memory per-CPU and array maps read back like the kernel's", (t) => {
   using k = BpfMap.create({ type: "percpu_array", key: u32, value: u64, maxEntries: 2 });
   k.set(1, 7n);
   assert.deepEqual(k.get(1), v);
+});
+
+test("testRun's env and budget set what the memory back end's helpers answer; a kernel program refuses them", (t) => {
+  const source = `call bpf_get_current_pid_tgid
+r6 = r0
+call bpf_ktime_get_ns
+r7 = r0
+call bpf_ktime_get_ns
+r0 -= r7
+r6 >>= 32
+r0 += r6
+exit`;
+  using prog = Program.load({ type: "socket_filter", instructions: assemble(source), backend: "memory" });
+  const data = new Uint8Array(20);
+  // tgid in the high half of pid_tgid, plus how far the clock moved between two reads
+  const r = prog.testRun({ data, env: { tgid: 4242, timeStepNs: 7n } });
+  assert.equal(r.retval, 4242 + 7);
+  assert.equal(r.steps, 9);
+  assert.equal(prog.testRun({ data }).retval, 1000 + 1000, "the defaults: tgid 1000, a step of 1000 ns");
+  assert.throws(() => prog.testRun({ data, budget: 5 }), BudgetExceededError);
+  assert.throws(() => prog.testRun({ data, env: 5 as never }), InputError);
+  if (!needsRoot(t)) return;
+  using k = Program.load({ type: "socket_filter", instructions: assemble(source) });
+  assert.throws(
+    () => k.testRun({ data, env: { tgid: 1 } }),
+    (e: Error) => e instanceof InputError && /env is an option of the memory back end/.test(e.message),
+  );
+  assert.throws(() => k.testRun({ data, budget: 10 }), /budget is an option of the memory back end/);
 });

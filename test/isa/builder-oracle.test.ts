@@ -12,17 +12,12 @@ import * as b from "../../src/isa/builder/index.js";
 import { R0, R1, R2, R3, R10 } from "../../src/isa/builder/index.js";
 import { encode } from "../../src/isa/encode.js";
 import type { Instruction } from "../../src/isa/insn.js";
+import { haveTools } from "../support/ci.js";
 
-function haveLlvm(): boolean {
-  try {
-    execFileSync("llvm-mc-19", ["--version"], { stdio: "ignore" });
-    execFileSync("llvm-objcopy-19", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = !haveLlvm() && process.env.CI !== "true" ? "llvm-mc-19 is not installed" : false;
+const skip =
+  !haveTools("llvm-mc-19", "llvm-objcopy-19") && process.env.CI !== "true"
+    ? "llvm-mc-19 is not installed"
+    : false;
 
 /** Assembles LLVM BPF assembly and returns the bytes of .text. */
 function assemble(text: string): Uint8Array {

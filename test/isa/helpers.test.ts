@@ -10,17 +10,9 @@ import {
   UnknownHelperError,
   UnknownHelperIdError,
 } from "../../src/isa/helpers.js";
+import { haveTools } from "../support/ci.js";
 
-function haveBpftool(): boolean {
-  try {
-    execFileSync("bpftool", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skipBpftool = !haveBpftool() && process.env.CI !== "true" ? "bpftool is not installed" : false;
+const skipBpftool = !haveTools("bpftool") && process.env.CI !== "true" ? "bpftool is not installed" : false;
 
 test("every helper of the running kernel's enum bpf_func_id is in the table with the same id", {
   skip: skipBpftool,

@@ -186,7 +186,7 @@ test("attach({ netns }): sk_lookup and flow_dissector programs on a network name
     using third = BpfObject.open(path).load();
     assert.throws(
       () => third.attach({ netns: "/nonexistent/ns", programs: ["lookup_pass"] }),
-      /cannot open the network namespace \/nonexistent\/ns/,
+      /cannot use network namespace \/nonexistent\/ns: ENOENT/,
     );
   } finally {
     holder.kill();

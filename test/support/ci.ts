@@ -1,4 +1,5 @@
 /** Skips that become failures under CI=true (the convention of privilege.ts, for tools and kernel answers). */
+import { spawnSync } from "node:child_process";
 import type { TestContext } from "node:test";
 
 /**
@@ -8,4 +9,9 @@ import type { TestContext } from "node:test";
 export function skipUnlessCI(t: TestContext, reason: string): void {
   if (process.env.CI === "true") throw new Error(`${reason} (a skip is a failure under CI=true)`);
   t.skip(reason);
+}
+
+/** Whether every command is on PATH (`command -v`), without running it. */
+export function haveTools(...commands: string[]): boolean {
+  return commands.every((c) => spawnSync("sh", ["-c", 'command -v "$1"', "sh", c]).status === 0);
 }

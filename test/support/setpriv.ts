@@ -18,27 +18,29 @@ export function needsSetpriv(t: TestContext): boolean {
 }
 
 /**
+ * Runs `argv` (a command and its arguments) from the project's root with only `caps` (capability
+ * names without CAP_, any case: "bpf", "PERFMON", "net_admin") in its bounding set, root's uid kept.
+ */
+export function runWithCapabilities(caps: readonly string[], argv: readonly string[]): ChildResult {
+  const bounding = ["-all", ...caps.map((c) => `+${c.toLowerCase()}`)].join(",");
+  const r = spawnSync(
+    "setpriv",
+    ["--inh-caps=-all", "--ambient-caps=-all", `--bounding-set=${bounding}`, ...argv],
+    {
+      encoding: "utf8",
+      timeout: 120_000,
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+    },
+  );
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
  * Runs `code` (an ES module, through tsx, from the project's root) with only `caps` (capability
  * names without CAP_, lower case: "bpf", "perfmon", "net_admin") in its bounding set.
  */
 export function withCapabilities(caps: readonly string[], code: string): ChildResult {
-  const bounding = ["-all", ...caps.map((c) => `+${c}`)].join(",");
-  const r = spawnSync(
-    "setpriv",
-    [
-      "--inh-caps=-all",
-      "--ambient-caps=-all",
-      `--bounding-set=${bounding}`,
-      process.execPath,
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      code,
-    ],
-    { encoding: "utf8", timeout: 120_000, cwd: fileURLToPath(new URL("../..", import.meta.url)) },
-  );
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  return runWithCapabilities(caps, [process.execPath, "--import", "tsx", "--input-type=module", "-e", code]);
 }
 
 /** The absolute path of a source module, as a JSON string for an import in child code. */

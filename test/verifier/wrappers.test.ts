@@ -6,14 +6,11 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { explain } from "../../src/verifier/explain.js";
 import { parseVerifierLog } from "../../src/verifier/parse.js";
+import { haveTools } from "../support/ci.js";
 import { privileged } from "../support/privilege.js";
 import { CASES, closeMaps } from "./support/cases.js";
 
 after(() => closeMaps());
-
-function have(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-}
 
 const C = `#include <linux/bpf.h>
 #define SEC(n) __attribute__((section(n), used))
@@ -26,7 +23,7 @@ char _license[] SEC("license") = "GPL";
 `;
 
 test("bpftool's output (libbpf's BEGIN/END markers, its own lines, clang's line_info) is explained", (t) => {
-  const missing = ["clang-19", "bpftool"].filter((c) => !have(c));
+  const missing = ["clang-19", "bpftool"].filter((c) => !haveTools(c));
   if (missing.length > 0 || !privileged()) {
     if (process.env["CI"] === "true") assert.fail(`needs ${missing.join(", ") || "root"}`);
     t.skip(`needs ${missing.join(", ") || "root"}`);

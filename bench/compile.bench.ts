@@ -1,0 +1,179 @@
+/**
+ * The TypeScript compiler against clang: a ~300-line TypeScript module (a dozen programs, each
+ * with a map, a helper function with a loop, packet reads, a switch) and its C twin, generated
+ * here from the same template. Whole process: `node bin/rawbpf.js compile FILE.ts --format json`
+ * against `clang-19 -target bpf -O2 -g -c FILE.c` (an object with BTF and line info, as ours has),
+ * timed in turns by bash's `time` (bench/support.ts); goal at most 0.5x clang. In process, warm:
+ * `compile(source)` after a few warm-up runs, goal under 20 ms, and its ratio to clang's process.
+ * Also prints the parser's share and the instructions with and without the optimizer.
+ *
+ * Run: `npm run bench -- compile` (builds dist first).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type * as Lang from "../src/lang/index.js";
+import type * as Parse from "../src/lang/parse.js";
+import { median, nodeStartCommands, printNodeStart, type Run, timeAll } from "./support.js";
+
+// the built compiler (what users run; `npm run bench` builds it): under tsx, the sources run with
+// esbuild's helpers around every function, which costs more than the compiler itself
+const dist = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "src", "lang");
+const { compile } = (await import(join(dist, "index.js"))) as typeof Lang;
+const { parseModule } = (await import(join(dist, "parse.js"))) as typeof Parse;
+
+const UNITS = Number(process.env.COMPILE_BENCH_UNITS ?? 9);
+const ROUNDS = Number(process.env.COMPILE_BENCH_ROUNDS ?? 9);
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const build = join(root, "bench", ".build");
+mkdirSync(build, { recursive: true });
+
+function tsUnit(j: number): string {
+  return `
+const counts${j} = map("hash", { key: u32, value: u64, maxEntries: ${256 + j} });
+
+function score${j}(a: u32, b: u32): u32 {
+  let s: u32 = a ^ ${j * 7 + 1};
+  for (let i = 0; i < 8; i++) {
+    if ((s & 1) === 1) s = (s >> 1) ^ b;
+    else s = s >> 1;
+  }
+  return s % ${64 + j};
+}
+
+export const prog${j} = program("xdp", (ctx) => {
+  const proto = ctx.u8(23);
+  if (proto === null) return XDP_PASS;
+  const port = ctx.be16(36);
+  if (port === null) return XDP_PASS;
+  const k = score${j}(proto, port);
+  const c = counts${j}.lookup(k);
+  if (c === null) {
+    counts${j}.update(k, 1);
+    return XDP_PASS;
+  }
+  atomicAdd(c.value, 1);
+  switch (proto) {
+    case IPPROTO_TCP:
+      return XDP_PASS;
+    case IPPROTO_UDP:
+      return port === ${50 + j} ? XDP_DROP : XDP_PASS;
+    default:
+      return c.value > ${1000 * (j + 1)} ? XDP_DROP : XDP_PASS;
+  }
+});
+`;
+}
+
+function cUnit(j: number): string {
+  return `
+struct { __uint(type, BPF_MAP_TYPE_HASH); __type(key, __u32); __type(value, __u64); __uint(max_entries, ${256 + j}); } counts${j} SEC(".maps");
+
+static __attribute__((noinline)) __u32 score${j}(__u32 a, __u32 b) {
+  __u32 s = a ^ ${j * 7 + 1};
+  for (int i = 0; i < 8; i++) {
+    if ((s & 1) == 1) s = (s >> 1) ^ b;
+    else s = s >> 1;
+  }
+  return s % ${64 + j};
+}
+
+SEC("xdp") int prog${j}(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+  if (data + 24 > end) return XDP_PASS;
+  __u32 proto = *(__u8 *)(data + 23);
+  if (data + 38 > end) return XDP_PASS;
+  __u32 port = __builtin_bswap16(*(__u16 *)(data + 36));
+  __u32 k = score${j}(proto, port);
+  __u64 *c = bpf_map_lookup_elem(&counts${j}, &k);
+  if (!c) {
+    __u64 one = 1;
+    bpf_map_update_elem(&counts${j}, &k, &one, BPF_ANY);
+    return XDP_PASS;
+  }
+  __sync_fetch_and_add(c, 1);
+  switch (proto) {
+  case 6:
+    return XDP_PASS;
+  case 17:
+    return port == ${50 + j} ? XDP_DROP : XDP_PASS;
+  default:
+    return *c > ${1000 * (j + 1)} ? XDP_DROP : XDP_PASS;
+  }
+}
+`;
+}
+
+const ts = [
+  'import { atomicAdd, IPPROTO_TCP, IPPROTO_UDP, map, program, u32, u64, XDP_DROP, XDP_PASS } from "rawbpf";',
+  ...Array.from({ length: UNITS }, (_, j) => tsUnit(j)),
+].join("\n");
+const c = [
+  "#include <linux/bpf.h>",
+  "#include <bpf/bpf_helpers.h>",
+  ...Array.from({ length: UNITS }, (_, j) => cUnit(j)),
+  'char LICENSE[] SEC("license") = "GPL";',
+].join("\n");
+const tsFile = join(build, "compile-bench.ts");
+const cFile = join(build, "compile-bench.c");
+writeFileSync(tsFile, ts);
+writeFileSync(cFile, c);
+const include = `-I/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`;
+const clangArgs = ["-target", "bpf", "-O2", "-g", include, "-c", cFile, "-o", join(build, "compile-bench.o")];
+execFileSync("clang-19", clangArgs); // both must compile before anything is timed
+const once = compile(ts, { file: "compile-bench.ts" });
+
+// ---- in process, warm
+const times: number[] = [];
+const cpuTimes: number[] = [];
+const parseTimes: number[] = [];
+for (let i = 0; i < 40; i++) {
+  let t0 = performance.now();
+  const c0 = process.cpuUsage();
+  compile(ts, { file: "compile-bench.ts" });
+  const c1 = process.cpuUsage(c0);
+  if (i >= 10) times.push(performance.now() - t0);
+  if (i >= 10) cpuTimes.push((c1.user + c1.system) / 1000);
+  t0 = performance.now();
+  parseModule(ts, "compile-bench.ts");
+  if (i >= 10) parseTimes.push(performance.now() - t0);
+}
+const plainTimes: number[] = [];
+for (let i = 0; i < 20; i++) {
+  const t0 = performance.now();
+  compile(ts, { file: "compile-bench.ts", optimize: false });
+  if (i >= 5) plainTimes.push(performance.now() - t0);
+}
+const warm = median(times);
+const plain = compile(ts, { file: "compile-bench.ts", optimize: false });
+const count = (m: typeof once) => m.programs.reduce((n, p) => n + p.insns.length, 0);
+
+// ---- whole process
+const node = JSON.stringify(process.execPath);
+const q = JSON.stringify;
+const cli = `${node} ${q(join(root, "bin", "rawbpf.js"))}`;
+const start = nodeStartCommands();
+const t = timeAll(
+  {
+    ours: `${cli} compile ${q(tsFile)} --format json -o ${q(join(build, "compile-bench.json"))}`,
+    clang: `clang-19 ${clangArgs.map((a) => q(a)).join(" ")}`,
+    ...start.commands,
+  },
+  ROUNDS,
+  start.keepEnv,
+);
+const ours = t.ours as Run;
+const clang = t.clang as Run;
+const ms = (x: number) => x.toFixed(1).padStart(6);
+console.log(
+  `${ts.split("\n").length} lines of TypeScript (${once.programs.length} programs, ${UNITS} functions, ${once.maps.length} maps); C twin ${c.split("\n").length} lines`,
+);
+console.log(
+  `whole process  rawbpf compile ${ms(ours.wall)} ms (CPU ${ms(ours.cpu)})   clang-19 -O2 -g -c ${ms(clang.wall)} ms (CPU ${ms(clang.cpu)})   ratio ${(ours.wall / clang.wall).toFixed(2)} (goal <= 0.50)`,
+);
+console.log(
+  `in process     compile() warm ${ms(warm)} ms (CPU ${ms(median(cpuTimes))}; goal < 20), ${(warm / clang.wall).toFixed(3)}x clang's process; parse alone ${ms(median(parseTimes))} ms; without the optimizer ${ms(median(plainTimes))} ms`,
+);
+console.log(`instructions   ${count(once)} optimized, ${count(plain)} without the optimizer`);
+printNodeStart(t);

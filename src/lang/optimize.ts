@@ -1,0 +1,943 @@
+/**
+ * The optimizer: a pass over one function's emitted items (instructions, labels, line marks)
+ * before layout, so jumps stay symbolic and line info and func info come out right by
+ * construction. It repeats, until nothing changes, a few rewrites that each keep the program's
+ * meaning:
+ *
+ * - **cleanup**: unreachable blocks dropped, jumps to the next instruction dropped, jumps to jumps
+ *   retargeted, `if c goto A; goto B; A:` inverted to `if !c goto B`, a jump to `exit` (or to
+ *   `r0 = K; exit`) replaced by a copy of it;
+ * - **values**: a forward analysis of what each register may hold (an unsigned range, and "the
+ *   same memory word as" a load whose base is unchanged) decides conditional jumps whose outcome
+ *   is known (a packet read's "null" test after a byte load), threads a jump through a small
+ *   block whose test the predecessor decides, and drops loads of a word a register still holds;
+ * - **dead code**: register definitions nobody reads (liveness);
+ * - **coalescing**: `rD = rS` where rS dies is removed by renaming rS's whole web (its defs and
+ *   uses) to rD, when rD is free over the web's live range.
+ *
+ * Line marks stay in front of the instruction they marked; when that instruction goes, they move
+ * to the next one (where `compile` reads them). A function using an instruction the passes do not
+ * model is returned unchanged.
+ */
+import type { Instruction } from "../isa/insn.js";
+import type { Item } from "./function.js";
+
+/** One instruction with the labels and line marks in front of it. */
+interface Op {
+  insn: Instruction;
+  pre: Item[];
+}
+
+interface Block {
+  /** index of the first op */
+  start: number;
+  /** index after the last op */
+  end: number;
+  succs: number[];
+  preds: number[];
+}
+
+const CLASS_LD = 0x00;
+const CLASS_LDX = 0x01;
+const CLASS_ST = 0x02;
+const CLASS_STX = 0x03;
+const CLASS_ALU = 0x04;
+const CLASS_JMP = 0x05;
+const CLASS_JMP32 = 0x06;
+const CLASS_ALU64 = 0x07;
+const LD_IMM64 = 0x18;
+const EXIT = 0x95;
+const CALL = 0x85;
+const JA = 0x05;
+const MOV64_X = 0xbf;
+const MOV64_K = 0xb7;
+const MOV32_K = 0xb4;
+const MODE_MEM = 0x60;
+const MODE_ATOMIC = 0xc0;
+
+const CALLER_SAVED = 0x3f; // r0..r5
+const ARGS = 0x3e; // r1..r5
+const U64_MAX = (1n << 64n) - 1n;
+const U32_MAX = 0xffffffffn;
+
+/** Negations of conditional jump operations (JSET has none). */
+const NEGATE: Record<number, number> = {
+  16: 0x50,
+  80: 0x10,
+  32: 0xb0,
+  176: 0x20,
+  48: 0xa0,
+  160: 0x30,
+  96: 0xd0,
+  208: 0x60,
+  112: 0xc0,
+  192: 0x70,
+};
+
+const cls = (i: Instruction) => i.code & 7;
+const isJmpClass = (i: Instruction) => cls(i) === CLASS_JMP || cls(i) === CLASS_JMP32;
+const isCond = (i: Instruction) =>
+  isJmpClass(i) && i.code !== JA && i.code !== CALL && i.code !== EXIT && NEGATE_OR_SET(i.code & 0xf0);
+const NEGATE_OR_SET = (op: number) => op in NEGATE || op === 0x40;
+const ends = (i: Instruction) => i.code === JA || i.code === EXIT;
+const labelOf = (i: Instruction) => (i.ref?.kind === "label" ? i.ref.name : undefined);
+
+/**
+ * A zeroed array of small integers. Plain arrays, not typed arrays: these are many and short-lived,
+ * and each typed array's memory outside the heap makes V8 collect garbage far more often.
+ */
+function zeros(n: number): number[] {
+  return new Array<number>(n).fill(0);
+}
+
+/** Whether every instruction is one the passes model; anything else leaves the function alone. */
+function supported(i: Instruction): boolean {
+  const c = cls(i);
+  if (c === CLASS_JMP || c === CLASS_JMP32) {
+    if (i.code === CALL) return c === CLASS_JMP;
+    if (i.code === EXIT) return true;
+    if (i.code === JA) return labelOf(i) !== undefined;
+    return isCond(i) && labelOf(i) !== undefined;
+  }
+  if (c === CLASS_LD) return i.code === LD_IMM64;
+  if (c === CLASS_LDX) return (i.code & 0xe0) === MODE_MEM || (i.code & 0xe0) === 0x80;
+  if (c === CLASS_ST) return (i.code & 0xe0) === MODE_MEM;
+  if (c === CLASS_STX) return (i.code & 0xe0) === MODE_MEM || (i.code & 0xe0) === MODE_ATOMIC;
+  return true; // ALU, ALU64
+}
+
+/** Registers an instruction reads (bit mask). */
+function uses(i: Instruction): number {
+  const c = cls(i);
+  const bit = (r: number) => (r === 10 ? 0 : 1 << r);
+  switch (c) {
+    case CLASS_ALU:
+    case CLASS_ALU64: {
+      const op = i.code & 0xf0;
+      const x = (i.code & 0x08) !== 0;
+      if (op === 0xb0) return x ? bit(i.src) : 0;
+      if (op === 0x80 || op === 0xd0) return bit(i.dst);
+      return bit(i.dst) | (x ? bit(i.src) : 0);
+    }
+    case CLASS_LDX:
+      return bit(i.src);
+    case CLASS_ST:
+      return bit(i.dst);
+    case CLASS_STX:
+      if ((i.code & 0xe0) === MODE_ATOMIC && i.imm === 0xf1) return bit(i.dst) | bit(i.src) | 1;
+      return bit(i.dst) | bit(i.src);
+    case CLASS_JMP:
+    case CLASS_JMP32:
+      if (i.code === CALL) return ARGS;
+      if (i.code === EXIT) return 1;
+      if (i.code === JA) return 0;
+      return bit(i.dst) | ((i.code & 0x08) !== 0 ? bit(i.src) : 0);
+    default:
+      return 0; // ld_imm64
+  }
+}
+
+/** Registers an instruction writes (bit mask); calls clobber r0..r5. */
+function defs(i: Instruction): number {
+  const c = cls(i);
+  switch (c) {
+    case CLASS_ALU:
+    case CLASS_ALU64:
+    case CLASS_LDX:
+      return 1 << i.dst;
+    case CLASS_LD:
+      return 1 << i.dst;
+    case CLASS_STX:
+      if ((i.code & 0xe0) !== MODE_ATOMIC) return 0;
+      if (i.imm === 0xf1) return 1;
+      return i.imm & 1 ? 1 << i.src : 0;
+    case CLASS_JMP:
+      return i.code === CALL ? CALLER_SAVED : 0;
+    default:
+      return 0;
+  }
+}
+
+/** Whether removing the instruction changes nothing but the registers it defines. */
+function pure(i: Instruction): boolean {
+  const c = cls(i);
+  return c === CLASS_ALU || c === CLASS_ALU64 || c === CLASS_LDX || c === CLASS_LD;
+}
+
+// ------------------------------------------------------------------ the op list
+
+function toOps(items: readonly Item[]): { ops: Op[]; tail: Item[] } | undefined {
+  const ops: Op[] = [];
+  let pre: Item[] = [];
+  for (const item of items) {
+    if (item.kind === "insn") {
+      if (!supported(item.insn)) return undefined;
+      ops.push({ insn: item.insn, pre });
+      pre = [];
+    } else pre.push(item);
+  }
+  return { ops, tail: pre };
+}
+
+function toItems(ops: readonly Op[], tail: readonly Item[]): Item[] {
+  const out: Item[] = [];
+  for (const op of ops) {
+    for (const p of op.pre) out.push(p);
+    out.push({ kind: "insn", insn: op.insn });
+  }
+  for (const p of tail) out.push(p);
+  return out;
+}
+
+/** Labels in front of each op, and where each label is. */
+function labelIndex(ops: readonly Op[]): Map<string, number> {
+  const at = new Map<string, number>();
+  ops.forEach((op, i) => {
+    for (const p of op.pre) if (p.kind === "label") at.set(p.name, i);
+  });
+  return at;
+}
+
+function blocks(
+  ops: readonly Op[],
+  at: ReadonlyMap<string, number>,
+): { list: Block[]; of: number[]; loops: boolean } {
+  const leader = zeros(ops.length + 1);
+  leader[0] = 1;
+  ops.forEach((op, i) => {
+    if (op.pre.some((p) => p.kind === "label")) leader[i] = 1;
+    if (isJmpClass(op.insn) && op.insn.code !== CALL) leader[i + 1] = 1;
+  });
+  const list: Block[] = [];
+  const of = zeros(ops.length);
+  let loops = false;
+  for (let i = 0; i < ops.length; ) {
+    let j = i + 1;
+    while (j < ops.length && !leader[j]) j++;
+    for (let k = i; k < j; k++) of[k] = list.length;
+    list.push({ start: i, end: j, succs: [], preds: [] });
+    i = j;
+  }
+  for (const [n, b] of list.entries()) {
+    const last = ops[b.end - 1]!.insn;
+    const to = labelOf(last);
+    if (to !== undefined && last.code !== CALL) {
+      const t = at.get(to);
+      if (t !== undefined) b.succs.push(of[t]!);
+    }
+    if (!ends(last) && b.end < ops.length) b.succs.push(n + 1);
+    for (const s of b.succs) {
+      list[s]!.preds.push(n);
+      if (s <= n) loops = true;
+    }
+  }
+  return { list, of, loops };
+}
+
+/** Removes op `i`, its labels and marks moving to the next op. */
+function remove(ops: Op[], tail: Item[], i: number): void {
+  const [gone] = ops.splice(i, 1);
+  if (i < ops.length) ops[i]!.pre.unshift(...gone!.pre);
+  else tail.unshift(...gone!.pre);
+}
+
+// ------------------------------------------------------------------ cleanup
+
+let labelSerial = 0;
+
+/** The label in front of op `i`, added when it has none. */
+function labelAt(ops: Op[], i: number): string {
+  for (const p of ops[i]!.pre) if (p.kind === "label") return p.name;
+  const name = `opt_${labelSerial++}`;
+  ops[i]!.pre.push({ kind: "label", name });
+  return name;
+}
+
+function retarget(i: Instruction, label: string): Instruction {
+  return { ...i, ref: { kind: "label", name: label } };
+}
+
+/** One rewrite of the jumps, or false when there is none to make. */
+function cleanupOnce(ops: Op[], tail: Item[]): boolean {
+  const at = labelIndex(ops);
+  const refs = new Map<string, number>();
+  for (const op of ops) {
+    const to = labelOf(op.insn);
+    if (to !== undefined && op.insn.code !== CALL) refs.set(to, (refs.get(to) ?? 0) + 1);
+  }
+  /** how many places lead to op t: jumps to its labels, and the fallthrough */
+  const entries = (t: number) => {
+    let n = t > 0 && !ends(ops[t - 1]!.insn) ? 1 : 0;
+    for (const p of ops[t]!.pre) if (p.kind === "label") n += refs.get(p.name) ?? 0;
+    return n;
+  };
+  // rewrites in place go on with the scan; those that move instructions start it again
+  let changed = false;
+  for (let i = 0; i < ops.length; i++) {
+    let insn = ops[i]!.insn;
+    let to = labelOf(insn);
+    if (to === undefined || insn.code === CALL) continue;
+    let t = at.get(to)!;
+    // a jump to a jump goes straight there
+    let hop = ops[t]!.insn;
+    for (let hops = 0; hops < 8 && hop.code === JA && t !== i && labelOf(hop) !== to; hops++) {
+      const next = labelOf(hop)!;
+      refs.set(to, refs.get(to)! - 1);
+      refs.set(next, (refs.get(next) ?? 0) + 1);
+      insn = retarget(insn, next);
+      ops[i] = { ...ops[i]!, insn };
+      to = next;
+      t = at.get(to)!;
+      hop = ops[t]!.insn;
+      changed = true;
+    }
+    if (insn.code === JA) {
+      if (t === i + 1) {
+        remove(ops, tail, i);
+        return true;
+      }
+      // goto L; <code nobody falls into, ending in a jump or exit>; L:  ->  the code moves to the end
+      if (t > i + 1 && ends(ops[t - 1]!.insn) && ends(ops[ops.length - 1]!.insn)) {
+        const moved = ops.splice(i + 1, t - i - 1);
+        ops.push(...moved);
+        return true;
+      }
+      // a jump to `exit`, or to `r0 = K; exit` reached from here only: copy it
+      if (hop.code === EXIT) {
+        refs.set(to, refs.get(to)! - 1);
+        ops[i] = { ...ops[i]!, insn: hop };
+        changed = true;
+        continue;
+      }
+      if (
+        (hop.code === MOV64_K || hop.code === MOV32_K) &&
+        hop.dst === 0 &&
+        ops[t + 1]?.insn.code === EXIT &&
+        ops[t + 1]!.pre.length === 0 &&
+        entries(t) === 1
+      ) {
+        ops[i] = { ...ops[i]!, insn: hop };
+        ops.splice(i + 1, 0, { insn: ops[t + 1]!.insn, pre: [] });
+        return true;
+      }
+    } else if (isCond(insn)) {
+      if (t === i + 1) {
+        remove(ops, tail, i);
+        return true;
+      }
+      // if c goto A; goto B; A:  ->  if !c goto B; A:
+      const next = ops[i + 1];
+      const neg = NEGATE[insn.code & 0xf0];
+      if (
+        neg !== undefined &&
+        next !== undefined &&
+        next.insn.code === JA &&
+        next.pre.length === 0 &&
+        t === i + 2
+      ) {
+        ops[i] = {
+          ...ops[i]!,
+          insn: { ...retarget(insn, labelOf(next.insn)!), code: (insn.code & 0x0f) | neg },
+        };
+        remove(ops, tail, i + 1);
+        return true;
+      }
+    }
+  }
+  return mergeExits(ops) || changed;
+}
+
+/**
+ * Identical blocks ending in `exit` (`r0 = 2; exit`) are kept once: jumps to a copy go to the
+ * first one, and a copy that is fallen into becomes a jump there.
+ */
+function mergeExits(ops: Op[]): boolean {
+  const seen = new Map<string, number>();
+  const fallen = (i: number) => i > 0 && !ends(ops[i - 1]!.insn);
+  let start = 0;
+  for (let i = 0; i < ops.length; i++) {
+    if (i > start && ops[i]!.pre.some((p) => p.kind === "label")) start = i;
+    if (isJmpClass(ops[i]!.insn) && ops[i]!.insn.code !== CALL && ops[i]!.insn.code !== EXIT) {
+      start = i + 1;
+      continue;
+    }
+    if (ops[i]!.insn.code !== EXIT) continue;
+    const from = start;
+    start = i + 1;
+    if (i - from > 2) continue;
+    const key = ops
+      .slice(from, i + 1)
+      .map(
+        (o) =>
+          `${o.insn.code},${o.insn.dst},${o.insn.src},${o.insn.off},${o.insn.imm},${o.insn.imm2 ?? ""},${o.insn.ref?.name ?? ""}`,
+      )
+      .join(";");
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, from);
+      continue;
+    }
+    const label = labelAt(ops, first);
+    if (fallen(from)) {
+      // a one-instruction copy is no bigger than the jump that would replace it
+      if (i === from) continue;
+      ops.splice(from, i + 1 - from, { insn: jump(label), pre: ops[from]!.pre });
+    } else {
+      const names = new Set(ops[from]!.pre.flatMap((p) => (p.kind === "label" ? [p.name] : [])));
+      if (names.size === 0) continue;
+      for (let k = 0; k < ops.length; k++) {
+        const to = labelOf(ops[k]!.insn);
+        if (to !== undefined && names.has(to) && ops[k]!.insn.code !== CALL)
+          ops[k] = { ...ops[k]!, insn: retarget(ops[k]!.insn, label) };
+      }
+      ops.splice(from, i + 1 - from);
+    }
+    return true;
+  }
+  return false;
+}
+
+function jump(label: string): Instruction {
+  return { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: { kind: "label", name: label } };
+}
+
+function cleanup(ops: Op[], tail: Item[]): boolean {
+  let changed = false;
+  // unreachable blocks
+  {
+    const at = labelIndex(ops);
+    const { list } = blocks(ops, at);
+    const seen = zeros(list.length);
+    const stack = [0];
+    seen[0] = 1;
+    while (stack.length > 0) {
+      for (const s of list[stack.pop()!]!.succs)
+        if (!seen[s]) {
+          seen[s] = 1;
+          stack.push(s);
+        }
+    }
+    for (let n = list.length - 1; n > 0; n--) {
+      if (seen[n]) continue;
+      const b = list[n]!;
+      ops.splice(b.start, b.end - b.start);
+      changed = true;
+    }
+  }
+  for (let guard = 0; guard < 10_000 && cleanupOnce(ops, tail); guard++) changed = true;
+  return changed;
+}
+
+// ------------------------------------------------------------------ values
+
+/** What a register may hold: an unsigned range, and which memory word it holds a copy of. */
+interface Fact {
+  lo: bigint;
+  hi: bigint;
+  /** `size:base:off` of the load it holds, while the base register is unchanged */
+  mem: string | undefined;
+  /** the base register of `mem` */
+  base?: number;
+}
+
+type State = (Fact | undefined)[] | undefined; // undefined: not reached yet
+
+const UNKNOWN = undefined;
+
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
+
+function exact(v: bigint): Fact {
+  return { lo: v, hi: v, mem: undefined };
+}
+
+function range(lo: bigint, hi: bigint): Fact {
+  return { lo, hi, mem: undefined };
+}
+
+function meet(a: State, b: State): State {
+  if (a === undefined) return b?.slice();
+  if (b === undefined) return a.slice();
+  const out: (Fact | undefined)[] = [];
+  for (let r = 0; r < 10; r++) {
+    const x = a[r];
+    const y = b[r];
+    if (x === undefined || y === undefined) out.push(undefined);
+    else
+      out.push({
+        lo: min(x.lo, y.lo),
+        hi: max(x.hi, y.hi),
+        mem: x.mem === y.mem ? x.mem : undefined,
+        base: x.base,
+      });
+  }
+  return out;
+}
+
+function sameState(a: State, b: State): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  for (let r = 0; r < 10; r++) {
+    const x = a[r];
+    const y = b[r];
+    if (x === y) continue;
+    if (x === undefined || y === undefined) return false;
+    if (x.lo !== y.lo || x.hi !== y.hi || x.mem !== y.mem) return false;
+  }
+  return true;
+}
+
+const LDX_BITS: Record<number, bigint> = { 0: 32n, 8: 16n, 16: 8n };
+
+/** The state after `i` (mutates `s`). */
+function step(s: (Fact | undefined)[], i: Instruction): void {
+  const c = cls(i);
+  const killBase = (r: number) => {
+    for (let k = 0; k < 10; k++)
+      if (s[k]?.mem !== undefined && s[k]!.base === r) s[k] = { ...s[k]!, mem: undefined };
+  };
+  const killMemory = (onlyStack: boolean) => {
+    for (let k = 0; k < 10; k++) {
+      const f = s[k];
+      if (f?.mem !== undefined && (!onlyStack || f.base === 10)) s[k] = { ...f, mem: undefined };
+    }
+  };
+  if (c === CLASS_ST || c === CLASS_STX) {
+    // a store through r10 changes the stack only; any other pointer may point anywhere
+    killMemory(i.dst === 10);
+    const d = defs(i);
+    for (let r = 0; r < 10; r++)
+      if (d & (1 << r)) {
+        s[r] = UNKNOWN;
+        killBase(r);
+      }
+    return;
+  }
+  if (c === CLASS_JMP || c === CLASS_JMP32) {
+    if (i.code === CALL) {
+      for (let r = 0; r < 10; r++) s[r] = r <= 5 ? UNKNOWN : s[r] && { ...s[r]!, mem: undefined };
+    }
+    return;
+  }
+  const dst = i.dst;
+  let f: Fact | undefined = UNKNOWN;
+  if (c === CLASS_LD) {
+    if (i.src === 0 && i.ref === undefined)
+      f = exact((BigInt.asUintN(32, BigInt(i.imm2 ?? 0)) << 32n) | BigInt.asUintN(32, BigInt(i.imm)));
+  } else if (c === CLASS_LDX) {
+    const bits = LDX_BITS[i.code & 0x18];
+    if ((i.code & 0xe0) === MODE_MEM) {
+      f = {
+        lo: 0n,
+        hi: bits === undefined ? U64_MAX : (1n << bits) - 1n,
+        mem: i.src === dst ? undefined : `${i.code & 0x18}:${i.src}:${i.off}`,
+        base: i.src,
+      };
+    }
+  } else {
+    const op = i.code & 0xf0;
+    const x = (i.code & 0x08) !== 0;
+    const wide = c === CLASS_ALU64;
+    const cur = s[dst];
+    const src = x ? s[i.src] : undefined;
+    const imm = BigInt(i.imm);
+    if (op === 0xb0 && i.off === 0) {
+      if (wide) f = x ? (i.src === 10 ? UNKNOWN : src) : exact(BigInt.asUintN(64, imm));
+      else if (x) f = src !== undefined && src.hi <= U32_MAX ? { ...src, mem: src.mem } : range(0n, U32_MAX);
+      else f = exact(BigInt.asUintN(32, imm));
+    } else if (op === 0x50 && !x && (imm >= 0n || !wide)) {
+      const m = wide ? imm : BigInt.asUintN(32, imm);
+      f = range(0n, cur !== undefined && cur.hi < m ? cur.hi : m);
+    } else if (op === 0x70 && !x && cur !== undefined && (wide || cur.hi <= U32_MAX)) {
+      const k = BigInt(i.imm & (wide ? 63 : 31));
+      f = range(cur.lo >> k, cur.hi >> k);
+    } else if (op === 0xd0) {
+      f = i.imm === 16 ? range(0n, 0xffffn) : i.imm === 32 ? range(0n, U32_MAX) : UNKNOWN;
+    } else if (!wide) f = range(0n, U32_MAX);
+  }
+  s[dst] = f;
+  killBase(dst);
+}
+
+/** Decides a conditional jump from the operands' ranges: true, false, or undefined (unknown). */
+function decide(s: readonly (Fact | undefined)[], i: Instruction): boolean | undefined {
+  const wide = cls(i) === CLASS_JMP;
+  const narrow = (f: Fact | undefined): Fact | undefined =>
+    f === undefined
+      ? wide
+        ? undefined
+        : range(0n, U32_MAX)
+      : wide || f.hi <= U32_MAX
+        ? f
+        : range(0n, U32_MAX);
+  const a = narrow(i.dst === 10 ? undefined : s[i.dst]);
+  const b =
+    (i.code & 0x08) !== 0
+      ? narrow(i.src === 10 ? undefined : s[i.src])
+      : exact(wide ? BigInt.asUintN(64, BigInt(i.imm)) : BigInt.asUintN(32, BigInt(i.imm)));
+  if (a === undefined || b === undefined) return undefined;
+  const op = i.code & 0xf0;
+  const signedOk = (f: Fact) => f.hi < (wide ? 1n << 63n : 1n << 31n);
+  switch (op) {
+    case 0x10:
+    case 0x50: {
+      let eq: boolean | undefined;
+      if (a.lo === a.hi && b.lo === b.hi && a.lo === b.lo) eq = true;
+      else if (a.hi < b.lo || b.hi < a.lo) eq = false;
+      if (eq === undefined) return undefined;
+      return op === 0x10 ? eq : !eq;
+    }
+    case 0x60:
+    case 0x70:
+    case 0xc0:
+    case 0xd0:
+      if (!signedOk(a) || !signedOk(b)) return undefined;
+      return cmp(op - 0x40, a, b);
+    case 0x20:
+    case 0x30:
+    case 0xa0:
+    case 0xb0:
+      return cmp(op, a, b);
+    default:
+      return undefined;
+  }
+}
+
+function cmp(op: number, a: Fact, b: Fact): boolean | undefined {
+  switch (op) {
+    case 0x20: // >
+      return a.lo > b.hi ? true : a.hi <= b.lo ? false : undefined;
+    case 0x30: // >=
+      return a.lo >= b.hi ? true : a.hi < b.lo ? false : undefined;
+    case 0xa0: // <
+      return a.hi < b.lo ? true : a.lo >= b.hi ? false : undefined;
+    case 0xb0: // <=
+      return a.hi <= b.lo ? true : a.lo > b.hi ? false : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Block entry and exit states; undefined when the analysis did not settle. */
+function analyse(
+  ops: readonly Op[],
+  list: readonly Block[],
+  loops: boolean,
+): { ins: State[]; outs: State[] } | undefined {
+  const ins: State[] = list.map(() => undefined);
+  const outs: State[] = list.map(() => undefined);
+  ins[0] = new Array(10).fill(UNKNOWN);
+  for (let round = 0; round < 30; round++) {
+    let changed = false;
+    for (let n = 0; n < list.length; n++) {
+      const b = list[n]!;
+      let s: State = n === 0 ? ins[0] : undefined;
+      for (const p of b.preds) s = meet(s, outs[p]);
+      if (s === undefined) continue;
+      ins[n] = s;
+      const out = s.slice();
+      for (let k = b.start; k < b.end; k++) step(out, ops[k]!.insn);
+      if (!sameState(out, outs[n])) {
+        outs[n] = out;
+        changed = true;
+      }
+    }
+    // without back edges, one pass in layout order has seen every predecessor first
+    if (!changed || !loops) return { ins, outs };
+  }
+  return undefined;
+}
+
+function values(ops: Op[], tail: Item[]): boolean {
+  const at = labelIndex(ops);
+  const { list, loops } = blocks(ops, at);
+  const result = analyse(ops, list, loops);
+  if (result === undefined) return false;
+  const { ins, outs } = result;
+  // 1. jumps decided by the block's own state, and loads of a word a register still holds
+  let changed = false;
+  const edits: { index: number; insn: Instruction | null }[] = [];
+  for (let n = 0; n < list.length; n++) {
+    const b = list[n]!;
+    const s = ins[n]?.slice();
+    if (s === undefined) continue;
+    for (let k = b.start; k < b.end; k++) {
+      const insn = ops[k]!.insn;
+      if (isCond(insn)) {
+        const d = decide(s, insn);
+        if (d === true)
+          edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
+        else if (d === false) edits.push({ index: k, insn: null });
+      } else if (cls(insn) === CLASS_LDX && (insn.code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
+        const key = `${insn.code & 0x18}:${insn.src}:${insn.off}`;
+        if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
+        else {
+          const holder = s.findIndex((f) => f?.mem === key);
+          if (holder >= 0)
+            edits.push({ index: k, insn: { code: MOV64_X, dst: insn.dst, src: holder, off: 0, imm: 0 } });
+        }
+      }
+      step(s, insn);
+    }
+  }
+  for (let e = edits.length - 1; e >= 0; e--) {
+    const { index, insn } = edits[e]!;
+    if (insn === null) remove(ops, tail, index);
+    else ops[index] = { ...ops[index]!, insn };
+    changed = true;
+  }
+  if (changed) return true;
+  // 2. threading: a predecessor that decides a small block's test jumps straight to the outcome
+  // (edits are collected, then made from the end so that positions stay right)
+  const splices: { at: number; del: number; ops: Op[] }[] = [];
+  const threaded = new Set<number>();
+  for (let n = 1; n < list.length; n++) {
+    const b = list[n]!;
+    const last = ops[b.end - 1]!.insn;
+    if (!isCond(last) || b.end - b.start > 3 || b.preds.length < 2) continue;
+    let small = true;
+    for (let k = b.start; k < b.end - 1; k++) if (!pure(ops[k]!.insn)) small = false;
+    if (!small) continue;
+    for (const p of b.preds) {
+      const pb = list[p]!;
+      const pl = ops[pb.end - 1]!.insn;
+      const viaJump = pl.code === JA;
+      const viaFall = !isJmpClass(pl) || pl.code === CALL;
+      if (!viaJump && !viaFall) continue;
+      if ((viaFall && p + 1 !== n) || threaded.has(p)) continue;
+      const s = outs[p]?.slice();
+      if (s === undefined) continue;
+      for (let k = b.start; k < b.end - 1; k++) step(s, ops[k]!.insn);
+      const d = decide(s, last);
+      if (d === undefined) continue;
+      const target = d ? labelOf(last)! : b.end < ops.length ? labelAt(ops, b.end) : undefined;
+      if (target === undefined) continue;
+      const copies: Op[] = [];
+      for (let k = b.start; k < b.end - 1; k++) copies.push({ insn: ops[k]!.insn, pre: [] });
+      copies.push({
+        insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: { kind: "label", name: target } },
+        pre: [],
+      });
+      threaded.add(p);
+      if (viaJump) {
+        copies[0] = { ...copies[0]!, pre: ops[pb.end - 1]!.pre };
+        splices.push({ at: pb.end - 1, del: 1, ops: copies });
+      }
+      // the fallthrough: the copies go in front of the block, whose labels stay with it
+      else splices.push({ at: b.start, del: 0, ops: copies });
+    }
+  }
+  splices.sort((x, y) => y.at - x.at);
+  for (const sp of splices) ops.splice(sp.at, sp.del, ...sp.ops);
+  return splices.length > 0;
+}
+
+// ------------------------------------------------------------------ liveness
+
+/** Live registers after each op (bit masks). */
+function liveness(ops: readonly Op[], list: readonly Block[], loops = true): number[] {
+  const liveIn = zeros(list.length);
+  const after = zeros(ops.length);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let n = list.length - 1; n >= 0; n--) {
+      const b = list[n]!;
+      let live = 0;
+      for (const s of b.succs) live |= liveIn[s]!;
+      for (let k = b.end - 1; k >= b.start; k--) {
+        after[k] = live;
+        const i = ops[k]!.insn;
+        live = (live & ~defs(i)) | uses(i);
+      }
+      if (live !== liveIn[n]) {
+        liveIn[n] = live;
+        changed = true;
+      }
+    }
+    // without back edges, one pass backwards has seen every successor first
+    if (!loops) break;
+  }
+  return after;
+}
+
+function deadCode(ops: Op[], tail: Item[]): boolean {
+  const at = labelIndex(ops);
+  const { list, loops } = blocks(ops, at);
+  const after = liveness(ops, list, loops);
+  let changed = false;
+  for (let k = ops.length - 1; k >= 0; k--) {
+    const i = ops[k]!.insn;
+    if (!pure(i)) continue;
+    const self = i.code === MOV64_X && i.dst === i.src && i.off === 0;
+    if (self || (defs(i) & after[k]!) === 0) {
+      remove(ops, tail, k);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+// ------------------------------------------------------------------ coalescing
+
+/**
+ * Renames the web of `rS` in `rD = rS` (where rS dies) to rD, or the web of rD to rS, when the
+ * other register is free over that web's live range. Webs (a register's definitions and the uses
+ * they reach) are built by union-find over definition ids: an instruction's definition of a
+ * register, or a block's entry value of it, joined with its predecessors' values where live.
+ * Webs that meet a call's arguments or results, `exit`'s r0, an atomic or the function's
+ * parameters are fixed.
+ */
+function coalesce(ops: Op[], tail: Item[]): boolean {
+  const at = labelIndex(ops);
+  const { list, loops } = blocks(ops, at);
+  const after = liveness(ops, list, loops);
+  const n = ops.length;
+  const R = 11;
+  const U = zeros(n);
+  const D = zeros(n);
+  for (let k = 0; k < n; k++) {
+    U[k] = uses(ops[k]!.insn);
+    D[k] = defs(ops[k]!.insn);
+  }
+  const parent = zeros((n + list.length) * R);
+  for (let i = 0; i < parent.length; i++) parent[i] = i;
+  const find = (x: number): number => {
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]!]!;
+      x = parent[x]!;
+    }
+    return x;
+  };
+  const phi = (b: number, r: number) => (n + b) * R + r;
+  const defId = (k: number, r: number) => k * R + r;
+  // definitions current before each op, and at each block's end
+  const before = zeros(n * R);
+  const out = zeros(list.length * R);
+  const cur = zeros(R);
+  for (let b = 0; b < list.length; b++) {
+    const blk = list[b]!;
+    for (let r = 0; r < R; r++) cur[r] = phi(b, r);
+    for (let k = blk.start; k < blk.end; k++) {
+      for (let r = 0; r < R; r++) before[k * R + r] = cur[r]!;
+      const m = D[k]!;
+      if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = defId(k, r);
+    }
+    for (let r = 0; r < R; r++) out[b * R + r] = cur[r]!;
+  }
+  for (let b = 0; b < list.length; b++) {
+    const blk = list[b]!;
+    const first = ops[blk.start]!.insn;
+    const liveIn = (after[blk.start]! & ~defs(first)) | uses(first);
+    for (let r = 0; r < 10; r++) {
+      if (!(liveIn & (1 << r))) continue;
+      for (const p of blk.preds) {
+        const x = find(phi(b, r));
+        const y = find(out[p * R + r]!);
+        if (x !== y) parent[x] = y;
+      }
+    }
+  }
+  const fixed = zeros(parent.length);
+  for (let r = 0; r < 10; r++) fixed[find(phi(0, r))] = 1;
+  for (let k = 0; k < n; k++) {
+    const i = ops[k]!.insn;
+    const implicit =
+      i.code === CALL || i.code === EXIT || (cls(i) === CLASS_STX && (i.code & 0xe0) === MODE_ATOMIC);
+    if (!implicit) continue;
+    const u = uses(i);
+    const d = defs(i);
+    for (let r = 0; r < 10; r++) {
+      if (u & (1 << r)) fixed[find(before[k * R + r]!)] = 1;
+      if (d & (1 << r)) fixed[find(defId(k, r))] = 1;
+    }
+  }
+  const webBefore = (k: number, r: number) => find(before[k * R + r]!);
+
+  /** Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there. */
+  const rename = (s: number, web: number, d: number, m: number): boolean => {
+    const bitS = 1 << s;
+    const bitD = 1 << d;
+    const renames: { k: number; dst: boolean; src: boolean }[] = [];
+    let ok = true;
+    for (let k = 0; k < ops.length && ok; k++) {
+      if (k === m) continue;
+      const df = D[k]!;
+      const u = U[k]!;
+      const liveAfter = after[k]!;
+      const liveBefore = (liveAfter & ~df) | u;
+      // most instructions neither name nor carry either register
+      if (((df | liveBefore | liveAfter) & (bitS | bitD)) === 0) continue;
+      const i = ops[k]!.insn;
+      const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
+      const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
+      const reads = (u & bitS) !== 0 && inWeb;
+      const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb);
+      const wIn = (liveBefore & bitS) !== 0 && inWeb;
+      if (isDef && liveAfter & bitD) ok = false;
+      else if (wOut && (df & bitD || liveAfter & bitD)) ok = false;
+      else if (wIn && liveBefore & bitD) ok = false;
+      if (!ok || (!isDef && !reads)) continue;
+      // which fields name s: dst (read, written or both) and src (read)
+      const c = cls(i);
+      const aluRead = (c === CLASS_ALU || c === CLASS_ALU64) && (i.code & 0xf0) !== 0xb0;
+      const dstReads =
+        i.dst === s && (aluRead || c === CLASS_ST || c === CLASS_STX || (isJmpClass(i) && isCond(i)));
+      const dstWrites = i.dst === s && (df & bitS) !== 0;
+      const srcReads =
+        i.src === s &&
+        (c === CLASS_LDX ||
+          c === CLASS_STX ||
+          ((c === CLASS_ALU || c === CLASS_ALU64 || isCond(i)) && (i.code & 0x08) !== 0));
+      // a field read and written must belong to the web on both sides
+      if (dstReads && dstWrites && reads !== isDef) ok = false;
+      else if (dstReads && !reads && !isDef) continue;
+      else renames.push({ k, dst: (dstReads && reads) || (dstWrites && isDef), src: srcReads && reads });
+    }
+    if (!ok) return false;
+    for (const r of renames) {
+      const i = ops[r.k]!.insn;
+      ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? d : i.dst, src: r.src ? d : i.src } };
+    }
+    return true;
+  };
+  // renames touching other registers stay valid after one is made: several are made per call
+  let touched = 0;
+  const done: number[] = [];
+  for (let m = 0; m < ops.length; m++) {
+    const mv = ops[m]!.insn;
+    if (mv.code !== MOV64_X || mv.off !== 0 || mv.src === 10 || mv.dst === mv.src) continue;
+    const s = mv.src;
+    const d = mv.dst;
+    if (touched & ((1 << s) | (1 << d))) continue;
+    if (after[m]! & (1 << s)) continue;
+    const web = webBefore(m, s);
+    const dWeb = find(defId(m, d));
+    if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
+    touched |= (1 << s) | (1 << d);
+    done.push(m);
+  }
+  for (let j = done.length - 1; j >= 0; j--) remove(ops, tail, done[j]!);
+  return done.length > 0;
+}
+
+// ------------------------------------------------------------------ entry
+
+/**
+ * Optimizes one function's items (see the module comment); returns them unchanged when the
+ * function uses an instruction the passes do not model.
+ */
+export function optimize(items: readonly Item[]): Item[] {
+  const parts = toOps(items);
+  if (parts === undefined || parts.ops.length === 0) return [...items];
+  const { ops, tail } = parts;
+  for (let round = 0; round < 50; round++) {
+    let changed = cleanup(ops, tail);
+    while (values(ops, tail)) {
+      changed = true;
+      cleanup(ops, tail);
+    }
+    while (deadCode(ops, tail)) changed = true;
+    while (coalesce(ops, tail)) changed = true;
+    if (!changed) break;
+  }
+  return toItems(ops, tail);
+}

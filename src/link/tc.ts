@@ -1,0 +1,233 @@
+/**
+ * Legacy tc: a `sched_cls` program as a cls_bpf filter (direct action) on an interface's clsact
+ * qdisc, spoken over rtnetlink by rawbpf itself (no `tc` binary) — for kernels without tcx
+ * (before Linux 6.6), or beside it.
+ */
+import {
+  type BpfFilterSpec,
+  deleteClsactRequest,
+  deleteFilterRequest,
+  type FilterMessage,
+  getFiltersRequest,
+  newBpfFilterRequest,
+  newClsactRequest,
+  parseFilter,
+} from "../netlink/route.js";
+import type { Program } from "../program/program.js";
+import { BpfError, InputError } from "../sys/error.js";
+import { type Interface, resolveInterface } from "./iface.js";
+import { programFd } from "./program.js";
+import { withRtnetlink } from "./rtnl.js";
+
+/** Options of {@link attachTc}. */
+export interface TcOptions {
+  /** the filter's priority, 1 to 65535 (lower runs first); default 1 */
+  priority?: number;
+  /** the filter's handle within its priority, 1 to 4294967295; default 1 */
+  handle?: number;
+  /** the name tc shows for the filter; default "rawbpf" */
+  name?: string;
+}
+
+/** A cls_bpf filter as the kernel lists it (RTM_GETTFILTER). */
+export interface TcFilterInfo {
+  /** the interface index */
+  ifindex: number;
+  direction: "ingress" | "egress";
+  priority: number;
+  handle: number;
+  /** the id of the program the filter runs */
+  programId: number;
+  /** the filter's name */
+  name: string;
+  /** the program's return value is the verdict (always, for rawbpf's filters) */
+  directAction: boolean;
+}
+
+/**
+ * A cls_bpf filter made by {@link attachTc}. The kernel holds the program while the filter
+ * exists, whatever happens to this object or the process: `detach()` (or `close()`, or `using`)
+ * deletes the filter. The clsact qdisc stays (see {@link removeClsact}).
+ */
+export class TcFilter implements Disposable {
+  readonly #spec: BpfFilterSpec;
+  #detached = false;
+
+  /** Not public: made by {@link attachTc}. */
+  constructor(spec: BpfFilterSpec) {
+    this.#spec = { ...spec };
+  }
+
+  /** The interface index. */
+  get ifindex(): number {
+    return this.#spec.ifindex;
+  }
+
+  /** `"ingress"` or `"egress"`. */
+  get direction(): "ingress" | "egress" {
+    return this.#spec.direction;
+  }
+
+  /** The filter's priority. */
+  get priority(): number {
+    return this.#spec.priority;
+  }
+
+  /** The filter's handle. */
+  get handle(): number {
+    return this.#spec.handle;
+  }
+
+  /** Whether detach() ran. */
+  get detached(): boolean {
+    return this.#detached;
+  }
+
+  /**
+   * What the kernel lists for this filter now, or undefined when it is gone (deleted by someone
+   * else, or the interface went away).
+   */
+  info(): TcFilterInfo | undefined {
+    const s = this.#spec;
+    let filters: FilterMessage[];
+    try {
+      filters = listFilters(s.ifindex, s.direction);
+    } catch (e) {
+      if (e instanceof BpfError && (e.errnoName === "ENODEV" || e.errnoName === "EINVAL")) return undefined;
+      throw e;
+    }
+    const f = filters.find((x) => x.priority === s.priority && x.handle === s.handle && x.bpf !== undefined);
+    if (f?.bpf === undefined) return undefined;
+    return {
+      ifindex: s.ifindex,
+      direction: s.direction,
+      priority: s.priority,
+      handle: s.handle,
+      programId: f.bpf.progId ?? 0,
+      name: f.bpf.name ?? "",
+      directAction: f.bpf.directAction,
+    };
+  }
+
+  /** Deletes the filter (RTM_DELTFILTER); a second call does nothing, nor does a filter already gone. */
+  detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    const s = this.#spec;
+    withRtnetlink((rt) => {
+      const seq = rt.seq();
+      try {
+        rt.talk(deleteFilterRequest(seq, s), seq, `of tc filter ${describe(s)}`);
+      } catch (e) {
+        if (
+          !(
+            e instanceof BpfError &&
+            (e.errnoName === "ENOENT" || e.errnoName === "ENODEV" || e.errnoName === "EINVAL")
+          )
+        )
+          throw e;
+      }
+    });
+  }
+
+  /** The same as detach(). */
+  close(): void {
+    this.detach();
+  }
+
+  /** The same as detach(), for `using`. */
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+}
+
+function describe(s: BpfFilterSpec): string {
+  return `on ifindex ${s.ifindex} ${s.direction} priority ${s.priority} handle ${s.handle}`;
+}
+
+/** Every filter on an interface's clsact hook (RTM_GETTFILTER dump). */
+function listFilters(ifindex: number, direction: "ingress" | "egress"): FilterMessage[] {
+  return withRtnetlink((rt) => {
+    const seq = rt.seq();
+    return rt
+      .talk(
+        getFiltersRequest(seq, ifindex, direction),
+        seq,
+        `of tc filters on ifindex ${ifindex} ${direction}`,
+      )
+      .map(parseFilter);
+  });
+}
+
+function checkRange(value: unknown, min: number, max: number, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max)
+    throw new InputError(`${what} is an integer from ${min} to ${max}, got ${String(value)}`);
+  return value;
+}
+
+/**
+ * Attaches a `sched_cls` program to an interface as a cls_bpf filter in direct-action mode (its
+ * return value is the verdict: TC_ACT_OK 0, TC_ACT_SHOT 2, TC_ACT_REDIRECT 7...), on the
+ * interface's clsact qdisc, which is added when missing. Everything goes over rtnetlink; no `tc`
+ * binary is needed. Returns a {@link TcFilter} whose `detach()` deletes the filter.
+ */
+export function attachTc(
+  program: Program,
+  iface: Interface,
+  direction: "ingress" | "egress",
+  options: TcOptions = {},
+): TcFilter {
+  const fd = programFd(program, ["sched_cls"], "attachTc");
+  if (direction !== "ingress" && direction !== "egress")
+    throw new InputError(`a tc direction is 'ingress' or 'egress', got ${JSON.stringify(direction)}`);
+  const priority = checkRange(options.priority ?? 1, 1, 0xffff, "a tc filter priority");
+  const handle = checkRange(options.handle ?? 1, 1, 0xffffffff, "a tc filter handle");
+  const name = options.name ?? "rawbpf";
+  if (typeof name !== "string" || name.length === 0 || name.length > 255 || name.includes("\0"))
+    throw new InputError(`a tc filter name is 1 to 255 characters, got ${JSON.stringify(name)}`);
+  const ifindex = resolveInterface(iface);
+  const spec: BpfFilterSpec = { ifindex, direction, priority, handle };
+  withRtnetlink((rt) => {
+    let seq = rt.seq();
+    try {
+      rt.talk(newClsactRequest(seq, ifindex), seq, `of clsact qdisc on ${String(iface)}`);
+    } catch (e) {
+      if (!(e instanceof BpfError && e.errnoName === "EEXIST")) throw e;
+    }
+    seq = rt.seq();
+    try {
+      rt.talk(newBpfFilterRequest(seq, { ...spec, progFd: fd, name }), seq, `of tc filter ${describe(spec)}`);
+    } catch (e) {
+      if (e instanceof BpfError && e.errnoName === "EEXIST") {
+        throw new BpfError(
+          e.command,
+          e.errno,
+          {
+            hint: `${String(iface)} ${direction} already has a filter with priority ${priority} and handle ${handle}: pick another priority or handle (${e.hint})`,
+          },
+          `of tc filter ${describe(spec)}`,
+        );
+      }
+      throw e;
+    }
+  });
+  return new TcFilter(spec);
+}
+
+/**
+ * Removes an interface's clsact qdisc and with it every tc filter on its ingress and egress
+ * (RTM_DELQDISC). Returns false when there was none.
+ */
+export function removeClsact(iface: Interface): boolean {
+  const ifindex = resolveInterface(iface);
+  return withRtnetlink((rt) => {
+    const seq = rt.seq();
+    try {
+      rt.talk(deleteClsactRequest(seq, ifindex), seq, `of clsact qdisc on ${String(iface)}`);
+      return true;
+    } catch (e) {
+      if (e instanceof BpfError && (e.errnoName === "ENOENT" || e.errnoName === "EINVAL")) return false;
+      throw e;
+    }
+  });
+}
