@@ -159,6 +159,7 @@ export {
   type ObjectLoadOptions,
   type ObjectMap,
   type ObjectOptions,
+  type ObjectPhaseTiming,
   type ObjectProgram,
   type ObjectSpec,
   ObjectUnsupportedError,

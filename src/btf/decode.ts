@@ -53,6 +53,33 @@ for (let k = 1; k <= KIND_MAX; k++) {
   EXTRA_FIXED[k] = none >> 2;
   EXTRA_PER_VLEN[k] = (one - none) >> 2;
 }
+function anyKind(): boolean {
+  return true;
+}
+
+/**
+ * Whether `full` is `name` with a flavour: `name___flavour` whose essential name (up to the last
+ * `X___Y` separator, X and Y not underscores) is `name`, as libbpf's bpf_core_essential_name_len.
+ */
+function flavourOf(full: string, name: string): boolean {
+  for (let i = full.length - 5; i >= 0; i--) {
+    if (
+      full.charCodeAt(i) !== 95 &&
+      full.charCodeAt(i + 1) === 95 &&
+      full.charCodeAt(i + 2) === 95 &&
+      full.charCodeAt(i + 3) === 95 &&
+      full.charCodeAt(i + 4) !== 95
+    )
+      return i + 1 === name.length && full.startsWith(name);
+  }
+  return false;
+}
+
+/** How many strings {@link Btf.string} decodes one by one before it makes the table one string. */
+const DECODE_ALONE = 2048;
+
+/** How many name lookups search the strings before the name index is built (see {@link Btf.findIds}). */
+export const SCAN_LOOKUPS = 16;
 /** How deep types may nest (arrays of structs of arrays...) before we call it a loop. */
 export const MAX_DEPTH = 64;
 /** Size of a pointer (and of `long`) on the targets BPF runs on. */
@@ -107,6 +134,7 @@ export class Btf implements StringSource {
   private readonly str: Uint8Array;
   private strText: string | undefined;
   private strAscii = true;
+  private decoded = 0;
   private nameTable: Int32Array | undefined;
   private stringMap: Map<string, number> | undefined;
 
@@ -335,15 +363,18 @@ export class Btf implements StringSource {
       throw new BtfError(`string offset ${offset} is past the string table (${this.stringsEnd} bytes)`);
     }
     if (local === 0 && this.str[0] === 0) return "";
-    let text = this.strText;
-    if (text === undefined) {
-      const s = this.str;
-      text = Buffer.from(s.buffer, s.byteOffset, s.length).toString("latin1");
-      this.strAscii = !/[^\x00-\x7f]/.test(text);
-      this.strText = text;
+    const text = this.strText;
+    if (text === undefined && this.decoded < DECODE_ALONE) {
+      // the first strings are decoded one by one: a process that reads a few names of vmlinux
+      // (a CO-RE load) does not pay for the whole table as one string (2.3 MB)
+      this.decoded++;
+      let end = this.str.indexOf(0, local);
+      if (end < 0) end = this.str.length;
+      return utf8.decode(this.str.subarray(local, end));
     }
-    const end = text.indexOf("\0", local);
-    if (this.strAscii) return text.slice(local, end);
+    const all = text ?? this.stringText();
+    const end = all.indexOf("\0", local);
+    if (this.strAscii) return all.slice(local, end);
     return utf8.decode(this.str.subarray(local, end));
   }
 
@@ -567,17 +598,45 @@ export class Btf implements StringSource {
   }
 
   private readonly query = new Uint8Array(1024);
+  private scans = 0;
 
   /**
    * Ids of the types named `name`, optionally of one kind, in id order (base first).
-   * The name index is built on the first call.
+   * The first few lookups compare names in one pass over the type records (under a millisecond on
+   * vmlinux), which is cheaper than indexing every name for a process that asks for one or two (a
+   * CO-RE load, an attach by name); after SCAN_LOOKUPS (16) of them the name index is built.
    */
   findIds(name: string, kind?: BtfKindName | number): number[] {
     const k = kindNumber(kind);
     const out = this.base ? this.base.findIds(name, kind) : [];
     if (name === "") return out;
+    let own: number[];
     let table = this.nameTable;
-    if (!table) table = this.nameTable = this.buildNameTable();
+    if (!table && this.scans < SCAN_LOOKUPS) {
+      this.scans++;
+      own = this.scanIds(name, k);
+    } else {
+      if (!table) table = this.nameTable = this.buildNameTable();
+      own = this.tableIds(table, name, k);
+    }
+    // names from the base's table used by split types are found by a scan (rare)
+    if (this.base && this.startId < this.endId) {
+      const tw = this.tw;
+      for (const inBase of this.base.stringOffsets(name)) {
+        if (inBase === 0) continue;
+        for (let i = 0; i < this.offsets.length; i++) {
+          const w = this.offsets[i]!;
+          if (tw[w] === inBase && (k < 0 || ((tw[w + 1]! >>> 24) & 0x1f) === k)) own.push(this.startId + i);
+        }
+      }
+    }
+    own.sort((a, b) => a - b);
+    for (const id of own) out.push(id);
+    return out;
+  }
+
+  /** This blob's own types named `name` (by the name index), unsorted. */
+  private tableIds(table: Int32Array, name: string, k: number): number[] {
     let q = this.query;
     let len: number;
     const r = utf8Encoder.encodeInto(name, q);
@@ -605,19 +664,99 @@ export class Btf implements StringSource {
       if (k >= 0 && ((tw[w + 1]! >>> 24) & 0x1f) !== k) continue;
       own.push(this.startId + e - 1);
     }
-    // names from the base's table used by split types are found by a scan (rare)
-    if (this.base && this.startId < this.endId) {
-      const inBase = this.base.stringOffset(name);
-      if (inBase !== undefined && inBase !== 0) {
-        for (let i = 0; i < this.offsets.length; i++) {
-          const w = this.offsets[i]!;
-          if (tw[w] === inBase && (k < 0 || ((tw[w + 1]! >>> 24) & 0x1f) === k)) own.push(this.startId + i);
+    return own;
+  }
+
+  /** @internal This blob's string table as one latin1 string (a character a byte; made once, shared with {@link Btf.string}). */
+  stringText(): string {
+    let text = this.strText;
+    if (text === undefined) {
+      const s = this.str;
+      text = Buffer.from(s.buffer, s.byteOffset, s.length).toString("latin1");
+      this.strAscii = !/[^\x00-\x7f]/.test(text);
+      this.strText = text;
+    }
+    return text;
+  }
+
+  /**
+   * @internal Every offset (in this blob's own table, as type records hold them) of a string equal
+   * to `s`, in table order: one pass of a string search, no index built.
+   */
+  stringOffsets(s: string): number[] {
+    const out: number[] = [];
+    if (s.includes("\0")) return out;
+    // the table's bytes read as latin1: a name is found as its UTF-8 bytes read the same way
+    const stored = /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, "utf8").toString("latin1");
+    const text = this.stringText();
+    if (stored === "") return out;
+    if (text.startsWith(stored) && text.charCodeAt(stored.length) === 0) out.push(this.stringsStart);
+    const needle = `\0${stored}\0`;
+    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + stored.length + 1))
+      out.push(this.stringsStart + at + 1);
+    return out;
+  }
+
+  /**
+   * @internal This blob's own types whose name is `q` (UTF-8 bytes) — or, with `flavoured`, whose
+   * name is `q` followed by `___` and a flavour whose essential name is `q` — and whose kind passes
+   * `kindOk`, in id order. One pass over the type records comparing name bytes in place: no string
+   * is made but for names that start with `q___` and names a split blob takes from its base's table.
+   */
+  scanNamed(q: Uint8Array, kindOk: (kind: number) => boolean, flavoured: boolean, name: string): number[] {
+    const own: number[] = [];
+    const len = q.length;
+    if (len === 0) return own;
+    const tw = this.tw;
+    const starts = this.offsets;
+    const s = this.str;
+    const slen = s.length;
+    const start = this.stringsStart;
+    const q0 = q[0]!;
+    const n = starts.length;
+    for (let i = 0; i < n; i++) {
+      const w = starts[i]!;
+      const nameOff = tw[w]!;
+      const local = nameOff - start;
+      if (local < 0 || local >= slen) {
+        // a split blob's type named from the base's strings (or a bad offset): compared as text
+        // when asked for flavours (findIds finds these through the base's strings instead)
+        if (!flavoured || nameOff === 0 || !this.base || !kindOk((tw[w + 1]! >>> 24) & 0x1f)) continue;
+        let t: string;
+        try {
+          t = this.base.string(nameOff);
+        } catch {
+          continue;
         }
+        if (t === name || (flavoured && t.startsWith(`${name}___`) && flavourOf(t, name)))
+          own.push(this.startId + i);
+        continue;
+      }
+      if (s[local] !== q0) continue;
+      let j = 1;
+      while (j < len && s[local + j] === q[j]) j++;
+      if (j < len) continue;
+      const next = local + len < slen ? s[local + len]! : 0;
+      if (next === 0) {
+        if (kindOk((tw[w + 1]! >>> 24) & 0x1f)) own.push(this.startId + i);
+      } else if (
+        flavoured &&
+        next === 95 &&
+        s[local + len + 1] === 95 &&
+        s[local + len + 2] === 95 &&
+        kindOk((tw[w + 1]! >>> 24) & 0x1f) &&
+        flavourOf(this.string(nameOff), name)
+      ) {
+        own.push(this.startId + i);
       }
     }
-    own.sort((a, b) => a - b);
-    for (const id of own) out.push(id);
-    return out;
+    return own;
+  }
+
+  /** This blob's own types named `name` (of kind `k`, or any when k < 0), by {@link Btf.scanNamed}. */
+  private scanIds(name: string, k: number): number[] {
+    if (name.includes("\0")) return [];
+    return this.scanNamed(utf8Encoder.encode(name), k < 0 ? anyKind : (x) => x === k, false, name);
   }
 
   /** The first type named `name` (of `kind`, if given), or undefined. */

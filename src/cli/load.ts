@@ -1,14 +1,12 @@
 /** `rawbpf load FILE --type TYPE`: load a program and print what the verifier said. */
 
 import { readFileSync } from "node:fs";
-import { assemble } from "../isa/asm/index.js";
 import type { AsmProgram } from "../isa/asm/program.js";
 import { decode } from "../isa/decode.js";
 import { DecodeError } from "../isa/errors.js";
-import { compile } from "../lang/compile.js";
 import { MAP_TYPE_NAMES } from "../map/types.js";
 import { CorePoisonRejectedError } from "../object/errors.js";
-import { BpfObject } from "../object/object.js";
+import { BpfObject, type ObjectPhaseTiming } from "../object/object.js";
 import { createAsmMaps } from "../program/assembled.js";
 import { loadCompiled } from "../program/compiled.js";
 import { Program, type ProgramSpec } from "../program/program.js";
@@ -57,6 +55,8 @@ options:
   --program NAME     the program of an object or TypeScript file (its function or export name)
   --pin PATH         pin the loaded program at PATH, a new name in a bpffs directory (/sys/fs/bpf)
   --json             print one JSON object
+  --timings          print on standard error where the time went (start-up, open, CO-RE, loads);
+                     RAWBPF_TIMINGS=1 does the same
   -h, --help         this help
 `;
 
@@ -104,6 +104,9 @@ export async function readProgram(
   if (objects && isElf(bytes)) return { instructions: new Uint8Array(0), asm: undefined, object: bytes };
   const looksAsm = named || (!/\.(bin|o|raw)$/i.test(file) && isText(bytes));
   if (looksAsm) {
+    // the assembler (and below, the TypeScript compiler) is loaded only for input that needs it:
+    // an object or instruction bytes start faster without them
+    const { assemble } = await import("../isa/asm/index.js");
     const asm = assemble(bytes.toString("utf8"), {
       file: name,
       programTypes,
@@ -145,6 +148,8 @@ export interface Loaded extends Disposable {
   program: Program;
   /** every program loaded from FILE (an object or a TypeScript file may hold several), `program` first */
   all?: readonly Program[];
+  /** an object's phases (open, relocation, loads ...), for --timings */
+  timings?: readonly ObjectPhaseTiming[];
 }
 
 /** Creates the source's maps (if any) and loads the program. */
@@ -226,7 +231,7 @@ export async function loadOrReport(
         throw new UsageError(`--${flag} is for instructions and assembly; ${file} names its programs itself`);
   try {
     if (source?.object) return loadObject(args, file, source.object, command);
-    if (typescript) return loadTypeScript(args, file, command);
+    if (typescript) return loadTypeScript(args, file, command, (await import("../lang/compile.js")).compile);
     const s = source as ProgramSource;
     return loadFromSource(loadSpec(args, s), s);
   } catch (e) {
@@ -283,7 +288,7 @@ function loadObject(args: ParsedArgs, file: string, bytes: Buffer, command: stri
     );
     obj.load({ programs: names, logLevel: intFlag(args, "log-level", 0, 0, 7) });
     const all = names.map((n) => obj.program(n));
-    return { program: all[0]!, all, [Symbol.dispose]: () => obj.close() };
+    return { program: all[0]!, all, timings: obj.timings, [Symbol.dispose]: () => obj.close() };
   } catch (e) {
     obj.close();
     throw e;
@@ -291,13 +296,15 @@ function loadObject(args: ParsedArgs, file: string, bytes: Buffer, command: stri
 }
 
 /**
- * A TypeScript file of programs: compiled here, its maps created, its programs loaded (in the
- * kernel, or with `backend` "memory" in the interpreter).
+ * A TypeScript file of programs: compiled here (`compile` is the compiler, imported by the caller
+ * only for .ts input), its maps created, its programs loaded (in the kernel, or with `backend`
+ * "memory" in the interpreter).
  */
 export function loadTypeScript(
   args: ParsedArgs,
   file: string,
   command: string,
+  compile: typeof import("../lang/compile.js").compile,
   backend?: "kernel" | "memory",
 ): Loaded {
   const source = readFileSync(file, "utf8");
@@ -330,7 +337,7 @@ export function isLoadRefusal(e: unknown): e is BpfError | ProgramRejectedError 
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { values: [...PROGRAM_FLAGS, "pin"], booleans: ["json"] });
+  const args = parseArgs(argv, { values: [...PROGRAM_FLAGS, "pin"], booleans: ["json", "timings"] });
   if (args.bools.has("help")) {
     io.stdout(HELP);
     return 0;
@@ -339,9 +346,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const json = args.bools.has("json");
   const pin = args.flags.get("pin");
   if (pin !== undefined) checkPinPath(pin);
+  const started = performance.now();
   const loaded = await loadOrReport(args, json, io);
   if (typeof loaded === "number") return loaded;
   using l = loaded;
+  if (args.bools.has("timings") || process.env.RAWBPF_TIMINGS === "1") printTimings(started, l.timings, io);
   const all = l.all ?? [l.program];
   if (pin !== undefined && all.length > 1)
     throw new UsageError(
@@ -354,6 +363,27 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   for (const p of all) textReport(p, args, pin, io);
   return 0;
+}
+
+/**
+ * `--timings` (or RAWBPF_TIMINGS=1): where the time of this process went, on standard error (so
+ * --json output stays one object): Node's start-up and the CLI bundle until the command ran, then
+ * the object's phases, and what is left (reading FILE, the command's own work).
+ */
+function printTimings(started: number, phases: readonly ObjectPhaseTiming[] | undefined, io: CliIo): void {
+  const now = performance.now();
+  const line = (what: string, ms: number, detail?: string) =>
+    `  ${what.padEnd(32)} ${ms.toFixed(1).padStart(7)} ms${detail ? `  (${detail})` : ""}\n`;
+  let out = "timings:\n";
+  out += line("node start-up, rawbpf's modules", started, "process start to the command");
+  let inPhases = 0;
+  for (const p of phases ?? []) {
+    out += line(p.phase, p.ms, p.detail);
+    inPhases += p.ms;
+  }
+  out += line(phases ? "reading FILE, the rest" : "reading FILE, loading", now - started - inPhases);
+  out += line("total", now, "until the report");
+  io.stderr(out);
 }
 
 function jsonReport(p: Program, pin: string | undefined): object {

@@ -144,7 +144,8 @@ async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Pro
   const file = args.positionals[0]!;
   if (/\.[cm]?ts$/i.test(file)) {
     // compiled here, its maps and program on the memory back end
-    const l = loadTypeScript(args, file, "run", "memory");
+    const { compile } = await import("../lang/compile.js");
+    const l = loadTypeScript(args, file, "run", compile, "memory");
     const program = l.program;
     const tracer =
       args.bools.has("trace") && program.instructions

@@ -4,12 +4,12 @@
  * section; cgroup programs and xdp / tc programs when a target is given. Sections that name no
  * place (`socket`, `tracepoint` with no target...) are skipped, with the reason.
  */
-
 import type { AnyCodec } from "../codec/index.js";
 import { attachCgroup, type Cgroup, type CgroupAttachType } from "../link/cgroup.js";
 import type { Interface } from "../link/iface.js";
 import type { Link } from "../link/link.js";
 import { attachTcx, attachXdp } from "../link/net.js";
+import { attachFlowDissector, attachSkLookup, type Netns } from "../link/sklookup.js";
 import { attachTracepoint } from "../link/tracepoint.js";
 import { attachRawTracepoint, attachTracing, type TracingAttachType } from "../link/tracing.js";
 import { attachUprobe, attachUprobeMulti, uprobeOffset } from "../link/uprobe.js";
@@ -29,6 +29,11 @@ export interface ObjectAttachOptions {
   interface?: Interface;
   /** uprobes: only in this process */
   pid?: number;
+  /**
+   * the network namespace for `sk_lookup` and `flow_dissector` programs: a path to its file
+   * (`/proc/self/ns/net`, `/proc/PID/ns/net`, `/run/netns/NAME`) or an open descriptor of it
+   */
+  netns?: Netns;
 }
 
 /** Why a program was not attached. */
@@ -130,6 +135,12 @@ export function attachBySection(
   if (def.programType === "sched_cls" && (at === "tcx_ingress" || at === "tcx_egress")) {
     if (options.interface === undefined) return "a tc program: give attach({ interface })";
     return attachTcx(program, options.interface, at === "tcx_ingress" ? "ingress" : "egress");
+  }
+  if ((def.programType === "sk_lookup" || def.programType === "flow_dissector") && at === def.programType) {
+    if (options.netns === undefined) return `a ${def.programType} program: give attach({ netns })`;
+    return at === "sk_lookup"
+      ? attachSkLookup(program, options.netns)
+      : attachFlowDissector(program, options.netns);
   }
   return `section '${section}' does not say where to attach`;
 }

@@ -4,8 +4,8 @@
  * Ubuntu's and Debian's real patch levels) and /proc/kallsyms for typeless `.ksyms`.
  */
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { release, version } from "node:os";
-import { gunzipSync } from "node:zlib";
 import type { Btf } from "../btf/decode.js";
 import { vmlinuxBtf } from "../btf/kernel.js";
 import {
@@ -16,6 +16,8 @@ import {
   parseKconfig,
   typesCompatible,
 } from "./externs.js";
+
+const require = createRequire(import.meta.url);
 
 function tryRead(path: string): Buffer | undefined {
   try {
@@ -31,7 +33,11 @@ export function systemKconfig(): { values: Map<string, string>; from: string } |
     const raw = tryRead(path);
     if (!raw) continue;
     const gz = raw[0] === 0x1f && raw[1] === 0x8b;
-    return { values: parseKconfig((gz ? gunzipSync(raw) : raw).toString("latin1")), from: path };
+    // node:zlib only when the config is gzipped (its start-up is a few ms every load would pay)
+    const text = (gz ? (require("node:zlib") as typeof import("node:zlib")).gunzipSync(raw) : raw).toString(
+      "latin1",
+    );
+    return { values: parseKconfig(text), from: path };
   }
   return undefined;
 }

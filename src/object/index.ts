@@ -18,7 +18,13 @@ export {
   parseKconfig,
 } from "./externs.js";
 export { codecOf, type GenerateOptions, generateTypes } from "./gen.js";
-export { BpfObject, type ObjectLoadOptions, type ObjectOptions, ObjectVariableHandle } from "./object.js";
+export {
+  BpfObject,
+  type ObjectLoadOptions,
+  type ObjectOptions,
+  type ObjectPhaseTiming,
+  ObjectVariableHandle,
+} from "./object.js";
 export {
   KNOWN_SECTIONS,
   matchSection,

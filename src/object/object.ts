@@ -163,6 +163,16 @@ function writeValue(d: DataView, value: unknown, signed: boolean, int: boolean, 
   for (let i = 0; i < d.byteLength; i++) d.setUint8(i, Number((u >> BigInt(8 * i)) & 0xffn));
 }
 
+/** How long one phase of opening or loading an object took (see {@link BpfObject.timings}). */
+export interface ObjectPhaseTiming {
+  /** "open", "object BTF", "externs", "maps", "target BTF", "CO-RE relocation", "programs", "initial values" */
+  readonly phase: string;
+  /** wall-clock milliseconds */
+  readonly ms: number;
+  /** what the phase did, when there is something to count ("24 programs", "2208 relocations") */
+  readonly detail?: string;
+}
+
 /** A map of an object, keys and values as bytes (per-CPU and map-in-map values as their codecs give them). */
 export type AnyMap = BpfMap<AnyCodec, AnyCodec>;
 
@@ -182,11 +192,19 @@ export class BpfObject implements Disposable {
   readonly #links = new Map<string, Link>();
   readonly #unattached = new Map<string, string>();
   #closed = false;
-  #core: Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }> | undefined;
+  readonly #core = new Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }>();
+  #coreCache: CoreCandidateCache | undefined;
+  #target: Btf | undefined;
+  readonly #timings: ObjectPhaseTiming[] = [];
 
-  private constructor(spec: ObjectSpec, options: ObjectOptions) {
+  private constructor(spec: ObjectSpec, options: ObjectOptions, openMs: number) {
     this.spec = spec;
     this.#options = options;
+    this.#timings.push({
+      phase: "open",
+      ms: openMs,
+      detail: `${spec.programs.length} programs, ${spec.maps.length} maps`,
+    });
     for (const name of Object.keys(options.constants ?? {})) this.#constant(name);
   }
 
@@ -194,7 +212,9 @@ export class BpfObject implements Disposable {
   static open(source: string | Uint8Array, options: ObjectOptions = {}): BpfObject {
     const bytes = typeof source === "string" ? readFileSync(source) : source;
     const file = options.file ?? (typeof source === "string" ? source : "the object");
-    return new BpfObject(parseObject(bytes, { file }), options);
+    const t = performance.now();
+    const spec = parseObject(bytes, { file });
+    return new BpfObject(spec, options, performance.now() - t);
   }
 
   #constant(name: string): ObjectVariable {
@@ -232,12 +252,22 @@ export class BpfObject implements Disposable {
     for (const p of wanted)
       if (p.def.notYet) throw new UnsupportedSectionError(p.name, p.section, p.def.notYet);
     try {
-      if (spec.btf) this.#btf = loadBtf(spec.btf);
-      this.#ksyms = resolveKsyms(spec.externs, spec.btfModel);
+      const time = this.#timer();
+      if (spec.btf) {
+        this.#btf = loadBtf(spec.btf);
+        time("object BTF", `${spec.btf.length} bytes`);
+      }
+      if (spec.externs.length > 0) {
+        this.#ksyms = resolveKsyms(spec.externs, spec.btfModel);
+        time("externs", `${spec.externs.length}`);
+      }
       for (const m of spec.maps) this.#createMap(m);
+      time("maps", `${spec.maps.length}`);
       const byKernel = options.core === "kernel";
-      if (!byKernel) this.#relocated();
+      if (!byKernel) this.#relocated(wanted);
+      time.skip();
       for (const p of wanted) this.#programs.set(p.name, this.#loadProgram(p, options.logLevel, byKernel));
+      time("programs", `${wanted.length} loaded${byKernel ? ", CO-RE relocated by the kernel" : ""}`);
       for (const m of spec.maps) {
         m.initialValues.forEach((target, i) => {
           if (target === undefined) return;
@@ -250,6 +280,7 @@ export class BpfObject implements Disposable {
           this.#maps.get(m.name)?.set(key, value);
         });
       }
+      if (spec.maps.some((m) => m.initialValues.length > 0)) time("initial values");
     } catch (e) {
       this.close();
       throw e;
@@ -260,33 +291,72 @@ export class BpfObject implements Disposable {
   /**
    * Applies the CO-RE relocations of every program (its own code and its subprograms') against
    * the target BTF (`options.btf`, else the running kernel's), as libbpf does before load; done
-   * once, and by {@link load} when not done before. Instructions that find no target are poisoned.
+   * once a program, and by {@link load} (for the programs it loads, as libbpf relocates only the
+   * programs it will load) when not done before. Instructions that find no target are poisoned.
    * @returns what each relocation did, by program name (programs without relocations are absent)
    */
   relocate(): ReadonlyMap<string, readonly CoreRelocationResult[]> {
-    const core = this.#relocated();
-    return new Map([...core].map(([name, c]) => [name, c.results]));
+    const core = this.#relocated(this.spec.programs);
+    const out = new Map<string, readonly CoreRelocationResult[]>();
+    for (const p of this.spec.programs) {
+      const c = core.get(p.name);
+      if (c) out.set(p.name, c.results);
+    }
+    return out;
   }
 
-  #relocated(): Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }> {
-    if (this.#core) return this.#core;
-    const out = new Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }>();
+  /** Relocates those of `programs` not relocated yet (one candidate cache for the whole object). */
+  #relocated(
+    programs: readonly ObjectProgram[],
+  ): Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }> {
     const local = this.spec.btfModel;
-    const withCore = this.spec.programs.filter((p) => p.coreRelocations.length > 0);
-    if (withCore.length > 0 && local) {
-      const target = this.#targetBtf();
-      const cache: CoreCandidateCache = new Map();
-      for (const p of withCore) {
+    const todo = programs.filter((p) => p.coreRelocations.length > 0 && !this.#core.has(p.name));
+    if (todo.length > 0 && local) {
+      const time = this.#timer();
+      if (!this.#target) {
+        this.#target = this.#targetBtf();
+        time("target BTF", `${this.#target.typeCount} types`);
+      }
+      const target = this.#target;
+      const cache = (this.#coreCache ??= new Map());
+      let n = 0;
+      for (const p of todo) {
         const insns = Uint8Array.from(p.insns);
         const results = applyCoreRelocations(insns, p.coreRelocations, local, target, {
           cache,
           section: p.section,
         });
-        out.set(p.name, { insns, results });
+        n += results.length;
+        this.#core.set(p.name, { insns, results });
       }
+      time("CO-RE relocation", `${n} relocations in ${todo.length} programs`);
     }
-    this.#core = out;
-    return out;
+    return this.#core;
+  }
+
+  /** A stopwatch: each call records the time since the last one (or since it was made) as a phase. */
+  #timer(): ((phase: string, detail?: string) => void) & { skip(): void } {
+    let last = performance.now();
+    const time = (phase: string, detail?: string) => {
+      const now = performance.now();
+      this.#timings.push({ phase, ms: now - last, ...(detail === undefined ? {} : { detail }) });
+      last = now;
+    };
+    return Object.assign(time, {
+      skip() {
+        last = performance.now();
+      },
+    });
+  }
+
+  /**
+   * How long each phase of opening and loading took, in the order they ran: "open" (reading the
+   * ELF into specs), then, as {@link load} and {@link relocate} run them, "object BTF", "externs",
+   * "maps", "target BTF" (reading the kernel's BTF), "CO-RE relocation", "programs" (the
+   * BPF_PROG_LOADs: the kernel's verifier), "initial values". `rawbpf load --timings` prints them.
+   */
+  get timings(): readonly ObjectPhaseTiming[] {
+    return this.#timings;
   }
 
   #targetBtf(): Btf {
@@ -395,7 +465,7 @@ export class BpfObject implements Disposable {
   }
 
   #loadProgram(p: ObjectProgram, logLevel: number | undefined, coreByKernel: boolean): Program {
-    const core = coreByKernel ? undefined : this.#core?.get(p.name);
+    const core = coreByKernel ? undefined : this.#core.get(p.name);
     const insns = Uint8Array.from(core?.insns ?? p.insns);
     const v = new DataView(insns.buffer);
     patchKsyms(insns, p.externReferences, this.spec.externs, this.#ksyms);
@@ -495,7 +565,8 @@ export class BpfObject implements Disposable {
   /**
    * Attaches every loaded program whose section says where (tracepoint/CAT/NAME, raw_tp/NAME,
    * tp_btf/, fentry/, fexit/, fmod_ret/, lsm/, uprobe/BINARY:FUNCTION[+OFFSET], uretprobe/...,
-   * uprobe.multi/BINARY:FUNCTION), and cgroup, xdp and tc programs to the targets `options` give.
+   * uprobe.multi/BINARY:FUNCTION), and cgroup, xdp, tc, sk_lookup and flow_dissector programs to
+   * the targets `options` give (a cgroup, an interface, a network namespace).
    * Programs it cannot place are left out, each with its reason in {@link unattached}; a program
    * named in `options.programs` that cannot be placed is an error. The links close with the object.
    * @returns the links made by this call, by program name

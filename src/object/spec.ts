@@ -10,6 +10,7 @@ import { BtfError } from "../btf/errors.js";
 import type { FuncInfo, LineInfo } from "../btf/ext.js";
 import {
   type ElfFile,
+  type ElfRelocation,
   type ElfSection,
   type ElfSymbol,
   parseElf,
@@ -328,13 +329,17 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
   // programs
   const programs: ObjectProgram[] = [];
   const textIndex = byName.get(".text")?.index;
+  const partsBySection = new Map<number, SectionParts>();
+  const parts = (section: number): SectionParts => {
+    let p = partsBySection.get(section);
+    if (!p) partsBySection.set(section, (p = sectionParts(elf, section, funcs, ext, core)));
+    return p;
+  };
   for (const f of funcs) {
     if (f.section === textIndex) continue;
     const sec = elf.sections[f.section] as ElfSection;
     const def = sectionDef(sec.name);
-    programs.push(
-      linkProgram(elf, f, def, funcAt, mapBySymbol, ext, core, fail, { externByName, kconfigMap }),
-    );
+    programs.push(linkProgram(elf, f, def, funcAt, mapBySymbol, parts, fail, { externByName, kconfigMap }));
   }
   for (const p of programs)
     for (const r of p.references)
@@ -549,14 +554,62 @@ function legacyMaps(
   });
 }
 
+/** What a code section's records say about each of its functions, sorted out once per section. */
+interface FuncParts {
+  readonly funcInfo: FuncInfo[];
+  readonly lineInfo: LineInfo[];
+  readonly core: CoreRelocation[];
+}
+
+interface SectionParts {
+  /** the section's ELF relocations by offset */
+  readonly relocs: ReadonlyMap<number, ElfRelocation>;
+  readonly byFunc: ReadonlyMap<Func, FuncParts>;
+}
+
+/**
+ * Sorts a code section's func_info, line_info and CO-RE records into its functions (each record
+ * in the function whose instructions hold it, in the records' order; records in no function are
+ * dropped), with one binary search a record, instead of a pass over all of them a function.
+ */
+function sectionParts(
+  elf: ElfFile,
+  section: number,
+  funcs: readonly Func[],
+  ext: BtfExt | undefined,
+  core: ReadonlyMap<string, readonly CoreRelocation[]>,
+): SectionParts {
+  const name = (elf.sections[section] as ElfSection).name;
+  const mine = funcs.filter((f) => f.section === section).sort((a, b) => a.start - b.start);
+  const byFunc = new Map<Func, FuncParts>();
+  for (const f of mine) byFunc.set(f, { funcInfo: [], lineInfo: [], core: [] });
+  const owner = (slot: number): FuncParts | undefined => {
+    let lo = 0;
+    let hi = mine.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const f = mine[mid]!;
+      if (slot < f.start) hi = mid - 1;
+      else if (slot >= f.start + f.count) lo = mid + 1;
+      else return byFunc.get(f);
+    }
+    return undefined;
+  };
+  for (const r of ext?.funcInfo.get(name) ?? []) owner(r.insnOff)?.funcInfo.push(r);
+  for (const r of ext?.lineInfo.get(name) ?? []) owner(r.insnOff)?.lineInfo.push(r);
+  for (const r of core.get(name) ?? []) owner(r.insnOffset / 8)?.core.push(r);
+  const relocs = new Map<number, ElfRelocation>();
+  for (const r of elf.relocations.get(section) ?? []) relocs.set(r.offset, r);
+  return { relocs, byFunc };
+}
+
 function linkProgram(
   elf: ElfFile,
   main: Func,
   def: SectionDef,
   funcAt: (section: number, slot: number, from: string) => Func,
   mapBySymbol: ReadonlyMap<string, string>,
-  ext: BtfExt | undefined,
-  core: ReadonlyMap<string, readonly CoreRelocation[]>,
+  parts: (section: number) => SectionParts,
   fail: (why: string) => never,
   externs: { externByName: ReadonlyMap<string, ObjectExtern>; kconfigMap: string },
 ): ObjectProgram {
@@ -577,17 +630,14 @@ function linkProgram(
     const code = Uint8Array.from(sec.data.subarray(fn.start * 8, (fn.start + fn.count) * 8));
     chunks.push(code);
     total += fn.count;
-    const within = (r: { insnOff: number }) => r.insnOff >= fn.start && r.insnOff < fn.start + fn.count;
-    for (const r of ext?.funcInfo.get(sec.name) ?? [])
-      if (within(r)) funcInfo.push({ ...r, insnOff: r.insnOff - fn.start + start });
-    for (const r of ext?.lineInfo.get(sec.name) ?? [])
-      if (within(r)) lineInfo.push({ ...r, insnOff: r.insnOff - fn.start + start });
-    for (const r of core.get(sec.name) ?? []) {
-      const slot = r.insnOffset / 8;
-      if (slot >= fn.start && slot < fn.start + fn.count)
-        coreRelocations.push({ ...r, insnOffset: (slot - fn.start + start) * 8 });
+    const { relocs, byFunc } = parts(fn.section);
+    const mine = byFunc.get(fn);
+    if (mine) {
+      const shift = start - fn.start;
+      for (const r of mine.funcInfo) funcInfo.push({ ...r, insnOff: r.insnOff + shift });
+      for (const r of mine.lineInfo) lineInfo.push({ ...r, insnOff: r.insnOff + shift });
+      for (const r of mine.core) coreRelocations.push({ ...r, insnOffset: r.insnOffset + shift * 8 });
     }
-    const relocs = new Map((elf.relocations.get(fn.section) ?? []).map((r) => [r.offset, r]));
     const v = new DataView(code.buffer);
     const placeAt = (target: Func, slot: number, i: number) => {
       const at = placed.get(target) ?? append(target);
@@ -598,6 +648,10 @@ function linkProgram(
       const src = (code[i * 8 + 1] as number) >> 4;
       const imm = v.getInt32(i * 8 + 4, true);
       const reloc = relocs.get((fn.start + i) * 8);
+      if (reloc === undefined && !(op === 0x85 && src === BPF_PSEUDO_CALL)) {
+        if (op === 0x18) i++;
+        continue;
+      }
       const what = `instruction ${fn.start + i} of ${sec.name} (in ${fn.name})`;
       const extern = reloc && (elf.symbols[reloc.symbol] as ElfSymbol).section === 0 ? reloc : undefined;
       if (extern && (op === 0x85 || op === 0x18)) {

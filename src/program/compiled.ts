@@ -3,7 +3,8 @@
  * created, the read-only ones filled (string constants, `config({...})` values) and frozen, then
  * its programs loaded with the maps by name and, for tp_btf programs, what they attach to.
  */
-import { type CompiledModule, configValue } from "../lang/compile.js";
+import type { CompiledModule } from "../lang/compile.js";
+import { configValue } from "../lang/config.js";
 import type { MapFlags } from "../map/flags.js";
 import { BpfMap } from "../map/map.js";
 import type { MapSpec } from "../map/spec.js";

@@ -162,7 +162,7 @@ test("the real binary: bin/rawbpf.js after the build loads and runs a program", 
   // Node accepts for the bundle bin/rawbpf.js compiles
   const cli = join(root, "dist/src/cli/main.cjs");
   const source = `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${readFileSync(cli, "utf8")}\n})`;
-  for (const cache of ["cache", "asm.cache", "disasm.cache", "btf.cache"]) {
+  for (const cache of ["cache", "asm.cache", "disasm.cache", "btf.cache", "object.cache", "load.cache"]) {
     const script = new Script(source, { filename: cli, cachedData: readFileSync(`${cli}.${cache}`) });
     assert.equal(script.cachedDataRejected, false, cache);
   }

@@ -4,8 +4,8 @@
  * object. And a real tool end to end: examples/opensnoop.bpf.c's openat tracepoint read through a RingBuffer.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, rmdirSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, openSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "node:test";
 import { BpfObject } from "../../src/object/index.js";
@@ -127,4 +127,68 @@ test("opensnoop.bpf.c: a tracepoint tool end to end, openat records read through
     "O_RDONLY and O_WRONLY",
   );
   assert.equal(obj.variable("lost").get(), 0n, "nothing dropped");
+});
+
+test("attach({ netns }): sk_lookup and flow_dissector programs on a network namespace, as bpftool lists them", (t) => {
+  if (!needsRoot(t)) return;
+  const path = compileFixture("netns");
+  // a namespace of its own (a child holds it), so nothing else on this machine sees the programs
+  const holder = spawn("unshare", ["-n", "sleep", "60"], { stdio: "ignore" });
+  try {
+    const ns = `/proc/${holder.pid}/ns/net`;
+    const self = statSync("/proc/self/ns/net").ino;
+    for (let i = 0; i < 200 && statSync(ns).ino === self; i++) execFileSync("sleep", ["0.01"]);
+    const ino = statSync(ns).ino;
+    assert.notEqual(ino, self, "the child is in a namespace of its own");
+    using obj = BpfObject.open(path).load();
+    const without = obj.attach();
+    assert.equal(without.size, 0, "no namespace given: nothing attached");
+    assert.match(obj.unattached.get("lookup_pass") ?? "", /give attach\(\{ netns \}\)/);
+    const links = obj.attach({ netns: ns });
+    assert.deepEqual([...links.keys()].sort(), ["dissect_none", "lookup_pass"]);
+    const listed = JSON.parse(execFileSync("bpftool", ["-j", "link", "show"], { encoding: "utf8" })) as {
+      id: number;
+      type: string;
+      prog_id: number;
+      netns_ino?: number;
+      attach_type?: string;
+    }[];
+    for (const [name, type] of [
+      ["lookup_pass", "sk_lookup"],
+      ["dissect_none", "flow_dissector"],
+    ] as const) {
+      const progId = obj.program(name).info().id;
+      const l = listed.find((x) => x.prog_id === progId);
+      assert.ok(l, `bpftool lists a link of ${name} (program ${progId})`);
+      assert.equal(l.type, "netns", `${name}: a netns link`);
+      assert.equal(l.netns_ino, ino, `${name}: on the child's namespace`);
+      assert.equal(l.attach_type, type, `${name}: attach type`);
+    }
+    // a descriptor works as well as a path: a second object's sk_lookup joins the first; a second
+    // flow dissector on one namespace is refused by the kernel (one at a time)
+    const fd = openSync(ns, "r");
+    try {
+      using second = BpfObject.open(path).load();
+      const more = second.attach({ netns: fd, programs: ["lookup_pass"] });
+      assert.equal(more.get("lookup_pass")?.info().programId, second.program("lookup_pass").info().id);
+      assert.throws(
+        () => second.attach({ netns: fd, programs: ["dissect_none"] }),
+        (e) => e instanceof BpfError && e.errnoName === "E2BIG",
+      );
+    } finally {
+      closeSync(fd);
+    }
+    obj.close();
+    const after = JSON.parse(execFileSync("bpftool", ["-j", "link", "show"], { encoding: "utf8" })) as {
+      netns_ino?: number;
+    }[];
+    assert.equal(after.filter((x) => x.netns_ino === ino).length, 0, "the links closed with the object");
+    using third = BpfObject.open(path).load();
+    assert.throws(
+      () => third.attach({ netns: "/nonexistent/ns", programs: ["lookup_pass"] }),
+      /cannot use network namespace \/nonexistent\/ns: ENOENT/,
+    );
+  } finally {
+    holder.kill();
+  }
 });

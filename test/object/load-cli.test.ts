@@ -175,3 +175,41 @@ test("rawbpf load / run FILE.ts: a TypeScript file's programs compiled, their ma
   assert.notEqual(s.status, 0, "--program is refused for assembly");
   rmSync(dir, { recursive: true, force: true });
 });
+
+test("rawbpf load --timings: the phases on standard error, the relocation count the object's own, JSON output untouched", async (t) => {
+  if (!needsRoot(t)) return;
+  const path = compileFixture("core");
+  const r = await cli(["load", path, "--json", "--timings"]);
+  assert.equal(r.status, 0, r.err);
+  const { programs } = JSON.parse(r.out) as { programs: LoadJson[] };
+  assert.equal(programs.length, 2, "stdout is still the one JSON object");
+  const lines = r.err.split("\n");
+  assert.equal(lines[0], "timings:", r.err);
+  const phase = (name: string) => lines.find((l) => l.trimStart().startsWith(name));
+  for (const name of [
+    "node start-up",
+    "open",
+    "object BTF",
+    "maps",
+    "target BTF",
+    "CO-RE relocation",
+    "programs",
+    "total",
+  ])
+    assert.match(phase(name) ?? "", / \d+\.\d ms/, `phase '${name}' in:\n${r.err}`);
+  // the count it prints is what the object holds: the relocations of the two programs it loaded
+  const { BpfObject } = await import("../../src/object/object.js");
+  const spec = BpfObject.open(path).spec;
+  const loaded = spec.programs.filter((p) => programs.some((q) => q.name === p.name));
+  const want = loaded.reduce((n, p) => n + p.coreRelocations.length, 0);
+  assert.ok(want > 0, "the fixture has CO-RE relocations");
+  assert.match(
+    phase("CO-RE relocation") ?? "",
+    new RegExp(`\\(${want} relocations in ${loaded.length} programs\\)`),
+    r.err,
+  );
+  assert.match(phase("programs") ?? "", /\(2 loaded\)/, r.err);
+  // without the flag, nothing on standard error
+  const quiet = await cli(["load", path, "--json"]);
+  assert.equal(quiet.err, "", "no timings unless asked");
+});

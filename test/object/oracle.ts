@@ -99,3 +99,22 @@ export function libbpfRuns(path: string, programs: readonly string[]): Map<strin
   assert.equal(out.size, programs.length, `libbpf ran every program: ${theirs}`);
   return out;
 }
+
+/**
+ * Loads `path` with libbpf, test-runs `programs` once on 64 zero bytes, and returns the values of
+ * `map` after the runs (its entries in key order, as hex), with the return values.
+ */
+export function libbpfRunsAndMap(
+  path: string,
+  programs: readonly string[],
+  map: string,
+): { retvals: Map<string, number>; values: string[] } {
+  const dir = mkdtempSync(join(BUILD_DIR, "libbpf-"));
+  const theirs = execFileSync(harness(), [path, dir, ...programs, "--", map], { encoding: "utf8" });
+  const retvals = new Map<string, number>();
+  for (const m of theirs.matchAll(/^prog (\S+) (\d+)$/gm)) retvals.set(m[1] as string, Number(m[2]));
+  const values = [...theirs.matchAll(/^map (\S+) ([0-9a-f]+) ([0-9a-f]+)$/gm)]
+    .filter((m) => m[1] === map)
+    .map((m) => m[3] as string);
+  return { retvals, values };
+}

@@ -64,9 +64,9 @@ function kindsCompat(a: number, b: number): boolean {
 }
 
 /**
- * Types of one blob (its own ids) whose names carry a flavour, by essential name. Names without a
- * flavour are found through the blob's own name index (`findIds`); flavoured names are rare, so
- * they are found once by a scan of the string table for `X___Y`, and only those types indexed.
+ * Types of one blob (its own ids) whose names carry a flavour, by essential name: built once a
+ * blob has been asked for many names (a scan of the strings for `X___Y`, then of the types that
+ * carry those strings).
  */
 const flavoured = new WeakMap<Btf, Map<string, number[]>>();
 
@@ -74,32 +74,45 @@ function flavouredIndex(btf: Btf): Map<string, number[]> {
   let index = flavoured.get(btf);
   if (index) return index;
   index = new Map();
-  const str = btf.stringBytes;
-  const text = Buffer.from(str.buffer, str.byteOffset, str.length).toString("latin1");
+  const text = btf.stringText();
   const offsets = new Set<number>();
   for (const m of text.matchAll(/[^_\0]___[^_\0]/g)) {
     offsets.add(btf.stringsStart + text.lastIndexOf("\0", m.index) + 1);
   }
   if (offsets.size > 0) {
-    for (let id = btf.startId; id < btf.endId; id++) {
-      const off = btf.nameOffsetOf(id);
+    const { words, starts } = btf.typeWords;
+    for (let i = 0; i < starts.length; i++) {
+      const off = words[starts[i]!]!;
       if (!offsets.has(off)) continue;
       const name = essentialName(btf.string(off));
       const list = index.get(name);
-      if (list) list.push(id);
-      else index.set(name, [id]);
+      if (list) list.push(btf.startId + i);
+      else index.set(name, [btf.startId + i]);
     }
   }
   flavoured.set(btf, index);
   return index;
 }
 
-/** Ids of blob `b`'s own types named `name`, or named `name___flavour`, in id order. */
-function namedIn(b: Btf, name: string): number[] {
+/** Candidate searches made in each blob: the first few walk its types, later ones use indexes. */
+const scans = new WeakMap<Btf, number>();
+const SCANS = 8;
+const utf8 = new TextEncoder();
+
+/**
+ * Ids of blob `b`'s own types named `name` or `name___flavour`, of a kind compatible with `kind`,
+ * in id order (as libbpf's bpf_core_add_cands, which walks every type comparing essential names).
+ */
+function namedIn(b: Btf, name: string, kind: number): number[] {
+  const n = scans.get(b) ?? 0;
+  if (n < SCANS && !name.includes("\0")) {
+    scans.set(b, n + 1);
+    return b.scanNamed(utf8.encode(name), (k) => kindsCompat(k, kind), true, name);
+  }
   const exact = b.findIds(name).filter((id) => id >= b.startId);
   const more = flavouredIndex(b).get(name);
-  if (!more) return exact;
-  return [...exact, ...more].sort((x, y) => x - y);
+  const all = more ? [...exact, ...more].sort((x, y) => x - y) : exact;
+  return all.filter((id) => kindsCompat(b.kindOf(id), kind));
 }
 
 /**
@@ -113,8 +126,7 @@ export function findCandidates(local: Btf, localId: number, target: Btf): number
   const chain: Btf[] = [];
   for (let b: Btf | undefined = target; b; b = b.base) chain.unshift(b);
   for (const b of chain) {
-    const ids = namedIn(b, name);
-    const out = ids.filter((id) => kindsCompat(target.kindOf(id), kind));
+    const out = namedIn(b, name, kind);
     if (out.length > 0) return out;
   }
   return [];

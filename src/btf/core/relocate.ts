@@ -227,9 +227,9 @@ function poison(code: Uint8Array, v: DataView, at: number): void {
 }
 
 /** libbpf's bpf_core_patch_insn. Returns the patch in words. */
-function patch(code: Uint8Array, v: DataView, at: number, res: Res, where: CoreWhere): string {
+function patch(code: Uint8Array, v: DataView, at: number, res: Res, where: () => CoreWhere): string {
   const fail = (why: string): never => {
-    throw new CoreRelocationError(why, where);
+    throw new CoreRelocationError(why, where());
   };
   if (res.poison) {
     poison(code, v, at);
@@ -316,11 +316,144 @@ function targetText(spec: AccessSpec): string {
 }
 
 /**
+ * What one (local type, access string, kind) resolves to against the target: relocations with the
+ * same three (the same field read in many programs) share it, as long as the candidate list it was
+ * matched against is still the one in the cache (libbpf prunes that list as it relocates).
+ */
+interface Solved {
+  /** the candidate list matched against (undefined: a type_id_local relocation, no target) */
+  readonly cands: number[] | undefined;
+  readonly kindName: string;
+  readonly localText: string;
+  readonly target: AccessSpec | undefined;
+  readonly targetText: string | undefined;
+  readonly res: Res;
+  readonly candidates: number;
+  readonly matched: number;
+}
+
+/** Resolutions by cache (one per object), then by type id and kind (`typeId * 16 + kind`), then by access string. */
+const solvedByCache = new WeakMap<CoreCandidateCache, Map<number, Map<string, Solved>>>();
+
+/** Resolves one relocation (no instruction is read or patched here). */
+function solve(
+  relo: CoreRelocation,
+  local: Btf,
+  target: Btf,
+  cache: CoreCandidateCache,
+  where: () => CoreWhere,
+): Solved {
+  const localSpec = parseAccessSpec(local, relo, where());
+  const localText = formatAccessSpec(localSpec);
+  const kindName = coreKindName(relo.kind);
+  const failWith = (why: string): never => {
+    throw new CoreRelocationError(`${kindName} of ${localText}: ${why}`, where());
+  };
+  if (relo.kind === CoreKind.TYPE_ID_LOCAL) {
+    const id = BigInt(relo.typeId);
+    return {
+      cands: undefined,
+      kindName,
+      localText,
+      target: undefined,
+      targetText: undefined,
+      res: {
+        orig: id,
+        next: id,
+        poison: false,
+        validate: false,
+        failMemsz: false,
+        origSize: 0,
+        newSize: 0,
+        reason: undefined,
+      },
+      candidates: 0,
+      matched: 0,
+    };
+  }
+  try {
+    const localName = local.nameOf(relo.typeId);
+    if (localName === "") failWith("CO-RE cannot relocate an anonymous type (give it a name)");
+    let cands = cache.get(relo.typeId);
+    if (!cands) {
+      cands = findCandidates(local, relo.typeId, target);
+      cache.set(relo.typeId, cands);
+    }
+    let targetSpec: AccessSpec | undefined;
+    let first: Res | undefined;
+    let kept: number[] | undefined;
+    for (let c = 0; c < cands.length; c++) {
+      const id = cands[c]!;
+      const spec = matchSpec(localSpec, target, id);
+      if (!spec) continue;
+      const r = calc(localSpec, spec, relo.kind, "");
+      if (!first || !targetSpec) {
+        first = r;
+        targetSpec = spec;
+      } else if (spec.bitOffset !== targetSpec.bitOffset) {
+        failWith(
+          `target candidates disagree on the field's offset: ${targetText(targetSpec)} at bit ${targetSpec.bitOffset}, ${targetText(spec)} at bit ${spec.bitOffset}`,
+        );
+      } else if (r.poison !== first.poison || r.next !== first.next) {
+        failWith(
+          `target candidates disagree on the value: ${targetText(targetSpec)} gives ${first.next}, ${targetText(spec)} gives ${r.next}`,
+        );
+      }
+      (kept ??= []).push(id);
+    }
+    const matched = kept?.length ?? 0;
+    const considered = cands.length;
+    let res: Res;
+    if (kept && first) {
+      // the list is pruned to the candidates that matched; unchanged, it stays the same array
+      if (kept.length !== cands.length) {
+        cache.set(relo.typeId, kept);
+        cands = kept;
+      }
+      res = first;
+    } else {
+      const essential = localName.replace(/___[^_].*$/, "");
+      const why =
+        cands.length === 0
+          ? `the target BTF has no ${local.kindName(relo.typeId)} named ${essential}`
+          : `none of the ${cands.length} target candidate${cands.length > 1 ? "s" : ""} (${cands
+              .slice(0, 4)
+              .map((id) => `[${id}] ${typeName(target, id)}`)
+              .join(", ")}${cands.length > 4 ? ", ..." : ""}) has ${
+              isFieldKind(relo.kind)
+                ? "this field with a compatible type"
+                : isEnumvalKind(relo.kind)
+                  ? "this enumerator"
+                  : "a compatible shape"
+            }`;
+      res = calc(localSpec, undefined, relo.kind, why);
+    }
+    return {
+      cands,
+      kindName,
+      localText,
+      target: targetSpec,
+      targetText: targetSpec ? targetText(targetSpec) : undefined,
+      res,
+      candidates: considered,
+      matched,
+    };
+  } catch (e) {
+    if (e instanceof CoreRelocationError) throw e;
+    if (e instanceof MatchError || e instanceof Unsatisfiable || (e as Error).name === "BtfError") {
+      return failWith((e as Error).message);
+    }
+    throw e;
+  }
+}
+
+/**
  * Applies CO-RE relocations to one section's instructions, in place, against `target` (vmlinux
  * through {@link vmlinuxBtf}, a module's split BTF, a btfhub file, a hand-built BTF).
  * Returns what each relocation did; an instruction whose relocation found no target is poisoned
  * (and `reason` says why). Candidate lists are cached in `options.cache` (give one cache to all
- * sections of an object: lists are pruned as libbpf prunes them).
+ * sections of an object: lists are pruned as libbpf prunes them), and so is what each distinct
+ * (type, access string, kind) resolves to: the same field read in many places is matched once.
  * @throws CoreRelocationError for a malformed relocation, ambiguous candidates, or an instruction
  * that does not hold the value the compiler recorded
  */
@@ -332,128 +465,71 @@ export function applyCoreRelocations(
   options: { cache?: CoreCandidateCache; section?: string } = {},
 ): CoreRelocationResult[] {
   const cache = options.cache ?? new Map<number, number[]>();
+  let solved = solvedByCache.get(cache);
+  if (!solved) solvedByCache.set(cache, (solved = new Map()));
   const v = new DataView(code.buffer, code.byteOffset, code.byteLength);
-  const out: CoreRelocationResult[] = [];
+  const out: CoreRelocationResult[] = new Array(relocations.length);
+  const section = options.section;
   for (let index = 0; index < relocations.length; index++) {
     const relo = relocations[index]!;
     const insnIndex = relo.insnOffset / 8;
-    const where: CoreWhere = {
+    const where = (): CoreWhere => ({
       relocation: index,
       insn: insnIndex,
       typeId: relo.typeId,
-      ...(options.section === undefined ? {} : { section: options.section }),
-    };
+      ...(section === undefined ? {} : { section }),
+    });
     if (!Number.isInteger(insnIndex) || insnIndex < 0 || relo.insnOffset + 8 > code.length) {
       throw new CoreRelocationError(
         `instruction offset ${relo.insnOffset} is not an instruction of this ${code.length}-byte code`,
-        where,
+        where(),
       );
     }
-    const localSpec = parseAccessSpec(local, relo, where);
-    const localText = formatAccessSpec(localSpec);
-    const kindName = coreKindName(relo.kind);
-    const failWith = (why: string): never => {
-      throw new CoreRelocationError(`${kindName} of ${localText}: ${why}`, where);
-    };
-    let targetSpec: AccessSpec | undefined;
-    let res: Res;
-    let candidateCount = 0;
-    let matched = 0;
-    try {
-      if (relo.kind === CoreKind.TYPE_ID_LOCAL) {
-        const id = BigInt(relo.typeId);
-        res = {
-          orig: id,
-          next: id,
-          poison: false,
-          validate: false,
-          failMemsz: false,
-          origSize: 0,
-          newSize: 0,
-          reason: undefined,
-        };
-      } else {
-        const localName = local.nameOf(relo.typeId);
-        if (localName === "") failWith("CO-RE cannot relocate an anonymous type (give it a name)");
-        let cands = cache.get(relo.typeId);
-        if (!cands) {
-          cands = findCandidates(local, relo.typeId, target);
-          cache.set(relo.typeId, cands);
-        }
-        candidateCount = cands.length;
-        const kept: number[] = [];
-        let first: Res | undefined;
-        for (const id of cands) {
-          const spec = matchSpec(localSpec, target, id);
-          if (!spec) continue;
-          const r = calc(localSpec, spec, relo.kind, "");
-          if (!first || !targetSpec) {
-            first = r;
-            targetSpec = spec;
-          } else if (spec.bitOffset !== targetSpec.bitOffset) {
-            failWith(
-              `target candidates disagree on the field's offset: ${targetText(targetSpec)} at bit ${targetSpec.bitOffset}, ${targetText(spec)} at bit ${spec.bitOffset}`,
-            );
-          } else if (r.poison !== first.poison || r.next !== first.next) {
-            failWith(
-              `target candidates disagree on the value: ${targetText(targetSpec)} gives ${first.next}, ${targetText(spec)} gives ${r.next}`,
-            );
-          }
-          kept.push(id);
-        }
-        matched = kept.length;
-        if (kept.length > 0) {
-          cache.set(relo.typeId, kept);
-          res = first!;
-        } else {
-          const essential = localName.replace(/___[^_].*$/, "");
-          const why =
-            cands.length === 0
-              ? `the target BTF has no ${local.kindName(relo.typeId)} named ${essential}`
-              : `none of the ${cands.length} target candidate${cands.length > 1 ? "s" : ""} (${cands
-                  .slice(0, 4)
-                  .map((id) => `[${id}] ${typeName(target, id)}`)
-                  .join(", ")}${cands.length > 4 ? ", ..." : ""}) has ${
-                  isFieldKind(relo.kind)
-                    ? "this field with a compatible type"
-                    : isEnumvalKind(relo.kind)
-                      ? "this enumerator"
-                      : "a compatible shape"
-                }`;
-          res = calc(localSpec, undefined, relo.kind, why);
-        }
-      }
-    } catch (e) {
-      if (e instanceof CoreRelocationError) throw e;
-      if (e instanceof MatchError || e instanceof Unsatisfiable || (e as Error).name === "BtfError") {
-        return failWith((e as Error).message);
-      }
-      throw e;
+    // the same target for the same (type, kind, access) while its candidate list is unchanged;
+    // an ambiguity or malformed access throws (and so is never kept)
+    // (a kind past 15 or a type id that is no integer would share a key: never kept)
+    const typeKind =
+      relo.kind >>> 0 === relo.kind && relo.kind < 16 && relo.typeId >>> 0 === relo.typeId
+        ? relo.typeId * 16 + relo.kind
+        : -1;
+    let byAccess = typeKind < 0 ? undefined : solved.get(typeKind);
+    if (!byAccess && typeKind >= 0) solved.set(typeKind, (byAccess = new Map()));
+    let s = byAccess?.get(relo.accessString);
+    let candidates: number;
+    if (s && s.cands === cache.get(relo.typeId)) {
+      // as a second match would see it: the (pruned) list in the cache
+      candidates = s.cands?.length ?? 0;
+    } else {
+      s = solve(relo, local, target, cache, where);
+      byAccess?.set(relo.accessString, s);
+      candidates = s.candidates;
     }
+    const res = s.res;
+    let reason = res.reason;
     if (res.failMemsz && !res.poison) {
       const cls = code[relo.insnOffset]! & 7;
       if (cls >= 1 && cls <= 3) {
-        res.reason = `the field is ${res.origSize} bytes here and ${res.newSize} in the target, and it is neither a pointer nor an unsigned integer, so a load of another size would read a wrong value`;
+        reason = `the field is ${res.origSize} bytes here and ${res.newSize} in the target, and it is neither a pointer nor an unsigned integer, so a load of another size would read a wrong value`;
       }
     }
     const patchText = patch(code, v, relo.insnOffset, res, where);
     const poisoned = patchText === "poisoned";
-    out.push({
+    out[index] = {
       relocation: relo,
       index,
       insnIndex,
-      kindName,
-      local: localText,
-      target: targetSpec ? targetText(targetSpec) : undefined,
-      targetTypeId: targetSpec?.rootId,
-      candidates: candidateCount,
-      matched,
-      reason: poisoned || !targetSpec ? res.reason : undefined,
+      kindName: s.kindName,
+      local: s.localText,
+      target: s.targetText,
+      targetTypeId: s.target?.rootId,
+      candidates,
+      matched: s.matched,
+      reason: poisoned || !s.target ? reason : undefined,
       oldValue: res.orig,
       newValue: poisoned ? res.orig : res.next,
       poisoned,
       patch: patchText,
-    });
+    };
   }
   return out;
 }

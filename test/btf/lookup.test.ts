@@ -1,0 +1,162 @@
+/**
+ * Name lookups: the first few search the string table (no index), later ones use the name index.
+ * Both must give the same ids, for every kind filter, names that are missing, repeated or not
+ * ASCII, and for split BTF whose types are named from the base's strings.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { BtfBuilder } from "../../src/btf/builder.js";
+import { essentialName, findCandidates } from "../../src/btf/core/index.js";
+import { Btf, SCAN_LOOKUPS } from "../../src/btf/decode.js";
+import { VMLINUX } from "./helpers.js";
+
+/** A fresh blob whose string-search lookups are used up, so the next ones go through the index. */
+function indexed(bytes: Uint8Array, base?: Btf): Btf {
+  const btf = Btf.parse(bytes, base ? { base } : {});
+  for (let i = 0; i < SCAN_LOOKUPS; i++) btf.findIds(`no such name ${i}`);
+  return btf;
+}
+
+/** Every name asked for by a fresh (searching) blob and by an indexed one, in the same order. */
+function compare(
+  bytes: Uint8Array,
+  names: readonly string[],
+  kinds: readonly (string | undefined)[],
+  base?: Btf,
+) {
+  const idx = indexed(bytes, base);
+  let asked = 0;
+  for (const name of names) {
+    for (const kind of kinds) {
+      // a fresh blob for each lookup: every one of them is a search, never the index
+      const fresh = Btf.parse(bytes, base ? { base } : {});
+      const k = kind as Parameters<Btf["findIds"]>[1];
+      assert.deepEqual(
+        fresh.findIds(name, k),
+        idx.findIds(name, k),
+        `findIds(${JSON.stringify(name)}, ${kind})`,
+      );
+      asked++;
+    }
+  }
+  return asked;
+}
+
+test("vmlinux: a name searched in the strings gives the ids the name index gives", () => {
+  const bytes = readFileSync(VMLINUX);
+  const btf = Btf.parse(bytes);
+  // names of types spread over the whole blob, a few that repeat (int, __u32), and some that are not there
+  const names = new Set<string>([
+    "task_struct",
+    "int",
+    "__u32",
+    "pid_type",
+    "no_such_type_42",
+    "task_struct___x",
+  ]);
+  for (let id = 1; id < btf.endId && names.size < 60; id += Math.floor(btf.typeCount / 50)) {
+    const name = btf.nameOf(id);
+    if (name !== "") names.add(name);
+  }
+  const asked = compare(bytes, [...names], [undefined, "struct", "typedef", "func", "int"]);
+  assert.ok(asked >= 150, `only ${asked} lookups compared`);
+  // the search found real types, not only empty lists
+  assert.ok(Btf.parse(bytes).findIds("task_struct", "struct").length === 1, "task_struct is one struct");
+});
+
+test("a hand-built blob: repeated names, a name at offset 1, non-ASCII names and split types named from the base", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  b.typedef("dup", int);
+  b.struct("dup", [{ name: "a", type: int }]);
+  b.typedef("héllo_wörld", int);
+  b.struct("pair", [{ name: "x", type: int }]);
+  const blob = b.build();
+  const one = Btf.parse(blob);
+  assert.deepEqual(one.findIds("dup"), [2, 3]);
+  assert.deepEqual(one.findIds("héllo_wörld"), [4]);
+  compare(
+    blob,
+    ["int", "dup", "héllo_wörld", "pair", "x", "a", "du", "up", "nope", "a\0b"],
+    [undefined, "struct", "typedef"],
+  );
+
+  // split: "int" and "pair" in the split part are named from the base's strings
+  const base = Btf.parse(blob);
+  const s = new BtfBuilder({ base });
+  const i2 = s.int("int", 8, { signed: false });
+  s.struct("pair", [{ name: "x", type: i2 }]);
+  s.struct("only_here", [{ name: "x", type: i2 }]);
+  const split = s.build();
+  const parsed = Btf.parse(split, { base });
+  assert.deepEqual(parsed.findIds("int"), [1, base.endId], "the base's int, then the split one");
+  compare(split, ["int", "pair", "only_here", "dup", "nope"], [undefined, "struct", "int"], base);
+});
+
+test("CO-RE candidates: a walk of the types (the first lookups) and the indexes (later ones) find the same, flavours included", () => {
+  const local = new BtfBuilder();
+  const lint = local.int("int", 4, { signed: true });
+  const names = Array.from({ length: 12 }, (_, i) => `s${i}`);
+  const localIds = names.map((n) => local.struct(n, [{ name: "a", type: lint }]));
+  localIds.push(local.enum("e0", { A: 1 }));
+  const localBtf = Btf.parse(local.build());
+  const target = new BtfBuilder();
+  const tint = target.int("int", 4, { signed: true });
+  for (const [i, n] of names.entries()) {
+    if (i % 3 !== 2) target.struct(n, [{ name: "a", type: tint }]);
+    if (i % 2 === 0) target.struct(`${n}___v2`, [{ name: "a", type: tint }]);
+    if (i % 4 === 0) target.union(`${n}___u`, [{ name: "a", type: tint }]); // a union: another kind
+    target.struct(`${n}___a___b`, [{ name: "a", type: tint }]); // essential name s_i___a, not s_i
+    target.typedef(n, tint);
+  }
+  target.enum("e0___wide", { A: 1n }, { size: 8 });
+  const blob = target.build();
+  const shared = Btf.parse(blob);
+  let nonEmpty = 0;
+  for (const id of localIds) {
+    const alone = findCandidates(localBtf, id, Btf.parse(blob)); // a fresh blob: always the walk
+    const later = findCandidates(localBtf, id, shared); // past the first 8: the indexes
+    assert.deepEqual(later, alone, `candidates of ${localBtf.nameOf(id)}`);
+    for (const c of alone) {
+      assert.equal(
+        essentialName(shared.nameOf(c)),
+        localBtf.nameOf(id),
+        `${shared.nameOf(c)} is a candidate`,
+      );
+      assert.ok(
+        ["struct", "enum", "enum64"].includes(shared.kindName(c)),
+        `${shared.nameOf(c)} is of a compatible kind`,
+      );
+    }
+    if (alone.length > 0) nonEmpty++;
+  }
+  assert.ok(nonEmpty >= 10, `only ${nonEmpty} types had candidates`);
+  assert.deepEqual(
+    findCandidates(localBtf, localIds[12]!, Btf.parse(blob)).map((c) => shared.nameOf(c)),
+    ["e0___wide"],
+    "an enum64 stands for an enum",
+  );
+});
+
+test("strings read one by one (the first ones) are the strings read from the table as one text (later ones)", () => {
+  const bytes = readFileSync(VMLINUX);
+  const alone = Btf.parse(bytes);
+  const whole = Btf.parse(bytes);
+  whole.stringText(); // the whole table as one string from the start
+  let compared = 0;
+  for (let id = 1; id < alone.endId && compared < 5000; id += 7, compared++) {
+    const off = alone.nameOffsetOf(id);
+    assert.equal(alone.string(off), whole.string(off), `name of [${id}]`);
+  }
+  assert.ok(compared > 2048, "both paths of the first blob compared");
+  // non-ASCII names (UTF-8), both ways
+  const b = new BtfBuilder();
+  b.typedef("héllo_wörld", b.int("int", 4, { signed: true }));
+  const blob = b.build();
+  const one = Btf.parse(blob);
+  const two = Btf.parse(blob);
+  two.stringText();
+  assert.equal(one.nameOf(2), "héllo_wörld");
+  assert.equal(two.nameOf(2), "héllo_wörld");
+});
