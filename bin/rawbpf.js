@@ -29,15 +29,20 @@ if (source !== undefined) {
   const training = process.argv[2] === "--write-code-cache";
   let cachedData;
   if (!training) {
-    // the command's own cache (smaller: V8 reads all of a cache first), else the one for every command
-    const name = process.argv[2];
+    // the command's own cache (`load`, which `object` shares), else the one for every command;
+    // the build ships them gzipped
+    const name = process.argv[2] === "object" ? "load" : process.argv[2];
     for (const cache of /^[a-z]+$/.test(name ?? "")
-      ? [`${file}.${name}.cache`, `${file}.cache`]
-      : [`${file}.cache`]) {
+      ? [`${file}.${name}.cache.gz`, `${file}.cache.gz`]
+      : [`${file}.cache.gz`]) {
+      let packed;
       try {
-        cachedData = readFileSync(cache);
-        break;
-      } catch {}
+        packed = readFileSync(cache);
+      } catch {
+        continue;
+      }
+      cachedData = require("node:zlib").gunzipSync(packed);
+      break;
     }
   }
   const script = new vm.Script(

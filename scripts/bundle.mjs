@@ -8,12 +8,11 @@
  *                                every dependency in package.json) left external;
  *                                the demos stay the tsc output (`./demo.js` is loaded from dist/src/cli),
  *                                because they find their own files by import.meta.url
- *   dist/src/cli/main.cjs.cache  V8's code cache for it, made by running the commands once on small
- *                                inputs (bin/rawbpf.js reads it, never writes it; a cache made by
- *                                another Node or V8 is rejected by V8 and simply not used)
- *   dist/src/cli/main.cjs.NAME.cache  the same, trained on command NAME alone (asm, disasm, btf; object and
- *                                load on examples/opensnoop.bpf.o):
- *                                the loader prefers it when it runs that command
+ *   dist/src/cli/main.cjs.cache.gz  V8's code cache for it (gzipped), made by running the commands
+ *                                once on small inputs (bin/rawbpf.js reads it, never writes it; a
+ *                                cache made by another Node or V8 is rejected by V8 and simply not used)
+ *   dist/src/cli/main.cjs.load.cache.gz  the same, trained on `object` and `load` of
+ *                                examples/opensnoop.bpf.o: the loader prefers it for those two commands
  *
  * Run by `npm run build` (and so by `npm pack`, through prepack). Development only: esbuild is a devDependency.
  */
@@ -30,6 +29,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -85,23 +85,19 @@ try {
   if (existsSync("/sys/kernel/btf/vmlinux")) {
     commands.push(["btf", "dump", "--format", "c"], ["btf", "dump", "--format", "raw"]);
   }
-  // one cache for every command, and one per command trained on it alone: V8 reads a whole cache
-  // before it runs anything, and a command's own is a third of the size (btf dump: ~2 ms less)
-  // caches of an earlier build are for another bundle: V8 would reject them, and the loader would
-  // not fall back to the one for every command
+  // one cache for every command, and one for `load` and `object` of a clang object (below); caches
+  // of an earlier build are for another bundle: V8 would reject them, and the loader would not fall
+  // back to the one for every command
   for (const f of readdirSync(dirname(out)))
-    if (/^main\.cjs\.(\w+\.)?cache$/.test(f)) rmSync(join(dirname(out), f));
+    if (/^main\.cjs\.(\w+\.)?cache(\.gz)?$/.test(f)) rmSync(join(dirname(out), f));
   const caches = [[`${out}.cache`, commands]];
-  for (const name of new Set(commands.map((c) => c[0]))) {
-    caches.push([`${out}.${name}.cache`, commands.filter((c) => c[0] === name)]);
-  }
   // `load` and `object` of the example clang object (its ELF, BTF, maps and program paths): the
   // load cache saves ~10 ms of `rawbpf load FILE.o`. Loading needs root; without it the cache is
   // trained on reading the object alone. Kept out of the cache for every command, which must not
-  // fail for want of privileges.
+  // fail for want of privileges. (Caches of their own for asm, disasm and btf saved ~2 ms each and
+  // 1 MB of package: the one for every command serves them.)
   const example = join(root, "examples", "opensnoop.bpf.o");
   if (existsSync(example)) {
-    caches.push([`${out}.object.cache`, [["object", example]]]);
     caches.push([
       `${out}.load.cache`,
       process.getuid?.() === 0
@@ -122,6 +118,10 @@ try {
       // the CLI works without a cache; only its start-up is slower
       console.error(`bundle: could not record ${cache} (status ${train.status}); going on without it`);
       rmSync(cache, { force: true });
+    } else {
+      // shipped compressed (bytecode gzips to less than half; inflating takes ~1 ms at start-up)
+      writeFileSync(`${cache}.gz`, gzipSync(readFileSync(cache), { level: 9 }));
+      rmSync(cache);
     }
   }
 } finally {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Script } from "node:vm";
+import { gunzipSync } from "node:zlib";
 import { captureIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { encode } from "../../src/isa/encode.js";
@@ -158,12 +159,13 @@ test("the real binary: bin/rawbpf.js after the build loads and runs a program", 
     encoding: "utf8",
   });
   assert.equal(bundle.status, 0, bundle.stderr);
-  // the code caches recorded by the build (one for every command, one per command) are ones this
-  // Node accepts for the bundle bin/rawbpf.js compiles
+  // the code caches recorded by the build (one for every command, one for load/object), gzipped,
+  // are ones this Node accepts for the bundle bin/rawbpf.js compiles
   const cli = join(root, "dist/src/cli/main.cjs");
   const source = `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${readFileSync(cli, "utf8")}\n})`;
-  for (const cache of ["cache", "asm.cache", "disasm.cache", "btf.cache", "object.cache", "load.cache"]) {
-    const script = new Script(source, { filename: cli, cachedData: readFileSync(`${cli}.${cache}`) });
+  for (const cache of ["cache.gz", "load.cache.gz"]) {
+    const cachedData = gunzipSync(readFileSync(`${cli}.${cache}`));
+    const script = new Script(source, { filename: cli, cachedData });
     assert.equal(script.cachedDataRejected, false, cache);
   }
   // without a build, the binary says what to run instead of failing somewhere inside Node

@@ -19,7 +19,8 @@ import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
 import { countThisProcess } from "../link/programs.js";
-import { needsRoot, openFdCount } from "../support/privilege.js";
+import { settledFdCount } from "../support/fds.js";
+import { needsRoot } from "../support/privilege.js";
 
 const PMU = "/sys/bus/event_source/devices/kprobe";
 const TRACEFS_EVENTS = ["/sys/kernel/tracing/kprobe_events", "/sys/kernel/debug/tracing/kprobe_events"];
@@ -46,7 +47,7 @@ test("attachKprobe: one line saying the kernel has no kprobes, before the kernel
   using map = counter();
   using program = Program.load({ type: "kprobe", instructions: countThisProcess(map) });
   if (!hasPmu && !hasEvents) {
-    const fds = openFdCount();
+    const fds = settledFdCount("anon_inode:");
     assert.throws(
       () => attachKprobe(program, { symbol: "do_sys_openat2" }),
       (e: unknown) =>
@@ -62,7 +63,7 @@ test("attachKprobe: one line saying the kernel has no kprobes, before the kernel
       KprobesUnsupportedError,
       "kretprobes too",
     );
-    assert.equal(openFdCount(), fds, "no descriptor was opened (no perf_event_open was made)");
+    assert.equal(settledFdCount("anon_inode:"), fds, "no descriptor was opened (no perf_event_open was made)");
     return;
   }
   if (!hasPmu) {
@@ -102,14 +103,14 @@ test("attachKprobeMulti: the kernel's answer (EOPNOTSUPP said plainly without fp
   });
   const fn = process.arch === "arm64" ? "__arm64_sys_getppid" : "__x64_sys_getppid";
   let link: ReturnType<typeof attachKprobeMulti> | undefined;
-  const fds = openFdCount();
+  const fds = settledFdCount("anon_inode:");
   try {
     link = attachKprobeMulti(program, { symbols: [fn], cookies: [3] });
   } catch (e) {
     assert.ok(e instanceof BpfError, `a BpfError, got ${String(e)}`);
     assert.equal(e.errnoName, "EOPNOTSUPP", `the kernel refused with ${e.errnoName}: ${e.message}`);
     assert.match(e.message, /without CONFIG_FPROBE/);
-    assert.equal(openFdCount(), fds, "nothing leaked");
+    assert.equal(settledFdCount("anon_inode:"), fds, "nothing leaked");
     return;
   }
   using l = link;

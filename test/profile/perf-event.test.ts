@@ -14,7 +14,8 @@ import { attachPerfEvent, Link, WrongProgramTypeError } from "../../src/link/ind
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
-import { needsRoot, openFdCount } from "../support/privilege.js";
+import { settledFdCount } from "../support/fds.js";
+import { needsRoot } from "../support/privilege.js";
 
 /** The online CPUs, read here from sysfs without rawbpf. */
 function online(): number[] {
@@ -63,7 +64,7 @@ test("cpu-clock samples on every online CPU through one PerfEventLink", (t) => {
   using _m = map;
   using _p = program;
   const cpus = online();
-  const fds = openFdCount();
+  const fds = settledFdCount("anon_inode:");
   const link = attachPerfEvent(program, { type: "software", config: "cpu-clock", sampleFreq: 997 });
   const info = link.info();
   assert.deepEqual(info.cpus, cpus, "one link per online CPU");
@@ -92,7 +93,7 @@ test("cpu-clock samples on every online CPU through one PerfEventLink", (t) => {
   assert.ok(total >= 20n, `the program ran ${total} times in 20 s of busy CPU at 997 Hz`);
   link.close();
   assert.ok(link.closed, "closed");
-  assert.equal(openFdCount(), fds, "every per-CPU descriptor closed");
+  assert.equal(settledFdCount("anon_inode:"), fds, "every per-CPU descriptor closed");
   for (const id of ids) {
     assert.throws(
       () => Link.fromId(id),
@@ -136,7 +137,7 @@ test("hardware events: counted where the machine has a CPU PMU, else an error th
   using _p = program;
   const pmu =
     existsSync("/sys/bus/event_source/devices/cpu") || existsSync("/sys/bus/event_source/devices/cpu_core");
-  const fds = openFdCount();
+  const fds = settledFdCount("anon_inode:");
   try {
     using link = attachPerfEvent(program, { type: "hardware", config: "cpu-cycles", sampleFreq: 99 });
     assert.ok(pmu, `hardware events work, and sysfs lists a CPU PMU: ${pmu}`);
@@ -145,7 +146,7 @@ test("hardware events: counted where the machine has a CPU PMU, else an error th
     assert.ok(e instanceof BpfError, String(e));
     if (!pmu) assert.match(e.message, /exposes no hardware PMU .* type 'software', config 'cpu-clock'/);
   }
-  assert.equal(openFdCount(), fds, "nothing leaked");
+  assert.equal(settledFdCount("anon_inode:"), fds, "nothing leaked");
 });
 
 test("a tracepoint event takes a tracepoint program", (t) => {

@@ -14,7 +14,8 @@ import { after, before, test } from "node:test";
 import { captureIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { foldStacks, Profiler, type ProfileStack } from "../../src/symbolize/index.js";
-import { needsRoot, openFdCount } from "../support/privilege.js";
+import { settledFdCount } from "../support/fds.js";
+import { needsRoot } from "../support/privilege.js";
 
 const SOURCE = `
 #include <unistd.h>
@@ -47,7 +48,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test("Profiler sees the spinning process's functions by name, user then kernel frames", async (t) => {
   if (!needsRoot(t)) return;
   const pid = startSpinner();
-  const fds = openFdCount();
+  const fds = settledFdCount("anon_inode:");
   let stacks: ProfileStack[] = [];
   {
     using profiler = Profiler.start({ pid, frequency: 499 });
@@ -66,8 +67,8 @@ test("Profiler sees the spinning process's functions by name, user then kernel f
   }
   // at most as many: the test runner may close one of its own meanwhile
   assert.ok(
-    openFdCount() <= fds,
-    `close() released the maps, the program and every link (${openFdCount()} open, ${fds} before)`,
+    settledFdCount("anon_inode:") <= fds,
+    `close() released the maps, the program and every link (${settledFdCount("anon_inode:")} open, ${fds} before)`,
   );
   assert.ok(stacks.length > 0, "samples");
   for (const s of stacks) {
