@@ -4,10 +4,11 @@
  * and the live objects that sit closest to it (default: src/sys, src/map, src/ringbuf, src/perf),
  * then the score and every surviving mutant printed.
  *
- * The tests run against the real kernel, so: one test file at a time (concurrency 1), under the
- * kernel lock held by a keeper for a slot of consecutive files, through scripts/mutate/node
- * (which also turns a crashed test process into a failing test: a mutant that crashes the
- * process is killed). Coverage is per test file (the tap runner), so a mutant runs only the test
+ * The tests run against the real kernel, so through scripts/mutate/node (which also turns a
+ * crashed test process into a failing test: a mutant that crashes the process is killed): two
+ * test files at a time (`--concurrency=N`), those that touch what other sessions' tests see
+ * (bpffs pins, attachments, sysctls: `needsLock`) under the kernel lock held by a keeper for a
+ * slot of consecutive files, the others (their own maps and BPF_PROG_TEST_RUN only) without it. Coverage is per test file (the tap runner), so a mutant runs only the test
  * files that reach it, and stops at the first that fails. Only the test folders listed for a
  * source folder (or file) below run (the dry run runs each once). DEVELOPERS.md, "Mutation
  * testing", has the rest: timeouts, what is not mutated, the scores measured.
@@ -22,7 +23,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
 
-/** The test folders whose files exercise each source folder. */
+/** The test folders (or single test files) whose files exercise each source folder. */
 const TESTS = {
   "src/sys": [
     "test/sys",
@@ -34,8 +35,9 @@ const TESTS = {
     "test/socket",
   ],
   "src/map": ["test/map", "test/codec"],
-  "src/ringbuf": ["test/ringbuf"],
-  "src/perf": ["test/perf"],
+  // the interpreter's tests read its in-memory rings through the same readers (backend: "memory")
+  "src/ringbuf": ["test/ringbuf", "test/interp/ringbuf.test.ts"],
+  "src/perf": ["test/perf", "test/interp/perf.test.ts"],
   // narrower sets for the central files of src/sys: the whole list above takes a long dry run, and
   // a mutant that survives runs every test file that reaches it
   "src/sys/fd.ts": ["test/sys", "test/map"],
@@ -44,6 +46,14 @@ const TESTS = {
   "src/sys/bpf.ts": ["test/sys", "test/map"],
   "src/sys/map.ts": ["test/map", "test/sys"],
 };
+/**
+ * Whether a test file touches what another session's kernel tests can see (a pin under bpffs, an
+ * attachment to a hook, a cgroup, a sysctl, a setpriv'd child): such a file runs under the kernel
+ * lock. The others only create their own maps and programs and run BPF_PROG_TEST_RUN.
+ */
+const LOCK_WORDS =
+  /\/sys\/fs\/bpf|\.pin\(|attach|sysctl|\/proc\/sys|"lo"|setpriv|ifindex|bpffs|cgroup|tracing/;
+const needsLock = (file) => LOCK_WORDS.test(readFileSync(file, "utf8"));
 const REPORTS = "reports/mutation";
 const GOAL = 80;
 /** Where the run of a set of targets writes its report: one file per target set, so runs of different folders do not overwrite each other. */
@@ -175,9 +185,11 @@ const incremental = args.includes("--incremental");
 const testFolders = [...new Set(targets.flatMap((t) => TESTS[t.key]))];
 const testFiles = testFolders
   .flatMap((d) =>
-    readdirSync(d)
-      .filter((f) => f.endsWith(".test.ts"))
-      .map((f) => `${d}/${f}`),
+    d.endsWith(".test.ts")
+      ? [d]
+      : readdirSync(d)
+          .filter((f) => f.endsWith(".test.ts"))
+          .map((f) => `${d}/${f}`),
   )
   .filter((f) => !excluded.has(f));
 // --retry-timeouts: run again only the mutants of the last report that ended in a timeout (on a
@@ -236,6 +248,10 @@ function mergeRetry() {
   );
 }
 
+// test files that run without the kernel lock (scripts/mutate/node)
+const lockFree = testFiles.filter((f) => !needsLock(f));
+process.env.RAWBPF_MUTATE_NOLOCK = lockFree.join("\n");
+const concurrency = Number(option("concurrency", "2"));
 // the tap runner starts `node` from PATH: ours takes the kernel lock and reports crashes
 process.env.RAWBPF_REAL_NODE = process.execPath;
 process.env.PATH = `${join(root, "scripts/mutate")}:${process.env.PATH}`;
@@ -267,7 +283,7 @@ const stryker = new Stryker({
     forceBail: true,
   },
   coverageAnalysis: "perTest",
-  concurrency: 1,
+  concurrency,
   // a test file's baseline is seconds; a mutant that makes a wait endless is a timeout (killed)
   timeoutMS,
   timeoutFactor: 2,
@@ -285,7 +301,7 @@ const stryker = new Stryker({
   thresholds: { high: 90, low: GOAL, break: null },
 });
 console.log(
-  `mutate: ${mutate.join(" ")}\ntests: ${testFiles.length} files of ${testFolders.join(" ")} (one at a time, under the kernel lock)${excluded.size ? `; left out: ${[...excluded].join(" ")}` : ""}`,
+  `mutate: ${mutate.join(" ")}\ntests: ${testFiles.length} files of ${testFolders.join(" ")} (${concurrency} at a time; ${testFiles.length - lockFree.length} under the kernel lock: ${testFiles.filter((f) => !lockFree.includes(f)).join(" ") || "none"})${excluded.size ? `; left out: ${[...excluded].join(" ")}` : ""}`,
 );
 await stryker.runMutationTest();
 if (retry) mergeRetry();
