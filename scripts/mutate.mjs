@@ -46,6 +46,8 @@ const TESTS = {
   "src/sys/errno.ts": ["test/sys", "test/map"],
   "src/sys/bpf.ts": ["test/sys", "test/map"],
   "src/sys/map.ts": ["test/map", "test/sys"],
+  "src/sys/mmap.ts": ["test/object/variables.test.ts", "test/sys"],
+  "src/sys/ringbuf.ts": ["test/ringbuf", "test/perf", "test/sys"],
 };
 /**
  * Whether a test file touches what another session's kernel tests can see (an attachment to a
