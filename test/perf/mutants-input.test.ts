@@ -16,8 +16,18 @@ test("wakeupEvents and wakeupWatermark: 2^32 - 1 is opened by the kernel, 2^32 i
   if (!needsRoot(t)) return;
   using events = BpfMap.create({ type: "perf_event_array", keySize: 4, valueSize: 4, maxEntries: 64 });
   const fds = openFdCount();
-  for (const options of [{ wakeupEvents: 2 ** 32 }, { wakeupWatermark: 2 ** 32 }, { onLost: 5 as never }]) {
-    assert.throws(() => PerfBuffer.open(events, options), InputError, JSON.stringify(options));
+  // refused by the check of the options, which names them (not later, by the attr's field)
+  const wakeup = /wakeupEvents and wakeupWatermark must be positive integers, got 4294967296$/;
+  for (const [options, message] of [
+    [{ wakeupEvents: 2 ** 32 }, wakeup],
+    [{ wakeupWatermark: 2 ** 32 }, wakeup],
+    [{ onLost: 5 as never }, /onLost must be a function/],
+  ] as const) {
+    assert.throws(
+      () => PerfBuffer.open(events, options),
+      (e: Error) => e instanceof InputError && message.test(e.message),
+      JSON.stringify(options),
+    );
   }
   assert.equal(openFdCount(), fds, "nothing was opened");
   // the kernel takes the largest u32 (attr.wakeup_events) as it is

@@ -138,3 +138,31 @@ test("long samples around the end of a one-page ring, many rounds: each whole an
   assert.ok(crossed > 5, `samples crossed the end of the ring (${crossed} did)`);
   assert.equal(perf.lost, 0);
 });
+
+test("short samples (1 to 260 bytes), in one piece and across the end of a one-page ring: byte for byte", (t) => {
+  if (!needsRoot(t)) return;
+  // every copy path of samples up to SMALL_COPY: the 8-word straight-line copy (raw size up to
+  // 32, found by mutation testing: samples of mostly zero bytes let a word copied from the wrong
+  // place through), the word loop, and the masked loop across the end of the ring
+  const sizes = [1, 5, 20, 21, 28, 29, 32, 33, 60, 100, 252, 253, 256, 260];
+  using f = fixture(sizes);
+  using perf = PerfBuffer.open(f.events, { pageCount: 1 });
+  let crossed = 0;
+  let position = 0;
+  onCpu(perf.cpus[0]!, () => {
+    for (let round = 0; round < 8; round++) {
+      const order = round % 2 === 0 ? sizes : [...sizes].reverse();
+      const want = order.map((n) => emit(f, n));
+      let k = 0;
+      const n = perf.consume((r) => {
+        if ((position % perf.size) + recordSize(want[k]!.length) > perf.size) crossed++;
+        check(r, want[k]!, `round ${round} sample ${k} (${want[k]!.length} bytes)`);
+        position += recordSize(want[k]!.length);
+        k++;
+      });
+      assert.equal(n, order.length, `round ${round}: samples delivered`);
+    }
+  });
+  assert.ok(crossed > 2, `samples crossed the end of the ring (${crossed} did)`);
+  assert.equal(perf.lost, 0);
+});
