@@ -63,7 +63,11 @@ test("attachKprobe: one line saying the kernel has no kprobes, before the kernel
       KprobesUnsupportedError,
       "kretprobes too",
     );
-    assert.equal(settledFdCount("anon_inode:"), fds, "no descriptor was opened (no perf_event_open was made)");
+    assert.equal(
+      settledFdCount("anon_inode:"),
+      fds,
+      "no descriptor was opened (no perf_event_open was made)",
+    );
     return;
   }
   if (!hasPmu) {
