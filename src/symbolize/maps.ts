@@ -47,9 +47,11 @@ export function readProcessMaps(pid: number): ProcessMaps | undefined {
   };
 }
 
-/** The index of the mapping of `maps` holding `address`, or -1. */
-export function mappingOf(maps: ProcessMaps, address: number): number {
-  const starts = maps.starts;
+/**
+ * The index of the range holding `address` among ranges sorted by start (`starts[i]` up to, not
+ * including, `ends[i]`), or -1: the last start at or below it, by binary search, then its end.
+ */
+function rangeOf(starts: ArrayLike<number>, ends: ArrayLike<number>, address: number): number {
   let a = 0;
   let b = starts.length - 1;
   if (b < 0 || address < (starts[0] as number)) return -1;
@@ -58,7 +60,12 @@ export function mappingOf(maps: ProcessMaps, address: number): number {
     if ((starts[m] as number) <= address) a = m;
     else b = m - 1;
   }
-  return address < (maps.ends[a] as number) ? a : -1;
+  return address < (ends[a] as number) ? a : -1;
+}
+
+/** The index of the mapping of `maps` holding `address`, or -1. */
+export function mappingOf(maps: ProcessMaps, address: number): number {
+  return rangeOf(maps.starts, maps.ends, address);
 }
 
 /** A JIT's symbols from /tmp/perf-PID.map: code ranges sorted by start, the later entry kept at one start. */
@@ -101,14 +108,5 @@ export function readPerfMap(pid: number): PerfMap | null {
 
 /** The index of the entry of `map` whose range holds `address`, or -1. */
 export function perfMapIndex(map: PerfMap, address: number): number {
-  const starts = map.starts;
-  let a = 0;
-  let b = starts.length - 1;
-  if (b < 0 || address < (starts[0] as number)) return -1;
-  while (a < b) {
-    const m = (a + b + 1) >>> 1;
-    if ((starts[m] as number) <= address) a = m;
-    else b = m - 1;
-  }
-  return address < (map.ends[a] as number) ? a : -1;
+  return rangeOf(map.starts, map.ends, address);
 }
