@@ -12,7 +12,7 @@ import { watchReadable } from "../sys/ringbuf.js";
 
 /** One line of trace_pipe. */
 export interface TraceLine {
-  /** the task's name (comm) as the tracer recorded it */
+  /** the task's name (comm) as the tracer recorded it; "<...>" when its comm cache no longer holds the pid */
   task: string;
   /** the thread id */
   pid: number;

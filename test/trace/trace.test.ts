@@ -75,10 +75,11 @@ test("tracePipe: bpf_printk output comes back with this thread's pid and name", 
     if (line.message !== `rawbpf-trace ${marker}`) continue;
     seen.push(line.raw);
     assert.equal(line.pid, process.pid, "the pid column is this (main) thread's");
-    assert.equal(
-      line.task,
-      readFileSync("/proc/self/comm", "utf8").trim(),
-      "the task column is /proc/self/comm",
+    // the kernel prints "<...>" when its small comm cache (saved_cmdlines) no longer holds this pid
+    const comm = readFileSync("/proc/self/comm", "utf8").trim();
+    assert.ok(
+      line.task === comm || line.task === "<...>",
+      `the task column is /proc/self/comm (${comm}) or the kernel's "<...>", got ${line.task}`,
     );
     assert.equal(line.source, "bpf_trace_printk");
     if (++found === 3) break;
