@@ -8,72 +8,11 @@
  * cannot pass.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
-import { BpfMap, decode, type Instruction, Program } from "../../src/index.js";
+import { BpfMap, Program } from "../../src/index.js";
 import { compile } from "../../src/lang/index.js";
 import { needsRoot } from "../support/privilege.js";
-
-function clangPresent(): boolean {
-  try {
-    execFileSync("clang-19", ["--version"], { stdio: "ignore" });
-    execFileSync("llvm-objcopy-19", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Compiles C to its sections' instructions (one object per twin), map references from relocations. */
-function clangSections(c: string, sections: readonly string[]): Instruction[][] {
-  const dir = mkdtempSync(join(tmpdir(), "rawbpf-size-"));
-  try {
-    writeFileSync(join(dir, "p.c"), c);
-    execFileSync(
-      "clang-19",
-      [
-        "-target",
-        "bpf",
-        "-O2",
-        "-g",
-        `-I/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
-        "-c",
-        "p.c",
-        "-o",
-        "p.o",
-      ],
-      { cwd: dir },
-    );
-    const relocs = execFileSync("llvm-readelf-19", ["-r", "p.o"], { cwd: dir, encoding: "utf8" });
-    return sections.map((section) => {
-      execFileSync("llvm-objcopy-19", ["-O", "binary", `--only-section=${section}`, "p.o", "p.bin"], {
-        cwd: dir,
-      });
-      const insns = decode(readFileSync(join(dir, "p.bin")));
-      const slots = new Map<number, number>();
-      let slot = 0;
-      insns.forEach((insn, i) => {
-        slots.set(slot * 8, i);
-        slot += insn.code === 0x18 ? 2 : 1;
-      });
-      let inSection = false;
-      for (const line of relocs.split("\n")) {
-        if (line.startsWith("Relocation section")) inSection = line.includes(`'.rel${section}'`);
-        const m = /^([0-9a-f]{16})\s+[0-9a-f]+\s+R_BPF_64_64\s+[0-9a-f]+\s+(\w+)/.exec(line);
-        if (inSection && m) {
-          const index = slots.get(Number.parseInt(m[1]!, 16))!;
-          insns[index] = { ...insns[index]!, ref: { kind: "map", name: m[2]!, map: { name: m[2]! } } };
-        }
-      }
-      return insns;
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { clangPresent, clangSections } from "./clang.js";
 
 interface Twin {
   /** the exported TS program and the C section name */
