@@ -12,51 +12,18 @@
  *
  * Run: `npm run bench -- symbolize` or `node --import tsx bench/symbolize.bench.ts [--rounds N]`.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelSymbols, Symbolizer } from "../src/symbolize/index.js";
+import { type Mapping, mappings, segments } from "../test/support/elf-oracle.js";
 import { benchEnv, median } from "./support.js";
 
 const FRAMES = 100_000;
 const DEPTH = 100;
 const roundsAt = process.argv.indexOf("--rounds");
 const ROUNDS = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 5;
-
-interface Mapping {
-  start: number;
-  end: number;
-  offset: number;
-  path: string;
-}
-
-function mappings(re: RegExp): Mapping[] {
-  const out: Mapping[] = [];
-  for (const line of readFileSync("/proc/self/maps", "latin1").split("\n")) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) ..x. ([0-9a-f]+) \S+ \d+\s+(\/\S+)$/.exec(line);
-    if (m && re.test(m[4] as string))
-      out.push({
-        start: Number.parseInt(m[1] as string, 16),
-        end: Number.parseInt(m[2] as string, 16),
-        offset: Number.parseInt(m[3] as string, 16),
-        path: m[4] as string,
-      });
-  }
-  return out;
-}
-
-/** PT_LOAD segments from llvm-readelf: the virtual address llvm-symbolizer wants for a file offset. */
-function segments(file: string): { offset: number; vaddr: number; size: number }[] {
-  const text = execFileSync("llvm-readelf-19", ["-lW", file], { encoding: "utf8" });
-  return [...text.matchAll(/^\s*LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)/gm)].map(
-    (m) => ({
-      offset: Number.parseInt(m[1] as string, 16),
-      vaddr: Number.parseInt(m[2] as string, 16),
-      size: Number.parseInt(m[3] as string, 16),
-    }),
-  );
-}
 
 let seed = 12345;
 const next = () => {

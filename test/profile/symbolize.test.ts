@@ -7,12 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { KernelSymbols, Symbolizer } from "../../src/symbolize/index.js";
 import { skipUnlessCI } from "../support/ci.js";
+import { type Mapping, mappings, segments } from "../support/elf-oracle.js";
 import { needsRoot } from "../support/privilege.js";
 
 const SYMBOLIZER = "llvm-symbolizer-19";
@@ -33,41 +34,6 @@ function random(seed: number): () => number {
     s = (s * 1664525 + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
-}
-
-interface Mapping {
-  start: number;
-  end: number;
-  offset: number;
-  path: string;
-}
-
-/** This process's executable mappings of files whose name matches `re`, from /proc/self/maps. */
-function mappings(re: RegExp): Mapping[] {
-  const out: Mapping[] = [];
-  for (const line of readFileSync("/proc/self/maps", "latin1").split("\n")) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) ..x. ([0-9a-f]+) \S+ \d+\s+(\/\S+)$/.exec(line);
-    if (m && re.test(m[4] as string))
-      out.push({
-        start: Number.parseInt(m[1] as string, 16),
-        end: Number.parseInt(m[2] as string, 16),
-        offset: Number.parseInt(m[3] as string, 16),
-        path: m[4] as string,
-      });
-  }
-  return out;
-}
-
-/** PT_LOAD segments of `file`, from llvm-readelf. */
-function segments(file: string): { offset: number; vaddr: number; size: number }[] {
-  const text = execFileSync("llvm-readelf-19", ["-lW", file], { encoding: "utf8" });
-  return [...text.matchAll(/^\s*LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)/gm)].map(
-    (m) => ({
-      offset: Number.parseInt(m[1] as string, 16),
-      vaddr: Number.parseInt(m[2] as string, 16),
-      size: Number.parseInt(m[3] as string, 16),
-    }),
-  );
 }
 
 /**
