@@ -14,6 +14,7 @@ import { attachPerfEvent, Link, WrongProgramTypeError } from "../../src/link/ind
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
+import { loadCounter } from "../link/programs.js";
 import { settledFdCount } from "../support/fds.js";
 import { needsRoot } from "../support/privilege.js";
 
@@ -152,24 +153,15 @@ test("hardware events: counted where the machine has a CPU PMU, else an error th
 test("a tracepoint event takes a tracepoint program", (t) => {
   if (!needsRoot(t)) return;
   using map = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 1, name: "pe_tp" });
-  using program = Program.load({
+  using program = loadCounter(map, "tracepoint");
+  // one event that follows this thread on whichever CPU it runs (cpu 0 alone missed the calls
+  // whenever the thread ran on another CPU)
+  using link = attachPerfEvent(program, {
     type: "tracepoint",
-    instructions: asm`
-      r1 = 0
-      *(u32 *)(r10 - 4) = r1
-      r2 = r10
-      r2 += -4
-      r1 = ${map}
-      call bpf_map_lookup_elem
-      if r0 == 0 goto out
-      r1 = 1
-      lock *(u64 *)(r0 + 0) += r1
-    out:
-      r0 = 0
-      exit
-    `,
+    config: "syscalls/sys_enter_getppid",
+    pid: process.pid,
   });
-  using link = attachPerfEvent(program, { type: "tracepoint", config: "syscalls/sys_enter_getppid", cpu: 0 });
+  assert.deepEqual(link.info().cpus, [-1]);
   assert.equal(link.info().samplePeriod, 1n);
   for (let i = 0; i < 5; i++) process.ppid;
   assert.ok((map.get(0) ?? 0n) >= 5n, `counted ${map.get(0)} getppid calls`);
