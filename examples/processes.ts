@@ -17,7 +17,8 @@ export interface ProcessRow {
 }
 
 /** The program: for each task, "TGID PID COMM\n" (its context is struct bpf_iter__task). */
-const SOURCE = asm`
+/** The iter/task program: one line "TGID PID COMM" per task (bpf_seq_printf). */
+export const SOURCE = asm`
   .rodata fmt "%d %d %s\\n"
   r2 = *(u64 *)(r1 + 8)             // ctx->task (NULL once the walk is over)
   if r2 == 0 goto out

@@ -11,6 +11,7 @@ import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { test } from "node:test";
+import { SOURCE as TASK_LINES } from "../../examples/processes.js";
 import { u32, u64 } from "../../src/codec/index.js";
 import { asm, loadAssembled } from "../../src/index.js";
 import { attachIter, iterTarget } from "../../src/iter/index.js";
@@ -20,35 +21,9 @@ import { Program } from "../../src/program/program.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
 import { needsRoot, openFdCount } from "../support/privilege.js";
 
-/** iter/task: one line "TGID PID COMM" per task. */
+/** iter/task: one line "TGID PID COMM" per task (the processes demo's program). */
 function taskLister() {
-  return loadAssembled(
-    asm`
-      .rodata fmt "%d %d %s\\n"
-      r2 = *(u64 *)(r1 + 8)
-      if r2 == 0 goto out
-      r6 = *(u64 *)(r1 + 0)
-      r6 = *(u64 *)(r6 + 0)
-      r3 = *(u32 *)(r2 + offsetof(struct task_struct, tgid))
-      *(u64 *)(r10 - 24) = r3
-      r3 = *(u32 *)(r2 + offsetof(struct task_struct, pid))
-      *(u64 *)(r10 - 16) = r3
-      r3 = r2
-      r3 += offsetof(struct task_struct, comm)
-      *(u64 *)(r10 - 8) = r3
-      r1 = r6
-      r2 = fmt
-      r3 = 10
-      r4 = r10
-      r4 += -24
-      r5 = 24
-      call bpf_seq_printf
-    out:
-      r0 = 0
-      exit
-    `,
-    iterTarget("task"),
-  );
+  return loadAssembled(TASK_LINES, iterTarget("task"));
 }
 
 /**
