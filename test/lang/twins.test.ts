@@ -11,38 +11,10 @@ import { BpfMap, Program, u32, u64 } from "../../src/index.js";
 import { compile } from "../../src/lang/index.js";
 import { needsRoot } from "../support/privilege.js";
 import { clangPresent, clangSection } from "./clang.js";
+import { TWINS } from "./twin-programs.js";
 
-const TS_PROTOCOLS = `
-import { map, program, u32, u64, XDP_PASS, XDP_DROP, ETH_P_IP, IPPROTO_UDP, atomicAdd } from "rawbpf";
-const counts = map("array", { key: u32, value: u64, maxEntries: 256 });
-export const protocols = program("xdp", (ctx) => {
-  const proto = ctx.be16(12);
-  if (proto === null || proto !== ETH_P_IP) return XDP_PASS;
-  const ipproto = ctx.u8(23);
-  if (ipproto === null) return XDP_PASS;
-  const c = counts.lookup(ipproto);
-  if (c !== null) atomicAdd(c.value, 1);
-  return ipproto === IPPROTO_UDP ? XDP_DROP : XDP_PASS;
-});
-`;
-
-const C_PROTOCOLS = `
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); __type(value, __u64); __uint(max_entries, 256); } counts SEC(".maps");
-SEC("xdp") int protocols(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-  if (data + 14 > end) return XDP_PASS;
-  __u16 proto = __builtin_bswap16(*(__u16 *)(data + 12));
-  if (proto != 0x0800) return XDP_PASS;
-  if (data + 24 > end) return XDP_PASS;
-  __u32 p = *(__u8 *)(data + 23);
-  __u64 *c = bpf_map_lookup_elem(&counts, &p);
-  if (c) __sync_fetch_and_add(c, 1);
-  return p == 17 ? XDP_DROP : XDP_PASS;
-}
-char LICENSE[] SEC("license") = "GPL";
-`;
+/** The packets-per-protocol twin (test/lang/twin-programs.ts). */
+const PROTOCOLS = TWINS.find((x) => x.name === "protocols")!;
 
 test("packets per protocol: the TypeScript program and its C twin agree on every packet", (t) => {
   if (!needsRoot(t)) return;
@@ -51,8 +23,8 @@ test("packets per protocol: the TypeScript program and its C twin agree on every
     t.skip("clang-19 not installed");
     return;
   }
-  const ts = compile(TS_PROTOCOLS, { file: "protocols.ts" }).programs[0]!;
-  const c = clangSection(C_PROTOCOLS, "xdp");
+  const ts = compile(PROTOCOLS.ts, { file: "protocols.ts" }).programs[0]!;
+  const c = clangSection(PROTOCOLS.c, "xdp");
   using tsCounts = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 256, name: "counts" });
   using cCounts = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 256, name: "counts" });
   using tsProg = Program.load({
