@@ -11,43 +11,21 @@ import { attachNetfilter, type NetfilterOptions } from "../../src/link/netfilter
 import { Program } from "../../src/program/program.js";
 import { InputError } from "../../src/sys/error.js";
 import { needsRoot } from "../support/privilege.js";
-import { runInNetns, SRC } from "./support.js";
+import { runInNetns, SRC, TESTS } from "./support.js";
 
 test("attachNetfilter: an ipv4 local_in program counts and drops the datagrams lo receives, until the link closes", (t) => {
   if (!needsRoot(t)) return;
   const r = runInNetns(`
-    import dgram from "node:dgram";
-    import { once } from "node:events";
     const { u32, u64 } = await import("${SRC}codec/index.ts");
-    const { asm } = await import("${SRC}isa/template.ts");
     const { BpfMap } = await import("${SRC}map/map.ts");
     const { Program } = await import("${SRC}program/program.ts");
     const { attachNetfilter } = await import("${SRC}link/netfilter.ts");
+    const { countThen, udpPair } = await import("${TESTS}programs.ts");
     const count = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 1 });
-    const program = Program.load({ type: "netfilter", expectedAttachType: "netfilter", instructions: asm\`
-        r1 = 0
-        *(u32 *)(r10 - 4) = r1
-        r2 = r10
-        r2 += -4
-        r1 = \${count}
-        call bpf_map_lookup_elem
-        if r0 == 0 goto out
-        r1 = 1
-        lock *(u64 *)(r0 + 0) += r1
-      out:
+    const program = Program.load({ type: "netfilter", expectedAttachType: "netfilter", instructions: countThen(count)\`
         r0 = 0      // NF_DROP
         exit\` });
-    const server = dgram.createSocket("udp4");
-    server.bind(0, "127.0.0.1");
-    await once(server, "listening");
-    const got = [];
-    server.on("message", (m) => got.push(String(m)));
-    const client = dgram.createSocket("udp4");
-    const send = (text) => new Promise((r) => client.send(text, server.address().port, "127.0.0.1", r));
-    const settle = async (n) => {
-      const end = Date.now() + 5000;
-      while (got.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    };
+    const { got, send, settle, close } = await udpPair();
     await send("before");
     await settle(1);
     const link = attachNetfilter(program, { family: "ipv4", hook: "local_in", priority: -128 });
@@ -60,7 +38,7 @@ test("attachNetfilter: an ipv4 local_in program counts and drops the datagrams l
     link.close();
     await send("after");
     await settle(2);
-    client.close(); server.close();
+    close();
     console.log(JSON.stringify({ during, got, runs, info, programId: program.info().id }));
   `);
   assert.equal(r.status, 0, `the child failed:\n${r.stderr}`);

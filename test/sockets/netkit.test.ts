@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { needsRoot } from "../support/privilege.js";
-import { runInNetns, SRC } from "./support.js";
+import { runInNetns, SRC, TESTS } from "./support.js";
 
 test("createNetkit + attachNetkit: a pair made over rtnetlink, a program on each end, each run by its own device's packets", (t) => {
   if (!needsRoot(t)) return;
@@ -19,6 +19,7 @@ test("createNetkit + attachNetkit: a pair made over rtnetlink, a program on each
     const { BpfMap } = await import("${SRC}map/map.ts");
     const { Program } = await import("${SRC}program/program.ts");
     const { attachNetkit, createNetkit, setInterfaceUp, NotANetkitError } = await import("${SRC}link/netkit.ts");
+    const { countThen } = await import("${TESTS}programs.ts");
     const ip = (...a) => execFileSync("ip", a, { encoding: "utf8" });
     let pair;
     try {
@@ -37,17 +38,7 @@ test("createNetkit + attachNetkit: a pair made over rtnetlink, a program on each
     ip("addr", "add", "10.7.0.1/24", "dev", "nkp0");
     ip("addr", "add", "10.8.0.1/24", "dev", "nkq0");
     const count = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 2 });
-    const counter = (slot) => Program.load({ type: "sched_cls", instructions: asm\`
-        r1 = \${slot}
-        *(u32 *)(r10 - 4) = r1
-        r2 = r10
-        r2 += -4
-        r1 = \${count}
-        call bpf_map_lookup_elem
-        if r0 == 0 goto out
-        r1 = 1
-        lock *(u64 *)(r0 + 0) += r1
-      out:
+    const counter = (slot) => Program.load({ type: "sched_cls", instructions: countThen(count, slot)\`
         r0 = 2     // NETKIT_DROP: nothing goes further
         exit\` });
     const onPrimary = attachNetkit(counter(0), "nkp0", "primary");

@@ -11,7 +11,7 @@ import { attachFlowDissector, attachSkLookup, NotANetnsError } from "../../src/l
 import { Program } from "../../src/program/program.js";
 import { InputError } from "../../src/sys/error.js";
 import { needsRoot } from "../support/privilege.js";
-import { RPS_SETUP, runInNetns, SRC } from "./support.js";
+import { RPS_SETUP, runInNetns, SRC, TESTS } from "./support.js";
 
 const FIRST = 8000;
 const COUNT = 5;
@@ -122,22 +122,12 @@ test("attachFlowDissector: the kernel's flow dissector runs the program for each
     import dgram from "node:dgram";
     import { once } from "node:events";
     const { u32, u64 } = await import("${SRC}codec/index.ts");
-    const { asm } = await import("${SRC}isa/template.ts");
     const { BpfMap } = await import("${SRC}map/map.ts");
     const { Program } = await import("${SRC}program/program.ts");
     const { attachFlowDissector } = await import("${SRC}link/sklookup.ts");
+    const { countThen } = await import("${TESTS}programs.ts");
     const count = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 1 });
-    const load = () => Program.load({ type: "flow_dissector", instructions: asm\`
-        r1 = 0
-        *(u32 *)(r10 - 4) = r1
-        r2 = r10
-        r2 += -4
-        r1 = \${count}
-        call bpf_map_lookup_elem
-        if r0 == 0 goto out
-        r1 = 1
-        lock *(u64 *)(r0 + 0) += r1
-      out:
+    const load = () => Program.load({ type: "flow_dissector", instructions: countThen(count)\`
         r0 = 0
         exit\` });
     const program = load();

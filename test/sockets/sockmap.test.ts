@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { u32, u64 } from "../../src/codec/index.js";
-import { asm } from "../../src/isa/template.js";
 import { WrongProgramTypeError } from "../../src/link/errors.js";
 import {
   addSocket,
@@ -22,6 +21,7 @@ import { attachTypeNumber } from "../../src/program/types.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
 import { progDetach } from "../../src/sys/link.js";
 import { needsRoot } from "../support/privilege.js";
+import { countThen } from "./programs.js";
 import { connections } from "./support.js";
 
 const BPF_F_INGRESS = 1;
@@ -45,18 +45,7 @@ function redirector(
   return Program.load({
     type,
     name: `redir_${type}`,
-    instructions: asm`
-      r6 = r1
-      r1 = 0
-      *(u32 *)(r10 - 4) = r1
-      r2 = r10
-      r2 += -4
-      r1 = ${count}
-      call bpf_map_lookup_elem
-      if r0 == 0 goto go
-      r1 = 1
-      lock *(u64 *)(r0 + 0) += r1
-    go:
+    instructions: countThen(count)`
       r1 = r6
       r2 = ${socks}
       r3 = 1
@@ -194,18 +183,7 @@ test("sockhash (link): an sk_msg verdict with bpf_msg_redirect_hash sends a clie
   using program = Program.load({
     type: "sk_msg",
     name: "redir_hash",
-    instructions: asm`
-      r6 = r1
-      r1 = 0
-      *(u32 *)(r10 - 4) = r1
-      r2 = r10
-      r2 += -4
-      r1 = ${count}
-      call bpf_map_lookup_elem
-      if r0 == 0 goto go
-      r1 = 1
-      lock *(u64 *)(r0 + 0) += r1
-    go:
+    instructions: countThen(count)`
       r1 = 77                 // the key of the target socket
       *(u32 *)(r10 - 8) = r1
       r1 = r6

@@ -24,6 +24,7 @@ import { Program } from "../../src/program/program.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
 import { skipUnlessCI } from "../support/ci.js";
 import { needsRoot } from "../support/privilege.js";
+import { countThen } from "./programs.js";
 import { connections } from "./support.js";
 
 const available = () =>
@@ -69,18 +70,7 @@ function renoMember(
       : `r1 = *(u64 *)(r6 + 0)\n call kfunc tcp_reno_${member}`;
   return loadStructOpsProgram("tcp_congestion_ops", member, {
     name: `cc_${member}`.slice(0, 15),
-    instructions: asm`
-      r6 = r1
-      r1 = ${slot}
-      *(u32 *)(r10 - 4) = r1
-      r2 = r10
-      r2 += -4
-      r1 = ${count}
-      call bpf_map_lookup_elem
-      if r0 == 0 goto go
-      r1 = 1
-      lock *(u64 *)(r0 + 0) += r1
-    go:
+    instructions: countThen(count, slot)`
       ${call}
       exit
     `,

@@ -71,6 +71,9 @@ export async function connections(n: number): Promise<Connections> {
 /** The repository's src folder, as a file URL, for the code of child processes. */
 export const SRC = new URL("../../src/", import.meta.url).href;
 
+/** This folder, as a file URL, for child processes that import `programs.ts`. */
+export const TESTS = new URL("./", import.meta.url).href;
+
 /** What a child process did. */
 export interface NetnsChild {
   status: number | null;

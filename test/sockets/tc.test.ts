@@ -11,41 +11,23 @@ import { attachTc } from "../../src/link/tc.js";
 import { Program } from "../../src/program/program.js";
 import { InputError } from "../../src/sys/error.js";
 import { needsRoot } from "../support/privilege.js";
-import { runInNetns, SRC } from "./support.js";
+import { runInNetns, SRC, TESTS } from "./support.js";
 
 test("attachTc: a cls_bpf filter on lo ingress counts and drops datagrams; tc sees it; detach and removeClsact undo it", (t) => {
   if (!needsRoot(t)) return;
   const r = runInNetns(`
     import { execFileSync } from "node:child_process";
-    import dgram from "node:dgram";
-    import { once } from "node:events";
     const { u32, u64 } = await import("${SRC}codec/index.ts");
-    const { asm } = await import("${SRC}isa/template.ts");
     const { BpfMap } = await import("${SRC}map/map.ts");
     const { Program } = await import("${SRC}program/program.ts");
     const { attachTc, removeClsact } = await import("${SRC}link/tc.ts");
+    const { countThen, udpPair } = await import("${TESTS}programs.ts");
     const tc = (...a) => JSON.parse(execFileSync("tc", ["-j", ...a], { encoding: "utf8" }) || "[]");
     const count = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 1 });
-    const program = Program.load({ type: "sched_cls", instructions: asm\`
-        r1 = 0
-        *(u32 *)(r10 - 4) = r1
-        r2 = r10
-        r2 += -4
-        r1 = \${count}
-        call bpf_map_lookup_elem
-        if r0 == 0 goto out
-        r1 = 1
-        lock *(u64 *)(r0 + 0) += r1
-      out:
+    const program = Program.load({ type: "sched_cls", instructions: countThen(count)\`
         r0 = 2      // TC_ACT_SHOT
         exit\` });
-    const server = dgram.createSocket("udp4");
-    server.bind(0, "127.0.0.1");
-    await once(server, "listening");
-    const got = [];
-    server.on("message", (m) => got.push(String(m)));
-    const client = dgram.createSocket("udp4");
-    const send = (text) => new Promise((r) => client.send(text, server.address().port, "127.0.0.1", r));
+    const { got, send, settle, close } = await udpPair();
     const filter = attachTc(program, "lo", "ingress", { priority: 7, handle: 3, name: "dropper" });
     const qdiscs = tc("qdisc", "show", "dev", "lo");
     const filters = tc("filter", "show", "dev", "lo", "ingress");
@@ -61,11 +43,10 @@ test("attachTc: a cls_bpf filter on lo ingress counts and drops datagrams; tc se
     const afterDetach = tc("filter", "show", "dev", "lo", "ingress");
     const infoAfter = filter.info() ?? null;
     await send("arrives");
-    const end = Date.now() + 5000;
-    while (got.length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    await settle(1);
     const removed = [removeClsact("lo"), removeClsact("lo")];
     const qdiscsAfter = tc("qdisc", "show", "dev", "lo");
-    client.close(); server.close();
+    close();
     console.log(JSON.stringify({ qdiscs, filters, info, again, during, runs, afterDetach, infoAfter, got, removed, qdiscsAfter,
       programId: program.info().id }));
   `);
