@@ -1,11 +1,15 @@
 /**
  * `rawbpf net list [dev DEV] [--json]`: the programs on network devices and the network
- * namespace, as `bpftool net list` shows them (`--json` as bpftool -j): XDP (from the kernel's XDP
- * links), tcx and netkit (BPF_PROG_QUERY per device), the flow dissector (BPF_PROG_QUERY on this
- * namespace) and netfilter links.
+ * namespace, as `bpftool net list` shows them (`--json` as bpftool -j): XDP (IFLA_XDP of an
+ * rtnetlink link dump: by link or by netlink, in any mode), tcx and netkit (BPF_PROG_QUERY per
+ * device), cls_bpf filters on clsact ingress/egress (RTM_GETTFILTER), the flow dissector
+ * (BPF_PROG_QUERY on this namespace) and netfilter links.
  */
-import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { Link, type LinkInfo } from "../link/index.js";
+import { withRtnetlink } from "../link/rtnl.js";
+import { tcFilters } from "../link/tc.js";
+import type { LinkMessage } from "../netlink/route.js";
 import { programById } from "../program/list.js";
 import { attachTypeNumber } from "../program/types.js";
 import { BpfError, InputError } from "../sys/error.js";
@@ -19,29 +23,43 @@ const HELP = `usage: rawbpf net list [dev DEV] [--json]
 
 The BPF programs on this namespace's network devices, as bpftool net list shows them (needs
 CAP_NET_ADMIN and CAP_SYS_ADMIN).
-  xdp             XDP programs attached by link, per device (devname, ifindex, mode when the
-                  link's info knows it, id, link_id)
-  tc              tcx programs (kind tcx/ingress, tcx/egress) and netkit (netkit/primary, netkit/peer),
+  xdp             XDP programs per device, by link or by netlink (devname, ifindex, mode
+                  driver/generic/offload, id; multi_attachments when several modes are in use)
+  tc              tcx programs (kind tcx/ingress, tcx/egress), netkit (netkit/primary, netkit/peer),
+                  then cls_bpf filters on the clsact qdisc (clsact/ingress, clsact/egress: name, id),
                   in the order they run
   flow_dissector  the namespace's flow dissector program
   netfilter       netfilter links (pf, hook, prio, flags)
   dev DEV         only this device
   --json          as bpftool -j: [{xdp: [...], tc: [...], flow_dissector: [...], netfilter: [...]}]
-XDP and tc programs attached through netlink (ip link, tc filter) rather than by link are not
-listed: rawbpf does not read netlink here.
+Everything is read over rtnetlink and bpf() by rawbpf itself (no ip or tc binary). Filters on
+other qdiscs than clsact are not listed.
 `;
 
-/** This namespace's devices: name and index, from /sys/class/net. */
-function devices(): { name: string; ifindex: number }[] {
-  const out: { name: string; ifindex: number }[] = [];
-  for (const name of readdirSync("/sys/class/net")) {
-    try {
-      out.push({ name, ifindex: Number(readFileSync(`/sys/class/net/${name}/ifindex`, "latin1")) });
-    } catch {
-      // gone meanwhile
-    }
+/** This namespace's devices (an RTM_GETLINK dump), each with its XDP programs. */
+function devices(): LinkMessage[] {
+  return withRtnetlink((rt) => rt.links()).sort((a, b) => a.index - b.index);
+}
+
+const XDP_MODES = ["", "driver", "generic", "offload"] as const;
+
+/** A device's XDP entry as bpftool prints it, or undefined when it has no XDP program. */
+function xdpOf(dev: LinkMessage): Record<string, unknown> | undefined {
+  const x = dev.xdp;
+  if (x === undefined || x.attached === 0) return undefined;
+  const o: Record<string, unknown> = { devname: dev.name ?? "", ifindex: dev.index };
+  if (x.attached === 4) {
+    // several modes at once: bpftool's order, generic, driver, offload
+    const multi: { mode: string; id: number }[] = [];
+    if (x.genericProgId !== undefined) multi.push({ mode: "generic", id: x.genericProgId });
+    if (x.driverProgId !== undefined) multi.push({ mode: "driver", id: x.driverProgId });
+    if (x.offloadProgId !== undefined) multi.push({ mode: "offload", id: x.offloadProgId });
+    o.multi_attachments = multi;
+  } else if (x.attached < XDP_MODES.length && x.progId !== undefined) {
+    o.mode = XDP_MODES[x.attached];
+    o.id = x.progId;
   }
-  return out.sort((a, b) => a.ifindex - b.ifindex);
+  return o;
 }
 
 /** Every link's info (links gone since the listing are left out). */
@@ -88,6 +106,19 @@ function tcOf(dev: { name: string; ifindex: number }): Record<string, unknown>[]
       out.push(o);
     });
   }
+  // cls_bpf filters on the clsact qdisc, after tcx (as the kernel runs them)
+  for (const direction of ["ingress", "egress"] as const) {
+    for (const f of tcFilters(dev.ifindex, direction)) {
+      const o: Record<string, unknown> = {
+        devname: dev.name,
+        ifindex: dev.ifindex,
+        kind: `clsact/${direction}`,
+      };
+      if (f.name) o.name = f.name;
+      o.id = f.programId;
+      out.push(o);
+    }
+  }
   return out;
 }
 
@@ -105,6 +136,7 @@ function flowDissector(): Record<string, unknown>[] {
   }
 }
 
+/** bpftool's text: `lo(1) generic id 7`, `lo(1) clsact/ingress rawbpf id 9`, `id 12`. */
 function text(out: Record<string, Record<string, unknown>[]>): string {
   const lines: string[] = [];
   for (const [section, rows] of Object.entries(out)) {
@@ -112,9 +144,12 @@ function text(out: Record<string, Record<string, unknown>[]>): string {
     for (const r of rows) {
       const parts: string[] = [];
       if (r.devname !== undefined) parts.push(`${r.devname}(${r.ifindex})`);
-      for (const [k, v] of Object.entries(r))
-        if (k !== "devname" && k !== "ifindex")
-          parts.push(k === "kind" || k === "mode" ? String(v) : `${k} ${v}`);
+      for (const [k, v] of Object.entries(r)) {
+        if (k === "devname" || k === "ifindex") continue;
+        if (k === "multi_attachments")
+          for (const m of v as { mode: string; id: number }[]) parts.push(`${m.mode} id ${m.id}`);
+        else parts.push(k === "kind" || k === "mode" || k === "name" ? String(v) : `${k} ${v}`);
+      }
       lines.push(parts.join(" "));
     }
     lines.push("");
@@ -141,27 +176,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (only !== undefined) {
     devs = devs.filter((d) => d.name === only);
     if (devs.length === 0)
-      throw new InputError(`no network device '${only}' in this namespace (see ls /sys/class/net)`);
+      throw new InputError(`no network device '${only}' in this namespace (see ip link)`);
   }
-  const byIndex = new Map(devs.map((d) => [d.ifindex, d.name]));
-  const all = links();
-  const xdp: Record<string, unknown>[] = [];
-  for (const l of all) {
-    if (l.type !== "xdp") continue;
-    const name = byIndex.get(l.ifindex);
-    if (name === undefined) continue;
-    // the mode, where the link's info reads it from rtnetlink (IFLA_XDP), in bpftool's place
-    const mode = (l as { mode?: string }).mode;
-    xdp.push({
-      devname: name,
-      ifindex: l.ifindex,
-      ...(mode ? { mode } : {}),
-      id: l.programId,
-      link_id: l.id,
-    });
-  }
-  xdp.sort((a, b) => Number(a.ifindex) - Number(b.ifindex));
-  const tc = devs.flatMap(tcOf);
+  const xdp = devs.map(xdpOf).filter((x) => x !== undefined);
+  const all = only === undefined ? links() : [];
+  const tc = devs.flatMap((d) => tcOf({ name: d.name ?? "", ifindex: d.index }));
   const out: Record<string, Record<string, unknown>[]> = {
     xdp,
     tc,

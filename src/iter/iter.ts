@@ -9,6 +9,7 @@ import { Readable } from "node:stream";
 import { vmlinuxBtf } from "../btf/kernel.js";
 import { nearestName } from "../elf/names.js";
 import { openCgroup } from "../link/cgroup.js";
+import type { LinkInfo } from "../link/info.js";
 import { adoptLink, type Link } from "../link/link.js";
 import { programFd } from "../link/program.js";
 import { checkPid } from "../link/uprobe.js";
@@ -149,6 +150,14 @@ export class IterLink implements Disposable {
   /** @internal */
   constructor(link: Link) {
     this.link = link;
+  }
+
+  /**
+   * What the kernel says about the iterator link: its target (`targetName`), and the map, cgroup
+   * (id and order) or task (tid or pid) it walks, as `bpftool link show` shows them.
+   */
+  info(): Extract<LinkInfo, { type: "iter" }> {
+    return this.link.info() as Extract<LinkInfo, { type: "iter" }>;
   }
 
   /** Starts a walk: BPF_ITER_CREATE, a descriptor the {@link IterReader} owns. */

@@ -133,14 +133,14 @@ export class UprobeUnsupportedError extends RawbpfError {
  * and no kprobe_events in tracefs. Thrown before any system call.
  */
 export class KprobesUnsupportedError extends RawbpfError {
-  /** whether tracefs has kprobe_events (kprobes through tracefs, which rawbpf does not create) */
+  /** whether tracefs has kprobe_events (then kprobes go through it, and this error is not thrown) */
   readonly kprobeEvents: boolean;
   constructor(kprobeEvents: boolean) {
     super(
       "ENOKPROBE",
       kprobeEvents
-        ? "no kprobe PMU in /sys/bus/event_source/devices (only kprobe_events in tracefs, which rawbpf does not use): this kernel is too old for perf-event kprobes (Linux 4.17 added the PMU)"
-        : "no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs: this kernel was built without CONFIG_KPROBES",
+        ? "no kprobe PMU in /sys/bus/event_source/devices/kprobe: this kernel is too old for perf-event kprobes (Linux 4.17 added the PMU)"
+        : "no kprobe PMU (/sys/bus/event_source/devices/kprobe) and no /sys/kernel/tracing/kprobe_events: this kernel was built without CONFIG_KPROBES",
     );
     this.kprobeEvents = kprobeEvents;
   }

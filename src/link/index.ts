@@ -21,6 +21,7 @@ export type { LinkInfo } from "./info.js";
 export {
   attachKprobe,
   attachKprobeMulti,
+  KprobeEventError,
   type KprobeMultiOptions,
   type KprobeOptions,
   type KprobeSupport,

@@ -3,6 +3,7 @@
 import type { LinkXdp } from "../netlink/route.js";
 import { attachTypeName } from "../program/types.js";
 import { putPtr, putU32 } from "../sys/bpf.js";
+import { BpfError } from "../sys/error.js";
 import { LINK_INFO } from "../sys/layout.js";
 import { objGetInfoByFd } from "../sys/obj.js";
 import type { XdpMode } from "./net.js";
@@ -109,6 +110,21 @@ export type LinkInfo = LinkInfoBase &
         defrag: boolean;
       }
     | { type: "sockmap"; mapId: number; attachType: string }
+    | {
+        type: "iter";
+        /** the iterator target: `"task"`, `"bpf_map_elem"`, `"cgroup"`, `"tcp"`... (bpftool's target_name) */
+        targetName: string;
+        /** the map walked, for `bpf_map_elem`, `bpf_sk_storage_map` and `sockmap` */
+        mapId?: number;
+        /** the cgroup the walk starts at, for `cgroup` */
+        cgroupId?: bigint;
+        /** the walk's order, for `cgroup` (`"unspec"` when the kernel has none) */
+        order?: "unspec" | "self" | "descendants_pre" | "descendants_post" | "ancestors_up";
+        /** the one thread walked, for `task`, `task_file` and `task_vma` given a tid */
+        tid?: number;
+        /** the process whose threads are walked, for `task`, `task_file` and `task_vma` given a pid */
+        pid?: number;
+      }
     | { type: Exclude<LinkType, DetailedType> | `type ${number}` }
   );
 
@@ -125,7 +141,8 @@ type DetailedType =
   | "perf_event"
   | "struct_ops"
   | "netfilter"
-  | "sockmap";
+  | "sockmap"
+  | "iter";
 
 const PERF_TYPE_UPROBE = 1;
 const PERF_TYPE_URETPROBE = 2;
@@ -217,6 +234,54 @@ function kprobeMultiInfo(fd: number, first: Buffer) {
     retprobe: (info.readUInt32LE(o["kprobe_multi.flags"]) & 1) !== 0,
     missed: info.readBigUInt64LE(o["kprobe_multi.missed"]),
   };
+}
+
+const ITER_MAP_TARGETS = ["bpf_map_elem", "bpf_sk_storage_map", "sockmap"];
+const ITER_TASK_TARGETS = ["task", "task_file", "task_vma"];
+const CGROUP_ITER_ORDERS = ["unspec", "self", "descendants_pre", "descendants_post", "ancestors_up"] as const;
+
+/**
+ * An iterator link's details. The kernel does not report the target name's length, so the call
+ * gives a buffer (the longest target, bpf_sk_storage_map, is 18 bytes) and a bigger one on ENOSPC.
+ */
+function iterInfo(fd: number) {
+  const o = LINK_INFO.offset;
+  let info = Buffer.alloc(LINK_INFO.size);
+  let name = Buffer.alloc(64);
+  for (;;) {
+    info = Buffer.alloc(LINK_INFO.size);
+    putPtr(info, o["iter.target_name"], name);
+    putU32(info, o["iter.target_name_len"], name.length, "target name length");
+    try {
+      objGetInfoByFd(fd, info, { what: "link" });
+      break;
+    } catch (e) {
+      if (!(e instanceof BpfError && e.errnoName === "ENOSPC") || name.length >= 4096) throw e;
+      name = Buffer.alloc(name.length * 4);
+    }
+  }
+  const end = name.indexOf(0);
+  const targetName = name.toString("utf8", 0, end < 0 ? name.length : end);
+  const out: {
+    targetName: string;
+    mapId?: number;
+    cgroupId?: bigint;
+    order?: (typeof CGROUP_ITER_ORDERS)[number];
+    tid?: number;
+    pid?: number;
+  } = { targetName };
+  if (ITER_MAP_TARGETS.includes(targetName)) out.mapId = info.readUInt32LE(o["iter.map.map_id"]);
+  if (ITER_TASK_TARGETS.includes(targetName)) {
+    const tid = info.readUInt32LE(o["iter.task.tid"]);
+    const pid = info.readUInt32LE(o["iter.task.pid"]);
+    if (tid !== 0) out.tid = tid;
+    else if (pid !== 0) out.pid = pid;
+  }
+  if (targetName === "cgroup") {
+    out.cgroupId = info.readBigUInt64LE(o["iter.cgroup.cgroup_id"]);
+    out.order = CGROUP_ITER_ORDERS[info.readUInt32LE(o["iter.cgroup.order"])] ?? "unspec";
+  }
+  return out;
 }
 
 /** Reads the kernel's info about the link behind `fd`. */
@@ -345,6 +410,8 @@ export function linkInfo(fd: number): LinkInfo {
         mapId: u32(o["sockmap.map_id"]),
         attachType: attachTypeName(u32(o["sockmap.attach_type"])),
       };
+    case "iter":
+      return { ...base, type, ...iterInfo(fd) };
     default:
       return { ...base, type };
   }

@@ -36,7 +36,7 @@ export interface LinkUpdateOptions {
  * Wraps a link descriptor rawbpf just made (an attach function's, or an opened pin's) and owns it;
  * it is closed again when it turns out not to be a link. Not public: users call {@link Link.fromFd}.
  */
-export let adoptLink: (fd: number) => Link;
+export let adoptLink: (fd: number, afterClose?: () => void) => Link;
 
 /**
  * A program attached to a hook. While the link is open (or pinned) the program runs at the hook;
@@ -54,10 +54,13 @@ export class Link implements Disposable {
   /** the link type as bpftool names it (`"xdp"`, `"tcx"`, `"cgroup"`, `"perf_event"`...) */
   readonly type: LinkType | `type ${number}`;
   #pinned: string | undefined;
+  /** what goes with the link once its descriptor is closed (a tracefs kprobe event to remove) */
+  #afterClose: (() => void) | undefined;
 
-  private constructor(fd: Fd, type: LinkType | `type ${number}`) {
+  private constructor(fd: Fd, type: LinkType | `type ${number}`, afterClose?: () => void) {
     this.#fd = fd;
     this.type = type;
+    this.#afterClose = afterClose;
   }
 
   /**
@@ -75,7 +78,7 @@ export class Link implements Disposable {
   }
 
   static {
-    adoptLink = (fd: number): Link => {
+    adoptLink = (fd: number, afterClose?: () => void): Link => {
       let type: LinkType | `type ${number}`;
       try {
         expectFdKind(fd, "link");
@@ -84,7 +87,7 @@ export class Link implements Disposable {
         closeRaw(fd);
         throw e;
       }
-      return new Link(new Fd(fd, `${type} link`), type);
+      return new Link(new Fd(fd, `${type} link`), type, afterClose);
     };
   }
 
@@ -183,11 +186,14 @@ export class Link implements Disposable {
   /** Closes the descriptor (detaching the program if nothing else holds the link); a second call does nothing. */
   close(): void {
     this.#fd.close();
+    const after = this.#afterClose;
+    this.#afterClose = undefined;
+    after?.();
   }
 
   /** The same as `close()`, for `using`: released when the block that declared it ends. */
   [Symbol.dispose](): void {
-    this.#fd.close();
+    this.close();
   }
 }
 

@@ -1,6 +1,6 @@
 /** An rtnetlink conversation: requests from src/netlink sent over a netlink socket, answers decoded. */
 import { type Message, NlmFlags, NlmsgType, parseAck, parseMessages } from "../netlink/message.js";
-import { getLinkRequest, type LinkMessage, parseLink, rtmName } from "../netlink/route.js";
+import { getLinkRequest, getLinksRequest, type LinkMessage, parseLink, rtmName } from "../netlink/route.js";
 import { errnoHint } from "../sys/errno.js";
 import { BpfError } from "../sys/error.js";
 import { Fd } from "../sys/fd.js";
@@ -70,6 +70,12 @@ export class Rtnetlink implements Disposable {
     const [m] = this.talk(getLinkRequest(seq, ifindex), seq, what);
     if (m === undefined) throw new BpfError("RTM_GETLINK", 19, { hint: "no answer for the interface" }, what);
     return parseLink(m);
+  }
+
+  /** RTM_GETLINK dump: every interface of this network namespace, with its XDP programs (IFLA_XDP). */
+  links(what = "of this namespace's interfaces"): LinkMessage[] {
+    const seq = this.seq();
+    return this.talk(getLinksRequest(seq), seq, what).map(parseLink);
   }
 
   /** Closes the socket; a second call does nothing. */

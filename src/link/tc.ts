@@ -145,6 +145,39 @@ function describe(s: BpfFilterSpec): string {
   return `on ifindex ${s.ifindex} ${s.direction} priority ${s.priority} handle ${s.handle}`;
 }
 
+/**
+ * The cls_bpf filters on an interface's clsact `direction`, in the order the kernel lists them
+ * (priority, then handle), read over rtnetlink (RTM_GETTFILTER dump). An interface without a
+ * clsact qdisc has none.
+ */
+export function tcFilters(iface: Interface, direction: "ingress" | "egress"): TcFilterInfo[] {
+  if (direction !== "ingress" && direction !== "egress")
+    throw new InputError(`a tc direction is 'ingress' or 'egress', got ${JSON.stringify(direction)}`);
+  const ifindex = resolveInterface(iface);
+  let filters: FilterMessage[];
+  try {
+    filters = listFilters(ifindex, direction);
+  } catch (e) {
+    // no clsact qdisc on the interface (EINVAL), or it went away meanwhile
+    if (e instanceof BpfError && ["EINVAL", "ENOENT", "ENODEV"].includes(e.errnoName)) return [];
+    throw e;
+  }
+  const out: TcFilterInfo[] = [];
+  for (const f of filters) {
+    if (f.kind !== "bpf" || f.bpf === undefined) continue;
+    out.push({
+      ifindex,
+      direction,
+      priority: f.priority,
+      handle: f.handle,
+      programId: f.bpf.progId ?? 0,
+      name: f.bpf.name ?? "",
+      directAction: f.bpf.directAction,
+    });
+  }
+  return out;
+}
+
 /** Every filter on an interface's clsact hook (RTM_GETTFILTER dump). */
 function listFilters(ifindex: number, direction: "ingress" | "egress"): FilterMessage[] {
   return withRtnetlink((rt) => {

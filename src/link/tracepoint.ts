@@ -199,8 +199,15 @@ function instructionText(bytes: Uint8Array, slot: number): string {
  * Links the program `progFd` to the perf event `perf` (BPF_LINK_CREATE, attach type perf_event)
  * and returns the {@link Link}. Takes `perf` over: the link holds the event from then on, and our
  * descriptor of it is closed whether the link was made or not. Tracepoints and uprobes share it.
+ * `afterClose` runs once the Link is closed (kprobes made through tracefs remove their event).
  */
-export function linkPerfEvent(progFd: number, perf: number, cookie: bigint, what: string): Link {
+export function linkPerfEvent(
+  progFd: number,
+  perf: number,
+  cookie: bigint,
+  what: string,
+  afterClose?: () => void,
+): Link {
   try {
     let link: number;
     try {
@@ -229,7 +236,7 @@ export function linkPerfEvent(progFd: number, perf: number, cookie: bigint, what
       }
       throw e;
     }
-    return adoptLink(link);
+    return adoptLink(link, afterClose);
   } finally {
     closeRaw(perf);
   }

@@ -54,6 +54,8 @@ const IFLA_NETKIT_PRIMARY = 2;
 const IFLA_NETKIT_POLICY = 3;
 const IFLA_NETKIT_PEER_POLICY = 4;
 const IFLA_NETKIT_MODE = 5;
+/** AF_PACKET: the family of a link dump request. */
+const AF_PACKET = 17;
 /** IFF_UP */
 export const IFF_UP = 1;
 
@@ -109,6 +111,13 @@ const REQ_ACK = NlmFlags.REQUEST | NlmFlags.ACK;
 /** RTM_GETLINK of one interface by index. */
 export function getLinkRequest(seq: number, ifindex: number): Buffer {
   return new MessageWriter(Rtm.GETLINK, NlmFlags.REQUEST, seq).bytes(ifinfomsg({ index: ifindex })).finish();
+}
+
+/** RTM_GETLINK dump: every interface of the namespace (AF_PACKET, as `ip link` and bpftool ask). */
+export function getLinksRequest(seq: number): Buffer {
+  return new MessageWriter(Rtm.GETLINK, NlmFlags.REQUEST | NlmFlags.DUMP, seq)
+    .bytes(ifinfomsg({ family: AF_PACKET }))
+    .finish();
 }
 
 /** RTM_NEWLINK that sets an interface up (or down). */

@@ -513,6 +513,21 @@ export const LINK_INFO = layout("bpf_link_info", [
       ["sockmap.map_id", "u32"],
       ["sockmap.attach_type", "u32"],
     ],
+    [
+      ["iter.target_name", "u64"],
+      ["iter.target_name_len", "u32"],
+      union([["iter.map.map_id", "u32"]]),
+      union(
+        [
+          ["iter.cgroup.cgroup_id", "u64"],
+          ["iter.cgroup.order", "u32"],
+        ],
+        [
+          ["iter.task.tid", "u32"],
+          ["iter.task.pid", "u32"],
+        ],
+      ),
+    ],
   ),
 ]);
 

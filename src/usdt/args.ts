@@ -23,6 +23,14 @@ export interface UsdtArgSpec {
   readonly regOffset: number;
   /** the spec as written */
   readonly text: string;
+  /**
+   * For a %rip-relative operand (`-4@counter(%rip)`, `8@8+glob(%rip)`: a global variable, as gcc
+   * writes it at -O2): the symbol, the bytes added to it, and — once the binary's symbol table
+   * resolved it (`listUsdtProbes` does) — its link-time address. The argument is then read
+   * as a `deref` of pt_regs->ip (the probe's address when a uprobe handler runs) plus `value`,
+   * which is `address + addend - the probe's address`: the same for every load base.
+   */
+  readonly symbol?: { readonly name: string; readonly addend: bigint; readonly address?: bigint };
 }
 
 /**
@@ -90,11 +98,22 @@ export const USDT_SPEC_SIZE = 208;
 const ARG_TYPE: Record<UsdtArgKind, number> = { const: 0, reg: 1, deref: 2 };
 
 const ONE = /^(-?)(1|2|4|8)@(.+)$/;
+/** `counter(%rip)`, `8+glob(%rip)`, `glob+8(%rip)`: a global variable, relative to the instruction pointer. */
+const RIP_SYMBOL =
+  /^(?:(-?(?:0x[0-9a-fA-F]+|\d+))\+)?([A-Za-z_.$][A-Za-z0-9_.$@]*)(?:([+-])(0x[0-9a-fA-F]+|\d+))?\(%rip\)$/;
+
+function num(text: string): bigint {
+  const neg = text.startsWith("-");
+  const v = BigInt(neg ? text.slice(1) : text);
+  return neg ? -v : v;
+}
 
 /**
  * The arguments of a probe's argument string. `where` names the probe in errors.
- * @throws UsdtArgError for a spec rawbpf cannot read (a SIB or %rip-relative operand, a register
- *   of another architecture, a size other than 1, 2, 4, 8)
+ * A %rip-relative operand (`counter(%rip)`) comes back with its `symbol` unresolved: the probe's
+ * address and the binary's symbol table give its value (`listUsdtProbes` resolves it).
+ * @throws UsdtArgError for a spec rawbpf cannot read (a SIB operand, a register of another
+ *   architecture, a size other than 1, 2, 4, 8)
  */
 export function parseUsdtArgs(text: string, where: string): UsdtArgSpec[] {
   const parts = text.trim() === "" ? [] : text.trim().split(/\s+/);
@@ -141,11 +160,29 @@ function parseOne(spec: string, where: string): UsdtArgSpec {
       text: spec,
     };
   }
+  r = RIP_SYMBOL.exec(op);
+  if (r) {
+    const addend = (r[1] ? num(r[1]) : 0n) + (r[3] ? (r[3] === "-" ? -num(r[4]!) : num(r[4]!)) : 0n);
+    return {
+      kind: "deref",
+      size,
+      signed,
+      value: 0n,
+      register: "rip",
+      regOffset: register("rip", spec, where),
+      text: spec,
+      symbol: { name: r[2] as string, addend },
+    };
+  }
   r = /^(-?(?:0x[0-9a-fA-F]+|\d+))?\(%([a-z0-9]+)\)$/.exec(op);
   if (r) {
     const name = r[2] as string;
     if (name === "rip")
-      throw new UsdtArgError(where, spec, "a %rip-relative operand (a global variable) is not supported yet");
+      throw new UsdtArgError(
+        where,
+        spec,
+        "a %rip-relative operand with a bare number has no meaning in a note (%rip is the address of an instruction that is not there): only symbol(%rip) is read",
+      );
     const raw = r[1] ?? "0";
     const neg = raw.startsWith("-");
     const v = BigInt(neg ? raw.slice(1) : raw);
@@ -160,7 +197,11 @@ function parseOne(spec: string, where: string): UsdtArgSpec {
     };
   }
   if (op.includes("(%rip)"))
-    throw new UsdtArgError(where, spec, "a %rip-relative operand (a global variable) is not supported yet");
+    throw new UsdtArgError(
+      where,
+      spec,
+      "a %rip-relative operand is read as SYMBOL(%rip), OFFSET+SYMBOL(%rip) or SYMBOL+OFFSET(%rip)",
+    );
   if (op.includes(","))
     throw new UsdtArgError(where, spec, "a scaled-index operand (base, index, scale) is not supported yet");
   throw new UsdtArgError(
@@ -179,6 +220,12 @@ export function encodeUsdtSpec(args: readonly UsdtArgSpec[], cookie: bigint): Ui
   const out = new Uint8Array(USDT_SPEC_SIZE);
   const v = new DataView(out.buffer);
   args.forEach((a, i) => {
+    if (a.symbol !== undefined && a.symbol.address === undefined)
+      throw new UsdtArgError(
+        `argument ${i}`,
+        a.text,
+        `the symbol '${a.symbol.name}' was not resolved against the binary's symbol table (take the probe from listUsdtProbes)`,
+      );
     const at = i * USDT_ARG_SPEC_SIZE;
     v.setBigUint64(at, BigInt.asUintN(64, a.value), true);
     v.setUint32(at + 8, ARG_TYPE[a.kind], true);

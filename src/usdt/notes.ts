@@ -14,10 +14,14 @@ import {
   PN_XNUM,
   PT_LOAD,
   SHDR_SIZE,
+  SHT_DYNSYM,
   SHT_NOTE,
+  SHT_SYMTAB,
+  SYM_SIZE,
 } from "../elf/constants.js";
 import { ElfFormatError } from "../elf/errors.js";
 import { parseUsdtArgs, type UsdtArgSpec } from "./args.js";
+import { UsdtArgError } from "./errors.js";
 
 /** NT_STAPSDT: the note type of a SystemTap/USDT probe. */
 const NT_STAPSDT = 3;
@@ -45,6 +49,7 @@ export interface UsdtProbe {
 interface Shdr {
   name: number;
   type: number;
+  link: number;
   address: bigint;
   offset: number;
   size: number;
@@ -117,6 +122,7 @@ export function readUsdtProbes(
     sections.push({
       name: sh.getUint32(at, true),
       type: sh.getUint32(at + 4, true),
+      link: sh.getUint32(at + 40, true),
       address: sh.getBigUint64(at + 16, true),
       offset: safe(sh.getBigUint64(at + 24, true), `section ${i}'s offset`),
       size: safe(sh.getBigUint64(at + 32, true), `section ${i}'s size`),
@@ -158,6 +164,59 @@ export function readUsdtProbes(
       ".note.stapsdt",
       at,
     );
+  };
+
+  // the defined symbols by name (.symtab, then .dynsym), read once and only when an argument is
+  // a global variable (`counter(%rip)`): every link-time address a name has
+  let symbols: Map<string, Set<bigint>> | undefined;
+  const symbolTable = (): Map<string, Set<bigint>> => {
+    if (symbols !== undefined) return symbols;
+    symbols = new Map();
+    for (const table of sections.filter((x) => x.type === SHT_SYMTAB || x.type === SHT_DYNSYM)) {
+      const strtab = sections[table.link];
+      if (strtab === undefined) continue;
+      const sectionName = nameOf(table);
+      const strs = new Uint8Array(read(strtab.offset, strtab.size, "symbol names", nameOf(strtab)).buffer);
+      const syms = read(table.offset, table.size - (table.size % SYM_SIZE), "symbols", sectionName);
+      for (let at = 0; at + SYM_SIZE <= syms.byteLength; at += SYM_SIZE) {
+        const type = syms.getUint8(at + 4) & 0xf;
+        // defined (not SHN_UNDEF), and not a section or file symbol
+        if (syms.getUint16(at + 6, true) === 0 || type === 3 || type === 4) continue;
+        const start = syms.getUint32(at, true);
+        let end = start;
+        while (end < strs.length && strs[end] !== 0) end++;
+        if (end === start) continue;
+        const name = LATIN1.decode(strs.subarray(start, end));
+        let set = symbols.get(name);
+        if (set === undefined) symbols.set(name, (set = new Set()));
+        set.add(syms.getBigUint64(at + 8, true));
+      }
+    }
+    return symbols;
+  };
+  /** A %rip-relative argument made a deref of the probe's ip: symbol + addend − the probe's address. */
+  const resolve = (a: UsdtArgSpec, address: bigint, where: string): UsdtArgSpec => {
+    const sym = a.symbol;
+    if (sym === undefined) return a;
+    const found = symbolTable().get(sym.name);
+    if (found === undefined || found.size === 0)
+      throw new UsdtArgError(
+        where,
+        a.text,
+        `the global '${sym.name}' is in neither .symtab nor .dynsym of the binary (stripped?), so its address is unknown`,
+      );
+    if (found.size > 1)
+      throw new UsdtArgError(
+        where,
+        a.text,
+        `the symbol table has ${found.size} different '${sym.name}' (${[...found].map((v) => `0x${v.toString(16)}`).join(", ")}): which one the probe passes is unknown`,
+      );
+    const symAddress = [...found][0] as bigint;
+    return {
+      ...a,
+      value: BigInt.asIntN(64, symAddress + sym.addend - address),
+      symbol: { ...sym, address: symAddress },
+    };
   };
 
   const d = read(notes.offset, notes.size, "USDT notes", ".note.stapsdt");
@@ -207,7 +266,7 @@ export function readUsdtProbes(
       semaphoreAddress,
       semaphoreOffset: semaphoreAddress === 0n ? 0 : toOffset(semaphoreAddress, `${what}'s semaphore`, where),
       argString,
-      args: parseUsdtArgs(argString, `${file}: ${what}`),
+      args: parseUsdtArgs(argString, `${file}: ${what}`).map((a) => resolve(a, address, `${file}: ${what}`)),
     });
   }
   return probes;

@@ -155,14 +155,7 @@ test("argument specs: register, memory, constant, sizes and signs; the ones rawb
   assert.deepEqual([d?.kind, d?.value, d?.regOffset], ["deref", 0n, 152], "1@(%rsp)");
   assert.deepEqual([e?.kind, e?.value], ["const", 16n], "2@$0x10");
   assert.deepEqual(parseUsdtArgs("", "test"), [], "no arguments");
-  for (const bad of [
-    "8@(%rax,%rdx,8)",
-    "-4@counter(%rip)",
-    "3@%eax",
-    "8@%xmm0",
-    "garbage",
-    "4@%eax ".repeat(13),
-  ])
+  for (const bad of ["8@(%rax,%rdx,8)", "-4@16(%rip)", "3@%eax", "8@%xmm0", "garbage", "4@%eax ".repeat(13)])
     assert.throws(
       () => parseUsdtArgs(bad, "probe x:y"),
       (err: unknown) =>
