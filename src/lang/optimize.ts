@@ -312,8 +312,8 @@ function retarget(i: Instruction, label: string): Instruction {
 }
 
 /** One rewrite of the jumps, or false when there is none to make. */
-function cleanupOnce(ops: Op[], tail: Item[]): boolean {
-  const at = labelIndex(ops);
+function cleanupOnce(ops: Op[], tail: Item[], known?: Map<string, number>): boolean {
+  const at = known ?? labelIndex(ops);
   const refs = new Map<string, number>();
   for (const op of ops) {
     const to = labelOf(op.insn);
@@ -477,7 +477,12 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
       changed = true;
     }
   }
-  for (let guard = 0; guard < 10_000 && cleanupOnce(ops, tail); guard++) changed = true;
+  // the first scan starts from the shared analysis when no block went
+  let at = changed ? undefined : analysed(ops).at;
+  for (let guard = 0; guard < 10_000 && cleanupOnce(ops, tail, at); guard++) {
+    at = undefined;
+    changed = true;
+  }
   return changed;
 }
 
@@ -603,8 +608,10 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
 
 /** Forgets the memory words loaded through register `r` (which changed). */
 function killBase(s: (Fact | undefined)[], r: number): void {
-  for (let k = 0; k < 10; k++)
-    if (s[k]?.mem !== undefined && s[k]!.base === r) s[k] = { ...s[k]!, mem: undefined };
+  for (let k = 0; k < 10; k++) {
+    const f = s[k];
+    if (f !== undefined && f.mem !== undefined && f.base === r) s[k] = { ...f, mem: undefined };
+  }
 }
 
 /** Forgets the memory words registers hold (only those on the stack after a store to it). */
