@@ -521,6 +521,8 @@ function meet(a: State, b: State): State {
     const x = a[r];
     const y = b[r];
     if (x === undefined || y === undefined) out.push(undefined);
+    // facts are never changed in place: an equal one is shared rather than copied
+    else if (x === y || (x.lo === y.lo && x.hi === y.hi && x.mem === y.mem && x.base === y.base)) out.push(x);
     else
       out.push({
         lo: min(x.lo, y.lo),
