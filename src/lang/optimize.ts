@@ -106,10 +106,12 @@ function supported(i: Instruction): boolean {
   return true; // ALU, ALU64
 }
 
+/** A register's bit in a mask; r10 (the frame pointer, never written) has none. */
+const bit = (r: number) => (r === 10 ? 0 : 1 << r);
+
 /** Registers an instruction reads (bit mask). */
 function uses(i: Instruction): number {
   const c = cls(i);
-  const bit = (r: number) => (r === 10 ? 0 : 1 << r);
   switch (c) {
     case CLASS_ALU:
     case CLASS_ALU64: {
@@ -192,10 +194,21 @@ function toItems(ops: readonly Op[], tail: readonly Item[]): Item[] {
 /** Labels in front of each op, and where each label is. */
 function labelIndex(ops: readonly Op[]): Map<string, number> {
   const at = new Map<string, number>();
-  ops.forEach((op, i) => {
-    for (const p of op.pre) if (p.kind === "label") at.set(p.name, i);
-  });
+  for (let i = 0; i < ops.length; i++) {
+    const pre = ops[i]!.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const p = pre[k]!;
+      if (p.kind === "label") at.set(p.name, i);
+    }
+  }
   return at;
+}
+
+/** Whether a label is in front of the op. */
+function labelled(op: Op): boolean {
+  const pre = op.pre;
+  for (let k = 0; k < pre.length; k++) if (pre[k]!.kind === "label") return true;
+  return false;
 }
 
 function blocks(
@@ -204,10 +217,11 @@ function blocks(
 ): { list: Block[]; of: number[]; loops: boolean } {
   const leader = zeros(ops.length + 1);
   leader[0] = 1;
-  ops.forEach((op, i) => {
-    if (op.pre.some((p) => p.kind === "label")) leader[i] = 1;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (labelled(op)) leader[i] = 1;
     if (isJmpClass(op.insn) && op.insn.code !== CALL) leader[i + 1] = 1;
-  });
+  }
   const list: Block[] = [];
   const of = zeros(ops.length);
   let loops = false;
@@ -218,7 +232,8 @@ function blocks(
     list.push({ start: i, end: j, succs: [], preds: [] });
     i = j;
   }
-  for (const [n, b] of list.entries()) {
+  for (let n = 0; n < list.length; n++) {
+    const b = list[n]!;
     const last = ops[b.end - 1]!.insn;
     const to = labelOf(last);
     if (to !== undefined && last.code !== CALL) {
@@ -241,6 +256,44 @@ function remove(ops: Op[], tail: Item[], i: number): void {
   else tail.unshift(...gone!.pre);
 }
 
+// ------------------------------------------------------------------ the passes' shared analysis
+
+/**
+ * Counts the changes made to the ops of the function being optimized: each pass that changed
+ * them, and each label added. The analysis below is kept while the count stays, and a pass that
+ * found nothing to do is not run again before something changes (each pass is a function of the
+ * ops alone).
+ */
+let edits = 0;
+
+/** Labels, blocks and (once asked for) liveness of the ops as they were at `edits`. */
+interface Analysis {
+  edits: number;
+  at: Map<string, number>;
+  list: Block[];
+  loops: boolean;
+  after?: number[];
+}
+
+let analysis: Analysis | undefined;
+
+/** The labels and blocks of `ops`, computed once per state of the ops. */
+function analysed(ops: readonly Op[]): Analysis {
+  if (analysis?.edits !== edits) {
+    const at = labelIndex(ops);
+    const { list, loops } = blocks(ops, at);
+    analysis = { edits, at, list, loops };
+  }
+  return analysis;
+}
+
+/** The live registers after each op (see {@link liveness}), computed once per state of the ops. */
+function liveAfter(ops: readonly Op[]): { list: Block[]; loops: boolean; after: number[] } {
+  const a = analysed(ops);
+  a.after ??= liveness(ops, a.list, a.loops);
+  return a as Analysis & { after: number[] };
+}
+
 // ------------------------------------------------------------------ cleanup
 
 let labelSerial = 0;
@@ -250,6 +303,7 @@ function labelAt(ops: Op[], i: number): string {
   for (const p of ops[i]!.pre) if (p.kind === "label") return p.name;
   const name = `opt_${labelSerial++}`;
   ops[i]!.pre.push({ kind: "label", name });
+  edits++;
   return name;
 }
 
@@ -258,8 +312,8 @@ function retarget(i: Instruction, label: string): Instruction {
 }
 
 /** One rewrite of the jumps, or false when there is none to make. */
-function cleanupOnce(ops: Op[], tail: Item[]): boolean {
-  const at = labelIndex(ops);
+function cleanupOnce(ops: Op[], tail: Item[], known?: Map<string, number>): boolean {
+  const at = known ?? labelIndex(ops);
   const refs = new Map<string, number>();
   for (const op of ops) {
     const to = labelOf(op.insn);
@@ -356,7 +410,7 @@ function mergeExits(ops: Op[]): boolean {
   const fallen = (i: number) => i > 0 && !ends(ops[i - 1]!.insn);
   let start = 0;
   for (let i = 0; i < ops.length; i++) {
-    if (i > start && ops[i]!.pre.some((p) => p.kind === "label")) start = i;
+    if (i > start && labelled(ops[i]!)) start = i;
     if (isJmpClass(ops[i]!.insn) && ops[i]!.insn.code !== CALL && ops[i]!.insn.code !== EXIT) {
       start = i + 1;
       continue;
@@ -405,8 +459,7 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
   let changed = false;
   // unreachable blocks
   {
-    const at = labelIndex(ops);
-    const { list } = blocks(ops, at);
+    const { list } = analysed(ops);
     const seen = zeros(list.length);
     const stack = [0];
     seen[0] = 1;
@@ -424,7 +477,12 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
       changed = true;
     }
   }
-  for (let guard = 0; guard < 10_000 && cleanupOnce(ops, tail); guard++) changed = true;
+  // the first scan starts from the shared analysis when no block went
+  let at = changed ? undefined : analysed(ops).at;
+  for (let guard = 0; guard < 10_000 && cleanupOnce(ops, tail, at); guard++) {
+    at = undefined;
+    changed = true;
+  }
   return changed;
 }
 
@@ -463,6 +521,8 @@ function meet(a: State, b: State): State {
     const x = a[r];
     const y = b[r];
     if (x === undefined || y === undefined) out.push(undefined);
+    // facts are never changed in place: an equal one is shared rather than copied
+    else if (x === y || (x.lo === y.lo && x.hi === y.hi && x.mem === y.mem && x.base === y.base)) out.push(x);
     else
       out.push({
         lo: min(x.lo, y.lo),
@@ -491,24 +551,14 @@ const LDX_BITS: Record<number, bigint> = { 0: 32n, 8: 16n, 16: 8n };
 /** The state after `i` (mutates `s`). */
 function step(s: (Fact | undefined)[], i: Instruction): void {
   const c = cls(i);
-  const killBase = (r: number) => {
-    for (let k = 0; k < 10; k++)
-      if (s[k]?.mem !== undefined && s[k]!.base === r) s[k] = { ...s[k]!, mem: undefined };
-  };
-  const killMemory = (onlyStack: boolean) => {
-    for (let k = 0; k < 10; k++) {
-      const f = s[k];
-      if (f?.mem !== undefined && (!onlyStack || f.base === 10)) s[k] = { ...f, mem: undefined };
-    }
-  };
   if (c === CLASS_ST || c === CLASS_STX) {
     // a store through r10 changes the stack only; any other pointer may point anywhere
-    killMemory(i.dst === 10);
+    killMemory(s, i.dst === 10);
     const d = defs(i);
     for (let r = 0; r < 10; r++)
       if (d & (1 << r)) {
         s[r] = UNKNOWN;
-        killBase(r);
+        killBase(s, r);
       }
     return;
   }
@@ -539,12 +589,12 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
     const wide = c === CLASS_ALU64;
     const cur = s[dst];
     const src = x ? s[i.src] : undefined;
-    const imm = BigInt(i.imm);
     if (op === 0xb0 && i.off === 0) {
-      if (wide) f = x ? (i.src === 10 ? UNKNOWN : src) : exact(BigInt.asUintN(64, imm));
+      if (wide) f = x ? (i.src === 10 ? UNKNOWN : src) : exact(BigInt.asUintN(64, BigInt(i.imm)));
       else if (x) f = src !== undefined && src.hi <= U32_MAX ? { ...src, mem: src.mem } : range(0n, U32_MAX);
-      else f = exact(BigInt.asUintN(32, imm));
-    } else if (op === 0x50 && !x && (imm >= 0n || !wide)) {
+      else f = exact(BigInt.asUintN(32, BigInt(i.imm)));
+    } else if (op === 0x50 && !x && (i.imm >= 0 || !wide)) {
+      const imm = BigInt(i.imm);
       const m = wide ? imm : BigInt.asUintN(32, imm);
       f = range(0n, cur !== undefined && cur.hi < m ? cur.hi : m);
     } else if (op === 0x70 && !x && cur !== undefined && (wide || cur.hi <= U32_MAX)) {
@@ -555,28 +605,35 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
     } else if (!wide) f = range(0n, U32_MAX);
   }
   s[dst] = f;
-  killBase(dst);
+  killBase(s, dst);
+}
+
+/** Forgets the memory words loaded through register `r` (which changed). */
+function killBase(s: (Fact | undefined)[], r: number): void {
+  for (let k = 0; k < 10; k++) {
+    const f = s[k];
+    if (f !== undefined && f.mem !== undefined && f.base === r) s[k] = { ...f, mem: undefined };
+  }
+}
+
+/** Forgets the memory words registers hold (only those on the stack after a store to it). */
+function killMemory(s: (Fact | undefined)[], onlyStack: boolean): void {
+  for (let k = 0; k < 10; k++) {
+    const f = s[k];
+    if (f?.mem !== undefined && (!onlyStack || f.base === 10)) s[k] = { ...f, mem: undefined };
+  }
 }
 
 /** Decides a conditional jump from the operands' ranges: true, false, or undefined (unknown). */
 function decide(s: readonly (Fact | undefined)[], i: Instruction): boolean | undefined {
   const wide = cls(i) === CLASS_JMP;
-  const narrow = (f: Fact | undefined): Fact | undefined =>
-    f === undefined
-      ? wide
-        ? undefined
-        : range(0n, U32_MAX)
-      : wide || f.hi <= U32_MAX
-        ? f
-        : range(0n, U32_MAX);
-  const a = narrow(i.dst === 10 ? undefined : s[i.dst]);
+  const a = narrow(i.dst === 10 ? undefined : s[i.dst], wide);
   const b =
     (i.code & 0x08) !== 0
-      ? narrow(i.src === 10 ? undefined : s[i.src])
+      ? narrow(i.src === 10 ? undefined : s[i.src], wide)
       : exact(wide ? BigInt.asUintN(64, BigInt(i.imm)) : BigInt.asUintN(32, BigInt(i.imm)));
   if (a === undefined || b === undefined) return undefined;
   const op = i.code & 0xf0;
-  const signedOk = (f: Fact) => f.hi < (wide ? 1n << 63n : 1n << 31n);
   switch (op) {
     case 0x10:
     case 0x50: {
@@ -590,7 +647,7 @@ function decide(s: readonly (Fact | undefined)[], i: Instruction): boolean | und
     case 0x70:
     case 0xc0:
     case 0xd0:
-      if (!signedOk(a) || !signedOk(b)) return undefined;
+      if (!signedOk(a, wide) || !signedOk(b, wide)) return undefined;
       return cmp(op - 0x40, a, b);
     case 0x20:
     case 0x30:
@@ -600,6 +657,17 @@ function decide(s: readonly (Fact | undefined)[], i: Instruction): boolean | und
     default:
       return undefined;
   }
+}
+
+/** An operand as a 64-bit (`wide`) or 32-bit jump compares it. */
+function narrow(f: Fact | undefined, wide: boolean): Fact | undefined {
+  if (f === undefined) return wide ? undefined : range(0n, U32_MAX);
+  return wide || f.hi <= U32_MAX ? f : range(0n, U32_MAX);
+}
+
+/** Whether the range compares the same signed as unsigned. */
+function signedOk(f: Fact, wide: boolean): boolean {
+  return f.hi < (wide ? 1n << 63n : 1n << 31n);
 }
 
 function cmp(op: number, a: Fact, b: Fact): boolean | undefined {
@@ -648,8 +716,7 @@ function analyse(
 }
 
 function values(ops: Op[], tail: Item[]): boolean {
-  const at = labelIndex(ops);
-  const { list, loops } = blocks(ops, at);
+  const { list, loops } = analysed(ops);
   const result = analyse(ops, list, loops);
   if (result === undefined) return false;
   const { ins, outs } = result;
@@ -671,7 +738,8 @@ function values(ops: Op[], tail: Item[]): boolean {
         const key = `${insn.code & 0x18}:${insn.src}:${insn.off}`;
         if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
         else {
-          const holder = s.findIndex((f) => f?.mem === key);
+          let holder = -1;
+          for (let r = 0; r < s.length && holder < 0; r++) if (s[r]?.mem === key) holder = r;
           if (holder >= 0)
             edits.push({ index: k, insn: { code: MOV64_X, dst: insn.dst, src: holder, off: 0, imm: 0 } });
         }
@@ -760,9 +828,7 @@ function liveness(ops: readonly Op[], list: readonly Block[], loops = true): num
 }
 
 function deadCode(ops: Op[], tail: Item[]): boolean {
-  const at = labelIndex(ops);
-  const { list, loops } = blocks(ops, at);
-  const after = liveness(ops, list, loops);
+  const { after } = liveAfter(ops);
   let changed = false;
   for (let k = ops.length - 1; k >= 0; k--) {
     const i = ops[k]!.insn;
@@ -787,9 +853,7 @@ function deadCode(ops: Op[], tail: Item[]): boolean {
  * parameters are fixed.
  */
 function coalesce(ops: Op[], tail: Item[]): boolean {
-  const at = labelIndex(ops);
-  const { list, loops } = blocks(ops, at);
-  const after = liveness(ops, list, loops);
+  const { list, after } = liveAfter(ops);
   const n = ops.length;
   const R = 11;
   const U = zeros(n);
@@ -929,15 +993,31 @@ export function optimize(items: readonly Item[]): Item[] {
   const parts = toOps(items);
   if (parts === undefined || parts.ops.length === 0) return [...items];
   const { ops, tail } = parts;
-  for (let round = 0; round < 50; round++) {
-    let changed = cleanup(ops, tail);
-    while (values(ops, tail)) {
-      changed = true;
-      cleanup(ops, tail);
+  // the count of changes at which each pass last found nothing to do (and changed nothing)
+  const idle = [-1, -1, -1, -1];
+  const run = (n: number, pass: (ops: Op[], tail: Item[]) => boolean): boolean => {
+    if (idle[n] === edits) return false;
+    const before = edits;
+    if (pass(ops, tail)) {
+      edits++;
+      return true;
     }
-    while (deadCode(ops, tail)) changed = true;
-    while (coalesce(ops, tail)) changed = true;
-    if (!changed) break;
+    if (edits === before) idle[n] = edits;
+    return false;
+  };
+  try {
+    for (let round = 0; round < 50; round++) {
+      let changed = run(0, cleanup);
+      while (run(1, values)) {
+        changed = true;
+        run(0, cleanup);
+      }
+      while (run(2, deadCode)) changed = true;
+      while (run(3, coalesce)) changed = true;
+      if (!changed) break;
+    }
+  } finally {
+    analysis = undefined;
   }
   return toItems(ops, tail);
 }

@@ -4,6 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
 import { Script } from "node:vm";
 import { gunzipSync } from "node:zlib";
 import { captureIo } from "../../src/cli/io.js";
@@ -160,9 +161,12 @@ test("the real binary: bin/rawbpf.js after the build loads and runs a program", 
   });
   assert.equal(bundle.status, 0, bundle.stderr);
   // the code caches recorded by the build (one for every command, one for load/object), gzipped,
-  // are ones this Node accepts for the bundle bin/rawbpf.js compiles
+  // are ones this Node accepts for the bundle bin/rawbpf.js compiles, under the V8 flags
+  // bin/rawbpf.js sets first (a cache records the flags it was made under)
   const cli = join(root, "dist/src/cli/main.cjs");
   const source = `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${readFileSync(cli, "utf8")}\n})`;
+  const flags = /setFlagsFromString\("([^"]+)"\)/.exec(readFileSync(join(root, "bin/rawbpf.js"), "utf8"));
+  if (flags) setFlagsFromString(flags[1]!);
   for (const cache of ["cache.gz", "load.cache.gz"]) {
     const cachedData = gunzipSync(readFileSync(`${cli}.${cache}`));
     const script = new Script(source, { filename: cli, cachedData });
