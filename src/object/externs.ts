@@ -208,7 +208,7 @@ export function fixupExternBtf(
     (btf.type(ksymsSec) as { vars: readonly { type: number }[] }).vars.some(
       (x) => btf.kindName(x.type) === "func",
     );
-  let out = Uint8Array.from(bytes);
+  let out = new Uint8Array(bytes);
   let dummyId = 0;
   let dummyName = 0;
   if (needsDummy) {

@@ -190,7 +190,7 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
   let btf: Uint8Array | undefined;
   let model: Btf | undefined;
   if (btfSec) {
-    btf = Uint8Array.from(btfSec.data);
+    btf = new Uint8Array(btfSec.data);
     try {
       model = Btf.parse(btf);
     } catch (e) {
@@ -277,7 +277,7 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
       pinning: 0,
       inner: undefined,
       initialValues: [],
-      data: s.type === SHT_NOBITS ? new Uint8Array(s.size) : Uint8Array.from(s.data),
+      data: s.type === SHT_NOBITS ? new Uint8Array(s.size) : new Uint8Array(s.data),
       readOnly: s.name.startsWith(".rodata"),
     });
     mapBySymbol.set(`${s.index}`, mapName);
@@ -627,7 +627,7 @@ function linkProgram(
     placed.set(fn, start);
     if (fn !== main) subprograms.push(fn.name);
     const sec = elf.sections[fn.section] as ElfSection;
-    const code = Uint8Array.from(sec.data.subarray(fn.start * 8, (fn.start + fn.count) * 8));
+    const code = new Uint8Array(sec.data.subarray(fn.start * 8, (fn.start + fn.count) * 8));
     chunks.push(code);
     total += fn.count;
     const { relocs, byFunc } = parts(fn.section);
