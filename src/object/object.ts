@@ -25,6 +25,7 @@ import type { MapSpec } from "../map/spec.js";
 import type { MapTypeName } from "../map/types.js";
 import { Program } from "../program/program.js";
 import { ProgramRejectedError } from "../program/rejected.js";
+import { mapKernelBtfFile } from "../sys/btf.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { type MappedValues, mapArrayValues, unmapArrayValues } from "../sys/mmap.js";
 import { attachBySection, type ObjectAttachOptions } from "./attach.js";
@@ -375,7 +376,10 @@ export class BpfObject implements Disposable {
     const given = this.#options.btf;
     if (given === undefined) return vmlinuxBtf();
     if (given instanceof Btf) return given;
-    return Btf.parse(readFileSync(given));
+    // the kernel's own files are mapped where the kernel allows it (as libbpf 1.6 does), not read
+    return Btf.parse(
+      (given.startsWith("/sys/kernel/btf/") && mapKernelBtfFile(given)) || readFileSync(given),
+    );
   }
 
   #programSpec(name: string): ObjectProgram {
