@@ -603,6 +603,11 @@ function sectionParts(
   return { relocs, byFunc };
 }
 
+function inOrder(records: readonly { insnOff: number }[]): boolean {
+  for (let i = 1; i < records.length; i++) if (records[i - 1]!.insnOff > records[i]!.insnOff) return false;
+  return true;
+}
+
 function linkProgram(
   elf: ElfFile,
   main: Func,
@@ -634,9 +639,17 @@ function linkProgram(
     const mine = byFunc.get(fn);
     if (mine) {
       const shift = start - fn.start;
-      for (const r of mine.funcInfo) funcInfo.push({ ...r, insnOff: r.insnOff + shift });
-      for (const r of mine.lineInfo) lineInfo.push({ ...r, insnOff: r.insnOff + shift });
-      for (const r of mine.core) coreRelocations.push({ ...r, insnOffset: r.insnOffset + shift * 8 });
+      // records of a function placed where it is in its section (a program's own code, mostly)
+      // are kept as they are (plain data, never changed); moved ones are copied with the shift
+      if (shift === 0) {
+        for (const r of mine.funcInfo) funcInfo.push(r);
+        for (const r of mine.lineInfo) lineInfo.push(r);
+        for (const r of mine.core) coreRelocations.push(r);
+      } else {
+        for (const r of mine.funcInfo) funcInfo.push({ ...r, insnOff: r.insnOff + shift });
+        for (const r of mine.lineInfo) lineInfo.push({ ...r, insnOff: r.insnOff + shift });
+        for (const r of mine.core) coreRelocations.push({ ...r, insnOffset: r.insnOffset + shift * 8 });
+      }
     }
     const v = new DataView(code.buffer);
     const placeAt = (target: Func, slot: number, i: number) => {
@@ -717,8 +730,9 @@ function linkProgram(
     insns.set(c, at);
     at += c.length;
   }
-  funcInfo.sort((a, b) => a.insnOff - b.insnOff);
-  lineInfo.sort((a, b) => a.insnOff - b.insnOff);
+  // (a stable sort: records already in order, as a program without subprograms has them, stay as they are)
+  if (!inOrder(funcInfo)) funcInfo.sort((a, b) => a.insnOff - b.insnOff);
+  if (!inOrder(lineInfo)) lineInfo.sort((a, b) => a.insnOff - b.insnOff);
   const sec = elf.sections[main.section] as ElfSection;
   return {
     name: main.name,
