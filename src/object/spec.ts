@@ -8,6 +8,7 @@ import { type CoreRelocation, parseCoreRelocations } from "../btf/core/ext.js";
 import { Btf } from "../btf/decode.js";
 import { BtfError } from "../btf/errors.js";
 import type { FuncInfo, LineInfo } from "../btf/ext.js";
+import { Kind } from "../btf/kinds.js";
 import {
   type ElfFile,
   type ElfRelocation,
@@ -367,7 +368,7 @@ function fixupDatasecs(elf: ElfFile, btf: Uint8Array, model: Btf): void {
   const typeStart = v.getUint32(4, true) + v.getUint32(8, true);
   const { starts } = model.typeWords;
   for (let id = 1; id < model.typeCount + 1; id++) {
-    if (model.kindName(id) !== "datasec") continue;
+    if (model.kindOf(id) !== Kind.DATASEC) continue;
     const secName = model.nameOf(id);
     const sec = elf.sections.find((s) => s.name === secName);
     if (!sec) continue;
@@ -404,7 +405,7 @@ function hiddenFunctionsStatic(elf: ElfFile, btf: Uint8Array, model: Btf): void 
   const typeStart = v.getUint32(4, true) + v.getUint32(8, true);
   const { starts } = model.typeWords;
   for (let id = 1; id < model.typeCount + 1; id++) {
-    if (model.kindName(id) !== "func" || !hidden.has(model.nameOf(id))) continue;
+    if (model.kindOf(id) !== Kind.FUNC || !hidden.has(model.nameOf(id))) continue;
     const at = typeStart + (starts[id - 1] as number) * 4;
     // the info word's vlen bits hold a FUNC's linkage: 0 static
     v.setUint32(at + 4, v.getUint32(at + 4, true) & ~0xffff, true);
@@ -658,6 +659,8 @@ function linkProgram(
     };
     for (let i = 0; i < fn.count; i++) {
       const op = code[i * 8] as number;
+      // only calls and ld_imm64s are linked (a relocation on anything else has nothing to patch)
+      if (op !== 0x85 && op !== 0x18) continue;
       const src = (code[i * 8 + 1] as number) >> 4;
       const imm = v.getInt32(i * 8 + 4, true);
       const reloc = relocs.get((fn.start + i) * 8);
