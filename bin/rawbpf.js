@@ -31,7 +31,16 @@ try {
 } catch {
   fromSource();
 }
-if (source !== undefined) {
+if (source !== undefined && process.argv[2] === "--check-code-cache") {
+  // `--check-code-cache`: whether V8 accepts each cache the build recorded, compiled as below
+  // (with the flag set above), for test/cli/load-run.test.ts; not for users
+  const rejected = {};
+  for (const cache of [`${file}.cache.gz`, `${file}.load.cache.gz`]) {
+    const cachedData = require("node:zlib").gunzipSync(readFileSync(cache));
+    rejected[cache] = new vm.Script(wrap(source), { filename: file, cachedData }).cachedDataRejected;
+  }
+  process.stdout.write(`${JSON.stringify(rejected)}\n`);
+} else if (source !== undefined) {
   // `--write-code-cache FILE COMMANDS`: the build's training runs (scripts/bundle.mjs), not for users
   const training = process.argv[2] === "--write-code-cache";
   let cachedData;
@@ -52,10 +61,7 @@ if (source !== undefined) {
       break;
     }
   }
-  const script = new vm.Script(
-    `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${source}\n})`,
-    { filename: file, cachedData },
-  );
+  const script = new vm.Script(wrap(source), { filename: file, cachedData });
   const cli = { exports: {} };
   // the ES modules the bundle leaves out (the demos) are imported from tsc's output beside it
   const importBesideBundle = (path) => import(pathToFileURL(join(file, "..", path)).href);
@@ -88,6 +94,11 @@ if (source !== undefined) {
       process.exitCode = status;
     });
   }
+}
+
+/** The bundle as the function it is run as (the one source every code cache is made for). */
+function wrap(source) {
+  return `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${source}\n})`;
 }
 
 /** A clone without dist/: src/cli/main.ts through tsx, after the WebAssembly modules are generated. */
