@@ -214,11 +214,16 @@ if (!existsSync(dist))
 const pin = `/sys/fs/bpf/rawbpf-object-bench-${process.pid}`;
 const node = JSON.stringify(process.execPath);
 const start = nodeStartCommands();
+const bin = JSON.stringify(join(ROOT, "bin", "rawbpf.js"));
 const t = timeAll(
   {
-    rawbpf: `${node} ${JSON.stringify(join(ROOT, "bin", "rawbpf.js"))} load ${JSON.stringify(obj)}`,
+    rawbpf: `${node} ${bin} load ${JSON.stringify(obj)}`,
     bpftool: `bpftool prog loadall ${JSON.stringify(obj)} ${pin} && rm -rf ${pin}`,
     ...start.commands,
+    // the floor under rawbpf load: Node with koffi (the native calls), and the command line's
+    // bundle loaded with its code cache running a command that does nothing (--help)
+    koffi: `${node} -e ${JSON.stringify('require("koffi")')}`,
+    ...(existsSync(dist) ? { help: `${node} ${bin} --help` } : {}),
   },
   ROUNDS,
   start.keepEnv,
@@ -230,6 +235,27 @@ console.log(
   `  rawbpf/bpftool ${ratio(t.rawbpf!.wall, t.bpftool!.wall)} wall, ${ratio(t.rawbpf!.cpu, t.bpftool!.cpu)} CPU`,
 );
 printNodeStart(t);
+{
+  // where rawbpf load's CPU goes beyond bpftool's: Node itself, koffi, the bundle, and the load
+  const node0 = t.node!.cpu;
+  const koffi = t.koffi!.cpu;
+  const help = t.help?.cpu;
+  console.log(
+    `node -e 'require("koffi")' ${ms(koffi)} CPU: Node and koffi (loaded by every command that calls bpf())`,
+  );
+  if (help !== undefined)
+    console.log(
+      `rawbpf --help            ${ms(help)} CPU: Node and rawbpf's bundle with its code cache, no command`,
+    );
+  const gap = t.rawbpf!.cpu - t.bpftool!.cpu;
+  const bundle = help === undefined ? undefined : Math.max(0, help - node0);
+  const work = t.rawbpf!.cpu - node0 - (koffi - node0) - (bundle ?? 0);
+  console.log(
+    `  CPU gap to bpftool ${ms(gap)}: Node's start ${ms(node0)}, koffi ${ms(koffi - node0)}` +
+      `${bundle === undefined ? "" : `, the bundle ${ms(bundle)}`}, the load itself ${ms(work)}` +
+      ` (bpftool's whole run ${ms(t.bpftool!.cpu)})`,
+  );
+}
 
 // ---- a u64 global: shared memory against a lookup system call ----
 {

@@ -16,12 +16,14 @@ const { createRequire } = require("node:module");
 const { join } = require("node:path");
 const { pathToFileURL } = require("node:url");
 const vm = require("node:vm");
-
-// Each command is a short, cold process: V8's optimizing compiler would tier up the hot functions
-// after a few ms and spend tens of ms of CPU on background threads (which the process then waits
-// for at exit) on code that has finished by then (`rawbpf compile` of 300 lines: ~100 ms of 250).
-// A budget 15 times Node 20's default still optimizes what runs long (`export`, `profile`). Set
-// before the bundle is compiled: the code cache records V8's flags and is refused under others.
+// Each command is a short, cold process: V8's optimising compiler, tiering up every function that
+// runs a few thousand times, spends more CPU on its background threads (which the process then
+// waits for at exit) than the optimised code gives back before the process ends. A budget 15 times
+// Node 20's default (67584) leaves it the functions that really are hot (the loops over the
+// kernel's BTF, `export`, `profile`): `rawbpf compile` of 300 lines took ~100 ms less CPU of 250
+// (bench/compile.bench.ts), `rawbpf load` of the benchmark's 24-program object ~16% less CPU
+// (bench/object.bench.ts). Set before the bundle is compiled, here and in the build's training
+// runs alike: the code cache records V8's flags and is refused under others.
 require("node:v8").setFlagsFromString("--interrupt-budget=1000000");
 
 const file = join(__dirname, "..", "dist", "src", "cli", "main.cjs");
@@ -31,7 +33,16 @@ try {
 } catch {
   fromSource();
 }
-if (source !== undefined) {
+if (source !== undefined && process.argv[2] === "--check-code-cache") {
+  // `--check-code-cache`: whether V8 accepts each cache the build recorded, compiled as below
+  // (with the flag set above), for test/cli/load-run.test.ts; not for users
+  const rejected = {};
+  for (const cache of [`${file}.cache.gz`, `${file}.load.cache.gz`]) {
+    const cachedData = require("node:zlib").gunzipSync(readFileSync(cache));
+    rejected[cache] = new vm.Script(wrap(source), { filename: file, cachedData }).cachedDataRejected;
+  }
+  process.stdout.write(`${JSON.stringify(rejected)}\n`);
+} else if (source !== undefined) {
   // `--write-code-cache FILE COMMANDS`: the build's training runs (scripts/bundle.mjs), not for users
   const training = process.argv[2] === "--write-code-cache";
   let cachedData;
@@ -52,10 +63,7 @@ if (source !== undefined) {
       break;
     }
   }
-  const script = new vm.Script(
-    `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${source}\n})`,
-    { filename: file, cachedData },
-  );
+  const script = new vm.Script(wrap(source), { filename: file, cachedData });
   const cli = { exports: {} };
   // the ES modules the bundle leaves out (the demos) are imported from tsc's output beside it
   const importBesideBundle = (path) => import(pathToFileURL(join(file, "..", path)).href);
@@ -88,6 +96,11 @@ if (source !== undefined) {
       process.exitCode = status;
     });
   }
+}
+
+/** The bundle as the function it is run as (the one source every code cache is made for). */
+function wrap(source) {
+  return `(function (exports, require, module, __filename, __dirname, importBesideBundle) {${source}\n})`;
 }
 
 /** A clone without dist/: src/cli/main.ts through tsx, after the WebAssembly modules are generated. */

@@ -36,13 +36,14 @@ export interface LineInfo {
 
 /** Encodes func_info records (8 bytes each). */
 export function encodeFuncInfo(records: readonly FuncInfo[]): Uint8Array {
-  const out = new Uint8Array(records.length * FUNC_INFO_SIZE);
-  const v = new DataView(out.buffer);
-  records.forEach((r, i) => {
-    v.setUint32(i * 8, r.insnOff, true);
-    v.setUint32(i * 8 + 4, r.typeId, true);
-  });
-  return out;
+  // words in host order: BTF is read and written on little-endian hosts only (as the decoder's type words)
+  const w = new Uint32Array(records.length * 2);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    w[2 * i] = r.insnOff;
+    w[2 * i + 1] = r.typeId;
+  }
+  return new Uint8Array(w.buffer);
 }
 
 /** Decodes func_info records of `recordSize` bytes (8, or more from a newer kernel). */
@@ -66,18 +67,19 @@ export const MAX_COLUMN = (1 << 10) - 1;
 
 /** Encodes line_info records (16 bytes each); line_col is `line << 10 | column`. */
 export function encodeLineInfo(records: readonly LineInfo[]): Uint8Array {
-  const out = new Uint8Array(records.length * LINE_INFO_SIZE);
-  const v = new DataView(out.buffer);
-  records.forEach((r, i) => {
+  // words in host order, as encodeFuncInfo
+  const w = new Uint32Array(records.length * 4);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
     if (r.line < 0 || r.line > MAX_LINE || r.column < 0 || r.column > MAX_COLUMN) {
       throw new BtfError(`line ${r.line} column ${r.column} does not fit line_col (22 + 10 bits)`);
     }
-    v.setUint32(i * 16, r.insnOff, true);
-    v.setUint32(i * 16 + 4, r.fileNameOff, true);
-    v.setUint32(i * 16 + 8, r.lineOff, true);
-    v.setUint32(i * 16 + 12, ((r.line << 10) | r.column) >>> 0, true);
-  });
-  return out;
+    w[4 * i] = r.insnOff;
+    w[4 * i + 1] = r.fileNameOff;
+    w[4 * i + 2] = r.lineOff;
+    w[4 * i + 3] = ((r.line << 10) | r.column) >>> 0;
+  }
+  return new Uint8Array(w.buffer);
 }
 
 /** Decodes line_info records of `recordSize` bytes. */

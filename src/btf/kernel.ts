@@ -1,5 +1,14 @@
 /** Reading BTF objects out of the kernel by id (BPF_BTF_GET_FD_BY_ID + BPF_OBJ_GET_INFO_BY_FD). */
-import { BTF_INFO, Fd, getFdById, objGetInfoByFd, putPtr, putU32, readKernelBtfFile } from "../sys/index.js";
+import {
+  BTF_INFO,
+  Fd,
+  getFdById,
+  mapKernelBtfFile,
+  objGetInfoByFd,
+  putPtr,
+  putU32,
+  readKernelBtfFile,
+} from "../sys/index.js";
 import { Btf } from "./decode.js";
 
 /** A BTF object as the kernel holds it. */
@@ -37,9 +46,12 @@ export function readBtfById(id: number): KernelBtfObject {
 
 let vmlinux: Btf | undefined;
 
-/** The running kernel's BTF (/sys/kernel/btf/vmlinux), read and indexed once per process. */
+/**
+ * The running kernel's BTF (/sys/kernel/btf/vmlinux), read and indexed once per process: mapped
+ * where the kernel allows it (Linux 6.16 and later; its bytes are then read-only memory), else read.
+ */
 export function vmlinuxBtf(): Btf {
-  vmlinux ??= Btf.parse(readKernelBtfFile("vmlinux"));
+  vmlinux ??= Btf.parse(mapKernelBtfFile("/sys/kernel/btf/vmlinux") ?? readKernelBtfFile("vmlinux"));
   return vmlinux;
 }
 

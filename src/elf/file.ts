@@ -298,23 +298,26 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
     if (s.link !== symtab?.index)
       fail(`its relocations refer to section ${s.link}, which is not the symbol table`, s.name, s.offset);
     const list = relocations.get(target.index) ?? [];
+    const rela = s.type === SHT_RELA;
+    // words, not BigInts: a debug-info object has thousands of these (r_offset's high word is 0
+    // for any offset inside a section, which is at most 2^53 bytes)
     for (let at = s.offset; at < s.offset + s.size; at += size) {
-      const offset = view.getBigUint64(at, true);
-      const info = view.getBigUint64(at + 8, true);
-      const symbol = Number(info >> 32n);
-      if (offset >= BigInt(target.size))
+      const high = view.getUint32(at + 4, true);
+      const offset = high * 0x100000000 + view.getUint32(at, true);
+      const symbol = view.getUint32(at + 12, true);
+      if (high >= 0x200000 || offset >= target.size)
         fail(
-          `a relocation at offset 0x${offset.toString(16)} lies past the end of ${target.name} (${target.size} bytes)`,
+          `a relocation at offset 0x${view.getBigUint64(at, true).toString(16)} lies past the end of ${target.name} (${target.size} bytes)`,
           s.name,
           at,
         );
       if (symbol >= symbols.length)
         fail(`a relocation names symbol ${symbol}, but the symbol table has ${symbols.length}`, s.name, at);
       list.push({
-        offset: Number(offset),
-        type: Number(info & 0xffffffffn),
+        offset,
+        type: view.getUint32(at + 8, true),
         symbol,
-        addend: s.type === SHT_RELA ? view.getBigInt64(at + 16, true) : 0n,
+        addend: rela ? view.getBigInt64(at + 16, true) : 0n,
       });
     }
     relocations.set(target.index, list);

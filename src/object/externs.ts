@@ -6,6 +6,7 @@
  * filled from a Kconfig text, and the ld_imm64 / call instructions patched once resolved.
  */
 import type { Btf } from "../btf/decode.js";
+import { Kind } from "../btf/kinds.js";
 import type { ElfFile } from "../elf/index.js";
 import { InputError } from "../sys/error.js";
 
@@ -118,7 +119,7 @@ export function collectExterns(
   // where each extern VAR/FUNC is declared: the DATASEC that lists it
   const secOf = new Map<number, string>();
   for (let id = 1; id < b.endId; id++) {
-    if (b.kindName(id) !== "datasec") continue;
+    if (b.kindOf(id) !== Kind.DATASEC) continue;
     const ds = b.type(id);
     if (ds.kind === "datasec") for (const v of ds.vars) secOf.set(v.type, ds.name);
   }
@@ -208,7 +209,7 @@ export function fixupExternBtf(
     (btf.type(ksymsSec) as { vars: readonly { type: number }[] }).vars.some(
       (x) => btf.kindName(x.type) === "func",
     );
-  let out = Uint8Array.from(bytes);
+  let out = new Uint8Array(bytes);
   let dummyId = 0;
   let dummyName = 0;
   if (needsDummy) {
@@ -283,7 +284,7 @@ export function fixupExternBtf(
 
 function findInt32(btf: Btf): number {
   for (let id = btf.startId; id < btf.endId; id++) {
-    if (btf.kindName(id) !== "int") continue;
+    if (btf.kindOf(id) !== Kind.INT) continue;
     const t = btf.type(id);
     if (t.kind === "int" && t.bits === 32) return id;
   }
@@ -487,7 +488,7 @@ export function sortDatasecs(bytes: Uint8Array, btf: Btf): void {
   const base = v.getUint32(4, true) + v.getUint32(8, true);
   const { starts } = btf.typeWords;
   for (let id = btf.startId; id < btf.endId; id++) {
-    if (btf.kindName(id) !== "datasec") continue;
+    if (btf.kindOf(id) !== Kind.DATASEC) continue;
     const at = base + (starts[id - btf.startId] as number) * 4 + 12;
     const n = btf.vlenOf(id);
     const entries = Array.from({ length: n }, (_, i) => bytes.slice(at + i * 12, at + i * 12 + 12));

@@ -8,9 +8,11 @@ import { readFileSync } from "node:fs";
 import { encodeCoreRelocations } from "../btf/core/ext.js";
 import { explainPoisonedRejection } from "../btf/core/poison.js";
 import {
-  applyCoreRelocations,
   type CoreCandidateCache,
+  type CorePatchLog,
   type CoreRelocationResult,
+  coreRelocationResults,
+  patchCoreRelocations,
 } from "../btf/core/relocate.js";
 import { Btf } from "../btf/decode.js";
 import { encodeFuncInfo, encodeLineInfo } from "../btf/ext.js";
@@ -23,6 +25,7 @@ import type { MapSpec } from "../map/spec.js";
 import type { MapTypeName } from "../map/types.js";
 import { Program } from "../program/program.js";
 import { ProgramRejectedError } from "../program/rejected.js";
+import { mapKernelBtfFile } from "../sys/btf.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { type MappedValues, mapArrayValues, unmapArrayValues } from "../sys/mmap.js";
 import { attachBySection, type ObjectAttachOptions } from "./attach.js";
@@ -179,6 +182,18 @@ export type AnyMap = BpfMap<AnyCodec, AnyCodec>;
 const BPF_F_SLEEPABLE = 1 << 4;
 const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 
+/** A program's relocated code, and what CO-RE did to it (results made when first asked for). */
+interface Relocated {
+  readonly insns: Uint8Array;
+  readonly log: CorePatchLog;
+  results: CoreRelocationResult[] | undefined;
+}
+
+function resultsOf(r: Relocated): CoreRelocationResult[] {
+  r.results ??= coreRelocationResults(r.log);
+  return r.results;
+}
+
 /** A clang-compiled BPF object: its specs, and once loaded its maps, programs and variables. */
 export class BpfObject implements Disposable {
   /** the parsed object (plain data) */
@@ -192,7 +207,7 @@ export class BpfObject implements Disposable {
   readonly #links = new Map<string, Link>();
   readonly #unattached = new Map<string, string>();
   #closed = false;
-  readonly #core = new Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }>();
+  readonly #core = new Map<string, Relocated>();
   #coreCache: CoreCandidateCache | undefined;
   #target: Btf | undefined;
   readonly #timings: ObjectPhaseTiming[] = [];
@@ -300,15 +315,13 @@ export class BpfObject implements Disposable {
     const out = new Map<string, readonly CoreRelocationResult[]>();
     for (const p of this.spec.programs) {
       const c = core.get(p.name);
-      if (c) out.set(p.name, c.results);
+      if (c) out.set(p.name, resultsOf(c));
     }
     return out;
   }
 
   /** Relocates those of `programs` not relocated yet (one candidate cache for the whole object). */
-  #relocated(
-    programs: readonly ObjectProgram[],
-  ): Map<string, { insns: Uint8Array; results: CoreRelocationResult[] }> {
+  #relocated(programs: readonly ObjectProgram[]): Map<string, Relocated> {
     const local = this.spec.btfModel;
     const todo = programs.filter((p) => p.coreRelocations.length > 0 && !this.#core.has(p.name));
     if (todo.length > 0 && local) {
@@ -321,13 +334,13 @@ export class BpfObject implements Disposable {
       const cache = (this.#coreCache ??= new Map());
       let n = 0;
       for (const p of todo) {
-        const insns = Uint8Array.from(p.insns);
-        const results = applyCoreRelocations(insns, p.coreRelocations, local, target, {
+        const insns = new Uint8Array(p.insns);
+        const log = patchCoreRelocations(insns, p.coreRelocations, local, target, {
           cache,
           section: p.section,
         });
-        n += results.length;
-        this.#core.set(p.name, { insns, results });
+        n += p.coreRelocations.length;
+        this.#core.set(p.name, { insns, log, results: undefined });
       }
       time("CO-RE relocation", `${n} relocations in ${todo.length} programs`);
     }
@@ -363,7 +376,10 @@ export class BpfObject implements Disposable {
     const given = this.#options.btf;
     if (given === undefined) return vmlinuxBtf();
     if (given instanceof Btf) return given;
-    return Btf.parse(readFileSync(given));
+    // the kernel's own files are mapped where the kernel allows it (as libbpf 1.6 does), not read
+    return Btf.parse(
+      (given.startsWith("/sys/kernel/btf/") && mapKernelBtfFile(given)) || readFileSync(given),
+    );
   }
 
   #programSpec(name: string): ObjectProgram {
@@ -421,7 +437,7 @@ export class BpfObject implements Disposable {
     }
     this.#maps.set(m.name, map);
     if (m.data) {
-      const data = m.section === ".kconfig" ? this.#kconfigData() : Uint8Array.from(m.data);
+      const data = m.section === ".kconfig" ? this.#kconfigData() : new Uint8Array(m.data);
       if (m.readOnly) {
         for (const [name, value] of Object.entries(this.#options.constants ?? {})) {
           const v = this.#constant(name);
@@ -466,7 +482,7 @@ export class BpfObject implements Disposable {
 
   #loadProgram(p: ObjectProgram, logLevel: number | undefined, coreByKernel: boolean): Program {
     const core = coreByKernel ? undefined : this.#core.get(p.name);
-    const insns = Uint8Array.from(core?.insns ?? p.insns);
+    const insns = new Uint8Array(core?.insns ?? p.insns);
     const v = new DataView(insns.buffer);
     patchKsyms(insns, p.externReferences, this.spec.externs, this.#ksyms);
     for (const r of p.references) {
@@ -527,7 +543,7 @@ export class BpfObject implements Disposable {
     } catch (e) {
       const explained =
         e instanceof ProgramRejectedError && core
-          ? explainPoisonedRejection(e.log.text, core.results)
+          ? explainPoisonedRejection(e.log.text, resultsOf(core))
           : undefined;
       if (explained)
         throw new CorePoisonRejectedError(e as ProgramRejectedError, `program '${p.name}'`, explained);

@@ -8,6 +8,7 @@ import { type CoreRelocation, parseCoreRelocations } from "../btf/core/ext.js";
 import { Btf } from "../btf/decode.js";
 import { BtfError } from "../btf/errors.js";
 import type { FuncInfo, LineInfo } from "../btf/ext.js";
+import { Kind } from "../btf/kinds.js";
 import {
   type ElfFile,
   type ElfRelocation,
@@ -190,7 +191,7 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
   let btf: Uint8Array | undefined;
   let model: Btf | undefined;
   if (btfSec) {
-    btf = Uint8Array.from(btfSec.data);
+    btf = new Uint8Array(btfSec.data);
     try {
       model = Btf.parse(btf);
     } catch (e) {
@@ -277,7 +278,7 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
       pinning: 0,
       inner: undefined,
       initialValues: [],
-      data: s.type === SHT_NOBITS ? new Uint8Array(s.size) : Uint8Array.from(s.data),
+      data: s.type === SHT_NOBITS ? new Uint8Array(s.size) : new Uint8Array(s.data),
       readOnly: s.name.startsWith(".rodata"),
     });
     mapBySymbol.set(`${s.index}`, mapName);
@@ -367,7 +368,7 @@ function fixupDatasecs(elf: ElfFile, btf: Uint8Array, model: Btf): void {
   const typeStart = v.getUint32(4, true) + v.getUint32(8, true);
   const { starts } = model.typeWords;
   for (let id = 1; id < model.typeCount + 1; id++) {
-    if (model.kindName(id) !== "datasec") continue;
+    if (model.kindOf(id) !== Kind.DATASEC) continue;
     const secName = model.nameOf(id);
     const sec = elf.sections.find((s) => s.name === secName);
     if (!sec) continue;
@@ -404,7 +405,7 @@ function hiddenFunctionsStatic(elf: ElfFile, btf: Uint8Array, model: Btf): void 
   const typeStart = v.getUint32(4, true) + v.getUint32(8, true);
   const { starts } = model.typeWords;
   for (let id = 1; id < model.typeCount + 1; id++) {
-    if (model.kindName(id) !== "func" || !hidden.has(model.nameOf(id))) continue;
+    if (model.kindOf(id) !== Kind.FUNC || !hidden.has(model.nameOf(id))) continue;
     const at = typeStart + (starts[id - 1] as number) * 4;
     // the info word's vlen bits hold a FUNC's linkage: 0 static
     v.setUint32(at + 4, v.getUint32(at + 4, true) & ~0xffff, true);
@@ -603,6 +604,11 @@ function sectionParts(
   return { relocs, byFunc };
 }
 
+function inOrder(records: readonly { insnOff: number }[]): boolean {
+  for (let i = 1; i < records.length; i++) if (records[i - 1]!.insnOff > records[i]!.insnOff) return false;
+  return true;
+}
+
 function linkProgram(
   elf: ElfFile,
   main: Func,
@@ -627,16 +633,24 @@ function linkProgram(
     placed.set(fn, start);
     if (fn !== main) subprograms.push(fn.name);
     const sec = elf.sections[fn.section] as ElfSection;
-    const code = Uint8Array.from(sec.data.subarray(fn.start * 8, (fn.start + fn.count) * 8));
+    const code = new Uint8Array(sec.data.subarray(fn.start * 8, (fn.start + fn.count) * 8));
     chunks.push(code);
     total += fn.count;
     const { relocs, byFunc } = parts(fn.section);
     const mine = byFunc.get(fn);
     if (mine) {
       const shift = start - fn.start;
-      for (const r of mine.funcInfo) funcInfo.push({ ...r, insnOff: r.insnOff + shift });
-      for (const r of mine.lineInfo) lineInfo.push({ ...r, insnOff: r.insnOff + shift });
-      for (const r of mine.core) coreRelocations.push({ ...r, insnOffset: r.insnOffset + shift * 8 });
+      // records of a function placed where it is in its section (a program's own code, mostly)
+      // are kept as they are (plain data, never changed); moved ones are copied with the shift
+      if (shift === 0) {
+        for (const r of mine.funcInfo) funcInfo.push(r);
+        for (const r of mine.lineInfo) lineInfo.push(r);
+        for (const r of mine.core) coreRelocations.push(r);
+      } else {
+        for (const r of mine.funcInfo) funcInfo.push({ ...r, insnOff: r.insnOff + shift });
+        for (const r of mine.lineInfo) lineInfo.push({ ...r, insnOff: r.insnOff + shift });
+        for (const r of mine.core) coreRelocations.push({ ...r, insnOffset: r.insnOffset + shift * 8 });
+      }
     }
     const v = new DataView(code.buffer);
     const placeAt = (target: Func, slot: number, i: number) => {
@@ -645,6 +659,8 @@ function linkProgram(
     };
     for (let i = 0; i < fn.count; i++) {
       const op = code[i * 8] as number;
+      // only calls and ld_imm64s are linked (a relocation on anything else has nothing to patch)
+      if (op !== 0x85 && op !== 0x18) continue;
       const src = (code[i * 8 + 1] as number) >> 4;
       const imm = v.getInt32(i * 8 + 4, true);
       const reloc = relocs.get((fn.start + i) * 8);
@@ -717,8 +733,9 @@ function linkProgram(
     insns.set(c, at);
     at += c.length;
   }
-  funcInfo.sort((a, b) => a.insnOff - b.insnOff);
-  lineInfo.sort((a, b) => a.insnOff - b.insnOff);
+  // (a stable sort: records already in order, as a program without subprograms has them, stay as they are)
+  if (!inOrder(funcInfo)) funcInfo.sort((a, b) => a.insnOff - b.insnOff);
+  if (!inOrder(lineInfo)) lineInfo.sort((a, b) => a.insnOff - b.insnOff);
   const sec = elf.sections[main.section] as ElfSection;
   return {
     name: main.name,

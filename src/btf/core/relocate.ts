@@ -226,14 +226,57 @@ function poison(code: Uint8Array, v: DataView, at: number): void {
   }
 }
 
-/** libbpf's bpf_core_patch_insn. Returns the patch in words. */
-function patch(code: Uint8Array, v: DataView, at: number, res: Res, where: () => CoreWhere): string {
-  const fail = (why: string): never => {
-    throw new CoreRelocationError(why, where());
+/**
+ * A resolution's values as the patching needs them, worked out once per {@link Solved} so that
+ * patching an instruction makes no BigInt: `orig` sign-reduced to a number (for the 16- and
+ * 32-bit compares), `next` as the 32-bit immediate, the offset and the two words of an ld_imm64.
+ */
+interface Numbers {
+  /**
+   * Number(BigInt.asIntN(64, orig)) (NaN when orig is outside 0..2^64-1): equal to an
+   * instruction's imm or off exactly when BigInt.asUintN(64, BigInt(that)) === orig
+   */
+  readonly origSigned: number;
+  /** orig as an unsigned 64-bit ld_imm64 immediate, low and high words (-1: orig is outside 0..2^64-1, no immediate equals it) */
+  readonly origLo: number;
+  readonly origHi: number;
+  /** BigInt.asIntN(32, next) */
+  readonly next32: number;
+  /** next as a 16-bit offset, or NaN when it is past 32767 */
+  readonly nextOff: number;
+  /** BigInt.asUintN(64, next), low and high words */
+  readonly nextLo: number;
+  readonly nextHi: number;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+
+function numbersOf(res: Res): Numbers {
+  const origOk = res.orig >= 0n && res.orig <= U64_MAX;
+  const n = BigInt.asUintN(64, res.next);
+  return {
+    origSigned: origOk ? Number(BigInt.asIntN(64, res.orig)) : Number.NaN,
+    origLo: origOk ? Number(res.orig & 0xffffffffn) : -1,
+    origHi: origOk ? Number(res.orig >> 32n) : -1,
+    next32: Number(BigInt.asIntN(32, res.next)),
+    nextOff: res.next > 32767n ? Number.NaN : Number(res.next),
+    nextLo: Number(n & 0xffffffffn),
+    nextHi: Number(n >> 32n),
   };
+}
+
+/** Why patching stopped: thrown, with where the relocation is, by {@link patchCoreRelocations}. */
+class PatchFailure extends Error {}
+
+/**
+ * libbpf's bpf_core_patch_insn, without words or allocation: patches the instruction at byte `at`
+ * and says whether it poisoned it. The words come later, from {@link patchText}.
+ * @throws PatchFailure when the instruction cannot take this relocation
+ */
+function patch(code: Uint8Array, v: DataView, at: number, res: Res, num: Numbers): boolean {
   if (res.poison) {
     poison(code, v, at);
-    return "poisoned";
+    return true;
   }
   const op = code[at]!;
   const cls = op & 7;
@@ -242,43 +285,49 @@ function patch(code: Uint8Array, v: DataView, at: number, res: Res, where: () =>
     case 7: {
       // ALU64
       if ((op & 0x08) !== 0)
-        fail(`the instruction (opcode 0x${op.toString(16)}) takes a register, not an immediate to relocate`);
+        throw new PatchFailure(
+          `the instruction (opcode 0x${op.toString(16)}) takes a register, not an immediate to relocate`,
+        );
       const imm = v.getInt32(at + 4, true);
-      if (res.validate && BigInt.asUintN(64, BigInt(imm)) !== res.orig) {
-        fail(
+      if (res.validate && imm !== num.origSigned) {
+        throw new PatchFailure(
           `the instruction's immediate is ${imm}, but the compiler's value for this relocation is ${res.orig}: the object and its BTF disagree`,
         );
       }
-      v.setInt32(at + 4, Number(BigInt.asIntN(32, res.next)), true);
-      return `imm ${imm} -> ${BigInt.asIntN(32, res.next)}`;
+      v.setInt32(at + 4, num.next32, true);
+      return false;
     }
     case 1: // LDX
     case 2: // ST
     case 3: {
       // STX
       const off = v.getInt16(at + 2, true);
-      if (res.validate && BigInt.asUintN(64, BigInt(off)) !== res.orig) {
-        fail(
+      if (res.validate && off !== num.origSigned) {
+        throw new PatchFailure(
           `the instruction's offset is ${off}, but the compiler's value for this relocation is ${res.orig}: the object and its BTF disagree`,
         );
       }
-      if (res.next > 32767n) fail(`the new offset ${res.next} does not fit the instruction's 16-bit offset`);
+      if (Number.isNaN(num.nextOff))
+        throw new PatchFailure(`the new offset ${res.next} does not fit the instruction's 16-bit offset`);
       if (res.failMemsz) {
         poison(code, v, at);
-        return "poisoned";
+        return true;
       }
-      v.setInt16(at + 2, Number(res.next), true);
-      let text = `off ${off} -> ${res.next}`;
+      v.setInt16(at + 2, num.nextOff, true);
       if (res.newSize !== res.origSize) {
         const bytes = SIZE_BYTES[(op >> 3) & 3]!;
         if (bytes !== res.origSize)
-          fail(`the instruction accesses ${bytes} bytes, but the field has ${res.origSize}`);
+          throw new PatchFailure(
+            `the instruction accesses ${bytes} bytes, but the field has ${res.origSize}`,
+          );
         const sc = sizeCode(res.newSize);
-        if (sc < 0) fail(`the target field's size ${res.newSize} is not one a load or store can have`);
+        if (sc < 0)
+          throw new PatchFailure(
+            `the target field's size ${res.newSize} is not one a load or store can have`,
+          );
         code[at] = (op & 0xe0) | sc | cls;
-        text += `, size ${res.origSize} -> ${res.newSize}`;
       }
-      return text;
+      return false;
     }
     case 0: {
       // LD: only ld_imm64
@@ -291,24 +340,42 @@ function patch(code: Uint8Array, v: DataView, at: number, res: Res, where: () =>
         code[at + 9] !== 0 ||
         v.getInt16(at + 10, true) !== 0
       ) {
-        fail(
+        throw new PatchFailure(
           "the ld_imm64 instruction has an unexpected form (a map or BTF reference, or a broken second slot)",
         );
       }
-      const imm = (BigInt(v.getUint32(at + 12, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
-      if (res.validate && imm !== res.orig) {
-        fail(
-          `the instruction's 64-bit immediate is ${imm}, but the compiler's value for this relocation is ${res.orig}`,
+      const lo = v.getUint32(at + 4, true);
+      const hi = v.getUint32(at + 12, true);
+      if (res.validate && (lo !== num.origLo || hi !== num.origHi)) {
+        throw new PatchFailure(
+          `the instruction's 64-bit immediate is ${(BigInt(hi) << 32n) | BigInt(lo)}, but the compiler's value for this relocation is ${res.orig}`,
         );
       }
-      const n = BigInt.asUintN(64, res.next);
-      v.setUint32(at + 4, Number(n & 0xffffffffn), true);
-      v.setUint32(at + 12, Number(n >> 32n), true);
-      return `imm64 ${imm} -> ${n}`;
+      v.setUint32(at + 4, num.nextLo, true);
+      v.setUint32(at + 12, num.nextHi, true);
+      return false;
     }
     default:
-      return fail(`opcode 0x${op.toString(16)} is not an instruction a CO-RE relocation can patch`);
+      throw new PatchFailure(
+        `opcode 0x${op.toString(16)} is not an instruction a CO-RE relocation can patch`,
+      );
   }
+}
+
+/**
+ * The patch in words ("off 8 -> 16", "imm 1 -> 0", "off 4 -> 8, size 4 -> 8", "imm64 ...",
+ * "poisoned"), from the instruction as it was before the patch (opcode, imm or off, and for an
+ * ld_imm64 its second immediate).
+ */
+function patchText(res: Res, poisoned: boolean, op: number, imm: number, off: number, hi: number): string {
+  if (poisoned) return "poisoned";
+  const cls = op & 7;
+  if (cls === 4 || cls === 7) return `imm ${imm} -> ${BigInt.asIntN(32, res.next)}`;
+  if (cls >= 1 && cls <= 3) {
+    const text = `off ${off} -> ${res.next}`;
+    return res.newSize !== res.origSize ? `${text}, size ${res.origSize} -> ${res.newSize}` : text;
+  }
+  return `imm64 ${(BigInt(hi >>> 0) << 32n) | BigInt(imm >>> 0)} -> ${BigInt.asUintN(64, res.next)}`;
 }
 
 function targetText(spec: AccessSpec): string {
@@ -330,6 +397,8 @@ interface Solved {
   readonly res: Res;
   readonly candidates: number;
   readonly matched: number;
+  /** res's values for the patching (no BigInt per instruction) */
+  readonly num: Numbers;
 }
 
 /** Resolutions by cache (one per object), then by type id and kind (`typeId * 16 + kind`), then by access string. */
@@ -351,24 +420,26 @@ function solve(
   };
   if (relo.kind === CoreKind.TYPE_ID_LOCAL) {
     const id = BigInt(relo.typeId);
+    const res: Res = {
+      orig: id,
+      next: id,
+      poison: false,
+      validate: false,
+      failMemsz: false,
+      origSize: 0,
+      newSize: 0,
+      reason: undefined,
+    };
     return {
       cands: undefined,
       kindName,
       localText,
       target: undefined,
       targetText: undefined,
-      res: {
-        orig: id,
-        next: id,
-        poison: false,
-        validate: false,
-        failMemsz: false,
-        origSize: 0,
-        newSize: 0,
-        reason: undefined,
-      },
+      res,
       candidates: 0,
       matched: 0,
+      num: numbersOf(res),
     };
   }
   try {
@@ -437,6 +508,7 @@ function solve(
       res,
       candidates: considered,
       matched,
+      num: numbersOf(res),
     };
   } catch (e) {
     if (e instanceof CoreRelocationError) throw e;
@@ -445,6 +517,143 @@ function solve(
     }
     throw e;
   }
+}
+
+/**
+ * @internal What {@link patchCoreRelocations} did to one section, kept compact (one entry per
+ * relocation in typed arrays, the resolutions shared): {@link coreRelocationResults} makes the
+ * results from it when they are asked for (`rawbpf object --core`, a poisoned instruction the
+ * verifier stopped at), so a load allocates nothing per relocation.
+ */
+export interface CorePatchLog {
+  readonly relocations: readonly CoreRelocation[];
+  /** the resolution of each relocation */
+  readonly solved: readonly Solved[];
+  /** candidates considered by each relocation (the pruned list's length when it was resolved before) */
+  readonly candidates: Int32Array;
+  /** 1 where the instruction was poisoned */
+  readonly poisoned: Uint8Array;
+  /** the instruction before the patch: opcode, imm, off, and the second immediate of an ld_imm64 */
+  readonly op: Uint8Array;
+  readonly imm: Int32Array;
+  readonly off: Int16Array;
+  readonly hi: Int32Array;
+}
+
+/**
+ * @internal Applies CO-RE relocations to one section's instructions, in place, as
+ * {@link applyCoreRelocations} does, and returns what it did compactly (see {@link CorePatchLog}).
+ * @throws CoreRelocationError as applyCoreRelocations
+ */
+export function patchCoreRelocations(
+  code: Uint8Array,
+  relocations: readonly CoreRelocation[],
+  local: Btf,
+  target: Btf,
+  options: { cache?: CoreCandidateCache; section?: string } = {},
+): CorePatchLog {
+  const cache = options.cache ?? new Map<number, number[]>();
+  let solvedMap = solvedByCache.get(cache);
+  if (!solvedMap) solvedByCache.set(cache, (solvedMap = new Map()));
+  const v = new DataView(code.buffer, code.byteOffset, code.byteLength);
+  const n = relocations.length;
+  const solved: Solved[] = new Array(n);
+  const log: CorePatchLog = {
+    relocations,
+    solved,
+    candidates: new Int32Array(n),
+    poisoned: new Uint8Array(n),
+    op: new Uint8Array(n),
+    imm: new Int32Array(n),
+    off: new Int16Array(n),
+    hi: new Int32Array(n),
+  };
+  const section = options.section;
+  const whereOf = (index: number): CoreWhere => {
+    const relo = relocations[index]!;
+    return {
+      relocation: index,
+      insn: relo.insnOffset / 8,
+      typeId: relo.typeId,
+      ...(section === undefined ? {} : { section }),
+    };
+  };
+  for (let index = 0; index < n; index++) {
+    const relo = relocations[index]!;
+    const at = relo.insnOffset;
+    if (!Number.isInteger(at / 8) || at < 0 || at + 8 > code.length) {
+      throw new CoreRelocationError(
+        `instruction offset ${at} is not an instruction of this ${code.length}-byte code`,
+        whereOf(index),
+      );
+    }
+    // the same target for the same (type, kind, access) while its candidate list is unchanged;
+    // an ambiguity or malformed access throws (and so is never kept)
+    // (a kind past 15 or a type id that is no integer would share a key: never kept)
+    const typeKind =
+      relo.kind >>> 0 === relo.kind && relo.kind < 16 && relo.typeId >>> 0 === relo.typeId
+        ? relo.typeId * 16 + relo.kind
+        : -1;
+    let byAccess = typeKind < 0 ? undefined : solvedMap.get(typeKind);
+    if (!byAccess && typeKind >= 0) solvedMap.set(typeKind, (byAccess = new Map()));
+    let s = byAccess?.get(relo.accessString);
+    if (s && s.cands === cache.get(relo.typeId)) {
+      // as a second match would see it: the (pruned) list in the cache
+      log.candidates[index] = s.cands?.length ?? 0;
+    } else {
+      s = solve(relo, local, target, cache, () => whereOf(index));
+      byAccess?.set(relo.accessString, s);
+      log.candidates[index] = s.candidates;
+    }
+    solved[index] = s;
+    log.op[index] = code[at]!;
+    log.off[index] = v.getInt16(at + 2, true);
+    log.imm[index] = v.getInt32(at + 4, true);
+    if (at + 16 <= code.length) log.hi[index] = v.getInt32(at + 12, true);
+    try {
+      log.poisoned[index] = patch(code, v, at, s.res, s.num) ? 1 : 0;
+    } catch (e) {
+      if (e instanceof PatchFailure) throw new CoreRelocationError(e.message, whereOf(index));
+      throw e;
+    }
+  }
+  return log;
+}
+
+/** @internal The results of a {@link CorePatchLog}, as {@link applyCoreRelocations} returns them. */
+export function coreRelocationResults(log: CorePatchLog): CoreRelocationResult[] {
+  const out: CoreRelocationResult[] = new Array(log.relocations.length);
+  for (let index = 0; index < out.length; index++) {
+    const relo = log.relocations[index]!;
+    const s = log.solved[index]!;
+    const res = s.res;
+    const op = log.op[index]!;
+    const poisoned = log.poisoned[index] === 1;
+    let reason = res.reason;
+    if (res.failMemsz && !res.poison) {
+      const cls = op & 7;
+      if (cls >= 1 && cls <= 3) {
+        reason = `the field is ${res.origSize} bytes here and ${res.newSize} in the target, and it is neither a pointer nor an unsigned integer, so a load of another size would read a wrong value`;
+      }
+    }
+    out[index] = {
+      relocation: relo,
+      index,
+      insnIndex: relo.insnOffset / 8,
+      kindName: s.kindName,
+      local: s.localText,
+      target: s.targetText,
+      targetTypeId: s.target?.rootId,
+      candidates: log.candidates[index]!,
+      matched: s.matched,
+      reason: poisoned || !s.target ? reason : undefined,
+      oldValue: res.orig,
+      newValue: poisoned ? res.orig : res.next,
+      poisoned,
+      patch: patchText(res, poisoned, op, log.imm[index]!, log.off[index]!, log.hi[index]!),
+    };
+  }
+  return out;
 }
 
 /**
@@ -464,72 +673,5 @@ export function applyCoreRelocations(
   target: Btf,
   options: { cache?: CoreCandidateCache; section?: string } = {},
 ): CoreRelocationResult[] {
-  const cache = options.cache ?? new Map<number, number[]>();
-  let solved = solvedByCache.get(cache);
-  if (!solved) solvedByCache.set(cache, (solved = new Map()));
-  const v = new DataView(code.buffer, code.byteOffset, code.byteLength);
-  const out: CoreRelocationResult[] = new Array(relocations.length);
-  const section = options.section;
-  for (let index = 0; index < relocations.length; index++) {
-    const relo = relocations[index]!;
-    const insnIndex = relo.insnOffset / 8;
-    const where = (): CoreWhere => ({
-      relocation: index,
-      insn: insnIndex,
-      typeId: relo.typeId,
-      ...(section === undefined ? {} : { section }),
-    });
-    if (!Number.isInteger(insnIndex) || insnIndex < 0 || relo.insnOffset + 8 > code.length) {
-      throw new CoreRelocationError(
-        `instruction offset ${relo.insnOffset} is not an instruction of this ${code.length}-byte code`,
-        where(),
-      );
-    }
-    // the same target for the same (type, kind, access) while its candidate list is unchanged;
-    // an ambiguity or malformed access throws (and so is never kept)
-    // (a kind past 15 or a type id that is no integer would share a key: never kept)
-    const typeKind =
-      relo.kind >>> 0 === relo.kind && relo.kind < 16 && relo.typeId >>> 0 === relo.typeId
-        ? relo.typeId * 16 + relo.kind
-        : -1;
-    let byAccess = typeKind < 0 ? undefined : solved.get(typeKind);
-    if (!byAccess && typeKind >= 0) solved.set(typeKind, (byAccess = new Map()));
-    let s = byAccess?.get(relo.accessString);
-    let candidates: number;
-    if (s && s.cands === cache.get(relo.typeId)) {
-      // as a second match would see it: the (pruned) list in the cache
-      candidates = s.cands?.length ?? 0;
-    } else {
-      s = solve(relo, local, target, cache, where);
-      byAccess?.set(relo.accessString, s);
-      candidates = s.candidates;
-    }
-    const res = s.res;
-    let reason = res.reason;
-    if (res.failMemsz && !res.poison) {
-      const cls = code[relo.insnOffset]! & 7;
-      if (cls >= 1 && cls <= 3) {
-        reason = `the field is ${res.origSize} bytes here and ${res.newSize} in the target, and it is neither a pointer nor an unsigned integer, so a load of another size would read a wrong value`;
-      }
-    }
-    const patchText = patch(code, v, relo.insnOffset, res, where);
-    const poisoned = patchText === "poisoned";
-    out[index] = {
-      relocation: relo,
-      index,
-      insnIndex,
-      kindName: s.kindName,
-      local: s.localText,
-      target: s.targetText,
-      targetTypeId: s.target?.rootId,
-      candidates,
-      matched: s.matched,
-      reason: poisoned || !s.target ? reason : undefined,
-      oldValue: res.orig,
-      newValue: poisoned ? res.orig : res.next,
-      poisoned,
-      patch: patchText,
-    };
-  }
-  return out;
+  return coreRelocationResults(patchCoreRelocations(code, relocations, local, target, options));
 }
