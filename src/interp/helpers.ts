@@ -128,6 +128,7 @@ def("bpf_get_current_pid_tgid", () => {
   T[0] = live.env.tgid | 0;
   return live.env.pid | 0;
 });
+def("bpf_get_current_task", () => ret64(BigInt(live.env.task)));
 def("bpf_get_current_uid_gid", () => {
   T[0] = live.env.gid | 0;
   return live.env.uid | 0;
@@ -437,6 +438,11 @@ export const KFUNCS: Record<string, (pc: number, ...a: number[]) => number> = {
     return ok(0);
   },
 };
+
+/** The names of the kfuncs the interpreter emulates. */
+export function emulatedKfuncs(): readonly string[] {
+  return Object.keys(KFUNCS);
+}
 
 /** Registers the kfuncs the interpreter knows under the BTF ids a program's loader resolved. */
 export function registerKfunc(id: number, name: string): void {
