@@ -126,6 +126,31 @@ test("externs.c: .kconfig, typed and typeless .ksyms, __weak externs and bpf_ite
   assert.equal(Buffer.from(seen).readBigUInt64LE(80), 45n, "the bpf_iter_num loop summed 0..9");
 });
 
+test("attach.c: a raw tracepoint program on random arguments and a cgroup_skb program, in memory", (t) => {
+  if (!needsRoot(t)) return;
+  const path = compileFixture("attach", [`-DTARGET="/bin/true"`]);
+  const programs = ["count_getppid", "allow_egress"];
+  // the kernel test-runs raw_tp programs in this thread: the interpreter is told who that is
+  const constants = { target_tgid: process.pid };
+  const env = { pid: process.pid, tgid: process.pid };
+  using kernel = BpfObject.open(path, { constants }).load({ programs });
+  using memory = BpfObject.open(path, { constants }).load({ programs, backend: "memory" });
+  fc.assert(
+    fc.property(fc.bigUint64Array({ minLength: 2, maxLength: 2 }), fc.boolean(), (args, getppid) => {
+      if (getppid) args[1] = 110n;
+      const ctx = new Uint8Array(args.buffer);
+      // a raw_tp test run takes no context out (the kernel refuses ctx_size_out with EINVAL)
+      const k = kernel.program("count_getppid").testRun({ ctx, ctxOutSize: 0 });
+      const m = memory.program("count_getppid").testRun({ ctx, ctxOutSize: 0, env });
+      assert.equal(m.retval, k.retval, "the same return value");
+      sameMaps(kernel, memory, `after sys_enter args ${args.join(", ")}`);
+    }),
+    { numRuns: RUNS },
+  );
+  assert.ok((memory.variable("raw_hits").get() as bigint) > 0n, "the getppid runs counted");
+  sameRun(kernel, memory, ["allow_egress"], new Uint8Array(64));
+});
+
 /**
  * The current task as the kernel's CO-RE-relocated programs read it, laid out at vmlinux's
  * offsets for the interpreter: this thread's pid, tgid and comm, and a parent with this
