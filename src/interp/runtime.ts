@@ -376,20 +376,22 @@ export const R = {
     return r.view.getInt32(o, false);
   },
 
-  overBudget(pc: number): never {
+  // the next three return their error for the compiled code to throw (`throw R.overBudget(s)`),
+  // outside its loops (compile.ts: a budget check jumps to the default case to do it)
+  overBudget(pc: number): BudgetExceededError {
     B[0] = B[1];
-    throw new BudgetExceededError(pc, R.prog.bySlot[pc], B[1]);
+    return new BudgetExceededError(pc, R.prog.bySlot[pc], B[1]);
   },
-  fellOff(pc: number, n: number): never {
+  fellOff(pc: number, n: number): InterpInvalidProgramError {
     void pc;
-    throw new InterpInvalidProgramError(
+    return new InterpInvalidProgramError(
       n - 1,
       R.prog.bySlot[n - 1],
       "execution ran past the last instruction (a program must end with exit)",
     );
   },
-  tooDeep(pc: number): never {
-    throw new CallDepthError(
+  tooDeep(pc: number): CallDepthError {
+    return new CallDepthError(
       pc,
       R.prog.bySlot[pc],
       "calls nested deeper than 8 frames (the kernel's MAX_CALL_FRAMES)",
