@@ -7,11 +7,24 @@
  *
  * Run: `npm run bench -- interp` or `node --import tsx bench/interp.bench.ts`.
  */
-import { InterpProgram, MemoryMap } from "../src/interp/index.js";
-import { assemble } from "../src/isa/asm/index.js";
+import { existsSync } from "node:fs";
 import type { Instruction } from "../src/isa/insn.js";
-import { BpfMap } from "../src/map/map.js";
-import { Program } from "../src/program/program.js";
+
+// the built package (dist/, what users import: `npm run bench` builds it) when it is there; from
+// src/ through tsx, every cross-module reference is a getter call, which halves a map helper's speed
+const built = new URL("../dist/src/interp/index.js", import.meta.url);
+const base = existsSync(built) ? "../dist/src" : "../src";
+console.log(
+  `(the interpreter from ${base === "../src" ? "src/ through tsx: npm run build first to measure dist/" : "dist/"})`,
+);
+const { InterpProgram, MemoryMap } = (await import(
+  `${base}/interp/index.js`
+)) as typeof import("../src/interp/index.js");
+const { assemble } = (await import(`${base}/isa/asm/index.js`)) as typeof import("../src/isa/asm/index.js");
+const { BpfMap } = (await import(`${base}/map/map.js`)) as typeof import("../src/map/map.js");
+const { Program } = (await import(
+  `${base}/program/program.js`
+)) as typeof import("../src/program/program.js");
 
 const MAPS = ".map counts type=array key=4 value=8 entries=16\n";
 const programs: { name: string; text: string; data: Uint8Array }[] = [
@@ -101,7 +114,7 @@ for (const p of programs) {
   const asm = assemble(p.text);
   const type = "xdp";
   // interpreter
-  const memMaps: Record<string, MemoryMap> = {};
+  const memMaps: Record<string, InstanceType<typeof MemoryMap>> = {};
   for (const m of asm.maps ?? [])
     memMaps[m.name] = new MemoryMap({
       type: "array",
@@ -134,7 +147,7 @@ for (const p of programs) {
   // kernel
   let line = `${p.name}: ${steps} instructions a run; interpreter ${fmt(interpRate)} insn/s on CPU (${fmt(wallRate)} insn/s wall)`;
   if (process.getuid?.() === 0) {
-    const maps: Record<string, BpfMap> = {};
+    const maps: Record<string, ReturnType<typeof BpfMap.create>> = {};
     for (const m of asm.maps ?? [])
       maps[m.name] = BpfMap.create({ type: "array", keySize: 4, valueSize: 8, maxEntries: 16 });
     using prog = Program.load({ type, instructions: asm, maps });

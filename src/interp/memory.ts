@@ -92,6 +92,11 @@ export function setRegion(id: number, name: string, bytes: Uint8Array, writable:
   return r;
 }
 
+/** The id of the region over `bytes` made in this run, or undefined. */
+export function regionIdOf(bytes: Uint8Array): number | undefined {
+  return cache.get(bytes);
+}
+
 /** The id of a region over `bytes`, made on first use in this run (map values, records). */
 export function regionOf(bytes: Uint8Array, name: string, writable: boolean): number {
   let id = cache.get(bytes);
