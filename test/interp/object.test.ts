@@ -14,7 +14,8 @@ import fc from "fast-check";
 import { vmlinuxBtf } from "../../src/btf/kernel.js";
 import { HelperError } from "../../src/interp/index.js";
 import { type AnyMap, BpfObject } from "../../src/object/object.js";
-import { compileFixture } from "../object/compile.js";
+import { RingBuffer } from "../../src/ringbuf/index.js";
+import { compileFixture, EXAMPLES } from "../object/compile.js";
 import { needsRoot } from "../support/privilege.js";
 import { needsSetpriv, runWithCapabilities, srcModule } from "../support/setpriv.js";
 
@@ -239,6 +240,39 @@ test("a kfunc the interpreter does not emulate: a strong one stops the run namin
     /memory back end/,
     "the kernel's CO-RE needs the kernel",
   );
+});
+
+test("opensnoop.bpf.c (the demo's object) in memory: its ring buffer records read by RingBuffer, no kernel", () => {
+  // a tracepoint program: the kernel cannot test-run it, so the inputs are the oracle
+  const path = compileFixture("opensnoop.bpf", [], EXAMPLES);
+  using obj = BpfObject.open(path, { constants: { target_tgid: 4242 } }).load({ backend: "memory" });
+  using ring = RingBuffer.open(obj.map("events"));
+  const file = 0x7ffd00001000n;
+  const ctx = new Uint8Array(64);
+  const v = Buffer.from(ctx.buffer);
+  v.writeBigInt64LE(257n, 8); // id: openat
+  v.writeBigUInt64LE(file, 24); // args[1]: the filename's address
+  v.writeBigUInt64LE(0o101n, 32); // args[2]: flags
+  const memory = [{ address: file, bytes: Buffer.from("/etc/hosts\0garbage") }];
+  const run = (tgid: number) =>
+    obj.program("trace_openat").testRun({ ctx, env: { tgid, pid: tgid, comm: "curl", memory } });
+  run(4242);
+  run(1); // another process: filtered out by target_tgid
+  run(4242);
+  const records: Buffer[] = [];
+  ring.consume((r) => records.push(Buffer.from(r.copy())));
+  assert.equal(records.length, 2, "one record per run of the target process");
+  for (const r of records) {
+    assert.equal(r.readUInt32LE(0), 4242, "pid");
+    assert.equal(r.readUInt32LE(4), 0o101, "flags from args[2]");
+    assert.equal(r.subarray(8, 24).toString("latin1").replace(/\0.*$/s, ""), "curl", "comm from env");
+    assert.equal(
+      r.subarray(24).toString("latin1").replace(/\0.*$/s, ""),
+      "/etc/hosts",
+      "filename, read from env memory",
+    );
+  }
+  assert.equal(obj.variable("lost").get(), 0n, "nothing lost");
 });
 
 /** Runs `code` (an ES module, through tsx) in a child with only `caps`. */
