@@ -60,14 +60,13 @@ function ret(v: bigint): number {
 }
 
 export function mulhu(a: number, b: number): number {
-  const a0 = a & 0xffff;
-  const a1 = a >>> 16;
-  const b0 = b & 0xffff;
-  const b1 = b >>> 16;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  return (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) | 0;
+  // product = ah·bh·2^32 + (al·bh + ah·bl)·2^16 + al·bl; the middle sum (< 2^34) is exact in a double
+  const al = a & 0xffff;
+  const ah = a >>> 16;
+  const bl = b & 0xffff;
+  const bh = b >>> 16;
+  const mid = ((al * bl) >>> 16) + al * bh + ah * bl;
+  return (ah * bh + Math.floor(mid / 65536)) | 0;
 }
 
 export const R = {
