@@ -269,8 +269,14 @@ function checkType(args: ParsedArgs, types: readonly string[], file: string): vo
     );
 }
 
-/** An object compiled by clang: BpfObject opens, relocates and loads it. */
-function loadObject(args: ParsedArgs, file: string, bytes: Buffer, command: string): Loaded {
+/** An object compiled by clang: BpfObject opens, relocates and loads it (in the kernel, or with `backend` "memory" in the interpreter). */
+export function loadObject(
+  args: ParsedArgs,
+  file: string,
+  bytes: Buffer,
+  command: string,
+  backend?: "kernel" | "memory",
+): Loaded {
   const obj = BpfObject.open(bytes, { file });
   try {
     const candidates = obj.spec.programs.filter((p) => args.flags.has("program") || p.def.autoload);
@@ -286,7 +292,11 @@ function loadObject(args: ParsedArgs, file: string, bytes: Buffer, command: stri
       obj.spec.programs.filter((p) => names.includes(p.name)).map((p) => p.def.programType),
       file,
     );
-    obj.load({ programs: names, logLevel: intFlag(args, "log-level", 0, 0, 7) });
+    obj.load({
+      programs: names,
+      logLevel: intFlag(args, "log-level", 0, 0, 7),
+      ...(backend === undefined ? {} : { backend }),
+    });
     const all = names.map((n) => obj.program(n));
     return { program: all[0]!, all, timings: obj.timings, [Symbol.dispose]: () => obj.close() };
   } catch (e) {

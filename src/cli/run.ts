@@ -9,7 +9,15 @@ import { Program } from "../program/program.js";
 import { InputError } from "../sys/error.js";
 import { intFlag, parseArgs } from "./args.js";
 import { type CliIo, readInput, TEST_RUN_LIMIT, UsageError } from "./io.js";
-import { type Loaded, loadOrReport, loadSpec, loadTypeScript, PROGRAM_FLAGS, readProgram } from "./load.js";
+import {
+  type Loaded,
+  loadObject,
+  loadOrReport,
+  loadSpec,
+  loadTypeScript,
+  PROGRAM_FLAGS,
+  readProgram,
+} from "./load.js";
 
 const HELP = `usage: rawbpf run FILE [--type TYPE | --program NAME] [options]
 
@@ -35,7 +43,7 @@ options:
   --name NAME        program name
   --license TEXT     license (default GPL)
   --interpret        run in rawbpf's interpreter (no bpf() call, no root), maps in memory
-                     (.s, .bin and .ts files; not clang objects yet)
+                     (.s, .bin, .ts and clang .o files)
   --trace            with --interpret: print each instruction run, with the registers it changed
                      (with --json: one JSON object per instruction before the result)
   --json             print one JSON object: retval, duration_ns, data_out (hex), ctx_out (hex)
@@ -142,10 +150,13 @@ interface Interpreted extends Loaded {
 /** `--interpret`: the program and its maps on the memory back end. */
 async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Promise<Interpreted> {
   const file = args.positionals[0]!;
-  if (/\.[cm]?ts$/i.test(file)) {
-    // compiled here, its maps and program on the memory back end
-    const { compile } = await import("../lang/compile.js");
-    const l = loadTypeScript(args, file, "run", compile, "memory");
+  const typescript = /\.[cm]?ts$/i.test(file);
+  const source = typescript ? undefined : await readProgram(file, io, "run", true);
+  if (typescript || source?.object) {
+    // a TypeScript file compiled here, or a clang object: maps and program on the memory back end
+    const l = source?.object
+      ? loadObject(args, file, source.object, "run", "memory")
+      : loadTypeScript(args, file, "run", (await import("../lang/compile.js")).compile, "memory");
     const program = l.program;
     const tracer =
       args.bools.has("trace") && program.instructions
@@ -160,7 +171,7 @@ async function interpreted(args: Parameters<typeof loadSpec>[0], io: CliIo): Pro
       },
     };
   }
-  const source = await readProgram(args.positionals[0]!, io, "run");
+  if (source === undefined) throw new Error("unreachable: a TypeScript file was handled above");
   const spec = loadSpec(args, source);
   const maps = source.asm ? createAsmMaps(source.asm, "memory") : {};
   let traced: InterpProgram | undefined;

@@ -30,6 +30,11 @@ export interface InterpEnvironment {
   seed: number;
   /** memory bpf_probe_read_* may read */
   memory: readonly ProbeMemory[];
+  /**
+   * bpf_get_current_task's answer, default 0n: the address of a `struct task_struct` the test
+   * lays out in `memory` (at the offsets CO-RE relocated the program to), for BPF_CORE_READ
+   */
+  task: bigint;
   /** where bpf_trace_printk lines go (default: collected in the run's result only) */
   printk?: (line: string) => void;
 }
@@ -45,6 +50,7 @@ export const DEFAULT_ENVIRONMENT: Readonly<InterpEnvironment> = Object.freeze({
   cpu: 0,
   seed: 1,
   memory: [],
+  task: 0n,
 });
 
 /** The environment of the run in progress, with its moving parts (clock, random state). */

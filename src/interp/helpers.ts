@@ -10,12 +10,15 @@ import { HelperError } from "./errors.js";
 import { E2BIG, EINVAL, ENOENT, MemoryMap, objectByFd, type RingSlot, type RingState } from "./maps.js";
 import {
   address,
+  at,
   bytesAt,
   CTX_ID,
   LO_BASE,
+  lastView,
   PACKET_ID,
   pointer,
   regionAt,
+  regionIdOf,
   regionOf,
   regions,
   T,
@@ -59,7 +62,8 @@ function ret64(v: bigint): number {
 }
 
 function valuePointer(m: MemoryMap, v: Uint8Array): number {
-  return pointer(regionOf(v, `value of ${m.label}`, m.progWritable), 0);
+  // the region's name is made only with the region (once a run), not on every lookup
+  return pointer(regionIdOf(v) ?? regionOf(v, `value of ${m.label}`, m.progWritable), 0);
 }
 
 function def(name: string, f: (pc: number, ...a: number[]) => number): void {
@@ -70,6 +74,12 @@ function def(name: string, f: (pc: number, ...a: number[]) => number): void {
 
 function lookup(pc: number, ml: number, mh: number, kl: number, kh: number): number {
   const m = mapArg(pc, "bpf_map_lookup_elem", ml, mh);
+  if (m.isArray) {
+    // the index straight from memory (no key view)
+    const o = at(kh, kl, 0, 4, false, pc);
+    const v = m.lookupIndex(lastView().getUint32(o, true), live.env.cpu);
+    return v === undefined ? ok(0) : valuePointer(m, v);
+  }
   const key = bytesAt(kh, kl, m.keySize, false, pc);
   if (m.type === "array_of_maps" || m.type === "hash_of_maps") {
     const fd = m.lookupFd(key);
@@ -128,6 +138,7 @@ def("bpf_get_current_pid_tgid", () => {
   T[0] = live.env.tgid | 0;
   return live.env.pid | 0;
 });
+def("bpf_get_current_task", () => ret64(BigInt(live.env.task)));
 def("bpf_get_current_uid_gid", () => {
   T[0] = live.env.gid | 0;
   return live.env.uid | 0;
@@ -437,6 +448,11 @@ export const KFUNCS: Record<string, (pc: number, ...a: number[]) => number> = {
     return ok(0);
   },
 };
+
+/** The names of the kfuncs the interpreter emulates. */
+export function emulatedKfuncs(): readonly string[] {
+  return Object.keys(KFUNCS);
+}
 
 /** Registers the kfuncs the interpreter knows under the BTF ids a program's loader resolved. */
 export function registerKfunc(id: number, name: string): void {

@@ -3,6 +3,6 @@
 export { MemoryElemOps, MemoryHandle } from "./elemops.js";
 export * from "./env.js";
 export * from "./errors.js";
-export { registerKfunc } from "./helpers.js";
+export { emulatedKfuncs, registerKfunc } from "./helpers.js";
 export { MemoryMap, type MemoryMapSpec, objectByFd, RingState } from "./maps.js";
 export * from "./program.js";

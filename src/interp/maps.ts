@@ -40,10 +40,24 @@ export function registerObject(o: object): number {
 /** Forgets a memory object's descriptor (its close()). */
 export function unregisterObject(fd: number): void {
   objects.delete(fd);
+  if (fd === lastFd) {
+    lastFd = 0;
+    lastObject = undefined;
+  }
 }
+// the last object found: programs look the same map up again and again (a WeakRef's deref and
+// a Map lookup each time cost a map helper ~10%)
+let lastFd = 0;
+let lastObject: object | undefined;
 /** The memory object a descriptor number names, or undefined. */
 export function objectByFd(fd: number): object | undefined {
-  return objects.get(fd)?.deref();
+  if (fd === lastFd) return lastObject;
+  const o = objects.get(fd)?.deref();
+  if (o !== undefined) {
+    lastFd = fd;
+    lastObject = o;
+  }
+  return o;
 }
 
 /** The shape of an in-memory map. */
@@ -84,6 +98,14 @@ export class MemoryMap {
   readonly progWritable: boolean;
   readonly progReadable: boolean;
   frozen = false;
+  /** array or per-CPU array (fields, not getters: the helpers test them on every call) */
+  readonly isArray: boolean;
+  /** a hash of any kind (hash, per-CPU, LRU) or an LPM trie */
+  readonly isHash: boolean;
+  /** holds descriptors: a prog array or a map of maps */
+  readonly holdsFds: boolean;
+  /** a queue or a stack */
+  readonly isQueue: boolean;
 
   // array-like storage: per CPU, one view per element
   #slots: Uint8Array[][] = [];
@@ -111,6 +133,12 @@ export class MemoryMap {
     this.inner = spec.inner;
     this.progWritable = (this.flags & BPF_F_RDONLY_PROG) === 0;
     this.progReadable = (this.flags & BPF_F_WRONLY_PROG) === 0;
+    const t = this.type;
+    this.isArray = t === "array" || t === "percpu_array";
+    this.isHash =
+      t === "hash" || t === "percpu_hash" || t === "lru_hash" || t === "lru_percpu_hash" || t === "lpm_trie";
+    this.holdsFds = t === "prog_array" || t === "array_of_maps" || t === "hash_of_maps";
+    this.isQueue = t === "queue" || t === "stack";
     if (this.type === "array" || this.type === "percpu_array") {
       const n = this.perCpu ? this.cpus : 1;
       for (let c = 0; c < n; c++) {
@@ -130,27 +158,13 @@ export class MemoryMap {
     return this.name ? `map '${this.name}'` : `${this.type} map`;
   }
 
-  get isArray(): boolean {
-    return this.type === "array" || this.type === "percpu_array";
-  }
-  get isHash(): boolean {
-    return (
-      this.type === "hash" ||
-      this.type === "percpu_hash" ||
-      this.type === "lru_hash" ||
-      this.type === "lru_percpu_hash" ||
-      this.type === "lpm_trie"
-    );
-  }
-  get holdsFds(): boolean {
-    return this.type === "prog_array" || this.type === "array_of_maps" || this.type === "hash_of_maps";
-  }
-  get isQueue(): boolean {
-    return this.type === "queue" || this.type === "stack";
+  #index(key: Uint8Array): number {
+    return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
   }
 
-  #index(key: Uint8Array): number {
-    return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+  /** An array map's value at index `i` as a program sees it (the CPU's slot for per-CPU arrays), or undefined. */
+  lookupIndex(i: number, cpu: number): Uint8Array | undefined {
+    return i < this.maxEntries ? this.#slots[this.perCpu ? cpu : 0]![i] : undefined;
   }
 
   /** LPM: the key with the bits past its prefix cleared, as a string; undefined when invalid */

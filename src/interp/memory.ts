@@ -77,12 +77,17 @@ const cache = new Map<Uint8Array, number>();
 /** Where errors find the instruction at a slot: set by whoever runs a program. */
 export const where: { insns: readonly (Instruction | undefined)[] } = { insns: [] };
 
+// the empty context and packet of a run that has none: never changed (helpers that move the
+// packet's start need a context with pointers, which only a run's own regions have)
+const NO_CONTEXT = region("context", EMPTY, false);
+const NO_PACKET = region("packet", EMPTY, true);
+
 /** Forgets every per-run region (map values, records) and empties the context and packet. */
 export function resetRegions(): void {
   regions.length = FIRST_DYNAMIC;
   cache.clear();
-  setRegion(CTX_ID, "context", EMPTY, false);
-  setRegion(PACKET_ID, "packet", EMPTY, true);
+  regions[CTX_ID] = NO_CONTEXT;
+  regions[PACKET_ID] = NO_PACKET;
 }
 
 /** Replaces a fixed region's memory (context, packet). */
@@ -90,6 +95,11 @@ export function setRegion(id: number, name: string, bytes: Uint8Array, writable:
   const r = region(name, bytes, writable);
   regions[id] = r;
   return r;
+}
+
+/** The id of the region over `bytes` made in this run, or undefined. */
+export function regionIdOf(bytes: Uint8Array): number | undefined {
+  return cache.get(bytes);
 }
 
 /** The id of a region over `bytes`, made on first use in this run (map values, records). */

@@ -58,6 +58,8 @@ export interface InterpProgramOptions {
 }
 
 const XDP_HEADROOM = 256;
+/** a zero-length array, shared by results without a context or memory (nothing can be written to it) */
+const EMPTY = new Uint8Array(0);
 const SKB_SIZE = 192; // sizeof(struct __sk_buff)
 const XDP_MD_SIZE = 24;
 const SKB_TYPES = new Set([
@@ -83,6 +85,9 @@ export class InterpProgram implements RunnableProgram {
   readonly source: string;
   /** a descriptor number for prog arrays (not a kernel descriptor) */
   readonly fd: number;
+  // the packet and context memory of the last run (reused by the next one of the same size)
+  #packetBytes: Uint8Array | undefined;
+  #ctxBytes: Uint8Array | undefined;
 
   constructor(insns: readonly Instruction[], options: InterpProgramOptions = {}) {
     this.type = options.type ?? "raw";
@@ -137,13 +142,19 @@ export class InterpProgram implements RunnableProgram {
     let packet: M.Region | undefined;
     let ctx: M.Region | undefined;
     let mem: M.Region | undefined;
-    const data = options.data ?? new Uint8Array(0);
+    const data = options.data ?? EMPTY;
     if (this.type === "xdp") {
-      const buf = new Uint8Array(XDP_HEADROOM + data.byteLength);
+      // the packet and context memory of the last run are reused when the packet is as long
+      // (a run's outputs are copies): a short program's run was mostly allocation
+      const size = XDP_HEADROOM + data.byteLength;
+      let buf = this.#packetBytes;
+      if (buf === undefined || buf.byteLength !== size) buf = this.#packetBytes = new Uint8Array(size);
+      else buf.fill(0, 0, XDP_HEADROOM);
       buf.set(data, XDP_HEADROOM);
       packet = M.setRegion(M.PACKET_ID, "packet", buf, true);
       packet.start = XDP_HEADROOM;
-      const c = new Uint8Array(XDP_MD_SIZE);
+      const c = (this.#ctxBytes ??= new Uint8Array(XDP_MD_SIZE));
+      c.fill(0);
       if (options.ctx) c.set(options.ctx.subarray(0, XDP_MD_SIZE));
       ctx = M.setRegion(M.CTX_ID, "context (struct xdp_md)", c, false);
       const lo = M.pointer(M.PACKET_ID, XDP_HEADROOM);
@@ -157,10 +168,14 @@ export class InterpProgram implements RunnableProgram {
     } else if (SKB_TYPES.has(this.type)) {
       const l2 = L2_TYPES.has(this.type);
       const start = l2 ? 0 : Math.min(14, data.byteLength);
-      const buf = data.slice();
+      let buf = this.#packetBytes;
+      if (buf === undefined || buf.byteLength !== data.byteLength)
+        buf = this.#packetBytes = new Uint8Array(data.byteLength);
+      buf.set(data);
       packet = M.setRegion(M.PACKET_ID, "packet", buf, this.type !== "socket_filter");
       packet.start = start;
-      const c = new Uint8Array(SKB_SIZE);
+      const c = (this.#ctxBytes ??= new Uint8Array(SKB_SIZE));
+      c.fill(0);
       if (options.ctx) c.set(options.ctx.subarray(0, SKB_SIZE));
       const v = new DataView(c.buffer);
       v.setUint32(0, buf.byteLength - start, true); // len
@@ -200,7 +215,7 @@ export class InterpProgram implements RunnableProgram {
       R.traceHook = undefined;
     }
     const hi = M.T[0];
-    const r0 = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    const r0 = hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
     let dataOut = new Uint8Array(0);
     if (packet !== undefined) {
       if (this.type === "xdp" || L2_TYPES.has(this.type))
@@ -216,8 +231,8 @@ export class InterpProgram implements RunnableProgram {
       r0,
       retval: lo >>> 0,
       dataOut,
-      ctxOut: ctx === undefined ? new Uint8Array(0) : ctx.bytes.slice(),
-      memoryOut: mem === undefined ? new Uint8Array(0) : mem.bytes.slice(),
+      ctxOut: ctx === undefined ? EMPTY : ctx.bytes.slice(),
+      memoryOut: mem === undefined ? EMPTY : mem.bytes.slice(),
       steps: B[0],
       printk: live.printed,
     };

@@ -60,14 +60,13 @@ function ret(v: bigint): number {
 }
 
 export function mulhu(a: number, b: number): number {
-  const a0 = a & 0xffff;
-  const a1 = a >>> 16;
-  const b0 = b & 0xffff;
-  const b1 = b >>> 16;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  return (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) | 0;
+  // product = ah·bh·2^32 + (al·bh + ah·bl)·2^16 + al·bl; the middle sum (< 2^34) is exact in a double
+  const al = a & 0xffff;
+  const ah = a >>> 16;
+  const bl = b & 0xffff;
+  const bh = b >>> 16;
+  const mid = ((al * bl) >>> 16) + al * bh + ah * bl;
+  return (ah * bh + Math.floor(mid / 65536)) | 0;
 }
 
 export const R = {
@@ -376,20 +375,22 @@ export const R = {
     return r.view.getInt32(o, false);
   },
 
-  overBudget(pc: number): never {
+  // the next three return their error for the compiled code to throw (`throw R.overBudget(s)`),
+  // outside its loops (compile.ts: a budget check jumps to the default case to do it)
+  overBudget(pc: number): BudgetExceededError {
     B[0] = B[1];
-    throw new BudgetExceededError(pc, R.prog.bySlot[pc], B[1]);
+    return new BudgetExceededError(pc, R.prog.bySlot[pc], B[1]);
   },
-  fellOff(pc: number, n: number): never {
+  fellOff(pc: number, n: number): InterpInvalidProgramError {
     void pc;
-    throw new InterpInvalidProgramError(
+    return new InterpInvalidProgramError(
       n - 1,
       R.prog.bySlot[n - 1],
       "execution ran past the last instruction (a program must end with exit)",
     );
   },
-  tooDeep(pc: number): never {
-    throw new CallDepthError(
+  tooDeep(pc: number): CallDepthError {
+    return new CallDepthError(
       pc,
       R.prog.bySlot[pc],
       "calls nested deeper than 8 frames (the kernel's MAX_CALL_FRAMES)",

@@ -32,6 +32,7 @@ import { attachBySection, type ObjectAttachOptions } from "./attach.js";
 import { CorePoisonRejectedError, ObjectFormatError, UnknownObjectNameError } from "./errors.js";
 import { fillKconfig, type KsymResolution, parseKconfig, patchKsyms } from "./externs.js";
 import { kernelVersionCode, resolveKsyms, systemKconfig } from "./host.js";
+import { createMemoryMap, loadMemoryProgram, memoryKsyms, memoryValueView } from "./memory.js";
 import { UnsupportedSectionError } from "./sections.js";
 import {
   type ObjectMap,
@@ -76,6 +77,12 @@ export interface ObjectLoadOptions {
    * kernel (BPF_PROG_LOAD's core_relos, relocating against its own BTF; `btf` is then ignored)
    */
   core?: "rawbpf" | "kernel";
+  /**
+   * where the maps and programs live: the kernel (default) or `"memory"`, the interpreter and
+   * in-memory maps (docs/interpreter.md): no bpf() call, so it works without privileges; CO-RE
+   * is applied by rawbpf against `btf` or vmlinux BTF, maps pinned by name are not pinned
+   */
+  backend?: "kernel" | "memory";
 }
 
 /** A global variable of a loaded object, read and written through shared memory (no system call). */
@@ -201,7 +208,8 @@ export class BpfObject implements Disposable {
   readonly #options: ObjectOptions;
   readonly #maps = new Map<string, AnyMap>();
   readonly #programs = new Map<string, Program>();
-  readonly #mapped = new Map<string, { m: MappedValues; view: DataView }>();
+  readonly #mapped = new Map<string, { m: MappedValues | undefined; view: DataView }>();
+  #memory = false;
   #btf: LoadedBtf | undefined;
   #ksyms: Map<string, KsymResolution> = new Map();
   readonly #links = new Map<string, Link>();
@@ -266,14 +274,19 @@ export class BpfObject implements Disposable {
         : options.programs.map((n) => this.#programSpec(n));
     for (const p of wanted)
       if (p.def.notYet) throw new UnsupportedSectionError(p.name, p.section, p.def.notYet);
+    if (options.backend !== undefined && options.backend !== "kernel" && options.backend !== "memory")
+      throw new InputError(`backend must be "kernel" or "memory", got ${JSON.stringify(options.backend)}`);
+    this.#memory = options.backend === "memory";
+    if (this.#memory && options.core === "kernel")
+      throw new InputError('core: "kernel" needs the kernel: on the memory back end rawbpf applies CO-RE');
     try {
       const time = this.#timer();
-      if (spec.btf) {
+      if (spec.btf && !this.#memory) {
         this.#btf = loadBtf(spec.btf);
         time("object BTF", `${spec.btf.length} bytes`);
       }
       if (spec.externs.length > 0) {
-        this.#ksyms = resolveKsyms(spec.externs, spec.btfModel);
+        this.#ksyms = this.#memory ? memoryKsyms(spec.externs) : resolveKsyms(spec.externs, spec.btfModel);
         time("externs", `${spec.externs.length}`);
       }
       for (const m of spec.maps) this.#createMap(m);
@@ -418,7 +431,8 @@ export class BpfObject implements Disposable {
   }
 
   #createMap(m: ObjectMap): void {
-    const pinPath = m.pinning === 1 ? `${this.#options.pinRoot ?? "/sys/fs/bpf"}/${m.name}` : undefined;
+    const pinPath =
+      m.pinning === 1 && !this.#memory ? `${this.#options.pinRoot ?? "/sys/fs/bpf"}/${m.name}` : undefined;
     if (pinPath) {
       try {
         this.#maps.set(m.name, BpfMap.open(pinPath, this.#codecsOf(m)));
@@ -428,13 +442,15 @@ export class BpfObject implements Disposable {
       }
     }
     let map: AnyMap;
-    try {
-      map = BpfMap.create(this.#mapSpecOf(m, true));
-    } catch (e) {
-      // as libbpf: a kernel that refuses the BTF types of a map gets the map without them
-      if (!(e instanceof BpfError) || !(m.keyTypeId || m.valueTypeId) || m.kind === "data") throw e;
-      map = BpfMap.create(this.#mapSpecOf(m, false));
-    }
+    if (this.#memory) map = createMemoryMap(this.#mapSpecOf(m, false));
+    else
+      try {
+        map = BpfMap.create(this.#mapSpecOf(m, true));
+      } catch (e) {
+        // as libbpf: a kernel that refuses the BTF types of a map gets the map without them
+        if (!(e instanceof BpfError) || !(m.keyTypeId || m.valueTypeId) || m.kind === "data") throw e;
+        map = BpfMap.create(this.#mapSpecOf(m, false));
+      }
     this.#maps.set(m.name, map);
     if (m.data) {
       const data = m.section === ".kconfig" ? this.#kconfigData() : new Uint8Array(m.data);
@@ -454,6 +470,10 @@ export class BpfObject implements Disposable {
       }
       map.set(new Uint8Array(4), data);
       if (m.readOnly) map.freeze();
+      if (this.#memory) {
+        this.#mapped.set(m.name, { m: undefined, view: memoryValueView(map, m.valueSize) });
+        return;
+      }
       const mapped = mapArrayValues(map.fd, m.valueSize, !m.readOnly, `of global data ${m.section}`);
       this.#mapped.set(m.name, { m: mapped, view: new DataView(mapped.memory, 0, m.valueSize) });
     }
@@ -495,6 +515,7 @@ export class BpfObject implements Disposable {
       v.setInt32(r.insn * 8 + 4, map.fd, true);
       if (r.offset !== undefined) v.setInt32(r.insn * 8 + 12, r.offset, true);
     }
+    if (this.#memory) return loadMemoryProgram(p, insns);
     const def = p.def;
     let attachBtfId: number | undefined;
     if (def.btfTarget && def.target) {
@@ -589,6 +610,10 @@ export class BpfObject implements Disposable {
    */
   attach(options: ObjectAttachOptions = {}): ReadonlyMap<string, Link> {
     if (this.#closed) throw new InputError("the object is closed");
+    if (this.#memory)
+      throw new InputError(
+        'the object was loaded on the memory back end: its programs run with testRun, attaching needs the kernel (load it without backend: "memory")',
+      );
     const named = options.programs !== undefined;
     const names = options.programs ?? [...this.#programs.keys()];
     const made = new Map<string, Link>();
@@ -628,7 +653,7 @@ export class BpfObject implements Disposable {
     this.#closed = true;
     for (const l of this.#links.values()) l.close();
     for (const p of this.#programs.values()) p.close();
-    for (const { m } of this.#mapped.values()) unmapArrayValues(m);
+    for (const { m } of this.#mapped.values()) if (m) unmapArrayValues(m);
     for (const m of this.#maps.values()) m.close();
     this.#btf?.fd.close();
   }

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { BpfObject } from "../../src/object/index.js";
+import { compileFixture } from "../object/compile.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const index = pathToFileURL(`${root}src/index.ts`).href;
@@ -78,4 +80,28 @@ test("without koffi's native part, the memory back end works and the kernel one 
   assert.equal(out.kernel.code, "ENATIVE");
   assert.match(out.kernel.message, /native part is missing: koffi could not be loaded \(Cannot load koffi/);
   assert.match(out.kernel.message, /backend: "memory"/);
+});
+
+test("without koffi's native part, a clang object loads and runs on the memory back end", () => {
+  const path = compileFixture("globals");
+  const child = `
+    import { BpfObject } from ${JSON.stringify(index)};
+    const obj = BpfObject.open(${JSON.stringify(path)}).load({ backend: "memory" });
+    const retval = obj.program("count_packets").testRun({ data: new Uint8Array(64) }).retval;
+    console.log(JSON.stringify({ retval, hits: String(obj.variable("hits").get()) }));
+    obj.close();`;
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "--import", hook, "--input-type=module", "-e", child],
+    {
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  );
+  assert.equal(r.status, 0, `the child failed:\n${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}");
+  // what the same object gives in memory here, with koffi (the kernel agrees: object.test.ts)
+  using obj = BpfObject.open(path).load({ backend: "memory" });
+  const retval = obj.program("count_packets").testRun({ data: new Uint8Array(64) }).retval;
+  assert.deepEqual(out, { retval, hits: String(obj.variable("hits").get()) }, "the same run without koffi");
 });
