@@ -11,7 +11,7 @@ import type { Btf } from "../btf/decode.js";
 import { NoSuchObjectError } from "../map/list.js";
 import { type ListedProgram, listPrograms, programById } from "../program/list.js";
 import { Program } from "../program/program.js";
-import type { XlatedInstruction } from "../program/xlated.js";
+import { type XlatedInstruction, xlatedText } from "../program/xlated.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
@@ -174,11 +174,6 @@ function opcode(x: XlatedInstruction): string {
   return `(${x.insn.code.toString(16).padStart(2, "0")})`;
 }
 
-/** The instruction's text, with the map's name after a map reference. */
-function withMapName(x: XlatedInstruction): string {
-  return x.map?.name ? `${x.text}  # map '${x.map.name}'` : x.text;
-}
-
 async function dumpXlated(id: number, asJson: boolean, io: CliIo): Promise<void> {
   using prog = openProgram(id);
   const { btfId, instructions } = prog.xlated();
@@ -200,14 +195,7 @@ async function dumpXlated(id: number, asJson: boolean, io: CliIo): Promise<void>
     io.stdout(`${json(out)}\n`);
     return;
   }
-  const lines: string[] = [];
-  for (const x of instructions) {
-    const proto = protos.get(x.slot);
-    if (proto !== undefined) lines.push(`${proto}:`);
-    if (x.source) lines.push(`; ${x.source.text}`);
-    lines.push(`${String(x.slot).padStart(4)}: ${opcode(x)} ${withMapName(x)}`);
-  }
-  io.stdout(`${lines.join("\n")}\n`);
+  io.stdout(xlatedText({ btfId, instructions }, { prototypes: protos }) || "\n");
 }
 
 /** The ELF machine of this process's architecture (the JIT writes its code), or undefined. */
