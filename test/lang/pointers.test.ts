@@ -1,0 +1,224 @@
+/**
+ * Helpers that return pointers: a socket bpf_sk_lookup_tcp acquires (a reference every path
+ * must release), bpf_skc_to_tcp_sock's kernel pointer (null until checked, valid until the
+ * reference it comes from is released). Run in the kernel against a TCP socket this process
+ * listens on, with the same program in C (clang-19) as a twin; and the misuses the verifier would
+ * refuse are compile errors at their TypeScript line and column.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:net";
+import { test } from "node:test";
+import { CompileError, compile, Program, ProgramRejectedError } from "../../src/index.js";
+import { loadCompiled } from "../../src/program/compiled.js";
+import { needsRoot } from "../support/privilege.js";
+import { clangPresent, clangSection } from "./clang.js";
+
+const HEAD = `import { program, helpers, struct, u16, u32, zero, BPF_F_CURRENT_NETNS } from "rawbpf";
+const Tuple = struct({ saddr: u32, daddr: u32, sport: u16, dport: u16 });
+`;
+
+/** 127.0.0.1 as the packet holds it (network order), read as a little-endian u32. */
+const LOOPBACK = 0x0100007f;
+const be16 = (n: number) => ((n & 0xff) << 8) | (n >> 8);
+
+/** The TypeScript program: the port of the listening socket on 127.0.0.1:PORT, or 1. */
+function lookupTs(port: number): string {
+  return `${HEAD}
+export const lookup = program("sched_cls", (ctx) => {
+  const t = zero(Tuple);
+  t.saddr = ${LOOPBACK};
+  t.daddr = ${LOOPBACK};
+  t.sport = ${be16(40000)};
+  t.dport = ${be16(port)};
+  const sk = helpers.sk_lookup_tcp(ctx, t, 12, BPF_F_CURRENT_NETNS, 0);
+  if (sk === null) return 1;
+  const local = sk.src_port;
+  helpers.sk_release(sk);
+  return local;
+});
+
+export const cast = program("sched_cls", (ctx) => {
+  const t = zero(Tuple);
+  t.daddr = ${LOOPBACK};
+  t.dport = ${be16(port)};
+  const sk = helpers.skc_lookup_tcp(ctx, t, 12, BPF_F_CURRENT_NETNS, 0);
+  if (!sk) return 1;
+  const tp = helpers.skc_to_tcp_sock(sk);
+  let num: u32 = 2;
+  if (tp !== null) num = tp.inet_conn.icsk_inet.sk.__sk_common.skc_num;
+  helpers.sk_release(sk);
+  return num;
+});
+`;
+}
+
+function lookupC(port: number, release: boolean): string {
+  return `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("tc") int lookup(struct __sk_buff *skb) {
+  struct bpf_sock_tuple t = {};
+  t.ipv4.saddr = ${LOOPBACK}; t.ipv4.daddr = ${LOOPBACK};
+  t.ipv4.sport = ${be16(40000)}; t.ipv4.dport = ${be16(port)};
+  struct bpf_sock *sk = bpf_sk_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+  if (!sk) return 1;
+  __u32 local = sk->src_port;
+  ${release ? "bpf_sk_release(sk);" : ""}
+  return local;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+}
+
+async function listen(): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+const PACKET = Buffer.alloc(64);
+
+test("helpers.sk_lookup_tcp finds this process's listening socket, released; its C twin agrees", async (t) => {
+  if (!needsRoot(t)) return;
+  const server = await listen();
+  try {
+    const port = (server.address() as { port: number }).port;
+    const m = compile(lookupTs(port), { file: "lookup.ts" });
+    using loaded = loadCompiled(m);
+    const ts = loaded.programs.lookup!.testRun({ data: PACKET }).retval;
+    assert.equal(ts, port, "the socket's local port, as the kernel found it");
+    assert.equal(
+      loaded.programs.cast!.testRun({ data: PACKET }).retval,
+      port,
+      "tcp_sock's skc_num, read through BTF",
+    );
+    if (clangPresent()) {
+      using c = Program.load({ type: "sched_cls", instructions: clangSection(lookupC(port, true), "tc") });
+      assert.equal(c.testRun({ data: PACKET }).retval, ts, "the C twin returns the same");
+    }
+    // a port nobody listens on: null, handled
+    const closed = compile(lookupTs(port === 65535 ? 1 : port + 1), { file: "lookup.ts" });
+    server.close();
+    using none = loadCompiled(closed);
+    const other = none.programs.lookup!.testRun({ data: PACKET }).retval;
+    assert.ok(other === 1 || other === port + 1, `no socket (1) unless another listens there: ${other}`);
+  } finally {
+    server.close();
+  }
+});
+
+test("the verifier refuses the C program that does not release: the compiler refuses it first", (t) => {
+  if (!needsRoot(t)) return;
+  if (!clangPresent()) return t.skip("clang-19 is not installed");
+  assert.throws(
+    () => Program.load({ type: "sched_cls", instructions: clangSection(lookupC(80, false), "tc") }),
+    (e: unknown) => e instanceof ProgramRejectedError && /Unreleased reference/.test(e.message),
+    "the kernel's reason",
+  );
+  const e = refuse(`
+  const sk = helpers.sk_lookup_tcp(ctx, t, 12, BPF_F_CURRENT_NETNS, 0);
+  if (sk === null) return 1;
+  return sk.src_port;`);
+  assert.match(e.reason, /the socket helpers\.sk_lookup_tcp acquired at line 5 is not released on this path/);
+  assert.equal(e.line, 7, "at the return that leaks it");
+});
+
+/** Compiles `body` (after a zeroed tuple `t`) as a tc program and returns the error it raises. */
+function refuse(body: string): CompileError {
+  const src = `${HEAD}export const p = program("sched_cls", (ctx) => {\n  const t = zero(Tuple);${body}\n});\n`;
+  try {
+    compile(src, { file: "bad.ts" });
+  } catch (e) {
+    assert.ok(e instanceof CompileError, `a CompileError, got ${String(e)}`);
+    const line = src.split("\n")[e.line - 1]!;
+    assert.ok(e.frame.split("\n")[0]!.endsWith(line), "the frame shows the line");
+    return e;
+  }
+  assert.fail(`compiled, but should not have:\n${body}`);
+}
+
+const LOOKUP = "\n  const sk = helpers.sk_lookup_tcp(ctx, t, 12, BPF_F_CURRENT_NETNS, 0);";
+
+test("misuses of helpers' pointers are compile errors with the reason, at their line and column", () => {
+  const cases: [string, string, RegExp, number, number][] = [
+    [
+      "released on one path only",
+      `${LOOKUP}\n  if (sk === null) return 1;\n  if (ctx.len > 10) helpers.sk_release(sk);\n  return 0;`,
+      /acquired at line 5 is released on one path through this if and not on the other/,
+      7,
+      3,
+    ],
+    [
+      "used after the release",
+      `${LOOKUP}\n  if (sk === null) return 1;\n  helpers.sk_release(sk);\n  return sk.src_port;`,
+      /'sk' was released at line 7: it may not be used after/,
+      8,
+      10,
+    ],
+    [
+      "a pointer made from it used after the release",
+      `${LOOKUP}\n  if (sk === null) return 1;\n  const tp = helpers.skc_to_tcp_sock(sk);\n  helpers.sk_release(sk);\n  if (tp === null) return 0;\n  return tp.snd_cwnd;`,
+      /'tp' comes from the reference helpers\.sk_lookup_tcp acquired at line 5, released at line 8/,
+      9,
+      7,
+    ],
+    [
+      "no null check before a field",
+      `${LOOKUP}\n  if (sk === null) return 1;\n  const tp = helpers.skc_to_tcp_sock(sk);\n  const w = tp.snd_cwnd;\n  helpers.sk_release(sk);\n  return w;`,
+      /this struct tcp_sock \* may be null .*check it first, e.g. `if \(tp === null\) return 0;`/,
+      8,
+      13,
+    ],
+    [
+      "no null check before the release",
+      `${LOOKUP}\n  helpers.sk_release(sk);\n  return 0;`,
+      /struct bpf_sock \* may be null/,
+      6,
+      22,
+    ],
+    [
+      "releasing what was not acquired",
+      `${LOOKUP}\n  if (sk === null) return 1;\n  const tp = helpers.skc_to_tcp_sock(sk);\n  if (tp !== null) helpers.sk_release(tp);\n  helpers.sk_release(sk);\n  return 0;`,
+      /bpf_sk_release releases what helpers\.sk_lookup_tcp, helpers\.sk_lookup_udp, helpers\.skc_lookup_tcp acquired/,
+      8,
+      39,
+    ],
+    [
+      "an acquired reference in a let",
+      `\n  let sk = helpers.sk_lookup_tcp(ctx, t, 12, BPF_F_CURRENT_NETNS, 0);\n  return 0;`,
+      /'sk' holds a reference that must be released: declare it with const/,
+      5,
+      7,
+    ],
+    [
+      "acquired inside a loop, kept past the iteration",
+      `\n  for (let i = 0; i < 2; i++) {\n    const sk = helpers.sk_lookup_tcp(ctx, t, 12, BPF_F_CURRENT_NETNS, 0);\n    if (sk === null) continue;\n  }\n  return 0;`,
+      /acquired at line 6 is still held when this ends an iteration/,
+      5,
+      31,
+    ],
+    [
+      "not kept in a local",
+      `\n  return helpers.sk_lookup_tcp(ctx, t, 12, BPF_F_CURRENT_NETNS, 0) === null ? 1 : 0;`,
+      /acquires a reference: keep it in a const of its own/,
+      5,
+      10,
+    ],
+  ];
+  for (const [what, body, reason, line, column] of cases) {
+    const e = refuse(body);
+    assert.match(e.reason, reason, what);
+    assert.deepEqual([e.line, e.column], [line, column], `${what}: ${e.message}`);
+  }
+});
+
+test("checked and released on every path, the same programs compile", () => {
+  for (const body of [
+    `${LOOKUP}\n  if (sk !== null) helpers.sk_release(sk);\n  return 0;`,
+    `${LOOKUP}\n  if (!sk) return 1;\n  if (ctx.len > 10) { helpers.sk_release(sk); return 2; }\n  helpers.sk_release(sk);\n  return 0;`,
+    `${LOOKUP}\n  if (sk === null) return 1;\n  const tp = helpers.skc_to_tcp_sock(sk);\n  const w: u32 = tp === null ? 0 : 1;\n  helpers.sk_release(sk);\n  return w;`,
+    `\n  for (let i = 0; i < 2; i++) {\n    const sk = helpers.sk_lookup_tcp(ctx, t, 12, BPF_F_CURRENT_NETNS, 0);\n    if (sk === null) continue;\n    helpers.sk_release(sk);\n  }\n  return 0;`,
+  ])
+    compile(
+      `${HEAD}export const p = program("sched_cls", (ctx) => {\n  const t = zero(Tuple);${body}\n});\n`,
+    );
+});
