@@ -2039,7 +2039,7 @@ export class FunctionCompiler {
         if (vt?.kind === "ptr" && vt.nullable)
           this.m.fail(
             cur,
-            `'${cur.name}' may be null (${t.what.startsWith("record") ? "the ring buffer may be full" : "lookup finds no entry for an absent key"}): check it first, e.g. \`if (${cur.name} === null) return 0;\``,
+            `'${cur.name}' may be null (${t.what.startsWith("record") ? "the ring buffer may be full" : t.what.startsWith("the per-CPU") ? "per_cpu_ptr gives null for a CPU that does not exist" : "lookup finds no entry for an absent key"}): check it first, e.g. \`if (${cur.name} === null) return 0;\``,
           );
         base = v.k === "reg" ? { ...v, t: U64 } : { k: "reg", r: this.owned(v, cur), t: U64, temp: true };
         layout = t.to;
@@ -2418,7 +2418,16 @@ export class FunctionCompiler {
         e,
         `${helper.name} takes ${helper.args.length} arguments (${helper.args.map((a) => `${a.type} ${a.name}`).join(", ")}), got ${args.length}`,
       );
+    const percpu = helper.name === "bpf_this_cpu_ptr" || helper.name === "bpf_per_cpu_ptr";
+    let variable: { id: number; type: number; name: string } | undefined;
     const vals = args.map((a, i) => {
+      if (percpu && i === 0) {
+        variable = this.percpuVariable(a);
+        const r = this.temp(a);
+        // ld_imm64 src=BPF_PSEUDO_BTF_ID: the variable's address, by its vmlinux BTF id
+        this.emit({ code: 0x18, dst: r, src: 3, off: 0, imm: variable.id, imm2: 0 });
+        return { k: "reg", r, t: U64, temp: true } as Val;
+      }
       if (a.type === "ArrowFunctionExpression" || a.type === "FunctionExpression") {
         if (helper.name === "bpf_loop" && i === 1) return this.callbackArg(a, [U64, this.stateType(args[2])]);
         return this.m.fail(
@@ -2477,6 +2486,7 @@ export class FunctionCompiler {
         t: this.kptr(task, helper.name.endsWith("_btf")),
       };
     }
+    if (variable !== undefined) return this.percpuResult(e, helper.name, variable, vals);
     const struct = /^\s*struct\s+(\w+)\s*\*\s*$/.exec(helper.returns)?.[1];
     if (struct !== undefined) return this.kernelPointerResult(e, helper.name, struct, vals);
     if (helper.returns.includes("*"))
@@ -2492,6 +2502,70 @@ export class FunctionCompiler {
           ? U32
           : I64;
     return this.callWith(vals, call(helper.name), /^\s*void\s*$/.test(helper.returns) ? undefined : ret, e);
+  }
+
+  /**
+   * `ksyms.NAME`, the first argument of this_cpu_ptr/per_cpu_ptr: a per-CPU variable of the
+   * kernel (in vmlinux BTF's `.data..percpu` section), by its BTF id.
+   */
+  private percpuVariable(a: B.Expression): { id: number; type: number; name: string } {
+    if (
+      a.type !== "MemberExpression" ||
+      a.computed ||
+      a.object.type !== "Identifier" ||
+      a.object.name !== "ksyms" ||
+      this.lookupLocal("ksyms") ||
+      a.property.type !== "Identifier"
+    )
+      return this.m.fail(a, "the first argument is a per-CPU kernel variable by name: ksyms.NAME (ksyms.runqueues)");
+    const name = a.property.name;
+    const btf = this.m.kernelBtf();
+    const id = btf.findId(name, "var");
+    if (id === undefined) return this.m.fail(a.property, `the kernel's BTF has no variable '${name}'`);
+    const sec = btf.findId(".data..percpu", "datasec");
+    const secType = sec === undefined ? undefined : btf.type(sec);
+    if (secType?.kind !== "datasec" || !secType.vars.some((v) => v.type === id))
+      return this.m.fail(
+        a.property,
+        `'${name}' is not a per-CPU variable (it is not in the kernel's .data..percpu section)`,
+      );
+    const v = btf.type(id);
+    return { id, type: v.kind === "var" ? v.type : 0, name };
+  }
+
+  /**
+   * this_cpu_ptr / per_cpu_ptr of a per-CPU variable: a struct is a kernel pointer read through
+   * BTF; an integer a read-only reference (`p.value`). per_cpu_ptr's may be null (no such CPU).
+   */
+  private percpuResult(
+    e: B.CallExpression,
+    helper: string,
+    variable: { type: number; name: string },
+    vals: readonly Val[],
+  ): Val {
+    const btf = this.m.kernelBtf();
+    const tid = resolveType(btf, variable.type);
+    const kind = btf.type(tid).kind;
+    const nullable = helper === "bpf_per_cpu_ptr";
+    const int = btfInt(btf, tid);
+    if (kind !== "struct" && kind !== "union" && int === undefined)
+      return this.m.fail(
+        e.arguments[0]!,
+        `'${variable.name}' is a ${kind}: the compiler reads per-CPU variables that are structs, unions or integers`,
+      );
+    const v = this.callWith(vals, call(helper), U64, e) as { k: "reg"; r: number; temp: boolean };
+    if (int === undefined) {
+      const t: Type = { ...(this.kptr(tid, true) as Type & { kind: "kptr" }), nullable };
+      return { ...v, k: "reg", t };
+    }
+    const t: PointerType = {
+      kind: "ptr",
+      to: intLayout(int),
+      nullable,
+      readonly: true,
+      what: `the per-CPU ${variable.name}`,
+    };
+    return { ...v, k: "reg", t };
   }
 
   /**

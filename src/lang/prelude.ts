@@ -256,7 +256,24 @@ export interface PointerHelpers {
   readonly sock_from_file: MaybeKernel;
   /** the current `struct task_struct *`, never null */
   readonly get_current_task_btf: () => KernelValue;
+  /** this CPU's copy of a per-CPU kernel variable (`helpers.this_cpu_ptr(ksyms.runqueues)`) */
+  readonly this_cpu_ptr: (variable: KernelValue) => KernelValue;
+  /** CPU `cpu`'s copy of a per-CPU kernel variable, or null when there is no such CPU */
+  readonly per_cpu_ptr: (variable: KernelValue, cpu: number) => KernelValue | null;
 }
+
+/**
+ * The kernel's per-CPU variables by name (`ksyms.runqueues`, from vmlinux BTF's `.data..percpu`),
+ * for `helpers.this_cpu_ptr` and `helpers.per_cpu_ptr`.
+ */
+export const ksyms: { readonly [name: string]: KernelValue } = new Proxy(
+  {},
+  {
+    get: () => {
+      throw new Error("ksyms are read only inside an eBPF program: compile the program with rawbpf");
+    },
+  },
+);
 
 /** Every helper of the kernel by its name without `bpf_`: `helpers.ktime_get_ns()`. */
 export const helpers: Helpers = new Proxy(

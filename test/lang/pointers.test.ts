@@ -6,7 +6,9 @@
  * refuse are compile errors at their TypeScript line and column.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { availableParallelism } from "node:os";
 import { test } from "node:test";
 import { CompileError, compile, Program, ProgramRejectedError } from "../../src/index.js";
 import { loadCompiled } from "../../src/program/compiled.js";
@@ -221,4 +223,74 @@ test("checked and released on every path, the same programs compile", () => {
     compile(
       `${HEAD}export const p = program("sched_cls", (ctx) => {\n  const t = zero(Tuple);${body}\n});\n`,
     );
+});
+
+test("helpers.this_cpu_ptr / per_cpu_ptr of a per-CPU kernel variable: the kernel's own CPU numbers", (t) => {
+  if (!needsRoot(t)) return;
+  const x64 = process.arch === "x64";
+  const cpus = availableParallelism();
+  const src = `import { program, helpers, ksyms } from "rawbpf";
+export const here = program("socket_filter", (ctx) => {
+  const cpu = helpers.get_smp_processor_id();
+  const rq = helpers.this_cpu_ptr(ksyms.runqueues);
+  if (rq.cpu !== cpu) return 1;
+  ${x64 ? "const n = helpers.this_cpu_ptr(ksyms.cpu_number);\n  if (n.value !== cpu) return 2;" : ""}
+  const last = helpers.per_cpu_ptr(ksyms.runqueues, ${cpus - 1});
+  if (last === null) return 3;
+  if (last.cpu !== ${cpus - 1}) return 4;
+  const none = helpers.per_cpu_ptr(ksyms.runqueues, 100000);
+  if (none !== null) return 5;
+  return 7;
+});
+`;
+  const m = compile(src, { file: "percpu.ts" });
+  let loaded: ReturnType<typeof loadCompiled>;
+  try {
+    loaded = loadCompiled(m);
+  } catch (e) {
+    // a kernel without CONFIG_KALLSYMS_ALL has no address for data symbols: the verifier read our
+    // ld_imm64 as the BTF VAR 'runqueues' and says so; there is nothing to run
+    assert.ok(
+      e instanceof ProgramRejectedError &&
+        /failed to find the address for kernel symbol 'runqueues'/.test(e.message) &&
+        !/ runqueues /.test(readFileSync("/proc/kallsyms", "latin1")),
+      `refused for another reason than a kernel without data symbols: ${String(e)}`,
+    );
+    return t.skip(
+      "this kernel's kallsyms has no data symbols (CONFIG_KALLSYMS_ALL=n): per-CPU variables cannot be resolved",
+    );
+  }
+  using _loaded = loaded;
+  assert.equal(
+    loaded.programs.here!.testRun({ data: PACKET }).retval,
+    7,
+    "each CPU's runqueue says which CPU it is",
+  );
+});
+
+test("per-CPU variables: misuses are compile errors", () => {
+  const misuse: [string, RegExp][] = [
+    ["helpers.this_cpu_ptr(ksyms.jiffies)", /the kernel's BTF has no variable 'jiffies'/],
+    ["helpers.this_cpu_ptr(ksyms.no_such_thing_here)", /no variable 'no_such_thing_here'/],
+    ["helpers.this_cpu_ptr(12)", /a per-CPU kernel variable by name: ksyms\.NAME/],
+    ["helpers.per_cpu_ptr(ksyms.runqueues, 0).cpu", /may be null/],
+  ];
+  // x86-64's per-CPU `current_task` is a pointer, which this_cpu_ptr does not type
+  if (process.arch === "x64")
+    misuse.push(["helpers.this_cpu_ptr(ksyms.current_task)", /'current_task' is a ptr: the compiler reads/]);
+  for (const [call, reason] of misuse) {
+    try {
+      compile(`import { program, helpers, ksyms } from "rawbpf";
+export const p = program("socket_filter", (ctx) => {
+  const v = ${call};
+  return 0;
+});
+`);
+      assert.fail(`compiled: ${call}`);
+    } catch (e) {
+      assert.ok(e instanceof CompileError, String(e));
+      assert.match(e.reason, reason, call);
+      assert.equal(e.line, 3, call);
+    }
+  }
 });
