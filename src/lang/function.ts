@@ -2517,7 +2517,10 @@ export class FunctionCompiler {
       this.lookupLocal("ksyms") ||
       a.property.type !== "Identifier"
     )
-      return this.m.fail(a, "the first argument is a per-CPU kernel variable by name: ksyms.NAME (ksyms.runqueues)");
+      return this.m.fail(
+        a,
+        "the first argument is a per-CPU kernel variable by name: ksyms.NAME (ksyms.runqueues)",
+      );
     const name = a.property.name;
     const btf = this.m.kernelBtf();
     const id = btf.findId(name, "var");
