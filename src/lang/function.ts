@@ -334,6 +334,8 @@ export class FunctionCompiler {
   /** the call a statement or declaration is made of (acquire and release calls must be one) */
   private topCall: B.Node | undefined;
   private reachable = true;
+  /** the array a kernel chain ended at (its address was the value): element bits and length */
+  private kernelArray: { bits: number; length: number } | undefined;
   private readonly usedLabels = new Set<string>();
   private labelCount = 0;
   private returnType: IntType = I64;
@@ -1915,6 +1917,8 @@ export class FunctionCompiler {
             `'${name}' is an array: pass it whole (probeReadKernelStr(buf, ${name}))`,
           );
         // its address, as a number: what bpf_probe_read_kernel(_str) takes
+        const element = btfInt(btf, t.type);
+        this.kernelArray = { bits: element?.bits ?? 0, length: t.length };
         const r = this.owned(base, step);
         if (off !== 0) this.emit(add(register(r), off));
         return { k: "reg", r, t: U64, temp: true };
@@ -2250,6 +2254,14 @@ export class FunctionCompiler {
       target = target.callee.object as B.Expression;
     }
     const region = this.regionOf(target, true);
+    if (region === undefined) {
+      const kernel = this.kernelString(target);
+      if (kernel !== undefined) {
+        if (at !== undefined)
+          this.m.fail(at, "a window (subarray) of kernel memory is not supported: compare from its start");
+        return this.kernelStrncmp(e, kernel, value, n);
+      }
+    }
     if (region === undefined || region.layout.kind !== "array" || region.layout.element.size !== 1)
       return this.m.fail(
         target,
@@ -2302,6 +2314,70 @@ export class FunctionCompiler {
     this.place(guard);
     this.emit(mov(register(r), 1));
     this.place(done);
+    return result;
+  }
+
+  /**
+   * A char array in kernel memory, as strncmp's first argument: a tracepoint record's char array
+   * field (`ctx.newcomm`) or a kernel struct's (`task.comm`): its address and length. Undefined
+   * when `e` is neither.
+   */
+  private kernelString(e: B.Expression): { addr: Val; length: number } | undefined {
+    if (e.type !== "MemberExpression") return undefined;
+    if (e.object.type === "Identifier" && !e.computed && e.property.type === "Identifier") {
+      const local = this.lookupLocal(e.object.name);
+      const field = local?.type.kind === "ctx" ? this.ctx?.fields.get(e.property.name) : undefined;
+      if (local !== undefined && field?.length !== undefined) {
+        if (field.type.bits !== 8) this.m.fail(e, `ctx.${e.property.name} is not a char array`);
+        const r = this.owned(this.readLocal(local, e.object), e);
+        this.emit(add(register(r), field.offset));
+        return { addr: { k: "reg", r, t: U64, temp: true }, length: field.length };
+      }
+    }
+    this.kernelArray = undefined;
+    const v = this.kernelChain(e);
+    if (v === undefined) return undefined;
+    const array = this.kernelArray as { bits: number; length: number } | undefined;
+    if (array === undefined || array.bits !== 8)
+      return this.m.fail(e, "strncmp compares a char array: this kernel member is not one");
+    return { addr: v, length: array.length };
+  }
+
+  /**
+   * strncmp on kernel memory: bpf_strncmp reads only memory the program owns, so the string is
+   * first copied to the stack with bpf_probe_read_kernel_str (n bytes and a NUL; a failed read
+   * leaves it empty), then compared.
+   */
+  private kernelStrncmp(
+    e: B.CallExpression,
+    src: { addr: Val; length: number },
+    value: string,
+    n: number,
+  ): Val {
+    if (n > src.length)
+      this.m.fail(e, `comparing ${n} bytes of a ${src.length}-byte kernel array runs past its end`);
+    const savedTop = this.stackTop;
+    const buf = this.alloc(n + 1, e);
+    this.callWith(
+      [{ k: "addr", off: buf }, { k: "imm", v: BigInt(n + 1), t: U32 }, src.addr],
+      call("bpf_probe_read_kernel_str"),
+      undefined,
+      e,
+    );
+    const str = this.m.string(value);
+    const rs = this.temp(e);
+    this.emit(ldMapValue(register(rs), str.map, str.offset));
+    const result = this.callWith(
+      [
+        { k: "addr", off: buf },
+        { k: "imm", v: BigInt(n), t: U32 },
+        { k: "reg", r: rs, t: U64, temp: true },
+      ],
+      call("bpf_strncmp"),
+      I32,
+      e,
+    );
+    this.stackTop = savedTop;
     return result;
   }
 
