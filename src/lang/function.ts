@@ -79,7 +79,15 @@ import {
   xor,
   xor32,
 } from "../isa/index.js";
-import { btfInt, findMember, pointee, resolveType, structName } from "./btfctx.js";
+import {
+  bitfieldAccess,
+  btfInt,
+  type FoundMember,
+  findMember,
+  pointee,
+  resolveType,
+  structName,
+} from "./btfctx.js";
 import { type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
 import {
   arrayLayout,
@@ -1881,8 +1889,10 @@ export class FunctionCompiler {
       const m = findMember(btf, struct, name);
       if (m === undefined)
         return this.m.fail(step.property, `${structName(btf, struct)} has no member '${name}'`);
-      if (m.bitfield)
-        return this.m.fail(step.property, `'${name}' is a bitfield, which the compiler does not read`);
+      if (m.bitfield) {
+        if (!last) return this.m.fail(rest[i + 1]!, `'${name}' is an integer: it has no fields`);
+        return this.loadBitfield(base, off, m, direct, step);
+      }
       off += m.offset;
       const tid = resolveType(btf, m.type);
       const t = btf.type(tid);
@@ -1926,6 +1936,36 @@ export class FunctionCompiler {
       return this.m.fail(step.property, `'${name}' is a ${t.kind}, which the compiler does not read`);
     }
     return base;
+  }
+
+  /**
+   * A bitfield of a kernel struct at byte `off` from `base`: the word holding it loaded (directly
+   * or with bpf_probe_read_kernel), shifted left then right as BPF_CORE_READ_BITFIELD does, so a
+   * signed field comes out sign-extended. Its type is the member's integer type.
+   */
+  private loadBitfield(
+    base: Val,
+    off: number,
+    m: FoundMember,
+    direct: boolean,
+    node: B.MemberExpression,
+  ): Val {
+    const btf = this.m.kernelBtf();
+    const t = btfInt(btf, m.type);
+    const size = btf.type(resolveType(btf, m.type));
+    const access =
+      t === undefined || !("size" in size) ? undefined : bitfieldAccess(m.bitOffset, m.bitSize, size.size);
+    if (t === undefined || access === undefined)
+      return this.m.fail(
+        node.property,
+        `the bitfield '${(node.property as B.Identifier).name}' is not an integer the compiler reads`,
+      );
+    const word = INT_TYPES.get(`u${access.loadSize * 8}`)!;
+    const v = this.loadKernel(base, off + access.byteOffset, word, direct, node) as { k: "reg"; r: number };
+    const r = register(v.r);
+    if (access.lshift > 0) this.emit(lsh(r, access.lshift));
+    if (access.rshift > 0) this.emit(t.signed ? arsh(r, access.rshift) : rsh(r, access.rshift));
+    return { k: "reg", r: v.r, t, temp: true };
   }
 
   private kptr(id: number, direct: boolean): Type {
