@@ -218,7 +218,10 @@ type Place =
 
 /** A reference a helper acquired: where, by which helper; released where, if it is. */
 interface RefState {
-  readonly helper: string;
+  /** what was acquired, by what: `the socket helpers.sk_lookup_tcp acquired` */
+  readonly what: string;
+  /** how it is released: `helpers.sk_release(sk)` */
+  readonly release: string;
   readonly node: B.Node;
   readonly released?: B.Node;
 }
@@ -833,7 +836,7 @@ export class FunctionCompiler {
         return;
       } else type = v.t;
       if (v.k === "imm") v = { ...v, t: type as IntType };
-      if (type.kind === "kptr" && type.acquired && s.kind !== "const")
+      if ((type.kind === "kptr" || type.kind === "ptr") && type.acquired && s.kind !== "const")
         this.m.fail(
           d,
           `'${d.id.name}' holds a reference that must be released: declare it with const, so that the reference it holds cannot be lost`,
@@ -1145,7 +1148,7 @@ export class FunctionCompiler {
     }
     if (e.type === "Identifier") {
       const l = this.lookupLocal(e.name);
-      return l?.type.kind === "kptr" ? { whenTrue: [], whenFalse: [l] } : none;
+      return l?.type.kind === "kptr" || l?.type.kind === "ptr" ? { whenTrue: [], whenFalse: [l] } : none;
     }
     if (e.type === "BinaryExpression" && ["===", "==", "!==", "!="].includes(e.operator)) {
       const [x, y] = e.right.type === "NullLiteral" ? [e.left, e.right] : [e.right, e.left];
@@ -1162,13 +1165,28 @@ export class FunctionCompiler {
   /** The references held, less those of acquired locals known null on this path (nothing to release). */
   private withoutNull(refs: ReadonlyMap<number, RefState>, nulls: readonly Local[]): Map<number, RefState> {
     const out = new Map(refs);
-    for (const l of nulls) if (l.type.kind === "kptr" && l.type.acquired) out.delete(l.type.ref!);
+    for (const l of nulls)
+      if ((l.type.kind === "kptr" || l.type.kind === "ptr") && l.type.acquired) out.delete(l.type.ref!);
     return out;
   }
 
   /** What a reference is, for messages: `the socket helpers.sk_lookup_tcp acquired at line 5`. */
   private refText(ref: RefState): string {
-    return `the socket helpers.${ref.helper.slice(4)} acquired at line ${lineOf(ref.node)}`;
+    return `${ref.what} at line ${lineOf(ref.node)}`;
+  }
+
+  /** Starts following a reference acquired at `node` (a new id, held on this path). */
+  private acquire(node: B.Node, what: string, release: string): number {
+    const ref = ++this.refCount;
+    // copied, not changed: the maps of the paths around (an if's start, a loop's) stay as they were
+    this.refs = new Map(this.refs).set(ref, { what, release, node });
+    return ref;
+  }
+
+  /** Marks a reference released at `node` on this path. */
+  private released(ref: number, node: B.Node): void {
+    const r = this.refs.get(ref);
+    if (r !== undefined) this.refs = new Map(this.refs).set(ref, { ...r, released: node });
   }
 
   /** The references held after an if whose two branches reach its end: both must hold the same. */
@@ -1204,7 +1222,7 @@ export class FunctionCompiler {
       if (!before.has(id))
         this.m.fail(
           node,
-          `${this.refText(this.refs.get(id)!)} is still held when this ${what}: release it (helpers.sk_release) before, as the verifier wants every reference released on every path`,
+          `${this.refText(this.refs.get(id)!)} is still held when this ${what}: release it (${this.refs.get(id)!.release}) before, as the verifier wants every reference released on every path`,
         );
     for (const id of before)
       if (!now.includes(id))
@@ -1221,7 +1239,7 @@ export class FunctionCompiler {
       if (r.released === undefined)
         this.m.fail(
           node,
-          `${this.refText(r)} is not released on this path: call helpers.sk_release(...) on it before the function ends ${when} (the verifier refuses a program that may leak a reference: "Unreleased reference")`,
+          `${this.refText(r)} is not released on this path: call ${r.release} before the function ends ${when} (the verifier refuses a program that may leak a reference: "Unreleased reference")`,
         );
   }
 
@@ -1451,12 +1469,12 @@ export class FunctionCompiler {
       if (t.kind === "ptr" || t.kind === "kptr") t = { ...t, nullable: false };
       else if (t.kind === "maybe") t = t.type;
     }
-    if (t.kind === "kptr" && t.ref !== undefined) {
+    if ((t.kind === "kptr" || t.kind === "ptr") && t.ref !== undefined) {
       const ref = this.refs.get(t.ref);
       if (ref?.released !== undefined)
         this.m.fail(
           node,
-          `'${local.name}' ${t.acquired ? "was released" : `comes from the reference helpers.${ref.helper.slice(4)} acquired at line ${lineOf(ref.node)}, released`} at line ${lineOf(ref.released)}: it may not be used after (the kernel may free the socket)`,
+          `'${local.name}' ${t.acquired ? "was released" : `comes from ${this.refText(ref)}, released`} at line ${lineOf(ref.released)}: it may not be used after (the kernel has it back)`,
         );
     }
     if (t.kind === "stack") return { k: "addr", off: t.off };
@@ -2584,10 +2602,8 @@ export class FunctionCompiler {
         );
       if (e !== this.topCall)
         this.m.fail(e, `release a reference in a statement of its own: \`helpers.${name}(sk);\``);
-      const ref = this.refs.get(t.ref);
       const v = this.callWith(vals, call(helper.name), I64, e);
-      // copied, not changed: the maps of the paths around (an if's start, a loop's) stay as they were
-      if (ref !== undefined) this.refs = new Map(this.refs).set(t.ref, { ...ref, released: e });
+      this.released(t.ref, e);
       return v;
     }
     if (helper.name === "bpf_get_current_task") {
@@ -2718,10 +2734,12 @@ export class FunctionCompiler {
       if (t?.kind === "kptr" && t.ref !== undefined) ref = t.ref;
     }
     const v = this.callWith(vals, call(helper), U64, e);
-    if (acquired) {
-      ref = ++this.refCount;
-      this.refs = new Map(this.refs).set(ref, { helper, node: e });
-    }
+    if (acquired)
+      ref = this.acquire(
+        e,
+        `the socket helpers.${helper.slice(4)} acquired`,
+        `helpers.${ACQUIRES[helper]!.slice(4)}(...)`,
+      );
     const t: Type = {
       kind: "kptr",
       id,
@@ -2862,11 +2880,23 @@ export class FunctionCompiler {
             U64,
             e,
           );
+          if (e !== this.topCall)
+            this.m.fail(
+              e,
+              `${map.name}.reserve() gives a record to submit or discard on every path: keep it in a const of its own (const r = ${map.name}.reserve())`,
+            );
+          const ref = this.acquire(
+            e,
+            `the record ${map.name}.reserve() reserved`,
+            `${map.name}.submit(r) or ${map.name}.discard(r)`,
+          );
           const t: PointerType = {
             kind: "ptr",
             to: map.value,
             nullable: true,
             what: `record of ${map.name}`,
+            ref,
+            acquired: true,
           };
           return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
         }
@@ -2883,10 +2913,14 @@ export class FunctionCompiler {
               args[0]!,
               "this record may be null (the ring buffer may be full): check it first, e.g. `if (r === null) return 0;`",
             );
+          if (e !== this.topCall)
+            this.m.fail(e, `${method} a record in a statement of its own: \`${map.name}.${method}(r);\``);
           const flags = args[1]
             ? this.convert(this.expr(args[1], U64), U64, args[1])
             : ({ k: "imm", v: 0n, t: U64 } as Val);
-          return this.callWith([rec, flags], call(`bpf_ringbuf_${method}`), undefined, e);
+          const done = this.callWith([rec, flags], call(`bpf_ringbuf_${method}`), undefined, e);
+          if (rt?.kind === "ptr" && rt.ref !== undefined) this.released(rt.ref, e);
+          return done;
         }
         case "output": {
           if (map.type === "perf_event_array") {

@@ -104,6 +104,10 @@ export interface PointerType {
   readonly readonly?: boolean;
   /** what the memory is, for messages */
   readonly what: string;
+  /** the reference it is (a ring buffer record reserve() gave), followed to check its release */
+  readonly ref?: number;
+  /** it is that acquired reference itself */
+  readonly acquired?: boolean;
 }
 
 /** A packet read: an unsigned value, or null (held as all ones) when the packet is too short. */
