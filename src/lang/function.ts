@@ -431,7 +431,7 @@ export class FunctionCompiler {
     }
     if (this.reachable) {
       if (params.length > 0 || body.type === "BlockStatement") {
-        this.checkReleased(node, "at the end of the function");
+        this.checkReleased(node, "before the function ends");
         this.mark(node);
         this.emit(mov(register(0), 0));
         this.emit(exit());
@@ -871,7 +871,7 @@ export class FunctionCompiler {
 
   private returnValue(e: B.Expression, node: B.Node): void {
     const v = this.convert(this.expr(e, this.returnType), this.returnType, e);
-    this.checkReleased(node, "when it returns");
+    this.checkReleased(node, "before this return");
     this.moveTo(0, v);
     this.release(v);
     void node;
@@ -1239,7 +1239,7 @@ export class FunctionCompiler {
       if (r.released === undefined)
         this.m.fail(
           node,
-          `${this.refText(r)} is not released on this path: call ${r.release} before the function ends ${when} (the verifier refuses a program that may leak a reference: "Unreleased reference")`,
+          `${this.refText(r)} is not released on this path: call ${r.release} ${when} (the verifier refuses a program that may leak a reference: "Unreleased reference")`,
         );
   }
 
