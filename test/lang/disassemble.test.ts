@@ -6,15 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
+import { captureIo } from "../../src/cli/io.js";
+import { main } from "../../src/cli/main.js";
 import { BpfObject, compile, type Program } from "../../src/index.js";
 import { loadCompiled } from "../../src/program/compiled.js";
 import { haveTools } from "../support/ci.js";
 import { needsRoot } from "../support/privilege.js";
-import { clangPresent } from "./clang.js";
+import { clangObject, clangPresent } from "./clang.js";
 import { TWINS } from "./twin-programs.js";
 
 const flows = TWINS.find((t) => t.name === "flows")!;
@@ -68,35 +67,39 @@ test("disassemble(): a loaded TypeScript program shows its TypeScript lines at b
 test("disassemble(): a clang object's C lines, as bpftool shows them", (t) => {
   if (!needsRoot(t)) return;
   if (!haveTools("bpftool") || !clangPresent()) return t.skip("bpftool or clang-19 is not installed");
-  const dir = mkdtempSync(join(tmpdir(), "rawbpf-disasm-"));
-  try {
-    writeFileSync(join(dir, "flows.c"), flows.c);
-    execFileSync(
-      "clang-19",
-      [
-        "-target",
-        "bpf",
-        "-O2",
-        "-g",
-        `-I/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
-        "-c",
-        "flows.c",
-        "-o",
-        "flows.o",
-      ],
-      { cwd: dir },
+  using obj = BpfObject.open(clangObject(flows.c)).load({ programs: ["flows"] });
+  const prog = obj.program("flows");
+  const text = ours(prog);
+  assert.deepEqual(text, bpftoolLinum(prog), "line for line as bpftool prints it");
+  assert.ok(
+    text.some((l) => /^; __u32 k = mix\(src, dst\) % 64; \[file:.*\.c line_num:\d+ line_col:\d+\]$/.test(l)),
+    `a C line with its place:\n${text.join("\n")}`,
+  );
+});
+
+test("rawbpf prog dump xlated ID linum [--json]: bpftool's, on a TypeScript program and a clang object", async (t) => {
+  if (!needsRoot(t)) return;
+  if (!haveTools("bpftool") || !clangPresent()) return t.skip("bpftool or clang-19 is not installed");
+  const m = compile(flows.ts, { file: "flows.ts" });
+  using loaded = loadCompiled(m);
+  using obj = BpfObject.open(clangObject(flows.c)).load({ programs: ["flows"] });
+  for (const prog of [loaded.programs.flows!, obj.program("flows")]) {
+    const id = String(prog.info().id);
+    const io = captureIo();
+    assert.equal(await main(["prog", "dump", "xlated", id, "linum", "--json"], io), 0, io.err);
+    const theirs = JSON.parse(
+      execFileSync("bpftool", ["-j", "prog", "dump", "xlated", "id", id, "linum"], { encoding: "utf8" }),
     );
-    using obj = BpfObject.open(readFileSync(join(dir, "flows.o"))).load({ programs: ["flows"] });
-    const prog = obj.program("flows");
-    const text = ours(prog);
-    assert.deepEqual(text, bpftoolLinum(prog), "line for line as bpftool prints it");
-    assert.ok(
-      text.some((l) =>
-        /^; __u32 k = mix\(src, dst\) % 64; \[file:.*flows\.c line_num:\d+ line_col:\d+\]$/.test(l),
-      ),
-      `a C line with its place:\n${text.join("\n")}`,
+    const ours = (JSON.parse(io.out) as Record<string, unknown>[]).map(({ map: _map, ...rest }) => rest);
+    assert.deepEqual(ours, theirs, `program ${id}: entry for entry`);
+    const text = captureIo();
+    assert.equal(await main(["prog", "dump", "xlated", id, "linum"], text), 0, text.err);
+    const comments = (s: string) => s.split("\n").filter((l) => l.startsWith("; "));
+    assert.deepEqual(
+      comments(text.out),
+      comments(prog.disassemble({ lineNumbers: true })),
+      "the text's comments",
     );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    assert.ok(comments(text.out).length > 5, "with source lines");
   }
 });
