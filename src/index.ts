@@ -205,7 +205,14 @@ export {
   programTypes,
   UnknownTypeError,
 } from "./program/types.js";
-export type { JitedProgram, SourceLine, XlatedInstruction, XlatedProgram } from "./program/xlated.js";
+export type {
+  JitedProgram,
+  SourceLine,
+  XlatedInstruction,
+  XlatedProgram,
+  XlatedTextOptions,
+} from "./program/xlated.js";
+export { xlatedText } from "./program/xlated.js";
 // ring buffers
 export * from "./ringbuf/index.js";
 export {

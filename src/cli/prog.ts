@@ -11,13 +11,13 @@ import type { Btf } from "../btf/decode.js";
 import { NoSuchObjectError } from "../map/list.js";
 import { type ListedProgram, listPrograms, programById } from "../program/list.js";
 import { Program } from "../program/program.js";
-import type { XlatedInstruction } from "../program/xlated.js";
+import { type XlatedInstruction, xlatedText } from "../program/xlated.js";
 import { parseArgs } from "./args.js";
 import { type CliIo, UsageError } from "./io.js";
 
 const HELP = `usage: rawbpf prog list [--json]
        rawbpf prog show ID [--json]
-       rawbpf prog dump xlated ID [--json]
+       rawbpf prog dump xlated ID [linum] [--json]
        rawbpf prog dump jited ID [--json]
        rawbpf prog pin ID PATH
 
@@ -25,7 +25,8 @@ The programs loaded in the kernel, as bpftool prog shows them (needs CAP_SYS_ADM
   list            every program: id, type, name, tag, sizes, maps, BTF
   show ID         one program ('show id ID' works too, as in bpftool)
   dump xlated ID  its instructions after the verifier's rewrites, with the source lines of its
-                  line_info and the names of the maps it refers to
+                  line_info and the names of the maps it refers to; 'linum' adds each source
+                  line's file, line and column (as bpftool's linum)
   dump jited ID   its JIT-compiled machine code: the bytes, and the disassembly when
                   llvm-objdump-19 (LLVM) is installed
   pin ID PATH     pins it at PATH in a bpffs
@@ -174,12 +175,7 @@ function opcode(x: XlatedInstruction): string {
   return `(${x.insn.code.toString(16).padStart(2, "0")})`;
 }
 
-/** The instruction's text, with the map's name after a map reference. */
-function withMapName(x: XlatedInstruction): string {
-  return x.map?.name ? `${x.text}  # map '${x.map.name}'` : x.text;
-}
-
-async function dumpXlated(id: number, asJson: boolean, io: CliIo): Promise<void> {
+async function dumpXlated(id: number, asJson: boolean, linum: boolean, io: CliIo): Promise<void> {
   using prog = openProgram(id);
   const { btfId, instructions } = prog.xlated();
   if (instructions.length === 0 && prog.info().xlatedLength > 0)
@@ -192,7 +188,13 @@ async function dumpXlated(id: number, asJson: boolean, io: CliIo): Promise<void>
       const o: Record<string, unknown> = {};
       const proto = protos.get(x.slot);
       if (proto !== undefined) o.proto = proto;
-      if (x.source) o.src = x.source.text;
+      if (x.source) {
+        o.src = x.source.text.trimStart();
+        // as bpftool's linum: each part only when the record has it
+        if (linum && x.source.file) o.file = x.source.file;
+        if (linum && x.source.line) o.line_num = x.source.line;
+        if (linum && x.source.column) o.line_col = x.source.column;
+      }
       o.disasm = `${opcode(x)} ${x.text}`;
       if (x.map) o.map = x.map;
       return o;
@@ -200,14 +202,7 @@ async function dumpXlated(id: number, asJson: boolean, io: CliIo): Promise<void>
     io.stdout(`${json(out)}\n`);
     return;
   }
-  const lines: string[] = [];
-  for (const x of instructions) {
-    const proto = protos.get(x.slot);
-    if (proto !== undefined) lines.push(`${proto}:`);
-    if (x.source) lines.push(`; ${x.source.text}`);
-    lines.push(`${String(x.slot).padStart(4)}: ${opcode(x)} ${withMapName(x)}`);
-  }
-  io.stdout(`${lines.join("\n")}\n`);
+  io.stdout(xlatedText({ btfId, instructions }, { prototypes: protos, lineNumbers: linum }) || "\n");
 }
 
 /** The ELF machine of this process's architecture (the JIT writes its code), or undefined. */
@@ -346,8 +341,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
           what ? `dump what? 'xlated' or 'jited', not '${what}'` : "dump needs xlated or jited",
         );
       const [id, more] = takeId(after, "program");
-      if (more.length > 0) throw new UsageError(`unexpected argument '${more[0]}'`);
-      if (what === "xlated") await dumpXlated(id, asJson, io);
+      const linum = what === "xlated" && more[0] === "linum";
+      if (more.length > (linum ? 1 : 0)) throw new UsageError(`unexpected argument '${more[linum ? 1 : 0]}'`);
+      if (what === "xlated") await dumpXlated(id, asJson, linum, io);
       else dumpJited(id, asJson, io);
       return 0;
     }

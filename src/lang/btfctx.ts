@@ -42,27 +42,74 @@ export function pointee(btf: Btf, id: number): number | undefined {
   return k === "struct" || k === "union" ? to : undefined;
 }
 
-/** A member of a struct or union by name, looking into anonymous members: its byte offset and type. */
-export function findMember(
-  btf: Btf,
-  structId: number,
-  name: string,
-): { offset: number; type: number; bitfield: boolean } | undefined {
+/** A member found by {@link findMember}. */
+export interface FoundMember {
+  /** byte offset from the struct's start (a bitfield's is not whole) */
+  readonly offset: number;
+  readonly type: number;
+  /** it is a bitfield (its value is `bitSize` bits at `bitOffset`) */
+  readonly bitfield: boolean;
+  /** bit offset from the struct's start */
+  readonly bitOffset: number;
+  /** the bitfield's width in bits (0 for a plain member) */
+  readonly bitSize: number;
+}
+
+/** A member of a struct or union by name, looking into anonymous members: its offset and type. */
+export function findMember(btf: Btf, structId: number, name: string): FoundMember | undefined {
   const t = btf.type(structId);
   if (t.kind !== "struct" && t.kind !== "union") return undefined;
   for (const m of t.members) {
-    if (m.name === name)
+    if (m.name === name) {
+      let bitOffset = m.bitOffset;
+      let bitSize = m.bitfieldSize;
+      // a struct without kind_flag says a bitfield's width and place in its int type
+      const it = btf.type(resolveType(btf, m.type));
+      if (bitSize === 0 && it.kind === "int" && (it.bits !== it.size * 8 || it.bitOffset !== 0)) {
+        bitOffset += it.bitOffset;
+        bitSize = it.bits;
+      }
       return {
-        offset: m.bitOffset / 8,
+        offset: bitOffset / 8,
         type: m.type,
-        bitfield: m.bitfieldSize !== 0 || m.bitOffset % 8 !== 0,
+        bitfield: bitSize !== 0 || bitOffset % 8 !== 0,
+        bitOffset,
+        bitSize,
       };
+    }
     if (m.name === "") {
       const inner = findMember(btf, resolveType(btf, m.type), name);
-      if (inner !== undefined) return { ...inner, offset: inner.offset + m.bitOffset / 8 };
+      if (inner !== undefined)
+        return { ...inner, offset: inner.offset + m.bitOffset / 8, bitOffset: inner.bitOffset + m.bitOffset };
     }
   }
   return undefined;
+}
+
+/**
+ * How a bitfield is read, as libbpf's BPF_CORE_READ_BITFIELD does it (little-endian): load
+ * `loadSize` bytes at `byteOffset` (the smallest naturally aligned word of at least the field's
+ * type that holds all its bits), shift left by `lshift` so that its top bit is bit 63, then right
+ * by `rshift` (arithmetic for a signed field, which sign-extends it).
+ */
+export function bitfieldAccess(
+  bitOffset: number,
+  bitSize: number,
+  typeSize: number,
+): { byteOffset: number; loadSize: number; lshift: number; rshift: number } | undefined {
+  let size = typeSize;
+  let byteOffset = Math.floor(bitOffset / 8 / size) * size;
+  while (bitOffset + bitSize - byteOffset * 8 > size * 8) {
+    if (size >= 8) return undefined;
+    size *= 2;
+    byteOffset = Math.floor(bitOffset / 8 / size) * size;
+  }
+  return {
+    byteOffset,
+    loadSize: size,
+    lshift: 64 - (bitOffset + bitSize - byteOffset * 8),
+    rshift: 64 - bitSize,
+  };
 }
 
 /** The name of a struct for messages: `task_struct`. */

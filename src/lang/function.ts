@@ -79,7 +79,15 @@ import {
   xor,
   xor32,
 } from "../isa/index.js";
-import { btfInt, findMember, pointee, resolveType, structName } from "./btfctx.js";
+import {
+  bitfieldAccess,
+  btfInt,
+  type FoundMember,
+  findMember,
+  pointee,
+  resolveType,
+  structName,
+} from "./btfctx.js";
 import { type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
 import {
   arrayLayout,
@@ -208,6 +216,27 @@ type Place =
       readonly guard?: string;
     };
 
+/** A reference a helper acquired: where, by which helper; released where, if it is. */
+interface RefState {
+  /** what was acquired, by what: `the socket helpers.sk_lookup_tcp acquired` */
+  readonly what: string;
+  /** how it is released: `helpers.sk_release(sk)` */
+  readonly release: string;
+  readonly node: B.Node;
+  readonly released?: B.Node;
+}
+
+/** Helpers whose result is an acquired reference, and the helper that releases it. */
+const ACQUIRES: Record<string, string> = {
+  bpf_sk_lookup_tcp: "bpf_sk_release",
+  bpf_sk_lookup_udp: "bpf_sk_release",
+  bpf_skc_lookup_tcp: "bpf_sk_release",
+};
+
+function lineOf(node: B.Node): number {
+  return node.loc?.start.line ?? 0;
+}
+
 /** Memory a program refers to by name: a stack object, or a field of one or of a map value. */
 interface Region {
   /** the address: a register, or a stack address */
@@ -302,9 +331,22 @@ export class FunctionCompiler {
   private readonly scopes: Map<string, Local>[] = [new Map()];
   private readonly freeTemps = new Set<number>(TEMPS);
   private readonly freeLocalRegs: number[] = [...LOCAL_REGS];
-  private readonly loops: { brk: string; cont: string | undefined }[] = [];
+  private readonly loops: {
+    brk: string;
+    cont: string | undefined;
+    /** the references held where the loop (or switch) starts, and where `continue` goes */
+    refs: ReadonlyMap<number, RefState>;
+    contRefs: ReadonlyMap<number, RefState> | undefined;
+  }[] = [];
   private narrowed = new Set<Local>();
+  /** references acquired on the path being compiled (sockets from bpf_sk_lookup_tcp), by id */
+  private refs = new Map<number, RefState>();
+  private refCount = 0;
+  /** the call a statement or declaration is made of (acquire and release calls must be one) */
+  private topCall: B.Node | undefined;
   private reachable = true;
+  /** the array a kernel chain ended at (its address was the value): element bits and length */
+  private kernelArray: { bits: number; length: number } | undefined;
   private readonly usedLabels = new Set<string>();
   private labelCount = 0;
   private returnType: IntType = I64;
@@ -389,6 +431,7 @@ export class FunctionCompiler {
     }
     if (this.reachable) {
       if (params.length > 0 || body.type === "BlockStatement") {
+        this.checkReleased(node, "before the function ends");
         this.mark(node);
         this.emit(mov(register(0), 0));
         this.emit(exit());
@@ -536,6 +579,7 @@ export class FunctionCompiler {
         node,
         `this map value may be null (the key may be absent): check it first, e.g. \`if (v === null) return 0;\``,
       );
+    if (t?.kind === "kptr" && t.nullable) this.mayBeNull(node, t);
     return this.m.fail(node, `expected an integer here, got ${t === undefined ? v.k : typeName(t)}`);
   }
 
@@ -557,7 +601,9 @@ export class FunctionCompiler {
         return;
       case "ExpressionStatement":
         this.mark(s);
+        this.topCall = s.expression;
         this.effect(s.expression);
+        this.topCall = undefined;
         return;
       case "ReturnStatement":
         this.mark(s);
@@ -582,6 +628,8 @@ export class FunctionCompiler {
           this.m.fail(s, `'${s.type === "BreakStatement" ? "break" : "continue"}' outside a loop`);
         const to = s.type === "BreakStatement" ? loop.brk : loop.cont;
         if (to === undefined) this.m.fail(s, "'continue' inside a switch is not supported");
+        const refs = s.type === "BreakStatement" ? loop.refs : loop.contRefs;
+        if (refs !== undefined && this.reachable) this.sameRefs(refs, s, "leaves the loop");
         this.jump(ja(to), to, true);
         return;
       }
@@ -772,7 +820,9 @@ export class FunctionCompiler {
         this.storeLocal(local, { k: "imm", v: 0n, t: annotated });
         continue;
       }
+      this.topCall = d.init;
       let v = this.expr(d.init, annotated);
+      this.topCall = undefined;
       let type: Type;
       if (annotated !== undefined) {
         v = this.convert(v, annotated, d.init);
@@ -786,6 +836,11 @@ export class FunctionCompiler {
         return;
       } else type = v.t;
       if (v.k === "imm") v = { ...v, t: type as IntType };
+      if ((type.kind === "kptr" || type.kind === "ptr") && type.acquired && s.kind !== "const")
+        this.m.fail(
+          d,
+          `'${d.id.name}' holds a reference that must be released: declare it with const, so that the reference it holds cannot be lost`,
+        );
       const local = this.declare(d.id.name, type, s.kind === "let", d);
       this.narrowed.delete(local);
       this.storeLocal(local, v);
@@ -816,6 +871,7 @@ export class FunctionCompiler {
 
   private returnValue(e: B.Expression, node: B.Node): void {
     const v = this.convert(this.expr(e, this.returnType), this.returnType, e);
+    this.checkReleased(node, "before this return");
     this.moveTo(0, v);
     this.release(v);
     void node;
@@ -831,27 +887,35 @@ export class FunctionCompiler {
       return;
     }
     const { whenTrue, whenFalse } = this.facts(s.test);
+    const nulls = this.nullFacts(s.test);
     const elseL = this.newLabel("else");
     const endL = this.newLabel("endif");
     const before = new Set(this.narrowed);
+    const refsBefore = this.refs;
     this.cond(s.test, elseL, false);
     this.narrowed = new Set([...before, ...whenTrue]);
+    this.refs = this.withoutNull(refsBefore, nulls.whenTrue);
     this.withScope(() => this.statement(s.consequent));
     const thenEnd = this.reachable;
     const thenNarrowed = this.narrowed;
+    const thenRefs = this.refs;
     if (s.alternate) this.jump(ja(endL), endL, true);
     this.place(elseL);
     this.narrowed = new Set([...before, ...whenFalse]);
+    this.refs = this.withoutNull(refsBefore, nulls.whenFalse);
     if (s.alternate) {
       const alt = s.alternate;
       this.withScope(() => this.statement(alt));
     }
     const elseEnd = this.reachable;
     const elseNarrowed = this.narrowed;
+    const elseRefs = this.refs;
     this.place(endL);
     if (thenEnd && !elseEnd) this.narrowed = thenNarrowed;
     else if (!thenEnd && elseEnd) this.narrowed = elseNarrowed;
     else this.narrowed = new Set([...thenNarrowed].filter((l) => elseNarrowed.has(l)));
+    if (thenEnd && !elseEnd) this.refs = thenRefs;
+    else if (thenEnd && elseEnd) this.refs = this.mergeRefs(thenRefs, elseRefs, s);
   }
 
   private forStatement(s: B.ForStatement): void {
@@ -898,12 +962,15 @@ export class FunctionCompiler {
       const brk = this.newLabel("done");
       for (const l of this.narrowed) if (assigns(s.body, l.name)) this.narrowed.delete(l);
       const before = new Set(this.narrowed);
+      const refsBefore = this.refs;
       this.place(head);
       this.usedLabels.add(head);
       this.cond(test, brk, false);
-      this.loops.push({ brk, cont });
+      this.loops.push({ brk, cont, refs: refsBefore, contRefs: refsBefore });
       this.withScope(() => this.statement(s.body));
       this.loops.pop();
+      if (this.reachable) this.sameRefs(refsBefore, s.body, "ends an iteration");
+      this.refs = refsBefore;
       this.place(cont);
       this.mark(u!);
       this.effect(u!);
@@ -939,14 +1006,19 @@ export class FunctionCompiler {
     const fallback = defaultLabel ?? brk;
     this.jump(ja(fallback), fallback, true);
     const enclosing = this.loops[this.loops.length - 1];
-    this.loops.push({ brk, cont: enclosing?.cont });
+    const refsBefore = this.refs;
+    this.loops.push({ brk, cont: enclosing?.cont, refs: refsBefore, contRefs: enclosing?.contRefs });
     this.withScope(() => {
       s.cases.forEach((c, i) => {
+        if (this.reachable) this.sameRefs(refsBefore, c, "falls into the next case");
+        this.refs = refsBefore;
         this.place(labels[i]!);
         this.statements(c.consequent);
       });
     });
     this.loops.pop();
+    if (this.reachable) this.sameRefs(refsBefore, s, "leaves the switch");
+    this.refs = refsBefore;
     this.place(brk);
   }
 
@@ -1045,7 +1117,7 @@ export class FunctionCompiler {
     }
     if (e.type === "Identifier") {
       const l = this.lookupLocal(e.name);
-      return l && (l.type.kind === "ptr" || l.type.kind === "maybe")
+      return l && (l.type.kind === "ptr" || l.type.kind === "maybe" || l.type.kind === "kptr")
         ? { whenTrue: [l], whenFalse: [] }
         : none;
     }
@@ -1057,6 +1129,127 @@ export class FunctionCompiler {
       return e.operator.startsWith("=") ? { whenTrue: [], whenFalse: [l] } : { whenTrue: [l], whenFalse: [] };
     }
     return none;
+  }
+
+  /** Locals known null when `e` is true, and when it is false. */
+  private nullFacts(e: B.Expression): { whenTrue: Local[]; whenFalse: Local[] } {
+    const none = { whenTrue: [], whenFalse: [] };
+    if (e.type === "ParenthesizedExpression") return this.nullFacts(e.expression);
+    if (e.type === "UnaryExpression" && e.operator === "!") {
+      const f = this.nullFacts(e.argument);
+      return { whenTrue: f.whenFalse, whenFalse: f.whenTrue };
+    }
+    if (e.type === "LogicalExpression") {
+      const a = this.nullFacts(e.left);
+      const b = this.nullFacts(e.right);
+      if (e.operator === "&&") return { whenTrue: [...a.whenTrue, ...b.whenTrue], whenFalse: [] };
+      if (e.operator === "||") return { whenTrue: [], whenFalse: [...a.whenFalse, ...b.whenFalse] };
+      return none;
+    }
+    if (e.type === "Identifier") {
+      const l = this.lookupLocal(e.name);
+      return l?.type.kind === "kptr" || l?.type.kind === "ptr" ? { whenTrue: [], whenFalse: [l] } : none;
+    }
+    if (e.type === "BinaryExpression" && ["===", "==", "!==", "!="].includes(e.operator)) {
+      const [x, y] = e.right.type === "NullLiteral" ? [e.left, e.right] : [e.right, e.left];
+      if (y.type !== "NullLiteral" || x.type !== "Identifier") return none;
+      const l = this.lookupLocal(x.name);
+      if (!l) return none;
+      return e.operator.startsWith("=") ? { whenTrue: [l], whenFalse: [] } : { whenTrue: [], whenFalse: [l] };
+    }
+    return none;
+  }
+
+  // ---------------------------------------------------------------- references
+
+  /** The references held, less those of acquired locals known null on this path (nothing to release). */
+  private withoutNull(refs: ReadonlyMap<number, RefState>, nulls: readonly Local[]): Map<number, RefState> {
+    const out = new Map(refs);
+    for (const l of nulls)
+      if ((l.type.kind === "kptr" || l.type.kind === "ptr") && l.type.acquired) out.delete(l.type.ref!);
+    return out;
+  }
+
+  /** What a reference is, for messages: `the socket helpers.sk_lookup_tcp acquired at line 5`. */
+  private refText(ref: RefState): string {
+    return `${ref.what} at line ${lineOf(ref.node)}`;
+  }
+
+  /** Starts following a reference acquired at `node` (a new id, held on this path). */
+  private acquire(node: B.Node, what: string, release: string): number {
+    const ref = ++this.refCount;
+    // copied, not changed: the maps of the paths around (an if's start, a loop's) stay as they were
+    this.refs = new Map(this.refs).set(ref, { what, release, node });
+    return ref;
+  }
+
+  /** Marks a reference released at `node` on this path. */
+  private released(ref: number, node: B.Node): void {
+    const r = this.refs.get(ref);
+    if (r !== undefined) this.refs = new Map(this.refs).set(ref, { ...r, released: node });
+  }
+
+  /** The references held after an if whose two branches reach its end: both must hold the same. */
+  private mergeRefs(
+    a: ReadonlyMap<number, RefState>,
+    b: ReadonlyMap<number, RefState>,
+    node: B.Node,
+  ): Map<number, RefState> {
+    const out = new Map<number, RefState>();
+    for (const id of new Set([...a.keys(), ...b.keys()])) {
+      const x = a.get(id);
+      const y = b.get(id);
+      const heldX = x !== undefined && x.released === undefined;
+      const heldY = y !== undefined && y.released === undefined;
+      if (heldX !== heldY)
+        this.m.fail(
+          node,
+          `${this.refText((x ?? y)!)} is released on one path through this if and not on the other: release it on every path (the verifier follows each one)`,
+        );
+      const kept = heldX ? x : x?.released !== undefined ? x : y;
+      if (kept !== undefined) out.set(id, kept);
+    }
+    return out;
+  }
+
+  /** A loop's iteration, a break or a case must hold the references held where the loop started. */
+  private sameRefs(start: ReadonlyMap<number, RefState>, node: B.Node, what: string): void {
+    const held = (m: ReadonlyMap<number, RefState>) =>
+      [...m].filter(([, r]) => r.released === undefined).map(([id]) => id);
+    const before = new Set(held(start));
+    const now = held(this.refs);
+    for (const id of now)
+      if (!before.has(id))
+        this.m.fail(
+          node,
+          `${this.refText(this.refs.get(id)!)} is still held when this ${what}: release it (${this.refs.get(id)!.release}) before, as the verifier wants every reference released on every path`,
+        );
+    for (const id of before)
+      if (!now.includes(id))
+        this.m.fail(
+          node,
+          `${this.refText(start.get(id)!)} is released inside a loop or switch that it was acquired before: release it after the loop, where every path goes`,
+        );
+  }
+
+  /** Every reference acquired on this path must be released before the function ends. */
+  private checkReleased(node: B.Node, when: string): void {
+    if (!this.reachable) return;
+    for (const r of this.refs.values())
+      if (r.released === undefined)
+        this.m.fail(
+          node,
+          `${this.refText(r)} is not released on this path: call ${r.release} ${when} (the verifier refuses a program that may leak a reference: "Unreleased reference")`,
+        );
+  }
+
+  /** A compile error: a helper's pointer result is used before its null check. */
+  private mayBeNull(node: B.Node, t: { what: string }): never {
+    const name = node.type === "Identifier" ? node.name : "p";
+    return this.m.fail(
+      node,
+      `this ${t.what} may be null (the helper found nothing, or the socket is not of that kind): check it first, e.g. \`if (${name} === null) return 0;\``,
+    );
   }
 
   /** Emits a jump to `target` taken when `e`'s truth is `when`; falls through otherwise. */
@@ -1108,7 +1301,8 @@ export class FunctionCompiler {
           if (op !== "==" && op !== "!=") this.m.fail(e, "null can only be compared with === or !==");
           const v = this.expr(other, undefined);
           const t = this.valType(v);
-          const sentinel = t?.kind === "maybe" ? MISSING : t?.kind === "ptr" ? 0n : undefined;
+          const sentinel =
+            t?.kind === "maybe" ? MISSING : t?.kind === "ptr" || t?.kind === "kptr" ? 0n : undefined;
           if (sentinel === undefined) this.m.fail(other, `this ${t ? typeName(t) : "value"} is never null`);
           const { r, temp } = this.inReg(v, other);
           const jumpOp = (op === "==") === when ? jeq : jne;
@@ -1272,10 +1466,17 @@ export class FunctionCompiler {
   private readLocal(local: Local, node: B.Node): Val {
     let t = local.type;
     if (this.narrowed.has(local)) {
-      if (t.kind === "ptr") t = { ...t, nullable: false };
+      if (t.kind === "ptr" || t.kind === "kptr") t = { ...t, nullable: false };
       else if (t.kind === "maybe") t = t.type;
     }
-    void node;
+    if ((t.kind === "kptr" || t.kind === "ptr") && t.ref !== undefined) {
+      const ref = this.refs.get(t.ref);
+      if (ref?.released !== undefined)
+        this.m.fail(
+          node,
+          `'${local.name}' ${t.acquired ? "was released" : `comes from ${this.refText(ref)}, released`} at line ${lineOf(ref.released)}: it may not be used after (the kernel has it back)`,
+        );
+    }
     if (t.kind === "stack") return { k: "addr", off: t.off };
     if (local.reg !== undefined) return { k: "reg", r: local.reg, t, temp: false };
     return { k: "stk", off: local.off!, t };
@@ -1652,6 +1853,11 @@ export class FunctionCompiler {
       const t = this.valType(v);
       if (t?.kind !== "kptr")
         return this.m.fail(cur, "read the fields of a call's result through a local (const v = ...; v.x)");
+      if (t.nullable)
+        return this.m.fail(
+          cur,
+          `${t.what.replace(/ \*$/, "")} pointer may be null: keep it in a local and check it (const p = ...; if (p === null) return 0;)`,
+        );
       return this.kernelSteps(v, t.id, t.direct, steps);
     }
     if (cur.type !== "Identifier") return undefined;
@@ -1659,6 +1865,8 @@ export class FunctionCompiler {
     if (local === undefined) return undefined;
     if (local.type.kind === "kptr") {
       base = this.readLocal(local, cur);
+      const bt = this.valType(base);
+      if (bt?.kind === "kptr" && bt.nullable) this.mayBeNull(cur, bt);
       struct = local.type.id;
       direct = local.type.direct;
     } else if (local.type.kind === "ctx") {
@@ -1699,8 +1907,10 @@ export class FunctionCompiler {
       const m = findMember(btf, struct, name);
       if (m === undefined)
         return this.m.fail(step.property, `${structName(btf, struct)} has no member '${name}'`);
-      if (m.bitfield)
-        return this.m.fail(step.property, `'${name}' is a bitfield, which the compiler does not read`);
+      if (m.bitfield) {
+        if (!last) return this.m.fail(rest[i + 1]!, `'${name}' is an integer: it has no fields`);
+        return this.loadBitfield(base, off, m, direct, step);
+      }
       off += m.offset;
       const tid = resolveType(btf, m.type);
       const t = btf.type(tid);
@@ -1735,6 +1945,8 @@ export class FunctionCompiler {
             `'${name}' is an array: pass it whole (probeReadKernelStr(buf, ${name}))`,
           );
         // its address, as a number: what bpf_probe_read_kernel(_str) takes
+        const element = btfInt(btf, t.type);
+        this.kernelArray = { bits: element?.bits ?? 0, length: t.length };
         const r = this.owned(base, step);
         if (off !== 0) this.emit(add(register(r), off));
         return { k: "reg", r, t: U64, temp: true };
@@ -1742,6 +1954,36 @@ export class FunctionCompiler {
       return this.m.fail(step.property, `'${name}' is a ${t.kind}, which the compiler does not read`);
     }
     return base;
+  }
+
+  /**
+   * A bitfield of a kernel struct at byte `off` from `base`: the word holding it loaded (directly
+   * or with bpf_probe_read_kernel), shifted left then right as BPF_CORE_READ_BITFIELD does, so a
+   * signed field comes out sign-extended. Its type is the member's integer type.
+   */
+  private loadBitfield(
+    base: Val,
+    off: number,
+    m: FoundMember,
+    direct: boolean,
+    node: B.MemberExpression,
+  ): Val {
+    const btf = this.m.kernelBtf();
+    const t = btfInt(btf, m.type);
+    const size = btf.type(resolveType(btf, m.type));
+    const access =
+      t === undefined || !("size" in size) ? undefined : bitfieldAccess(m.bitOffset, m.bitSize, size.size);
+    if (t === undefined || access === undefined)
+      return this.m.fail(
+        node.property,
+        `the bitfield '${(node.property as B.Identifier).name}' is not an integer the compiler reads`,
+      );
+    const word = INT_TYPES.get(`u${access.loadSize * 8}`)!;
+    const v = this.loadKernel(base, off + access.byteOffset, word, direct, node) as { k: "reg"; r: number };
+    const r = register(v.r);
+    if (access.lshift > 0) this.emit(lsh(r, access.lshift));
+    if (access.rshift > 0) this.emit(t.signed ? arsh(r, access.rshift) : rsh(r, access.rshift));
+    return { k: "reg", r: v.r, t, temp: true };
   }
 
   private kptr(id: number, direct: boolean): Type {
@@ -1859,7 +2101,7 @@ export class FunctionCompiler {
         if (vt?.kind === "ptr" && vt.nullable)
           this.m.fail(
             cur,
-            `'${cur.name}' may be null (${t.what.startsWith("record") ? "the ring buffer may be full" : "lookup finds no entry for an absent key"}): check it first, e.g. \`if (${cur.name} === null) return 0;\``,
+            `'${cur.name}' may be null (${t.what.startsWith("record") ? "the ring buffer may be full" : t.what.startsWith("the per-CPU") ? "per_cpu_ptr gives null for a CPU that does not exist" : "lookup finds no entry for an absent key"}): check it first, e.g. \`if (${cur.name} === null) return 0;\``,
           );
         base = v.k === "reg" ? { ...v, t: U64 } : { k: "reg", r: this.owned(v, cur), t: U64, temp: true };
         layout = t.to;
@@ -2070,6 +2312,14 @@ export class FunctionCompiler {
       target = target.callee.object as B.Expression;
     }
     const region = this.regionOf(target, true);
+    if (region === undefined) {
+      const kernel = this.kernelString(target);
+      if (kernel !== undefined) {
+        if (at !== undefined)
+          this.m.fail(at, "a window (subarray) of kernel memory is not supported: compare from its start");
+        return this.kernelStrncmp(e, kernel, value, n);
+      }
+    }
     if (region === undefined || region.layout.kind !== "array" || region.layout.element.size !== 1)
       return this.m.fail(
         target,
@@ -2122,6 +2372,70 @@ export class FunctionCompiler {
     this.place(guard);
     this.emit(mov(register(r), 1));
     this.place(done);
+    return result;
+  }
+
+  /**
+   * A char array in kernel memory, as strncmp's first argument: a tracepoint record's char array
+   * field (`ctx.newcomm`) or a kernel struct's (`task.comm`): its address and length. Undefined
+   * when `e` is neither.
+   */
+  private kernelString(e: B.Expression): { addr: Val; length: number } | undefined {
+    if (e.type !== "MemberExpression") return undefined;
+    if (e.object.type === "Identifier" && !e.computed && e.property.type === "Identifier") {
+      const local = this.lookupLocal(e.object.name);
+      const field = local?.type.kind === "ctx" ? this.ctx?.fields.get(e.property.name) : undefined;
+      if (local !== undefined && field?.length !== undefined) {
+        if (field.type.bits !== 8) this.m.fail(e, `ctx.${e.property.name} is not a char array`);
+        const r = this.owned(this.readLocal(local, e.object), e);
+        this.emit(add(register(r), field.offset));
+        return { addr: { k: "reg", r, t: U64, temp: true }, length: field.length };
+      }
+    }
+    this.kernelArray = undefined;
+    const v = this.kernelChain(e);
+    if (v === undefined) return undefined;
+    const array = this.kernelArray as { bits: number; length: number } | undefined;
+    if (array === undefined || array.bits !== 8)
+      return this.m.fail(e, "strncmp compares a char array: this kernel member is not one");
+    return { addr: v, length: array.length };
+  }
+
+  /**
+   * strncmp on kernel memory: bpf_strncmp reads only memory the program owns, so the string is
+   * first copied to the stack with bpf_probe_read_kernel_str (n bytes and a NUL; a failed read
+   * leaves it empty), then compared.
+   */
+  private kernelStrncmp(
+    e: B.CallExpression,
+    src: { addr: Val; length: number },
+    value: string,
+    n: number,
+  ): Val {
+    if (n > src.length)
+      this.m.fail(e, `comparing ${n} bytes of a ${src.length}-byte kernel array runs past its end`);
+    const savedTop = this.stackTop;
+    const buf = this.alloc(n + 1, e);
+    this.callWith(
+      [{ k: "addr", off: buf }, { k: "imm", v: BigInt(n + 1), t: U32 }, src.addr],
+      call("bpf_probe_read_kernel_str"),
+      undefined,
+      e,
+    );
+    const str = this.m.string(value);
+    const rs = this.temp(e);
+    this.emit(ldMapValue(register(rs), str.map, str.offset));
+    const result = this.callWith(
+      [
+        { k: "addr", off: buf },
+        { k: "imm", v: BigInt(n), t: U32 },
+        { k: "reg", r: rs, t: U64, temp: true },
+      ],
+      call("bpf_strncmp"),
+      I32,
+      e,
+    );
+    this.stackTop = savedTop;
     return result;
   }
 
@@ -2238,7 +2552,16 @@ export class FunctionCompiler {
         e,
         `${helper.name} takes ${helper.args.length} arguments (${helper.args.map((a) => `${a.type} ${a.name}`).join(", ")}), got ${args.length}`,
       );
+    const percpu = helper.name === "bpf_this_cpu_ptr" || helper.name === "bpf_per_cpu_ptr";
+    let variable: { id: number; type: number; name: string } | undefined;
     const vals = args.map((a, i) => {
+      if (percpu && i === 0) {
+        variable = this.percpuVariable(a);
+        const r = this.temp(a);
+        // ld_imm64 src=BPF_PSEUDO_BTF_ID: the variable's address, by its vmlinux BTF id
+        this.emit({ code: 0x18, dst: r, src: 3, off: 0, imm: variable.id, imm2: 0 });
+        return { k: "reg", r, t: U64, temp: true } as Val;
+      }
       if (a.type === "ArrowFunctionExpression" || a.type === "FunctionExpression") {
         if (helper.name === "bpf_loop" && i === 1) return this.callbackArg(a, [U64, this.stateType(args[2])]);
         return this.m.fail(
@@ -2263,10 +2586,27 @@ export class FunctionCompiler {
       }
       const v = this.expr(a, U64);
       const t = this.valType(v);
-      if (t?.kind === "ptr" && t.nullable) this.intOf(v, a);
+      if ((t?.kind === "ptr" || t?.kind === "kptr") && t.nullable) this.intOf(v, a);
       return v;
     });
-    if (helper.name === "bpf_get_current_task_btf" || helper.name === "bpf_get_current_task") {
+    const release = Object.values(ACQUIRES).includes(helper.name);
+    if (release) {
+      const t = this.valType(vals[0]!);
+      if (t?.kind !== "kptr" || t.ref === undefined || !t.acquired)
+        return this.m.fail(
+          args[0],
+          `${helper.name} releases what ${Object.keys(ACQUIRES)
+            .filter((k) => ACQUIRES[k] === helper.name)
+            .map((k) => `helpers.${k.slice(4)}`)
+            .join(", ")} acquired: pass the local holding it (checked non-null)`,
+        );
+      if (e !== this.topCall)
+        this.m.fail(e, `release a reference in a statement of its own: \`helpers.${name}(sk);\``);
+      const v = this.callWith(vals, call(helper.name), I64, e);
+      this.released(t.ref, e);
+      return v;
+    }
+    if (helper.name === "bpf_get_current_task") {
       // the current task as a kernel pointer: read directly (BTF-typed) or through probe reads
       const btf = this.m.kernelBtf();
       const task = btf.findId("task_struct", "struct");
@@ -2278,8 +2618,14 @@ export class FunctionCompiler {
         t: this.kptr(task, helper.name.endsWith("_btf")),
       };
     }
+    if (variable !== undefined) return this.percpuResult(e, helper.name, variable, vals);
+    const struct = /^\s*struct\s+(\w+)\s*\*\s*$/.exec(helper.returns)?.[1];
+    if (struct !== undefined) return this.kernelPointerResult(e, helper.name, struct, vals);
     if (helper.returns.includes("*"))
-      this.m.fail(e, `${helper.name} returns a pointer, which the compiler does not type yet`);
+      this.m.fail(
+        e,
+        `${helper.name} returns ${helper.returns.trim()}, which the compiler does not type: map values come from m.lookup(key), ring buffer records from events.reserve()`,
+      );
     const ret = /\b(int|__s32)\b/.test(helper.returns)
       ? I32
       : /u64|__u64/.test(helper.returns)
@@ -2288,6 +2634,122 @@ export class FunctionCompiler {
           ? U32
           : I64;
     return this.callWith(vals, call(helper.name), /^\s*void\s*$/.test(helper.returns) ? undefined : ret, e);
+  }
+
+  /**
+   * `ksyms.NAME`, the first argument of this_cpu_ptr/per_cpu_ptr: a per-CPU variable of the
+   * kernel (in vmlinux BTF's `.data..percpu` section), by its BTF id.
+   */
+  private percpuVariable(a: B.Expression): { id: number; type: number; name: string } {
+    if (
+      a.type !== "MemberExpression" ||
+      a.computed ||
+      a.object.type !== "Identifier" ||
+      a.object.name !== "ksyms" ||
+      this.lookupLocal("ksyms") ||
+      a.property.type !== "Identifier"
+    )
+      return this.m.fail(
+        a,
+        "the first argument is a per-CPU kernel variable by name: ksyms.NAME (ksyms.runqueues)",
+      );
+    const name = a.property.name;
+    const btf = this.m.kernelBtf();
+    const id = btf.findId(name, "var");
+    if (id === undefined) return this.m.fail(a.property, `the kernel's BTF has no variable '${name}'`);
+    const sec = btf.findId(".data..percpu", "datasec");
+    const secType = sec === undefined ? undefined : btf.type(sec);
+    if (secType?.kind !== "datasec" || !secType.vars.some((v) => v.type === id))
+      return this.m.fail(
+        a.property,
+        `'${name}' is not a per-CPU variable (it is not in the kernel's .data..percpu section)`,
+      );
+    const v = btf.type(id);
+    return { id, type: v.kind === "var" ? v.type : 0, name };
+  }
+
+  /**
+   * this_cpu_ptr / per_cpu_ptr of a per-CPU variable: a struct is a kernel pointer read through
+   * BTF; an integer a read-only reference (`p.value`). per_cpu_ptr's may be null (no such CPU).
+   */
+  private percpuResult(
+    e: B.CallExpression,
+    helper: string,
+    variable: { type: number; name: string },
+    vals: readonly Val[],
+  ): Val {
+    const btf = this.m.kernelBtf();
+    const tid = resolveType(btf, variable.type);
+    const kind = btf.type(tid).kind;
+    const nullable = helper === "bpf_per_cpu_ptr";
+    const int = btfInt(btf, tid);
+    if (kind !== "struct" && kind !== "union" && int === undefined)
+      return this.m.fail(
+        e.arguments[0]!,
+        `'${variable.name}' is a ${kind}: the compiler reads per-CPU variables that are structs, unions or integers`,
+      );
+    const v = this.callWith(vals, call(helper), U64, e) as { k: "reg"; r: number; temp: boolean };
+    if (int === undefined) {
+      const t: Type = { ...(this.kptr(tid, true) as Type & { kind: "kptr" }), nullable };
+      return { ...v, k: "reg", t };
+    }
+    const t: PointerType = {
+      kind: "ptr",
+      to: intLayout(int),
+      nullable,
+      readonly: true,
+      what: `the per-CPU ${variable.name}`,
+    };
+    return { ...v, k: "reg", t };
+  }
+
+  /**
+   * A helper returning `struct NAME *`: a kernel pointer typed by the kernel's BTF, read directly,
+   * null until checked (except bpf_get_current_task_btf's). An acquired socket (bpf_sk_lookup_tcp)
+   * is a new reference the program must release on every path; a pointer made from one
+   * (bpf_skc_to_tcp_sock(sk)) is valid until that reference is released.
+   */
+  private kernelPointerResult(
+    e: B.CallExpression,
+    helper: string,
+    struct: string,
+    vals: readonly Val[],
+  ): Val {
+    const btf = this.m.kernelBtf();
+    const id = btf.findId(struct, "struct");
+    if (id === undefined)
+      return this.m.fail(
+        e,
+        `${helper} returns a struct ${struct} *, which the kernel's BTF does not describe`,
+      );
+    const acquired = ACQUIRES[helper] !== undefined;
+    if (acquired && e !== this.topCall)
+      this.m.fail(
+        e,
+        `${helper} acquires a reference: keep it in a const of its own (const sk = helpers.${helper.slice(4)}(...)), check it for null and release it with helpers.${ACQUIRES[helper]!.slice(4)}(sk) on every path`,
+      );
+    let ref: number | undefined;
+    for (const v of vals) {
+      const t = this.valType(v);
+      if (t?.kind === "kptr" && t.ref !== undefined) ref = t.ref;
+    }
+    const v = this.callWith(vals, call(helper), U64, e);
+    if (acquired)
+      ref = this.acquire(
+        e,
+        `the socket helpers.${helper.slice(4)} acquired`,
+        `helpers.${ACQUIRES[helper]!.slice(4)}(...)`,
+      );
+    const t: Type = {
+      kind: "kptr",
+      id,
+      direct: true,
+      what: `struct ${struct} *`,
+      nullable: helper !== "bpf_get_current_task_btf",
+      ...(ref === undefined ? {} : { ref }),
+      ...(acquired ? { acquired } : {}),
+    };
+    return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
   }
 
   /** A key or value argument: written to the stack, passed as its address. */
@@ -2418,11 +2880,23 @@ export class FunctionCompiler {
             U64,
             e,
           );
+          if (e !== this.topCall)
+            this.m.fail(
+              e,
+              `${map.name}.reserve() gives a record to submit or discard on every path: keep it in a const of its own (const r = ${map.name}.reserve())`,
+            );
+          const ref = this.acquire(
+            e,
+            `the record ${map.name}.reserve() reserved`,
+            `${map.name}.submit(r) or ${map.name}.discard(r)`,
+          );
           const t: PointerType = {
             kind: "ptr",
             to: map.value,
             nullable: true,
             what: `record of ${map.name}`,
+            ref,
+            acquired: true,
           };
           return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
         }
@@ -2439,10 +2913,14 @@ export class FunctionCompiler {
               args[0]!,
               "this record may be null (the ring buffer may be full): check it first, e.g. `if (r === null) return 0;`",
             );
+          if (e !== this.topCall)
+            this.m.fail(e, `${method} a record in a statement of its own: \`${map.name}.${method}(r);\``);
           const flags = args[1]
             ? this.convert(this.expr(args[1], U64), U64, args[1])
             : ({ k: "imm", v: 0n, t: U64 } as Val);
-          return this.callWith([rec, flags], call(`bpf_ringbuf_${method}`), undefined, e);
+          const done = this.callWith([rec, flags], call(`bpf_ringbuf_${method}`), undefined, e);
+          if (rt?.kind === "ptr" && rt.ref !== undefined) this.released(rt.ref, e);
+          return done;
         }
         case "output": {
           if (map.type === "perf_event_array") {

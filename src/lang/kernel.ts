@@ -32,6 +32,8 @@ export const KERNEL_CONSTANTS: Readonly<Record<string, number>> = Object.freeze(
   BPF_F_LOCK: 4,
   // perf/ringbuf
   BPF_F_CURRENT_CPU: 0xffffffff,
+  // bpf_sk_lookup_tcp/udp: the network namespace of the packet's device (-1L)
+  BPF_F_CURRENT_NETNS: -1,
   BPF_RB_NO_WAKEUP: 1,
   BPF_RB_FORCE_WAKEUP: 2,
   // socket filter verdicts are byte counts; sk_skb / cgroup

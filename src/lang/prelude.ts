@@ -228,18 +228,68 @@ export function map<KC extends CodecLike = CodecLike<never>, VC extends CodecLik
   >;
 }
 
+/** A kernel pointer a helper returns, or null: check it (`if (p === null) return 0;`) before use. */
+type MaybeKernel = (...args: unknown[]) => KernelValue | null;
+
+/**
+ * The helpers that return a pointer to a kernel struct, typed for `tsc` as the compiler types
+ * them: null until checked; `sk_lookup_tcp`, `sk_lookup_udp` and `skc_lookup_tcp` acquire a
+ * socket that `sk_release` must release on every path.
+ */
+export interface PointerHelpers {
+  /** `struct bpf_sock *` or null, acquired: release it with `helpers.sk_release(sk)` */
+  readonly sk_lookup_tcp: MaybeKernel;
+  /** `struct bpf_sock *` or null, acquired: release it with `helpers.sk_release(sk)` */
+  readonly sk_lookup_udp: MaybeKernel;
+  /** `struct bpf_sock *` (any state, request and timewait included) or null, acquired */
+  readonly skc_lookup_tcp: MaybeKernel;
+  readonly sk_fullsock: MaybeKernel;
+  readonly tcp_sock: MaybeKernel;
+  readonly get_listener_sock: MaybeKernel;
+  readonly skc_to_tcp_sock: MaybeKernel;
+  readonly skc_to_tcp6_sock: MaybeKernel;
+  readonly skc_to_tcp_timewait_sock: MaybeKernel;
+  readonly skc_to_tcp_request_sock: MaybeKernel;
+  readonly skc_to_udp6_sock: MaybeKernel;
+  readonly skc_to_unix_sock: MaybeKernel;
+  readonly skc_to_mptcp_sock: MaybeKernel;
+  readonly sock_from_file: MaybeKernel;
+  /** the current `struct task_struct *`, never null */
+  readonly get_current_task_btf: () => KernelValue;
+  /** this CPU's copy of a per-CPU kernel variable (`helpers.this_cpu_ptr(ksyms.runqueues)`) */
+  readonly this_cpu_ptr: (variable: KernelValue) => KernelValue;
+  /** CPU `cpu`'s copy of a per-CPU kernel variable, or null when there is no such CPU */
+  readonly per_cpu_ptr: (variable: KernelValue, cpu: number) => KernelValue | null;
+}
+
+/**
+ * The kernel's per-CPU variables by name (`ksyms.runqueues`, from vmlinux BTF's `.data..percpu`),
+ * for `helpers.this_cpu_ptr` and `helpers.per_cpu_ptr`.
+ */
+export const ksyms: { readonly [name: string]: KernelValue } = new Proxy(
+  {},
+  {
+    get: () => {
+      throw new Error("ksyms are read only inside an eBPF program: compile the program with rawbpf");
+    },
+  },
+);
+
 /** Every helper of the kernel by its name without `bpf_`: `helpers.ktime_get_ns()`. */
-export const helpers: {
-  /** the helper `bpf_NAME`, with its signature from the kernel's helper table */
-  readonly [name: string]: (...args: unknown[]) => number;
-} = new Proxy(
+export const helpers: Helpers = new Proxy(
   {},
   {
     get: () => () => {
       throw new Error("helpers run only inside an eBPF program: compile the program with rawbpf");
     },
   },
-);
+) as Helpers;
+
+/** The type of {@link helpers}: every helper by name, the pointer-returning ones typed as such. */
+export type Helpers = PointerHelpers & {
+  /** the helper `bpf_NAME`, with its signature from the kernel's helper table */
+  readonly [name: string]: (...args: unknown[]) => KernelValue;
+};
 
 /** The value of a codec inside a program: `type Event = Struct<typeof Event>`. */
 export type Struct<C> = C extends CodecLike<infer O> ? LangValue<O> : never;
@@ -403,6 +453,8 @@ export const BPF_EXIST: number = KERNEL_CONSTANTS.BPF_EXIST as number;
 export const BPF_F_LOCK: number = KERNEL_CONSTANTS.BPF_F_LOCK as number;
 /** flag `BPF_F_CURRENT_CPU` of the map helpers and perf event output */
 export const BPF_F_CURRENT_CPU: number = KERNEL_CONSTANTS.BPF_F_CURRENT_CPU as number;
+/** `BPF_F_CURRENT_NETNS` (-1): bpf_sk_lookup_tcp/udp look in the packet's network namespace */
+export const BPF_F_CURRENT_NETNS: number = KERNEL_CONSTANTS.BPF_F_CURRENT_NETNS as number;
 /** ring buffer flag `BPF_RB_NO_WAKEUP` (bpf_ringbuf_output/submit) */
 export const BPF_RB_NO_WAKEUP: number = KERNEL_CONSTANTS.BPF_RB_NO_WAKEUP as number;
 /** ring buffer flag `BPF_RB_FORCE_WAKEUP` (bpf_ringbuf_output/submit) */

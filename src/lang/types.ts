@@ -104,6 +104,10 @@ export interface PointerType {
   readonly readonly?: boolean;
   /** what the memory is, for messages */
   readonly what: string;
+  /** the reference it is (a ring buffer record reserve() gave), followed to check its release */
+  readonly ref?: number;
+  /** it is that acquired reference itself */
+  readonly acquired?: boolean;
 }
 
 /** A packet read: an unsigned value, or null (held as all ones) when the packet is too short. */
@@ -141,6 +145,15 @@ export interface KernelPointerType {
   readonly id: number;
   readonly direct: boolean;
   readonly what: string;
+  /** a helper's result that may be null until checked (`bpf_skc_to_tcp_sock`, `bpf_sk_lookup_tcp`) */
+  readonly nullable?: boolean;
+  /**
+   * the reference this pointer holds or comes from (a socket `bpf_sk_lookup_tcp` acquired), which
+   * the compiler follows to check that every path releases it and that nothing uses it after
+   */
+  readonly ref?: number;
+  /** it is the acquired reference itself, which `bpf_sk_release` releases (not a pointer derived from it) */
+  readonly acquired?: boolean;
 }
 
 export type Type = IntType | PointerType | MaybeIntType | ContextType | StackType | KernelPointerType;
@@ -157,8 +170,9 @@ export function typeName(t: Type): string {
     case "ctx":
       return t.name;
     case "stack":
-    case "kptr":
       return t.what;
+    case "kptr":
+      return t.nullable ? `${t.what} | null` : t.what;
   }
 }
 

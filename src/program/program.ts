@@ -26,7 +26,13 @@ import {
   programTypeName,
   programTypeNumber,
 } from "./types.js";
-import { type JitedProgram, programJited, programXlatedListing, type XlatedProgram } from "./xlated.js";
+import {
+  type JitedProgram,
+  programJited,
+  programXlatedListing,
+  type XlatedProgram,
+  xlatedText,
+} from "./xlated.js";
 
 /** What a program is made from. */
 export interface ProgramSpec {
@@ -481,6 +487,18 @@ export class Program implements Disposable {
    */
   xlated(): XlatedProgram {
     return programXlatedListing(this.fd);
+  }
+
+  /**
+   * The translated instructions as text, each function's name above its code and each source
+   * line of the program's line_info (read back from the kernel with its BTF) as a `; ` comment
+   * above the instructions it starts: a program compiled from TypeScript shows its TypeScript
+   * lines, a clang object built with -g its C lines; `bpftool prog dump xlated` prints the same.
+   * With `lineNumbers`, each comment ends in `[file:F line_num:N line_col:C]` (bpftool's `linum`).
+   * Empty when the kernel withholds the instructions.
+   */
+  disassemble(options: { lineNumbers?: boolean } = {}): string {
+    return xlatedText(programXlatedListing(this.fd), { lineNumbers: options.lineNumbers === true });
   }
 
   /** The JIT-compiled machine code and its functions (empty when not JIT-compiled or hidden). */

@@ -256,9 +256,10 @@ export function programXlatedListing(fd: number): XlatedProgram {
     let text = kernelSpelling(recs[k]!.text);
     const helper = i.code === 0x85 && i.src === 0 ? helpers.get(i.imm) : undefined;
     if (helper) text = `call ${helper}#${i.imm}`;
-    // a bpf-to-bpf call after JIT: off is the subprogram, imm the relative offset (as bpftool prints it)
+    // a bpf-to-bpf call after JIT: off is the relative offset, imm the subprogram's index (the
+    // kernel's jit_subprogs), printed as bpftool prints it
     if (i.code === 0x85 && i.src === 1)
-      text = `call pc${i.imm >= 0 ? "+" : ""}${i.imm}${subprogs[i.off] ? `#${subprogs[i.off]}` : ""}`;
+      text = `call pc${i.off >= 0 ? "+" : ""}${i.off}${subprogs[i.imm] ? `#${subprogs[i.imm]}` : ""}`;
     const x: XlatedInstruction = { slot: s, insn: insns[k]!, text };
     const f = funcs.get(s);
     if (f !== undefined) x.function = f;
@@ -271,6 +272,41 @@ export function programXlatedListing(fd: number): XlatedProgram {
     out.push(x);
   }
   return { btfId: r.btfId, instructions: out };
+}
+
+/** Options of {@link xlatedText}. */
+export interface XlatedTextOptions {
+  /** the heading of each function by its first slot (a C prototype); default `NAME:` */
+  readonly prototypes?: ReadonlyMap<number, string>;
+  /** each source line followed by `[file:F line_num:N line_col:C]`, as `bpftool ... linum` prints it */
+  readonly lineNumbers?: boolean;
+  /** a map reference followed by `  # map 'NAME'` (default true) */
+  readonly mapNames?: boolean;
+}
+
+/**
+ * A translated program as `bpftool prog dump xlated` prints it: each function's heading, each
+ * source line of its line_info as a `; ` comment above the instructions it starts (the
+ * TypeScript lines of a compiled program, the C lines of a clang object built with -g), then
+ * `slot: (opcode) instruction`.
+ */
+export function xlatedText(program: XlatedProgram, options: XlatedTextOptions = {}): string {
+  const lines: string[] = [];
+  for (const x of program.instructions) {
+    const proto = options.prototypes?.get(x.slot) ?? x.function;
+    if (proto !== undefined) lines.push(`${proto}:`);
+    if (x.source) {
+      const s = x.source;
+      lines.push(
+        options.lineNumbers
+          ? `; ${s.text.trimStart()} [file:${s.file} line_num:${s.line} line_col:${s.column}]`
+          : `; ${s.text.trimStart()}`,
+      );
+    }
+    const text = options.mapNames !== false && x.map?.name ? `${x.text}  # map '${x.map.name}'` : x.text;
+    lines.push(`${String(x.slot).padStart(4)}: (${x.insn.code.toString(16).padStart(2, "0")}) ${text}`);
+  }
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
 
 /** The kernel addresses of the JIT-compiled functions of `fd` (empty when hidden or not JIT-compiled). */

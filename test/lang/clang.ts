@@ -14,6 +14,26 @@ export function clangPresent(): boolean {
   return haveTools("clang-19", "llvm-objcopy-19", "llvm-readelf-19");
 }
 
+/** Compiles C to an ELF object (clang-19 -O2 -g, BPF target), for BpfObject.open. */
+export function clangObject(c: string): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), "rawbpf-twin-"));
+  try {
+    writeFileSync(join(dir, "p.c"), c);
+    execFileSync("clang-19", [...CLANG_FLAGS, "-c", "p.c", "-o", "p.o"], { cwd: dir });
+    return readFileSync(join(dir, "p.o"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const CLANG_FLAGS = [
+  "-target",
+  "bpf",
+  "-O2",
+  "-g",
+  `-I/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
+];
+
 /** Compiles C to one section's instructions, with map references from its relocations. */
 export function clangSection(c: string, section: string): Instruction[] {
   return clangSections(c, [section])[0]!;
@@ -24,21 +44,7 @@ export function clangSections(c: string, sections: readonly string[]): Instructi
   const dir = mkdtempSync(join(tmpdir(), "rawbpf-twin-"));
   try {
     writeFileSync(join(dir, "p.c"), c);
-    execFileSync(
-      "clang-19",
-      [
-        "-target",
-        "bpf",
-        "-O2",
-        "-g",
-        `-I/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
-        "-c",
-        "p.c",
-        "-o",
-        "p.o",
-      ],
-      { cwd: dir },
-    );
+    execFileSync("clang-19", [...CLANG_FLAGS, "-c", "p.c", "-o", "p.o"], { cwd: dir });
     const relocs = execFileSync("llvm-readelf-19", ["-r", "p.o"], { cwd: dir, encoding: "utf8" });
     return sections.map((section) => {
       execFileSync("llvm-objcopy-19", ["-O", "binary", `--only-section=${section}`, "p.o", "p.bin"], {
