@@ -16,7 +16,7 @@ import {
   SYM_SIZE,
 } from "../elf/constants.js";
 import { type Image, readElfParts, readImage } from "../elf/exec.js";
-import { readAt, symbolEngine, take } from "./wasm.js";
+import { readAt, SortedKeys, symbolEngine, take } from "./wasm.js";
 
 /** PT_NOTE: a program header of notes. */
 const PT_NOTE = 4;
@@ -118,7 +118,7 @@ function buildId(file: Opened): string | undefined {
 
 /** The sorted symbols of one table, as views of an engine's memory, which also holds the names. */
 interface Table {
-  starts: Float64Array;
+  starts: SortedKeys;
   ends: Float64Array;
   /** where each name starts and ends (before a symbol version) in `strings` */
   names: Uint32Array;
@@ -131,7 +131,7 @@ interface Table {
 }
 
 const EMPTY: Table = {
-  starts: new Float64Array(0),
+  starts: new SortedKeys(undefined, 0, 0, ""),
   ends: new Float64Array(0),
   names: new Uint32Array(0),
   nameEnds: new Uint32Array(0),
@@ -189,10 +189,11 @@ function readTable(file: Opened, type: number): Table {
   const kept = e.elfSort(count, starts, sizes, names, order, other, counts, outStarts, outEnds, outNames);
   const nameEnds = take(e, kept * 4 + 4, what);
   const ascii = e.nameEnds(outNames, kept, nameEnds, to) === 0;
+  const sorted = new SortedKeys(e, outStarts, kept, what);
   // the memory grows no more: views of it stay valid
   const memory = e.memory.buffer;
   return {
-    starts: new Float64Array(memory, outStarts, kept),
+    starts: sorted,
     ends: new Float64Array(memory, outEnds, kept),
     names: new Uint32Array(memory, outNames, kept),
     nameEnds: new Uint32Array(memory, nameEnds, kept),
@@ -206,7 +207,7 @@ function readTable(file: Opened, type: number): Table {
 /** The symbol table of an ELF file: .symtab when it names anything (the fuller table), else .dynsym, as llvm-symbolizer. */
 function symbolTable(file: Opened): Table {
   const table = readTable(file, SHT_SYMTAB);
-  return table.starts.length > 0 ? table : readTable(file, SHT_DYNSYM);
+  return table.starts.keys.length > 0 ? table : readTable(file, SHT_DYNSYM);
 }
 
 /** A function symbol of an ELF file, as {@link ElfSymbols.at} finds it. */
@@ -232,6 +233,8 @@ export class ElfSymbols {
   /** the separate debug file the symbols came from (/usr/lib/debug/.build-id/...), when there is one */
   readonly debugFile: string | undefined;
   readonly #starts: Float64Array;
+  /** the starts with a bucket index over them */
+  readonly #index: SortedKeys;
   readonly #ends: Float64Array;
   readonly #nameAt: Uint32Array;
   readonly #nameEnd: Uint32Array;
@@ -276,13 +279,13 @@ export class ElfSymbols {
         try {
           debugFd = openSync(debug, "r");
           table = symbolTable(readHeaders(debugFd, fstatSync(debugFd).size, debug));
-          if (table.starts.length > 0) debugFile = debug;
+          if (table.starts.keys.length > 0) debugFile = debug;
         } catch {
           // the file's own symbols, then
         }
       }
-      if (table.starts.length === 0) table = symbolTable(own);
-      if (table.starts.length === 0) error = `${path} has no function symbols (stripped?)`;
+      if (table.starts.keys.length === 0) table = symbolTable(own);
+      if (table.starts.keys.length === 0) error = `${path} has no function symbols (stripped?)`;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     } finally {
@@ -290,11 +293,12 @@ export class ElfSymbols {
       if (debugFd >= 0) closeSync(debugFd);
     }
     this.debugFile = debugFile;
-    this.#starts = table.starts;
+    this.#index = table.starts;
+    this.#starts = table.starts.keys;
     this.#ends = table.ends;
     this.#nameAt = table.names;
     this.#nameEnd = table.nameEnds;
-    this.#names = new Array(table.starts.length);
+    this.#names = new Array(table.starts.keys.length);
     this.#strings = table.strings;
     this.#from = table.from;
     this.#to = table.to;
@@ -325,17 +329,10 @@ export class ElfSymbols {
    * if `vaddr` is inside its size (or the size is unknown). -1 when none. No allocation.
    */
   indexOf(vaddr: number): number {
-    const starts = this.#starts;
-    let b = starts.length - 1;
-    if (b < 0 || vaddr < (starts[0] as number)) return -1;
-    let a = 0;
-    while (a < b) {
-      const m = (a + b + 1) >>> 1;
-      if ((starts[m] as number) <= vaddr) a = m;
-      else b = m - 1;
-    }
+    const a = this.#index.floor(vaddr);
+    if (a < 0) return -1;
     const end = this.#ends[a] as number;
-    return end > (starts[a] as number) && vaddr >= end ? -1 : a;
+    return end > (this.#starts[a] as number) && vaddr >= end ? -1 : a;
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { InputError } from "../sys/error.js";
-import { readInto, symbolEngine, take } from "./wasm.js";
+import { readInto, SortedKeys, symbolEngine, take } from "./wasm.js";
 
 /** The lowest kernel address on x86-64 and arm64 (48-bit virtual addresses): the base of the offsets kept. */
 export const KERNEL_BASE = 0xffff800000000000n;
@@ -32,6 +32,8 @@ export interface KernelSymbol {
 export class KernelSymbols {
   /** address offsets from {@link KERNEL_BASE}, ascending, one per distinct address */
   readonly #keys: Float64Array;
+  /** the keys with a bucket index over them */
+  readonly #index: SortedKeys;
   /** where each symbol's name starts and ends in #text */
   readonly #nameStart: Uint32Array;
   readonly #nameEnd: Uint32Array;
@@ -103,9 +105,10 @@ export class KernelSymbols {
       outModStart,
       outModEnd,
     );
+    this.#index = new SortedKeys(e, outKeys, kept, path);
     // the memory grows no more: views of it stay valid
     const memory = e.memory.buffer;
-    this.#keys = new Float64Array(memory, outKeys, kept);
+    this.#keys = this.#index.keys;
     this.#nameStart = new Uint32Array(memory, outStart, kept);
     this.#nameEnd = new Uint32Array(memory, outEnd, kept);
     this.#modStart = new Uint32Array(memory, outModStart, kept);
@@ -128,17 +131,7 @@ export class KernelSymbols {
    */
   indexOf(hi: number, lo: number): number {
     if (hi < KERNEL_BASE_HI) return -1;
-    const key = (hi - KERNEL_BASE_HI) * TWO32 + lo;
-    const keys = this.#keys;
-    let a = 0;
-    let b = keys.length - 1;
-    if (b < 0 || key < (keys[0] as number)) return -1;
-    while (a < b) {
-      const m = (a + b + 1) >>> 1;
-      if ((keys[m] as number) <= key) a = m;
-      else b = m - 1;
-    }
-    return a;
+    return this.#index.floor((hi - KERNEL_BASE_HI) * TWO32 + lo);
   }
 
   /** The name of the symbol at index `i` of {@link KernelSymbols.indexOf}. */

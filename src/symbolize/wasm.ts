@@ -61,6 +61,7 @@ export interface SymbolEngine {
     outNames: number,
   ): number;
   nameEnds(names: number, count: number, out: number, limit: number): number;
+  bucketIndex(keys: number, count: number, min: number, width: number, out: number, buckets: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -124,4 +125,70 @@ export function readAt(e: SymbolEngine, fd: number, at: number, offset: number, 
   let got = 0;
   for (let n = 1; got < length && n > 0; got += n) n = readSync(fd, into, got, length - got, offset + got);
   return got === length;
+}
+
+/**
+ * Ascending keys (addresses) and a bucket index over them, so that finding the last key at or
+ * below an address searches one bucket (about one key) instead of the whole array. Built in the
+ * engine's memory; the keys are a view of it.
+ */
+export class SortedKeys {
+  /** the keys, ascending */
+  readonly keys: Float64Array;
+  readonly #min: number;
+  /** 1 / the buckets' width (a power of two: exact) */
+  readonly #scale: number;
+  readonly #buckets: Uint32Array;
+  readonly #count: number;
+
+  /**
+   * Indexes the `count` ascending keys at `at` in the engine's memory (which must not grow after);
+   * no engine: no keys.
+   */
+  constructor(e: SymbolEngine | undefined, at: number, count: number, what: string) {
+    this.#count = e === undefined ? 0 : count;
+    this.keys = new Float64Array(0);
+    this.#min = 0;
+    this.#scale = 1;
+    this.#buckets = new Uint32Array(1);
+    if (e === undefined || count === 0) return;
+    const keys = new Float64Array(e.memory.buffer, at, count);
+    const min = keys[0] as number;
+    const range = (keys[count - 1] as number) - min;
+    // about one key a bucket, at most 2 * count + 1 buckets
+    const width = 2 ** Math.max(0, Math.ceil(Math.log2((range + 1) / count)));
+    const buckets = Math.floor(range / width) + 1;
+    const index = take(e, (buckets + 1) * 4, what);
+    e.bucketIndex(at, count, min, width, index, buckets);
+    const memory = e.memory.buffer;
+    this.keys = new Float64Array(memory, at, count);
+    this.#min = min;
+    this.#scale = 1 / width;
+    this.#buckets = new Uint32Array(memory, index, buckets + 1);
+  }
+
+  /** The index of the last key at or below `key`, or -1. No allocation. */
+  floor(key: number): number {
+    const keys = this.keys;
+    if (this.#count === 0 || key < (keys[0] as number)) return -1;
+    const buckets = this.#buckets;
+    const b = Math.floor((key - this.#min) * this.#scale);
+    let lo: number;
+    let hi: number;
+    if (b + 1 < buckets.length) {
+      // the keys below the bucket's start, and those below the next one's: the answer is between
+      lo = (buckets[b] as number) - 1;
+      hi = (buckets[b + 1] as number) - 1;
+      if (lo < 0) lo = 0;
+    } else {
+      lo = this.#count - 1;
+      hi = lo;
+    }
+    while (lo < hi) {
+      const m = (lo + hi + 1) >>> 1;
+      if ((keys[m] as number) <= key) lo = m;
+      else hi = m - 1;
+    }
+    return lo;
+  }
 }

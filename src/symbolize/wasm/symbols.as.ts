@@ -388,3 +388,17 @@ export function nameEnds(names: usize, count: u32, out: usize, limit: usize): u3
   }
   return (any & HIGH) !== 0 ? 1 : 0;
 }
+
+/**
+ * A bucket index over the `count` ascending keys (f64) at `keys`, for lookups that search a
+ * bucket rather than the whole array: bucket b covers keys from `min` + b * `width` on, and
+ * `out[b]` (u32, for b from 0 to `buckets`) is the index of the first key at or above its start.
+ */
+export function bucketIndex(keys: usize, count: u32, min: f64, width: f64, out: usize, buckets: u32): void {
+  let k: u32 = 0;
+  for (let b: u32 = 0; b <= buckets; b++) {
+    const start = min + <f64>b * width;
+    while (k < count && load<f64>(keys + ((<usize>k) << 3)) < start) k++;
+    store<u32>(out + ((<usize>b) << 2), k);
+  }
+}
