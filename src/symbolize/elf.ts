@@ -16,7 +16,7 @@ import {
   SYM_SIZE,
 } from "../elf/constants.js";
 import { type Image, readElfParts, readImage } from "../elf/exec.js";
-import { readAt, SortedKeys, symbolEngine, take } from "./wasm.js";
+import { readAt, SortedKeys, type SymbolEngine, symbolEngine, take } from "./wasm.js";
 
 /** PT_NOTE: a program header of notes. */
 const PT_NOTE = 4;
@@ -120,10 +120,11 @@ function buildId(file: Opened): string | undefined {
 interface Table {
   starts: SortedKeys;
   ends: Float64Array;
-  /** where each name starts and ends (before a symbol version) in `strings` */
+  /** where each name starts in `strings` */
   names: Uint32Array;
-  nameEnds: Uint32Array;
   strings: Buffer;
+  /** the engine that holds them (undefined: no symbols) */
+  engine: SymbolEngine | undefined;
   /** where the string tables are in `strings`, and whether their names are ASCII (decodable as latin1) */
   from: number;
   to: number;
@@ -134,8 +135,8 @@ const EMPTY: Table = {
   starts: new SortedKeys(undefined, 0, 0, ""),
   ends: new Float64Array(0),
   names: new Uint32Array(0),
-  nameEnds: new Uint32Array(0),
   strings: Buffer.alloc(0),
+  engine: undefined,
   from: 0,
   to: 0,
   ascii: true,
@@ -187,8 +188,7 @@ function readTable(file: Opened, type: number): Table {
   const outEnds = take(e, count * 8, what);
   const outNames = take(e, count * 4, what);
   const kept = e.elfSort(count, starts, sizes, names, order, other, counts, outStarts, outEnds, outNames);
-  const nameEnds = take(e, kept * 4 + 4, what);
-  const ascii = e.nameEnds(outNames, kept, nameEnds, to) === 0;
+  const ascii = e.ascii(from, to) === 1;
   const sorted = new SortedKeys(e, outStarts, kept, what);
   // the memory grows no more: views of it stay valid
   const memory = e.memory.buffer;
@@ -196,8 +196,8 @@ function readTable(file: Opened, type: number): Table {
     starts: sorted,
     ends: new Float64Array(memory, outEnds, kept),
     names: new Uint32Array(memory, outNames, kept),
-    nameEnds: new Uint32Array(memory, nameEnds, kept),
     strings: Buffer.from(memory),
+    engine: e,
     from,
     to,
     ascii,
@@ -237,7 +237,7 @@ export class ElfSymbols {
   readonly #index: SortedKeys;
   readonly #ends: Float64Array;
   readonly #nameAt: Uint32Array;
-  readonly #nameEnd: Uint32Array;
+  readonly #engine: SymbolEngine | undefined;
   readonly #names: (string | undefined)[];
   /** the memory the string tables are in, and where they are */
   readonly #strings: Buffer;
@@ -297,7 +297,7 @@ export class ElfSymbols {
     this.#starts = table.starts.keys;
     this.#ends = table.ends;
     this.#nameAt = table.names;
-    this.#nameEnd = table.nameEnds;
+    this.#engine = table.engine;
     this.#names = new Array(table.starts.keys.length);
     this.#strings = table.strings;
     this.#from = table.from;
@@ -343,7 +343,8 @@ export class ElfSymbols {
     let name = this.#names[i];
     if (name === undefined) {
       const at = this.#nameAt[i] as number;
-      const end = this.#nameEnd[i] as number;
+      // the name ends at its NUL or where a symbol version starts ('@')
+      const end = (this.#engine as SymbolEngine).nameEnd(at, this.#to);
       if (this.#ascii) {
         this.#text ??= this.#strings.toString("latin1", this.#from, this.#to);
         name = this.#text.slice(at - this.#from, end - this.#from);

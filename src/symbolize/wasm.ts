@@ -60,7 +60,8 @@ export interface SymbolEngine {
     outEnds: number,
     outNames: number,
   ): number;
-  nameEnds(names: number, count: number, out: number, limit: number): number;
+  nameEnd(at: number, limit: number): number;
+  ascii(from: number, to: number): number;
   bucketIndex(keys: number, count: number, min: number, width: number, out: number, buckets: number): void;
 }
 

@@ -353,40 +353,33 @@ const HIGH: u64 = 0x8080808080808080;
 const ATS: u64 = 0x4040404040404040;
 
 /**
- * Where each of the `count` names at the memory addresses in `names` ends: at its NUL or at its
- * first '@' (a symbol version follows: `fclose@@GLIBC_2.2.5`), not past `limit`; 8 bytes at a time.
- * Writes the ends to `out`; returns 1 when a name may hold a byte above 0x7f (not ASCII), else 0.
+ * Where the name at `at` ends: at its NUL or at its first '@' (a symbol version follows:
+ * `fclose@@GLIBC_2.2.5`), not past `limit`; 8 bytes at a time.
  */
-export function nameEnds(names: usize, count: u32, out: usize, limit: usize): u32 {
-  let any: u64 = 0;
-  for (let i: usize = 0; i < <usize>count; i++) {
-    let q = <usize>load<u32>(names + (i << 2));
-    let found = false;
-    while (q + 8 <= limit) {
-      const x = load<u64>(q);
-      const y = x ^ ATS;
-      const t = ((x - ONES) & ~x & HIGH) | ((y - ONES) & ~y & HIGH);
-      if (t !== 0) {
-        const k = <usize>(ctz(t) >> 3);
-        if (k > 0) any |= x & (((<u64>1) << ((<u64>k) << 3)) - 1);
-        q += k;
-        found = true;
-        break;
-      }
-      any |= x;
-      q += 8;
-    }
-    if (!found) {
-      while (q < limit) {
-        const c = load<u8>(q);
-        if (c === 0 || c === 0x40) break;
-        any |= <u64>c;
-        q++;
-      }
-    }
-    store<u32>(out + (i << 2), <u32>q);
+export function nameEnd(at: usize, limit: usize): usize {
+  let q = at;
+  while (q + 8 <= limit) {
+    const x = load<u64>(q);
+    const y = x ^ ATS;
+    const t = ((x - ONES) & ~x & HIGH) | ((y - ONES) & ~y & HIGH);
+    if (t !== 0) return q + <usize>(ctz(t) >> 3);
+    q += 8;
   }
-  return (any & HIGH) !== 0 ? 1 : 0;
+  while (q < limit) {
+    const c = load<u8>(q);
+    if (c === 0 || c === 0x40) break;
+    q++;
+  }
+  return q;
+}
+
+/** Whether the bytes from `from` to `to` are all ASCII (below 0x80): 1 or 0. */
+export function ascii(from: usize, to: usize): u32 {
+  let any: u64 = 0;
+  let q = from;
+  for (; q + 8 <= to; q += 8) any |= load<u64>(q);
+  for (; q < to; q++) any |= <u64>load<u8>(q);
+  return (any & HIGH) === 0 ? 1 : 0;
 }
 
 /**
