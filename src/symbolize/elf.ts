@@ -239,15 +239,10 @@ export class ElfSymbols {
   readonly #nameAt: Uint32Array;
   readonly #engine: SymbolEngine | undefined;
   readonly #names: (string | undefined)[];
-  /** the memory the string tables are in, and where they are */
+  /** the memory the string tables are in, and where they end */
   readonly #strings: Buffer;
-  readonly #from: number;
   readonly #to: number;
-  /**
-   * The string tables as one string, when they are ASCII: made on the first name asked for,
-   * then each name is a substring of it (no copy) instead of a decoding of its own
-   */
-  #text: string | undefined;
+  /** whether the string tables are ASCII: names are then decoded as latin1 (the same, and quicker) */
   readonly #ascii: boolean;
   /** the PT_LOAD segments: file offsets [offset, end) are at virtual address offset + delta */
   readonly #segOffset: Float64Array;
@@ -300,9 +295,8 @@ export class ElfSymbols {
     this.#engine = table.engine;
     this.#names = new Array(table.starts.keys.length);
     this.#strings = table.strings;
-    this.#from = table.from;
     this.#to = table.to;
-    this.#ascii = table.ascii && table.to - table.from < 1 << 28;
+    this.#ascii = table.ascii;
     this.#segOffset = Float64Array.from(segments, (s) => s.offset);
     this.#segEnd = Float64Array.from(segments, (s) => s.offset + s.fileSize);
     this.#segDelta = Float64Array.from(segments, (s) => Number(s.vaddr) - s.offset);
@@ -345,12 +339,7 @@ export class ElfSymbols {
       const at = this.#nameAt[i] as number;
       // the name ends at its NUL or where a symbol version starts ('@')
       const end = (this.#engine as SymbolEngine).nameEnd(at, this.#to);
-      if (this.#ascii) {
-        this.#text ??= this.#strings.toString("latin1", this.#from, this.#to);
-        name = this.#text.slice(at - this.#from, end - this.#from);
-      } else {
-        name = this.#strings.toString("utf8", at, end);
-      }
+      name = this.#strings.toString(this.#ascii ? "latin1" : "utf8", at, end);
       this.#names[i] = name;
     }
     return name;
