@@ -60,7 +60,9 @@ export class KernelSymbols {
     let fd = -1;
     try {
       fd = openSync(path, "r");
-      text = readInto(e, fd, Math.max(fstatSync(fd).size + 1, 1 << 23), path);
+      // /proc/kallsyms says size 0: start with 4 MiB (less than most kernels list, so the growing is
+      // exercised wherever it is read), doubled as needed
+      text = readInto(e, fd, Math.max(fstatSync(fd).size + 1, 1 << 22), path);
     } catch (err) {
       if (err instanceof InputError) throw err;
       throw new InputError(
