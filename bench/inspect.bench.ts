@@ -4,6 +4,8 @@
  *   (rawbpf reads it by BPF_MAP_LOOKUP_BATCH, bpftool key by key), and
  *   `rawbpf prog list --json` vs `bpftool -j prog list` on whatever the kernel holds.
  * The outputs are checked equal (as JSON) before timing. Goal: ratio <= 1 (no slower than bpftool).
+ * Beside each ratio: Node's own start-up (`node -e 0`, timed in the same turns), the floor no Node
+ * program goes under, and rawbpf's part above it.
  * Needs root, bpftool and a built dist/ (`npm run bench` builds it).
  */
 import { execFileSync } from "node:child_process";
@@ -50,10 +52,16 @@ const t = timeAll(
 const programs = (JSON.parse(run("bpftool -j prog list")) as unknown[]).length;
 
 const ms = (x: number) => x.toFixed(0).padStart(5);
+// Node's own start-up (`node -e 0`) is the floor of any rawbpf command: shown beside each ratio, with
+// what is ours above it
+const floor = t.node as Run;
 const line = (what: string, a: Run, b: Run) =>
   console.log(
     `${what}  rawbpf ${ms(a.wall)} ms (CPU ${ms(a.cpu)})   bpftool ${ms(b.wall)} ms (CPU ${ms(b.cpu)})   ` +
-      `ratio ${(a.wall / b.wall).toFixed(2)} (CPU ${(a.cpu / b.cpu).toFixed(2)}) (goal <= 1)`,
+      `ratio ${(a.wall / b.wall).toFixed(2)} (CPU ${(a.cpu / b.cpu).toFixed(2)}) (goal <= 1)\n` +
+      `${"".padEnd(36)}  of which Node's start-up ${ms(floor.wall)} ms (CPU ${ms(floor.cpu)}), floor ratio ` +
+      `${(floor.wall / b.wall).toFixed(2)}; rawbpf's own part ${ms(Math.max(0, a.wall - floor.wall))} ms ` +
+      `(CPU ${ms(Math.max(0, a.cpu - floor.cpu))}): ${(Math.max(0, a.wall - floor.wall) / b.wall).toFixed(2)}x bpftool`,
   );
 console.log(`whole processes, median of ${ROUNDS} runs each, in turns:`);
 line(`map dump --json (${ENTRIES} entries)`.padEnd(36), t.ourDump!, t.toolDump!);

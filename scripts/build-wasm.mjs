@@ -37,7 +37,7 @@ const ascVersion = JSON.parse(
 ).version;
 
 /** The AssemblyScript entries, from the repository's root. */
-const ENTRIES = ["src/btf/wasm/btf.as.ts"];
+const ENTRIES = ["src/btf/wasm/btf.as.ts", "src/symbolize/wasm/symbols.as.ts"];
 
 /**
  * Optimise for speed; the stub runtime (a bump allocator, no garbage collector); assert() compiled

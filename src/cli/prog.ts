@@ -3,9 +3,8 @@
  * programs loaded in the kernel, as bpftool shows them (`--json` follows `bpftool -j` field for
  * field). Also the helpers the other inspection commands share (ids, JSON, load times).
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Btf } from "../btf/decode.js";
 import { NoSuchObjectError } from "../map/list.js";
@@ -253,8 +252,18 @@ export function textObject(code: Uint8Array, machine: number): Buffer {
   return elf;
 }
 
+/** What the disassembly needs of Node beyond fs: required only by `dump jited`, so `list` starts without them. */
+interface JitedTools {
+  execFileSync: typeof import("node:child_process").execFileSync;
+  tmpdir: typeof import("node:os").tmpdir;
+}
+
 /** The disassembly of `code` by llvm-objdump-19 (`offset: bytes  instruction`), or undefined without it. */
-function llvmDisassembly(code: Uint8Array, address: bigint): string[] | undefined {
+function llvmDisassembly(
+  code: Uint8Array,
+  address: bigint,
+  { execFileSync, tmpdir }: JitedTools,
+): string[] | undefined {
   const machine = elfMachine();
   if (machine === undefined || code.byteLength === 0) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "rawbpf-jited-"));
@@ -284,13 +293,19 @@ function llvmDisassembly(code: Uint8Array, address: bigint): string[] | undefine
 }
 
 function dumpJited(id: number, asJson: boolean, io: CliIo): void {
+  // required here, not imported (the bundle runs in a vm.Script, where import() needs a callback)
+  const require = createRequire(import.meta.url);
+  const tools: JitedTools = {
+    execFileSync: (require("node:child_process") as typeof import("node:child_process")).execFileSync,
+    tmpdir: (require("node:os") as typeof import("node:os")).tmpdir,
+  };
   using prog = openProgram(id);
   const { code, functions } = prog.jited();
   if (code.byteLength === 0)
     throw new UsageError(`program ${id} has no JIT-compiled code to show (not JIT-compiled, or withheld)`);
   const out = functions.map((f) => {
     const bytes = code.subarray(f.offset, f.offset + f.length);
-    const disasm = llvmDisassembly(bytes, f.address);
+    const disasm = llvmDisassembly(bytes, f.address, tools);
     return { ...f, bytes: Buffer.from(bytes).toString("hex"), ...(disasm ? { disassembly: disasm } : {}) };
   });
   if (asJson) {

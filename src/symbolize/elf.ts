@@ -1,11 +1,22 @@
 /**
- * The function symbols of one ELF file (executable or shared library), from .symtab and .dynsym
- * through the ELF reader uprobes use: sorted start addresses in a Float64Array, names decoded on
- * first use, and the PT_LOAD segments that turn a file offset into a virtual address.
+ * The function symbols of one ELF file (executable or shared library), from .symtab or .dynsym:
+ * the headers parsed by the shared ELF model (src/elf), then only the one symbol table wanted and
+ * its string table read from the file — sorted start addresses in a Float64Array, names decoded
+ * on first use — and the PT_LOAD segments that turn a file offset into a virtual address.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import { SHT_DYNSYM, SHT_SYMTAB, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT } from "../elf/constants.js";
-import { type Image, readElfParts, readImage, type Segment } from "../elf/exec.js";
+import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
+import {
+  EHDR_SIZE,
+  PHDR_SIZE,
+  PN_XNUM,
+  SHDR_SIZE,
+  SHT_DYNSYM,
+  SHT_NOBITS,
+  SHT_SYMTAB,
+  SYM_SIZE,
+} from "../elf/constants.js";
+import { type Image, readElfParts, readImage } from "../elf/exec.js";
+import { readAt, SortedKeys, type SymbolEngine, symbolEngine, take } from "./wasm.js";
 
 /** PT_NOTE: a program header of notes. */
 const PT_NOTE = 4;
@@ -14,124 +25,189 @@ const NT_GNU_BUILD_ID = 3;
 /** Where distributions install separate debug files, by build id (`xx/yyyy.debug`). */
 const DEBUG_DIR = "/usr/lib/debug/.build-id";
 
-/** Function and object symbols of one table: address, size, name offset (in the file's bytes). */
-interface Table {
-  starts: Float64Array;
-  sizes: Float64Array;
-  names: Uint32Array;
-  count: number;
+/** Reads `length` bytes at `offset` of the open file `fd` into a new array (fewer at the file's end). */
+function readBytes(fd: number, offset: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let got = 0;
+  for (let n = 1; got < length && n > 0; got += n) n = readSync(fd, out, got, length - got, offset + got);
+  return got === length ? out : out.subarray(0, got);
+}
+
+/** One ELF file opened for its symbols: its descriptor, size, and headers as the shared model reads them. */
+interface Opened {
+  fd: number;
+  size: number;
+  img: Image;
+  /** where the program headers are in `img.bytes` (for the notes) */
+  phoff: number;
+  phnum: number;
 }
 
 /**
- * The defined function (FUNC, IFUNC) and object symbols with an address, of the symbol table
- * section of type `type` (SHT_SYMTAB or SHT_DYNSYM): a straight loop over the entries, numbers
- * read as two 32-bit halves (no bigint). readImage has checked that the tables lie in the file.
+ * The headers of the ELF file open as `fd` (`size` bytes), parsed by the shared ELF model
+ * (readImage) from their bytes alone: the ELF header, the section headers and the program
+ * headers are read and laid one after the other, with the header's two table offsets pointing
+ * at their new places. Section offsets and sizes stay the file's. A file whose headers do not
+ * lie in it is read as readElfParts reads it, so the model reports the damage as it would.
  */
-function readTable(img: Image, type: number): Table {
-  const { view, sections } = img;
-  let total = 0;
-  for (const sec of sections) if (sec.type === type) total += Math.floor(sec.size / 24);
-  const starts = new Float64Array(total);
-  const sizes = new Float64Array(total);
-  const names = new Uint32Array(total);
-  let count = 0;
-  for (const sec of sections) {
-    if (sec.type !== type) continue;
-    const strtab = sections[sec.link];
-    if (strtab === undefined || sec.offset + sec.size > view.byteLength) continue;
-    if (strtab.offset + strtab.size > view.byteLength) continue;
-    const n = Math.floor(sec.size / 24);
-    const func = STT_FUNC;
-    const ifunc = STT_GNU_IFUNC;
-    const object = STT_OBJECT;
-    for (let i = 1; i < n; i++) {
-      const at = sec.offset + i * 24;
-      const kind = view.getUint8(at + 4) & 0xf;
-      if (kind !== func && kind !== ifunc && kind !== object) continue;
-      if (view.getUint16(at + 6, true) === 0) continue; // SHN_UNDEF
-      const value = view.getUint32(at + 8, true) + view.getUint32(at + 12, true) * 2 ** 32;
-      const name = view.getUint32(at, true);
-      if (value === 0 || name === 0 || name >= strtab.size) continue;
-      starts[count] = value;
-      sizes[count] = view.getUint32(at + 16, true) + view.getUint32(at + 20, true) * 2 ** 32;
-      names[count] = strtab.offset + name;
-      count++;
+function readHeaders(fd: number, size: number, path: string): Opened {
+  const head = readBytes(fd, 0, Math.min(EHDR_SIZE, size));
+  const damaged = (): Opened => {
+    const bytes = readElfParts(size, (into, offset) => {
+      for (let got = 0, n = 1; got < into.length && n > 0; got += n)
+        n = readSync(fd, into, got, into.length - got, offset + got);
+    });
+    const img = readImage(bytes, path);
+    const view = img.view;
+    return { fd, size, img, phoff: Number(view.getBigUint64(32, true)), phnum: view.getUint16(56, true) };
+  };
+  if (head.length < EHDR_SIZE || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1)
+    return damaged();
+  const phoff = head.readBigUInt64LE(32);
+  const shoff = head.readBigUInt64LE(40);
+  let phnum = head.readUInt16LE(56);
+  let shnum = head.readUInt16LE(60);
+  const fits = (offset: bigint, length: number) => offset + BigInt(length) <= BigInt(size);
+  if (shoff === 0n || head.readUInt16LE(58) !== SHDR_SIZE || !fits(shoff, SHDR_SIZE)) return damaged();
+  if (phnum > 0 && head.readUInt16LE(54) !== PHDR_SIZE) return damaged();
+  if (shnum === 0 || phnum === PN_XNUM) {
+    // more than 0xfeff sections, or PN_XNUM program headers: the real counts are in section 0
+    const first = readBytes(fd, Number(shoff), SHDR_SIZE);
+    if (shnum === 0) {
+      const n = first.readBigUInt64LE(32);
+      if (n > BigInt(size)) return damaged();
+      shnum = Number(n);
     }
+    if (phnum === PN_XNUM) phnum = first.readUInt32LE(44);
   }
-  return { starts, sizes, names, count };
+  if (!fits(shoff, shnum * SHDR_SIZE) || !fits(phoff, phnum * PHDR_SIZE)) return damaged();
+  const at = EHDR_SIZE + shnum * SHDR_SIZE;
+  const bytes = new Uint8Array(at + phnum * PHDR_SIZE);
+  bytes.set(head);
+  bytes.set(readBytes(fd, Number(shoff), shnum * SHDR_SIZE), EHDR_SIZE);
+  bytes.set(readBytes(fd, Number(phoff), phnum * PHDR_SIZE), at);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(40, BigInt(EHDR_SIZE), true);
+  view.setBigUint64(32, BigInt(at), true);
+  return { fd, size, img: readImage(bytes, path), phoff: at, phnum };
 }
 
-/**
- * The indices 0..count-1 ordered by `starts` (ties in any order). Where address and index fit in a
- * double's 53 bits together, by one native sort of packed keys (address * 2^bits + index);
- * else by a comparator.
- */
-function sortByAddress(starts: Float64Array, count: number): Uint32Array {
-  const order = new Uint32Array(count);
-  const bits = Math.max(1, Math.ceil(Math.log2(count + 1)));
-  let max = 0;
-  for (let i = 0; i < count; i++) if ((starts[i] as number) > max) max = starts[i] as number;
-  if (max < 2 ** (53 - bits)) {
-    const scale = 2 ** bits;
-    const keys = new Float64Array(count);
-    for (let i = 0; i < count; i++) keys[i] = (starts[i] as number) * scale + i;
-    keys.sort();
-    for (let k = 0; k < count; k++) order[k] = (keys[k] as number) % scale;
-    return order;
-  }
-  for (let i = 0; i < count; i++) order[i] = i;
-  return order.sort((a, b) => (starts[a] as number) - (starts[b] as number));
-}
-
-/** Reads `length` bytes at `offset` of the open file `fd`. */
-function readAt(fd: number, offset: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let got = 0, n = 1; got < length && n > 0; got += n)
-    n = readSync(fd, out, got, length - got, offset + got);
-  return out;
-}
-
-/** The GNU build id of an ELF file (hex), from its PT_NOTE segments, or undefined. */
-function buildId(bytes: Uint8Array, fd: number): string | undefined {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 64) return undefined;
-  const phoff = Number(view.getBigUint64(32, true));
-  const phnum = view.getUint16(56, true);
-  for (let i = 0; i < phnum; i++) {
-    const at = phoff + i * 56;
-    if (at + 56 > bytes.length || view.getUint32(at, true) !== PT_NOTE) continue;
+/** The GNU build id of an opened ELF file (hex), from its PT_NOTE segments (only they are read), or undefined. */
+function buildId(file: Opened): string | undefined {
+  const { view } = file.img;
+  for (let i = 0; i < file.phnum; i++) {
+    const at = file.phoff + i * PHDR_SIZE;
+    if (at + PHDR_SIZE > view.byteLength || view.getUint32(at, true) !== PT_NOTE) continue;
     const size = Number(view.getBigUint64(at + 32, true));
-    if (size > 1 << 16) continue;
-    const notes = readAt(fd, Number(view.getBigUint64(at + 8, true)), size);
-    const nv = new DataView(notes.buffer);
+    const offset = Number(view.getBigUint64(at + 8, true));
+    if (size > 1 << 16 || offset + size > file.size) continue;
+    const notes = readBytes(file.fd, offset, size);
     for (let n = 0; n + 12 <= notes.length; ) {
-      const nameSize = nv.getUint32(n, true);
-      const descSize = nv.getUint32(n + 4, true);
-      const type = nv.getUint32(n + 8, true);
+      const nameSize = notes.readUInt32LE(n);
+      const descSize = notes.readUInt32LE(n + 4);
+      const type = notes.readUInt32LE(n + 8);
       const desc = n + 12 + ((nameSize + 3) & ~3);
       if (desc + descSize > notes.length) break;
-      if (type === NT_GNU_BUILD_ID && nameSize === 4 && notes[n + 12] === 0x47 /* G */) {
-        return Buffer.from(notes.subarray(desc, desc + descSize)).toString("hex");
-      }
+      if (type === NT_GNU_BUILD_ID && nameSize === 4 && notes[n + 12] === 0x47 /* G */)
+        return notes.toString("hex", desc, desc + descSize);
       n = desc + ((descSize + 3) & ~3);
     }
   }
   return undefined;
 }
 
-/** The symbol-table parts of the ELF file at `path` (see readElfParts), and its build id. */
-function readParts(path: string): { bytes: Uint8Array; id: string | undefined } {
-  const size = statSync(path).size;
-  const fd = openSync(path, "r");
-  try {
-    const bytes = readElfParts(size, (into, offset) => {
-      for (let got = 0, n = 1; got < into.length && n > 0; got += n)
-        n = readSync(fd, into, got, into.length - got, offset + got);
-    });
-    return { bytes, id: buildId(bytes, fd) };
-  } finally {
-    closeSync(fd);
+/** The sorted symbols of one table, as views of an engine's memory, which also holds the names. */
+interface Table {
+  starts: SortedKeys;
+  ends: Float64Array;
+  /** where each name starts in `strings` */
+  names: Uint32Array;
+  strings: Buffer;
+  /** the engine that holds them (undefined: no symbols) */
+  engine: SymbolEngine | undefined;
+  /** where the string tables are in `strings`, and whether their names are ASCII (decodable as latin1) */
+  from: number;
+  to: number;
+  ascii: boolean;
+}
+
+const EMPTY: Table = {
+  starts: new SortedKeys(undefined, 0, 0, ""),
+  ends: new Float64Array(0),
+  names: new Uint32Array(0),
+  strings: Buffer.alloc(0),
+  engine: undefined,
+  from: 0,
+  to: 0,
+  ascii: true,
+};
+
+/**
+ * The defined function (FUNC, IFUNC) and object symbols with an address, of the symbol table
+ * sections of type `type` (SHT_SYMTAB or SHT_DYNSYM) of an opened file, sorted by address with
+ * one per address (the largest; the later in the table on a tie). Each table and its string table
+ * are read straight into a WebAssembly engine's memory (src/symbolize/wasm.ts) and walked and
+ * sorted there; names are decoded later, for the symbols asked for. Tables that do not lie in the
+ * file are skipped.
+ */
+function readTable(file: Opened, type: number): Table {
+  const { sections } = file.img;
+  let total = 0;
+  for (const sec of sections) if (sec.type === type) total += Math.floor(sec.size / SYM_SIZE);
+  if (total === 0) return EMPTY;
+  const what = file.img.file;
+  const e = symbolEngine();
+  const starts = take(e, total * 8, what);
+  const sizes = take(e, total * 8, what);
+  const names = take(e, total * 4, what);
+  let count = 0;
+  let from = Number.POSITIVE_INFINITY;
+  let to = 0;
+  for (const sec of sections) {
+    if (sec.type !== type) continue;
+    const strtab = sections[sec.link];
+    if (strtab === undefined || strtab.type === SHT_NOBITS || sec.offset + sec.size > file.size) continue;
+    if (strtab.offset + strtab.size > file.size) continue;
+    const n = Math.floor(sec.size / SYM_SIZE);
+    const at = take(e, n * SYM_SIZE, what);
+    if (!readAt(e, file.fd, at, sec.offset, n * SYM_SIZE)) continue;
+    const strings = take(e, strtab.size, what);
+    const before = count;
+    count = e.elfSymbols(at, n, strings, strtab.size, starts, sizes, names, count);
+    if (count > before && !readAt(e, file.fd, strings, strtab.offset, strtab.size)) count = before;
+    if (count > before) {
+      from = Math.min(from, strings);
+      to = Math.max(to, strings + strtab.size);
+    }
   }
+  if (count === 0) return EMPTY;
+  const order = take(e, count * 4, what);
+  const other = take(e, count * 4, what);
+  const counts = take(e, 65536 * 4, what);
+  const outStarts = take(e, count * 8, what);
+  const outEnds = take(e, count * 8, what);
+  const outNames = take(e, count * 4, what);
+  const kept = e.elfSort(count, starts, sizes, names, order, other, counts, outStarts, outEnds, outNames);
+  const ascii = e.ascii(from, to) === 1;
+  const sorted = new SortedKeys(e, outStarts, kept, what);
+  // the memory grows no more: views of it stay valid
+  const memory = e.memory.buffer;
+  return {
+    starts: sorted,
+    ends: new Float64Array(memory, outEnds, kept),
+    names: new Uint32Array(memory, outNames, kept),
+    strings: Buffer.from(memory),
+    engine: e,
+    from,
+    to,
+    ascii,
+  };
+}
+
+/** The symbol table of an ELF file: .symtab when it names anything (the fuller table), else .dynsym, as llvm-symbolizer. */
+function symbolTable(file: Opened): Table {
+  const table = readTable(file, SHT_SYMTAB);
+  return table.starts.keys.length > 0 ? table : readTable(file, SHT_DYNSYM);
 }
 
 /** A function symbol of an ELF file, as {@link ElfSymbols.at} finds it. */
@@ -157,86 +233,73 @@ export class ElfSymbols {
   /** the separate debug file the symbols came from (/usr/lib/debug/.build-id/...), when there is one */
   readonly debugFile: string | undefined;
   readonly #starts: Float64Array;
+  /** the starts with a bucket index over them */
+  readonly #index: SortedKeys;
   readonly #ends: Float64Array;
   readonly #nameAt: Uint32Array;
+  readonly #engine: SymbolEngine | undefined;
   readonly #names: (string | undefined)[];
-  /** the file's bytes (only the symbol tables' parts are read), as a Buffer for native string decoding */
-  readonly #bytes: Buffer;
-  readonly #segments: readonly Segment[];
+  /** the memory the string tables are in, and where they end */
+  readonly #strings: Buffer;
+  readonly #to: number;
+  /** whether the string tables are ASCII: names are then decoded as latin1 (the same, and quicker) */
+  readonly #ascii: boolean;
+  /** the PT_LOAD segments: file offsets [offset, end) are at virtual address offset + delta */
+  readonly #segOffset: Float64Array;
+  readonly #segEnd: Float64Array;
+  readonly #segDelta: Float64Array;
 
   /**
-   * Reads the symbol tables of the ELF file at `path` (only those parts of it) or, unless
-   * `debugFiles` is false, of its separate debug file (/usr/lib/debug/.build-id/XX/YYYY.debug,
-   * found by the file's GNU build id) when one is installed: a stripped library's full symbol table.
+   * Reads the symbol table of the ELF file at `path` (its headers, then only the table and its
+   * strings) or, unless `debugFiles` is false, of its separate debug file
+   * (/usr/lib/debug/.build-id/XX/YYYY.debug, found by the GNU build id in the file's notes) when one
+   * is installed: a stripped library's full symbol table.
    */
   constructor(path: string, debugFiles = true) {
     this.path = path;
-    let bytes: Uint8Array = new Uint8Array(0);
-    let segments: Segment[] = [];
     let error: string | undefined;
     let debugFile: string | undefined;
-    let table: Table = {
-      starts: new Float64Array(0),
-      sizes: new Float64Array(0),
-      names: new Uint32Array(0),
-      count: 0,
-    };
+    let table = EMPTY;
+    let segments: Image["segments"] = [];
+    let fd = -1;
+    let debugFd = -1;
     try {
-      const own = readParts(path);
-      const img = readImage(own.bytes, path);
-      segments = img.segments;
+      fd = openSync(path, "r");
+      const own = readHeaders(fd, fstatSync(fd).size, path);
+      segments = own.img.segments;
       // a stripped file's full symbol table may be in a separate debug file, found by build id
-      const debug =
-        own.id === undefined ? undefined : `${DEBUG_DIR}/${own.id.slice(0, 2)}/${own.id.slice(2)}.debug`;
-      let symbols = img;
-      if (debugFiles && debug !== undefined && existsSync(debug)) {
+      const id = debugFiles ? buildId(own) : undefined;
+      const debug = id === undefined ? undefined : `${DEBUG_DIR}/${id.slice(0, 2)}/${id.slice(2)}.debug`;
+      if (debug !== undefined && existsSync(debug)) {
         try {
-          symbols = readImage(readParts(debug).bytes, debug);
-          debugFile = debug;
+          debugFd = openSync(debug, "r");
+          table = symbolTable(readHeaders(debugFd, fstatSync(debugFd).size, debug));
+          if (table.starts.keys.length > 0) debugFile = debug;
         } catch {
           // the file's own symbols, then
         }
       }
-      bytes = symbols.bytes;
-      // .symtab when it names anything (it is the fuller table), else .dynsym: as llvm-symbolizer
-      table = readTable(symbols, SHT_SYMTAB);
-      if (table.count === 0) table = readTable(symbols, SHT_DYNSYM);
-      if (table.count === 0) error = `${path} has no function symbols (stripped?)`;
+      if (table.starts.keys.length === 0) table = symbolTable(own);
+      if (table.starts.keys.length === 0) error = `${path} has no function symbols (stripped?)`;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
+    } finally {
+      if (fd >= 0) closeSync(fd);
+      if (debugFd >= 0) closeSync(debugFd);
     }
     this.debugFile = debugFile;
-    // sort by address, then size, then table order; at one address keep the last (the largest)
-    const { starts, sizes, names, count } = table;
-    const order = sortByAddress(starts, count);
-    // one symbol per address: the largest, the later in the table on a tie
-    let kept = 0;
-    for (let k = 0; k < count; ) {
-      let best = order[k] as number;
-      let j = k + 1;
-      for (; j < count && starts[order[j] as number] === starts[best]; j++) {
-        const i = order[j] as number;
-        if (
-          (sizes[i] as number) > (sizes[best] as number) ||
-          ((sizes[i] as number) === (sizes[best] as number) && i > best)
-        )
-          best = i;
-      }
-      order[kept++] = best;
-      k = j;
-    }
-    this.#starts = new Float64Array(kept);
-    this.#ends = new Float64Array(kept);
-    this.#nameAt = new Uint32Array(kept);
-    for (let k = 0; k < kept; k++) {
-      const i = order[k] as number;
-      this.#starts[k] = starts[i] as number;
-      this.#ends[k] = (starts[i] as number) + (sizes[i] as number);
-      this.#nameAt[k] = names[i] as number;
-    }
-    this.#names = new Array(kept);
-    this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.#segments = segments;
+    this.#index = table.starts;
+    this.#starts = table.starts.keys;
+    this.#ends = table.ends;
+    this.#nameAt = table.names;
+    this.#engine = table.engine;
+    this.#names = new Array(table.starts.keys.length);
+    this.#strings = table.strings;
+    this.#to = table.to;
+    this.#ascii = table.ascii;
+    this.#segOffset = Float64Array.from(segments, (s) => s.offset);
+    this.#segEnd = Float64Array.from(segments, (s) => s.offset + s.fileSize);
+    this.#segDelta = Float64Array.from(segments, (s) => Number(s.vaddr) - s.offset);
     this.error = error;
   }
 
@@ -247,8 +310,10 @@ export class ElfSymbols {
 
   /** The virtual address of file offset `offset` (through the PT_LOAD segment holding it), or -1. */
   virtualAddress(offset: number): number {
-    for (const s of this.#segments) {
-      if (offset >= s.offset && offset < s.offset + s.fileSize) return offset - s.offset + Number(s.vaddr);
+    const offsets = this.#segOffset;
+    for (let i = 0; i < offsets.length; i++) {
+      if (offset >= (offsets[i] as number) && offset < (this.#segEnd[i] as number))
+        return offset + (this.#segDelta[i] as number);
     }
     return -1;
   }
@@ -258,17 +323,10 @@ export class ElfSymbols {
    * if `vaddr` is inside its size (or the size is unknown). -1 when none. No allocation.
    */
   indexOf(vaddr: number): number {
-    const starts = this.#starts;
-    let b = starts.length - 1;
-    if (b < 0 || vaddr < (starts[0] as number)) return -1;
-    let a = 0;
-    while (a < b) {
-      const m = (a + b + 1) >>> 1;
-      if ((starts[m] as number) <= vaddr) a = m;
-      else b = m - 1;
-    }
+    const a = this.#index.floor(vaddr);
+    if (a < 0) return -1;
     const end = this.#ends[a] as number;
-    return end > (starts[a] as number) && vaddr >= end ? -1 : a;
+    return end > (this.#starts[a] as number) && vaddr >= end ? -1 : a;
   }
 
   /**
@@ -278,17 +336,10 @@ export class ElfSymbols {
   nameAt(i: number): string {
     let name = this.#names[i];
     if (name === undefined) {
-      const bytes = this.#bytes;
       const at = this.#nameAt[i] as number;
-      let e = bytes.indexOf(0, at);
-      if (e < 0) e = bytes.length;
-      for (let c = at; c < e; c++) {
-        if (bytes[c] === 0x40) {
-          e = c; // '@': a symbol version follows
-          break;
-        }
-      }
-      name = bytes.toString("utf8", at, e);
+      // the name ends at its NUL or where a symbol version starts ('@')
+      const end = (this.#engine as SymbolEngine).nameEnd(at, this.#to);
+      name = this.#strings.toString(this.#ascii ? "latin1" : "utf8", at, end);
       this.#names[i] = name;
     }
     return name;

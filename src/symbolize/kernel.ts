@@ -1,11 +1,12 @@
 /**
  * Kernel symbols from /proc/kallsyms: every symbol's address, sorted once, searched by binary
- * search. Addresses are kept as float64 offsets from the bottom of the kernel's half of the
- * address space (0xffff800000000000), which are exact (below 2^47), so a lookup from a stack
+ * search; names are decoded from the file's bytes only for the symbols asked for. Addresses are
+ * kept as float64 offsets from the bottom of the kernel's half of the address space (0xffff800000000000), which are exact (below 2^47), so a lookup from a stack
  * map's raw words needs no bigint.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { InputError } from "../sys/error.js";
+import { readInto, SortedKeys, symbolEngine, take } from "./wasm.js";
 
 /** The lowest kernel address on x86-64 and arm64 (48-bit virtual addresses): the base of the offsets kept. */
 export const KERNEL_BASE = 0xffff800000000000n;
@@ -22,105 +23,103 @@ export interface KernelSymbol {
   module: string | undefined;
 }
 
-/** kallsyms type letters of code: preferred when several symbols share an address. */
-function isText(type: number): boolean {
-  return type === 0x74 || type === 0x54 || type === 0x77 || type === 0x57; // t T w W
-}
-
 /**
  * The kernel's symbols (from /proc/kallsyms, or a file in its format), for turning addresses into
- * names. Made once and reused: a lookup is a binary search over a Float64Array.
+ * names. Made once and reused: the file is read in one piece into the memory of a WebAssembly
+ * engine (src/symbolize/wasm.ts), parsed and sorted there (addresses into a Float64Array, names
+ * kept as places in the text and decoded when first asked for); a lookup is a binary search.
  */
 export class KernelSymbols {
   /** address offsets from {@link KERNEL_BASE}, ascending, one per distinct address */
   readonly #keys: Float64Array;
-  readonly #names: string[];
+  /** the keys with a bucket index over them */
+  readonly #index: SortedKeys;
+  /** where each symbol's name starts and ends in #text */
+  readonly #nameStart: Uint32Array;
+  readonly #nameEnd: Uint32Array;
+  /** where each symbol's module name starts and ends in #text (equal: the kernel image) */
+  readonly #modStart: Uint32Array;
+  readonly #modEnd: Uint32Array;
+  /** names and modules decoded so far */
+  readonly #names: (string | undefined)[];
   readonly #modules: (string | undefined)[];
+  /** the engine's memory, which holds the file's text at #from */
+  readonly #memory: Buffer;
+  readonly #from: number;
+  readonly #to: number;
+  /** the file's text as one string, made on the first name asked for: each name is a substring of it (no copy) */
+  #text: string | undefined;
   /** the file read */
   readonly path: string;
 
   /** Reads `path` (default /proc/kallsyms; root sees real addresses, others zeros). */
   constructor(path = "/proc/kallsyms") {
     this.path = path;
-    let text: string;
+    const e = symbolEngine();
+    let text: { at: number; length: number };
+    let fd = -1;
     try {
-      text = readFileSync(path, "latin1");
-    } catch (e) {
-      throw new InputError(`cannot read kernel symbols from ${path} (${(e as NodeJS.ErrnoException).code})`);
+      fd = openSync(path, "r");
+      // /proc/kallsyms says size 0: start with 4 MiB (less than most kernels list, so the growing is
+      // exercised wherever it is read), doubled as needed
+      text = readInto(e, fd, Math.max(fstatSync(fd).size + 1, 1 << 22), path);
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(
+        `cannot read kernel symbols from ${path} (${(err as NodeJS.ErrnoException).code})`,
+      );
+    } finally {
+      if (fd >= 0) closeSync(fd);
     }
-    const keys: number[] = [];
-    const names: string[] = [];
-    const modules: (string | undefined)[] = [];
-    const types: number[] = [];
-    let zeros = 0;
-    let sorted = true;
-    for (let at = 0; at < text.length; ) {
-      let end = text.indexOf("\n", at);
-      if (end < 0) end = text.length;
-      // "ffffffff81000000 T _stext" or "ffffffffc0a01000 t ext4_fill_super\t[ext4]"
-      if (end - at > 19 && text.charCodeAt(at + 16) === 0x20) {
-        const hi = Number.parseInt(text.slice(at, at + 8), 16);
-        const lo = Number.parseInt(text.slice(at + 8, at + 16), 16);
-        const type = text.charCodeAt(at + 17);
-        if (hi === 0 && lo === 0) zeros++;
-        else if (hi >= KERNEL_BASE_HI && type !== 0x61 && type !== 0x41 && type !== 0x55) {
-          // a module's symbols end with "\t[module]" (a bounded search: most lines have no tab)
-          let tab = -1;
-          for (let c = end - 1; c > at + 19; c--) {
-            if (text.charCodeAt(c) === 0x09) {
-              tab = c;
-              break;
-            }
-            if (text.charCodeAt(c) !== 0x5d && tab === -1 && c === end - 1) break; // no "]" at the end
-          }
-          const nameEnd = tab < 0 ? end : tab;
-          let mod: string | undefined;
-          if (tab >= 0) {
-            const m = text.slice(tab + 1, end).trim();
-            mod = m.startsWith("[") && m.endsWith("]") ? m.slice(1, -1) : m;
-          }
-          const key = (hi - KERNEL_BASE_HI) * TWO32 + lo;
-          if (keys.length > 0 && key < (keys[keys.length - 1] as number)) sorted = false;
-          keys.push(key);
-          names.push(text.slice(at + 19, nameEnd));
-          modules.push(mod);
-          types.push(type);
-        }
-      }
-      at = end + 1;
-    }
-    if (keys.length === 0 && zeros > 0) {
+    // a symbol line is at least 21 bytes: "ADDRESS(16) T N\n"
+    const most = Math.floor(text.length / 21) + 1;
+    const keys = take(e, most * 8, path);
+    const nameStart = take(e, most * 4, path);
+    const nameEnd = take(e, most * 4, path);
+    const modStart = take(e, most * 4, path);
+    const modEnd = take(e, most * 4, path);
+    const types = take(e, most, path);
+    const count = e.kallsyms(text.at, text.length, keys, nameStart, nameEnd, modStart, modEnd, types);
+    if (count === 0 && e.zeros() > 0) {
       throw new InputError(
         `${path} shows every address as 0: reading kernel addresses needs root (CAP_SYSLOG) or kernel.kptr_restrict=0`,
       );
     }
-    let order = Array.from(keys.keys());
-    if (!sorted) order.sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b);
+    const order = e.stableOrder(keys, count, take(e, count * 4 + 4, path), take(e, count * 4 + 4, path));
     // one entry per address: the first code symbol listed there, else the first symbol
-    const outKeys: number[] = [];
-    const outNames: string[] = [];
-    const outModules: (string | undefined)[] = [];
-    let lastText = false;
-    for (const i of order) {
-      const k = keys[i] as number;
-      const text = isText(types[i] as number);
-      if (outKeys.length > 0 && outKeys[outKeys.length - 1] === k) {
-        if (text && !lastText) {
-          outNames[outNames.length - 1] = names[i] as string;
-          outModules[outModules.length - 1] = modules[i];
-          lastText = true;
-        }
-        continue;
-      }
-      outKeys.push(k);
-      outNames.push(names[i] as string);
-      outModules.push(modules[i]);
-      lastText = text;
-    }
-    order = [];
-    this.#keys = Float64Array.from(outKeys);
-    this.#names = outNames;
-    this.#modules = outModules;
+    const outKeys = take(e, count * 8 + 8, path);
+    const outStart = take(e, count * 4 + 4, path);
+    const outEnd = take(e, count * 4 + 4, path);
+    const outModStart = take(e, count * 4 + 4, path);
+    const outModEnd = take(e, count * 4 + 4, path);
+    const kept = e.kernelUnique(
+      count,
+      order,
+      keys,
+      nameStart,
+      nameEnd,
+      modStart,
+      modEnd,
+      types,
+      outKeys,
+      outStart,
+      outEnd,
+      outModStart,
+      outModEnd,
+    );
+    this.#index = new SortedKeys(e, outKeys, kept, path);
+    // the memory grows no more: views of it stay valid
+    const memory = e.memory.buffer;
+    this.#keys = this.#index.keys;
+    this.#nameStart = new Uint32Array(memory, outStart, kept);
+    this.#nameEnd = new Uint32Array(memory, outEnd, kept);
+    this.#modStart = new Uint32Array(memory, outModStart, kept);
+    this.#modEnd = new Uint32Array(memory, outModEnd, kept);
+    this.#names = new Array(kept);
+    this.#modules = new Array(kept);
+    this.#memory = Buffer.from(memory);
+    this.#from = text.at;
+    this.#to = text.at + text.length;
   }
 
   /** How many distinct addresses have a symbol. */
@@ -134,27 +133,35 @@ export class KernelSymbols {
    */
   indexOf(hi: number, lo: number): number {
     if (hi < KERNEL_BASE_HI) return -1;
-    const key = (hi - KERNEL_BASE_HI) * TWO32 + lo;
-    const keys = this.#keys;
-    let a = 0;
-    let b = keys.length - 1;
-    if (b < 0 || key < (keys[0] as number)) return -1;
-    while (a < b) {
-      const m = (a + b + 1) >>> 1;
-      if ((keys[m] as number) <= key) a = m;
-      else b = m - 1;
-    }
-    return a;
+    return this.#index.floor((hi - KERNEL_BASE_HI) * TWO32 + lo);
   }
 
   /** The name of the symbol at index `i` of {@link KernelSymbols.indexOf}. */
   nameAt(i: number): string {
-    return this.#names[i] as string;
+    let name = this.#names[i];
+    if (name === undefined) {
+      this.#text ??= this.#memory.toString("latin1", this.#from, this.#to);
+      name = this.#text.slice(
+        (this.#nameStart[i] as number) - this.#from,
+        (this.#nameEnd[i] as number) - this.#from,
+      );
+      this.#names[i] = name;
+    }
+    return name;
   }
 
   /** The module of the symbol at index `i` (undefined for the kernel image). */
   moduleAt(i: number): string | undefined {
-    return this.#modules[i];
+    const start = this.#modStart[i] as number;
+    const end = this.#modEnd[i] as number;
+    if (start === end) return undefined;
+    let name = this.#modules[i];
+    if (name === undefined) {
+      this.#text ??= this.#memory.toString("latin1", this.#from, this.#to);
+      name = this.#text.slice(start - this.#from, end - this.#from);
+      this.#modules[i] = name;
+    }
+    return name;
   }
 
   /** The address of the symbol at index `i`. */

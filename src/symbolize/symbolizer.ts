@@ -76,6 +76,9 @@ export class Symbolizer {
   #kernel: KernelSymbols | undefined;
   readonly #files = new Map<string, ElfSymbols>();
   readonly #processes = new Map<number, ProcessEntry | null>();
+  /** the process looked up last, and its entry (frames of one stack are of one process) */
+  #lastPid = -1;
+  #lastEntry: ProcessEntry | null = null;
 
   /** A symbolizer with empty caches. */
   constructor(options: SymbolizerOptions = {}) {
@@ -103,6 +106,7 @@ export class Symbolizer {
   forget(pid?: number): void {
     if (pid === undefined) this.#processes.clear();
     else this.#processes.delete(pid);
+    this.#lastPid = -1;
   }
 
   /**
@@ -111,10 +115,12 @@ export class Symbolizer {
    */
   remember(pid: number): void {
     if (!this.#processes.get(pid)) this.#processes.delete(pid);
+    this.#lastPid = -1;
     this.#process(pid);
   }
 
   #process(pid: number): ProcessEntry | null {
+    if (pid === this.#lastPid) return this.#lastEntry;
     let p = this.#processes.get(pid);
     if (p === undefined) {
       const maps = pid > 0 ? readProcessMaps(pid) : undefined;
@@ -128,6 +134,8 @@ export class Symbolizer {
         : null;
       this.#processes.set(pid, p);
     }
+    this.#lastPid = pid;
+    this.#lastEntry = p;
     return p;
   }
 

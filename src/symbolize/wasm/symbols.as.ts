@@ -1,0 +1,397 @@
+/**
+ * rawbpf's WebAssembly for symbol tables, in AssemblyScript, compiled by scripts/build-wasm.mjs into
+ * symbols.wasm.ts beside this file. Its glue is src/symbolize/wasm.ts; its users are the kernel's
+ * symbols (/proc/kallsyms, src/symbolize/kernel.ts) and an ELF file's (src/symbolize/elf.ts).
+ *
+ * Why WebAssembly: a symboliser is often made for one profile, so its tables are read once, cold.
+ * The work is a loop over 100,000+ entries (kallsyms lines, ELF symbols) and a sort; JavaScript
+ * runs such a loop in the interpreter until the JIT has caught up, which on first use costs several
+ * times the loop itself. WebAssembly is compiled before it runs.
+ *
+ * One fresh instance per table: the glue reads the file's bytes straight into this memory
+ * ({@link take}), has them parsed and sorted here, and keeps views of the sorted arrays (and of
+ * the names, decoded by the glue when asked for). Nothing here allocates but {@link take}; memory
+ * only grows while the table is built.
+ */
+
+let top: usize = 0;
+
+/** Takes `bytes` of memory after what is taken, 16-byte aligned; 0 when the memory cannot grow so far. */
+export function take(bytes: u32): usize {
+  if (top === 0) top = (__heap_base + 15) & ~(<usize>15);
+  const at = top;
+  const end = <u64>at + <u64>bytes + 15;
+  if (end > 0xffffffff) return 0;
+  const have = (<u64>memory.size()) << 16;
+  if (end > have && memory.grow(<i32>((end - have + 0xffff) >> 16)) < 0) return 0;
+  top = <usize>(end & ~(<u64>15));
+  return at;
+}
+
+// ---- /proc/kallsyms ----
+
+/** The lowest kernel address's high 32 bits (0xffff800000000000): keys are offsets from it. */
+const KERNEL_BASE_HI: u32 = 0xffff8000;
+
+/** The 8 hex digits at `p` as a number, or -1 when one is not a hex digit. */
+function hex8(p: usize): i64 {
+  let v: u32 = 0;
+  for (let i: usize = 0; i < 8; i++) {
+    const c = <u32>load<u8>(p + i);
+    let d: u32 = c - 0x30;
+    if (d >= 10) {
+      d = (c | 0x20) - 0x61;
+      if (d >= 6) return -1;
+      d += 10;
+    }
+    v = (v << 4) | d;
+  }
+  return <i64>v;
+}
+
+/** Where the first newline at or after `p` is (before `end`), else `end`: 8 bytes at a time. */
+function lineEnd(p: usize, end: usize): usize {
+  while (p + 8 <= end) {
+    const x = load<u64>(p) ^ 0x0a0a0a0a0a0a0a0a;
+    const t = (x - 0x0101010101010101) & ~x & 0x8080808080808080;
+    if (t !== 0) return p + <usize>(ctz(t) >> 3);
+    p += 8;
+  }
+  while (p < end && load<u8>(p) !== 0x0a) p++;
+  return p;
+}
+
+let zeroLines: u32 = 0;
+
+/** How many lines the last {@link kallsyms} saw with address 0 (what a reader without CAP_SYSLOG gets). */
+export function zeros(): u32 {
+  return zeroLines;
+}
+
+/**
+ * Parses the kallsyms text of `len` bytes at `text` ("ffffffff81000000 T _stext" a line, a
+ * module's lines ending "\t[ext4]"): for each kernel-half address whose type is not a/A/U, in file
+ * order, the key (offset from 0xffff800000000000, an exact double), where the name starts and ends
+ * (memory addresses), where the module's name starts and ends (0, 0 for the kernel image), and the
+ * type letter. The output arrays hold at least len / 21 + 1 entries (a line is at least 21 bytes).
+ * Returns how many were written.
+ */
+export function kallsyms(
+  text: usize,
+  len: u32,
+  keys: usize,
+  nameStart: usize,
+  nameEnd: usize,
+  modStart: usize,
+  modEnd: usize,
+  types: usize,
+): u32 {
+  const end = text + <usize>len;
+  let count: u32 = 0;
+  zeroLines = 0;
+  for (let at = text; at < end; ) {
+    const e = lineEnd(at, end);
+    if (e - at > 19 && load<u8>(at + 16) === 0x20) {
+      const hi = hex8(at);
+      const lo = hex8(at + 8);
+      const type = <u32>load<u8>(at + 17);
+      if (hi === 0 && lo === 0) zeroLines++;
+      else if (hi >= <i64>KERNEL_BASE_HI && lo >= 0 && type !== 0x61 && type !== 0x41 && type !== 0x55) {
+        // a module's symbols end with "\t[module]"
+        let tab: usize = 0;
+        if (load<u8>(e - 1) === 0x5d) {
+          for (let c = e - 1; c > at + 19; c--) {
+            if (load<u8>(c) === 0x09) {
+              tab = c;
+              break;
+            }
+          }
+        }
+        let ms: usize = 0;
+        let me: usize = 0;
+        if (tab !== 0) {
+          ms = tab + 1;
+          me = e;
+          while (ms < me && (load<u8>(ms) === 0x20 || load<u8>(ms) === 0x09)) ms++;
+          while (me > ms) {
+            const c = load<u8>(me - 1);
+            if (c !== 0x20 && c !== 0x09 && c !== 0x0d) break;
+            me--;
+          }
+          if (me - ms >= 2 && load<u8>(ms) === 0x5b && load<u8>(me - 1) === 0x5d) {
+            ms++;
+            me--;
+          }
+        }
+        const k = <usize>count;
+        store<f64>(keys + (k << 3), <f64>(<u32>hi - KERNEL_BASE_HI) * 4294967296.0 + <f64>lo);
+        store<u32>(nameStart + (k << 2), <u32>(at + 19));
+        store<u32>(nameEnd + (k << 2), <u32>(tab !== 0 ? tab : e));
+        store<u32>(modStart + (k << 2), <u32>ms);
+        store<u32>(modEnd + (k << 2), <u32>me);
+        store<u8>(types + k, <u8>type);
+        count++;
+      }
+    }
+    at = e + 1;
+  }
+  return count;
+}
+
+/**
+ * The order of the `count` keys (f64) at `keys`, ascending and stable, written as u32 indices at
+ * `order` (`other`: as much room again): a natural merge sort, one pass when the keys are in order
+ * already (kallsyms lists the kernel image in order, then modules and BPF programs). Returns where
+ * the order ended up: `order` or `other`.
+ */
+export function stableOrder(keys: usize, count: u32, order: usize, other: usize): usize {
+  for (let i: u32 = 0; i < count; i++) store<u32>(order + ((<usize>i) << 2), i);
+  let a = order;
+  let b = other;
+  let runs: u32 = 0;
+  do {
+    // one pass: merge each pair of ascending runs of a into b
+    runs = 0;
+    let i: u32 = 0;
+    while (i < count) {
+      let j: u32 = i + 1;
+      while (j < count && keyAt(keys, a, j) >= keyAt(keys, a, j - 1)) j++;
+      let k: u32 = j;
+      if (j < count) {
+        k = j + 1;
+        while (k < count && keyAt(keys, a, k) >= keyAt(keys, a, k - 1)) k++;
+      }
+      runs++;
+      if (i === 0 && j === count) return a; // one run: sorted
+      let x = i;
+      let y = j;
+      let o = i;
+      while (x < j && y < k) {
+        if (keyAt(keys, a, y) < keyAt(keys, a, x)) {
+          store<u32>(b + ((<usize>o) << 2), load<u32>(a + ((<usize>y) << 2)));
+          y++;
+        } else {
+          store<u32>(b + ((<usize>o) << 2), load<u32>(a + ((<usize>x) << 2)));
+          x++;
+        }
+        o++;
+      }
+      for (; x < j; x++, o++) store<u32>(b + ((<usize>o) << 2), load<u32>(a + ((<usize>x) << 2)));
+      for (; y < k; y++, o++) store<u32>(b + ((<usize>o) << 2), load<u32>(a + ((<usize>y) << 2)));
+      i = k;
+    }
+    const t = a;
+    a = b;
+    b = t;
+  } while (runs > 1);
+  return a;
+}
+
+/** The key of the `i`th index of `order`. */
+function keyAt(keys: usize, order: usize, i: u32): f64 {
+  return load<f64>(keys + ((<usize>load<u32>(order + ((<usize>i) << 2))) << 3));
+}
+
+/**
+ * One kernel symbol per address, in the order `order` (from {@link stableOrder}): the first code
+ * symbol (t T w W) listed at an address, else the first symbol. Writes the kept entries' key,
+ * name and module places to the `out*` arrays; returns how many.
+ */
+export function kernelUnique(
+  count: u32,
+  order: usize,
+  keys: usize,
+  nameStart: usize,
+  nameEnd: usize,
+  modStart: usize,
+  modEnd: usize,
+  types: usize,
+  outKeys: usize,
+  outStart: usize,
+  outEnd: usize,
+  outModStart: usize,
+  outModEnd: usize,
+): u32 {
+  let kept: usize = 0;
+  let lastText = false;
+  for (let k: u32 = 0; k < count; k++) {
+    const i = <usize>load<u32>(order + ((<usize>k) << 2));
+    const key = load<f64>(keys + (i << 3));
+    const t = <u32>load<u8>(types + i);
+    const code = t === 0x74 || t === 0x54 || t === 0x77 || t === 0x57;
+    let at = kept;
+    if (kept > 0 && load<f64>(outKeys + ((kept - 1) << 3)) === key) {
+      if (!code || lastText) continue;
+      at = kept - 1; // a code symbol replaces the data symbol listed first at its address
+    } else {
+      kept++;
+    }
+    lastText = code;
+    store<f64>(outKeys + (at << 3), key);
+    store<u32>(outStart + (at << 2), load<u32>(nameStart + (i << 2)));
+    store<u32>(outEnd + (at << 2), load<u32>(nameEnd + (i << 2)));
+    store<u32>(outModStart + (at << 2), load<u32>(modStart + (i << 2)));
+    store<u32>(outModEnd + (at << 2), load<u32>(modEnd + (i << 2)));
+  }
+  return <u32>kept;
+}
+
+// ---- ELF symbol tables ----
+
+const STT_OBJECT: u32 = 1;
+const STT_FUNC: u32 = 2;
+const STT_GNU_IFUNC: u32 = 10;
+
+/**
+ * Appends the defined function (FUNC, IFUNC) and object symbols with an address and a name, of
+ * the `n` Elf64_Sym entries at `table` (entry 0 skipped), to the arrays at `starts` and `sizes`
+ * (f64) and `names` (u32: `strings` + st_name, a memory address; names at or past `strSize` are
+ * skipped), from index `count` on. Returns the new count.
+ */
+export function elfSymbols(
+  table: usize,
+  n: u32,
+  strings: usize,
+  strSize: u32,
+  starts: usize,
+  sizes: usize,
+  names: usize,
+  count: u32,
+): u32 {
+  let c = <usize>count;
+  for (let i: u32 = 1; i < n; i++) {
+    const p = table + <usize>i * 24;
+    const info = load<u32>(p + 4); // st_info, st_other, st_shndx
+    const kind = info & 0xf;
+    if (kind !== STT_FUNC && kind !== STT_GNU_IFUNC && kind !== STT_OBJECT) continue;
+    if (info >> 16 === 0) continue; // SHN_UNDEF
+    const name = load<u32>(p);
+    const value = load<u64>(p + 8);
+    if (value === 0 || name === 0 || name >= strSize) continue;
+    store<f64>(starts + (c << 3), <f64>value);
+    store<f64>(sizes + (c << 3), <f64>load<u64>(p + 16));
+    store<u32>(names + (c << 2), <u32>strings + name);
+    c++;
+  }
+  return <u32>c;
+}
+
+/**
+ * Sorts the `count` symbols (`starts`, `sizes`, `names` from {@link elfSymbols}) by address and
+ * keeps one per address: the largest, the later in the table on a tie. A stable radix sort of the
+ * addresses (as u64, 16 bits a pass, as many passes as the largest address needs) into `order`
+ * through `other` (u32 each, `count` entries), and 64 Ki u32 of `counts`. Writes the kept starts,
+ * ends (start + size) and names to the `out*` arrays; returns how many.
+ */
+export function elfSort(
+  count: u32,
+  starts: usize,
+  sizes: usize,
+  names: usize,
+  order: usize,
+  other: usize,
+  counts: usize,
+  outStarts: usize,
+  outEnds: usize,
+  outNames: usize,
+): u32 {
+  let max: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const v = <u64>load<f64>(starts + ((<usize>i) << 3));
+    if (v > max) max = v;
+  }
+  for (let i: u32 = 0; i < count; i++) store<u32>(order + ((<usize>i) << 2), i);
+  let a = order;
+  let b = other;
+  for (let shift: u64 = 0; shift < 64 && (shift === 0 || max >> shift !== 0); shift += 16) {
+    memory.fill(counts, 0, 65536 << 2);
+    for (let k: u32 = 0; k < count; k++) {
+      const i = <usize>load<u32>(a + ((<usize>k) << 2));
+      const d = <usize>((<u64>load<f64>(starts + (i << 3)) >> shift) & 0xffff);
+      store<u32>(counts + (d << 2), load<u32>(counts + (d << 2)) + 1);
+    }
+    let sum: u32 = 0;
+    for (let d: usize = 0; d < 65536; d++) {
+      const c = load<u32>(counts + (d << 2));
+      store<u32>(counts + (d << 2), sum);
+      sum += c;
+    }
+    for (let k: u32 = 0; k < count; k++) {
+      const i = load<u32>(a + ((<usize>k) << 2));
+      const d = <usize>((<u64>load<f64>(starts + ((<usize>i) << 3)) >> shift) & 0xffff);
+      const to = load<u32>(counts + (d << 2));
+      store<u32>(counts + (d << 2), to + 1);
+      store<u32>(b + ((<usize>to) << 2), i);
+    }
+    const t = a;
+    a = b;
+    b = t;
+  }
+  let kept: usize = 0;
+  for (let k: u32 = 0; k < count; ) {
+    let best = <usize>load<u32>(a + ((<usize>k) << 2));
+    const start = load<f64>(starts + (best << 3));
+    let j: u32 = k + 1;
+    for (; j < count; j++) {
+      const i = <usize>load<u32>(a + ((<usize>j) << 2));
+      if (load<f64>(starts + (i << 3)) !== start) break;
+      const si = load<f64>(sizes + (i << 3));
+      const sb = load<f64>(sizes + (best << 3));
+      if (si > sb || (si === sb && i > best)) best = i;
+    }
+    store<f64>(outStarts + (kept << 3), start);
+    store<f64>(outEnds + (kept << 3), start + load<f64>(sizes + (best << 3)));
+    store<u32>(outNames + (kept << 2), load<u32>(names + (best << 2)));
+    kept++;
+    k = j;
+  }
+  return <u32>kept;
+}
+
+const ONES: u64 = 0x0101010101010101;
+const HIGH: u64 = 0x8080808080808080;
+const ATS: u64 = 0x4040404040404040;
+
+/**
+ * Where the name at `at` ends: at its NUL or at its first '@' (a symbol version follows:
+ * `fclose@@GLIBC_2.2.5`), not past `limit`; 8 bytes at a time.
+ */
+export function nameEnd(at: usize, limit: usize): usize {
+  let q = at;
+  while (q + 8 <= limit) {
+    const x = load<u64>(q);
+    const y = x ^ ATS;
+    const t = ((x - ONES) & ~x & HIGH) | ((y - ONES) & ~y & HIGH);
+    if (t !== 0) return q + <usize>(ctz(t) >> 3);
+    q += 8;
+  }
+  while (q < limit) {
+    const c = load<u8>(q);
+    if (c === 0 || c === 0x40) break;
+    q++;
+  }
+  return q;
+}
+
+/** Whether the bytes from `from` to `to` are all ASCII (below 0x80): 1 or 0. */
+export function ascii(from: usize, to: usize): u32 {
+  let any: u64 = 0;
+  let q = from;
+  for (; q + 8 <= to; q += 8) any |= load<u64>(q);
+  for (; q < to; q++) any |= <u64>load<u8>(q);
+  return (any & HIGH) === 0 ? 1 : 0;
+}
+
+/**
+ * A bucket index over the `count` ascending keys (f64) at `keys`, for lookups that search a
+ * bucket rather than the whole array: bucket b covers keys from `min` + b * `width` on, and
+ * `out[b]` (u32, for b from 0 to `buckets`) is the index of the first key at or above its start.
+ */
+export function bucketIndex(keys: usize, count: u32, min: f64, width: f64, out: usize, buckets: u32): void {
+  let k: u32 = 0;
+  for (let b: u32 = 0; b <= buckets; b++) {
+    const start = min + <f64>b * width;
+    while (k < count && load<f64>(keys + ((<usize>k) << 3)) < start) k++;
+    store<u32>(out + ((<usize>b) << 2), k);
+  }
+}
