@@ -52,7 +52,8 @@ export class ProgramRejectedError extends VerifierError {
 
 /** Whether a failed load's error is the verifier's (its log names an error), not an earlier refusal. */
 export function isVerifierRejection(error: BpfError): boolean {
-  if (error.command !== "BPF_PROG_LOAD" || !error.log) return false;
+  // EAGAIN: a signal stopped the verifier part-way; its log ends anywhere, nothing was refused
+  if (error.command !== "BPF_PROG_LOAD" || !error.log || error.errnoName === "EAGAIN") return false;
   return parseVerifierLog(error.log).error !== undefined;
 }
 

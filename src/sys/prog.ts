@@ -127,12 +127,15 @@ function attempt(a: ProgLoadAttr, logLevel: number, logSize: number): Attempt {
   return { ret, log, trueSize };
 }
 
+/** How many times in a row a load interrupted by a signal (EAGAIN) is asked again; libbpf: 5. */
+const PROG_LOAD_INTERRUPTS = 5;
+
 /**
  * BPF_PROG_LOAD. On success returns the descriptor and the log (the statistics line at least:
  * BPF_LOG_STATS is always asked for). On failure throws a BpfError carrying the complete log:
  * when no log was asked for the load is retried with one, and when the log buffer was too small
  * (ENOSPC) it is grown to the kernel's log_true_size, so the tail that holds the error is never
- * lost.
+ * lost. A load a signal interrupted (EAGAIN) is asked again, up to 5 times in a row.
  */
 export function progLoad(a: ProgLoadAttr, ctx: CallContext = {}): ProgLoadResult {
   let level = (a.logLevel ?? 0) | LogLevel.STATS;
@@ -140,10 +143,30 @@ export function progLoad(a: ProgLoadAttr, ctx: CallContext = {}): ProgLoadResult
     a.logSize ?? (level & (LogLevel.BASIC | LogLevel.VERBOSE) ? RETRY_LOG_SIZE : STATS_LOG_SIZE),
     MAX_LOG_SIZE,
   );
+  let interrupted = 0;
   for (let tries = 0; tries < 6; tries++) {
     const r = attempt(a, level, size);
     if (r.ret >= 0) return { fd: r.ret, log: r.log, logLevel: level };
     const errno = -r.ret;
+    if (errno === Errno.EAGAIN && interrupted < PROG_LOAD_INTERRUPTS) {
+      // the verifier stops with EAGAIN when a signal is pending for this thread (a profiler's
+      // SIGPROF, a timer): ask again, as libbpf does, without counting it as a log retry
+      interrupted++;
+      tries--;
+      continue;
+    }
+    if (errno === Errno.EAGAIN)
+      throw bpfError(Cmd.PROG_LOAD, errno, {
+        ...ctx,
+        details: {
+          ...ctx.details,
+          log: r.log,
+          hint:
+            `signals interrupted the verifier ${interrupted + 1} times in a row (it gives up with EAGAIN ` +
+            "when a signal is pending: a profiler such as node --cpu-prof, or a timer): load with fewer " +
+            "signals, or a lower sampling rate",
+        },
+      });
     if (errno === Errno.ENOSPC && r.trueSize > size && r.trueSize <= MAX_LOG_SIZE) {
       size = r.trueSize;
       continue;
