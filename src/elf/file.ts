@@ -7,6 +7,7 @@
  */
 import {
   EHDR_SIZE,
+  ET_REL,
   PHDR_SIZE,
   PN_XNUM,
   PT_LOAD,
@@ -101,7 +102,11 @@ export interface ElfFile {
   readonly sections: readonly ElfSection[];
   /** .symtab's symbols (index 0 included, as in the file); empty when there is none */
   readonly symbols: readonly ElfSymbol[];
-  /** relocations by the index of the section they apply to */
+  /**
+   * relocations by the index of the section they apply to, of a relocatable object (ET_REL); an
+   * executable's or shared object's relocations (.rela.dyn, .rela.plt) are the dynamic loader's,
+   * against the loaded image rather than a section, and are not read
+   */
   readonly relocations: ReadonlyMap<number, readonly ElfRelocation[]>;
   readonly segments: readonly ElfSegment[];
 }
@@ -286,7 +291,7 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
   // relocations
   const relocations = new Map<number, ElfRelocation[]>();
   for (const s of sections) {
-    if (s.type !== SHT_REL && s.type !== SHT_RELA) continue;
+    if (type !== ET_REL || (s.type !== SHT_REL && s.type !== SHT_RELA)) continue;
     const size = s.type === SHT_REL ? REL_SIZE : RELA_SIZE;
     if (s.size % size !== 0)
       fail(

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import test from "node:test";
 import fc from "fast-check";
 import { ElfFormatError, parseElf } from "../../src/elf/index.js";
@@ -94,6 +95,25 @@ test("a clang-19 object: sections, symbols and relocations as llvm-readobj-19 re
       [...elf.relocations.values()].flat().some((r) => r.type === 10),
       "calls are R_BPF_64_32 relocations",
     );
+  }
+});
+
+test("executables and shared objects: sections and symbols as llvm-readobj-19 reads them; their dynamic relocations are left to the loader", () => {
+  for (const path of ["/bin/ls", process.execPath]) {
+    const elf = parseElf(readFileSync(path), { file: path });
+    const want = readobj(path);
+    assert.ok(elf.type === 2 || elf.type === 3, `${path}: ET_EXEC or ET_DYN`);
+    assert.deepEqual(
+      elf.sections.map((s) => [s.index, s.name, s.type, s.offset, s.size, s.link, s.info]),
+      want.sections.map((s) => [s.Index, s.Name.Name, s.Type.Value, s.Offset, s.Size, s.Link, s.Info]),
+      path,
+    );
+    assert.equal(elf.symbols.length, want.symbols.length, `${path}: .symtab's symbols`);
+    assert.ok(
+      want.relocations.some((r) => elf.sections[r.SectionIndex]?.info === 0),
+      `${path} has .rela.dyn, whose sh_info is 0 (no target section)`,
+    );
+    assert.equal(elf.relocations.size, 0, `${path}: no section relocations read`);
   }
 });
 
