@@ -31,9 +31,12 @@ await build({
   banner: { js: 'const __rawbpf_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   platform: "node",
   target: "node20",
-  // as the command line's bundle: whitespace and syntax only, names kept (stack traces, err.name)
+  // minified, local names too (the package's 5 MB budget); classes and functions keep their names
+  // (err.name, util.inspect): what `require` users see of them is what `import` users see
   minifyWhitespace: true,
   minifySyntax: true,
+  minifyIdentifiers: true,
+  keepNames: true,
   external: [...deps, ...deps.map((d) => `${d}/*`)],
   logLevel: "warning",
 });
