@@ -61,7 +61,7 @@ test("npm pack → install in a fresh project → demos, snippets, import/requir
       ),
     )[0] as { filename: string; unpackedSize: number; files: { path: string }[] };
     const files = packed.files.map((f) => f.path);
-    assert.ok(packed.unpackedSize < 5 << 20, `unpacked size ${packed.unpackedSize} B, goal under 5 MB`);
+    assert.ok(packed.unpackedSize < 5_000_000, `unpacked size ${packed.unpackedSize} B, goal under 5 MB`);
     for (const f of ["dist/src/index.js", "dist/cjs/index.cjs", "dist/cjs/index.d.cts", "docs/assembly.md"])
       assert.ok(files.includes(f), `${f} is not in the package: ${files.length} files`);
     assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("test/")), "sources or tests packed");
