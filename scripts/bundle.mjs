@@ -18,7 +18,7 @@
  *
  * Not a V8 startup snapshot (`node --snapshot-blob X --build-snapshot`), measured in session 7: a
  * blob holding the bundle is 5.3 MB (the whole heap, Node's own included), more than the package's
- * 5 MiB budget on its own (test/package.test.ts), and a `bin` cannot start Node with
+ * 5 MB budget on its own (test/package.test.ts), and a `bin` cannot start Node with
  * `--snapshot-blob` without starting a second Node (~20 ms of CPU), more than the ~5 ms of start-up
  * it saved (`rawbpf --help` 31.7 against 37.1 ms of CPU).
  */
