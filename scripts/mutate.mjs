@@ -272,6 +272,9 @@ mkdirSync(REPORTS, { recursive: true });
 process.env.RAWBPF_MUTATE_KEEPER = join(root, RUN.replace(/\.json$/, ".keeper"));
 rmSync(process.env.RAWBPF_MUTATE_KEEPER, { recursive: true, force: true });
 writeFileSync(process.env.RAWBPF_MUTATE_LOCKLOG, "");
+// what the initial run's child processes added to each test file's coverage (scripts/mutate/node)
+process.env.RAWBPF_MUTATE_CHILDCOV_LOG = join(root, RUN.replace(/\.json$/, ".childcov.log"));
+writeFileSync(process.env.RAWBPF_MUTATE_CHILDCOV_LOG, "");
 // each mutant not killed, as soon as it is tested (scripts/mutate/survivors.mjs)
 process.env.RAWBPF_MUTATE_SURVIVORS = join(root, RUN.replace(/\.json$/, ".survivors.log"));
 writeFileSync(process.env.RAWBPF_MUTATE_SURVIVORS, "");

@@ -1,0 +1,28 @@
+// Loaded (NODE_OPTIONS --require, set by scripts/mutate/node during Stryker's initial run only) in
+// every node process a test file starts: a child's coverage of the instrumented code (the mutants
+// its code reached) is written at its exit to $RAWBPF_MUTATE_CHILDCOV/<pid>.json, and
+// scripts/mutate/merge-coverage.cjs adds it to the test file's. Without it, code that only a child
+// runs (a test under `ulimit -n`, under setpriv, a garbage-collection test in a fresh process) is
+// "no coverage" to Stryker and its mutants are never run, though the child does run them (the
+// active mutant is in the environment it inherits).
+"use strict";
+const { mkdirSync, writeFileSync } = require("node:fs");
+const { join } = require("node:path");
+
+const dir = process.env.RAWBPF_MUTATE_CHILDCOV;
+const ns = process.env.STRYKER_NAMESPACE || "__stryker__";
+if (dir) {
+  process.on("exit", () => {
+    const coverage = globalThis[ns]?.mutantCoverage;
+    if (!coverage) return;
+    const hits = { ...coverage.static };
+    for (const perTest of Object.values(coverage.perTest ?? {})) Object.assign(hits, perTest);
+    if (Object.keys(hits).length === 0) return;
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify(hits));
+    } catch {
+      // a child under a descriptor limit may have none left: its coverage is lost, nothing else
+    }
+  });
+}
