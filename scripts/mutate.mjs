@@ -171,6 +171,26 @@ if (args[0] === "--report") {
   }
   process.exit(0);
 }
+if (args[0] === "--partial") {
+  // a run stopped before its end: its verdicts so far (scripts/mutate/survivors.mjs) as a report
+  const files = {};
+  const lines = readFileSync(args[1], "utf8").split("\n").filter(Boolean);
+  for (const line of lines) {
+    const m = /^(\w+) (.+?):(\d+):(\d+) (\w+): ?(.*)$/.exec(line);
+    if (!m) continue;
+    const [, status, file, l, c, mutatorName, replacement] = m;
+    const loc = { line: Number(l), column: Number(c) };
+    (files[file] ??= { mutants: [] }).mutants.push({
+      status,
+      mutatorName,
+      replacement,
+      location: { start: loc, end: loc },
+    });
+  }
+  console.log(`${args[1]}: ${lines.length} mutants with a verdict (a run stopped before its end)`);
+  print({ files });
+  process.exit(0);
+}
 const option = (name, fallback) => {
   const a = args.find((x) => x.startsWith(`--${name}=`));
   return a === undefined ? fallback : a.slice(name.length + 3);
@@ -278,6 +298,9 @@ writeFileSync(process.env.RAWBPF_MUTATE_CHILDCOV_LOG, "");
 // each mutant not killed, as soon as it is tested (scripts/mutate/survivors.mjs)
 process.env.RAWBPF_MUTATE_SURVIVORS = join(root, RUN.replace(/\.json$/, ".survivors.log"));
 writeFileSync(process.env.RAWBPF_MUTATE_SURVIVORS, "");
+// and every verdict (`--partial FILE` prints the score of a run stopped before its end)
+process.env.RAWBPF_MUTATE_VERDICTS = join(root, RUN.replace(/\.json$/, ".verdicts.log"));
+writeFileSync(process.env.RAWBPF_MUTATE_VERDICTS, "");
 
 const { Stryker } = await import("@stryker-mutator/core");
 const stryker = new Stryker({

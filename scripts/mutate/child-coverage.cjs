@@ -6,23 +6,27 @@
 // "no coverage" to Stryker and its mutants are never run, though the child does run them (the
 // active mutant is in the environment it inherits).
 "use strict";
-const { mkdirSync, writeFileSync } = require("node:fs");
+const { closeSync, mkdirSync, openSync, writeSync } = require("node:fs");
 const { join } = require("node:path");
 
 const dir = process.env.RAWBPF_MUTATE_CHILDCOV;
 const ns = process.env.STRYKER_NAMESPACE || "__stryker__";
 if (dir) {
-  process.on("exit", () => {
-    const coverage = globalThis[ns]?.mutantCoverage;
-    if (!coverage) return;
-    const hits = { ...coverage.static };
-    for (const perTest of Object.values(coverage.perTest ?? {})) Object.assign(hits, perTest);
-    if (Object.keys(hits).length === 0) return;
-    try {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify(hits));
-    } catch {
-      // a child under a descriptor limit may have none left: its coverage is lost, nothing else
-    }
-  });
+  // opened now: a child that ends at its descriptor limit (test/sys/descriptors) has none left then
+  let fd = -1;
+  try {
+    mkdirSync(dir, { recursive: true });
+    fd = openSync(join(dir, `${process.pid}.json`), "w");
+  } catch {
+    // no coverage from this child
+  }
+  if (fd >= 0)
+    process.on("exit", () => {
+      const coverage = globalThis[ns]?.mutantCoverage;
+      if (!coverage) return;
+      const hits = { ...coverage.static };
+      for (const perTest of Object.values(coverage.perTest ?? {})) Object.assign(hits, perTest);
+      writeSync(fd, JSON.stringify(hits));
+      closeSync(fd);
+    });
 }

@@ -23,7 +23,7 @@ for (const f of files) {
   try {
     child = JSON.parse(readFileSync(join(dir, f), "utf8"));
   } catch {
-    continue; // cut short (the child was killed while writing)
+    continue; // empty or cut short (the child was killed before or while writing)
   }
   for (const [id, n] of Object.entries(child)) {
     if (!(id in hits)) added++;
