@@ -119,3 +119,26 @@ test("pageCount 2^20 passes the options' check (2^21 does not)", (t) => {
     (e: Error) => e instanceof InputError && /pageCount must be a power of 2/.test(e.message),
   );
 });
+
+test("a full ring's lost samples are counted without an onLost callback; start() without a callback is an InputError", () => {
+  using s = setup("memory", 64);
+  using perf = PerfBuffer.open(s.events, { pageCount: 1 });
+  assert.throws(() => perf.start(5 as never), InputError);
+  assert.equal(perf.listening, false, "nothing was started");
+  // 24 bytes a sample (8 header + 4 size + 12 raw); the kernel keeps one byte of 4096 free
+  const results = Array.from({ length: 200 }, () => s.run(0));
+  const stored = results.filter((r) => r === 0).length;
+  assert.equal(stored, Math.floor(4095 / 24));
+  assert.equal(
+    perf.consume(() => {}),
+    stored,
+  );
+  assert.equal(s.run(0), 0, "room again");
+  assert.equal(
+    perf.consume(() => {}),
+    1,
+    "the PERF_RECORD_LOST before it did not stop the drain",
+  );
+  assert.equal(perf.lost, 200 - stored);
+  assert.equal(perf.lostOn(0), 200 - stored);
+});
