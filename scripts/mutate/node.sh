@@ -15,6 +15,8 @@
 #   failing test, so the crash counts as the mutant killed.
 # The tap runner reads per-test coverage from stryker-output-<its child's pid>.json: the file the
 # real node wrote (stryker-output-<node's pid>.json) is renamed to this script's pid.
+# During the initial run, the node processes the test file starts (children) report their coverage
+# too, added to the file's (child-coverage.cjs, merge-coverage.cjs).
 # Stryker may run several of these at once (concurrency 2): they share one keeper
 # ($RAWBPF_MUTATE_KEEPER, a folder per run), each marking the keeper busy with its own file.
 set -u
@@ -92,6 +94,15 @@ if [ -n "$needlock" ]; then
   fi
 fi
 
+# the initial run: the coverage of the node processes the test file starts is added to its own
+# (child-coverage.cjs, merge-coverage.cjs), or Stryker would never run the mutants only they reach
+childcov=""
+if [ "${STRYKER_DRY_RUN:-}" = "true" ]; then
+  childcov="${TMPDIR:-/tmp}/rawbpf-mutate-childcov.$$"
+  rm -rf "$childcov"
+  export RAWBPF_MUTATE_CHILDCOV="$childcov"
+  export NODE_OPTIONS="--require $(dirname "$0")/child-coverage.cjs ${NODE_OPTIONS:-}"
+fi
 "$RAWBPF_REAL_NODE" "$@" 7>&- &
 child=$!
 [ -n "$needlock" ] && echo "$$ $child" >"$K/busy.$$"
@@ -112,6 +123,9 @@ if [ -e "stryker-output-$child.json" ]; then
   mv "stryker-output-$child.json" "stryker-output-$$.json"
 else
   echo '{}' >"stryker-output-$$.json"
+fi
+if [ -n "$childcov" ]; then
+  NODE_OPTIONS="" "$RAWBPF_REAL_NODE" "$(dirname "$0")/merge-coverage.cjs" "stryker-output-$$.json" "$childcov" "$testfile"
 fi
 if [ "$rc" -gt 128 ]; then
   echo "not ok 1000000 - the test process died of signal $((rc - 128)) (the mutant crashed it)"

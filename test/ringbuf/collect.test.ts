@@ -45,7 +45,7 @@ const state = stateMap();
 const program = outputProgram(map, state);
 RingBuffer.open(map).close();
 await collect(() => false);
-const fds = openFdCount();
+const fds = openFdCount("anon_inode:");
 const maps = mappingsOf("bpf-map");
 const N = 20;
 (() => {
@@ -55,9 +55,9 @@ const N = 20;
     else { ring.start(() => {}, { keepAlive: false }); ring.consume(() => {}); }
   }
 })();
-console.log("dropped", openFdCount() - fds, mappingsOf("bpf-map") - maps);
-await collect(() => openFdCount() === fds && mappingsOf("bpf-map") === maps);
-console.log("collected", openFdCount() - fds, mappingsOf("bpf-map") - maps);
+console.log("dropped", openFdCount("anon_inode:") - fds, mappingsOf("bpf-map") - maps);
+await collect(() => openFdCount("anon_inode:") === fds && mappingsOf("bpf-map") === maps);
+console.log("collected", openFdCount("anon_inode:") - fds, mappingsOf("bpf-map") - maps);
 // a listener that keeps the process alive is kept alive by it, through collections
 (() => {
   RingBuffer.open(map).start((rec) => {
@@ -79,7 +79,7 @@ const state = stateMap();
 const program = perfOutputProgram(events, state);
 PerfBuffer.open(events).close();
 await collect(() => false);
-const fds = openFdCount();
+const fds = openFdCount("anon_inode:");
 const maps = mappingsOf("perf_event");
 const N = 10;
 let cpus = 0;
@@ -91,9 +91,9 @@ let cpus = 0;
   }
 })();
 const perReader = (d) => d / N;
-console.log("dropped", perReader(openFdCount() - fds) === 1 + cpus, perReader(mappingsOf("perf_event") - maps) === cpus);
-await collect(() => openFdCount() === fds && mappingsOf("perf_event") === maps);
-console.log("collected", openFdCount() - fds, mappingsOf("perf_event") - maps);
+console.log("dropped", perReader(openFdCount("anon_inode:") - fds) === 1 + cpus, perReader(mappingsOf("perf_event") - maps) === cpus);
+await collect(() => openFdCount("anon_inode:") === fds && mappingsOf("perf_event") === maps);
+console.log("collected", openFdCount("anon_inode:") - fds, mappingsOf("perf_event") - maps);
 // the last reader's events were deleted from the map: the program's output finds none
 runTimes(program, 2);
 console.log("outputs failed", readState(state).failed);
