@@ -7,63 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { KernelSymbols, Symbolizer } from "../../src/symbolize/index.js";
-import { skipUnlessCI } from "../support/ci.js";
-import { type Mapping, mappings, segments } from "../support/elf-oracle.js";
+import { haveTools, skipUnlessCI } from "../support/ci.js";
+import { llvmNames, type Mapping, mappings, random, SYMBOLIZER, segments } from "../support/elf-oracle.js";
 import { needsRoot } from "../support/privilege.js";
-
-const SYMBOLIZER = "llvm-symbolizer-19";
-
-function has(tool: string): boolean {
-  try {
-    execFileSync(tool, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A small seeded generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/**
- * llvm-symbolizer's function name for each virtual address of `file` ("??" when none), from the
- * file alone: no separate debug file (an empty --debug-file-directory), no debuginfod.
- */
-function llvmNames(file: string, vaddrs: number[]): string[] {
-  const empty = mkdtempSync(join(tmpdir(), "rawbpf-nodebug-"));
-  const out = execFileSync(
-    SYMBOLIZER,
-    [
-      `--obj=${file}`,
-      "--no-inlines",
-      "--no-demangle",
-      "--functions=linkage",
-      "--no-debuginfod",
-      `--debug-file-directory=${empty}`,
-    ],
-    {
-      input: vaddrs.map((a) => `0x${a.toString(16)}`).join("\n"),
-      encoding: "utf8",
-      maxBuffer: 1 << 28,
-    },
-  );
-  rmSync(empty, { recursive: true, force: true });
-  return out
-    .split("\n\n")
-    .filter((b) => b.trim() !== "")
-    .map((b) => b.trim().split("\n")[0] as string);
-}
 
 /** Each defined function or object symbol of `file` as nm -S lists it: name, address, size. */
 function nmSized(file: string): { name: string; address: number; size: number }[] {
@@ -124,7 +73,7 @@ for (const [label, re] of [
   ["libc", /\/libc\.so\.6$/],
 ] as const) {
   test(`user frames in ${label} agree with llvm-symbolizer`, (t) => {
-    if (!has(SYMBOLIZER) || !has("llvm-readelf-19")) {
+    if (!haveTools(SYMBOLIZER) || !haveTools("llvm-readelf-19")) {
       skipUnlessCI(t, `${SYMBOLIZER} and llvm-readelf-19 (llvm-19) are needed as the oracle`);
       return;
     }

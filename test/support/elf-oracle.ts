@@ -4,7 +4,49 @@
  * turn a runtime address into the file address llvm-symbolizer wants.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** The symboliser the tests and benches compare with. */
+export const SYMBOLIZER = "llvm-symbolizer-19";
+
+/** A small seeded generator, so a failure can be replayed. */
+export function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/**
+ * llvm-symbolizer's function name for each virtual address of `file` ("??" when none), from the
+ * file alone: no separate debug file (an empty --debug-file-directory), no debuginfod.
+ */
+export function llvmNames(file: string, vaddrs: number[]): string[] {
+  const empty = mkdtempSync(join(tmpdir(), "rawbpf-nodebug-"));
+  try {
+    const out = execFileSync(
+      SYMBOLIZER,
+      [
+        `--obj=${file}`,
+        "--no-inlines",
+        "--no-demangle",
+        "--functions=linkage",
+        "--no-debuginfod",
+        `--debug-file-directory=${empty}`,
+      ],
+      { input: vaddrs.map((a) => `0x${a.toString(16)}`).join("\n"), encoding: "utf8", maxBuffer: 1 << 28 },
+    );
+    return out
+      .split("\n\n")
+      .filter((b) => b.trim() !== "")
+      .map((b) => b.trim().split("\n")[0] as string);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+}
 
 /** One executable mapping of a file. */
 export interface Mapping {

@@ -16,54 +16,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ElfSymbols, KernelSymbols } from "../../src/symbolize/index.js";
-import { skipUnlessCI } from "../support/ci.js";
-import { mappings, segments } from "../support/elf-oracle.js";
+import { haveTools, skipUnlessCI } from "../support/ci.js";
+import { llvmNames, mappings, random, SYMBOLIZER, segments } from "../support/elf-oracle.js";
 import { needsRoot } from "../support/privilege.js";
-
-const SYMBOLIZER = "llvm-symbolizer-19";
-
-function has(tool: string): boolean {
-  try {
-    execFileSync(tool, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A small seeded generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** llvm-symbolizer's function name for each virtual address of `file` ("??" when none), from the file alone. */
-function llvmNames(file: string, vaddrs: number[]): string[] {
-  const empty = mkdtempSync(join(tmpdir(), "rawbpf-nodebug-"));
-  try {
-    const out = execFileSync(
-      SYMBOLIZER,
-      [
-        `--obj=${file}`,
-        "--no-inlines",
-        "--no-demangle",
-        "--functions=linkage",
-        "--no-debuginfod",
-        `--debug-file-directory=${empty}`,
-      ],
-      { input: vaddrs.map((a) => `0x${a.toString(16)}`).join("\n"), encoding: "utf8", maxBuffer: 1 << 28 },
-    );
-    return out
-      .split("\n\n")
-      .filter((b) => b.trim() !== "")
-      .map((b) => b.trim().split("\n")[0] as string);
-  } finally {
-    rmSync(empty, { recursive: true, force: true });
-  }
-}
 
 /** The defined symbols of `file` by nm (both tables): name (without a version) -> addresses; and each sized function. */
 function nmSymbols(file: string): {
@@ -104,7 +59,7 @@ for (const [label, re] of [
   ["libc", /\/libc\.so\.6$/],
 ] as const) {
   test(`ELF symbols of ${label}: random addresses and symbol edges agree with llvm-symbolizer`, (t) => {
-    if (!has(SYMBOLIZER) || !has("llvm-readelf-19") || !has("nm")) {
+    if (!haveTools(SYMBOLIZER) || !haveTools("llvm-readelf-19") || !haveTools("nm")) {
       skipUnlessCI(t, `${SYMBOLIZER}, llvm-readelf-19 (llvm-19) and nm (binutils) are needed as the oracle`);
       return;
     }
