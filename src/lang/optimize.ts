@@ -408,6 +408,16 @@ function cleanupOnce(ops: Op[], tail: Item[], known?: Map<string, number>): bool
 function mergeExits(ops: Op[]): boolean {
   const seen = new Map<string, number>();
   const fallen = (i: number) => i > 0 && !ends(ops[i - 1]!.insn);
+  const jumped = new Set<string>();
+  for (const op of ops) {
+    const to = labelOf(op.insn);
+    if (to !== undefined && op.insn.code !== CALL) jumped.add(to);
+  }
+  // a block nothing reaches any more (the original of a copied `r0 = K; exit`) is neither kept as
+  // the one the others go to nor merged: cleanup drops it, and merging into it would undo the copy
+  // and start a cycle
+  const reached = (i: number) =>
+    fallen(i) || ops[i]!.pre.some((p) => p.kind === "label" && jumped.has(p.name));
   let start = 0;
   for (let i = 0; i < ops.length; i++) {
     if (i > start && labelled(ops[i]!)) start = i;
@@ -418,7 +428,7 @@ function mergeExits(ops: Op[]): boolean {
     if (ops[i]!.insn.code !== EXIT) continue;
     const from = start;
     start = i + 1;
-    if (i - from > 2) continue;
+    if (i - from > 2 || !reached(from)) continue;
     const key = ops
       .slice(from, i + 1)
       .map(
