@@ -925,14 +925,39 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     }
   }
   const webBefore = (k: number, r: number) => find(before[k * R + r]!);
+  // the ops where each web is live or defined, in order: a rename looks at those alone (an op
+  // outside the web neither conflicts nor is renamed), not at the whole function
+  const members = new Map<number, number[]>();
+  const join = (web: number, k: number) => {
+    const list = members.get(web);
+    if (list === undefined) members.set(web, [k]);
+    else if (list[list.length - 1] !== k) list.push(k);
+  };
+  for (let k = 0; k < n; k++) {
+    const df = D[k]!;
+    const la = after[k]!;
+    const live = la | (la & ~df) | U[k]!;
+    if (live !== 0) for (let r = 0; r < 10; r++) if (live & (1 << r)) join(webBefore(k, r), k);
+    if (df !== 0) for (let r = 0; r < 10; r++) if (df & (1 << r)) join(find(defId(k, r)), k);
+  }
 
+  /** the renames found in the current round, made at its end */
+  const pending: {
+    renames: { k: number; dst: boolean; src: boolean }[];
+    d: number;
+    web: number;
+    m: number;
+    mask: number;
+  }[] = [];
   /** Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there. */
   const rename = (s: number, web: number, d: number, m: number): boolean => {
     const bitS = 1 << s;
     const bitD = 1 << d;
     const renames: { k: number; dst: boolean; src: boolean }[] = [];
     let ok = true;
-    for (let k = 0; k < ops.length && ok; k++) {
+    const at = members.get(web) ?? [];
+    for (let j = 0; j < at.length && ok; j++) {
+      const k = at[j]!;
       if (k === m) continue;
       const df = D[k]!;
       const u = U[k]!;
@@ -967,28 +992,71 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       else renames.push({ k, dst: (dstReads && reads) || (dstWrites && isDef), src: srcReads && reads });
     }
     if (!ok) return false;
-    for (const r of renames) {
-      const i = ops[r.k]!.insn;
-      ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? d : i.dst, src: r.src ? d : i.src } };
-    }
+    pending.push({ renames, d, web, m, mask: bitS | bitD });
     return true;
   };
-  // renames touching other registers stay valid after one is made: several are made per call
-  let touched = 0;
-  const done: number[] = [];
-  for (let m = 0; m < ops.length; m++) {
+  // Each round is what one call did on the ops as the rounds before left them: in order, every
+  // move whose registers no earlier rename of the round touched (renames touching other registers
+  // stay valid after one is made). A made rename changes registers s and d only, and only at the
+  // ops of the web renamed and at the move: those ops are marked. A later round decides a move
+  // from this call's analysis while none of the ops it looks at is marked for one of its own two
+  // registers; at the first move it cannot decide, the round is dropped and the call ends (the
+  // next call, with a fresh analysis, does that round). So the output is the one of one call per
+  // round, for the cost of one analysis per call.
+  const moves: number[] = [];
+  for (let m = 0; m < n; m++) {
     const mv = ops[m]!.insn;
-    if (mv.code !== MOV64_X || mv.off !== 0 || mv.src === 10 || mv.dst === mv.src) continue;
-    const s = mv.src;
-    const d = mv.dst;
-    if (touched & ((1 << s) | (1 << d))) continue;
-    if (after[m]! & (1 << s)) continue;
-    const web = webBefore(m, s);
-    const dWeb = find(defId(m, d));
-    if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
-    touched |= (1 << s) | (1 << d);
-    done.push(m);
+    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
   }
+  const dirty = zeros(n);
+  const gone = zeros(n);
+  const clean = (web: number, mask: number): boolean => {
+    const at = members.get(web);
+    if (at !== undefined) for (let j = 0; j < at.length; j++) if (dirty[at[j]!]! & mask) return false;
+    return true;
+  };
+  const done: number[] = [];
+  for (let round = 0; ; round++) {
+    let touched = 0;
+    let decided = true;
+    pending.length = 0;
+    for (let j = 0; j < moves.length && decided; j++) {
+      const m = moves[j]!;
+      if (gone[m]) continue;
+      const mv = ops[m]!.insn;
+      if (mv.dst === mv.src) continue;
+      const s = mv.src;
+      const d = mv.dst;
+      const mask = (1 << s) | (1 << d);
+      if (touched & mask) continue;
+      if (dirty[m]! & mask) {
+        decided = false;
+        break;
+      }
+      if (after[m]! & (1 << s)) continue;
+      const web = webBefore(m, s);
+      const dWeb = find(defId(m, d));
+      if (!clean(web, mask) || !clean(dWeb, mask)) {
+        decided = false;
+        break;
+      }
+      if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
+      touched |= mask;
+    }
+    if (!decided || pending.length === 0) break;
+    for (const p of pending) {
+      for (const r of p.renames) {
+        const i = ops[r.k]!.insn;
+        ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? p.d : i.dst, src: r.src ? p.d : i.src } };
+      }
+      dirty[p.m] = dirty[p.m]! | p.mask;
+      const at = members.get(p.web);
+      if (at !== undefined) for (let j = 0; j < at.length; j++) dirty[at[j]!] = dirty[at[j]!]! | p.mask;
+      gone[p.m] = 1;
+      done.push(p.m);
+    }
+  }
+  done.sort((x, y) => x - y);
   for (let j = done.length - 1; j >= 0; j--) remove(ops, tail, done[j]!);
   return done.length > 0;
 }
