@@ -862,6 +862,9 @@ function deadCode(ops: Op[], tail: Item[]): boolean {
  * Webs that meet a call's arguments or results, `exit`'s r0, an atomic or the function's
  * parameters are fixed.
  */
+/** The destination register of a move. */
+const d0 = (i: Instruction) => i.dst;
+
 function coalesce(ops: Op[], tail: Item[]): boolean {
   const { list, after } = liveAfter(ops);
   const n = ops.length;
@@ -944,10 +947,10 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   /** the renames found in the current round, made at its end */
   const pending: {
     renames: { k: number; dst: boolean; src: boolean }[];
-    d: number;
+    a: number;
+    b: number;
     web: number;
     m: number;
-    mask: number;
   }[] = [];
   /** Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there. */
   const rename = (s: number, web: number, d: number, m: number): boolean => {
@@ -992,68 +995,76 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       else renames.push({ k, dst: (dstReads && reads) || (dstWrites && isDef), src: srcReads && reads });
     }
     if (!ok) return false;
-    pending.push({ renames, d, web, m, mask: bitS | bitD });
+    pending.push({ renames, a: s, b: d, web, m });
     return true;
   };
-  // Each round is what one call did on the ops as the rounds before left them: in order, every
+  // Each round does what one call did on the ops as the rounds before left them: in order, every
   // move whose registers no earlier rename of the round touched (renames touching other registers
-  // stay valid after one is made). A made rename changes registers s and d only, and only at the
-  // ops of the web renamed and at the move: those ops are marked. A later round decides a move
-  // from this call's analysis while none of the ops it looks at is marked for one of its own two
-  // registers; at the first move it cannot decide, the round is dropped and the call ends (the
-  // next call, with a fresh analysis, does that round). So the output is the one of one call per
-  // round, for the cost of one analysis per call.
+  // stay valid after one is made). Then the analysis is brought up to date where the round's
+  // renames changed it (the webs renamed and the moves removed) instead of being made again, so
+  // the output is the one of a call per round for the cost of one analysis.
   const moves: number[] = [];
   for (let m = 0; m < n; m++) {
     const mv = ops[m]!.insn;
     if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
   }
-  const dirty = zeros(n);
   const gone = zeros(n);
-  const clean = (web: number, mask: number): boolean => {
-    const at = members.get(web);
-    if (at !== undefined) for (let j = 0; j < at.length; j++) if (dirty[at[j]!]! & mask) return false;
-    return true;
-  };
   const done: number[] = [];
-  for (let round = 0; ; round++) {
+  for (let more = true; more; ) {
     let touched = 0;
-    let decided = true;
     pending.length = 0;
-    for (let j = 0; j < moves.length && decided; j++) {
+    for (let j = 0; j < moves.length; j++) {
       const m = moves[j]!;
       if (gone[m]) continue;
       const mv = ops[m]!.insn;
       if (mv.dst === mv.src) continue;
       const s = mv.src;
       const d = mv.dst;
-      const mask = (1 << s) | (1 << d);
-      if (touched & mask) continue;
-      if (dirty[m]! & mask) {
-        decided = false;
-        break;
-      }
+      if (touched & ((1 << s) | (1 << d))) continue;
       if (after[m]! & (1 << s)) continue;
       const web = webBefore(m, s);
       const dWeb = find(defId(m, d));
-      if (!clean(web, mask) || !clean(dWeb, mask)) {
-        decided = false;
-        break;
-      }
       if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
-      touched |= mask;
+      touched |= (1 << s) | (1 << d);
     }
-    if (!decided || pending.length === 0) break;
+    more = pending.length > 0;
     for (const p of pending) {
+      const { a, b, m } = p;
       for (const r of p.renames) {
         const i = ops[r.k]!.insn;
-        ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? p.d : i.dst, src: r.src ? p.d : i.src } };
+        ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src } };
       }
-      dirty[p.m] = dirty[p.m]! | p.mask;
-      const at = members.get(p.web);
-      if (at !== undefined) for (let j = 0; j < at.length; j++) dirty[at[j]!] = dirty[at[j]!]! | p.mask;
-      gone[p.m] = 1;
-      done.push(p.m);
+      gone[m] = 1;
+      done.push(m);
+      // the move's destination dead after it: its removal changes liveness beyond the web
+      if (!(after[m]! & (1 << d0(ops[m]!.insn)))) more = false;
+      const x = p.web;
+      const y = a === ops[m]!.insn.src ? find(defId(m, b)) : webBefore(m, b);
+      const bitA = 1 << a;
+      const bitB = 1 << b;
+      const at = members.get(x) ?? [];
+      for (let j = 0; j < at.length; j++) {
+        const k = at[j]!;
+        const df = D[k]!;
+        if (df & bitA && find(defId(k, a)) === x) parent[defId(k, b)] = x;
+        const outWeb = df & bitA ? find(defId(k, a)) : webBefore(k, a);
+        if (after[k]! & bitA && outWeb === x) after[k] = (after[k]! & ~bitA) | bitB;
+        if (webBefore(k, a) === x) before[k * R + b] = before[k * R + a]!;
+      }
+      for (const k of p.renames) {
+        U[k.k] = uses(ops[k.k]!.insn);
+        D[k.k] = defs(ops[k.k]!.insn);
+      }
+      U[m] = 0;
+      D[m] = 0;
+      parent[x] = find(y);
+      const ry = find(y);
+      fixed[ry] = fixed[ry]! | fixed[x]!;
+      const merged = [...at, ...(members.get(y) ?? [])].sort((u, v) => u - v);
+      const list: number[] = [];
+      for (const k of merged) if (list[list.length - 1] !== k) list.push(k);
+      members.delete(x);
+      members.set(ry, list);
     }
   }
   done.sort((x, y) => x - y);
