@@ -6,7 +6,9 @@
  * timed in turns by bash's `time` (bench/support.ts); goal at most 0.5x clang, with how much of it is
  * Node's own start-up (`node -e 0`, timed in the same turns). In process, warm:
  * `compile(source)` after a few warm-up runs, goal under 20 ms, and its ratio to clang's process.
- * Also prints the parser's share and the instructions with and without the optimizer.
+ * Also prints the parser's share and the instructions with and without the optimizer, and
+ * `compile()` of one large generated function (a 400-case switch, ~5,200 instructions), where a
+ * cost that grows faster than the function shows.
  *
  * Run: `npm run bench -- compile` (builds dist first).
  */
@@ -148,6 +150,40 @@ for (let i = 0; i < 20; i++) {
 }
 const warm = median(times);
 const plain = compile(ts, { file: "compile-bench.ts", optimize: false });
+
+// ---- one large function: a generated 400-case switch
+const CASES = Number(process.env.COMPILE_BENCH_CASES ?? 400);
+const largeCases = Array.from(
+  { length: CASES },
+  (_, i) =>
+    `    case ${i * 3 + 1}: { const c = counts.lookup(${i}); if (c !== null) atomicAdd(c.value, 1); return port === ${i} ? XDP_DROP : XDP_PASS; }`,
+).join("\n");
+const large = `import { atomicAdd, map, program, u32, u64, XDP_DROP, XDP_PASS } from "rawbpf";
+const counts = map("array", { key: u32, value: u64, maxEntries: ${CASES} });
+export const large = program("xdp", (ctx) => {
+  const proto = ctx.u8(23);
+  if (proto === null) return XDP_PASS;
+  const port = ctx.be16(36);
+  if (port === null) return XDP_PASS;
+  switch (proto) {
+${largeCases}
+    default: return XDP_PASS;
+  }
+});
+`;
+const largeTimes: number[] = [];
+let largeOut = compile(large, { file: "large.ts" });
+for (let i = 0; i < 3; i++) {
+  const t0 = performance.now();
+  largeOut = compile(large, { file: "large.ts" });
+  largeTimes.push(performance.now() - t0);
+}
+const largePlainTimes: number[] = [];
+for (let i = 0; i < 3; i++) {
+  const t0 = performance.now();
+  compile(large, { file: "large.ts", optimize: false });
+  largePlainTimes.push(performance.now() - t0);
+}
 const count = (m: typeof once) => m.programs.reduce((n, p) => n + p.insns.length, 0);
 
 // ---- whole process
@@ -182,4 +218,7 @@ console.log(
   `in process     compile() warm ${ms(warm)} ms (CPU ${ms(median(cpuTimes))}; goal < 20), ${(warm / clang.wall).toFixed(3)}x clang's process; parse alone ${ms(median(parseTimes))} ms; without the optimizer ${ms(median(plainTimes))} ms`,
 );
 console.log(`instructions   ${count(once)} optimized, ${count(plain)} without the optimizer`);
+console.log(
+  `large function compile() ${ms(median(largeTimes))} ms for a ${CASES}-case switch (${count(largeOut)} instructions optimized); without the optimizer ${ms(median(largePlainTimes))} ms`,
+);
 printNodeStart(t);

@@ -408,6 +408,16 @@ function cleanupOnce(ops: Op[], tail: Item[], known?: Map<string, number>): bool
 function mergeExits(ops: Op[]): boolean {
   const seen = new Map<string, number>();
   const fallen = (i: number) => i > 0 && !ends(ops[i - 1]!.insn);
+  const jumped = new Set<string>();
+  for (const op of ops) {
+    const to = labelOf(op.insn);
+    if (to !== undefined && op.insn.code !== CALL) jumped.add(to);
+  }
+  // a block nothing reaches any more (the original of a copied `r0 = K; exit`) is neither kept as
+  // the one the others go to nor merged: cleanup drops it, and merging into it would undo the copy
+  // and start a cycle
+  const reached = (i: number) =>
+    fallen(i) || ops[i]!.pre.some((p) => p.kind === "label" && jumped.has(p.name));
   let start = 0;
   for (let i = 0; i < ops.length; i++) {
     if (i > start && labelled(ops[i]!)) start = i;
@@ -418,7 +428,7 @@ function mergeExits(ops: Op[]): boolean {
     if (ops[i]!.insn.code !== EXIT) continue;
     const from = start;
     start = i + 1;
-    if (i - from > 2) continue;
+    if (i - from > 2 || !reached(from)) continue;
     const key = ops
       .slice(from, i + 1)
       .map(
@@ -852,6 +862,9 @@ function deadCode(ops: Op[], tail: Item[]): boolean {
  * Webs that meet a call's arguments or results, `exit`'s r0, an atomic or the function's
  * parameters are fixed.
  */
+/** The destination register of a move. */
+const d0 = (i: Instruction) => i.dst;
+
 function coalesce(ops: Op[], tail: Item[]): boolean {
   const { list, after } = liveAfter(ops);
   const n = ops.length;
@@ -915,14 +928,39 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     }
   }
   const webBefore = (k: number, r: number) => find(before[k * R + r]!);
+  // the ops where each web is live or defined, in order: a rename looks at those alone (an op
+  // outside the web neither conflicts nor is renamed), not at the whole function
+  const members = new Map<number, number[]>();
+  const join = (web: number, k: number) => {
+    const list = members.get(web);
+    if (list === undefined) members.set(web, [k]);
+    else if (list[list.length - 1] !== k) list.push(k);
+  };
+  for (let k = 0; k < n; k++) {
+    const df = D[k]!;
+    const la = after[k]!;
+    const live = la | (la & ~df) | U[k]!;
+    if (live !== 0) for (let r = 0; r < 10; r++) if (live & (1 << r)) join(webBefore(k, r), k);
+    if (df !== 0) for (let r = 0; r < 10; r++) if (df & (1 << r)) join(find(defId(k, r)), k);
+  }
 
+  /** the renames found in the current round, made at its end */
+  const pending: {
+    renames: { k: number; dst: boolean; src: boolean }[];
+    a: number;
+    b: number;
+    web: number;
+    m: number;
+  }[] = [];
   /** Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there. */
   const rename = (s: number, web: number, d: number, m: number): boolean => {
     const bitS = 1 << s;
     const bitD = 1 << d;
     const renames: { k: number; dst: boolean; src: boolean }[] = [];
     let ok = true;
-    for (let k = 0; k < ops.length && ok; k++) {
+    const at = members.get(web) ?? [];
+    for (let j = 0; j < at.length && ok; j++) {
+      const k = at[j]!;
       if (k === m) continue;
       const df = D[k]!;
       const u = U[k]!;
@@ -957,28 +995,79 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       else renames.push({ k, dst: (dstReads && reads) || (dstWrites && isDef), src: srcReads && reads });
     }
     if (!ok) return false;
-    for (const r of renames) {
-      const i = ops[r.k]!.insn;
-      ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? d : i.dst, src: r.src ? d : i.src } };
-    }
+    pending.push({ renames, a: s, b: d, web, m });
     return true;
   };
-  // renames touching other registers stay valid after one is made: several are made per call
-  let touched = 0;
-  const done: number[] = [];
-  for (let m = 0; m < ops.length; m++) {
+  // Each round does what one call did on the ops as the rounds before left them: in order, every
+  // move whose registers no earlier rename of the round touched (renames touching other registers
+  // stay valid after one is made). Then the analysis is brought up to date where the round's
+  // renames changed it (the webs renamed and the moves removed) instead of being made again, so
+  // the output is the one of a call per round for the cost of one analysis.
+  const moves: number[] = [];
+  for (let m = 0; m < n; m++) {
     const mv = ops[m]!.insn;
-    if (mv.code !== MOV64_X || mv.off !== 0 || mv.src === 10 || mv.dst === mv.src) continue;
-    const s = mv.src;
-    const d = mv.dst;
-    if (touched & ((1 << s) | (1 << d))) continue;
-    if (after[m]! & (1 << s)) continue;
-    const web = webBefore(m, s);
-    const dWeb = find(defId(m, d));
-    if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
-    touched |= (1 << s) | (1 << d);
-    done.push(m);
+    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
   }
+  const gone = zeros(n);
+  const done: number[] = [];
+  for (let more = true; more; ) {
+    let touched = 0;
+    pending.length = 0;
+    for (let j = 0; j < moves.length; j++) {
+      const m = moves[j]!;
+      if (gone[m]) continue;
+      const mv = ops[m]!.insn;
+      if (mv.dst === mv.src) continue;
+      const s = mv.src;
+      const d = mv.dst;
+      if (touched & ((1 << s) | (1 << d))) continue;
+      if (after[m]! & (1 << s)) continue;
+      const web = webBefore(m, s);
+      const dWeb = find(defId(m, d));
+      if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
+      touched |= (1 << s) | (1 << d);
+    }
+    more = pending.length > 0;
+    for (const p of pending) {
+      const { a, b, m } = p;
+      for (const r of p.renames) {
+        const i = ops[r.k]!.insn;
+        ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src } };
+      }
+      gone[m] = 1;
+      done.push(m);
+      // the move's destination dead after it: its removal changes liveness beyond the web
+      if (!(after[m]! & (1 << d0(ops[m]!.insn)))) more = false;
+      const x = p.web;
+      const y = a === ops[m]!.insn.src ? find(defId(m, b)) : webBefore(m, b);
+      const bitA = 1 << a;
+      const bitB = 1 << b;
+      const at = members.get(x) ?? [];
+      for (let j = 0; j < at.length; j++) {
+        const k = at[j]!;
+        const df = D[k]!;
+        if (df & bitA && find(defId(k, a)) === x) parent[defId(k, b)] = x;
+        const outWeb = df & bitA ? find(defId(k, a)) : webBefore(k, a);
+        if (after[k]! & bitA && outWeb === x) after[k] = (after[k]! & ~bitA) | bitB;
+        if (webBefore(k, a) === x) before[k * R + b] = before[k * R + a]!;
+      }
+      for (const k of p.renames) {
+        U[k.k] = uses(ops[k.k]!.insn);
+        D[k.k] = defs(ops[k.k]!.insn);
+      }
+      U[m] = 0;
+      D[m] = 0;
+      parent[x] = find(y);
+      const ry = find(y);
+      fixed[ry] = fixed[ry]! | fixed[x]!;
+      const merged = [...at, ...(members.get(y) ?? [])].sort((u, v) => u - v);
+      const list: number[] = [];
+      for (const k of merged) if (list[list.length - 1] !== k) list.push(k);
+      members.delete(x);
+      members.set(ry, list);
+    }
+  }
+  done.sort((x, y) => x - y);
   for (let j = done.length - 1; j >= 0; j--) remove(ops, tail, done[j]!);
   return done.length > 0;
 }
