@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Lang from "../src/lang/index.js";
 import type * as Parse from "../src/lang/parse.js";
+import { largeSwitch } from "../test/lang/large-program.js";
 import { median, nodeStartCommands, printNodeStart, type Run, timeAll } from "./support.js";
 
 // the built compiler (what users run; `npm run bench` builds it): under tsx, the sources run with
@@ -153,24 +154,7 @@ const plain = compile(ts, { file: "compile-bench.ts", optimize: false });
 
 // ---- one large function: a generated 400-case switch
 const CASES = Number(process.env.COMPILE_BENCH_CASES ?? 400);
-const largeCases = Array.from(
-  { length: CASES },
-  (_, i) =>
-    `    case ${i * 3 + 1}: { const c = counts.lookup(${i}); if (c !== null) atomicAdd(c.value, 1); return port === ${i} ? XDP_DROP : XDP_PASS; }`,
-).join("\n");
-const large = `import { atomicAdd, map, program, u32, u64, XDP_DROP, XDP_PASS } from "rawbpf";
-const counts = map("array", { key: u32, value: u64, maxEntries: ${CASES} });
-export const large = program("xdp", (ctx) => {
-  const proto = ctx.u8(23);
-  if (proto === null) return XDP_PASS;
-  const port = ctx.be16(36);
-  if (port === null) return XDP_PASS;
-  switch (proto) {
-${largeCases}
-    default: return XDP_PASS;
-  }
-});
-`;
+const large = largeSwitch(CASES);
 const largeTimes: number[] = [];
 let largeOut = compile(large, { file: "large.ts" });
 for (let i = 0; i < 3; i++) {

@@ -11,31 +11,11 @@ import { test } from "node:test";
 import { BpfMap, Program, u32, u64 } from "../../src/index.js";
 import { compile } from "../../src/lang/index.js";
 import { needsRoot } from "../support/privilege.js";
+import { largeSwitch } from "./large-program.js";
 
 const CASES = 400;
 const XDP_DROP = 1;
 const XDP_PASS = 2;
-
-function largeSwitch(cases: number): string {
-  const body = Array.from(
-    { length: cases },
-    (_, i) =>
-      `    case ${i * 3 + 1}: { const c = counts.lookup(${i}); if (c !== null) atomicAdd(c.value, 1); return port === ${i} ? XDP_DROP : XDP_PASS; }`,
-  ).join("\n");
-  return `import { atomicAdd, map, program, u32, u64, XDP_DROP, XDP_PASS } from "rawbpf";
-const counts = map("array", { key: u32, value: u64, maxEntries: ${cases} });
-export const large = program("xdp", (ctx) => {
-  const proto = ctx.u8(23);
-  if (proto === null) return XDP_PASS;
-  const port = ctx.be16(36);
-  if (port === null) return XDP_PASS;
-  switch (proto) {
-${body}
-    default: return XDP_PASS;
-  }
-});
-`;
-}
 
 /** A 40-byte packet with `proto` at offset 23 and `port` (big-endian) at 36. */
 function packet(proto: number, port: number): Buffer {
