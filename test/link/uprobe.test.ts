@@ -27,6 +27,7 @@ import {
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import { BpfError, ClosedError, InputError } from "../../src/sys/error.js";
+import { countThen } from "../support/counting.js";
 import { needsRoot, openFdCount } from "../support/privilege.js";
 
 const N = 25;
@@ -325,17 +326,7 @@ function loadMulti(map: BpfMap<typeof u32, typeof u64>): Program {
   return Program.load({
     type: "kprobe",
     expectedAttachType: "trace_uprobe_multi",
-    instructions: asm`
-      call bpf_get_attach_cookie
-      *(u32 *)(r10 - 4) = r0
-      r2 = r10
-      r2 += -4
-      r1 = ${map}
-      call bpf_map_lookup_elem
-      if r0 == 0 goto out
-      r1 = 1
-      lock *(u64 *)(r0 + 0) += r1
-    out:
+    instructions: countThen(map, "bpf_get_attach_cookie")`
       r0 = 0
       exit
     `,

@@ -15,6 +15,7 @@ import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
 import { loadCounter } from "../link/programs.js";
+import { countThen } from "../support/counting.js";
 import { settledFdCount } from "../support/fds.js";
 import { needsRoot } from "../support/privilege.js";
 
@@ -33,17 +34,7 @@ function setup() {
   const map = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 64, name: "pe_count" });
   const program = Program.load({
     type: "perf_event",
-    instructions: asm`
-      call bpf_get_smp_processor_id
-      *(u32 *)(r10 - 4) = r0
-      r2 = r10
-      r2 += -4
-      r1 = ${map}
-      call bpf_map_lookup_elem
-      if r0 == 0 goto out
-      r1 = 1
-      lock *(u64 *)(r0 + 0) += r1
-    out:
+    instructions: countThen(map, "bpf_get_smp_processor_id")`
       r0 = 0
       exit
     `,

@@ -25,6 +25,7 @@ import {
   spawnStopped,
   tracePipe,
 } from "../../src/trace/index.js";
+import { countThen } from "../support/counting.js";
 import { needsRoot } from "../support/privilege.js";
 
 let dir = "";
@@ -144,17 +145,7 @@ test("spawnStopped: a uprobe attached before resume sees the program's entry poi
   const counter = (slot: number) =>
     Program.load({
       type: "kprobe",
-      instructions: asm`
-        r1 = ${slot}
-        *(u32 *)(r10 - 4) = r1
-        r2 = r10
-        r2 += -4
-        r1 = ${counts}
-        call bpf_map_lookup_elem
-        if r0 == 0 goto out
-        r1 = 1
-        lock *(u64 *)(r0 + 0) += r1
-      out:
+      instructions: countThen(counts, slot)`
         r0 = 0
         exit
       `,
