@@ -14,7 +14,7 @@ import { needsRoot } from "../support/privilege.js";
 
 const SRC = new URL("../../src/", import.meta.url).href;
 
-test("Program.load under a sampling profiler: loads the verifier stopped for a signal (EAGAIN) are asked again", (t) => {
+test("Program.load under a sampling profiler: loads the verifier stopped for a signal (EAGAIN) are asked again; one it can never finish says why", (t) => {
   if (!needsRoot(t)) return;
   const dir = mkdtempSync(join(tmpdir(), "rawbpf-prof-"));
   try {
@@ -47,13 +47,30 @@ test("Program.load under a sampling profiler: loads the verifier stopped for a s
               exit\` }).close();
           } catch (e) { failed.push(e.errnoName + " " + e.message); }
         }
-        console.log(JSON.stringify(failed));
+        // a loop the verifier walks for tens of ms: a signal comes every time, and the retries run out
+        let long = null;
+        try {
+          Program.load({ type: "socket_filter", instructions: asm\`
+              r1 = 0
+            loop:
+              r1 += 1
+              if r1 < 100000 goto loop
+              r0 = 0
+              exit\` }).close();
+        } catch (e) { long = { name: e.name, errnoName: e.errnoName, message: e.message }; }
+        console.log(JSON.stringify({ failed, long }));
         `,
       ],
       { encoding: "utf8", timeout: 120_000 },
     );
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout.trim()), [], "every load succeeded");
+    const out = JSON.parse(r.stdout.trim());
+    assert.deepEqual(out.failed, [], "every load succeeded");
+    // the retries' end: a BpfError that says what happened, not a verifier rejection quoting the
+    // partial log
+    assert.equal(out.long?.name, "BpfError", JSON.stringify(out.long));
+    assert.equal(out.long.errnoName, "EAGAIN");
+    assert.match(out.long.message, /signals interrupted the verifier 6 times in a row/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
