@@ -11,7 +11,15 @@ import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { KernelSymbols, Symbolizer } from "../../src/symbolize/index.js";
 import { haveTools, skipUnlessCI } from "../support/ci.js";
-import { llvmNames, type Mapping, mappings, random, SYMBOLIZER, segments } from "../support/elf-oracle.js";
+import {
+  llvmNames,
+  type Mapping,
+  mappings,
+  random,
+  randomPlace,
+  SYMBOLIZER,
+  segments,
+} from "../support/elf-oracle.js";
 import { needsRoot } from "../support/privilege.js";
 
 /** Each defined function or object symbol of `file` as nm -S lists it: name, address, size. */
@@ -84,20 +92,9 @@ for (const [label, re] of [
     const next = random(0x5eed + label.length);
     const runtime: number[] = [];
     const vaddrs: number[] = [];
-    // addresses spread evenly over the mapped bytes: picking a mapping first gave a one-page
-    // mapping (node's fourth segment, 0x1f1 bytes of it in the file) a quarter or a third of the
-    // picks, most of them past the segment's end, and a run with too few left
-    const total = maps.reduce((n, m) => n + (m.end - m.start), 0);
     for (let i = 0; i < 400; i++) {
-      let at = Math.floor(next() * total);
-      let m = maps[0] as Mapping;
-      for (const x of maps) {
-        m = x;
-        if (at < x.end - x.start) break;
-        at -= x.end - x.start;
-      }
-      at += m.start;
-      const off = at - m.start + m.offset;
+      const { m, offset: off } = randomPlace(maps, next);
+      const at = m.start + off - m.offset;
       const seg = segs.find((s) => off >= s.offset && off < s.offset + s.size);
       if (!seg) continue;
       runtime.push(at);

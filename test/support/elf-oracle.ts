@@ -21,6 +21,23 @@ export function random(seed: number): () => number {
 }
 
 /**
+ * A random place of `maps`, spread evenly over their bytes (picking a mapping first gives a
+ * one-page mapping as many picks as the whole text): the mapping and the place's file offset.
+ */
+export function randomPlace<M extends Mapping>(
+  maps: readonly M[],
+  next: () => number,
+): { m: M; offset: number } {
+  const total = maps.reduce((n, m) => n + (m.end - m.start), 0);
+  let at = Math.floor(next() * total);
+  for (const m of maps) {
+    if (at < m.end - m.start) return { m, offset: m.offset + at };
+    at -= m.end - m.start;
+  }
+  throw new Error("randomPlace: no mapping");
+}
+
+/**
  * llvm-symbolizer's function name for each virtual address of `file` ("??" when none), from the
  * file alone: no separate debug file (an empty --debug-file-directory), no debuginfod.
  */
