@@ -4,18 +4,13 @@
  * (ElfFormatError, UsdtArgError), never another exception or a read outside the file.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { ElfError } from "../../src/elf/index.js";
 import { RawbpfError } from "../../src/sys/error.js";
 import { readUsdtProbes } from "../../src/usdt/notes.js";
-
-const here = dirname(fileURLToPath(import.meta.url));
+import { sdtTargets } from "./targets.js";
 
 function probe(bytes: Uint8Array): void {
   try {
@@ -39,55 +34,47 @@ function probe(bytes: Uint8Array): void {
   }
 }
 
+const targets = sdtTargets("rawbpf-usdt-fuzz-", "target.c", { target: ["-O2"] });
+
 test("damaged USDT binaries: probes or a typed error, every read inside the file", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "rawbpf-usdt-fuzz-"));
-  try {
-    const out = join(dir, "target");
-    const r = spawnSync("cc", ["-O2", "-o", out, join(here, "target.c")], { encoding: "utf8" });
-    if (r.status !== 0) return t.skip(`the target does not compile here: ${r.stderr.split("\n")[0]}`);
-    const good = new Uint8Array(readFileSync(out));
-    const v = new DataView(good.buffer);
-    const shoff = Number(v.getBigUint64(40, true));
-    const shnum = v.getUint16(60, true);
-    // where the damage goes: the ELF header, program headers, section headers, and the notes
-    let notes = [0, 0];
-    for (let i = 0; i < shnum; i++) {
-      const at = shoff + i * 64;
-      if (v.getUint32(at + 4, true) === 7 && Number(v.getBigUint64(at + 32, true)) > 100)
-        notes = [Number(v.getBigUint64(at + 24, true)), Number(v.getBigUint64(at + 32, true))];
-    }
-    assert.ok((notes[1] as number) > 0, "the target has .note.stapsdt");
-    const regions: [number, number][] = [
-      [0, 64],
-      [64, 56 * 13],
-      [shoff, shnum * 64],
-      notes as [number, number],
-    ];
-    fc.assert(
-      fc.property(
-        fc.array(
-          fc.tuple(
-            fc.integer({ min: 0, max: regions.length - 1 }),
-            fc.nat(),
-            fc.integer({ min: 0, max: 255 }),
-          ),
-          { minLength: 1, maxLength: 8 },
-        ),
-        fc.option(fc.nat({ max: good.length }), { nil: undefined }),
-        (edits, cut) => {
-          const bytes = good.slice(0, cut ?? good.length);
-          for (const [region, at, value] of edits) {
-            const [start, size] = regions[region] as [number, number];
-            const i = start + (at % size);
-            if (i < bytes.length) bytes[i] = value;
-          }
-          probe(bytes);
-        },
-      ),
-      { numRuns: 400, seed: 20261207 },
-    );
-    probe(good);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  if (targets.skipWithoutSdt(t)) return;
+  const out = targets.builds.target as string;
+  const good = new Uint8Array(readFileSync(out));
+  const v = new DataView(good.buffer);
+  const shoff = Number(v.getBigUint64(40, true));
+  const shnum = v.getUint16(60, true);
+  // where the damage goes: the ELF header, program headers, section headers, and the notes
+  let notes = [0, 0];
+  for (let i = 0; i < shnum; i++) {
+    const at = shoff + i * 64;
+    if (v.getUint32(at + 4, true) === 7 && Number(v.getBigUint64(at + 32, true)) > 100)
+      notes = [Number(v.getBigUint64(at + 24, true)), Number(v.getBigUint64(at + 32, true))];
   }
+  assert.ok((notes[1] as number) > 0, "the target has .note.stapsdt");
+  const regions: [number, number][] = [
+    [0, 64],
+    [64, 56 * 13],
+    [shoff, shnum * 64],
+    notes as [number, number],
+  ];
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.integer({ min: 0, max: regions.length - 1 }), fc.nat(), fc.integer({ min: 0, max: 255 })),
+        { minLength: 1, maxLength: 8 },
+      ),
+      fc.option(fc.nat({ max: good.length }), { nil: undefined }),
+      (edits, cut) => {
+        const bytes = good.slice(0, cut ?? good.length);
+        for (const [region, at, value] of edits) {
+          const [start, size] = regions[region] as [number, number];
+          const i = start + (at % size);
+          if (i < bytes.length) bytes[i] = value;
+        }
+        probe(bytes);
+      },
+    ),
+    { numRuns: 400, seed: 20261207 },
+  );
+  probe(good);
 });

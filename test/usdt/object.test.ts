@@ -5,32 +5,21 @@
  * their semaphores and spec records, and the sums the program makes are the target's own.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { after, test } from "node:test";
+import { execFileSync } from "node:child_process";
+import { dirname } from "node:path";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { BpfObject } from "../../src/object/index.js";
 import { compileFixture } from "../object/compile.js";
 import { needsRoot } from "../support/privilege.js";
+import { sdtTargets } from "./targets.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-let dir = "";
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const targets = sdtTargets("rawbpf-usdt-obj-", "target.c", { target: ["-O2"] });
 
 test("a clang object's usdt/BINARY:PROVIDER:NAME program loads, attaches and reads its arguments", (t) => {
-  if (!needsRoot(t)) return;
-  dir = mkdtempSync(join(tmpdir(), "rawbpf-usdt-obj-"));
-  const target = join(dir, "target");
-  const built = spawnSync("cc", ["-O2", "-o", target, join(here, "target.c")], { encoding: "utf8" });
-  if (built.status !== 0 && /sys\/sdt\.h/.test(built.stderr)) {
-    if (process.env.CI === "true") assert.fail("<sys/sdt.h> is missing: install systemtap-sdt-dev");
-    return t.skip("<sys/sdt.h> is missing (systemtap-sdt-dev)");
-  }
-  assert.equal(built.status, 0, `cc: ${built.stderr}`);
+  if (!needsRoot(t) || targets.skipWithoutSdt(t)) return;
+  const target = targets.builds.target as string;
   const path = compileFixture("usdt.bpf", [`-DTARGET="${target}"`, "-D__TARGET_ARCH_x86"], here);
   using obj = BpfObject.open(path).load();
   const links = obj.attach();

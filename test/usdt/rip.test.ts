@@ -7,11 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { before, test } from "node:test";
 import { u32, u64 } from "../../src/codec/index.js";
 import { BpfMap } from "../../src/map/map.js";
 import { Program } from "../../src/program/program.js";
@@ -26,43 +22,20 @@ import {
   usdtSpecMap,
 } from "../../src/usdt/index.js";
 import { needsRoot } from "../support/privilege.js";
+import { sdtTargets } from "./targets.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const N = 25;
-let dir = "";
-const builds: Record<string, string> = {};
-let hasSdt = true;
-
+const targets = sdtTargets("rawbpf-usdt-rip-", "globals.c", {
+  pie: ["-O2", "-fPIE", "-pie"],
+  fixed: ["-O2", "-no-pie"],
+});
+const { builds, skipWithoutSdt } = targets;
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), "rawbpf-usdt-rip-"));
-  for (const [name, flags] of [
-    ["pie", ["-O2", "-fPIE", "-pie"]],
-    ["fixed", ["-O2", "-no-pie"]],
-  ] as const) {
-    const out = join(dir, name);
-    const r = spawnSync("cc", [...flags, "-o", out, join(here, "globals.c")], { encoding: "utf8" });
-    if (r.status !== 0) {
-      if (/sys\/sdt\.h/.test(r.stderr)) hasSdt = false;
-      else assert.fail(`cc failed: ${r.stderr}`);
-    }
-    builds[name] = out;
-  }
-  if (hasSdt) {
-    builds.stripped = join(dir, "stripped");
+  if (targets.built()) {
+    builds.stripped = `${builds.pie}-stripped`;
     execFileSync("strip", ["-o", builds.stripped, builds.pie as string]);
   }
 });
-
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-function skipWithoutSdt(t: { skip: (why: string) => void }): boolean {
-  if (hasSdt) return false;
-  if (process.env.CI === "true") assert.fail("<sys/sdt.h> is missing: install systemtap-sdt-dev");
-  t.skip("<sys/sdt.h> is missing (systemtap-sdt-dev)");
-  return true;
-}
 
 /** A symbol's value by `nm` (binutils, an independent reader of the symbol table). */
 function nmAddress(binary: string, symbol: string): bigint {

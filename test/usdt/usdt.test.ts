@@ -8,10 +8,8 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { vmlinuxBtf } from "../../src/btf/kernel.js";
 import { u32, u64 } from "../../src/codec/index.js";
@@ -34,36 +32,12 @@ import {
   usdtSpecMap,
 } from "../../src/usdt/index.js";
 import { needsRoot, openFdCount } from "../support/privilege.js";
+import { sdtTargets } from "./targets.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const N = 20;
-let dir = "";
-const builds: Record<string, string> = {};
-let hasSdt = true;
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "rawbpf-usdt-"));
-  for (const opt of ["-O0", "-O2"]) {
-    const out = join(dir, `target${opt}`);
-    const r = spawnSync("cc", [opt, "-o", out, join(here, "target.c")], { encoding: "utf8" });
-    if (r.status !== 0) {
-      if (/sys\/sdt\.h/.test(r.stderr)) hasSdt = false;
-      else assert.fail(`cc failed: ${r.stderr}`);
-    }
-    builds[opt] = out;
-  }
-});
-
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-function skipWithoutSdt(t: { skip: (why: string) => void }): boolean {
-  if (hasSdt) return false;
-  if (process.env.CI === "true") assert.fail("<sys/sdt.h> is missing: install systemtap-sdt-dev");
-  t.skip("<sys/sdt.h> is missing (systemtap-sdt-dev)");
-  return true;
-}
+const targets = sdtTargets("rawbpf-usdt-", "target.c", { "-O0": ["-O0"], "-O2": ["-O2"] });
+const { builds, skipWithoutSdt } = targets;
 
 /** The probes `readelf -n` prints (binutils: an independent reader of the same notes). */
 function readelfProbes(binary: string) {
@@ -348,7 +322,7 @@ test("bad input: unknown probes, wrong programs and maps, a full spec map; nothi
     "a binary without that probe",
   );
   assert.throws(
-    () => attachUsdt(program, { binary: join(dir, "nope"), provider: "a", name: "b" }),
+    () => attachUsdt(program, { binary: join(targets.dir(), "nope"), provider: "a", name: "b" }),
     UnreadableBinaryError,
   );
   assert.throws(
