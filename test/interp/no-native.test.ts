@@ -57,17 +57,19 @@ try {
 console.log(JSON.stringify(out));
 `;
 
-test("without koffi's native part, the memory back end works and the kernel one says what is missing", () => {
+/** Runs an ES module text in a child where koffi cannot be loaded; its last line of output, as JSON. */
+function runWithoutKoffi(source: string) {
   const r = spawnSync(
     process.execPath,
-    ["--import", "tsx", "--import", hook, "--input-type=module", "-e", CHILD],
-    {
-      encoding: "utf8",
-      timeout: 120_000,
-    },
+    ["--import", "tsx", "--import", hook, "--input-type=module", "-e", source],
+    { encoding: "utf8", timeout: 120_000 },
   );
   assert.equal(r.status, 0, `the child failed:\n${r.stderr}`);
-  const out = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}");
+  return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}");
+}
+
+test("without koffi's native part, the memory back end works and the kernel one says what is missing", () => {
+  const out = runWithoutKoffi(CHILD);
   assert.equal(out.importKoffi, "threw", "import('koffi') must fail in the child");
   assert.equal(out.requireKoffi, "threw", "require('koffi') must fail in the child");
   assert.equal(out.retval, 42, "the program ran in memory: 40 + 2");
@@ -90,16 +92,7 @@ test("without koffi's native part, a clang object loads and runs on the memory b
     const retval = obj.program("count_packets").testRun({ data: new Uint8Array(64) }).retval;
     console.log(JSON.stringify({ retval, hits: String(obj.variable("hits").get()) }));
     obj.close();`;
-  const r = spawnSync(
-    process.execPath,
-    ["--import", "tsx", "--import", hook, "--input-type=module", "-e", child],
-    {
-      encoding: "utf8",
-      timeout: 120_000,
-    },
-  );
-  assert.equal(r.status, 0, `the child failed:\n${r.stderr}`);
-  const out = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}");
+  const out = runWithoutKoffi(child);
   // what the same object gives in memory here, with koffi (the kernel agrees: object.test.ts)
   using obj = BpfObject.open(path).load({ backend: "memory" });
   const retval = obj.program("count_packets").testRun({ data: new Uint8Array(64) }).retval;
