@@ -143,7 +143,16 @@ export {
   setCongestionControl,
   UnknownStructOpsError,
 } from "./link/structops.js";
-export { attachTc, removeClsact, TcFilter, type TcFilterInfo, type TcOptions, tcFilters } from "./link/tc.js";
+export {
+  attachTc,
+  removeClsact,
+  type TcBpfFilter,
+  TcFilter,
+  type TcFilterInfo,
+  type TcOptions,
+  tcBpfFilters,
+  tcFilters,
+} from "./link/tc.js";
 export * from "./map/index.js";
 export { type ListedMap, listMaps, NoSuchObjectError } from "./map/list.js";
 export {

@@ -8,16 +8,22 @@ import {
   deleteClsactRequest,
   deleteFilterRequest,
   type FilterMessage,
+  getClassesRequest,
   getFiltersRequest,
+  getQdiscsRequest,
   newBpfFilterRequest,
   newClsactRequest,
   parseFilter,
+  parseTcObject,
+  TC_H_ROOT,
+  TC_PARENTS,
+  type TcObjectMessage,
 } from "../netlink/route.js";
 import type { Program } from "../program/program.js";
 import { BpfError, InputError } from "../sys/error.js";
 import { type Interface, resolveInterface } from "./iface.js";
 import { programFd } from "./program.js";
-import { withRtnetlink } from "./rtnl.js";
+import { type Rtnetlink, withRtnetlink } from "./rtnl.js";
 
 /** Options of {@link attachTc}. */
 export interface TcOptions {
@@ -176,6 +182,136 @@ export function tcFilters(iface: Interface, direction: "ingress" | "egress"): Tc
     });
   }
   return out;
+}
+
+/**
+ * A cls_bpf filter on any of an interface's tc hooks: a class, a classful qdisc's own block, the
+ * root, or clsact — as `bpftool net list` walks them.
+ */
+export interface TcBpfFilter {
+  /** the interface index */
+  ifindex: number;
+  /**
+   * where it was found, in bpftool's words: the kind of the class or qdisc it hangs on (`"htb"`),
+   * `"root"`, `"clsact/ingress"` or `"clsact/egress"`
+   */
+  attachPoint: string;
+  /** the tc parent it was listed under (a class's `major:minor`, a qdisc's `major:0`, as one u32) */
+  parent: number;
+  priority: number;
+  handle: number;
+  /** the id of the program the filter runs (absent when the kernel did not say) */
+  programId?: number;
+  /** the filter's name, as the attacher gave it */
+  name?: string;
+  /** the program's return value is the verdict */
+  directAction: boolean;
+  /**
+   * when the filter has actions: its bpf actions (act_bpf), each with its program's name and id
+   * (other kinds of action are left out, as bpftool does; an empty array when all are)
+   */
+  actions?: { name?: string; id?: number }[];
+}
+
+const TC_WALK_GONE = ["EINVAL", "ENOENT", "ENODEV"];
+
+/**
+ * Every cls_bpf filter on the tc hooks of `iface` (or of each interface in the list, or of every
+ * interface of this namespace), in bpftool's order, interface by interface: filters on each class
+ * (an RTM_GETTCLASS dump), on each qdisc of the interface but clsact and the default ones (handle
+ * 0), on the root (TC_H_ROOT), then on clsact ingress and egress; each hook's filters in the order
+ * the kernel lists them (priority, then handle). Read over rtnetlink by rawbpf itself.
+ *
+ * One difference from bpftool 7.1: its qdisc dump is not per interface (the kernel answers with
+ * every interface's qdiscs), so bpftool lists a filter on qdisc `1:` once per interface of the
+ * namespace that has a qdisc `1:`; here each interface's filters come once.
+ */
+export function tcBpfFilters(iface?: Interface | readonly Interface[]): TcBpfFilter[] {
+  return withRtnetlink((rt) => {
+    const list = iface === undefined ? undefined : Array.isArray(iface) ? iface : [iface as Interface];
+    const ifindexes =
+      list === undefined
+        ? rt
+            .links()
+            .map((l) => l.index)
+            .sort((a, b) => a - b)
+        : list.map(resolveInterface);
+    return walkTcBpf(rt, ifindexes);
+  });
+}
+
+/** {@link tcBpfFilters} on interface indexes as they are (already read from this namespace). */
+export function walkTcBpf(rt: Rtnetlink, ifindexes: readonly number[]): TcBpfFilter[] {
+  let qdiscs: TcObjectMessage[] | undefined;
+  const out: TcBpfFilter[] = [];
+  for (const ifindex of ifindexes) {
+    try {
+      qdiscs ??= dumpTc(rt, getQdiscsRequest, 0, "of the qdiscs of this namespace");
+      const hooks: { parent: number; kind: string }[] = [];
+      for (const c of dumpTc(rt, getClassesRequest, ifindex, `of the tc classes on ifindex ${ifindex}`))
+        hooks.push({ parent: c.handle, kind: c.kind ?? "unknown" });
+      for (const q of qdiscs) {
+        if (q.ifindex !== ifindex || q.kind === "clsact" || q.handle === 0) continue;
+        hooks.push({ parent: q.handle, kind: q.kind ?? "unknown" });
+      }
+      hooks.push(
+        { parent: TC_H_ROOT, kind: "root" },
+        { parent: TC_PARENTS.ingress, kind: "clsact/ingress" },
+        { parent: TC_PARENTS.egress, kind: "clsact/egress" },
+      );
+      for (const h of hooks) {
+        const seq = rt.seq();
+        const what = `of tc filters on ifindex ${ifindex} parent ${tcHandle(h.parent)}`;
+        for (const m of rt.talk(getFiltersRequest(seq, ifindex, h.parent), seq, what)) {
+          const f = parseFilter(m);
+          if (f.kind !== "bpf" || f.bpf === undefined) continue;
+          const e: TcBpfFilter = {
+            ifindex,
+            attachPoint: h.kind,
+            parent: h.parent,
+            priority: f.priority,
+            handle: f.handle,
+            directAction: f.bpf.directAction,
+          };
+          if (f.bpf.progId !== undefined) e.programId = f.bpf.progId;
+          if (f.bpf.name !== undefined) e.name = f.bpf.name;
+          if (f.bpf.actions !== undefined) {
+            e.actions = [];
+            for (const a of f.bpf.actions) {
+              if (a.kind !== "bpf" || a.bpf === undefined) continue;
+              if (!a.bpf.hasParms) break; // bpftool stops the list at a bpf action without parameters
+              const one: { name?: string; id?: number } = {};
+              if (a.bpf.name !== undefined) one.name = a.bpf.name;
+              if (a.bpf.id !== undefined) one.id = a.bpf.id;
+              e.actions.push(one);
+            }
+          }
+          out.push(e);
+        }
+      }
+    } catch (e) {
+      // the interface went away while we walked it: what was read stays, as bpftool does
+      if (e instanceof BpfError && TC_WALK_GONE.includes(e.errnoName)) continue;
+      throw e;
+    }
+  }
+  return out;
+}
+
+/** `1:10`, `ffff:fff2`, `root`: a tc handle as tc prints it. */
+export function tcHandle(h: number): string {
+  if (h >>> 0 === TC_H_ROOT) return "root";
+  return `${((h >>> 16) & 0xffff).toString(16)}:${(h & 0xffff).toString(16)}`;
+}
+
+function dumpTc(
+  rt: Rtnetlink,
+  request: (seq: number, ifindex: number) => Buffer,
+  ifindex: number,
+  what: string,
+): TcObjectMessage[] {
+  const seq = rt.seq();
+  return rt.talk(request(seq, ifindex), seq, what).map(parseTcObject);
 }
 
 /** Every filter on an interface's clsact hook (RTM_GETTFILTER dump). */

@@ -25,6 +25,9 @@ export const Rtm = {
   NEWQDISC: 36,
   DELQDISC: 37,
   GETQDISC: 38,
+  NEWTCLASS: 40,
+  DELTCLASS: 41,
+  GETTCLASS: 42,
   NEWTFILTER: 44,
   DELTFILTER: 45,
   GETTFILTER: 46,
@@ -267,6 +270,7 @@ function nested(attrs: Attributes, type: number): Attributes | undefined {
 
 const TCA_KIND = 1;
 const TCA_OPTIONS = 2;
+const TCA_BPF_ACT = 1;
 const TCA_BPF_FD = 6;
 const TCA_BPF_NAME = 7;
 const TCA_BPF_FLAGS = 8;
@@ -275,6 +279,8 @@ const TCA_BPF_ID = 11;
 /** TCA_BPF_FLAG_ACT_DIRECT: the program's return value is the verdict. */
 const TCA_BPF_FLAG_ACT_DIRECT = 1;
 
+/** TC_H_ROOT: the root of a device's egress qdisc tree, as a filter or qdisc parent. */
+export const TC_H_ROOT = 0xffffffff;
 /** TC_H_CLSACT: the clsact qdisc's parent; its handle is ffff:0. */
 export const TC_H_CLSACT = 0xfffffff1;
 const CLSACT_HANDLE = 0xffff0000;
@@ -306,6 +312,11 @@ export interface BpfFilterSpec {
   priority: number;
   /** the filter's handle within its priority, 1..0xffffffff */
   handle: number;
+  /**
+   * the tc parent (a qdisc `major:0` or a class `major:minor`, as one u32) instead of clsact's
+   * `direction`: a filter on a classful qdisc's own block or one of its classes
+   */
+  parent?: number;
 }
 
 /** RTM_NEWTFILTER adding a cls_bpf filter in direct-action mode running program `progFd`. */
@@ -318,7 +329,7 @@ export function newBpfFilterRequest(
       tcmsg({
         ifindex: f.ifindex,
         handle: f.handle,
-        parent: TC_PARENTS[f.direction],
+        parent: f.parent ?? TC_PARENTS[f.direction],
         info: ((f.priority << 16) | ETH_P_ALL_BE) >>> 0,
       }),
     )
@@ -338,7 +349,7 @@ export function deleteFilterRequest(seq: number, f: BpfFilterSpec): Buffer {
       tcmsg({
         ifindex: f.ifindex,
         handle: f.handle,
-        parent: TC_PARENTS[f.direction],
+        parent: f.parent ?? TC_PARENTS[f.direction],
         info: ((f.priority << 16) | ETH_P_ALL_BE) >>> 0,
       }),
     )
@@ -346,11 +357,78 @@ export function deleteFilterRequest(seq: number, f: BpfFilterSpec): Buffer {
     .finish();
 }
 
-/** RTM_GETTFILTER dump of the filters of one clsact direction. */
-export function getFiltersRequest(seq: number, ifindex: number, direction: keyof typeof TC_PARENTS): Buffer {
+/**
+ * RTM_GETTFILTER dump of the filters under one parent of an interface: a clsact direction, or a
+ * tc handle as one u32 (a qdisc's `major:0`, a class's `major:minor`, {@link TC_H_ROOT}).
+ */
+export function getFiltersRequest(
+  seq: number,
+  ifindex: number,
+  parent: keyof typeof TC_PARENTS | number,
+): Buffer {
   return new MessageWriter(Rtm.GETTFILTER, NlmFlags.REQUEST | NlmFlags.DUMP, seq)
-    .bytes(tcmsg({ ifindex, parent: TC_PARENTS[direction] }))
+    .bytes(tcmsg({ ifindex, parent: typeof parent === "number" ? parent : TC_PARENTS[parent] }))
     .finish();
+}
+
+/**
+ * RTM_GETQDISC dump. The kernel answers with the qdiscs of every interface of the namespace
+ * whatever `ifindex` says (read each answer's own ifindex); `ifindex` is sent as bpftool and tc do.
+ */
+export function getQdiscsRequest(seq: number, ifindex = 0): Buffer {
+  return new MessageWriter(Rtm.GETQDISC, NlmFlags.REQUEST | NlmFlags.DUMP, seq)
+    .bytes(tcmsg({ ifindex }))
+    .finish();
+}
+
+/** RTM_GETTCLASS dump: the classes of every qdisc of one interface. */
+export function getClassesRequest(seq: number, ifindex: number): Buffer {
+  return new MessageWriter(Rtm.GETTCLASS, NlmFlags.REQUEST | NlmFlags.DUMP, seq)
+    .bytes(tcmsg({ ifindex }))
+    .finish();
+}
+
+/** A qdisc or a class as the kernel describes it (RTM_NEWQDISC, RTM_NEWTCLASS answers). */
+export interface TcObjectMessage {
+  ifindex: number;
+  /** the qdisc's `major:0` or the class's `major:minor`, as one u32 (0: a default qdisc) */
+  handle: number;
+  /** the parent's handle (TC_H_ROOT for a root qdisc) */
+  parent: number;
+  /** the qdisc kind ("htb", "clsact", "noqueue"; for a class, its qdisc's kind) */
+  kind?: string;
+}
+
+/** Reads a qdisc's or a class's message. */
+export function parseTcObject(m: Message): TcObjectMessage {
+  const p = m.payload;
+  if (p.length < TCMSG_LEN) throw new NetlinkFormatError(`a tcmsg needs 20 bytes, got ${p.length}`, 16);
+  const out: TcObjectMessage = {
+    ifindex: p.readInt32LE(4),
+    handle: p.readUInt32LE(8),
+    parent: p.readUInt32LE(12),
+  };
+  const kind = attrString(parseAttributes(p, TCMSG_LEN).get(TCA_KIND));
+  if (kind !== undefined) out.kind = kind;
+  return out;
+}
+
+// TCA_ACT_* (linux/pkt_cls.h) and TCA_ACT_BPF_* (linux/tc_act/tc_bpf.h)
+const TCA_ACT_KIND = 1;
+const TCA_ACT_OPTIONS = 2;
+const TCA_ACT_MAX_PRIO = 32;
+const TCA_ACT_BPF_PARMS = 2;
+const TCA_ACT_BPF_NAME = 6;
+const TCA_ACT_BPF_ID = 9;
+
+/** One action of a filter (TCA_BPF_ACT), in the order the filter runs them. */
+export interface FilterAction {
+  /** its place in the list (the attribute's type, 1 first) */
+  order: number;
+  /** "bpf", "mirred", "gact"... */
+  kind?: string;
+  /** for a bpf action (act_bpf): its program's name and id, and whether its parameters came */
+  bpf?: { name?: string; id?: number; hasParms: boolean };
 }
 
 /** A filter as the kernel describes it. */
@@ -363,7 +441,39 @@ export interface FilterMessage {
   protocol: number;
   kind?: string;
   /** for cls_bpf filters */
-  bpf?: { progId?: number; name?: string; tag?: string; directAction: boolean };
+  bpf?: {
+    progId?: number;
+    name?: string;
+    tag?: string;
+    directAction: boolean;
+    /** the filter's actions, when it has any (TCA_BPF_ACT) */
+    actions?: FilterAction[];
+  };
+}
+
+function parseActions(payload: Buffer): FilterAction[] {
+  const byOrder = parseAttributes(payload);
+  const out: FilterAction[] = [];
+  for (let order = 0; order <= TCA_ACT_MAX_PRIO; order++) {
+    const one = byOrder.get(order);
+    if (one === undefined) continue;
+    const attrs = parseAttributes(one);
+    const a: FilterAction = { order };
+    const kind = attrString(attrs.get(TCA_ACT_KIND));
+    if (kind !== undefined) a.kind = kind;
+    const opts = attrs.get(TCA_ACT_OPTIONS);
+    if (kind === "bpf" && opts !== undefined) {
+      const o = parseAttributes(opts);
+      const bpf: NonNullable<FilterAction["bpf"]> = { hasParms: o.has(TCA_ACT_BPF_PARMS) };
+      const name = attrString(o.get(TCA_ACT_BPF_NAME));
+      if (name !== undefined) bpf.name = name;
+      const id = attrU32(o.get(TCA_ACT_BPF_ID));
+      if (id !== undefined) bpf.id = id;
+      a.bpf = bpf;
+    }
+    out.push(a);
+  }
+  return out;
 }
 
 /** Reads a filter's message. */
@@ -392,6 +502,8 @@ export function parseFilter(m: Message): FilterMessage {
     if (name !== undefined) bpf.name = name;
     const tag = opts.get(TCA_BPF_TAG);
     if (tag !== undefined) bpf.tag = tag.toString("hex");
+    const actions = opts.get(TCA_BPF_ACT);
+    if (actions !== undefined) bpf.actions = parseActions(actions);
     out.bpf = bpf;
   }
   return out;

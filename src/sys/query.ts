@@ -14,6 +14,10 @@ export interface ProgQueryResult {
   progIds: number[];
   /** for each program, the link that holds it (0 when attached without a link); tcx, netkit */
   linkIds: number[];
+  /** for each program, its attach flags (prog_attach_flags) */
+  progFlags: number[];
+  /** for each program, its link's attach flags (link_attach_flags) */
+  linkFlags: number[];
   /** the hook's revision (tcx, netkit; 0 elsewhere) */
   revision: bigint;
 }
@@ -35,6 +39,8 @@ export function progQuery(
   for (;;) {
     const ids = Buffer.alloc(room * 4);
     const links = Buffer.alloc(room * 4);
+    const progFlagsBuf = Buffer.alloc(room * 4);
+    const linkFlagsBuf = Buffer.alloc(room * 4);
     const attr = scratchAttr();
     const o = QUERY.offset;
     putU32(attr, o.target_fd, target, "query target");
@@ -43,6 +49,9 @@ export function progQuery(
     putPtr(attr, o.prog_ids, ids);
     putU32(attr, o.prog_cnt, room, "program count");
     putPtr(attr, o.link_ids, links);
+    // the kernel refuses per-program flags on an effective cgroup query (EINVAL)
+    if ((queryFlags & QUERY_EFFECTIVE) === 0) putPtr(attr, o.prog_attach_flags, progFlagsBuf);
+    putPtr(attr, o.link_attach_flags, linkFlagsBuf);
     const ret = bpfRaw(Cmd.PROG_QUERY, attr);
     const count = attr.readUInt32LE(o.prog_cnt);
     if (ret < 0 && -ret === Errno.ENOSPC && count > room) {
@@ -53,9 +62,13 @@ export function progQuery(
     const n = Math.min(count, room);
     const progIds: number[] = [];
     const linkIds: number[] = [];
+    const progFlags: number[] = [];
+    const linkFlags: number[] = [];
     for (let i = 0; i < n; i++) {
       progIds.push(ids.readUInt32LE(i * 4));
       linkIds.push(links.readUInt32LE(i * 4));
+      progFlags.push(progFlagsBuf.readUInt32LE(i * 4));
+      linkFlags.push(linkFlagsBuf.readUInt32LE(i * 4));
     }
     void ids;
     void links;
@@ -63,6 +76,8 @@ export function progQuery(
       attachFlags: attr.readUInt32LE(o.attach_flags),
       progIds,
       linkIds,
+      progFlags,
+      linkFlags,
       revision: attr.readBigUInt64LE(o.revision),
     };
   }

@@ -122,6 +122,7 @@ test("rawbpf net list dev lo --json: XDP and tcx programs on lo, as bpftool -j n
   assert.ok(a && b, "the XDP program on lo is listed by both");
   // both read XDP from one rtnetlink link dump: the same entry, mode included
   assert.deepEqual(a, b);
+  // bpftool 7.1 prints no tcx rows; this is the shape of 7.3+ (net.c __show_dev_tc_bpf)
   assert.deepEqual(
     ours!.tc.find((x) => x.prog_id === tc.info().id),
     {
@@ -130,7 +131,9 @@ test("rawbpf net list dev lo --json: XDP and tcx programs on lo, as bpftool -j n
       kind: "tcx/ingress",
       name: "insp_tcx",
       prog_id: tc.info().id,
+      prog_flags: [],
       link_id: tcLink.info().id,
+      link_flags: [],
     },
   );
   const none = await cli("net", "list", "dev", "no-such-dev0");

@@ -11,6 +11,9 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import {
+  getClassesRequest,
+  getFiltersRequest,
+  getQdiscsRequest,
   MessageWriter,
   NetlinkFormatError,
   NLA_F_NESTED,
@@ -22,7 +25,11 @@ import {
   parseFilter,
   parseLink,
   parseMessages,
+  parseTcObject,
+  Rtm,
+  TC_H_ROOT,
   TC_PARENTS,
+  tcmsg,
 } from "../../src/netlink/index.js";
 import { runInNetns, SRC } from "../sockets/support.js";
 import { needsRoot } from "../support/privilege.js";
@@ -103,7 +110,7 @@ test("random bytes: a NetlinkFormatError or a result, nothing else", () => {
     fc.property(fc.uint8Array({ maxLength: 96 }), (bytes) => {
       const buf = Buffer.from(bytes);
       for (const f of [
-        () => parseMessages(buf).map((m) => [m, parseAck(m), parseLink(m), parseFilter(m)]),
+        () => parseMessages(buf).map((m) => [m, parseAck(m), parseLink(m), parseFilter(m), parseTcObject(m)]),
         () => parseAttributes(buf),
       ]) {
         try {
@@ -158,6 +165,159 @@ test("newBpfFilterRequest: tcmsg fields as tc writes them (parent, priority << 1
   );
   assert.equal(f.bpf?.directAction, true);
   assert.equal(f.bpf?.name, "x");
+});
+
+test("tc dump requests: the tcmsg as bpftool sends it (RTM_GETQDISC, RTM_GETTCLASS, RTM_GETTFILTER under any parent)", () => {
+  const head = (b: Buffer) => {
+    const [m, ...rest] = parseMessages(b);
+    assert.equal(rest.length, 0);
+    const p = m!.payload;
+    assert.equal(p.length, 20, "a bare tcmsg");
+    return {
+      type: m!.type,
+      flags: m!.flags,
+      seq: m!.seq,
+      family: p[0],
+      ifindex: p.readInt32LE(4),
+      handle: p.readUInt32LE(8),
+      parent: p.readUInt32LE(12),
+      info: p.readUInt32LE(16),
+    };
+  };
+  const dump = 0x301; // NLM_F_REQUEST | NLM_F_DUMP
+  const base = { flags: dump, seq: 4, family: 0, handle: 0, info: 0 };
+  assert.deepEqual(head(getQdiscsRequest(4, 7)), { ...base, type: 38, ifindex: 7, parent: 0 });
+  assert.deepEqual(head(getClassesRequest(4, 7)), { ...base, type: 42, ifindex: 7, parent: 0 });
+  assert.deepEqual(head(getFiltersRequest(4, 7, 0x10010)), {
+    ...base,
+    type: 46,
+    ifindex: 7,
+    parent: 0x10010,
+  });
+  assert.deepEqual(head(getFiltersRequest(4, 7, TC_H_ROOT)), {
+    ...base,
+    type: 46,
+    ifindex: 7,
+    parent: 0xffffffff,
+  });
+  assert.deepEqual(head(getFiltersRequest(4, 7, "ingress")), {
+    ...base,
+    type: 46,
+    ifindex: 7,
+    parent: 0xfffffff2,
+  });
+  assert.equal(Rtm.GETTCLASS, 42);
+});
+
+test("parseFilter: a cls_bpf filter's actions (TCA_BPF_ACT), bpf ones with name and id, in their order", () => {
+  // the bytes as the kernel writes them (linux/pkt_cls.h, linux/tc_act/tc_bpf.h): TCA_KIND 1,
+  // TCA_OPTIONS 2 { TCA_BPF_ACT 1 { <order> { TCA_ACT_KIND 1, TCA_ACT_OPTIONS 2 { TCA_ACT_BPF_PARMS 2,
+  // TCA_ACT_BPF_NAME 6, TCA_ACT_BPF_ID 9 } } }, TCA_BPF_ID 11, TCA_BPF_NAME 7 }
+  const w = new MessageWriter(44, 0, 1)
+    .bytes(tcmsg({ ifindex: 3, handle: 1, parent: 0x10000, info: (5 << 16) | 0x0300 }))
+    .string(1, "bpf")
+    .begin(2)
+    .begin(1)
+    .begin(2) // order 2 first in the bytes: the list follows the order, not the bytes
+    .string(1, "bpf")
+    .begin(2)
+    .attr(2, Buffer.alloc(20))
+    .string(6, "second")
+    .u32(9, 42)
+    .end()
+    .end()
+    .begin(1)
+    .string(1, "mirred")
+    .begin(2)
+    .attr(2, Buffer.alloc(20))
+    .end()
+    .end()
+    .begin(3)
+    .string(1, "bpf")
+    .begin(2)
+    .string(6, "no_parms")
+    .end()
+    .end()
+    .end()
+    .u32(11, 77)
+    .string(7, "f")
+    .end()
+    .finish();
+  const [m] = parseMessages(w);
+  const f = parseFilter(m!);
+  assert.equal(f.priority, 5);
+  assert.equal(f.bpf?.progId, 77);
+  assert.deepEqual(f.bpf?.actions, [
+    { order: 1, kind: "mirred" },
+    { order: 2, kind: "bpf", bpf: { hasParms: true, name: "second", id: 42 } },
+    { order: 3, kind: "bpf", bpf: { hasParms: false, name: "no_parms" } },
+  ]);
+  const plain = parseFilter(
+    parseMessages(
+      newBpfFilterRequest(1, {
+        ifindex: 1,
+        direction: "ingress",
+        priority: 1,
+        handle: 1,
+        progFd: 3,
+        name: "x",
+      }),
+    )[0]!,
+  );
+  assert.equal(plain.bpf?.actions, undefined, "no TCA_BPF_ACT: no actions");
+});
+
+test("parseTcObject reads the kernel's qdiscs and classes as tc shows them; the qdisc dump is namespace-wide", (t) => {
+  if (!needsRoot(t)) return;
+  const r = runInNetns(
+    `
+    import { execFileSync } from "node:child_process";
+    const { Rtnetlink } = await import("${SRC}link/rtnl.ts");
+    const { getClassesRequest, getQdiscsRequest, parseTcObject } = await import("${SRC}netlink/route.ts");
+    const sh = (...a) => execFileSync("tc", a, { encoding: "utf8" });
+    sh("qdisc", "add", "dev", "qa", "root", "handle", "1:", "htb");
+    sh("class", "add", "dev", "qa", "parent", "1:", "classid", "1:1", "htb", "rate", "1mbit");
+    sh("class", "add", "dev", "qa", "parent", "1:1", "classid", "1:20", "htb", "rate", "1mbit");
+    sh("qdisc", "add", "dev", "qb", "root", "handle", "2:", "tbf", "rate", "1mbit", "burst", "10k", "latency", "10ms");
+    sh("qdisc", "add", "dev", "qb", "clsact");
+    const rt = new Rtnetlink();
+    const index = (n) => rt.links().find((l) => l.name === n).index;
+    const dump = (req, i) => { const seq = rt.seq(); return rt.talk(req(seq, i), seq, "test").map(parseTcObject); };
+    const qa = index("qa");
+    console.log(JSON.stringify({
+      qa, qb: index("qb"),
+      qdiscs: dump(getQdiscsRequest, qa),
+      classes: dump(getClassesRequest, qa),
+      tcQdiscs: JSON.parse(sh("-j", "qdisc", "show")),
+      tcClasses: sh("class", "show", "dev", "qa"), // iproute2 6.1 prints htb classes as text even with -j
+    }));
+  `,
+    "ip link set lo up && ip link add qa type veth peer name qb",
+  );
+  assert.equal(r.status, 0, `the child failed:\n${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+  const handle = (h: number) => `${(h >>> 16).toString(16)}:${h & 0xffff ? (h & 0xffff).toString(16) : ""}`;
+  type Tc = { ifindex: number; handle: number; kind?: string };
+  const names = new Map<number, string>([
+    [out.qa, "qa"],
+    [out.qb, "qb"],
+  ]);
+  const ours = (out.qdiscs as Tc[])
+    .filter((q) => names.has(q.ifindex))
+    .map((q) => `${names.get(q.ifindex)} ${q.kind} ${handle(q.handle)}`)
+    .sort();
+  const theirs = (out.tcQdiscs as { dev: string; kind: string; handle: string }[])
+    .filter((q) => q.dev === "qa" || q.dev === "qb")
+    .map((q) => `${q.dev} ${q.kind} ${q.handle}`)
+    .sort();
+  assert.ok(ours.includes("qb tbf 2:") && ours.includes("qa htb 1:"), `both devices' qdiscs: ${ours}`);
+  assert.deepEqual(ours, theirs, "RTM_GETQDISC for qa answers with every device's qdiscs, as tc lists them");
+  assert.deepEqual(
+    (out.classes as Tc[]).map((c) => `${c.kind} ${handle(c.handle)}`).sort(),
+    [...(out.tcClasses as string).matchAll(/^class (\S+) (\S+) /gm)].map((m) => `${m[1]} ${m[2]}`).sort(),
+    "RTM_GETTCLASS: qa's classes, as tc class show",
+  );
+  assert.equal((out.classes as Tc[]).length, 2);
 });
 
 test("newPairRequest: the kernel makes the veth pair it describes (ip -j is the oracle), and parseLink reads it back", (t) => {
