@@ -128,8 +128,10 @@ if (source !== undefined && process.argv[2] === "--check-code-cache") {
     })();
   } else {
     cli.exports.main(process.argv.slice(2)).then((status) => {
-      // after the command's own output: what it compiled is then in the caches V8 makes
-      for (const [entry, compiled] of unsaved) user.write(entry, compiled.createCachedData());
+      // after the command's own output: what it compiled is then in the caches V8 makes; only
+      // after a success (a mistyped command makes no cache of its name)
+      if (status === 0)
+        for (const [entry, compiled] of unsaved) user.write(entry, compiled.createCachedData());
       process.exitCode = status;
     });
   }

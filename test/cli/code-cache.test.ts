@@ -137,6 +137,13 @@ test("bin/rawbpf.js: no code cache from a folder others can write to, or one tha
     chmodSync(open, 0o777);
     assert.equal(rawbpf(argv, open), expected);
     assert.deepEqual(readdirSync(open), [], "nothing read or written in a world-writable folder");
+    // a command that fails (a mistyped name) writes no cache
+    const mistyped = join(work, "mistyped");
+    const env: NodeJS.ProcessEnv = { ...process.env, RAWBPF_CACHE_DIR: mistyped };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const typo = spawnSync(process.execPath, [bin, "compil", file], { encoding: "utf8", env });
+    assert.notEqual(typo.status, 0, "an unknown command fails");
+    assert.deepEqual(entries(mistyped), new Map(), "and leaves no cache");
     // a path under a file: no folder can be made there, and the command does not mind
     assert.equal(rawbpf(argv, join(file, "cache")), expected);
   } finally {
