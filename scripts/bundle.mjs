@@ -23,6 +23,7 @@
  * it saved (`rawbpf --help` 31.7 against 37.1 ms of CPU).
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -65,7 +66,13 @@ const text = bundled.outputFiles[0].text;
 const demoImport = 'import("./demo.js")';
 if (text.split(demoImport).length !== 2) throw new Error(`bundle: expected one ${demoImport} in the bundle`);
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, text.replace(demoImport, 'importBesideBundle("./demo.js")'));
+// the build's identity, last: bin/rawbpf.js keys the user's code cache on it (a cache of another
+// build's bundle of the same length would pass V8's own checks)
+const body = text.replace(demoImport, 'importBesideBundle("./demo.js")');
+writeFileSync(
+  out,
+  `${body}//# rawbpf-bundle ${createHash("sha256").update(body).digest("hex").slice(0, 16)}\n`,
+);
 
 /** The TypeScript program `compile` is trained on (docs/language.md's forms, no kernel needed). */
 const COMPILE_TRAINING = `import { atomicAdd, bpfLoop, config, ETH_P_IP, IPPROTO_TCP, IPPROTO_UDP, map, program, strncmp, struct, u8, u16, u32, u64, XDP_DROP, XDP_PASS, zero } from "rawbpf";

@@ -15,19 +15,32 @@ export interface CliIo {
   isTTY: boolean;
 }
 
-/** The process's own streams. A reader that goes away (`rawbpf btf dump | head`) ends the process quietly. */
+/**
+ * The process's own streams. A reader that goes away (`rawbpf btf dump | head`) ends the process
+ * quietly. Standard output is only made (a stream Node builds at its first use, ~2 ms, more for a
+ * pipe) when a command writes to it or asks whether it is a terminal: not by `-o FILE`.
+ */
 export function processIo(): CliIo {
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
-    throw e;
-  });
+  let out: NodeJS.WriteStream | undefined;
+  const stdout = (): NodeJS.WriteStream => {
+    if (out === undefined) {
+      out = process.stdout;
+      out.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "EPIPE") process.exit(0);
+        throw e;
+      });
+    }
+    return out;
+  };
   return {
-    stdout: (s) => process.stdout.write(s),
+    stdout: (s) => stdout().write(s),
     // process.stdout.write, not writeSync(1): a pipe in non-blocking mode gives EAGAIN to writeSync
-    stdoutBytes: (b) => process.stdout.write(b),
+    stdoutBytes: (b) => stdout().write(b),
     stderr: (s) => process.stderr.write(s),
     stdin: () => process.stdin,
-    isTTY: Boolean(process.stdout.isTTY),
+    get isTTY() {
+      return Boolean(stdout().isTTY);
+    },
   };
 }
 

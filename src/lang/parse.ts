@@ -12,11 +12,15 @@ let babel: typeof Babel | undefined;
 
 /**
  * Babel, loaded at the first compile rather than at `import "rawbpf"`: it takes ~50 ms to load,
- * which every user of the library would otherwise pay. (The CommonJS bundles define
- * `import.meta.url` as their own file's URL.)
+ * which every user of the library would otherwise pay. The CommonJS bundles have `require` (the
+ * command line's is bin/rawbpf.js's, which compiles Babel with a code cache); the ES modules
+ * resolve it from this file.
  */
 function parser(): typeof Babel {
-  babel ??= createRequire(import.meta.url)("@babel/parser") as typeof Babel;
+  if (babel === undefined) {
+    const req = typeof require === "function" ? require : createRequire(import.meta.url);
+    babel = req("@babel/parser") as typeof Babel;
+  }
   return babel;
 }
 
