@@ -251,11 +251,30 @@ function blocks(
   return { list, of, loops };
 }
 
-/** Removes op `i`, its labels and marks moving to the next op. */
-function remove(ops: Op[], tail: Item[], i: number): void {
-  const [gone] = ops.splice(i, 1);
-  if (i < ops.length) ops[i]!.pre.unshift(...gone!.pre);
-  else tail.unshift(...gone!.pre);
+/**
+ * Removes the ops at `gone` (indices, ascending), the labels and marks of each moving to the next op
+ * kept (or to the tail): in one pass over the ops, not a splice per op.
+ */
+function removeAll(ops: Op[], tail: Item[], gone: readonly number[]): void {
+  if (gone.length === 0) return;
+  let w = gone[0]!;
+  let g = 0;
+  let pending: Item[] = [];
+  for (let r = w; r < ops.length; r++) {
+    const op = ops[r]!;
+    if (g < gone.length && gone[g] === r) {
+      g++;
+      for (const p of op.pre) pending.push(p);
+      continue;
+    }
+    if (pending.length > 0) {
+      op.pre.unshift(...pending);
+      pending = [];
+    }
+    ops[w++] = op;
+  }
+  ops.length = w;
+  if (pending.length > 0) tail.unshift(...pending);
 }
 
 // ------------------------------------------------------------------ the passes' shared analysis
@@ -723,12 +742,14 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
           stack.push(s);
         }
     }
-    for (let n = list.length - 1; n > 0; n--) {
-      if (seen[n]) continue;
+    // the blocks go with their labels and marks (nothing jumps there from what is reached)
+    let w = 0;
+    for (let n = 0; n < list.length; n++) {
       const b = list[n]!;
-      ops.splice(b.start, b.end - b.start);
-      changed = true;
+      if (seen[n]) for (let k = b.start; k < b.end; k++) ops[w++] = ops[k]!;
+      else changed = true;
     }
+    ops.length = w;
   }
   return rewriteJumps(ops, tail) || changed;
 }
@@ -994,12 +1015,13 @@ function values(ops: Op[], tail: Item[]): boolean {
       step(s, insn);
     }
   }
-  for (let e = edits.length - 1; e >= 0; e--) {
-    const { index, insn } = edits[e]!;
-    if (insn === null) remove(ops, tail, index);
+  const gone: number[] = [];
+  for (const { index, insn } of edits) {
+    if (insn === null) gone.push(index);
     else ops[index] = { ...ops[index]!, insn };
     changed = true;
   }
+  removeAll(ops, tail, gone);
   if (changed) return true;
   // 2. threading: a predecessor that decides a small block's test jumps straight to the outcome
   // (edits are collected, then made from the end so that positions stay right)
@@ -1076,17 +1098,15 @@ function liveness(ops: readonly Op[], list: readonly Block[], loops = true): num
 
 function deadCode(ops: Op[], tail: Item[]): boolean {
   const { after } = liveAfter(ops);
-  let changed = false;
-  for (let k = ops.length - 1; k >= 0; k--) {
+  const gone: number[] = [];
+  for (let k = 0; k < ops.length; k++) {
     const i = ops[k]!.insn;
     if (!pure(i)) continue;
     const self = i.code === MOV64_X && i.dst === i.src && i.off === 0;
-    if (self || (defs(i) & after[k]!) === 0) {
-      remove(ops, tail, k);
-      changed = true;
-    }
+    if (self || (defs(i) & after[k]!) === 0) gone.push(k);
   }
-  return changed;
+  removeAll(ops, tail, gone);
+  return gone.length > 0;
 }
 
 // ------------------------------------------------------------------ coalescing
@@ -1305,7 +1325,7 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     }
   }
   done.sort((x, y) => x - y);
-  for (let j = done.length - 1; j >= 0; j--) remove(ops, tail, done[j]!);
+  removeAll(ops, tail, done);
   return done.length > 0;
 }
 
