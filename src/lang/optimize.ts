@@ -341,7 +341,7 @@ const targetOf = (i: Instruction) => (i.code === CALL ? undefined : labelOf(i));
 /**
  * The jump rewrites, until none is left to make. They are defined as a scan from the first op that
  * makes each rewrite it meets in place (a jump to a jump goes straight there; a jump to `exit`
- * becomes `exit`) and starts again from the first op after each one that moves ops; a scan that
+ * becomes `exit`) and starts again from the first op after any rewrite that moves ops; a scan that
  * reaches the end merges one pair of identical exit blocks (see `mergeOnce`), and the scans
  * go on while anything changed. Scanning everything again each time is quadratic in the function's
  * size, so the scan here checks only the jumps that may have a rewrite to make: a jump is checked
