@@ -26,6 +26,8 @@ import type { Item } from "./function.js";
 interface Op {
   insn: Instruction;
   pre: Item[];
+  /** its index in the ops, kept up to date by the jump rewrites only */
+  pos?: number;
 }
 
 interface Block {
@@ -249,11 +251,30 @@ function blocks(
   return { list, of, loops };
 }
 
-/** Removes op `i`, its labels and marks moving to the next op. */
-function remove(ops: Op[], tail: Item[], i: number): void {
-  const [gone] = ops.splice(i, 1);
-  if (i < ops.length) ops[i]!.pre.unshift(...gone!.pre);
-  else tail.unshift(...gone!.pre);
+/**
+ * Removes the ops at `gone` (indices, ascending), the labels and marks of each moving to the next op
+ * kept (or to the tail): in one pass over the ops, not a splice per op.
+ */
+function removeAll(ops: Op[], tail: Item[], gone: readonly number[]): void {
+  if (gone.length === 0) return;
+  let w = gone[0]!;
+  let g = 0;
+  let pending: Item[] = [];
+  for (let r = w; r < ops.length; r++) {
+    const op = ops[r]!;
+    if (g < gone.length && gone[g] === r) {
+      g++;
+      for (const p of op.pre) pending.push(p);
+      continue;
+    }
+    if (pending.length > 0) {
+      op.pre.unshift(...pending);
+      pending = [];
+    }
+    ops[w++] = op;
+  }
+  ops.length = w;
+  if (pending.length > 0) tail.unshift(...pending);
 }
 
 // ------------------------------------------------------------------ the passes' shared analysis
@@ -311,57 +332,261 @@ function retarget(i: Instruction, label: string): Instruction {
   return { ...i, ref: { kind: "label", name: label } };
 }
 
-/** One rewrite of the jumps, or false when there is none to make. */
-function cleanupOnce(ops: Op[], tail: Item[], known?: Map<string, number>): boolean {
-  const at = known ?? labelIndex(ops);
-  const refs = new Map<string, number>();
-  for (const op of ops) {
-    const to = labelOf(op.insn);
-    if (to !== undefined && op.insn.code !== CALL) refs.set(to, (refs.get(to) ?? 0) + 1);
-  }
-  /** how many places lead to op t: jumps to its labels, and the fallthrough */
-  const entries = (t: number) => {
-    let n = t > 0 && !ends(ops[t - 1]!.insn) ? 1 : 0;
-    for (const p of ops[t]!.pre) if (p.kind === "label") n += refs.get(p.name) ?? 0;
+/** Whether the op ends a block for the merge of exit blocks: a jump or `exit` (not a call). */
+const resets = (i: Instruction) => isJmpClass(i) && i.code !== CALL;
+
+/** The label a jump goes to; none for calls and other instructions. */
+const targetOf = (i: Instruction) => (i.code === CALL ? undefined : labelOf(i));
+
+/**
+ * The jump rewrites, until none is left to make. They are defined as a scan from the first op that
+ * makes each rewrite it meets in place (a jump to a jump goes straight there; a jump to `exit`
+ * becomes `exit`) and starts again from the first op after any rewrite that moves ops; a scan that
+ * reaches the end merges one pair of identical exit blocks (see `mergeOnce`), and the scans
+ * go on while anything changed. Scanning everything again each time is quadratic in the function's
+ * size, so the scan here checks only the jumps that may have a rewrite to make: a jump is checked
+ * again when something its rewrites look at changed (the op after it, its target, the ops around
+ * the target, the number of jumps to the target: see `around` and `link`), and the others are
+ * skipped, as the full scan would find nothing to do there. The merge of exit blocks goes on from
+ * the first block a change may have touched. The rewrites are made in the same order as the full
+ * scans make them, so the output is the same, op for op and label for label.
+ */
+function rewriteJumps(ops: Op[], tail: Item[]): boolean {
+  /** the op each label is in front of */
+  const holder = new Map<string, Op>();
+  /** the jumps to each label */
+  const jumpers = new Map<string, Set<Op>>();
+  /** the jumps that may have a rewrite to make (besides those from `fresh` on) */
+  const dirty = new Set<Op>();
+  /** ops from here on have not been checked yet */
+  let fresh = 0;
+  /** the ops before this index have their `pos` right; those after it are numbered when asked */
+  let numbered = 0;
+  const renumber = (from: number) => {
+    if (from < numbered) numbered = from;
+  };
+  /** The index of an op in the ops. */
+  const posOf = (op: Op): number => {
+    const p = op.pos;
+    if (p !== undefined && p < numbered && ops[p] === op) return p;
+    while (numbered < ops.length) {
+      const o = ops[numbered]!;
+      o.pos = numbered++;
+      if (o === op) return o.pos;
+    }
+    return ops.indexOf(op); // not reached: every op asked about is in the function
+  };
+  for (const op of ops) for (const p of op.pre) if (p.kind === "label") holder.set(p.name, op);
+  const refs = (label: string) => jumpers.get(label)?.size ?? 0;
+  const fallen = (p: number) => p > 0 && !ends(ops[p - 1]!.insn);
+  /** how many places lead to op p: jumps to its labels, and the fallthrough */
+  const entries = (p: number) => {
+    let n = fallen(p) ? 1 : 0;
+    for (const q of ops[p]!.pre) if (q.kind === "label") n += refs(q.name);
     return n;
   };
-  // rewrites in place go on with the scan; those that move instructions start it again
-  let changed = false;
-  for (let i = 0; i < ops.length; i++) {
-    let insn = ops[i]!.insn;
-    let to = labelOf(insn);
-    if (to === undefined || insn.code === CALL) continue;
-    let t = at.get(to)!;
-    // a jump to a jump goes straight there
-    let hop = ops[t]!.insn;
-    for (let hops = 0; hops < 8 && hop.code === JA && t !== i && labelOf(hop) !== to; hops++) {
-      const next = labelOf(hop)!;
-      refs.set(to, refs.get(to)! - 1);
-      refs.set(next, (refs.get(next) ?? 0) + 1);
-      insn = retarget(insn, next);
-      ops[i] = { ...ops[i]!, insn };
-      to = next;
-      t = at.get(to)!;
-      hop = ops[t]!.insn;
-      changed = true;
+
+  // ---- the scan's work list: a heap of the positions still to check in this scan
+  const heap: number[] = [];
+  let cursor = 0;
+  const push = (p: number) => {
+    let k = heap.length;
+    heap.push(p);
+    while (k > 0) {
+      const up = (k - 1) >> 1;
+      if (heap[up]! <= p) break;
+      heap[k] = heap[up]!;
+      k = up;
     }
+    heap[k] = p;
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      let k = 0;
+      for (;;) {
+        let c = 2 * k + 1;
+        if (c >= heap.length) break;
+        if (c + 1 < heap.length && heap[c + 1]! < heap[c]!) c++;
+        if (heap[c]! >= last) break;
+        heap[k] = heap[c]!;
+        k = c;
+      }
+      heap[k] = last;
+    }
+    return top;
+  };
+  const mark = (op: Op) => {
+    if (dirty.has(op)) return;
+    dirty.add(op);
+    const p = posOf(op);
+    if (p >= cursor) push(p);
+  };
+  const markJumpers = (op: Op) => {
+    for (const q of op.pre) if (q.kind === "label") for (const j of jumpers.get(q.name) ?? []) mark(j);
+  };
+  /**
+   * Marks what a change at op p may have given a rewrite to make: the jumps at p-2..p+1 (they look
+   * at the next op and at how far their target is), and the jumps to p-1..p+1 when that op is one a
+   * jump to it can be rewritten for (a jump or `exit` at p, `r0 = K` reached once, an op after a
+   * jump or `exit`).
+   */
+  const around = (p: number) => {
+    for (let k = Math.max(0, p - 2); k <= p + 1 && k < ops.length; k++)
+      if (targetOf(ops[k]!.insn) !== undefined) mark(ops[k]!);
+    for (let k = Math.max(0, p - 1); k <= p + 1 && k < ops.length; k++) {
+      const i = ops[k]!.insn;
+      if (
+        (k === p && (i.code === JA || i.code === EXIT)) ||
+        (k > 0 && ends(ops[k - 1]!.insn)) ||
+        ((i.code === MOV64_K || i.code === MOV32_K) && i.dst === 0 && entries(k) === 1)
+      )
+        markJumpers(ops[k]!);
+    }
+  };
+
+  // ---- the merge of exit blocks: the blocks before `mergeFrom` were looked at, and these are
+  // the first of each kind among them
+  let mergeFrom = 0;
+  const seen = new Map<string, Op>();
+  const seenOps: Op[] = [];
+  const seenKeys: string[] = [];
+  /** Forgets what the merge saw from the block of op p on. */
+  const unsee = (p: number) => {
+    const c = Math.max(0, p - 2);
+    if (c < mergeFrom) mergeFrom = c;
+    while (seenOps.length > 0 && posOf(seenOps[seenOps.length - 1]!) >= c) {
+      seenOps.pop();
+      seen.delete(seenKeys.pop()!);
+    }
+  };
+  const reachedBesides = (op: Op, label: string) => {
+    if (fallen(posOf(op))) return true;
+    for (const q of op.pre) if (q.kind === "label" && q.name !== label && refs(q.name) > 0) return true;
+    return false;
+  };
+
+  /** Counts a jump of `op` to `label` (d = 1) or its end (d = -1). */
+  const link = (op: Op, label: string, d: 1 | -1) => {
+    let set = jumpers.get(label);
+    if (set === undefined) jumpers.set(label, (set = new Set()));
+    const before = set.size;
+    if (d > 0) set.add(op);
+    else set.delete(op);
+    const at = holder.get(label);
+    if (at === undefined) return;
+    // reached or not any more: the merge looks at it again
+    if ((before === 0) !== (set.size === 0) && !reachedBesides(at, label)) unsee(posOf(at));
+    if (entries(posOf(at)) === 1) markJumpers(at);
+  };
+  for (const op of ops) {
+    const to = targetOf(op.insn);
+    if (to === undefined) continue;
+    let set = jumpers.get(to);
+    if (set === undefined) jumpers.set(to, (set = new Set()));
+    set.add(op);
+  }
+  /** Replaces an op's instruction. */
+  const setInsn = (op: Op, insn: Instruction) => {
+    const old = op.insn;
+    const was = targetOf(old);
+    const now = targetOf(insn);
+    op.insn = insn;
+    if (was !== now) {
+      if (was !== undefined) link(op, was, -1);
+      if (now !== undefined) link(op, now, 1);
+    }
+    // exit blocks hold no jumps: a jump changed into another leaves them as they were
+    const jumpish = (i: Instruction) => isJmpClass(i) && i.code !== CALL && i.code !== EXIT;
+    if (!jumpish(old) || !jumpish(insn)) unsee(posOf(op));
+  };
+  const endsLast = () => ops.length > 0 && ends(ops[ops.length - 1]!.insn);
+  /** Replaces `del` ops at p with `add`. */
+  const splice = (p: number, del: number, add: Op[]) => {
+    unsee(p);
+    const ended = endsLast();
+    for (let k = p; k < p + del; k++) {
+      const op = ops[k]!;
+      const to = targetOf(op.insn);
+      if (to !== undefined) link(op, to, -1);
+      dirty.delete(op);
+      for (const q of op.pre) if (q.kind === "label" && holder.get(q.name) === op) holder.delete(q.name);
+    }
+    ops.splice(p, del, ...add);
+    renumber(p);
+    if (fresh > p) fresh = fresh >= p + del ? fresh - del + add.length : p + add.length;
+    for (const op of add) {
+      for (const q of op.pre) if (q.kind === "label") holder.set(q.name, op);
+      const to = targetOf(op.insn);
+      if (to !== undefined) {
+        link(op, to, 1);
+        mark(op);
+      }
+    }
+    around(p);
+    if (add.length > 0) around(p + add.length);
+    if (endsLast() !== ended) fresh = 0;
+  };
+  /** Removes op p, its labels and marks moving to the next op. */
+  const removeAt = (p: number) => {
+    const gone = ops[p]!;
+    const next = ops[p + 1];
+    if (next !== undefined) next.pre.unshift(...gone.pre);
+    else tail.unshift(...gone.pre);
+    for (const q of gone.pre) {
+      if (q.kind !== "label") continue;
+      if (next !== undefined) holder.set(q.name, next);
+      else holder.delete(q.name);
+      for (const j of jumpers.get(q.name) ?? []) mark(j);
+    }
+    splice(p, 1, []);
+  };
+
+  /** Checks the jump at op i: 0 when it has no rewrite to make, 1 when made in place, 2 when ops moved. */
+  const check = (i: number): 0 | 1 | 2 => {
+    const op = ops[i]!;
+    let insn = op.insn;
+    let to = targetOf(insn);
+    if (to === undefined) return 0;
+    let t = posOf(holder.get(to)!);
+    let hop = ops[t]!.insn;
+    let made: 0 | 1 = 0;
+    // a jump to a jump goes straight there
+    let hops = 0;
+    for (; hops < 8 && hop.code === JA && t !== i && labelOf(hop) !== to; hops++) {
+      const next = labelOf(hop)!;
+      setInsn(op, retarget(insn, next));
+      insn = op.insn;
+      to = next;
+      t = posOf(holder.get(to)!);
+      hop = ops[t]!.insn;
+      made = 1;
+    }
+    // the next scan goes on where this one stopped
+    if (hops === 8 && hop.code === JA && t !== i && labelOf(hop) !== to) mark(op);
     if (insn.code === JA) {
       if (t === i + 1) {
-        remove(ops, tail, i);
-        return true;
+        removeAt(i);
+        return 2;
       }
       // goto L; <code nobody falls into, ending in a jump or exit>; L:  ->  the code moves to the end
-      if (t > i + 1 && ends(ops[t - 1]!.insn) && ends(ops[ops.length - 1]!.insn)) {
+      if (t > i + 1 && ends(ops[t - 1]!.insn) && endsLast()) {
+        unsee(i + 1);
         const moved = ops.splice(i + 1, t - i - 1);
         ops.push(...moved);
-        return true;
+        renumber(i + 1);
+        // what follows is checked again from here on
+        if (fresh > i + 1) fresh = i + 1;
+        around(i + 1);
+        around(ops.length - moved.length);
+        return 2;
       }
       // a jump to `exit`, or to `r0 = K; exit` reached from here only: copy it
       if (hop.code === EXIT) {
-        refs.set(to, refs.get(to)! - 1);
-        ops[i] = { ...ops[i]!, insn: hop };
-        changed = true;
-        continue;
+        setInsn(op, hop);
+        around(i);
+        return 1;
       }
       if (
         (hop.code === MOV64_K || hop.code === MOV32_K) &&
@@ -370,14 +595,16 @@ function cleanupOnce(ops: Op[], tail: Item[], known?: Map<string, number>): bool
         ops[t + 1]!.pre.length === 0 &&
         entries(t) === 1
       ) {
-        ops[i] = { ...ops[i]!, insn: hop };
-        ops.splice(i + 1, 0, { insn: ops[t + 1]!.insn, pre: [] });
-        return true;
+        setInsn(op, hop);
+        dirty.delete(op);
+        splice(i + 1, 0, [{ insn: ops[t + 1]!.insn, pre: [] }]);
+        around(i);
+        return 2;
       }
     } else if (isCond(insn)) {
       if (t === i + 1) {
-        remove(ops, tail, i);
-        return true;
+        removeAt(i);
+        return 2;
       }
       // if c goto A; goto B; A:  ->  if !c goto B; A:
       const next = ops[i + 1];
@@ -389,76 +616,111 @@ function cleanupOnce(ops: Op[], tail: Item[], known?: Map<string, number>): bool
         next.pre.length === 0 &&
         t === i + 2
       ) {
-        ops[i] = {
-          ...ops[i]!,
-          insn: { ...retarget(insn, labelOf(next.insn)!), code: (insn.code & 0x0f) | neg },
-        };
-        remove(ops, tail, i + 1);
-        return true;
+        setInsn(op, { ...retarget(insn, labelOf(next.insn)!), code: (insn.code & 0x0f) | neg });
+        removeAt(i + 1);
+        mark(op);
+        return 2;
       }
     }
-  }
-  return mergeExits(ops) || changed;
-}
+    return made;
+  };
 
-/**
- * Identical blocks ending in `exit` (`r0 = 2; exit`) are kept once: jumps to a copy go to the
- * first one, and a copy that is fallen into becomes a jump there.
- */
-function mergeExits(ops: Op[]): boolean {
-  const seen = new Map<string, number>();
-  const fallen = (i: number) => i > 0 && !ends(ops[i - 1]!.insn);
-  const jumped = new Set<string>();
-  for (const op of ops) {
-    const to = labelOf(op.insn);
-    if (to !== undefined && op.insn.code !== CALL) jumped.add(to);
-  }
-  // a block nothing reaches any more (the original of a copied `r0 = K; exit`) is neither kept as
-  // the one the others go to nor merged: cleanup drops it, and merging into it would undo the copy
-  // and start a cycle
-  const reached = (i: number) =>
-    fallen(i) || ops[i]!.pre.some((p) => p.kind === "label" && jumped.has(p.name));
-  let start = 0;
-  for (let i = 0; i < ops.length; i++) {
-    if (i > start && labelled(ops[i]!)) start = i;
-    if (isJmpClass(ops[i]!.insn) && ops[i]!.insn.code !== CALL && ops[i]!.insn.code !== EXIT) {
-      start = i + 1;
-      continue;
+  /**
+   * Identical blocks ending in `exit` (`r0 = 2; exit`) are kept once: the first block that repeats
+   * one before it is merged (jumps to it go to the first one; when it is fallen into, it becomes a
+   * jump there). False when none repeats.
+   */
+  const mergeOnce = (): boolean => {
+    let b = Math.min(mergeFrom, ops.length);
+    while (b > 0 && (b === ops.length || !labelled(ops[b]!)) && !resets(ops[b - 1]!.insn)) b--;
+    while (seenOps.length > 0 && posOf(seenOps[seenOps.length - 1]!) >= b) {
+      seenOps.pop();
+      seen.delete(seenKeys.pop()!);
     }
-    if (ops[i]!.insn.code !== EXIT) continue;
-    const from = start;
-    start = i + 1;
-    if (i - from > 2 || !reached(from)) continue;
-    const key = ops
-      .slice(from, i + 1)
-      .map(
-        (o) =>
-          `${o.insn.code},${o.insn.dst},${o.insn.src},${o.insn.off},${o.insn.imm},${o.insn.imm2 ?? ""},${o.insn.ref?.name ?? ""}`,
-      )
-      .join(";");
-    const first = seen.get(key);
-    if (first === undefined) {
-      seen.set(key, from);
-      continue;
-    }
-    const label = labelAt(ops, first);
-    if (fallen(from)) {
-      // a one-instruction copy is no bigger than the jump that would replace it
-      if (i === from) continue;
-      ops.splice(from, i + 1 - from, { insn: jump(label), pre: ops[from]!.pre });
-    } else {
-      const names = new Set(ops[from]!.pre.flatMap((p) => (p.kind === "label" ? [p.name] : [])));
-      if (names.size === 0) continue;
-      for (let k = 0; k < ops.length; k++) {
-        const to = labelOf(ops[k]!.insn);
-        if (to !== undefined && names.has(to) && ops[k]!.insn.code !== CALL)
-          ops[k] = { ...ops[k]!, insn: retarget(ops[k]!.insn, label) };
+    const reached = (i: number) => {
+      if (fallen(i)) return true;
+      for (const q of ops[i]!.pre) if (q.kind === "label" && refs(q.name) > 0) return true;
+      return false;
+    };
+    let start = b;
+    for (let i = b; i < ops.length; i++) {
+      if (i > start && labelled(ops[i]!)) start = i;
+      const code = ops[i]!.insn.code;
+      if (resets(ops[i]!.insn) && code !== EXIT) {
+        start = i + 1;
+        continue;
       }
-      ops.splice(from, i + 1 - from);
+      if (code !== EXIT) continue;
+      const from = start;
+      start = i + 1;
+      if (i - from > 2 || !reached(from)) continue;
+      let key = "";
+      for (let k = from; k <= i; k++) {
+        const o = ops[k]!.insn;
+        key += `${o.code},${o.dst},${o.src},${o.off},${o.imm},${o.imm2 ?? ""},${o.ref?.name ?? ""};`;
+      }
+      const first = seen.get(key);
+      if (first === undefined) {
+        seen.set(key, ops[from]!);
+        seenOps.push(ops[from]!);
+        seenKeys.push(key);
+        continue;
+      }
+      const label = labelAt(ops, posOf(first));
+      if (!holder.has(label)) holder.set(label, first);
+      const fallsIn = fallen(from);
+      // a one-instruction copy is no bigger than the jump that would replace it
+      if (fallsIn && i === from) continue;
+      // the blocks before this one stay looked at (what the merge changes, it forgets)
+      mergeFrom = from;
+      if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops[from]!.pre }]);
+      else {
+        let named = false;
+        for (const q of ops[from]!.pre) {
+          if (q.kind !== "label") continue;
+          named = true;
+          for (const j of [...(jumpers.get(q.name) ?? [])]) {
+            setInsn(j, retarget(j.insn, label));
+            mark(j);
+          }
+        }
+        if (!named) continue;
+        splice(from, i + 1 - from, []);
+      }
+      return true;
     }
-    return true;
+    mergeFrom = ops.length;
+    return false;
+  };
+
+  let changed = false;
+  for (let scans = 0; scans < 10_000; scans++) {
+    // one scan: the jumps to check, in order
+    cursor = 0;
+    heap.length = 0;
+    for (const op of dirty) push(posOf(op));
+    let made = false;
+    let moved = false;
+    for (;;) {
+      while (fresh < ops.length && targetOf(ops[fresh]!.insn) === undefined) fresh++;
+      while (heap.length > 0 && (heap[0]! < cursor || !dirty.has(ops[heap[0]!]!))) pop();
+      const p = Math.min(heap.length > 0 ? heap[0]! : ops.length, Math.max(fresh, cursor));
+      if (p >= ops.length) break;
+      if (heap.length > 0 && heap[0] === p) pop();
+      dirty.delete(ops[p]!);
+      if (p >= fresh) fresh = p + 1;
+      cursor = p + 1;
+      const r = check(p);
+      if (r === 2) {
+        moved = true;
+        break;
+      }
+      if (r === 1) made = true;
+    }
+    if (moved || mergeOnce() || made) changed = true;
+    else break;
   }
-  return false;
+  return changed;
 }
 
 function jump(label: string): Instruction {
@@ -480,20 +742,16 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
           stack.push(s);
         }
     }
-    for (let n = list.length - 1; n > 0; n--) {
-      if (seen[n]) continue;
+    // the blocks go with their labels and marks (nothing jumps there from what is reached)
+    let w = 0;
+    for (let n = 0; n < list.length; n++) {
       const b = list[n]!;
-      ops.splice(b.start, b.end - b.start);
-      changed = true;
+      if (seen[n]) for (let k = b.start; k < b.end; k++) ops[w++] = ops[k]!;
+      else changed = true;
     }
+    ops.length = w;
   }
-  // the first scan starts from the shared analysis when no block went
-  let at = changed ? undefined : analysed(ops).at;
-  for (let guard = 0; guard < 10_000 && cleanupOnce(ops, tail, at); guard++) {
-    at = undefined;
-    changed = true;
-  }
-  return changed;
+  return rewriteJumps(ops, tail) || changed;
 }
 
 // ------------------------------------------------------------------ values
@@ -757,12 +1015,13 @@ function values(ops: Op[], tail: Item[]): boolean {
       step(s, insn);
     }
   }
-  for (let e = edits.length - 1; e >= 0; e--) {
-    const { index, insn } = edits[e]!;
-    if (insn === null) remove(ops, tail, index);
+  const gone: number[] = [];
+  for (const { index, insn } of edits) {
+    if (insn === null) gone.push(index);
     else ops[index] = { ...ops[index]!, insn };
     changed = true;
   }
+  removeAll(ops, tail, gone);
   if (changed) return true;
   // 2. threading: a predecessor that decides a small block's test jumps straight to the outcome
   // (edits are collected, then made from the end so that positions stay right)
@@ -839,17 +1098,15 @@ function liveness(ops: readonly Op[], list: readonly Block[], loops = true): num
 
 function deadCode(ops: Op[], tail: Item[]): boolean {
   const { after } = liveAfter(ops);
-  let changed = false;
-  for (let k = ops.length - 1; k >= 0; k--) {
+  const gone: number[] = [];
+  for (let k = 0; k < ops.length; k++) {
     const i = ops[k]!.insn;
     if (!pure(i)) continue;
     const self = i.code === MOV64_X && i.dst === i.src && i.off === 0;
-    if (self || (defs(i) & after[k]!) === 0) {
-      remove(ops, tail, k);
-      changed = true;
-    }
+    if (self || (defs(i) & after[k]!) === 0) gone.push(k);
   }
-  return changed;
+  removeAll(ops, tail, gone);
+  return gone.length > 0;
 }
 
 // ------------------------------------------------------------------ coalescing
@@ -1068,7 +1325,7 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     }
   }
   done.sort((x, y) => x - y);
-  for (let j = done.length - 1; j >= 0; j--) remove(ops, tail, done[j]!);
+  removeAll(ops, tail, done);
   return done.length > 0;
 }
 
