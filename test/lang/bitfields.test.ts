@@ -172,13 +172,14 @@ const FIELDS: [string, number, number, Kind][] = [
   ["k", 33, 9, "int"],
 ];
 /**
- * And over static_prio (120 + nice): bits 3..6 of 120 are all ones, so the signed ones are
- * negative whatever the pid is.
+ * And over static_prio (120 + nice): each signed field's top bit is static_prio's highest set bit
+ * (bit 6 at nice 0), so they are negative whatever the pid and the nice value are.
  */
+const PRIO_TOP = 31 - Math.clz32(120 + getPriority(0));
 const PRIO_FIELDS: [string, number, number, Kind][] = [
-  ["p4", 3, 4, "schar"],
-  ["p5", 2, 5, "int"],
-  ["p6", 3, 4, "uint"],
+  ["p4", PRIO_TOP - 3, 4, "schar"],
+  ["p5", PRIO_TOP - 4, 5, "int"],
+  ["p6", PRIO_TOP - 3, 4, "uint"],
 ];
 
 /** A BTF whose task_struct is the real one's size, with FIELDS over pid and tgid. */
