@@ -89,6 +89,7 @@ import {
   structName,
 } from "./btfctx.js";
 import { type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
+import { acquirersOf, KFUNC_RULES, kfuncReturnStruct } from "./kfuncs.js";
 import {
   arrayLayout,
   BOOL,
@@ -222,6 +223,8 @@ interface RefState {
   readonly what: string;
   /** how it is released: `helpers.sk_release(sk)` */
   readonly release: string;
+  /** the helper or kfunc that acquired it (`bpf_sk_lookup_tcp`, `bpf_task_from_pid`), if one did */
+  readonly by?: string;
   readonly node: B.Node;
   readonly released?: B.Node;
 }
@@ -1176,10 +1179,10 @@ export class FunctionCompiler {
   }
 
   /** Starts following a reference acquired at `node` (a new id, held on this path). */
-  private acquire(node: B.Node, what: string, release: string): number {
+  private acquire(node: B.Node, what: string, release: string, by?: string): number {
     const ref = ++this.refCount;
     // copied, not changed: the maps of the paths around (an if's start, a loop's) stay as they were
-    this.refs = new Map(this.refs).set(ref, { what, release, node });
+    this.refs = new Map(this.refs).set(ref, { what, release, node, ...(by === undefined ? {} : { by }) });
     return ref;
   }
 
@@ -1244,11 +1247,16 @@ export class FunctionCompiler {
   }
 
   /** A compile error: a helper's pointer result is used before its null check. */
-  private mayBeNull(node: B.Node, t: { what: string }): never {
+  private mayBeNull(node: B.Node, t: { what: string; ref?: number }): never {
     const name = node.type === "Identifier" ? node.name : "p";
+    const by = t.ref === undefined ? undefined : this.refs.get(t.ref)?.by;
+    const why =
+      by !== undefined && KFUNC_RULES.has(by)
+        ? `kfuncs.${by} may find nothing`
+        : "the helper found nothing, or the socket is not of that kind";
     return this.m.fail(
       node,
-      `this ${t.what} may be null (the helper found nothing, or the socket is not of that kind): check it first, e.g. \`if (${name} === null) return 0;\``,
+      `this ${t.what} may be null (${why}): check it first, e.g. \`if (${name} === null) return 0;\``,
     );
   }
 
@@ -2516,31 +2524,90 @@ export class FunctionCompiler {
     return this.callWith([n, cb, state, { k: "imm", v: 0n, t: U64 }], call("bpf_loop"), I64, e);
   }
 
-  /** kfuncs.NAME(args): a kernel function called by name (BTF id resolved at load). */
+  /**
+   * kfuncs.NAME(args): a kernel function called by name (BTF id resolved at load). A kfunc of the
+   * reference table (src/lang/kfuncs.ts) is followed as an acquiring helper is: its result a
+   * kernel pointer typed from BTF, held until a kfunc that releases it takes it back.
+   */
   private kfuncCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
     const proto = this.m.kfunc(name);
     if (proto === undefined) return this.m.fail(e.callee, `no kfunc named ${name} in the kernel's BTF`);
     if (args.length !== proto.args)
       this.m.fail(e, `${name} takes ${proto.args} arguments, got ${args.length}`);
+    const rule = KFUNC_RULES.get(name);
     const vals = args.map((a) => this.expr(a, U64));
     for (const [i, v] of vals.entries()) {
       const t = this.valType(v);
-      if (t?.kind === "ptr" && t.nullable) this.intOf(v, args[i]!);
+      if ((t?.kind === "ptr" || (rule !== undefined && t?.kind === "kptr")) && t.nullable)
+        this.intOf(v, args[i]!);
     }
-    const r = proto.returns;
-    if (r === undefined) return this.callWith(vals, callKfunc(name), undefined, e);
-    if ("pointer" in r) {
-      const v = this.callWith(vals, callKfunc(name), U64, e);
-      const t: PointerType = {
-        kind: "ptr",
-        to: r.pointer,
-        nullable: true,
-        what: `the result of ${name}`,
-        readonly: true,
-      };
-      return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+    if (rule === undefined) {
+      const r = proto.returns;
+      if (r === undefined) return this.callWith(vals, callKfunc(name), undefined, e);
+      if ("pointer" in r) {
+        const v = this.callWith(vals, callKfunc(name), U64, e);
+        const t: PointerType = {
+          kind: "ptr",
+          to: r.pointer,
+          nullable: true,
+          what: `the result of ${name}`,
+          readonly: true,
+        };
+        return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+      }
+      return this.callWith(vals, callKfunc(name), r, e);
     }
-    return this.callWith(vals, callKfunc(name), r, e);
+    let releasing: number | undefined;
+    if (rule.releases) {
+      const t = vals[0] === undefined ? undefined : this.valType(vals[0]);
+      const by = t?.kind === "kptr" && t.ref !== undefined ? this.refs.get(t.ref)?.by : undefined;
+      const from = acquirersOf(name);
+      if (t?.kind !== "kptr" || t.ref === undefined || !t.acquired || by === undefined || !from.includes(by))
+        return this.m.fail(
+          args[0] ?? e,
+          `${name} releases what ${from.map((k) => `kfuncs.${k}`).join(", ")} acquired: pass the local holding it (checked non-null)${by === undefined ? "" : `, not what ${by in ACQUIRES ? `helpers.${by.slice(4)}` : `kfuncs.${by}`} acquired`}`,
+        );
+      if (e !== this.topCall)
+        this.m.fail(
+          e,
+          rule.acquires === undefined
+            ? `release a reference in a statement of its own: \`kfuncs.${name}(x);\``
+            : `${name} releases its argument and acquires a reference: keep its result in a const of its own`,
+        );
+      releasing = t.ref;
+    }
+    const acq = rule.acquires;
+    if (acq === undefined) {
+      const v = this.callWith(vals, callKfunc(name), proto.returns === undefined ? undefined : I64, e);
+      if (releasing !== undefined) this.released(releasing, e);
+      return v;
+    }
+    const struct = kfuncReturnStruct(this.m.kernelBtf(), name);
+    if (struct === undefined)
+      return this.m.fail(e, `${name} does not return a pointer to a struct in this kernel's BTF`);
+    if (e !== this.topCall)
+      this.m.fail(
+        e,
+        `${name} acquires a reference: keep it in a const of its own (const x = kfuncs.${name}(...)),${acq.nullable ? " check it for null" : ""} and release it with kfuncs.${acq.releasedBy[0]}(x) on every path`,
+      );
+    const v = this.callWith(vals, callKfunc(name), U64, e);
+    if (releasing !== undefined) this.released(releasing, e);
+    const ref = this.acquire(
+      e,
+      `the ${acq.noun} kfuncs.${name} acquired`,
+      `kfuncs.${acq.releasedBy[0]}(...)`,
+      name,
+    );
+    const t: Type = {
+      kind: "kptr",
+      id: struct.id,
+      direct: true,
+      what: `struct ${struct.name} *`,
+      nullable: acq.nullable,
+      ref,
+      acquired: true,
+    };
+    return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
   }
 
   private helperCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
@@ -2592,7 +2659,8 @@ export class FunctionCompiler {
     const release = Object.values(ACQUIRES).includes(helper.name);
     if (release) {
       const t = this.valType(vals[0]!);
-      if (t?.kind !== "kptr" || t.ref === undefined || !t.acquired)
+      const by = t?.kind === "kptr" && t.ref !== undefined ? this.refs.get(t.ref)?.by : undefined;
+      if (t?.kind !== "kptr" || t.ref === undefined || !t.acquired || by === undefined || !(by in ACQUIRES))
         return this.m.fail(
           args[0],
           `${helper.name} releases what ${Object.keys(ACQUIRES)
@@ -2739,6 +2807,7 @@ export class FunctionCompiler {
         e,
         `the socket helpers.${helper.slice(4)} acquired`,
         `helpers.${ACQUIRES[helper]!.slice(4)}(...)`,
+        helper,
       );
     const t: Type = {
       kind: "kptr",

@@ -361,13 +361,19 @@ export function bpfLoop<S>(_count: number, _callback: (index: u64, state: S) => 
   return outside("bpfLoop");
 }
 
-/** What a kfunc returns: a number, or (a kfunc returning a pointer to an integer) a reference to it. */
-export type KfuncResult = number & { readonly value: number };
+/**
+ * What a kfunc returns: a number, a reference to an integer (`.value`, a kfunc returning a
+ * pointer to one), or a kernel struct read by member (a reference a kfunc such as
+ * `bpf_task_from_pid` acquired: `task.tgid`).
+ */
+export type KfuncResult = KernelValue & { readonly value: number };
 
 /**
  * Kernel functions by name (`kfuncs.bpf_iter_num_new(it, 0, 10)`), their BTF ids resolved at
  * load. A kfunc returning a pointer to an integer gives a reference or null: check it, then read
- * `.value`.
+ * `.value`. A kfunc that acquires a reference (`bpf_task_from_pid`, `bpf_cgroup_from_id`,
+ * `bpf_cpumask_create`...) gives a kernel struct, null until checked, that the program gives back
+ * with its release kfunc (`kfuncs.bpf_task_release(task)`) on every path.
  */
 export const kfuncs: {
   /** the kfunc NAME, with its prototype from the kernel's BTF */
