@@ -217,6 +217,16 @@ type Place =
       readonly guard?: string;
     };
 
+/**
+ * A string strncmp copies to the stack before comparing: its address, the length of the array
+ * holding it (undefined behind a `char *`), and whether it is in the calling process's memory.
+ */
+interface ForeignString {
+  readonly addr: Val;
+  readonly length: number | undefined;
+  readonly user: boolean;
+}
+
 /** A reference a helper acquired: where, by which helper; released where, if it is. */
 interface RefState {
   /** what was acquired, by what: `the socket helpers.sk_lookup_tcp acquired` */
@@ -2324,14 +2334,17 @@ export class FunctionCompiler {
       const kernel = this.kernelString(target);
       if (kernel !== undefined) {
         if (at !== undefined)
-          this.m.fail(at, "a window (subarray) of kernel memory is not supported: compare from its start");
+          this.m.fail(
+            at,
+            `a window (subarray) of ${kernel.user ? "user" : "kernel"} memory is not supported: compare from its start`,
+          );
         return this.kernelStrncmp(e, kernel, value, n);
       }
     }
     if (region === undefined || region.layout.kind !== "array" || region.layout.element.size !== 1)
       return this.m.fail(
         target,
-        "strncmp's first argument is a byte array: a `new Uint8Array(n)` local, an array field (bytes(n), cstring(n)), or arr.subarray(i)",
+        "strncmp's first argument is a byte array: a `new Uint8Array(n)` local, an array field (bytes(n), cstring(n)), arr.subarray(i), a kernel char array (task.comm), or a tracepoint record's `char *` field (ctx.filename)",
       );
     const size = region.layout.length;
     let guard = region.guard;
@@ -2388,16 +2401,21 @@ export class FunctionCompiler {
    * field (`ctx.newcomm`) or a kernel struct's (`task.comm`): its address and length. Undefined
    * when `e` is neither.
    */
-  private kernelString(e: B.Expression): { addr: Val; length: number } | undefined {
+  private kernelString(e: B.Expression): ForeignString | undefined {
     if (e.type !== "MemberExpression") return undefined;
     if (e.object.type === "Identifier" && !e.computed && e.property.type === "Identifier") {
       const local = this.lookupLocal(e.object.name);
       const field = local?.type.kind === "ctx" ? this.ctx?.fields.get(e.property.name) : undefined;
+      if (local !== undefined && field?.string !== undefined) {
+        // a `char *` of the record: the pointer is read, the string copied from where it points
+        const v = this.convert(this.expr(e, U64), U64, e);
+        return { addr: v, length: undefined, user: field.string === "user" };
+      }
       if (local !== undefined && field?.length !== undefined) {
         if (field.type.bits !== 8) this.m.fail(e, `ctx.${e.property.name} is not a char array`);
         const r = this.owned(this.readLocal(local, e.object), e);
         this.emit(add(register(r), field.offset));
-        return { addr: { k: "reg", r, t: U64, temp: true }, length: field.length };
+        return { addr: { k: "reg", r, t: U64, temp: true }, length: field.length, user: false };
       }
     }
     this.kernelArray = undefined;
@@ -2406,27 +2424,23 @@ export class FunctionCompiler {
     const array = this.kernelArray as { bits: number; length: number } | undefined;
     if (array === undefined || array.bits !== 8)
       return this.m.fail(e, "strncmp compares a char array: this kernel member is not one");
-    return { addr: v, length: array.length };
+    return { addr: v, length: array.length, user: false };
   }
 
   /**
-   * strncmp on kernel memory: bpf_strncmp reads only memory the program owns, so the string is
-   * first copied to the stack with bpf_probe_read_kernel_str (n bytes and a NUL; a failed read
-   * leaves it empty), then compared.
+   * strncmp on kernel or user memory: bpf_strncmp reads only memory the program owns, so the
+   * string is first copied to the stack with bpf_probe_read_kernel_str (bpf_probe_read_user_str
+   * for a string in the calling process: n bytes and a NUL; a failed read leaves it empty), then
+   * compared.
    */
-  private kernelStrncmp(
-    e: B.CallExpression,
-    src: { addr: Val; length: number },
-    value: string,
-    n: number,
-  ): Val {
-    if (n > src.length)
+  private kernelStrncmp(e: B.CallExpression, src: ForeignString, value: string, n: number): Val {
+    if (src.length !== undefined && n > src.length)
       this.m.fail(e, `comparing ${n} bytes of a ${src.length}-byte kernel array runs past its end`);
     const savedTop = this.stackTop;
     const buf = this.alloc(n + 1, e);
     this.callWith(
       [{ k: "addr", off: buf }, { k: "imm", v: BigInt(n + 1), t: U32 }, src.addr],
-      call("bpf_probe_read_kernel_str"),
+      call(src.user ? "bpf_probe_read_user_str" : "bpf_probe_read_kernel_str"),
       undefined,
       e,
     );
