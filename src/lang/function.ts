@@ -2552,8 +2552,8 @@ export class FunctionCompiler {
     const vals = args.map((a) => this.expr(a, U64));
     for (const [i, v] of vals.entries()) {
       const t = this.valType(v);
-      if ((t?.kind === "ptr" || (rule !== undefined && t?.kind === "kptr")) && t.nullable)
-        this.intOf(v, args[i]!);
+      // a kernel pointer that may be null (an acquired task, say) is checked before any kfunc takes it
+      if ((t?.kind === "ptr" || t?.kind === "kptr") && t.nullable) this.intOf(v, args[i]!);
     }
     if (rule === undefined) {
       const r = proto.returns;

@@ -443,6 +443,18 @@ test("misuses of kfunc references are compile errors with the reason, at their l
       27,
     ],
     [
+      "passed to another kfunc before its null check",
+      [
+        "const m = kfuncs.bpf_cpumask_create();",
+        "kfuncs.bpf_cpumask_set_cpu(0, m);",
+        "if (m !== null) kfuncs.bpf_cpumask_release(m);",
+        "return 0;",
+      ],
+      /this struct bpf_cpumask \* may be null \(kfuncs\.bpf_cpumask_create may find nothing\)/,
+      L(1),
+      33,
+    ],
+    [
       "used after its release",
       [from, "if (t === null) return 1;", "kfuncs.bpf_task_release(t);", "return t.pid;"],
       /'t' was released at line \d+: it may not be used after/,
