@@ -309,9 +309,16 @@ export function zero<C extends CodecLike>(_codec: C): Struct<C> {
 /**
  * Compares the first `n` bytes of `s` (default: the constant's length) with a constant string,
  * as C's strncmp: 0 when equal. Compiled to bpf_strncmp against the constant, which the compiler
- * places in a frozen read-only map. `s` is a byte array or `arr.subarray(i)`.
+ * places in a frozen read-only map. `s` is a byte array or `arr.subarray(i)`, a char array in
+ * kernel memory (`task.comm`, a tracepoint record's `ctx.newcomm`), or a tracepoint record's
+ * `char *` field (`ctx.filename`: user memory on a system call's tracepoint), which the compiler
+ * copies to the stack first.
  */
-export function strncmp(_s: Uint8Array, _constant: string, _n?: number): number {
+export function strncmp(
+  _s: Uint8Array | KernelValue | TracepointField,
+  _constant: string,
+  _n?: number,
+): number {
   return outside("strncmp");
 }
 

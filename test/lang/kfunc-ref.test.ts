@@ -18,8 +18,10 @@ import {
   CompileError,
   compile,
   type Instruction,
+  kfuncs,
   mov,
   ProgramRejectedError,
+  program,
   register,
 } from "../../src/index.js";
 import { KFUNC_RULES } from "../../src/lang/kfuncs.js";
@@ -502,6 +504,17 @@ test("misuses of kfunc references are compile errors with the reason, at their l
     assert.match(e.reason, reason, what);
     assert.deepEqual([e.line, e.column], [line, column], `${what}: ${e.message}`);
   }
+});
+
+test("the types rawbpf ships read an acquired task's members (tsc checks this file)", () => {
+  const typed = program("xdp", () => {
+    const task = kfuncs.bpf_task_from_pid(1);
+    if (task === null) return 0;
+    const ppid = task.real_parent.tgid;
+    kfuncs.bpf_task_release(task);
+    return ppid;
+  });
+  assert.equal(typed.kind, "rawbpf.program");
 });
 
 test("kfunc references released on every path compile; kfuncs outside the table are as before", () => {

@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { attachTracepoint, CompileError, compile } from "../../src/index.js";
+import { attachTracepoint, CompileError, compile, program, strncmp } from "../../src/index.js";
 import { tracepointFields } from "../../src/lang/tracefs.js";
 import { loadCompiled } from "../../src/program/compiled.js";
 import { needsRoot } from "../support/privilege.js";
@@ -102,6 +102,17 @@ export const opens = program("tracepoint/syscalls/sys_enter_openat", (ctx) => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the types rawbpf ships take a tracepoint's char * and a kernel char array in strncmp (tsc checks this file)", () => {
+  const typed = [
+    program("tracepoint/syscalls/sys_enter_openat", (ctx) => strncmp(ctx.filename, "/etc/passwd")),
+    program("tp_btf/sched_process_exec", (ctx) => strncmp(ctx.p.comm, "true")),
+  ];
+  assert.deepEqual(
+    typed.map((p) => p.kind),
+    ["rawbpf.program", "rawbpf.program"],
+  );
 });
 
 test("strncmp on user memory: misuses are compile errors at their place", () => {
