@@ -5,7 +5,8 @@
  * program type (kernel/bpf/helpers.c `generic_btf_ids`, kernel/bpf/cpumask.c
  * `cpumask_kfunc_btf_ids`, net/netfilter/nf_conntrack_bpf.c, net/xfrm/xfrm_state_bpf.c), which
  * are not in /sys/kernel/btf/vmlinux. This table writes them down for the kfuncs usable from the
- * program types the compiler loads (tp_btf, raw_tp, tc, xdp); test/lang/kfunc-ref.test.ts checks
+ * program types the compiler loads that may call kfuncs (tp_btf, tc, xdp; not raw_tp, not
+ * tracepoint or kprobe); test/lang/kfunc-ref.test.ts checks
  * every acquiring entry present in the running kernel against its verifier.
  *
  * A kfunc not in the table is called as before: its result is an integer or a reference to one.
@@ -82,6 +83,10 @@ export const KFUNC_RULES: ReadonlyMap<string, KfuncRule> = new Map<string, Kfunc
     { acquires: { noun: "xfrm state", releasedBy: ["bpf_xdp_xfrm_state_release"], nullable: true } },
   ],
   ["bpf_xdp_xfrm_state_release", RELEASE],
+  // CONFIG_KEYS (kernel/trace/bpf_trace.c, later kernel/bpf/helpers.c): a system keyring by id,
+  // KF_ACQUIRE | KF_RET_NULL (bpf_lookup_user_key is sleepable too: not for these program types)
+  ["bpf_lookup_system_key", { acquires: { noun: "key", releasedBy: ["bpf_key_put"], nullable: true } }],
+  ["bpf_key_put", RELEASE],
 ]);
 
 /** The kfuncs whose references `release` gives back. */

@@ -215,6 +215,18 @@ function recipes(p: { pid: number; cgroup: number; hierarchy: number | undefined
         ],
       },
     ],
+    [
+      "bpf_lookup_system_key",
+      {
+        type: "xdp",
+        lines: [
+          "const k = kfuncs.bpf_lookup_system_key(0);",
+          "if (k === null) return 1; // CHECK",
+          "kfuncs.bpf_key_put(k); // RELEASE",
+          "return 0;",
+        ],
+      },
+    ],
   ]);
   if (p.hierarchy !== undefined)
     r.set("bpf_task_get_cgroup1", {
