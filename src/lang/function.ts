@@ -89,6 +89,7 @@ import {
   structName,
 } from "./btfctx.js";
 import { type ContextSpec, KERNEL_CONSTANTS } from "./kernel.js";
+import { acquirersOf, KFUNC_RULES, kfuncReturnStruct } from "./kfuncs.js";
 import {
   arrayLayout,
   BOOL,
@@ -216,12 +217,24 @@ type Place =
       readonly guard?: string;
     };
 
+/**
+ * A string strncmp copies to the stack before comparing: its address, the length of the array
+ * holding it (undefined behind a `char *`), and whether it is in the calling process's memory.
+ */
+interface ForeignString {
+  readonly addr: Val;
+  readonly length: number | undefined;
+  readonly user: boolean;
+}
+
 /** A reference a helper acquired: where, by which helper; released where, if it is. */
 interface RefState {
   /** what was acquired, by what: `the socket helpers.sk_lookup_tcp acquired` */
   readonly what: string;
   /** how it is released: `helpers.sk_release(sk)` */
   readonly release: string;
+  /** the helper or kfunc that acquired it (`bpf_sk_lookup_tcp`, `bpf_task_from_pid`), if one did */
+  readonly by?: string;
   readonly node: B.Node;
   readonly released?: B.Node;
 }
@@ -1176,10 +1189,10 @@ export class FunctionCompiler {
   }
 
   /** Starts following a reference acquired at `node` (a new id, held on this path). */
-  private acquire(node: B.Node, what: string, release: string): number {
+  private acquire(node: B.Node, what: string, release: string, by?: string): number {
     const ref = ++this.refCount;
     // copied, not changed: the maps of the paths around (an if's start, a loop's) stay as they were
-    this.refs = new Map(this.refs).set(ref, { what, release, node });
+    this.refs = new Map(this.refs).set(ref, { what, release, node, ...(by === undefined ? {} : { by }) });
     return ref;
   }
 
@@ -1244,11 +1257,16 @@ export class FunctionCompiler {
   }
 
   /** A compile error: a helper's pointer result is used before its null check. */
-  private mayBeNull(node: B.Node, t: { what: string }): never {
+  private mayBeNull(node: B.Node, t: { what: string; ref?: number }): never {
     const name = node.type === "Identifier" ? node.name : "p";
+    const by = t.ref === undefined ? undefined : this.refs.get(t.ref)?.by;
+    const why =
+      by !== undefined && KFUNC_RULES.has(by)
+        ? `kfuncs.${by} may find nothing`
+        : "the helper found nothing, or the socket is not of that kind";
     return this.m.fail(
       node,
-      `this ${t.what} may be null (the helper found nothing, or the socket is not of that kind): check it first, e.g. \`if (${name} === null) return 0;\``,
+      `this ${t.what} may be null (${why}): check it first, e.g. \`if (${name} === null) return 0;\``,
     );
   }
 
@@ -2316,14 +2334,17 @@ export class FunctionCompiler {
       const kernel = this.kernelString(target);
       if (kernel !== undefined) {
         if (at !== undefined)
-          this.m.fail(at, "a window (subarray) of kernel memory is not supported: compare from its start");
+          this.m.fail(
+            at,
+            `a window (subarray) of ${kernel.user ? "user" : "kernel"} memory is not supported: compare from its start`,
+          );
         return this.kernelStrncmp(e, kernel, value, n);
       }
     }
     if (region === undefined || region.layout.kind !== "array" || region.layout.element.size !== 1)
       return this.m.fail(
         target,
-        "strncmp's first argument is a byte array: a `new Uint8Array(n)` local, an array field (bytes(n), cstring(n)), or arr.subarray(i)",
+        "strncmp's first argument is a byte array: a `new Uint8Array(n)` local, an array field (bytes(n), cstring(n)), arr.subarray(i), a kernel char array (task.comm), or a tracepoint record's `char *` field (ctx.filename)",
       );
     const size = region.layout.length;
     let guard = region.guard;
@@ -2380,16 +2401,21 @@ export class FunctionCompiler {
    * field (`ctx.newcomm`) or a kernel struct's (`task.comm`): its address and length. Undefined
    * when `e` is neither.
    */
-  private kernelString(e: B.Expression): { addr: Val; length: number } | undefined {
+  private kernelString(e: B.Expression): ForeignString | undefined {
     if (e.type !== "MemberExpression") return undefined;
     if (e.object.type === "Identifier" && !e.computed && e.property.type === "Identifier") {
       const local = this.lookupLocal(e.object.name);
       const field = local?.type.kind === "ctx" ? this.ctx?.fields.get(e.property.name) : undefined;
+      if (local !== undefined && field?.string !== undefined) {
+        // a `char *` of the record: the pointer is read, the string copied from where it points
+        const v = this.convert(this.expr(e, U64), U64, e);
+        return { addr: v, length: undefined, user: field.string === "user" };
+      }
       if (local !== undefined && field?.length !== undefined) {
         if (field.type.bits !== 8) this.m.fail(e, `ctx.${e.property.name} is not a char array`);
         const r = this.owned(this.readLocal(local, e.object), e);
         this.emit(add(register(r), field.offset));
-        return { addr: { k: "reg", r, t: U64, temp: true }, length: field.length };
+        return { addr: { k: "reg", r, t: U64, temp: true }, length: field.length, user: false };
       }
     }
     this.kernelArray = undefined;
@@ -2398,27 +2424,23 @@ export class FunctionCompiler {
     const array = this.kernelArray as { bits: number; length: number } | undefined;
     if (array === undefined || array.bits !== 8)
       return this.m.fail(e, "strncmp compares a char array: this kernel member is not one");
-    return { addr: v, length: array.length };
+    return { addr: v, length: array.length, user: false };
   }
 
   /**
-   * strncmp on kernel memory: bpf_strncmp reads only memory the program owns, so the string is
-   * first copied to the stack with bpf_probe_read_kernel_str (n bytes and a NUL; a failed read
-   * leaves it empty), then compared.
+   * strncmp on kernel or user memory: bpf_strncmp reads only memory the program owns, so the
+   * string is first copied to the stack with bpf_probe_read_kernel_str (bpf_probe_read_user_str
+   * for a string in the calling process: n bytes and a NUL; a failed read leaves it empty), then
+   * compared.
    */
-  private kernelStrncmp(
-    e: B.CallExpression,
-    src: { addr: Val; length: number },
-    value: string,
-    n: number,
-  ): Val {
-    if (n > src.length)
+  private kernelStrncmp(e: B.CallExpression, src: ForeignString, value: string, n: number): Val {
+    if (src.length !== undefined && n > src.length)
       this.m.fail(e, `comparing ${n} bytes of a ${src.length}-byte kernel array runs past its end`);
     const savedTop = this.stackTop;
     const buf = this.alloc(n + 1, e);
     this.callWith(
       [{ k: "addr", off: buf }, { k: "imm", v: BigInt(n + 1), t: U32 }, src.addr],
-      call("bpf_probe_read_kernel_str"),
+      call(src.user ? "bpf_probe_read_user_str" : "bpf_probe_read_kernel_str"),
       undefined,
       e,
     );
@@ -2516,31 +2538,90 @@ export class FunctionCompiler {
     return this.callWith([n, cb, state, { k: "imm", v: 0n, t: U64 }], call("bpf_loop"), I64, e);
   }
 
-  /** kfuncs.NAME(args): a kernel function called by name (BTF id resolved at load). */
+  /**
+   * kfuncs.NAME(args): a kernel function called by name (BTF id resolved at load). A kfunc of the
+   * reference table (src/lang/kfuncs.ts) is followed as an acquiring helper is: its result a
+   * kernel pointer typed from BTF, held until a kfunc that releases it takes it back.
+   */
   private kfuncCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
     const proto = this.m.kfunc(name);
     if (proto === undefined) return this.m.fail(e.callee, `no kfunc named ${name} in the kernel's BTF`);
     if (args.length !== proto.args)
       this.m.fail(e, `${name} takes ${proto.args} arguments, got ${args.length}`);
+    const rule = KFUNC_RULES.get(name);
     const vals = args.map((a) => this.expr(a, U64));
     for (const [i, v] of vals.entries()) {
       const t = this.valType(v);
-      if (t?.kind === "ptr" && t.nullable) this.intOf(v, args[i]!);
+      // a kernel pointer that may be null (an acquired task, say) is checked before any kfunc takes it
+      if ((t?.kind === "ptr" || t?.kind === "kptr") && t.nullable) this.intOf(v, args[i]!);
     }
-    const r = proto.returns;
-    if (r === undefined) return this.callWith(vals, callKfunc(name), undefined, e);
-    if ("pointer" in r) {
-      const v = this.callWith(vals, callKfunc(name), U64, e);
-      const t: PointerType = {
-        kind: "ptr",
-        to: r.pointer,
-        nullable: true,
-        what: `the result of ${name}`,
-        readonly: true,
-      };
-      return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+    if (rule === undefined) {
+      const r = proto.returns;
+      if (r === undefined) return this.callWith(vals, callKfunc(name), undefined, e);
+      if ("pointer" in r) {
+        const v = this.callWith(vals, callKfunc(name), U64, e);
+        const t: PointerType = {
+          kind: "ptr",
+          to: r.pointer,
+          nullable: true,
+          what: `the result of ${name}`,
+          readonly: true,
+        };
+        return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
+      }
+      return this.callWith(vals, callKfunc(name), r, e);
     }
-    return this.callWith(vals, callKfunc(name), r, e);
+    let releasing: number | undefined;
+    if (rule.releases) {
+      const t = vals[0] === undefined ? undefined : this.valType(vals[0]);
+      const by = t?.kind === "kptr" && t.ref !== undefined ? this.refs.get(t.ref)?.by : undefined;
+      const from = acquirersOf(name);
+      if (t?.kind !== "kptr" || t.ref === undefined || !t.acquired || by === undefined || !from.includes(by))
+        return this.m.fail(
+          args[0] ?? e,
+          `${name} releases what ${from.map((k) => `kfuncs.${k}`).join(", ")} acquired: pass the local holding it (checked non-null)${by === undefined ? "" : `, not what ${by in ACQUIRES ? `helpers.${by.slice(4)}` : `kfuncs.${by}`} acquired`}`,
+        );
+      if (e !== this.topCall)
+        this.m.fail(
+          e,
+          rule.acquires === undefined
+            ? `release a reference in a statement of its own: \`kfuncs.${name}(x);\``
+            : `${name} releases its argument and acquires a reference: keep its result in a const of its own`,
+        );
+      releasing = t.ref;
+    }
+    const acq = rule.acquires;
+    if (acq === undefined) {
+      const v = this.callWith(vals, callKfunc(name), proto.returns === undefined ? undefined : I64, e);
+      if (releasing !== undefined) this.released(releasing, e);
+      return v;
+    }
+    const struct = kfuncReturnStruct(this.m.kernelBtf(), name);
+    if (struct === undefined)
+      return this.m.fail(e, `${name} does not return a pointer to a struct in this kernel's BTF`);
+    if (e !== this.topCall)
+      this.m.fail(
+        e,
+        `${name} acquires a reference: keep it in a const of its own (const x = kfuncs.${name}(...)),${acq.nullable ? " check it for null" : ""} and release it with kfuncs.${acq.releasedBy[0]}(x) on every path`,
+      );
+    const v = this.callWith(vals, callKfunc(name), U64, e);
+    if (releasing !== undefined) this.released(releasing, e);
+    const ref = this.acquire(
+      e,
+      `the ${acq.noun} kfuncs.${name} acquired`,
+      `kfuncs.${acq.releasedBy[0]}(...)`,
+      name,
+    );
+    const t: Type = {
+      kind: "kptr",
+      id: struct.id,
+      direct: true,
+      what: `struct ${struct.name} *`,
+      nullable: acq.nullable,
+      ref,
+      acquired: true,
+    };
+    return { ...(v as { k: "reg"; r: number; temp: boolean }), k: "reg", t };
   }
 
   private helperCall(e: B.CallExpression, name: string, args: B.Expression[]): Val {
@@ -2592,7 +2673,8 @@ export class FunctionCompiler {
     const release = Object.values(ACQUIRES).includes(helper.name);
     if (release) {
       const t = this.valType(vals[0]!);
-      if (t?.kind !== "kptr" || t.ref === undefined || !t.acquired)
+      const by = t?.kind === "kptr" && t.ref !== undefined ? this.refs.get(t.ref)?.by : undefined;
+      if (t?.kind !== "kptr" || t.ref === undefined || !t.acquired || by === undefined || !(by in ACQUIRES))
         return this.m.fail(
           args[0],
           `${helper.name} releases what ${Object.keys(ACQUIRES)
@@ -2739,6 +2821,7 @@ export class FunctionCompiler {
         e,
         `the socket helpers.${helper.slice(4)} acquired`,
         `helpers.${ACQUIRES[helper]!.slice(4)}(...)`,
+        helper,
       );
     const t: Type = {
       kind: "kptr",

@@ -49,6 +49,8 @@ export interface ContextField {
   readonly length?: number;
   /** a pointer to a kernel struct: its BTF id (tp_btf and raw_tp arguments) */
   readonly kernel?: number;
+  /** a `char *` (a tracepoint record's): where the string it points to lives, for strncmp */
+  readonly string?: "user" | "kernel";
 }
 
 /** How a program type reaches its packet, if it has one. */

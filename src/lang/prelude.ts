@@ -309,9 +309,16 @@ export function zero<C extends CodecLike>(_codec: C): Struct<C> {
 /**
  * Compares the first `n` bytes of `s` (default: the constant's length) with a constant string,
  * as C's strncmp: 0 when equal. Compiled to bpf_strncmp against the constant, which the compiler
- * places in a frozen read-only map. `s` is a byte array or `arr.subarray(i)`.
+ * places in a frozen read-only map. `s` is a byte array or `arr.subarray(i)`, a char array in
+ * kernel memory (`task.comm`, a tracepoint record's `ctx.newcomm`), or a tracepoint record's
+ * `char *` field (`ctx.filename`: user memory on a system call's tracepoint), which the compiler
+ * copies to the stack first.
  */
-export function strncmp(_s: Uint8Array, _constant: string, _n?: number): number {
+export function strncmp(
+  _s: Uint8Array | KernelValue | TracepointField,
+  _constant: string,
+  _n?: number,
+): number {
   return outside("strncmp");
 }
 
@@ -361,13 +368,19 @@ export function bpfLoop<S>(_count: number, _callback: (index: u64, state: S) => 
   return outside("bpfLoop");
 }
 
-/** What a kfunc returns: a number, or (a kfunc returning a pointer to an integer) a reference to it. */
-export type KfuncResult = number & { readonly value: number };
+/**
+ * What a kfunc returns: a number, a reference to an integer (`.value`, a kfunc returning a
+ * pointer to one), or a kernel struct read by member (a reference a kfunc such as
+ * `bpf_task_from_pid` acquired: `task.tgid`).
+ */
+export type KfuncResult = KernelValue & { readonly value: number };
 
 /**
  * Kernel functions by name (`kfuncs.bpf_iter_num_new(it, 0, 10)`), their BTF ids resolved at
  * load. A kfunc returning a pointer to an integer gives a reference or null: check it, then read
- * `.value`.
+ * `.value`. A kfunc that acquires a reference (`bpf_task_from_pid`, `bpf_cgroup_from_id`,
+ * `bpf_cpumask_create`...) gives a kernel struct, null until checked, that the program gives back
+ * with its release kfunc (`kfuncs.bpf_task_release(task)`) on every path.
  */
 export const kfuncs: {
   /** the kfunc NAME, with its prototype from the kernel's BTF */

@@ -38,9 +38,10 @@ const SCALARS: Record<string, IntType> = {
 /**
  * Parses a tracepoint format file into context fields. Integers and pointers of 1, 2, 4 or 8
  * bytes become fields of their width and sign; fixed arrays (`unsigned long args[6]`) become
- * fields read by a constant index; `__data_loc` strings are left out.
+ * fields read by a constant index; `__data_loc` strings are left out. A `char *` field is marked
+ * a string in user memory when `userPointers` (a system call's arguments), in kernel memory if not.
  */
-export function tracepointFields(format: string): Map<string, ContextField> {
+export function tracepointFields(format: string, userPointers = false): Map<string, ContextField> {
   const fields = new Map<string, ContextField>();
   for (const line of format.split("\n")) {
     const m = /^\s*field:(.*?);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d);/.exec(line);
@@ -56,7 +57,9 @@ export function tracepointFields(format: string): Map<string, ContextField> {
     const element = length === undefined ? size : length > 0 ? size / length : 0;
     const type = SCALARS[`${element},${signed ? 1 : 0}`];
     if (type === undefined) continue;
-    fields.set(nm[1]!, length === undefined ? { offset, type } : { offset, type, length });
+    if (length === undefined && size === 8 && /\bchar\s*\*\s*[A-Za-z_][A-Za-z0-9_]*$/.test(decl))
+      fields.set(nm[1]!, { offset, type, string: userPointers ? "user" : "kernel" });
+    else fields.set(nm[1]!, length === undefined ? { offset, type } : { offset, type, length });
   }
   return fields;
 }
@@ -66,7 +69,8 @@ export function tracepointContext(category: string, name: string, read: Tracepoi
   return {
     struct: `trace_event_raw_${name}`,
     typeName: "TracepointContext",
-    fields: tracepointFields(read(category, name)),
+    // a system call's pointer arguments point into the calling process
+    fields: tracepointFields(read(category, name), category === "syscalls"),
     packet: { kind: "none" },
   };
 }
