@@ -1819,6 +1819,7 @@ export class FunctionCompiler {
           named.property,
           `${this.ctx?.struct ?? "the context"} has no field '${name}' (fields: ${[...(this.ctx?.fields.keys() ?? [])].join(", ")})`,
         );
+      if (field.refused !== undefined) return this.m.fail(named.property, `ctx.${name}: ${field.refused}`);
       let off = field.offset;
       if (e.computed) {
         const i = this.constantValue(e.property);

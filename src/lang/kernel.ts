@@ -51,6 +51,8 @@ export interface ContextField {
   readonly kernel?: number;
   /** a `char *` (a tracepoint record's): where the string it points to lives, for strncmp */
   readonly string?: "user" | "kernel";
+  /** why the kernel refuses a program's read of this field (a compile error at the read) */
+  readonly refused?: string;
 }
 
 /** How a program type reaches its packet, if it has one. */

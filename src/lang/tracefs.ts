@@ -35,10 +35,15 @@ const SCALARS: Record<string, IntType> = {
   "8,1": I64,
 };
 
+const COMMON_REFUSED =
+  "the kernel refuses a tracepoint program's reads of the record's first 8 bytes (the common_ fields): " +
+  "helpers.get_current_pid_tgid() gives the pid";
+
 /**
  * Parses a tracepoint format file into context fields. Integers and pointers of 1, 2, 4 or 8
  * bytes become fields of their width and sign; fixed arrays (`unsigned long args[6]`) become
- * fields read by a constant index; `__data_loc` strings are left out. A `char *` field is marked
+ * fields read by a constant index; `__data_loc` strings are left out. The `common_` fields of the
+ * record's first 8 bytes are kept, marked as refused (the kernel lets no program read them). A `char *` field is marked
  * a string in user memory when `userPointers` (a system call's arguments), in kernel memory if not.
  */
 export function tracepointFields(format: string, userPointers = false): Map<string, ContextField> {
@@ -57,7 +62,10 @@ export function tracepointFields(format: string, userPointers = false): Map<stri
     const element = length === undefined ? size : length > 0 ? size / length : 0;
     const type = SCALARS[`${element},${signed ? 1 : 0}`];
     if (type === undefined) continue;
-    if (length === undefined && size === 8 && /\bchar\s*\*\s*[A-Za-z_][A-Za-z0-9_]*$/.test(decl))
+    if (offset < 8)
+      // the kernel's tp_prog_is_valid_access: a record's first 8 bytes are not the program's
+      fields.set(nm[1]!, { offset, type, refused: COMMON_REFUSED });
+    else if (length === undefined && size === 8 && /\bchar\s*\*\s*[A-Za-z_][A-Za-z0-9_]*$/.test(decl))
       fields.set(nm[1]!, { offset, type, string: userPointers ? "user" : "kernel" });
     else fields.set(nm[1]!, length === undefined ? { offset, type } : { offset, type, length });
   }

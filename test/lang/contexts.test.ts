@@ -13,11 +13,14 @@ import { run as mallocHist } from "../../examples/ts-malloc-hist.js";
 import { run as syscalls } from "../../examples/ts-syscalls.js";
 import { run as traceOpens } from "../../examples/ts-trace-opens.js";
 import {
+  asm,
   attachRawTracepoint,
   attachTracepoint,
   attachTracing,
   CompileError,
   compile,
+  Program,
+  VerifierError,
   vmlinuxBtf,
 } from "../../src/index.js";
 import { ptRegsContext, tracepointFields } from "../../src/lang/tracefs.js";
@@ -115,6 +118,49 @@ test("context errors: an unknown field, an array read whole, a tracepoint withou
       (e: unknown) => e instanceof CompileError && why.test(e.reason),
       `${type}: ${body}`,
     );
+});
+
+test("a tracepoint record's common_ fields: the compiler refuses the read, as the kernel refuses the same load", (t) => {
+  if (!needsRoot(t)) return;
+  const fields = tracepointFields(
+    readFileSync("/sys/kernel/tracing/events/raw_syscalls/sys_enter/format", "utf8"),
+  );
+  const pid = fields.get("common_pid");
+  assert.ok(pid !== undefined && pid.offset < 8, "common_pid is in the record's first 8 bytes");
+  assert.throws(
+    () =>
+      compile(
+        `import { program } from "rawbpf";\nexport const p = program("tracepoint/raw_syscalls/sys_enter", (ctx) => ctx.common_pid);\n`,
+      ),
+    (e: unknown) =>
+      e instanceof CompileError &&
+      /ctx\.common_pid: the kernel refuses a tracepoint program's reads of the record's first 8 bytes/.test(
+        e.reason,
+      ),
+  );
+  // the kernel: the same 4-byte load at common_pid's offset is refused (tp_prog_is_valid_access)
+  assert.throws(
+    () =>
+      Program.load({
+        type: "tracepoint",
+        name: "common_pid",
+        instructions: asm`
+          r0 = *(u32 *)(r1 + ${pid!.offset})
+          exit`,
+      }),
+    (e: unknown) => e instanceof VerifierError && /invalid bpf_context access off=4 size=4/.test(e.log.text),
+    "the verifier refuses the read",
+  );
+  // and one past them loads: the boundary is the kernel's
+  using ok = Program.load({
+    type: "tracepoint",
+    name: "sys_enter_id",
+    instructions: asm`
+      r0 = *(u64 *)(r1 + ${fields.get("id")!.offset})
+      r0 = 0
+      exit`,
+  });
+  assert.ok(ok.fd > 0, "the read of ctx.id loads");
 });
 
 test("ts-syscalls: this process's system calls are counted under its pid and comm", async (t) => {
