@@ -165,7 +165,7 @@ function moduleSource(path, id) {
   const text = readFileSync(path, "utf8");
   let version = "";
   try {
-    version = JSON.parse(readFileSync(join(path, "..", "..", "package.json"), "utf8")).version;
+    version = JSON.parse(readFileSync(createRequire(path).resolve(`${id}/package.json`), "utf8")).version;
   } catch {}
   return {
     path,
