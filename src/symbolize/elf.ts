@@ -142,21 +142,34 @@ const EMPTY: Table = {
   ascii: true,
 };
 
+/** SHF_ALLOC: a section loaded into memory. */
+const SHF_ALLOC = 2n;
+
 /**
- * The defined function (FUNC, IFUNC) and object symbols with an address, of the symbol table
- * sections of type `type` (SHT_SYMTAB or SHT_DYNSYM) of an opened file, sorted by address with
- * one per address (the largest; the later in the table on a tie). Each table and its string table
- * are read straight into a WebAssembly engine's memory (src/symbolize/wasm.ts) and walked and
- * sorted there; names are decoded later, for the symbols asked for. Tables that do not lie in the
- * file are skipped.
+ * The symbols llvm-symbolizer looks addresses up in (SymbolizableObjectFile.cpp), of the symbol
+ * table section of type `type` (SHT_SYMTAB or SHT_DYNSYM) of an opened file: the function, object
+ * and untyped (assembly labels) symbols of loaded (SHF_ALLOC) sections, sorted by address with one
+ * per address (the largest; the later in the table on a tie). Each table and its string table are
+ * read straight into a WebAssembly engine's memory (src/symbolize/wasm.ts) and walked and sorted
+ * there; names are decoded later, for the symbols asked for. Tables that do not lie in the file
+ * are skipped.
  */
 function readTable(file: Opened, type: number): Table {
-  const { sections } = file.img;
+  const { sections, view } = file.img;
   let total = 0;
   for (const sec of sections) if (sec.type === type) total += Math.floor(sec.size / SYM_SIZE);
   if (total === 0) return EMPTY;
   const what = file.img.file;
   const e = symbolEngine();
+  // a byte a section: whether it is loaded (only symbols of loaded sections name addresses)
+  const shoff = Number(view.getBigUint64(40, true));
+  const alloc = take(e, sections.length, what);
+  const loaded = new Uint8Array(e.memory.buffer, alloc, sections.length);
+  for (let i = 0; i < sections.length; i++) {
+    const at = shoff + i * SHDR_SIZE + 8;
+    loaded[i] = at + 8 <= view.byteLength && (view.getBigUint64(at, true) & SHF_ALLOC) !== 0n ? 1 : 0;
+  }
+  const machine = view.getUint16(18, true);
   const starts = take(e, total * 8, what);
   const sizes = take(e, total * 8, what);
   const names = take(e, total * 4, what);
@@ -170,11 +183,23 @@ function readTable(file: Opened, type: number): Table {
     if (strtab.offset + strtab.size > file.size) continue;
     const n = Math.floor(sec.size / SYM_SIZE);
     const at = take(e, n * SYM_SIZE, what);
-    if (!readAt(e, file.fd, at, sec.offset, n * SYM_SIZE)) continue;
     const strings = take(e, strtab.size, what);
+    if (!readAt(e, file.fd, at, sec.offset, n * SYM_SIZE)) continue;
+    if (!readAt(e, file.fd, strings, strtab.offset, strtab.size)) continue;
     const before = count;
-    count = e.elfSymbols(at, n, strings, strtab.size, starts, sizes, names, count);
-    if (count > before && !readAt(e, file.fd, strings, strtab.offset, strtab.size)) count = before;
+    count = e.elfSymbols(
+      at,
+      n,
+      strings,
+      strtab.size,
+      alloc,
+      sections.length,
+      machine,
+      starts,
+      sizes,
+      names,
+      count,
+    );
     if (count > before) {
       from = Math.min(from, strings);
       to = Math.max(to, strings + strtab.size);
@@ -204,10 +229,13 @@ function readTable(file: Opened, type: number): Table {
   };
 }
 
-/** The symbol table of an ELF file: .symtab when it names anything (the fuller table), else .dynsym, as llvm-symbolizer. */
+/**
+ * The symbol table of an ELF file, as llvm-symbolizer chooses it (computeSymbolSizes): .symtab
+ * when it has a symbol besides the null one at index 0, else .dynsym.
+ */
 function symbolTable(file: Opened): Table {
-  const table = readTable(file, SHT_SYMTAB);
-  return table.starts.keys.length > 0 ? table : readTable(file, SHT_DYNSYM);
+  const symtab = file.img.sections.some((s) => s.type === SHT_SYMTAB && s.size >= 2 * SYM_SIZE);
+  return readTable(file, symtab ? SHT_SYMTAB : SHT_DYNSYM);
 }
 
 /** A function symbol of an ELF file, as {@link ElfSymbols.at} finds it. */
@@ -319,8 +347,10 @@ export class ElfSymbols {
   }
 
   /**
-   * The index of the function holding virtual address `vaddr`: the nearest symbol at or below it,
-   * if `vaddr` is inside its size (or the size is unknown). -1 when none. No allocation.
+   * The index of the symbol holding virtual address `vaddr`, by llvm-symbolizer's rule
+   * (SymbolizableObjectFile::getNameFromSymbolTable): the symbol with the greatest start at or
+   * below it (of those at one start, the largest), if `vaddr` is inside its size; a symbol without
+   * a size (an assembly label) reaches up to the next symbol's start. -1 when none. No allocation.
    */
   indexOf(vaddr: number): number {
     const a = this.#index.floor(vaddr);

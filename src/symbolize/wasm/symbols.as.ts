@@ -238,37 +238,77 @@ export function kernelUnique(
 
 // ---- ELF symbol tables ----
 
+const STT_NOTYPE: u32 = 0;
 const STT_OBJECT: u32 = 1;
 const STT_FUNC: u32 = 2;
 const STT_GNU_IFUNC: u32 = 10;
+/** SHN_LORESERVE: section indices from here on are not sections (SHN_ABS, SHN_COMMON, SHN_XINDEX...) */
+const SHN_LORESERVE: u32 = 0xff00;
+const EM_ARM: u32 = 40;
+const EM_AARCH64: u32 = 183;
+const EM_RISCV: u32 = 243;
 
 /**
- * Appends the defined function (FUNC, IFUNC) and object symbols with an address and a name, of
- * the `n` Elf64_Sym entries at `table` (entry 0 skipped), to the arrays at `starts` and `sizes`
+ * Whether the NUL-terminated name at `at` is a mapping symbol of machine `machine` (ARM's `$a`,
+ * `$d`, `$t`; AArch64's and RISC-V's `$d`, `$x`; RISC-V's `.L0 ` label), which llvm-symbolizer
+ * leaves out (ELFObjectFile::getSymbolFlags marks them SF_FormatSpecific). Reads at most 5 bytes
+ * before `limit`.
+ */
+function mappingSymbol(at: usize, limit: usize, machine: u32): bool {
+  if ((machine !== EM_ARM && machine !== EM_AARCH64 && machine !== EM_RISCV) || at + 2 > limit) return false;
+  const c0 = <u32>load<u8>(at);
+  const c1 = <u32>load<u8>(at + 1);
+  if (machine === EM_ARM) return c0 === 0x24 && (c1 === 0x61 || c1 === 0x64 || c1 === 0x74);
+  if (c0 === 0x24 && (c1 === 0x64 || c1 === 0x78)) return true;
+  // RISC-V's ".L0 " exactly: ".L0 " and its NUL
+  return (
+    machine === EM_RISCV &&
+    at + 5 <= limit &&
+    c0 === 0x2e &&
+    c1 === 0x4c &&
+    load<u8>(at + 2) === 0x30 &&
+    load<u8>(at + 3) === 0x20 &&
+    load<u8>(at + 4) === 0
+  );
+}
+
+/**
+ * Appends the symbols llvm-symbolizer looks addresses up in (SymbolizableObjectFile::addSymbol),
+ * of the `n` Elf64_Sym entries at `table` (entry 0 skipped), to the arrays at `starts` and `sizes`
  * (f64) and `names` (u32: `strings` + st_name, a memory address; names at or past `strSize` are
- * skipped), from index `count` on. Returns the new count.
+ * skipped), from index `count` on: the function (FUNC, IFUNC), object and untyped (NOTYPE:
+ * assembly labels) symbols of a section that is loaded — `alloc` holds a byte per section
+ * (`shnum` of them), 1 when the section has SHF_ALLOC — leaving out undefined and absolute
+ * symbols and machine `machine`'s mapping symbols. Returns the new count.
  */
 export function elfSymbols(
   table: usize,
   n: u32,
   strings: usize,
   strSize: u32,
+  alloc: usize,
+  shnum: u32,
+  machine: u32,
   starts: usize,
   sizes: usize,
   names: usize,
   count: u32,
 ): u32 {
   let c = <usize>count;
+  const limit = strings + <usize>strSize;
   for (let i: u32 = 1; i < n; i++) {
     const p = table + <usize>i * 24;
     const info = load<u32>(p + 4); // st_info, st_other, st_shndx
     const kind = info & 0xf;
-    if (kind !== STT_FUNC && kind !== STT_GNU_IFUNC && kind !== STT_OBJECT) continue;
-    if (info >> 16 === 0) continue; // SHN_UNDEF
+    if (kind !== STT_FUNC && kind !== STT_GNU_IFUNC && kind !== STT_OBJECT && kind !== STT_NOTYPE) continue;
+    const section = info >> 16;
+    // SHN_UNDEF, the reserved indices, and sections that are not loaded
+    if (section === 0 || section >= SHN_LORESERVE || section >= shnum) continue;
+    if (load<u8>(alloc + <usize>section) === 0) continue;
     const name = load<u32>(p);
-    const value = load<u64>(p + 8);
-    if (value === 0 || name === 0 || name >= strSize) continue;
-    store<f64>(starts + (c << 3), <f64>value);
+    if (name >= strSize) continue;
+    if (mappingSymbol(strings + <usize>name, limit, machine)) continue;
+    store<f64>(starts + (c << 3), <f64>load<u64>(p + 8));
     store<f64>(sizes + (c << 3), <f64>load<u64>(p + 16));
     store<u32>(names + (c << 2), <u32>strings + name);
     c++;
