@@ -21,6 +21,7 @@ export interface SymbolEngine {
     modStart: number,
     modEnd: number,
     types: number,
+    ranges: number,
   ): number;
   stableOrder(keys: number, count: number, order: number, other: number): number;
   kernelUnique(

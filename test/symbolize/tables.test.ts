@@ -9,7 +9,8 @@
  *   - a small shared library assembled here with each kind of symbol llvm keeps or leaves out
  *     (labels inside and after functions, aliases, objects, ifuncs, absolute, TLS and unloaded
  *     symbols), on every byte of its code, with its .symtab and stripped to its .dynsym;
- *   - the kernel: KernelSymbols against /proc/kallsyms read and sorted here, in plain JavaScript;
+ *   - the kernel: KernelSymbols against the kernel's own names (`%pS`, printed by bpf_snprintf in a
+ *     BPF program run here), and against /proc/kallsyms read and sorted here, in plain JavaScript;
  *   - a kallsyms file written here, out of order in several runs, with several symbols at one
  *     address, module names, and lines the parser must skip, against the same plain reading.
  */
@@ -19,6 +20,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { asm, loadAssembled } from "../../src/index.js";
 import { ElfSymbols, KernelSymbols } from "../../src/symbolize/index.js";
 import { haveTools, skipUnlessCI } from "../support/ci.js";
 import { llvmNames, mappings, random, randomPlace, SYMBOLIZER, segments } from "../support/elf-oracle.js";
@@ -275,17 +277,106 @@ test("kernel symbols: random addresses and symbol edges agree with /proc/kallsym
   if (!needsRoot(t)) return;
   const table = plainTable(plainKallsyms(readFileSync("/proc/kallsyms", "latin1")));
   const kernel = new KernelSymbols();
-  // BPF programs and modules come and go while other tests run: compare the kernel image's symbols
+  // BPF programs and modules come and go while other tests run: compare the kernel image's code
+  // symbols (the kernel names only its text, unless it lists its data too: see the %pS test)
   const next = random(1313);
+  const code = (l: Line) => l.module === undefined && /[tTwW]/.test(l.type);
   const checked = checkKernel(
     kernel,
     table,
     (i) =>
-      (table[i] as Line).module === undefined && (table[i + 1] as Line).module === undefined && next() < 0.05,
+      code(table[i] as Line) &&
+      code(table[i + 1] as Line) &&
+      !/^_e(init)?text$/.test((table[i] as Line).name) &&
+      next() < 0.05,
     99,
   );
   assert.ok(checked > 3000, `${checked} addresses checked`);
   assert.ok(kernel.size >= table.filter((l) => l.module === undefined).length, "every image symbol is kept");
+});
+
+/**
+ * The kernel's own name for each of `addresses`: `%pS` printed by bpf_snprintf in a syscall
+ * program run once an address ("name+0xoff/0xsize", " [module]" after a module's; the address in
+ * hex when no symbol holds it), as "name+0xoff [module]" or "none".
+ */
+function kernelPrints(addresses: bigint[]): string[] {
+  // zero the 128 bytes of stack the program uses, print into 120 of them, copy those to the context
+  const zero = Array.from({ length: 16 }, (_, i) => `*(u64 *)(r10 - ${8 * (i + 1)}) = r7`).join("\n");
+  const copy = Array.from(
+    { length: 15 },
+    (_, i) => `r1 = *(u64 *)(r10 - ${120 - 8 * i})\n*(u64 *)(r6 + ${8 + 8 * i}) = r1`,
+  ).join("\n");
+  using loaded = loadAssembled(
+    asm`
+      .rodata fmt "%pS"
+      r6 = r1
+      r7 = 0
+      ${zero}
+      r1 = *(u64 *)(r6 + 0)
+      *(u64 *)(r10 - 128) = r1
+      r1 = r10
+      r1 += -120
+      r2 = 120
+      r3 = fmt
+      r4 = r10
+      r4 += -128
+      r5 = 8
+      call bpf_snprintf
+      ${copy}
+      r0 = 0
+      exit
+    `,
+    { type: "syscall", flags: 1 << 4 },
+  );
+  const ctx = Buffer.alloc(128);
+  return addresses.map((a) => {
+    ctx.fill(0);
+    ctx.writeBigUInt64LE(a);
+    loaded.program.testRun({ ctx, ctxOutSize: 0 });
+    const printed = ctx.toString("latin1", 8, ctx.indexOf(0, 8));
+    const m = /^(.+)\+0x([0-9a-f]+)\/0x[0-9a-f]+(?: \[(.+)\])?$/.exec(printed);
+    if (!m) {
+      assert.equal(BigInt(printed), a, `the kernel prints a symbol or the address, got ${printed}`);
+      return "none";
+    }
+    return `${m[1]}+0x${m[2]}${m[3] ? ` [${m[3]}]` : ""}`;
+  });
+}
+
+test("kernel symbols: addresses are named as the kernel itself prints them (%pS)", (t) => {
+  if (!needsRoot(t)) return;
+  const kernel = new KernelSymbols();
+  const table = plainKallsyms(readFileSync("/proc/kallsyms", "latin1")).filter((l) => l.module === undefined);
+  const next = random(0x9e5);
+  const addresses: bigint[] = [];
+  // the image's symbols (BPF programs and modules come and go while other tests run): starts, the
+  // byte before, a random place up to the next symbol
+  for (let n = 0; n < 3000; n++) {
+    const i = Math.floor(next() * (table.length - 1));
+    const s = (table[i] as Line).address;
+    const gap = Number((table[i + 1] as Line).address - s);
+    addresses.push(s, s - 1n, s + BigInt(Math.floor(next() * Math.max(gap, 1))));
+  }
+  // the edges of the image's text, init text and the image
+  for (const l of table)
+    if (/^_(s|e)(init)?text$|^_end$/.test(l.name)) addresses.push(l.address - 1n, l.address, l.address + 1n);
+  const theirs = kernelPrints(addresses);
+  const ours = addresses.map((a) => {
+    const s = kernel.at(a);
+    return s ? `${s.name}+0x${(a - s.address).toString(16)}${s.module ? ` [${s.module}]` : ""}` : "none";
+  });
+  const wrong = ours.flatMap((o, i) =>
+    o === theirs[i]
+      ? []
+      : [`0x${(addresses[i] as bigint).toString(16)}: rawbpf ${o}, the kernel ${theirs[i]}`],
+  );
+  assert.deepEqual(
+    wrong.slice(0, 20),
+    [],
+    `${wrong.length} of ${addresses.length} addresses named otherwise`,
+  );
+  assert.ok(theirs.filter((x) => x === "none").length < theirs.length / 2, "the kernel named most addresses");
 });
 
 test("a kallsyms file out of order, with shared addresses and modules, is read as a plain sort reads it", () => {

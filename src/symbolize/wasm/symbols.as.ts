@@ -68,13 +68,41 @@ export function zeros(): u32 {
   return zeroLines;
 }
 
+/** Whether the `len` bytes at `at` are the name whose first 8 bytes (little-endian, zero-padded) are `lo` and next 2 `hi`. */
+function nameIs(at: usize, len: usize, n: usize, lo: u64, hi: u32): bool {
+  if (len !== n) return false;
+  const mask: u64 = n >= 8 ? 0xffffffffffffffff : ((<u64>1) << ((<u64>n) << 3)) - 1;
+  return (load<u64>(at) & mask) === lo && (n <= 8 || <u32>load<u16>(at + 8) === hi);
+}
+
+/**
+ * Where the kernel image's text and init text start and end, and where the image ends, as keys:
+ * the addresses of `_stext`, `_etext`, `_sinittext`, `_einittext` and `_end` (-1 when not
+ * listed), and how many local data symbols (d, b, r) the image lists (many when the kernel has
+ * CONFIG_KALLSYMS_ALL). Written by {@link kallsyms} to its `ranges` (6 f64).
+ */
+function imageMarks(at: usize, len: usize, key: f64, type: u32, ranges: usize): void {
+  if (type === 0x64 || type === 0x62 || type === 0x72) {
+    store<f64>(ranges + 40, load<f64>(ranges + 40) + 1);
+    return;
+  }
+  if (load<u8>(at) !== 0x5f) return;
+  let slot: i32 = -1;
+  if (nameIs(at, len, 6, 0x74786574735f, 0)) slot = 0;
+  else if (nameIs(at, len, 6, 0x74786574655f, 0)) slot = 1;
+  else if (nameIs(at, len, 10, 0x657474696e69735f, 0x7478)) slot = 2;
+  else if (nameIs(at, len, 10, 0x657474696e69655f, 0x7478)) slot = 3;
+  else if (nameIs(at, len, 4, 0x646e655f, 0)) slot = 4;
+  if (slot >= 0) store<f64>(ranges + ((<usize>slot) << 3), key);
+}
+
 /**
  * Parses the kallsyms text of `len` bytes at `text` ("ffffffff81000000 T _stext" a line, a
  * module's lines ending "\t[ext4]"): for each kernel-half address whose type is not a/A/U, in file
  * order, the key (offset from 0xffff800000000000, an exact double), where the name starts and ends
  * (memory addresses), where the module's name starts and ends (0, 0 for the kernel image), and the
  * type letter. The output arrays hold at least len / 21 + 1 entries (a line is at least 21 bytes).
- * Returns how many were written.
+ * Writes the image's marks to `ranges` (see {@link imageMarks}). Returns how many were written.
  */
 export function kallsyms(
   text: usize,
@@ -85,10 +113,13 @@ export function kallsyms(
   modStart: usize,
   modEnd: usize,
   types: usize,
+  ranges: usize,
 ): u32 {
   const end = text + <usize>len;
   let count: u32 = 0;
   zeroLines = 0;
+  for (let r: usize = 0; r < 5; r++) store<f64>(ranges + (r << 3), -1);
+  store<f64>(ranges + 40, 0);
   for (let at = text; at < end; ) {
     const e = lineEnd(at, end);
     if (e - at > 19 && load<u8>(at + 16) === 0x20) {
@@ -124,7 +155,9 @@ export function kallsyms(
           }
         }
         const k = <usize>count;
-        store<f64>(keys + (k << 3), <f64>(<u32>hi - KERNEL_BASE_HI) * 4294967296.0 + <f64>lo);
+        const key = <f64>(<u32>hi - KERNEL_BASE_HI) * 4294967296.0 + <f64>lo;
+        if (tab === 0) imageMarks(at + 19, e - at - 19, key, type, ranges);
+        store<f64>(keys + (k << 3), key);
         store<u32>(nameStart + (k << 2), <u32>(at + 19));
         store<u32>(nameEnd + (k << 2), <u32>(tab !== 0 ? tab : e));
         store<u32>(modStart + (k << 2), <u32>ms);
