@@ -16,7 +16,7 @@ import {
   SYM_SIZE,
 } from "../elf/constants.js";
 import { type Image, readElfParts, readImage } from "../elf/exec.js";
-import { readAt, SortedKeys, type SymbolEngine, symbolEngine, take } from "./wasm.js";
+import { readAt, SortedKeys, type SymbolEngine, scratchEngine, symbolEngine, take } from "./wasm.js";
 
 /** PT_NOTE: a program header of notes. */
 const PT_NOTE = 4;
@@ -125,10 +125,8 @@ interface Table {
   strings: Buffer;
   /** the engine that holds them (undefined: no symbols) */
   engine: SymbolEngine | undefined;
-  /** where the string tables are in `strings`, and whether their names are ASCII (decodable as latin1) */
-  from: number;
+  /** where the string tables end in `strings` */
   to: number;
-  ascii: boolean;
 }
 
 const EMPTY: Table = {
@@ -137,13 +135,17 @@ const EMPTY: Table = {
   names: new Uint32Array(0),
   strings: Buffer.alloc(0),
   engine: undefined,
-  from: 0,
   to: 0,
-  ascii: true,
 };
 
 /** SHF_ALLOC: a section loaded into memory. */
 const SHF_ALLOC = 2n;
+/** The machines whose mapping symbols ($a, $d, $t, $x) llvm-symbolizer leaves out: ARM, AArch64, RISC-V. */
+const EM_ARM = 40;
+const EM_AARCH64 = 183;
+const EM_RISCV = 243;
+/** Symbols read and walked at a time (96 KiB), in the scratch engine. */
+const CHUNK = 4096;
 
 /**
  * The symbols llvm-symbolizer looks addresses up in (SymbolizableObjectFile.cpp), of the symbol
@@ -160,72 +162,108 @@ function readTable(file: Opened, type: number): Table {
   for (const sec of sections) if (sec.type === type) total += Math.floor(sec.size / SYM_SIZE);
   if (total === 0) return EMPTY;
   const what = file.img.file;
+  // the table's engine keeps the string tables and the sorted symbols; the scratch engine holds
+  // the rest while the table is built
   const e = symbolEngine();
+  const s = scratchEngine();
   // a byte a section: whether it is loaded (only symbols of loaded sections name addresses)
   const shoff = Number(view.getBigUint64(40, true));
-  const alloc = take(e, sections.length, what);
-  const loaded = new Uint8Array(e.memory.buffer, alloc, sections.length);
+  const alloc = take(s, sections.length, what);
+  const starts = take(s, total * 8, what);
+  const sizes = take(s, total * 8, what);
+  const names = take(s, total * 4, what);
+  const chunk = take(s, CHUNK * SYM_SIZE, what);
+  const loaded = new Uint8Array(s.memory.buffer, alloc, sections.length);
   for (let i = 0; i < sections.length; i++) {
     const at = shoff + i * SHDR_SIZE + 8;
     loaded[i] = at + 8 <= view.byteLength && (view.getBigUint64(at, true) & SHF_ALLOC) !== 0n ? 1 : 0;
   }
   const machine = view.getUint16(18, true);
-  const starts = take(e, total * 8, what);
-  const sizes = take(e, total * 8, what);
-  const names = take(e, total * 4, what);
+  const mappingSymbols = machine === EM_ARM || machine === EM_AARCH64 || machine === EM_RISCV;
   let count = 0;
-  let from = Number.POSITIVE_INFINITY;
   let to = 0;
   for (const sec of sections) {
     if (sec.type !== type) continue;
     const strtab = sections[sec.link];
     if (strtab === undefined || strtab.type === SHT_NOBITS || sec.offset + sec.size > file.size) continue;
     if (strtab.offset + strtab.size > file.size) continue;
-    const n = Math.floor(sec.size / SYM_SIZE);
-    const at = take(e, n * SYM_SIZE, what);
     const strings = take(e, strtab.size, what);
-    if (!readAt(e, file.fd, at, sec.offset, n * SYM_SIZE)) continue;
     if (!readAt(e, file.fd, strings, strtab.offset, strtab.size)) continue;
-    const before = count;
-    count = e.elfSymbols(
-      at,
-      n,
-      strings,
-      strtab.size,
-      alloc,
-      sections.length,
-      machine,
-      starts,
-      sizes,
-      names,
-      count,
-    );
-    if (count > before) {
-      from = Math.min(from, strings);
-      to = Math.max(to, strings + strtab.size);
+    // the names are read in the scratch engine only on machines with mapping symbols to leave out
+    let copy = 0;
+    if (mappingSymbols) {
+      copy = take(s, strtab.size, what);
+      new Uint8Array(s.memory.buffer, copy, strtab.size).set(
+        new Uint8Array(e.memory.buffer, strings, strtab.size),
+      );
     }
+    const n = Math.floor(sec.size / SYM_SIZE);
+    const before = count;
+    let whole = true;
+    for (let k = 0; k < n && whole; k += CHUNK) {
+      const m = Math.min(CHUNK, n - k);
+      whole = readAt(s, file.fd, chunk, sec.offset + k * SYM_SIZE, m * SYM_SIZE);
+      if (whole) {
+        count = s.elfSymbols(
+          chunk,
+          m,
+          k === 0 ? 1 : 0,
+          copy,
+          strtab.size,
+          strings,
+          alloc,
+          sections.length,
+          machine,
+          starts,
+          sizes,
+          names,
+          count,
+        );
+      }
+    }
+    if (!whole) count = before;
+    else if (count > before) to = Math.max(to, strings + strtab.size);
   }
   if (count === 0) return EMPTY;
-  const order = take(e, count * 4, what);
-  const other = take(e, count * 4, what);
-  const counts = take(e, 65536 * 4, what);
-  const outStarts = take(e, count * 8, what);
-  const outEnds = take(e, count * 8, what);
-  const outNames = take(e, count * 4, what);
-  const kept = e.elfSort(count, starts, sizes, names, order, other, counts, outStarts, outEnds, outNames);
-  const ascii = e.ascii(from, to) === 1;
-  const sorted = new SortedKeys(e, outStarts, kept, what);
+  const order = take(s, count * 4, what);
+  const keys2 = take(s, count * 8, what);
+  const order2 = take(s, count * 4, what);
+  const counts = take(s, 4 * 65536 * 4, what);
+  const outStarts = take(s, count * 8, what);
+  const outEnds = take(s, count * 8, what);
+  const outNames = take(s, count * 4, what);
+  const kept = s.elfSort(
+    count,
+    starts,
+    sizes,
+    names,
+    order,
+    keys2,
+    order2,
+    counts,
+    outStarts,
+    outEnds,
+    outNames,
+  );
+  // what the table keeps, into its own engine
+  const keptStarts = take(e, kept * 8, what);
+  const keptEnds = take(e, kept * 8, what);
+  const keptNames = take(e, kept * 4, what);
+  const from = s.memory.buffer;
+  const into = e.memory.buffer;
+  new Float64Array(into, keptStarts, kept).set(new Float64Array(from, outStarts, kept));
+  new Float64Array(into, keptEnds, kept).set(new Float64Array(from, outEnds, kept));
+  new Uint32Array(into, keptNames, kept).set(new Uint32Array(from, outNames, kept));
+  const sorted = new SortedKeys(e, keptStarts, kept, what);
   // the memory grows no more: views of it stay valid
   const memory = e.memory.buffer;
   return {
     starts: sorted,
-    ends: new Float64Array(memory, outEnds, kept),
-    names: new Uint32Array(memory, outNames, kept),
+    ends: new Float64Array(memory, keptEnds, kept),
+    names: new Uint32Array(memory, keptNames, kept),
     strings: Buffer.from(memory),
     engine: e,
-    from,
     to,
-    ascii,
   };
 }
 
@@ -270,8 +308,6 @@ export class ElfSymbols {
   /** the memory the string tables are in, and where they end */
   readonly #strings: Buffer;
   readonly #to: number;
-  /** whether the string tables are ASCII: names are then decoded as latin1 (the same, and quicker) */
-  readonly #ascii: boolean;
   /** the PT_LOAD segments: file offsets [offset, end) are at virtual address offset + delta */
   readonly #segOffset: Float64Array;
   readonly #segEnd: Float64Array;
@@ -324,7 +360,6 @@ export class ElfSymbols {
     this.#names = new Array(table.starts.keys.length);
     this.#strings = table.strings;
     this.#to = table.to;
-    this.#ascii = table.ascii;
     this.#segOffset = Float64Array.from(segments, (s) => s.offset);
     this.#segEnd = Float64Array.from(segments, (s) => s.offset + s.fileSize);
     this.#segDelta = Float64Array.from(segments, (s) => Number(s.vaddr) - s.offset);
@@ -368,8 +403,10 @@ export class ElfSymbols {
     if (name === undefined) {
       const at = this.#nameAt[i] as number;
       // the name ends at its NUL or where a symbol version starts ('@')
-      const end = (this.#engine as SymbolEngine).nameEnd(at, this.#to);
-      name = this.#strings.toString(this.#ascii ? "latin1" : "utf8", at, end);
+      // the end, plus 0.5 when the name is not ASCII: ASCII is decoded as latin1 (the same, and quicker)
+      const r = (this.#engine as SymbolEngine).nameEnd(at, this.#to);
+      const end = Math.floor(r);
+      name = this.#strings.toString(end === r ? "latin1" : "utf8", at, end);
       this.#names[i] = name;
     }
     return name;

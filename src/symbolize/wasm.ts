@@ -39,11 +39,14 @@ export interface SymbolEngine {
     outModStart: number,
     outModEnd: number,
   ): number;
+  reset(): void;
   elfSymbols(
     table: number,
     n: number,
+    first: number,
     strings: number,
     strSize: number,
+    strBase: number,
     alloc: number,
     shnum: number,
     machine: number,
@@ -58,23 +61,37 @@ export interface SymbolEngine {
     sizes: number,
     names: number,
     order: number,
-    other: number,
+    keys2: number,
+    order2: number,
     counts: number,
     outStarts: number,
     outEnds: number,
     outNames: number,
   ): number;
   nameEnd(at: number, limit: number): number;
-  ascii(from: number, to: number): number;
   bucketIndex(keys: number, count: number, min: number, width: number, out: number, buckets: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
+let scratch: SymbolEngine | undefined;
 
 /** A fresh engine (the module is compiled once per process, on first use). */
 export function symbolEngine(): SymbolEngine {
   compiled ??= new WebAssembly.Module(Buffer.from(WASM, "base64"));
   return new WebAssembly.Instance(compiled, {}).exports as unknown as SymbolEngine;
+}
+
+/**
+ * The process's scratch engine, emptied: for what a table needs only while it is built (a symbol
+ * table read a piece at a time, the sort's arrays), so that each table's own engine holds only
+ * what it keeps. Its memory stays (as large as the largest table needed) and is used again: no
+ * fresh pages, and no large garbage, for each table. Tables are built synchronously: one user at
+ * a time.
+ */
+export function scratchEngine(): SymbolEngine {
+  scratch ??= symbolEngine();
+  scratch.reset();
+  return scratch;
 }
 
 /**

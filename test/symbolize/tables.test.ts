@@ -57,7 +57,7 @@ function nmFunctions(file: string): { address: number; size: number }[] {
  * (SymbolizableObjectFile::addSymbol): a function with a label inside it (the label names the
  * rest of the function), padding after a function (no name), a label after the padding, a large
  * and a small function at one address (the large one is kept), two of one size at one address
- * (the later in the table), an object, an ifunc, a label at the end; an absolute symbol inside
+ * (the later in the table), an object, an ifunc, a label, a label named in UTF-8 at the end; an absolute symbol inside
  * the padding, a TLS object and a label in a section that is not loaded (none of them names
  * anything).
  */
@@ -103,6 +103,8 @@ chooser:
 	.size	chooser, 16
 last_label:
 	.fill	16, 1, 0x90
+"caf\u00e9_\u03bb_label":
+	.fill	16, 1, 0x90
 	.globl	absolute_sym
 	.set	absolute_sym, sized + 0x45
 	.section	.tbss,"awT",@nobits
@@ -138,7 +140,19 @@ test("an assembled library's labels, aliases and left-out symbols are named as l
     const vaddrs = [0, 1, 8, 0x40, 0x800];
     for (let a = start - 16; a < start + size + 16; a++) vaddrs.push(a);
     for (const [file, expect] of [
-      [full, ["sized", "inner_label", "after_pad", "big", "table", "chooser", "last_label"]],
+      [
+        full,
+        [
+          "sized",
+          "inner_label",
+          "after_pad",
+          "big",
+          "table",
+          "chooser",
+          "last_label",
+          "caf\u00e9_\u03bb_label",
+        ],
+      ],
       [stripped, ["sized", "big", "chooser"]],
     ] as const) {
       const table = new ElfSymbols(file, false);

@@ -28,6 +28,11 @@ export function take(bytes: u32): usize {
   return at;
 }
 
+/** Gives back everything taken: the next {@link take} starts again at the bottom (a scratch instance reused for table after table). */
+export function reset(): void {
+  top = 0;
+}
+
 // ---- /proc/kallsyms ----
 
 /** The lowest kernel address's high 32 bits (0xffff800000000000): keys are offsets from it. */
@@ -307,18 +312,23 @@ function mappingSymbol(at: usize, limit: usize, machine: u32): bool {
 
 /**
  * Appends the symbols llvm-symbolizer looks addresses up in (SymbolizableObjectFile::addSymbol),
- * of the `n` Elf64_Sym entries at `table` (entry 0 skipped), to the arrays at `starts` and `sizes`
- * (f64) and `names` (u32: `strings` + st_name, a memory address; names at or past `strSize` are
- * skipped), from index `count` on: the function (FUNC, IFUNC), object and untyped (NOTYPE:
- * assembly labels) symbols of a section that is loaded — `alloc` holds a byte per section
- * (`shnum` of them), 1 when the section has SHF_ALLOC — leaving out undefined and absolute
- * symbols and machine `machine`'s mapping symbols. Returns the new count.
+ * of the `n` Elf64_Sym entries at `table` (the entry at `table` is skipped when `first` is 1: a
+ * symbol table's null entry), to the arrays at `starts` (u64), `sizes` (f64) and `names` (u32:
+ * `strBase` + st_name, where the string table is in the memory that keeps the names; names at or
+ * past `strSize` are skipped), from index `count` on: the function (FUNC, IFUNC), object and
+ * untyped (NOTYPE: assembly labels) symbols of a section that is loaded — `alloc` holds a byte
+ * per section (`shnum` of them), 1 when the section has SHF_ALLOC — leaving out undefined and
+ * absolute symbols and machine `machine`'s mapping symbols (whose names are read at `strings`, a
+ * copy of the string table in this memory, for the machines that have them; 0 otherwise).
+ * Returns the new count.
  */
 export function elfSymbols(
   table: usize,
   n: u32,
+  first: u32,
   strings: usize,
   strSize: u32,
+  strBase: u32,
   alloc: usize,
   shnum: u32,
   machine: u32,
@@ -328,8 +338,9 @@ export function elfSymbols(
   count: u32,
 ): u32 {
   let c = <usize>count;
+  const mapping = strings !== 0 && (machine === EM_ARM || machine === EM_AARCH64 || machine === EM_RISCV);
   const limit = strings + <usize>strSize;
-  for (let i: u32 = 1; i < n; i++) {
+  for (let i: u32 = first; i < n; i++) {
     const p = table + <usize>i * 24;
     const info = load<u32>(p + 4); // st_info, st_other, st_shndx
     const kind = info & 0xf;
@@ -340,21 +351,24 @@ export function elfSymbols(
     if (load<u8>(alloc + <usize>section) === 0) continue;
     const name = load<u32>(p);
     if (name >= strSize) continue;
-    if (mappingSymbol(strings + <usize>name, limit, machine)) continue;
-    store<f64>(starts + (c << 3), <f64>load<u64>(p + 8));
+    if (mapping && mappingSymbol(strings + <usize>name, limit, machine)) continue;
+    store<u64>(starts + (c << 3), load<u64>(p + 8));
     store<f64>(sizes + (c << 3), <f64>load<u64>(p + 16));
-    store<u32>(names + (c << 2), <u32>strings + name);
+    store<u32>(names + (c << 2), strBase + name);
     c++;
   }
   return <u32>c;
 }
 
 /**
- * Sorts the `count` symbols (`starts`, `sizes`, `names` from {@link elfSymbols}) by address and
- * keeps one per address: the largest, the later in the table on a tie. A stable radix sort of the
- * addresses (as u64, 16 bits a pass, as many passes as the largest address needs) into `order`
- * through `other` (u32 each, `count` entries), and 64 Ki u32 of `counts`. Writes the kept starts,
- * ends (start + size) and names to the `out*` arrays; returns how many.
+ * Sorts the `count` symbols (`starts` (u64, sorted in place), `sizes`, `names` from
+ * {@link elfSymbols}) by address and keeps one per address as llvm-symbolizer does (a stable sort
+ * by address and size, the last of each address kept): the largest, the later in the table on a
+ * tie. A stable least-significant-digit radix sort of the addresses carrying each symbol's index:
+ * as few passes as the largest address needs (at most 16 bits a digit), the keys and indices
+ * ping-ponging between `starts`/`order` and `keys2`/`order2` (`count` u64 and u32 each), the
+ * digits counted in one sweep into `counts` (4 × 64 Ki u32). Writes the kept starts, ends
+ * (start + size; f64) and names to the `out*` arrays; returns how many.
  */
 export function elfSort(
   count: u32,
@@ -362,7 +376,8 @@ export function elfSort(
   sizes: usize,
   names: usize,
   order: usize,
-  other: usize,
+  keys2: usize,
+  order2: usize,
   counts: usize,
   outStarts: usize,
   outEnds: usize,
@@ -370,50 +385,68 @@ export function elfSort(
 ): u32 {
   let max: u64 = 0;
   for (let i: u32 = 0; i < count; i++) {
-    const v = <u64>load<f64>(starts + ((<usize>i) << 3));
+    const v = load<u64>(starts + ((<usize>i) << 3));
     if (v > max) max = v;
+    store<u32>(order + ((<usize>i) << 2), i);
   }
-  for (let i: u32 = 0; i < count; i++) store<u32>(order + ((<usize>i) << 2), i);
-  let a = order;
-  let b = other;
-  for (let shift: u64 = 0; shift < 64 && (shift === 0 || max >> shift !== 0); shift += 16) {
-    memory.fill(counts, 0, 65536 << 2);
-    for (let k: u32 = 0; k < count; k++) {
-      const i = <usize>load<u32>(a + ((<usize>k) << 2));
-      const d = <usize>((<u64>load<f64>(starts + (i << 3)) >> shift) & 0xffff);
-      store<u32>(counts + (d << 2), load<u32>(counts + (d << 2)) + 1);
+  const bits: u32 = max === 0 ? 1 : 64 - <u32>clz(max);
+  const passes: u32 = (bits + 15) >> 4;
+  const digit: u32 = (bits + passes - 1) / passes;
+  const radix: usize = (<usize>1) << digit;
+  const mask: u64 = <u64>radix - 1;
+  memory.fill(counts, 0, (radix * <usize>passes) << 2);
+  for (let k: u32 = 0; k < count; k++) {
+    const v = load<u64>(starts + ((<usize>k) << 3));
+    for (let p: u32 = 0; p < passes; p++) {
+      const at = counts + ((<usize>p * radix + <usize>((v >> <u64>(p * digit)) & mask)) << 2);
+      store<u32>(at, load<u32>(at) + 1);
     }
+  }
+  let ka = starts;
+  let ia = order;
+  let kb = keys2;
+  let ib = order2;
+  for (let p: u32 = 0; p < passes; p++) {
+    const c = counts + ((<usize>p * radix) << 2);
     let sum: u32 = 0;
-    for (let d: usize = 0; d < 65536; d++) {
-      const c = load<u32>(counts + (d << 2));
-      store<u32>(counts + (d << 2), sum);
-      sum += c;
+    for (let d: usize = 0; d < radix; d++) {
+      const n = load<u32>(c + (d << 2));
+      store<u32>(c + (d << 2), sum);
+      sum += n;
     }
+    const shift = <u64>(p * digit);
     for (let k: u32 = 0; k < count; k++) {
-      const i = load<u32>(a + ((<usize>k) << 2));
-      const d = <usize>((<u64>load<f64>(starts + ((<usize>i) << 3)) >> shift) & 0xffff);
-      const to = load<u32>(counts + (d << 2));
-      store<u32>(counts + (d << 2), to + 1);
-      store<u32>(b + ((<usize>to) << 2), i);
+      const v = load<u64>(ka + ((<usize>k) << 3));
+      const at = c + ((<usize>((v >> shift) & mask)) << 2);
+      const to = <usize>load<u32>(at);
+      store<u32>(at, <u32>to + 1);
+      store<u64>(kb + (to << 3), v);
+      store<u32>(ib + (to << 2), load<u32>(ia + ((<usize>k) << 2)));
     }
-    const t = a;
-    a = b;
-    b = t;
+    let t = ka;
+    ka = kb;
+    kb = t;
+    t = ia;
+    ia = ib;
+    ib = t;
   }
   let kept: usize = 0;
   for (let k: u32 = 0; k < count; ) {
-    let best = <usize>load<u32>(a + ((<usize>k) << 2));
-    const start = load<f64>(starts + (best << 3));
+    const start = load<u64>(ka + ((<usize>k) << 3));
+    let best = <usize>load<u32>(ia + ((<usize>k) << 2));
+    let bestSize = load<f64>(sizes + (best << 3));
     let j: u32 = k + 1;
-    for (; j < count; j++) {
-      const i = <usize>load<u32>(a + ((<usize>j) << 2));
-      if (load<f64>(starts + (i << 3)) !== start) break;
-      const si = load<f64>(sizes + (i << 3));
-      const sb = load<f64>(sizes + (best << 3));
-      if (si > sb || (si === sb && i > best)) best = i;
+    for (; j < count && load<u64>(ka + ((<usize>j) << 3)) === start; j++) {
+      const i = <usize>load<u32>(ia + ((<usize>j) << 2));
+      const size = load<f64>(sizes + (i << 3));
+      // the order within one address is the table's (the sort is stable): the later wins a tie
+      if (size >= bestSize) {
+        best = i;
+        bestSize = size;
+      }
     }
-    store<f64>(outStarts + (kept << 3), start);
-    store<f64>(outEnds + (kept << 3), start + load<f64>(sizes + (best << 3)));
+    store<f64>(outStarts + (kept << 3), <f64>start);
+    store<f64>(outEnds + (kept << 3), <f64>start + bestSize);
     store<u32>(outNames + (kept << 2), load<u32>(names + (best << 2)));
     kept++;
     k = j;
@@ -427,32 +460,36 @@ const ATS: u64 = 0x4040404040404040;
 
 /**
  * Where the name at `at` ends: at its NUL or at its first '@' (a symbol version follows:
- * `fclose@@GLIBC_2.2.5`), not past `limit`; 8 bytes at a time.
+ * `fclose@@GLIBC_2.2.5`), not past `limit`; 8 bytes at a time. Returned as a number whose
+ * integer part is the end and which has 0.5 added when the name is not ASCII (then it is UTF-8).
  */
-export function nameEnd(at: usize, limit: usize): usize {
+export function nameEnd(at: usize, limit: usize): f64 {
   let q = at;
-  while (q + 8 <= limit) {
+  let any: u64 = 0;
+  for (;;) {
+    if (q + 8 > limit) {
+      while (q < limit) {
+        const c = load<u8>(q);
+        if (c === 0 || c === 0x40) break;
+        any |= <u64>c;
+        q++;
+      }
+      break;
+    }
     const x = load<u64>(q);
     const y = x ^ ATS;
     const t = ((x - ONES) & ~x & HIGH) | ((y - ONES) & ~y & HIGH);
-    if (t !== 0) return q + <usize>(ctz(t) >> 3);
+    if (t !== 0) {
+      const n = <usize>(ctz(t) >> 3);
+      // the bytes before the end
+      if (n > 0) any |= x & (<u64>-1 >> <u64>(64 - (n << 3)));
+      q += n;
+      break;
+    }
+    any |= x;
     q += 8;
   }
-  while (q < limit) {
-    const c = load<u8>(q);
-    if (c === 0 || c === 0x40) break;
-    q++;
-  }
-  return q;
-}
-
-/** Whether the bytes from `from` to `to` are all ASCII (below 0x80): 1 or 0. */
-export function ascii(from: usize, to: usize): u32 {
-  let any: u64 = 0;
-  let q = from;
-  for (; q + 8 <= to; q += 8) any |= load<u64>(q);
-  for (; q < to; q++) any |= <u64>load<u8>(q);
-  return (any & HIGH) === 0 ? 1 : 0;
+  return <f64>q + ((any & HIGH) === 0 ? 0 : 0.5);
 }
 
 /**
