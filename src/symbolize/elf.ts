@@ -118,8 +118,8 @@ function buildId(file: Opened): string | undefined {
 
 /** The sorted symbols of one table, as views of an engine's memory, which also holds the names. */
 interface Table {
+  /** each symbol's start and end, side by side */
   starts: SortedKeys;
-  ends: Float64Array;
   /** where each name starts in `strings` */
   names: Uint32Array;
   strings: Buffer;
@@ -130,8 +130,7 @@ interface Table {
 }
 
 const EMPTY: Table = {
-  starts: new SortedKeys(undefined, 0, 0, ""),
-  ends: new Float64Array(0),
+  starts: new SortedKeys(undefined, 0, 0, "", 2),
   names: new Uint32Array(0),
   strings: Buffer.alloc(0),
   engine: undefined,
@@ -229,37 +228,21 @@ function readTable(file: Opened, type: number): Table {
   const keys2 = take(s, count * 8, what);
   const order2 = take(s, count * 4, what);
   const counts = take(s, 4 * 65536 * 4, what);
-  const outStarts = take(s, count * 8, what);
-  const outEnds = take(s, count * 8, what);
+  const outPairs = take(s, count * 16, what);
   const outNames = take(s, count * 4, what);
-  const kept = s.elfSort(
-    count,
-    starts,
-    sizes,
-    names,
-    order,
-    keys2,
-    order2,
-    counts,
-    outStarts,
-    outEnds,
-    outNames,
-  );
+  const kept = s.elfSort(count, starts, sizes, names, order, keys2, order2, counts, outPairs, outNames);
   // what the table keeps, into its own engine
-  const keptStarts = take(e, kept * 8, what);
-  const keptEnds = take(e, kept * 8, what);
+  const keptPairs = take(e, kept * 16, what);
   const keptNames = take(e, kept * 4, what);
   const from = s.memory.buffer;
   const into = e.memory.buffer;
-  new Float64Array(into, keptStarts, kept).set(new Float64Array(from, outStarts, kept));
-  new Float64Array(into, keptEnds, kept).set(new Float64Array(from, outEnds, kept));
+  new Float64Array(into, keptPairs, kept * 2).set(new Float64Array(from, outPairs, kept * 2));
   new Uint32Array(into, keptNames, kept).set(new Uint32Array(from, outNames, kept));
-  const sorted = new SortedKeys(e, keptStarts, kept, what);
+  const sorted = new SortedKeys(e, keptPairs, kept, what, 2);
   // the memory grows no more: views of it stay valid
   const memory = e.memory.buffer;
   return {
     starts: sorted,
-    ends: new Float64Array(memory, keptEnds, kept),
     names: new Uint32Array(memory, keptNames, kept),
     strings: Buffer.from(memory),
     engine: e,
@@ -298,10 +281,10 @@ export class ElfSymbols {
   readonly error: string | undefined;
   /** the separate debug file the symbols came from (/usr/lib/debug/.build-id/...), when there is one */
   readonly debugFile: string | undefined;
-  readonly #starts: Float64Array;
+  /** each symbol's start and end, side by side (one cache line for a lookup) */
+  readonly #pairs: Float64Array;
   /** the starts with a bucket index over them */
   readonly #index: SortedKeys;
-  readonly #ends: Float64Array;
   readonly #nameAt: Uint32Array;
   readonly #engine: SymbolEngine | undefined;
   readonly #names: (string | undefined)[];
@@ -338,13 +321,13 @@ export class ElfSymbols {
         try {
           debugFd = openSync(debug, "r");
           table = symbolTable(readHeaders(debugFd, fstatSync(debugFd).size, debug));
-          if (table.starts.keys.length > 0) debugFile = debug;
+          if (table.starts.count > 0) debugFile = debug;
         } catch {
           // the file's own symbols, then
         }
       }
-      if (table.starts.keys.length === 0) table = symbolTable(own);
-      if (table.starts.keys.length === 0) error = `${path} has no function symbols (stripped?)`;
+      if (table.starts.count === 0) table = symbolTable(own);
+      if (table.starts.count === 0) error = `${path} has no function symbols (stripped?)`;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     } finally {
@@ -353,11 +336,10 @@ export class ElfSymbols {
     }
     this.debugFile = debugFile;
     this.#index = table.starts;
-    this.#starts = table.starts.keys;
-    this.#ends = table.ends;
+    this.#pairs = table.starts.keys;
     this.#nameAt = table.names;
     this.#engine = table.engine;
-    this.#names = new Array(table.starts.keys.length);
+    this.#names = new Array(table.starts.count);
     this.#strings = table.strings;
     this.#to = table.to;
     this.#segOffset = Float64Array.from(segments, (s) => s.offset);
@@ -368,7 +350,21 @@ export class ElfSymbols {
 
   /** How many distinct function addresses the file has. */
   get size(): number {
-    return this.#starts.length;
+    return this.#index.count;
+  }
+
+  /**
+   * What to add to each file offset from `offset` up to `end` to get its virtual address, when one
+   * PT_LOAD segment holds them all (a mapping of the file: then one addition turns its addresses
+   * into the file's); NaN otherwise.
+   */
+  delta(offset: number, end: number): number {
+    const offsets = this.#segOffset;
+    for (let i = 0; i < offsets.length; i++) {
+      if (offset >= (offsets[i] as number) && end <= (this.#segEnd[i] as number))
+        return this.#segDelta[i] as number;
+    }
+    return Number.NaN;
   }
 
   /** The virtual address of file offset `offset` (through the PT_LOAD segment holding it), or -1. */
@@ -390,8 +386,8 @@ export class ElfSymbols {
   indexOf(vaddr: number): number {
     const a = this.#index.floor(vaddr);
     if (a < 0) return -1;
-    const end = this.#ends[a] as number;
-    return end > (this.#starts[a] as number) && vaddr >= end ? -1 : a;
+    const end = this.#pairs[2 * a + 1] as number;
+    return end > (this.#pairs[2 * a] as number) && vaddr >= end ? -1 : a;
   }
 
   /**
@@ -416,7 +412,7 @@ export class ElfSymbols {
   at(vaddr: number): ElfSymbol | undefined {
     const i = this.indexOf(vaddr);
     if (i < 0) return undefined;
-    const start = this.#starts[i] as number;
-    return { name: this.nameAt(i), address: start, size: (this.#ends[i] as number) - start };
+    const start = this.#pairs[2 * i] as number;
+    return { name: this.nameAt(i), address: start, size: (this.#pairs[2 * i + 1] as number) - start };
   }
 }

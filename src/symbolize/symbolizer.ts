@@ -53,6 +53,15 @@ interface ProcessEntry {
   unknown: (string | undefined)[];
   /** the JIT's symbols (/tmp/perf-PID.map), read on first use; null when there is none */
   jit: PerfMap | null | undefined;
+  /**
+   * for each mapping, what turns its addresses into its file's virtual addresses (one addition,
+   * when one segment holds the whole mapping; NaN: not known yet, or by file offset one by one)
+   */
+  bias: Float64Array;
+  /** whether `bias` is known, for each mapping */
+  biased: Uint8Array;
+  /** the mapping found last (frames of one stack are mostly of one file) */
+  last: number;
 }
 
 const TWO32 = 2 ** 32;
@@ -130,6 +139,9 @@ export class Symbolizer {
             tables: new Array(maps.paths.length),
             unknown: new Array(maps.paths.length),
             jit: undefined,
+            bias: new Float64Array(maps.paths.length),
+            biased: new Uint8Array(maps.paths.length),
+            last: 0,
           }
         : null;
       this.#processes.set(pid, p);
@@ -154,8 +166,13 @@ export class Symbolizer {
     const p = this.#process(pid);
     if (p === null) return "[unknown]";
     const address = hi * TWO32 + lo;
-    const m = mappingOf(p.maps, address);
-    if (m < 0) return this.#jitName(p, pid, address) ?? "[unknown]";
+    const { starts, ends } = p.maps;
+    let m = p.last;
+    if (!(address >= (starts[m] as number) && address < (ends[m] as number))) {
+      m = mappingOf(p.maps, address);
+      if (m < 0) return this.#jitName(p, pid, address) ?? "[unknown]";
+      p.last = m;
+    }
     let table = p.tables[m];
     if (table === undefined) {
       const path = p.maps.paths[m] as string;
@@ -165,11 +182,18 @@ export class Symbolizer {
     if (table === null) {
       const jit = this.#jitName(p, pid, address);
       if (jit !== undefined) return jit;
-    }
-    if (table !== null) {
-      const vaddr = table.virtualAddress(
-        address - (p.maps.starts[m] as number) + (p.maps.offsets[m] as number),
-      );
+    } else {
+      if (p.biased[m] === 0) {
+        const offset = p.maps.offsets[m] as number;
+        const start = starts[m] as number;
+        p.bias[m] = table.delta(offset, offset + (ends[m] as number) - start) + offset - start;
+        p.biased[m] = 1;
+      }
+      const bias = p.bias[m] as number;
+      const vaddr =
+        bias === bias
+          ? address + bias
+          : table.virtualAddress(address - (starts[m] as number) + (p.maps.offsets[m] as number));
       const i = vaddr < 0 ? -1 : table.indexOf(vaddr);
       if (i >= 0) return table.nameAt(i);
     }

@@ -64,12 +64,19 @@ export interface SymbolEngine {
     keys2: number,
     order2: number,
     counts: number,
-    outStarts: number,
-    outEnds: number,
+    outPairs: number,
     outNames: number,
   ): number;
   nameEnd(at: number, limit: number): number;
-  bucketIndex(keys: number, count: number, min: number, width: number, out: number, buckets: number): void;
+  bucketIndex(
+    keys: number,
+    count: number,
+    stride: number,
+    min: number,
+    width: number,
+    out: number,
+    buckets: number,
+  ): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -152,38 +159,43 @@ export function readAt(e: SymbolEngine, fd: number, at: number, offset: number, 
 /**
  * Ascending keys (addresses) and a bucket index over them, so that finding the last key at or
  * below an address searches one bucket (about one key) instead of the whole array. Built in the
- * engine's memory; the keys are a view of it.
+ * engine's memory; the keys are a view of it. A key may come with other numbers laid after it
+ * (`stride` numbers an entry: an ELF symbol's start and end side by side, one cache line).
  */
 export class SortedKeys {
-  /** the keys, ascending */
+  /** the entries, ascending by their first number, `stride` numbers each */
   readonly keys: Float64Array;
+  /** how many entries */
+  readonly count: number;
+  /** numbers an entry */
+  readonly stride: number;
   readonly #min: number;
   /** 1 / the buckets' width (a power of two: exact) */
   readonly #scale: number;
   readonly #buckets: Uint32Array;
-  readonly #count: number;
 
   /**
-   * Indexes the `count` ascending keys at `at` in the engine's memory (which must not grow after);
-   * no engine: no keys.
+   * Indexes the `count` entries (`stride` numbers each, ascending by the first) at `at` in the
+   * engine's memory (which must not grow after); no engine: no keys.
    */
-  constructor(e: SymbolEngine | undefined, at: number, count: number, what: string) {
-    this.#count = e === undefined ? 0 : count;
+  constructor(e: SymbolEngine | undefined, at: number, count: number, what: string, stride = 1) {
+    this.count = e === undefined ? 0 : count;
+    this.stride = stride;
     this.keys = new Float64Array(0);
     this.#min = 0;
     this.#scale = 1;
     this.#buckets = new Uint32Array(1);
     if (e === undefined || count === 0) return;
-    const keys = new Float64Array(e.memory.buffer, at, count);
+    const keys = new Float64Array(e.memory.buffer, at, count * stride);
     const min = keys[0] as number;
-    const range = (keys[count - 1] as number) - min;
+    const range = (keys[(count - 1) * stride] as number) - min;
     // about one key a bucket, at most 2 * count + 1 buckets
     const width = 2 ** Math.max(0, Math.ceil(Math.log2((range + 1) / count)));
     const buckets = Math.floor(range / width) + 1;
     const index = take(e, (buckets + 1) * 4, what);
-    e.bucketIndex(at, count, min, width, index, buckets);
+    e.bucketIndex(at, count, stride, min, width, index, buckets);
     const memory = e.memory.buffer;
-    this.keys = new Float64Array(memory, at, count);
+    this.keys = new Float64Array(memory, at, count * stride);
     this.#min = min;
     this.#scale = 1 / width;
     this.#buckets = new Uint32Array(memory, index, buckets + 1);
@@ -192,7 +204,8 @@ export class SortedKeys {
   /** The index of the last key at or below `key`, or -1. No allocation. */
   floor(key: number): number {
     const keys = this.keys;
-    if (this.#count === 0 || key < (keys[0] as number)) return -1;
+    const stride = this.stride;
+    if (this.count === 0 || key < (keys[0] as number)) return -1;
     const buckets = this.#buckets;
     const b = Math.floor((key - this.#min) * this.#scale);
     let lo: number;
@@ -203,12 +216,12 @@ export class SortedKeys {
       hi = (buckets[b + 1] as number) - 1;
       if (lo < 0) lo = 0;
     } else {
-      lo = this.#count - 1;
+      lo = this.count - 1;
       hi = lo;
     }
     while (lo < hi) {
       const m = (lo + hi + 1) >>> 1;
-      if ((keys[m] as number) <= key) lo = m;
+      if ((keys[m * stride] as number) <= key) lo = m;
       else hi = m - 1;
     }
     return lo;

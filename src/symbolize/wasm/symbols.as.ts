@@ -367,8 +367,9 @@ export function elfSymbols(
  * tie. A stable least-significant-digit radix sort of the addresses carrying each symbol's index:
  * as few passes as the largest address needs (at most 16 bits a digit), the keys and indices
  * ping-ponging between `starts`/`order` and `keys2`/`order2` (`count` u64 and u32 each), the
- * digits counted in one sweep into `counts` (4 × 64 Ki u32). Writes the kept starts, ends
- * (start + size; f64) and names to the `out*` arrays; returns how many.
+ * digits counted in one sweep into `counts` (4 × 64 Ki u32). Writes the kept starts and ends
+ * (start + size) side by side to `outPairs` (f64 pairs) and the names to `outNames`; returns how
+ * many.
  */
 export function elfSort(
   count: u32,
@@ -379,8 +380,7 @@ export function elfSort(
   keys2: usize,
   order2: usize,
   counts: usize,
-  outStarts: usize,
-  outEnds: usize,
+  outPairs: usize,
   outNames: usize,
 ): u32 {
   let max: u64 = 0;
@@ -445,8 +445,8 @@ export function elfSort(
         bestSize = size;
       }
     }
-    store<f64>(outStarts + (kept << 3), <f64>start);
-    store<f64>(outEnds + (kept << 3), <f64>start + bestSize);
+    store<f64>(outPairs + (kept << 4), <f64>start);
+    store<f64>(outPairs + (kept << 4) + 8, <f64>start + bestSize);
     store<u32>(outNames + (kept << 2), load<u32>(names + (best << 2)));
     kept++;
     k = j;
@@ -493,15 +493,24 @@ export function nameEnd(at: usize, limit: usize): f64 {
 }
 
 /**
- * A bucket index over the `count` ascending keys (f64) at `keys`, for lookups that search a
+ * A bucket index over the `count` ascending keys (f64, each the first of `stride` numbers) at `keys`, for lookups that search a
  * bucket rather than the whole array: bucket b covers keys from `min` + b * `width` on, and
  * `out[b]` (u32, for b from 0 to `buckets`) is the index of the first key at or above its start.
  */
-export function bucketIndex(keys: usize, count: u32, min: f64, width: f64, out: usize, buckets: u32): void {
+export function bucketIndex(
+  keys: usize,
+  count: u32,
+  stride: u32,
+  min: f64,
+  width: f64,
+  out: usize,
+  buckets: u32,
+): void {
   let k: u32 = 0;
+  const step = (<usize>stride) << 3;
   for (let b: u32 = 0; b <= buckets; b++) {
     const start = min + <f64>b * width;
-    while (k < count && load<f64>(keys + ((<usize>k) << 3)) < start) k++;
+    while (k < count && load<f64>(keys + <usize>k * step) < start) k++;
     store<u32>(out + ((<usize>b) << 2), k);
   }
 }
