@@ -273,17 +273,21 @@ export class Symbolizer {
    * addresses are looked up in process `pid` (default: this process).
    */
   stack(stack: Uint8Array | readonly bigint[] | BigUint64Array, pid: number = process.pid): string[] {
-    const out: string[] = [];
     if (stack instanceof Uint8Array) {
       const view = new DataView(stack.buffer, stack.byteOffset, stack.byteLength);
-      for (let at = 0; at + 8 <= stack.byteLength; at += 8) {
-        const lo = view.getUint32(at, true);
-        const hi = view.getUint32(at + 4, true);
-        if (lo === 0 && hi === 0) break;
-        out.push(this.nameOf(hi, lo, pid));
-      }
+      // the frames up to the first zero word, then the names into an array of that length
+      let n = 0;
+      while (
+        n * 8 + 8 <= stack.byteLength &&
+        (view.getUint32(n * 8, true) | view.getUint32(n * 8 + 4, true)) !== 0
+      )
+        n++;
+      const out = new Array<string>(n);
+      for (let k = 0; k < n; k++)
+        out[k] = this.nameOf(view.getUint32(k * 8 + 4, true), view.getUint32(k * 8, true), pid);
       return out;
     }
+    const out: string[] = [];
     for (const a of stack) {
       if (a === 0n) break;
       out.push(this.name(a, pid));
