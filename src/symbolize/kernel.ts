@@ -45,6 +45,8 @@ export class KernelSymbols {
   /** where each symbol's module name starts and ends in #text (equal: the kernel image) */
   readonly #modStart: Uint32Array;
   readonly #modEnd: Uint32Array;
+  /** 1 for each symbol of the kernel image (no module): a byte each, for lookups */
+  readonly #image: Uint8Array;
   /** names and modules decoded so far */
   readonly #names: (string | undefined)[];
   readonly #modules: (string | undefined)[];
@@ -120,6 +122,7 @@ export class KernelSymbols {
     const outEnd = take(e, count * 4 + 4, path);
     const outModStart = take(e, count * 4 + 4, path);
     const outModEnd = take(e, count * 4 + 4, path);
+    const outImage = take(e, count + 1, path);
     const kept = e.kernelUnique(
       count,
       order,
@@ -134,6 +137,7 @@ export class KernelSymbols {
       outEnd,
       outModStart,
       outModEnd,
+      outImage,
     );
     this.#index = new SortedKeys(e, outKeys, kept, path);
     // the memory grows no more: views of it stay valid
@@ -143,6 +147,7 @@ export class KernelSymbols {
     this.#nameEnd = new Uint32Array(memory, outEnd, kept);
     this.#modStart = new Uint32Array(memory, outModStart, kept);
     this.#modEnd = new Uint32Array(memory, outModEnd, kept);
+    this.#image = new Uint8Array(memory, outImage, kept);
     this.#names = new Array(kept);
     this.#modules = new Array(kept);
     this.#memory = Buffer.from(memory);
@@ -166,7 +171,7 @@ export class KernelSymbols {
     if (hi < KERNEL_BASE_HI) return -1;
     const key = (hi - KERNEL_BASE_HI) * TWO32 + lo;
     const i = this.#index.floor(key);
-    if (i < 0 || this.#modStart[i] !== this.#modEnd[i]) return i;
+    if (i < 0 || this.#image[i] === 0) return i;
     return inRange(this.#text1, key) || inRange(this.#text2, key) ? i : -1;
   }
 

@@ -38,6 +38,7 @@ export interface SymbolEngine {
     outEnd: number,
     outModStart: number,
     outModEnd: number,
+    outImage: number,
   ): number;
   reset(): void;
   elfSymbols(

@@ -233,7 +233,8 @@ function keyAt(keys: usize, order: usize, i: u32): f64 {
 /**
  * One kernel symbol per address, in the order `order` (from {@link stableOrder}): the first code
  * symbol (t T w W) listed at an address, else the first symbol. Writes the kept entries' key,
- * name and module places to the `out*` arrays; returns how many.
+ * name and module places to the `out*` arrays, and to `outImage` a byte each, 1 for the kernel
+ * image's symbols (no module); returns how many.
  */
 export function kernelUnique(
   count: u32,
@@ -249,6 +250,7 @@ export function kernelUnique(
   outEnd: usize,
   outModStart: usize,
   outModEnd: usize,
+  outImage: usize,
 ): u32 {
   let kept: usize = 0;
   let lastText = false;
@@ -270,6 +272,7 @@ export function kernelUnique(
     store<u32>(outEnd + (at << 2), load<u32>(nameEnd + (i << 2)));
     store<u32>(outModStart + (at << 2), load<u32>(modStart + (i << 2)));
     store<u32>(outModEnd + (at << 2), load<u32>(modEnd + (i << 2)));
+    store<u8>(outImage + at, load<u32>(modStart + (i << 2)) === load<u32>(modEnd + (i << 2)) ? 1 : 0);
   }
   return <u32>kept;
 }
