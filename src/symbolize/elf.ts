@@ -1,8 +1,9 @@
 /**
- * The function symbols of one ELF file (executable or shared library), from .symtab or .dynsym:
- * the headers parsed by the shared ELF model (src/elf), then only the one symbol table wanted and
- * its string table read from the file — sorted start addresses in a Float64Array, names decoded
- * on first use — and the PT_LOAD segments that turn a file offset into a virtual address.
+ * The symbols of one ELF file (executable or shared library) that llvm-symbolizer names addresses
+ * with, from .symtab or .dynsym: the headers parsed by the shared ELF model (src/elf), then only
+ * the one symbol table wanted (a piece at a time) and its string table read from the file — each
+ * symbol's start and end side by side in a Float64Array, sorted, names decoded on first use — and
+ * the PT_LOAD segments that turn a file offset into a virtual address.
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import {

@@ -1,7 +1,8 @@
 /**
  * The glue of rawbpf's WebAssembly for symbol tables (src/symbolize/wasm/symbols.as.ts, compiled
  * into wasm/symbols.wasm.ts): a fresh instance per table, memory taken from it for a file's bytes
- * (read straight into it) and for the arrays the parser and the sort write.
+ * (read straight into it) and for the arrays the parser and the sort write; and a scratch instance
+ * per process for what a table needs only while it is built.
  */
 import { readSync } from "node:fs";
 import { InputError } from "../sys/error.js";

@@ -10,8 +10,9 @@
  *
  * One fresh instance per table: the glue reads the file's bytes straight into this memory
  * ({@link take}), has them parsed and sorted here, and keeps views of the sorted arrays (and of
- * the names, decoded by the glue when asked for). Nothing here allocates but {@link take}; memory
- * only grows while the table is built.
+ * the names, decoded by the glue when asked for). An ELF table is parsed and sorted in a scratch
+ * instance the process reuses ({@link reset}), and only what it keeps is copied to its own. Nothing
+ * here allocates but {@link take}; memory only grows while the table is built.
  */
 
 let top: usize = 0;
