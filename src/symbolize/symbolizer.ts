@@ -190,10 +190,9 @@ export class Symbolizer {
         p.biased[m] = 1;
       }
       const bias = p.bias[m] as number;
-      const vaddr =
-        bias === bias
-          ? address + bias
-          : table.virtualAddress(address - (starts[m] as number) + (p.maps.offsets[m] as number));
+      const vaddr = !Number.isNaN(bias)
+        ? address + bias
+        : table.virtualAddress(address - (starts[m] as number) + (p.maps.offsets[m] as number));
       const i = vaddr < 0 ? -1 : table.indexOf(vaddr);
       if (i >= 0) return table.nameAt(i);
     }
