@@ -355,17 +355,17 @@ export class ElfSymbols {
   }
 
   /**
-   * What to add to each file offset from `offset` up to `end` to get its virtual address, when one
-   * PT_LOAD segment holds them all (a mapping of the file: then one addition turns its addresses
-   * into the file's); NaN otherwise.
+   * The PT_LOAD segment holding file offset `offset`, as what to add to a file offset in it to get
+   * its virtual address and where (in the file) it ends; undefined when no segment holds it. A
+   * mapping of the file turns its addresses into the file's with one addition, up to that end.
    */
-  delta(offset: number, end: number): number {
+  segmentAt(offset: number): { delta: number; end: number } | undefined {
     const offsets = this.#segOffset;
     for (let i = 0; i < offsets.length; i++) {
-      if (offset >= (offsets[i] as number) && end <= (this.#segEnd[i] as number))
-        return this.#segDelta[i] as number;
+      if (offset >= (offsets[i] as number) && offset < (this.#segEnd[i] as number))
+        return { delta: this.#segDelta[i] as number, end: this.#segEnd[i] as number };
     }
-    return Number.NaN;
+    return undefined;
   }
 
   /** The virtual address of file offset `offset` (through the PT_LOAD segment holding it), or -1. */

@@ -54,10 +54,12 @@ interface ProcessEntry {
   /** the JIT's symbols (/tmp/perf-PID.map), read on first use; null when there is none */
   jit: PerfMap | null | undefined;
   /**
-   * for each mapping, what turns its addresses into its file's virtual addresses (one addition,
-   * when one segment holds the whole mapping; NaN: not known yet, or by file offset one by one)
+   * for each mapping, what turns its addresses into its file's virtual addresses (one addition),
+   * and the address up to which that holds (the end of the file's segment it starts in; beyond,
+   * the segments are searched)
    */
   bias: Float64Array;
+  biasEnd: Float64Array;
   /** whether `bias` is known, for each mapping */
   biased: Uint8Array;
   /** the mapping found last (frames of one stack are mostly of one file) */
@@ -140,6 +142,7 @@ export class Symbolizer {
             unknown: new Array(maps.paths.length),
             jit: undefined,
             bias: new Float64Array(maps.paths.length),
+            biasEnd: new Float64Array(maps.paths.length),
             biased: new Uint8Array(maps.paths.length),
             last: 0,
           }
@@ -186,13 +189,15 @@ export class Symbolizer {
       if (p.biased[m] === 0) {
         const offset = p.maps.offsets[m] as number;
         const start = starts[m] as number;
-        p.bias[m] = table.delta(offset, offset + (ends[m] as number) - start) + offset - start;
+        const seg = table.segmentAt(offset);
+        p.bias[m] = seg === undefined ? 0 : seg.delta + offset - start;
+        p.biasEnd[m] = seg === undefined ? 0 : start + seg.end - offset;
         p.biased[m] = 1;
       }
-      const bias = p.bias[m] as number;
-      const vaddr = !Number.isNaN(bias)
-        ? address + bias
-        : table.virtualAddress(address - (starts[m] as number) + (p.maps.offsets[m] as number));
+      const vaddr =
+        address < (p.biasEnd[m] as number)
+          ? address + (p.bias[m] as number)
+          : table.virtualAddress(address - (starts[m] as number) + (p.maps.offsets[m] as number));
       const i = vaddr < 0 ? -1 : table.indexOf(vaddr);
       if (i >= 0) return table.nameAt(i);
     }
