@@ -1,8 +1,9 @@
 /**
- * The function symbols of one ELF file (executable or shared library), from .symtab or .dynsym:
- * the headers parsed by the shared ELF model (src/elf), then only the one symbol table wanted and
- * its string table read from the file — sorted start addresses in a Float64Array, names decoded
- * on first use — and the PT_LOAD segments that turn a file offset into a virtual address.
+ * The symbols of one ELF file (executable or shared library) that llvm-symbolizer names addresses
+ * with, from .symtab or .dynsym: the headers parsed by the shared ELF model (src/elf), then only
+ * the one symbol table wanted (a piece at a time) and its string table read from the file — each
+ * symbol's start and end side by side in a Float64Array, sorted, names decoded on first use — and
+ * the PT_LOAD segments that turn a file offset into a virtual address.
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import {
@@ -16,7 +17,7 @@ import {
   SYM_SIZE,
 } from "../elf/constants.js";
 import { type Image, readElfParts, readImage } from "../elf/exec.js";
-import { readAt, SortedKeys, type SymbolEngine, symbolEngine, take } from "./wasm.js";
+import { readAt, SortedKeys, type SymbolEngine, scratchEngine, symbolEngine, take } from "./wasm.js";
 
 /** PT_NOTE: a program header of notes. */
 const PT_NOTE = 4;
@@ -118,96 +119,145 @@ function buildId(file: Opened): string | undefined {
 
 /** The sorted symbols of one table, as views of an engine's memory, which also holds the names. */
 interface Table {
+  /** each symbol's start and end, side by side */
   starts: SortedKeys;
-  ends: Float64Array;
   /** where each name starts in `strings` */
   names: Uint32Array;
   strings: Buffer;
   /** the engine that holds them (undefined: no symbols) */
   engine: SymbolEngine | undefined;
-  /** where the string tables are in `strings`, and whether their names are ASCII (decodable as latin1) */
-  from: number;
+  /** where the string tables end in `strings` */
   to: number;
-  ascii: boolean;
 }
 
 const EMPTY: Table = {
-  starts: new SortedKeys(undefined, 0, 0, ""),
-  ends: new Float64Array(0),
+  starts: new SortedKeys(undefined, 0, 0, "", 2),
   names: new Uint32Array(0),
   strings: Buffer.alloc(0),
   engine: undefined,
-  from: 0,
   to: 0,
-  ascii: true,
 };
 
+/** SHF_ALLOC: a section loaded into memory. */
+const SHF_ALLOC = 2n;
+/** The machines whose mapping symbols ($a, $d, $t, $x) llvm-symbolizer leaves out: ARM, AArch64, RISC-V. */
+const EM_ARM = 40;
+const EM_AARCH64 = 183;
+const EM_RISCV = 243;
+/** Symbols read and walked at a time (96 KiB), in the scratch engine. */
+const CHUNK = 4096;
+
 /**
- * The defined function (FUNC, IFUNC) and object symbols with an address, of the symbol table
- * sections of type `type` (SHT_SYMTAB or SHT_DYNSYM) of an opened file, sorted by address with
- * one per address (the largest; the later in the table on a tie). Each table and its string table
- * are read straight into a WebAssembly engine's memory (src/symbolize/wasm.ts) and walked and
- * sorted there; names are decoded later, for the symbols asked for. Tables that do not lie in the
- * file are skipped.
+ * The symbols llvm-symbolizer looks addresses up in (SymbolizableObjectFile.cpp), of the symbol
+ * table section of type `type` (SHT_SYMTAB or SHT_DYNSYM) of an opened file: the function, object
+ * and untyped (assembly labels) symbols of loaded (SHF_ALLOC) sections, sorted by address with one
+ * per address (the largest; the later in the table on a tie). Each table and its string table are
+ * read straight into a WebAssembly engine's memory (src/symbolize/wasm.ts) and walked and sorted
+ * there; names are decoded later, for the symbols asked for. Tables that do not lie in the file
+ * are skipped.
  */
 function readTable(file: Opened, type: number): Table {
-  const { sections } = file.img;
+  const { sections, view } = file.img;
   let total = 0;
   for (const sec of sections) if (sec.type === type) total += Math.floor(sec.size / SYM_SIZE);
   if (total === 0) return EMPTY;
   const what = file.img.file;
+  // the table's engine keeps the string tables and the sorted symbols; the scratch engine holds
+  // the rest while the table is built
   const e = symbolEngine();
-  const starts = take(e, total * 8, what);
-  const sizes = take(e, total * 8, what);
-  const names = take(e, total * 4, what);
+  const s = scratchEngine();
+  // a byte a section: whether it is loaded (only symbols of loaded sections name addresses)
+  const shoff = Number(view.getBigUint64(40, true));
+  const alloc = take(s, sections.length, what);
+  const starts = take(s, total * 8, what);
+  const sizes = take(s, total * 8, what);
+  const names = take(s, total * 4, what);
+  const chunk = take(s, CHUNK * SYM_SIZE, what);
+  const loaded = new Uint8Array(s.memory.buffer, alloc, sections.length);
+  for (let i = 0; i < sections.length; i++) {
+    const at = shoff + i * SHDR_SIZE + 8;
+    loaded[i] = at + 8 <= view.byteLength && (view.getBigUint64(at, true) & SHF_ALLOC) !== 0n ? 1 : 0;
+  }
+  const machine = view.getUint16(18, true);
+  const mappingSymbols = machine === EM_ARM || machine === EM_AARCH64 || machine === EM_RISCV;
   let count = 0;
-  let from = Number.POSITIVE_INFINITY;
   let to = 0;
   for (const sec of sections) {
     if (sec.type !== type) continue;
     const strtab = sections[sec.link];
     if (strtab === undefined || strtab.type === SHT_NOBITS || sec.offset + sec.size > file.size) continue;
     if (strtab.offset + strtab.size > file.size) continue;
-    const n = Math.floor(sec.size / SYM_SIZE);
-    const at = take(e, n * SYM_SIZE, what);
-    if (!readAt(e, file.fd, at, sec.offset, n * SYM_SIZE)) continue;
     const strings = take(e, strtab.size, what);
-    const before = count;
-    count = e.elfSymbols(at, n, strings, strtab.size, starts, sizes, names, count);
-    if (count > before && !readAt(e, file.fd, strings, strtab.offset, strtab.size)) count = before;
-    if (count > before) {
-      from = Math.min(from, strings);
-      to = Math.max(to, strings + strtab.size);
+    if (!readAt(e, file.fd, strings, strtab.offset, strtab.size)) continue;
+    // the names are read in the scratch engine only on machines with mapping symbols to leave out
+    let copy = 0;
+    if (mappingSymbols) {
+      copy = take(s, strtab.size, what);
+      new Uint8Array(s.memory.buffer, copy, strtab.size).set(
+        new Uint8Array(e.memory.buffer, strings, strtab.size),
+      );
     }
+    const n = Math.floor(sec.size / SYM_SIZE);
+    const before = count;
+    let whole = true;
+    for (let k = 0; k < n && whole; k += CHUNK) {
+      const m = Math.min(CHUNK, n - k);
+      whole = readAt(s, file.fd, chunk, sec.offset + k * SYM_SIZE, m * SYM_SIZE);
+      if (whole) {
+        count = s.elfSymbols(
+          chunk,
+          m,
+          k === 0 ? 1 : 0,
+          copy,
+          strtab.size,
+          strings,
+          alloc,
+          sections.length,
+          machine,
+          starts,
+          sizes,
+          names,
+          count,
+        );
+      }
+    }
+    if (!whole) count = before;
+    else if (count > before) to = Math.max(to, strings + strtab.size);
   }
   if (count === 0) return EMPTY;
-  const order = take(e, count * 4, what);
-  const other = take(e, count * 4, what);
-  const counts = take(e, 65536 * 4, what);
-  const outStarts = take(e, count * 8, what);
-  const outEnds = take(e, count * 8, what);
-  const outNames = take(e, count * 4, what);
-  const kept = e.elfSort(count, starts, sizes, names, order, other, counts, outStarts, outEnds, outNames);
-  const ascii = e.ascii(from, to) === 1;
-  const sorted = new SortedKeys(e, outStarts, kept, what);
+  const order = take(s, count * 4, what);
+  const keys2 = take(s, count * 8, what);
+  const order2 = take(s, count * 4, what);
+  const counts = take(s, 4 * 65536 * 4, what);
+  const outPairs = take(s, count * 16, what);
+  const outNames = take(s, count * 4, what);
+  const kept = s.elfSort(count, starts, sizes, names, order, keys2, order2, counts, outPairs, outNames);
+  // what the table keeps, into its own engine
+  const keptPairs = take(e, kept * 16, what);
+  const keptNames = take(e, kept * 4, what);
+  const from = s.memory.buffer;
+  const into = e.memory.buffer;
+  new Float64Array(into, keptPairs, kept * 2).set(new Float64Array(from, outPairs, kept * 2));
+  new Uint32Array(into, keptNames, kept).set(new Uint32Array(from, outNames, kept));
+  const sorted = new SortedKeys(e, keptPairs, kept, what, 2);
   // the memory grows no more: views of it stay valid
   const memory = e.memory.buffer;
   return {
     starts: sorted,
-    ends: new Float64Array(memory, outEnds, kept),
-    names: new Uint32Array(memory, outNames, kept),
+    names: new Uint32Array(memory, keptNames, kept),
     strings: Buffer.from(memory),
     engine: e,
-    from,
     to,
-    ascii,
   };
 }
 
-/** The symbol table of an ELF file: .symtab when it names anything (the fuller table), else .dynsym, as llvm-symbolizer. */
+/**
+ * The symbol table of an ELF file, as llvm-symbolizer chooses it (computeSymbolSizes): .symtab
+ * when it has a symbol besides the null one at index 0, else .dynsym.
+ */
 function symbolTable(file: Opened): Table {
-  const table = readTable(file, SHT_SYMTAB);
-  return table.starts.keys.length > 0 ? table : readTable(file, SHT_DYNSYM);
+  const symtab = file.img.sections.some((s) => s.type === SHT_SYMTAB && s.size >= 2 * SYM_SIZE);
+  return readTable(file, symtab ? SHT_SYMTAB : SHT_DYNSYM);
 }
 
 /** A function symbol of an ELF file, as {@link ElfSymbols.at} finds it. */
@@ -232,18 +282,16 @@ export class ElfSymbols {
   readonly error: string | undefined;
   /** the separate debug file the symbols came from (/usr/lib/debug/.build-id/...), when there is one */
   readonly debugFile: string | undefined;
-  readonly #starts: Float64Array;
+  /** each symbol's start and end, side by side (one cache line for a lookup) */
+  readonly #pairs: Float64Array;
   /** the starts with a bucket index over them */
   readonly #index: SortedKeys;
-  readonly #ends: Float64Array;
   readonly #nameAt: Uint32Array;
   readonly #engine: SymbolEngine | undefined;
   readonly #names: (string | undefined)[];
   /** the memory the string tables are in, and where they end */
   readonly #strings: Buffer;
   readonly #to: number;
-  /** whether the string tables are ASCII: names are then decoded as latin1 (the same, and quicker) */
-  readonly #ascii: boolean;
   /** the PT_LOAD segments: file offsets [offset, end) are at virtual address offset + delta */
   readonly #segOffset: Float64Array;
   readonly #segEnd: Float64Array;
@@ -274,13 +322,13 @@ export class ElfSymbols {
         try {
           debugFd = openSync(debug, "r");
           table = symbolTable(readHeaders(debugFd, fstatSync(debugFd).size, debug));
-          if (table.starts.keys.length > 0) debugFile = debug;
+          if (table.starts.count > 0) debugFile = debug;
         } catch {
           // the file's own symbols, then
         }
       }
-      if (table.starts.keys.length === 0) table = symbolTable(own);
-      if (table.starts.keys.length === 0) error = `${path} has no function symbols (stripped?)`;
+      if (table.starts.count === 0) table = symbolTable(own);
+      if (table.starts.count === 0) error = `${path} has no function symbols (stripped?)`;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     } finally {
@@ -289,14 +337,12 @@ export class ElfSymbols {
     }
     this.debugFile = debugFile;
     this.#index = table.starts;
-    this.#starts = table.starts.keys;
-    this.#ends = table.ends;
+    this.#pairs = table.starts.keys;
     this.#nameAt = table.names;
     this.#engine = table.engine;
-    this.#names = new Array(table.starts.keys.length);
+    this.#names = new Array(table.starts.count);
     this.#strings = table.strings;
     this.#to = table.to;
-    this.#ascii = table.ascii;
     this.#segOffset = Float64Array.from(segments, (s) => s.offset);
     this.#segEnd = Float64Array.from(segments, (s) => s.offset + s.fileSize);
     this.#segDelta = Float64Array.from(segments, (s) => Number(s.vaddr) - s.offset);
@@ -305,7 +351,21 @@ export class ElfSymbols {
 
   /** How many distinct function addresses the file has. */
   get size(): number {
-    return this.#starts.length;
+    return this.#index.count;
+  }
+
+  /**
+   * The PT_LOAD segment holding file offset `offset`, as what to add to a file offset in it to get
+   * its virtual address and where (in the file) it ends; undefined when no segment holds it. A
+   * mapping of the file turns its addresses into the file's with one addition, up to that end.
+   */
+  segmentAt(offset: number): { delta: number; end: number } | undefined {
+    const offsets = this.#segOffset;
+    for (let i = 0; i < offsets.length; i++) {
+      if (offset >= (offsets[i] as number) && offset < (this.#segEnd[i] as number))
+        return { delta: this.#segDelta[i] as number, end: this.#segEnd[i] as number };
+    }
+    return undefined;
   }
 
   /** The virtual address of file offset `offset` (through the PT_LOAD segment holding it), or -1. */
@@ -319,14 +379,16 @@ export class ElfSymbols {
   }
 
   /**
-   * The index of the function holding virtual address `vaddr`: the nearest symbol at or below it,
-   * if `vaddr` is inside its size (or the size is unknown). -1 when none. No allocation.
+   * The index of the symbol holding virtual address `vaddr`, by llvm-symbolizer's rule
+   * (SymbolizableObjectFile::getNameFromSymbolTable): the symbol with the greatest start at or
+   * below it (of those at one start, the largest), if `vaddr` is inside its size; a symbol without
+   * a size (an assembly label) reaches up to the next symbol's start. -1 when none. No allocation.
    */
   indexOf(vaddr: number): number {
     const a = this.#index.floor(vaddr);
     if (a < 0) return -1;
-    const end = this.#ends[a] as number;
-    return end > (this.#starts[a] as number) && vaddr >= end ? -1 : a;
+    const end = this.#pairs[2 * a + 1] as number;
+    return end > (this.#pairs[2 * a] as number) && vaddr >= end ? -1 : a;
   }
 
   /**
@@ -338,8 +400,10 @@ export class ElfSymbols {
     if (name === undefined) {
       const at = this.#nameAt[i] as number;
       // the name ends at its NUL or where a symbol version starts ('@')
-      const end = (this.#engine as SymbolEngine).nameEnd(at, this.#to);
-      name = this.#strings.toString(this.#ascii ? "latin1" : "utf8", at, end);
+      // the end, plus 0.5 when the name is not ASCII: ASCII is decoded as latin1 (the same, and quicker)
+      const r = (this.#engine as SymbolEngine).nameEnd(at, this.#to);
+      const end = Math.floor(r);
+      name = this.#strings.toString(end === r ? "latin1" : "utf8", at, end);
       this.#names[i] = name;
     }
     return name;
@@ -349,7 +413,7 @@ export class ElfSymbols {
   at(vaddr: number): ElfSymbol | undefined {
     const i = this.indexOf(vaddr);
     if (i < 0) return undefined;
-    const start = this.#starts[i] as number;
-    return { name: this.nameAt(i), address: start, size: (this.#ends[i] as number) - start };
+    const start = this.#pairs[2 * i] as number;
+    return { name: this.nameAt(i), address: start, size: (this.#pairs[2 * i + 1] as number) - start };
   }
 }

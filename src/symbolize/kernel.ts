@@ -13,6 +13,11 @@ export const KERNEL_BASE = 0xffff800000000000n;
 const KERNEL_BASE_HI = 0xffff8000;
 const TWO32 = 2 ** 32;
 
+/** Whether `key` is in the range [start, end). */
+function inRange(range: [number, number], key: number): boolean {
+  return key >= range[0] && key < range[1];
+}
+
 /** One kernel symbol, as {@link KernelSymbols.at} finds it. */
 export interface KernelSymbol {
   /** the symbol's name (`"do_sys_openat2"`) */
@@ -40,6 +45,8 @@ export class KernelSymbols {
   /** where each symbol's module name starts and ends in #text (equal: the kernel image) */
   readonly #modStart: Uint32Array;
   readonly #modEnd: Uint32Array;
+  /** 1 for each symbol of the kernel image (no module): a byte each, for lookups */
+  readonly #image: Uint8Array;
   /** names and modules decoded so far */
   readonly #names: (string | undefined)[];
   readonly #modules: (string | undefined)[];
@@ -51,6 +58,14 @@ export class KernelSymbols {
   #text: string | undefined;
   /** the file read */
   readonly path: string;
+  /**
+   * The key ranges [start, end) of the image where the kernel's own lookup names addresses
+   * (kallsyms.c, is_ksym_addr): its text (_stext to _etext) and init text (_sinittext to
+   * _einittext), or the whole image (_stext to _end) when the kernel lists its data symbols
+   * (CONFIG_KALLSYMS_ALL). A file without _stext (not a kernel's) is not limited.
+   */
+  readonly #text1: [number, number];
+  readonly #text2: [number, number];
 
   /** Reads `path` (default /proc/kallsyms; root sees real addresses, others zeros). */
   constructor(path = "/proc/kallsyms") {
@@ -79,7 +94,22 @@ export class KernelSymbols {
     const modStart = take(e, most * 4, path);
     const modEnd = take(e, most * 4, path);
     const types = take(e, most, path);
-    const count = e.kallsyms(text.at, text.length, keys, nameStart, nameEnd, modStart, modEnd, types);
+    const ranges = take(e, 48, path);
+    const count = e.kallsyms(text.at, text.length, keys, nameStart, nameEnd, modStart, modEnd, types, ranges);
+    // the kernel names an address of its image only in its text (all of the image when it lists its data too)
+    const [stext, etext, sinit, einit, end, data] = new Float64Array(e.memory.buffer, ranges, 6);
+    const mark = (x: number | undefined, none: number) => (x === undefined || x < 0 ? none : x);
+    if (mark(stext, -1) < 0) {
+      // no _stext (a file not from a kernel): nothing limits
+      this.#text1 = [0, Number.POSITIVE_INFINITY];
+      this.#text2 = [0, 0];
+    } else if ((data as number) > 0) {
+      this.#text1 = [stext as number, mark(end, Number.POSITIVE_INFINITY)];
+      this.#text2 = [0, 0];
+    } else {
+      this.#text1 = [stext as number, mark(etext, Number.POSITIVE_INFINITY)];
+      this.#text2 = [mark(sinit, 0), mark(einit, 0)];
+    }
     if (count === 0 && e.zeros() > 0) {
       throw new InputError(
         `${path} shows every address as 0: reading kernel addresses needs root (CAP_SYSLOG) or kernel.kptr_restrict=0`,
@@ -92,6 +122,7 @@ export class KernelSymbols {
     const outEnd = take(e, count * 4 + 4, path);
     const outModStart = take(e, count * 4 + 4, path);
     const outModEnd = take(e, count * 4 + 4, path);
+    const outImage = take(e, count + 1, path);
     const kept = e.kernelUnique(
       count,
       order,
@@ -106,6 +137,7 @@ export class KernelSymbols {
       outEnd,
       outModStart,
       outModEnd,
+      outImage,
     );
     this.#index = new SortedKeys(e, outKeys, kept, path);
     // the memory grows no more: views of it stay valid
@@ -115,6 +147,7 @@ export class KernelSymbols {
     this.#nameEnd = new Uint32Array(memory, outEnd, kept);
     this.#modStart = new Uint32Array(memory, outModStart, kept);
     this.#modEnd = new Uint32Array(memory, outModEnd, kept);
+    this.#image = new Uint8Array(memory, outImage, kept);
     this.#names = new Array(kept);
     this.#modules = new Array(kept);
     this.#memory = Buffer.from(memory);
@@ -128,12 +161,18 @@ export class KernelSymbols {
   }
 
   /**
-   * The index of the symbol at or below the kernel address whose high and low 32 bits are `hi`
-   * and `lo`, or -1 (a user address, or below the first symbol). No allocation.
+   * The index of the symbol holding the kernel address whose high and low 32 bits are `hi` and
+   * `lo`, as the kernel's own lookup finds it (what `%pS` prints): the nearest symbol at or below
+   * it, the first listed at its address; an address of the kernel image only inside its text
+   * (or, when the kernel lists its data symbols, inside the image). -1 when none (a user address,
+   * below the first symbol, outside the image's text). No allocation.
    */
   indexOf(hi: number, lo: number): number {
     if (hi < KERNEL_BASE_HI) return -1;
-    return this.#index.floor((hi - KERNEL_BASE_HI) * TWO32 + lo);
+    const key = (hi - KERNEL_BASE_HI) * TWO32 + lo;
+    const i = this.#index.floor(key);
+    if (i < 0 || this.#image[i] === 0) return i;
+    return inRange(this.#text1, key) || inRange(this.#text2, key) ? i : -1;
   }
 
   /** The name of the symbol at index `i` of {@link KernelSymbols.indexOf}. */
@@ -169,7 +208,7 @@ export class KernelSymbols {
     return KERNEL_BASE + BigInt(this.#keys[i] as number);
   }
 
-  /** The symbol that holds kernel address `address` (the nearest at or below it), or undefined. */
+  /** The symbol that holds kernel address `address` (as {@link KernelSymbols.indexOf} finds it), or undefined. */
   at(address: bigint): KernelSymbol | undefined {
     if (address < KERNEL_BASE || address > 0xffffffffffffffffn) return undefined;
     const i = this.indexOf(Number(address >> 32n), Number(address & 0xffffffffn));

@@ -53,6 +53,17 @@ interface ProcessEntry {
   unknown: (string | undefined)[];
   /** the JIT's symbols (/tmp/perf-PID.map), read on first use; null when there is none */
   jit: PerfMap | null | undefined;
+  /**
+   * for each mapping, what turns its addresses into its file's virtual addresses (one addition),
+   * and the address up to which that holds (the end of the file's segment it starts in; beyond,
+   * the segments are searched)
+   */
+  bias: Float64Array;
+  biasEnd: Float64Array;
+  /** whether `bias` is known, for each mapping */
+  biased: Uint8Array;
+  /** the mapping found last (frames of one stack are mostly of one file) */
+  last: number;
 }
 
 const TWO32 = 2 ** 32;
@@ -130,6 +141,10 @@ export class Symbolizer {
             tables: new Array(maps.paths.length),
             unknown: new Array(maps.paths.length),
             jit: undefined,
+            bias: new Float64Array(maps.paths.length),
+            biasEnd: new Float64Array(maps.paths.length),
+            biased: new Uint8Array(maps.paths.length),
+            last: 0,
           }
         : null;
       this.#processes.set(pid, p);
@@ -154,8 +169,13 @@ export class Symbolizer {
     const p = this.#process(pid);
     if (p === null) return "[unknown]";
     const address = hi * TWO32 + lo;
-    const m = mappingOf(p.maps, address);
-    if (m < 0) return this.#jitName(p, pid, address) ?? "[unknown]";
+    const { starts, ends } = p.maps;
+    let m = p.last;
+    if (!(address >= (starts[m] as number) && address < (ends[m] as number))) {
+      m = mappingOf(p.maps, address);
+      if (m < 0) return this.#jitName(p, pid, address) ?? "[unknown]";
+      p.last = m;
+    }
     let table = p.tables[m];
     if (table === undefined) {
       const path = p.maps.paths[m] as string;
@@ -165,11 +185,19 @@ export class Symbolizer {
     if (table === null) {
       const jit = this.#jitName(p, pid, address);
       if (jit !== undefined) return jit;
-    }
-    if (table !== null) {
-      const vaddr = table.virtualAddress(
-        address - (p.maps.starts[m] as number) + (p.maps.offsets[m] as number),
-      );
+    } else {
+      if (p.biased[m] === 0) {
+        const offset = p.maps.offsets[m] as number;
+        const start = starts[m] as number;
+        const seg = table.segmentAt(offset);
+        p.bias[m] = seg === undefined ? 0 : seg.delta + offset - start;
+        p.biasEnd[m] = seg === undefined ? 0 : start + seg.end - offset;
+        p.biased[m] = 1;
+      }
+      const vaddr =
+        address < (p.biasEnd[m] as number)
+          ? address + (p.bias[m] as number)
+          : table.virtualAddress(address - (starts[m] as number) + (p.maps.offsets[m] as number));
       const i = vaddr < 0 ? -1 : table.indexOf(vaddr);
       if (i >= 0) return table.nameAt(i);
     }
@@ -249,17 +277,21 @@ export class Symbolizer {
    * addresses are looked up in process `pid` (default: this process).
    */
   stack(stack: Uint8Array | readonly bigint[] | BigUint64Array, pid: number = process.pid): string[] {
-    const out: string[] = [];
     if (stack instanceof Uint8Array) {
       const view = new DataView(stack.buffer, stack.byteOffset, stack.byteLength);
-      for (let at = 0; at + 8 <= stack.byteLength; at += 8) {
-        const lo = view.getUint32(at, true);
-        const hi = view.getUint32(at + 4, true);
-        if (lo === 0 && hi === 0) break;
-        out.push(this.nameOf(hi, lo, pid));
-      }
+      // the frames up to the first zero word, then the names into an array of that length
+      let n = 0;
+      while (
+        n * 8 + 8 <= stack.byteLength &&
+        (view.getUint32(n * 8, true) | view.getUint32(n * 8 + 4, true)) !== 0
+      )
+        n++;
+      const out = new Array<string>(n);
+      for (let k = 0; k < n; k++)
+        out[k] = this.nameOf(view.getUint32(k * 8 + 4, true), view.getUint32(k * 8, true), pid);
       return out;
     }
+    const out: string[] = [];
     for (const a of stack) {
       if (a === 0n) break;
       out.push(this.name(a, pid));

@@ -1,7 +1,8 @@
 /**
  * The glue of rawbpf's WebAssembly for symbol tables (src/symbolize/wasm/symbols.as.ts, compiled
  * into wasm/symbols.wasm.ts): a fresh instance per table, memory taken from it for a file's bytes
- * (read straight into it) and for the arrays the parser and the sort write.
+ * (read straight into it) and for the arrays the parser and the sort write; and a scratch instance
+ * per process for what a table needs only while it is built.
  */
 import { readSync } from "node:fs";
 import { InputError } from "../sys/error.js";
@@ -21,6 +22,7 @@ export interface SymbolEngine {
     modStart: number,
     modEnd: number,
     types: number,
+    ranges: number,
   ): number;
   stableOrder(keys: number, count: number, order: number, other: number): number;
   kernelUnique(
@@ -37,12 +39,19 @@ export interface SymbolEngine {
     outEnd: number,
     outModStart: number,
     outModEnd: number,
+    outImage: number,
   ): number;
+  reset(): void;
   elfSymbols(
     table: number,
     n: number,
+    first: number,
     strings: number,
     strSize: number,
+    strBase: number,
+    alloc: number,
+    shnum: number,
+    machine: number,
     starts: number,
     sizes: number,
     names: number,
@@ -54,23 +63,44 @@ export interface SymbolEngine {
     sizes: number,
     names: number,
     order: number,
-    other: number,
+    keys2: number,
+    order2: number,
     counts: number,
-    outStarts: number,
-    outEnds: number,
+    outPairs: number,
     outNames: number,
   ): number;
   nameEnd(at: number, limit: number): number;
-  ascii(from: number, to: number): number;
-  bucketIndex(keys: number, count: number, min: number, width: number, out: number, buckets: number): void;
+  bucketIndex(
+    keys: number,
+    count: number,
+    stride: number,
+    min: number,
+    width: number,
+    out: number,
+    buckets: number,
+  ): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
+let scratch: SymbolEngine | undefined;
 
 /** A fresh engine (the module is compiled once per process, on first use). */
 export function symbolEngine(): SymbolEngine {
   compiled ??= new WebAssembly.Module(Buffer.from(WASM, "base64"));
   return new WebAssembly.Instance(compiled, {}).exports as unknown as SymbolEngine;
+}
+
+/**
+ * The process's scratch engine, emptied: for what a table needs only while it is built (a symbol
+ * table read a piece at a time, the sort's arrays), so that each table's own engine holds only
+ * what it keeps. Its memory stays (as large as the largest table needed) and is used again: no
+ * fresh pages, and no large garbage, for each table. Tables are built synchronously: one user at
+ * a time.
+ */
+export function scratchEngine(): SymbolEngine {
+  scratch ??= symbolEngine();
+  scratch.reset();
+  return scratch;
 }
 
 /**
@@ -131,38 +161,43 @@ export function readAt(e: SymbolEngine, fd: number, at: number, offset: number, 
 /**
  * Ascending keys (addresses) and a bucket index over them, so that finding the last key at or
  * below an address searches one bucket (about one key) instead of the whole array. Built in the
- * engine's memory; the keys are a view of it.
+ * engine's memory; the keys are a view of it. A key may come with other numbers laid after it
+ * (`stride` numbers an entry: an ELF symbol's start and end side by side, one cache line).
  */
 export class SortedKeys {
-  /** the keys, ascending */
+  /** the entries, ascending by their first number, `stride` numbers each */
   readonly keys: Float64Array;
+  /** how many entries */
+  readonly count: number;
+  /** numbers an entry */
+  readonly stride: number;
   readonly #min: number;
   /** 1 / the buckets' width (a power of two: exact) */
   readonly #scale: number;
   readonly #buckets: Uint32Array;
-  readonly #count: number;
 
   /**
-   * Indexes the `count` ascending keys at `at` in the engine's memory (which must not grow after);
-   * no engine: no keys.
+   * Indexes the `count` entries (`stride` numbers each, ascending by the first) at `at` in the
+   * engine's memory (which must not grow after); no engine: no keys.
    */
-  constructor(e: SymbolEngine | undefined, at: number, count: number, what: string) {
-    this.#count = e === undefined ? 0 : count;
+  constructor(e: SymbolEngine | undefined, at: number, count: number, what: string, stride = 1) {
+    this.count = e === undefined ? 0 : count;
+    this.stride = stride;
     this.keys = new Float64Array(0);
     this.#min = 0;
     this.#scale = 1;
     this.#buckets = new Uint32Array(1);
     if (e === undefined || count === 0) return;
-    const keys = new Float64Array(e.memory.buffer, at, count);
+    const keys = new Float64Array(e.memory.buffer, at, count * stride);
     const min = keys[0] as number;
-    const range = (keys[count - 1] as number) - min;
+    const range = (keys[(count - 1) * stride] as number) - min;
     // about one key a bucket, at most 2 * count + 1 buckets
     const width = 2 ** Math.max(0, Math.ceil(Math.log2((range + 1) / count)));
     const buckets = Math.floor(range / width) + 1;
     const index = take(e, (buckets + 1) * 4, what);
-    e.bucketIndex(at, count, min, width, index, buckets);
+    e.bucketIndex(at, count, stride, min, width, index, buckets);
     const memory = e.memory.buffer;
-    this.keys = new Float64Array(memory, at, count);
+    this.keys = new Float64Array(memory, at, count * stride);
     this.#min = min;
     this.#scale = 1 / width;
     this.#buckets = new Uint32Array(memory, index, buckets + 1);
@@ -171,7 +206,8 @@ export class SortedKeys {
   /** The index of the last key at or below `key`, or -1. No allocation. */
   floor(key: number): number {
     const keys = this.keys;
-    if (this.#count === 0 || key < (keys[0] as number)) return -1;
+    const stride = this.stride;
+    if (this.count === 0 || key < (keys[0] as number)) return -1;
     const buckets = this.#buckets;
     const b = Math.floor((key - this.#min) * this.#scale);
     let lo: number;
@@ -182,12 +218,12 @@ export class SortedKeys {
       hi = (buckets[b + 1] as number) - 1;
       if (lo < 0) lo = 0;
     } else {
-      lo = this.#count - 1;
+      lo = this.count - 1;
       hi = lo;
     }
     while (lo < hi) {
       const m = (lo + hi + 1) >>> 1;
-      if ((keys[m] as number) <= key) lo = m;
+      if ((keys[m * stride] as number) <= key) lo = m;
       else hi = m - 1;
     }
     return lo;
