@@ -53,10 +53,6 @@ for (let k = 1; k <= KIND_MAX; k++) {
   EXTRA_FIXED[k] = none >> 2;
   EXTRA_PER_VLEN[k] = (one - none) >> 2;
 }
-function anyKind(): boolean {
-  return true;
-}
-
 /**
  * Whether `full` is `name` with a flavour: `name___flavour` whose essential name (up to the last
  * `X___Y` separator, X and Y not underscores) is `name`, as libbpf's bpf_core_essential_name_len.
@@ -753,10 +749,63 @@ export class Btf implements StringSource {
     return own;
   }
 
-  /** This blob's own types named `name` (of kind `k`, or any when k < 0), by {@link Btf.scanNamed}. */
+  /**
+   * This blob's own types named `name` (of kind `k`, or any when k < 0), unsorted, without a loop
+   * over the types in JavaScript: Buffer.indexOf (native code) finds the name in the string table
+   * (`\0name\0`), then that string's offset as a record's first word in the type section, a hit
+   * being kept when it is where a record starts. A short-lived process looks names up while its
+   * loops still run in the interpreter, where a pass over vmlinux's 125,000 records costs ~3 ms.
+   */
   private scanIds(name: string, k: number): number[] {
-    if (name.includes("\0")) return [];
-    return this.scanNamed(utf8Encoder.encode(name), k < 0 ? anyKind : (x) => x === k, false, name);
+    const own: number[] = [];
+    if (name === "" || name.includes("\0")) return own;
+    const s = this.str;
+    const strings = Buffer.from(s.buffer, s.byteOffset, s.length);
+    const needle = Buffer.from(`\0${name}\0`, "utf8");
+    const len = needle.length - 2;
+    // a table that does not start with the empty string (allowed in a split blob) may start with the name
+    if (s[0] !== 0 && s[len] === 0 && strings.compare(needle, 1, len + 1, 0, len) === 0) {
+      this.recordsNamed(this.stringsStart, k, own);
+    }
+    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + len + 1)) {
+      this.recordsNamed(this.stringsStart + at + 1, k, own);
+    }
+    return own;
+  }
+
+  /** Pushes onto `own` the ids of this blob's records whose name is at string offset `off` (of kind `k`). */
+  private recordsNamed(off: number, k: number, own: number[]): void {
+    const tw = this.tw;
+    const types = Buffer.from(tw.buffer, tw.byteOffset, tw.byteLength);
+    // the word as bytes (little-endian), searched from its first non-zero byte: a search that
+    // starts at a zero byte stops at nearly every word of the section
+    const word = this.query;
+    word[0] = off & 0xff;
+    word[1] = (off >>> 8) & 0xff;
+    word[2] = (off >>> 16) & 0xff;
+    word[3] = off >>> 24;
+    let skip = 0;
+    while (skip < 3 && word[skip] === 0) skip++;
+    const pattern = Buffer.from(word.buffer, word.byteOffset + skip, 4 - skip);
+    const offsets = this.offsets;
+    for (let p = types.indexOf(pattern); p >= 0; p = types.indexOf(pattern, p + 1)) {
+      const at = p - skip;
+      if ((at & 3) !== 0 || at < 0 || tw[at >>> 2] !== off) continue;
+      const w = at >>> 2;
+      // the record starting at word w, if one does (offsets ascend)
+      let lo = 0;
+      let hi = offsets.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const m = offsets[mid]!;
+        if (m < w) lo = mid + 1;
+        else if (m > w) hi = mid - 1;
+        else {
+          if (k < 0 || ((tw[w + 1]! >>> 24) & 0x1f) === k) own.push(this.startId + mid);
+          break;
+        }
+      }
+    }
   }
 
   /** The first type named `name` (of `kind`, if given), or undefined. */

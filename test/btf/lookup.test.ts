@@ -160,3 +160,41 @@ test("strings read one by one (the first ones) are the strings read from the tab
   assert.equal(one.nameOf(2), "héllo_wörld");
   assert.equal(two.nameOf(2), "héllo_wörld");
 });
+
+test("a raw blob: a name at a string offset whose low byte is zero, the same name stored twice, and the offset as a value inside a record", () => {
+  // strings: "" at 0, "int" at 1, padding up to 256, "target" at 256 and again at 263, "x" at 270
+  const pad = "p".repeat(256 - 5 - 1);
+  const text = `\0int\0${pad}\0target\0target\0x\0`;
+  const strings = Buffer.from(text, "latin1");
+  assert.equal(strings.indexOf("target"), 256, "the layout the test means");
+  const words = [
+    ...[1, (1 << 24) >>> 0, 4, (1 << 24) | 32], // [1] int
+    ...[5, ((6 << 24) | 1) >>> 0, 4, 270, 256], // [2] enum p..p { x = 256 }: the offset as a value
+    ...[256, (8 << 24) >>> 0, 1], // [3] typedef target
+    ...[263, (8 << 24) >>> 0, 1], // [4] typedef target (the second copy of the string)
+    ...[256, (4 << 24) >>> 0, 0], // [5] struct target {}
+    ...[0, (8 << 24) >>> 0, 256], // [6] an anonymous typedef of type 256: the offset again
+  ];
+  const types = Buffer.alloc(words.length * 4);
+  words.forEach((w, i) => types.writeUInt32LE(w >>> 0, i * 4));
+  const header = Buffer.alloc(24);
+  header.writeUInt16LE(0xeb9f, 0);
+  header.writeUInt8(1, 2);
+  header.writeUInt32LE(24, 4);
+  header.writeUInt32LE(0, 8);
+  header.writeUInt32LE(types.length, 12);
+  header.writeUInt32LE(types.length, 16);
+  header.writeUInt32LE(strings.length, 20);
+  const blob = Buffer.concat([header, types, strings]);
+  const fresh = () => Btf.parse(blob);
+  assert.deepEqual(fresh().findIds("target"), [3, 4, 5]);
+  assert.deepEqual(fresh().findIds("target", "typedef"), [3, 4]);
+  assert.deepEqual(fresh().findIds("target", "struct"), [5]);
+  assert.deepEqual(fresh().findIds("int"), [1]);
+  assert.deepEqual(fresh().findIds("x"), [], "a member's name is no type's");
+  compare(
+    blob,
+    ["target", "int", "x", pad, "targe", "arget", "nope"],
+    [undefined, "typedef", "struct", "enum"],
+  );
+});
