@@ -374,6 +374,32 @@ export class Btf implements StringSource {
     return utf8.decode(this.str.subarray(local, end));
   }
 
+  /**
+   * Whether the string at `offset` is `s`, compared as UTF-8 bytes in the table: no string is made
+   * (a lookup of one member among a struct's hundreds does not decode all their names). A string
+   * that is not valid UTF-8 is equal to no `s`.
+   * @throws BtfError when the offset is past the string table (as {@link Btf.string})
+   */
+  stringIs(offset: number, s: string): boolean {
+    if (offset < this.stringsStart && this.base) return this.base.stringIs(offset, s);
+    const local = offset - this.stringsStart;
+    const t = this.str;
+    if (!(local >= 0 && local < t.length)) {
+      this.string(offset); // throws the table's error
+      return false;
+    }
+    let q = this.query;
+    let len: number;
+    const r = utf8Encoder.encodeInto(s, q);
+    if (r.read < s.length) {
+      q = utf8Encoder.encode(s);
+      len = q.length;
+    } else len = r.written;
+    if (local + len > t.length || (local + len < t.length && t[local + len] !== 0)) return false;
+    for (let i = 0; i < len; i++) if (t[local + i] !== q[i]) return false;
+    return true;
+  }
+
   /** The offset of a string in this table or its base (first occurrence), or undefined. */
   stringOffset(s: string): number | undefined {
     if (this.base) {

@@ -198,3 +198,32 @@ test("a raw blob: a name at a string offset whose low byte is zero, the same nam
     [undefined, "typedef", "struct", "enum"],
   );
 });
+
+test("stringIs compares a string in the table with a name as string() would, without decoding it", () => {
+  const btf = Btf.parse(readFileSync(VMLINUX));
+  let compared = 0;
+  for (let id = 1; id < btf.endId && compared < 3000; id += 41) {
+    const off = btf.nameOffsetOf(id);
+    const name = btf.string(off);
+    assert.ok(btf.stringIs(off, name), `[${id}] is ${JSON.stringify(name)}`);
+    assert.equal(btf.stringIs(off, `${name}x`), false, `[${id}] is not ${name}x`);
+    if (name.length > 0) assert.equal(btf.stringIs(off, name.slice(1)), false, `[${id}] is not its tail`);
+    if (name.length > 1) assert.equal(btf.stringIs(off, name.slice(0, -1)), false, `[${id}] is not its head`);
+    compared++;
+  }
+  assert.ok(compared > 2000, `only ${compared} names compared`);
+  assert.ok(btf.stringIs(0, ""), "offset 0 is the empty string");
+  assert.throws(() => btf.stringIs(btf.stringsEnd + 5, "x"), /past the string table/);
+  // non-ASCII, and a split blob's names from its base's table
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  const t = b.typedef("héllo_wörld", int);
+  const one = Btf.parse(b.build());
+  assert.ok(one.stringIs(one.nameOffsetOf(t), "héllo_wörld"), "UTF-8 name");
+  assert.equal(one.stringIs(one.nameOffsetOf(t), "hello_world"), false, "not its ASCII look-alike");
+  const s = new BtfBuilder({ base: one });
+  const own = s.typedef("int", s.int("only_here", 8, { signed: false }));
+  const split = Btf.parse(s.build(), { base: one });
+  assert.ok(split.stringIs(split.nameOffsetOf(own), "int"), "a name from the base's table");
+  assert.ok(split.stringIs(split.nameOffsetOf(own - 1), "only_here"), "a name from the split's own table");
+});
