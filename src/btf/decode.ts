@@ -101,11 +101,25 @@ function kindNumber(kind: BtfKindName | number | undefined): number {
   return k;
 }
 
+/** Options of {@link Btf.parse}. */
+export interface BtfParseOptions {
+  /** the base BTF a split BTF (a kernel module's, say) extends */
+  base?: Btf;
+  /**
+   * Index the types as far as they are read, not all at once: a process that reads a few types
+   * of vmlinux does not walk its 125,000 records (~6 ms in a fresh process). A malformed type
+   * section is then found when the walk reaches it, not by parse(): for BTF already checked, as
+   * the kernel checks its own at boot (`vmlinuxBtf()` reads vmlinux so).
+   */
+  lazyIndex?: boolean;
+}
+
 /**
  * A parsed BTF blob (vmlinux, a module's split BTF on top of its base, a program's BTF).
  *
  * Parsing is lazy: {@link Btf.parse} checks the header and walks the type section once to record
- * where each type starts (a Uint32Array); nothing else is allocated until asked. Types are
+ * where each type starts (a Uint32Array; with `lazyIndex`, only as far as types are read); nothing
+ * else is allocated until asked. Types are
  * materialised by {@link Btf.type}; names are indexed the first time one is looked up.
  * Ids of a split BTF continue after its base's; the base answers for ids below {@link Btf.startId}.
  */
@@ -117,16 +131,18 @@ export class Btf implements StringSource {
   readonly base: Btf | undefined;
   /** first type id of this blob (1, or the base's {@link Btf.endId}) */
   readonly startId: number;
-  /** one past the last type id */
-  readonly endId: number;
   /** first string offset of this blob's table (0, or the base's {@link Btf.stringsEnd}) */
   readonly stringsStart: number;
   /** one past the last string offset */
   readonly stringsEnd: number;
 
   private readonly tw: Uint32Array;
-  private readonly offsets: Uint32Array;
-  private readonly count: number;
+  /** where each indexed type starts (its first `count` entries; all of them once `complete`) */
+  private offsets: Uint32Array;
+  private count: number;
+  /** the word where the next type to index starts (a lazy index: see {@link BtfParseOptions.lazyIndex}) */
+  private walked = 0;
+  private complete: boolean;
   private readonly str: Uint8Array;
   private strText: string | undefined;
   private strAscii = true;
@@ -134,7 +150,7 @@ export class Btf implements StringSource {
   private nameTable: Int32Array | undefined;
   private stringMap: Map<string, number> | undefined;
 
-  private constructor(bytes: Uint8Array, header: BtfHeader, base: Btf | undefined) {
+  private constructor(bytes: Uint8Array, header: BtfHeader, base: Btf | undefined, lazy: boolean) {
     this.bytes = bytes;
     this.header = header;
     this.base = base;
@@ -153,17 +169,60 @@ export class Btf implements StringSource {
     this.tw = tw;
     const sStart = header.hdrLen + header.strOff;
     this.str = bytes.subarray(sStart, sStart + header.strLen);
-    this.offsets = Btf.index(tw, this.startId);
-    this.count = this.offsets.length;
-    this.endId = this.startId + this.count;
+    if (lazy) {
+      // every type takes at least 3 words: this bound is what the blob warrants
+      this.offsets = new Uint32Array(Math.floor(tw.length / 3));
+      this.count = 0;
+      this.complete = false;
+    } else {
+      this.offsets = Btf.index(tw, this.startId);
+      this.count = this.offsets.length;
+      this.complete = true;
+    }
+  }
+
+  /** one past the last type id */
+  get endId(): number {
+    if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
+    return this.startId + this.count;
+  }
+
+  /**
+   * A lazy index walked on until it holds type index `i` (id startId + i), or to the end; the
+   * end checked as {@link Btf.index} checks it. Whether type `i` exists.
+   */
+  private indexTo(i: number): boolean {
+    if (this.complete || i < this.count) return i < this.count;
+    const tw = this.tw;
+    const end = tw.length;
+    const offsets = this.offsets;
+    let w = this.walked;
+    let n = this.count;
+    // the loop of Btf.index
+    while (n <= i && w + 3 <= end) {
+      const info = tw[w + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      const fixed = EXTRA_FIXED[kind]!;
+      if (fixed < 0) break;
+      offsets[n++] = w;
+      w += 3 + fixed + EXTRA_PER_VLEN[kind]! * (info & 0xffff);
+    }
+    this.walked = w;
+    this.count = n;
+    if (n <= i) {
+      if (w !== end) Btf.badIndex(tw, w, n, offsets[n - 1] ?? 0, this.startId);
+      this.offsets = offsets.subarray(0, n);
+      this.complete = true;
+    }
+    return i < this.count;
   }
 
   /**
    * Parses a BTF blob. For split BTF (a kernel module's, say) pass the base it extends.
    * @throws BtfError when the blob is not well-formed BTF
    */
-  static parse(bytes: Uint8Array, options: { base?: Btf } = {}): Btf {
-    return new Btf(bytes, Btf.readHeader(bytes, options.base), options.base);
+  static parse(bytes: Uint8Array, options: BtfParseOptions = {}): Btf {
+    return new Btf(bytes, Btf.readHeader(bytes, options.base), options.base, options.lazyIndex === true);
   }
 
   /** Reads and checks the header. */
@@ -261,12 +320,12 @@ export class Btf implements StringSource {
 
   /** Number of types in this blob (not counting the base's, nor void). */
   get typeCount(): number {
-    return this.offsets.length;
+    return this.endId - this.startId;
   }
 
   private word(id: number): number {
     const i = id - this.startId;
-    if (i >>> 0 !== i || i >= this.offsets.length) {
+    if (i >>> 0 !== i || (i >= this.count && !this.indexTo(i))) {
       throw new BtfError(`type id ${id} out of range (ids go up to ${this.endId - 1})`);
     }
     return this.offsets[i]!;
@@ -296,6 +355,8 @@ export class Btf implements StringSource {
   /** The Btf that holds `id` when it is not one of ours (the base), or a BtfError. */
   private outside(id: number): Btf {
     if (id < this.startId && id > 0 && this.base) return this.base;
+    const i = id - this.startId;
+    if (i >>> 0 === i && this.indexTo(i)) return this;
     throw new BtfError(`type id ${id} out of range (ids go up to ${this.endId - 1})`);
   }
 
@@ -433,6 +494,7 @@ export class Btf implements StringSource {
    * 32-bit words, and the word index where each of its own types starts (`id - startId`).
    */
   get typeWords(): { readonly words: Uint32Array; readonly starts: Uint32Array } {
+    if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
     return { words: this.tw, starts: this.offsets };
   }
 
@@ -595,6 +657,7 @@ export class Btf implements StringSource {
   }
 
   private buildNameTable(): Int32Array {
+    if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
     const n = this.offsets.length;
     let size = 16;
     while (size < n * 2) size <<= 1;
@@ -644,6 +707,7 @@ export class Btf implements StringSource {
     // names from the base's table used by split types are found by a scan (rare)
     if (this.base && this.startId < this.endId) {
       const tw = this.tw;
+      if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
       for (const inBase of this.base.stringOffsets(name)) {
         if (inBase === 0) continue;
         for (let i = 0; i < this.offsets.length; i++) {
@@ -729,6 +793,7 @@ export class Btf implements StringSource {
     const own: number[] = [];
     const len = q.length;
     if (len === 0) return own;
+    if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
     const tw = this.tw;
     const starts = this.offsets;
     const s = this.str;
@@ -813,14 +878,17 @@ export class Btf implements StringSource {
     let skip = 0;
     while (skip < 3 && word[skip] === 0) skip++;
     const pattern = Buffer.from(word.buffer, word.byteOffset + skip, 4 - skip);
-    const offsets = this.offsets;
     for (let p = types.indexOf(pattern); p >= 0; p = types.indexOf(pattern, p + 1)) {
       const at = p - skip;
       if ((at & 3) !== 0 || at < 0 || tw[at >>> 2] !== off) continue;
       const w = at >>> 2;
+      // a lazy index walked on past word w (one step at a time: 1,024 types)
+      while (!this.complete && (this.count === 0 || this.offsets[this.count - 1]! < w))
+        this.indexTo(this.count + 1023);
       // the record starting at word w, if one does (offsets ascend)
+      const offsets = this.offsets;
       let lo = 0;
-      let hi = offsets.length - 1;
+      let hi = this.count - 1;
       while (lo <= hi) {
         const mid = (lo + hi) >>> 1;
         const m = offsets[mid]!;

@@ -12,6 +12,9 @@ let vmlinux: Btf | undefined;
  * where the kernel allows it (Linux 6.16 and later; its bytes are then read-only memory), else read.
  */
 export function vmlinuxBtf(): Btf {
-  vmlinux ??= Btf.parse(mapKernelBtfFile("/sys/kernel/btf/vmlinux") ?? readKernelBtfFile("vmlinux"));
+  // the kernel checked its BTF at boot: its types are indexed as far as they are read
+  vmlinux ??= Btf.parse(mapKernelBtfFile("/sys/kernel/btf/vmlinux") ?? readKernelBtfFile("vmlinux"), {
+    lazyIndex: true,
+  });
   return vmlinux;
 }

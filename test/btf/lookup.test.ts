@@ -227,3 +227,41 @@ test("stringIs compares a string in the table with a name as string() would, wit
   assert.ok(split.stringIs(split.nameOffsetOf(own), "int"), "a name from the base's table");
   assert.ok(split.stringIs(split.nameOffsetOf(own - 1), "only_here"), "a name from the split's own table");
 });
+
+test("lazyIndex: types indexed as far as they are read answer as the whole index does; a bad record is found when reached", () => {
+  const bytes = readFileSync(VMLINUX);
+  const eager = Btf.parse(bytes);
+  const names = ["btf_trace_sched_process_exec", "task_struct", "int", "no_such_type_42"];
+  for (let id = 1; id < eager.endId; id += Math.floor(eager.typeCount / 20)) names.push(eager.nameOf(id));
+  for (const name of names) {
+    // each from a fresh lazy blob: its lookup walks the index only as far as the name's types
+    assert.deepEqual(Btf.parse(bytes, { lazyIndex: true }).findIds(name), eager.findIds(name), name);
+  }
+  const lazy = Btf.parse(bytes, { lazyIndex: true });
+  const last = eager.endId - 1;
+  // reads from the end first, then from the start: the walk goes on from where it stopped
+  for (const id of [114, 5000, last, 1, 77_777, 3]) {
+    assert.deepEqual(lazy.type(id), eager.type(id), `type ${id}`);
+    assert.equal(lazy.kindOf(id), eager.kindOf(id), `kind of ${id}`);
+  }
+  assert.equal(lazy.endId, eager.endId);
+  assert.equal(lazy.typeCount, eager.typeCount);
+  assert.deepEqual(lazy.typeWords.starts, eager.typeWords.starts);
+  assert.throws(() => Btf.parse(bytes, { lazyIndex: true }).type(eager.endId), /out of range/);
+  assert.throws(() => Btf.parse(bytes, { lazyIndex: true }).kindOf(eager.endId + 5), /out of range/);
+  assert.equal(Btf.parse(bytes, { lazyIndex: true }).endId, eager.endId, "endId walks the whole index");
+
+  // a blob whose third type is of an unknown kind: found by parse() eagerly, by the walk lazily
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  b.typedef("a", int);
+  b.typedef("b", int);
+  const blob = Buffer.from(b.build());
+  const third = 24 + 16 + 12 + 4; // header, int (4 words), typedef a (3 words), then b's info word
+  blob.writeUInt32LE((31 << 24) >>> 0, third);
+  assert.throws(() => Btf.parse(blob), /unknown kind 31/);
+  const bad = Btf.parse(blob, { lazyIndex: true });
+  assert.equal(bad.nameOf(2), "a", "the types before it read");
+  assert.throws(() => bad.type(3), /unknown kind 31/);
+  assert.throws(() => Btf.parse(blob, { lazyIndex: true }).endId, /unknown kind 31/);
+});
