@@ -119,8 +119,8 @@ export interface BtfParseOptions {
  *
  * Parsing is lazy: {@link Btf.parse} checks the header and walks the type section once to record
  * where each type starts (a Uint32Array; with `lazyIndex`, only as far as types are read); nothing
- * else is allocated until asked. Types are
- * materialised by {@link Btf.type}; names are indexed the first time one is looked up.
+ * else is allocated until asked. Types are materialised by {@link Btf.type}; names are indexed
+ * the first time one is looked up.
  * Ids of a split BTF continue after its base's; the base answers for ids below {@link Btf.startId}.
  */
 export class Btf implements StringSource {
