@@ -176,7 +176,7 @@ test("a raw blob: a name at a string offset whose low byte is zero, the same nam
     ...[0, (8 << 24) >>> 0, 256], // [6] an anonymous typedef of type 256: the offset again
   ];
   const types = Buffer.alloc(words.length * 4);
-  words.forEach((w, i) => types.writeUInt32LE(w >>> 0, i * 4));
+  for (const [i, w] of words.entries()) types.writeUInt32LE(w >>> 0, i * 4);
   const header = Buffer.alloc(24);
   header.writeUInt16LE(0xeb9f, 0);
   header.writeUInt8(1, 2);
