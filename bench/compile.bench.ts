@@ -7,7 +7,8 @@
  * Node's own start-up (`node -e 0`, timed in the same turns), and the first run of a user (before
  * bin/rawbpf.js has written the user's code cache: the package's caches only). In process, warm:
  * `compile(source)` after a few warm-up runs, goal under 20 ms, and its ratio to clang's process.
- * Also prints the parser's share and the instructions with and without the optimizer, and
+ * Also a program that reads the kernel's types (tp_btf, task_struct fields) against its C twin over
+ * vmlinux.h. Also prints the parser's share and the instructions with and without the optimizer, and
  * `compile()` of one large generated function (a 400-case switch, ~5,200 instructions), where a
  * cost that grows faster than the function shows (warm, and its first call).
  *
@@ -129,6 +130,61 @@ const clangArgs = ["-target", "bpf", "-O2", "-g", include, "-c", cFile, "-o", jo
 execFileSync("clang-19", clangArgs); // both must compile before anything is timed
 const once = compile(ts, { file: "compile-bench.ts" });
 
+// ---- a program that reads the kernel's types (tp_btf, a task_struct pointer), test/lang/contexts.test.ts's,
+// and its C twin over vmlinux.h (bpftool's, as a C user makes it), compiled as clang-19 is above
+const kernelTs = `import { bytes, map, probeReadKernelStr, program, struct, u32, zero } from "rawbpf";
+const Exec = struct({ ppid: u32, tgid: u32, comm: bytes(16) });
+const execs = map("hash", { key: u32, value: Exec, maxEntries: 1024 });
+export const on_exec = program("tp_btf/sched_process_exec", (ctx) => {
+  const task = ctx.p;
+  const e = zero(Exec);
+  e.ppid = task.real_parent.tgid;
+  e.tgid = task.tgid;
+  probeReadKernelStr(e.comm, task.comm);
+  execs.update(task.pid, e);
+  return 0;
+});
+`;
+const kernelC = `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+struct exec { __u32 ppid; __u32 tgid; char comm[16]; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __type(key, __u32); __type(value, struct exec); __uint(max_entries, 1024); } execs SEC(".maps");
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
+  struct exec e = {};
+  e.ppid = p->real_parent->tgid;
+  e.tgid = p->tgid;
+  bpf_probe_read_kernel_str(e.comm, sizeof(e.comm), p->comm);
+  __u32 pid = p->pid;
+  bpf_map_update_elem(&execs, &pid, &e, BPF_ANY);
+  return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+const kernelTsFile = join(build, "compile-kernel.ts");
+const kernelCFile = join(build, "compile-kernel.c");
+writeFileSync(kernelTsFile, kernelTs);
+writeFileSync(kernelCFile, kernelC);
+writeFileSync(
+  join(build, "vmlinux.h"),
+  execFileSync("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"], {
+    maxBuffer: 1 << 28,
+  }),
+);
+const kernelClangArgs = [
+  "-target",
+  "bpf",
+  "-O2",
+  "-g",
+  include,
+  "-c",
+  kernelCFile,
+  "-o",
+  join(build, "compile-kernel.o"),
+];
+execFileSync("clang-19", kernelClangArgs);
+
 // ---- in process, warm
 const times: number[] = [];
 const cpuTimes: number[] = [];
@@ -191,6 +247,8 @@ const t = timeAll(
     ours: `RAWBPF_CACHE_DIR=${q(cacheDir)} ${cli} ${compileCommand}`,
     oursShipped: `RAWBPF_CACHE_DIR=off ${cli} ${compileCommand}`,
     clang: `clang-19 ${clangArgs.map((a) => q(a)).join(" ")}`,
+    oursKernel: `RAWBPF_CACHE_DIR=${q(cacheDir)} ${cli} compile ${q(kernelTsFile)} --format json -o ${q(join(build, "compile-kernel.json"))}`,
+    clangKernel: `clang-19 ${kernelClangArgs.map((a) => q(a)).join(" ")}`,
     ...start.commands,
   },
   ROUNDS,
@@ -208,6 +266,11 @@ console.log(
 const shipped = t.oursShipped as Run;
 console.log(
   `  first run     without the user's code cache ${ms(shipped.wall)} ms (CPU ${ms(shipped.cpu)}), ratio ${(shipped.wall / clang.wall).toFixed(2)} (CPU ${(shipped.cpu / clang.cpu).toFixed(2)})`,
+);
+const oursKernel = t.oursKernel as Run;
+const clangKernel = t.clangKernel as Run;
+console.log(
+  `kernel types   rawbpf compile of a tp_btf program reading task_struct ${ms(oursKernel.wall)} ms (CPU ${ms(oursKernel.cpu)})   clang-19 over vmlinux.h ${ms(clangKernel.wall)} ms (CPU ${ms(clangKernel.cpu)})   ratio ${(oursKernel.wall / clangKernel.wall).toFixed(2)} (CPU ${(oursKernel.cpu / clangKernel.cpu).toFixed(2)})`,
 );
 // how much of the gap is Node's: its own start-up (`node -e 0`) is part of every rawbpf run
 const floor = (t.node as Run).wall;

@@ -53,10 +53,6 @@ for (let k = 1; k <= KIND_MAX; k++) {
   EXTRA_FIXED[k] = none >> 2;
   EXTRA_PER_VLEN[k] = (one - none) >> 2;
 }
-function anyKind(): boolean {
-  return true;
-}
-
 /**
  * Whether `full` is `name` with a flavour: `name___flavour` whose essential name (up to the last
  * `X___Y` separator, X and Y not underscores) is `name`, as libbpf's bpf_core_essential_name_len.
@@ -105,12 +101,26 @@ function kindNumber(kind: BtfKindName | number | undefined): number {
   return k;
 }
 
+/** Options of {@link Btf.parse}. */
+export interface BtfParseOptions {
+  /** the base BTF a split BTF (a kernel module's, say) extends */
+  base?: Btf;
+  /**
+   * Index the types as far as they are read, not all at once: a process that reads a few types
+   * of vmlinux does not walk its 125,000 records (~6 ms in a fresh process). A malformed type
+   * section is then found when the walk reaches it, not by parse(): for BTF already checked, as
+   * the kernel checks its own at boot (`vmlinuxBtf()` reads vmlinux so).
+   */
+  lazyIndex?: boolean;
+}
+
 /**
  * A parsed BTF blob (vmlinux, a module's split BTF on top of its base, a program's BTF).
  *
  * Parsing is lazy: {@link Btf.parse} checks the header and walks the type section once to record
- * where each type starts (a Uint32Array); nothing else is allocated until asked. Types are
- * materialised by {@link Btf.type}; names are indexed the first time one is looked up.
+ * where each type starts (a Uint32Array; with `lazyIndex`, only as far as types are read); nothing
+ * else is allocated until asked. Types are materialised by {@link Btf.type}; names are indexed
+ * the first time one is looked up.
  * Ids of a split BTF continue after its base's; the base answers for ids below {@link Btf.startId}.
  */
 export class Btf implements StringSource {
@@ -121,16 +131,18 @@ export class Btf implements StringSource {
   readonly base: Btf | undefined;
   /** first type id of this blob (1, or the base's {@link Btf.endId}) */
   readonly startId: number;
-  /** one past the last type id */
-  readonly endId: number;
   /** first string offset of this blob's table (0, or the base's {@link Btf.stringsEnd}) */
   readonly stringsStart: number;
   /** one past the last string offset */
   readonly stringsEnd: number;
 
   private readonly tw: Uint32Array;
-  private readonly offsets: Uint32Array;
-  private readonly count: number;
+  /** where each indexed type starts (its first `count` entries; all of them once `complete`) */
+  private offsets: Uint32Array;
+  private count: number;
+  /** the word where the next type to index starts (a lazy index: see {@link BtfParseOptions.lazyIndex}) */
+  private walked = 0;
+  private complete: boolean;
   private readonly str: Uint8Array;
   private strText: string | undefined;
   private strAscii = true;
@@ -138,7 +150,7 @@ export class Btf implements StringSource {
   private nameTable: Int32Array | undefined;
   private stringMap: Map<string, number> | undefined;
 
-  private constructor(bytes: Uint8Array, header: BtfHeader, base: Btf | undefined) {
+  private constructor(bytes: Uint8Array, header: BtfHeader, base: Btf | undefined, lazy: boolean) {
     this.bytes = bytes;
     this.header = header;
     this.base = base;
@@ -157,17 +169,60 @@ export class Btf implements StringSource {
     this.tw = tw;
     const sStart = header.hdrLen + header.strOff;
     this.str = bytes.subarray(sStart, sStart + header.strLen);
-    this.offsets = Btf.index(tw, this.startId);
-    this.count = this.offsets.length;
-    this.endId = this.startId + this.count;
+    if (lazy) {
+      // every type takes at least 3 words: this bound is what the blob warrants
+      this.offsets = new Uint32Array(Math.floor(tw.length / 3));
+      this.count = 0;
+      this.complete = false;
+    } else {
+      this.offsets = Btf.index(tw, this.startId);
+      this.count = this.offsets.length;
+      this.complete = true;
+    }
+  }
+
+  /** one past the last type id */
+  get endId(): number {
+    if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
+    return this.startId + this.count;
+  }
+
+  /**
+   * A lazy index walked on until it holds type index `i` (id startId + i), or to the end; the
+   * end checked as {@link Btf.index} checks it. Whether type `i` exists.
+   */
+  private indexTo(i: number): boolean {
+    if (this.complete || i < this.count) return i < this.count;
+    const tw = this.tw;
+    const end = tw.length;
+    const offsets = this.offsets;
+    let w = this.walked;
+    let n = this.count;
+    // the loop of Btf.index
+    while (n <= i && w + 3 <= end) {
+      const info = tw[w + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      const fixed = EXTRA_FIXED[kind]!;
+      if (fixed < 0) break;
+      offsets[n++] = w;
+      w += 3 + fixed + EXTRA_PER_VLEN[kind]! * (info & 0xffff);
+    }
+    this.walked = w;
+    this.count = n;
+    if (n <= i) {
+      if (w !== end) Btf.badIndex(tw, w, n, offsets[n - 1] ?? 0, this.startId);
+      this.offsets = offsets.subarray(0, n);
+      this.complete = true;
+    }
+    return i < this.count;
   }
 
   /**
    * Parses a BTF blob. For split BTF (a kernel module's, say) pass the base it extends.
    * @throws BtfError when the blob is not well-formed BTF
    */
-  static parse(bytes: Uint8Array, options: { base?: Btf } = {}): Btf {
-    return new Btf(bytes, Btf.readHeader(bytes, options.base), options.base);
+  static parse(bytes: Uint8Array, options: BtfParseOptions = {}): Btf {
+    return new Btf(bytes, Btf.readHeader(bytes, options.base), options.base, options.lazyIndex === true);
   }
 
   /** Reads and checks the header. */
@@ -265,12 +320,12 @@ export class Btf implements StringSource {
 
   /** Number of types in this blob (not counting the base's, nor void). */
   get typeCount(): number {
-    return this.offsets.length;
+    return this.endId - this.startId;
   }
 
   private word(id: number): number {
     const i = id - this.startId;
-    if (i >>> 0 !== i || i >= this.offsets.length) {
+    if (i >>> 0 !== i || (i >= this.count && !this.indexTo(i))) {
       throw new BtfError(`type id ${id} out of range (ids go up to ${this.endId - 1})`);
     }
     return this.offsets[i]!;
@@ -300,6 +355,8 @@ export class Btf implements StringSource {
   /** The Btf that holds `id` when it is not one of ours (the base), or a BtfError. */
   private outside(id: number): Btf {
     if (id < this.startId && id > 0 && this.base) return this.base;
+    const i = id - this.startId;
+    if (i >>> 0 === i && this.indexTo(i)) return this;
     throw new BtfError(`type id ${id} out of range (ids go up to ${this.endId - 1})`);
   }
 
@@ -378,6 +435,32 @@ export class Btf implements StringSource {
     return utf8.decode(this.str.subarray(local, end));
   }
 
+  /**
+   * Whether the string at `offset` is `s`, compared as UTF-8 bytes in the table: no string is made
+   * (a lookup of one member among a struct's hundreds does not decode all their names). A string
+   * that is not valid UTF-8 is equal to no `s`.
+   * @throws BtfError when the offset is past the string table (as {@link Btf.string})
+   */
+  stringIs(offset: number, s: string): boolean {
+    if (offset < this.stringsStart && this.base) return this.base.stringIs(offset, s);
+    const local = offset - this.stringsStart;
+    const t = this.str;
+    if (!(local >= 0 && local < t.length)) {
+      this.string(offset); // throws the table's error
+      return false;
+    }
+    let q = this.query;
+    let len: number;
+    const r = utf8Encoder.encodeInto(s, q);
+    if (r.read < s.length) {
+      q = utf8Encoder.encode(s);
+      len = q.length;
+    } else len = r.written;
+    if (local + len > t.length || (local + len < t.length && t[local + len] !== 0)) return false;
+    for (let i = 0; i < len; i++) if (t[local + i] !== q[i]) return false;
+    return true;
+  }
+
   /** The offset of a string in this table or its base (first occurrence), or undefined. */
   stringOffset(s: string): number | undefined {
     if (this.base) {
@@ -411,6 +494,7 @@ export class Btf implements StringSource {
    * 32-bit words, and the word index where each of its own types starts (`id - startId`).
    */
   get typeWords(): { readonly words: Uint32Array; readonly starts: Uint32Array } {
+    if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
     return { words: this.tw, starts: this.offsets };
   }
 
@@ -573,6 +657,7 @@ export class Btf implements StringSource {
   }
 
   private buildNameTable(): Int32Array {
+    if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
     const n = this.offsets.length;
     let size = 16;
     while (size < n * 2) size <<= 1;
@@ -622,6 +707,7 @@ export class Btf implements StringSource {
     // names from the base's table used by split types are found by a scan (rare)
     if (this.base && this.startId < this.endId) {
       const tw = this.tw;
+      if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
       for (const inBase of this.base.stringOffsets(name)) {
         if (inBase === 0) continue;
         for (let i = 0; i < this.offsets.length; i++) {
@@ -707,6 +793,7 @@ export class Btf implements StringSource {
     const own: number[] = [];
     const len = q.length;
     if (len === 0) return own;
+    if (!this.complete) this.indexTo(Number.MAX_SAFE_INTEGER);
     const tw = this.tw;
     const starts = this.offsets;
     const s = this.str;
@@ -753,10 +840,66 @@ export class Btf implements StringSource {
     return own;
   }
 
-  /** This blob's own types named `name` (of kind `k`, or any when k < 0), by {@link Btf.scanNamed}. */
+  /**
+   * This blob's own types named `name` (of kind `k`, or any when k < 0), unsorted, without a loop
+   * over the types in JavaScript: Buffer.indexOf (native code) finds the name in the string table
+   * (`\0name\0`), then that string's offset as a record's first word in the type section, a hit
+   * being kept when it is where a record starts. A short-lived process looks names up while its
+   * loops still run in the interpreter, where a pass over vmlinux's 125,000 records costs ~3 ms.
+   */
   private scanIds(name: string, k: number): number[] {
-    if (name.includes("\0")) return [];
-    return this.scanNamed(utf8Encoder.encode(name), k < 0 ? anyKind : (x) => x === k, false, name);
+    const own: number[] = [];
+    if (name === "" || name.includes("\0")) return own;
+    const s = this.str;
+    const strings = Buffer.from(s.buffer, s.byteOffset, s.length);
+    const needle = Buffer.from(`\0${name}\0`, "utf8");
+    const len = needle.length - 2;
+    // a table that does not start with the empty string (allowed in a split blob) may start with the name
+    if (s[0] !== 0 && s[len] === 0 && strings.compare(needle, 1, len + 1, 0, len) === 0) {
+      this.recordsNamed(this.stringsStart, k, own);
+    }
+    for (let at = strings.indexOf(needle); at >= 0; at = strings.indexOf(needle, at + len + 1)) {
+      this.recordsNamed(this.stringsStart + at + 1, k, own);
+    }
+    return own;
+  }
+
+  /** Pushes onto `own` the ids of this blob's records whose name is at string offset `off` (of kind `k`). */
+  private recordsNamed(off: number, k: number, own: number[]): void {
+    const tw = this.tw;
+    const types = Buffer.from(tw.buffer, tw.byteOffset, tw.byteLength);
+    // the word as bytes (little-endian), searched from its first non-zero byte: a search that
+    // starts at a zero byte stops at nearly every word of the section
+    const word = this.query;
+    word[0] = off & 0xff;
+    word[1] = (off >>> 8) & 0xff;
+    word[2] = (off >>> 16) & 0xff;
+    word[3] = off >>> 24;
+    let skip = 0;
+    while (skip < 3 && word[skip] === 0) skip++;
+    const pattern = Buffer.from(word.buffer, word.byteOffset + skip, 4 - skip);
+    for (let p = types.indexOf(pattern); p >= 0; p = types.indexOf(pattern, p + 1)) {
+      const at = p - skip;
+      if ((at & 3) !== 0 || at < 0 || tw[at >>> 2] !== off) continue;
+      const w = at >>> 2;
+      // a lazy index walked on past word w (one step at a time: 1,024 types)
+      while (!this.complete && (this.count === 0 || this.offsets[this.count - 1]! < w))
+        this.indexTo(this.count + 1023);
+      // the record starting at word w, if one does (offsets ascend)
+      const offsets = this.offsets;
+      let lo = 0;
+      let hi = this.count - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const m = offsets[mid]!;
+        if (m < w) lo = mid + 1;
+        else if (m > w) hi = mid - 1;
+        else {
+          if (k < 0 || ((tw[w + 1]! >>> 24) & 0x1f) === k) own.push(this.startId + mid);
+          break;
+        }
+      }
+    }
   }
 
   /** The first type named `name` (of `kind`, if given), or undefined. */

@@ -1,7 +1,7 @@
 /** BTF: the type model, builder, encoder, lazy decoder, printers, func/line info and loading. */
 export { BtfBuilder, type MemberSpec } from "./builder.js";
 export { type CFormatOptions, formatC, formatCBytes, formatCBytesOfBlob } from "./c.js";
-export { Btf, type BtfHeader, POINTER_SIZE } from "./decode.js";
+export { Btf, type BtfHeader, type BtfParseOptions, POINTER_SIZE } from "./decode.js";
 export { encodeBtf } from "./encode.js";
 export { BtfError } from "./errors.js";
 export {

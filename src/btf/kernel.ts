@@ -1,15 +1,12 @@
 /** Reading BTF objects out of the kernel by id (BPF_BTF_GET_FD_BY_ID + BPF_OBJ_GET_INFO_BY_FD). */
-import {
-  BTF_INFO,
-  Fd,
-  getFdById,
-  mapKernelBtfFile,
-  objGetInfoByFd,
-  putPtr,
-  putU32,
-  readKernelBtfFile,
-} from "../sys/index.js";
+import { putPtr, putU32 } from "../sys/bpf.js";
+import { Fd } from "../sys/fd.js";
+import { BTF_INFO } from "../sys/layout.js";
+import { getFdById, objGetInfoByFd } from "../sys/obj.js";
 import { Btf } from "./decode.js";
+import { vmlinuxBtf } from "./vmlinux.js";
+
+export { vmlinuxBtf };
 
 /** A BTF object as the kernel holds it. */
 export interface KernelBtfObject {
@@ -42,17 +39,6 @@ export function readBtfById(id: number): KernelBtfObject {
     kernel: info.readUInt32LE(BTF_INFO.offset.kernel_btf) !== 0,
     bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
   };
-}
-
-let vmlinux: Btf | undefined;
-
-/**
- * The running kernel's BTF (/sys/kernel/btf/vmlinux), read and indexed once per process: mapped
- * where the kernel allows it (Linux 6.16 and later; its bytes are then read-only memory), else read.
- */
-export function vmlinuxBtf(): Btf {
-  vmlinux ??= Btf.parse(mapKernelBtfFile("/sys/kernel/btf/vmlinux") ?? readKernelBtfFile("vmlinux"));
-  return vmlinux;
 }
 
 /**

@@ -4,22 +4,21 @@
  * pointers point to (`task.comm`, `task.real_parent.tgid`), anonymous unions included.
  */
 import type { Btf } from "../btf/decode.js";
+import { INT_SIGNED } from "../btf/kinds.js";
 import type { ContextField, ContextSpec } from "./kernel.js";
 import { I64, INT_TYPES, type IntType, U32, U64 } from "./types.js";
+
+// These read the kernel's types word by word (kindName, sizeOrTypeOf, extraWord) rather than
+// through btf.type(), which decodes a whole type: task_struct's hundreds of member names each
+// time a member of it is looked up.
 
 /** Skips typedefs and qualifiers. */
 export function resolveType(btf: Btf, id: number): number {
   let cur = id;
   for (let n = 0; n < 64; n++) {
-    const t = btf.type(cur);
-    if (
-      t.kind === "typedef" ||
-      t.kind === "const" ||
-      t.kind === "volatile" ||
-      t.kind === "restrict" ||
-      t.kind === "type_tag"
-    )
-      cur = t.type;
+    const k = btf.kindName(cur);
+    if (k === "typedef" || k === "const" || k === "volatile" || k === "restrict" || k === "type_tag")
+      cur = btf.sizeOrTypeOf(cur);
     else return cur;
   }
   return cur;
@@ -27,18 +26,21 @@ export function resolveType(btf: Btf, id: number): number {
 
 /** An integer type of a BTF int or enum, when it is 1, 2, 4 or 8 bytes. */
 export function btfInt(btf: Btf, id: number): IntType | undefined {
-  const t = btf.type(resolveType(btf, id));
-  if (t.kind === "int") return INT_TYPES.get(`${t.signed ? "i" : "u"}${t.size * 8}`);
-  if (t.kind === "enum" || t.kind === "enum64") return t.size === 8 ? U64 : U32;
+  const r = resolveType(btf, id);
+  const k = btf.kindName(r);
+  const size = btf.sizeOrTypeOf(r);
+  if (k === "int")
+    return INT_TYPES.get(`${(btf.extraWord(r, 0) >>> 24) & INT_SIGNED ? "i" : "u"}${size * 8}`);
+  if (k === "enum" || k === "enum64") return size === 8 ? U64 : U32;
   return undefined;
 }
 
 /** The struct or union a pointer type points to (its id), if it does. */
 export function pointee(btf: Btf, id: number): number | undefined {
-  const t = btf.type(resolveType(btf, id));
-  if (t.kind !== "ptr") return undefined;
-  const to = resolveType(btf, t.type);
-  const k = btf.type(to).kind;
+  const p = resolveType(btf, id);
+  if (btf.kindName(p) !== "ptr") return undefined;
+  const to = resolveType(btf, btf.sizeOrTypeOf(p));
+  const k = btf.kindName(to);
   return k === "struct" || k === "union" ? to : undefined;
 }
 
@@ -57,30 +59,45 @@ export interface FoundMember {
 
 /** A member of a struct or union by name, looking into anonymous members: its offset and type. */
 export function findMember(btf: Btf, structId: number, name: string): FoundMember | undefined {
-  const t = btf.type(structId);
-  if (t.kind !== "struct" && t.kind !== "union") return undefined;
-  for (const m of t.members) {
-    if (m.name === name) {
-      let bitOffset = m.bitOffset;
-      let bitSize = m.bitfieldSize;
+  const kind = btf.kindName(structId);
+  if (kind !== "struct" && kind !== "union") return undefined;
+  const flag = btf.kindFlagOf(structId);
+  const vlen = btf.vlenOf(structId);
+  for (let i = 0; i < vlen; i++) {
+    const nameOff = btf.extraWord(structId, 3 * i);
+    const type = btf.extraWord(structId, 3 * i + 1);
+    const o = btf.extraWord(structId, 3 * i + 2);
+    const memberBitOffset = flag ? o & 0xffffff : o;
+    if (btf.stringIs(nameOff, name)) {
+      let bitOffset = memberBitOffset;
+      let bitSize = flag ? o >>> 24 : 0;
       // a struct without kind_flag says a bitfield's width and place in its int type
-      const it = btf.type(resolveType(btf, m.type));
-      if (bitSize === 0 && it.kind === "int" && (it.bits !== it.size * 8 || it.bitOffset !== 0)) {
-        bitOffset += it.bitOffset;
-        bitSize = it.bits;
+      const it = resolveType(btf, type);
+      if (bitSize === 0 && btf.kindName(it) === "int") {
+        const e = btf.extraWord(it, 0);
+        const bits = e & 0xff;
+        const at = (e >>> 16) & 0xff;
+        if (bits !== btf.sizeOrTypeOf(it) * 8 || at !== 0) {
+          bitOffset += at;
+          bitSize = bits;
+        }
       }
       return {
         offset: bitOffset / 8,
-        type: m.type,
+        type,
         bitfield: bitSize !== 0 || bitOffset % 8 !== 0,
         bitOffset,
         bitSize,
       };
     }
-    if (m.name === "") {
-      const inner = findMember(btf, resolveType(btf, m.type), name);
+    if (btf.stringIs(nameOff, "")) {
+      const inner = findMember(btf, resolveType(btf, type), name);
       if (inner !== undefined)
-        return { ...inner, offset: inner.offset + m.bitOffset / 8, bitOffset: inner.bitOffset + m.bitOffset };
+        return {
+          ...inner,
+          offset: inner.offset + memberBitOffset / 8,
+          bitOffset: inner.bitOffset + memberBitOffset,
+        };
     }
   }
   return undefined;
@@ -114,8 +131,8 @@ export function bitfieldAccess(
 
 /** The name of a struct for messages: `task_struct`. */
 export function structName(btf: Btf, id: number): string {
-  const t = btf.type(id);
-  return `${t.kind} ${"name" in t && t.name ? t.name : "(anonymous)"}`;
+  const name = btf.nameOf(id);
+  return `${btf.kindName(id)} ${name || "(anonymous)"}`;
 }
 
 /**

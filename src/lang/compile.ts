@@ -6,7 +6,7 @@
  */
 import type * as B from "@babel/types";
 import type { Btf } from "../btf/decode.js";
-import { vmlinuxBtf } from "../btf/kernel.js";
+import { vmlinuxBtf } from "../btf/vmlinux.js";
 import type { BuiltProgram } from "../isa/builder/program.js";
 import { ProgramBuilder } from "../isa/builder/program.js";
 import { LD_IMM64 } from "../isa/insn.js";

@@ -160,3 +160,108 @@ test("strings read one by one (the first ones) are the strings read from the tab
   assert.equal(one.nameOf(2), "héllo_wörld");
   assert.equal(two.nameOf(2), "héllo_wörld");
 });
+
+test("a raw blob: a name at a string offset whose low byte is zero, the same name stored twice, and the offset as a value inside a record", () => {
+  // strings: "" at 0, "int" at 1, padding up to 256, "target" at 256 and again at 263, "x" at 270
+  const pad = "p".repeat(256 - 5 - 1);
+  const text = `\0int\0${pad}\0target\0target\0x\0`;
+  const strings = Buffer.from(text, "latin1");
+  assert.equal(strings.indexOf("target"), 256, "the layout the test means");
+  const words = [
+    ...[1, (1 << 24) >>> 0, 4, (1 << 24) | 32], // [1] int
+    ...[5, ((6 << 24) | 1) >>> 0, 4, 270, 256], // [2] enum p..p { x = 256 }: the offset as a value
+    ...[256, (8 << 24) >>> 0, 1], // [3] typedef target
+    ...[263, (8 << 24) >>> 0, 1], // [4] typedef target (the second copy of the string)
+    ...[256, (4 << 24) >>> 0, 0], // [5] struct target {}
+    ...[0, (8 << 24) >>> 0, 256], // [6] an anonymous typedef of type 256: the offset again
+  ];
+  const types = Buffer.alloc(words.length * 4);
+  for (const [i, w] of words.entries()) types.writeUInt32LE(w >>> 0, i * 4);
+  const header = Buffer.alloc(24);
+  header.writeUInt16LE(0xeb9f, 0);
+  header.writeUInt8(1, 2);
+  header.writeUInt32LE(24, 4);
+  header.writeUInt32LE(0, 8);
+  header.writeUInt32LE(types.length, 12);
+  header.writeUInt32LE(types.length, 16);
+  header.writeUInt32LE(strings.length, 20);
+  const blob = Buffer.concat([header, types, strings]);
+  const fresh = () => Btf.parse(blob);
+  assert.deepEqual(fresh().findIds("target"), [3, 4, 5]);
+  assert.deepEqual(fresh().findIds("target", "typedef"), [3, 4]);
+  assert.deepEqual(fresh().findIds("target", "struct"), [5]);
+  assert.deepEqual(fresh().findIds("int"), [1]);
+  assert.deepEqual(fresh().findIds("x"), [], "a member's name is no type's");
+  compare(
+    blob,
+    ["target", "int", "x", pad, "targe", "arget", "nope"],
+    [undefined, "typedef", "struct", "enum"],
+  );
+});
+
+test("stringIs compares a string in the table with a name as string() would, without decoding it", () => {
+  const btf = Btf.parse(readFileSync(VMLINUX));
+  let compared = 0;
+  for (let id = 1; id < btf.endId && compared < 3000; id += 41) {
+    const off = btf.nameOffsetOf(id);
+    const name = btf.string(off);
+    assert.ok(btf.stringIs(off, name), `[${id}] is ${JSON.stringify(name)}`);
+    assert.equal(btf.stringIs(off, `${name}x`), false, `[${id}] is not ${name}x`);
+    if (name.length > 0) assert.equal(btf.stringIs(off, name.slice(1)), false, `[${id}] is not its tail`);
+    if (name.length > 1) assert.equal(btf.stringIs(off, name.slice(0, -1)), false, `[${id}] is not its head`);
+    compared++;
+  }
+  assert.ok(compared > 2000, `only ${compared} names compared`);
+  assert.ok(btf.stringIs(0, ""), "offset 0 is the empty string");
+  assert.throws(() => btf.stringIs(btf.stringsEnd + 5, "x"), /past the string table/);
+  // non-ASCII, and a split blob's names from its base's table
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  const t = b.typedef("héllo_wörld", int);
+  const one = Btf.parse(b.build());
+  assert.ok(one.stringIs(one.nameOffsetOf(t), "héllo_wörld"), "UTF-8 name");
+  assert.equal(one.stringIs(one.nameOffsetOf(t), "hello_world"), false, "not its ASCII look-alike");
+  const s = new BtfBuilder({ base: one });
+  const own = s.typedef("int", s.int("only_here", 8, { signed: false }));
+  const split = Btf.parse(s.build(), { base: one });
+  assert.ok(split.stringIs(split.nameOffsetOf(own), "int"), "a name from the base's table");
+  assert.ok(split.stringIs(split.nameOffsetOf(own - 1), "only_here"), "a name from the split's own table");
+});
+
+test("lazyIndex: types indexed as far as they are read answer as the whole index does; a bad record is found when reached", () => {
+  const bytes = readFileSync(VMLINUX);
+  const eager = Btf.parse(bytes);
+  const names = ["btf_trace_sched_process_exec", "task_struct", "int", "no_such_type_42"];
+  for (let id = 1; id < eager.endId; id += Math.floor(eager.typeCount / 20)) names.push(eager.nameOf(id));
+  for (const name of names) {
+    // each from a fresh lazy blob: its lookup walks the index only as far as the name's types
+    assert.deepEqual(Btf.parse(bytes, { lazyIndex: true }).findIds(name), eager.findIds(name), name);
+  }
+  const lazy = Btf.parse(bytes, { lazyIndex: true });
+  const last = eager.endId - 1;
+  // reads from the end first, then from the start: the walk goes on from where it stopped
+  for (const id of [114, 5000, last, 1, 77_777, 3]) {
+    assert.deepEqual(lazy.type(id), eager.type(id), `type ${id}`);
+    assert.equal(lazy.kindOf(id), eager.kindOf(id), `kind of ${id}`);
+  }
+  assert.equal(lazy.endId, eager.endId);
+  assert.equal(lazy.typeCount, eager.typeCount);
+  assert.deepEqual(lazy.typeWords.starts, eager.typeWords.starts);
+  assert.throws(() => Btf.parse(bytes, { lazyIndex: true }).type(eager.endId), /out of range/);
+  assert.throws(() => Btf.parse(bytes, { lazyIndex: true }).kindOf(eager.endId + 5), /out of range/);
+  assert.equal(Btf.parse(bytes, { lazyIndex: true }).endId, eager.endId, "endId walks the whole index");
+
+  // a blob whose third type is of an unknown kind: found by parse() eagerly, by the walk lazily
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  b.typedef("a", int);
+  b.typedef("b", int);
+  const blob = Buffer.from(b.build());
+  const third = 24 + 16 + 12 + 4; // header, int (4 words), typedef a (3 words), then b's info word
+  blob.writeUInt32LE((31 << 24) >>> 0, third);
+  assert.throws(() => Btf.parse(blob), /unknown kind 31/);
+  const bad = Btf.parse(blob, { lazyIndex: true });
+  assert.equal(bad.nameOf(2), "a", "the types before it read");
+  assert.throws(() => bad.type(3), /unknown kind 31/);
+  assert.throws(() => Btf.parse(blob, { lazyIndex: true }).endId, /unknown kind 31/);
+});
