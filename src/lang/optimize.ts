@@ -173,7 +173,8 @@ function pure(i: Instruction): boolean {
 function toOps(items: readonly Item[]): { ops: Op[]; tail: Item[] } | undefined {
   const ops: Op[] = [];
   let pre: Item[] = [];
-  for (const item of items) {
+  for (let n = 0; n < items.length; n++) {
+    const item = items[n]!;
     if (item.kind === "insn") {
       if (!supported(item.insn)) return undefined;
       ops.push({ insn: item.insn, pre });
@@ -185,11 +186,13 @@ function toOps(items: readonly Item[]): { ops: Op[]; tail: Item[] } | undefined 
 
 function toItems(ops: readonly Op[], tail: readonly Item[]): Item[] {
   const out: Item[] = [];
-  for (const op of ops) {
-    for (const p of op.pre) out.push(p);
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) out.push(pre[k]!);
     out.push({ kind: "insn", insn: op.insn });
   }
-  for (const p of tail) out.push(p);
+  for (let k = 0; k < tail.length; k++) out.push(tail[k]!);
   return out;
 }
 
@@ -243,7 +246,8 @@ function blocks(
       if (t !== undefined) b.succs.push(of[t]!);
     }
     if (!ends(last) && b.end < ops.length) b.succs.push(n + 1);
-    for (const s of b.succs) {
+    for (let k = 0; k < b.succs.length; k++) {
+      const s = b.succs[k]!;
       list[s]!.preds.push(n);
       if (s <= n) loops = true;
     }
@@ -264,17 +268,27 @@ function removeAll(ops: Op[], tail: Item[], gone: readonly number[]): void {
     const op = ops[r]!;
     if (g < gone.length && gone[g] === r) {
       g++;
-      for (const p of op.pre) pending.push(p);
+      const pre = op.pre;
+      for (let k = 0; k < pre.length; k++) pending.push(pre[k]!);
       continue;
     }
     if (pending.length > 0) {
-      op.pre.unshift(...pending);
+      prependTo(op.pre, pending);
       pending = [];
     }
     ops[w++] = op;
   }
   ops.length = w;
-  if (pending.length > 0) tail.unshift(...pending);
+  if (pending.length > 0) prependTo(tail, pending);
+}
+
+/** Puts `first` in front of the items of `to`, in place. */
+function prependTo(to: Item[], first: readonly Item[]): void {
+  if (first.length === 0) return;
+  const n = to.length;
+  to.length = n + first.length;
+  for (let k = n - 1; k >= 0; k--) to[k + first.length] = to[k]!;
+  for (let k = 0; k < first.length; k++) to[k] = first[k]!;
 }
 
 // ------------------------------------------------------------------ the passes' shared analysis
@@ -321,7 +335,11 @@ let labelSerial = 0;
 
 /** The label in front of op `i`, added when it has none. */
 function labelAt(ops: Op[], i: number): string {
-  for (const p of ops[i]!.pre) if (p.kind === "label") return p.name;
+  const pre = ops[i]!.pre;
+  for (let k = 0; k < pre.length; k++) {
+    const p = pre[k]!;
+    if (p.kind === "label") return p.name;
+  }
   const name = `opt_${labelSerial++}`;
   ops[i]!.pre.push({ kind: "label", name });
   edits++;
@@ -376,13 +394,24 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     }
     return ops.indexOf(op); // not reached: every op asked about is in the function
   };
-  for (const op of ops) for (const p of op.pre) if (p.kind === "label") holder.set(p.name, op);
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const p = pre[k]!;
+      if (p.kind === "label") holder.set(p.name, op);
+    }
+  }
   const refs = (label: string) => jumpers.get(label)?.size ?? 0;
   const fallen = (p: number) => p > 0 && !ends(ops[p - 1]!.insn);
   /** how many places lead to op p: jumps to its labels, and the fallthrough */
   const entries = (p: number) => {
     let n = fallen(p) ? 1 : 0;
-    for (const q of ops[p]!.pre) if (q.kind === "label") n += refs(q.name);
+    const pre = ops[p]!.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label") n += refs(q.name);
+    }
     return n;
   };
 
@@ -424,7 +453,11 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     if (p >= cursor) push(p);
   };
   const markJumpers = (op: Op) => {
-    for (const q of op.pre) if (q.kind === "label") for (const j of jumpers.get(q.name) ?? []) mark(j);
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label") jumpers.get(q.name)?.forEach(mark);
+    }
   };
   /**
    * Marks what a change at op p may have given a rewrite to make: the jumps at p-2..p+1 (they look
@@ -463,7 +496,11 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
   };
   const reachedBesides = (op: Op, label: string) => {
     if (fallen(posOf(op))) return true;
-    for (const q of op.pre) if (q.kind === "label" && q.name !== label && refs(q.name) > 0) return true;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label" && q.name !== label && refs(q.name) > 0) return true;
+    }
     return false;
   };
 
@@ -480,7 +517,8 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     if ((before === 0) !== (set.size === 0) && !reachedBesides(at, label)) unsee(posOf(at));
     if (entries(posOf(at)) === 1) markJumpers(at);
   };
-  for (const op of ops) {
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
     const to = targetOf(op.insn);
     if (to === undefined) continue;
     let set = jumpers.get(to);
@@ -511,13 +549,22 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       const to = targetOf(op.insn);
       if (to !== undefined) link(op, to, -1);
       dirty.delete(op);
-      for (const q of op.pre) if (q.kind === "label" && holder.get(q.name) === op) holder.delete(q.name);
+      const pre = op.pre;
+      for (let j = 0; j < pre.length; j++) {
+        const q = pre[j]!;
+        if (q.kind === "label" && holder.get(q.name) === op) holder.delete(q.name);
+      }
     }
     ops.splice(p, del, ...add);
     renumber(p);
     if (fresh > p) fresh = fresh >= p + del ? fresh - del + add.length : p + add.length;
-    for (const op of add) {
-      for (const q of op.pre) if (q.kind === "label") holder.set(q.name, op);
+    for (let n = 0; n < add.length; n++) {
+      const op = add[n]!;
+      const pre = op.pre;
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind === "label") holder.set(q.name, op);
+      }
       const to = targetOf(op.insn);
       if (to !== undefined) {
         link(op, to, 1);
@@ -532,13 +579,15 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
   const removeAt = (p: number) => {
     const gone = ops[p]!;
     const next = ops[p + 1];
-    if (next !== undefined) next.pre.unshift(...gone.pre);
-    else tail.unshift(...gone.pre);
-    for (const q of gone.pre) {
+    if (next !== undefined) prependTo(next.pre, gone.pre);
+    else prependTo(tail, gone.pre);
+    const pre = gone.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
       if (q.kind !== "label") continue;
       if (next !== undefined) holder.set(q.name, next);
       else holder.delete(q.name);
-      for (const j of jumpers.get(q.name) ?? []) mark(j);
+      jumpers.get(q.name)?.forEach(mark);
     }
     splice(p, 1, []);
   };
@@ -639,7 +688,11 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     }
     const reached = (i: number) => {
       if (fallen(i)) return true;
-      for (const q of ops[i]!.pre) if (q.kind === "label" && refs(q.name) > 0) return true;
+      const pre = ops[i]!.pre;
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind === "label" && refs(q.name) > 0) return true;
+      }
       return false;
     };
     let start = b;
@@ -676,10 +729,15 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops[from]!.pre }]);
       else {
         let named = false;
-        for (const q of ops[from]!.pre) {
+        const pre = ops[from]!.pre;
+        for (let k = 0; k < pre.length; k++) {
+          const q = pre[k]!;
           if (q.kind !== "label") continue;
           named = true;
-          for (const j of [...(jumpers.get(q.name) ?? [])]) {
+          const js: Op[] = [];
+          jumpers.get(q.name)?.forEach((j) => js.push(j));
+          for (let x = 0; x < js.length; x++) {
+            const j = js[x]!;
             setInsn(j, retarget(j.insn, label));
             mark(j);
           }
@@ -698,7 +756,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     // one scan: the jumps to check, in order
     cursor = 0;
     heap.length = 0;
-    for (const op of dirty) push(posOf(op));
+    dirty.forEach((op) => push(posOf(op)));
     let made = false;
     let moved = false;
     for (;;) {
@@ -736,11 +794,14 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
     const stack = [0];
     seen[0] = 1;
     while (stack.length > 0) {
-      for (const s of list[stack.pop()!]!.succs)
+      const succs = list[stack.pop()!]!.succs;
+      for (let k = 0; k < succs.length; k++) {
+        const s = succs[k]!;
         if (!seen[s]) {
           seen[s] = 1;
           stack.push(s);
         }
+      }
     }
     // the blocks go with their labels and marks (nothing jumps there from what is reached)
     let w = 0;
@@ -967,7 +1028,7 @@ function analyse(
     for (let n = 0; n < list.length; n++) {
       const b = list[n]!;
       let s: State = n === 0 ? ins[0] : undefined;
-      for (const p of b.preds) s = meet(s, outs[p]);
+      for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
       if (s === undefined) continue;
       ins[n] = s;
       const out = s.slice();
@@ -1016,7 +1077,8 @@ function values(ops: Op[], tail: Item[]): boolean {
     }
   }
   const gone: number[] = [];
-  for (const { index, insn } of edits) {
+  for (let e = 0; e < edits.length; e++) {
+    const { index, insn } = edits[e]!;
     if (insn === null) gone.push(index);
     else ops[index] = { ...ops[index]!, insn };
     changed = true;
@@ -1034,7 +1096,8 @@ function values(ops: Op[], tail: Item[]): boolean {
     let small = true;
     for (let k = b.start; k < b.end - 1; k++) if (!pure(ops[k]!.insn)) small = false;
     if (!small) continue;
-    for (const p of b.preds) {
+    for (let q = 0; q < b.preds.length; q++) {
+      const p = b.preds[q]!;
       const pb = list[p]!;
       const pl = ops[pb.end - 1]!.insn;
       const viaJump = pl.code === JA;
@@ -1064,7 +1127,10 @@ function values(ops: Op[], tail: Item[]): boolean {
     }
   }
   splices.sort((x, y) => y.at - x.at);
-  for (const sp of splices) ops.splice(sp.at, sp.del, ...sp.ops);
+  for (let k = 0; k < splices.length; k++) {
+    const sp = splices[k]!;
+    ops.splice(sp.at, sp.del, ...sp.ops);
+  }
   return splices.length > 0;
 }
 
@@ -1079,7 +1145,8 @@ function liveness(ops: readonly Op[], list: readonly Block[], loops = true): num
     for (let n = list.length - 1; n >= 0; n--) {
       const b = list[n]!;
       let live = 0;
-      for (const s of b.succs) live |= liveIn[s]!;
+      const succs = b.succs;
+      for (let j = 0; j < succs.length; j++) live |= liveIn[succs[j]!]!;
       for (let k = b.end - 1; k >= b.start; k--) {
         after[k] = live;
         const i = ops[k]!.insn;
@@ -1163,7 +1230,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     const liveIn = (after[blk.start]! & ~defs(first)) | uses(first);
     for (let r = 0; r < 10; r++) {
       if (!(liveIn & (1 << r))) continue;
-      for (const p of blk.preds) {
+      for (let q = 0; q < blk.preds.length; q++) {
+        const p = blk.preds[q]!;
         const x = find(phi(b, r));
         const y = find(out[p * R + r]!);
         if (x !== y) parent[x] = y;
@@ -1285,9 +1353,11 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       touched |= (1 << s) | (1 << d);
     }
     more = pending.length > 0;
-    for (const p of pending) {
+    for (let pi = 0; pi < pending.length; pi++) {
+      const p = pending[pi]!;
       const { a, b, m } = p;
-      for (const r of p.renames) {
+      for (let ri = 0; ri < p.renames.length; ri++) {
+        const r = p.renames[ri]!;
         const i = ops[r.k]!.insn;
         ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src } };
       }
@@ -1308,7 +1378,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
         if (after[k]! & bitA && outWeb === x) after[k] = (after[k]! & ~bitA) | bitB;
         if (webBefore(k, a) === x) before[k * R + b] = before[k * R + a]!;
       }
-      for (const k of p.renames) {
+      for (let ri = 0; ri < p.renames.length; ri++) {
+        const k = p.renames[ri]!;
         U[k.k] = uses(ops[k.k]!.insn);
         D[k.k] = defs(ops[k.k]!.insn);
       }
@@ -1319,7 +1390,10 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       fixed[ry] = fixed[ry]! | fixed[x]!;
       const merged = [...at, ...(members.get(y) ?? [])].sort((u, v) => u - v);
       const list: number[] = [];
-      for (const k of merged) if (list[list.length - 1] !== k) list.push(k);
+      for (let j = 0; j < merged.length; j++) {
+        const k = merged[j]!;
+        if (list[list.length - 1] !== k) list.push(k);
+      }
       members.delete(x);
       members.set(ry, list);
     }
