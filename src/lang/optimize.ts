@@ -735,7 +735,9 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
           if (q.kind !== "label") continue;
           named = true;
           const js: Op[] = [];
-          jumpers.get(q.name)?.forEach((j) => js.push(j));
+          jumpers.get(q.name)?.forEach((j) => {
+            js.push(j);
+          });
           for (let x = 0; x < js.length; x++) {
             const j = js[x]!;
             setInsn(j, retarget(j.insn, label));
@@ -756,7 +758,9 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     // one scan: the jumps to check, in order
     cursor = 0;
     heap.length = 0;
-    dirty.forEach((op) => push(posOf(op)));
+    dirty.forEach((op) => {
+      push(posOf(op));
+    });
     let made = false;
     let moved = false;
     for (;;) {
