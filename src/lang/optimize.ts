@@ -308,6 +308,9 @@ interface Analysis {
   list: Block[];
   loops: boolean;
   after?: number[];
+  /** the registers each op reads and writes (with `after`) */
+  U?: number[];
+  D?: number[];
 }
 
 let analysis: Analysis | undefined;
@@ -322,11 +325,32 @@ function analysed(ops: readonly Op[]): Analysis {
   return analysis;
 }
 
-/** The live registers after each op (see {@link liveness}), computed once per state of the ops. */
-function liveAfter(ops: readonly Op[]): { list: Block[]; loops: boolean; after: number[] } {
+/**
+ * The live registers after each op (see {@link liveness}), and the registers each op reads and
+ * writes, computed once per state of the ops.
+ */
+function liveAfter(ops: readonly Op[]): {
+  list: Block[];
+  loops: boolean;
+  after: number[];
+  U: number[];
+  D: number[];
+} {
   const a = analysed(ops);
-  a.after ??= liveness(ops, a.list, a.loops);
-  return a as Analysis & { after: number[] };
+  if (a.after === undefined) {
+    const n = ops.length;
+    const U = zeros(n);
+    const D = zeros(n);
+    for (let k = 0; k < n; k++) {
+      const i = ops[k]!.insn;
+      U[k] = uses(i);
+      D[k] = defs(i);
+    }
+    a.U = U;
+    a.D = D;
+    a.after = liveness(a.list, a.loops, U, D);
+  }
+  return a as Analysis & { after: number[]; U: number[]; D: number[] };
 }
 
 // ------------------------------------------------------------------ cleanup
@@ -1141,9 +1165,14 @@ function values(ops: Op[], tail: Item[]): boolean {
 // ------------------------------------------------------------------ liveness
 
 /** Live registers after each op (bit masks). */
-function liveness(ops: readonly Op[], list: readonly Block[], loops = true): number[] {
+function liveness(
+  list: readonly Block[],
+  loops: boolean,
+  U: readonly number[],
+  D: readonly number[],
+): number[] {
   const liveIn = zeros(list.length);
-  const after = zeros(ops.length);
+  const after = zeros(U.length);
   for (let changed = true; changed; ) {
     changed = false;
     for (let n = list.length - 1; n >= 0; n--) {
@@ -1153,8 +1182,7 @@ function liveness(ops: readonly Op[], list: readonly Block[], loops = true): num
       for (let j = 0; j < succs.length; j++) live |= liveIn[succs[j]!]!;
       for (let k = b.end - 1; k >= b.start; k--) {
         after[k] = live;
-        const i = ops[k]!.insn;
-        live = (live & ~defs(i)) | uses(i);
+        live = (live & ~D[k]!) | U[k]!;
       }
       if (live !== liveIn[n]) {
         liveIn[n] = live;
@@ -1168,13 +1196,13 @@ function liveness(ops: readonly Op[], list: readonly Block[], loops = true): num
 }
 
 function deadCode(ops: Op[], tail: Item[]): boolean {
-  const { after } = liveAfter(ops);
+  const { after, D } = liveAfter(ops);
   const gone: number[] = [];
   for (let k = 0; k < ops.length; k++) {
     const i = ops[k]!.insn;
     if (!pure(i)) continue;
     const self = i.code === MOV64_X && i.dst === i.src && i.off === 0;
-    if (self || (defs(i) & after[k]!) === 0) gone.push(k);
+    if (self || (D[k]! & after[k]!) === 0) gone.push(k);
   }
   removeAll(ops, tail, gone);
   return gone.length > 0;
@@ -1193,18 +1221,33 @@ function deadCode(ops: Op[], tail: Item[]): boolean {
 /** The destination register of a move. */
 const d0 = (i: Instruction) => i.dst;
 
+/**
+ * Coalescing's tables, kept from one call to the next (cold code pays for every allocation):
+ * each grows to the largest function seen and is filled anew by each call.
+ */
+const scratch: Record<"parent" | "before" | "out" | "cur" | "fixed" | "gone", Int32Array> = {
+  parent: new Int32Array(0),
+  before: new Int32Array(0),
+  out: new Int32Array(0),
+  cur: new Int32Array(0),
+  fixed: new Int32Array(0),
+  gone: new Int32Array(0),
+};
+
+/** `a`, or a larger array when it holds fewer than `n` entries. */
+function grown(a: Int32Array, n: number): Int32Array {
+  return a.length >= n ? a : new Int32Array(Math.max(n, 2 * a.length, 256));
+}
+
 function coalesce(ops: Op[], tail: Item[]): boolean {
-  const { list, after } = liveAfter(ops);
+  // `after`, U and D are brought up to date by the renames below; any rename makes a change, and
+  // the analysis is made again after one
+  const { list, after, U, D } = liveAfter(ops);
   const n = ops.length;
   const R = 11;
-  const U = zeros(n);
-  const D = zeros(n);
-  for (let k = 0; k < n; k++) {
-    U[k] = uses(ops[k]!.insn);
-    D[k] = defs(ops[k]!.insn);
-  }
-  const parent = zeros((n + list.length) * R);
-  for (let i = 0; i < parent.length; i++) parent[i] = i;
+  const ids = (n + list.length) * R;
+  const parent = (scratch.parent = grown(scratch.parent, ids));
+  for (let i = 0; i < ids; i++) parent[i] = i;
   const find = (x: number): number => {
     while (parent[x] !== x) {
       parent[x] = parent[parent[x]!]!;
@@ -1215,9 +1258,10 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const phi = (b: number, r: number) => (n + b) * R + r;
   const defId = (k: number, r: number) => k * R + r;
   // definitions current before each op, and at each block's end
-  const before = zeros(n * R);
-  const out = zeros(list.length * R);
-  const cur = zeros(R);
+  // every entry of `before` and `out` is written below before it is read
+  const before = (scratch.before = grown(scratch.before, n * R));
+  const out = (scratch.out = grown(scratch.out, list.length * R));
+  const cur = (scratch.cur = grown(scratch.cur, R));
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
     for (let r = 0; r < R; r++) cur[r] = phi(b, r);
@@ -1242,7 +1286,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       }
     }
   }
-  const fixed = zeros(parent.length);
+  const fixed = (scratch.fixed = grown(scratch.fixed, ids));
+  fixed.fill(0, 0, ids);
   for (let r = 0; r < 10; r++) fixed[find(phi(0, r))] = 1;
   for (let k = 0; k < n; k++) {
     const i = ops[k]!.insn;
@@ -1337,7 +1382,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     const mv = ops[m]!.insn;
     if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
   }
-  const gone = zeros(n);
+  const gone = (scratch.gone = grown(scratch.gone, n));
+  gone.fill(0, 0, n);
   const done: number[] = [];
   for (let more = true; more; ) {
     let touched = 0;
