@@ -850,7 +850,7 @@ interface Fact {
   lo: bigint;
   hi: bigint;
   /** `size:base:off` of the load it holds, while the base register is unchanged */
-  mem: string | undefined;
+  mem: number | undefined;
   /** the base register of `mem` */
   base?: number;
 }
@@ -870,9 +870,31 @@ function range(lo: bigint, hi: bigint): Fact {
   return { lo, hi, mem: undefined };
 }
 
+/** Any 32-bit value (facts are never changed in place, so one is shared). */
+const ANY32 = range(0n, U32_MAX);
+
+/** The facts of `r = K` by K, 64-bit and 32-bit moves (shared, as {@link ANY32}). */
+const moved64 = new Map<number, Fact>();
+const moved32 = new Map<number, Fact>();
+
+/** The fact of a move of `imm` (`wide`: 64-bit, sign-extended). */
+function movedImm(imm: number, wide: boolean): Fact {
+  const cache = wide ? moved64 : moved32;
+  let f = cache.get(imm);
+  if (f === undefined) {
+    if (cache.size >= 4096) cache.clear();
+    f = exact(wide ? BigInt.asUintN(64, BigInt(imm)) : BigInt.asUintN(32, BigInt(imm)));
+    cache.set(imm, f);
+  }
+  return f;
+}
+
+/** The memory word a load reads, as a number: its size, base register and offset. */
+const memKey = (i: Instruction) => (i.code & 0x18) | (i.src << 5) | ((i.off + 0x8000) << 9);
 function meet(a: State, b: State): State {
-  if (a === undefined) return b?.slice();
-  if (b === undefined) return a.slice();
+  // states are never changed in place either (the analysis steps a copy): one is shared
+  if (a === undefined) return b;
+  if (b === undefined) return a;
   const out: (Fact | undefined)[] = [];
   for (let r = 0; r < 10; r++) {
     const x = a[r];
@@ -921,7 +943,10 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
   }
   if (c === CLASS_JMP || c === CLASS_JMP32) {
     if (i.code === CALL) {
-      for (let r = 0; r < 10; r++) s[r] = r <= 5 ? UNKNOWN : s[r] && { ...s[r]!, mem: undefined };
+      for (let r = 0; r < 10; r++) {
+        const f = s[r];
+        s[r] = r <= 5 ? UNKNOWN : f !== undefined && f.mem !== undefined ? { ...f, mem: undefined } : f;
+      }
     }
     return;
   }
@@ -936,7 +961,7 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
       f = {
         lo: 0n,
         hi: bits === undefined ? U64_MAX : (1n << bits) - 1n,
-        mem: i.src === dst ? undefined : `${i.code & 0x18}:${i.src}:${i.off}`,
+        mem: i.src === dst ? undefined : memKey(i),
         base: i.src,
       };
     }
@@ -947,9 +972,9 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
     const cur = s[dst];
     const src = x ? s[i.src] : undefined;
     if (op === 0xb0 && i.off === 0) {
-      if (wide) f = x ? (i.src === 10 ? UNKNOWN : src) : exact(BigInt.asUintN(64, BigInt(i.imm)));
-      else if (x) f = src !== undefined && src.hi <= U32_MAX ? { ...src, mem: src.mem } : range(0n, U32_MAX);
-      else f = exact(BigInt.asUintN(32, BigInt(i.imm)));
+      if (wide) f = x ? (i.src === 10 ? UNKNOWN : src) : movedImm(i.imm, true);
+      else if (x) f = src !== undefined && src.hi <= U32_MAX ? src : ANY32;
+      else f = movedImm(i.imm, false);
     } else if (op === 0x50 && !x && (i.imm >= 0 || !wide)) {
       const imm = BigInt(i.imm);
       const m = wide ? imm : BigInt.asUintN(32, imm);
@@ -958,8 +983,8 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
       const k = BigInt(i.imm & (wide ? 63 : 31));
       f = range(cur.lo >> k, cur.hi >> k);
     } else if (op === 0xd0) {
-      f = i.imm === 16 ? range(0n, 0xffffn) : i.imm === 32 ? range(0n, U32_MAX) : UNKNOWN;
-    } else if (!wide) f = range(0n, U32_MAX);
+      f = i.imm === 16 ? range(0n, 0xffffn) : i.imm === 32 ? ANY32 : UNKNOWN;
+    } else if (!wide) f = ANY32;
   }
   s[dst] = f;
   killBase(s, dst);
@@ -985,10 +1010,7 @@ function killMemory(s: (Fact | undefined)[], onlyStack: boolean): void {
 function decide(s: readonly (Fact | undefined)[], i: Instruction): boolean | undefined {
   const wide = cls(i) === CLASS_JMP;
   const a = narrow(i.dst === 10 ? undefined : s[i.dst], wide);
-  const b =
-    (i.code & 0x08) !== 0
-      ? narrow(i.src === 10 ? undefined : s[i.src], wide)
-      : exact(wide ? BigInt.asUintN(64, BigInt(i.imm)) : BigInt.asUintN(32, BigInt(i.imm)));
+  const b = (i.code & 0x08) !== 0 ? narrow(i.src === 10 ? undefined : s[i.src], wide) : movedImm(i.imm, wide);
   if (a === undefined || b === undefined) return undefined;
   const op = i.code & 0xf0;
   switch (op) {
@@ -1018,8 +1040,8 @@ function decide(s: readonly (Fact | undefined)[], i: Instruction): boolean | und
 
 /** An operand as a 64-bit (`wide`) or 32-bit jump compares it. */
 function narrow(f: Fact | undefined, wide: boolean): Fact | undefined {
-  if (f === undefined) return wide ? undefined : range(0n, U32_MAX);
-  return wide || f.hi <= U32_MAX ? f : range(0n, U32_MAX);
+  if (f === undefined) return wide ? undefined : ANY32;
+  return wide || f.hi <= U32_MAX ? f : ANY32;
 }
 
 /** Whether the range compares the same signed as unsigned. */
@@ -1048,8 +1070,8 @@ function analyse(
   list: readonly Block[],
   loops: boolean,
 ): { ins: State[]; outs: State[] } | undefined {
-  const ins: State[] = list.map(() => undefined);
-  const outs: State[] = list.map(() => undefined);
+  const ins: State[] = new Array<State>(list.length).fill(undefined);
+  const outs: State[] = new Array<State>(list.length).fill(undefined);
   ins[0] = new Array(10).fill(UNKNOWN);
   for (let round = 0; round < 30; round++) {
     let changed = false;
@@ -1092,7 +1114,7 @@ function values(ops: Op[], tail: Item[]): boolean {
           edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
         else if (d === false) edits.push({ index: k, insn: null });
       } else if (cls(insn) === CLASS_LDX && (insn.code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
-        const key = `${insn.code & 0x18}:${insn.src}:${insn.off}`;
+        const key = memKey(insn);
         if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
         else {
           let holder = -1;
