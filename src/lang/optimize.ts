@@ -216,43 +216,65 @@ function labelled(op: Op): boolean {
   return false;
 }
 
-function blocks(
-  ops: readonly Op[],
-  at: ReadonlyMap<string, number>,
-): { list: Block[]; of: number[]; loops: boolean } {
-  const leader = zeros(ops.length + 1);
-  leader[0] = 1;
-  for (let i = 0; i < ops.length; i++) {
+function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Block[]; loops: boolean } {
+  const n = ops.length;
+  // the block of each op; then each block's first op, successors and number of predecessors
+  const of = (scratch.of = grown(scratch.of, n + 1));
+  of.fill(0, 0, n + 1);
+  // leaders first (1 where a block starts)
+  of[0] = 1;
+  for (let i = 0; i < n; i++) {
     const op = ops[i]!;
-    if (labelled(op)) leader[i] = 1;
-    if (isJmpClass(op.insn) && op.insn.code !== CALL) leader[i + 1] = 1;
+    if (labelled(op)) of[i] = 1;
+    const code = op.insn.code;
+    const c = code & 7;
+    if ((c === CLASS_JMP || c === CLASS_JMP32) && code !== CALL) of[i + 1] = 1;
   }
-  const list: Block[] = [];
-  const of = zeros(ops.length);
+  const starts = (scratch.starts = grown(scratch.starts, n + 1));
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (of[i]) starts[count++] = i;
+    of[i] = count - 1;
+  }
+  starts[count] = n;
+  const succs: number[][] = new Array<number[]>(count);
+  const npreds = (scratch.npreds = grown(scratch.npreds, count));
+  npreds.fill(0, 0, count);
   let loops = false;
-  for (let i = 0; i < ops.length; ) {
-    let j = i + 1;
-    while (j < ops.length && !leader[j]) j++;
-    for (let k = i; k < j; k++) of[k] = list.length;
-    list.push({ start: i, end: j, succs: [], preds: [] });
-    i = j;
-  }
-  for (let n = 0; n < list.length; n++) {
-    const b = list[n]!;
-    const last = ops[b.end - 1]!.insn;
+  for (let b = 0; b < count; b++) {
+    const end = starts[b + 1]!;
+    const last = ops[end - 1]!.insn;
+    let t = -1;
     const to = labelOf(last);
     if (to !== undefined && last.code !== CALL) {
-      const t = at.get(to);
-      if (t !== undefined) b.succs.push(of[t]!);
+      const p = at.get(to);
+      if (p !== undefined) t = of[p]!;
     }
-    if (!ends(last) && b.end < ops.length) b.succs.push(n + 1);
-    for (let k = 0; k < b.succs.length; k++) {
-      const s = b.succs[k]!;
-      list[s]!.preds.push(n);
-      if (s <= n) loops = true;
+    const fall = !ends(last) && end < n;
+    const s = t < 0 ? (fall ? [b + 1] : []) : fall ? [t, b + 1] : [t];
+    succs[b] = s;
+    for (let k = 0; k < s.length; k++) {
+      npreds[s[k]!]!++;
+      if (s[k]! <= b) loops = true;
     }
   }
-  return { list, of, loops };
+  // predecessors in the order of the blocks they come from (then target before fallthrough)
+  const preds: number[][] = new Array<number[]>(count);
+  for (let b = 0; b < count; b++) {
+    preds[b] = new Array<number>(npreds[b]!);
+    npreds[b] = 0;
+  }
+  for (let b = 0; b < count; b++) {
+    const s = succs[b]!;
+    for (let k = 0; k < s.length; k++) {
+      const x = s[k]!;
+      preds[x]![npreds[x]!++] = b;
+    }
+  }
+  const list: Block[] = new Array<Block>(count);
+  for (let b = 0; b < count; b++)
+    list[b] = { start: starts[b]!, end: starts[b + 1]!, succs: succs[b]!, preds: preds[b]! };
+  return { list, loops };
 }
 
 /**
@@ -1244,10 +1266,16 @@ function deadCode(ops: Op[], tail: Item[]): boolean {
 const d0 = (i: Instruction) => i.dst;
 
 /**
- * Coalescing's tables, kept from one call to the next (cold code pays for every allocation):
+ * The passes' tables, kept from one call to the next (cold code pays for every allocation):
  * each grows to the largest function seen and is filled anew by each call.
  */
-const scratch: Record<"parent" | "before" | "out" | "cur" | "fixed" | "gone", Int32Array> = {
+const scratch: Record<
+  "parent" | "before" | "out" | "cur" | "fixed" | "gone" | "of" | "starts" | "npreds",
+  Int32Array
+> = {
+  of: new Int32Array(0),
+  starts: new Int32Array(0),
+  npreds: new Int32Array(0),
   parent: new Int32Array(0),
   before: new Int32Array(0),
   out: new Int32Array(0),
