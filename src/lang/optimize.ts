@@ -337,6 +337,12 @@ interface Analysis {
 
 let analysis: Analysis | undefined;
 
+/**
+ * Set by a pass that made changes and knows that running it again at once would find nothing
+ * (it went on to its own fixed point): the pass is not run again before something else changes.
+ */
+let settled = false;
+
 /** The labels and blocks of `ops`, computed once per state of the ops. */
 function analysed(ops: readonly Op[]): Analysis {
   if (analysis?.edits !== edits) {
@@ -1239,17 +1245,45 @@ function liveness(
   return after;
 }
 
+/**
+ * Removes the definitions nobody reads, and then those that only they read, until none is left:
+ * liveness is made again with the removed ops as no-ops (reading and writing nothing), which is
+ * what it is without them, so the ops removed are those of calls made one after another until one
+ * finds nothing (and the pass is {@link settled}).
+ */
 function deadCode(ops: Op[], tail: Item[]): boolean {
-  const { after, D } = liveAfter(ops);
-  const gone: number[] = [];
-  for (let k = 0; k < ops.length; k++) {
-    const i = ops[k]!.insn;
-    if (!pure(i)) continue;
-    const self = i.code === MOV64_X && i.dst === i.src && i.off === 0;
-    if (self || (D[k]! & after[k]!) === 0) gone.push(k);
+  // U and D become the ops' without the removed ones: any removal makes a change, and the analysis
+  // is made again after one
+  const { list, loops, after, U, D } = liveAfter(ops);
+  const n = ops.length;
+  const dead = (scratch.dead = grown(scratch.dead, n));
+  dead.fill(0, 0, n);
+  let live = after;
+  let count = 0;
+  for (;;) {
+    let found = 0;
+    for (let k = 0; k < n; k++) {
+      if (dead[k]) continue;
+      const i = ops[k]!.insn;
+      if (!pure(i)) continue;
+      const self = i.code === MOV64_X && i.dst === i.src && i.off === 0;
+      if (self || (D[k]! & live[k]!) === 0) {
+        dead[k] = 1;
+        U[k] = 0;
+        D[k] = 0;
+        found++;
+      }
+    }
+    if (found === 0) break;
+    count += found;
+    live = liveness(list, loops, U, D);
   }
+  if (count === 0) return false;
+  const gone: number[] = [];
+  for (let k = 0; k < n; k++) if (dead[k]) gone.push(k);
   removeAll(ops, tail, gone);
-  return gone.length > 0;
+  settled = true;
+  return true;
 }
 
 // ------------------------------------------------------------------ coalescing
@@ -1270,10 +1304,11 @@ const d0 = (i: Instruction) => i.dst;
  * each grows to the largest function seen and is filled anew by each call.
  */
 const scratch: Record<
-  "parent" | "before" | "out" | "cur" | "fixed" | "gone" | "of" | "starts" | "npreds",
+  "parent" | "before" | "out" | "cur" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead",
   Int32Array
 > = {
   of: new Int32Array(0),
+  dead: new Int32Array(0),
   starts: new Int32Array(0),
   npreds: new Int32Array(0),
   parent: new Int32Array(0),
@@ -1498,6 +1533,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       members.set(ry, list);
     }
   }
+  // the last round found no move to remove: a call made now would find none either
+  if (pending.length === 0) settled = true;
   done.sort((x, y) => x - y);
   removeAll(ops, tail, done);
   return done.length > 0;
@@ -1518,8 +1555,10 @@ export function optimize(items: readonly Item[]): Item[] {
   const run = (n: number, pass: (ops: Op[], tail: Item[]) => boolean): boolean => {
     if (idle[n] === edits) return false;
     const before = edits;
+    settled = false;
     if (pass(ops, tail)) {
       edits++;
+      if (settled) idle[n] = edits;
       return true;
     }
     if (edits === before) idle[n] = edits;
