@@ -841,34 +841,55 @@ function jump(label: string): Instruction {
   return { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: { kind: "label", name: label } };
 }
 
-function cleanup(ops: Op[], tail: Item[]): boolean {
-  let changed = false;
-  // unreachable blocks
-  {
-    const { list } = analysed(ops);
-    const seen = zeros(list.length);
-    const stack = [0];
-    seen[0] = 1;
-    while (stack.length > 0) {
-      const succs = list[stack.pop()!]!.succs;
-      for (let k = 0; k < succs.length; k++) {
-        const s = succs[k]!;
-        if (!seen[s]) {
-          seen[s] = 1;
-          stack.push(s);
-        }
+/** Marks the blocks reached from the first one; false when some block is not. */
+function reach(list: readonly Block[], seen: Int32Array): boolean {
+  seen.fill(0, 0, list.length);
+  const stack = [0];
+  seen[0] = 1;
+  let count = 1;
+  while (stack.length > 0) {
+    const succs = list[stack.pop()!]!.succs;
+    for (let k = 0; k < succs.length; k++) {
+      const s = succs[k]!;
+      if (!seen[s]) {
+        seen[s] = 1;
+        count++;
+        stack.push(s);
       }
     }
+  }
+  return count === list.length;
+}
+
+/**
+ * Drops the unreachable blocks, then makes the jump rewrites. It is {@link settled} when a call
+ * made at once would find nothing: the jump rewrites went on until none was left, and every block
+ * is reached (dropping blocks nothing reaches leaves every other block reached).
+ */
+function cleanup(ops: Op[], tail: Item[]): boolean {
+  const { list } = analysed(ops);
+  const seen = (scratch.seen = grown(scratch.seen, list.length));
+  const dropped = !reach(list, seen);
+  if (dropped) {
     // the blocks go with their labels and marks (nothing jumps there from what is reached)
     let w = 0;
     for (let n = 0; n < list.length; n++) {
       const b = list[n]!;
       if (seen[n]) for (let k = b.start; k < b.end; k++) ops[w++] = ops[k]!;
-      else changed = true;
     }
     ops.length = w;
   }
-  return rewriteJumps(ops, tail) || changed;
+  if (!rewriteJumps(ops, tail)) {
+    settled = dropped;
+    return dropped;
+  }
+  // the jumps changed: whether a block is left unreached, from the analysis of the ops as they are
+  // now, which the passes after this one share (the count of changes `run` gives them next)
+  edits++;
+  const a = analysed(ops);
+  a.edits = edits + 1;
+  settled = reach(a.list, (scratch.seen = grown(scratch.seen, a.list.length)));
+  return true;
 }
 
 // ------------------------------------------------------------------ values
@@ -1304,10 +1325,11 @@ const d0 = (i: Instruction) => i.dst;
  * each grows to the largest function seen and is filled anew by each call.
  */
 const scratch: Record<
-  "parent" | "before" | "out" | "cur" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead",
+  "parent" | "before" | "out" | "cur" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen",
   Int32Array
 > = {
   of: new Int32Array(0),
+  seen: new Int32Array(0),
   dead: new Int32Array(0),
   starts: new Int32Array(0),
   npreds: new Int32Array(0),
