@@ -978,7 +978,7 @@ const LDX_BITS: Record<number, bigint> = { 0: 32n, 8: 16n, 16: 8n };
 
 /** The state after `i` (mutates `s`). */
 function step(s: (Fact | undefined)[], i: Instruction): void {
-  const c = cls(i);
+  const c = i.code & 7;
   if (c === CLASS_ST || c === CLASS_STX) {
     // a store through r10 changes the stack only; any other pointer may point anywhere
     killMemory(s, i.dst === 10);
@@ -1036,7 +1036,11 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
     } else if (!wide) f = ANY32;
   }
   s[dst] = f;
-  killBase(s, dst);
+  // killBase(s, dst), written out: this runs for most ops of every analysis
+  for (let k = 0; k < 10; k++) {
+    const g = s[k];
+    if (g !== undefined && g.mem !== undefined && g.base === dst) s[k] = { ...g, mem: undefined };
+  }
 }
 
 /** Forgets the memory words loaded through register `r` (which changed). */
