@@ -225,7 +225,7 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
   of[0] = 1;
   for (let i = 0; i < n; i++) {
     const op = ops[i]!;
-    if (labelled(op)) of[i] = 1;
+    if (op.pre.length > 0 && labelled(op)) of[i] = 1;
     const code = op.insn.code;
     const c = code & 7;
     if ((c === CLASS_JMP || c === CLASS_JMP32) && code !== CALL) of[i + 1] = 1;
@@ -749,9 +749,11 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     };
     let start = b;
     for (let i = b; i < ops.length; i++) {
-      if (i > start && labelled(ops[i]!)) start = i;
-      const code = ops[i]!.insn.code;
-      if (resets(ops[i]!.insn) && code !== EXIT) {
+      const op = ops[i]!;
+      if (i > start && op.pre.length > 0 && labelled(op)) start = i;
+      const code = op.insn.code;
+      // resets(op.insn), written out (this looks at every op of the function)
+      if (((code & 7) === CLASS_JMP || (code & 7) === CLASS_JMP32) && code !== CALL && code !== EXIT) {
         start = i + 1;
         continue;
       }
@@ -816,7 +818,11 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     let made = false;
     let moved = false;
     for (;;) {
-      while (fresh < ops.length && targetOf(ops[fresh]!.insn) === undefined) fresh++;
+      // targetOf(...) === undefined, written out (this looks at every op of the function)
+      for (; fresh < ops.length; fresh++) {
+        const i = ops[fresh]!.insn;
+        if (i.code !== CALL && i.ref !== undefined && i.ref.kind === "label") break;
+      }
       while (heap.length > 0 && (heap[0]! < cursor || !dirty.has(ops[heap[0]!]!))) pop();
       const p = Math.min(heap.length > 0 ? heap[0]! : ops.length, Math.max(fresh, cursor));
       if (p >= ops.length) break;
@@ -1117,11 +1123,22 @@ function cmp(op: number, a: Fact, b: Fact): boolean | undefined {
   }
 }
 
-/** Block entry and exit states; undefined when the analysis did not settle. */
+/** A change the value analysis found: the op at `index` becomes `insn`, or goes (null). */
+interface Edit {
+  index: number;
+  insn: Instruction | null;
+}
+
+/**
+ * Block entry and exit states; undefined when the analysis did not settle. Without back edges
+ * the states it steps through are the final ones, and it collects the block's changes (see
+ * {@link walk}) in `found` as it goes, when given.
+ */
 function analyse(
   ops: readonly Op[],
   list: readonly Block[],
   loops: boolean,
+  found?: Edit[],
 ): { ins: State[]; outs: State[] } | undefined {
   const ins: State[] = new Array<State>(list.length).fill(undefined);
   const outs: State[] = new Array<State>(list.length).fill(undefined);
@@ -1135,7 +1152,8 @@ function analyse(
       if (s === undefined) continue;
       ins[n] = s;
       const out = s.slice();
-      for (let k = b.start; k < b.end; k++) step(out, ops[k]!.insn);
+      if (found !== undefined && !loops) walk(ops, b, out, found);
+      else for (let k = b.start; k < b.end; k++) step(out, ops[k]!.insn);
       if (!sameState(out, outs[n])) {
         outs[n] = out;
         changed = true;
@@ -1147,38 +1165,46 @@ function analyse(
   return undefined;
 }
 
+/**
+ * Steps `s` through block `b`, collecting in `edits` the conditional jumps its states decide and
+ * the loads of a word a register still holds.
+ */
+function walk(ops: readonly Op[], b: Block, s: (Fact | undefined)[], edits: Edit[]): void {
+  for (let k = b.start; k < b.end; k++) {
+    const insn = ops[k]!.insn;
+    if (isCond(insn)) {
+      const d = decide(s, insn);
+      if (d === true)
+        edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
+      else if (d === false) edits.push({ index: k, insn: null });
+    } else if (cls(insn) === CLASS_LDX && (insn.code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
+      const key = memKey(insn);
+      if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
+      else {
+        let holder = -1;
+        for (let r = 0; r < s.length && holder < 0; r++) if (s[r]?.mem === key) holder = r;
+        if (holder >= 0)
+          edits.push({ index: k, insn: { code: MOV64_X, dst: insn.dst, src: holder, off: 0, imm: 0 } });
+      }
+    }
+    step(s, insn);
+  }
+}
+
 function values(ops: Op[], tail: Item[]): boolean {
   const { list, loops } = analysed(ops);
-  const result = analyse(ops, list, loops);
+  // 1. jumps decided by the block's own state, and loads of a word a register still holds (found
+  // by the analysis itself when it goes through the blocks once)
+  const edits: Edit[] = [];
+  const result = analyse(ops, list, loops, edits);
   if (result === undefined) return false;
   const { ins, outs } = result;
-  // 1. jumps decided by the block's own state, and loads of a word a register still holds
   let changed = false;
-  const edits: { index: number; insn: Instruction | null }[] = [];
-  for (let n = 0; n < list.length; n++) {
-    const b = list[n]!;
-    const s = ins[n]?.slice();
-    if (s === undefined) continue;
-    for (let k = b.start; k < b.end; k++) {
-      const insn = ops[k]!.insn;
-      if (isCond(insn)) {
-        const d = decide(s, insn);
-        if (d === true)
-          edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
-        else if (d === false) edits.push({ index: k, insn: null });
-      } else if (cls(insn) === CLASS_LDX && (insn.code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
-        const key = memKey(insn);
-        if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
-        else {
-          let holder = -1;
-          for (let r = 0; r < s.length && holder < 0; r++) if (s[r]?.mem === key) holder = r;
-          if (holder >= 0)
-            edits.push({ index: k, insn: { code: MOV64_X, dst: insn.dst, src: holder, off: 0, imm: 0 } });
-        }
-      }
-      step(s, insn);
+  if (loops)
+    for (let n = 0; n < list.length; n++) {
+      const s = ins[n]?.slice();
+      if (s !== undefined) walk(ops, list[n]!, s, edits);
     }
-  }
   const gone: number[] = [];
   for (let e = 0; e < edits.length; e++) {
     const { index, insn } = edits[e]!;
@@ -1355,6 +1381,18 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   // the analysis is made again after one
   const { list, after, U, D } = liveAfter(ops);
   const n = ops.length;
+  // the moves whose source dies there; none, and there is nothing to do (the webs are not made)
+  const moves: number[] = [];
+  for (let m = 0; m < n; m++) {
+    const mv = ops[m]!.insn;
+    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
+  }
+  let dies = false;
+  for (let j = 0; j < moves.length && !dies; j++) {
+    const m = moves[j]!;
+    if (!(after[m]! & (1 << ops[m]!.insn.src))) dies = true;
+  }
+  if (!dies) return false;
   const R = 11;
   const ids = (n + list.length) * R;
   const parent = (scratch.parent = grown(scratch.parent, ids));
@@ -1488,11 +1526,6 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   // stay valid after one is made). Then the analysis is brought up to date where the round's
   // renames changed it (the webs renamed and the moves removed) instead of being made again, so
   // the output is the one of a call per round for the cost of one analysis.
-  const moves: number[] = [];
-  for (let m = 0; m < n; m++) {
-    const mv = ops[m]!.insn;
-    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
-  }
   const gone = (scratch.gone = grown(scratch.gone, n));
   gone.fill(0, 0, n);
   const done: number[] = [];
