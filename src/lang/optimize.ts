@@ -1355,7 +1355,7 @@ const d0 = (i: Instruction) => i.dst;
  * each grows to the largest function seen and is filled anew by each call.
  */
 const scratch: Record<
-  "parent" | "before" | "out" | "cur" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen",
+  "parent" | "before" | "out" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen",
   Int32Array
 > = {
   of: new Int32Array(0),
@@ -1366,10 +1366,15 @@ const scratch: Record<
   parent: new Int32Array(0),
   before: new Int32Array(0),
   out: new Int32Array(0),
-  cur: new Int32Array(0),
   fixed: new Int32Array(0),
   gone: new Int32Array(0),
 };
+
+/** Coalescing's definitions current at one point, a register's each (r0..r10). */
+const current = new Int32Array(11);
+
+/** 0, 1, 2...: where the union-find's table starts from. */
+let identity = new Int32Array(0);
 
 /** `a`, or a larger array when it holds fewer than `n` entries. */
 function grown(a: Int32Array, n: number): Int32Array {
@@ -1396,7 +1401,11 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const R = 11;
   const ids = (n + list.length) * R;
   const parent = (scratch.parent = grown(scratch.parent, ids));
-  for (let i = 0; i < ids; i++) parent[i] = i;
+  if (identity.length < ids) {
+    identity = new Int32Array(Math.max(ids, 2 * identity.length));
+    for (let i = 0; i < identity.length; i++) identity[i] = i;
+  }
+  parent.set(identity.subarray(0, ids));
   const find = (x: number): number => {
     while (parent[x] !== x) {
       parent[x] = parent[parent[x]!]!;
@@ -1410,16 +1419,16 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   // every entry of `before` and `out` is written below before it is read
   const before = (scratch.before = grown(scratch.before, n * R));
   const out = (scratch.out = grown(scratch.out, list.length * R));
-  const cur = (scratch.cur = grown(scratch.cur, R));
+  const cur = current;
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
     for (let r = 0; r < R; r++) cur[r] = phi(b, r);
     for (let k = blk.start; k < blk.end; k++) {
-      for (let r = 0; r < R; r++) before[k * R + r] = cur[r]!;
+      before.set(cur, k * R);
       const m = D[k]!;
       if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = defId(k, r);
     }
-    for (let r = 0; r < R; r++) out[b * R + r] = cur[r]!;
+    out.set(cur, b * R);
   }
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
