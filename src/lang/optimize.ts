@@ -980,7 +980,8 @@ function sameState(a: State, b: State): boolean {
   return true;
 }
 
-const LDX_BITS: Record<number, bigint> = { 0: 32n, 8: 16n, 16: 8n };
+/** The largest value a load gives, by its size field (`code & 0x18`) shifted right by 3. */
+const LDX_MAX: readonly bigint[] = [U32_MAX, 0xffffn, 0xffn, U64_MAX];
 
 /** The state after `i` (mutates `s`). */
 function step(s: (Fact | undefined)[], i: Instruction): void {
@@ -1011,11 +1012,10 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
     if (i.src === 0 && i.ref === undefined)
       f = exact((BigInt.asUintN(32, BigInt(i.imm2 ?? 0)) << 32n) | BigInt.asUintN(32, BigInt(i.imm)));
   } else if (c === CLASS_LDX) {
-    const bits = LDX_BITS[i.code & 0x18];
     if ((i.code & 0xe0) === MODE_MEM) {
       f = {
         lo: 0n,
-        hi: bits === undefined ? U64_MAX : (1n << bits) - 1n,
+        hi: LDX_MAX[(i.code & 0x18) >> 3]!,
         mem: i.src === dst ? undefined : memKey(i),
         base: i.src,
       };
