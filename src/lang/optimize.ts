@@ -173,7 +173,8 @@ function pure(i: Instruction): boolean {
 function toOps(items: readonly Item[]): { ops: Op[]; tail: Item[] } | undefined {
   const ops: Op[] = [];
   let pre: Item[] = [];
-  for (const item of items) {
+  for (let n = 0; n < items.length; n++) {
+    const item = items[n]!;
     if (item.kind === "insn") {
       if (!supported(item.insn)) return undefined;
       ops.push({ insn: item.insn, pre });
@@ -185,11 +186,13 @@ function toOps(items: readonly Item[]): { ops: Op[]; tail: Item[] } | undefined 
 
 function toItems(ops: readonly Op[], tail: readonly Item[]): Item[] {
   const out: Item[] = [];
-  for (const op of ops) {
-    for (const p of op.pre) out.push(p);
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) out.push(pre[k]!);
     out.push({ kind: "insn", insn: op.insn });
   }
-  for (const p of tail) out.push(p);
+  for (let k = 0; k < tail.length; k++) out.push(tail[k]!);
   return out;
 }
 
@@ -213,42 +216,65 @@ function labelled(op: Op): boolean {
   return false;
 }
 
-function blocks(
-  ops: readonly Op[],
-  at: ReadonlyMap<string, number>,
-): { list: Block[]; of: number[]; loops: boolean } {
-  const leader = zeros(ops.length + 1);
-  leader[0] = 1;
-  for (let i = 0; i < ops.length; i++) {
+function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Block[]; loops: boolean } {
+  const n = ops.length;
+  // the block of each op; then each block's first op, successors and number of predecessors
+  const of = (scratch.of = grown(scratch.of, n + 1));
+  of.fill(0, 0, n + 1);
+  // leaders first (1 where a block starts)
+  of[0] = 1;
+  for (let i = 0; i < n; i++) {
     const op = ops[i]!;
-    if (labelled(op)) leader[i] = 1;
-    if (isJmpClass(op.insn) && op.insn.code !== CALL) leader[i + 1] = 1;
+    if (op.pre.length > 0 && labelled(op)) of[i] = 1;
+    const code = op.insn.code;
+    const c = code & 7;
+    if ((c === CLASS_JMP || c === CLASS_JMP32) && code !== CALL) of[i + 1] = 1;
   }
-  const list: Block[] = [];
-  const of = zeros(ops.length);
+  const starts = (scratch.starts = grown(scratch.starts, n + 1));
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (of[i]) starts[count++] = i;
+    of[i] = count - 1;
+  }
+  starts[count] = n;
+  const succs: number[][] = new Array<number[]>(count);
+  const npreds = (scratch.npreds = grown(scratch.npreds, count));
+  npreds.fill(0, 0, count);
   let loops = false;
-  for (let i = 0; i < ops.length; ) {
-    let j = i + 1;
-    while (j < ops.length && !leader[j]) j++;
-    for (let k = i; k < j; k++) of[k] = list.length;
-    list.push({ start: i, end: j, succs: [], preds: [] });
-    i = j;
-  }
-  for (let n = 0; n < list.length; n++) {
-    const b = list[n]!;
-    const last = ops[b.end - 1]!.insn;
+  for (let b = 0; b < count; b++) {
+    const end = starts[b + 1]!;
+    const last = ops[end - 1]!.insn;
+    let t = -1;
     const to = labelOf(last);
     if (to !== undefined && last.code !== CALL) {
-      const t = at.get(to);
-      if (t !== undefined) b.succs.push(of[t]!);
+      const p = at.get(to);
+      if (p !== undefined) t = of[p]!;
     }
-    if (!ends(last) && b.end < ops.length) b.succs.push(n + 1);
-    for (const s of b.succs) {
-      list[s]!.preds.push(n);
-      if (s <= n) loops = true;
+    const fall = !ends(last) && end < n;
+    const s = t < 0 ? (fall ? [b + 1] : []) : fall ? [t, b + 1] : [t];
+    succs[b] = s;
+    for (let k = 0; k < s.length; k++) {
+      npreds[s[k]!]!++;
+      if (s[k]! <= b) loops = true;
     }
   }
-  return { list, of, loops };
+  // predecessors in the order of the blocks they come from (then target before fallthrough)
+  const preds: number[][] = new Array<number[]>(count);
+  for (let b = 0; b < count; b++) {
+    preds[b] = new Array<number>(npreds[b]!);
+    npreds[b] = 0;
+  }
+  for (let b = 0; b < count; b++) {
+    const s = succs[b]!;
+    for (let k = 0; k < s.length; k++) {
+      const x = s[k]!;
+      preds[x]![npreds[x]!++] = b;
+    }
+  }
+  const list: Block[] = new Array<Block>(count);
+  for (let b = 0; b < count; b++)
+    list[b] = { start: starts[b]!, end: starts[b + 1]!, succs: succs[b]!, preds: preds[b]! };
+  return { list, loops };
 }
 
 /**
@@ -264,17 +290,27 @@ function removeAll(ops: Op[], tail: Item[], gone: readonly number[]): void {
     const op = ops[r]!;
     if (g < gone.length && gone[g] === r) {
       g++;
-      for (const p of op.pre) pending.push(p);
+      const pre = op.pre;
+      for (let k = 0; k < pre.length; k++) pending.push(pre[k]!);
       continue;
     }
     if (pending.length > 0) {
-      op.pre.unshift(...pending);
+      prependTo(op.pre, pending);
       pending = [];
     }
     ops[w++] = op;
   }
   ops.length = w;
-  if (pending.length > 0) tail.unshift(...pending);
+  if (pending.length > 0) prependTo(tail, pending);
+}
+
+/** Puts `first` in front of the items of `to`, in place. */
+function prependTo(to: Item[], first: readonly Item[]): void {
+  if (first.length === 0) return;
+  const n = to.length;
+  to.length = n + first.length;
+  for (let k = n - 1; k >= 0; k--) to[k + first.length] = to[k]!;
+  for (let k = 0; k < first.length; k++) to[k] = first[k]!;
 }
 
 // ------------------------------------------------------------------ the passes' shared analysis
@@ -294,9 +330,18 @@ interface Analysis {
   list: Block[];
   loops: boolean;
   after?: number[];
+  /** the registers each op reads and writes (with `after`) */
+  U?: number[];
+  D?: number[];
 }
 
 let analysis: Analysis | undefined;
+
+/**
+ * Set by a pass that made changes and knows that running it again at once would find nothing
+ * (it went on to its own fixed point): the pass is not run again before something else changes.
+ */
+let settled = false;
 
 /** The labels and blocks of `ops`, computed once per state of the ops. */
 function analysed(ops: readonly Op[]): Analysis {
@@ -308,11 +353,32 @@ function analysed(ops: readonly Op[]): Analysis {
   return analysis;
 }
 
-/** The live registers after each op (see {@link liveness}), computed once per state of the ops. */
-function liveAfter(ops: readonly Op[]): { list: Block[]; loops: boolean; after: number[] } {
+/**
+ * The live registers after each op (see {@link liveness}), and the registers each op reads and
+ * writes, computed once per state of the ops.
+ */
+function liveAfter(ops: readonly Op[]): {
+  list: Block[];
+  loops: boolean;
+  after: number[];
+  U: number[];
+  D: number[];
+} {
   const a = analysed(ops);
-  a.after ??= liveness(ops, a.list, a.loops);
-  return a as Analysis & { after: number[] };
+  if (a.after === undefined) {
+    const n = ops.length;
+    const U = zeros(n);
+    const D = zeros(n);
+    for (let k = 0; k < n; k++) {
+      const i = ops[k]!.insn;
+      U[k] = uses(i);
+      D[k] = defs(i);
+    }
+    a.U = U;
+    a.D = D;
+    a.after = liveness(a.list, a.loops, U, D);
+  }
+  return a as Analysis & { after: number[]; U: number[]; D: number[] };
 }
 
 // ------------------------------------------------------------------ cleanup
@@ -321,7 +387,11 @@ let labelSerial = 0;
 
 /** The label in front of op `i`, added when it has none. */
 function labelAt(ops: Op[], i: number): string {
-  for (const p of ops[i]!.pre) if (p.kind === "label") return p.name;
+  const pre = ops[i]!.pre;
+  for (let k = 0; k < pre.length; k++) {
+    const p = pre[k]!;
+    if (p.kind === "label") return p.name;
+  }
   const name = `opt_${labelSerial++}`;
   ops[i]!.pre.push({ kind: "label", name });
   edits++;
@@ -376,13 +446,24 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     }
     return ops.indexOf(op); // not reached: every op asked about is in the function
   };
-  for (const op of ops) for (const p of op.pre) if (p.kind === "label") holder.set(p.name, op);
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const p = pre[k]!;
+      if (p.kind === "label") holder.set(p.name, op);
+    }
+  }
   const refs = (label: string) => jumpers.get(label)?.size ?? 0;
   const fallen = (p: number) => p > 0 && !ends(ops[p - 1]!.insn);
   /** how many places lead to op p: jumps to its labels, and the fallthrough */
   const entries = (p: number) => {
     let n = fallen(p) ? 1 : 0;
-    for (const q of ops[p]!.pre) if (q.kind === "label") n += refs(q.name);
+    const pre = ops[p]!.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label") n += refs(q.name);
+    }
     return n;
   };
 
@@ -424,7 +505,11 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     if (p >= cursor) push(p);
   };
   const markJumpers = (op: Op) => {
-    for (const q of op.pre) if (q.kind === "label") for (const j of jumpers.get(q.name) ?? []) mark(j);
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label") jumpers.get(q.name)?.forEach(mark);
+    }
   };
   /**
    * Marks what a change at op p may have given a rewrite to make: the jumps at p-2..p+1 (they look
@@ -463,7 +548,11 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
   };
   const reachedBesides = (op: Op, label: string) => {
     if (fallen(posOf(op))) return true;
-    for (const q of op.pre) if (q.kind === "label" && q.name !== label && refs(q.name) > 0) return true;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label" && q.name !== label && refs(q.name) > 0) return true;
+    }
     return false;
   };
 
@@ -480,7 +569,8 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     if ((before === 0) !== (set.size === 0) && !reachedBesides(at, label)) unsee(posOf(at));
     if (entries(posOf(at)) === 1) markJumpers(at);
   };
-  for (const op of ops) {
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
     const to = targetOf(op.insn);
     if (to === undefined) continue;
     let set = jumpers.get(to);
@@ -511,13 +601,22 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       const to = targetOf(op.insn);
       if (to !== undefined) link(op, to, -1);
       dirty.delete(op);
-      for (const q of op.pre) if (q.kind === "label" && holder.get(q.name) === op) holder.delete(q.name);
+      const pre = op.pre;
+      for (let j = 0; j < pre.length; j++) {
+        const q = pre[j]!;
+        if (q.kind === "label" && holder.get(q.name) === op) holder.delete(q.name);
+      }
     }
     ops.splice(p, del, ...add);
     renumber(p);
     if (fresh > p) fresh = fresh >= p + del ? fresh - del + add.length : p + add.length;
-    for (const op of add) {
-      for (const q of op.pre) if (q.kind === "label") holder.set(q.name, op);
+    for (let n = 0; n < add.length; n++) {
+      const op = add[n]!;
+      const pre = op.pre;
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind === "label") holder.set(q.name, op);
+      }
       const to = targetOf(op.insn);
       if (to !== undefined) {
         link(op, to, 1);
@@ -532,13 +631,15 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
   const removeAt = (p: number) => {
     const gone = ops[p]!;
     const next = ops[p + 1];
-    if (next !== undefined) next.pre.unshift(...gone.pre);
-    else tail.unshift(...gone.pre);
-    for (const q of gone.pre) {
+    if (next !== undefined) prependTo(next.pre, gone.pre);
+    else prependTo(tail, gone.pre);
+    const pre = gone.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
       if (q.kind !== "label") continue;
       if (next !== undefined) holder.set(q.name, next);
       else holder.delete(q.name);
-      for (const j of jumpers.get(q.name) ?? []) mark(j);
+      jumpers.get(q.name)?.forEach(mark);
     }
     splice(p, 1, []);
   };
@@ -639,14 +740,20 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     }
     const reached = (i: number) => {
       if (fallen(i)) return true;
-      for (const q of ops[i]!.pre) if (q.kind === "label" && refs(q.name) > 0) return true;
+      const pre = ops[i]!.pre;
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind === "label" && refs(q.name) > 0) return true;
+      }
       return false;
     };
     let start = b;
     for (let i = b; i < ops.length; i++) {
-      if (i > start && labelled(ops[i]!)) start = i;
-      const code = ops[i]!.insn.code;
-      if (resets(ops[i]!.insn) && code !== EXIT) {
+      const op = ops[i]!;
+      if (i > start && op.pre.length > 0 && labelled(op)) start = i;
+      const code = op.insn.code;
+      // resets(op.insn), written out (this looks at every op of the function)
+      if (((code & 7) === CLASS_JMP || (code & 7) === CLASS_JMP32) && code !== CALL && code !== EXIT) {
         start = i + 1;
         continue;
       }
@@ -676,10 +783,17 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops[from]!.pre }]);
       else {
         let named = false;
-        for (const q of ops[from]!.pre) {
+        const pre = ops[from]!.pre;
+        for (let k = 0; k < pre.length; k++) {
+          const q = pre[k]!;
           if (q.kind !== "label") continue;
           named = true;
-          for (const j of [...(jumpers.get(q.name) ?? [])]) {
+          const js: Op[] = [];
+          jumpers.get(q.name)?.forEach((j) => {
+            js.push(j);
+          });
+          for (let x = 0; x < js.length; x++) {
+            const j = js[x]!;
             setInsn(j, retarget(j.insn, label));
             mark(j);
           }
@@ -698,11 +812,17 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     // one scan: the jumps to check, in order
     cursor = 0;
     heap.length = 0;
-    for (const op of dirty) push(posOf(op));
+    dirty.forEach((op) => {
+      push(posOf(op));
+    });
     let made = false;
     let moved = false;
     for (;;) {
-      while (fresh < ops.length && targetOf(ops[fresh]!.insn) === undefined) fresh++;
+      // targetOf(...) === undefined, written out (this looks at every op of the function)
+      for (; fresh < ops.length; fresh++) {
+        const i = ops[fresh]!.insn;
+        if (i.code !== CALL && i.ref !== undefined && i.ref.kind === "label") break;
+      }
       while (heap.length > 0 && (heap[0]! < cursor || !dirty.has(ops[heap[0]!]!))) pop();
       const p = Math.min(heap.length > 0 ? heap[0]! : ops.length, Math.max(fresh, cursor));
       if (p >= ops.length) break;
@@ -727,31 +847,55 @@ function jump(label: string): Instruction {
   return { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: { kind: "label", name: label } };
 }
 
-function cleanup(ops: Op[], tail: Item[]): boolean {
-  let changed = false;
-  // unreachable blocks
-  {
-    const { list } = analysed(ops);
-    const seen = zeros(list.length);
-    const stack = [0];
-    seen[0] = 1;
-    while (stack.length > 0) {
-      for (const s of list[stack.pop()!]!.succs)
-        if (!seen[s]) {
-          seen[s] = 1;
-          stack.push(s);
-        }
+/** Marks the blocks reached from the first one; false when some block is not. */
+function reach(list: readonly Block[], seen: Int32Array): boolean {
+  seen.fill(0, 0, list.length);
+  const stack = [0];
+  seen[0] = 1;
+  let count = 1;
+  while (stack.length > 0) {
+    const succs = list[stack.pop()!]!.succs;
+    for (let k = 0; k < succs.length; k++) {
+      const s = succs[k]!;
+      if (!seen[s]) {
+        seen[s] = 1;
+        count++;
+        stack.push(s);
+      }
     }
+  }
+  return count === list.length;
+}
+
+/**
+ * Drops the unreachable blocks, then makes the jump rewrites. It is {@link settled} when a call
+ * made at once would find nothing: the jump rewrites went on until none was left, and every block
+ * is reached (dropping blocks nothing reaches leaves every other block reached).
+ */
+function cleanup(ops: Op[], tail: Item[]): boolean {
+  const { list } = analysed(ops);
+  const seen = (scratch.seen = grown(scratch.seen, list.length));
+  const dropped = !reach(list, seen);
+  if (dropped) {
     // the blocks go with their labels and marks (nothing jumps there from what is reached)
     let w = 0;
     for (let n = 0; n < list.length; n++) {
       const b = list[n]!;
       if (seen[n]) for (let k = b.start; k < b.end; k++) ops[w++] = ops[k]!;
-      else changed = true;
     }
     ops.length = w;
   }
-  return rewriteJumps(ops, tail) || changed;
+  if (!rewriteJumps(ops, tail)) {
+    settled = dropped;
+    return dropped;
+  }
+  // the jumps changed: whether a block is left unreached, from the analysis of the ops as they are
+  // now, which the passes after this one share (the count of changes `run` gives them next)
+  edits++;
+  const a = analysed(ops);
+  a.edits = edits + 1;
+  settled = reach(a.list, (scratch.seen = grown(scratch.seen, a.list.length)));
+  return true;
 }
 
 // ------------------------------------------------------------------ values
@@ -761,7 +905,7 @@ interface Fact {
   lo: bigint;
   hi: bigint;
   /** `size:base:off` of the load it holds, while the base register is unchanged */
-  mem: string | undefined;
+  mem: number | undefined;
   /** the base register of `mem` */
   base?: number;
 }
@@ -781,9 +925,31 @@ function range(lo: bigint, hi: bigint): Fact {
   return { lo, hi, mem: undefined };
 }
 
+/** Any 32-bit value (facts are never changed in place, so one is shared). */
+const ANY32 = range(0n, U32_MAX);
+
+/** The facts of `r = K` by K, 64-bit and 32-bit moves (shared, as {@link ANY32}). */
+const moved64 = new Map<number, Fact>();
+const moved32 = new Map<number, Fact>();
+
+/** The fact of a move of `imm` (`wide`: 64-bit, sign-extended). */
+function movedImm(imm: number, wide: boolean): Fact {
+  const cache = wide ? moved64 : moved32;
+  let f = cache.get(imm);
+  if (f === undefined) {
+    if (cache.size >= 4096) cache.clear();
+    f = exact(wide ? BigInt.asUintN(64, BigInt(imm)) : BigInt.asUintN(32, BigInt(imm)));
+    cache.set(imm, f);
+  }
+  return f;
+}
+
+/** The memory word a load reads, as a number: its size, base register and offset. */
+const memKey = (i: Instruction) => (i.code & 0x18) | (i.src << 5) | ((i.off + 0x8000) << 9);
 function meet(a: State, b: State): State {
-  if (a === undefined) return b?.slice();
-  if (b === undefined) return a.slice();
+  // states are never changed in place either (the analysis steps a copy): one is shared
+  if (a === undefined) return b;
+  if (b === undefined) return a;
   const out: (Fact | undefined)[] = [];
   for (let r = 0; r < 10; r++) {
     const x = a[r];
@@ -814,11 +980,12 @@ function sameState(a: State, b: State): boolean {
   return true;
 }
 
-const LDX_BITS: Record<number, bigint> = { 0: 32n, 8: 16n, 16: 8n };
+/** The largest value a load gives, by its size field (`code & 0x18`) shifted right by 3. */
+const LDX_MAX: readonly bigint[] = [U32_MAX, 0xffffn, 0xffn, U64_MAX];
 
 /** The state after `i` (mutates `s`). */
 function step(s: (Fact | undefined)[], i: Instruction): void {
-  const c = cls(i);
+  const c = i.code & 7;
   if (c === CLASS_ST || c === CLASS_STX) {
     // a store through r10 changes the stack only; any other pointer may point anywhere
     killMemory(s, i.dst === 10);
@@ -832,7 +999,10 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
   }
   if (c === CLASS_JMP || c === CLASS_JMP32) {
     if (i.code === CALL) {
-      for (let r = 0; r < 10; r++) s[r] = r <= 5 ? UNKNOWN : s[r] && { ...s[r]!, mem: undefined };
+      for (let r = 0; r < 10; r++) {
+        const f = s[r];
+        s[r] = r <= 5 ? UNKNOWN : f !== undefined && f.mem !== undefined ? { ...f, mem: undefined } : f;
+      }
     }
     return;
   }
@@ -842,12 +1012,11 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
     if (i.src === 0 && i.ref === undefined)
       f = exact((BigInt.asUintN(32, BigInt(i.imm2 ?? 0)) << 32n) | BigInt.asUintN(32, BigInt(i.imm)));
   } else if (c === CLASS_LDX) {
-    const bits = LDX_BITS[i.code & 0x18];
     if ((i.code & 0xe0) === MODE_MEM) {
       f = {
         lo: 0n,
-        hi: bits === undefined ? U64_MAX : (1n << bits) - 1n,
-        mem: i.src === dst ? undefined : `${i.code & 0x18}:${i.src}:${i.off}`,
+        hi: LDX_MAX[(i.code & 0x18) >> 3]!,
+        mem: i.src === dst ? undefined : memKey(i),
         base: i.src,
       };
     }
@@ -858,9 +1027,9 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
     const cur = s[dst];
     const src = x ? s[i.src] : undefined;
     if (op === 0xb0 && i.off === 0) {
-      if (wide) f = x ? (i.src === 10 ? UNKNOWN : src) : exact(BigInt.asUintN(64, BigInt(i.imm)));
-      else if (x) f = src !== undefined && src.hi <= U32_MAX ? { ...src, mem: src.mem } : range(0n, U32_MAX);
-      else f = exact(BigInt.asUintN(32, BigInt(i.imm)));
+      if (wide) f = x ? (i.src === 10 ? UNKNOWN : src) : movedImm(i.imm, true);
+      else if (x) f = src !== undefined && src.hi <= U32_MAX ? src : ANY32;
+      else f = movedImm(i.imm, false);
     } else if (op === 0x50 && !x && (i.imm >= 0 || !wide)) {
       const imm = BigInt(i.imm);
       const m = wide ? imm : BigInt.asUintN(32, imm);
@@ -869,11 +1038,15 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
       const k = BigInt(i.imm & (wide ? 63 : 31));
       f = range(cur.lo >> k, cur.hi >> k);
     } else if (op === 0xd0) {
-      f = i.imm === 16 ? range(0n, 0xffffn) : i.imm === 32 ? range(0n, U32_MAX) : UNKNOWN;
-    } else if (!wide) f = range(0n, U32_MAX);
+      f = i.imm === 16 ? range(0n, 0xffffn) : i.imm === 32 ? ANY32 : UNKNOWN;
+    } else if (!wide) f = ANY32;
   }
   s[dst] = f;
-  killBase(s, dst);
+  // killBase(s, dst), written out: this runs for most ops of every analysis
+  for (let k = 0; k < 10; k++) {
+    const g = s[k];
+    if (g !== undefined && g.mem !== undefined && g.base === dst) s[k] = { ...g, mem: undefined };
+  }
 }
 
 /** Forgets the memory words loaded through register `r` (which changed). */
@@ -896,10 +1069,7 @@ function killMemory(s: (Fact | undefined)[], onlyStack: boolean): void {
 function decide(s: readonly (Fact | undefined)[], i: Instruction): boolean | undefined {
   const wide = cls(i) === CLASS_JMP;
   const a = narrow(i.dst === 10 ? undefined : s[i.dst], wide);
-  const b =
-    (i.code & 0x08) !== 0
-      ? narrow(i.src === 10 ? undefined : s[i.src], wide)
-      : exact(wide ? BigInt.asUintN(64, BigInt(i.imm)) : BigInt.asUintN(32, BigInt(i.imm)));
+  const b = (i.code & 0x08) !== 0 ? narrow(i.src === 10 ? undefined : s[i.src], wide) : movedImm(i.imm, wide);
   if (a === undefined || b === undefined) return undefined;
   const op = i.code & 0xf0;
   switch (op) {
@@ -929,8 +1099,8 @@ function decide(s: readonly (Fact | undefined)[], i: Instruction): boolean | und
 
 /** An operand as a 64-bit (`wide`) or 32-bit jump compares it. */
 function narrow(f: Fact | undefined, wide: boolean): Fact | undefined {
-  if (f === undefined) return wide ? undefined : range(0n, U32_MAX);
-  return wide || f.hi <= U32_MAX ? f : range(0n, U32_MAX);
+  if (f === undefined) return wide ? undefined : ANY32;
+  return wide || f.hi <= U32_MAX ? f : ANY32;
 }
 
 /** Whether the range compares the same signed as unsigned. */
@@ -953,25 +1123,37 @@ function cmp(op: number, a: Fact, b: Fact): boolean | undefined {
   }
 }
 
-/** Block entry and exit states; undefined when the analysis did not settle. */
+/** A change the value analysis found: the op at `index` becomes `insn`, or goes (null). */
+interface Edit {
+  index: number;
+  insn: Instruction | null;
+}
+
+/**
+ * Block entry and exit states; undefined when the analysis did not settle. Without back edges
+ * the states it steps through are the final ones, and it collects the block's changes (see
+ * {@link walk}) in `found` as it goes, when given.
+ */
 function analyse(
   ops: readonly Op[],
   list: readonly Block[],
   loops: boolean,
+  found?: Edit[],
 ): { ins: State[]; outs: State[] } | undefined {
-  const ins: State[] = list.map(() => undefined);
-  const outs: State[] = list.map(() => undefined);
+  const ins: State[] = new Array<State>(list.length).fill(undefined);
+  const outs: State[] = new Array<State>(list.length).fill(undefined);
   ins[0] = new Array(10).fill(UNKNOWN);
   for (let round = 0; round < 30; round++) {
     let changed = false;
     for (let n = 0; n < list.length; n++) {
       const b = list[n]!;
       let s: State = n === 0 ? ins[0] : undefined;
-      for (const p of b.preds) s = meet(s, outs[p]);
+      for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
       if (s === undefined) continue;
       ins[n] = s;
       const out = s.slice();
-      for (let k = b.start; k < b.end; k++) step(out, ops[k]!.insn);
+      if (found !== undefined && !loops) walk(ops, b, out, found);
+      else for (let k = b.start; k < b.end; k++) step(out, ops[k]!.insn);
       if (!sameState(out, outs[n])) {
         outs[n] = out;
         changed = true;
@@ -983,40 +1165,49 @@ function analyse(
   return undefined;
 }
 
+/**
+ * Steps `s` through block `b`, collecting in `edits` the conditional jumps its states decide and
+ * the loads of a word a register still holds.
+ */
+function walk(ops: readonly Op[], b: Block, s: (Fact | undefined)[], edits: Edit[]): void {
+  for (let k = b.start; k < b.end; k++) {
+    const insn = ops[k]!.insn;
+    if (isCond(insn)) {
+      const d = decide(s, insn);
+      if (d === true)
+        edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
+      else if (d === false) edits.push({ index: k, insn: null });
+    } else if (cls(insn) === CLASS_LDX && (insn.code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
+      const key = memKey(insn);
+      if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
+      else {
+        let holder = -1;
+        for (let r = 0; r < s.length && holder < 0; r++) if (s[r]?.mem === key) holder = r;
+        if (holder >= 0)
+          edits.push({ index: k, insn: { code: MOV64_X, dst: insn.dst, src: holder, off: 0, imm: 0 } });
+      }
+    }
+    step(s, insn);
+  }
+}
+
 function values(ops: Op[], tail: Item[]): boolean {
   const { list, loops } = analysed(ops);
-  const result = analyse(ops, list, loops);
+  // 1. jumps decided by the block's own state, and loads of a word a register still holds (found
+  // by the analysis itself when it goes through the blocks once)
+  const edits: Edit[] = [];
+  const result = analyse(ops, list, loops, edits);
   if (result === undefined) return false;
   const { ins, outs } = result;
-  // 1. jumps decided by the block's own state, and loads of a word a register still holds
   let changed = false;
-  const edits: { index: number; insn: Instruction | null }[] = [];
-  for (let n = 0; n < list.length; n++) {
-    const b = list[n]!;
-    const s = ins[n]?.slice();
-    if (s === undefined) continue;
-    for (let k = b.start; k < b.end; k++) {
-      const insn = ops[k]!.insn;
-      if (isCond(insn)) {
-        const d = decide(s, insn);
-        if (d === true)
-          edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
-        else if (d === false) edits.push({ index: k, insn: null });
-      } else if (cls(insn) === CLASS_LDX && (insn.code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
-        const key = `${insn.code & 0x18}:${insn.src}:${insn.off}`;
-        if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
-        else {
-          let holder = -1;
-          for (let r = 0; r < s.length && holder < 0; r++) if (s[r]?.mem === key) holder = r;
-          if (holder >= 0)
-            edits.push({ index: k, insn: { code: MOV64_X, dst: insn.dst, src: holder, off: 0, imm: 0 } });
-        }
-      }
-      step(s, insn);
+  if (loops)
+    for (let n = 0; n < list.length; n++) {
+      const s = ins[n]?.slice();
+      if (s !== undefined) walk(ops, list[n]!, s, edits);
     }
-  }
   const gone: number[] = [];
-  for (const { index, insn } of edits) {
+  for (let e = 0; e < edits.length; e++) {
+    const { index, insn } = edits[e]!;
     if (insn === null) gone.push(index);
     else ops[index] = { ...ops[index]!, insn };
     changed = true;
@@ -1034,7 +1225,8 @@ function values(ops: Op[], tail: Item[]): boolean {
     let small = true;
     for (let k = b.start; k < b.end - 1; k++) if (!pure(ops[k]!.insn)) small = false;
     if (!small) continue;
-    for (const p of b.preds) {
+    for (let q = 0; q < b.preds.length; q++) {
+      const p = b.preds[q]!;
       const pb = list[p]!;
       const pl = ops[pb.end - 1]!.insn;
       const viaJump = pl.code === JA;
@@ -1064,26 +1256,34 @@ function values(ops: Op[], tail: Item[]): boolean {
     }
   }
   splices.sort((x, y) => y.at - x.at);
-  for (const sp of splices) ops.splice(sp.at, sp.del, ...sp.ops);
+  for (let k = 0; k < splices.length; k++) {
+    const sp = splices[k]!;
+    ops.splice(sp.at, sp.del, ...sp.ops);
+  }
   return splices.length > 0;
 }
 
 // ------------------------------------------------------------------ liveness
 
 /** Live registers after each op (bit masks). */
-function liveness(ops: readonly Op[], list: readonly Block[], loops = true): number[] {
+function liveness(
+  list: readonly Block[],
+  loops: boolean,
+  U: readonly number[],
+  D: readonly number[],
+): number[] {
   const liveIn = zeros(list.length);
-  const after = zeros(ops.length);
+  const after = zeros(U.length);
   for (let changed = true; changed; ) {
     changed = false;
     for (let n = list.length - 1; n >= 0; n--) {
       const b = list[n]!;
       let live = 0;
-      for (const s of b.succs) live |= liveIn[s]!;
+      const succs = b.succs;
+      for (let j = 0; j < succs.length; j++) live |= liveIn[succs[j]!]!;
       for (let k = b.end - 1; k >= b.start; k--) {
         after[k] = live;
-        const i = ops[k]!.insn;
-        live = (live & ~defs(i)) | uses(i);
+        live = (live & ~D[k]!) | U[k]!;
       }
       if (live !== liveIn[n]) {
         liveIn[n] = live;
@@ -1096,17 +1296,45 @@ function liveness(ops: readonly Op[], list: readonly Block[], loops = true): num
   return after;
 }
 
+/**
+ * Removes the definitions nobody reads, and then those that only they read, until none is left:
+ * liveness is made again with the removed ops as no-ops (reading and writing nothing), which is
+ * what it is without them, so the ops removed are those of calls made one after another until one
+ * finds nothing (and the pass is {@link settled}).
+ */
 function deadCode(ops: Op[], tail: Item[]): boolean {
-  const { after } = liveAfter(ops);
-  const gone: number[] = [];
-  for (let k = 0; k < ops.length; k++) {
-    const i = ops[k]!.insn;
-    if (!pure(i)) continue;
-    const self = i.code === MOV64_X && i.dst === i.src && i.off === 0;
-    if (self || (defs(i) & after[k]!) === 0) gone.push(k);
+  // U and D become the ops' without the removed ones: any removal makes a change, and the analysis
+  // is made again after one
+  const { list, loops, after, U, D } = liveAfter(ops);
+  const n = ops.length;
+  const dead = (scratch.dead = grown(scratch.dead, n));
+  dead.fill(0, 0, n);
+  let live = after;
+  let count = 0;
+  for (;;) {
+    let found = 0;
+    for (let k = 0; k < n; k++) {
+      if (dead[k]) continue;
+      const i = ops[k]!.insn;
+      if (!pure(i)) continue;
+      const self = i.code === MOV64_X && i.dst === i.src && i.off === 0;
+      if (self || (D[k]! & live[k]!) === 0) {
+        dead[k] = 1;
+        U[k] = 0;
+        D[k] = 0;
+        found++;
+      }
+    }
+    if (found === 0) break;
+    count += found;
+    live = liveness(list, loops, U, D);
   }
+  if (count === 0) return false;
+  const gone: number[] = [];
+  for (let k = 0; k < n; k++) if (dead[k]) gone.push(k);
   removeAll(ops, tail, gone);
-  return gone.length > 0;
+  settled = true;
+  return true;
 }
 
 // ------------------------------------------------------------------ coalescing
@@ -1122,18 +1350,62 @@ function deadCode(ops: Op[], tail: Item[]): boolean {
 /** The destination register of a move. */
 const d0 = (i: Instruction) => i.dst;
 
+/**
+ * The passes' tables, kept from one call to the next (cold code pays for every allocation):
+ * each grows to the largest function seen and is filled anew by each call.
+ */
+const scratch: Record<
+  "parent" | "before" | "out" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen",
+  Int32Array
+> = {
+  of: new Int32Array(0),
+  seen: new Int32Array(0),
+  dead: new Int32Array(0),
+  starts: new Int32Array(0),
+  npreds: new Int32Array(0),
+  parent: new Int32Array(0),
+  before: new Int32Array(0),
+  out: new Int32Array(0),
+  fixed: new Int32Array(0),
+  gone: new Int32Array(0),
+};
+
+/** Coalescing's definitions current at one point, a register's each (r0..r10). */
+const current = new Int32Array(11);
+
+/** 0, 1, 2...: where the union-find's table starts from. */
+let identity = new Int32Array(0);
+
+/** `a`, or a larger array when it holds fewer than `n` entries. */
+function grown(a: Int32Array, n: number): Int32Array {
+  return a.length >= n ? a : new Int32Array(Math.max(n, 2 * a.length, 256));
+}
+
 function coalesce(ops: Op[], tail: Item[]): boolean {
-  const { list, after } = liveAfter(ops);
+  // `after`, U and D are brought up to date by the renames below; any rename makes a change, and
+  // the analysis is made again after one
+  const { list, after, U, D } = liveAfter(ops);
   const n = ops.length;
-  const R = 11;
-  const U = zeros(n);
-  const D = zeros(n);
-  for (let k = 0; k < n; k++) {
-    U[k] = uses(ops[k]!.insn);
-    D[k] = defs(ops[k]!.insn);
+  // the moves whose source dies there; none, and there is nothing to do (the webs are not made)
+  const moves: number[] = [];
+  for (let m = 0; m < n; m++) {
+    const mv = ops[m]!.insn;
+    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
   }
-  const parent = zeros((n + list.length) * R);
-  for (let i = 0; i < parent.length; i++) parent[i] = i;
+  let dies = false;
+  for (let j = 0; j < moves.length && !dies; j++) {
+    const m = moves[j]!;
+    if (!(after[m]! & (1 << ops[m]!.insn.src))) dies = true;
+  }
+  if (!dies) return false;
+  const R = 11;
+  const ids = (n + list.length) * R;
+  const parent = (scratch.parent = grown(scratch.parent, ids));
+  if (identity.length < ids) {
+    identity = new Int32Array(Math.max(ids, 2 * identity.length));
+    for (let i = 0; i < identity.length; i++) identity[i] = i;
+  }
+  parent.set(identity.subarray(0, ids));
   const find = (x: number): number => {
     while (parent[x] !== x) {
       parent[x] = parent[parent[x]!]!;
@@ -1144,18 +1416,19 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const phi = (b: number, r: number) => (n + b) * R + r;
   const defId = (k: number, r: number) => k * R + r;
   // definitions current before each op, and at each block's end
-  const before = zeros(n * R);
-  const out = zeros(list.length * R);
-  const cur = zeros(R);
+  // every entry of `before` and `out` is written below before it is read
+  const before = (scratch.before = grown(scratch.before, n * R));
+  const out = (scratch.out = grown(scratch.out, list.length * R));
+  const cur = current;
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
     for (let r = 0; r < R; r++) cur[r] = phi(b, r);
     for (let k = blk.start; k < blk.end; k++) {
-      for (let r = 0; r < R; r++) before[k * R + r] = cur[r]!;
+      before.set(cur, k * R);
       const m = D[k]!;
       if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = defId(k, r);
     }
-    for (let r = 0; r < R; r++) out[b * R + r] = cur[r]!;
+    out.set(cur, b * R);
   }
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
@@ -1163,14 +1436,16 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     const liveIn = (after[blk.start]! & ~defs(first)) | uses(first);
     for (let r = 0; r < 10; r++) {
       if (!(liveIn & (1 << r))) continue;
-      for (const p of blk.preds) {
+      for (let q = 0; q < blk.preds.length; q++) {
+        const p = blk.preds[q]!;
         const x = find(phi(b, r));
         const y = find(out[p * R + r]!);
         if (x !== y) parent[x] = y;
       }
     }
   }
-  const fixed = zeros(parent.length);
+  const fixed = (scratch.fixed = grown(scratch.fixed, ids));
+  fixed.fill(0, 0, ids);
   for (let r = 0; r < 10; r++) fixed[find(phi(0, r))] = 1;
   for (let k = 0; k < n; k++) {
     const i = ops[k]!.insn;
@@ -1260,12 +1535,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   // stay valid after one is made). Then the analysis is brought up to date where the round's
   // renames changed it (the webs renamed and the moves removed) instead of being made again, so
   // the output is the one of a call per round for the cost of one analysis.
-  const moves: number[] = [];
-  for (let m = 0; m < n; m++) {
-    const mv = ops[m]!.insn;
-    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
-  }
-  const gone = zeros(n);
+  const gone = (scratch.gone = grown(scratch.gone, n));
+  gone.fill(0, 0, n);
   const done: number[] = [];
   for (let more = true; more; ) {
     let touched = 0;
@@ -1285,9 +1556,11 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       touched |= (1 << s) | (1 << d);
     }
     more = pending.length > 0;
-    for (const p of pending) {
+    for (let pi = 0; pi < pending.length; pi++) {
+      const p = pending[pi]!;
       const { a, b, m } = p;
-      for (const r of p.renames) {
+      for (let ri = 0; ri < p.renames.length; ri++) {
+        const r = p.renames[ri]!;
         const i = ops[r.k]!.insn;
         ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src } };
       }
@@ -1308,7 +1581,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
         if (after[k]! & bitA && outWeb === x) after[k] = (after[k]! & ~bitA) | bitB;
         if (webBefore(k, a) === x) before[k * R + b] = before[k * R + a]!;
       }
-      for (const k of p.renames) {
+      for (let ri = 0; ri < p.renames.length; ri++) {
+        const k = p.renames[ri]!;
         U[k.k] = uses(ops[k.k]!.insn);
         D[k.k] = defs(ops[k.k]!.insn);
       }
@@ -1319,11 +1593,16 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       fixed[ry] = fixed[ry]! | fixed[x]!;
       const merged = [...at, ...(members.get(y) ?? [])].sort((u, v) => u - v);
       const list: number[] = [];
-      for (const k of merged) if (list[list.length - 1] !== k) list.push(k);
+      for (let j = 0; j < merged.length; j++) {
+        const k = merged[j]!;
+        if (list[list.length - 1] !== k) list.push(k);
+      }
       members.delete(x);
       members.set(ry, list);
     }
   }
+  // the last round found no move to remove: a call made now would find none either
+  if (pending.length === 0) settled = true;
   done.sort((x, y) => x - y);
   removeAll(ops, tail, done);
   return done.length > 0;
@@ -1344,8 +1623,10 @@ export function optimize(items: readonly Item[]): Item[] {
   const run = (n: number, pass: (ops: Op[], tail: Item[]) => boolean): boolean => {
     if (idle[n] === edits) return false;
     const before = edits;
+    settled = false;
     if (pass(ops, tail)) {
       edits++;
+      if (settled) idle[n] = edits;
       return true;
     }
     if (edits === before) idle[n] = edits;
