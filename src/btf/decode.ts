@@ -449,13 +449,8 @@ export class Btf implements StringSource {
       this.string(offset); // throws the table's error
       return false;
     }
-    let q = this.query;
-    let len: number;
-    const r = utf8Encoder.encodeInto(s, q);
-    if (r.read < s.length) {
-      q = utf8Encoder.encode(s);
-      len = q.length;
-    } else len = r.written;
+    const len = this.encodeQuery(s);
+    const q = this.query;
     if (local + len > t.length || (local + len < t.length && t[local + len] !== 0)) return false;
     for (let i = 0; i < len; i++) if (t[local + i] !== q[i]) return false;
     return true;
@@ -682,7 +677,16 @@ export class Btf implements StringSource {
     return table;
   }
 
-  private readonly query = new Uint8Array(1024);
+  /** A name being looked up, as UTF-8 ({@link Btf.encodeQuery}); grown for a longer one. */
+  private query = new Uint8Array(1024);
+
+  /** Puts `name` into {@link Btf.query} as UTF-8 (no allocation unless it is longer than any before); its length in bytes. */
+  private encodeQuery(name: string): number {
+    const r = utf8Encoder.encodeInto(name, this.query);
+    if (r.read === name.length) return r.written;
+    this.query = new Uint8Array(Math.max(2 * this.query.length, 3 * name.length));
+    return utf8Encoder.encodeInto(name, this.query).written;
+  }
   private scans = 0;
 
   /**
@@ -723,13 +727,8 @@ export class Btf implements StringSource {
 
   /** This blob's own types named `name` (by the name index), unsorted. */
   private tableIds(table: Int32Array, name: string, k: number): number[] {
-    let q = this.query;
-    let len: number;
-    const r = utf8Encoder.encodeInto(name, q);
-    if (r.read < name.length) {
-      q = utf8Encoder.encode(name);
-      len = q.length;
-    } else len = r.written;
+    const len = this.encodeQuery(name);
+    const q = this.query;
     const mask = table.length - 1;
     let h = Btf.hashBytes(q, 0, len) & mask;
     const s = this.str;

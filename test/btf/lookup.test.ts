@@ -228,6 +228,26 @@ test("stringIs compares a string in the table with a name as string() would, wit
   assert.ok(split.stringIs(split.nameOffsetOf(own - 1), "only_here"), "a name from the split's own table");
 });
 
+test("names longer than the lookup's first buffer (1 KiB of UTF-8) are found and compared whole", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  const long = `${"ü".repeat(700)}_tail`; // 1,405 bytes of UTF-8
+  const longer = `${long}x`.repeat(3);
+  const t = b.typedef(long, int);
+  const u = b.typedef(longer, int);
+  const btf = Btf.parse(b.build());
+  for (let round = 0; round < 2; round++) {
+    // the first lookups walk the records, later ones the name index: both ways, twice
+    for (let i = 0; i < 8; i++) {
+      assert.deepEqual(btf.findIds(long), [t], `${long.length}-character name, lookup ${i}`);
+      assert.deepEqual(btf.findIds(longer), [u], `${longer.length}-character name, lookup ${i}`);
+      assert.deepEqual(btf.findIds(`${long}y`), [], "one more character: no type");
+    }
+    assert.ok(btf.stringIs(btf.nameOffsetOf(t), long), "stringIs of the long name");
+    assert.equal(btf.stringIs(btf.nameOffsetOf(t), long.slice(0, -1)), false, "its head is not it");
+  }
+});
+
 test("lazyIndex: types indexed as far as they are read answer as the whole index does; a bad record is found when reached", () => {
   const bytes = readFileSync(VMLINUX);
   const eager = Btf.parse(bytes);
