@@ -20,6 +20,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Lang from "../src/lang/index.js";
 import type * as Parse from "../src/lang/parse.js";
+import { execProgram } from "../test/lang/exec-program.js";
 import { largeSwitch } from "../test/lang/large-program.js";
 import { median, nodeStartCommands, printNodeStart, type Run, timeAll } from "./support.js";
 
@@ -132,19 +133,7 @@ const once = compile(ts, { file: "compile-bench.ts" });
 
 // ---- a program that reads the kernel's types (tp_btf, a task_struct pointer), test/lang/contexts.test.ts's,
 // and its C twin over vmlinux.h (bpftool's, as a C user makes it), compiled as clang-19 is above
-const kernelTs = `import { bytes, map, probeReadKernelStr, program, struct, u32, zero } from "rawbpf";
-const Exec = struct({ ppid: u32, tgid: u32, comm: bytes(16) });
-const execs = map("hash", { key: u32, value: Exec, maxEntries: 1024 });
-export const on_exec = program("tp_btf/sched_process_exec", (ctx) => {
-  const task = ctx.p;
-  const e = zero(Exec);
-  e.ppid = task.real_parent.tgid;
-  e.tgid = task.tgid;
-  probeReadKernelStr(e.comm, task.comm);
-  execs.update(task.pid, e);
-  return 0;
-});
-`;
+const kernelTs = execProgram("tp_btf");
 const kernelC = `#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>

@@ -26,6 +26,7 @@ import {
 import { ptRegsContext, tracepointFields } from "../../src/lang/tracefs.js";
 import { loadCompiled } from "../../src/program/compiled.js";
 import { needsRoot } from "../support/privilege.js";
+import { execProgram } from "./exec-program.js";
 
 const quiet = () => {};
 
@@ -198,25 +199,10 @@ test("ts-trace-opens: every file the demo opened comes through the ring buffer w
   }
 });
 
-const EXEC = (kind: string) => `
-import { bytes, map, probeReadKernelStr, program, struct, u32, zero } from "rawbpf";
-const Exec = struct({ ppid: u32, tgid: u32, comm: bytes(16) });
-const execs = map("hash", { key: u32, value: Exec, maxEntries: 1024 });
-export const on_exec = program("${kind}/sched_process_exec", (ctx) => {
-  const task = ctx.p;
-  const e = zero(Exec);
-  e.ppid = task.real_parent.tgid;
-  e.tgid = task.tgid;
-  probeReadKernelStr(e.comm, task.comm);
-  execs.update(task.pid, e);
-  return 0;
-});
-`;
-
 for (const kind of ["tp_btf", "raw_tp"] as const) {
   test(`${kind}: a task_struct pointer from BTF — task.real_parent.tgid, task.comm — for a child this process runs`, (t) => {
     if (!needsRoot(t)) return;
-    const m = compile(EXEC(kind), { file: "exec.ts" });
+    const m = compile(execProgram(kind), { file: "exec.ts" });
     const p = m.programs[0]!;
     const probes = p.insns.filter(
       (i) => i.ref?.kind === "helper" && i.ref.name === "bpf_probe_read_kernel",
