@@ -79,6 +79,8 @@ const LOCK_WORDS =
 const LOCK_FREE = {
   "test/map/ops.test.ts": 'pin("/sys/fs/bpf/x") of a closed map: refused before any system call',
   "test/map/pin.test.ts": "pins under a mkdtemp directory of its own (/sys/fs/bpf/rawbpf-map-XXXXXX)",
+  "test/sys/mutants-prog.test.ts":
+    "pins under a mkdtemp directory of its own (/sys/fs/bpf/rawbpf-mutants-XXXXXX)",
   "test/sys/mutants-caps.test.ts":
     'its setpriv\'d children only read their own capabilities and build errors; /proc/sys is read, not written; "lo" is looked up by name',
 };
