@@ -12,6 +12,7 @@ import { constants } from "node:os";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { cString, getName, putPtr, putS32, putU32, putU64 } from "../../src/sys/bpf.js";
+import { errnoHint, errnoName } from "../../src/sys/errno.js";
 import { BpfError, InputError } from "../../src/sys/error.js";
 import { Fd } from "../../src/sys/fd.js";
 import {
@@ -285,4 +286,14 @@ console.log("waiting");`;
     timeout: 20_000,
   });
   assert.equal(out.trim(), "waiting", "the child ended by itself");
+});
+
+test("every errno with a hint of its own gives words, not the general fallback (the ones errno.test.ts does not list)", () => {
+  const fallback = errnoHint(9999);
+  for (const name of ["ENOMEM", "EBUSY", "ENOTSUPP", "EOPNOTSUPP", "ENOTSOCK", "ENOPROTOOPT", "ENFILE"]) {
+    const n = name === "ENOTSUPP" ? 524 : (constants.errno as Record<string, number>)[name]!;
+    assert.equal(errnoName(n), name);
+    const hint = errnoHint(n);
+    assert.ok(hint.length > 10 && hint !== fallback, `${name}: ${JSON.stringify(hint)}`);
+  }
 });
