@@ -45,9 +45,13 @@ test("in a child whose bounding set is CAP_BPF alone: that is its effective set,
 import { readFileSync } from "node:fs";
 import { bpfError } from ${srcModule("sys/bpf.ts")};
 import { effectiveCapabilities, missingCapability } from ${srcModule("sys/caps.ts")};
+import { enableStats, getNextId } from ${srcModule("sys/obj.ts")};
 const EPERM = 1, EINVAL = 22, MAP_CREATE = 0;
 const e = (errno, ctx) => bpfError(MAP_CREATE, errno, ctx).capability ?? null;
+const refusal = (f) => { try { f(); return "accepted"; } catch (e) { return { errno: e.errno, capability: e.capability ?? null, hint: e.hint }; } };
 console.log(JSON.stringify({
+  stats: refusal(() => enableStats()),
+  nextId: refusal(() => getNextId("map", 0)),
   eff: effectiveCapabilities().toString(16),
   status: readFileSync("/proc/self/status", "latin1"),
   missing: ["bpf", "net", "perfmon", "admin"].map((k) => missingCapability(k) ?? null),
@@ -64,6 +68,21 @@ console.log(JSON.stringify({
   assert.equal(out.einval, null, "an EINVAL names no capability");
   assert.equal(out.net, "CAP_NET_ADMIN");
   assert.equal(out.given, "CAP_SYS_ADMIN", "a capability the caller named is kept");
+  // the kernel's refusals of what needs CAP_SYS_ADMIN itself
+  const stats = out.stats as { errno: number; capability: string; hint: string };
+  assert.equal(stats.errno, 1, "BPF_ENABLE_STATS: EPERM");
+  assert.equal(stats.capability, "CAP_SYS_ADMIN");
+  assert.match(
+    stats.hint,
+    /needs CAP_SYS_ADMIN, and CAP_BPF is not enough.*\(or set the sysctl kernel\.bpf_stats_enabled=1 instead\)/,
+  );
+  const nextId = out.nextId as { errno: number; capability: string; hint: string };
+  assert.equal(nextId.errno, 1, "BPF_MAP_GET_NEXT_ID: EPERM");
+  assert.equal(nextId.capability, "CAP_SYS_ADMIN");
+  assert.match(
+    nextId.hint,
+    /needs CAP_SYS_ADMIN, and CAP_BPF is not enough.*\(or open the object from a pin path or a descriptor instead\)/,
+  );
 });
 
 test("in a child with no capabilities: an EPERM names CAP_BPF, an EINVAL nothing", (t) => {

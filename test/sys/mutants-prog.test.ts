@@ -15,7 +15,7 @@ import { btfLoad, mapKernelBtfFile, readKernelBtfFile } from "../../src/sys/btf.
 import { BpfError, InputError, RawbpfError } from "../../src/sys/error.js";
 import { Fd } from "../../src/sys/fd.js";
 import { mapCreate } from "../../src/sys/map.js";
-import { getNextId, objGet, objGetInfoByFd, objPin } from "../../src/sys/obj.js";
+import { enableStats, getFdById, getNextId, objGet, objGetInfoByFd, objPin } from "../../src/sys/obj.js";
 import { progLoad, progTestRun } from "../../src/sys/prog.js";
 import { gc } from "../support/mappings.js";
 import { needsRoot } from "../support/privilege.js";
@@ -219,7 +219,47 @@ test("objPin refused with EEXIST says why: something is pinned there, or the pat
   }
 });
 
+test("progLoad names the attribute a bad value was given for", () => {
+  const base = { progType: SOCKET_FILTER, insns: RETURN_LEN, license: "GPL" };
+  for (const [field, value, words] of [
+    ["progType", -1, "program type"],
+    ["insns", new Uint8Array(12), "instruction count"],
+    ["logLevel", -1, "log level"],
+    ["logSize", 1.5, "log size"],
+    ["kernVersion", -1, "kernel version"],
+    ["progFlags", -1, "program flags"],
+    ["name", "a-b", "program name"],
+    ["ifindex", -1, "ifindex"],
+    ["expectedAttachType", -1, "expected attach type"],
+    ["progBtfFd", -1, "program BTF fd"],
+  ] as const) {
+    const message = inputMessage(() => progLoad({ ...base, [field]: value }));
+    assert.ok(message.startsWith(words), `${field}: ${message}`);
+  }
+});
+
+test("getFdById: the attributes' names; an id no object has is ENOENT with no word of CAP_SYS_ADMIN", (t) => {
+  assert.match(
+    inputMessage(() => getFdById("map", -1)),
+    /^id must be/,
+  );
+  assert.match(
+    inputMessage(() => getFdById("map", 1, -1)),
+    /^open flags must be/,
+  );
+  if (!needsRoot(t)) return;
+  assert.throws(
+    () => getFdById("map", 0x7ffffff0),
+    (e: Error) =>
+      e instanceof BpfError && e.errno === constants.errno.ENOENT && !/CAP_SYS_ADMIN/.test(e.hint),
+  );
+});
+
 test("the object commands name the attribute a bad value was given for", () => {
+  assert.match(
+    inputMessage(() => enableStats(-1)),
+    /^stats type must be/,
+  );
   assert.match(
     inputMessage(() => objGet("/sys/fs/bpf/x", -1)),
     /^open flags must be/,
