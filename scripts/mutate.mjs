@@ -63,9 +63,14 @@ const TESTS = {
   "src/sys/obj.ts": ["test/sys", "test/map/mutants-list.test.ts", "test/program/program.test.ts"],
   "src/sys/prog.ts": ["test/sys", "test/program"],
   "src/sys/query.ts": ["test/sys/edge.test.ts", "test/cli/net-list.test.ts", "test/inspect/hooks.test.ts"],
-  "src/sys/socket.ts": ["test/sys", "test/socket", "test/sockets/bad-input.test.ts"],
-  "src/sys/link.ts": ["test/link", "test/sys"],
-  "src/sys/perf.ts": ["test/perf", "test/sys"],
+  "src/sys/socket.ts": [
+    "test/socket",
+    "test/sockets/bad-input.test.ts",
+    "test/sys/mutants-caps.test.ts",
+    "test/sys/mutants-socket.test.ts",
+  ],
+  "src/sys/link.ts": ["test/link"],
+  "src/sys/perf.ts": ["test/perf"],
 };
 /**
  * Whether a test file touches what another session's kernel tests can see (an attachment to a
@@ -81,6 +86,8 @@ const LOCK_FREE = {
   "test/map/pin.test.ts": "pins under a mkdtemp directory of its own (/sys/fs/bpf/rawbpf-map-XXXXXX)",
   "test/sys/mutants-prog.test.ts":
     "pins under a mkdtemp directory of its own (/sys/fs/bpf/rawbpf-mutants-XXXXXX)",
+  "test/sys/mutants-socket.test.ts":
+    "attaches filters only to socket pairs of its own; /proc/sys is read, not written",
   "test/sys/mutants-caps.test.ts":
     'its setpriv\'d children only read their own capabilities and build errors; /proc/sys is read, not written; "lo" is looked up by name',
 };
