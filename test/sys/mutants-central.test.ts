@@ -64,6 +64,7 @@ test("mapCreate names the attribute a bad value was given for", () => {
     const message = inputMessage(() => mapCreate({ ...base, [field]: -1 }));
     assert.ok(message.startsWith(`${words} must be`), `${field}: ${message}`);
   }
+  assert.match(inputMessage(() => mapCreate({ ...base, name: "a-b" })), /^map name 'a-b' is not accepted/);
 });
 
 test("mapCreate sends the ifindex: a hash map offloaded to lo (no offload there) is refused by the kernel", (t) => {
