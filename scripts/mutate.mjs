@@ -69,7 +69,7 @@ const TESTS = {
     "test/sys/mutants-caps.test.ts",
     "test/sys/mutants-socket.test.ts",
   ],
-  "src/sys/link.ts": ["test/link"],
+  "src/sys/link.ts": ["test/sys/mutants-link.test.ts", "test/link"],
   "src/sys/perf.ts": ["test/perf"],
 };
 /**
@@ -88,6 +88,8 @@ const LOCK_FREE = {
     "pins under a mkdtemp directory of its own (/sys/fs/bpf/rawbpf-mutants-XXXXXX)",
   "test/sys/mutants-socket.test.ts":
     "attaches filters only to socket pairs of its own; /proc/sys is read, not written",
+  "test/sys/mutants-link.test.ts":
+    "attaches nothing: every call is refused before the kernel or by its look at a descriptor that is not open",
   "test/sys/mutants-caps.test.ts":
     'its setpriv\'d children only read their own capabilities and build errors; /proc/sys is read, not written; "lo" is looked up by name',
 };
