@@ -64,7 +64,10 @@ test("mapCreate names the attribute a bad value was given for", () => {
     const message = inputMessage(() => mapCreate({ ...base, [field]: -1 }));
     assert.ok(message.startsWith(`${words} must be`), `${field}: ${message}`);
   }
-  assert.match(inputMessage(() => mapCreate({ ...base, name: "a-b" })), /^map name 'a-b' is not accepted/);
+  assert.match(
+    inputMessage(() => mapCreate({ ...base, name: "a-b" })),
+    /^map name 'a-b' is not accepted/,
+  );
 });
 
 test("mapCreate sends the ifindex: a hash map offloaded to lo (no offload there) is refused by the kernel", (t) => {
@@ -289,12 +292,17 @@ console.log("waiting");`;
   assert.equal(out.trim(), "waiting", "the child ended by itself");
 });
 
-test("every errno with a hint of its own gives words, not the general fallback (the ones errno.test.ts does not list)", () => {
+test("every errno with a hint of its own gives words, not the general fallback nor an empty string", () => {
   const fallback = errnoHint(9999);
-  for (const name of ["ENOMEM", "EBUSY", "ENOTSUPP", "EOPNOTSUPP", "ENOTSOCK", "ENOPROTOOPT", "ENFILE"]) {
+  // errno.test.ts checks that each differs from the fallback, which an empty hint does too
+  for (const name of [
+    ...["EPERM", "EACCES", "EINVAL", "E2BIG", "ENOSPC", "ENOENT", "EEXIST", "EBADF", "EFAULT", "EMFILE"],
+    ...["ENOMEM", "EBUSY", "ENOTSUPP", "EOPNOTSUPP", "ENOTSOCK", "ENOPROTOOPT", "ENFILE"],
+  ]) {
     const n = name === "ENOTSUPP" ? 524 : (constants.errno as Record<string, number>)[name]!;
     assert.equal(errnoName(n), name);
     const hint = errnoHint(n);
     assert.ok(hint.length > 10 && hint !== fallback, `${name}: ${JSON.stringify(hint)}`);
   }
+  assert.ok(fallback.length > 10, "the fallback is words too");
 });
