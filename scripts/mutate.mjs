@@ -50,6 +50,27 @@ const TESTS = {
   "src/sys/map.ts": ["test/map", "test/sys"],
   "src/sys/mmap.ts": ["test/object/variables.test.ts", "test/sys"],
   "src/sys/ringbuf.ts": ["test/ringbuf", "test/perf", "test/sys"],
+  // the other files of src/sys, each with the few test files that call it (directly or through
+  // the one module above it), so that a survivor does not run half the suite
+  "src/sys/btf.ts": [
+    "test/sys",
+    "test/btf/load.test.ts",
+    "test/btf/kernel.test.ts",
+    "test/program/btf-load.test.ts",
+  ],
+  "src/sys/caps.ts": ["test/sys"],
+  "src/sys/libc.ts": ["test/sys"],
+  "src/sys/obj.ts": ["test/sys", "test/map/mutants-list.test.ts", "test/program/program.test.ts"],
+  "src/sys/prog.ts": ["test/sys", "test/program"],
+  "src/sys/query.ts": ["test/sys/edge.test.ts", "test/cli/net-list.test.ts", "test/inspect/hooks.test.ts"],
+  "src/sys/socket.ts": [
+    "test/socket",
+    "test/sockets/bad-input.test.ts",
+    "test/sys/mutants-caps.test.ts",
+    "test/sys/mutants-socket.test.ts",
+  ],
+  "src/sys/link.ts": ["test/sys/mutants-link.test.ts", "test/link"],
+  "src/sys/perf.ts": ["test/perf"],
 };
 /**
  * Whether a test file touches what another session's kernel tests can see (an attachment to a
@@ -63,6 +84,14 @@ const LOCK_WORDS =
 const LOCK_FREE = {
   "test/map/ops.test.ts": 'pin("/sys/fs/bpf/x") of a closed map: refused before any system call',
   "test/map/pin.test.ts": "pins under a mkdtemp directory of its own (/sys/fs/bpf/rawbpf-map-XXXXXX)",
+  "test/sys/mutants-prog.test.ts":
+    "pins under a mkdtemp directory of its own (/sys/fs/bpf/rawbpf-mutants-XXXXXX)",
+  "test/sys/mutants-socket.test.ts":
+    "attaches filters only to socket pairs of its own; /proc/sys is read, not written",
+  "test/sys/mutants-link.test.ts":
+    "attaches nothing: every call is refused before the kernel or by its look at a descriptor that is not open",
+  "test/sys/mutants-caps.test.ts":
+    'its setpriv\'d children only read their own capabilities and build errors; /proc/sys is read, not written; "lo" is looked up by name',
 };
 const needsLock = (file) => !(file in LOCK_FREE) && LOCK_WORDS.test(readFileSync(file, "utf8"));
 const REPORTS = "reports/mutation";

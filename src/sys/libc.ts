@@ -23,6 +23,7 @@ let libcHandle: LibraryHandle | undefined;
  * {@link NativeUnavailableError} naming the cause, thrown at the first call that needs the kernel.
  */
 export function koffi(): Koffi {
+  // Stryker disable next-line ConditionalExpression: require() gives its cached module again: only slower
   if (loaded) return loaded;
   try {
     // the CommonJS bundle has `require`; the ES modules resolve koffi from this file
@@ -69,6 +70,10 @@ const sysBpf = SYS_BPF[process.arch];
 /** The bpf(2) system call number on this architecture, or undefined where we do not know it. */
 export const SYS_bpf = sysBpf;
 
+// Each binding below replaces itself with the bound function at its first call. A mutant that
+// empties that replacement keeps the stand-in, which binds once and calls the same function: only
+// slower.
+// Stryker disable BlockStatement: see above
 /** `long syscall(SYS_bpf, cmd, attr, size)` with attr passed as a Buffer (koffi passes its address). */
 export let syscallBuf: NativeFn = lazy(
   "long syscall(long nr, long cmd, _Inout_ uint8_t *attr, unsigned long size)",
@@ -187,10 +192,12 @@ export let ifNameToIndex: NativeFn = lazy("unsigned int if_nametoindex(const cha
 export let getrlimit: NativeFn = lazy("int getrlimit(int resource, _Out_ uint64_t *limits)", (f) => {
   getrlimit = f;
 });
+// Stryker restore BlockStatement
 
 let page = 0;
 /** `sysconf(_SC_PAGESIZE)`, asked once. */
 export function pageSize(): number {
+  // Stryker disable next-line ConditionalExpression: asking sysconf again gives the same size: only slower
   if (page === 0) page = Number(bind("long sysconf(int name)")(30));
   return page;
 }

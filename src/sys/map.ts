@@ -51,6 +51,7 @@ export function mapCreate(a: MapCreateAttr, ctx?: CallContext): number {
     flags |= BPF_F_NUMA_NODE;
     putU32(attr, o.numa_node, a.numaNode, "numa node");
   }
+  // Stryker disable next-line StringLiteral: `>>> 0` makes any number a u32, so no message names the field
   putU32(attr, o.map_flags, flags >>> 0, "map flags");
   if (a.innerMapFd !== undefined) putU32(attr, o.inner_map_fd, a.innerMapFd, "inner map fd");
   putName(attr, o.map_name, a.name, "map");
@@ -121,11 +122,13 @@ export class MapElemOps {
     const valueAddr = addressOf(this.value);
     for (let slot = 0; slot < SLOTS; slot++) {
       const at = slot * ELEM_SLOT;
+      // Stryker disable next-line ArithmeticOperator: map_fd is the attr's first field (offset 0)
       this.#attrs.writeUInt32LE(fd, at + o.map_fd);
       this.#attrs.writeBigUInt64LE(keyAddr, at + o.key);
       if (slot !== DELETE) this.#attrs.writeBigUInt64LE(valueAddr, at + o.value);
     }
     const base = Number(addressOf(this.#attrs));
+    // Stryker disable next-line ArithmeticOperator: LOOKUP is slot 0
     this.#lookupAt = base + LOOKUP * ELEM_SLOT;
     this.#updateAt = base + UPDATE * ELEM_SLOT;
     this.#deleteAt = base + DELETE * ELEM_SLOT;
@@ -144,6 +147,7 @@ export class MapElemOps {
 
   /** BPF_MAP_LOOKUP_ELEM of `key` into `value`; false when there is no such element. */
   lookup(flags = 0): boolean {
+    // Stryker disable next-line ConditionalExpression: writing the same flags again is only slower
     if (flags !== this.#lookupFlags) this.#setFlags(LOOKUP, flags);
     const ret = bpfAt(Cmd.MAP_LOOKUP_ELEM, this.#lookupAt, ELEM_ATTR_SIZE);
     if (ret >= 0) return true;
@@ -153,6 +157,7 @@ export class MapElemOps {
 
   /** BPF_MAP_UPDATE_ELEM of `key` to `value` with BPF_ANY / NOEXIST / EXIST / F_LOCK. */
   update(flags = 0): void {
+    // Stryker disable next-line ConditionalExpression: writing the same flags again is only slower
     if (flags !== this.#updateFlags) this.#setFlags(UPDATE, flags);
     const ret = bpfAt(Cmd.MAP_UPDATE_ELEM, this.#updateAt, ELEM_ATTR_SIZE);
     if (ret < 0) this.#fail(Cmd.MAP_UPDATE_ELEM, ret);

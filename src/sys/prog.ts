@@ -74,6 +74,8 @@ function attempt(a: ProgLoadAttr, logLevel: number, logSize: number): Attempt {
   const o = PROG_LOAD.offset;
   const insns = a.insns;
   const license = cString(a.license);
+  // progLoad always asks for BPF_LOG_STATS, so logLevel is never 0 here and a log buffer always given
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: see above
   const logBuf = logLevel > 0 ? Buffer.alloc(logSize) : undefined;
   const { funcInfo, lineInfo, fdArray, coreRelos } = a;
   putU32(attr, o.prog_type, a.progType, "program type");
@@ -81,6 +83,7 @@ function attempt(a: ProgLoadAttr, logLevel: number, logSize: number): Attempt {
   putPtr(attr, o.insns, insns);
   putPtr(attr, o.license, license);
   putU32(attr, o.log_level, logLevel, "log level");
+  // Stryker disable next-line ConditionalExpression: see above
   if (logBuf) {
     putU32(attr, o.log_size, logSize, "log size");
     putPtr(attr, o.log_buf, logBuf);
