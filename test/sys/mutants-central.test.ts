@@ -26,6 +26,7 @@ import {
 import { mapArrayValues, unmapArrayValues } from "../../src/sys/mmap.js";
 import { mapRing, watchReadable } from "../../src/sys/ringbuf.js";
 import { sendTo, socketpair } from "../../src/sys/socket.js";
+import { inputMessage } from "../support/errors.js";
 import { mappingsOf } from "../support/mappings.js";
 import { needsRoot } from "../support/privilege.js";
 
@@ -33,17 +34,6 @@ const HASH = 1;
 const ARRAY = 2;
 const BPF_F_MMAPABLE = 1 << 10;
 const BPF_EXIST = 2;
-
-/** The message of the InputError `f` throws. */
-function inputMessage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof InputError, `an InputError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail("no InputError");
-}
 
 test("mapCreate names the attribute a bad value was given for", () => {
   const base = { mapType: HASH, keySize: 4, valueSize: 4, maxEntries: 1 };

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { constants } from "node:os";
 import { test } from "node:test";
-import { BpfError, InputError } from "../../src/sys/error.js";
+import { BpfError } from "../../src/sys/error.js";
 import {
   iterCreate,
   type LinkCreateExtra,
@@ -20,20 +20,10 @@ import {
   progDetach,
   rawTracepointOpen,
 } from "../../src/sys/link.js";
+import { inputMessage } from "../support/errors.js";
 import { needsRoot } from "../support/privilege.js";
 
 const NOT_OPEN = 0x7ffffff0;
-
-/** The message of the InputError `f` throws. */
-function inputMessage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof InputError, `an InputError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail("no InputError");
-}
 
 /** Checks that `f` is the kernel's EBADF for `command`. */
 function badDescriptor(f: () => unknown, command: string): void {

@@ -12,11 +12,12 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "no
 import { constants } from "node:os";
 import { test } from "node:test";
 import { btfLoad, mapKernelBtfFile, readKernelBtfFile } from "../../src/sys/btf.js";
-import { BpfError, InputError, RawbpfError } from "../../src/sys/error.js";
+import { BpfError, RawbpfError } from "../../src/sys/error.js";
 import { Fd } from "../../src/sys/fd.js";
 import { mapCreate } from "../../src/sys/map.js";
 import { enableStats, getFdById, getNextId, objGet, objGetInfoByFd, objPin } from "../../src/sys/obj.js";
 import { progLoad, progTestRun } from "../../src/sys/prog.js";
+import { inputMessage } from "../support/errors.js";
 import { gc } from "../support/mappings.js";
 import { needsRoot } from "../support/privilege.js";
 
@@ -36,17 +37,6 @@ function insns(...list: [number, number, number, number][]): Uint8Array {
 }
 /** r0 = skb->len; exit: a socket filter that keeps the whole packet */
 const RETURN_LEN = insns([0x61, 0x10, 0, 0], [0x95, 0, 0, 0]);
-
-/** The message of the InputError `f` throws. */
-function inputMessage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof InputError, `an InputError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail("no InputError");
-}
 
 test("progLoad sends fd_array: a map named by its index there is found (the kernel refuses the index without it)", (t) => {
   if (!needsRoot(t)) return;
