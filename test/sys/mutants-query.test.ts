@@ -34,6 +34,7 @@ import { objGetInfoByFd } from "../../src/sys/obj.js";
 import { progLoad } from "../../src/sys/prog.js";
 import { progQuery, QUERY_EFFECTIVE, taskFdQuery } from "../../src/sys/query.js";
 import { needsRoot } from "../support/privilege.js";
+import { needsSetpriv, srcModule, withCapabilities } from "../support/setpriv.js";
 
 const CGROUP_SKB = 8;
 const KPROBE = 2;
@@ -242,4 +243,17 @@ test("taskFdQuery: a descriptor that runs no program (a file, one not open) or a
   assert.equal(taskFdQuery(process.pid, NOT_OPEN), undefined, "a descriptor not open: EBADF");
   // above pid_max (at most 2^22): no such process, which this kernel answers with ENOENT
   assert.equal(taskFdQuery(2 ** 22 + 1, 0), undefined, "a process that does not exist");
+});
+
+test("taskFdQuery: an errno that is not 'no program' (EPERM without CAP_SYS_ADMIN) is thrown", (t) => {
+  if (!needsRoot(t) || !needsSetpriv(t)) return;
+  const code = `
+    import { taskFdQuery } from ${srcModule("sys/query.ts")};
+    let out;
+    try { out = { result: taskFdQuery(process.pid, 0) ?? "none" }; }
+    catch (e) { out = { name: e.constructor.name, command: e.command, errno: e.errno }; }
+    console.log(JSON.stringify(out));`;
+  const r = withCapabilities(["bpf"], code);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { name: "BpfError", command: "BPF_TASK_FD_QUERY", errno: 1 });
 });
