@@ -16,9 +16,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmdirSync,
   rmSync,
@@ -42,6 +44,7 @@ const CGROUP_INET_INGRESS = 0;
 const PERF_EVENT = 41;
 const ALLOW_MULTI = 2;
 const NOT_OPEN = 0x7ffffff0;
+const CGROUPS = "/sys/fs/cgroup/unified";
 /** more than query.ts's first room (64) and than one cgroup holds (BPF_CGROUP_MAX_PROGS, 64) */
 const PARENT_PROGS = 40;
 const CHILD_PROGS = 30;
@@ -79,7 +82,18 @@ function bpftoolJson(...args: string[]): unknown {
 
 test("progQuery: more programs than its first room (an effective cgroup query of 70) grows the room; the ids are the kernel's, as bpftool sees them", (t) => {
   if (!needsRoot(t)) return;
-  const parentPath = `/sys/fs/cgroup/unified/rawbpf-mutq-${process.pid}`;
+  // the cgroups an earlier run left when it was killed (a mutant's endless loop) go first
+  for (const name of readdirSync(CGROUPS)) {
+    const pid = /^rawbpf-mutq-(\d+)$/.exec(name)?.[1];
+    if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
+    try {
+      rmdirSync(join(CGROUPS, name, "c"));
+    } catch {}
+    try {
+      rmdirSync(join(CGROUPS, name));
+    } catch {}
+  }
+  const parentPath = join(CGROUPS, `rawbpf-mutq-${process.pid}`);
   const childPath = join(parentPath, "c");
   mkdirSync(parentPath);
   mkdirSync(childPath);
