@@ -62,7 +62,12 @@ const TESTS = {
   "src/sys/libc.ts": ["test/sys"],
   "src/sys/obj.ts": ["test/sys", "test/map/mutants-list.test.ts", "test/program/program.test.ts"],
   "src/sys/prog.ts": ["test/sys", "test/program"],
-  "src/sys/query.ts": ["test/sys/edge.test.ts", "test/cli/net-list.test.ts", "test/inspect/hooks.test.ts"],
+  "src/sys/query.ts": [
+    "test/sys/mutants-query.test.ts",
+    "test/sys/edge.test.ts",
+    "test/cli/net-list.test.ts",
+    "test/inspect/hooks.test.ts",
+  ],
   "src/sys/socket.ts": [
     "test/socket",
     "test/sockets/bad-input.test.ts",
@@ -90,6 +95,8 @@ const LOCK_FREE = {
     "attaches filters only to socket pairs of its own; /proc/sys is read, not written",
   "test/sys/mutants-link.test.ts":
     "attaches nothing: every call is refused before the kernel or by its look at a descriptor that is not open",
+  "test/sys/mutants-query.test.ts":
+    "attaches only to a cgroup it makes under /sys/fs/cgroup/unified and a uprobe on a file of its own no process maps",
   "test/sys/mutants-caps.test.ts":
     'its setpriv\'d children only read their own capabilities and build errors; /proc/sys is read, not written; "lo" is looked up by name',
 };

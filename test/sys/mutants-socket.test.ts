@@ -111,3 +111,14 @@ test("a TCP socket's congestion control is the system's default (the sysctl's fi
   assert.match(e.message, /to 'rawbpf_none'/);
   refused(() => getTcpCongestion(NOT_OPEN), "getsockopt(TCP_CONGESTION)", errno.EBADF);
 });
+
+test("an empty datagram: send and recv of 0 bytes are no failure", () => {
+  const [a, b] = socketpair();
+  using _a = new Fd(a, "socket");
+  using _b = new Fd(b, "socket");
+  assert.equal(sendTo(a, new Uint8Array(0)), 0, "0 bytes sent");
+  const got = recvFrom(b);
+  assert.ok(got !== undefined, "an empty datagram was waiting");
+  assert.equal(got.length, 0, "0 bytes received");
+  assert.equal(recvFrom(b), undefined, "nothing more");
+});
