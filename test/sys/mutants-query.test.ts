@@ -29,12 +29,13 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BpfError, InputError } from "../../src/sys/error.js";
+import { BpfError } from "../../src/sys/error.js";
 import { Fd } from "../../src/sys/fd.js";
 import { linkCreate, perfEventOpenUprobe, progAttach } from "../../src/sys/link.js";
 import { objGetInfoByFd } from "../../src/sys/obj.js";
 import { progLoad } from "../../src/sys/prog.js";
 import { progQuery, QUERY_EFFECTIVE, taskFdQuery } from "../../src/sys/query.js";
+import { inputMessage } from "../support/errors.js";
 import { needsRoot } from "../support/privilege.js";
 import { needsSetpriv, srcModule, withCapabilities } from "../support/setpriv.js";
 
@@ -63,17 +64,6 @@ function progId(fd: number): number {
   const info = Buffer.alloc(256);
   objGetInfoByFd(fd, info);
   return info.readUInt32LE(4);
-}
-
-/** The message of the InputError `f` throws. */
-function inputMessage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof InputError, `an InputError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail("no InputError");
 }
 
 function bpftoolJson(...args: string[]): unknown {
