@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BtfBuilder } from "../../src/btf/builder.js";
 import { Btf } from "../../src/btf/decode.js";
+import { tempDirRemovedAtExit } from "../support/tmp.js";
 
 export const VMLINUX = "/sys/kernel/btf/vmlinux";
 
@@ -14,9 +14,9 @@ export function kernelBtf(): Btf {
   return vmlinux;
 }
 
-/** A fresh temporary directory. */
+/** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "rawbpf-btf-"));
+  return tempDirRemovedAtExit("rawbpf-btf-");
 }
 
 /** Writes a blob to a temp file and returns `bpftool btf dump file <it> format raw` (with -B base). */

@@ -1,12 +1,12 @@
 /** Compiles the C fixtures of test/object/fixtures with clang-19, once per process, into a temporary directory. */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDirRemovedAtExit } from "../support/tmp.js";
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
-const out = mkdtempSync(join(tmpdir(), "rawbpf-obj-"));
+const out = tempDirRemovedAtExit("rawbpf-obj-");
 const built = new Map<string, string>();
 
 /** The multiarch include directory Debian keeps asm/types.h in. */

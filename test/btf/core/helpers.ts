@@ -1,11 +1,11 @@
 /** Shared pieces of the CO-RE tests: compile a fixture with clang-19, cut it with llvm-objcopy-19, read xlated code, run libbpf. */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { btfExtBlocks } from "../../../src/btf/core/index.js";
 import { Btf } from "../../../src/btf/decode.js";
 import { objGetInfoByFd, PROG_INFO, putPtr, putU32 } from "../../../src/sys/index.js";
+import { tempDirRemovedAtExit } from "../../support/tmp.js";
 
 export const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const INCLUDE = "/usr/include/x86_64-linux-gnu";
@@ -22,7 +22,7 @@ export function toolsPresent(): boolean {
 let dir: string | undefined;
 /** One temporary directory per test file. */
 export function workDir(): string {
-  dir ??= mkdtempSync(join(tmpdir(), "rawbpf-core-"));
+  dir ??= tempDirRemovedAtExit("rawbpf-core-");
   return dir;
 }
 
