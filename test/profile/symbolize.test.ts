@@ -15,6 +15,7 @@ import {
   llvmNames,
   type Mapping,
   mappings,
+  nmText,
   random,
   randomPlace,
   SYMBOLIZER,
@@ -54,16 +55,8 @@ function nmAddresses(file: string): Map<string, Set<number>> {
   ];
   if (debug) runs.push(["--defined-only", debug]);
   for (const args of runs) {
-    let text = "";
-    try {
-      text = execFileSync("nm", args, {
-        encoding: "utf8",
-        maxBuffer: 1 << 30,
-        stdio: ["ignore", "pipe", "ignore"],
-      });
-    } catch {
-      continue;
-    }
+    const text = nmText(args);
+    if (text === undefined) continue;
     for (const line of text.split("\n")) {
       const m = /^([0-9a-f]+) \w (\S+)$/.exec(line);
       if (!m) continue;

@@ -37,6 +37,19 @@ export function randomPlace<M extends Mapping>(
   throw new Error("randomPlace: no mapping");
 }
 
+/** What binutils' `nm ARGS` prints (an independent reader of symbol tables); undefined where it fails (no symbols). */
+export function nmText(args: readonly string[]): string | undefined {
+  try {
+    return execFileSync("nm", args, {
+      encoding: "utf8",
+      maxBuffer: 1 << 30,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * llvm-symbolizer's function name for each virtual address of `file` ("??" when none), from the
  * file alone: no separate debug file (an empty --debug-file-directory), no debuginfod.

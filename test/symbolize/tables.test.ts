@@ -23,7 +23,15 @@ import { test } from "node:test";
 import { asm, loadAssembled } from "../../src/index.js";
 import { ElfSymbols, KernelSymbols } from "../../src/symbolize/index.js";
 import { haveTools, skipUnlessCI } from "../support/ci.js";
-import { llvmNames, mappings, random, randomPlace, SYMBOLIZER, segments } from "../support/elf-oracle.js";
+import {
+  llvmNames,
+  mappings,
+  nmText,
+  random,
+  randomPlace,
+  SYMBOLIZER,
+  segments,
+} from "../support/elf-oracle.js";
 import { needsRoot } from "../support/privilege.js";
 
 /** The defined code symbols of `file` by nm (both tables; sized functions and labels without a size): address and size. */
@@ -33,16 +41,8 @@ function nmFunctions(file: string): { address: number; size: number }[] {
     ["-S", "--defined-only", file],
     ["-S", "-D", "--defined-only", file],
   ]) {
-    let text = "";
-    try {
-      text = execFileSync("nm", args, {
-        encoding: "utf8",
-        maxBuffer: 1 << 30,
-        stdio: ["ignore", "pipe", "ignore"],
-      });
-    } catch {
-      continue;
-    }
+    const text = nmText(args);
+    if (text === undefined) continue;
     for (const m of text.matchAll(/^([0-9a-f]+) (?:([0-9a-f]+) )?(\w) (\S+)$/gm)) {
       const address = Number.parseInt(m[1] as string, 16);
       if (/[tTwWiI]/.test(m[3] as string) && address > 0)
