@@ -1,8 +1,9 @@
 /**
  * The symbols of one ELF file (executable or shared library) that llvm-symbolizer names addresses
  * with, from .symtab or .dynsym: the headers parsed by the shared ELF model (src/elf), then only
- * the one symbol table wanted (a piece at a time) and its string table read from the file — each
- * symbol's start and end side by side in a Float64Array, sorted, names decoded on first use — and
+ * the one symbol table wanted (a piece at a time) read from the file and its string table mapped
+ * (src/sys/mmap.ts) — each symbol's start and end side by side in a Float64Array, sorted, names
+ * decoded on first use — and
  * the PT_LOAD segments that turn a file offset into a virtual address.
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
@@ -17,7 +18,8 @@ import {
   SYM_SIZE,
 } from "../elf/constants.js";
 import { type Image, readElfParts, readImage } from "../elf/exec.js";
-import { readAt, SortedKeys, type SymbolEngine, scratchEngine, symbolEngine, take } from "./wasm.js";
+import { mapFileBytes } from "../sys/mmap.js";
+import { readAt, SortedKeys, scratchEngine, symbolEngine, take } from "./wasm.js";
 
 /** PT_NOTE: a program header of notes. */
 const PT_NOTE = 4;
@@ -117,25 +119,20 @@ function buildId(file: Opened): string | undefined {
   return undefined;
 }
 
-/** The sorted symbols of one table, as views of an engine's memory, which also holds the names. */
+/** The sorted symbols of one table, as views of an engine's memory, and the names. */
 interface Table {
   /** each symbol's start and end, side by side */
   starts: SortedKeys;
   /** where each name starts in `strings` */
   names: Uint32Array;
+  /** the string tables (mapped from the file, or read) */
   strings: Buffer;
-  /** the engine that holds them (undefined: no symbols) */
-  engine: SymbolEngine | undefined;
-  /** where the string tables end in `strings` */
-  to: number;
 }
 
 const EMPTY: Table = {
   starts: new SortedKeys(undefined, 0, 0, "", 2),
   names: new Uint32Array(0),
   strings: Buffer.alloc(0),
-  engine: undefined,
-  to: 0,
 };
 
 /** SHF_ALLOC: a section loaded into memory. */
@@ -151,10 +148,10 @@ const CHUNK = 4096;
  * The symbols llvm-symbolizer looks addresses up in (SymbolizableObjectFile.cpp), of the symbol
  * table section of type `type` (SHT_SYMTAB or SHT_DYNSYM) of an opened file: the function, object
  * and untyped (assembly labels) symbols of loaded (SHF_ALLOC) sections, sorted by address with one
- * per address (the largest; the later in the table on a tie). Each table and its string table are
- * read straight into a WebAssembly engine's memory (src/symbolize/wasm.ts) and walked and sorted
- * there; names are decoded later, for the symbols asked for. Tables that do not lie in the file
- * are skipped.
+ * per address (the largest; the later in the table on a tie). Each table is read straight into a
+ * WebAssembly engine's memory (src/symbolize/wasm.ts) and walked and sorted there; its string
+ * table is mapped ({@link stringTables}), and names are decoded later, for the symbols asked for.
+ * Tables that do not lie in the file are skipped.
  */
 function readTable(file: Opened, type: number): Table {
   const { sections, view } = file.img;
@@ -162,8 +159,8 @@ function readTable(file: Opened, type: number): Table {
   for (const sec of sections) if (sec.type === type) total += Math.floor(sec.size / SYM_SIZE);
   if (total === 0) return EMPTY;
   const what = file.img.file;
-  // the table's engine keeps the string tables and the sorted symbols; the scratch engine holds
-  // the rest while the table is built
+  // the table's engine keeps the sorted symbols; the scratch engine holds the rest while the
+  // table is built
   const e = symbolEngine();
   const s = scratchEngine();
   // a byte a section: whether it is loaded (only symbols of loaded sections name addresses)
@@ -171,7 +168,7 @@ function readTable(file: Opened, type: number): Table {
   const alloc = take(s, sections.length, what);
   const starts = take(s, total * 8, what);
   const sizes = take(s, total * 8, what);
-  const names = take(s, total * 4, what);
+  const nameAt = take(s, total * 4, what);
   const chunk = take(s, CHUNK * SYM_SIZE, what);
   const loaded = new Uint8Array(s.memory.buffer, alloc, sections.length);
   for (let i = 0; i < sections.length; i++) {
@@ -180,22 +177,22 @@ function readTable(file: Opened, type: number): Table {
   }
   const machine = view.getUint16(18, true);
   const mappingSymbols = machine === EM_ARM || machine === EM_AARCH64 || machine === EM_RISCV;
-  let count = 0;
-  let to = 0;
-  for (const sec of sections) {
-    if (sec.type !== type) continue;
+  // the tables whose symbols and strings lie in the file, and their string tables
+  const tables = sections.filter((sec) => {
+    if (sec.type !== type || sec.offset + sec.size > file.size) return false;
     const strtab = sections[sec.link];
-    if (strtab === undefined || strtab.type === SHT_NOBITS || sec.offset + sec.size > file.size) continue;
-    if (strtab.offset + strtab.size > file.size) continue;
-    const strings = take(e, strtab.size, what);
-    if (!readAt(e, file.fd, strings, strtab.offset, strtab.size)) continue;
-    // the names are read in the scratch engine only on machines with mapping symbols to leave out
+    return strtab !== undefined && strtab.type !== SHT_NOBITS && strtab.offset + strtab.size <= file.size;
+  });
+  const names = stringTables(file, [...new Set(tables.map((sec) => sec.link))]);
+  let count = 0;
+  for (const sec of tables) {
+    const strtab = sections[sec.link] as (typeof sections)[number];
+    const base = names.base.get(sec.link) as number;
+    // the names are copied to the scratch engine only on machines with mapping symbols to leave out
     let copy = 0;
     if (mappingSymbols) {
       copy = take(s, strtab.size, what);
-      new Uint8Array(s.memory.buffer, copy, strtab.size).set(
-        new Uint8Array(e.memory.buffer, strings, strtab.size),
-      );
+      new Uint8Array(s.memory.buffer, copy, strtab.size).set(names.bytes.subarray(base, base + strtab.size));
     }
     const n = Math.floor(sec.size / SYM_SIZE);
     const before = count;
@@ -210,19 +207,18 @@ function readTable(file: Opened, type: number): Table {
           k === 0 ? 1 : 0,
           copy,
           strtab.size,
-          strings,
+          base,
           alloc,
           sections.length,
           machine,
           starts,
           sizes,
-          names,
+          nameAt,
           count,
         );
       }
     }
     if (!whole) count = before;
-    else if (count > before) to = Math.max(to, strings + strtab.size);
   }
   if (count === 0) return EMPTY;
   const order = take(s, count * 4, what);
@@ -231,7 +227,7 @@ function readTable(file: Opened, type: number): Table {
   const counts = take(s, 4 * 65536 * 4, what);
   const outPairs = take(s, count * 16, what);
   const outNames = take(s, count * 4, what);
-  const kept = s.elfSort(count, starts, sizes, names, order, keys2, order2, counts, outPairs, outNames);
+  const kept = s.elfSort(count, starts, sizes, nameAt, order, keys2, order2, counts, outPairs, outNames);
   // what the table keeps, into its own engine
   const keptPairs = take(e, kept * 16, what);
   const keptNames = take(e, kept * 4, what);
@@ -245,10 +241,47 @@ function readTable(file: Opened, type: number): Table {
   return {
     starts: sorted,
     names: new Uint32Array(memory, keptNames, kept),
-    strings: Buffer.from(memory),
-    engine: e,
-    to,
+    strings: Buffer.from(names.bytes.buffer, names.bytes.byteOffset, names.bytes.byteLength),
   };
+}
+
+/**
+ * The string tables (section indices `links`) of an opened file, one after the other in one
+ * array, and where each starts in it. One table (as a file has) is mapped from the file rather
+ * than read (src/sys/mmap.ts): ~7 MB of node's names cost no copy and no fresh pages, and only the
+ * pages of names asked for are touched. Where mapping is not possible (no native binding), or
+ * for several tables, they are read.
+ */
+function stringTables(file: Opened, links: number[]): { bytes: Uint8Array; base: Map<number, number> } {
+  const { sections } = file.img;
+  const base = new Map<number, number>();
+  const only = links.length === 1 ? sections[links[0] as number] : undefined;
+  if (only !== undefined && only.size > 0) {
+    try {
+      const bytes = mapFileBytes(file.fd, only.offset, only.size, `the string table of ${file.img.file}`);
+      base.set(links[0] as number, 0);
+      return { bytes, base };
+    } catch {
+      // read, then
+    }
+  }
+  let total = 0;
+  for (const link of links) {
+    base.set(link, total);
+    total += (sections[link] as (typeof sections)[number]).size;
+  }
+  const bytes = Buffer.allocUnsafeSlow(total);
+  for (const link of links) {
+    const strtab = sections[link] as (typeof sections)[number];
+    const at = base.get(link) as number;
+    const into = bytes.subarray(at, at + strtab.size);
+    let got = 0;
+    for (let n = 1; got < strtab.size && n > 0; got += n)
+      n = readSync(file.fd, into, got, strtab.size - got, strtab.offset + got);
+    // a table the file ends inside of names nothing
+    if (got < strtab.size) into.fill(0, got);
+  }
+  return { bytes, base };
 }
 
 /**
@@ -287,11 +320,9 @@ export class ElfSymbols {
   /** the starts with a bucket index over them */
   readonly #index: SortedKeys;
   readonly #nameAt: Uint32Array;
-  readonly #engine: SymbolEngine | undefined;
   readonly #names: (string | undefined)[];
-  /** the memory the string tables are in, and where they end */
+  /** the string tables */
   readonly #strings: Buffer;
-  readonly #to: number;
   /** the PT_LOAD segments: file offsets [offset, end) are at virtual address offset + delta */
   readonly #segOffset: Float64Array;
   readonly #segEnd: Float64Array;
@@ -339,10 +370,8 @@ export class ElfSymbols {
     this.#index = table.starts;
     this.#pairs = table.starts.keys;
     this.#nameAt = table.names;
-    this.#engine = table.engine;
     this.#names = new Array(table.starts.count);
     this.#strings = table.strings;
-    this.#to = table.to;
     this.#segOffset = Float64Array.from(segments, (s) => s.offset);
     this.#segEnd = Float64Array.from(segments, (s) => s.offset + s.fileSize);
     this.#segDelta = Float64Array.from(segments, (s) => Number(s.vaddr) - s.offset);
@@ -399,11 +428,17 @@ export class ElfSymbols {
     let name = this.#names[i];
     if (name === undefined) {
       const at = this.#nameAt[i] as number;
-      // the name ends at its NUL or where a symbol version starts ('@')
-      // the end, plus 0.5 when the name is not ASCII: ASCII is decoded as latin1 (the same, and quicker)
-      const r = (this.#engine as SymbolEngine).nameEnd(at, this.#to);
-      const end = Math.floor(r);
-      name = this.#strings.toString(end === r ? "latin1" : "utf8", at, end);
+      const strings = this.#strings;
+      // the name ends at its NUL or where a symbol version starts ('@'); ASCII (most names) is
+      // decoded as latin1: the same, and quicker
+      let end = at;
+      let bits = 0;
+      for (const limit = strings.length; end < limit; end++) {
+        const c = strings[end] as number;
+        if (c === 0 || c === 0x40) break;
+        bits |= c;
+      }
+      name = strings.toString(bits < 0x80 ? "latin1" : "utf8", at, end);
       this.#names[i] = name;
     }
     return name;

@@ -69,7 +69,6 @@ export interface SymbolEngine {
     outPairs: number,
     outNames: number,
   ): number;
-  nameEnd(at: number, limit: number): number;
   bucketIndex(
     keys: number,
     count: number,

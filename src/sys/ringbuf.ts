@@ -118,14 +118,32 @@ export function mapShared(
   writable: boolean,
   what: string,
 ): { memory: ArrayBuffer; region: Region } {
-  const address = mmapOrThrow(
-    length,
-    writable ? PROT_READ | PROT_WRITE : PROT_READ,
-    MAP_SHARED,
-    fd,
-    offset,
-    what,
-  );
+  return mapRegion(fd, length, offset, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, what);
+}
+
+/**
+ * Maps `length` bytes of the file `fd` from `offset` (a multiple of the page size) read-only and
+ * private (MAP_PRIVATE: the file's pages in the page cache, shared with every other reader, none
+ * copied), as a zero-copy ArrayBuffer whose region is unmapped once the buffer is garbage.
+ */
+export function mapPrivate(
+  fd: number,
+  length: number,
+  offset: number,
+  what: string,
+): { memory: ArrayBuffer; region: Region } {
+  return mapRegion(fd, length, offset, PROT_READ, MAP_PRIVATE, what);
+}
+
+function mapRegion(
+  fd: number,
+  length: number,
+  offset: number,
+  prot: number,
+  flags: number,
+  what: string,
+): { memory: ArrayBuffer; region: Region } {
+  const address = mmapOrThrow(length, prot, flags, fd, offset, what);
   const memory = libc.viewOf(address, length);
   const region: Region = { address, length, gone: false };
   unmapper.register(memory, region);

@@ -465,3 +465,72 @@ test("damaged and non-ELF files give an empty table that says why", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a file's string table is mapped, not read; without the native binding it is read, and the names are the same", (t) => {
+  if (!haveTools("nm")) {
+    skipUnlessCI(t, "nm (binutils) is needed for the addresses");
+    return;
+  }
+  const file = realpathSync(process.execPath);
+  const strtab = /^\s*\[\s*\d+\] \.strtab\s+STRTAB\s+[0-9a-f]+\s+([0-9a-f]+)/m.exec(
+    execFileSync("readelf", ["-SW", file], { encoding: "utf8" }),
+  );
+  assert.ok(strtab, `readelf shows ${file}'s .strtab`);
+  const page = Number.parseInt(strtab[1] as string, 16) & ~0xfff;
+  // the mappings of the file at the string table's page: what this process maps of it besides its
+  // code (tables read earlier and not yet collected keep theirs)
+  const mapped = () =>
+    readFileSync("/proc/self/maps", "utf8")
+      .split("\n")
+      .filter((l) => l.endsWith(file) && Number.parseInt(l.split(/\s+/)[2] as string, 16) === page).length;
+  const next = random(0x57a7);
+  const functions = nmFunctions(file);
+  const vaddrs = Array.from({ length: 2000 }, () => {
+    const f = functions[Math.floor(next() * functions.length)] as { address: number; size: number };
+    return f.address + Math.floor(next() * Math.max(1, f.size));
+  });
+  const before = mapped();
+  const table = new ElfSymbols(file, false);
+  const ours = vaddrs.map((v) => table.at(v)?.name ?? "??");
+  assert.equal(mapped(), before + 1, "reading the table mapped its string table");
+  // a child process where loading koffi fails, as on a platform it has no binary for
+  const dir = mkdtempSync(join(tmpdir(), "rawbpf-strtab-"));
+  try {
+    writeFileSync(
+      join(dir, "no-koffi.cjs"),
+      `const M = require("node:module"); const load = M._load;
+       M._load = function (id, ...rest) { if (id === "koffi") throw new Error("no koffi here"); return load.call(this, id, ...rest); };`,
+    );
+    writeFileSync(
+      join(dir, "names.mts"),
+      `import { readFileSync } from "node:fs";
+       import { ElfSymbols } from ${JSON.stringify(join(import.meta.dirname, "..", "..", "src", "symbolize", "index.ts"))};
+       const vaddrs = JSON.parse(readFileSync(process.argv[2], "utf8"));
+       const table = new ElfSymbols(${JSON.stringify(file)}, false);
+       const names = vaddrs.map((v) => table.at(v)?.name ?? "??");
+       const maps = readFileSync("/proc/self/maps", "utf8").split("\\n");
+       const mapped = maps.some((l) => l.endsWith(${JSON.stringify(file)}) && Number.parseInt(l.split(/\\s+/)[2], 16) === ${page});
+       process.stdout.write(JSON.stringify({ names, mapped, error: table.error }));`,
+    );
+    writeFileSync(join(dir, "vaddrs.json"), JSON.stringify(vaddrs));
+    const out = execFileSync(
+      process.execPath,
+      [
+        "--require",
+        join(dir, "no-koffi.cjs"),
+        "--import",
+        "tsx",
+        join(dir, "names.mts"),
+        join(dir, "vaddrs.json"),
+      ],
+      { encoding: "utf8", cwd: join(import.meta.dirname, "..", "..") },
+    );
+    const child = JSON.parse(out) as { names: string[]; mapped: boolean; error?: string };
+    assert.equal(child.error, undefined, "the child read the symbols");
+    assert.equal(child.mapped, false, "without koffi the string table is read, not mapped");
+    assert.ok(ours.filter((n) => n !== "??").length > vaddrs.length / 2, "most addresses are named");
+    assert.deepEqual(child.names, ours, "the names read and the names mapped are the same");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -458,44 +458,6 @@ export function elfSort(
   return <u32>kept;
 }
 
-const ONES: u64 = 0x0101010101010101;
-const HIGH: u64 = 0x8080808080808080;
-const ATS: u64 = 0x4040404040404040;
-
-/**
- * Where the name at `at` ends: at its NUL or at its first '@' (a symbol version follows:
- * `fclose@@GLIBC_2.2.5`), not past `limit`; 8 bytes at a time. Returned as a number whose
- * integer part is the end and which has 0.5 added when the name is not ASCII (then it is UTF-8).
- */
-export function nameEnd(at: usize, limit: usize): f64 {
-  let q = at;
-  let any: u64 = 0;
-  for (;;) {
-    if (q + 8 > limit) {
-      while (q < limit) {
-        const c = load<u8>(q);
-        if (c === 0 || c === 0x40) break;
-        any |= <u64>c;
-        q++;
-      }
-      break;
-    }
-    const x = load<u64>(q);
-    const y = x ^ ATS;
-    const t = ((x - ONES) & ~x & HIGH) | ((y - ONES) & ~y & HIGH);
-    if (t !== 0) {
-      const n = <usize>(ctz(t) >> 3);
-      // the bytes before the end
-      if (n > 0) any |= x & (<u64>-1 >> <u64>(64 - (n << 3)));
-      q += n;
-      break;
-    }
-    any |= x;
-    q += 8;
-  }
-  return <f64>q + ((any & HIGH) === 0 ? 0 : 0.5);
-}
-
 /**
  * A bucket index over the `count` ascending keys (f64, each the first of `stride` numbers) at `keys`, for lookups that search a
  * bucket rather than the whole array: bucket b covers keys from `min` + b * `width` on, and
