@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { asm, loadAssembled } from "../../src/index.js";
 import { ElfSymbols, KernelSymbols } from "../../src/symbolize/index.js";
 import { haveTools, skipUnlessCI } from "../support/ci.js";
@@ -494,36 +495,30 @@ test("a file's string table is mapped, not read; without the native binding it i
   const ours = vaddrs.map((v) => table.at(v)?.name ?? "??");
   assert.equal(mapped(), before + 1, "reading the table mapped its string table");
   // a child process where loading koffi fails, as on a platform it has no binary for
+  // (test/support/no-koffi.mjs)
+  const root = join(import.meta.dirname, "..", "..");
   const dir = mkdtempSync(join(tmpdir(), "rawbpf-strtab-"));
   try {
-    writeFileSync(
-      join(dir, "no-koffi.cjs"),
-      `const M = require("node:module"); const load = M._load;
-       M._load = function (id, ...rest) { if (id === "koffi") throw new Error("no koffi here"); return load.call(this, id, ...rest); };`,
-    );
-    writeFileSync(
-      join(dir, "names.mts"),
-      `import { readFileSync } from "node:fs";
-       import { ElfSymbols } from ${JSON.stringify(join(import.meta.dirname, "..", "..", "src", "symbolize", "index.ts"))};
-       const vaddrs = JSON.parse(readFileSync(process.argv[2], "utf8"));
-       const table = new ElfSymbols(${JSON.stringify(file)}, false);
-       const names = vaddrs.map((v) => table.at(v)?.name ?? "??");
-       const maps = readFileSync("/proc/self/maps", "utf8").split("\\n");
-       const mapped = maps.some((l) => l.endsWith(${JSON.stringify(file)}) && Number.parseInt(l.split(/\\s+/)[2], 16) === ${page});
-       process.stdout.write(JSON.stringify({ names, mapped, error: table.error }));`,
-    );
     writeFileSync(join(dir, "vaddrs.json"), JSON.stringify(vaddrs));
     const out = execFileSync(
       process.execPath,
       [
-        "--require",
-        join(dir, "no-koffi.cjs"),
         "--import",
         "tsx",
-        join(dir, "names.mts"),
-        join(dir, "vaddrs.json"),
+        "--import",
+        pathToFileURL(join(root, "test", "support", "no-koffi.mjs")).href,
+        "--input-type=module",
+        "-e",
+        `import { readFileSync } from "node:fs";
+         import { ElfSymbols } from ${JSON.stringify(pathToFileURL(join(root, "src", "symbolize", "index.ts")).href)};
+         const vaddrs = JSON.parse(readFileSync(${JSON.stringify(join(dir, "vaddrs.json"))}, "utf8"));
+         const table = new ElfSymbols(${JSON.stringify(file)}, false);
+         const names = vaddrs.map((v) => table.at(v)?.name ?? "??");
+         const mapped = readFileSync("/proc/self/maps", "utf8").split("\\n")
+           .some((l) => l.endsWith(${JSON.stringify(file)}) && Number.parseInt(l.split(/\\s+/)[2], 16) === ${page});
+         process.stdout.write(JSON.stringify({ names, mapped, error: table.error }));`,
       ],
-      { encoding: "utf8", cwd: join(import.meta.dirname, "..", "..") },
+      { encoding: "utf8", cwd: root },
     );
     const child = JSON.parse(out) as { names: string[]; mapped: boolean; error?: string };
     assert.equal(child.error, undefined, "the child read the symbols");
