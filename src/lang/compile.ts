@@ -25,6 +25,7 @@ import {
 import { CONTEXTS } from "./kernel.js";
 import { optimize } from "./optimize.js";
 import { parseModule } from "./parse.js";
+import { relaxFarJumps } from "./relax.js";
 import {
   ptRegsContext,
   readTracefsFormat,
@@ -611,7 +612,7 @@ export function compile(source: string, options: CompileOptions = {}): CompiledM
     const usedMapNames = new Set<string>();
     const feed = (section: number, items: readonly Item[], builder: ProgramBuilder) => {
       let index = 0;
-      for (const item of options.optimize === false ? items : optimize(items)) {
+      for (const item of relaxFarJumps(options.optimize === false ? items : optimize(items))) {
         if (item.kind === "insn") {
           builder.emit(item.insn);
           if (item.insn.ref?.kind === "map") usedMapNames.add(item.insn.ref.name);

@@ -1,0 +1,162 @@
+/**
+ * Conditional jumps farther than a 16-bit offset reaches (32,767 instructions): the compiler
+ * rewrites them through `gotol` (src/lang/relax.ts) instead of failing to build. A 3,000-case
+ * switch (about 40,000 instructions) compiles, loads, and runs each case the key picks under
+ * BPF_PROG_TEST_RUN, the near cases and the far ones alike; and the rewrite's two forms (the
+ * condition inverted, and for BPF_JSET and may_goto, which have no inverse, a near jump to a far
+ * `gotol`), forward and back, are run in the kernel on both outcomes of the condition.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BpfMap, Program, u32, u64 } from "../../src/index.js";
+import {
+  add,
+  exit,
+  ja,
+  jgt,
+  jset,
+  ldx,
+  mayGoto,
+  mov,
+  ProgramBuilder,
+  R0,
+  R1,
+  R2,
+  R3,
+} from "../../src/isa/builder/index.js";
+import type { Instruction } from "../../src/isa/insn.js";
+import type { Item } from "../../src/lang/function.js";
+import { compile } from "../../src/lang/index.js";
+import { relaxFarJumps } from "../../src/lang/relax.js";
+import { needsRoot } from "../support/privilege.js";
+
+const CASES = 3000;
+
+/** A tc program switching on the big-endian u16 at offset 20: case 3i+1 counts into counts[i] and returns 1000 + i. */
+function farSwitch(cases: number): string {
+  const body = Array.from(
+    { length: cases },
+    (_, i) =>
+      `    case ${i * 3 + 1}: { const c = counts.lookup(${i}); if (c !== null) atomicAdd(c.value, 1); return ${1000 + i}; }`,
+  ).join("\n");
+  return `import { atomicAdd, map, program, u32, u64 } from "rawbpf";
+const counts = map("array", { key: u32, value: u64, maxEntries: ${cases} });
+export const far = program("sched_cls", (ctx) => {
+  const key = ctx.be16(20);
+  if (key === null) return 1;
+  switch (key) {
+${body}
+    default: return 2;
+  }
+});
+`;
+}
+
+const GOTOL = 0x06; // BPF_JMP32 | BPF_JA
+
+test("a switch longer than a conditional jump reaches compiles through gotol, and each case runs as the source says", (t) => {
+  const compiled = compile(farSwitch(CASES), { file: "far.ts" });
+  const program = compiled.programs[0]!;
+  assert.ok(
+    program.insns.length > 32768,
+    `${program.insns.length} instructions: longer than a 16-bit offset reaches`,
+  );
+  const gotols = program.insns.filter((i) => i.code === GOTOL).length;
+  assert.ok(gotols > 0, "far jumps go through gotol");
+  if (!needsRoot(t)) return;
+  using counts = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: CASES, name: "counts" });
+  using prog = Program.load({ type: "sched_cls", name: "far", instructions: program, maps: { counts } });
+  const packet = (key: number) => {
+    const b = Buffer.alloc(64);
+    b.writeUInt16BE(key, 20);
+    return b;
+  };
+  // the first cases, the middle and the last (whose bodies lie tens of thousands of instructions on)
+  for (const i of [0, 1, 2, 999, 1500, 2500, 2998, CASES - 1]) {
+    const before = counts.get(i)!;
+    const retval = prog.testRun({ data: packet(i * 3 + 1) }).retval;
+    assert.equal(retval, 1000 + i, `key ${i * 3 + 1} (case ${i}) returned ${retval}`);
+    assert.equal(counts.get(i), before + 1n, `counts[${i}] went up by one`);
+  }
+  // keys no case has, below, between and above the cases
+  for (const key of [0, 2, 4500, CASES * 3 + 1, 65535])
+    assert.equal(prog.testRun({ data: packet(key) }).retval, 2, `key ${key} falls to default`);
+  assert.equal(prog.testRun({ data: Buffer.alloc(21) }).retval, 1, "a packet too short for the key");
+});
+
+/** An item of an instruction. */
+const op = (insn: Instruction): Item => ({ kind: "insn", insn });
+const at = (name: string): Item => ({ kind: "label", name });
+/** `r3 += 1`, `count` times: distance. */
+const filler = (count: number): Item[] => Array.from({ length: count }, () => op(add(R3, 1)));
+
+/** Builds relaxed items into a socket filter and runs it on packets of each length: the return values. */
+function runRelaxed(
+  t: Parameters<typeof needsRoot>[0],
+  items: Item[],
+  lengths: number[],
+): number[] | undefined {
+  const relaxed = relaxFarJumps(items);
+  assert.notEqual(relaxed, items, "the far jump was rewritten");
+  const b = new ProgramBuilder("far");
+  for (const item of relaxed) {
+    if (item.kind === "insn") b.emit(item.insn);
+    else if (item.kind === "label") b.label(item.name);
+  }
+  const built = b.build();
+  assert.ok(
+    built.insns.some((i) => i.code === GOTOL),
+    "the far jump goes through gotol",
+  );
+  if (!needsRoot(t)) return undefined;
+  using prog = Program.load({ type: "socket_filter", name: "far", instructions: built });
+  return lengths.map((n) => prog.testRun({ data: Buffer.alloc(n) }).retval);
+}
+
+test("far jumps of each kind, forward and back, take the branch the condition says", (t) => {
+  // r2 = skb->len; r0 = 1; r3 = 0; CONDITION far; <40,000 × r3 += 1>; exit; far: r0 = 2; exit
+  const forward = (jump: Instruction): Item[] => [
+    op(ldx("w", R2, R1, 0)),
+    op(mov(R0, 1)),
+    op(mov(R3, 0)),
+    op(jump),
+    ...filler(40000),
+    op(exit()),
+    at("target"),
+    op(mov(R0, 2)),
+    op(exit()),
+  ];
+  // the same with the target before the jump: r0 = 1 ...; ja start; target: r0 = 2; exit; start: <filler>; CONDITION target; exit
+  const backward = (jump: Instruction): Item[] => [
+    op(ldx("w", R2, R1, 0)),
+    op(mov(R0, 1)),
+    op(mov(R3, 0)),
+    op(ja("start")),
+    at("target"),
+    op(mov(R0, 2)),
+    op(exit()),
+    at("start"),
+    ...filler(40000),
+    op(jump),
+    op(exit()),
+  ];
+  // an inverted condition (len > 100) and one without an inverse (len & 1), on lengths either side
+  const lengths = [60, 61, 120, 121];
+  for (const [name, make] of [
+    ["forward", forward],
+    ["backward", backward],
+  ] as const) {
+    const gt = runRelaxed(t, make(jgt(R2, 100, "target")), lengths);
+    if (gt !== undefined) assert.deepEqual(gt, [1, 1, 2, 2], `${name} if len > 100`);
+    const set = runRelaxed(t, make(jset(R2, 1, "target")), lengths);
+    if (set !== undefined) assert.deepEqual(set, [1, 2, 1, 2], `${name} if len & 1`);
+  }
+  // may_goto falls through while the loop budget lasts: the verifier takes both paths, the run the first
+  const may = runRelaxed(t, forward(mayGoto("target")), lengths);
+  if (may !== undefined) assert.deepEqual(may, [1, 1, 1, 1], "may_goto falls through");
+});
+
+test("a function every jump of which reaches is left as it was", () => {
+  const items: Item[] = [op(mov(R0, 1)), op(jgt(R0, 0, "end")), ...filler(30000), at("end"), op(exit())];
+  assert.equal(relaxFarJumps(items), items);
+});
