@@ -25,6 +25,7 @@ export function processIo(): CliIo {
   const stdout = (): NodeJS.WriteStream => {
     if (out === undefined) {
       out = process.stdout;
+      streams.add(out);
       out.on("error", (e: NodeJS.ErrnoException) => {
         if (e.code === "EPIPE") process.exit(0);
         throw e;
@@ -36,12 +37,28 @@ export function processIo(): CliIo {
     stdout: (s) => stdout().write(s),
     // process.stdout.write, not writeSync(1): a pipe in non-blocking mode gives EAGAIN to writeSync
     stdoutBytes: (b) => stdout().write(b),
-    stderr: (s) => process.stderr.write(s),
+    stderr: (s) => {
+      streams.add(process.stderr);
+      process.stderr.write(s);
+    },
     stdin: () => process.stdin,
     get isTTY() {
       return Boolean(stdout().isTTY);
     },
   };
+}
+
+/** The process's output streams a command wrote to (through {@link processIo}). */
+const streams = new Set<NodeJS.WriteStream>();
+
+/**
+ * Whether output written through {@link processIo} is still queued (a pipe that was full): then
+ * the process must not exit before the event loop has written it. Streams never written to are
+ * not made here.
+ */
+export function outputPending(): boolean {
+  for (const s of streams) if (s.writableLength > 0) return true;
+  return false;
 }
 
 /** Captured streams, for tests. */

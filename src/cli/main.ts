@@ -3,6 +3,8 @@ import { AsmErrors } from "../isa/asm/errors.js";
 import { diagnostics, diagnosticsJson } from "./diagnostics.js";
 import { type CliIo, processIo, UsageError } from "./io.js";
 
+export { outputPending } from "./io.js";
+
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 interface CommandEntry {
