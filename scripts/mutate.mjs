@@ -76,6 +76,8 @@ const TESTS = {
   ],
   "src/sys/link.ts": ["test/sys/mutants-link.test.ts", "test/link"],
   "src/sys/perf.ts": ["test/perf"],
+  // the compiler's far-jump rewrite: its own test runs it in the kernel
+  "src/lang/relax.ts": ["test/lang/far-jumps.test.ts"],
 };
 /**
  * Whether a test file touches what another session's kernel tests can see (an attachment to a
