@@ -22,6 +22,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { ensureBuilt } from "../support/built.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 const bin = join(root, "bin", "rawbpf.js");
@@ -60,14 +61,7 @@ function entries(base: string): Map<string, Buffer> {
 }
 
 test("bin/rawbpf.js: the user's code cache is written once, accepted by V8, and changes no output", () => {
-  if (!existsSync(join(root, "dist/src/cli/main.cjs"))) {
-    spawnSync("npx", ["tsc", "-p", "."], { cwd: root, stdio: "pipe" });
-    const bundle = spawnSync(process.execPath, [join(root, "scripts/bundle.mjs")], {
-      cwd: root,
-      encoding: "utf8",
-    });
-    assert.equal(bundle.status, 0, bundle.stderr);
-  }
+  ensureBuilt(root);
   const work = mkdtempSync(join(tmpdir(), "rawbpf-code-cache-"));
   try {
     const file = join(work, "count.ts");

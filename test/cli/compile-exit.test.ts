@@ -7,24 +7,18 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { largeSwitch } from "../lang/large-program.js";
+import { ensureBuilt } from "../support/built.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 const bin = join(root, "bin", "rawbpf.js");
 
 test("rawbpf compile's output through a pipe drained late is whole, blocking or not", () => {
-  if (!existsSync(join(root, "dist/src/cli/main.cjs"))) {
-    spawnSync("npx", ["tsc", "-p", "."], { cwd: root, stdio: "pipe" });
-    const bundle = spawnSync(process.execPath, [join(root, "scripts/bundle.mjs")], {
-      cwd: root,
-      encoding: "utf8",
-    });
-    assert.equal(bundle.status, 0, bundle.stderr);
-  }
+  ensureBuilt(root);
   const work = mkdtempSync(join(tmpdir(), "rawbpf-compile-exit-"));
   try {
     const file = join(work, "big.ts");
