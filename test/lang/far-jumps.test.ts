@@ -13,8 +13,28 @@ import {
   add,
   exit,
   ja,
+  jeq,
+  jeq32,
+  jge,
+  jge32,
   jgt,
+  jgt32,
+  jle,
+  jle32,
+  jlt,
+  jlt32,
+  jne,
+  jne32,
   jset,
+  jset32,
+  jsge,
+  jsge32,
+  jsgt,
+  jsgt32,
+  jsle,
+  jsle32,
+  jslt,
+  jslt32,
   ldx,
   mayGoto,
   mov,
@@ -23,6 +43,8 @@ import {
   R1,
   R2,
   R3,
+  type Register,
+  sub,
 } from "../../src/isa/builder/index.js";
 import type { Instruction } from "../../src/isa/insn.js";
 import type { Item } from "../../src/lang/function.js";
@@ -95,18 +117,21 @@ function runRelaxed(
   t: Parameters<typeof needsRoot>[0],
   items: Item[],
   lengths: number[],
+  far = true,
 ): number[] | undefined {
   const relaxed = relaxFarJumps(items);
-  assert.notEqual(relaxed, items, "the far jump was rewritten");
+  if (far) assert.notEqual(relaxed, items, "the far jump was rewritten");
+  else assert.equal(relaxed, items, "a near jump is left as it is");
   const b = new ProgramBuilder("far");
   for (const item of relaxed) {
     if (item.kind === "insn") b.emit(item.insn);
     else if (item.kind === "label") b.label(item.name);
   }
   const built = b.build();
-  assert.ok(
+  assert.equal(
     built.insns.some((i) => i.code === GOTOL),
-    "the far jump goes through gotol",
+    far,
+    far ? "the far jump goes through gotol" : "no gotol",
   );
   if (!needsRoot(t)) return undefined;
   using prog = Program.load({ type: "socket_filter", name: "far", instructions: built });
@@ -154,6 +179,63 @@ test("far jumps of each kind, forward and back, take the branch the condition sa
   // may_goto falls through while the loop budget lasts: the verifier takes both paths, the run the first
   const may = runRelaxed(t, forward(mayGoto("target")), lengths);
   if (may !== undefined) assert.deepEqual(may, [1, 1, 1, 1], "may_goto falls through");
+});
+
+test("every condition, 64- and 32-bit, far forward and back, decides as the same jump near", (t) => {
+  // r2 = skb->len - 100, where a socket filter's skb->len is the packet's without its 14-byte
+  // Ethernet header: -54, -1, 0, 1, 66 (as signed and as unsigned, as a 64-bit and a 32-bit
+  // value) against 1, then the condition's jump, far (40,000 instructions) or near (10)
+  const lengths = [60, 113, 114, 115, 180];
+  const program = (jump: Instruction, forward: boolean, distance: number): Item[] => {
+    const head = [op(ldx("w", R2, R1, 0)), op(sub(R2, 100)), op(mov(R0, 1)), op(mov(R3, 0))];
+    return forward
+      ? [...head, op(jump), ...filler(distance), op(exit()), at("target"), op(mov(R0, 2)), op(exit())]
+      : [
+          ...head,
+          op(ja("start")),
+          at("target"),
+          op(mov(R0, 2)),
+          op(exit()),
+          at("start"),
+          ...filler(distance),
+          op(jump),
+          op(exit()),
+        ];
+  };
+  type Condition = (dst: Register, value: number, to: string) => Instruction;
+  const conditions: [string, Condition, Condition][] = [
+    ["jeq", jeq, jeq32],
+    ["jne", jne, jne32],
+    ["jgt", jgt, jgt32],
+    ["jge", jge, jge32],
+    ["jlt", jlt, jlt32],
+    ["jle", jle, jle32],
+    ["jsgt", jsgt, jsgt32],
+    ["jsge", jsge, jsge32],
+    ["jslt", jslt, jslt32],
+    ["jsle", jsle, jsle32],
+    ["jset", jset, jset32],
+  ];
+  let compared = 0;
+  for (const [name, wide, narrow] of conditions) {
+    for (const [width, make] of [
+      ["", wide],
+      ["32", narrow],
+    ] as const) {
+      // against 1 (each condition, signed or not, is true on some of the values and false on others)
+      const value = 1;
+      for (const forward of [true, false]) {
+        const what = `${name}${width} ${forward ? "forward" : "back"}`;
+        const near = runRelaxed(t, program(make(R2, value, "target"), forward, 10), lengths, false);
+        const far = runRelaxed(t, program(make(R2, value, "target"), forward, 40000), lengths);
+        if (near === undefined || far === undefined) return;
+        assert.deepEqual(far, near, `${what}: far and near decide alike on r2 = len - 100`);
+        assert.equal(new Set(near).size, 2, `${what}: the lengths take both branches`);
+        compared++;
+      }
+    }
+  }
+  assert.equal(compared, conditions.length * 4);
 });
 
 test("a function every jump of which reaches is left as it was", () => {
