@@ -8,9 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BpfMap, Program, u32, u64 } from "../../src/index.js";
+import { BpfMap, Program, ProgramRejectedError, u32, u64 } from "../../src/index.js";
 import {
   add,
+  call,
+  div,
   exit,
   ja,
   jeq,
@@ -35,6 +37,8 @@ import {
   jsle32,
   jslt,
   jslt32,
+  ldAbs,
+  ldMapFd,
   ldx,
   mayGoto,
   mov,
@@ -43,7 +47,11 @@ import {
   R1,
   R2,
   R3,
+  R4,
+  R6,
+  R10,
   type Register,
+  st,
   sub,
 } from "../../src/isa/builder/index.js";
 import type { Instruction } from "../../src/isa/insn.js";
@@ -111,6 +119,19 @@ const op = (insn: Instruction): Item => ({ kind: "insn", insn });
 const at = (name: string): Item => ({ kind: "label", name });
 /** `r3 += 1`, `count` times: distance. */
 const filler = (count: number): Item[] => Array.from({ length: count }, () => op(add(R3, 1)));
+
+/** How many instructions the items hold. */
+const insnCount = (items: readonly Item[]) => items.filter((i) => i.kind === "insn").length;
+
+/** Builds items as they are (no rewrite) into a socket filter. */
+function build(items: readonly Item[]) {
+  const b = new ProgramBuilder("far");
+  for (const item of items) {
+    if (item.kind === "insn") b.emit(item.insn);
+    else if (item.kind === "label") b.label(item.name);
+  }
+  return b.build();
+}
 
 /** Builds relaxed items into a socket filter and runs it on packets of each length: the return values. */
 function runRelaxed(
@@ -227,7 +248,11 @@ test("every condition, 64- and 32-bit, far forward and back, decides as the same
       for (const forward of [true, false]) {
         const what = `${name}${width} ${forward ? "forward" : "back"}`;
         const near = runRelaxed(t, program(make(R2, value, "target"), forward, 10), lengths, false);
-        const far = runRelaxed(t, program(make(R2, value, "target"), forward, 40000), lengths);
+        const farItems = program(make(R2, value, "target"), forward, 40000);
+        // the condition inverted over a gotol: one instruction more; jset has no inverse: two
+        const grown = insnCount(relaxFarJumps(farItems)) - insnCount(farItems);
+        assert.equal(grown, name === "jset" ? 2 : 1, `${what}: instructions the rewrite adds`);
+        const far = runRelaxed(t, farItems, lengths);
         if (near === undefined || far === undefined) return;
         assert.deepEqual(far, near, `${what}: far and near decide alike on r2 = len - 100`);
         assert.equal(new Set(near).size, 2, `${what}: the lengths take both branches`);
@@ -236,6 +261,107 @@ test("every condition, 64- and 32-bit, far forward and back, decides as the same
     }
   }
   assert.equal(compared, conditions.length * 4);
+});
+
+test("the longest jumps that fit are left as they are, one more is rewritten, and both run", (t) => {
+  const lengths = [60, 200];
+  // forward: the jump at slot 3, the target after F filler instructions and an exit: F + 1 ahead
+  const forward = (filler_: number): Item[] => [
+    op(ldx("w", R2, R1, 0)),
+    op(mov(R0, 1)),
+    op(mov(R3, 0)),
+    op(jgt(R2, 100, "target")),
+    ...filler(filler_),
+    op(exit()),
+    at("target"),
+    op(mov(R0, 2)),
+    op(exit()),
+  ];
+  // back: the target at slot 4, the jump at 6 + F: F + 3 behind
+  const backward = (filler_: number): Item[] => [
+    op(ldx("w", R2, R1, 0)),
+    op(mov(R0, 1)),
+    op(mov(R3, 0)),
+    op(ja("start")),
+    at("target"),
+    op(mov(R0, 2)),
+    op(exit()),
+    at("start"),
+    ...filler(filler_),
+    op(jgt(R2, 100, "target")),
+    op(exit()),
+  ];
+  for (const [what, items, far] of [
+    ["32,767 ahead", forward(32766), false],
+    ["32,768 ahead", forward(32767), true],
+    ["32,768 behind", backward(32765), false],
+    ["32,769 behind", backward(32766), true],
+  ] as const) {
+    const ran = runRelaxed(t, items, lengths, far);
+    if (ran !== undefined) assert.deepEqual(ran, [1, 2], `a jump ${what}`);
+  }
+});
+
+test("jumps over what the kernel makes longer as it loads are rewritten before it refuses them", (t) => {
+  // each filler is well inside a 16-bit offset as written, and past it once the kernel has
+  // rewritten it: the same program without the rewrite is refused ("cannot be patched due to
+  // 16-bit range"), which shows the kernel's growth; with it, it loads and runs
+  using array = BpfMap.create({ type: "array", key: u32, value: u64, maxEntries: 1, name: "far_array" });
+  const kinds: [string, Item[], Item[]][] = [
+    // an array map lookup, which the kernel inlines
+    [
+      "map lookups",
+      [op(st("w", R10, -4, 0))],
+      Array.from({ length: 6000 }, () => [
+        op(ldMapFd(R1, { name: "far_array" })),
+        op(mov(R2, R10)),
+        op(add(R2, -4)),
+        op(call("bpf_map_lookup_elem")),
+      ]).flat(),
+    ],
+    // __sk_buff.ifindex (offset 40), which the kernel reads through skb->dev
+    ["context fields", [op(mov(R6, R1))], Array.from({ length: 15000 }, () => op(ldx("w", R3, R6, 40)))],
+    // a division by a register, which the kernel guards against a zero divisor
+    ["divisions", [op(mov(R4, 3))], Array.from({ length: 12000 }, () => op(div(R3, R4)))],
+    // ld_abs, which the kernel turns into a bounds check and a load (or a call)
+    ["ld_abs", [op(mov(R6, R1))], Array.from({ length: 6000 }, () => op(ldAbs("b", 0)))],
+  ];
+  for (const [what, setup, body] of kinds) {
+    for (const jump of ["if", "goto"] as const) {
+      // r2 = len; r0 = 1; r3 = 0; SETUP; if r2 > 100 goto target (or: if r2 > 100 goto body;
+      // goto target; body:); BODY; r0 = 1; exit; target: r0 = 2; exit
+      const items: Item[] = [
+        op(ldx("w", R2, R1, 0)),
+        op(mov(R3, 0)),
+        ...setup,
+        ...(jump === "if"
+          ? [op(jgt(R2, 100, "target"))]
+          : [op(jgt(R2, 100, "body")), op(ja("target")), at("body")]),
+        ...body,
+        op(mov(R0, 1)),
+        op(exit()),
+        at("target"),
+        op(mov(R0, 2)),
+        op(exit()),
+      ];
+      const plain = build(items);
+      assert.ok(plain.insns.length < 32767, `${what}: ${plain.insns.length} instructions as written`);
+      const relaxed = relaxFarJumps(items);
+      assert.notEqual(relaxed, items, `${what} (${jump}): the jump is rewritten`);
+      if (!needsRoot(t)) return;
+      const maps = { far_array: array };
+      assert.throws(
+        () => Program.load({ type: "socket_filter", name: "far", instructions: plain, maps }).close(),
+        (e: unknown) => e instanceof ProgramRejectedError && /16-bit range/.test(e.message),
+        `${what} (${jump}): without the rewrite the kernel cannot patch the jump`,
+      );
+      using prog = Program.load({ type: "socket_filter", name: "far", instructions: build(relaxed), maps });
+      // skb->len is the packet's without its 14-byte Ethernet header
+      const got = [60, 200].map((n) => prog.testRun({ data: Buffer.alloc(n) }).retval);
+      // ld_abs of a byte the packet has goes on; the jump decides
+      assert.deepEqual(got, jump === "if" ? [1, 2] : [2, 1], `${what} (${jump})`);
+    }
+  }
 });
 
 test("a function every jump of which reaches is left as it was", () => {
