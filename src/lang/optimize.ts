@@ -26,7 +26,7 @@ import type { Item } from "./function.js";
 interface Op {
   insn: Instruction;
   pre: Item[];
-  /** its index in the ops, kept up to date by the jump rewrites only */
+  /** its place in the jump rewrites' buffer ({@link GapOps}), kept up to date by them only */
   pos?: number;
 }
 
@@ -387,15 +387,131 @@ let labelSerial = 0;
 
 /** The label in front of op `i`, added when it has none. */
 function labelAt(ops: Op[], i: number): string {
-  const pre = ops[i]!.pre;
+  return labelOn(ops[i]!);
+}
+
+/** The label in front of an op, added when it has none. */
+function labelOn(op: Op): string {
+  const pre = op.pre;
   for (let k = 0; k < pre.length; k++) {
     const p = pre[k]!;
     if (p.kind === "label") return p.name;
   }
   const name = `opt_${labelSerial++}`;
-  ops[i]!.pre.push({ kind: "label", name });
+  pre.push({ kind: "label", name });
   edits++;
   return name;
+}
+
+/**
+ * The ops as the jump rewrites edit them: an array with a gap at the last place edited (a gap
+ * buffer). The rewrites go through the function mostly in order, so an edit moves the gap by the
+ * distance from the one before, not every op after it as an array's splice does; each op's `pos`
+ * is its place in the buffer, kept right as the gap moves, so an op's index is found at once.
+ */
+class GapOps {
+  private buf: Op[];
+  /** the gap is buf[lo..hi) */
+  private lo: number;
+  private hi: number;
+
+  constructor(ops: readonly Op[]) {
+    const n = ops.length;
+    const buf = new Array<Op>(n + 64);
+    for (let i = 0; i < n; i++) {
+      const op = ops[i]!;
+      op.pos = i;
+      buf[i] = op;
+    }
+    this.buf = buf;
+    this.lo = n;
+    this.hi = n + 64;
+  }
+
+  /** The number of ops. */
+  get size(): number {
+    return this.buf.length - this.hi + this.lo;
+  }
+
+  /** Op i, undefined past the end. */
+  at(i: number): Op | undefined {
+    if (i < this.lo) return this.buf[i];
+    const k = i + this.hi - this.lo;
+    return k < this.buf.length ? this.buf[k] : undefined;
+  }
+
+  /** The index of an op of the function. */
+  indexOf(op: Op): number {
+    const p = op.pos;
+    if (p !== undefined && this.buf[p] === op) {
+      if (p < this.lo) return p;
+      if (p >= this.hi) return p - this.hi + this.lo;
+    }
+    for (let i = 0; i < this.size; i++) if (this.at(i) === op) return i; // not reached
+    return -1;
+  }
+
+  /** Moves the gap to start at index p. */
+  private gapTo(p: number): void {
+    const buf = this.buf;
+    if (p < this.lo) {
+      let w = this.hi;
+      for (let r = this.lo - 1; r >= p; r--) {
+        const op = buf[r]!;
+        op.pos = --w;
+        buf[w] = op;
+      }
+      this.hi = w;
+      this.lo = p;
+    } else if (p > this.lo) {
+      let w = this.lo;
+      const end = this.hi + p - this.lo;
+      for (let r = this.hi; r < end; r++) {
+        const op = buf[r]!;
+        op.pos = w;
+        buf[w++] = op;
+      }
+      this.lo = p;
+      this.hi = end;
+    }
+  }
+
+  /** Replaces `del` ops at p with `add`; returns the ops removed. */
+  splice(p: number, del: number, add: readonly Op[]): Op[] {
+    this.gapTo(p);
+    const gone = this.buf.slice(this.hi, this.hi + del);
+    this.hi += del;
+    if (this.hi - this.lo < add.length) {
+      // a larger gap: the ops after it move to the end of a longer buffer
+      const old = this.buf;
+      const after = old.length - this.hi;
+      const grow = Math.max(add.length, 64, old.length >> 2);
+      const buf = new Array<Op>(old.length + grow);
+      for (let i = 0; i < this.lo; i++) buf[i] = old[i]!;
+      const hi = buf.length - after;
+      for (let i = 0; i < after; i++) {
+        const op = old[this.hi + i]!;
+        op.pos = hi + i;
+        buf[hi + i] = op;
+      }
+      this.buf = buf;
+      this.hi = hi;
+    }
+    for (let k = 0; k < add.length; k++) {
+      const op = add[k]!;
+      op.pos = this.lo;
+      this.buf[this.lo++] = op;
+    }
+    return gone;
+  }
+
+  /** Writes the ops into `out`, in order. */
+  into(out: Op[]): void {
+    const n = this.size;
+    out.length = n;
+    for (let i = 0; i < this.lo; i++) out[i] = this.buf[i]!;
+    for (let i = this.lo; i < n; i++) out[i] = this.buf[i + this.hi - this.lo]!;
+  }
 }
 
 function retarget(i: Instruction, label: string): Instruction {
@@ -421,7 +537,8 @@ const targetOf = (i: Instruction) => (i.code === CALL ? undefined : labelOf(i));
  * the first block a change may have touched. The rewrites are made in the same order as the full
  * scans make them, so the output is the same, op for op and label for label.
  */
-function rewriteJumps(ops: Op[], tail: Item[]): boolean {
+function rewriteJumps(list: Op[], tail: Item[]): boolean {
+  const ops = new GapOps(list);
   /** the op each label is in front of */
   const holder = new Map<string, Op>();
   /** the jumps to each label */
@@ -430,24 +547,10 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
   const dirty = new Set<Op>();
   /** ops from here on have not been checked yet */
   let fresh = 0;
-  /** the ops before this index have their `pos` right; those after it are numbered when asked */
-  let numbered = 0;
-  const renumber = (from: number) => {
-    if (from < numbered) numbered = from;
-  };
   /** The index of an op in the ops. */
-  const posOf = (op: Op): number => {
-    const p = op.pos;
-    if (p !== undefined && p < numbered && ops[p] === op) return p;
-    while (numbered < ops.length) {
-      const o = ops[numbered]!;
-      o.pos = numbered++;
-      if (o === op) return o.pos;
-    }
-    return ops.indexOf(op); // not reached: every op asked about is in the function
-  };
-  for (let n = 0; n < ops.length; n++) {
-    const op = ops[n]!;
+  const posOf = (op: Op): number => ops.indexOf(op);
+  for (let n = 0; n < ops.size; n++) {
+    const op = ops.at(n)!;
     const pre = op.pre;
     for (let k = 0; k < pre.length; k++) {
       const p = pre[k]!;
@@ -455,11 +558,11 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     }
   }
   const refs = (label: string) => jumpers.get(label)?.size ?? 0;
-  const fallen = (p: number) => p > 0 && !ends(ops[p - 1]!.insn);
+  const fallen = (p: number) => p > 0 && !ends(ops.at(p - 1)!.insn);
   /** how many places lead to op p: jumps to its labels, and the fallthrough */
   const entries = (p: number) => {
     let n = fallen(p) ? 1 : 0;
-    const pre = ops[p]!.pre;
+    const pre = ops.at(p)!.pre;
     for (let k = 0; k < pre.length; k++) {
       const q = pre[k]!;
       if (q.kind === "label") n += refs(q.name);
@@ -518,16 +621,16 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
    * jump or `exit`).
    */
   const around = (p: number) => {
-    for (let k = Math.max(0, p - 2); k <= p + 1 && k < ops.length; k++)
-      if (targetOf(ops[k]!.insn) !== undefined) mark(ops[k]!);
-    for (let k = Math.max(0, p - 1); k <= p + 1 && k < ops.length; k++) {
-      const i = ops[k]!.insn;
+    for (let k = Math.max(0, p - 2); k <= p + 1 && k < ops.size; k++)
+      if (targetOf(ops.at(k)!.insn) !== undefined) mark(ops.at(k)!);
+    for (let k = Math.max(0, p - 1); k <= p + 1 && k < ops.size; k++) {
+      const i = ops.at(k)!.insn;
       if (
         (k === p && (i.code === JA || i.code === EXIT)) ||
-        (k > 0 && ends(ops[k - 1]!.insn)) ||
+        (k > 0 && ends(ops.at(k - 1)!.insn)) ||
         ((i.code === MOV64_K || i.code === MOV32_K) && i.dst === 0 && entries(k) === 1)
       )
-        markJumpers(ops[k]!);
+        markJumpers(ops.at(k)!);
     }
   };
 
@@ -569,8 +672,8 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     if ((before === 0) !== (set.size === 0) && !reachedBesides(at, label)) unsee(posOf(at));
     if (entries(posOf(at)) === 1) markJumpers(at);
   };
-  for (let n = 0; n < ops.length; n++) {
-    const op = ops[n]!;
+  for (let n = 0; n < ops.size; n++) {
+    const op = ops.at(n)!;
     const to = targetOf(op.insn);
     if (to === undefined) continue;
     let set = jumpers.get(to);
@@ -591,13 +694,13 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     const jumpish = (i: Instruction) => isJmpClass(i) && i.code !== CALL && i.code !== EXIT;
     if (!jumpish(old) || !jumpish(insn)) unsee(posOf(op));
   };
-  const endsLast = () => ops.length > 0 && ends(ops[ops.length - 1]!.insn);
+  const endsLast = () => ops.size > 0 && ends(ops.at(ops.size - 1)!.insn);
   /** Replaces `del` ops at p with `add`. */
   const splice = (p: number, del: number, add: Op[]) => {
     unsee(p);
     const ended = endsLast();
     for (let k = p; k < p + del; k++) {
-      const op = ops[k]!;
+      const op = ops.at(k)!;
       const to = targetOf(op.insn);
       if (to !== undefined) link(op, to, -1);
       dirty.delete(op);
@@ -607,8 +710,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
         if (q.kind === "label" && holder.get(q.name) === op) holder.delete(q.name);
       }
     }
-    ops.splice(p, del, ...add);
-    renumber(p);
+    ops.splice(p, del, add);
     if (fresh > p) fresh = fresh >= p + del ? fresh - del + add.length : p + add.length;
     for (let n = 0; n < add.length; n++) {
       const op = add[n]!;
@@ -629,8 +731,8 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
   };
   /** Removes op p, its labels and marks moving to the next op. */
   const removeAt = (p: number) => {
-    const gone = ops[p]!;
-    const next = ops[p + 1];
+    const gone = ops.at(p)!;
+    const next = ops.at(p + 1);
     if (next !== undefined) prependTo(next.pre, gone.pre);
     else prependTo(tail, gone.pre);
     const pre = gone.pre;
@@ -646,12 +748,12 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
 
   /** Checks the jump at op i: 0 when it has no rewrite to make, 1 when made in place, 2 when ops moved. */
   const check = (i: number): 0 | 1 | 2 => {
-    const op = ops[i]!;
+    const op = ops.at(i)!;
     let insn = op.insn;
     let to = targetOf(insn);
     if (to === undefined) return 0;
     let t = posOf(holder.get(to)!);
-    let hop = ops[t]!.insn;
+    let hop = ops.at(t)!.insn;
     let made: 0 | 1 = 0;
     // a jump to a jump goes straight there
     let hops = 0;
@@ -661,7 +763,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       insn = op.insn;
       to = next;
       t = posOf(holder.get(to)!);
-      hop = ops[t]!.insn;
+      hop = ops.at(t)!.insn;
       made = 1;
     }
     // the next scan goes on where this one stopped
@@ -672,15 +774,14 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
         return 2;
       }
       // goto L; <code nobody falls into, ending in a jump or exit>; L:  ->  the code moves to the end
-      if (t > i + 1 && ends(ops[t - 1]!.insn) && endsLast()) {
+      if (t > i + 1 && ends(ops.at(t - 1)!.insn) && endsLast()) {
         unsee(i + 1);
-        const moved = ops.splice(i + 1, t - i - 1);
-        ops.push(...moved);
-        renumber(i + 1);
+        const moved = ops.splice(i + 1, t - i - 1, []);
+        ops.splice(ops.size, 0, moved);
         // what follows is checked again from here on
         if (fresh > i + 1) fresh = i + 1;
         around(i + 1);
-        around(ops.length - moved.length);
+        around(ops.size - moved.length);
         return 2;
       }
       // a jump to `exit`, or to `r0 = K; exit` reached from here only: copy it
@@ -692,13 +793,13 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       if (
         (hop.code === MOV64_K || hop.code === MOV32_K) &&
         hop.dst === 0 &&
-        ops[t + 1]?.insn.code === EXIT &&
-        ops[t + 1]!.pre.length === 0 &&
+        ops.at(t + 1)?.insn.code === EXIT &&
+        ops.at(t + 1)!.pre.length === 0 &&
         entries(t) === 1
       ) {
         setInsn(op, hop);
         dirty.delete(op);
-        splice(i + 1, 0, [{ insn: ops[t + 1]!.insn, pre: [] }]);
+        splice(i + 1, 0, [{ insn: ops.at(t + 1)!.insn, pre: [] }]);
         around(i);
         return 2;
       }
@@ -708,7 +809,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
         return 2;
       }
       // if c goto A; goto B; A:  ->  if !c goto B; A:
-      const next = ops[i + 1];
+      const next = ops.at(i + 1);
       const neg = NEGATE[insn.code & 0xf0];
       if (
         neg !== undefined &&
@@ -732,15 +833,15 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
    * jump there). False when none repeats.
    */
   const mergeOnce = (): boolean => {
-    let b = Math.min(mergeFrom, ops.length);
-    while (b > 0 && (b === ops.length || !labelled(ops[b]!)) && !resets(ops[b - 1]!.insn)) b--;
+    let b = Math.min(mergeFrom, ops.size);
+    while (b > 0 && (b === ops.size || !labelled(ops.at(b)!)) && !resets(ops.at(b - 1)!.insn)) b--;
     while (seenOps.length > 0 && posOf(seenOps[seenOps.length - 1]!) >= b) {
       seenOps.pop();
       seen.delete(seenKeys.pop()!);
     }
     const reached = (i: number) => {
       if (fallen(i)) return true;
-      const pre = ops[i]!.pre;
+      const pre = ops.at(i)!.pre;
       for (let k = 0; k < pre.length; k++) {
         const q = pre[k]!;
         if (q.kind === "label" && refs(q.name) > 0) return true;
@@ -748,8 +849,8 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       return false;
     };
     let start = b;
-    for (let i = b; i < ops.length; i++) {
-      const op = ops[i]!;
+    for (let i = b; i < ops.size; i++) {
+      const op = ops.at(i)!;
       if (i > start && op.pre.length > 0 && labelled(op)) start = i;
       const code = op.insn.code;
       // resets(op.insn), written out (this looks at every op of the function)
@@ -763,27 +864,27 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       if (i - from > 2 || !reached(from)) continue;
       let key = "";
       for (let k = from; k <= i; k++) {
-        const o = ops[k]!.insn;
+        const o = ops.at(k)!.insn;
         key += `${o.code},${o.dst},${o.src},${o.off},${o.imm},${o.imm2 ?? ""},${o.ref?.name ?? ""};`;
       }
       const first = seen.get(key);
       if (first === undefined) {
-        seen.set(key, ops[from]!);
-        seenOps.push(ops[from]!);
+        seen.set(key, ops.at(from)!);
+        seenOps.push(ops.at(from)!);
         seenKeys.push(key);
         continue;
       }
-      const label = labelAt(ops, posOf(first));
+      const label = labelOn(first);
       if (!holder.has(label)) holder.set(label, first);
       const fallsIn = fallen(from);
       // a one-instruction copy is no bigger than the jump that would replace it
       if (fallsIn && i === from) continue;
       // the blocks before this one stay looked at (what the merge changes, it forgets)
       mergeFrom = from;
-      if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops[from]!.pre }]);
+      if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops.at(from)!.pre }]);
       else {
         let named = false;
-        const pre = ops[from]!.pre;
+        const pre = ops.at(from)!.pre;
         for (let k = 0; k < pre.length; k++) {
           const q = pre[k]!;
           if (q.kind !== "label") continue;
@@ -803,7 +904,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       }
       return true;
     }
-    mergeFrom = ops.length;
+    mergeFrom = ops.size;
     return false;
   };
 
@@ -819,15 +920,15 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     let moved = false;
     for (;;) {
       // targetOf(...) === undefined, written out (this looks at every op of the function)
-      for (; fresh < ops.length; fresh++) {
-        const i = ops[fresh]!.insn;
+      for (; fresh < ops.size; fresh++) {
+        const i = ops.at(fresh)!.insn;
         if (i.code !== CALL && i.ref !== undefined && i.ref.kind === "label") break;
       }
-      while (heap.length > 0 && (heap[0]! < cursor || !dirty.has(ops[heap[0]!]!))) pop();
-      const p = Math.min(heap.length > 0 ? heap[0]! : ops.length, Math.max(fresh, cursor));
-      if (p >= ops.length) break;
+      while (heap.length > 0 && (heap[0]! < cursor || !dirty.has(ops.at(heap[0]!)!))) pop();
+      const p = Math.min(heap.length > 0 ? heap[0]! : ops.size, Math.max(fresh, cursor));
+      if (p >= ops.size) break;
       if (heap.length > 0 && heap[0] === p) pop();
-      dirty.delete(ops[p]!);
+      dirty.delete(ops.at(p)!);
       if (p >= fresh) fresh = p + 1;
       cursor = p + 1;
       const r = check(p);
@@ -840,6 +941,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     if (moved || mergeOnce() || made) changed = true;
     else break;
   }
+  ops.into(list);
   return changed;
 }
 
@@ -1355,7 +1457,7 @@ const d0 = (i: Instruction) => i.dst;
  * each grows to the largest function seen and is filled anew by each call.
  */
 const scratch: Record<
-  "parent" | "before" | "out" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen",
+  "parent" | "before" | "out" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen" | "witness",
   Int32Array
 > = {
   of: new Int32Array(0),
@@ -1368,6 +1470,7 @@ const scratch: Record<
   out: new Int32Array(0),
   fixed: new Int32Array(0),
   gone: new Int32Array(0),
+  witness: new Int32Array(0),
 };
 
 /** Coalescing's definitions current at one point, a register's each (r0..r10). */
@@ -1484,49 +1587,84 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     web: number;
     m: number;
   }[] = [];
-  /** Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there. */
-  const rename = (s: number, web: number, d: number, m: number): boolean => {
+  /**
+   * What renaming register `s` to `d` over `web` does at op k (one of the web's ops): -1 when d is
+   * not free there (or a field would belong to the web on one side only), else which fields to
+   * rename (1: dst, 2: src; 4 when it is renamed at all).
+   */
+  const visit = (k: number, s: number, d: number, web: number): number => {
     const bitS = 1 << s;
     const bitD = 1 << d;
-    const renames: { k: number; dst: boolean; src: boolean }[] = [];
-    let ok = true;
+    const df = D[k]!;
+    const u = U[k]!;
+    const liveAfter = after[k]!;
+    const liveBefore = (liveAfter & ~df) | u;
+    // most instructions neither name nor carry either register
+    if (((df | liveBefore | liveAfter) & (bitS | bitD)) === 0) return 0;
+    const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
+    const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
+    const reads = (u & bitS) !== 0 && inWeb;
+    const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb);
+    const wIn = (liveBefore & bitS) !== 0 && inWeb;
+    if (isDef && liveAfter & bitD) return -1;
+    if (wOut && (df & bitD || liveAfter & bitD)) return -1;
+    if (wIn && liveBefore & bitD) return -1;
+    if (!isDef && !reads) return 0;
+    // which fields name s: dst (read, written or both) and src (read)
+    const i = ops[k]!.insn;
+    const c = cls(i);
+    const aluRead = (c === CLASS_ALU || c === CLASS_ALU64) && (i.code & 0xf0) !== 0xb0;
+    const dstReads =
+      i.dst === s && (aluRead || c === CLASS_ST || c === CLASS_STX || (isJmpClass(i) && isCond(i)));
+    const dstWrites = i.dst === s && (df & bitS) !== 0;
+    const srcReads =
+      i.src === s &&
+      (c === CLASS_LDX ||
+        c === CLASS_STX ||
+        ((c === CLASS_ALU || c === CLASS_ALU64 || isCond(i)) && (i.code & 0x08) !== 0));
+    // a field read and written must belong to the web on both sides
+    if (dstReads && dstWrites && reads !== isDef) return -1;
+    if (dstReads && !reads && !isDef) return 0;
+    return 4 | ((dstReads && reads) || (dstWrites && isDef) ? 1 : 0) | (srcReads && reads ? 2 : 0);
+  };
+  /**
+   * The op where the last try of each move (2m: renaming its source, 2m+1: its destination) found
+   * the other register not free, or -1. A move is tried again each round, mostly with nothing
+   * changed around it: that op is looked at first, and when the register is still not free there
+   * the rename is not made (the answer is the same whichever op of the web says no).
+   */
+  const witness = (scratch.witness = grown(scratch.witness, 2 * n));
+  witness.fill(-1, 0, 2 * n);
+  /** Whether op k is one of the web's (its ops are in order). */
+  const member = (at: readonly number[], k: number): boolean => {
+    let lo = 0;
+    let hi = at.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at[mid]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < at.length && at[lo] === k;
+  };
+  /**
+   * Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there;
+   * `w` is the move's entry in {@link witness}.
+   */
+  const rename = (s: number, web: number, d: number, m: number, w: number): boolean => {
     const at = members.get(web) ?? [];
-    for (let j = 0; j < at.length && ok; j++) {
+    const seen = witness[w]!;
+    if (seen >= 0 && seen !== m && visit(seen, s, d, web) < 0 && member(at, seen)) return false;
+    const renames: { k: number; dst: boolean; src: boolean }[] = [];
+    for (let j = 0; j < at.length; j++) {
       const k = at[j]!;
       if (k === m) continue;
-      const df = D[k]!;
-      const u = U[k]!;
-      const liveAfter = after[k]!;
-      const liveBefore = (liveAfter & ~df) | u;
-      // most instructions neither name nor carry either register
-      if (((df | liveBefore | liveAfter) & (bitS | bitD)) === 0) continue;
-      const i = ops[k]!.insn;
-      const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
-      const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
-      const reads = (u & bitS) !== 0 && inWeb;
-      const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb);
-      const wIn = (liveBefore & bitS) !== 0 && inWeb;
-      if (isDef && liveAfter & bitD) ok = false;
-      else if (wOut && (df & bitD || liveAfter & bitD)) ok = false;
-      else if (wIn && liveBefore & bitD) ok = false;
-      if (!ok || (!isDef && !reads)) continue;
-      // which fields name s: dst (read, written or both) and src (read)
-      const c = cls(i);
-      const aluRead = (c === CLASS_ALU || c === CLASS_ALU64) && (i.code & 0xf0) !== 0xb0;
-      const dstReads =
-        i.dst === s && (aluRead || c === CLASS_ST || c === CLASS_STX || (isJmpClass(i) && isCond(i)));
-      const dstWrites = i.dst === s && (df & bitS) !== 0;
-      const srcReads =
-        i.src === s &&
-        (c === CLASS_LDX ||
-          c === CLASS_STX ||
-          ((c === CLASS_ALU || c === CLASS_ALU64 || isCond(i)) && (i.code & 0x08) !== 0));
-      // a field read and written must belong to the web on both sides
-      if (dstReads && dstWrites && reads !== isDef) ok = false;
-      else if (dstReads && !reads && !isDef) continue;
-      else renames.push({ k, dst: (dstReads && reads) || (dstWrites && isDef), src: srcReads && reads });
+      const v = visit(k, s, d, web);
+      if (v < 0) {
+        witness[w] = k;
+        return false;
+      }
+      if (v !== 0) renames.push({ k, dst: (v & 1) !== 0, src: (v & 2) !== 0 });
     }
-    if (!ok) return false;
     pending.push({ renames, a: s, b: d, web, m });
     return true;
   };
@@ -1539,6 +1677,12 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   gone.fill(0, 0, n);
   const done: number[] = [];
   for (let more = true; more; ) {
+    // the moves removed are left out of the next rounds
+    if (done.length > 0) {
+      let w = 0;
+      for (let j = 0; j < moves.length; j++) if (!gone[moves[j]!]) moves[w++] = moves[j]!;
+      moves.length = w;
+    }
     let touched = 0;
     pending.length = 0;
     for (let j = 0; j < moves.length; j++) {
@@ -1552,7 +1696,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       if (after[m]! & (1 << s)) continue;
       const web = webBefore(m, s);
       const dWeb = find(defId(m, d));
-      if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
+      if (!(!fixed[web] && rename(s, web, d, m, 2 * m)) && (fixed[dWeb] || !rename(d, dWeb, s, m, 2 * m + 1)))
+        continue;
       touched |= (1 << s) | (1 << d);
     }
     more = pending.length > 0;
