@@ -1457,7 +1457,7 @@ const d0 = (i: Instruction) => i.dst;
  * each grows to the largest function seen and is filled anew by each call.
  */
 const scratch: Record<
-  "parent" | "before" | "out" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen" | "witness",
+  "parent" | "before" | "out" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen" | "witness" | "regs" | "asleep",
   Int32Array
 > = {
   of: new Int32Array(0),
@@ -1471,6 +1471,8 @@ const scratch: Record<
   fixed: new Int32Array(0),
   gone: new Int32Array(0),
   witness: new Int32Array(0),
+  regs: new Int32Array(0),
+  asleep: new Int32Array(0),
 };
 
 /** Coalescing's definitions current at one point, a register's each (r0..r10). */
@@ -1676,26 +1678,53 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const gone = (scratch.gone = grown(scratch.gone, n));
   gone.fill(0, 0, n);
   const done: number[] = [];
+  /** the moves' registers, src | dst << 4, by op (kept as renames change them) */
+  const regs = (scratch.regs = grown(scratch.regs, n));
+  for (let j = 0; j < moves.length; j++) {
+    const mv = ops[moves[j]!]!.insn;
+    regs[moves[j]!] = mv.src | (mv.dst << 4);
+  }
+  /** the length of `done` when the moves removed were last left out */
+  let compacted = 0;
+  /**
+   * The moves left out of the rounds until a rename changes something they look at (they are all
+   * among the ops of the web renamed): those whose registers are the same, whose source lives on,
+   * or whose both webs are fixed (a web never stops being fixed). Such a move is skipped in every
+   * round while it sleeps, as it would be tried and found to have nothing to do.
+   */
+  const asleep = (scratch.asleep = grown(scratch.asleep, n));
+  asleep.fill(0, 0, n);
+  const woken: number[] = [];
   for (let more = true; more; ) {
     // the moves removed are left out of the next rounds
-    if (done.length > 0) {
+    if (done.length - compacted > moves.length >> 4) {
       let w = 0;
       for (let j = 0; j < moves.length; j++) if (!gone[moves[j]!]) moves[w++] = moves[j]!;
       moves.length = w;
+      compacted = done.length;
     }
     let touched = 0;
     pending.length = 0;
     for (let j = 0; j < moves.length; j++) {
       const m = moves[j]!;
       if (gone[m]) continue;
-      const mv = ops[m]!.insn;
-      if (mv.dst === mv.src) continue;
-      const s = mv.src;
-      const d = mv.dst;
+      const sd = regs[m]!;
+      const s = sd & 15;
+      const d = sd >> 4;
+      // a move skipped whatever was renamed before it sleeps until a rename changes it
+      if (d === s || after[m]! & (1 << s)) {
+        asleep[m] = 1;
+        moves.splice(j--, 1);
+        continue;
+      }
       if (touched & ((1 << s) | (1 << d))) continue;
-      if (after[m]! & (1 << s)) continue;
       const web = webBefore(m, s);
       const dWeb = find(defId(m, d));
+      if (fixed[web] && fixed[dWeb]) {
+        asleep[m] = 1;
+        moves.splice(j--, 1);
+        continue;
+      }
       if (!(!fixed[web] && rename(s, web, d, m, 2 * m)) && (fixed[dWeb] || !rename(d, dWeb, s, m, 2 * m + 1)))
         continue;
       touched |= (1 << s) | (1 << d);
@@ -1707,7 +1736,9 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       for (let ri = 0; ri < p.renames.length; ri++) {
         const r = p.renames[ri]!;
         const i = ops[r.k]!.insn;
-        ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src } };
+        const insn = { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src };
+        ops[r.k] = { ...ops[r.k]!, insn };
+        regs[r.k] = insn.src | (insn.dst << 4);
       }
       gone[m] = 1;
       done.push(m);
@@ -1720,6 +1751,10 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       const at = members.get(x) ?? [];
       for (let j = 0; j < at.length; j++) {
         const k = at[j]!;
+        if (asleep[k]) {
+          asleep[k] = 0;
+          woken.push(k);
+        }
         const df = D[k]!;
         if (df & bitA && find(defId(k, a)) === x) parent[defId(k, b)] = x;
         const outWeb = df & bitA ? find(defId(k, a)) : webBefore(k, a);
@@ -1745,6 +1780,19 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       members.delete(x);
       members.set(ry, list);
     }
+    // the moves a rename changed are tried again, in their place
+    for (let w = 0; w < woken.length; w++) {
+      const k = woken[w]!;
+      let lo = 0;
+      let hi = moves.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (moves[mid]! < k) lo = mid + 1;
+        else hi = mid;
+      }
+      moves.splice(lo, 0, k);
+    }
+    woken.length = 0;
   }
   // the last round found no move to remove: a call made now would find none either
   if (pending.length === 0) settled = true;
