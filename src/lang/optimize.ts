@@ -1456,10 +1456,7 @@ const d0 = (i: Instruction) => i.dst;
  * The passes' tables, kept from one call to the next (cold code pays for every allocation):
  * each grows to the largest function seen and is filled anew by each call.
  */
-const scratch: Record<
-  "parent" | "before" | "out" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen" | "witness" | "regs" | "asleep",
-  Int32Array
-> = {
+const scratch: Record<string, Int32Array> = {
   of: new Int32Array(0),
   seen: new Int32Array(0),
   dead: new Int32Array(0),
