@@ -1470,6 +1470,7 @@ const scratch: Record<string, Int32Array> = {
   witness: new Int32Array(0),
   regs: new Int32Array(0),
   asleep: new Int32Array(0),
+  filed: new Int32Array(0),
 };
 
 /** Coalescing's definitions current at one point, a register's each (r0..r10). */
@@ -1681,8 +1682,6 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     const mv = ops[moves[j]!]!.insn;
     regs[moves[j]!] = mv.src | (mv.dst << 4);
   }
-  /** the length of `done` when the moves removed were last left out */
-  let compacted = 0;
   /**
    * The moves left out of the rounds until a rename changes something they look at (they are all
    * among the ops of the web renamed): those whose registers are the same, whose source lives on,
@@ -1692,34 +1691,86 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const asleep = (scratch.asleep = grown(scratch.asleep, n));
   asleep.fill(0, 0, n);
   const woken: number[] = [];
-  for (let more = true; more; ) {
-    // the moves removed are left out of the next rounds
-    if (done.length - compacted > moves.length >> 4) {
-      let w = 0;
-      for (let j = 0; j < moves.length; j++) if (!gone[moves[j]!]) moves[w++] = moves[j]!;
-      moves.length = w;
-      compacted = done.length;
+  /**
+   * The moves awake and not removed, by the registers they name (their mask), each group in
+   * order: a round goes through them in order, leaving out at once the groups whose registers a
+   * rename of the round touched.
+   */
+  const groups: { mask: number; ops: number[] }[] = [];
+  const groupOf = new Map<number, { mask: number; ops: number[] }>();
+  /** the mask of the group each move is in (0: in none) */
+  const filed = (scratch.filed = grown(scratch.filed, n));
+  filed.fill(0, 0, n);
+  const maskOf = (m: number) => (1 << (regs[m]! & 15)) | (1 << (regs[m]! >> 4));
+  /** Where k goes in a list in order. */
+  const place = (list: readonly number[], k: number): number => {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]! < k) lo = mid + 1;
+      else hi = mid;
     }
-    let touched = 0;
+    return lo;
+  };
+  const file = (m: number) => {
+    const mask = maskOf(m);
+    let g = groupOf.get(mask);
+    if (g === undefined) {
+      g = { mask, ops: [] };
+      groupOf.set(mask, g);
+      groups.push(g);
+    }
+    const list = g.ops;
+    if (list.length === 0 || list[list.length - 1]! < m) list.push(m);
+    else list.splice(place(list, m), 0, m);
+    filed[m] = mask;
+  };
+  const unfile = (m: number) => {
+    const list = groupOf.get(filed[m]!)!.ops;
+    list.splice(place(list, m), 1);
+    filed[m] = 0;
+  };
+  for (let j = 0; j < moves.length; j++) file(moves[j]!);
+  /** the next move of each group in the round */
+  const next: number[] = [];
+  for (let more = true; more; ) {
     pending.length = 0;
-    for (let j = 0; j < moves.length; j++) {
-      const m = moves[j]!;
-      if (gone[m]) continue;
+    let touched = 0;
+    next.length = groups.length;
+    next.fill(0);
+    for (;;) {
+      // the first move in order among the groups the round did not touch
+      let g = -1;
+      let m = n;
+      for (let q = 0; q < groups.length; q++) {
+        const group = groups[q]!;
+        if (group.mask & touched) continue;
+        const list = group.ops;
+        const at = next[q]!;
+        if (at < list.length && list[at]! < m) {
+          m = list[at]!;
+          g = q;
+        }
+      }
+      if (g < 0) break;
+      next[g]!++;
       const sd = regs[m]!;
       const s = sd & 15;
       const d = sd >> 4;
       // a move skipped whatever was renamed before it sleeps until a rename changes it
-      if (d === s || after[m]! & (1 << s)) {
-        asleep[m] = 1;
-        moves.splice(j--, 1);
-        continue;
+      let sleeps = d === s || (after[m]! & (1 << s)) !== 0;
+      let web = 0;
+      let dWeb = 0;
+      if (!sleeps) {
+        web = webBefore(m, s);
+        dWeb = find(defId(m, d));
+        sleeps = fixed[web] !== 0 && fixed[dWeb] !== 0;
       }
-      if (touched & ((1 << s) | (1 << d))) continue;
-      const web = webBefore(m, s);
-      const dWeb = find(defId(m, d));
-      if (fixed[web] && fixed[dWeb]) {
+      if (sleeps) {
         asleep[m] = 1;
-        moves.splice(j--, 1);
+        groups[g]!.ops.splice(--next[g]!, 1);
+        filed[m] = 0;
         continue;
       }
       if (!(!fixed[web] && rename(s, web, d, m, 2 * m)) && (fixed[dWeb] || !rename(d, dWeb, s, m, 2 * m + 1)))
@@ -1736,9 +1787,15 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
         const insn = { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src };
         ops[r.k] = { ...ops[r.k]!, insn };
         regs[r.k] = insn.src | (insn.dst << 4);
+        // a move awake whose registers changed goes to its new group (with the moves woken)
+        if (filed[r.k] && filed[r.k] !== maskOf(r.k)) {
+          unfile(r.k);
+          woken.push(r.k);
+        }
       }
       gone[m] = 1;
       done.push(m);
+      if (filed[m]) unfile(m);
       // the move's destination dead after it: its removal changes liveness beyond the web
       if (!(after[m]! & (1 << d0(ops[m]!.insn)))) more = false;
       const x = p.web;
@@ -1780,14 +1837,7 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     // the moves a rename changed are tried again, in their place
     for (let w = 0; w < woken.length; w++) {
       const k = woken[w]!;
-      let lo = 0;
-      let hi = moves.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (moves[mid]! < k) lo = mid + 1;
-        else hi = mid;
-      }
-      moves.splice(lo, 0, k);
+      if (!filed[k] && !gone[k]) file(k);
     }
     woken.length = 0;
   }
