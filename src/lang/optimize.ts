@@ -549,13 +549,19 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
   let fresh = 0;
   /** The index of an op in the ops. */
   const posOf = (op: Op): number => ops.indexOf(op);
-  for (let n = 0; n < ops.size; n++) {
-    const op = ops.at(n)!;
+  // where each label is, and the jumps to each (from the ops as given, which the buffer copied)
+  for (let n = 0; n < list.length; n++) {
+    const op = list[n]!;
     const pre = op.pre;
     for (let k = 0; k < pre.length; k++) {
       const p = pre[k]!;
       if (p.kind === "label") holder.set(p.name, op);
     }
+    const to = targetOf(op.insn);
+    if (to === undefined) continue;
+    let set = jumpers.get(to);
+    if (set === undefined) jumpers.set(to, (set = new Set()));
+    set.add(op);
   }
   const refs = (label: string) => jumpers.get(label)?.size ?? 0;
   const fallen = (p: number) => p > 0 && !ends(ops.at(p - 1)!.insn);
@@ -672,14 +678,6 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
     if ((before === 0) !== (set.size === 0) && !reachedBesides(at, label)) unsee(posOf(at));
     if (entries(posOf(at)) === 1) markJumpers(at);
   };
-  for (let n = 0; n < ops.size; n++) {
-    const op = ops.at(n)!;
-    const to = targetOf(op.insn);
-    if (to === undefined) continue;
-    let set = jumpers.get(to);
-    if (set === undefined) jumpers.set(to, (set = new Set()));
-    set.add(op);
-  }
   /** Replaces an op's instruction. */
   const setInsn = (op: Op, insn: Instruction) => {
     const old = op.insn;
