@@ -973,19 +973,26 @@ function reach(list: readonly Block[], seen: Int32Array): boolean {
  * is reached (dropping blocks nothing reaches leaves every other block reached).
  */
 function cleanup(ops: Op[], tail: Item[]): boolean {
-  const { list } = analysed(ops);
-  const seen = (scratch.seen = grown(scratch.seen, list.length));
-  const dropped = !reach(list, seen);
-  if (dropped) {
-    // the blocks go with their labels and marks (nothing jumps there from what is reached)
-    let w = 0;
-    for (let n = 0; n < list.length; n++) {
-      const b = list[n]!;
-      if (seen[n]) for (let k = b.start; k < b.end; k++) ops[w++] = ops[k]!;
+  // the blocks nothing reaches, unless every block was reached when this pass last ran and only
+  // passes that leave the flow as it is (dead code, coalescing) changed the ops since
+  let dropped = false;
+  if (!flowKept) {
+    const { list } = analysed(ops);
+    const seen = (scratch.seen = grown(scratch.seen, list.length));
+    dropped = !reach(list, seen);
+    if (dropped) {
+      // the blocks go with their labels and marks (nothing jumps there from what is reached)
+      let w = 0;
+      for (let n = 0; n < list.length; n++) {
+        const b = list[n]!;
+        if (seen[n]) for (let k = b.start; k < b.end; k++) ops[w++] = ops[k]!;
+      }
+      ops.length = w;
     }
-    ops.length = w;
   }
   if (!rewriteJumps(ops, tail)) {
+    // every block is reached (the rest were dropped)
+    flowKept = true;
     settled = dropped;
     return dropped;
   }
@@ -995,8 +1002,16 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
   const a = analysed(ops);
   a.edits = edits + 1;
   settled = reach(a.list, (scratch.seen = grown(scratch.seen, a.list.length)));
+  flowKept = settled;
   return true;
 }
+
+/**
+ * Every block is reached from the first one: set by {@link cleanup} when it knows so, and cleared
+ * by the passes that change the flow (values decides jumps and threads them). Dead code and
+ * coalescing remove only instructions that do not jump, and rename registers, which leaves it so.
+ */
+let flowKept = false;
 
 // ------------------------------------------------------------------ values
 
@@ -1856,6 +1871,7 @@ export function optimize(items: readonly Item[]): Item[] {
   const parts = toOps(items);
   if (parts === undefined || parts.ops.length === 0) return [...items];
   const { ops, tail } = parts;
+  flowKept = false;
   // the count of changes at which each pass last found nothing to do (and changed nothing)
   const idle = [-1, -1, -1, -1];
   const run = (n: number, pass: (ops: Op[], tail: Item[]) => boolean): boolean => {
@@ -1874,6 +1890,7 @@ export function optimize(items: readonly Item[]): Item[] {
     for (let round = 0; round < 50; round++) {
       let changed = run(0, cleanup);
       while (run(1, values)) {
+        flowKept = false;
         changed = true;
         run(0, cleanup);
       }
