@@ -518,6 +518,54 @@ function retarget(i: Instruction, label: string): Instruction {
   return { ...i, ref: { kind: "label", name: label } };
 }
 
+/**
+ * The jumps to each label, in the order they were added (as a set keeps them): most labels have
+ * one, kept as the op itself; a few, in an array; many, in a set. (A set for each label of a long
+ * function is many objects for the garbage collector to copy.)
+ */
+class Jumpers {
+  private by = new Map<string, Op | Op[] | Set<Op>>();
+
+  count(label: string): number {
+    const j = this.by.get(label);
+    if (j === undefined) return 0;
+    if (j instanceof Set) return j.size;
+    return Array.isArray(j) ? j.length : 1;
+  }
+
+  add(label: string, op: Op): void {
+    const j = this.by.get(label);
+    if (j === undefined) this.by.set(label, op);
+    else if (j instanceof Set) j.add(op);
+    else if (Array.isArray(j)) {
+      if (j.includes(op)) return;
+      if (j.length < 8) j.push(op);
+      else this.by.set(label, new Set([...j, op]));
+    } else if (j !== op) this.by.set(label, [j, op]);
+  }
+
+  remove(label: string, op: Op): void {
+    const j = this.by.get(label);
+    if (j === undefined) return;
+    if (j instanceof Set) j.delete(op);
+    else if (Array.isArray(j)) {
+      const k = j.indexOf(op);
+      if (k >= 0) j.splice(k, 1);
+    } else if (j === op) this.by.delete(label);
+  }
+
+  each(label: string, f: (op: Op) => void): void {
+    const j = this.by.get(label);
+    if (j === undefined) return;
+    if (j instanceof Set)
+      j.forEach((op) => {
+        f(op);
+      });
+    else if (Array.isArray(j)) for (let k = 0; k < j.length; k++) f(j[k]!);
+    else f(j);
+  }
+}
+
 /** Whether the op ends a block for the merge of exit blocks: a jump or `exit` (not a call). */
 const resets = (i: Instruction) => isJmpClass(i) && i.code !== CALL;
 
@@ -542,7 +590,7 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
   /** the op each label is in front of */
   const holder = new Map<string, Op>();
   /** the jumps to each label */
-  const jumpers = new Map<string, Set<Op>>();
+  const jumpers = new Jumpers();
   /** the jumps that may have a rewrite to make (besides those from `fresh` on) */
   const dirty = new Set<Op>();
   /** ops from here on have not been checked yet */
@@ -559,11 +607,9 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
     }
     const to = targetOf(op.insn);
     if (to === undefined) continue;
-    let set = jumpers.get(to);
-    if (set === undefined) jumpers.set(to, (set = new Set()));
-    set.add(op);
+    jumpers.add(to, op);
   }
-  const refs = (label: string) => jumpers.get(label)?.size ?? 0;
+  const refs = (label: string) => jumpers.count(label);
   const fallen = (p: number) => p > 0 && !ends(ops.at(p - 1)!.insn);
   /** how many places lead to op p: jumps to its labels, and the fallthrough */
   const entries = (p: number) => {
@@ -617,7 +663,7 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
     const pre = op.pre;
     for (let k = 0; k < pre.length; k++) {
       const q = pre[k]!;
-      if (q.kind === "label") jumpers.get(q.name)?.forEach(mark);
+      if (q.kind === "label") jumpers.each(q.name, mark);
     }
   };
   /**
@@ -667,15 +713,13 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
 
   /** Counts a jump of `op` to `label` (d = 1) or its end (d = -1). */
   const link = (op: Op, label: string, d: 1 | -1) => {
-    let set = jumpers.get(label);
-    if (set === undefined) jumpers.set(label, (set = new Set()));
-    const before = set.size;
-    if (d > 0) set.add(op);
-    else set.delete(op);
+    const before = jumpers.count(label);
+    if (d > 0) jumpers.add(label, op);
+    else jumpers.remove(label, op);
     const at = holder.get(label);
     if (at === undefined) return;
     // reached or not any more: the merge looks at it again
-    if ((before === 0) !== (set.size === 0) && !reachedBesides(at, label)) unsee(posOf(at));
+    if ((before === 0) !== (jumpers.count(label) === 0) && !reachedBesides(at, label)) unsee(posOf(at));
     if (entries(posOf(at)) === 1) markJumpers(at);
   };
   /** Replaces an op's instruction. */
@@ -739,7 +783,7 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
       if (q.kind !== "label") continue;
       if (next !== undefined) holder.set(q.name, next);
       else holder.delete(q.name);
-      jumpers.get(q.name)?.forEach(mark);
+      jumpers.each(q.name, mark);
     }
     splice(p, 1, []);
   };
@@ -888,7 +932,7 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
           if (q.kind !== "label") continue;
           named = true;
           const js: Op[] = [];
-          jumpers.get(q.name)?.forEach((j) => {
+          jumpers.each(q.name, (j) => {
             js.push(j);
           });
           for (let x = 0; x < js.length; x++) {
