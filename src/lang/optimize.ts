@@ -35,8 +35,18 @@ interface Block {
   start: number;
   /** index after the last op */
   end: number;
-  succs: number[];
-  preds: number[];
+  /** the blocks it goes to and comes from (read only: the one-block lists are shared) */
+  succs: readonly number[];
+  preds: readonly number[];
+}
+
+/** No blocks. */
+const NONE: readonly number[] = [];
+/** The list of block b alone, one for each b, shared by every analysis (they are only read). */
+const single: (readonly number[])[] = [];
+function one(b: number): readonly number[] {
+  while (single.length <= b) single.push([single.length]);
+  return single[b]!;
 }
 
 const CLASS_LD = 0x00;
@@ -237,7 +247,7 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
     of[i] = count - 1;
   }
   starts[count] = n;
-  const succs: number[][] = new Array<number[]>(count);
+  const succs: (readonly number[])[] = new Array<readonly number[]>(count);
   const npreds = (scratch.npreds = grown(scratch.npreds, count));
   npreds.fill(0, 0, count);
   let loops = false;
@@ -251,7 +261,7 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
       if (p !== undefined) t = of[p]!;
     }
     const fall = !ends(last) && end < n;
-    const s = t < 0 ? (fall ? [b + 1] : []) : fall ? [t, b + 1] : [t];
+    const s = t < 0 ? (fall ? one(b + 1) : NONE) : fall ? [t, b + 1] : one(t);
     succs[b] = s;
     for (let k = 0; k < s.length; k++) {
       npreds[s[k]!]!++;
@@ -259,16 +269,20 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
     }
   }
   // predecessors in the order of the blocks they come from (then target before fallthrough)
-  const preds: number[][] = new Array<number[]>(count);
+  // (a block reached from one other has the shared list of it; npreds becomes where the next goes
+  // in the others', -1 for those)
+  const preds: (readonly number[])[] = new Array<readonly number[]>(count);
   for (let b = 0; b < count; b++) {
-    preds[b] = new Array<number>(npreds[b]!);
-    npreds[b] = 0;
+    const k = npreds[b]!;
+    preds[b] = k <= 1 ? NONE : new Array<number>(k);
+    npreds[b] = k === 1 ? -1 : 0;
   }
   for (let b = 0; b < count; b++) {
     const s = succs[b]!;
     for (let k = 0; k < s.length; k++) {
       const x = s[k]!;
-      preds[x]![npreds[x]!++] = b;
+      if (npreds[x] === -1) preds[x] = one(b);
+      else (preds[x] as number[])[npreds[x]!++] = b;
     }
   }
   const list: Block[] = new Array<Block>(count);
