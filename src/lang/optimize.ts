@@ -1324,9 +1324,22 @@ function analyse(
       for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
       if (s === undefined) continue;
       ins[n] = s;
-      const out = s.slice();
-      if (found !== undefined && !loops) walk(ops, b, out, found);
-      else for (let k = b.start; k < b.end; k++) step(out, ops[k]!.insn);
+      let out: (Fact | undefined)[];
+      if (found !== undefined && !loops) walk(ops, b, (out = s.slice()), found);
+      else {
+        // jumps (not calls) change nothing: a block of them alone leaves the state it was given,
+        // shared (states are never changed in place), and the copy is made at the first op that may
+        out = s;
+        for (let k = b.start; k < b.end; k++) {
+          const i = ops[k]!.insn;
+          if (out === s) {
+            const c = i.code & 7;
+            if ((c === CLASS_JMP || c === CLASS_JMP32) && i.code !== CALL) continue;
+            out = s.slice();
+          }
+          step(out, i);
+        }
+      }
       if (!sameState(out, outs[n])) {
         outs[n] = out;
         changed = true;
