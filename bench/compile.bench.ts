@@ -10,7 +10,8 @@
  * Also a program that reads the kernel's types (tp_btf, task_struct fields) against its C twin over
  * vmlinux.h. Also prints the parser's share and the instructions with and without the optimizer, and
  * `compile()` of one large generated function (a 400-case switch, ~5,200 instructions), where a
- * cost that grows faster than the function shows (warm, and its first call).
+ * cost that grows faster than the function shows (warm, and its first call), and of a long one (a
+ * 3,000-case switch, ~44,000 instructions).
  *
  * Run: `npm run bench -- compile` (builds dist first).
  */
@@ -218,6 +219,19 @@ for (let i = 0; i < 10; i++) {
   compile(large, { file: "large.ts", optimize: false });
   if (i >= 5) largePlainTimes.push(performance.now() - t0);
 }
+// ---- a long function: a 3,000-case switch (~44,000 instructions, far jumps through gotol), where
+// what the optimizer does per change shows (the median of 3 calls after 2, the first one apart)
+const LONG_CASES = Number(process.env.COMPILE_BENCH_LONG_CASES ?? 3000);
+const long = largeSwitch(LONG_CASES);
+const longTimes: number[] = [];
+t0 = performance.now();
+let longOut = compile(long, { file: "long.ts" });
+const longFirst = performance.now() - t0;
+for (let i = 0; i < 4; i++) {
+  t0 = performance.now();
+  longOut = compile(long, { file: "long.ts" });
+  if (i >= 1) longTimes.push(performance.now() - t0);
+}
 const count = (m: typeof once) => m.programs.reduce((n, p) => n + p.insns.length, 0);
 
 // ---- whole process
@@ -272,5 +286,8 @@ console.log(
 console.log(`instructions   ${count(once)} optimized, ${count(plain)} without the optimizer`);
 console.log(
   `large function compile() ${ms(median(largeTimes))} ms warm (first call ${ms(largeFirst)} ms) for a ${CASES}-case switch (${count(largeOut)} instructions optimized); without the optimizer ${ms(median(largePlainTimes))} ms warm`,
+);
+console.log(
+  `long function  compile() ${ms(median(longTimes))} ms warm (first call ${ms(longFirst)} ms) for a ${LONG_CASES}-case switch (${count(longOut)} instructions optimized)`,
 );
 printNodeStart(t);

@@ -26,7 +26,7 @@ import type { Item } from "./function.js";
 interface Op {
   insn: Instruction;
   pre: Item[];
-  /** its index in the ops, kept up to date by the jump rewrites only */
+  /** its place in the jump rewrites' buffer ({@link GapOps}), kept up to date by them only */
   pos?: number;
 }
 
@@ -35,8 +35,18 @@ interface Block {
   start: number;
   /** index after the last op */
   end: number;
-  succs: number[];
-  preds: number[];
+  /** the blocks it goes to and comes from (read only: the one-block lists are shared) */
+  succs: readonly number[];
+  preds: readonly number[];
+}
+
+/** No blocks. */
+const NONE: readonly number[] = [];
+/** The list of block b alone, one for each b, shared by every analysis (they are only read). */
+const single: (readonly number[])[] = [];
+function one(b: number): readonly number[] {
+  while (single.length <= b) single.push([single.length]);
+  return single[b]!;
 }
 
 const CLASS_LD = 0x00;
@@ -237,7 +247,7 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
     of[i] = count - 1;
   }
   starts[count] = n;
-  const succs: number[][] = new Array<number[]>(count);
+  const succs: (readonly number[])[] = new Array<readonly number[]>(count);
   const npreds = (scratch.npreds = grown(scratch.npreds, count));
   npreds.fill(0, 0, count);
   let loops = false;
@@ -251,7 +261,7 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
       if (p !== undefined) t = of[p]!;
     }
     const fall = !ends(last) && end < n;
-    const s = t < 0 ? (fall ? [b + 1] : []) : fall ? [t, b + 1] : [t];
+    const s = t < 0 ? (fall ? one(b + 1) : NONE) : fall ? [t, b + 1] : one(t);
     succs[b] = s;
     for (let k = 0; k < s.length; k++) {
       npreds[s[k]!]!++;
@@ -259,16 +269,20 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
     }
   }
   // predecessors in the order of the blocks they come from (then target before fallthrough)
-  const preds: number[][] = new Array<number[]>(count);
+  // (a block reached from one other has the shared list of it; npreds becomes where the next goes
+  // in the others', -1 for those)
+  const preds: (readonly number[])[] = new Array<readonly number[]>(count);
   for (let b = 0; b < count; b++) {
-    preds[b] = new Array<number>(npreds[b]!);
-    npreds[b] = 0;
+    const k = npreds[b]!;
+    preds[b] = k <= 1 ? NONE : new Array<number>(k);
+    npreds[b] = k === 1 ? -1 : 0;
   }
   for (let b = 0; b < count; b++) {
     const s = succs[b]!;
     for (let k = 0; k < s.length; k++) {
       const x = s[k]!;
-      preds[x]![npreds[x]!++] = b;
+      if (npreds[x] === -1) preds[x] = one(b);
+      else (preds[x] as number[])[npreds[x]!++] = b;
     }
   }
   const list: Block[] = new Array<Block>(count);
@@ -387,19 +401,183 @@ let labelSerial = 0;
 
 /** The label in front of op `i`, added when it has none. */
 function labelAt(ops: Op[], i: number): string {
-  const pre = ops[i]!.pre;
+  return labelOn(ops[i]!);
+}
+
+/** The label in front of an op, added when it has none. */
+function labelOn(op: Op): string {
+  const pre = op.pre;
   for (let k = 0; k < pre.length; k++) {
     const p = pre[k]!;
     if (p.kind === "label") return p.name;
   }
   const name = `opt_${labelSerial++}`;
-  ops[i]!.pre.push({ kind: "label", name });
+  pre.push({ kind: "label", name });
   edits++;
   return name;
 }
 
+/**
+ * The ops as the jump rewrites edit them: an array with a gap at the last place edited (a gap
+ * buffer). The rewrites go through the function mostly in order, so an edit moves the gap by the
+ * distance from the one before, not every op after it as an array's splice does; each op's `pos`
+ * is its place in the buffer, kept right as the gap moves, so an op's index is found at once.
+ */
+class GapOps {
+  private buf: Op[];
+  /** the gap is buf[lo..hi) */
+  private lo: number;
+  private hi: number;
+
+  constructor(ops: readonly Op[]) {
+    const n = ops.length;
+    const buf = new Array<Op>(n + 64);
+    for (let i = 0; i < n; i++) {
+      const op = ops[i]!;
+      op.pos = i;
+      buf[i] = op;
+    }
+    this.buf = buf;
+    this.lo = n;
+    this.hi = n + 64;
+  }
+
+  /** The number of ops. */
+  get size(): number {
+    return this.buf.length - this.hi + this.lo;
+  }
+
+  /** Op i, undefined past the end. */
+  at(i: number): Op | undefined {
+    if (i < this.lo) return this.buf[i];
+    const k = i + this.hi - this.lo;
+    return k < this.buf.length ? this.buf[k] : undefined;
+  }
+
+  /** The index of an op of the function. */
+  indexOf(op: Op): number {
+    const p = op.pos;
+    if (p !== undefined && this.buf[p] === op) {
+      if (p < this.lo) return p;
+      if (p >= this.hi) return p - this.hi + this.lo;
+    }
+    for (let i = 0; i < this.size; i++) if (this.at(i) === op) return i; // not reached
+    return -1;
+  }
+
+  /** Moves the gap to start at index p. */
+  private gapTo(p: number): void {
+    const buf = this.buf;
+    if (p < this.lo) {
+      let w = this.hi;
+      for (let r = this.lo - 1; r >= p; r--) {
+        const op = buf[r]!;
+        op.pos = --w;
+        buf[w] = op;
+      }
+      this.hi = w;
+      this.lo = p;
+    } else if (p > this.lo) {
+      let w = this.lo;
+      const end = this.hi + p - this.lo;
+      for (let r = this.hi; r < end; r++) {
+        const op = buf[r]!;
+        op.pos = w;
+        buf[w++] = op;
+      }
+      this.lo = p;
+      this.hi = end;
+    }
+  }
+
+  /** Replaces `del` ops at p with `add`; returns the ops removed. */
+  splice(p: number, del: number, add: readonly Op[]): Op[] {
+    this.gapTo(p);
+    const gone = this.buf.slice(this.hi, this.hi + del);
+    this.hi += del;
+    if (this.hi - this.lo < add.length) {
+      // a larger gap: the ops after it move to the end of a longer buffer
+      const old = this.buf;
+      const after = old.length - this.hi;
+      const grow = Math.max(add.length, 64, old.length >> 2);
+      const buf = new Array<Op>(old.length + grow);
+      for (let i = 0; i < this.lo; i++) buf[i] = old[i]!;
+      const hi = buf.length - after;
+      for (let i = 0; i < after; i++) {
+        const op = old[this.hi + i]!;
+        op.pos = hi + i;
+        buf[hi + i] = op;
+      }
+      this.buf = buf;
+      this.hi = hi;
+    }
+    for (let k = 0; k < add.length; k++) {
+      const op = add[k]!;
+      op.pos = this.lo;
+      this.buf[this.lo++] = op;
+    }
+    return gone;
+  }
+
+  /** Writes the ops into `out`, in order. */
+  into(out: Op[]): void {
+    const n = this.size;
+    out.length = n;
+    for (let i = 0; i < this.lo; i++) out[i] = this.buf[i]!;
+    for (let i = this.lo; i < n; i++) out[i] = this.buf[i + this.hi - this.lo]!;
+  }
+}
+
 function retarget(i: Instruction, label: string): Instruction {
   return { ...i, ref: { kind: "label", name: label } };
+}
+
+/**
+ * The jumps to each label, in the order they were added (as a set keeps them): most labels have
+ * one, kept as the op itself; a few, in an array; many, in a set. (A set for each label of a long
+ * function is many objects for the garbage collector to copy.)
+ */
+class Jumpers {
+  private by = new Map<string, Op | Op[] | Set<Op>>();
+
+  count(label: string): number {
+    const j = this.by.get(label);
+    if (j === undefined) return 0;
+    if (j instanceof Set) return j.size;
+    return Array.isArray(j) ? j.length : 1;
+  }
+
+  add(label: string, op: Op): void {
+    const j = this.by.get(label);
+    if (j === undefined) this.by.set(label, op);
+    else if (j instanceof Set) j.add(op);
+    else if (Array.isArray(j)) {
+      if (j.includes(op)) return;
+      if (j.length < 8) j.push(op);
+      else this.by.set(label, new Set([...j, op]));
+    } else if (j !== op) this.by.set(label, [j, op]);
+  }
+
+  remove(label: string, op: Op): void {
+    const j = this.by.get(label);
+    if (j === undefined) return;
+    if (j instanceof Set) j.delete(op);
+    else if (Array.isArray(j)) {
+      const k = j.indexOf(op);
+      if (k >= 0) j.splice(k, 1);
+    } else if (j === op) this.by.delete(label);
+  }
+
+  each(label: string, f: (op: Op) => void): void {
+    const j = this.by.get(label);
+    if (j === undefined) return;
+    if (j instanceof Set)
+      j.forEach((op) => {
+        f(op);
+      });
+    else if (Array.isArray(j)) for (let k = 0; k < j.length; k++) f(j[k]!);
+    else f(j);
+  }
 }
 
 /** Whether the op ends a block for the merge of exit blocks: a jump or `exit` (not a call). */
@@ -421,45 +599,36 @@ const targetOf = (i: Instruction) => (i.code === CALL ? undefined : labelOf(i));
  * the first block a change may have touched. The rewrites are made in the same order as the full
  * scans make them, so the output is the same, op for op and label for label.
  */
-function rewriteJumps(ops: Op[], tail: Item[]): boolean {
+function rewriteJumps(list: Op[], tail: Item[]): boolean {
+  const ops = new GapOps(list);
   /** the op each label is in front of */
   const holder = new Map<string, Op>();
   /** the jumps to each label */
-  const jumpers = new Map<string, Set<Op>>();
+  const jumpers = new Jumpers();
   /** the jumps that may have a rewrite to make (besides those from `fresh` on) */
   const dirty = new Set<Op>();
   /** ops from here on have not been checked yet */
   let fresh = 0;
-  /** the ops before this index have their `pos` right; those after it are numbered when asked */
-  let numbered = 0;
-  const renumber = (from: number) => {
-    if (from < numbered) numbered = from;
-  };
   /** The index of an op in the ops. */
-  const posOf = (op: Op): number => {
-    const p = op.pos;
-    if (p !== undefined && p < numbered && ops[p] === op) return p;
-    while (numbered < ops.length) {
-      const o = ops[numbered]!;
-      o.pos = numbered++;
-      if (o === op) return o.pos;
-    }
-    return ops.indexOf(op); // not reached: every op asked about is in the function
-  };
-  for (let n = 0; n < ops.length; n++) {
-    const op = ops[n]!;
+  const posOf = (op: Op): number => ops.indexOf(op);
+  // where each label is, and the jumps to each (from the ops as given, which the buffer copied)
+  for (let n = 0; n < list.length; n++) {
+    const op = list[n]!;
     const pre = op.pre;
     for (let k = 0; k < pre.length; k++) {
       const p = pre[k]!;
       if (p.kind === "label") holder.set(p.name, op);
     }
+    const to = targetOf(op.insn);
+    if (to === undefined) continue;
+    jumpers.add(to, op);
   }
-  const refs = (label: string) => jumpers.get(label)?.size ?? 0;
-  const fallen = (p: number) => p > 0 && !ends(ops[p - 1]!.insn);
+  const refs = (label: string) => jumpers.count(label);
+  const fallen = (p: number) => p > 0 && !ends(ops.at(p - 1)!.insn);
   /** how many places lead to op p: jumps to its labels, and the fallthrough */
   const entries = (p: number) => {
     let n = fallen(p) ? 1 : 0;
-    const pre = ops[p]!.pre;
+    const pre = ops.at(p)!.pre;
     for (let k = 0; k < pre.length; k++) {
       const q = pre[k]!;
       if (q.kind === "label") n += refs(q.name);
@@ -508,7 +677,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     const pre = op.pre;
     for (let k = 0; k < pre.length; k++) {
       const q = pre[k]!;
-      if (q.kind === "label") jumpers.get(q.name)?.forEach(mark);
+      if (q.kind === "label") jumpers.each(q.name, mark);
     }
   };
   /**
@@ -518,16 +687,16 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
    * jump or `exit`).
    */
   const around = (p: number) => {
-    for (let k = Math.max(0, p - 2); k <= p + 1 && k < ops.length; k++)
-      if (targetOf(ops[k]!.insn) !== undefined) mark(ops[k]!);
-    for (let k = Math.max(0, p - 1); k <= p + 1 && k < ops.length; k++) {
-      const i = ops[k]!.insn;
+    for (let k = Math.max(0, p - 2); k <= p + 1 && k < ops.size; k++)
+      if (targetOf(ops.at(k)!.insn) !== undefined) mark(ops.at(k)!);
+    for (let k = Math.max(0, p - 1); k <= p + 1 && k < ops.size; k++) {
+      const i = ops.at(k)!.insn;
       if (
         (k === p && (i.code === JA || i.code === EXIT)) ||
-        (k > 0 && ends(ops[k - 1]!.insn)) ||
+        (k > 0 && ends(ops.at(k - 1)!.insn)) ||
         ((i.code === MOV64_K || i.code === MOV32_K) && i.dst === 0 && entries(k) === 1)
       )
-        markJumpers(ops[k]!);
+        markJumpers(ops.at(k)!);
     }
   };
 
@@ -558,25 +727,15 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
 
   /** Counts a jump of `op` to `label` (d = 1) or its end (d = -1). */
   const link = (op: Op, label: string, d: 1 | -1) => {
-    let set = jumpers.get(label);
-    if (set === undefined) jumpers.set(label, (set = new Set()));
-    const before = set.size;
-    if (d > 0) set.add(op);
-    else set.delete(op);
+    const before = jumpers.count(label);
+    if (d > 0) jumpers.add(label, op);
+    else jumpers.remove(label, op);
     const at = holder.get(label);
     if (at === undefined) return;
     // reached or not any more: the merge looks at it again
-    if ((before === 0) !== (set.size === 0) && !reachedBesides(at, label)) unsee(posOf(at));
+    if ((before === 0) !== (jumpers.count(label) === 0) && !reachedBesides(at, label)) unsee(posOf(at));
     if (entries(posOf(at)) === 1) markJumpers(at);
   };
-  for (let n = 0; n < ops.length; n++) {
-    const op = ops[n]!;
-    const to = targetOf(op.insn);
-    if (to === undefined) continue;
-    let set = jumpers.get(to);
-    if (set === undefined) jumpers.set(to, (set = new Set()));
-    set.add(op);
-  }
   /** Replaces an op's instruction. */
   const setInsn = (op: Op, insn: Instruction) => {
     const old = op.insn;
@@ -591,13 +750,13 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     const jumpish = (i: Instruction) => isJmpClass(i) && i.code !== CALL && i.code !== EXIT;
     if (!jumpish(old) || !jumpish(insn)) unsee(posOf(op));
   };
-  const endsLast = () => ops.length > 0 && ends(ops[ops.length - 1]!.insn);
+  const endsLast = () => ops.size > 0 && ends(ops.at(ops.size - 1)!.insn);
   /** Replaces `del` ops at p with `add`. */
   const splice = (p: number, del: number, add: Op[]) => {
     unsee(p);
     const ended = endsLast();
     for (let k = p; k < p + del; k++) {
-      const op = ops[k]!;
+      const op = ops.at(k)!;
       const to = targetOf(op.insn);
       if (to !== undefined) link(op, to, -1);
       dirty.delete(op);
@@ -607,8 +766,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
         if (q.kind === "label" && holder.get(q.name) === op) holder.delete(q.name);
       }
     }
-    ops.splice(p, del, ...add);
-    renumber(p);
+    ops.splice(p, del, add);
     if (fresh > p) fresh = fresh >= p + del ? fresh - del + add.length : p + add.length;
     for (let n = 0; n < add.length; n++) {
       const op = add[n]!;
@@ -629,8 +787,8 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
   };
   /** Removes op p, its labels and marks moving to the next op. */
   const removeAt = (p: number) => {
-    const gone = ops[p]!;
-    const next = ops[p + 1];
+    const gone = ops.at(p)!;
+    const next = ops.at(p + 1);
     if (next !== undefined) prependTo(next.pre, gone.pre);
     else prependTo(tail, gone.pre);
     const pre = gone.pre;
@@ -639,19 +797,19 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       if (q.kind !== "label") continue;
       if (next !== undefined) holder.set(q.name, next);
       else holder.delete(q.name);
-      jumpers.get(q.name)?.forEach(mark);
+      jumpers.each(q.name, mark);
     }
     splice(p, 1, []);
   };
 
   /** Checks the jump at op i: 0 when it has no rewrite to make, 1 when made in place, 2 when ops moved. */
   const check = (i: number): 0 | 1 | 2 => {
-    const op = ops[i]!;
+    const op = ops.at(i)!;
     let insn = op.insn;
     let to = targetOf(insn);
     if (to === undefined) return 0;
     let t = posOf(holder.get(to)!);
-    let hop = ops[t]!.insn;
+    let hop = ops.at(t)!.insn;
     let made: 0 | 1 = 0;
     // a jump to a jump goes straight there
     let hops = 0;
@@ -661,7 +819,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       insn = op.insn;
       to = next;
       t = posOf(holder.get(to)!);
-      hop = ops[t]!.insn;
+      hop = ops.at(t)!.insn;
       made = 1;
     }
     // the next scan goes on where this one stopped
@@ -672,15 +830,14 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
         return 2;
       }
       // goto L; <code nobody falls into, ending in a jump or exit>; L:  ->  the code moves to the end
-      if (t > i + 1 && ends(ops[t - 1]!.insn) && endsLast()) {
+      if (t > i + 1 && ends(ops.at(t - 1)!.insn) && endsLast()) {
         unsee(i + 1);
-        const moved = ops.splice(i + 1, t - i - 1);
-        ops.push(...moved);
-        renumber(i + 1);
+        const moved = ops.splice(i + 1, t - i - 1, []);
+        ops.splice(ops.size, 0, moved);
         // what follows is checked again from here on
         if (fresh > i + 1) fresh = i + 1;
         around(i + 1);
-        around(ops.length - moved.length);
+        around(ops.size - moved.length);
         return 2;
       }
       // a jump to `exit`, or to `r0 = K; exit` reached from here only: copy it
@@ -692,13 +849,13 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       if (
         (hop.code === MOV64_K || hop.code === MOV32_K) &&
         hop.dst === 0 &&
-        ops[t + 1]?.insn.code === EXIT &&
-        ops[t + 1]!.pre.length === 0 &&
+        ops.at(t + 1)?.insn.code === EXIT &&
+        ops.at(t + 1)!.pre.length === 0 &&
         entries(t) === 1
       ) {
         setInsn(op, hop);
         dirty.delete(op);
-        splice(i + 1, 0, [{ insn: ops[t + 1]!.insn, pre: [] }]);
+        splice(i + 1, 0, [{ insn: ops.at(t + 1)!.insn, pre: [] }]);
         around(i);
         return 2;
       }
@@ -708,7 +865,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
         return 2;
       }
       // if c goto A; goto B; A:  ->  if !c goto B; A:
-      const next = ops[i + 1];
+      const next = ops.at(i + 1);
       const neg = NEGATE[insn.code & 0xf0];
       if (
         neg !== undefined &&
@@ -732,15 +889,15 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
    * jump there). False when none repeats.
    */
   const mergeOnce = (): boolean => {
-    let b = Math.min(mergeFrom, ops.length);
-    while (b > 0 && (b === ops.length || !labelled(ops[b]!)) && !resets(ops[b - 1]!.insn)) b--;
+    let b = Math.min(mergeFrom, ops.size);
+    while (b > 0 && (b === ops.size || !labelled(ops.at(b)!)) && !resets(ops.at(b - 1)!.insn)) b--;
     while (seenOps.length > 0 && posOf(seenOps[seenOps.length - 1]!) >= b) {
       seenOps.pop();
       seen.delete(seenKeys.pop()!);
     }
     const reached = (i: number) => {
       if (fallen(i)) return true;
-      const pre = ops[i]!.pre;
+      const pre = ops.at(i)!.pre;
       for (let k = 0; k < pre.length; k++) {
         const q = pre[k]!;
         if (q.kind === "label" && refs(q.name) > 0) return true;
@@ -748,8 +905,8 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       return false;
     };
     let start = b;
-    for (let i = b; i < ops.length; i++) {
-      const op = ops[i]!;
+    for (let i = b; i < ops.size; i++) {
+      const op = ops.at(i)!;
       if (i > start && op.pre.length > 0 && labelled(op)) start = i;
       const code = op.insn.code;
       // resets(op.insn), written out (this looks at every op of the function)
@@ -763,33 +920,33 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       if (i - from > 2 || !reached(from)) continue;
       let key = "";
       for (let k = from; k <= i; k++) {
-        const o = ops[k]!.insn;
+        const o = ops.at(k)!.insn;
         key += `${o.code},${o.dst},${o.src},${o.off},${o.imm},${o.imm2 ?? ""},${o.ref?.name ?? ""};`;
       }
       const first = seen.get(key);
       if (first === undefined) {
-        seen.set(key, ops[from]!);
-        seenOps.push(ops[from]!);
+        seen.set(key, ops.at(from)!);
+        seenOps.push(ops.at(from)!);
         seenKeys.push(key);
         continue;
       }
-      const label = labelAt(ops, posOf(first));
+      const label = labelOn(first);
       if (!holder.has(label)) holder.set(label, first);
       const fallsIn = fallen(from);
       // a one-instruction copy is no bigger than the jump that would replace it
       if (fallsIn && i === from) continue;
       // the blocks before this one stay looked at (what the merge changes, it forgets)
       mergeFrom = from;
-      if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops[from]!.pre }]);
+      if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops.at(from)!.pre }]);
       else {
         let named = false;
-        const pre = ops[from]!.pre;
+        const pre = ops.at(from)!.pre;
         for (let k = 0; k < pre.length; k++) {
           const q = pre[k]!;
           if (q.kind !== "label") continue;
           named = true;
           const js: Op[] = [];
-          jumpers.get(q.name)?.forEach((j) => {
+          jumpers.each(q.name, (j) => {
             js.push(j);
           });
           for (let x = 0; x < js.length; x++) {
@@ -803,7 +960,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
       }
       return true;
     }
-    mergeFrom = ops.length;
+    mergeFrom = ops.size;
     return false;
   };
 
@@ -819,15 +976,15 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     let moved = false;
     for (;;) {
       // targetOf(...) === undefined, written out (this looks at every op of the function)
-      for (; fresh < ops.length; fresh++) {
-        const i = ops[fresh]!.insn;
+      for (; fresh < ops.size; fresh++) {
+        const i = ops.at(fresh)!.insn;
         if (i.code !== CALL && i.ref !== undefined && i.ref.kind === "label") break;
       }
-      while (heap.length > 0 && (heap[0]! < cursor || !dirty.has(ops[heap[0]!]!))) pop();
-      const p = Math.min(heap.length > 0 ? heap[0]! : ops.length, Math.max(fresh, cursor));
-      if (p >= ops.length) break;
+      while (heap.length > 0 && (heap[0]! < cursor || !dirty.has(ops.at(heap[0]!)!))) pop();
+      const p = Math.min(heap.length > 0 ? heap[0]! : ops.size, Math.max(fresh, cursor));
+      if (p >= ops.size) break;
       if (heap.length > 0 && heap[0] === p) pop();
-      dirty.delete(ops[p]!);
+      dirty.delete(ops.at(p)!);
       if (p >= fresh) fresh = p + 1;
       cursor = p + 1;
       const r = check(p);
@@ -840,6 +997,7 @@ function rewriteJumps(ops: Op[], tail: Item[]): boolean {
     if (moved || mergeOnce() || made) changed = true;
     else break;
   }
+  ops.into(list);
   return changed;
 }
 
@@ -873,19 +1031,26 @@ function reach(list: readonly Block[], seen: Int32Array): boolean {
  * is reached (dropping blocks nothing reaches leaves every other block reached).
  */
 function cleanup(ops: Op[], tail: Item[]): boolean {
-  const { list } = analysed(ops);
-  const seen = (scratch.seen = grown(scratch.seen, list.length));
-  const dropped = !reach(list, seen);
-  if (dropped) {
-    // the blocks go with their labels and marks (nothing jumps there from what is reached)
-    let w = 0;
-    for (let n = 0; n < list.length; n++) {
-      const b = list[n]!;
-      if (seen[n]) for (let k = b.start; k < b.end; k++) ops[w++] = ops[k]!;
+  // the blocks nothing reaches, unless every block was reached when this pass last ran and only
+  // passes that leave the flow as it is (dead code, coalescing) changed the ops since
+  let dropped = false;
+  if (!flowKept) {
+    const { list } = analysed(ops);
+    const seen = (scratch.seen = grown(scratch.seen, list.length));
+    dropped = !reach(list, seen);
+    if (dropped) {
+      // the blocks go with their labels and marks (nothing jumps there from what is reached)
+      let w = 0;
+      for (let n = 0; n < list.length; n++) {
+        const b = list[n]!;
+        if (seen[n]) for (let k = b.start; k < b.end; k++) ops[w++] = ops[k]!;
+      }
+      ops.length = w;
     }
-    ops.length = w;
   }
   if (!rewriteJumps(ops, tail)) {
+    // every block is reached (the rest were dropped)
+    flowKept = true;
     settled = dropped;
     return dropped;
   }
@@ -895,8 +1060,16 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
   const a = analysed(ops);
   a.edits = edits + 1;
   settled = reach(a.list, (scratch.seen = grown(scratch.seen, a.list.length)));
+  flowKept = settled;
   return true;
 }
+
+/**
+ * Every block is reached from the first one: set by {@link cleanup} when it knows so, and cleared
+ * by the passes that change the flow (values decides jumps and threads them). Dead code and
+ * coalescing remove only instructions that do not jump, and rename registers, which leaves it so.
+ */
+let flowKept = false;
 
 // ------------------------------------------------------------------ values
 
@@ -1151,9 +1324,22 @@ function analyse(
       for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
       if (s === undefined) continue;
       ins[n] = s;
-      const out = s.slice();
-      if (found !== undefined && !loops) walk(ops, b, out, found);
-      else for (let k = b.start; k < b.end; k++) step(out, ops[k]!.insn);
+      let out: (Fact | undefined)[];
+      if (found !== undefined && !loops) walk(ops, b, (out = s.slice()), found);
+      else {
+        // jumps (not calls) change nothing: a block of them alone leaves the state it was given,
+        // shared (states are never changed in place), and the copy is made at the first op that may
+        out = s;
+        for (let k = b.start; k < b.end; k++) {
+          const i = ops[k]!.insn;
+          if (out === s) {
+            const c = i.code & 7;
+            if ((c === CLASS_JMP || c === CLASS_JMP32) && i.code !== CALL) continue;
+            out = s.slice();
+          }
+          step(out, i);
+        }
+      }
       if (!sameState(out, outs[n])) {
         outs[n] = out;
         changed = true;
@@ -1354,10 +1540,7 @@ const d0 = (i: Instruction) => i.dst;
  * The passes' tables, kept from one call to the next (cold code pays for every allocation):
  * each grows to the largest function seen and is filled anew by each call.
  */
-const scratch: Record<
-  "parent" | "before" | "out" | "fixed" | "gone" | "of" | "starts" | "npreds" | "dead" | "seen",
-  Int32Array
-> = {
+const scratch: Record<string, Int32Array> = {
   of: new Int32Array(0),
   seen: new Int32Array(0),
   dead: new Int32Array(0),
@@ -1368,6 +1551,10 @@ const scratch: Record<
   out: new Int32Array(0),
   fixed: new Int32Array(0),
   gone: new Int32Array(0),
+  witness: new Int32Array(0),
+  regs: new Int32Array(0),
+  asleep: new Int32Array(0),
+  filed: new Int32Array(0),
 };
 
 /** Coalescing's definitions current at one point, a register's each (r0..r10). */
@@ -1484,49 +1671,84 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     web: number;
     m: number;
   }[] = [];
-  /** Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there. */
-  const rename = (s: number, web: number, d: number, m: number): boolean => {
+  /**
+   * What renaming register `s` to `d` over `web` does at op k (one of the web's ops): -1 when d is
+   * not free there (or a field would belong to the web on one side only), else which fields to
+   * rename (1: dst, 2: src; 4 when it is renamed at all).
+   */
+  const visit = (k: number, s: number, d: number, web: number): number => {
     const bitS = 1 << s;
     const bitD = 1 << d;
-    const renames: { k: number; dst: boolean; src: boolean }[] = [];
-    let ok = true;
+    const df = D[k]!;
+    const u = U[k]!;
+    const liveAfter = after[k]!;
+    const liveBefore = (liveAfter & ~df) | u;
+    // most instructions neither name nor carry either register
+    if (((df | liveBefore | liveAfter) & (bitS | bitD)) === 0) return 0;
+    const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
+    const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
+    const reads = (u & bitS) !== 0 && inWeb;
+    const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb);
+    const wIn = (liveBefore & bitS) !== 0 && inWeb;
+    if (isDef && liveAfter & bitD) return -1;
+    if (wOut && (df & bitD || liveAfter & bitD)) return -1;
+    if (wIn && liveBefore & bitD) return -1;
+    if (!isDef && !reads) return 0;
+    // which fields name s: dst (read, written or both) and src (read)
+    const i = ops[k]!.insn;
+    const c = cls(i);
+    const aluRead = (c === CLASS_ALU || c === CLASS_ALU64) && (i.code & 0xf0) !== 0xb0;
+    const dstReads =
+      i.dst === s && (aluRead || c === CLASS_ST || c === CLASS_STX || (isJmpClass(i) && isCond(i)));
+    const dstWrites = i.dst === s && (df & bitS) !== 0;
+    const srcReads =
+      i.src === s &&
+      (c === CLASS_LDX ||
+        c === CLASS_STX ||
+        ((c === CLASS_ALU || c === CLASS_ALU64 || isCond(i)) && (i.code & 0x08) !== 0));
+    // a field read and written must belong to the web on both sides
+    if (dstReads && dstWrites && reads !== isDef) return -1;
+    if (dstReads && !reads && !isDef) return 0;
+    return 4 | ((dstReads && reads) || (dstWrites && isDef) ? 1 : 0) | (srcReads && reads ? 2 : 0);
+  };
+  /**
+   * The op where the last try of each move (2m: renaming its source, 2m+1: its destination) found
+   * the other register not free, or -1. A move is tried again each round, mostly with nothing
+   * changed around it: that op is looked at first, and when the register is still not free there
+   * the rename is not made (the answer is the same whichever op of the web says no).
+   */
+  const witness = (scratch.witness = grown(scratch.witness, 2 * n));
+  witness.fill(-1, 0, 2 * n);
+  /** Whether op k is one of the web's (its ops are in order). */
+  const member = (at: readonly number[], k: number): boolean => {
+    let lo = 0;
+    let hi = at.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at[mid]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < at.length && at[lo] === k;
+  };
+  /**
+   * Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there;
+   * `w` is the move's entry in {@link witness}.
+   */
+  const rename = (s: number, web: number, d: number, m: number, w: number): boolean => {
     const at = members.get(web) ?? [];
-    for (let j = 0; j < at.length && ok; j++) {
+    const seen = witness[w]!;
+    if (seen >= 0 && seen !== m && visit(seen, s, d, web) < 0 && member(at, seen)) return false;
+    const renames: { k: number; dst: boolean; src: boolean }[] = [];
+    for (let j = 0; j < at.length; j++) {
       const k = at[j]!;
       if (k === m) continue;
-      const df = D[k]!;
-      const u = U[k]!;
-      const liveAfter = after[k]!;
-      const liveBefore = (liveAfter & ~df) | u;
-      // most instructions neither name nor carry either register
-      if (((df | liveBefore | liveAfter) & (bitS | bitD)) === 0) continue;
-      const i = ops[k]!.insn;
-      const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
-      const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
-      const reads = (u & bitS) !== 0 && inWeb;
-      const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb);
-      const wIn = (liveBefore & bitS) !== 0 && inWeb;
-      if (isDef && liveAfter & bitD) ok = false;
-      else if (wOut && (df & bitD || liveAfter & bitD)) ok = false;
-      else if (wIn && liveBefore & bitD) ok = false;
-      if (!ok || (!isDef && !reads)) continue;
-      // which fields name s: dst (read, written or both) and src (read)
-      const c = cls(i);
-      const aluRead = (c === CLASS_ALU || c === CLASS_ALU64) && (i.code & 0xf0) !== 0xb0;
-      const dstReads =
-        i.dst === s && (aluRead || c === CLASS_ST || c === CLASS_STX || (isJmpClass(i) && isCond(i)));
-      const dstWrites = i.dst === s && (df & bitS) !== 0;
-      const srcReads =
-        i.src === s &&
-        (c === CLASS_LDX ||
-          c === CLASS_STX ||
-          ((c === CLASS_ALU || c === CLASS_ALU64 || isCond(i)) && (i.code & 0x08) !== 0));
-      // a field read and written must belong to the web on both sides
-      if (dstReads && dstWrites && reads !== isDef) ok = false;
-      else if (dstReads && !reads && !isDef) continue;
-      else renames.push({ k, dst: (dstReads && reads) || (dstWrites && isDef), src: srcReads && reads });
+      const v = visit(k, s, d, web);
+      if (v < 0) {
+        witness[w] = k;
+        return false;
+      }
+      if (v !== 0) renames.push({ k, dst: (v & 1) !== 0, src: (v & 2) !== 0 });
     }
-    if (!ok) return false;
     pending.push({ renames, a: s, b: d, web, m });
     return true;
   };
@@ -1538,21 +1760,105 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const gone = (scratch.gone = grown(scratch.gone, n));
   gone.fill(0, 0, n);
   const done: number[] = [];
+  /** the moves' registers, src | dst << 4, by op (kept as renames change them) */
+  const regs = (scratch.regs = grown(scratch.regs, n));
+  for (let j = 0; j < moves.length; j++) {
+    const mv = ops[moves[j]!]!.insn;
+    regs[moves[j]!] = mv.src | (mv.dst << 4);
+  }
+  /**
+   * The moves left out of the rounds until a rename changes something they look at (they are all
+   * among the ops of the web renamed): those whose registers are the same, whose source lives on,
+   * or whose both webs are fixed (a web never stops being fixed). Such a move is skipped in every
+   * round while it sleeps, as it would be tried and found to have nothing to do.
+   */
+  const asleep = (scratch.asleep = grown(scratch.asleep, n));
+  asleep.fill(0, 0, n);
+  const woken: number[] = [];
+  /**
+   * The moves awake and not removed, by the registers they name (their mask), each group in
+   * order: a round goes through them in order, leaving out at once the groups whose registers a
+   * rename of the round touched.
+   */
+  const groups: { mask: number; ops: number[] }[] = [];
+  const groupOf = new Map<number, { mask: number; ops: number[] }>();
+  /** the mask of the group each move is in (0: in none) */
+  const filed = (scratch.filed = grown(scratch.filed, n));
+  filed.fill(0, 0, n);
+  const maskOf = (m: number) => (1 << (regs[m]! & 15)) | (1 << (regs[m]! >> 4));
+  /** Where k goes in a list in order. */
+  const place = (list: readonly number[], k: number): number => {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const file = (m: number) => {
+    const mask = maskOf(m);
+    let g = groupOf.get(mask);
+    if (g === undefined) {
+      g = { mask, ops: [] };
+      groupOf.set(mask, g);
+      groups.push(g);
+    }
+    const list = g.ops;
+    if (list.length === 0 || list[list.length - 1]! < m) list.push(m);
+    else list.splice(place(list, m), 0, m);
+    filed[m] = mask;
+  };
+  const unfile = (m: number) => {
+    const list = groupOf.get(filed[m]!)!.ops;
+    list.splice(place(list, m), 1);
+    filed[m] = 0;
+  };
+  for (let j = 0; j < moves.length; j++) file(moves[j]!);
+  /** the next move of each group in the round */
+  const next: number[] = [];
   for (let more = true; more; ) {
-    let touched = 0;
     pending.length = 0;
-    for (let j = 0; j < moves.length; j++) {
-      const m = moves[j]!;
-      if (gone[m]) continue;
-      const mv = ops[m]!.insn;
-      if (mv.dst === mv.src) continue;
-      const s = mv.src;
-      const d = mv.dst;
-      if (touched & ((1 << s) | (1 << d))) continue;
-      if (after[m]! & (1 << s)) continue;
-      const web = webBefore(m, s);
-      const dWeb = find(defId(m, d));
-      if (!(!fixed[web] && rename(s, web, d, m)) && (fixed[dWeb] || !rename(d, dWeb, s, m))) continue;
+    let touched = 0;
+    next.length = groups.length;
+    next.fill(0);
+    for (;;) {
+      // the first move in order among the groups the round did not touch
+      let g = -1;
+      let m = n;
+      for (let q = 0; q < groups.length; q++) {
+        const group = groups[q]!;
+        if (group.mask & touched) continue;
+        const list = group.ops;
+        const at = next[q]!;
+        if (at < list.length && list[at]! < m) {
+          m = list[at]!;
+          g = q;
+        }
+      }
+      if (g < 0) break;
+      next[g]!++;
+      const sd = regs[m]!;
+      const s = sd & 15;
+      const d = sd >> 4;
+      // a move skipped whatever was renamed before it sleeps until a rename changes it
+      let sleeps = d === s || (after[m]! & (1 << s)) !== 0;
+      let web = 0;
+      let dWeb = 0;
+      if (!sleeps) {
+        web = webBefore(m, s);
+        dWeb = find(defId(m, d));
+        sleeps = fixed[web] !== 0 && fixed[dWeb] !== 0;
+      }
+      if (sleeps) {
+        asleep[m] = 1;
+        groups[g]!.ops.splice(--next[g]!, 1);
+        filed[m] = 0;
+        continue;
+      }
+      if (!(!fixed[web] && rename(s, web, d, m, 2 * m)) && (fixed[dWeb] || !rename(d, dWeb, s, m, 2 * m + 1)))
+        continue;
       touched |= (1 << s) | (1 << d);
     }
     more = pending.length > 0;
@@ -1562,10 +1868,18 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       for (let ri = 0; ri < p.renames.length; ri++) {
         const r = p.renames[ri]!;
         const i = ops[r.k]!.insn;
-        ops[r.k] = { ...ops[r.k]!, insn: { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src } };
+        const insn = { ...i, dst: r.dst ? b : i.dst, src: r.src ? b : i.src };
+        ops[r.k] = { ...ops[r.k]!, insn };
+        regs[r.k] = insn.src | (insn.dst << 4);
+        // a move awake whose registers changed goes to its new group (with the moves woken)
+        if (filed[r.k] && filed[r.k] !== maskOf(r.k)) {
+          unfile(r.k);
+          woken.push(r.k);
+        }
       }
       gone[m] = 1;
       done.push(m);
+      if (filed[m]) unfile(m);
       // the move's destination dead after it: its removal changes liveness beyond the web
       if (!(after[m]! & (1 << d0(ops[m]!.insn)))) more = false;
       const x = p.web;
@@ -1575,6 +1889,10 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       const at = members.get(x) ?? [];
       for (let j = 0; j < at.length; j++) {
         const k = at[j]!;
+        if (asleep[k]) {
+          asleep[k] = 0;
+          woken.push(k);
+        }
         const df = D[k]!;
         if (df & bitA && find(defId(k, a)) === x) parent[defId(k, b)] = x;
         const outWeb = df & bitA ? find(defId(k, a)) : webBefore(k, a);
@@ -1600,6 +1918,12 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       members.delete(x);
       members.set(ry, list);
     }
+    // the moves a rename changed are tried again, in their place
+    for (let w = 0; w < woken.length; w++) {
+      const k = woken[w]!;
+      if (!filed[k] && !gone[k]) file(k);
+    }
+    woken.length = 0;
   }
   // the last round found no move to remove: a call made now would find none either
   if (pending.length === 0) settled = true;
@@ -1618,6 +1942,7 @@ export function optimize(items: readonly Item[]): Item[] {
   const parts = toOps(items);
   if (parts === undefined || parts.ops.length === 0) return [...items];
   const { ops, tail } = parts;
+  flowKept = false;
   // the count of changes at which each pass last found nothing to do (and changed nothing)
   const idle = [-1, -1, -1, -1];
   const run = (n: number, pass: (ops: Op[], tail: Item[]) => boolean): boolean => {
@@ -1636,6 +1961,7 @@ export function optimize(items: readonly Item[]): Item[] {
     for (let round = 0; round < 50; round++) {
       let changed = run(0, cleanup);
       while (run(1, values)) {
+        flowKept = false;
         changed = true;
         run(0, cleanup);
       }
