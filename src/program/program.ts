@@ -4,6 +4,7 @@ import type { InterpEnvironment } from "../interp/env.js";
 import { InterpProgram } from "../interp/program.js";
 import { decode } from "../isa/decode.js";
 import type { Instruction } from "../isa/insn.js";
+import { Errno } from "../sys/errno.js";
 import { BpfError, ClosedError, InputError } from "../sys/error.js";
 import { duplicateFd, expectFdKind, Fd } from "../sys/fd.js";
 import { enableStats, getFdById, objGet, objPin } from "../sys/obj.js";
@@ -25,6 +26,7 @@ import {
   type ProgramType,
   programTypeName,
   programTypeNumber,
+  testRunPacketProblem,
 } from "./types.js";
 import {
   type JitedProgram,
@@ -100,7 +102,11 @@ export interface ProgramSpec {
 
 /** Options of {@link Program.testRun}. */
 export interface TestRunOptions {
-  /** packet data in (for skb and XDP programs at least an Ethernet header, 14 bytes) */
+  /**
+   * packet data in (for skb and XDP programs at least an Ethernet header, 14 bytes; for the
+   * socket-buffer families, a packet whose Ethernet type says IPv4 or IPv6 also needs that whole
+   * header, or the kernel refuses it with EINVAL, and the memory back end with it)
+   */
   data?: Uint8Array;
   /** room for the data out (default: the size of `data` plus 256) */
   dataOutSize?: number;
@@ -422,8 +428,17 @@ export class Program implements Disposable {
       throw new InputError(
         `${options.env !== undefined ? "env" : "budget"} is an option of the memory back end (Program.load({ backend: "memory" })): the kernel's helpers answer from the real process, and the verifier bounds the run`,
       );
+    const packetProblem = testRunPacketProblem(this.type, data);
     if (interp !== undefined) {
       if (this.#fd.closed) throw new ClosedError(`${this.type} program (memory)`);
+      // refused as the kernel refuses it, so that the two back ends agree
+      if (packetProblem !== undefined)
+        throw new BpfError(
+          "BPF_PROG_TEST_RUN",
+          Errno.EINVAL,
+          { hint: packetProblem },
+          `${this.type} program (memory)`,
+        );
       checkUint(options.budget, "budget", Number.MAX_SAFE_INTEGER);
       if (options.env !== undefined && (typeof options.env !== "object" || options.env === null))
         throw new InputError(
@@ -450,20 +465,37 @@ export class Program implements Disposable {
         printk: r.printk,
       };
     }
-    const r = progTestRun(
-      {
-        fd: this.fd,
-        ...(data ? { dataIn: data } : {}),
-        ...(options.dataOutSize === undefined ? {} : { dataSizeOut: options.dataOutSize }),
-        ...(ctx ? { ctxIn: ctx } : {}),
-        ...(options.ctxOutSize === undefined ? {} : { ctxSizeOut: options.ctxOutSize }),
-        ...(options.repeat === undefined ? {} : { repeat: options.repeat }),
-        ...(options.flags === undefined ? {} : { flags: options.flags }),
-        ...(options.cpu === undefined ? {} : { cpu: options.cpu }),
-      },
-      { what: `${this.type} program` },
-    );
+    const r = this.#kernelTestRun(options, packetProblem);
     return { retval: r.retval, duration: r.duration, dataOut: r.dataOut, ctxOut: r.ctxOut };
+  }
+
+  /** BPF_PROG_TEST_RUN; the kernel's EINVAL for a packet it refuses for what it says, with the reason. */
+  #kernelTestRun(options: TestRunOptions, packetProblem: string | undefined) {
+    const { data, ctx } = options;
+    try {
+      return progTestRun(
+        {
+          fd: this.fd,
+          ...(data ? { dataIn: data } : {}),
+          ...(options.dataOutSize === undefined ? {} : { dataSizeOut: options.dataOutSize }),
+          ...(ctx ? { ctxIn: ctx } : {}),
+          ...(options.ctxOutSize === undefined ? {} : { ctxSizeOut: options.ctxOutSize }),
+          ...(options.repeat === undefined ? {} : { repeat: options.repeat }),
+          ...(options.flags === undefined ? {} : { flags: options.flags }),
+          ...(options.cpu === undefined ? {} : { cpu: options.cpu }),
+        },
+        { what: `${this.type} program` },
+      );
+    } catch (e) {
+      if (packetProblem !== undefined && e instanceof BpfError && e.errno === Errno.EINVAL)
+        throw new BpfError(
+          "BPF_PROG_TEST_RUN",
+          Errno.EINVAL,
+          { hint: packetProblem },
+          `${this.type} program`,
+        );
+      throw e;
+    }
   }
 
   /** What the kernel says about this program: id, name, tag, sizes, maps, run statistics. */

@@ -215,6 +215,36 @@ export function minTestRunData(type: string): number {
 }
 
 /**
+ * Why the kernel refuses this packet for a test run of a program of `type`, when it does for what
+ * the packet says rather than its length alone: the socket-buffer families (BPF_PROG_TEST_RUN's
+ * `bpf_prog_test_run_skb`) read the addresses of an IPv4 or IPv6 packet, and a packet whose
+ * Ethernet type says IPv4 (0x0800) or IPv6 (0x86dd) but which is too short for that header is
+ * refused with EINVAL (Linux 7.0, and the stable kernels it went back to; 6.18 here). Undefined
+ * when nothing is wrong.
+ */
+export function testRunPacketProblem(type: string, data: Uint8Array | undefined): string | undefined {
+  switch (type) {
+    case "socket_filter":
+    case "sched_cls":
+    case "sched_act":
+    case "cgroup_skb":
+    case "lwt_in":
+    case "lwt_out":
+    case "lwt_xmit":
+    case "lwt_seg6local":
+      break;
+    default:
+      return undefined;
+  }
+  if (data === undefined || data.byteLength < 14) return undefined;
+  const ethertype = ((data[12] as number) << 8) | (data[13] as number);
+  const header = ethertype === 0x0800 ? 20 : ethertype === 0x86dd ? 40 : 0;
+  if (data.byteLength - 14 >= header) return undefined;
+  const ip = header === 20 ? "IPv4" : "IPv6";
+  return `the packet's Ethernet type says ${ip} (0x${ethertype.toString(16).padStart(4, "0")}) but ${data.byteLength - 14} bytes follow the Ethernet header, fewer than an ${ip} header's ${header}: the kernel reads the addresses from it and refuses the packet`;
+}
+
+/**
  * What loading a program type needs beyond CAP_BPF, as the kernel's `is_net_admin_prog_type`
  * and `is_perfmon_prog_type` decide: `"net"` (CAP_NET_ADMIN), `"perfmon"` (CAP_PERFMON) or `"bpf"`.
  */
