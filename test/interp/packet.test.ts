@@ -79,7 +79,7 @@ test("packets come out of the interpreter as out of the kernel's test run", (t) 
 
 test("a packet that says IPv4 or IPv6 but is too short for that header: refused alike by the kernel and the interpreter, with why", (t) => {
   if (!needsRoot(t)) return;
-  // the kernel's own answer is the oracle (Linux 7.0 and the stable kernels it went back to)
+  // the kernel's own answer is the oracle (a 2026 fix of net/bpf/test_run.c, in the stable kernels too)
   const returnZero = "r0 = 0\nexit";
   const packet = (ethertype: number, after: number) => {
     const b = Buffer.alloc(14 + after);

@@ -159,46 +159,34 @@ function runRelaxed(
   return lengths.map((n) => prog.testRun({ data: Buffer.alloc(n) }).retval);
 }
 
+/**
+ * A socket filter around `jump` (whose label is "target"): r2 = skb->len (then `adjust`), r0 = 1,
+ * r3 = 0, and then, forward, `JUMP; <distance × r3 += 1>; exit; target: r0 = 2; exit` (the target
+ * distance + 1 ahead of the jump), or back, `goto start; target: r0 = 2; exit; start: <distance ×
+ * r3 += 1>; JUMP; exit` (distance + 3 behind it).
+ */
+function around(jump: Instruction, forward: boolean, distance: number, adjust: Item[] = []): Item[] {
+  const head = [op(ldx("w", R2, R1, 0)), ...adjust, op(mov(R0, 1)), op(mov(R3, 0))];
+  const target = [at("target"), op(mov(R0, 2)), op(exit())];
+  return forward
+    ? [...head, op(jump), ...filler(distance), op(exit()), ...target]
+    : [...head, op(ja("start")), ...target, at("start"), ...filler(distance), op(jump), op(exit())];
+}
+
 test("far jumps of each kind, forward and back, take the branch the condition says", (t) => {
-  // r2 = skb->len; r0 = 1; r3 = 0; CONDITION far; <40,000 × r3 += 1>; exit; far: r0 = 2; exit
-  const forward = (jump: Instruction): Item[] => [
-    op(ldx("w", R2, R1, 0)),
-    op(mov(R0, 1)),
-    op(mov(R3, 0)),
-    op(jump),
-    ...filler(40000),
-    op(exit()),
-    at("target"),
-    op(mov(R0, 2)),
-    op(exit()),
-  ];
-  // the same with the target before the jump: r0 = 1 ...; ja start; target: r0 = 2; exit; start: <filler>; CONDITION target; exit
-  const backward = (jump: Instruction): Item[] => [
-    op(ldx("w", R2, R1, 0)),
-    op(mov(R0, 1)),
-    op(mov(R3, 0)),
-    op(ja("start")),
-    at("target"),
-    op(mov(R0, 2)),
-    op(exit()),
-    at("start"),
-    ...filler(40000),
-    op(jump),
-    op(exit()),
-  ];
   // an inverted condition (len > 100) and one without an inverse (len & 1), on lengths either side
   const lengths = [60, 61, 120, 121];
-  for (const [name, make] of [
-    ["forward", forward],
-    ["backward", backward],
+  for (const [name, forward] of [
+    ["forward", true],
+    ["backward", false],
   ] as const) {
-    const gt = runRelaxed(t, make(jgt(R2, 100, "target")), lengths);
+    const gt = runRelaxed(t, around(jgt(R2, 100, "target"), forward, 40000), lengths);
     if (gt !== undefined) assert.deepEqual(gt, [1, 1, 2, 2], `${name} if len > 100`);
-    const set = runRelaxed(t, make(jset(R2, 1, "target")), lengths);
+    const set = runRelaxed(t, around(jset(R2, 1, "target"), forward, 40000), lengths);
     if (set !== undefined) assert.deepEqual(set, [1, 2, 1, 2], `${name} if len & 1`);
   }
   // may_goto falls through while the loop budget lasts: the verifier takes both paths, the run the first
-  const may = runRelaxed(t, forward(mayGoto("target")), lengths);
+  const may = runRelaxed(t, around(mayGoto("target"), true, 40000), lengths);
   if (may !== undefined) assert.deepEqual(may, [1, 1, 1, 1], "may_goto falls through");
 });
 
@@ -207,22 +195,8 @@ test("every condition, 64- and 32-bit, far forward and back, decides as the same
   // Ethernet header: -54, -1, 0, 1, 66 (as signed and as unsigned, as a 64-bit and a 32-bit
   // value) against 1, then the condition's jump, far (40,000 instructions) or near (10)
   const lengths = [60, 113, 114, 115, 180];
-  const program = (jump: Instruction, forward: boolean, distance: number): Item[] => {
-    const head = [op(ldx("w", R2, R1, 0)), op(sub(R2, 100)), op(mov(R0, 1)), op(mov(R3, 0))];
-    return forward
-      ? [...head, op(jump), ...filler(distance), op(exit()), at("target"), op(mov(R0, 2)), op(exit())]
-      : [
-          ...head,
-          op(ja("start")),
-          at("target"),
-          op(mov(R0, 2)),
-          op(exit()),
-          at("start"),
-          ...filler(distance),
-          op(jump),
-          op(exit()),
-        ];
-  };
+  const program = (jump: Instruction, forward: boolean, distance: number) =>
+    around(jump, forward, distance, [op(sub(R2, 100))]);
   type Condition = (dst: Register, value: number, to: string) => Instruction;
   const conditions: [string, Condition, Condition][] = [
     ["jeq", jeq, jeq32],
@@ -265,32 +239,8 @@ test("every condition, 64- and 32-bit, far forward and back, decides as the same
 
 test("the longest jumps that fit are left as they are, one more is rewritten, and both run", (t) => {
   const lengths = [60, 200];
-  // forward: the jump at slot 3, the target after F filler instructions and an exit: F + 1 ahead
-  const forward = (filler_: number): Item[] => [
-    op(ldx("w", R2, R1, 0)),
-    op(mov(R0, 1)),
-    op(mov(R3, 0)),
-    op(jgt(R2, 100, "target")),
-    ...filler(filler_),
-    op(exit()),
-    at("target"),
-    op(mov(R0, 2)),
-    op(exit()),
-  ];
-  // back: the target at slot 4, the jump at 6 + F: F + 3 behind
-  const backward = (filler_: number): Item[] => [
-    op(ldx("w", R2, R1, 0)),
-    op(mov(R0, 1)),
-    op(mov(R3, 0)),
-    op(ja("start")),
-    at("target"),
-    op(mov(R0, 2)),
-    op(exit()),
-    at("start"),
-    ...filler(filler_),
-    op(jgt(R2, 100, "target")),
-    op(exit()),
-  ];
+  const forward = (distance: number) => around(jgt(R2, 100, "target"), true, distance);
+  const backward = (distance: number) => around(jgt(R2, 100, "target"), false, distance);
   for (const [what, items, far] of [
     ["32,767 ahead", forward(32766), false],
     ["32,768 ahead", forward(32767), true],
