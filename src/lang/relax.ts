@@ -72,8 +72,11 @@ function weight(insn: Instruction): number {
 function conditionalTarget(insn: Instruction): string | undefined {
   const cls = insn.code & 0x07;
   const op = insn.code & 0xf0;
+  // Stryker disable next-line ConditionalExpression: only jumps refer to labels (the caller asks of those alone)
   if (cls !== Class.JMP && cls !== Class.JMP32) return undefined;
+  // Stryker disable next-line ConditionalExpression: ja is rewritten before this is asked; calls and exit refer to no label
   if (op === JmpOp.JA || op === JmpOp.CALL || op === JmpOp.EXIT) return undefined;
+  // Stryker disable next-line ConditionalExpression,OptionalChaining: the caller asks only of instructions referring to a label
   return insn.ref?.kind === "label" ? insn.ref.name : undefined;
 }
 
@@ -87,6 +90,7 @@ export function relaxFarJumps(items: readonly Item[]): readonly Item[] {
   let added = 0;
   for (;;) {
     // where each instruction and label is, counted as the kernel may make it (see weight)
+    // Stryker disable next-line ArrayDeclaration: a size hint only
     const at = new Array<number>(out.length);
     const labels = new Map<string, number>();
     let w = 0;
@@ -94,6 +98,7 @@ export function relaxFarJumps(items: readonly Item[]): readonly Item[] {
       const item = out[i] as Item;
       at[i] = w;
       if (item.kind === "insn") w += weight(item.insn);
+      // Stryker disable next-line ConditionalExpression: a line mark has no name, and no jump asks for the missing one
       else if (item.kind === "label") labels.set(item.name, w);
     }
     const far = new Set<number>();
@@ -102,6 +107,7 @@ export function relaxFarJumps(items: readonly Item[]): readonly Item[] {
       if (item.kind !== "insn" || item.insn.ref?.kind !== "label") continue;
       const target = labels.get(item.insn.ref.name);
       // not a conditional jump or ja, or a label the builder reports missing
+      // Stryker disable next-line ConditionalExpression: a missing label's distance is NaN, which is never far
       if (target === undefined || (conditionalTarget(item.insn) === undefined && item.insn.code !== JA))
         continue;
       const distance = target - ((at[i] as number) + weight(item.insn));
@@ -111,6 +117,7 @@ export function relaxFarJumps(items: readonly Item[]): readonly Item[] {
     const next: Item[] = [];
     for (let i = 0; i < out.length; i++) {
       const item = out[i] as Item;
+      // Stryker disable next-line ConditionalExpression: only instructions are ever marked far
       if (!far.has(i) || item.kind !== "insn") {
         next.push(item);
         continue;
@@ -121,6 +128,7 @@ export function relaxFarJumps(items: readonly Item[]): readonly Item[] {
         continue;
       }
       const target = conditionalTarget(insn) as string;
+      // Stryker disable next-line UpdateOperator: counting down names the labels as uniquely
       const skip = `far.${added++}`;
       const toTarget: Instruction = {
         code: GOTOL,
@@ -141,6 +149,7 @@ export function relaxFarJumps(items: readonly Item[]): readonly Item[] {
           { kind: "label", name: skip },
         );
       } else {
+        // Stryker disable next-line UpdateOperator: as above
         const near = `far.${added++}`;
         next.push(
           { kind: "insn", insn: { ...insn, ref: { kind: "label", name: near } } },
