@@ -13,6 +13,7 @@ import {
   add,
   call,
   div,
+  div32,
   exit,
   ja,
   jeq,
@@ -41,6 +42,7 @@ import {
   ldMapFd,
   ldx,
   mayGoto,
+  mod,
   mov,
   ProgramBuilder,
   R0,
@@ -273,11 +275,15 @@ test("jumps over what the kernel makes longer as it loads are rewritten before i
     ["context fields", [op(mov(R6, R1))], Array.from({ length: 15000 }, () => op(ldx("w", R3, R6, 40)))],
     // a division by a register, which the kernel guards against a zero divisor
     ["divisions", [op(mov(R4, 3))], Array.from({ length: 12000 }, () => op(div(R3, R4)))],
+    ["32-bit divisions", [op(mov(R4, 3))], Array.from({ length: 12000 }, () => op(div32(R3, R4)))],
+    // a modulo by a register: guarded too (two instructions each)
+    ["modulos", [op(mov(R4, 3))], Array.from({ length: 20000 }, () => op(mod(R3, R4)))],
     // ld_abs, which the kernel turns into a bounds check and a load (or a call)
     ["ld_abs", [op(mov(R6, R1))], Array.from({ length: 6000 }, () => op(ldAbs("b", 0)))],
   ];
   for (const [what, setup, body] of kinds) {
-    for (const jump of ["if", "goto"] as const) {
+    // a far `goto` over one kind (the weights are the same for it)
+    for (const jump of what === "context fields" ? (["if", "goto"] as const) : (["if"] as const)) {
       // r2 = len; r0 = 1; r3 = 0; SETUP; if r2 > 100 goto target (or: if r2 > 100 goto body;
       // goto target; body:); BODY; r0 = 1; exit; target: r0 = 2; exit
       const items: Item[] = [
