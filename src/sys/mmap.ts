@@ -1,7 +1,8 @@
 /**
  * Mapping a BPF_F_MMAPABLE array map's values into this process (global data: .data, .bss,
  * .rodata), with the same safety as the ring buffer mappings: the ArrayBuffer is never unmapped
- * under a live view (retired to zero pages, unmapped when garbage); see ringbuf.ts.
+ * under a live view (retired to zero pages, unmapped when garbage); see ringbuf.ts. And mapping
+ * part of a file read-only ({@link mapFileBytes}: an ELF file's string table, for the symboliser).
  */
 import * as libc from "./libc.js";
 import { mapPrivate, mapShared, type Region, retireRegions } from "./ringbuf.js";
