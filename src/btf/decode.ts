@@ -169,16 +169,12 @@ export class Btf implements StringSource {
     this.tw = tw;
     const sStart = header.hdrLen + header.strOff;
     this.str = bytes.subarray(sStart, sStart + header.strLen);
-    if (lazy) {
-      // every type takes at least 3 words: this bound is what the blob warrants
-      this.offsets = new Uint32Array(Math.floor(tw.length / 3));
-      this.count = 0;
-      this.complete = false;
-    } else {
-      this.offsets = Btf.index(tw, this.startId);
-      this.count = this.offsets.length;
-      this.complete = true;
-    }
+    // every type takes at least 3 words: this bound is what the blob warrants
+    this.offsets = new Uint32Array(Math.floor(tw.length / 3));
+    this.count = 0;
+    this.complete = false;
+    // not lazy: the whole index now (and a damaged blob refused now)
+    if (!lazy) this.indexTo(Number.MAX_SAFE_INTEGER);
   }
 
   /** one past the last type id */
@@ -188,8 +184,9 @@ export class Btf implements StringSource {
   }
 
   /**
-   * A lazy index walked on until it holds type index `i` (id startId + i), or to the end; the
-   * end checked as {@link Btf.index} checks it. Whether type `i` exists.
+   * The index walked on until it holds type index `i` (id startId + i), or to the end, where a
+   * walk that does not end exactly at the end of the type section is a damaged blob. Whether type
+   * `i` exists.
    */
   private indexTo(i: number): boolean {
     if (this.complete || i < this.count) return i < this.count;
@@ -198,7 +195,7 @@ export class Btf implements StringSource {
     const offsets = this.offsets;
     let w = this.walked;
     let n = this.count;
-    // the loop of Btf.index
+    // one small loop, table-driven, so a cold process optimises it once and early
     while (n <= i && w + 3 <= end) {
       const info = tw[w + 1]!;
       const kind = (info >>> 24) & 0x1f;
@@ -211,7 +208,8 @@ export class Btf implements StringSource {
     this.count = n;
     if (n <= i) {
       if (w !== end) Btf.badIndex(tw, w, n, offsets[n - 1] ?? 0, this.startId);
-      this.offsets = offsets.subarray(0, n);
+      // a compact copy: the walk's array was sized for the smallest types
+      this.offsets = offsets.slice(0, n);
       this.complete = true;
     }
     return i < this.count;
@@ -274,25 +272,6 @@ export class Btf implements StringSource {
       throw new BtfError("string section is empty (it needs at least the empty string)");
     }
     return h;
-  }
-
-  private static index(tw: Uint32Array, startId: number): Uint32Array {
-    const end = tw.length;
-    // every type takes at least 3 words: this bound is what the blob warrants
-    const offsets = new Uint32Array(Math.floor(end / 3));
-    let w = 0;
-    let n = 0;
-    // one small loop, table-driven, so a cold process optimises it once and early
-    while (w + 3 <= end) {
-      const info = tw[w + 1]!;
-      const kind = (info >>> 24) & 0x1f;
-      const fixed = EXTRA_FIXED[kind]!;
-      if (fixed < 0) break;
-      offsets[n++] = w;
-      w += 3 + fixed + EXTRA_PER_VLEN[kind]! * (info & 0xffff);
-    }
-    if (w !== end) Btf.badIndex(tw, w, n, offsets[n - 1] ?? 0, startId);
-    return offsets.slice(0, n);
   }
 
   /**
