@@ -119,7 +119,7 @@ test("bin/rawbpf.js: the user's code cache is written once, accepted by V8, and 
 });
 
 test("bin/rawbpf.js: no code cache from a folder others can write to, or one that cannot be made", () => {
-  if (!existsSync(join(root, "dist/src/cli/main.cjs"))) return; // the test above builds it
+  ensureBuilt(root);
   const work = mkdtempSync(join(tmpdir(), "rawbpf-code-cache-"));
   try {
     const file = join(work, "count.ts");
