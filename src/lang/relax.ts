@@ -86,6 +86,14 @@ function conditionalTarget(insn: Instruction): string | undefined {
  * (`name_N`) never are.
  */
 export function relaxFarJumps(items: readonly Item[]): readonly Item[] {
+  // a function the kernel cannot make 32 K instructions long has no jump to measure (nearly all:
+  // nothing is allocated for them)
+  let longest = 0;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as Item;
+    if (item.kind === "insn") longest += weight(item.insn);
+  }
+  if (longest <= 0x7fff) return items;
   let out = items;
   let added = 0;
   for (;;) {
