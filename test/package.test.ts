@@ -62,7 +62,14 @@ test("npm pack → install in a fresh project → demos, snippets, import/requir
     )[0] as { filename: string; unpackedSize: number; files: { path: string }[] };
     const files = packed.files.map((f) => f.path);
     assert.ok(packed.unpackedSize < 5_000_000, `unpacked size ${packed.unpackedSize} B, goal under 5 MB`);
-    for (const f of ["dist/src/index.js", "dist/cjs/index.cjs", "dist/cjs/index.d.cts", "docs/assembly.md"])
+    for (const f of [
+      "dist/src/index.js",
+      "dist/cjs/index.cjs",
+      "dist/cjs/index.d.cts",
+      "docs/assembly.md",
+      "dist/src/cli/main.cjs",
+      "dist/src/cli/compile.cjs",
+    ])
       assert.ok(files.includes(f), `${f} is not in the package: ${files.length} files`);
     assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("test/")), "sources or tests packed");
     const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
@@ -121,6 +128,34 @@ test("npm pack → install in a fresh project → demos, snippets, import/requir
       );
       assert.ok(existsSync(d), `${d} (from asm --help) is not shipped`);
     }
+
+    // 4b. `rawbpf compile` (a bundle of its own, with Babel from the package's dependencies) from
+    // the package prints what it prints in this tree
+    const program = join(project, "count.ts");
+    writeFileSync(
+      program,
+      'import { program, XDP_DROP, XDP_PASS } from "rawbpf";\nexport const p = program("xdp", (ctx) => {\n  const b = ctx.u8(0);\n  return b !== null && b === 7 ? XDP_DROP : XDP_PASS;\n});\n',
+    );
+    const compiled = ok(
+      spawnSync(join(project, "node_modules", ".bin", "rawbpf"), ["compile", program, "--format", "json"], {
+        cwd: project,
+        encoding: "utf8",
+      }),
+      "rawbpf compile",
+    );
+    assert.equal(
+      compiled,
+      ok(
+        spawnSync(
+          process.execPath,
+          [join(root, "bin", "rawbpf.js"), "compile", program, "--format", "json"],
+          {
+            encoding: "utf8",
+          },
+        ),
+        "rawbpf compile in the tree",
+      ),
+    );
 
     // 5. import and require, at run time: require gets the CommonJS build (any Node 20)
     const esm = ok(

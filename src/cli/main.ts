@@ -1,11 +1,8 @@
 /** `rawbpf COMMAND ...`: dispatches to one module per command. */
-import { AsmErrors } from "../isa/asm/errors.js";
-import { diagnostics, diagnosticsJson } from "./diagnostics.js";
+import { type Command, runCommand } from "./command.js";
 import { type CliIo, processIo, UsageError } from "./io.js";
 
 export { outputPending } from "./io.js";
-
-type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 interface CommandEntry {
   summary: string;
@@ -103,26 +100,6 @@ async function unknownCommand(name: string): Promise<UsageError> {
   );
 }
 
-/** Commands whose `--format json` asks for JSON output (and so for JSON failures). */
-const FORMAT_COMMANDS = new Set(["asm", "disasm", "btf"]);
-
-/**
- * Whether the command line asks for JSON, before any `--`: `--json` (or `-j`), or for `asm`,
- * `disasm` and `btf`, `--format json` (`--format=json`, `-f json`).
- */
-function wantsJson(name: string, argv: readonly string[]): boolean {
-  const format = FORMAT_COMMANDS.has(name);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") return false;
-    if (a === "--json" || a === "-j") return true;
-    if (!format) continue;
-    if (a === "--format=json" || a === "-fjson" || a === "-f=json") return true;
-    if ((a === "--format" || a === "-f") && argv[i + 1] === "json") return true;
-  }
-  return false;
-}
-
 /** Runs the command line `argv` (without node and the script) and returns the exit status. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   let [name, ...rest] = argv;
@@ -141,53 +118,13 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     [name, rest] = [rest[0]!, ["--help"]];
   }
-  const json = wantsJson(name, rest);
-  try {
-    const cmd = COMMANDS.get(name);
-    if (!cmd) throw await unknownCommand(name);
-    const mod = await cmd.load();
-    return await mod.run(rest, io);
-  } catch (e) {
-    const usageError = e instanceof UsageError;
-    const status = usageError ? 2 : 1;
-    const err = e instanceof Error ? e : new Error(String(e));
-    if (json) {
-      io.stdout(`${JSON.stringify(failureJson(err, usageError))}\n`);
-      return status;
-    }
-    if (usageError && !COMMANDS.has(name)) io.stderr(`rawbpf: ${err.message}\n${usage()}`);
-    else if (usageError) io.stderr(`rawbpf ${name}: ${err.message} (rawbpf ${name} --help)\n`);
-    else if (err instanceof AsmErrors) io.stderr(`rawbpf ${name}: ${diagnostics(err)}`);
-    else io.stderr(`rawbpf ${name}: ${err.message}\n`);
-    return status;
+  const cmd = COMMANDS.get(name);
+  if (cmd === undefined) {
+    const unknown = name;
+    const fail = async (): Promise<never> => {
+      throw await unknownCommand(unknown);
+    };
+    return runCommand(name, rest, io, fail, usage);
   }
-}
-
-/**
- * A failure as `--json` prints it: the shape of `rawbpf load`'s rejection
- * (`{ error: { message, errno, insn, verifier, explanation }, log }`) with the error's kind.
- */
-function failureJson(e: Error, usage: boolean): unknown {
-  const x = e as Error & {
-    errnoName?: string;
-    hint?: string;
-    log?: string;
-    code?: string;
-    capability?: string;
-  };
-  const asm = e instanceof AsmErrors ? diagnosticsJson(e) : undefined;
-  return {
-    error: {
-      message: asm ? asm.message : e.message,
-      kind: usage ? "usage" : e.name,
-      ...(typeof x.code === "string" ? { code: x.code } : {}),
-      errno: x.errnoName ?? null,
-      ...(x.capability ? { capability: x.capability } : {}),
-      insn: null,
-      verifier: null,
-      explanation: x.hint ?? null,
-      ...(asm ? { diagnostics: asm.diagnostics, more: asm.more } : {}),
-    },
-    log: typeof x.log === "string" ? x.log : "",
-  };
+  return runCommand(name, rest, io, cmd.load);
 }

@@ -157,9 +157,10 @@ test("the real binary: bin/rawbpf.js after the build loads and runs a program", 
     encoding: "utf8",
   });
   assert.equal(bundle.status, 0, bundle.stderr);
-  // the code caches recorded by the build (one for every command, one for load/object), gzipped,
-  // are ones this Node accepts for the bundle bin/rawbpf.js compiles (asked of bin/rawbpf.js
-  // itself: it compiles with V8 flags of its own, which a cache must have been made with)
+  // the code caches recorded by the build (one for every command, one for load/object, and the
+  // compile bundle's), gzipped, are ones this Node accepts for the bundle bin/rawbpf.js compiles
+  // (asked of bin/rawbpf.js itself: it compiles with V8 flags of its own, which a cache must have
+  // been made with)
   const cli = join(root, "dist/src/cli/main.cjs");
   const check = spawnSync(process.execPath, [join(root, "bin/rawbpf.js"), "--check-code-cache"], {
     encoding: "utf8",
@@ -169,6 +170,7 @@ test("the real binary: bin/rawbpf.js after the build loads and runs a program", 
   for (const cache of ["cache.gz", "load.cache.gz"]) {
     assert.equal(rejected[`${cli}.${cache}`], false, cache);
   }
+  assert.equal(rejected[join(root, "dist/src/cli/compile.cjs.cache.gz")], false, "compile.cjs.cache.gz");
   // without a build, the binary says what to run instead of failing somewhere inside Node
   const bare = mkdtempSync(join(tmpdir(), "rawbpf-unbuilt-"));
   try {

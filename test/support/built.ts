@@ -1,4 +1,7 @@
-/** The build bin/rawbpf.js runs (dist/src/cli/main.cjs), for the tests of the real command line. */
+/**
+ * The build bin/rawbpf.js runs (dist/src/cli/main.cjs, and compile.cjs for `rawbpf compile`), for the
+ * tests of the real command line.
+ */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -9,7 +12,7 @@ import { join } from "node:path";
  * was not run): tsc emits even when another part of the tree has a type error mid-edit.
  */
 export function ensureBuilt(root: string): void {
-  if (existsSync(join(root, "dist/src/cli/main.cjs"))) return;
+  if (["main.cjs", "compile.cjs"].every((f) => existsSync(join(root, "dist/src/cli", f)))) return;
   spawnSync("npx", ["tsc", "-p", "."], { cwd: root, stdio: "pipe" });
   const bundle = spawnSync(process.execPath, [join(root, "scripts/bundle.mjs")], {
     cwd: root,
