@@ -64,8 +64,10 @@ if (source !== undefined && process.argv[2] === "--check-code-cache") {
     for (const cache of [`${bundle}.cache.gz`, `${bundle}.load.cache.gz`]) {
       if (!existsSync(cache)) continue;
       const cachedData = require("node:zlib").gunzipSync(readFileSync(cache));
-      rejected[cache] = new vm.Script(wrap(sources.get(bundle)), { filename: bundle, cachedData })
-        .cachedDataRejected;
+      rejected[cache] = new vm.Script(wrap(sources.get(bundle)), {
+        filename: bundle,
+        cachedData,
+      }).cachedDataRejected;
     }
   }
   // and each the user's cache holds (by its path), as a command would compile it
