@@ -11,7 +11,9 @@
  * vmlinux.h. Also prints the parser's share and the instructions with and without the optimizer, and
  * `compile()` of one large generated function (a 400-case switch, ~5,200 instructions), where a
  * cost that grows faster than the function shows (warm, and its first call), and of a long one (a
- * 3,000-case switch, ~44,000 instructions).
+ * 3,000-case switch, ~44,000 instructions). And the floors under the whole process: the compile
+ * bundle's start with nothing to compile (`rawbpf compile --help`), and a Node process that only
+ * loads Babel from its code cache and parses the file (bench/parse-floor.cjs).
  *
  * Run: `npm run bench -- compile` (builds dist first).
  */
@@ -252,6 +254,10 @@ const t = timeAll(
     clang: `clang-19 ${clangArgs.map((a) => q(a)).join(" ")}`,
     oursKernel: `RAWBPF_CACHE_DIR=${q(cacheDir)} ${cli} compile ${q(kernelTsFile)} --format json -o ${q(join(build, "compile-kernel.json"))}`,
     clangKernel: `clang-19 ${kernelClangArgs.map((a) => q(a)).join(" ")}`,
+    // the floors under `ours`: the compile bundle started with nothing to compile, and Node
+    // parsing the file with Babel (from its code cache) and doing nothing else
+    help: `RAWBPF_CACHE_DIR=${q(cacheDir)} ${cli} compile --help`,
+    parseFloor: `${node} ${q(join(root, "bench", "parse-floor.cjs"))} ${q(tsFile)} ${q(join(build, "parse-floor.cache"))}`,
     ...start.commands,
   },
   ROUNDS,
@@ -279,6 +285,12 @@ console.log(
 const floor = (t.node as Run).wall;
 console.log(
   `  of which      Node's start-up ${ms(floor)} ms; the rest ${ms(ours.wall - floor)} ms is ${((ours.wall - floor) / clang.wall).toFixed(2)}x clang's process (rawbpf's own start-up, Babel, the compiler)`,
+);
+// what no compiler using Babel can go under: Node, Babel loaded from its code cache, and one parse
+const parseFloor = t.parseFloor as Run;
+const help = t.help as Run;
+console.log(
+  `  floors        rawbpf compile --help ${ms(help.wall)} ms (${(help.wall / clang.wall).toFixed(2)}x clang); Node + Babel's parse of the file alone ${ms(parseFloor.wall)} ms (CPU ${ms(parseFloor.cpu)}), ${(parseFloor.wall / clang.wall).toFixed(2)}x clang (CPU ${(parseFloor.cpu / clang.cpu).toFixed(2)})`,
 );
 console.log(
   `in process     compile() warm ${ms(warm)} ms (CPU ${ms(median(cpuTimes))}; goal < 20), ${(warm / clang.wall).toFixed(3)}x clang's process; parse alone ${ms(median(parseTimes))} ms; without the optimizer ${ms(median(plainTimes))} ms`,
