@@ -42,32 +42,18 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { cjsOptions } from "./cjs-options.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "src", "cli", "main.cjs");
 const compileOut = join(root, "dist", "src", "cli", "compile.cjs");
-const deps = Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).dependencies ?? {});
 
 /** One entry point and everything it imports, bundled as described above. */
 async function bundle(entry) {
   const bundled = await build({
+    // the demos stay outside too (tsc's output beside the bundle)
+    ...cjsOptions(root, ["./demo.js"]),
     entryPoints: [join(root, "src", "cli", entry)],
-    bundle: true,
-    format: "cjs",
-    // what src/ reads from import.meta (the lazily required parser, src/lang/parse.ts): this file's URL
-    define: { "import.meta.url": "__rawbpf_import_meta_url" },
-    banner: { js: 'const __rawbpf_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-    platform: "node",
-    target: "node20",
-    // the dependencies stay outside the bundle (installed beside the package, required when used)
-    external: ["./demo.js", ...deps, ...deps.map((d) => `${d}/*`)],
-    // minified, local names too (the package's 5 MB budget); classes and functions keep their names
-    // (err.name, util.inspect, stack traces), as in the CommonJS face (scripts/cjs.mjs)
-    minifyWhitespace: true,
-    minifySyntax: true,
-    minifyIdentifiers: true,
-    keepNames: true,
-    logLevel: "warning",
     write: false,
   });
   return bundled.outputFiles[0].text;

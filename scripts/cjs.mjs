@@ -10,35 +10,19 @@
  * package.json's "exports" sends `import` to dist/src (tsc's ES modules) and `require` here.
  * Run by `npm run build`. Development only: esbuild is a devDependency.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { cjsOptions } from "./cjs-options.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const src = join(root, "dist", "src");
 const out = join(root, "dist", "cjs");
-// the dependencies are installed beside the package: required, never copied into the bundle
-const deps = Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).dependencies ?? {});
-
 await build({
+  ...cjsOptions(root),
   entryPoints: [join(root, "src", "index.ts")],
   outfile: join(out, "index.cjs"),
-  bundle: true,
-  format: "cjs",
-  // what src/ reads from import.meta (the lazily required parser, src/lang/parse.ts): this file's URL
-  define: { "import.meta.url": "__rawbpf_import_meta_url" },
-  banner: { js: 'const __rawbpf_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-  platform: "node",
-  target: "node20",
-  // minified, local names too (the package's 5 MB budget); classes and functions keep their names
-  // (err.name, util.inspect): what `require` users see of them is what `import` users see
-  minifyWhitespace: true,
-  minifySyntax: true,
-  minifyIdentifiers: true,
-  keepNames: true,
-  external: [...deps, ...deps.map((d) => `${d}/*`)],
-  logLevel: "warning",
 });
 
 // The types of the CommonJS face are the ES modules' own (one copy, not a second tree of
