@@ -69,8 +69,18 @@ const MODE_ATOMIC = 0xc0;
 
 const CALLER_SAVED = 0x3f; // r0..r5
 const ARGS = 0x3e; // r1..r5
-const U64_MAX = (1n << 64n) - 1n;
-const U32_MAX = 0xffffffffn;
+/**
+ * A value a register may hold (unsigned): a number up to 2^53 - 1, a bigint above it. Each value has
+ * one form, so `===` compares values, and `<` compares a number with a bigint exactly. Numbers in the
+ * common case: the value analysis steps every op of every function, mostly cold, where each
+ * operation on a bigint is a call.
+ */
+type Value = number | bigint;
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** A bigint in its one form. */
+const normal = (v: bigint): Value => (v <= SAFE ? Number(v) : v);
+const U64_MAX: Value = (1n << 64n) - 1n;
+const U32_MAX = 0xffffffff;
 
 /** Negations of conditional jump operations (JSET has none). */
 const NEGATE: Record<number, number> = {
@@ -88,9 +98,15 @@ const NEGATE: Record<number, number> = {
 
 const cls = (i: Instruction) => i.code & 7;
 const isJmpClass = (i: Instruction) => cls(i) === CLASS_JMP || cls(i) === CLASS_JMP32;
-const isCond = (i: Instruction) =>
-  isJmpClass(i) && i.code !== JA && i.code !== CALL && i.code !== EXIT && NEGATE_OR_SET(i.code & 0xf0);
 const NEGATE_OR_SET = (op: number) => op in NEGATE || op === 0x40;
+/** 1 for the codes of conditional jumps, by code. */
+const COND = new Uint8Array(256);
+for (let code = 0; code < 256; code++) {
+  const c = code & 7;
+  const jmp = c === CLASS_JMP || c === CLASS_JMP32;
+  if (jmp && code !== JA && code !== CALL && code !== EXIT && NEGATE_OR_SET(code & 0xf0)) COND[code] = 1;
+}
+const isCond = (i: Instruction) => COND[i.code] === 1;
 const ends = (i: Instruction) => i.code === JA || i.code === EXIT;
 const labelOf = (i: Instruction) => (i.ref?.kind === "label" ? i.ref.name : undefined);
 
@@ -918,11 +934,8 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
       const from = start;
       start = i + 1;
       if (i - from > 2 || !reached(from)) continue;
-      let key = "";
-      for (let k = from; k <= i; k++) {
-        const o = ops.at(k)!.insn;
-        key += `${o.code},${o.dst},${o.src},${o.off},${o.imm},${o.imm2 ?? ""},${o.ref?.name ?? ""};`;
-      }
+      let key = opKey(ops.at(from)!.insn);
+      for (let k = from + 1; k <= i; k++) key += opKey(ops.at(k)!.insn);
       const first = seen.get(key);
       if (first === undefined) {
         seen.set(key, ops.at(from)!);
@@ -1001,6 +1014,20 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
   return changed;
 }
 
+/**
+ * The key of an instruction for the merge of exit blocks, kept per instruction: the merge looks at
+ * the same exit blocks at each cleanup, and instructions are never changed in place.
+ */
+const opKeys = new WeakMap<Instruction, string>();
+function opKey(o: Instruction): string {
+  let key = opKeys.get(o);
+  if (key === undefined) {
+    key = `${o.code},${o.dst},${o.src},${o.off},${o.imm},${o.imm2 ?? ""},${o.ref?.name ?? ""};`;
+    opKeys.set(o, key);
+  }
+  return key;
+}
+
 function jump(label: string): Instruction {
   return { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: { kind: "label", name: label } };
 }
@@ -1075,31 +1102,36 @@ let flowKept = false;
 
 /** What a register may hold: an unsigned range, and which memory word it holds a copy of. */
 interface Fact {
-  lo: bigint;
-  hi: bigint;
+  lo: Value;
+  hi: Value;
   /** `size:base:off` of the load it holds, while the base register is unchanged */
   mem: number | undefined;
-  /** the base register of `mem` */
-  base?: number;
+  /** the base register of `mem` (-1 without one) */
+  base: number;
 }
 
 type State = (Fact | undefined)[] | undefined; // undefined: not reached yet
 
 const UNKNOWN = undefined;
 
-const min = (a: bigint, b: bigint) => (a < b ? a : b);
-const max = (a: bigint, b: bigint) => (a > b ? a : b);
+const min = (a: Value, b: Value) => (a < b ? a : b);
+const max = (a: Value, b: Value) => (a > b ? a : b);
 
-function exact(v: bigint): Fact {
-  return { lo: v, hi: v, mem: undefined };
+function exact(v: Value): Fact {
+  return { lo: v, hi: v, mem: undefined, base: -1 };
 }
 
-function range(lo: bigint, hi: bigint): Fact {
-  return { lo, hi, mem: undefined };
+function range(lo: Value, hi: Value): Fact {
+  return { lo, hi, mem: undefined, base: -1 };
+}
+
+/** The fact without its memory word. */
+function forget(f: Fact): Fact {
+  return { lo: f.lo, hi: f.hi, mem: undefined, base: f.base };
 }
 
 /** Any 32-bit value (facts are never changed in place, so one is shared). */
-const ANY32 = range(0n, U32_MAX);
+const ANY32 = range(0, U32_MAX);
 
 /** The facts of `r = K` by K, 64-bit and 32-bit moves (shared, as {@link ANY32}). */
 const moved64 = new Map<number, Fact>();
@@ -1111,7 +1143,7 @@ function movedImm(imm: number, wide: boolean): Fact {
   let f = cache.get(imm);
   if (f === undefined) {
     if (cache.size >= 4096) cache.clear();
-    f = exact(wide ? BigInt.asUintN(64, BigInt(imm)) : BigInt.asUintN(32, BigInt(imm)));
+    f = exact(imm >= 0 ? imm : wide ? (1n << 64n) + BigInt(imm) : imm >>> 0);
     cache.set(imm, f);
   }
   return f;
@@ -1123,20 +1155,21 @@ function meet(a: State, b: State): State {
   // states are never changed in place either (the analysis steps a copy): one is shared
   if (a === undefined) return b;
   if (b === undefined) return a;
-  const out: (Fact | undefined)[] = [];
+  // a's facts, but where b's differ
+  const out = a.slice();
   for (let r = 0; r < 10; r++) {
     const x = a[r];
     const y = b[r];
-    if (x === undefined || y === undefined) out.push(undefined);
+    if (x === y || x === undefined) continue;
+    if (y === undefined) out[r] = undefined;
     // facts are never changed in place: an equal one is shared rather than copied
-    else if (x === y || (x.lo === y.lo && x.hi === y.hi && x.mem === y.mem && x.base === y.base)) out.push(x);
-    else
-      out.push({
+    else if (x.lo !== y.lo || x.hi !== y.hi || x.mem !== y.mem || x.base !== y.base)
+      out[r] = {
         lo: min(x.lo, y.lo),
         hi: max(x.hi, y.hi),
         mem: x.mem === y.mem ? x.mem : undefined,
         base: x.base,
-      });
+      };
   }
   return out;
 }
@@ -1154,7 +1187,14 @@ function sameState(a: State, b: State): boolean {
 }
 
 /** The largest value a load gives, by its size field (`code & 0x18`) shifted right by 3. */
-const LDX_MAX: readonly bigint[] = [U32_MAX, 0xffffn, 0xffn, U64_MAX];
+const LDX_MAX: readonly Value[] = [U32_MAX, 0xffff, 0xff, U64_MAX];
+
+/**
+ * The registers some load of the function reads through (a bit each): only a fact of a load has a
+ * memory word, so a write to any other register forgets none. Set by {@link values} for the ops it
+ * analyses.
+ */
+let loadBases = 0;
 
 /** The state after `i` (mutates `s`). */
 function step(s: (Fact | undefined)[], i: Instruction): void {
@@ -1162,19 +1202,21 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
   if (c === CLASS_ST || c === CLASS_STX) {
     // a store through r10 changes the stack only; any other pointer may point anywhere
     killMemory(s, i.dst === 10);
-    const d = defs(i);
-    for (let r = 0; r < 10; r++)
-      if (d & (1 << r)) {
-        s[r] = UNKNOWN;
-        killBase(s, r);
-      }
+    if (c === CLASS_STX && (i.code & 0xe0) === MODE_ATOMIC) {
+      const d = defs(i);
+      for (let r = 0; r < 10; r++)
+        if (d & (1 << r)) {
+          s[r] = UNKNOWN;
+          killBase(s, r);
+        }
+    }
     return;
   }
   if (c === CLASS_JMP || c === CLASS_JMP32) {
     if (i.code === CALL) {
       for (let r = 0; r < 10; r++) {
         const f = s[r];
-        s[r] = r <= 5 ? UNKNOWN : f !== undefined && f.mem !== undefined ? { ...f, mem: undefined } : f;
+        s[r] = r <= 5 ? UNKNOWN : f !== undefined && f.mem !== undefined ? forget(f) : f;
       }
     }
     return;
@@ -1182,12 +1224,15 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
   const dst = i.dst;
   let f: Fact | undefined = UNKNOWN;
   if (c === CLASS_LD) {
-    if (i.src === 0 && i.ref === undefined)
-      f = exact((BigInt.asUintN(32, BigInt(i.imm2 ?? 0)) << 32n) | BigInt.asUintN(32, BigInt(i.imm)));
+    if (i.src === 0 && i.ref === undefined) {
+      const hi = (i.imm2 ?? 0) >>> 0;
+      const lo = i.imm >>> 0;
+      f = exact(hi < 0x200000 ? hi * 0x100000000 + lo : (BigInt(hi) << 32n) | BigInt(lo));
+    }
   } else if (c === CLASS_LDX) {
     if ((i.code & 0xe0) === MODE_MEM) {
       f = {
-        lo: 0n,
+        lo: 0,
         hi: LDX_MAX[(i.code & 0x18) >> 3]!,
         mem: i.src === dst ? undefined : memKey(i),
         base: i.src,
@@ -1204,29 +1249,29 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
       else if (x) f = src !== undefined && src.hi <= U32_MAX ? src : ANY32;
       else f = movedImm(i.imm, false);
     } else if (op === 0x50 && !x && (i.imm >= 0 || !wide)) {
-      const imm = BigInt(i.imm);
-      const m = wide ? imm : BigInt.asUintN(32, imm);
-      f = range(0n, cur !== undefined && cur.hi < m ? cur.hi : m);
+      const m = wide ? i.imm : i.imm >>> 0;
+      f = range(0, cur !== undefined && cur.hi < m ? cur.hi : m);
     } else if (op === 0x70 && !x && cur !== undefined && (wide || cur.hi <= U32_MAX)) {
-      const k = BigInt(i.imm & (wide ? 63 : 31));
-      f = range(cur.lo >> k, cur.hi >> k);
+      const k = i.imm & (wide ? 63 : 31);
+      f = range(shr(cur.lo, k), shr(cur.hi, k));
     } else if (op === 0xd0) {
-      f = i.imm === 16 ? range(0n, 0xffffn) : i.imm === 32 ? ANY32 : UNKNOWN;
+      f = i.imm === 16 ? range(0, 0xffff) : i.imm === 32 ? ANY32 : UNKNOWN;
     } else if (!wide) f = ANY32;
   }
   s[dst] = f;
-  // killBase(s, dst), written out: this runs for most ops of every analysis
-  for (let k = 0; k < 10; k++) {
-    const g = s[k];
-    if (g !== undefined && g.mem !== undefined && g.base === dst) s[k] = { ...g, mem: undefined };
-  }
+  if (loadBases & (1 << dst)) killBase(s, dst);
+}
+
+/** `v >> k`. */
+function shr(v: Value, k: number): Value {
+  return typeof v === "number" ? Math.floor(v / 2 ** k) : normal(v >> BigInt(k));
 }
 
 /** Forgets the memory words loaded through register `r` (which changed). */
 function killBase(s: (Fact | undefined)[], r: number): void {
   for (let k = 0; k < 10; k++) {
     const f = s[k];
-    if (f !== undefined && f.mem !== undefined && f.base === r) s[k] = { ...f, mem: undefined };
+    if (f !== undefined && f.mem !== undefined && f.base === r) s[k] = forget(f);
   }
 }
 
@@ -1234,7 +1279,7 @@ function killBase(s: (Fact | undefined)[], r: number): void {
 function killMemory(s: (Fact | undefined)[], onlyStack: boolean): void {
   for (let k = 0; k < 10; k++) {
     const f = s[k];
-    if (f?.mem !== undefined && (!onlyStack || f.base === 10)) s[k] = { ...f, mem: undefined };
+    if (f !== undefined && f.mem !== undefined && (!onlyStack || f.base === 10)) s[k] = forget(f);
   }
 }
 
@@ -1278,7 +1323,7 @@ function narrow(f: Fact | undefined, wide: boolean): Fact | undefined {
 
 /** Whether the range compares the same signed as unsigned. */
 function signedOk(f: Fact, wide: boolean): boolean {
-  return f.hi < (wide ? 1n << 63n : 1n << 31n);
+  return f.hi < (wide ? 2 ** 63 : 2 ** 31);
 }
 
 function cmp(op: number, a: Fact, b: Fact): boolean | undefined {
@@ -1340,7 +1385,8 @@ function analyse(
           step(out, i);
         }
       }
-      if (!sameState(out, outs[n])) {
+      // (without back edges, each block is stepped once: its exit state is new)
+      if (!loops || !sameState(out, outs[n])) {
         outs[n] = out;
         changed = true;
       }
@@ -1358,12 +1404,19 @@ function analyse(
 function walk(ops: readonly Op[], b: Block, s: (Fact | undefined)[], edits: Edit[]): void {
   for (let k = b.start; k < b.end; k++) {
     const insn = ops[k]!.insn;
-    if (isCond(insn)) {
-      const d = decide(s, insn);
-      if (d === true)
-        edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
-      else if (d === false) edits.push({ index: k, insn: null });
-    } else if (cls(insn) === CLASS_LDX && (insn.code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
+    const code = insn.code;
+    const c = code & 7;
+    if ((c === CLASS_JMP || c === CLASS_JMP32) && code !== CALL) {
+      // a jump or `exit` steps to the state it was given
+      if (COND[code] === 1) {
+        const d = decide(s, insn);
+        if (d === true)
+          edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
+        else if (d === false) edits.push({ index: k, insn: null });
+      }
+      continue;
+    }
+    if (c === CLASS_LDX && (code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
       const key = memKey(insn);
       if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
       else {
@@ -1379,6 +1432,12 @@ function walk(ops: readonly Op[], b: Block, s: (Fact | undefined)[], edits: Edit
 
 function values(ops: Op[], tail: Item[]): boolean {
   const { list, loops } = analysed(ops);
+  let bases = 0;
+  for (let k = 0; k < ops.length; k++) {
+    const i = ops[k]!.insn;
+    if ((i.code & 7) === CLASS_LDX) bases |= 1 << i.src;
+  }
+  loadBases = bases;
   // 1. jumps decided by the block's own state, and loads of a word a register still holds (found
   // by the analysis itself when it goes through the blocks once)
   const edits: Edit[] = [];
@@ -1649,18 +1708,28 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const webBefore = (k: number, r: number) => find(before[k * R + r]!);
   // the ops where each web is live or defined, in order: a rename looks at those alone (an op
   // outside the web neither conflicts nor is renamed), not at the whole function
-  const members = new Map<number, number[]>();
-  const join = (web: number, k: number) => {
-    const list = members.get(web);
-    if (list === undefined) members.set(web, [k]);
-    else if (list[list.length - 1] !== k) list.push(k);
-  };
+  // (by web: an array, not a map, as webs are numbered from 0 to `ids`)
+  const members: (number[] | undefined)[] = new Array<number[] | undefined>(ids);
   for (let k = 0; k < n; k++) {
     const df = D[k]!;
-    const la = after[k]!;
-    const live = la | (la & ~df) | U[k]!;
-    if (live !== 0) for (let r = 0; r < 10; r++) if (live & (1 << r)) join(webBefore(k, r), k);
-    if (df !== 0) for (let r = 0; r < 10; r++) if (df & (1 << r)) join(find(defId(k, r)), k);
+    const live = after[k]! | U[k]!;
+    // join(webBefore(k, r), k) and join(find(defId(k, r)), k) for each r, written out
+    for (let r = 0, m = live; m !== 0; r++, m >>= 1) {
+      if ((m & 1) === 0) continue;
+      let web = before[k * R + r]!;
+      if (parent[web] !== web) web = find(web);
+      const list = members[web];
+      if (list === undefined) members[web] = [k];
+      else if (list[list.length - 1] !== k) list.push(k);
+    }
+    for (let r = 0, m = df; m !== 0; r++, m >>= 1) {
+      if ((m & 1) === 0) continue;
+      let web = k * R + r;
+      if (parent[web] !== web) web = find(web);
+      const list = members[web];
+      if (list === undefined) members[web] = [k];
+      else if (list[list.length - 1] !== k) list.push(k);
+    }
   }
 
   /** the renames found in the current round, made at its end */
@@ -1735,7 +1804,7 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
    * `w` is the move's entry in {@link witness}.
    */
   const rename = (s: number, web: number, d: number, m: number, w: number): boolean => {
-    const at = members.get(web) ?? [];
+    const at = members[web] ?? [];
     const seen = witness[w]!;
     if (seen >= 0 && seen !== m && visit(seen, s, d, web) < 0 && member(at, seen)) return false;
     const renames: { k: number; dst: boolean; src: boolean }[] = [];
@@ -1886,7 +1955,7 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       const y = a === ops[m]!.insn.src ? find(defId(m, b)) : webBefore(m, b);
       const bitA = 1 << a;
       const bitB = 1 << b;
-      const at = members.get(x) ?? [];
+      const at = members[x] ?? [];
       for (let j = 0; j < at.length; j++) {
         const k = at[j]!;
         if (asleep[k]) {
@@ -1909,14 +1978,14 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       parent[x] = find(y);
       const ry = find(y);
       fixed[ry] = fixed[ry]! | fixed[x]!;
-      const merged = [...at, ...(members.get(y) ?? [])].sort((u, v) => u - v);
+      const merged = [...at, ...(members[y] ?? [])].sort((u, v) => u - v);
       const list: number[] = [];
       for (let j = 0; j < merged.length; j++) {
         const k = merged[j]!;
         if (list[list.length - 1] !== k) list.push(k);
       }
-      members.delete(x);
-      members.set(ry, list);
+      members[x] = undefined;
+      members[ry] = list;
     }
     // the moves a rename changed are tried again, in their place
     for (let w = 0; w < woken.length; w++) {
