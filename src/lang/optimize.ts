@@ -251,7 +251,13 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
   of[0] = 1;
   for (let i = 0; i < n; i++) {
     const op = ops[i]!;
-    if (op.pre.length > 0 && labelled(op)) of[i] = 1;
+    const pre = op.pre;
+    // labelled(op), written out
+    for (let k = 0; k < pre.length; k++)
+      if (pre[k]!.kind === "label") {
+        of[i] = 1;
+        break;
+      }
     const code = op.insn.code;
     const c = code & 7;
     if ((c === CLASS_JMP || c === CLASS_JMP32) && code !== CALL) of[i + 1] = 1;
@@ -271,12 +277,13 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
     const end = starts[b + 1]!;
     const last = ops[end - 1]!.insn;
     let t = -1;
-    const to = labelOf(last);
-    if (to !== undefined && last.code !== CALL) {
-      const p = at.get(to);
+    // labelOf(last), written out
+    const ref = last.ref;
+    if (ref !== undefined && ref.kind === "label" && last.code !== CALL) {
+      const p = at.get(ref.name);
       if (p !== undefined) t = of[p]!;
     }
-    const fall = !ends(last) && end < n;
+    const fall = last.code !== JA && last.code !== EXIT && end < n;
     const s = t < 0 ? (fall ? one(b + 1) : NONE) : fall ? [t, b + 1] : one(t);
     succs[b] = s;
     for (let k = 0; k < s.length; k++) {
@@ -1014,6 +1021,212 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
   return changed;
 }
 
+/** Functions up to this many ops get their jump rewrites from {@link rewriteJumpsShort}. */
+const SHORT = 256;
+
+/**
+ * The jump rewrites of a short function, made as they are defined (see {@link rewriteJumps}): scans
+ * from the first op over a plain array, each with the labels and the jumps to each counted anew, a
+ * scan starting again after any rewrite that moves ops, and a scan that reaches the end merging one
+ * pair of identical exit blocks. On a function of a few dozen ops (most of them) this is far less
+ * work than keeping rewriteJumps's work lists, gap buffer and label tables up to date; it is
+ * quadratic in the length, hence the limit. Same output, op for op and label for label.
+ */
+function rewriteJumpsShort(ops: Op[], tail: Item[]): boolean {
+  const at = new Map<string, number>();
+  const refs = new Map<string, number>();
+  let changed = false;
+  for (let scans = 0; scans < 10_000; scans++) {
+    const r = scanJumps(ops, tail, at, refs);
+    if (r === 2 || mergeExits(ops, refs) || r === 1) changed = true;
+    else break;
+  }
+  return changed;
+}
+
+/** Whether op p is fallen into (the op before it neither jumps nor exits). */
+function fallenInto(ops: readonly Op[], p: number): boolean {
+  if (p === 0) return false;
+  const code = ops[p - 1]!.insn.code;
+  return code !== JA && code !== EXIT;
+}
+
+/**
+ * One scan of {@link rewriteJumpsShort}: 0 when it made no rewrite, 1 when it made rewrites in
+ * place (it went on to the end), 2 when it made one that moves ops (and stopped there).
+ */
+function scanJumps(ops: Op[], tail: Item[], at: Map<string, number>, refs: Map<string, number>): 0 | 1 | 2 {
+  at.clear();
+  refs.clear();
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const p = pre[k]!;
+      if (p.kind === "label") at.set(p.name, n);
+    }
+    const insn = op.insn;
+    const ref = insn.ref;
+    if (ref !== undefined && ref.kind === "label" && insn.code !== CALL)
+      refs.set(ref.name, (refs.get(ref.name) ?? 0) + 1);
+  }
+  /** how many places lead to op p: jumps to its labels, and the fallthrough */
+  const entries = (p: number) => {
+    let n = fallenInto(ops, p) ? 1 : 0;
+    const pre = ops[p]!.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label") n += refs.get(q.name) ?? 0;
+    }
+    return n;
+  };
+  let made: 0 | 1 = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    let insn = op.insn;
+    const ref = insn.ref;
+    if (ref === undefined || ref.kind !== "label" || insn.code === CALL) continue;
+    let to = ref.name;
+    let t = at.get(to)!;
+    let hop = ops[t]!.insn;
+    // a jump to a jump goes straight there (eight hops a scan)
+    for (let hops = 0; hops < 8 && hop.code === JA && t !== i && labelOf(hop) !== to; hops++) {
+      const next = labelOf(hop)!;
+      refs.set(to, refs.get(to)! - 1);
+      refs.set(next, (refs.get(next) ?? 0) + 1);
+      insn = retarget(insn, next);
+      op.insn = insn;
+      to = next;
+      t = at.get(to)!;
+      hop = ops[t]!.insn;
+      made = 1;
+    }
+    if (insn.code === JA) {
+      if (t === i + 1) {
+        removeOp(ops, tail, i);
+        return 2;
+      }
+      // goto L; <code nobody falls into, ending in a jump or exit>; L:  ->  the code moves to the end
+      if (t > i + 1 && ends(ops[t - 1]!.insn) && ends(ops[ops.length - 1]!.insn)) {
+        const moved = ops.splice(i + 1, t - i - 1);
+        for (let k = 0; k < moved.length; k++) ops.push(moved[k]!);
+        return 2;
+      }
+      // a jump to `exit`, or to `r0 = K; exit` reached from here only: copy it
+      if (hop.code === EXIT) {
+        refs.set(to, refs.get(to)! - 1);
+        op.insn = hop;
+        made = 1;
+        continue;
+      }
+      if (
+        (hop.code === MOV64_K || hop.code === MOV32_K) &&
+        hop.dst === 0 &&
+        ops[t + 1]?.insn.code === EXIT &&
+        ops[t + 1]!.pre.length === 0 &&
+        entries(t) === 1
+      ) {
+        op.insn = hop;
+        ops.splice(i + 1, 0, { insn: ops[t + 1]!.insn, pre: [] });
+        return 2;
+      }
+    } else if (COND[insn.code] === 1) {
+      if (t === i + 1) {
+        removeOp(ops, tail, i);
+        return 2;
+      }
+      // if c goto A; goto B; A:  ->  if !c goto B; A:
+      const next = ops[i + 1];
+      const neg = NEGATE[insn.code & 0xf0];
+      if (
+        neg !== undefined &&
+        next !== undefined &&
+        next.insn.code === JA &&
+        next.pre.length === 0 &&
+        t === i + 2
+      ) {
+        op.insn = { ...retarget(insn, labelOf(next.insn)!), code: (insn.code & 0x0f) | neg };
+        removeOp(ops, tail, i + 1);
+        return 2;
+      }
+    }
+  }
+  return made;
+}
+
+/** Removes op p, its labels and marks moving to the next op (or to the tail). */
+function removeOp(ops: Op[], tail: Item[], p: number): void {
+  const gone = ops[p]!;
+  const next = ops[p + 1];
+  prependTo(next !== undefined ? next.pre : tail, gone.pre);
+  ops.splice(p, 1);
+}
+
+/**
+ * The merge of exit blocks of {@link rewriteJumpsShort} (as rewriteJumps's `mergeOnce`, from the
+ * first block): merges the first block ending in `exit` that repeats one before it; false when none
+ * does. `refs` counts the jumps to each label.
+ */
+function mergeExits(ops: Op[], refs: ReadonlyMap<string, number>): boolean {
+  let seen: Map<string, number> | undefined;
+  const reached = (i: number) => {
+    if (fallenInto(ops, i)) return true;
+    const pre = ops[i]!.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label" && (refs.get(q.name) ?? 0) > 0) return true;
+    }
+    return false;
+  };
+  let start = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (i > start && op.pre.length > 0 && labelled(op)) start = i;
+    const code = op.insn.code;
+    if (((code & 7) === CLASS_JMP || (code & 7) === CLASS_JMP32) && code !== CALL && code !== EXIT) {
+      start = i + 1;
+      continue;
+    }
+    if (code !== EXIT) continue;
+    const from = start;
+    start = i + 1;
+    if (i - from > 2 || !reached(from)) continue;
+    let key = opKey(ops[from]!.insn);
+    for (let k = from + 1; k <= i; k++) key += opKey(ops[k]!.insn);
+    seen ??= new Map<string, number>();
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, from);
+      continue;
+    }
+    const label = labelOn(ops[first]!);
+    const fallsIn = fallenInto(ops, from);
+    // a one-instruction copy is no bigger than the jump that would replace it
+    if (fallsIn && i === from) continue;
+    if (fallsIn) ops.splice(from, i + 1 - from, { insn: jump(label), pre: ops[from]!.pre });
+    else {
+      // the jumps to the block go to the first one
+      let named = false;
+      const pre = ops[from]!.pre;
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind !== "label") continue;
+        named = true;
+        for (let j = 0; j < ops.length; j++) {
+          const insn = ops[j]!.insn;
+          const ref = insn.ref;
+          if (ref !== undefined && ref.kind === "label" && ref.name === q.name && insn.code !== CALL)
+            ops[j]!.insn = retarget(insn, label);
+        }
+      }
+      if (!named) continue;
+      ops.splice(from, i + 1 - from);
+    }
+    return true;
+  }
+  return false;
+}
+
 /**
  * The key of an instruction for the merge of exit blocks, kept per instruction: the merge looks at
  * the same exit blocks at each cleanup, and instructions are never changed in place.
@@ -1075,7 +1288,7 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
       ops.length = w;
     }
   }
-  if (!rewriteJumps(ops, tail)) {
+  if (!(ops.length <= SHORT ? rewriteJumpsShort(ops, tail) : rewriteJumps(ops, tail))) {
     // every block is reached (the rest were dropped)
     flowKept = true;
     settled = dropped;
@@ -1368,7 +1581,11 @@ function analyse(
       let s: State = n === 0 ? ins[0] : undefined;
       for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
       if (s === undefined) continue;
+      // a block given the state it was given in the round before (in all a step reads) steps to
+      // the state it stepped to then
+      const was = ins[n];
       ins[n] = s;
+      if (loops && outs[n] !== undefined && sameState(s, was)) continue;
       let out: (Fact | undefined)[];
       if (found !== undefined && !loops) walk(ops, b, (out = s.slice()), found);
       else {
@@ -1668,23 +1885,26 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const cur = current;
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
-    for (let r = 0; r < R; r++) cur[r] = phi(b, r);
+    // phi(b, r) and defId(k, r), written out
+    const entry = (n + b) * R;
+    for (let r = 0; r < R; r++) cur[r] = entry + r;
     for (let k = blk.start; k < blk.end; k++) {
       before.set(cur, k * R);
       const m = D[k]!;
-      if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = defId(k, r);
+      if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = k * R + r;
     }
     out.set(cur, b * R);
   }
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
-    const first = ops[blk.start]!.insn;
-    const liveIn = (after[blk.start]! & ~defs(first)) | uses(first);
+    // (U and D are the first op's uses and defs: no rename was made yet)
+    const liveIn = (after[blk.start]! & ~D[blk.start]!) | U[blk.start]!;
+    if (liveIn === 0 || blk.preds.length === 0) continue;
     for (let r = 0; r < 10; r++) {
       if (!(liveIn & (1 << r))) continue;
       for (let q = 0; q < blk.preds.length; q++) {
         const p = blk.preds[q]!;
-        const x = find(phi(b, r));
+        const x = find((n + b) * R + r);
         const y = find(out[p * R + r]!);
         if (x !== y) parent[x] = y;
       }
