@@ -1918,8 +1918,9 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     const implicit =
       i.code === CALL || i.code === EXIT || (cls(i) === CLASS_STX && (i.code & 0xe0) === MODE_ATOMIC);
     if (!implicit) continue;
-    const u = uses(i);
-    const d = defs(i);
+    // (U and D are its uses and defs: no rename was made yet)
+    const u = U[k]!;
+    const d = D[k]!;
     for (let r = 0; r < 10; r++) {
       if (u & (1 << r)) fixed[find(before[k * R + r]!)] = 1;
       if (d & (1 << r)) fixed[find(defId(k, r))] = 1;
@@ -1974,8 +1975,17 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     const liveBefore = (liveAfter & ~df) | u;
     // most instructions neither name nor carry either register
     if (((df | liveBefore | liveAfter) & (bitS | bitD)) === 0) return 0;
-    const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
-    const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
+    // find(defId(k, s)) and webBefore(k, s), written out
+    let isDef = false;
+    if ((df & bitS) !== 0) {
+      const id = k * R + s;
+      isDef = (parent[id] === id ? id : find(id)) === web;
+    }
+    let inWeb = false;
+    if ((liveBefore | liveAfter) & bitS) {
+      const id = before[k * R + s]!;
+      inWeb = (parent[id] === id ? id : find(id)) === web;
+    }
     const reads = (u & bitS) !== 0 && inWeb;
     const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb);
     const wIn = (liveBefore & bitS) !== 0 && inWeb;
