@@ -1574,6 +1574,24 @@ function analyse(
   const ins: State[] = new Array<State>(list.length).fill(undefined);
   const outs: State[] = new Array<State>(list.length).fill(undefined);
   ins[0] = new Array(10).fill(UNKNOWN);
+  if (loops) {
+    // jumps back in the layout but no cycle (code the jump rewrites moved to the end): the states
+    // the rounds below settle on, in one pass in an order where each block comes after those that
+    // go to it
+    const order = acyclicOrder(list);
+    if (order !== undefined) {
+      for (let j = 0; j < order.length; j++) {
+        const n = order[j]!;
+        const b = list[n]!;
+        let s: State = n === 0 ? ins[0] : undefined;
+        for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
+        if (s === undefined) continue;
+        ins[n] = s;
+        outs[n] = stepBlock(ops, b, s);
+      }
+      return { ins, outs };
+    }
+  }
   for (let round = 0; round < 30; round++) {
     let changed = false;
     for (let n = 0; n < list.length; n++) {
@@ -1588,20 +1606,7 @@ function analyse(
       if (loops && outs[n] !== undefined && sameState(s, was)) continue;
       let out: (Fact | undefined)[];
       if (found !== undefined && !loops) walk(ops, b, (out = s.slice()), found);
-      else {
-        // jumps (not calls) change nothing: a block of them alone leaves the state it was given,
-        // shared (states are never changed in place), and the copy is made at the first op that may
-        out = s;
-        for (let k = b.start; k < b.end; k++) {
-          const i = ops[k]!.insn;
-          if (out === s) {
-            const c = i.code & 7;
-            if ((c === CLASS_JMP || c === CLASS_JMP32) && i.code !== CALL) continue;
-            out = s.slice();
-          }
-          step(out, i);
-        }
-      }
+      else out = stepBlock(ops, b, s);
       // (without back edges, each block is stepped once: its exit state is new)
       if (!loops || !sameState(out, outs[n])) {
         outs[n] = out;
@@ -1612,6 +1617,54 @@ function analyse(
     if (!changed || !loops) return { ins, outs };
   }
   return undefined;
+}
+
+/**
+ * The state after block `b` given `s`. Jumps (not calls) change nothing: a block of them alone
+ * leaves the state it was given, shared (states are never changed in place), and the copy is made
+ * at the first op that may change it.
+ */
+function stepBlock(ops: readonly Op[], b: Block, s: (Fact | undefined)[]): (Fact | undefined)[] {
+  let out = s;
+  for (let k = b.start; k < b.end; k++) {
+    const i = ops[k]!.insn;
+    if (out === s) {
+      const c = i.code & 7;
+      if ((c === CLASS_JMP || c === CLASS_JMP32) && i.code !== CALL) continue;
+      out = s.slice();
+    }
+    step(out, i);
+  }
+  return out;
+}
+
+/**
+ * The blocks in an order where each comes after every block that goes to it, when there is one (no
+ * cycle) and the rounds of {@link analyse} would settle well within their limit on it: each round
+ * goes through the blocks in layout order, so a path takes a round more for each jump back in the
+ * layout on it, and with fewer than 20 such jumps in the function the rounds settle before the
+ * 30th. Undefined otherwise.
+ */
+function acyclicOrder(list: readonly Block[]): number[] | undefined {
+  const count = list.length;
+  const waiting = (scratch.waiting = grown(scratch.waiting, count));
+  let back = 0;
+  const ready: number[] = [];
+  for (let b = 0; b < count; b++) {
+    const blk = list[b]!;
+    waiting[b] = blk.preds.length;
+    if (blk.preds.length === 0) ready.push(b);
+    const succs = blk.succs;
+    for (let k = 0; k < succs.length; k++) if (succs[k]! <= b && ++back >= 20) return undefined;
+  }
+  const order: number[] = [];
+  while (ready.length > 0) {
+    const b = ready.pop()!;
+    order.push(b);
+    const succs = list[b]!.succs;
+    for (let k = 0; k < succs.length; k++) if (--waiting[succs[k]!]! === 0) ready.push(succs[k]!);
+  }
+  return order.length === count ? order : undefined;
 }
 
 /**
@@ -1831,6 +1884,7 @@ const scratch: Record<string, Int32Array> = {
   regs: new Int32Array(0),
   asleep: new Int32Array(0),
   filed: new Int32Array(0),
+  waiting: new Int32Array(0),
 };
 
 /** Coalescing's definitions current at one point, a register's each (r0..r10). */
