@@ -1561,16 +1561,16 @@ interface Edit {
 }
 
 /**
- * Block entry and exit states; undefined when the analysis did not settle. Without back edges
- * the states it steps through are the final ones, and it collects the block's changes (see
- * {@link walk}) in `found` as it goes, when given.
+ * Block entry and exit states; undefined when the analysis did not settle. Without cycles the
+ * states it steps through are the final ones, and it collects the blocks' changes (see
+ * {@link walk}) in `found` as it goes, when given (`found` in the result says it did).
  */
 function analyse(
   ops: readonly Op[],
   list: readonly Block[],
   loops: boolean,
   found?: Edit[],
-): { ins: State[]; outs: State[] } | undefined {
+): { ins: State[]; outs: State[]; found: boolean } | undefined {
   const ins: State[] = new Array<State>(list.length).fill(undefined);
   const outs: State[] = new Array<State>(list.length).fill(undefined);
   ins[0] = new Array(10).fill(UNKNOWN);
@@ -1587,9 +1587,17 @@ function analyse(
         for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
         if (s === undefined) continue;
         ins[n] = s;
-        outs[n] = stepBlock(ops, b, s);
+        if (found !== undefined) walk(ops, b, (outs[n] = s.slice()), found);
+        else outs[n] = stepBlock(ops, b, s);
       }
-      return { ins, outs };
+      // the changes in the order of the ops, as a walk in layout order finds them
+      if (found !== undefined) {
+        let sorted = true;
+        for (let e = 1; e < found.length && sorted; e++)
+          if (found[e - 1]!.index > found[e]!.index) sorted = false;
+        if (!sorted) found.sort((x, y) => x.index - y.index);
+      }
+      return { ins, outs, found: found !== undefined };
     }
   }
   for (let round = 0; round < 30; round++) {
@@ -1614,7 +1622,7 @@ function analyse(
       }
     }
     // without back edges, one pass in layout order has seen every predecessor first
-    if (!changed || !loops) return { ins, outs };
+    if (!changed || !loops) return { ins, outs, found: found !== undefined && !loops };
   }
   return undefined;
 }
@@ -1715,7 +1723,7 @@ function values(ops: Op[], tail: Item[]): boolean {
   if (result === undefined) return false;
   const { ins, outs } = result;
   let changed = false;
-  if (loops)
+  if (!result.found)
     for (let n = 0; n < list.length; n++) {
       const s = ins[n]?.slice();
       if (s !== undefined) walk(ops, list[n]!, s, edits);
