@@ -1033,12 +1033,26 @@ const SHORT = 256;
  * quadratic in the length, hence the limit. Same output, op for op and label for label.
  */
 function rewriteJumpsShort(ops: Op[], tail: Item[]): boolean {
-  const at = new Map<string, number>();
+  // the op each label is in front of, and the number of jumps to each label, kept up to date by
+  // each rewrite (an op's index is found when needed: the array is short)
+  const holder = new Map<string, Op>();
   const refs = new Map<string, number>();
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const p = pre[k]!;
+      if (p.kind === "label") holder.set(p.name, op);
+    }
+    const insn = op.insn;
+    const ref = insn.ref;
+    if (ref !== undefined && ref.kind === "label" && insn.code !== CALL)
+      refs.set(ref.name, (refs.get(ref.name) ?? 0) + 1);
+  }
   let changed = false;
   for (let scans = 0; scans < 10_000; scans++) {
-    const r = scanJumps(ops, tail, at, refs);
-    if (r === 2 || mergeExits(ops, refs) || r === 1) changed = true;
+    const r = scanJumps(ops, tail, holder, refs);
+    if (r === 2 || mergeExits(ops, holder, refs) || r === 1) changed = true;
     else break;
   }
   return changed;
@@ -1051,25 +1065,16 @@ function fallenInto(ops: readonly Op[], p: number): boolean {
   return code !== JA && code !== EXIT;
 }
 
+/** Counts `d` more jumps to `label`. */
+function count(refs: Map<string, number>, label: string, d: number): void {
+  refs.set(label, (refs.get(label) ?? 0) + d);
+}
+
 /**
  * One scan of {@link rewriteJumpsShort}: 0 when it made no rewrite, 1 when it made rewrites in
  * place (it went on to the end), 2 when it made one that moves ops (and stopped there).
  */
-function scanJumps(ops: Op[], tail: Item[], at: Map<string, number>, refs: Map<string, number>): 0 | 1 | 2 {
-  at.clear();
-  refs.clear();
-  for (let n = 0; n < ops.length; n++) {
-    const op = ops[n]!;
-    const pre = op.pre;
-    for (let k = 0; k < pre.length; k++) {
-      const p = pre[k]!;
-      if (p.kind === "label") at.set(p.name, n);
-    }
-    const insn = op.insn;
-    const ref = insn.ref;
-    if (ref !== undefined && ref.kind === "label" && insn.code !== CALL)
-      refs.set(ref.name, (refs.get(ref.name) ?? 0) + 1);
-  }
+function scanJumps(ops: Op[], tail: Item[], holder: Map<string, Op>, refs: Map<string, number>): 0 | 1 | 2 {
   /** how many places lead to op p: jumps to its labels, and the fallthrough */
   const entries = (p: number) => {
     let n = fallenInto(ops, p) ? 1 : 0;
@@ -1087,23 +1092,23 @@ function scanJumps(ops: Op[], tail: Item[], at: Map<string, number>, refs: Map<s
     const ref = insn.ref;
     if (ref === undefined || ref.kind !== "label" || insn.code === CALL) continue;
     let to = ref.name;
-    let t = at.get(to)!;
+    let t = ops.indexOf(holder.get(to)!);
     let hop = ops[t]!.insn;
     // a jump to a jump goes straight there (eight hops a scan)
     for (let hops = 0; hops < 8 && hop.code === JA && t !== i && labelOf(hop) !== to; hops++) {
       const next = labelOf(hop)!;
-      refs.set(to, refs.get(to)! - 1);
-      refs.set(next, (refs.get(next) ?? 0) + 1);
+      count(refs, to, -1);
+      count(refs, next, 1);
       insn = retarget(insn, next);
       op.insn = insn;
       to = next;
-      t = at.get(to)!;
+      t = ops.indexOf(holder.get(to)!);
       hop = ops[t]!.insn;
       made = 1;
     }
     if (insn.code === JA) {
       if (t === i + 1) {
-        removeOp(ops, tail, i);
+        removeOp(ops, tail, i, holder, refs);
         return 2;
       }
       // goto L; <code nobody falls into, ending in a jump or exit>; L:  ->  the code moves to the end
@@ -1114,7 +1119,7 @@ function scanJumps(ops: Op[], tail: Item[], at: Map<string, number>, refs: Map<s
       }
       // a jump to `exit`, or to `r0 = K; exit` reached from here only: copy it
       if (hop.code === EXIT) {
-        refs.set(to, refs.get(to)! - 1);
+        count(refs, to, -1);
         op.insn = hop;
         made = 1;
         continue;
@@ -1126,13 +1131,14 @@ function scanJumps(ops: Op[], tail: Item[], at: Map<string, number>, refs: Map<s
         ops[t + 1]!.pre.length === 0 &&
         entries(t) === 1
       ) {
+        count(refs, to, -1);
         op.insn = hop;
         ops.splice(i + 1, 0, { insn: ops[t + 1]!.insn, pre: [] });
         return 2;
       }
     } else if (COND[insn.code] === 1) {
       if (t === i + 1) {
-        removeOp(ops, tail, i);
+        removeOp(ops, tail, i, holder, refs);
         return 2;
       }
       // if c goto A; goto B; A:  ->  if !c goto B; A:
@@ -1145,8 +1151,11 @@ function scanJumps(ops: Op[], tail: Item[], at: Map<string, number>, refs: Map<s
         next.pre.length === 0 &&
         t === i + 2
       ) {
-        op.insn = { ...retarget(insn, labelOf(next.insn)!), code: (insn.code & 0x0f) | neg };
-        removeOp(ops, tail, i + 1);
+        const b = labelOf(next.insn)!;
+        count(refs, to, -1);
+        count(refs, b, 1);
+        op.insn = { ...retarget(insn, b), code: (insn.code & 0x0f) | neg };
+        removeOp(ops, tail, i + 1, holder, refs);
         return 2;
       }
     }
@@ -1155,19 +1164,34 @@ function scanJumps(ops: Op[], tail: Item[], at: Map<string, number>, refs: Map<s
 }
 
 /** Removes op p, its labels and marks moving to the next op (or to the tail). */
-function removeOp(ops: Op[], tail: Item[], p: number): void {
+function removeOp(
+  ops: Op[],
+  tail: Item[],
+  p: number,
+  holder: Map<string, Op>,
+  refs: Map<string, number>,
+): void {
   const gone = ops[p]!;
   const next = ops[p + 1];
-  prependTo(next !== undefined ? next.pre : tail, gone.pre);
+  const pre = gone.pre;
+  for (let k = 0; k < pre.length; k++) {
+    const q = pre[k]!;
+    if (q.kind !== "label") continue;
+    if (next !== undefined) holder.set(q.name, next);
+    else holder.delete(q.name);
+  }
+  const to = targetOf(gone.insn);
+  if (to !== undefined) count(refs, to, -1);
+  prependTo(next !== undefined ? next.pre : tail, pre);
   ops.splice(p, 1);
 }
 
 /**
  * The merge of exit blocks of {@link rewriteJumpsShort} (as rewriteJumps's `mergeOnce`, from the
  * first block): merges the first block ending in `exit` that repeats one before it; false when none
- * does. `refs` counts the jumps to each label.
+ * does.
  */
-function mergeExits(ops: Op[], refs: ReadonlyMap<string, number>): boolean {
+function mergeExits(ops: Op[], holder: Map<string, Op>, refs: Map<string, number>): boolean {
   let seen: Map<string, number> | undefined;
   const reached = (i: number) => {
     if (fallenInto(ops, i)) return true;
@@ -1200,14 +1224,22 @@ function mergeExits(ops: Op[], refs: ReadonlyMap<string, number>): boolean {
       continue;
     }
     const label = labelOn(ops[first]!);
+    holder.set(label, ops[first]!);
     const fallsIn = fallenInto(ops, from);
     // a one-instruction copy is no bigger than the jump that would replace it
     if (fallsIn && i === from) continue;
-    if (fallsIn) ops.splice(from, i + 1 - from, { insn: jump(label), pre: ops[from]!.pre });
-    else {
+    const pre = ops[from]!.pre;
+    if (fallsIn) {
+      const jumpOp: Op = { insn: jump(label), pre };
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind === "label") holder.set(q.name, jumpOp);
+      }
+      count(refs, label, 1);
+      ops.splice(from, i + 1 - from, jumpOp);
+    } else {
       // the jumps to the block go to the first one
       let named = false;
-      const pre = ops[from]!.pre;
       for (let k = 0; k < pre.length; k++) {
         const q = pre[k]!;
         if (q.kind !== "label") continue;
@@ -1215,11 +1247,18 @@ function mergeExits(ops: Op[], refs: ReadonlyMap<string, number>): boolean {
         for (let j = 0; j < ops.length; j++) {
           const insn = ops[j]!.insn;
           const ref = insn.ref;
-          if (ref !== undefined && ref.kind === "label" && ref.name === q.name && insn.code !== CALL)
+          if (ref !== undefined && ref.kind === "label" && ref.name === q.name && insn.code !== CALL) {
             ops[j]!.insn = retarget(insn, label);
+            count(refs, q.name, -1);
+            count(refs, label, 1);
+          }
         }
       }
       if (!named) continue;
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind === "label") holder.delete(q.name);
+      }
       ops.splice(from, i + 1 - from);
     }
     return true;
