@@ -1952,9 +1952,14 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const n = ops.length;
   // the moves whose source dies there; none, and there is nothing to do (the webs are not made)
   const moves: number[] = [];
+  /** the registers of the moves (a bit each): the only ones renamed, over the only webs looked at */
+  let moveRegs = 0;
   for (let m = 0; m < n; m++) {
     const mv = ops[m]!.insn;
-    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
+    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) {
+      moves.push(m);
+      moveRegs |= (1 << mv.src) | (1 << mv.dst);
+    }
   }
   let dies = false;
   for (let j = 0; j < moves.length && !dies; j++) {
@@ -2031,10 +2036,11 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   // the ops where each web is live or defined, in order: a rename looks at those alone (an op
   // outside the web neither conflicts nor is renamed), not at the whole function
   // (by web: an array, not a map, as webs are numbered from 0 to `ids`)
+  // (those of the webs of the moves' registers, the only ones a rename looks at)
   const members: (number[] | undefined)[] = new Array<number[] | undefined>(ids);
   for (let k = 0; k < n; k++) {
-    const df = D[k]!;
-    const live = after[k]! | U[k]!;
+    const df = D[k]! & moveRegs;
+    const live = (after[k]! | U[k]!) & moveRegs;
     // join(webBefore(k, r), k) and join(find(defId(k, r)), k) for each r, written out
     for (let r = 0, m = live; m !== 0; r++, m >>= 1) {
       if ((m & 1) === 0) continue;
