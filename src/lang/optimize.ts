@@ -2315,10 +2315,11 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       parent[x] = find(y);
       const ry = find(y);
       fixed[ry] = fixed[ry]! | fixed[x]!;
-      const merged = [...at, ...(members[y] ?? [])].sort((u, v) => u - v);
+      // the two webs' ops, in order and once each (both lists are in order: merged, not sorted)
+      const other = members[y] ?? [];
       const list: number[] = [];
-      for (let j = 0; j < merged.length; j++) {
-        const k = merged[j]!;
+      for (let i = 0, j = 0; i < at.length || j < other.length; ) {
+        const k = j >= other.length || (i < at.length && at[i]! <= other[j]!) ? at[i++]! : other[j++]!;
         if (list[list.length - 1] !== k) list.push(k);
       }
       members[x] = undefined;
