@@ -69,8 +69,18 @@ const MODE_ATOMIC = 0xc0;
 
 const CALLER_SAVED = 0x3f; // r0..r5
 const ARGS = 0x3e; // r1..r5
-const U64_MAX = (1n << 64n) - 1n;
-const U32_MAX = 0xffffffffn;
+/**
+ * A value a register may hold (unsigned): a number up to 2^53 - 1, a bigint above it. Each value has
+ * one form, so `===` compares values, and `<` compares a number with a bigint exactly. Numbers in the
+ * common case: the value analysis steps every op of every function, mostly cold, where each
+ * operation on a bigint is a call.
+ */
+type Value = number | bigint;
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** A bigint in its one form. */
+const normal = (v: bigint): Value => (v <= SAFE ? Number(v) : v);
+const U64_MAX: Value = (1n << 64n) - 1n;
+const U32_MAX = 0xffffffff;
 
 /** Negations of conditional jump operations (JSET has none). */
 const NEGATE: Record<number, number> = {
@@ -88,9 +98,15 @@ const NEGATE: Record<number, number> = {
 
 const cls = (i: Instruction) => i.code & 7;
 const isJmpClass = (i: Instruction) => cls(i) === CLASS_JMP || cls(i) === CLASS_JMP32;
-const isCond = (i: Instruction) =>
-  isJmpClass(i) && i.code !== JA && i.code !== CALL && i.code !== EXIT && NEGATE_OR_SET(i.code & 0xf0);
 const NEGATE_OR_SET = (op: number) => op in NEGATE || op === 0x40;
+/** 1 for the codes of conditional jumps, by code. */
+const COND = new Uint8Array(256);
+for (let code = 0; code < 256; code++) {
+  const c = code & 7;
+  const jmp = c === CLASS_JMP || c === CLASS_JMP32;
+  if (jmp && code !== JA && code !== CALL && code !== EXIT && NEGATE_OR_SET(code & 0xf0)) COND[code] = 1;
+}
+const isCond = (i: Instruction) => COND[i.code] === 1;
 const ends = (i: Instruction) => i.code === JA || i.code === EXIT;
 const labelOf = (i: Instruction) => (i.ref?.kind === "label" ? i.ref.name : undefined);
 
@@ -235,7 +251,13 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
   of[0] = 1;
   for (let i = 0; i < n; i++) {
     const op = ops[i]!;
-    if (op.pre.length > 0 && labelled(op)) of[i] = 1;
+    const pre = op.pre;
+    // labelled(op), written out
+    for (let k = 0; k < pre.length; k++)
+      if (pre[k]!.kind === "label") {
+        of[i] = 1;
+        break;
+      }
     const code = op.insn.code;
     const c = code & 7;
     if ((c === CLASS_JMP || c === CLASS_JMP32) && code !== CALL) of[i + 1] = 1;
@@ -255,12 +277,13 @@ function blocks(ops: readonly Op[], at: ReadonlyMap<string, number>): { list: Bl
     const end = starts[b + 1]!;
     const last = ops[end - 1]!.insn;
     let t = -1;
-    const to = labelOf(last);
-    if (to !== undefined && last.code !== CALL) {
-      const p = at.get(to);
+    // labelOf(last), written out
+    const ref = last.ref;
+    if (ref !== undefined && ref.kind === "label" && last.code !== CALL) {
+      const p = at.get(ref.name);
       if (p !== undefined) t = of[p]!;
     }
-    const fall = !ends(last) && end < n;
+    const fall = last.code !== JA && last.code !== EXIT && end < n;
     const s = t < 0 ? (fall ? one(b + 1) : NONE) : fall ? [t, b + 1] : one(t);
     succs[b] = s;
     for (let k = 0; k < s.length; k++) {
@@ -918,11 +941,8 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
       const from = start;
       start = i + 1;
       if (i - from > 2 || !reached(from)) continue;
-      let key = "";
-      for (let k = from; k <= i; k++) {
-        const o = ops.at(k)!.insn;
-        key += `${o.code},${o.dst},${o.src},${o.off},${o.imm},${o.imm2 ?? ""},${o.ref?.name ?? ""};`;
-      }
+      let key = opKey(ops.at(from)!.insn);
+      for (let k = from + 1; k <= i; k++) key += opKey(ops.at(k)!.insn);
       const first = seen.get(key);
       if (first === undefined) {
         seen.set(key, ops.at(from)!);
@@ -1001,6 +1021,265 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
   return changed;
 }
 
+/** Functions up to this many ops get their jump rewrites from {@link rewriteJumpsShort}. */
+const SHORT = 256;
+
+/**
+ * The jump rewrites of a short function, made as they are defined (see {@link rewriteJumps}): scans
+ * from the first op over a plain array, each with the labels and the jumps to each counted anew, a
+ * scan starting again after any rewrite that moves ops, and a scan that reaches the end merging one
+ * pair of identical exit blocks. On a function of a few dozen ops (most of them) this is far less
+ * work than keeping rewriteJumps's work lists, gap buffer and label tables up to date; it is
+ * quadratic in the length, hence the limit. Same output, op for op and label for label.
+ */
+function rewriteJumpsShort(ops: Op[], tail: Item[]): boolean {
+  // the op each label is in front of, and the number of jumps to each label, kept up to date by
+  // each rewrite (an op's index is found when needed: the array is short)
+  const holder = new Map<string, Op>();
+  const refs = new Map<string, number>();
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const p = pre[k]!;
+      if (p.kind === "label") holder.set(p.name, op);
+    }
+    const insn = op.insn;
+    const ref = insn.ref;
+    if (ref !== undefined && ref.kind === "label" && insn.code !== CALL)
+      refs.set(ref.name, (refs.get(ref.name) ?? 0) + 1);
+  }
+  let changed = false;
+  for (let scans = 0; scans < 10_000; scans++) {
+    const r = scanJumps(ops, tail, holder, refs);
+    if (r === 2 || mergeExits(ops, holder, refs) || r === 1) changed = true;
+    else break;
+  }
+  return changed;
+}
+
+/** Whether op p is fallen into (the op before it neither jumps nor exits). */
+function fallenInto(ops: readonly Op[], p: number): boolean {
+  if (p === 0) return false;
+  const code = ops[p - 1]!.insn.code;
+  return code !== JA && code !== EXIT;
+}
+
+/** Counts `d` more jumps to `label`. */
+function count(refs: Map<string, number>, label: string, d: number): void {
+  refs.set(label, (refs.get(label) ?? 0) + d);
+}
+
+/**
+ * One scan of {@link rewriteJumpsShort}: 0 when it made no rewrite, 1 when it made rewrites in
+ * place (it went on to the end), 2 when it made one that moves ops (and stopped there).
+ */
+function scanJumps(ops: Op[], tail: Item[], holder: Map<string, Op>, refs: Map<string, number>): 0 | 1 | 2 {
+  /** how many places lead to op p: jumps to its labels, and the fallthrough */
+  const entries = (p: number) => {
+    let n = fallenInto(ops, p) ? 1 : 0;
+    const pre = ops[p]!.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label") n += refs.get(q.name) ?? 0;
+    }
+    return n;
+  };
+  let made: 0 | 1 = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    let insn = op.insn;
+    const ref = insn.ref;
+    if (ref === undefined || ref.kind !== "label" || insn.code === CALL) continue;
+    let to = ref.name;
+    let t = ops.indexOf(holder.get(to)!);
+    let hop = ops[t]!.insn;
+    // a jump to a jump goes straight there (eight hops a scan)
+    for (let hops = 0; hops < 8 && hop.code === JA && t !== i && labelOf(hop) !== to; hops++) {
+      const next = labelOf(hop)!;
+      count(refs, to, -1);
+      count(refs, next, 1);
+      insn = retarget(insn, next);
+      op.insn = insn;
+      to = next;
+      t = ops.indexOf(holder.get(to)!);
+      hop = ops[t]!.insn;
+      made = 1;
+    }
+    if (insn.code === JA) {
+      if (t === i + 1) {
+        removeOp(ops, tail, i, holder, refs);
+        return 2;
+      }
+      // goto L; <code nobody falls into, ending in a jump or exit>; L:  ->  the code moves to the end
+      if (t > i + 1 && ends(ops[t - 1]!.insn) && ends(ops[ops.length - 1]!.insn)) {
+        const moved = ops.splice(i + 1, t - i - 1);
+        for (let k = 0; k < moved.length; k++) ops.push(moved[k]!);
+        return 2;
+      }
+      // a jump to `exit`, or to `r0 = K; exit` reached from here only: copy it
+      if (hop.code === EXIT) {
+        count(refs, to, -1);
+        op.insn = hop;
+        made = 1;
+        continue;
+      }
+      if (
+        (hop.code === MOV64_K || hop.code === MOV32_K) &&
+        hop.dst === 0 &&
+        ops[t + 1]?.insn.code === EXIT &&
+        ops[t + 1]!.pre.length === 0 &&
+        entries(t) === 1
+      ) {
+        count(refs, to, -1);
+        op.insn = hop;
+        ops.splice(i + 1, 0, { insn: ops[t + 1]!.insn, pre: [] });
+        return 2;
+      }
+    } else if (COND[insn.code] === 1) {
+      if (t === i + 1) {
+        removeOp(ops, tail, i, holder, refs);
+        return 2;
+      }
+      // if c goto A; goto B; A:  ->  if !c goto B; A:
+      const next = ops[i + 1];
+      const neg = NEGATE[insn.code & 0xf0];
+      if (
+        neg !== undefined &&
+        next !== undefined &&
+        next.insn.code === JA &&
+        next.pre.length === 0 &&
+        t === i + 2
+      ) {
+        const b = labelOf(next.insn)!;
+        count(refs, to, -1);
+        count(refs, b, 1);
+        op.insn = { ...retarget(insn, b), code: (insn.code & 0x0f) | neg };
+        removeOp(ops, tail, i + 1, holder, refs);
+        return 2;
+      }
+    }
+  }
+  return made;
+}
+
+/** Removes op p, its labels and marks moving to the next op (or to the tail). */
+function removeOp(
+  ops: Op[],
+  tail: Item[],
+  p: number,
+  holder: Map<string, Op>,
+  refs: Map<string, number>,
+): void {
+  const gone = ops[p]!;
+  const next = ops[p + 1];
+  const pre = gone.pre;
+  for (let k = 0; k < pre.length; k++) {
+    const q = pre[k]!;
+    if (q.kind !== "label") continue;
+    if (next !== undefined) holder.set(q.name, next);
+    else holder.delete(q.name);
+  }
+  const to = targetOf(gone.insn);
+  if (to !== undefined) count(refs, to, -1);
+  prependTo(next !== undefined ? next.pre : tail, pre);
+  ops.splice(p, 1);
+}
+
+/**
+ * The merge of exit blocks of {@link rewriteJumpsShort} (as rewriteJumps's `mergeOnce`, from the
+ * first block): merges the first block ending in `exit` that repeats one before it; false when none
+ * does.
+ */
+function mergeExits(ops: Op[], holder: Map<string, Op>, refs: Map<string, number>): boolean {
+  let seen: Map<string, number> | undefined;
+  const reached = (i: number) => {
+    if (fallenInto(ops, i)) return true;
+    const pre = ops[i]!.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const q = pre[k]!;
+      if (q.kind === "label" && (refs.get(q.name) ?? 0) > 0) return true;
+    }
+    return false;
+  };
+  let start = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (i > start && op.pre.length > 0 && labelled(op)) start = i;
+    const code = op.insn.code;
+    if (((code & 7) === CLASS_JMP || (code & 7) === CLASS_JMP32) && code !== CALL && code !== EXIT) {
+      start = i + 1;
+      continue;
+    }
+    if (code !== EXIT) continue;
+    const from = start;
+    start = i + 1;
+    if (i - from > 2 || !reached(from)) continue;
+    let key = opKey(ops[from]!.insn);
+    for (let k = from + 1; k <= i; k++) key += opKey(ops[k]!.insn);
+    seen ??= new Map<string, number>();
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, from);
+      continue;
+    }
+    const label = labelOn(ops[first]!);
+    holder.set(label, ops[first]!);
+    const fallsIn = fallenInto(ops, from);
+    // a one-instruction copy is no bigger than the jump that would replace it
+    if (fallsIn && i === from) continue;
+    const pre = ops[from]!.pre;
+    if (fallsIn) {
+      const jumpOp: Op = { insn: jump(label), pre };
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind === "label") holder.set(q.name, jumpOp);
+      }
+      count(refs, label, 1);
+      ops.splice(from, i + 1 - from, jumpOp);
+    } else {
+      // the jumps to the block go to the first one
+      let named = false;
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind !== "label") continue;
+        named = true;
+        for (let j = 0; j < ops.length; j++) {
+          const insn = ops[j]!.insn;
+          const ref = insn.ref;
+          if (ref !== undefined && ref.kind === "label" && ref.name === q.name && insn.code !== CALL) {
+            ops[j]!.insn = retarget(insn, label);
+            count(refs, q.name, -1);
+            count(refs, label, 1);
+          }
+        }
+      }
+      if (!named) continue;
+      for (let k = 0; k < pre.length; k++) {
+        const q = pre[k]!;
+        if (q.kind === "label") holder.delete(q.name);
+      }
+      ops.splice(from, i + 1 - from);
+    }
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The key of an instruction for the merge of exit blocks, kept per instruction: the merge looks at
+ * the same exit blocks at each cleanup, and instructions are never changed in place.
+ */
+const opKeys = new WeakMap<Instruction, string>();
+function opKey(o: Instruction): string {
+  let key = opKeys.get(o);
+  if (key === undefined) {
+    key = `${o.code},${o.dst},${o.src},${o.off},${o.imm},${o.imm2 ?? ""},${o.ref?.name ?? ""};`;
+    opKeys.set(o, key);
+  }
+  return key;
+}
+
 function jump(label: string): Instruction {
   return { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: { kind: "label", name: label } };
 }
@@ -1048,7 +1327,7 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
       ops.length = w;
     }
   }
-  if (!rewriteJumps(ops, tail)) {
+  if (!(ops.length <= SHORT ? rewriteJumpsShort(ops, tail) : rewriteJumps(ops, tail))) {
     // every block is reached (the rest were dropped)
     flowKept = true;
     settled = dropped;
@@ -1075,31 +1354,36 @@ let flowKept = false;
 
 /** What a register may hold: an unsigned range, and which memory word it holds a copy of. */
 interface Fact {
-  lo: bigint;
-  hi: bigint;
+  lo: Value;
+  hi: Value;
   /** `size:base:off` of the load it holds, while the base register is unchanged */
   mem: number | undefined;
-  /** the base register of `mem` */
-  base?: number;
+  /** the base register of `mem` (-1 without one) */
+  base: number;
 }
 
 type State = (Fact | undefined)[] | undefined; // undefined: not reached yet
 
 const UNKNOWN = undefined;
 
-const min = (a: bigint, b: bigint) => (a < b ? a : b);
-const max = (a: bigint, b: bigint) => (a > b ? a : b);
+const min = (a: Value, b: Value) => (a < b ? a : b);
+const max = (a: Value, b: Value) => (a > b ? a : b);
 
-function exact(v: bigint): Fact {
-  return { lo: v, hi: v, mem: undefined };
+function exact(v: Value): Fact {
+  return { lo: v, hi: v, mem: undefined, base: -1 };
 }
 
-function range(lo: bigint, hi: bigint): Fact {
-  return { lo, hi, mem: undefined };
+function range(lo: Value, hi: Value): Fact {
+  return { lo, hi, mem: undefined, base: -1 };
+}
+
+/** The fact without its memory word. */
+function forget(f: Fact): Fact {
+  return { lo: f.lo, hi: f.hi, mem: undefined, base: f.base };
 }
 
 /** Any 32-bit value (facts are never changed in place, so one is shared). */
-const ANY32 = range(0n, U32_MAX);
+const ANY32 = range(0, U32_MAX);
 
 /** The facts of `r = K` by K, 64-bit and 32-bit moves (shared, as {@link ANY32}). */
 const moved64 = new Map<number, Fact>();
@@ -1111,7 +1395,7 @@ function movedImm(imm: number, wide: boolean): Fact {
   let f = cache.get(imm);
   if (f === undefined) {
     if (cache.size >= 4096) cache.clear();
-    f = exact(wide ? BigInt.asUintN(64, BigInt(imm)) : BigInt.asUintN(32, BigInt(imm)));
+    f = exact(imm >= 0 ? imm : wide ? (1n << 64n) + BigInt(imm) : imm >>> 0);
     cache.set(imm, f);
   }
   return f;
@@ -1123,20 +1407,21 @@ function meet(a: State, b: State): State {
   // states are never changed in place either (the analysis steps a copy): one is shared
   if (a === undefined) return b;
   if (b === undefined) return a;
-  const out: (Fact | undefined)[] = [];
+  // a's facts, but where b's differ
+  const out = a.slice();
   for (let r = 0; r < 10; r++) {
     const x = a[r];
     const y = b[r];
-    if (x === undefined || y === undefined) out.push(undefined);
+    if (x === y || x === undefined) continue;
+    if (y === undefined) out[r] = undefined;
     // facts are never changed in place: an equal one is shared rather than copied
-    else if (x === y || (x.lo === y.lo && x.hi === y.hi && x.mem === y.mem && x.base === y.base)) out.push(x);
-    else
-      out.push({
+    else if (x.lo !== y.lo || x.hi !== y.hi || x.mem !== y.mem || x.base !== y.base)
+      out[r] = {
         lo: min(x.lo, y.lo),
         hi: max(x.hi, y.hi),
         mem: x.mem === y.mem ? x.mem : undefined,
         base: x.base,
-      });
+      };
   }
   return out;
 }
@@ -1154,7 +1439,14 @@ function sameState(a: State, b: State): boolean {
 }
 
 /** The largest value a load gives, by its size field (`code & 0x18`) shifted right by 3. */
-const LDX_MAX: readonly bigint[] = [U32_MAX, 0xffffn, 0xffn, U64_MAX];
+const LDX_MAX: readonly Value[] = [U32_MAX, 0xffff, 0xff, U64_MAX];
+
+/**
+ * The registers some load of the function reads through (a bit each): only a fact of a load has a
+ * memory word, so a write to any other register forgets none. Set by {@link values} for the ops it
+ * analyses.
+ */
+let loadBases = 0;
 
 /** The state after `i` (mutates `s`). */
 function step(s: (Fact | undefined)[], i: Instruction): void {
@@ -1162,19 +1454,21 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
   if (c === CLASS_ST || c === CLASS_STX) {
     // a store through r10 changes the stack only; any other pointer may point anywhere
     killMemory(s, i.dst === 10);
-    const d = defs(i);
-    for (let r = 0; r < 10; r++)
-      if (d & (1 << r)) {
-        s[r] = UNKNOWN;
-        killBase(s, r);
-      }
+    if (c === CLASS_STX && (i.code & 0xe0) === MODE_ATOMIC) {
+      const d = defs(i);
+      for (let r = 0; r < 10; r++)
+        if (d & (1 << r)) {
+          s[r] = UNKNOWN;
+          killBase(s, r);
+        }
+    }
     return;
   }
   if (c === CLASS_JMP || c === CLASS_JMP32) {
     if (i.code === CALL) {
       for (let r = 0; r < 10; r++) {
         const f = s[r];
-        s[r] = r <= 5 ? UNKNOWN : f !== undefined && f.mem !== undefined ? { ...f, mem: undefined } : f;
+        s[r] = r <= 5 ? UNKNOWN : f !== undefined && f.mem !== undefined ? forget(f) : f;
       }
     }
     return;
@@ -1182,12 +1476,15 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
   const dst = i.dst;
   let f: Fact | undefined = UNKNOWN;
   if (c === CLASS_LD) {
-    if (i.src === 0 && i.ref === undefined)
-      f = exact((BigInt.asUintN(32, BigInt(i.imm2 ?? 0)) << 32n) | BigInt.asUintN(32, BigInt(i.imm)));
+    if (i.src === 0 && i.ref === undefined) {
+      const hi = (i.imm2 ?? 0) >>> 0;
+      const lo = i.imm >>> 0;
+      f = exact(hi < 0x200000 ? hi * 0x100000000 + lo : (BigInt(hi) << 32n) | BigInt(lo));
+    }
   } else if (c === CLASS_LDX) {
     if ((i.code & 0xe0) === MODE_MEM) {
       f = {
-        lo: 0n,
+        lo: 0,
         hi: LDX_MAX[(i.code & 0x18) >> 3]!,
         mem: i.src === dst ? undefined : memKey(i),
         base: i.src,
@@ -1204,29 +1501,29 @@ function step(s: (Fact | undefined)[], i: Instruction): void {
       else if (x) f = src !== undefined && src.hi <= U32_MAX ? src : ANY32;
       else f = movedImm(i.imm, false);
     } else if (op === 0x50 && !x && (i.imm >= 0 || !wide)) {
-      const imm = BigInt(i.imm);
-      const m = wide ? imm : BigInt.asUintN(32, imm);
-      f = range(0n, cur !== undefined && cur.hi < m ? cur.hi : m);
+      const m = wide ? i.imm : i.imm >>> 0;
+      f = range(0, cur !== undefined && cur.hi < m ? cur.hi : m);
     } else if (op === 0x70 && !x && cur !== undefined && (wide || cur.hi <= U32_MAX)) {
-      const k = BigInt(i.imm & (wide ? 63 : 31));
-      f = range(cur.lo >> k, cur.hi >> k);
+      const k = i.imm & (wide ? 63 : 31);
+      f = range(shr(cur.lo, k), shr(cur.hi, k));
     } else if (op === 0xd0) {
-      f = i.imm === 16 ? range(0n, 0xffffn) : i.imm === 32 ? ANY32 : UNKNOWN;
+      f = i.imm === 16 ? range(0, 0xffff) : i.imm === 32 ? ANY32 : UNKNOWN;
     } else if (!wide) f = ANY32;
   }
   s[dst] = f;
-  // killBase(s, dst), written out: this runs for most ops of every analysis
-  for (let k = 0; k < 10; k++) {
-    const g = s[k];
-    if (g !== undefined && g.mem !== undefined && g.base === dst) s[k] = { ...g, mem: undefined };
-  }
+  if (loadBases & (1 << dst)) killBase(s, dst);
+}
+
+/** `v >> k`. */
+function shr(v: Value, k: number): Value {
+  return typeof v === "number" ? Math.floor(v / 2 ** k) : normal(v >> BigInt(k));
 }
 
 /** Forgets the memory words loaded through register `r` (which changed). */
 function killBase(s: (Fact | undefined)[], r: number): void {
   for (let k = 0; k < 10; k++) {
     const f = s[k];
-    if (f !== undefined && f.mem !== undefined && f.base === r) s[k] = { ...f, mem: undefined };
+    if (f !== undefined && f.mem !== undefined && f.base === r) s[k] = forget(f);
   }
 }
 
@@ -1234,7 +1531,7 @@ function killBase(s: (Fact | undefined)[], r: number): void {
 function killMemory(s: (Fact | undefined)[], onlyStack: boolean): void {
   for (let k = 0; k < 10; k++) {
     const f = s[k];
-    if (f?.mem !== undefined && (!onlyStack || f.base === 10)) s[k] = { ...f, mem: undefined };
+    if (f !== undefined && f.mem !== undefined && (!onlyStack || f.base === 10)) s[k] = forget(f);
   }
 }
 
@@ -1278,7 +1575,7 @@ function narrow(f: Fact | undefined, wide: boolean): Fact | undefined {
 
 /** Whether the range compares the same signed as unsigned. */
 function signedOk(f: Fact, wide: boolean): boolean {
-  return f.hi < (wide ? 1n << 63n : 1n << 31n);
+  return f.hi < (wide ? 2 ** 63 : 2 ** 31);
 }
 
 function cmp(op: number, a: Fact, b: Fact): boolean | undefined {
@@ -1303,19 +1600,45 @@ interface Edit {
 }
 
 /**
- * Block entry and exit states; undefined when the analysis did not settle. Without back edges
- * the states it steps through are the final ones, and it collects the block's changes (see
- * {@link walk}) in `found` as it goes, when given.
+ * Block entry and exit states; undefined when the analysis did not settle. Without cycles the
+ * states it steps through are the final ones, and it collects the blocks' changes (see
+ * {@link walk}) in `found` as it goes, when given (`found` in the result says it did).
  */
 function analyse(
   ops: readonly Op[],
   list: readonly Block[],
   loops: boolean,
   found?: Edit[],
-): { ins: State[]; outs: State[] } | undefined {
+): { ins: State[]; outs: State[]; found: boolean } | undefined {
   const ins: State[] = new Array<State>(list.length).fill(undefined);
   const outs: State[] = new Array<State>(list.length).fill(undefined);
   ins[0] = new Array(10).fill(UNKNOWN);
+  if (loops) {
+    // jumps back in the layout but no cycle (code the jump rewrites moved to the end): the states
+    // the rounds below settle on, in one pass in an order where each block comes after those that
+    // go to it
+    const order = acyclicOrder(list);
+    if (order !== undefined) {
+      for (let j = 0; j < order.length; j++) {
+        const n = order[j]!;
+        const b = list[n]!;
+        let s: State = n === 0 ? ins[0] : undefined;
+        for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
+        if (s === undefined) continue;
+        ins[n] = s;
+        if (found !== undefined) walk(ops, b, (outs[n] = s.slice()), found);
+        else outs[n] = stepBlock(ops, b, s);
+      }
+      // the changes in the order of the ops, as a walk in layout order finds them
+      if (found !== undefined) {
+        let sorted = true;
+        for (let e = 1; e < found.length && sorted; e++)
+          if (found[e - 1]!.index > found[e]!.index) sorted = false;
+        if (!sorted) found.sort((x, y) => x.index - y.index);
+      }
+      return { ins, outs, found: found !== undefined };
+    }
+  }
   for (let round = 0; round < 30; round++) {
     let changed = false;
     for (let n = 0; n < list.length; n++) {
@@ -1323,32 +1646,72 @@ function analyse(
       let s: State = n === 0 ? ins[0] : undefined;
       for (let k = 0; k < b.preds.length; k++) s = meet(s, outs[b.preds[k]!]);
       if (s === undefined) continue;
+      // a block given the state it was given in the round before (in all a step reads) steps to
+      // the state it stepped to then
+      const was = ins[n];
       ins[n] = s;
+      if (loops && outs[n] !== undefined && sameState(s, was)) continue;
       let out: (Fact | undefined)[];
       if (found !== undefined && !loops) walk(ops, b, (out = s.slice()), found);
-      else {
-        // jumps (not calls) change nothing: a block of them alone leaves the state it was given,
-        // shared (states are never changed in place), and the copy is made at the first op that may
-        out = s;
-        for (let k = b.start; k < b.end; k++) {
-          const i = ops[k]!.insn;
-          if (out === s) {
-            const c = i.code & 7;
-            if ((c === CLASS_JMP || c === CLASS_JMP32) && i.code !== CALL) continue;
-            out = s.slice();
-          }
-          step(out, i);
-        }
-      }
-      if (!sameState(out, outs[n])) {
+      else out = stepBlock(ops, b, s);
+      // (without back edges, each block is stepped once: its exit state is new)
+      if (!loops || !sameState(out, outs[n])) {
         outs[n] = out;
         changed = true;
       }
     }
     // without back edges, one pass in layout order has seen every predecessor first
-    if (!changed || !loops) return { ins, outs };
+    if (!changed || !loops) return { ins, outs, found: found !== undefined && !loops };
   }
   return undefined;
+}
+
+/**
+ * The state after block `b` given `s`. Jumps (not calls) change nothing: a block of them alone
+ * leaves the state it was given, shared (states are never changed in place), and the copy is made
+ * at the first op that may change it.
+ */
+function stepBlock(ops: readonly Op[], b: Block, s: (Fact | undefined)[]): (Fact | undefined)[] {
+  let out = s;
+  for (let k = b.start; k < b.end; k++) {
+    const i = ops[k]!.insn;
+    if (out === s) {
+      const c = i.code & 7;
+      if ((c === CLASS_JMP || c === CLASS_JMP32) && i.code !== CALL) continue;
+      out = s.slice();
+    }
+    step(out, i);
+  }
+  return out;
+}
+
+/**
+ * The blocks in an order where each comes after every block that goes to it, when there is one (no
+ * cycle) and the rounds of {@link analyse} would settle well within their limit on it: each round
+ * goes through the blocks in layout order, so a path takes a round more for each jump back in the
+ * layout on it, and with fewer than 20 such jumps in the function the rounds settle before the
+ * 30th. Undefined otherwise.
+ */
+function acyclicOrder(list: readonly Block[]): number[] | undefined {
+  const count = list.length;
+  const waiting = (scratch.waiting = grown(scratch.waiting, count));
+  let back = 0;
+  const ready: number[] = [];
+  for (let b = 0; b < count; b++) {
+    const blk = list[b]!;
+    waiting[b] = blk.preds.length;
+    if (blk.preds.length === 0) ready.push(b);
+    const succs = blk.succs;
+    for (let k = 0; k < succs.length; k++) if (succs[k]! <= b && ++back >= 20) return undefined;
+  }
+  const order: number[] = [];
+  while (ready.length > 0) {
+    const b = ready.pop()!;
+    order.push(b);
+    const succs = list[b]!.succs;
+    for (let k = 0; k < succs.length; k++) if (--waiting[succs[k]!]! === 0) ready.push(succs[k]!);
+  }
+  return order.length === count ? order : undefined;
 }
 
 /**
@@ -1358,12 +1721,19 @@ function analyse(
 function walk(ops: readonly Op[], b: Block, s: (Fact | undefined)[], edits: Edit[]): void {
   for (let k = b.start; k < b.end; k++) {
     const insn = ops[k]!.insn;
-    if (isCond(insn)) {
-      const d = decide(s, insn);
-      if (d === true)
-        edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
-      else if (d === false) edits.push({ index: k, insn: null });
-    } else if (cls(insn) === CLASS_LDX && (insn.code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
+    const code = insn.code;
+    const c = code & 7;
+    if ((c === CLASS_JMP || c === CLASS_JMP32) && code !== CALL) {
+      // a jump or `exit` steps to the state it was given
+      if (COND[code] === 1) {
+        const d = decide(s, insn);
+        if (d === true)
+          edits.push({ index: k, insn: { code: JA, dst: 0, src: 0, off: 0, imm: 0, ref: insn.ref } });
+        else if (d === false) edits.push({ index: k, insn: null });
+      }
+      continue;
+    }
+    if (c === CLASS_LDX && (code & 0xe0) === MODE_MEM && insn.src !== insn.dst) {
       const key = memKey(insn);
       if (s[insn.dst]?.mem === key) edits.push({ index: k, insn: null });
       else {
@@ -1379,6 +1749,12 @@ function walk(ops: readonly Op[], b: Block, s: (Fact | undefined)[], edits: Edit
 
 function values(ops: Op[], tail: Item[]): boolean {
   const { list, loops } = analysed(ops);
+  let bases = 0;
+  for (let k = 0; k < ops.length; k++) {
+    const i = ops[k]!.insn;
+    if ((i.code & 7) === CLASS_LDX) bases |= 1 << i.src;
+  }
+  loadBases = bases;
   // 1. jumps decided by the block's own state, and loads of a word a register still holds (found
   // by the analysis itself when it goes through the blocks once)
   const edits: Edit[] = [];
@@ -1386,7 +1762,7 @@ function values(ops: Op[], tail: Item[]): boolean {
   if (result === undefined) return false;
   const { ins, outs } = result;
   let changed = false;
-  if (loops)
+  if (!result.found)
     for (let n = 0; n < list.length; n++) {
       const s = ins[n]?.slice();
       if (s !== undefined) walk(ops, list[n]!, s, edits);
@@ -1555,6 +1931,7 @@ const scratch: Record<string, Int32Array> = {
   regs: new Int32Array(0),
   asleep: new Int32Array(0),
   filed: new Int32Array(0),
+  waiting: new Int32Array(0),
 };
 
 /** Coalescing's definitions current at one point, a register's each (r0..r10). */
@@ -1575,9 +1952,14 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const n = ops.length;
   // the moves whose source dies there; none, and there is nothing to do (the webs are not made)
   const moves: number[] = [];
+  /** the registers of the moves (a bit each): the only ones renamed, over the only webs looked at */
+  let moveRegs = 0;
   for (let m = 0; m < n; m++) {
     const mv = ops[m]!.insn;
-    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) moves.push(m);
+    if (mv.code === MOV64_X && mv.off === 0 && mv.src !== 10 && mv.dst !== mv.src) {
+      moves.push(m);
+      moveRegs |= (1 << mv.src) | (1 << mv.dst);
+    }
   }
   let dies = false;
   for (let j = 0; j < moves.length && !dies; j++) {
@@ -1609,23 +1991,26 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const cur = current;
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
-    for (let r = 0; r < R; r++) cur[r] = phi(b, r);
+    // phi(b, r) and defId(k, r), written out
+    const entry = (n + b) * R;
+    for (let r = 0; r < R; r++) cur[r] = entry + r;
     for (let k = blk.start; k < blk.end; k++) {
       before.set(cur, k * R);
       const m = D[k]!;
-      if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = defId(k, r);
+      if (m !== 0) for (let r = 0; r < 10; r++) if (m & (1 << r)) cur[r] = k * R + r;
     }
     out.set(cur, b * R);
   }
   for (let b = 0; b < list.length; b++) {
     const blk = list[b]!;
-    const first = ops[blk.start]!.insn;
-    const liveIn = (after[blk.start]! & ~defs(first)) | uses(first);
+    // (U and D are the first op's uses and defs: no rename was made yet)
+    const liveIn = (after[blk.start]! & ~D[blk.start]!) | U[blk.start]!;
+    if (liveIn === 0 || blk.preds.length === 0) continue;
     for (let r = 0; r < 10; r++) {
       if (!(liveIn & (1 << r))) continue;
       for (let q = 0; q < blk.preds.length; q++) {
         const p = blk.preds[q]!;
-        const x = find(phi(b, r));
+        const x = find((n + b) * R + r);
         const y = find(out[p * R + r]!);
         if (x !== y) parent[x] = y;
       }
@@ -1639,8 +2024,9 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     const implicit =
       i.code === CALL || i.code === EXIT || (cls(i) === CLASS_STX && (i.code & 0xe0) === MODE_ATOMIC);
     if (!implicit) continue;
-    const u = uses(i);
-    const d = defs(i);
+    // (U and D are its uses and defs: no rename was made yet)
+    const u = U[k]!;
+    const d = D[k]!;
     for (let r = 0; r < 10; r++) {
       if (u & (1 << r)) fixed[find(before[k * R + r]!)] = 1;
       if (d & (1 << r)) fixed[find(defId(k, r))] = 1;
@@ -1649,18 +2035,29 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const webBefore = (k: number, r: number) => find(before[k * R + r]!);
   // the ops where each web is live or defined, in order: a rename looks at those alone (an op
   // outside the web neither conflicts nor is renamed), not at the whole function
-  const members = new Map<number, number[]>();
-  const join = (web: number, k: number) => {
-    const list = members.get(web);
-    if (list === undefined) members.set(web, [k]);
-    else if (list[list.length - 1] !== k) list.push(k);
-  };
+  // (by web: an array, not a map, as webs are numbered from 0 to `ids`)
+  // (those of the webs of the moves' registers, the only ones a rename looks at)
+  const members: (number[] | undefined)[] = new Array<number[] | undefined>(ids);
   for (let k = 0; k < n; k++) {
-    const df = D[k]!;
-    const la = after[k]!;
-    const live = la | (la & ~df) | U[k]!;
-    if (live !== 0) for (let r = 0; r < 10; r++) if (live & (1 << r)) join(webBefore(k, r), k);
-    if (df !== 0) for (let r = 0; r < 10; r++) if (df & (1 << r)) join(find(defId(k, r)), k);
+    const df = D[k]! & moveRegs;
+    const live = (after[k]! | U[k]!) & moveRegs;
+    // join(webBefore(k, r), k) and join(find(defId(k, r)), k) for each r, written out
+    for (let r = 0, m = live; m !== 0; r++, m >>= 1) {
+      if ((m & 1) === 0) continue;
+      let web = before[k * R + r]!;
+      if (parent[web] !== web) web = find(web);
+      const list = members[web];
+      if (list === undefined) members[web] = [k];
+      else if (list[list.length - 1] !== k) list.push(k);
+    }
+    for (let r = 0, m = df; m !== 0; r++, m >>= 1) {
+      if ((m & 1) === 0) continue;
+      let web = k * R + r;
+      if (parent[web] !== web) web = find(web);
+      const list = members[web];
+      if (list === undefined) members[web] = [k];
+      else if (list[list.length - 1] !== k) list.push(k);
+    }
   }
 
   /** the renames found in the current round, made at its end */
@@ -1685,8 +2082,17 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
     const liveBefore = (liveAfter & ~df) | u;
     // most instructions neither name nor carry either register
     if (((df | liveBefore | liveAfter) & (bitS | bitD)) === 0) return 0;
-    const isDef = (df & bitS) !== 0 && find(defId(k, s)) === web;
-    const inWeb = (liveBefore | liveAfter) & bitS ? webBefore(k, s) === web : false;
+    // find(defId(k, s)) and webBefore(k, s), written out
+    let isDef = false;
+    if ((df & bitS) !== 0) {
+      const id = k * R + s;
+      isDef = (parent[id] === id ? id : find(id)) === web;
+    }
+    let inWeb = false;
+    if ((liveBefore | liveAfter) & bitS) {
+      const id = before[k * R + s]!;
+      inWeb = (parent[id] === id ? id : find(id)) === web;
+    }
     const reads = (u & bitS) !== 0 && inWeb;
     const wOut = (liveAfter & bitS) !== 0 && (df & bitS ? isDef : inWeb);
     const wIn = (liveBefore & bitS) !== 0 && inWeb;
@@ -1735,7 +2141,7 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
    * `w` is the move's entry in {@link witness}.
    */
   const rename = (s: number, web: number, d: number, m: number, w: number): boolean => {
-    const at = members.get(web) ?? [];
+    const at = members[web] ?? [];
     const seen = witness[w]!;
     if (seen >= 0 && seen !== m && visit(seen, s, d, web) < 0 && member(at, seen)) return false;
     const renames: { k: number; dst: boolean; src: boolean }[] = [];
@@ -1886,7 +2292,7 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       const y = a === ops[m]!.insn.src ? find(defId(m, b)) : webBefore(m, b);
       const bitA = 1 << a;
       const bitB = 1 << b;
-      const at = members.get(x) ?? [];
+      const at = members[x] ?? [];
       for (let j = 0; j < at.length; j++) {
         const k = at[j]!;
         if (asleep[k]) {
@@ -1909,14 +2315,15 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
       parent[x] = find(y);
       const ry = find(y);
       fixed[ry] = fixed[ry]! | fixed[x]!;
-      const merged = [...at, ...(members.get(y) ?? [])].sort((u, v) => u - v);
+      // the two webs' ops, in order and once each (both lists are in order: merged, not sorted)
+      const other = members[y] ?? [];
       const list: number[] = [];
-      for (let j = 0; j < merged.length; j++) {
-        const k = merged[j]!;
+      for (let i = 0, j = 0; i < at.length || j < other.length; ) {
+        const k = j >= other.length || (i < at.length && at[i]! <= other[j]!) ? at[i++]! : other[j++]!;
         if (list[list.length - 1] !== k) list.push(k);
       }
-      members.delete(x);
-      members.set(ry, list);
+      members[x] = undefined;
+      members[ry] = list;
     }
     // the moves a rename changed are tried again, in their place
     for (let w = 0; w < woken.length; w++) {
