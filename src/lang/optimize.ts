@@ -1023,6 +1023,22 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
 
 /** Functions up to this many ops get their jump rewrites from {@link rewriteJumpsShort}. */
 const SHORT = 256;
+let shortUpTo = SHORT;
+
+/**
+ * Runs `f` with the jump rewrites of every function made one way: `"short"` by
+ * {@link rewriteJumpsShort} (as they are defined), `"long"` by {@link rewriteJumps} (the work
+ * lists long functions need). For test/lang/optimize.test.ts, which holds the two to the same output.
+ */
+export function withJumpRewrites<T>(way: "short" | "long", f: () => T): T {
+  const saved = shortUpTo;
+  shortUpTo = way === "short" ? Number.POSITIVE_INFINITY : -1;
+  try {
+    return f();
+  } finally {
+    shortUpTo = saved;
+  }
+}
 
 /**
  * The jump rewrites of a short function, made as they are defined (see {@link rewriteJumps}): scans
@@ -1327,7 +1343,7 @@ function cleanup(ops: Op[], tail: Item[]): boolean {
       ops.length = w;
     }
   }
-  if (!(ops.length <= SHORT ? rewriteJumpsShort(ops, tail) : rewriteJumps(ops, tail))) {
+  if (!(ops.length <= shortUpTo ? rewriteJumpsShort(ops, tail) : rewriteJumps(ops, tail))) {
     // every block is reached (the rest were dropped)
     flowKept = true;
     settled = dropped;

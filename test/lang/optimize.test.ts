@@ -9,8 +9,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { BpfMap, Program, u32, u64 } from "../../src/index.js";
+import { encode } from "../../src/isa/encode.js";
 import { CompileError, compile } from "../../src/lang/index.js";
+import { withJumpRewrites } from "../../src/lang/optimize.js";
 import { needsRoot } from "../support/privilege.js";
+import { largeSwitch } from "./large-program.js";
 
 /** A small deterministic generator (fast-check gives the seed, and prints it on failure). */
 class Gen {
@@ -199,4 +202,43 @@ test("optimized and unoptimized programs agree on return values and maps, on ran
   );
   assert.ok(compiled >= 30, `only ${compiled} of 60 random programs compiled`);
   t.diagnostic(`xlated instructions over ${compiled} programs: ${before} unoptimized, ${after} optimized`);
+});
+
+test("the jump rewrites made as defined (short functions) and by work lists (long ones) give the same code", () => {
+  // compile()'s whole output (instructions, functions, line info, maps) under each way, on the
+  // random programs above, the size test's demo-like programs and a switch long enough for the
+  // work lists to matter; a source the compiler refuses is refused under both
+  const both = (src: string, file: string) => {
+    const under = (way: "short" | "long") => {
+      try {
+        // what compile() gives, but the names of the labels the optimizer made (a counter's)
+        const m = withJumpRewrites(way, () => compile(src, { file }));
+        return {
+          maps: m.maps,
+          programs: m.programs.map((p) => ({
+            bytes: Buffer.from(encode(p.insns)).toString("hex"),
+            functions: p.functions,
+            lineInfo: p.lineInfo,
+            mapRefs: p.mapRefs,
+            stackSize: p.stackSize,
+          })),
+        };
+      } catch (e) {
+        if (e instanceof CompileError) return e.message;
+        throw e;
+      }
+    };
+    const short = under("short");
+    assert.deepEqual(under("long"), short, `the two ways differ on ${file}:\n${src}`);
+    return typeof short !== "string";
+  };
+  let compiled = 0;
+  fc.assert(
+    fc.property(fc.integer(), (seed) => {
+      if (both(program(seed), `random-${seed}.ts`)) compiled++;
+    }),
+    { numRuns: 300, seed: Number(process.env.OPT_SEED ?? 20261208) },
+  );
+  assert.ok(compiled >= 150, `only ${compiled} of 300 random programs compiled`);
+  assert.ok(both(largeSwitch(400), "large.ts"), "the 400-case switch compiles");
 });
