@@ -635,17 +635,7 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
   /** The index of an op in the ops. */
   const posOf = (op: Op): number => ops.indexOf(op);
   // where each label is, and the jumps to each (from the ops as given, which the buffer copied)
-  for (let n = 0; n < list.length; n++) {
-    const op = list[n]!;
-    const pre = op.pre;
-    for (let k = 0; k < pre.length; k++) {
-      const p = pre[k]!;
-      if (p.kind === "label") holder.set(p.name, op);
-    }
-    const to = targetOf(op.insn);
-    if (to === undefined) continue;
-    jumpers.add(to, op);
-  }
+  indexJumps(list, holder, (to, op) => jumpers.add(to, op));
   const refs = (label: string) => jumpers.count(label);
   const fallen = (p: number) => p > 0 && !ends(ops.at(p - 1)!.insn);
   /** how many places lead to op p: jumps to its labels, and the fallthrough */
@@ -791,19 +781,10 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
     }
     ops.splice(p, del, add);
     if (fresh > p) fresh = fresh >= p + del ? fresh - del + add.length : p + add.length;
-    for (let n = 0; n < add.length; n++) {
-      const op = add[n]!;
-      const pre = op.pre;
-      for (let k = 0; k < pre.length; k++) {
-        const q = pre[k]!;
-        if (q.kind === "label") holder.set(q.name, op);
-      }
-      const to = targetOf(op.insn);
-      if (to !== undefined) {
-        link(op, to, 1);
-        mark(op);
-      }
-    }
+    indexJumps(add, holder, (to, op) => {
+      link(op, to, 1);
+      mark(op);
+    });
     around(p);
     if (add.length > 0) around(p + add.length);
     if (endsLast() !== ended) fresh = 0;
@@ -814,14 +795,7 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
     const next = ops.at(p + 1);
     if (next !== undefined) prependTo(next.pre, gone.pre);
     else prependTo(tail, gone.pre);
-    const pre = gone.pre;
-    for (let k = 0; k < pre.length; k++) {
-      const q = pre[k]!;
-      if (q.kind !== "label") continue;
-      if (next !== undefined) holder.set(q.name, next);
-      else holder.delete(q.name);
-      jumpers.each(q.name, mark);
-    }
+    relabel(gone.pre, next, holder, (label) => jumpers.each(label, mark));
     splice(p, 1, []);
   };
 
@@ -869,13 +843,7 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
         around(i);
         return 1;
       }
-      if (
-        (hop.code === MOV64_K || hop.code === MOV32_K) &&
-        hop.dst === 0 &&
-        ops.at(t + 1)?.insn.code === EXIT &&
-        ops.at(t + 1)!.pre.length === 0 &&
-        entries(t) === 1
-      ) {
+      if (constantExit(hop, ops.at(t + 1)) && entries(t) === 1) {
         setInsn(op, hop);
         dirty.delete(op);
         splice(i + 1, 0, [{ insn: ops.at(t + 1)!.insn, pre: [] }]);
@@ -890,13 +858,7 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
       // if c goto A; goto B; A:  ->  if !c goto B; A:
       const next = ops.at(i + 1);
       const neg = NEGATE[insn.code & 0xf0];
-      if (
-        neg !== undefined &&
-        next !== undefined &&
-        next.insn.code === JA &&
-        next.pre.length === 0 &&
-        t === i + 2
-      ) {
+      if (neg !== undefined && t === i + 2 && bareGoto(next)) {
         setInsn(op, { ...retarget(insn, labelOf(next.insn)!), code: (insn.code & 0x0f) | neg });
         removeAt(i + 1);
         mark(op);
@@ -927,59 +889,51 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
       }
       return false;
     };
-    let start = b;
-    for (let i = b; i < ops.size; i++) {
-      const op = ops.at(i)!;
-      if (i > start && op.pre.length > 0 && labelled(op)) start = i;
-      const code = op.insn.code;
-      // resets(op.insn), written out (this looks at every op of the function)
-      if (((code & 7) === CLASS_JMP || (code & 7) === CLASS_JMP32) && code !== CALL && code !== EXIT) {
-        start = i + 1;
-        continue;
-      }
-      if (code !== EXIT) continue;
-      const from = start;
-      start = i + 1;
-      if (i - from > 2 || !reached(from)) continue;
-      let key = opKey(ops.at(from)!.insn);
-      for (let k = from + 1; k <= i; k++) key += opKey(ops.at(k)!.insn);
-      const first = seen.get(key);
-      if (first === undefined) {
-        seen.set(key, ops.at(from)!);
-        seenOps.push(ops.at(from)!);
-        seenKeys.push(key);
-        continue;
-      }
-      const label = labelOn(first);
-      if (!holder.has(label)) holder.set(label, first);
-      const fallsIn = fallen(from);
-      // a one-instruction copy is no bigger than the jump that would replace it
-      if (fallsIn && i === from) continue;
-      // the blocks before this one stay looked at (what the merge changes, it forgets)
-      mergeFrom = from;
-      if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops.at(from)!.pre }]);
-      else {
-        let named = false;
-        const pre = ops.at(from)!.pre;
-        for (let k = 0; k < pre.length; k++) {
-          const q = pre[k]!;
-          if (q.kind !== "label") continue;
-          named = true;
-          const js: Op[] = [];
-          jumpers.each(q.name, (j) => {
-            js.push(j);
-          });
-          for (let x = 0; x < js.length; x++) {
-            const j = js[x]!;
-            setInsn(j, retarget(j.insn, label));
-            mark(j);
-          }
+    const merged = exitBlocks(
+      ops.size,
+      (i) => ops.at(i)!,
+      b,
+      reached,
+      (from, i, key) => {
+        const first = seen.get(key);
+        if (first === undefined) {
+          seen.set(key, ops.at(from)!);
+          seenOps.push(ops.at(from)!);
+          seenKeys.push(key);
+          return false;
         }
-        if (!named) continue;
-        splice(from, i + 1 - from, []);
-      }
-      return true;
-    }
+        const label = labelOn(first);
+        if (!holder.has(label)) holder.set(label, first);
+        const fallsIn = fallen(from);
+        // a one-instruction copy is no bigger than the jump that would replace it
+        if (fallsIn && i === from) return false;
+        // the blocks before this one stay looked at (what the merge changes, it forgets)
+        mergeFrom = from;
+        if (fallsIn) splice(from, i + 1 - from, [{ insn: jump(label), pre: ops.at(from)!.pre }]);
+        else {
+          let named = false;
+          const pre = ops.at(from)!.pre;
+          for (let k = 0; k < pre.length; k++) {
+            const q = pre[k]!;
+            if (q.kind !== "label") continue;
+            named = true;
+            const js: Op[] = [];
+            jumpers.each(q.name, (j) => {
+              js.push(j);
+            });
+            for (let x = 0; x < js.length; x++) {
+              const j = js[x]!;
+              setInsn(j, retarget(j.insn, label));
+              mark(j);
+            }
+          }
+          if (!named) return false;
+          splice(from, i + 1 - from, []);
+        }
+        return true;
+      },
+    );
+    if (merged) return true;
     mergeFrom = ops.size;
     return false;
   };
@@ -1021,6 +975,61 @@ function rewriteJumps(list: Op[], tail: Item[]): boolean {
   return changed;
 }
 
+/**
+ * `r0 = K` followed by a bare `exit` (`after`, with no label or mark): the tail a jump to it may
+ * take a copy of, in both ways of making the jump rewrites.
+ */
+function constantExit(hop: Instruction, after: Op | undefined): boolean {
+  return (
+    (hop.code === MOV64_K || hop.code === MOV32_K) &&
+    hop.dst === 0 &&
+    after !== undefined &&
+    after.insn.code === EXIT &&
+    after.pre.length === 0
+  );
+}
+
+/** A `goto` with no label or mark in front: what `if c goto A; goto B; A:` inverts over. */
+function bareGoto(op: Op | undefined): op is Op {
+  return op !== undefined && op.insn.code === JA && op.pre.length === 0;
+}
+
+/**
+ * Records in `holder` the op each label is in front of, and gives `jumpTo` each jump (not a call)
+ * with its label: where both ways of making the jump rewrites start.
+ */
+function indexJumps(ops: readonly Op[], holder: Map<string, Op>, jumpTo: (to: string, op: Op) => void): void {
+  for (let n = 0; n < ops.length; n++) {
+    const op = ops[n]!;
+    const pre = op.pre;
+    for (let k = 0; k < pre.length; k++) {
+      const p = pre[k]!;
+      if (p.kind === "label") holder.set(p.name, op);
+    }
+    const to = targetOf(op.insn);
+    if (to !== undefined) jumpTo(to, op);
+  }
+}
+
+/**
+ * The labels of `pre` (in front of an op that goes) name `next` from now on, or nothing when no op
+ * follows; each is given to `moved`.
+ */
+function relabel(
+  pre: readonly Item[],
+  next: Op | undefined,
+  holder: Map<string, Op>,
+  moved?: (label: string) => void,
+): void {
+  for (let k = 0; k < pre.length; k++) {
+    const q = pre[k]!;
+    if (q.kind !== "label") continue;
+    if (next !== undefined) holder.set(q.name, next);
+    else holder.delete(q.name);
+    moved?.(q.name);
+  }
+}
+
 /** Functions up to this many ops get their jump rewrites from {@link rewriteJumpsShort}. */
 const SHORT = 256;
 let shortUpTo = SHORT;
@@ -1053,18 +1062,7 @@ function rewriteJumpsShort(ops: Op[], tail: Item[]): boolean {
   // each rewrite (an op's index is found when needed: the array is short)
   const holder = new Map<string, Op>();
   const refs = new Map<string, number>();
-  for (let n = 0; n < ops.length; n++) {
-    const op = ops[n]!;
-    const pre = op.pre;
-    for (let k = 0; k < pre.length; k++) {
-      const p = pre[k]!;
-      if (p.kind === "label") holder.set(p.name, op);
-    }
-    const insn = op.insn;
-    const ref = insn.ref;
-    if (ref !== undefined && ref.kind === "label" && insn.code !== CALL)
-      refs.set(ref.name, (refs.get(ref.name) ?? 0) + 1);
-  }
+  indexJumps(ops, holder, (to) => count(refs, to, 1));
   let changed = false;
   for (let scans = 0; scans < 10_000; scans++) {
     const r = scanJumps(ops, tail, holder, refs);
@@ -1140,13 +1138,7 @@ function scanJumps(ops: Op[], tail: Item[], holder: Map<string, Op>, refs: Map<s
         made = 1;
         continue;
       }
-      if (
-        (hop.code === MOV64_K || hop.code === MOV32_K) &&
-        hop.dst === 0 &&
-        ops[t + 1]?.insn.code === EXIT &&
-        ops[t + 1]!.pre.length === 0 &&
-        entries(t) === 1
-      ) {
+      if (constantExit(hop, ops[t + 1]) && entries(t) === 1) {
         count(refs, to, -1);
         op.insn = hop;
         ops.splice(i + 1, 0, { insn: ops[t + 1]!.insn, pre: [] });
@@ -1160,13 +1152,7 @@ function scanJumps(ops: Op[], tail: Item[], holder: Map<string, Op>, refs: Map<s
       // if c goto A; goto B; A:  ->  if !c goto B; A:
       const next = ops[i + 1];
       const neg = NEGATE[insn.code & 0xf0];
-      if (
-        neg !== undefined &&
-        next !== undefined &&
-        next.insn.code === JA &&
-        next.pre.length === 0 &&
-        t === i + 2
-      ) {
+      if (neg !== undefined && t === i + 2 && bareGoto(next)) {
         const b = labelOf(next.insn)!;
         count(refs, to, -1);
         count(refs, b, 1);
@@ -1190,12 +1176,7 @@ function removeOp(
   const gone = ops[p]!;
   const next = ops[p + 1];
   const pre = gone.pre;
-  for (let k = 0; k < pre.length; k++) {
-    const q = pre[k]!;
-    if (q.kind !== "label") continue;
-    if (next !== undefined) holder.set(q.name, next);
-    else holder.delete(q.name);
-  }
+  relabel(pre, next, holder);
   const to = targetOf(gone.insn);
   if (to !== undefined) count(refs, to, -1);
   prependTo(next !== undefined ? next.pre : tail, pre);
@@ -1208,7 +1189,6 @@ function removeOp(
  * does.
  */
 function mergeExits(ops: Op[], holder: Map<string, Op>, refs: Map<string, number>): boolean {
-  let seen: Map<string, number> | undefined;
   const reached = (i: number) => {
     if (fallenInto(ops, i)) return true;
     const pre = ops[i]!.pre;
@@ -1218,11 +1198,81 @@ function mergeExits(ops: Op[], holder: Map<string, Op>, refs: Map<string, number
     }
     return false;
   };
-  let start = 0;
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i]!;
+  let seen: Map<string, number> | undefined;
+  return exitBlocks(
+    ops.length,
+    (i) => ops[i]!,
+    0,
+    reached,
+    (from, i, key) => {
+      seen ??= new Map<string, number>();
+      const first = seen.get(key);
+      if (first === undefined) {
+        seen.set(key, from);
+        return false;
+      }
+      const label = labelOn(ops[first]!);
+      holder.set(label, ops[first]!);
+      const fallsIn = fallenInto(ops, from);
+      // a one-instruction copy is no bigger than the jump that would replace it
+      if (fallsIn && i === from) return false;
+      const pre = ops[from]!.pre;
+      if (fallsIn) {
+        const jumpOp: Op = { insn: jump(label), pre };
+        for (let k = 0; k < pre.length; k++) {
+          const q = pre[k]!;
+          if (q.kind === "label") holder.set(q.name, jumpOp);
+        }
+        count(refs, label, 1);
+        ops.splice(from, i + 1 - from, jumpOp);
+      } else {
+        // the jumps to the block go to the first one
+        let named = false;
+        for (let k = 0; k < pre.length; k++) {
+          const q = pre[k]!;
+          if (q.kind !== "label") continue;
+          named = true;
+          for (let j = 0; j < ops.length; j++) {
+            const insn = ops[j]!.insn;
+            const ref = insn.ref;
+            if (ref !== undefined && ref.kind === "label" && ref.name === q.name && insn.code !== CALL) {
+              ops[j]!.insn = retarget(insn, label);
+              count(refs, q.name, -1);
+              count(refs, label, 1);
+            }
+          }
+        }
+        if (!named) return false;
+        for (let k = 0; k < pre.length; k++) {
+          const q = pre[k]!;
+          if (q.kind === "label") holder.delete(q.name);
+        }
+        ops.splice(from, i + 1 - from);
+      }
+      return true;
+    },
+  );
+}
+
+/**
+ * The blocks of at most three ops ending in `exit` that something reaches (`reached` of their
+ * first op), from op `begin` on, in order: each given to `visit` with its first and last op and
+ * its key (its instructions'), until `visit` returns true (then true). The scan of the merge of
+ * identical exit blocks, for both ways of making the jump rewrites; `at` gives op `i` of `size`.
+ */
+function exitBlocks(
+  size: number,
+  at: (i: number) => Op,
+  begin: number,
+  reached: (i: number) => boolean,
+  visit: (from: number, last: number, key: string) => boolean,
+): boolean {
+  let start = begin;
+  for (let i = begin; i < size; i++) {
+    const op = at(i);
     if (i > start && op.pre.length > 0 && labelled(op)) start = i;
     const code = op.insn.code;
+    // resets(op.insn), written out (this looks at every op of the function)
     if (((code & 7) === CLASS_JMP || (code & 7) === CLASS_JMP32) && code !== CALL && code !== EXIT) {
       start = i + 1;
       continue;
@@ -1231,53 +1281,9 @@ function mergeExits(ops: Op[], holder: Map<string, Op>, refs: Map<string, number
     const from = start;
     start = i + 1;
     if (i - from > 2 || !reached(from)) continue;
-    let key = opKey(ops[from]!.insn);
-    for (let k = from + 1; k <= i; k++) key += opKey(ops[k]!.insn);
-    seen ??= new Map<string, number>();
-    const first = seen.get(key);
-    if (first === undefined) {
-      seen.set(key, from);
-      continue;
-    }
-    const label = labelOn(ops[first]!);
-    holder.set(label, ops[first]!);
-    const fallsIn = fallenInto(ops, from);
-    // a one-instruction copy is no bigger than the jump that would replace it
-    if (fallsIn && i === from) continue;
-    const pre = ops[from]!.pre;
-    if (fallsIn) {
-      const jumpOp: Op = { insn: jump(label), pre };
-      for (let k = 0; k < pre.length; k++) {
-        const q = pre[k]!;
-        if (q.kind === "label") holder.set(q.name, jumpOp);
-      }
-      count(refs, label, 1);
-      ops.splice(from, i + 1 - from, jumpOp);
-    } else {
-      // the jumps to the block go to the first one
-      let named = false;
-      for (let k = 0; k < pre.length; k++) {
-        const q = pre[k]!;
-        if (q.kind !== "label") continue;
-        named = true;
-        for (let j = 0; j < ops.length; j++) {
-          const insn = ops[j]!.insn;
-          const ref = insn.ref;
-          if (ref !== undefined && ref.kind === "label" && ref.name === q.name && insn.code !== CALL) {
-            ops[j]!.insn = retarget(insn, label);
-            count(refs, q.name, -1);
-            count(refs, label, 1);
-          }
-        }
-      }
-      if (!named) continue;
-      for (let k = 0; k < pre.length; k++) {
-        const q = pre[k]!;
-        if (q.kind === "label") holder.delete(q.name);
-      }
-      ops.splice(from, i + 1 - from);
-    }
-    return true;
+    let key = opKey(at(from).insn);
+    for (let k = from + 1; k <= i; k++) key += opKey(at(k).insn);
+    if (visit(from, i, key)) return true;
   }
   return false;
 }
