@@ -1967,6 +1967,18 @@ function grown(a: Int32Array, n: number): Int32Array {
   return a.length >= n ? a : new Int32Array(Math.max(n, 2 * a.length, 256));
 }
 
+/** Where k goes in a list of numbers in order (the first place holding k or more). */
+function place(list: readonly number[], k: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]! < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function coalesce(ops: Op[], tail: Item[]): boolean {
   // `after`, U and D are brought up to date by the renames below; any rename makes a change, and
   // the analysis is made again after one
@@ -2149,14 +2161,8 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   witness.fill(-1, 0, 2 * n);
   /** Whether op k is one of the web's (its ops are in order). */
   const member = (at: readonly number[], k: number): boolean => {
-    let lo = 0;
-    let hi = at.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (at[mid]! < k) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < at.length && at[lo] === k;
+    const p = place(at, k);
+    return p < at.length && at[p] === k;
   };
   /**
    * Renames register `s` to `d` over `web` (its defs and the uses they reach), if `d` is free there;
@@ -2214,17 +2220,6 @@ function coalesce(ops: Op[], tail: Item[]): boolean {
   const filed = (scratch.filed = grown(scratch.filed, n));
   filed.fill(0, 0, n);
   const maskOf = (m: number) => (1 << (regs[m]! & 15)) | (1 << (regs[m]! >> 4));
-  /** Where k goes in a list in order. */
-  const place = (list: readonly number[], k: number): number => {
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (list[mid]! < k) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
   const file = (m: number) => {
     const mask = maskOf(m);
     let g = groupOf.get(mask);
