@@ -192,48 +192,42 @@ for (let i = 0; i < 40; i++) {
   parseModule(ts, "compile-bench.ts");
   if (i >= 10) parseTimes.push(performance.now() - t0);
 }
-const plainTimes: number[] = [];
-for (let i = 0; i < 20; i++) {
-  const t0 = performance.now();
-  compile(ts, { file: "compile-bench.ts", optimize: false });
-  if (i >= 5) plainTimes.push(performance.now() - t0);
+/**
+ * `f` called `runs` times: the first call's time and result apart, and the times of the calls
+ * after the first `skip` (warm).
+ */
+function timed<T>(f: () => T, runs: number, skip: number): { first: number; out: T; times: number[] } {
+  const times: number[] = [];
+  let t0 = performance.now();
+  const out = f();
+  const first = performance.now() - t0;
+  for (let i = 1; i < runs; i++) {
+    t0 = performance.now();
+    f();
+    if (i >= skip) times.push(performance.now() - t0);
+  }
+  return { first, out, times };
 }
+
+const { out: plain, times: plainTimes } = timed(
+  () => compile(ts, { file: "compile-bench.ts", optimize: false }),
+  20,
+  5,
+);
 const warm = median(times);
-const plain = compile(ts, { file: "compile-bench.ts", optimize: false });
 
 // ---- one large function: a generated 400-case switch
 const CASES = Number(process.env.COMPILE_BENCH_CASES ?? 400);
 const large = largeSwitch(CASES);
 // the first call (V8 has not yet optimized the code a function this large takes), then the median
 // of 5 calls after 5 more (warm, as the 300-line program's), with and without the optimizer
-const largeTimes: number[] = [];
-let t0 = performance.now();
-let largeOut = compile(large, { file: "large.ts" });
-const largeFirst = performance.now() - t0;
-for (let i = 0; i < 10; i++) {
-  t0 = performance.now();
-  largeOut = compile(large, { file: "large.ts" });
-  if (i >= 5) largeTimes.push(performance.now() - t0);
-}
-const largePlainTimes: number[] = [];
-for (let i = 0; i < 10; i++) {
-  t0 = performance.now();
-  compile(large, { file: "large.ts", optimize: false });
-  if (i >= 5) largePlainTimes.push(performance.now() - t0);
-}
+const largeRun = timed(() => compile(large, { file: "large.ts" }), 11, 6);
+const largePlain = timed(() => compile(large, { file: "large.ts", optimize: false }), 11, 6);
 // ---- a long function: a 3,000-case switch (~44,000 instructions, far jumps through gotol), where
 // what the optimizer does per change shows (the median of 3 calls after 2, the first one apart)
 const LONG_CASES = Number(process.env.COMPILE_BENCH_LONG_CASES ?? 3000);
 const long = largeSwitch(LONG_CASES);
-const longTimes: number[] = [];
-t0 = performance.now();
-let longOut = compile(long, { file: "long.ts" });
-const longFirst = performance.now() - t0;
-for (let i = 0; i < 4; i++) {
-  t0 = performance.now();
-  longOut = compile(long, { file: "long.ts" });
-  if (i >= 1) longTimes.push(performance.now() - t0);
-}
+const longRun = timed(() => compile(long, { file: "long.ts" }), 5, 2);
 const count = (m: typeof once) => m.programs.reduce((n, p) => n + p.insns.length, 0);
 
 // ---- whole process
@@ -297,9 +291,9 @@ console.log(
 );
 console.log(`instructions   ${count(once)} optimized, ${count(plain)} without the optimizer`);
 console.log(
-  `large function compile() ${ms(median(largeTimes))} ms warm (first call ${ms(largeFirst)} ms) for a ${CASES}-case switch (${count(largeOut)} instructions optimized); without the optimizer ${ms(median(largePlainTimes))} ms warm`,
+  `large function compile() ${ms(median(largeRun.times))} ms warm (first call ${ms(largeRun.first)} ms) for a ${CASES}-case switch (${count(largeRun.out)} instructions optimized); without the optimizer ${ms(median(largePlain.times))} ms warm`,
 );
 console.log(
-  `long function  compile() ${ms(median(longTimes))} ms warm (first call ${ms(longFirst)} ms) for a ${LONG_CASES}-case switch (${count(longOut)} instructions optimized)`,
+  `long function  compile() ${ms(median(longRun.times))} ms warm (first call ${ms(longRun.first)} ms) for a ${LONG_CASES}-case switch (${count(longRun.out)} instructions optimized)`,
 );
 printNodeStart(t);
