@@ -2,13 +2,14 @@
  * Uprobes and uretprobes: a kprobe program on an instruction of a binary (a function's entry, or
  * its return), through a perf event of the uprobe PMU, then BPF_LINK_CREATE.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { elfFunctionOffset, readElfParts } from "../elf/exec.js";
 import type { Program } from "../program/program.js";
 import { attachTypeNumber } from "../program/types.js";
 import { InputError } from "../sys/error.js";
 import { linkCreate, perfEventOpenUprobe, UPROBE_MULTI_RETURN } from "../sys/link.js";
+import { readFullyAt } from "../sys/read.js";
 import { type CookieOptions, cookieOf } from "./cookie.js";
 import { UnreadableBinaryError, UprobeUnsupportedError } from "./errors.js";
 import { adoptLink, type Link } from "./link.js";
@@ -100,8 +101,7 @@ function readBinary(path: string, size: number): Uint8Array {
     fd = openSync(path, "r");
     const from = fd;
     return readElfParts(size, (into, offset) => {
-      for (let got = 0, n = 1; got < into.length && n > 0; got += n)
-        n = readSync(from, into, got, into.length - got, offset + got);
+      readFullyAt(from, into, offset);
     });
   } catch (e) {
     throw new UnreadableBinaryError(path, `it cannot be read (${(e as NodeJS.ErrnoException).code})`);

@@ -100,6 +100,14 @@ export interface ProgramSpec {
   emitBtf?: boolean;
 }
 
+/**
+ * The kernel's EINVAL for a test-run packet it refuses for what the packet says
+ * ({@link testRunPacketProblem}), with the reason: both back ends throw it alike.
+ */
+function refusedPacket(problem: string, what: string): BpfError {
+  return new BpfError("BPF_PROG_TEST_RUN", Errno.EINVAL, { hint: problem }, what);
+}
+
 /** Options of {@link Program.testRun}. */
 export interface TestRunOptions {
   /**
@@ -432,13 +440,7 @@ export class Program implements Disposable {
     if (interp !== undefined) {
       if (this.#fd.closed) throw new ClosedError(`${this.type} program (memory)`);
       // refused as the kernel refuses it, so that the two back ends agree
-      if (packetProblem !== undefined)
-        throw new BpfError(
-          "BPF_PROG_TEST_RUN",
-          Errno.EINVAL,
-          { hint: packetProblem },
-          `${this.type} program (memory)`,
-        );
+      if (packetProblem !== undefined) throw refusedPacket(packetProblem, `${this.type} program (memory)`);
       checkUint(options.budget, "budget", Number.MAX_SAFE_INTEGER);
       if (options.env !== undefined && (typeof options.env !== "object" || options.env === null))
         throw new InputError(
@@ -488,12 +490,7 @@ export class Program implements Disposable {
       );
     } catch (e) {
       if (packetProblem !== undefined && e instanceof BpfError && e.errno === Errno.EINVAL)
-        throw new BpfError(
-          "BPF_PROG_TEST_RUN",
-          Errno.EINVAL,
-          { hint: packetProblem },
-          `${this.type} program`,
-        );
+        throw refusedPacket(packetProblem, `${this.type} program`);
       throw e;
     }
   }

@@ -6,7 +6,7 @@
  * decoded on first use — and
  * the PT_LOAD segments that turn a file offset into a virtual address.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync } from "node:fs";
 import {
   EHDR_SIZE,
   PHDR_SIZE,
@@ -19,6 +19,7 @@ import {
 } from "../elf/constants.js";
 import { type Image, readElfParts, readImage } from "../elf/exec.js";
 import { mapFileBytes } from "../sys/mmap.js";
+import { readFullyAt } from "../sys/read.js";
 import { readAt, SortedKeys, scratchEngine, symbolEngine, take } from "./wasm.js";
 
 /** PT_NOTE: a program header of notes. */
@@ -31,8 +32,7 @@ const DEBUG_DIR = "/usr/lib/debug/.build-id";
 /** Reads `length` bytes at `offset` of the open file `fd` into a new array (fewer at the file's end). */
 function readBytes(fd: number, offset: number, length: number): Buffer {
   const out = Buffer.allocUnsafe(length);
-  let got = 0;
-  for (let n = 1; got < length && n > 0; got += n) n = readSync(fd, out, got, length - got, offset + got);
+  const got = readFullyAt(fd, out, offset);
   return got === length ? out : out.subarray(0, got);
 }
 
@@ -57,8 +57,7 @@ function readHeaders(fd: number, size: number, path: string): Opened {
   const head = readBytes(fd, 0, Math.min(EHDR_SIZE, size));
   const damaged = (): Opened => {
     const bytes = readElfParts(size, (into, offset) => {
-      for (let got = 0, n = 1; got < into.length && n > 0; got += n)
-        n = readSync(fd, into, got, into.length - got, offset + got);
+      readFullyAt(fd, into, offset);
     });
     const img = readImage(bytes, path);
     const view = img.view;
@@ -275,11 +274,8 @@ function stringTables(file: Opened, links: number[]): { bytes: Uint8Array; base:
     const strtab = sections[link] as (typeof sections)[number];
     const at = base.get(link) as number;
     const into = bytes.subarray(at, at + strtab.size);
-    let got = 0;
-    for (let n = 1; got < strtab.size && n > 0; got += n)
-      n = readSync(file.fd, into, got, strtab.size - got, strtab.offset + got);
     // a table the file ends inside of names nothing
-    if (got < strtab.size) into.fill(0, got);
+    into.fill(0, readFullyAt(file.fd, into, strtab.offset));
   }
   return { bytes, base };
 }

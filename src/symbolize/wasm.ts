@@ -6,6 +6,7 @@
  */
 import { readSync } from "node:fs";
 import { InputError } from "../sys/error.js";
+import { readFullyAt } from "../sys/read.js";
 import { WASM } from "./wasm/symbols.wasm.js";
 
 /** What the module exports (see wasm/symbols.as.ts for each function). */
@@ -151,10 +152,7 @@ export function readInto(
 
 /** Reads exactly `length` bytes at `offset` of the file open as `fd` into the engine's memory at `at`; false if the file is shorter. */
 export function readAt(e: SymbolEngine, fd: number, at: number, offset: number, length: number): boolean {
-  const into = new Uint8Array(e.memory.buffer, at, length);
-  let got = 0;
-  for (let n = 1; got < length && n > 0; got += n) n = readSync(fd, into, got, length - got, offset + got);
-  return got === length;
+  return readFullyAt(fd, new Uint8Array(e.memory.buffer, at, length), offset) === length;
 }
 
 /**

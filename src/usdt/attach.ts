@@ -4,7 +4,7 @@
  * argument spec record in a spec map the program reads (`usdtArg`). Sites with the same argument
  * specs share a record.
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { type AnyCodec, bytes } from "../codec/index.js";
 import { nearestName } from "../elf/names.js";
 import { UnreadableBinaryError } from "../link/errors.js";
@@ -13,6 +13,7 @@ import { attachUprobe, attachUprobeMulti, checkBinary, checkPid } from "../link/
 import { BpfMap } from "../map/map.js";
 import type { Program } from "../program/program.js";
 import { InputError } from "../sys/error.js";
+import { readFullyAt } from "../sys/read.js";
 import { encodeUsdtSpec, USDT_SPEC_SIZE } from "./args.js";
 import { UsdtProbeNotFoundError, UsdtSpecsFullError } from "./errors.js";
 import { readUsdtProbes, type UsdtProbe } from "./notes.js";
@@ -66,8 +67,7 @@ export function listUsdtProbes(binary: string): UsdtProbe[] {
     return readUsdtProbes(
       size,
       (into, offset) => {
-        for (let got = 0, n = 1; got < into.length && n > 0; got += n)
-          n = readSync(from, into, got, into.length - got, offset + got);
+        readFullyAt(from, into, offset);
       },
       path,
     );
