@@ -75,8 +75,9 @@ if (source !== undefined && process.argv[2] === "--check-code-cache") {
   const parser = user && moduleSource(createRequire(file).resolve("@babel/parser"), "@babel/parser");
   for (const entry of user && existsSync(user.dir) ? readdirSync(user.dir) : []) {
     const cachedData = user.read(entry);
-    const bundle = bundleFor(entry.replace(/\.bundle$/, ""));
-    const script = entry.endsWith(".bundle")
+    // `NAME.bundle`: the cache of the bundle command NAME runs
+    const bundle = entry.endsWith(".bundle") ? bundleFor(entry.slice(0, -".bundle".length)) : undefined;
+    const script = bundle
       ? new vm.Script(wrap(sources.get(bundle)), { filename: bundle, cachedData })
       : entry === parser?.entry
         ? new vm.Script(parser.code, { filename: parser.path, cachedData })
