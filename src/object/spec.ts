@@ -139,6 +139,13 @@ const BPF_PSEUDO_CALL = 1;
 const BPF_PSEUDO_FUNC = 4;
 const BPF_F_RDONLY_PROG = 0x80;
 const BPF_F_MMAPABLE = 0x400;
+/**
+ * The largest value an array map holds (global data is one): the kernel refuses a larger one with
+ * E2BIG (`value_size > KMALLOC_MAX_SIZE`, arraymap.c). KMALLOC_MAX_SIZE is 4 MiB with 4 KiB pages
+ * and 512 MiB with arm64's 64 KiB pages, the largest of any configuration: a .bss said to be
+ * larger is a damaged header, refused before 4 GiB of zeros are made for it.
+ */
+const MAX_ARRAY_VALUE = 512 << 20;
 
 /** libbpf's name for a global data map: up to 8 characters of the object's name, then the section. */
 export function dataMapName(objectName: string, section: string): string {
@@ -261,6 +268,11 @@ function parseObjectBytes(bytes: Uint8Array, file: string): ObjectSpec {
   const variables: ObjectVariable[] = [];
   for (const s of elf.sections) {
     if (!isDataSection(s) || s.size === 0) continue;
+    // a section with contents lies in the file; a .bss (no contents) says its size only
+    if (s.type === SHT_NOBITS && s.size > MAX_ARRAY_VALUE)
+      fail(
+        `${s.name} is ${s.size} bytes, more than any kernel holds in one array map value (KMALLOC_MAX_SIZE: 4 MiB with 4 KiB pages, 512 MiB at most): a damaged section header?`,
+      );
     const mapName = dataMapName(name, s.name);
     const datasec = model?.findId(s.name, "datasec") ?? 0;
     maps.push({

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 import fc from "fast-check";
 import { ElfError, parseElf } from "../../src/elf/index.js";
-import { parseObject } from "../../src/object/index.js";
+import { ObjectFormatError, parseObject } from "../../src/object/index.js";
 import { RawbpfError } from "../../src/sys/error.js";
 import { fixtureBytes } from "./compile.js";
 
@@ -73,3 +73,35 @@ for (const name of FIXTURES) {
     );
   });
 }
+
+test("a .bss whose header says more than an array map value can hold: a typed error, before any allocation", () => {
+  // found by the test above (seed -175597458): a lying sh_size of .bss made a RangeError
+  const good = fixtureBytes("globals");
+  const elf = parseElf(good, { file: "globals", as: "a BPF object" });
+  const bss = elf.sections.find((s) => s.name === ".bss");
+  assert.ok(bss, "globals.o has a .bss");
+  const shoff = Number(new DataView(good.buffer, good.byteOffset).getBigUint64(40, true));
+  const withSize = (size: bigint) => {
+    const b = Uint8Array.from(good);
+    new DataView(b.buffer).setBigUint64(shoff + bss.index * 64 + 32, size, true);
+    return b;
+  };
+  for (const size of [(1n << 32n) + 12n, (512n << 20n) + 1n]) {
+    assert.throws(
+      () => parseObject(withSize(size), { file: "fuzzed.o" }),
+      (e: unknown) =>
+        e instanceof ObjectFormatError && /\.bss is \d+ bytes, more than any kernel holds/.test(e.message),
+      `a .bss of ${size} bytes`,
+    );
+  }
+  // a size no number holds exactly is the ELF model's to refuse
+  assert.throws(
+    () => parseObject(withSize((1n << 64n) - 1n), { file: "fuzzed.o" }),
+    (e: unknown) => e instanceof ElfError && /size/.test(e.message),
+  );
+  // a .bss that may be loaded is a map like any other, of that many zeros
+  const spec = parseObject(withSize(4096n), { file: "bigger.o" });
+  const map = spec.maps.find((m) => m.section === ".bss");
+  assert.equal(map?.valueSize, 4096, "a larger .bss gives a larger value");
+  assert.deepEqual(map?.data, new Uint8Array(4096), "of zeros");
+});
